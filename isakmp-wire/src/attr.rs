@@ -1,0 +1,396 @@
+//! Data attributes (RFC 2408 3.3) in TV ("basic") and TLV ("variable") form.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |A|       Attribute Type        |    AF=0  Attribute Length     |
+//! |F|                             |    AF=1  Attribute Value      |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! .                   AF=0  Attribute Value                       .
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+//!
+//! The same encoding carries phase-1 (RFC 2409 App. A), IPsec DOI (RFC 2407 4.5),
+//! Mode Config, Xauth and Cisco Unity attributes; the type number space depends on
+//! the enclosing payload. Attributes are kept in wire order, and the form (TV or TLV)
+//! survives a round trip, so bytes -> model -> bytes is the identity.
+
+use bytes::BufMut;
+
+use crate::error::{Location, WireError};
+
+/// The "Attribute Format" bit: set for TV (basic) attributes.
+pub const AF_BIT: u16 = 0x8000;
+
+/// Default cap on the number of attributes in one list.
+pub const MAX_ATTRIBUTES: usize = 256;
+
+/// The value of a data attribute, borrowed from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttrValue<'a> {
+    /// TV form (AF=1): a 16-bit value.
+    Basic(u16),
+    /// TLV form (AF=0): a value of any length up to 65535 bytes.
+    Variable(&'a [u8]),
+}
+
+/// One data attribute, borrowed from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Attribute<'a> {
+    /// The 15-bit attribute type (the AF bit is not part of it).
+    pub kind: u16,
+    /// The value, in the form it had on the wire.
+    pub value: AttrValue<'a>,
+}
+
+impl<'a> Attribute<'a> {
+    /// A TV attribute. `kind` is masked to 15 bits.
+    pub fn basic(kind: u16, value: u16) -> Self {
+        Attribute {
+            kind: kind & !AF_BIT,
+            value: AttrValue::Basic(value),
+        }
+    }
+
+    /// A TLV attribute. `kind` is masked to 15 bits.
+    pub fn variable(kind: u16, value: &'a [u8]) -> Self {
+        Attribute {
+            kind: kind & !AF_BIT,
+            value: AttrValue::Variable(value),
+        }
+    }
+
+    /// Parses one attribute from the front of `input`, returning it and the rest.
+    ///
+    /// `offset` is the position of `input` in the whole message, for error locations.
+    pub fn parse(input: &'a [u8], offset: usize) -> Result<(Self, &'a [u8]), WireError> {
+        let at = Location {
+            offset,
+            payload: None,
+        };
+        let (head, rest) = split(input, 4).ok_or(WireError::Truncated {
+            what: "data attribute header",
+            at,
+            needed: 4,
+            available: input.len(),
+        })?;
+        let word = u16::from_be_bytes([head[0], head[1]]);
+        let second = u16::from_be_bytes([head[2], head[3]]);
+        let kind = word & !AF_BIT;
+        if word & AF_BIT != 0 {
+            return Ok((
+                Attribute {
+                    kind,
+                    value: AttrValue::Basic(second),
+                },
+                rest,
+            ));
+        }
+        let len = usize::from(second);
+        let (value, rest) = split(rest, len).ok_or(WireError::Truncated {
+            what: "data attribute value",
+            at: Location {
+                offset: offset.saturating_add(4),
+                payload: None,
+            },
+            needed: len,
+            available: rest.len(),
+        })?;
+        Ok((
+            Attribute {
+                kind,
+                value: AttrValue::Variable(value),
+            },
+            rest,
+        ))
+    }
+
+    /// Bytes this attribute takes on the wire.
+    pub fn wire_len(&self) -> usize {
+        match self.value {
+            AttrValue::Basic(_) => 4,
+            AttrValue::Variable(v) => 4usize.saturating_add(v.len()),
+        }
+    }
+
+    /// Writes the attribute. A TLV value longer than 65535 bytes cannot be encoded.
+    pub fn emit<B: BufMut>(&self, buf: &mut B) -> Result<(), WireError> {
+        let kind = self.kind & !AF_BIT;
+        match self.value {
+            AttrValue::Basic(v) => {
+                buf.put_u16(kind | AF_BIT);
+                buf.put_u16(v);
+            }
+            AttrValue::Variable(v) => {
+                let len = u16::try_from(v.len()).map_err(|_| WireError::BadLength {
+                    what: "data attribute value",
+                    at: Location {
+                        offset: 0,
+                        payload: None,
+                    },
+                    length: v.len(),
+                    reason: "a TLV attribute value is at most 65535 bytes",
+                })?;
+                buf.put_u16(kind);
+                buf.put_u16(len);
+                buf.put_slice(v);
+            }
+        }
+        Ok(())
+    }
+
+    /// The value as an unsigned integer: a TV value, or a TLV value of 1 to 8 bytes
+    /// read big-endian (RFC 2409 allows variable-length life durations).
+    pub fn as_u64(&self) -> Option<u64> {
+        match self.value {
+            AttrValue::Basic(v) => Some(u64::from(v)),
+            AttrValue::Variable(v) if !v.is_empty() && v.len() <= 8 => {
+                Some(v.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+            }
+            AttrValue::Variable(_) => None,
+        }
+    }
+
+    /// The raw bytes of a TLV value (`None` for TV).
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        match self.value {
+            AttrValue::Basic(_) => None,
+            AttrValue::Variable(v) => Some(v),
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_owned_attr(&self) -> OwnedAttribute {
+        OwnedAttribute {
+            kind: self.kind,
+            value: match self.value {
+                AttrValue::Basic(v) => OwnedAttrValue::Basic(v),
+                AttrValue::Variable(v) => OwnedAttrValue::Variable(v.to_vec()),
+            },
+        }
+    }
+}
+
+/// An owned attribute value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OwnedAttrValue {
+    /// TV form.
+    Basic(u16),
+    /// TLV form.
+    Variable(Vec<u8>),
+}
+
+/// An owned data attribute, for building messages.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OwnedAttribute {
+    /// The 15-bit attribute type.
+    pub kind: u16,
+    /// The value.
+    pub value: OwnedAttrValue,
+}
+
+impl OwnedAttribute {
+    /// A TV attribute.
+    pub fn basic(kind: u16, value: u16) -> Self {
+        OwnedAttribute {
+            kind: kind & !AF_BIT,
+            value: OwnedAttrValue::Basic(value),
+        }
+    }
+
+    /// A TLV attribute.
+    pub fn variable(kind: u16, value: impl Into<Vec<u8>>) -> Self {
+        OwnedAttribute {
+            kind: kind & !AF_BIT,
+            value: OwnedAttrValue::Variable(value.into()),
+        }
+    }
+
+    /// An integer attribute in the shortest form that holds it: TV when it fits in
+    /// 16 bits, else TLV of 4 or 8 bytes (as peers encode life durations).
+    pub fn integer(kind: u16, value: u64) -> Self {
+        if let Ok(v) = u16::try_from(value) {
+            Self::basic(kind, v)
+        } else if let Ok(v) = u32::try_from(value) {
+            Self::variable(kind, v.to_be_bytes().to_vec())
+        } else {
+            Self::variable(kind, value.to_be_bytes().to_vec())
+        }
+    }
+
+    /// A borrowed view.
+    pub fn as_attr(&self) -> Attribute<'_> {
+        Attribute {
+            kind: self.kind,
+            value: match &self.value {
+                OwnedAttrValue::Basic(v) => AttrValue::Basic(*v),
+                OwnedAttrValue::Variable(v) => AttrValue::Variable(v),
+            },
+        }
+    }
+
+    /// Bytes on the wire.
+    pub fn wire_len(&self) -> usize {
+        self.as_attr().wire_len()
+    }
+
+    /// Writes the attribute.
+    pub fn emit<B: BufMut>(&self, buf: &mut B) -> Result<(), WireError> {
+        self.as_attr().emit(buf)
+    }
+}
+
+/// Iterates over a packed list of attributes, borrowing from the input.
+///
+/// Yields at most `limit` attributes, then one [`WireError::TooMany`]; stops after
+/// the first error.
+#[derive(Debug, Clone)]
+pub struct AttributeIter<'a> {
+    rest: &'a [u8],
+    offset: usize,
+    count: usize,
+    limit: usize,
+    failed: bool,
+}
+
+impl<'a> AttributeIter<'a> {
+    /// Walks `input` (which starts at `offset` in the message), with the default cap.
+    pub fn new(input: &'a [u8], offset: usize) -> Self {
+        Self::with_limit(input, offset, MAX_ATTRIBUTES)
+    }
+
+    /// Walks `input` with a cap of `limit` attributes.
+    pub fn with_limit(input: &'a [u8], offset: usize, limit: usize) -> Self {
+        AttributeIter {
+            rest: input,
+            offset,
+            count: 0,
+            limit,
+            failed: false,
+        }
+    }
+}
+
+impl<'a> Iterator for AttributeIter<'a> {
+    type Item = Result<Attribute<'a>, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        if self.count >= self.limit {
+            self.failed = true;
+            return Some(Err(WireError::TooMany {
+                what: "data attributes",
+                at: Location {
+                    offset: self.offset,
+                    payload: None,
+                },
+                limit: self.limit,
+            }));
+        }
+        match Attribute::parse(self.rest, self.offset) {
+            Ok((attr, rest)) => {
+                self.offset = self.offset.saturating_add(attr.wire_len());
+                self.rest = rest;
+                self.count = self.count.saturating_add(1);
+                Some(Ok(attr))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Parses a whole attribute list into owned attributes (bounded by [`MAX_ATTRIBUTES`]).
+pub fn parse_attributes_owned(
+    input: &[u8],
+    offset: usize,
+) -> Result<Vec<OwnedAttribute>, WireError> {
+    AttributeIter::new(input, offset)
+        .map(|a| a.map(|a| a.to_owned_attr()))
+        .collect()
+}
+
+/// Total wire length of a list of owned attributes.
+pub fn attributes_wire_len(attrs: &[OwnedAttribute]) -> usize {
+    attrs
+        .iter()
+        .fold(0usize, |n, a| n.saturating_add(a.wire_len()))
+}
+
+fn split(input: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
+    if input.len() >= n {
+        Some(input.split_at(n))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tv_and_tlv_round_trip() {
+        // Encryption DES (TV), life duration 86400 as 4-byte TLV.
+        let bytes = [
+            0x80, 0x01, 0x00, 0x01, 0x00, 0x0c, 0x00, 0x04, 0x00, 0x01, 0x51, 0x80,
+        ];
+        let attrs: Vec<_> = AttributeIter::new(&bytes, 0)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            attrs,
+            vec![
+                Attribute::basic(1, 1),
+                Attribute::variable(12, &[0, 1, 0x51, 0x80])
+            ]
+        );
+        assert_eq!(attrs[1].as_u64(), Some(86400));
+        let mut out = Vec::new();
+        for a in &attrs {
+            a.emit(&mut out).unwrap();
+        }
+        assert_eq!(out, bytes);
+        assert_eq!(
+            attrs.iter().map(Attribute::wire_len).sum::<usize>(),
+            bytes.len()
+        );
+    }
+
+    #[test]
+    fn truncation_at_every_prefix_is_an_error() {
+        let bytes = [0x00, 0x0c, 0x00, 0x04, 0x00, 0x01, 0x51, 0x80];
+        for n in 1..bytes.len() {
+            let r: Result<Vec<_>, _> = AttributeIter::new(&bytes[..n], 10).collect();
+            assert!(matches!(r, Err(WireError::Truncated { .. })), "prefix {n}");
+        }
+    }
+
+    #[test]
+    fn cap_is_enforced() {
+        let bytes = [0x80, 0x01, 0x00, 0x01].repeat(5);
+        let r: Result<Vec<_>, _> = AttributeIter::with_limit(&bytes, 0, 4).collect();
+        assert!(matches!(r, Err(WireError::TooMany { limit: 4, .. })));
+    }
+
+    #[test]
+    fn integer_picks_shortest_form() {
+        assert_eq!(
+            OwnedAttribute::integer(12, 3600).value,
+            OwnedAttrValue::Basic(3600)
+        );
+        assert_eq!(
+            OwnedAttribute::integer(12, 86400).value,
+            OwnedAttrValue::Variable(vec![0, 1, 0x51, 0x80])
+        );
+        assert_eq!(
+            OwnedAttribute::integer(12, 1 << 40).as_attr().as_u64(),
+            Some(1 << 40)
+        );
+    }
+}
