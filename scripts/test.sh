@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The project's one test command: installs what the tests need, then runs every test.
+# Usage: scripts/test.sh            (CI runs exactly this)
+#        FUZZ_SECS=60 scripts/test.sh  (longer fuzz smoke)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+echo "== dependencies"
+scripts/deps.sh
+echo "== format"
+cargo fmt --all -- --check || { echo "test.sh: cargo fmt --all would change files" >&2; exit 1; }
+echo "== unit, integration, corpus, interop and property tests (benches run once each in test mode)"
+cargo test --workspace --all-targets --locked
+echo "== doc tests"
+cargo test --workspace --doc --locked
+echo "== fuzz smoke (${FUZZ_SECS:-15}s per target)"
+scripts/fuzz-smoke.sh "${FUZZ_SECS:-15}"
+echo "== all tests passed in $(( $(date +%s) - start ))s"
