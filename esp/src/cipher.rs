@@ -1,0 +1,242 @@
+//! The CBC ciphers of ESP (DES, 3DES, AES-128/192/256, NULL), keyed once per SA,
+//! and the encrypt-then-MAC / verify-then-decrypt loops over a packet buffer.
+//!
+//! Encryption interleaves the HMAC with CBC: after each 64 bytes of ciphertext the
+//! MAC consumes every complete 64-byte block of the packet that is final, so the
+//! hash compression can run in the latency gaps of the serial CBC chain.
+
+use crate::des_table::{DesFast, TdesFast};
+use crate::error::EspError;
+use crate::hmac96::{HashCore, HmacKey, Integrity, ICV_LEN};
+use crate::params::EncryptionAlgorithm;
+use aes::{Aes128, Aes192, Aes256};
+use cipher::{
+    Array, Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt,
+    InnerIvInit, KeyInit,
+};
+
+/// Ciphertext bytes encrypted between two MAC steps.
+const STRIDE: usize = 64;
+
+/// A keyed ESP cipher (the key schedule is computed once per SA).
+pub struct EspCipher(Inner);
+
+enum Inner {
+    Null,
+    Des(DesFast),
+    TripleDes(TdesFast),
+    Aes128(Aes128),
+    Aes192(Aes192),
+    Aes256(Aes256),
+}
+
+impl core::fmt::Debug for EspCipher {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = match &self.0 {
+            Inner::Null => "Null",
+            Inner::Des(_) => "Des",
+            Inner::TripleDes(_) => "TripleDes",
+            Inner::Aes128(_) => "Aes128",
+            Inner::Aes192(_) => "Aes192",
+            Inner::Aes256(_) => "Aes256",
+        };
+        write!(f, "{name}(<redacted>)")
+    }
+}
+
+fn key_err(expected: usize, got: usize) -> EspError {
+    EspError::InvalidKeyLength {
+        what: "encryption",
+        expected,
+        got,
+    }
+}
+
+impl EspCipher {
+    /// Keys `alg` with `key` (of `alg.key_len()` bytes).
+    pub fn new(alg: EncryptionAlgorithm, key: &[u8]) -> Result<Self, EspError> {
+        let expected = alg.key_len();
+        if key.len() != expected {
+            return Err(key_err(expected, key.len()));
+        }
+        let bad = |_| key_err(expected, key.len());
+        Ok(EspCipher(match alg {
+            EncryptionAlgorithm::Null => Inner::Null,
+            EncryptionAlgorithm::Des => Inner::Des(DesFast::new_from_slice(key).map_err(bad)?),
+            EncryptionAlgorithm::TripleDes => {
+                Inner::TripleDes(TdesFast::new_from_slice(key).map_err(bad)?)
+            }
+            EncryptionAlgorithm::Aes128 => Inner::Aes128(Aes128::new_from_slice(key).map_err(bad)?),
+            EncryptionAlgorithm::Aes192 => Inner::Aes192(Aes192::new_from_slice(key).map_err(bad)?),
+            EncryptionAlgorithm::Aes256 => Inner::Aes256(Aes256::new_from_slice(key).map_err(bad)?),
+        }))
+    }
+
+    fn block_len(&self) -> usize {
+        match &self.0 {
+            Inner::Null => 1,
+            Inner::Des(_) | Inner::TripleDes(_) => 8,
+            _ => 16,
+        }
+    }
+
+    fn check_cbc_args(&self, iv: &[u8], data: &[u8]) -> Result<usize, EspError> {
+        let bs = self.block_len();
+        if data.len() % bs != 0 {
+            return Err(EspError::Misaligned {
+                spi: 0,
+                len: data.len(),
+                block: bs,
+            });
+        }
+        let iv_len = if bs == 1 { 0 } else { bs };
+        if iv.len() != iv_len {
+            return Err(EspError::InvalidKeyLength {
+                what: "IV",
+                expected: iv_len,
+                got: iv.len(),
+            });
+        }
+        Ok(iv_len)
+    }
+
+    /// Raw CBC encryption of `data` (a whole number of blocks) with `iv`, in place.
+    pub fn encrypt_cbc(&self, iv: &[u8], data: &mut [u8]) -> Result<(), EspError> {
+        let iv_len = self.check_cbc_args(iv, data)?;
+        let mut buf = Vec::with_capacity(iv_len.saturating_add(data.len()));
+        buf.extend_from_slice(iv);
+        buf.extend_from_slice(data);
+        let end = buf.len();
+        let _ = self.encrypt_and_mac(&Integrity::None, &mut buf, iv_len, end);
+        data.copy_from_slice(buf.get(iv_len..).unwrap_or_default());
+        Ok(())
+    }
+
+    /// Raw CBC decryption of `data` (a whole number of blocks) with `iv`, in place.
+    pub fn decrypt_cbc(&self, iv: &[u8], data: &mut [u8]) -> Result<(), EspError> {
+        let iv_len = self.check_cbc_args(iv, data)?;
+        let mut buf = Vec::with_capacity(iv_len.saturating_add(data.len()));
+        buf.extend_from_slice(iv);
+        buf.extend_from_slice(data);
+        let end = buf.len();
+        self.decrypt(&mut buf, iv_len, end);
+        data.copy_from_slice(buf.get(iv_len..).unwrap_or_default());
+        Ok(())
+    }
+
+    /// Encrypts `packet[ct_start..ct_end]` in CBC mode with the IV that sits just
+    /// before `ct_start`, and returns the ICV over `packet[..ct_end]`.
+    /// `ct_end - ct_start` must be a multiple of the block size (callers ensure it).
+    pub(crate) fn encrypt_and_mac(
+        &self,
+        integrity: &Integrity,
+        packet: &mut [u8],
+        ct_start: usize,
+        ct_end: usize,
+    ) -> [u8; ICV_LEN] {
+        match integrity {
+            Integrity::None => {
+                self.encrypt_mac_with::<crate::hmac96::Sha1>(None, packet, ct_start, ct_end);
+                [0; ICV_LEN]
+            }
+            Integrity::Md5(k) => self.encrypt_mac_with(Some(k), packet, ct_start, ct_end),
+            Integrity::Sha1(k) => self.encrypt_mac_with(Some(k), packet, ct_start, ct_end),
+        }
+    }
+
+    fn encrypt_mac_with<H: HashCore>(
+        &self,
+        mac: Option<&HmacKey<H>>,
+        packet: &mut [u8],
+        ct_start: usize,
+        ct_end: usize,
+    ) -> [u8; ICV_LEN] {
+        match &self.0 {
+            Inner::Null => match mac {
+                Some(k) => packet.get(..ct_end).map(|d| k.icv(d)).unwrap_or_default(),
+                None => [0; ICV_LEN],
+            },
+            Inner::Des(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
+            Inner::TripleDes(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
+            Inner::Aes128(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
+            Inner::Aes192(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
+            Inner::Aes256(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
+        }
+    }
+
+    /// Decrypts `packet[ct_start..ct_end]` in place (IV just before `ct_start`).
+    pub(crate) fn decrypt(&self, packet: &mut [u8], ct_start: usize, ct_end: usize) {
+        match &self.0 {
+            Inner::Null => {}
+            Inner::Des(c) => cbc_decrypt(c, packet, ct_start, ct_end),
+            Inner::TripleDes(c) => cbc_decrypt(c, packet, ct_start, ct_end),
+            Inner::Aes128(c) => cbc_decrypt(c, packet, ct_start, ct_end),
+            Inner::Aes192(c) => cbc_decrypt(c, packet, ct_start, ct_end),
+            Inner::Aes256(c) => cbc_decrypt(c, packet, ct_start, ct_end),
+        }
+    }
+}
+
+fn iv_of<C: cipher::BlockSizeUser>(packet: &[u8], ct_start: usize) -> Option<Block<C>> {
+    let bs = <C as cipher::BlockSizeUser>::block_size();
+    let iv = packet.get(ct_start.checked_sub(bs)?..ct_start)?;
+    Array::try_from(iv).ok()
+}
+
+fn cbc_encrypt_mac<C: BlockCipherEncrypt, H: HashCore>(
+    c: &C,
+    mac: Option<&HmacKey<H>>,
+    packet: &mut [u8],
+    ct_start: usize,
+    ct_end: usize,
+) -> [u8; ICV_LEN] {
+    let Some(iv) = iv_of::<C>(packet, ct_start) else {
+        return [0; ICV_LEN];
+    };
+    let mut enc = cbc::Encryptor::<&C>::inner_iv_init(c, &iv);
+    let Some(mac) = mac else {
+        if let Some(ct) = packet.get_mut(ct_start..ct_end) {
+            let (blocks, _) = Array::slice_as_chunks_mut(ct);
+            enc.encrypt_blocks(blocks);
+        }
+        return [0; ICV_LEN];
+    };
+    let mut running = mac.start();
+    let mut maced = 0usize; // bytes of packet[..] already fed to the MAC
+    let mut pos = ct_start;
+    while pos < ct_end {
+        let next = pos.saturating_add(STRIDE).min(ct_end);
+        if let Some(ct) = packet.get_mut(pos..next) {
+            let (blocks, _) = Array::slice_as_chunks_mut(ct);
+            enc.encrypt_blocks(blocks);
+        }
+        // Everything below `next` is final ciphertext (or header/IV): MAC whole blocks.
+        let ready = next - (next - maced) % 64;
+        if ready > maced {
+            if let Some(d) = packet.get(maced..ready) {
+                running.update_blocks(d);
+            }
+            maced = ready;
+        }
+        pos = next;
+    }
+    packet
+        .get(maced..ct_end)
+        .map(|tail| running.finish(tail))
+        .unwrap_or_default()
+}
+
+fn cbc_decrypt<C: BlockCipherDecrypt + cipher::BlockCipherEncrypt>(
+    c: &C,
+    packet: &mut [u8],
+    ct_start: usize,
+    ct_end: usize,
+) {
+    let Some(iv) = iv_of::<C>(packet, ct_start) else {
+        return;
+    };
+    if let Some(ct) = packet.get_mut(ct_start..ct_end) {
+        let (blocks, _) = Array::slice_as_chunks_mut(ct);
+        cbc::Decryptor::<&C>::inner_iv_init(c, &iv).decrypt_blocks(blocks);
+    }
+}
