@@ -82,7 +82,7 @@ impl EspCipher {
 
     fn check_cbc_args(&self, iv: &[u8], data: &[u8]) -> Result<usize, EspError> {
         let bs = self.block_len();
-        if data.len() % bs != 0 {
+        if data.len().checked_rem(bs) != Some(0) {
             return Err(EspError::Misaligned {
                 spi: 0,
                 len: data.len(),
@@ -211,7 +211,7 @@ fn cbc_encrypt_mac<C: BlockCipherEncrypt, H: HashCore>(
             enc.encrypt_blocks(blocks);
         }
         // Everything below `next` is final ciphertext (or header/IV): MAC whole blocks.
-        let ready = next - (next - maced) % 64;
+        let ready = next.saturating_sub(next.saturating_sub(maced) % 64);
         if ready > maced {
             if let Some(d) = packet.get(maced..ready) {
                 running.update_blocks(d);

@@ -156,7 +156,7 @@ impl<H: HashCore> HmacKey<H> {
     /// The full (untruncated) HMAC of `data`, `H::OUT_LEN` bytes in a 20-byte array.
     pub fn mac_full(&self, data: &[u8]) -> [u8; 20] {
         let mut r = self.start();
-        let whole = data.len() - data.len() % BLOCK;
+        let whole = data.len().saturating_sub(data.len() % BLOCK);
         let (head, tail) = data.split_at(whole);
         r.update_blocks(head);
         r.finish_full(tail)
@@ -205,7 +205,7 @@ impl<H: HashCore> Running<'_, H> {
 
     /// Finishes with the last bytes (any length) and returns the full HMAC.
     pub fn finish_full(mut self, tail: &[u8]) -> [u8; 20] {
-        let whole = tail.len() - tail.len() % BLOCK;
+        let whole = tail.len().saturating_sub(tail.len() % BLOCK);
         let (head, rest) = tail.split_at(whole);
         self.update_blocks(head);
         let bits = self
@@ -227,7 +227,7 @@ impl<H: HashCore> Running<'_, H> {
         } else {
             bits.to_le_bytes()
         };
-        if let Some(dst) = buf.get_mut(total - 8..total) {
+        if let Some(dst) = buf.get_mut(total.saturating_sub(8)..total) {
             dst.copy_from_slice(&len_bytes);
         }
         if let Some(used) = buf.get(..total) {
@@ -243,7 +243,7 @@ impl<H: HashCore> Running<'_, H> {
         if let Some(b) = block.get_mut(H::OUT_LEN) {
             *b = 0x80;
         }
-        let outer_bits = ((BLOCK + H::OUT_LEN) as u64) * 8;
+        let outer_bits = ((BLOCK as u64).saturating_add(H::OUT_LEN as u64)).saturating_mul(8);
         let len_bytes = if H::BIG_ENDIAN {
             outer_bits.to_be_bytes()
         } else {

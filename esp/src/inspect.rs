@@ -20,7 +20,7 @@ pub fn decrypt_unauthenticated(
     let (spi, seq) = (view.spi(), view.seq());
     let cipher = EspCipher::new(encryption, key)?;
     let align = encryption.alignment();
-    let ct_start = HEADER_LEN + encryption.iv_len();
+    let ct_start = HEADER_LEN.saturating_add(encryption.iv_len());
     let min = ct_start.saturating_add(align).saturating_add(icv_len);
     if packet.len() < min {
         return Err(EspError::Truncated {
@@ -31,7 +31,7 @@ pub fn decrypt_unauthenticated(
     }
     let ct_end = packet.len().saturating_sub(icv_len);
     let ct_len = ct_end.saturating_sub(ct_start);
-    if ct_len % align != 0 {
+    if ct_len.checked_rem(align) != Some(0) {
         return Err(EspError::Misaligned {
             spi,
             len: ct_len,

@@ -110,17 +110,17 @@ impl ReplayWindow {
         let mut left = count;
         while left > 0 {
             let bit = pos % 64;
-            let n = (64 - bit).min(left);
+            let n = 64u32.saturating_sub(bit).min(left);
             let mask = if n == 64 {
                 u64::MAX
             } else {
-                ((1u64 << n) - 1) << bit
+                (1u64 << n).wrapping_sub(1) << bit
             };
             if let Some(w) = self.bits.get_mut((pos / 64) as usize) {
                 *w &= !mask;
             }
-            left -= n;
-            pos = (pos + n).checked_rem(self.size).unwrap_or(0);
+            left = left.saturating_sub(n);
+            pos = pos.saturating_add(n).checked_rem(self.size).unwrap_or(0);
         }
     }
 }

@@ -108,7 +108,7 @@ impl OutboundSa {
     /// Where the payload starts in the buffer given to
     /// [`encapsulate_in_place`](Self::encapsulate_in_place): SPI, sequence number, IV.
     pub fn payload_offset(&self) -> usize {
-        HEADER_LEN + self.core.iv_len()
+        HEADER_LEN.saturating_add(self.core.iv_len())
     }
 
     /// Total ESP packet length for a payload of `payload_len` bytes.
@@ -307,7 +307,10 @@ impl InboundSa {
     /// Smallest valid packet length for this SA.
     pub fn min_len(&self) -> usize {
         let align = self.core.encryption.alignment();
-        HEADER_LEN + self.core.iv_len() + align + self.core.icv_len()
+        HEADER_LEN
+            .saturating_add(self.core.iv_len())
+            .saturating_add(align)
+            .saturating_add(self.core.icv_len())
     }
 
     /// Checks and decrypts the ESP packet in `packet`, in place. On success the
@@ -340,11 +343,11 @@ impl InboundSa {
             });
         }
         let icv_len = self.core.icv_len();
-        let ct_start = HEADER_LEN + self.core.iv_len();
+        let ct_start = HEADER_LEN.saturating_add(self.core.iv_len());
         let ct_end = len.saturating_sub(icv_len);
         let ct_len = ct_end.saturating_sub(ct_start);
         let align = self.core.encryption.alignment();
-        if ct_len % align != 0 {
+        if ct_len.checked_rem(align) != Some(0) {
             return Err(EspError::Misaligned {
                 spi,
                 len: ct_len,

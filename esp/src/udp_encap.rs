@@ -150,17 +150,19 @@ pub fn fixup_transport_checksum(
     actual_src: [u8; 4],
     actual_dst: [u8; 4],
 ) -> Result<(), EspError> {
-    let at = match protocol {
+    let at: usize = match protocol {
         PROTO_TCP => 16,
         PROTO_UDP => 6,
         _ => return Ok(()),
     };
     let len = l4.len();
-    let field = l4.get_mut(at..at + 2).ok_or(EspError::Truncated {
-        what: "transport header",
-        len,
-        needed: at + 2,
-    })?;
+    let field = l4
+        .get_mut(at..at.saturating_add(2))
+        .ok_or(EspError::Truncated {
+            what: "transport header",
+            len,
+            needed: at.saturating_add(2),
+        })?;
     let old = u16::from_be_bytes([
         field.first().copied().unwrap_or(0),
         field.get(1).copied().unwrap_or(0),

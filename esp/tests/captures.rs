@@ -5,6 +5,13 @@
 //! tcpdump's `-E` knows only the encryption keys, so these captures are decrypted
 //! with `esp::inspect::decrypt_unauthenticated` (the ICV is skipped, as tcpdump does);
 //! the padding and next-header checks still run.
+// Tests own the clock and may index/unwrap freely.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 use common::*;

@@ -1,6 +1,13 @@
 //! Behaviour of the SAs: replay, tampering, padding, next header, sequence
 //! exhaustion, lifetimes, buffers, KEYMAT split, UDP encapsulation; plus proptests
 //! (round trip for every algorithm pair, replay window vs a set-based model).
+// Tests own the clock and may index/unwrap freely.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 use common::*;

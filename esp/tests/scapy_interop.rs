@@ -4,6 +4,13 @@
 //! with random contents: scapy encrypts and we decapsulate, we encapsulate and scapy
 //! decrypts. Replayed and tampered packets are rejected with the right error on both
 //! sides. Fails (does not skip) when python3 or scapy is missing.
+// Tests own the clock and may index/unwrap freely.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 use esp::*;
 use rand::{rngs::StdRng, Rng, RngExt, SeedableRng};

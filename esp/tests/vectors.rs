@@ -1,5 +1,12 @@
 //! Known-answer tests: RFC 3602 (AES-CBC and ESP packets), RFC 2202 (HMAC-MD5/SHA1,
 //! truncated to 96 bits for ESP), NIST CAVP DES/3DES/AES-CBC (pyca cryptography-vectors).
+// Tests own the clock and may index/unwrap freely.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 use common::*;

@@ -1,4 +1,9 @@
 //! Helpers shared by the integration tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 #![allow(dead_code)]
 
 use rand_core::{Infallible, TryCryptoRng, TryRng};
