@@ -1,0 +1,151 @@
+//! The negotiated hash and its HMAC PRF (RFC 2409 section 5: `prf` is the HMAC
+//! version of the negotiated hash when no PRF attribute is given).
+
+use super::secret::Secret;
+use crate::error::SmError;
+use digest::Digest;
+use hmac::{Hmac, KeyInit, Mac};
+
+/// Phase-1 `Hash Algorithm` (RFC 2409 Appendix A, class 2; SHA2-256 from RFC 4868).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HashAlg {
+    /// MD5 (attribute value 1); PRF = HMAC-MD5.
+    Md5,
+    /// SHA-1 (attribute value 2); PRF = HMAC-SHA1.
+    Sha1,
+    /// SHA2-256 (attribute value 4); PRF = HMAC-SHA2-256.
+    Sha256,
+}
+
+impl HashAlg {
+    /// From the phase-1 `Hash Algorithm` attribute value.
+    ///
+    /// # Errors
+    /// [`SmError::UnsupportedHash`] for anything but 1, 2 and 4.
+    pub fn from_attribute(value: u16) -> Result<Self, SmError> {
+        match value {
+            1 => Ok(Self::Md5),
+            2 => Ok(Self::Sha1),
+            4 => Ok(Self::Sha256),
+            other => Err(SmError::UnsupportedHash(other)),
+        }
+    }
+
+    /// The phase-1 `Hash Algorithm` attribute value.
+    #[must_use]
+    pub fn attribute(self) -> u16 {
+        match self {
+            Self::Md5 => 1,
+            Self::Sha1 => 2,
+            Self::Sha256 => 4,
+        }
+    }
+
+    /// Output length in bytes (also the PRF output length).
+    #[must_use]
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Md5 => 16,
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+        }
+    }
+
+    /// `hash(parts[0] | parts[1] | ...)`.
+    #[must_use]
+    pub fn hash(self, parts: &[&[u8]]) -> Vec<u8> {
+        match self {
+            Self::Md5 => hash_with::<md5::Md5>(parts),
+            Self::Sha1 => hash_with::<sha1::Sha1>(parts),
+            Self::Sha256 => hash_with::<sha2::Sha256>(parts),
+        }
+    }
+
+    /// `prf(key, parts[0] | parts[1] | ...)` = HMAC of the negotiated hash. Keys of any
+    /// length are accepted (a key longer than the hash block is hashed first, RFC 2104).
+    #[must_use]
+    pub fn prf(self, key: &[u8], parts: &[&[u8]]) -> Secret {
+        Secret::new(match self {
+            Self::Md5 => hmac_with::<md5::Md5>(key, parts),
+            Self::Sha1 => hmac_with::<sha1::Sha1>(key, parts),
+            Self::Sha256 => hmac_with::<sha2::Sha256>(key, parts),
+        })
+    }
+}
+
+fn hash_with<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
+    let mut d = D::new();
+    for p in parts {
+        d.update(p);
+    }
+    d.finalize().to_vec()
+}
+
+fn hmac_with<D>(key: &[u8], parts: &[&[u8]]) -> Vec<u8>
+where
+    D: hmac::EagerHash,
+    Hmac<D>: KeyInit + Mac,
+{
+    // HMAC accepts keys of any length: `new_from_slice` never fails (hmac 0.13 source).
+    let mut m = match <Hmac<D> as KeyInit>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => <Hmac<D> as KeyInit>::new(&Default::default()),
+    };
+    for p in parts {
+        Mac::update(&mut m, p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_round_trip() {
+        for h in [HashAlg::Md5, HashAlg::Sha1, HashAlg::Sha256] {
+            assert_eq!(HashAlg::from_attribute(h.attribute()), Ok(h));
+            assert_eq!(h.hash(&[b"x"]).len(), h.output_len());
+            assert_eq!(h.prf(b"k", &[b"x"]).len(), h.output_len());
+        }
+        assert_eq!(HashAlg::from_attribute(3), Err(SmError::UnsupportedHash(3)));
+    }
+
+    // RFC 2202 test case 2 ("Jefe"), split across parts to check concatenation.
+    #[test]
+    fn rfc2202_case2() {
+        let md5 = HashAlg::Md5.prf(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            md5.expose_secret(),
+            &hex("750c783e6ab0b503eaa86e310a5db738")[..]
+        );
+        let sha = HashAlg::Sha1.prf(b"Jefe", &[b"what do ya want ", b"", b"for nothing?"]);
+        assert_eq!(
+            sha.expose_secret(),
+            &hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")[..]
+        );
+        // RFC 4231 test case 2
+        let s256 = HashAlg::Sha256.prf(b"Jefe", &[b"what do ya want for nothing?"]);
+        assert_eq!(
+            s256.expose_secret(),
+            &hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")[..]
+        );
+    }
+
+    #[test]
+    fn plain_hashes() {
+        assert_eq!(
+            HashAlg::Md5.hash(&[b"a", b"bc"]),
+            hex("900150983cd24fb0d6963f7d28e17f72")
+        );
+        assert_eq!(
+            HashAlg::Sha1.hash(&[b"ab", b"c"]),
+            hex("a9993e364706816aba3e25717850c26c9cd0d89d")
+        );
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        ::hex::decode(s).unwrap()
+    }
+}
