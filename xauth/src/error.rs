@@ -1,0 +1,192 @@
+//! The crate's error type: what went wrong and where.
+
+use isakmp_wire::{CfgType, WireError};
+use thiserror::Error;
+
+/// Every failure of the Xauth machines and the AAA codecs.
+///
+/// Errors from peer input say what was wrong and where (attribute type, byte
+/// offset, expected vs. received value). [`XauthError::is_silent_drop`] tells the
+/// caller which ones mean "ignore this message" (the draft's and the PIX's
+/// behaviour for stray or mismatched transaction messages) rather than "fail".
+#[non_exhaustive]
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum XauthError {
+    /// The attribute list did not parse.
+    #[error("attribute list: {0}")]
+    Wire(#[from] WireError),
+
+    /// An Xauth attribute had a value of the wrong form or size.
+    #[error("Xauth attribute {kind}: {reason}")]
+    BadAttribute {
+        /// The attribute type (e.g. 16527 for XAUTH_STATUS).
+        kind: u16,
+        /// What was wrong.
+        reason: &'static str,
+    },
+
+    /// A message of a type the machine does not accept in its current state.
+    #[error("unexpected {got:?} while {state}")]
+    UnexpectedMessage {
+        /// The machine's state, in words.
+        state: &'static str,
+        /// The message type received.
+        got: CfgType,
+    },
+
+    /// A REPLY or ACK whose identifier is not the one of our REQUEST or SET.
+    #[error("transaction identifier {got:#06x} does not match {expected:#06x}")]
+    IdentifierMismatch {
+        /// The identifier we sent.
+        expected: u16,
+        /// The identifier received.
+        got: u16,
+    },
+
+    /// A message lacks an attribute it must carry.
+    #[error("{message} lacks attribute {kind}")]
+    MissingAttribute {
+        /// The missing attribute type.
+        kind: u16,
+        /// The message, in words.
+        message: &'static str,
+    },
+
+    /// The peer asked for an XAUTH_TYPE this side does not do.
+    #[error("unsupported XAUTH_TYPE {0}")]
+    UnsupportedXauthType(u16),
+
+    /// A verdict or answer for a request the machine is not waiting for.
+    #[error("no pending request with id {0}")]
+    UnknownRequest(u64),
+
+    /// A command in a state that does not take it.
+    #[error("{command} not possible while {state}")]
+    InvalidCommand {
+        /// The command.
+        command: &'static str,
+        /// The machine's state, in words.
+        state: &'static str,
+    },
+
+    /// Input ended before a field was complete.
+    #[error("{what} truncated at byte {offset}: need {needed}, have {available}")]
+    Truncated {
+        /// The field.
+        what: &'static str,
+        /// Where the field starts.
+        offset: usize,
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes available.
+        available: usize,
+    },
+
+    /// A length field or value is out of range.
+    #[error("{what} at byte {offset}: length {length} {reason}")]
+    BadLength {
+        /// The field.
+        what: &'static str,
+        /// Where the field starts.
+        offset: usize,
+        /// The length found.
+        length: usize,
+        /// Why it is wrong.
+        reason: &'static str,
+    },
+
+    /// A value (too long to encode) given by the caller.
+    #[error("{what} is {length} bytes, at most {max} can be encoded")]
+    TooLong {
+        /// The field.
+        what: &'static str,
+        /// Its length.
+        length: usize,
+        /// The maximum.
+        max: usize,
+    },
+
+    /// A protocol field has a value this side does not accept.
+    #[error("{what} has unexpected value {value:#x}")]
+    BadValue {
+        /// The field.
+        what: &'static str,
+        /// The value.
+        value: u64,
+    },
+
+    /// A TACACS+ reply from another session or out of sequence.
+    #[error("TACACS+ {what}: expected {expected:#x}, got {got:#x}")]
+    TacacsMismatch {
+        /// `session_id`, `seq_no` or `type`.
+        what: &'static str,
+        /// The value we expected.
+        expected: u32,
+        /// The value received.
+        got: u32,
+    },
+
+    /// A RADIUS response whose authenticator (or Message-Authenticator) does
+    /// not verify with our shared secret: a forged reply or a wrong key.
+    #[error("RADIUS {what} does not verify (wrong shared secret or forged reply)")]
+    BadAuthenticator {
+        /// `Response Authenticator` or `Message-Authenticator`.
+        what: &'static str,
+    },
+
+    /// A bounded table is full.
+    #[error("too many {what} (limit {limit})")]
+    TooMany {
+        /// What is full.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// A server group with no servers, or an unknown group.
+    #[error("no AAA server configured for {0}")]
+    NoServer(&'static str),
+}
+
+impl XauthError {
+    /// Whether the message that caused this error should be dropped silently
+    /// (a stray, replayed or mismatched message) and the dialogue left as it was.
+    pub fn is_silent_drop(&self) -> bool {
+        matches!(
+            self,
+            XauthError::UnexpectedMessage { .. }
+                | XauthError::IdentifierMismatch { .. }
+                | XauthError::TacacsMismatch { .. }
+                | XauthError::BadAuthenticator { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_what_and_where() {
+        let e = XauthError::IdentifierMismatch {
+            expected: 0x1234,
+            got: 0x1235,
+        };
+        assert_eq!(
+            e.to_string(),
+            "transaction identifier 0x1235 does not match 0x1234"
+        );
+        assert!(e.is_silent_drop());
+        let e = XauthError::Truncated {
+            what: "TACACS+ header",
+            offset: 0,
+            needed: 12,
+            available: 3,
+        };
+        assert_eq!(
+            e.to_string(),
+            "TACACS+ header truncated at byte 0: need 12, have 3"
+        );
+        assert!(!e.is_silent_drop());
+    }
+}
