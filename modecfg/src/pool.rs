@@ -1,0 +1,762 @@
+//! `ip local pool NAME A-B`: IPv4 address pools with sticky, bounded allocation.
+//!
+//! * Each pool is a bitset over its range: allocation scans 64 addresses per step from a
+//!   round-robin cursor, release is O(1), memory is 1 bit (+ one remembered user) per address.
+//! * The same user gets back the address it last held when that address is still free;
+//!   otherwise the next free address after the cursor. The cursor makes a just-released
+//!   address the last one handed to somebody else, which keeps stickiness useful and avoids
+//!   handing a stale address to a new user at once.
+//! * An address belongs to a [`Lease`], which only the SA holding it keeps; releasing the
+//!   lease on teardown is the only way back into the pool (a lease is not `Clone`).
+//! * An address assigned by AAA (RADIUS Framed-IP-Address) wins over the pool; if it lies in
+//!   a pool it is taken out of that pool (refused if in use), if not it is tracked so two
+//!   sessions never share it.
+//!
+//! PIX 6.3's `ip local pool` has no mask option; [`Pools::add`] gives clients the classful
+//! mask of the pool's first address (what ASA documents for a pool without a mask), and
+//! [`Pools::add_with_mask`] sets one explicitly.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+
+use crate::error::ModeCfgError;
+
+/// Largest pool accepted (addresses).
+pub const MAX_POOL_SIZE: u32 = 1 << 16;
+
+/// Default cap on AAA-assigned addresses outside every pool that may be live at once.
+pub const DEFAULT_MAX_EXTERNAL: usize = 1 << 16;
+
+/// One `ip local pool`.
+#[derive(Debug, Clone)]
+pub struct AddressPool {
+    name: String,
+    start: u32,
+    size: u32,
+    mask: Ipv4Addr,
+    used: Vec<u64>,
+    in_use: u32,
+    cursor: u32,
+    /// Per offset: the user that held it last.
+    last_user: Vec<Option<Box<str>>>,
+    /// User -> offset it held last (inverse of `last_user`, so at most `size` entries).
+    sticky: HashMap<Box<str>, u32>,
+}
+
+impl AddressPool {
+    fn new(
+        name: &str,
+        start: Ipv4Addr,
+        end: Ipv4Addr,
+        mask: Ipv4Addr,
+    ) -> Result<Self, ModeCfgError> {
+        let (s, e) = (u32::from(start), u32::from(end));
+        let bad = |reason| ModeCfgError::BadRange { start, end, reason };
+        if e < s {
+            return Err(bad("the last address is below the first"));
+        }
+        let size = e
+            .checked_sub(s)
+            .and_then(|d| d.checked_add(1))
+            .filter(|n| *n <= MAX_POOL_SIZE)
+            .ok_or_else(|| bad("more than 65536 addresses"))?;
+        let words = usize::try_from(size.div_ceil(64)).map_err(|_| bad("too large"))?;
+        let slots = usize::try_from(size).map_err(|_| bad("too large"))?;
+        Ok(AddressPool {
+            name: name.to_owned(),
+            start: s,
+            size,
+            mask,
+            used: vec![0; words],
+            in_use: 0,
+            cursor: 0,
+            last_user: vec![None; slots],
+            sticky: HashMap::new(),
+        })
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// First address.
+    pub fn first(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.start)
+    }
+
+    /// Last address.
+    pub fn last(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.start.saturating_add(self.size.saturating_sub(1)))
+    }
+
+    /// Number of addresses.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// Addresses currently leased.
+    pub fn in_use(&self) -> u32 {
+        self.in_use
+    }
+
+    /// Addresses free.
+    pub fn available(&self) -> u32 {
+        self.size.saturating_sub(self.in_use)
+    }
+
+    /// The netmask clients get with an address from this pool.
+    pub fn netmask(&self) -> Ipv4Addr {
+        self.mask
+    }
+
+    /// Whether `addr` is in the range.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        self.offset_of(addr).is_some()
+    }
+
+    /// Whether `addr` is in the range and leased.
+    pub fn is_leased(&self, addr: Ipv4Addr) -> bool {
+        self.offset_of(addr).is_some_and(|o| self.bit(o))
+    }
+
+    fn offset_of(&self, addr: Ipv4Addr) -> Option<u32> {
+        u32::from(addr)
+            .checked_sub(self.start)
+            .filter(|o| *o < self.size)
+    }
+
+    fn addr_at(&self, offset: u32) -> Ipv4Addr {
+        Ipv4Addr::from(self.start.saturating_add(offset))
+    }
+
+    fn bit(&self, o: u32) -> bool {
+        let (w, b) = (o / 64, o % 64);
+        usize::try_from(w)
+            .ok()
+            .and_then(|w| self.used.get(w))
+            .is_some_and(|word| word & (1u64 << b) != 0)
+    }
+
+    fn set_bit(&mut self, o: u32, on: bool) {
+        let (w, b) = (o / 64, o % 64);
+        if let Some(word) = usize::try_from(w).ok().and_then(|w| self.used.get_mut(w)) {
+            if on {
+                *word |= 1u64 << b;
+            } else {
+                *word &= !(1u64 << b);
+            }
+        }
+    }
+
+    /// The first free offset at or after `from`, wrapping once.
+    fn find_free(&self, from: u32) -> Option<u32> {
+        let words = u32::try_from(self.used.len()).ok()?;
+        if words == 0 || self.in_use >= self.size {
+            return None;
+        }
+        let start_word = from / 64;
+        // Walk every word once, plus the start word again to cover its low bits.
+        for step in 0..=words {
+            let w = start_word.checked_add(step)?.checked_rem(words)?;
+            let word = *self.used.get(usize::try_from(w).ok()?)?;
+            let mut free = !word;
+            if step == 0 {
+                // Only bits at or above `from` in the first visit.
+                free &= u64::MAX.checked_shl(from % 64).unwrap_or(0);
+            }
+            while free != 0 {
+                let b = free.trailing_zeros();
+                let o = w.checked_mul(64)?.checked_add(b)?;
+                if o < self.size {
+                    return Some(o);
+                }
+                // Bits past the end of the range in the last word are never free.
+                free &= free.saturating_sub(1);
+            }
+        }
+        None
+    }
+
+    fn remember(&mut self, o: u32, user: &str) {
+        let Some(slot) = usize::try_from(o).ok() else {
+            return;
+        };
+        // Drop whatever `user` remembered before, and whoever remembered `o`.
+        if let Some(prev) = self.sticky.remove(user) {
+            if let Some(s) = usize::try_from(prev)
+                .ok()
+                .and_then(|p| self.last_user.get_mut(p))
+            {
+                *s = None;
+            }
+        }
+        if let Some(Some(old)) = self.last_user.get_mut(slot).map(Option::take) {
+            self.sticky.remove(&old);
+        }
+        if let Some(s) = self.last_user.get_mut(slot) {
+            *s = Some(user.into());
+            self.sticky.insert(user.into(), o);
+        }
+    }
+
+    fn take(&mut self, o: u32, user: &str) {
+        self.set_bit(o, true);
+        self.in_use = self.in_use.saturating_add(1);
+        self.remember(o, user);
+    }
+
+    fn allocate(&mut self, user: &str) -> Option<Ipv4Addr> {
+        if let Some(&o) = self.sticky.get(user) {
+            if !self.bit(o) {
+                self.take(o, user);
+                return Some(self.addr_at(o));
+            }
+        }
+        let o = self.find_free(self.cursor)?;
+        self.cursor = o.checked_add(1).filter(|c| *c < self.size).unwrap_or(0);
+        self.take(o, user);
+        Some(self.addr_at(o))
+    }
+
+    fn take_specific(&mut self, addr: Ipv4Addr, user: &str) -> Result<(), ModeCfgError> {
+        let o = self
+            .offset_of(addr)
+            .ok_or(ModeCfgError::NotLeased { addr })?;
+        if self.bit(o) {
+            return Err(ModeCfgError::AddressInUse { addr });
+        }
+        self.take(o, user);
+        Ok(())
+    }
+
+    fn release(&mut self, addr: Ipv4Addr) -> Result<(), ModeCfgError> {
+        match self.offset_of(addr) {
+            Some(o) if self.bit(o) => {
+                self.set_bit(o, false);
+                self.in_use = self.in_use.saturating_sub(1);
+                Ok(())
+            }
+            _ => Err(ModeCfgError::NotLeased { addr }),
+        }
+    }
+
+    /// The address `user` held last, if remembered.
+    pub fn remembered(&self, user: &str) -> Option<Ipv4Addr> {
+        self.sticky.get(user).map(|o| self.addr_at(*o))
+    }
+}
+
+/// Where a lease's address came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseSource {
+    /// Allocated from the named pool.
+    Pool(String),
+    /// Assigned by AAA (RADIUS Framed-IP-Address); `pool` names the pool it was taken out
+    /// of, if it lies inside one.
+    Aaa {
+        /// The pool that contains the address, if any.
+        pool: Option<String>,
+    },
+}
+
+/// An address held by one SA. Not `Clone`: give it back with [`Pools::release`] on teardown.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Lease {
+    addr: Ipv4Addr,
+    netmask: Ipv4Addr,
+    source: LeaseSource,
+}
+
+impl Lease {
+    /// The address.
+    pub fn addr(&self) -> Ipv4Addr {
+        self.addr
+    }
+
+    /// The netmask to give the client.
+    pub fn netmask(&self) -> Ipv4Addr {
+        self.netmask
+    }
+
+    /// Where it came from.
+    pub fn source(&self) -> &LeaseSource {
+        &self.source
+    }
+}
+
+/// An AAA-assigned address (RADIUS Framed-IP-Address, optional Framed-IP-Netmask).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AaaAddress {
+    /// Framed-IP-Address.
+    pub addr: Ipv4Addr,
+    /// Framed-IP-Netmask, if sent.
+    pub netmask: Option<Ipv4Addr>,
+}
+
+/// The classful (natural) mask of an address: /8, /16 or /24 for classes A, B, C; /32 otherwise.
+pub fn classful_mask(addr: Ipv4Addr) -> Ipv4Addr {
+    match addr.octets()[0] {
+        0..=127 => Ipv4Addr::new(255, 0, 0, 0),
+        128..=191 => Ipv4Addr::new(255, 255, 0, 0),
+        192..=223 => Ipv4Addr::new(255, 255, 255, 0),
+        _ => Ipv4Addr::BROADCAST,
+    }
+}
+
+/// Every configured pool plus the AAA-assigned addresses outside them.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    pools: Vec<AddressPool>,
+    external: BTreeSet<Ipv4Addr>,
+    max_external: usize,
+}
+
+impl Default for Pools {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pools {
+    /// No pools.
+    pub fn new() -> Self {
+        Pools {
+            pools: Vec::new(),
+            external: BTreeSet::new(),
+            max_external: DEFAULT_MAX_EXTERNAL,
+        }
+    }
+
+    /// Sets the cap on live AAA-assigned addresses outside every pool.
+    pub fn set_max_external(&mut self, limit: usize) {
+        self.max_external = limit;
+    }
+
+    /// Adds `ip local pool NAME START-END` (classful netmask for clients).
+    pub fn add(&mut self, name: &str, start: Ipv4Addr, end: Ipv4Addr) -> Result<(), ModeCfgError> {
+        self.add_with_mask(name, start, end, classful_mask(start))
+    }
+
+    /// Adds a pool whose clients get `mask`.
+    ///
+    /// Refuses a duplicate name, an empty or reversed range, more than [`MAX_POOL_SIZE`]
+    /// addresses, and a range that overlaps another pool.
+    pub fn add_with_mask(
+        &mut self,
+        name: &str,
+        start: Ipv4Addr,
+        end: Ipv4Addr,
+        mask: Ipv4Addr,
+    ) -> Result<(), ModeCfgError> {
+        if self.pool(name).is_some() {
+            return Err(ModeCfgError::DuplicatePool {
+                name: name.to_owned(),
+            });
+        }
+        let pool = AddressPool::new(name, start, end, mask)?;
+        let overlaps = self.pools.iter().any(|p| {
+            u32::from(start) <= u32::from(p.last()) && u32::from(p.first()) <= u32::from(end)
+        });
+        if overlaps {
+            return Err(ModeCfgError::BadRange {
+                start,
+                end,
+                reason: "overlaps another pool",
+            });
+        }
+        self.pools.push(pool);
+        Ok(())
+    }
+
+    /// The pool named `name`.
+    pub fn pool(&self, name: &str) -> Option<&AddressPool> {
+        self.pools.iter().find(|p| p.name == name)
+    }
+
+    /// All pools, in the order added.
+    pub fn pools(&self) -> &[AddressPool] {
+        &self.pools
+    }
+
+    /// Whether `addr` is leased, from a pool or by AAA.
+    pub fn is_in_use(&self, addr: Ipv4Addr) -> bool {
+        self.external.contains(&addr) || self.pools.iter().any(|p| p.is_leased(addr))
+    }
+
+    /// Leases an address for `user` from the first of `pools` that has one free.
+    pub fn allocate(&mut self, pools: &[String], user: &str) -> Result<Lease, ModeCfgError> {
+        let mut last = None;
+        for name in pools {
+            let p = self
+                .pools
+                .iter_mut()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| ModeCfgError::UnknownPool { name: name.clone() })?;
+            if let Some(addr) = p.allocate(user) {
+                return Ok(Lease {
+                    addr,
+                    netmask: p.mask,
+                    source: LeaseSource::Pool(p.name.clone()),
+                });
+            }
+            last = Some((p.name.clone(), p.size));
+        }
+        match last {
+            Some((pool, size)) => Err(ModeCfgError::PoolExhausted { pool, size }),
+            None => Err(ModeCfgError::NoAddressSource),
+        }
+    }
+
+    /// Leases an AAA-assigned address for `user`, refusing one already in use.
+    pub fn assign_aaa(&mut self, aaa: AaaAddress, user: &str) -> Result<Lease, ModeCfgError> {
+        let addr = aaa.addr;
+        if let Some(p) = self.pools.iter_mut().find(|p| p.contains(addr)) {
+            p.take_specific(addr, user)?;
+            return Ok(Lease {
+                addr,
+                netmask: aaa.netmask.unwrap_or(p.mask),
+                source: LeaseSource::Aaa {
+                    pool: Some(p.name.clone()),
+                },
+            });
+        }
+        if self.external.contains(&addr) {
+            return Err(ModeCfgError::AddressInUse { addr });
+        }
+        if self.external.len() >= self.max_external {
+            return Err(ModeCfgError::TooManyExternal {
+                limit: self.max_external,
+            });
+        }
+        self.external.insert(addr);
+        Ok(Lease {
+            addr,
+            netmask: aaa.netmask.unwrap_or(Ipv4Addr::BROADCAST),
+            source: LeaseSource::Aaa { pool: None },
+        })
+    }
+
+    /// An address for a session: the AAA one when given (it wins), else from `pools`.
+    pub fn acquire(
+        &mut self,
+        user: &str,
+        aaa: Option<AaaAddress>,
+        pools: &[String],
+    ) -> Result<Lease, ModeCfgError> {
+        match aaa {
+            Some(a) => self.assign_aaa(a, user),
+            None => self.allocate(pools, user),
+        }
+    }
+
+    /// Gives a lease back (SA teardown).
+    pub fn release(&mut self, lease: Lease) -> Result<(), ModeCfgError> {
+        let addr = lease.addr;
+        match lease.source {
+            LeaseSource::Pool(name) | LeaseSource::Aaa { pool: Some(name) } => self
+                .pools
+                .iter_mut()
+                .find(|p| p.name == name)
+                .ok_or(ModeCfgError::NotLeased { addr })?
+                .release(addr),
+            LeaseSource::Aaa { pool: None } => {
+                if self.external.remove(&addr) {
+                    Ok(())
+                } else {
+                    Err(ModeCfgError::NotLeased { addr })
+                }
+            }
+        }
+    }
+
+    /// Leased addresses over all pools plus AAA-assigned ones outside them.
+    pub fn total_in_use(&self) -> usize {
+        self.pools
+            .iter()
+            .map(|p| p.in_use as usize)
+            .fold(self.external.len(), usize::saturating_add)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn seed() -> Pools {
+        let mut p = Pools::new();
+        p.add("VPNpool", ip("10.89.129.200"), ip("10.89.129.204"))
+            .unwrap();
+        p
+    }
+
+    fn vpnpool() -> Vec<String> {
+        vec!["VPNpool".to_owned()]
+    }
+
+    #[test]
+    fn sixth_client_of_five_is_refused_and_nothing_leaks() {
+        let mut p = seed();
+        let leases: Vec<Lease> = (0..5)
+            .map(|i| p.allocate(&vpnpool(), &format!("user{i}")).unwrap())
+            .collect();
+        let addrs: Vec<_> = leases.iter().map(Lease::addr).collect();
+        assert_eq!(
+            addrs,
+            [
+                "10.89.129.200",
+                "10.89.129.201",
+                "10.89.129.202",
+                "10.89.129.203",
+                "10.89.129.204"
+            ]
+            .map(ip)
+        );
+        assert_eq!(
+            p.allocate(&vpnpool(), "user5"),
+            Err(ModeCfgError::PoolExhausted {
+                pool: "VPNpool".into(),
+                size: 5
+            })
+        );
+        assert_eq!(p.total_in_use(), 5);
+        for l in leases {
+            p.release(l).unwrap();
+        }
+        assert_eq!(p.total_in_use(), 0);
+        assert_eq!(p.pool("VPNpool").unwrap().available(), 5);
+        // Now the refused user gets one.
+        assert!(p.allocate(&vpnpool(), "user5").is_ok());
+    }
+
+    #[test]
+    fn same_user_gets_previous_address_back_when_free() {
+        let mut p = seed();
+        let a = p.allocate(&vpnpool(), "alice").unwrap();
+        let b = p.allocate(&vpnpool(), "bob").unwrap();
+        let (aa, ba) = (a.addr(), b.addr());
+        p.release(a).unwrap();
+        p.release(b).unwrap();
+        // A third user comes first; round robin does not hand out alice's address.
+        let c = p.allocate(&vpnpool(), "carol").unwrap();
+        assert_ne!(c.addr(), aa);
+        assert_ne!(c.addr(), ba);
+        assert_eq!(p.allocate(&vpnpool(), "bob").unwrap().addr(), ba);
+        assert_eq!(p.allocate(&vpnpool(), "alice").unwrap().addr(), aa);
+    }
+
+    #[test]
+    fn sticky_address_taken_by_other_user_falls_back() {
+        let mut p = Pools::new();
+        p.add("P", ip("192.168.5.1"), ip("192.168.5.2")).unwrap();
+        let names = vec!["P".to_owned()];
+        let a = p.allocate(&names, "alice").unwrap(); // .1
+        let b = p.allocate(&names, "bob").unwrap(); // .2
+        p.release(a).unwrap();
+        let c = p.allocate(&names, "carol").unwrap(); // only .1 is free
+        assert_eq!(c.addr(), ip("192.168.5.1"));
+        p.release(b).unwrap();
+        // alice's remembered address is carol's now; she gets the other one.
+        assert_eq!(p.pool("P").unwrap().remembered("alice"), None);
+        assert_eq!(
+            p.allocate(&names, "alice").unwrap().addr(),
+            ip("192.168.5.2")
+        );
+        assert_eq!(
+            p.pool("P").unwrap().remembered("carol"),
+            Some(ip("192.168.5.1"))
+        );
+    }
+
+    #[test]
+    fn double_release_is_refused() {
+        let mut p = seed();
+        let a = p.allocate(&vpnpool(), "u").unwrap();
+        let copy = Lease {
+            addr: a.addr,
+            netmask: a.netmask,
+            source: a.source.clone(),
+        };
+        p.release(a).unwrap();
+        assert_eq!(
+            p.release(copy),
+            Err(ModeCfgError::NotLeased {
+                addr: ip("10.89.129.200")
+            })
+        );
+    }
+
+    #[test]
+    fn aaa_address_wins_and_is_checked_against_pool() {
+        let mut p = seed();
+        let first = p.allocate(&vpnpool(), "u1").unwrap();
+        assert_eq!(first.addr(), ip("10.89.129.200"));
+        // RADIUS tries to hand out an address the pool has given to somebody else.
+        let clash = AaaAddress {
+            addr: ip("10.89.129.200"),
+            netmask: None,
+        };
+        assert_eq!(
+            p.acquire("u2", Some(clash), &vpnpool()),
+            Err(ModeCfgError::AddressInUse {
+                addr: ip("10.89.129.200")
+            })
+        );
+        // A free pool address from RADIUS is taken out of the pool.
+        let framed = p
+            .acquire(
+                "u2",
+                Some(AaaAddress {
+                    addr: ip("10.89.129.201"),
+                    netmask: Some(ip("255.255.255.0")),
+                }),
+                &vpnpool(),
+            )
+            .unwrap();
+        assert_eq!(framed.netmask(), ip("255.255.255.0"));
+        assert_eq!(
+            framed.source(),
+            &LeaseSource::Aaa {
+                pool: Some("VPNpool".into())
+            }
+        );
+        assert_eq!(
+            p.allocate(&vpnpool(), "u3").unwrap().addr(),
+            ip("10.89.129.202")
+        );
+        // Outside every pool: tracked, duplicates refused.
+        let out = AaaAddress {
+            addr: ip("172.16.0.9"),
+            netmask: None,
+        };
+        let l = p.assign_aaa(out, "u4").unwrap();
+        assert_eq!(l.netmask(), Ipv4Addr::BROADCAST);
+        assert!(p.is_in_use(ip("172.16.0.9")));
+        assert_eq!(
+            p.assign_aaa(out, "u5"),
+            Err(ModeCfgError::AddressInUse {
+                addr: ip("172.16.0.9")
+            })
+        );
+        p.release(l).unwrap();
+        assert!(!p.is_in_use(ip("172.16.0.9")));
+        p.release(framed).unwrap();
+        assert!(!p.is_in_use(ip("10.89.129.201")));
+    }
+
+    #[test]
+    fn external_cap() {
+        let mut p = Pools::new();
+        p.set_max_external(1);
+        let _a = p
+            .assign_aaa(
+                AaaAddress {
+                    addr: ip("1.1.1.1"),
+                    netmask: None,
+                },
+                "a",
+            )
+            .unwrap();
+        assert_eq!(
+            p.assign_aaa(
+                AaaAddress {
+                    addr: ip("1.1.1.2"),
+                    netmask: None
+                },
+                "b"
+            ),
+            Err(ModeCfgError::TooManyExternal { limit: 1 })
+        );
+    }
+
+    #[test]
+    fn multiple_pools_fall_through_in_order() {
+        let mut p = Pools::new();
+        p.add("A", ip("10.0.0.1"), ip("10.0.0.1")).unwrap();
+        p.add("B", ip("10.0.1.1"), ip("10.0.1.2")).unwrap();
+        let both = vec!["A".to_owned(), "B".to_owned()];
+        assert_eq!(p.allocate(&both, "x").unwrap().addr(), ip("10.0.0.1"));
+        assert_eq!(p.allocate(&both, "y").unwrap().addr(), ip("10.0.1.1"));
+        assert_eq!(p.allocate(&both, "z").unwrap().addr(), ip("10.0.1.2"));
+        assert_eq!(
+            p.allocate(&both, "w"),
+            Err(ModeCfgError::PoolExhausted {
+                pool: "B".into(),
+                size: 2
+            })
+        );
+        assert_eq!(
+            p.allocate(&["C".to_owned()], "w"),
+            Err(ModeCfgError::UnknownPool { name: "C".into() })
+        );
+        assert_eq!(p.allocate(&[], "w"), Err(ModeCfgError::NoAddressSource));
+    }
+
+    #[test]
+    fn bad_ranges() {
+        let mut p = seed();
+        assert_eq!(
+            p.add("X", ip("10.0.0.5"), ip("10.0.0.1")),
+            Err(ModeCfgError::BadRange {
+                start: ip("10.0.0.5"),
+                end: ip("10.0.0.1"),
+                reason: "the last address is below the first"
+            })
+        );
+        assert!(matches!(
+            p.add("X", ip("10.0.0.0"), ip("10.1.0.0")),
+            Err(ModeCfgError::BadRange {
+                reason: "more than 65536 addresses",
+                ..
+            })
+        ));
+        assert!(matches!(
+            p.add("X", ip("10.89.129.204"), ip("10.89.129.210")),
+            Err(ModeCfgError::BadRange {
+                reason: "overlaps another pool",
+                ..
+            })
+        ));
+        assert_eq!(
+            p.add("VPNpool", ip("1.0.0.1"), ip("1.0.0.2")),
+            Err(ModeCfgError::DuplicatePool {
+                name: "VPNpool".into()
+            })
+        );
+        // The whole of a /16 is fine, up to the very top of the address space.
+        p.add("Big", ip("255.255.0.0"), ip("255.255.255.255"))
+            .unwrap();
+        let big = p.pool("Big").unwrap();
+        assert_eq!(big.size(), 65536);
+        assert_eq!(big.last(), Ipv4Addr::BROADCAST);
+    }
+
+    #[test]
+    fn classful_masks() {
+        assert_eq!(classful_mask(ip("10.89.129.200")), ip("255.0.0.0"));
+        assert_eq!(classful_mask(ip("172.16.1.1")), ip("255.255.0.0"));
+        assert_eq!(classful_mask(ip("192.168.1.1")), ip("255.255.255.0"));
+        assert_eq!(classful_mask(ip("224.0.0.1")), ip("255.255.255.255"));
+        assert_eq!(seed().pool("VPNpool").unwrap().netmask(), ip("255.0.0.0"));
+    }
+
+    #[test]
+    fn wraps_across_words() {
+        let mut p = Pools::new();
+        p.add("W", ip("10.0.0.0"), ip("10.0.0.199")).unwrap();
+        let n = vec!["W".to_owned()];
+        let mut held: Vec<Lease> = (0..200)
+            .map(|i| p.allocate(&n, &format!("u{i}")).unwrap())
+            .collect();
+        assert!(p.allocate(&n, "extra").is_err());
+        // Free one in the first word; the cursor is at the end and must wrap to it.
+        let l = held.remove(3);
+        let addr = l.addr();
+        p.release(l).unwrap();
+        assert_eq!(p.allocate(&n, "extra").unwrap().addr(), addr);
+    }
+}
