@@ -20,6 +20,52 @@ use bytes::BufMut;
 
 use crate::error::{Location, WireError};
 
+pub mod config;
+pub mod ipsec;
+pub mod phase1;
+
+/// Which number space an attribute list uses (it depends on where it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttrSpace {
+    /// A phase-1 transform (protocol ISAKMP): RFC 2409 App. A.
+    Phase1,
+    /// An IPsec transform (ESP, AH, IPCOMP): RFC 2407 4.5.
+    Ipsec,
+    /// The Mode Config / Xauth attribute payload.
+    Config,
+}
+
+impl AttrSpace {
+    /// The space of a transform's attributes for a proposal's protocol.
+    pub fn for_protocol(protocol: crate::doi::ProtocolId) -> Self {
+        if protocol == crate::doi::ProtocolId::Isakmp {
+            AttrSpace::Phase1
+        } else {
+            AttrSpace::Ipsec
+        }
+    }
+
+    /// The attribute type's name in this space.
+    pub fn type_name(self, kind: u16) -> &'static str {
+        match self {
+            AttrSpace::Phase1 => phase1::Phase1AttrType::from(kind).name(),
+            AttrSpace::Ipsec => ipsec::IpsecAttrType::from(kind).name(),
+            AttrSpace::Config => config::ConfigAttrType::from(kind).name(),
+        }
+    }
+
+    /// The name of an attribute's value, when its class has a registry
+    /// (e.g. `Encryption-Algorithm = 7` gives `AES-CBC`).
+    pub fn value_name(self, attr: &Attribute<'_>) -> Option<&'static str> {
+        let v = attr.as_u64()?;
+        match self {
+            AttrSpace::Phase1 => phase1::value_name(attr.kind, v),
+            AttrSpace::Ipsec => ipsec::value_name(attr.kind, v),
+            AttrSpace::Config => config::value_name(attr.kind, v),
+        }
+    }
+}
+
 /// The "Attribute Format" bit: set for TV (basic) attributes.
 pub const AF_BIT: u16 = 0x8000;
 

@@ -7,6 +7,10 @@ use thiserror::Error;
 /// Kept as a plain number so this module does not depend on the notify registry.
 pub type NotifyCode = u16;
 
+/// The `what` of a [`WireError::BadLength`] on identification data; maps to
+/// INVALID-ID-INFORMATION (18).
+pub const ID_DATA: &str = "identification data";
+
 /// Where in a message an error was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
@@ -73,6 +77,40 @@ pub enum WireError {
         /// The cap.
         limit: usize,
     },
+    /// The header's version is not ISAKMP 1.x (e.g. IKEv2's 2.0).
+    #[error(
+        "unsupported ISAKMP version {major}.{minor} at {at} (this codec speaks IKEv1, version 1.0)"
+    )]
+    UnsupportedVersion {
+        /// Major version as found.
+        major: u8,
+        /// Minor version as found.
+        minor: u8,
+        /// Where (the version byte).
+        at: Location,
+    },
+    /// Bytes left over where the structure should have ended.
+    #[error("{length} trailing bytes after {what} at {at}")]
+    TrailingBytes {
+        /// What ended early.
+        what: &'static str,
+        /// Where the leftover bytes start.
+        at: Location,
+        /// How many bytes are left over.
+        length: usize,
+    },
+    /// A proposal or transform is inconsistent (count, chaining, numbering).
+    #[error("bad proposal syntax at {at}: {field} is {value}, {reason}")]
+    BadProposal {
+        /// The field.
+        field: &'static str,
+        /// Where.
+        at: Location,
+        /// The value found.
+        value: u64,
+        /// Why it is wrong.
+        reason: &'static str,
+    },
 }
 
 impl WireError {
@@ -81,7 +119,36 @@ impl WireError {
     /// Everything structural maps to PAYLOAD-MALFORMED (16); callers with more context
     /// (an unsupported exchange type, a bad version) send the more specific notify.
     pub fn notify(&self) -> NotifyCode {
-        16
+        match self {
+            WireError::UnsupportedVersion { major, .. } if *major != 1 => 5,
+            WireError::UnsupportedVersion { .. } => 6,
+            WireError::BadProposal { .. } => 15,
+            WireError::BadLength { what, .. } if *what == ID_DATA => 18,
+            _ => 16,
+        }
+    }
+
+    /// The same error with its location's payload type set (if it had none).
+    pub fn with_payload(self, payload: u8) -> WireError {
+        let mut e = self;
+        if let Some(at) = e.location_mut() {
+            if at.payload.is_none() {
+                at.payload = Some(payload);
+            }
+        }
+        e
+    }
+
+    fn location_mut(&mut self) -> Option<&mut Location> {
+        match self {
+            WireError::Truncated { at, .. }
+            | WireError::BadLength { at, .. }
+            | WireError::InvalidValue { at, .. }
+            | WireError::TooMany { at, .. }
+            | WireError::UnsupportedVersion { at, .. }
+            | WireError::TrailingBytes { at, .. }
+            | WireError::BadProposal { at, .. } => Some(at),
+        }
     }
 
     /// Where the error was found.
@@ -90,7 +157,10 @@ impl WireError {
             WireError::Truncated { at, .. }
             | WireError::BadLength { at, .. }
             | WireError::InvalidValue { at, .. }
-            | WireError::TooMany { at, .. } => *at,
+            | WireError::TooMany { at, .. }
+            | WireError::UnsupportedVersion { at, .. }
+            | WireError::TrailingBytes { at, .. }
+            | WireError::BadProposal { at, .. } => *at,
         }
     }
 }

@@ -1,0 +1,112 @@
+//! A cursor over borrowed bytes built on nom's *complete* number and `take`
+//! parsers, turning nom's errors into located [`WireError::Truncated`] values.
+
+use nom::bytes::complete::take;
+use nom::number::complete::{be_u16, be_u32, be_u8};
+use nom::Parser;
+
+use crate::error::{Location, WireError};
+
+type NomErr<'a> = nom::error::Error<&'a [u8]>;
+
+/// Reads fields from the front of a slice, tracking the absolute offset.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    input: &'a [u8],
+    offset: usize,
+    payload: Option<u8>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `input`, which starts at `offset` in the message.
+    pub(crate) fn new(input: &'a [u8], offset: usize, payload: Option<u8>) -> Self {
+        Reader {
+            input,
+            offset,
+            payload,
+        }
+    }
+
+    /// Where the next byte is, for error locations.
+    pub(crate) fn location(&self) -> Location {
+        Location {
+            offset: self.offset,
+            payload: self.payload,
+        }
+    }
+
+    /// Absolute offset of the next byte.
+    pub(crate) fn offset(&self) -> usize {
+        self.offset
+    }
+
+    fn truncated(&self, what: &'static str, needed: usize) -> WireError {
+        WireError::Truncated {
+            what,
+            at: self.location(),
+            needed,
+            available: self.input.len(),
+        }
+    }
+
+    fn advance(&mut self, rest: &'a [u8]) {
+        let used = self.input.len().saturating_sub(rest.len());
+        self.offset = self.offset.saturating_add(used);
+        self.input = rest;
+    }
+
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
+        match be_u8::<_, NomErr<'a>>.parse(self.input) {
+            Ok((rest, v)) => {
+                self.advance(rest);
+                Ok(v)
+            }
+            Err(_) => Err(self.truncated(what, 1)),
+        }
+    }
+
+    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
+        match be_u16::<_, NomErr<'a>>.parse(self.input) {
+            Ok((rest, v)) => {
+                self.advance(rest);
+                Ok(v)
+            }
+            Err(_) => Err(self.truncated(what, 2)),
+        }
+    }
+
+    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
+        match be_u32::<_, NomErr<'a>>.parse(self.input) {
+            Ok((rest, v)) => {
+                self.advance(rest);
+                Ok(v)
+            }
+            Err(_) => Err(self.truncated(what, 4)),
+        }
+    }
+
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+        match take::<_, _, NomErr<'a>>(n).parse(self.input) {
+            Ok((rest, v)) => {
+                self.advance(rest);
+                Ok(v)
+            }
+            Err(_) => Err(self.truncated(what, n)),
+        }
+    }
+
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], WireError> {
+        let s = self.take(N, what)?;
+        s.try_into().map_err(|_| self.truncated(what, N))
+    }
+
+    /// Takes everything left.
+    pub(crate) fn take_rest(&mut self) -> &'a [u8] {
+        let all = self.input;
+        self.advance(&[]);
+        all
+    }
+}
