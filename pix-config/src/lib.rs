@@ -1,3 +1,103 @@
-//! Parser, printer and linter for Cisco PIX 6.3 running configurations
+//! Parser, printer and linter for Cisco PIX 6.3 running configurations.
+//!
+//! ```
+//! use pix_config::{lint, parse, render_diagnostic, LintRule};
+//!
+//! let text = "\
+//! nameif ethernet0 outside security0
+//! nameif ethernet1 inside security100
+//! ip address outside 192.168.1.1 255.255.255.0
+//! ip address inside 10.1.1.1 255.255.255.0
+//! access-list 120 permit tcp any host 10.1.1.10 eq www
+//! static (inside,outside) 192.168.1.11 10.1.1.10 netmask 255.255.255.255 0 0
+//! access-group 120 in interface outside
+//! ";
+//! let out = parse(text);
+//! assert!(!out.has_errors());
+//! // printed back in `show run` order and spelling
+//! assert!(out.config.to_pix_string().contains("access-list 120 permit tcp any host 10.1.1.10 eq www\n"));
+//! // the ACL permits the real address; from outside the server is 192.168.1.11
+//! let findings = lint(&out.config);
+//! assert_eq!(findings.len(), 1);
+//! assert_eq!(findings[0].rule, LintRule::AclRealAddress);
+//! assert_eq!(
+//!     findings[0].suggestion.as_deref(),
+//!     Some("access-list 120 permit tcp any host 192.168.1.11 eq www")
+//! );
+//!
+//! // errors read like a compiler's, with every error reported
+//! let bad = parse("route outside 10.0.0.0 255.255.255.3x 192.168.1.3 1\n");
+//! let text = render_diagnostic("pix.cfg", "route outside 10.0.0.0 255.255.255.3x 192.168.1.3 1\n", &bad.diagnostics[0]);
+//! assert!(text.starts_with("pix.cfg:1:23: error: expected a netmask after 10.0.0.0, found \"255.255.255.3x\""));
+//! ```
+//!
+//! # The API for a `check` command
+//!
+//! * [`parse`] / [`parse_with`] / [`parse_bytes`] (Latin-1 tolerant) give a
+//!   [`ParseOutcome`]: the [`Config`] (always) and every [`Diagnostic`].
+//!   [`ParseOptions::strict`] turns unknown commands into errors;
+//!   [`ParseOptions::secrets`] fills masked secrets from a [`SecretsOverlay`].
+//! * [`render_diagnostic`] formats `FILE:LINE:COL: error: message` with the source
+//!   line and a caret; [`Finding::render`] formats lint findings.
+//! * [`lint`] returns [`Finding`]s sorted by line.
+//! * [`Config::to_pix_string`] prints in `show run` order (secrets clear);
+//!   [`Config::to_show_run_string`] masks secrets as the PIX does.
+//! * [`Diagnostic`], [`Finding`] and [`Severity`] are plain structs with public
+//!   fields; with the `serde` feature they derive `Serialize` for JSON output.
+//!
+//! # Behaviour
+//!
+//! Lenient by default: an unknown command is kept verbatim ([`Command::Unknown`])
+//! with a warning; a malformed known command is an error (and kept verbatim too).
+//! Dump noise (prompts such as `pixfirewall# show run`, `[OK]`, `Building
+//! configuration...`, `<--- More --->`, CRLF, trailing blanks) is skipped. After the
+//! lines are parsed, a second pass resolves every reference (see [`resolve`](self)
+//! docs in the source: names, object-groups, ACLs, transform-sets, pools, AAA tags,
+//! interfaces). Printing then parsing gives an equal model, and printing is
+//! idempotent.
+//!
+//! # Known PIX pitfalls covered
+//!
+//! * `dns` as a port is an abbreviation of `dnsix` (195), not `domain` (53): warned
+//!   (`tests/parse_forms.rs::dns_port_is_dnsix`).
+//! * ACLs use netmasks, not wildcards: a wildcard gets a hint
+//!   (`tests/errors.rs::wildcard_mask_gets_hint`).
+//! * `show run` masks keys as `********`, which is not the key
+//!   (`tests/secrets.rs`).
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod aaa;
+pub mod acl;
+pub mod crypto;
+mod diagnostic;
+mod error;
+pub mod fixup;
+pub mod interface;
+pub mod isakmp;
+mod lexer;
+mod lint;
+pub mod misc;
+mod model;
+pub mod names;
+pub mod names_table;
+pub mod nat;
+pub mod object_group;
+mod overlay;
+mod parser;
+mod pixhash;
+mod printer;
+mod resolve;
+mod secret;
+pub mod timeout;
+pub mod vpngroup;
+
+pub use diagnostic::{render_diagnostic, Diagnostic, Related, Severity};
+pub use error::ConfigError;
+pub use lint::{lint, Finding, LintRule};
+pub use model::{AddrTok, Command, Config, Hms, Located};
+pub use overlay::{OverlayEntry, OverlayTarget, SecretsOverlay};
+pub use parser::{decode, parse, parse_bytes, parse_with, ParseOptions, ParseOutcome};
+pub use pixhash::PixHash;
+pub use secret::{Secret, SecretValue, MASK};

@@ -1,0 +1,904 @@
+//! Lint: configurations a PIX accepts but that do not do what the admin meant, or
+//! that are weaker than they should be. Each [`Finding`] has a line, an explanation
+//! in PIX terms and, where one can be computed, the corrected command.
+//!
+//! The rules:
+//!
+//! * [`LintRule::AclRealAddress`]: an access-list applied *in* on an interface
+//!   permits a destination that is the **real** address of a `static` whose mapped
+//!   side is that interface and whose real side is more secure. PIX 6.x applies the
+//!   inbound ACL to the packet as it arrives, before the static is undone, so the
+//!   packet carries the mapped address and the rule never matches (the seed's
+//!   `access-list 120 ... host 10.89.129.131` on `outside`; the web server is
+//!   192.168.1.11 there).
+//! * [`LintRule::WeakCrypto`]: DES, MD5 and DH group 1 in `isakmp policy` (including
+//!   a missing `encryption`/`group` line, whose defaults are des/group 1), ESP-DES,
+//!   ESP/AH-MD5 and ESP-NULL in transform-sets, and `set pfs group1`.
+//! * [`LintRule::NoXauth`]: a group secret (`vpngroup ... password`, used as the
+//!   pre-shared key in Aggressive Mode, which sends the group name in clear and
+//!   exposes the PSK hash to offline guessing) or a wildcard `isakmp key` with no
+//!   Xauth in front of it (no `crypto map ... client authentication`, or `no-xauth`).
+//! * [`LintRule::NatWithoutGlobal`]: `nat (if) N` with no `global (lower_if) N` on
+//!   some lower-security interface: connections towards it fail with "no
+//!   translation group found".
+//! * [`LintRule::OverlappingPools`]: two `ip local pool`s share addresses.
+//! * [`LintRule::PoolInInterfaceSubnet`]: a pool that is *actually* a problem on an
+//!   interface subnet. A pool inside the **inside** subnet is how the seed works (the
+//!   PIX proxy-ARPs for the clients' addresses on the inside, so inside hosts reach
+//!   them without routes) and is not flagged. Flagged are: a pool containing any
+//!   interface's own address; a pool overlapping the subnet of an interface where a
+//!   crypto map is applied (the tunnels arrive there, so client addresses would be
+//!   both behind the tunnel and on the wire); a pool overlapping a `global` or the
+//!   mapped side of a `static` (the same address used twice).
+//! * [`LintRule::UnalignedAddress`]: an address/netmask pair with host bits set
+//!   (`10.1.1.1 255.255.255.0`), which the PIX silently masks or rejects.
+//! * [`LintRule::SameSecurityLevel`]: two interfaces on one security level; PIX 6.3
+//!   passes no traffic between them.
+//! * [`LintRule::ShadowedStatic`]: a `static` whose mapped (or real) addresses are
+//!   all covered by an earlier `static` of the same shape on the same interface; the
+//!   PIX uses the first, so the later one never applies.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use crate::acl::{AccessList, AclBody, AclRule, Action, AddrSpec};
+use crate::crypto::{CryptoMapLine, MapSet, PfsGroup, Transform, TransformSet, TransformSetLine};
+use crate::interface::IpAddressKind;
+use crate::isakmp::{IkeEncryption, IkeHash, Isakmp, PolicyAttr};
+use crate::model::{AddrTok, Command, Config};
+use crate::nat::{GlobalPool, NatSource, Static, StaticMapped, StaticReal};
+use crate::object_group::Member;
+use crate::secret::MASK;
+use crate::vpngroup::{IpLocalPool, VpngroupAttr};
+
+/// The lint rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
+#[non_exhaustive]
+pub enum LintRule {
+    /// Inbound ACL permits a static's real address instead of its mapped one.
+    AclRealAddress,
+    /// DES / MD5 / DH group 1 / ESP-NULL.
+    WeakCrypto,
+    /// Group or wildcard pre-shared key without Xauth.
+    NoXauth,
+    /// `nat N` without `global N` on a lower-security interface.
+    NatWithoutGlobal,
+    /// Two address pools overlap.
+    OverlappingPools,
+    /// A pool collides with an interface address, the tunnel interface's subnet, or NAT addresses.
+    PoolInInterfaceSubnet,
+    /// Address with host bits outside its netmask.
+    UnalignedAddress,
+    /// Two interfaces share a security level.
+    SameSecurityLevel,
+    /// A static covered by an earlier one.
+    ShadowedStatic,
+}
+
+impl LintRule {
+    /// A short kebab-case code (`acl-real-address`, `weak-crypto`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            LintRule::AclRealAddress => "acl-real-address",
+            LintRule::WeakCrypto => "weak-crypto",
+            LintRule::NoXauth => "no-xauth",
+            LintRule::NatWithoutGlobal => "nat-without-global",
+            LintRule::OverlappingPools => "overlapping-pools",
+            LintRule::PoolInInterfaceSubnet => "pool-in-interface-subnet",
+            LintRule::UnalignedAddress => "unaligned-address",
+            LintRule::SameSecurityLevel => "same-security-level",
+            LintRule::ShadowedStatic => "shadowed-static",
+        }
+    }
+}
+
+/// One lint finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Finding {
+    /// The rule.
+    pub rule: LintRule,
+    /// 1-based line of the offending command.
+    pub line: u32,
+    /// One-line summary.
+    pub message: String,
+    /// Why, in PIX terms.
+    pub explanation: String,
+    /// The corrected command, where one can be given.
+    pub suggestion: Option<String>,
+    /// Other lines involved.
+    pub related: Vec<u32>,
+}
+
+impl Finding {
+    /// Render like a compiler warning: `FILE:LINE: warning[code]: message`, then the
+    /// explanation and the suggestion.
+    pub fn render(&self, file_name: &str) -> String {
+        let mut s = format!(
+            "{file_name}:{}: warning[{}]: {}\n  = {}\n",
+            self.line,
+            self.rule.code(),
+            self.message,
+            self.explanation
+        );
+        if let Some(fix) = &self.suggestion {
+            s.push_str(&format!("  = suggestion: {fix}\n"));
+        }
+        for r in &self.related {
+            s.push_str(&format!("{file_name}:{r}: note: related line\n"));
+        }
+        s
+    }
+}
+
+fn f(
+    rule: LintRule,
+    line: u32,
+    message: String,
+    explanation: String,
+    suggestion: Option<String>,
+) -> Finding {
+    Finding {
+        rule,
+        line,
+        message,
+        explanation,
+        suggestion,
+        related: Vec::new(),
+    }
+}
+
+/// An address range, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Range(u32, u32);
+
+impl Range {
+    fn net(a: Ipv4Addr, m: Ipv4Addr) -> Range {
+        let m = u32::from(m);
+        let base = u32::from(a) & m;
+        Range(base, base | !m)
+    }
+    fn overlaps(self, o: Range) -> bool {
+        self.0 <= o.1 && o.0 <= self.1
+    }
+    fn within(self, o: Range) -> bool {
+        o.0 <= self.0 && self.1 <= o.1
+    }
+}
+
+struct Ctx<'c> {
+    config: &'c Config,
+    names: HashMap<&'c str, Ipv4Addr>,
+}
+
+impl<'c> Ctx<'c> {
+    fn new(config: &'c Config) -> Self {
+        let names = config
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Command::Name(n) => Some((n.name.as_str(), n.address)),
+                _ => None,
+            })
+            .collect();
+        Ctx { config, names }
+    }
+    fn ip(&self, a: &AddrTok) -> Option<Ipv4Addr> {
+        match a {
+            AddrTok::Ip(ip) => Some(*ip),
+            AddrTok::Name(n) => self.names.get(n.as_str()).copied(),
+        }
+    }
+}
+
+/// Run every lint rule over a configuration. Findings are sorted by line.
+pub fn lint(config: &Config) -> Vec<Finding> {
+    let cx = Ctx::new(config);
+    let mut out = Vec::new();
+    acl_real_address(&cx, &mut out);
+    weak_crypto(&cx, &mut out);
+    no_xauth(&cx, &mut out);
+    nat_without_global(&cx, &mut out);
+    pools(&cx, &mut out);
+    unaligned(&cx, &mut out);
+    same_security(&cx, &mut out);
+    shadowed_statics(&cx, &mut out);
+    out.sort_by_key(|x| (x.line, x.rule));
+    out
+}
+
+fn acl_real_address(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let c = cx.config;
+    for (_, cmd) in c.iter() {
+        let Command::AccessGroup(g) = cmd else {
+            continue;
+        };
+        let Some(sec_in) = c.security_level(&g.interface) else {
+            continue;
+        };
+        // statics that present a more secure interface's host on this interface
+        let statics: Vec<(u32, &Static, Range, Range)> = c
+            .iter()
+            .filter_map(|(l, s)| match s {
+                Command::Static(s) if s.mapped_interface == g.interface => Some((l, s)),
+                _ => None,
+            })
+            .filter(|(_, s)| {
+                c.security_level(&s.real_interface)
+                    .is_some_and(|r| r > sec_in)
+            })
+            .filter_map(|(l, s)| {
+                let (StaticMapped::Address(m), StaticReal::Address(r)) = (&s.mapped, &s.real)
+                else {
+                    return None;
+                };
+                let mask = s.effective_mask();
+                Some((
+                    l,
+                    s,
+                    Range::net(cx.ip(r)?, mask),
+                    Range::net(cx.ip(m)?, mask),
+                ))
+            })
+            .collect();
+        if statics.is_empty() {
+            continue;
+        }
+        for (line, acl) in c.access_list(&g.acl) {
+            let AclBody::Rule(rule) = &acl.body else {
+                continue;
+            };
+            if rule.action != Action::Permit {
+                continue;
+            }
+            let (dst, dmask) = match &rule.dst {
+                AddrSpec::Host(h) => (cx.ip(h), Ipv4Addr::BROADCAST),
+                AddrSpec::Net { address, mask } => (cx.ip(address), *mask),
+                _ => continue,
+            };
+            let Some(dst) = dst else { continue };
+            let drange = Range::net(dst, dmask);
+            for (sline, s, real, mapped) in &statics {
+                if !drange.within(*real) || drange.within(*mapped) {
+                    continue;
+                }
+                let offset = drange.0.wrapping_sub(real.0);
+                let new = Ipv4Addr::from(mapped.0.wrapping_add(offset));
+                let mut fixed: AclRule = rule.clone();
+                fixed.dst = match &rule.dst {
+                    AddrSpec::Host(_) => AddrSpec::Host(AddrTok::Ip(new)),
+                    _ => AddrSpec::Net {
+                        address: AddrTok::Ip(new),
+                        mask: dmask,
+                    },
+                };
+                let fixed_line = AccessList {
+                    id: acl.id.clone(),
+                    position: acl.position,
+                    body: AclBody::Rule(fixed),
+                };
+                let mapped_txt = match &s.mapped {
+                    StaticMapped::Address(a) => a.to_string(),
+                    StaticMapped::Interface => "interface".into(),
+                };
+                let real_txt = match &s.real {
+                    StaticReal::Address(a) => a.to_string(),
+                    StaticReal::AccessList(a) => format!("access-list {a}"),
+                };
+                let mut x = f(
+                    LintRule::AclRealAddress,
+                    line,
+                    format!(
+                        "access-list {} permits the real address {} of a static on interface {} (security {}); the PIX matches the mapped address {}",
+                        acl.id,
+                        Ipv4Addr::from(drange.0),
+                        g.interface,
+                        sec_in,
+                        new
+                    ),
+                    format!(
+                        "access-group {} is applied in on {}, so it sees packets as they arrive there, before `static ({},{}) {} {}` (line {}) translates them; their destination is the mapped address {}, never the real {}. This permit never matches and the traffic hits the implicit deny.",
+                        g.acl, g.interface, s.real_interface, s.mapped_interface, mapped_txt, real_txt, sline, new,
+                        Ipv4Addr::from(drange.0)
+                    ),
+                    Some(fixed_line.to_string()),
+                );
+                x.related.push(*sline);
+                out.push(x);
+                break;
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for AccessList {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut s = String::new();
+        self.write(&mut s);
+        f.write_str(&s)
+    }
+}
+
+fn weak_crypto(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    // isakmp policies: explicit weak attributes, and weak defaults
+    let mut policies: Vec<(u16, u32, bool, bool)> = Vec::new(); // prio, first line, has enc, has group
+    for (line, c) in cx.config.iter() {
+        match c {
+            Command::Isakmp(Isakmp::Policy { priority, attr }) => {
+                let p = *priority;
+                match policies.iter_mut().find(|x| x.0 == p) {
+                    Some(e) => {
+                        e.2 |= matches!(attr, PolicyAttr::Encryption(_));
+                        e.3 |= matches!(attr, PolicyAttr::Group(_));
+                    }
+                    None => policies.push((
+                        p,
+                        line,
+                        matches!(attr, PolicyAttr::Encryption(_)),
+                        matches!(attr, PolicyAttr::Group(_)),
+                    )),
+                }
+                let weak = match attr {
+                    PolicyAttr::Encryption(IkeEncryption::Des) => Some((
+                        "encryption des",
+                        "DES has a 56-bit key, searchable exhaustively; IKE phase 1 protects the Xauth credentials and the phase 2 keys",
+                        "encryption 3des",
+                    )),
+                    PolicyAttr::Hash(IkeHash::Md5) => Some((
+                        "hash md5",
+                        "MD5 is broken for collision resistance; HMAC-MD5 is deprecated for new IKE policies",
+                        "hash sha",
+                    )),
+                    PolicyAttr::Group(1) => Some((
+                        "group 1",
+                        "Diffie-Hellman group 1 (768-bit MODP) is within reach of precomputation attacks",
+                        "group 2",
+                    )),
+                    _ => None,
+                };
+                if let Some((what, why, fix)) = weak {
+                    out.push(f(
+                        LintRule::WeakCrypto,
+                        line,
+                        format!("isakmp policy {p} uses {what}"),
+                        format!("{why}. Prefer 3des or aes (aes-256 with the VPN-3DES-AES license), sha, and group 2 or 5 (VPN Client 4.x offers them all)."),
+                        Some(format!("isakmp policy {p} {fix}")),
+                    ));
+                }
+            }
+            Command::TransformSet(TransformSet {
+                name,
+                line: TransformSetLine::Transforms(ts),
+            }) => {
+                for t in ts {
+                    let (fix, why) = match t {
+                        Transform::EspDes => (Transform::Esp3des, "ESP-DES has a 56-bit key"),
+                        Transform::EspMd5Hmac => (
+                            Transform::EspShaHmac,
+                            "HMAC-MD5 is deprecated; use HMAC-SHA1",
+                        ),
+                        Transform::AhMd5Hmac => (
+                            Transform::AhShaHmac,
+                            "HMAC-MD5 is deprecated; use HMAC-SHA1",
+                        ),
+                        Transform::EspNull => {
+                            (Transform::Esp3des, "ESP-NULL does not encrypt at all")
+                        }
+                        _ => continue,
+                    };
+                    let fixed: Vec<&str> = ts
+                        .iter()
+                        .map(|x| if x == t { fix.as_str() } else { x.as_str() })
+                        .collect();
+                    out.push(f(
+                        LintRule::WeakCrypto,
+                        line,
+                        format!("transform-set {name} uses {}", t.as_str()),
+                        format!("{why}; every IPsec SA negotiated with this transform-set carries the tunnel's traffic under it."),
+                        Some(format!("crypto ipsec transform-set {name} {}", fixed.join(" "))),
+                    ));
+                }
+            }
+            Command::CryptoMap(m) => {
+                if let CryptoMapLine::Set(MapSet::Pfs(None | Some(PfsGroup::Group1))) = &m.line {
+                    out.push(f(
+                        LintRule::WeakCrypto,
+                        line,
+                        format!("crypto map {} uses PFS with DH group 1", m.name),
+                        "`set pfs` without a group means group1 (768-bit MODP), which is weak."
+                            .into(),
+                        Some(format!(
+                            "crypto map {} {} set pfs group2",
+                            m.name,
+                            m.seq.unwrap_or(0)
+                        )),
+                    ));
+                }
+            }
+            Command::DynamicMap(d) => {
+                if let MapSet::Pfs(None | Some(PfsGroup::Group1)) = &d.set {
+                    out.push(f(
+                        LintRule::WeakCrypto,
+                        line,
+                        format!("crypto dynamic-map {} uses PFS with DH group 1", d.name),
+                        "`set pfs` without a group means group1 (768-bit MODP), which is weak."
+                            .into(),
+                        Some(format!(
+                            "crypto dynamic-map {} {} set pfs group2",
+                            d.name, d.seq
+                        )),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (p, line, has_enc, has_group) in policies {
+        if !has_enc {
+            out.push(f(
+                LintRule::WeakCrypto,
+                line,
+                format!("isakmp policy {p} has no encryption line, so it uses the default des"),
+                "The PIX default for `isakmp policy encryption` is des (56-bit).".into(),
+                Some(format!("isakmp policy {p} encryption 3des")),
+            ));
+        }
+        if !has_group {
+            out.push(f(
+                LintRule::WeakCrypto,
+                line,
+                format!("isakmp policy {p} has no group line, so it uses the default group 1"),
+                "The PIX default for `isakmp policy group` is 1 (768-bit MODP).".into(),
+                Some(format!("isakmp policy {p} group 2")),
+            ));
+        }
+    }
+}
+
+fn no_xauth(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let xauth = cx
+        .config
+        .iter()
+        .any(|(_, c)| matches!(c, Command::CryptoMap(m) if matches!(m.line, CryptoMapLine::ClientAuthentication(_))));
+    for (line, c) in cx.config.iter() {
+        match c {
+            Command::Vpngroup(g) if matches!(g.attr, VpngroupAttr::Password(_)) && !xauth => out.push(f(
+                LintRule::NoXauth,
+                line,
+                format!("vpngroup {} has a group password but no Xauth is configured", g.group),
+                "VPN Clients use the group password as the pre-shared key in Aggressive Mode, which sends the group name in clear and lets a listener test guesses of the key offline; the group secret is shared by every user, so without Xauth (`crypto map ... client authentication`) it alone admits anyone who has it.".into(),
+                cx.config
+                    .iter()
+                    .find_map(|(_, c)| match c {
+                        Command::CryptoMap(m) if matches!(m.line, CryptoMapLine::Interface(_)) => Some(m.name.clone()),
+                        _ => None,
+                    })
+                    .map(|m| format!("crypto map {m} client authentication LOCAL")),
+            )),
+            Command::Isakmp(Isakmp::Key {
+                address,
+                netmask,
+                no_xauth,
+                no_config_mode,
+                ..
+            }) => {
+                let wildcard = cx.ip(address) == Some(Ipv4Addr::UNSPECIFIED)
+                    && netmask.is_none_or(|m| m == Ipv4Addr::UNSPECIFIED);
+                if wildcard && (!xauth || *no_xauth) {
+                    let nm = netmask.map(|m| format!(" netmask {m}")).unwrap_or_default();
+                    let ncm = if *no_config_mode { " no-config-mode" } else { "" };
+                    out.push(f(
+                        LintRule::NoXauth,
+                        line,
+                        "the wildcard pre-shared key admits peers without Xauth".into(),
+                        "`isakmp key ... address 0.0.0.0 netmask 0.0.0.0` accepts any peer that knows one shared key; without Xauth nothing identifies the user behind it.".into(),
+                        (*no_xauth && xauth).then(|| format!("isakmp key {MASK} address {address}{nm}{ncm}")),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn nat_without_global(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let c = cx.config;
+    for (line, cmd) in c.iter() {
+        let Command::Nat(n) = cmd else { continue };
+        if n.id == 0 || n.options.outside {
+            continue;
+        }
+        let Some(sec) = c.security_level(&n.interface) else {
+            continue;
+        };
+        for (_, lower) in c.nameifs().filter(|(_, x)| x.security < sec) {
+            let has = c
+                .iter()
+                .any(|(_, g)| matches!(g, Command::Global(g) if g.id == n.id && g.interface == lower.name));
+            if !has {
+                out.push(f(
+                    LintRule::NatWithoutGlobal,
+                    line,
+                    format!("nat ({}) {} has no global ({}) {}", n.interface, n.id, lower.name, n.id),
+                    format!(
+                        "Connections from {} (security {}) to the less secure {} (security {}) need a translation; with no `global ({}) {}` the PIX drops them (\"No translation group found\"). Add a global, or exempt the traffic with `nat 0` / a static.",
+                        n.interface, sec, lower.name, lower.security, lower.name, n.id
+                    ),
+                    Some(format!("global ({}) {} interface", lower.name, n.id)),
+                ));
+            }
+        }
+    }
+}
+
+fn pools(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let c = cx.config;
+    let pools: Vec<(u32, &IpLocalPool)> = c
+        .iter()
+        .filter_map(|(l, x)| match x {
+            Command::IpLocalPool(p) => Some((l, p)),
+            _ => None,
+        })
+        .collect();
+    for (i, (l1, p1)) in pools.iter().enumerate() {
+        let r1 = Range(u32::from(p1.first), u32::from(p1.last));
+        for (l2, p2) in pools.iter().skip(i.saturating_add(1)) {
+            let r2 = Range(u32::from(p2.first), u32::from(p2.last));
+            if r1.overlaps(r2) {
+                let mut x = f(
+                    LintRule::OverlappingPools,
+                    *l2,
+                    format!("ip local pool {} overlaps ip local pool {} (line {l1})", p2.name, p1.name),
+                    "Two pools handing out the same address give two VPN clients one address; the PIX does not check across pools.".into(),
+                    None,
+                );
+                x.related.push(*l1);
+                out.push(x);
+            }
+        }
+    }
+    let crypto_ifs: Vec<&str> = c
+        .iter()
+        .filter_map(|(_, x)| match x {
+            Command::CryptoMap(m) => match &m.line {
+                CryptoMapLine::Interface(i) => Some(i.as_str()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    for (pl, p) in &pools {
+        let pr = Range(u32::from(p.first), u32::from(p.last));
+        for (al, x) in c.iter() {
+            match x {
+                Command::IpAddress(ipa) => {
+                    let IpAddressKind::Static { address, mask } = ipa.kind else {
+                        continue;
+                    };
+                    if p.contains(address) {
+                        out.push(f(
+                            LintRule::PoolInInterfaceSubnet,
+                            *pl,
+                            format!("ip local pool {} contains the address {address} of interface {}", p.name, ipa.interface),
+                            "A client given the interface's own address cannot be reached, and the PIX answers ARP for it itself.".into(),
+                            None,
+                        ));
+                    } else if crypto_ifs.contains(&ipa.interface.as_str())
+                        && pr.overlaps(Range::net(address, mask))
+                    {
+                        let mut fnd = f(
+                            LintRule::PoolInInterfaceSubnet,
+                            *pl,
+                            format!("ip local pool {} lies in the subnet of {}, where the crypto map is applied", p.name, ipa.interface),
+                            format!("The VPN clients' tunnels arrive on {}; giving them addresses of that same subnet makes those addresses reachable both on the wire and through the tunnels. Pools belong in the inside address space (where the PIX proxy-ARPs for them) or in a subnet of their own routed to the PIX.", ipa.interface),
+                            None,
+                        );
+                        fnd.related.push(al);
+                        out.push(fnd);
+                    }
+                }
+                Command::Global(g) => {
+                    let gr = match g.pool {
+                        GlobalPool::Range { first, last, .. } => {
+                            Range(u32::from(first), u32::from(last))
+                        }
+                        GlobalPool::Single { address, .. } => {
+                            Range(u32::from(address), u32::from(address))
+                        }
+                        GlobalPool::Interface => continue,
+                    };
+                    if pr.overlaps(gr) {
+                        let mut fnd = f(
+                            LintRule::PoolInInterfaceSubnet,
+                            *pl,
+                            format!(
+                                "ip local pool {} overlaps global ({}) {}",
+                                p.name, g.interface, g.id
+                            ),
+                            "The same addresses would be handed to VPN clients and used for NAT."
+                                .into(),
+                            None,
+                        );
+                        fnd.related.push(al);
+                        out.push(fnd);
+                    }
+                }
+                Command::Static(s) => {
+                    let StaticMapped::Address(m) = &s.mapped else {
+                        continue;
+                    };
+                    let Some(m) = cx.ip(m) else { continue };
+                    if pr.overlaps(Range::net(m, s.effective_mask())) {
+                        let mut fnd = f(
+                            LintRule::PoolInInterfaceSubnet,
+                            *pl,
+                            format!(
+                                "ip local pool {} overlaps the mapped address {m} of a static",
+                                p.name
+                            ),
+                            "The same address would be a VPN client's and a static's.".into(),
+                            None,
+                        );
+                        fnd.related.push(al);
+                        out.push(fnd);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn aligned(a: Ipv4Addr, m: Ipv4Addr) -> bool {
+    u32::from(a) & !u32::from(m) == 0
+}
+
+fn align(a: Ipv4Addr, m: Ipv4Addr) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(a) & u32::from(m))
+}
+
+fn unaligned(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let push = |out: &mut Vec<Finding>,
+                line: u32,
+                a: Ipv4Addr,
+                m: Ipv4Addr,
+                fix: Option<String>| {
+        out.push(f(
+            LintRule::UnalignedAddress,
+            line,
+            format!("{a} has host bits outside the netmask {m}"),
+            format!(
+                "With netmask {m} the network is {}; the bits outside it are ignored (or the command is rejected), so the entry does not say what it seems to.",
+                align(a, m)
+            ),
+            fix,
+        ));
+    };
+    let fix_spec = |s: &AddrSpec| -> AddrSpec {
+        match s {
+            AddrSpec::Net {
+                address: AddrTok::Ip(a),
+                mask,
+            } => AddrSpec::Net {
+                address: AddrTok::Ip(align(*a, *mask)),
+                mask: *mask,
+            },
+            o => o.clone(),
+        }
+    };
+    let bad = |s: &AddrSpec| -> Option<(Ipv4Addr, Ipv4Addr)> {
+        match s {
+            AddrSpec::Net { address, mask } => {
+                let a = cx.ip(address)?;
+                (!aligned(a, *mask)).then_some((a, *mask))
+            }
+            _ => None,
+        }
+    };
+    for (line, c) in cx.config.iter() {
+        match c {
+            Command::AccessList(acl) => {
+                if let AclBody::Rule(r) = &acl.body {
+                    for spec in [&r.src, &r.dst] {
+                        if let Some((a, m)) = bad(spec) {
+                            let mut fixed = r.clone();
+                            fixed.src = fix_spec(&r.src);
+                            fixed.dst = fix_spec(&r.dst);
+                            let fl = AccessList {
+                                id: acl.id.clone(),
+                                position: acl.position,
+                                body: AclBody::Rule(fixed),
+                            };
+                            push(out, line, a, m, Some(fl.to_string()));
+                        }
+                    }
+                }
+            }
+            Command::ObjectGroup(g) => {
+                for mem in &g.members {
+                    if let Member::NetworkObject(spec) = &mem.value {
+                        if let Some((a, m)) = bad(spec) {
+                            push(
+                                out,
+                                mem.line,
+                                a,
+                                m,
+                                Some(format!("network-object {} {m}", align(a, m))),
+                            );
+                        }
+                    }
+                }
+            }
+            Command::Route(r) if !aligned(r.network, r.mask) => {
+                let mut fixed = r.clone();
+                fixed.network = align(r.network, r.mask);
+                let mut s = String::new();
+                fixed.write(&mut s);
+                push(out, line, r.network, r.mask, Some(s));
+            }
+            Command::Nat(n) => {
+                if let NatSource::Address { address, mask } = &n.source {
+                    if let Some(a) = cx.ip(address).filter(|a| !aligned(*a, *mask)) {
+                        let mut fixed = n.clone();
+                        fixed.source = NatSource::Address {
+                            address: AddrTok::Ip(align(a, *mask)),
+                            mask: *mask,
+                        };
+                        let mut s = String::new();
+                        fixed.write(&mut s);
+                        push(out, line, a, *mask, Some(s));
+                    }
+                }
+            }
+            Command::Static(st) => {
+                let m = st.effective_mask();
+                let addrs = [
+                    match &st.mapped {
+                        StaticMapped::Address(a) => cx.ip(a),
+                        StaticMapped::Interface => None,
+                    },
+                    match &st.real {
+                        StaticReal::Address(a) => cx.ip(a),
+                        StaticReal::AccessList(_) => None,
+                    },
+                ];
+                if addrs.iter().flatten().any(|a| !aligned(*a, m)) {
+                    let mut fixed = st.clone();
+                    if let StaticMapped::Address(AddrTok::Ip(a)) = &mut fixed.mapped {
+                        *a = align(*a, m);
+                    }
+                    if let StaticReal::Address(AddrTok::Ip(a)) = &mut fixed.real {
+                        *a = align(*a, m);
+                    }
+                    let mut s = String::new();
+                    fixed.write(&mut s);
+                    let a = addrs
+                        .iter()
+                        .flatten()
+                        .find(|a| !aligned(**a, m))
+                        .copied()
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+                    push(out, line, a, m, Some(s));
+                }
+            }
+            Command::Isakmp(Isakmp::Key {
+                address,
+                netmask: Some(m),
+                no_xauth,
+                no_config_mode,
+                ..
+            }) => {
+                if let Some(a) = cx.ip(address).filter(|a| !aligned(*a, *m)) {
+                    let mut s = format!("isakmp key {MASK} address {} netmask {m}", align(a, *m));
+                    if *no_xauth {
+                        s.push_str(" no-xauth");
+                    }
+                    if *no_config_mode {
+                        s.push_str(" no-config-mode");
+                    }
+                    push(out, line, a, *m, Some(s));
+                }
+            }
+            Command::Aaa(a) => {
+                if let crate::aaa::AaaRule::Traffic {
+                    local,
+                    local_mask,
+                    foreign,
+                    foreign_mask,
+                    ..
+                } = &a.rule
+                {
+                    for (x, m) in [(*local, *local_mask), (*foreign, *foreign_mask)] {
+                        if !aligned(x, m) {
+                            let mut fixed = a.clone();
+                            if let crate::aaa::AaaRule::Traffic { local, foreign, .. } =
+                                &mut fixed.rule
+                            {
+                                *local = align(*local, *local_mask);
+                                *foreign = align(*foreign, *foreign_mask);
+                            }
+                            let mut s = String::new();
+                            fixed.write(&mut s);
+                            push(out, line, x, m, Some(s));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn same_security(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let ifs: Vec<_> = cx.config.nameifs().collect();
+    for (i, (l1, a)) in ifs.iter().enumerate() {
+        for (l2, b) in ifs.iter().skip(i.saturating_add(1)) {
+            if a.security == b.security && a.name != b.name {
+                let mut x = f(
+                    LintRule::SameSecurityLevel,
+                    *l2,
+                    format!("interfaces {} and {} are both security{}", a.name, b.name, a.security),
+                    "PIX 6.3 passes no traffic between two interfaces of the same security level (there is no same-security-traffic permit before 7.0); give each interface its own level.".into(),
+                    None,
+                );
+                x.related.push(*l1);
+                out.push(x);
+            }
+        }
+    }
+}
+
+fn shadowed_statics(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let statics: Vec<(u32, &Static)> = cx
+        .config
+        .iter()
+        .filter_map(|(l, c)| match c {
+            Command::Static(s) => Some((l, s)),
+            _ => None,
+        })
+        .collect();
+    let shape = |s: &Static| s.ports.map(|p| (p.protocol, p.mapped_port));
+    for (j, (lj, sj)) in statics.iter().enumerate() {
+        for (li, si) in statics.iter().take(j) {
+            if shape(si) != shape(sj) {
+                continue;
+            }
+            let mapped = |s: &Static| match &s.mapped {
+                StaticMapped::Address(a) => cx.ip(a).map(|a| Range::net(a, s.effective_mask())),
+                StaticMapped::Interface => None,
+            };
+            let real = |s: &Static| match &s.real {
+                StaticReal::Address(a) => cx.ip(a).map(|a| Range::net(a, s.effective_mask())),
+                StaticReal::AccessList(_) => None,
+            };
+            let side = if si.mapped_interface == sj.mapped_interface
+                && matches!((mapped(si), mapped(sj)), (Some(a), Some(b)) if b.within(a))
+            {
+                Some(("mapped", &sj.mapped_interface))
+            } else if si.real_interface == sj.real_interface
+                && si.mapped_interface == sj.mapped_interface
+                && matches!((real(si), real(sj)), (Some(a), Some(b)) if b.within(a))
+            {
+                Some(("real", &sj.real_interface))
+            } else {
+                None
+            };
+            if let Some((what, ifc)) = side {
+                let mut x = f(
+                    LintRule::ShadowedStatic,
+                    *lj,
+                    format!("this static's {what} addresses on {ifc} are all covered by the static on line {li}"),
+                    "The PIX uses the first static that matches; this one never applies (a PIX 6.3 also warns about overlapping statics when they are entered).".into(),
+                    None,
+                );
+                x.related.push(*li);
+                out.push(x);
+                break;
+            }
+        }
+    }
+}

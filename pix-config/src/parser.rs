@@ -1,0 +1,430 @@
+//! The parser driver: lines in, [`Config`] and [`Diagnostic`]s out.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::error::ConfigError;
+use crate::lexer::{tokenize, Cur, PErr, Tok};
+use crate::misc::Family;
+use crate::model::{Command, Config, Located};
+use crate::object_group::{is_member_keyword, parse_member, GroupKind};
+use crate::overlay::SecretsOverlay;
+
+/// Parser options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParseOptions<'o> {
+    /// Unknown commands are errors instead of warnings (`--strict`).
+    pub strict: bool,
+    /// Fill masked secrets (`********`) from this overlay.
+    pub secrets: Option<&'o SecretsOverlay>,
+}
+
+/// The result of parsing: the model (always, even with errors) and every diagnostic.
+#[derive(Debug)]
+pub struct ParseOutcome {
+    /// The configuration (lines with errors are kept verbatim as [`Command::Unknown`]).
+    pub config: Config,
+    /// All errors, warnings and notes, in line order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ParseOutcome {
+    /// True when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Number of errors.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// Number of warnings.
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
+    }
+}
+
+/// State carried from line to line.
+#[derive(Default)]
+pub(crate) struct ParseState {
+    /// Object-groups seen so far: kind and line (used to tell a service group from a
+    /// network group after an ACL source address, as the PIX does).
+    groups: HashMap<String, (GroupKind, u32)>,
+    /// Index in `commands` of the object-group whose members may follow.
+    open_group: Option<usize>,
+}
+
+impl ParseState {
+    pub(crate) fn group_kind(&self, name: &str) -> Option<GroupKind> {
+        self.groups.get(name).map(|(k, _)| *k)
+    }
+}
+
+/// Decode bytes: UTF-8 when valid, otherwise Latin-1 (every byte is one character).
+pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+    }
+}
+
+/// Parse bytes (UTF-8, or Latin-1 when not valid UTF-8). Diagnostics' columns are
+/// counted in characters of the decoded text, which [`decode`] reproduces.
+pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions<'_>) -> ParseOutcome {
+    parse_with(&decode(bytes), opts)
+}
+
+/// Parse with default options (lenient, no secrets overlay).
+pub fn parse(text: &str) -> ParseOutcome {
+    parse_with(text, &ParseOptions::default())
+}
+
+pub(crate) fn diag_from(line_no: u32, line: &str, e: PErr, severity: Severity) -> Diagnostic {
+    let start = floor_char_boundary(line, e.start);
+    let end = floor_char_boundary(line, e.start.saturating_add(e.len));
+    let col = line.get(..start).map_or(0, |s| s.chars().count());
+    let width = line.get(start..end).map_or(0, |s| s.chars().count());
+    Diagnostic::new(
+        severity,
+        line_no,
+        u32::try_from(col).unwrap_or(u32::MAX).saturating_add(1),
+        u32::try_from(width).unwrap_or(u32::MAX),
+        e.error,
+    )
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while i > 0 && !s.is_char_boundary(i) {
+        i = i.saturating_sub(1);
+    }
+    i
+}
+
+/// True for lines a terminal capture adds around a `show run`.
+fn is_noise(first: &str, line: &str) -> bool {
+    let t = line.trim();
+    t == "[OK]"
+        || t.starts_with("Building configuration")
+        || t.starts_with("Current configuration")
+        || t.starts_with("--More--")
+        || ((first.ends_with('#') || first.ends_with('>'))
+            && first.len() > 1
+            && !first.starts_with(':'))
+}
+
+/// Parse with options.
+pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
+    let mut commands: Vec<Located<Command>> = Vec::new();
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut st = ParseState::default();
+    let mut toks: Vec<Tok<'_>> = Vec::with_capacity(32);
+    let mut line_no: u32 = 0;
+    for raw in text.split('\n') {
+        line_no = line_no.saturating_add(1);
+        let mut line = raw.strip_suffix('\r').unwrap_or(raw);
+        // The PIX pager leaves `<--- More --->` in front of the next line.
+        if let Some(rest) = line.trim_start().strip_prefix("<--- More --->") {
+            line = rest;
+        }
+        tokenize(line, &mut toks);
+        let Some(first) = toks.first().map(|t| t.text) else {
+            continue;
+        };
+        if is_noise(first, line) {
+            diags.push(Diagnostic::new(
+                Severity::Note,
+                line_no,
+                1,
+                u32::try_from(line.trim_end().chars().count()).unwrap_or(1),
+                ConfigError::NoiseSkipped {
+                    text: line.trim().to_owned(),
+                },
+            ));
+            st.open_group = None;
+            continue;
+        }
+        let mut cur = Cur::new(line, &toks);
+        // object-group members attach to the open group
+        if is_member_keyword(first) {
+            let group = st.open_group.and_then(|i| commands.get_mut(i));
+            match group {
+                Some(Located {
+                    value: Command::ObjectGroup(g),
+                    ..
+                }) => match parse_member(&mut cur, g) {
+                    Ok(m) => g.members.push(Located::new(line_no, m)),
+                    Err(e) => diags.push(diag_from(line_no, line, e, Severity::Error)),
+                },
+                _ => {
+                    let e = cur.err(ConfigError::OutsideObjectGroup {
+                        command: first.to_ascii_lowercase(),
+                    });
+                    diags.push(diag_from(line_no, line, e, Severity::Error));
+                    commands.push(Located::new(
+                        line_no,
+                        Command::Unknown(line.trim().to_owned()),
+                    ));
+                }
+            }
+            for w in cur.warnings.drain(..) {
+                diags.push(diag_from(line_no, line, w, Severity::Warning));
+            }
+            continue;
+        }
+        st.open_group = None;
+        let result = dispatch(&mut cur, &st, opts.strict);
+        for w in cur.warnings.drain(..) {
+            diags.push(diag_from(line_no, line, w, Severity::Warning));
+        }
+        match result {
+            Ok(cmd) => {
+                if let Command::ObjectGroup(g) = &cmd {
+                    if let Some((_, first_line)) = st.groups.get(&g.name) {
+                        diags.push(
+                            diag_from(
+                                line_no,
+                                line,
+                                PErr {
+                                    start: toks.get(2).map_or(0, |t| t.start),
+                                    len: g.name.len(),
+                                    error: ConfigError::Duplicate {
+                                        kind: "object-group",
+                                        name: g.name.clone(),
+                                        first_line: *first_line,
+                                    },
+                                },
+                                Severity::Error,
+                            )
+                            .with_related(*first_line, "first defined here"),
+                        );
+                    } else {
+                        st.groups.insert(g.name.clone(), (g.kind, line_no));
+                    }
+                    st.open_group = Some(commands.len());
+                }
+                commands.push(Located::new(line_no, cmd));
+            }
+            Err((e, severity)) => {
+                diags.push(diag_from(line_no, line, e, severity));
+                commands.push(Located::new(
+                    line_no,
+                    Command::Unknown(line.trim().to_owned()),
+                ));
+            }
+        }
+    }
+    let mut config = Config {
+        commands: crate::printer::sort_show_run(commands),
+    };
+    match opts.secrets {
+        Some(ov) => diags.extend(config.apply_secrets(ov)),
+        None => diags.extend(config.masked_secret_notes()),
+    }
+    diags.extend(crate::resolve::resolve(&config, text));
+    diags.sort_by_key(|d| (d.line, d.column));
+    ParseOutcome {
+        config,
+        diagnostics: diags,
+    }
+}
+
+type DResult = Result<Command, (PErr, Severity)>;
+
+fn hard<T>(r: Result<T, PErr>) -> Result<T, (PErr, Severity)> {
+    r.map_err(|e| (e, Severity::Error))
+}
+
+/// Parse one command line (not a member line).
+fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
+    let Some(first) = cur.peek() else {
+        return Ok(Command::Comment(String::new()));
+    };
+    // framing lines
+    if let Some(rest) = first.strip_prefix(':') {
+        let text = format!("{rest} {}", {
+            cur.bump();
+            cur.rest()
+        });
+        let text = text.trim();
+        return Ok(match text {
+            "Saved" => Command::Saved,
+            "end" => Command::End,
+            _ => Command::Comment(text.to_owned()),
+        });
+    }
+    if let Some(rest) = first.strip_prefix("Cryptochecksum:") {
+        cur.bump();
+        let more = cur.rest();
+        let sum = if rest.is_empty() { more } else { rest };
+        return Ok(Command::Cryptochecksum(sum.to_owned()));
+    }
+    let kw_owned;
+    let kw: &str = if first.bytes().any(|b| b.is_ascii_uppercase()) {
+        kw_owned = first.to_ascii_lowercase();
+        &kw_owned
+    } else {
+        first
+    };
+    if kw == "pix"
+        && cur
+            .peek_at(1)
+            .is_some_and(|t| t.eq_ignore_ascii_case("version"))
+    {
+        cur.bump();
+        cur.bump();
+        return Ok(Command::Version(cur.rest().to_owned()));
+    }
+    cur.bump();
+    let cmd = match kw {
+        "access-list" => Command::AccessList(hard(crate::acl::parse_access_list(cur, st))?),
+        "name" => Command::Name(hard(crate::names::parse_name(cur))?),
+        "static" => Command::Static(hard(crate::nat::parse_static(cur))?),
+        "route" => Command::Route(hard(crate::nat::parse_route(cur))?),
+        "object-group" => Command::ObjectGroup(hard(crate::object_group::parse_object_group(cur))?),
+        "interface" => Command::Interface(hard(crate::interface::parse_interface(cur))?),
+        "nameif" => Command::Nameif(hard(crate::interface::parse_nameif(cur))?),
+        "mtu" => Command::Mtu(hard(crate::interface::parse_mtu(cur))?),
+        "hostname" => {
+            let n = hard(cur.name("a host name"))?;
+            hard(cur.finish("hostname"))?;
+            Command::Hostname(n)
+        }
+        "domain-name" => {
+            let n = hard(cur.name("a domain name"))?;
+            hard(cur.finish("domain-name"))?;
+            Command::DomainName(n)
+        }
+        "enable" => Command::EnablePassword(hard(crate::misc::parse_enable(cur))?),
+        "passwd" => Command::Passwd(hard(crate::misc::parse_passwd(cur))?),
+        "names" => {
+            hard(cur.finish("names"))?;
+            Command::Names(true)
+        }
+        "access-group" => Command::AccessGroup(hard(crate::acl::parse_access_group(cur))?),
+        "conduit" => Command::Conduit(hard(crate::acl::parse_conduit(cur, st))?),
+        "outbound" => Command::Outbound(hard(crate::acl::parse_outbound(cur))?),
+        "apply" => Command::Apply(hard(crate::acl::parse_apply(cur))?),
+        "global" => Command::Global(hard(crate::nat::parse_global(cur))?),
+        "nat" => Command::Nat(hard(crate::nat::parse_nat(cur))?),
+        "timeout" => Command::Timeout(hard(crate::timeout::parse_timeout(cur))?),
+        "aaa-server" => Command::AaaServer(hard(crate::aaa::parse_aaa_server(cur))?),
+        "aaa" if !cur.at("proxy-limit") => Command::Aaa(hard(crate::aaa::parse_aaa(cur))?),
+        "username" => Command::Username(hard(crate::aaa::parse_username(cur))?),
+        "fixup" => Command::Fixup(hard(crate::fixup::parse_fixup(cur, true))?),
+        "sysopt" => Command::Sysopt(hard(crate::fixup::parse_sysopt(cur, true))?),
+        "isakmp" => Command::Isakmp(hard(crate::isakmp::parse_isakmp(cur))?),
+        "vpngroup" => Command::Vpngroup(hard(crate::vpngroup::parse_vpngroup(cur))?),
+        "crypto" => {
+            if cur.eat("ipsec") {
+                hard(crate::crypto::parse_crypto_ipsec(cur))?
+            } else if cur.eat("map") {
+                Command::CryptoMap(hard(crate::crypto::parse_crypto_map(cur))?)
+            } else if cur.eat("dynamic-map") {
+                Command::DynamicMap(hard(crate::crypto::parse_dynamic_map(cur))?)
+            } else if cur.at("ca") {
+                cur.bump();
+                return Ok(Command::Known(crate::misc::parse_known(
+                    cur,
+                    false,
+                    Family::CryptoCa,
+                )));
+            } else {
+                return unknown(cur, "crypto", strict);
+            }
+        }
+        "ip" => {
+            if cur.eat("address") {
+                Command::IpAddress(hard(crate::interface::parse_ip_address(cur))?)
+            } else if cur.at("local")
+                && cur
+                    .peek_at(1)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("pool"))
+            {
+                cur.bump();
+                cur.bump();
+                Command::IpLocalPool(hard(crate::vpngroup::parse_ip_local_pool(cur))?)
+            } else if cur.eat("audit") {
+                Command::Known(crate::misc::parse_known(cur, false, Family::IpAudit))
+            } else if cur.eat("verify") {
+                Command::Known(crate::misc::parse_known(cur, false, Family::IpVerify))
+            } else {
+                return unknown(cur, "ip", strict);
+            }
+        }
+        "no" => return dispatch_no(cur, strict),
+        other => match Family::from_keyword(other) {
+            Some(f) if !matches!(f, Family::IpAudit | Family::IpVerify) => {
+                Command::Known(crate::misc::parse_known(cur, false, f))
+            }
+            _ => return unknown(cur, other, strict),
+        },
+    };
+    Ok(cmd)
+}
+
+fn dispatch_no(cur: &mut Cur<'_, '_>, strict: bool) -> DResult {
+    let Some(t) = cur.peek() else {
+        return hard(Err(cur.expected("a command after `no`")));
+    };
+    let kw = t.to_ascii_lowercase();
+    cur.bump();
+    match kw.as_str() {
+        "names" => {
+            hard(cur.finish("no names"))?;
+            Ok(Command::Names(false))
+        }
+        "fixup" => Ok(Command::Fixup(hard(crate::fixup::parse_fixup(cur, false))?)),
+        "sysopt" => Ok(Command::Sysopt(hard(crate::fixup::parse_sysopt(
+            cur, false,
+        ))?)),
+        "ip" if cur.eat("audit") => Ok(Command::Known(crate::misc::parse_known(
+            cur,
+            true,
+            Family::IpAudit,
+        ))),
+        "ip" if cur.eat("verify") => Ok(Command::Known(crate::misc::parse_known(
+            cur,
+            true,
+            Family::IpVerify,
+        ))),
+        _ => match Family::from_keyword(&kw) {
+            Some(f) if !matches!(f, Family::IpAudit | Family::IpVerify) => {
+                Ok(Command::Known(crate::misc::parse_known(cur, true, f)))
+            }
+            _ => unknown(cur, &format!("no {kw}"), strict),
+        },
+    }
+}
+
+fn unknown(cur: &mut Cur<'_, '_>, command: &str, strict: bool) -> DResult {
+    let severity = if strict {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let line = cur.line;
+    let start = line.len().saturating_sub(line.trim_start().len());
+    let first_len = line
+        .trim_start()
+        .split_ascii_whitespace()
+        .next()
+        .map_or(0, str::len);
+    let e = PErr {
+        start,
+        len: first_len,
+        error: ConfigError::UnknownCommand {
+            command: command.to_owned(),
+        },
+    };
+    // The caller keeps the line verbatim as `Command::Unknown` either way; the
+    // severity decides whether it counts as an error.
+    Err((e, severity))
+}

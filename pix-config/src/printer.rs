@@ -1,0 +1,178 @@
+//! The printer: PIX `show run` order and spelling.
+//!
+//! The order is the one a PIX 6.3 prints: framing, interfaces, nameif, passwords,
+//! hostname, fixups, names, object-groups, access-lists, pager/logging, mtu, ip
+//! address, ip audit, ip local pool, failover, pdm, arp, global, nat, static,
+//! access-group, conduit, outbound/apply, route, timeout, aaa-server, aaa, http,
+//! snmp, floodguard, sysopt, crypto ipsec, crypto dynamic-map, crypto map, isakmp,
+//! vpngroup, telnet, ssh, console, dhcpd, username, terminal, Cryptochecksum, `: end`.
+//! Within a family the written order is kept (it is significant for ACLs and maps).
+//! Commands kept verbatim (unknown ones, `:` comments) stay after the command they
+//! followed.
+
+use crate::misc::Family;
+use crate::model::{Command, Config, Located};
+
+/// Rank of a command in `show run` order; `None` means "stay after the previous one".
+fn rank(c: &Command) -> Option<u8> {
+    Some(match c {
+        Command::Saved => 0,
+        Command::Comment(_) | Command::Unknown(_) => return None,
+        Command::Version(_) => 2,
+        Command::Interface(_) => 3,
+        Command::Nameif(_) => 4,
+        Command::EnablePassword(_) => 5,
+        Command::Passwd(_) => 6,
+        Command::Hostname(_) => 7,
+        Command::DomainName(_) => 8,
+        Command::Fixup(_) => 9,
+        Command::Names(_) => 10,
+        Command::Name(_) => 11,
+        Command::ObjectGroup(_) => 12,
+        Command::AccessList(_) => 13,
+        Command::Mtu(_) => 17,
+        Command::IpAddress(_) => 18,
+        Command::IpLocalPool(_) => 21,
+        Command::Global(_) => 25,
+        Command::Nat(_) => 26,
+        Command::Static(_) => 27,
+        Command::AccessGroup(_) => 28,
+        Command::Conduit(_) => 29,
+        Command::Outbound(_) => 30,
+        Command::Apply(_) => 31,
+        Command::Route(_) => 32,
+        Command::Timeout(_) => 33,
+        Command::AaaServer(_) => 34,
+        Command::Aaa(_) => 35,
+        Command::Sysopt(_) => 41,
+        Command::TransformSet(_) | Command::IpsecGlobal(_) => 42,
+        Command::DynamicMap(_) => 43,
+        Command::CryptoMap(_) => 44,
+        Command::Isakmp(_) => 46,
+        Command::Vpngroup(_) => 47,
+        Command::Username(_) => 53,
+        Command::Cryptochecksum(_) => 60,
+        Command::End => 61,
+        Command::Known(k) => match k.family {
+            Family::Pager => 14,
+            Family::Logging => 15,
+            Family::Icmp => 16,
+            Family::IpAudit => 19,
+            Family::IpVerify => 20,
+            Family::Failover => 22,
+            Family::Pdm => 23,
+            Family::Arp => 24,
+            Family::Rip => 32,
+            Family::Established => 31,
+            Family::UrlServer | Family::Filter => 36,
+            Family::Http => 37,
+            Family::SnmpServer => 38,
+            Family::Ntp | Family::Clock | Family::TftpServer => 39,
+            Family::Floodguard => 40,
+            Family::Service => 41,
+            Family::Ca | Family::CryptoCa => 45,
+            Family::Telnet => 48,
+            Family::Ssh => 49,
+            Family::Console => 50,
+            Family::Dhcpd => 51,
+            Family::Privilege | Family::AuthPrompt | Family::Banner => 52,
+            Family::Terminal => 54,
+        },
+    })
+}
+
+/// Stable-sort commands into `show run` order.
+pub(crate) fn sort_show_run(commands: Vec<Located<Command>>) -> Vec<Located<Command>> {
+    let mut prev = 1u8;
+    let mut keyed: Vec<(u8, Located<Command>)> = commands
+        .into_iter()
+        .map(|c| {
+            let r = rank(&c.value).unwrap_or(prev);
+            prev = r;
+            (r, c)
+        })
+        .collect();
+    keyed.sort_by_key(|(r, _)| *r);
+    keyed.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Write one command (object-groups write their member lines too).
+pub(crate) fn write_command(out: &mut String, c: &Command, mask: bool) {
+    match c {
+        Command::Saved => out.push_str(": Saved"),
+        Command::Comment(t) if t.is_empty() => out.push(':'),
+        Command::Comment(t) => {
+            out.push_str(": ");
+            out.push_str(t);
+        }
+        Command::Version(v) => {
+            out.push_str("PIX Version ");
+            out.push_str(v);
+        }
+        Command::Cryptochecksum(s) => {
+            out.push_str("Cryptochecksum:");
+            out.push_str(s);
+        }
+        Command::End => out.push_str(": end"),
+        Command::Interface(x) => x.write(out),
+        Command::Nameif(x) => x.write(out),
+        Command::IpAddress(x) => x.write(out),
+        Command::Mtu(x) => x.write(out),
+        Command::Hostname(h) => {
+            out.push_str("hostname ");
+            out.push_str(h);
+        }
+        Command::DomainName(d) => {
+            out.push_str("domain-name ");
+            out.push_str(d);
+        }
+        Command::EnablePassword(x) => x.write(out, mask),
+        Command::Passwd(x) => x.write(out, mask),
+        Command::Names(true) => out.push_str("names"),
+        Command::Names(false) => out.push_str("no names"),
+        Command::Name(x) => x.write(out),
+        Command::ObjectGroup(x) => x.write(out),
+        Command::AccessList(x) => x.write(out),
+        Command::AccessGroup(x) => x.write(out),
+        Command::Conduit(x) => x.write(out),
+        Command::Outbound(x) => x.write(out),
+        Command::Apply(x) => x.write(out),
+        Command::Route(x) => x.write(out),
+        Command::Global(x) => x.write(out),
+        Command::Nat(x) => x.write(out),
+        Command::Static(x) => x.write(out),
+        Command::Timeout(x) => x.write(out),
+        Command::AaaServer(x) => x.write(out, mask),
+        Command::Aaa(x) => x.write(out),
+        Command::Username(x) => x.write(out, mask),
+        Command::Fixup(x) => x.write(out),
+        Command::Sysopt(x) => x.write(out),
+        Command::TransformSet(x) => x.write(out),
+        Command::IpsecGlobal(x) => x.write(out),
+        Command::CryptoMap(x) => x.write(out),
+        Command::DynamicMap(x) => x.write(out),
+        Command::Isakmp(x) => x.write(out, mask),
+        Command::Vpngroup(x) => x.write(out, mask),
+        Command::IpLocalPool(x) => x.write(out),
+        Command::Known(x) => x.write(out),
+        Command::Unknown(t) => out.push_str(t),
+    }
+}
+
+impl Command {
+    /// The command as the PIX prints it (secrets in clear; object-groups span lines).
+    pub fn to_pix_string(&self) -> String {
+        let mut s = String::new();
+        write_command(&mut s, self, false);
+        s
+    }
+}
+
+pub(crate) fn print(config: &Config, mask: bool) -> String {
+    let mut out = String::with_capacity(config.commands.len().saturating_mul(48));
+    for c in &config.commands {
+        write_command(&mut out, &c.value, mask);
+        out.push('\n');
+    }
+    out
+}
