@@ -26,9 +26,15 @@
 //! );
 //!
 //! // errors read like a compiler's, with every error reported
-//! let bad = parse("route outside 10.0.0.0 255.255.255.3x 192.168.1.3 1\n");
-//! let text = render_diagnostic("pix.cfg", "route outside 10.0.0.0 255.255.255.3x 192.168.1.3 1\n", &bad.diagnostics[0]);
-//! assert!(text.starts_with("pix.cfg:1:23: error: expected a netmask after 10.0.0.0, found \"255.255.255.3x\""));
+//! let src = "nameif ethernet0 outside security0\nroute outside 10.0.0.0 255.255.255.3x 192.168.1.3 1\n";
+//! let bad = parse(src);
+//! assert_eq!(bad.error_count(), 1);
+//! assert_eq!(
+//!     render_diagnostic("pix.cfg", src, &bad.diagnostics[0]),
+//!     "pix.cfg:2:24: error: expected a netmask after 10.0.0.0, found \"255.255.255.3x\"\n\
+//!      2 | route outside 10.0.0.0 255.255.255.3x 192.168.1.3 1\n  \
+//!        |                        ^^^^^^^^^^^^^^\n"
+//! );
 //! ```
 //!
 //! # The API for a `check` command
