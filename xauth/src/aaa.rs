@@ -59,6 +59,8 @@ pub struct AaaConfig {
     pub servers: Vec<ServerSpec>,
     /// RADIUS transmissions per server (at least 1).
     pub radius_retries: u32,
+    /// Whether Access-Requests carry a Message-Authenticator (RFC 3579).
+    pub radius_message_authenticator: bool,
     /// Our address: NAS-IP-Address, and the TACACS+ `nas_addr` argument.
     pub nas_ip: Ipv4Addr,
     /// The TACACS+ `port` field (the PIX sends `PIX`).
@@ -76,6 +78,7 @@ impl AaaConfig {
             protocol,
             servers: Vec::new(),
             radius_retries: 4,
+            radius_message_authenticator: true,
             nas_ip,
             port_name: b"PIX".to_vec(),
             tacacs_login: LoginKind::Pap,
@@ -755,6 +758,7 @@ impl AaaClient {
                             nas_port: Some(u32::try_from(id.0 & 0xffff).unwrap_or(0)),
                             calling_station_id: station.as_deref(),
                             state: req.radius_state.as_deref(),
+                            message_authenticator: self.config.radius_message_authenticator,
                         };
                         let bytes = radius::build_access_request(&r, ident, auth, &spec.key)?;
                         (spec.addr, bytes, auth)

@@ -362,9 +362,12 @@ pub struct AccessRequest<'a> {
     pub calling_station_id: Option<&'a [u8]>,
     /// State from an Access-Challenge being answered.
     pub state: Option<&'a [u8]>,
+    /// Whether to add a Message-Authenticator (RFC 3579; FreeRADIUS 3.2 and
+    /// later servers require it, the PIX 6.3 did not send it).
+    pub message_authenticator: bool,
 }
 
-/// Builds an Access-Request with a Message-Authenticator.
+/// Builds an Access-Request (with a Message-Authenticator if asked).
 ///
 /// `authenticator` must be 16 unpredictable bytes from the caller's CSPRNG.
 pub fn build_access_request(
@@ -402,6 +405,15 @@ pub fn build_access_request(
             kind: attr::STATE,
             value: s.to_vec(),
         });
+    }
+    if !req.message_authenticator {
+        let p = Packet {
+            code: code::ACCESS_REQUEST,
+            identifier,
+            authenticator,
+            attributes,
+        };
+        return p.emit();
     }
     attributes.push(RadiusAttr {
         kind: attr::MESSAGE_AUTHENTICATOR,
@@ -728,6 +740,7 @@ mod tests {
             nas_port: Some(1),
             calling_station_id: Some(b"192.168.1.2"),
             state: None,
+            message_authenticator: true,
         };
         let bytes = build_access_request(&req, 42, ra, &secret()).unwrap();
         let p = Packet::parse(&bytes).unwrap();
@@ -744,6 +757,19 @@ mod tests {
         let ma = p.attr(attr::MESSAGE_AUTHENTICATOR).unwrap();
         assert_eq!(ma, message_authenticator(&bytes, &ra, &secret()).unwrap());
         assert_ne!(ma, [0u8; 16]);
+        let plain = build_access_request(
+            &AccessRequest {
+                message_authenticator: false,
+                ..req
+            },
+            42,
+            ra,
+            &secret(),
+        )
+        .unwrap();
+        let p = Packet::parse(&plain).unwrap();
+        assert_eq!(p.attr(attr::MESSAGE_AUTHENTICATOR), None);
+        assert_eq!(plain.len(), bytes.len() - 18);
     }
 
     fn signed_response(code: u8, id: u8, ra: &[u8; 16], attrs: Vec<RadiusAttr>) -> Vec<u8> {

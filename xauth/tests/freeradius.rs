@@ -1,0 +1,378 @@
+//! The RADIUS client against a real FreeRADIUS 3.2, started by the test on
+//! unique loopback ports with its own copy of the Debian configuration.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{
+    drive, free_ports, require_tool, wait_for_text, DriveLog, ProcGuard, TempDir, TestRng,
+};
+use xauth::aaa::{
+    AaaClient, AaaConfig, AaaEvent, AcctInfo, AuthOutcome, AuthRequest, Protocol, ServerSpec,
+};
+use xauth::radius::AcctStatus;
+use xauth::{LocalUsers, Secret, XauthError};
+
+struct FreeRadius {
+    _proc: ProcGuard,
+    auth: SocketAddr,
+    acct: SocketAddr,
+    dir: TempDir,
+}
+
+fn edit(path: &PathBuf, f: impl Fn(&str) -> String) {
+    let s = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, f(&s)).unwrap();
+}
+
+fn start_freeradius() -> FreeRadius {
+    require_tool("freeradius", &["-v"]);
+    require_tool("timeout", &["--version"]);
+    let dir = TempDir::new("radius");
+    let raddb = dir.path().join("raddb");
+    let st = Command::new("cp")
+        .args(["-a", "/etc/freeradius/3.0"])
+        .arg(&raddb)
+        .status()
+        .expect("cp");
+    assert!(
+        st.success(),
+        "copying /etc/freeradius/3.0 failed: run scripts/deps.sh"
+    );
+    std::fs::create_dir_all(dir.path().join("log")).unwrap();
+    std::fs::create_dir_all(dir.path().join("run")).unwrap();
+    let base = free_ports(5);
+    let root = dir.path().to_str().unwrap().to_string();
+    edit(&raddb.join("radiusd.conf"), |s| {
+        s.lines()
+            .map(|l| {
+                let t = l.trim_start();
+                if t.starts_with("logdir =") {
+                    format!("logdir = {root}/log")
+                } else if t.starts_with("run_dir =") {
+                    format!("run_dir = {root}/run")
+                } else if t.starts_with("raddbdir =") {
+                    format!("raddbdir = {root}/raddb")
+                } else if t.starts_with("user = freerad") || t.starts_with("group = freerad") {
+                    format!("#{l}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    // Listen on loopback only, on our ports (auth, acct, and the two former IPv6
+    // listeners moved to loopback on ports of their own).
+    edit(&raddb.join("sites-enabled/default"), |s| {
+        let mut port = base;
+        s.lines()
+            .map(|l| {
+                let t = l.trim_start();
+                if t.starts_with("ipaddr = *") || t.starts_with("ipv6addr = ::") {
+                    "\tipaddr = 127.0.0.1".to_string()
+                } else if t.starts_with("port = 0") {
+                    let line = format!("\tport = {port}");
+                    port += 1;
+                    line
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    edit(&raddb.join("sites-enabled/inner-tunnel"), |s| {
+        s.replace("port = 18120", &format!("port = {}", base + 4))
+    });
+    edit(&raddb.join("clients.conf"), |s| {
+        s.replace("secret = testing123", "secret = secretkey")
+    });
+    // Users: the seed's Xauth user, and one with a RADIUS-assigned address.
+    edit(&raddb.join("mods-config/files/authorize"), |s| {
+        format!(
+            "cisco_customer Cleartext-Password := \"cisco123\"\n\n\
+             framed_user Cleartext-Password := \"framed123\"\n\
+             \tFramed-IP-Address = 10.1.1.77,\n\
+             \tFramed-IP-Netmask = 255.255.255.0,\n\
+             \tReply-Message = \"welcome\"\n\n{s}"
+        )
+    });
+    let log = dir.path().join("radiusd.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new("timeout")
+        .args(["90", "freeradius", "-X", "-l", "stdout", "-d"])
+        .arg(&raddb)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start freeradius");
+    let proc = ProcGuard(child);
+    wait_for_text(&log, "Ready to process requests", Duration::from_secs(30));
+    FreeRadius {
+        _proc: proc,
+        auth: SocketAddr::from(([127, 0, 0, 1], base)),
+        acct: SocketAddr::from(([127, 0, 0, 1], base + 1)),
+        dir,
+    }
+}
+
+fn client_for(servers: Vec<ServerSpec>, retries: u32) -> AaaClient {
+    client_with(servers, retries, true)
+}
+
+fn client_with(servers: Vec<ServerSpec>, retries: u32, message_authenticator: bool) -> AaaClient {
+    let mut cfg = AaaConfig::new(Protocol::Radius, Ipv4Addr::LOCALHOST);
+    cfg.servers = servers;
+    cfg.radius_retries = retries;
+    cfg.radius_message_authenticator = message_authenticator;
+    AaaClient::new(cfg, LocalUsers::new())
+}
+
+fn spec(r: &FreeRadius, key: &str) -> ServerSpec {
+    ServerSpec {
+        addr: r.auth,
+        acct_addr: Some(r.acct),
+        key: Secret::from(key),
+        timeout: Duration::from_secs(2),
+    }
+}
+
+fn login(user: &str, pw: &str) -> AuthRequest {
+    AuthRequest {
+        user: user.as_bytes().to_vec(),
+        password: Secret::from(pw),
+        client_addr: Some("192.168.1.2".parse().unwrap()),
+        radius_state: None,
+    }
+}
+
+fn auth_outcome(c: &mut AaaClient, req: AuthRequest, limit: Duration) -> (AuthOutcome, DriveLog) {
+    let mut rng = TestRng(7);
+    let id = c
+        .authenticate(std::time::Instant::now(), &mut rng, req)
+        .unwrap();
+    let mut log = DriveLog::default();
+    match drive(c, &mut rng, limit, &mut log) {
+        Some(AaaEvent::Auth { request, outcome }) => {
+            assert_eq!(request, id);
+            (outcome, log)
+        }
+        other => panic!("no authentication result: {other:?}, log {log:?}"),
+    }
+}
+
+#[test]
+fn accept_and_reject() {
+    let r = start_freeradius();
+    let mut c = client_for(vec![spec(&r, "secretkey")], 3);
+    let (o, log) = auth_outcome(
+        &mut c,
+        login("cisco_customer", "cisco123"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o, AuthOutcome::Accept(Default::default()));
+    assert_eq!(log.datagrams_sent.len(), 1, "answered on the first try");
+    let (o, _) = auth_outcome(
+        &mut c,
+        login("cisco_customer", "wrong"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o, AuthOutcome::Reject { message: None });
+    let (o, _) = auth_outcome(&mut c, login("nobody", "cisco123"), Duration::from_secs(10));
+    assert_eq!(o, AuthOutcome::Reject { message: None });
+    assert_eq!(c.pending(), 0);
+    // The server saw our Message-Authenticator and NAS-Port-Type.
+    let log = std::fs::read_to_string(r.dir.path().join("radiusd.log")).unwrap();
+    assert!(
+        log.contains("Message-Authenticator"),
+        "server log lacks Message-Authenticator"
+    );
+    assert!(
+        log.contains("NAS-Port-Type = Virtual"),
+        "server log lacks NAS-Port-Type"
+    );
+}
+
+#[test]
+fn framed_ip_from_access_accept() {
+    let r = start_freeradius();
+    let mut c = client_for(vec![spec(&r, "secretkey")], 3);
+    let (o, _) = auth_outcome(
+        &mut c,
+        login("framed_user", "framed123"),
+        Duration::from_secs(10),
+    );
+    let AuthOutcome::Accept(info) = o else {
+        panic!("expected accept, got {o:?}")
+    };
+    assert_eq!(info.framed_ip, Some(Ipv4Addr::new(10, 1, 1, 77)));
+    assert_eq!(info.framed_netmask, Some(Ipv4Addr::new(255, 255, 255, 0)));
+    assert_eq!(info.reply_message.as_deref(), Some(&b"welcome"[..]));
+}
+
+#[test]
+fn wrong_shared_secret_fails_verification() {
+    let r = start_freeradius();
+    let wrong = || ServerSpec {
+        timeout: Duration::from_millis(700),
+        ..spec(&r, "not-the-key")
+    };
+    // Without a Message-Authenticator (as the PIX 6.3 sent them) FreeRADIUS
+    // answers, with its own key: the password it recovers is garbage, so it
+    // rejects, and our check of the Response Authenticator fails. Every reply is
+    // dropped and the request ends unreachable after its retries.
+    let mut c = client_with(vec![wrong()], 2, false);
+    let (o, log) = auth_outcome(
+        &mut c,
+        login("cisco_customer", "cisco123"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o, AuthOutcome::Unreachable);
+    assert_eq!(log.datagrams_sent.len(), 2, "one retransmission");
+    // (FreeRADIUS delays a reject by 1 s and answers a retransmission from its
+    // cache, so one or two replies arrive.)
+    assert!(!log.dropped_replies.is_empty(), "FreeRADIUS sent no reply");
+    for e in &log.dropped_replies {
+        assert_eq!(
+            *e,
+            XauthError::BadAuthenticator {
+                what: "Response Authenticator"
+            }
+        );
+    }
+    assert!(log.dropped_replies.iter().all(|e| e.is_silent_drop()));
+    // With a Message-Authenticator, FreeRADIUS itself finds our key wrong and
+    // stays silent: the request times out the same way.
+    let mut c = client_with(vec![wrong()], 1, true);
+    let (o, log) = auth_outcome(
+        &mut c,
+        login("cisco_customer", "cisco123"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o, AuthOutcome::Unreachable);
+    assert!(log.dropped_replies.is_empty());
+    let server_log = std::fs::read_to_string(r.dir.path().join("radiusd.log")).unwrap();
+    assert!(
+        server_log.contains("invalid Message-Authenticator"),
+        "FreeRADIUS did not report our Message-Authenticator as invalid"
+    );
+}
+
+#[test]
+fn timeout_when_nothing_listens_then_failover_to_the_next_server() {
+    let r = start_freeradius();
+    let dead = free_ports(1);
+    let dead_spec = ServerSpec {
+        addr: SocketAddr::from(([127, 0, 0, 1], dead)),
+        acct_addr: None,
+        key: Secret::from("secretkey"),
+        timeout: Duration::from_millis(300),
+    };
+    // Only a dead server: 3 transmissions at 300 ms, then Unreachable.
+    let mut c = client_for(vec![dead_spec], 3);
+    let t0 = std::time::Instant::now();
+    let (o, log) = auth_outcome(
+        &mut c,
+        login("cisco_customer", "cisco123"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o, AuthOutcome::Unreachable);
+    assert_eq!(log.datagrams_sent.len(), 3);
+    assert!(
+        log.datagrams_sent.windows(2).all(|w| w[0] == w[1]),
+        "retransmissions are identical"
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
+    // Dead server first, real one second: tried in order, accepted by the second.
+    let dead_spec = ServerSpec {
+        addr: SocketAddr::from(([127, 0, 0, 1], dead)),
+        acct_addr: None,
+        key: Secret::from("secretkey"),
+        timeout: Duration::from_millis(300),
+    };
+    let mut c = client_for(vec![dead_spec, spec(&r, "secretkey")], 2);
+    let (o, log) = auth_outcome(
+        &mut c,
+        login("cisco_customer", "cisco123"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o, AuthOutcome::Accept(Default::default()));
+    let to: Vec<_> = log.datagrams_sent.iter().map(|(a, _)| a.port()).collect();
+    assert_eq!(to, vec![dead, dead, r.auth.port()]);
+}
+
+#[test]
+fn accounting_start_stop_in_detail_file() {
+    let r = start_freeradius();
+    let mut c = client_for(vec![spec(&r, "secretkey")], 3);
+    let mut rng = TestRng(11);
+    let mut info = AcctInfo {
+        status: AcctStatus::Start,
+        user: b"cisco_customer".to_vec(),
+        group: Some(b"Default Group".to_vec()),
+        client_addr: "10.89.129.200".parse().unwrap(),
+        framed_ip: Some(Ipv4Addr::new(10, 1, 1, 1)),
+        service: b"telnet".to_vec(),
+        task_id: 0x5a17,
+        start_time: 1_090_941_459,
+        elapsed_time: None,
+        bytes_in: None,
+        bytes_out: None,
+        packets_in: None,
+        packets_out: None,
+        class: None,
+    };
+    for status in [AcctStatus::Start, AcctStatus::Stop] {
+        info.status = status;
+        if status == AcctStatus::Stop {
+            info.elapsed_time = Some(15);
+            info.bytes_in = Some(99);
+            info.bytes_out = Some(1879);
+        }
+        let id = c
+            .account(std::time::Instant::now(), &mut rng, info.clone())
+            .unwrap();
+        let mut log = DriveLog::default();
+        let ev = drive(&mut c, &mut rng, Duration::from_secs(10), &mut log);
+        assert_eq!(
+            ev,
+            Some(AaaEvent::Accounting {
+                request: id,
+                ok: true
+            }),
+            "{log:?}"
+        );
+        assert_eq!(log.datagrams_sent[0].0, r.acct);
+    }
+    let dir = r.dir.path().join("log/radacct/127.0.0.1");
+    let detail: String = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("no detail dir {}: {e}", dir.display()))
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(detail.contains("Acct-Status-Type = Start"), "{detail}");
+    assert!(detail.contains("Acct-Status-Type = Stop"), "{detail}");
+    assert_eq!(
+        detail.matches("Acct-Session-Id = \"00005A17\"").count(),
+        2,
+        "{detail}"
+    );
+    assert!(
+        detail.contains("User-Name = \"cisco_customer\""),
+        "{detail}"
+    );
+    assert!(detail.contains("Acct-Input-Octets = 99"), "{detail}");
+    assert!(detail.contains("Acct-Output-Octets = 1879"), "{detail}");
+    assert!(detail.contains("Acct-Session-Time = 15"), "{detail}");
+    assert!(detail.contains("Framed-IP-Address = 10.1.1.1"), "{detail}");
+    assert!(detail.contains("NAS-Port-Type = Virtual"), "{detail}");
+}
