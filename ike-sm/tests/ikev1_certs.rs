@@ -1,0 +1,343 @@
+//! The decryptable capture zeek-spicy-ipsec/traces/ikev1-certs.pcap (a copy of Wireshark's
+//! test/captures/ikev1-certs.pcap): Openswan initiator, Juniper SRX responder, Main Mode
+//! with RSA signatures, 3DES, MD5, MODP1024, then one Quick Mode with PFS.
+//!
+//! With only the 3DES key (from Wireshark's ikev1_decryption_table), this test computes
+//! the phase-1 IV from the KE payloads of MM3/MM4, decrypts MM5 and MM6 along the IV
+//! chain, derives the Quick Mode IV from the last phase-1 block and the M-ID, decrypts
+//! QM1..QM3, and decrypts frame 8 (a retransmission of frame 7) with frame 7's IV.
+//!
+//! The ISAKMP header and the generic payload headers are parsed by hand here, on purpose:
+//! this test must not depend on the crate's own (or isakmp-wire's) parsers.
+
+mod common;
+
+use ike_sm::crypto::cipher::{CipherAlg, IkeCipher};
+use ike_sm::crypto::dh::DhGroup;
+use ike_sm::crypto::hash::HashAlg;
+use ike_sm::crypto::iv::{IncomingIv, Iv, IvChain};
+use ike_sm::crypto::secret::Secret;
+
+const KEY_3DES: &str = "735be0cb62f82675c4f7bf8fbab9b56834ba76d6ab4fa240";
+const CKY_I: [u8; 8] = [0xfa, 0xfa, 0xeb, 0x49, 0x38, 0x2a, 0x76, 0x3c];
+const CKY_R: [u8; 8] = [0x36, 0xe6, 0x5a, 0xd2, 0xf6, 0x6f, 0x44, 0x03];
+const QM_MSG_ID: u32 = 0xf2cf_e203;
+
+/// One ISAKMP message from the capture (28-byte header parsed by hand).
+#[derive(Debug, Clone)]
+struct Msg {
+    frame: usize,
+    cky_i: [u8; 8],
+    cky_r: [u8; 8],
+    next_payload: u8,
+    exchange: u8,
+    flags: u8,
+    msg_id: u32,
+    body: Vec<u8>,
+}
+
+/// Ethernet / IPv4 / UDP 500 -> ISAKMP, with every length checked.
+fn udp_payloads(pcap: &[u8]) -> Vec<Vec<u8>> {
+    let mut r = pcap_file::pcap::PcapReader::new(pcap).expect("pcap header");
+    assert_eq!(r.header().datalink, pcap_file::DataLink::ETHERNET);
+    let mut out = Vec::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.expect("pcap record");
+        let d = &p.data[..];
+        assert!(d.len() >= 14 + 20 + 8, "frame too short");
+        assert_eq!(&d[12..14], &[0x08, 0x00], "IPv4 ethertype");
+        let ip = &d[14..];
+        assert_eq!(ip[0] >> 4, 4);
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        assert!(ihl >= 20 && total <= ip.len() && total >= ihl + 8);
+        assert_eq!(ip[9], 17, "UDP");
+        let udp = &ip[ihl..total];
+        let ulen = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
+        assert_eq!(ulen, udp.len());
+        assert_eq!(u16::from_be_bytes([udp[2], udp[3]]), 500);
+        out.push(udp[8..].to_vec());
+    }
+    out
+}
+
+fn parse_msg(frame: usize, d: &[u8]) -> Msg {
+    assert!(d.len() >= 28, "frame {frame}: short ISAKMP header");
+    let len = u32::from_be_bytes(d[24..28].try_into().unwrap()) as usize;
+    assert_eq!(len, d.len(), "frame {frame}: ISAKMP length");
+    assert_eq!(d[17], 0x10, "frame {frame}: version 1.0");
+    Msg {
+        frame,
+        cky_i: d[0..8].try_into().unwrap(),
+        cky_r: d[8..16].try_into().unwrap(),
+        next_payload: d[16],
+        exchange: d[18],
+        flags: d[19],
+        msg_id: u32::from_be_bytes(d[20..24].try_into().unwrap()),
+        body: d[28..].to_vec(),
+    }
+}
+
+/// Walks a generic payload chain: `(type, body)` for each payload, and the bytes left
+/// after the last one (padding in a decrypted message). Panics on an overrun.
+fn walk(first: u8, body: &[u8]) -> (Vec<(u8, Vec<u8>)>, usize) {
+    let mut out = Vec::new();
+    let (mut np, mut pos) = (first, 0usize);
+    while np != 0 {
+        assert!(out.len() < 64, "payload chain too long");
+        let h = body.get(pos..pos + 4).expect("generic header in bounds");
+        let plen = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        assert!(plen >= 4, "payload length {plen} below its header");
+        let b = body.get(pos + 4..pos + plen).expect("payload in bounds");
+        out.push((np, b.to_vec()));
+        np = h[0];
+        pos += plen;
+    }
+    (out, body.len() - pos)
+}
+
+fn types(chain: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    chain.iter().map(|(t, _)| *t).collect()
+}
+
+fn payload(chain: &[(u8, Vec<u8>)], t: u8) -> &[u8] {
+    &chain
+        .iter()
+        .find(|(x, _)| *x == t)
+        .expect("payload present")
+        .1
+}
+
+fn capture() -> Vec<Msg> {
+    let raw = common::read_corpus("zeek-spicy-ipsec/traces/ikev1-certs.pcap");
+    let msgs: Vec<Msg> = udp_payloads(&raw)
+        .iter()
+        .enumerate()
+        .map(|(i, d)| parse_msg(i + 1, d))
+        .collect();
+    assert_eq!(msgs.len(), 10, "frames in ikev1-certs.pcap");
+    for m in &msgs {
+        assert_eq!(m.cky_i, CKY_I, "frame {}", m.frame);
+        if m.frame > 1 {
+            assert_eq!(m.cky_r, CKY_R, "frame {}", m.frame);
+        }
+    }
+    msgs
+}
+
+fn cipher() -> IkeCipher {
+    let alg = CipherAlg::from_attributes(5, None).unwrap();
+    IkeCipher::new(alg, Secret::new(hex::decode(KEY_3DES).unwrap())).unwrap()
+}
+
+fn decrypt(c: &IkeCipher, iv: &Iv, m: &Msg) -> (Vec<(u8, Vec<u8>)>, Vec<u8>) {
+    assert_eq!(m.flags & 1, 1, "frame {}: E bit", m.frame);
+    let mut body = m.body.clone();
+    c.decrypt_in_place(iv, &mut body).unwrap();
+    let (chain, pad) = walk(m.next_payload, &body);
+    assert!(
+        pad < 8,
+        "frame {}: {pad} bytes after the chain (more than a block)",
+        m.frame
+    );
+    (chain, body)
+}
+
+struct Phase1 {
+    /// The IV chain after MM6: its current IV is the last phase-1 CBC block.
+    chain: IvChain,
+    mm5: Vec<(u8, Vec<u8>)>,
+    mm6: Vec<(u8, Vec<u8>)>,
+    mm6_plain: Vec<u8>,
+}
+
+fn phase1(msgs: &[Msg], c: &IkeCipher) -> Phase1 {
+    // MM3 (initiator) and MM4 (responder): KE, NONCE [, CR], in the clear.
+    let (mm3, _) = walk(msgs[2].next_payload, &msgs[2].body);
+    let (mm4, _) = walk(msgs[3].next_payload, &msgs[3].body);
+    assert_eq!(types(&mm3), [4, 10]);
+    assert_eq!(types(&mm4), [4, 10, 7]);
+    let (g_xi, g_xr) = (payload(&mm3, 4), payload(&mm4, 4));
+    // MODP1024 public values: 128 bytes each, in range.
+    DhGroup::Modp1024.validate_public_value(g_xi).unwrap();
+    DhGroup::Modp1024.validate_public_value(g_xr).unwrap();
+
+    let iv = Iv::phase1(HashAlg::Md5, g_xi, g_xr, 8).unwrap();
+    let mut chain = IvChain::new(iv);
+
+    // MM5: ID, CERT, CR, SIG.
+    let m5 = &msgs[4];
+    assert_eq!((m5.exchange, m5.msg_id), (2, 0));
+    let IncomingIv::Fresh(iv5) = chain.incoming(&m5.body) else {
+        panic!("MM5 is new")
+    };
+    let (mm5, _) = decrypt(c, &iv5, m5);
+    chain.advance(&m5.body).unwrap();
+    assert_eq!(types(&mm5), [5, 6, 7, 9]);
+    let lens: Vec<usize> = mm5.iter().map(|(_, b)| b.len() + 4).collect();
+    assert_eq!(lens, [12, 1498, 87, 132], "tshark's payload lengths");
+
+    // MM6: ID, CERT, SIG, decrypted with the last block of MM5.
+    let m6 = &msgs[5];
+    assert_eq!(chain.current().as_bytes(), &m5.body[m5.body.len() - 8..]);
+    let IncomingIv::Fresh(iv6) = chain.incoming(&m6.body) else {
+        panic!("MM6 is new")
+    };
+    let (mm6, mm6_plain) = decrypt(c, &iv6, m6);
+    chain.advance(&m6.body).unwrap();
+    assert_eq!(types(&mm6), [5, 6, 9]);
+    let lens: Vec<usize> = mm6.iter().map(|(_, b)| b.len() + 4).collect();
+    assert_eq!(lens, [12, 1630, 260]);
+    Phase1 {
+        chain,
+        mm5,
+        mm6,
+        mm6_plain,
+    }
+}
+
+#[test]
+fn main_mode_decrypts_along_the_iv_chain() {
+    let msgs = capture();
+    let c = cipher();
+    let p1 = phase1(&msgs, &c);
+
+    // ID payloads: type, protocol, port, data (ID_IPV4_ADDR of each peer).
+    for (who, chain) in [("MM5", &p1.mm5), ("MM6", &p1.mm6)] {
+        let id = payload(chain, 5);
+        assert_eq!(id.len(), 8, "{who}");
+        assert_eq!(id[0], 1, "{who}: ID_IPV4_ADDR");
+        // CERT: encoding 4 (X.509 signature), then a DER SEQUENCE.
+        let cert = payload(chain, 6);
+        assert_eq!(cert[0], 4, "{who}: X.509 certificate - signature");
+        assert_eq!(cert[1], 0x30, "{who}: DER SEQUENCE");
+        let der_len = usize::from(u16::from_be_bytes([cert[3], cert[4]]));
+        assert_eq!(cert[2], 0x82);
+        assert_eq!(
+            der_len + 4,
+            cert.len() - 1,
+            "{who}: DER length fills the payload"
+        );
+        // SIG: an RSA signature as long as the key (1024 or 2048 bits).
+        let sig = payload(chain, 9);
+        assert!(
+            sig.len() == 128 || sig.len() == 256,
+            "{who}: SIG {}",
+            sig.len()
+        );
+    }
+    let id5 = payload(&p1.mm5, 5);
+    assert_eq!(&id5[4..8], &[192, 168, 12, 118], "initiator's address");
+    let id6 = payload(&p1.mm6, 5);
+    assert_eq!(&id6[4..8], &[172, 16, 1, 103], "responder's address");
+    // As Wireshark's own test checks: the certificate names "OpenSwan".
+    let cert = payload(&p1.mm5, 6);
+    assert!(
+        cert.windows(8).any(|w| w == b"OpenSwan"),
+        "OpenSwan in the MM5 certificate"
+    );
+    // A wrong IV for MM6 (the un-chained phase-1 IV) garbles its first block only (CBC).
+    let mut wrong = msgs[5].body.clone();
+    let (g_xi, g_xr) = (&msgs[2].body[4..4 + 128], &msgs[3].body[4..4 + 128]);
+    let iv0 = Iv::phase1(HashAlg::Md5, g_xi, g_xr, 8).unwrap();
+    c.decrypt_in_place(&iv0, &mut wrong).unwrap();
+    assert_ne!(wrong[..8], p1.mm6_plain[..8]);
+    assert_eq!(wrong[8..], p1.mm6_plain[8..]);
+}
+
+#[test]
+fn quick_mode_and_the_retransmitted_frame_8() {
+    let msgs = capture();
+    let c = cipher();
+    let p1 = phase1(&msgs, &c);
+    let last_phase1_block = *p1.chain.current();
+    assert_eq!(
+        last_phase1_block.as_bytes(),
+        &msgs[5].body[msgs[5].body.len() - 8..]
+    );
+
+    let (qm1, qm1r, qm2, qm3) = (&msgs[6], &msgs[7], &msgs[8], &msgs[9]);
+    for m in [qm1, qm1r, qm2, qm3] {
+        assert_eq!((m.exchange, m.msg_id), (32, QM_MSG_ID), "frame {}", m.frame);
+    }
+    assert_eq!(
+        qm1.body, qm1r.body,
+        "frame 8 is a byte-identical copy of frame 7"
+    );
+
+    let iv = Iv::for_message_id(HashAlg::Md5, &last_phase1_block, QM_MSG_ID, 8).unwrap();
+    let mut chain = IvChain::new(iv);
+
+    // QM1 (frame 7): HASH(1), SA, Ni, KE, IDci, IDcr.
+    let IncomingIv::Fresh(iv7) = chain.incoming(&qm1.body) else {
+        panic!("QM1 is new")
+    };
+    assert_eq!(iv7, iv);
+    let (c7, _) = decrypt(&c, &iv7, qm1);
+    chain.advance(&qm1.body).unwrap();
+    assert_eq!(types(&c7), [8, 1, 10, 4, 5, 5]);
+    assert_eq!(payload(&c7, 8).len(), 16, "HASH(1) is an MD5 output");
+    assert_eq!(payload(&c7, 4).len(), 128, "PFS KE for MODP1024");
+    DhGroup::Modp1024
+        .validate_public_value(payload(&c7, 4))
+        .unwrap();
+
+    // Frame 8: recognised as the retransmission of frame 7, decrypted with frame 7's IV.
+    let incoming = chain.incoming(&qm1r.body);
+    assert_eq!(incoming, IncomingIv::Retransmission(iv7));
+    let (c8, _) = decrypt(&c, incoming.iv(), qm1r);
+    assert_eq!(c8, c7);
+    // What tshark does (the advanced IV): the first block comes out wrong.
+    let mut tshark = qm1r.body.clone();
+    c.decrypt_in_place(chain.current(), &mut tshark).unwrap();
+    assert_ne!(
+        tshark[0], 1,
+        "a wrongly chained IV breaks the first payload header"
+    );
+
+    // QM2 (frame 9): HASH(2), SA, Nr, KE, IDci, IDcr; IV = last block of QM1 (not of 8).
+    let IncomingIv::Fresh(iv9) = chain.incoming(&qm2.body) else {
+        panic!("QM2 is new")
+    };
+    assert_eq!(iv9.as_bytes(), &qm1.body[qm1.body.len() - 8..]);
+    let (c9, _) = decrypt(&c, &iv9, qm2);
+    chain.advance(&qm2.body).unwrap();
+    assert_eq!(types(&c9), [8, 1, 10, 4, 5, 5]);
+    // The IDs come back unchanged; the responder's SA has one proposal with one transform.
+    assert_eq!(payload(&c9, 5), payload(&c7, 5));
+    assert_ne!(payload(&c9, 10), payload(&c7, 10), "Nr differs from Ni");
+
+    // QM3 (frame 10): HASH(3) only.
+    let IncomingIv::Fresh(iv10) = chain.incoming(&qm3.body) else {
+        panic!("QM3 is new")
+    };
+    let (c10, _) = decrypt(&c, &iv10, qm3);
+    assert_eq!(types(&c10), [8]);
+    assert_eq!(payload(&c10, 8).len(), 16);
+}
+
+#[test]
+fn decrypting_a_body_that_is_not_whole_blocks_is_an_error() {
+    let msgs = capture();
+    let c = cipher();
+    let mut body = msgs[4].body.clone();
+    body.pop();
+    let iv = Iv::from_slice(&[0; 8]).unwrap();
+    assert_eq!(
+        c.decrypt_in_place(&iv, &mut body),
+        Err(ike_sm::SmError::CiphertextLength {
+            len: body.len(),
+            block: 8
+        })
+    );
+    assert!(c.decrypt_in_place(&iv, &mut []).is_err());
+    let iv16 = Iv::from_slice(&[0; 16]).unwrap();
+    let mut ok = vec![0; 16];
+    assert_eq!(
+        c.decrypt_in_place(&iv16, &mut ok),
+        Err(ike_sm::SmError::IvLength {
+            expected: 8,
+            got: 16
+        })
+    );
+}
