@@ -20,7 +20,8 @@
 //!   Xauth in front of it (no `crypto map ... client authentication`, or `no-xauth`).
 //! * [`LintRule::NatWithoutGlobal`]: `nat (if) N` with no `global (lower_if) N` on
 //!   some lower-security interface: connections towards it fail with "no
-//!   translation group found".
+//!   translation group found". A policy NAT (`nat N access-list ACL`) needs a
+//!   global on one lower interface only (its ACL picks the destinations).
 //! * [`LintRule::OverlappingPools`]: two `ip local pool`s share addresses.
 //! * [`LintRule::PoolInInterfaceSubnet`]: a pool that is *actually* a problem on an
 //!   interface subnet. A pool inside the **inside** subnet is how the seed works (the
@@ -515,11 +516,20 @@ fn nat_without_global(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         let Some(sec) = c.security_level(&n.interface) else {
             continue;
         };
+        let has_global = |ifc: &str| {
+            c.iter()
+                .any(|(_, g)| matches!(g, Command::Global(g) if g.id == n.id && g.interface == ifc))
+        };
+        // Policy NAT (`nat N access-list`) selects traffic to particular destinations,
+        // so one global where those destinations are is enough.
+        if matches!(n.source, NatSource::AccessList(_))
+            && c.nameifs()
+                .any(|(_, x)| x.security < sec && has_global(&x.name))
+        {
+            continue;
+        }
         for (_, lower) in c.nameifs().filter(|(_, x)| x.security < sec) {
-            let has = c
-                .iter()
-                .any(|(_, g)| matches!(g, Command::Global(g) if g.id == n.id && g.interface == lower.name));
-            if !has {
+            if !has_global(&lower.name) {
                 out.push(f(
                     LintRule::NatWithoutGlobal,
                     line,
