@@ -263,8 +263,8 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
     if let Some(rest) = first.strip_prefix("Cryptochecksum:") {
         cur.bump();
         let more = cur.rest();
-        let sum = if rest.is_empty() { more } else { rest };
-        return Ok(Command::Cryptochecksum(sum.to_owned()));
+        let sum = format!("{rest} {more}");
+        return Ok(Command::Cryptochecksum(sum.trim().to_owned()));
     }
     let kw_owned;
     let kw: &str = if first.bytes().any(|b| b.is_ascii_uppercase()) {
