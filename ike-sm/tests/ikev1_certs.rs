@@ -9,6 +9,11 @@
 //!
 //! The ISAKMP header and the generic payload headers are parsed by hand here, on purpose:
 //! this test must not depend on the crate's own (or isakmp-wire's) parsers.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used
+)]
 
 mod common;
 
@@ -18,83 +23,12 @@ use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::iv::{IncomingIv, Iv, IvChain};
 use ike_sm::crypto::secret::Secret;
 
+use common::capture::{isakmp_messages, walk, Msg};
+
 const KEY_3DES: &str = "735be0cb62f82675c4f7bf8fbab9b56834ba76d6ab4fa240";
 const CKY_I: [u8; 8] = [0xfa, 0xfa, 0xeb, 0x49, 0x38, 0x2a, 0x76, 0x3c];
 const CKY_R: [u8; 8] = [0x36, 0xe6, 0x5a, 0xd2, 0xf6, 0x6f, 0x44, 0x03];
 const QM_MSG_ID: u32 = 0xf2cf_e203;
-
-/// One ISAKMP message from the capture (28-byte header parsed by hand).
-#[derive(Debug, Clone)]
-struct Msg {
-    frame: usize,
-    cky_i: [u8; 8],
-    cky_r: [u8; 8],
-    next_payload: u8,
-    exchange: u8,
-    flags: u8,
-    msg_id: u32,
-    body: Vec<u8>,
-}
-
-/// Ethernet / IPv4 / UDP 500 -> ISAKMP, with every length checked.
-fn udp_payloads(pcap: &[u8]) -> Vec<Vec<u8>> {
-    let mut r = pcap_file::pcap::PcapReader::new(pcap).expect("pcap header");
-    assert_eq!(r.header().datalink, pcap_file::DataLink::ETHERNET);
-    let mut out = Vec::new();
-    while let Some(p) = r.next_packet() {
-        let p = p.expect("pcap record");
-        let d = &p.data[..];
-        assert!(d.len() >= 14 + 20 + 8, "frame too short");
-        assert_eq!(&d[12..14], &[0x08, 0x00], "IPv4 ethertype");
-        let ip = &d[14..];
-        assert_eq!(ip[0] >> 4, 4);
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        assert!(ihl >= 20 && total <= ip.len() && total >= ihl + 8);
-        assert_eq!(ip[9], 17, "UDP");
-        let udp = &ip[ihl..total];
-        let ulen = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
-        assert_eq!(ulen, udp.len());
-        assert_eq!(u16::from_be_bytes([udp[2], udp[3]]), 500);
-        out.push(udp[8..].to_vec());
-    }
-    out
-}
-
-fn parse_msg(frame: usize, d: &[u8]) -> Msg {
-    assert!(d.len() >= 28, "frame {frame}: short ISAKMP header");
-    let len = u32::from_be_bytes(d[24..28].try_into().unwrap()) as usize;
-    assert_eq!(len, d.len(), "frame {frame}: ISAKMP length");
-    assert_eq!(d[17], 0x10, "frame {frame}: version 1.0");
-    Msg {
-        frame,
-        cky_i: d[0..8].try_into().unwrap(),
-        cky_r: d[8..16].try_into().unwrap(),
-        next_payload: d[16],
-        exchange: d[18],
-        flags: d[19],
-        msg_id: u32::from_be_bytes(d[20..24].try_into().unwrap()),
-        body: d[28..].to_vec(),
-    }
-}
-
-/// Walks a generic payload chain: `(type, body)` for each payload, and the bytes left
-/// after the last one (padding in a decrypted message). Panics on an overrun.
-fn walk(first: u8, body: &[u8]) -> (Vec<(u8, Vec<u8>)>, usize) {
-    let mut out = Vec::new();
-    let (mut np, mut pos) = (first, 0usize);
-    while np != 0 {
-        assert!(out.len() < 64, "payload chain too long");
-        let h = body.get(pos..pos + 4).expect("generic header in bounds");
-        let plen = usize::from(u16::from_be_bytes([h[2], h[3]]));
-        assert!(plen >= 4, "payload length {plen} below its header");
-        let b = body.get(pos + 4..pos + plen).expect("payload in bounds");
-        out.push((np, b.to_vec()));
-        np = h[0];
-        pos += plen;
-    }
-    (out, body.len() - pos)
-}
 
 fn types(chain: &[(u8, Vec<u8>)]) -> Vec<u8> {
     chain.iter().map(|(t, _)| *t).collect()
@@ -109,12 +43,7 @@ fn payload(chain: &[(u8, Vec<u8>)], t: u8) -> &[u8] {
 }
 
 fn capture() -> Vec<Msg> {
-    let raw = common::read_corpus("zeek-spicy-ipsec/traces/ikev1-certs.pcap");
-    let msgs: Vec<Msg> = udp_payloads(&raw)
-        .iter()
-        .enumerate()
-        .map(|(i, d)| parse_msg(i + 1, d))
-        .collect();
+    let msgs = isakmp_messages("zeek-spicy-ipsec/traces/ikev1-certs.pcap");
     assert_eq!(msgs.len(), 10, "frames in ikev1-certs.pcap");
     for m in &msgs {
         assert_eq!(m.cky_i, CKY_I, "frame {}", m.frame);

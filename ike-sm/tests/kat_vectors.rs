@@ -3,6 +3,11 @@
 //! (SKEYID* -> KA, phase-1 IV, HASH_R, informational IV, Quick Mode KEYMAT, an encrypted
 //! Informational message) and the ike-scan psk-crack HASH_R vectors (MD5 and SHA-1).
 //! Every vector in each file is used; the counts are asserted.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! NIST CAVP SP 800-135 "KDF135" IKEv1 component vectors, SHA-1 groups only
 //! (../shared/corpus/nist-cavp-ikev1-kdf/, from nss-dev/nss tests/fips/cavs_samples/IKE/fax/).
 //! Every vector of both files is checked: 500 pre-shared-key and 500 signature vectors.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used
+)]
 
 mod common;
 
@@ -148,4 +153,23 @@ fn a_wrong_input_changes_every_output() {
     assert_ne!(keys.skeyid_d().expose_secret(), &b.hex("SKEYID_d")[..]);
     assert_ne!(keys.skeyid_a().expose_secret(), &b.hex("SKEYID_a")[..]);
     assert_ne!(keys.skeyid_e().expose_secret(), &b.hex("SKEYID_e")[..]);
+}
+
+// The vector-file parser itself.
+#[test]
+fn parser_handles_sections_comments_and_crlf() {
+    let t = "# c\r\n[A] text\r\n[B = 1]\r\n\r\nX = 01\r\n# mid\r\nY = 02\r\n\r\n[C]\r\nZ = 03\r\n";
+    let b = common::parse_blocks(t);
+    assert_eq!(b.len(), 2);
+    assert_eq!(b[0].sections, vec!["A text", "B = 1"]);
+    assert_eq!(b[0].fields.len(), 2);
+    assert_eq!(b[0].hex("Y"), vec![2]);
+    assert_eq!(b[1].sections, vec!["C"]);
+    assert_eq!(b[1].line, 10);
+}
+
+#[test]
+#[should_panic(expected = "not KEY = VALUE")]
+fn parser_rejects_garbage() {
+    common::parse_blocks("X = 1\njunk\n");
 }
