@@ -115,9 +115,23 @@ fn is_noise(first: &str, line: &str) -> bool {
         || t.starts_with("Building configuration")
         || t.starts_with("Current configuration")
         || t.starts_with("--More--")
-        || ((first.ends_with('#') || first.ends_with('>'))
-            && first.len() > 1
-            && !first.starts_with(':'))
+        || is_prompt(first)
+}
+
+/// `host#`, `host>`, `host(config)#`, `host(config-if)#`: a CLI prompt.
+fn is_prompt(first: &str) -> bool {
+    let Some(body) = first.strip_suffix('#').or_else(|| first.strip_suffix('>')) else {
+        return false;
+    };
+    let host = match body.split_once('(') {
+        Some((h, mode)) if mode.ends_with(')') => h,
+        Some(_) => return false,
+        None => body,
+    };
+    host.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// Parse with options.
@@ -262,7 +276,7 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
     }
     if let Some(rest) = first.strip_prefix("Cryptochecksum:") {
         cur.bump();
-        let more = cur.rest();
+        let more = cur.rest_tokens().join(" ");
         let sum = format!("{rest} {more}");
         return Ok(Command::Cryptochecksum(sum.trim().to_owned()));
     }
