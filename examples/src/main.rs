@@ -1,4 +1,123 @@
 //! `pix-gateway`: the one binary of the project that does IO.
-fn main() {
-    println!("pix-gateway");
+//!
+//! Subcommands grow with the crates: `dump` decodes ISAKMP in captures.
+
+mod capture;
+mod dump;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The capture `dump` reads when no file is given.
+const BUNDLED_CAPTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/isakmp4500.pcap");
+
+#[derive(Parser)]
+#[command(
+    name = "pix-gateway",
+    version,
+    about = "A PIX 6.3-style IPsec remote-access gateway and its tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print one line per ISAKMP message found in a pcap or pcapng capture.
+    Dump {
+        /// The capture (default: the bundled examples/data/isakmp4500.pcap).
+        file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Also print NAT keepalives and ESP-in-UDP datagrams on port 4500 (text and JSON).
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// tcpdump-like lines.
+    Text,
+    /// The columns of the tshark oracle files, tab-separated, with a header line.
+    Tsv,
+    /// One JSON object per line.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dump { file, format, all } => run_dump(file, format, all),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pix-gateway: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_dump(file: Option<PathBuf>, format: Format, all: bool) -> anyhow::Result<ExitCode> {
+    let path = file.unwrap_or_else(|| PathBuf::from(BUNDLED_CAPTURE));
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    if meta.len() > capture::MAX_CAPTURE_BYTES as u64 {
+        anyhow::bail!(
+            "{}: {} bytes is larger than the {}-byte limit",
+            path.display(),
+            meta.len(),
+            capture::MAX_CAPTURE_BYTES
+        );
+    }
+    let bytes =
+        std::fs::read(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let (datagrams, err) = capture::read_datagrams(&bytes);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if format == Format::Tsv {
+        writeln!(out, "# {}", dump::TSV_FIELDS.join("\t"))?;
+    }
+    let mut malformed = 0usize;
+    for d in &datagrams {
+        let line = dump::summarise(d);
+        let bad = match &line {
+            dump::Line::Message(m) => m.error.is_some(),
+            dump::Line::Other(o) => o.error.is_some(),
+        };
+        if bad {
+            malformed += 1;
+        }
+        let is_other = matches!(line, dump::Line::Other(ref o) if o.kind != "isakmp");
+        if is_other && !all {
+            continue;
+        }
+        match format {
+            Format::Text => writeln!(out, "{}", dump::text(&line))?,
+            Format::Tsv => {
+                if let Some(row) = dump::tsv(&line) {
+                    writeln!(out, "{row}")?;
+                }
+            }
+            Format::Json => writeln!(out, "{}", serde_json::to_string(&line)?)?,
+        }
+    }
+    out.flush()?;
+    if malformed > 0 {
+        eprintln!(
+            "pix-gateway: {malformed} malformed ISAKMP message(s) in {}",
+            path.display()
+        );
+    }
+    if let Some(e) = err {
+        eprintln!("pix-gateway: {}: {e}", path.display());
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }

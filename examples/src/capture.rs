@@ -1,0 +1,384 @@
+//! Reading ISAKMP messages out of pcap and pcapng captures.
+//!
+//! Walks each frame's link layer (Ethernet with VLAN tags, BSD loopback, Linux
+//! cooked v1/v2, raw IP), then IPv4 or IPv6 (extension headers, first fragments
+//! only), then UDP. ISAKMP is taken from UDP port 500 and from port 4500 behind the
+//! RFC 3948 non-ESP marker; NAT keepalives and ESP-in-UDP on 4500 are reported as
+//! such, not parsed as ISAKMP.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::{Block, PcapNgParser};
+use pcap_file::DataLink;
+
+/// Largest capture file `dump` reads into memory.
+pub const MAX_CAPTURE_BYTES: usize = 256 << 20;
+/// Largest number of IPv6 extension headers walked before giving up on a packet.
+const MAX_IPV6_EXT: usize = 8;
+
+/// One UDP datagram found in a capture.
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    /// 1-based frame number, as Wireshark counts.
+    pub frame: u64,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// UDP source port.
+    pub sport: u16,
+    /// UDP destination port.
+    pub dport: u16,
+    /// What the UDP payload is.
+    pub kind: Kind,
+    /// The UDP payload after any non-ESP marker.
+    pub payload: Vec<u8>,
+}
+
+/// Classification of a UDP payload on the IKE ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An ISAKMP message (UDP 500, or 4500 after the 4-byte non-ESP marker).
+    Isakmp,
+    /// RFC 3948 NAT keepalive (a single 0xFF byte).
+    NatKeepalive,
+    /// ESP in UDP (RFC 3948): a non-zero SPI on port 4500.
+    EspInUdp,
+    /// Too short to say.
+    Runt,
+}
+
+/// Errors reading a capture file.
+#[derive(Debug)]
+pub enum CaptureError {
+    /// The file is larger than [`MAX_CAPTURE_BYTES`].
+    TooLarge(usize),
+    /// Neither pcap nor pcapng.
+    NotACapture,
+    /// The container is damaged at this frame.
+    Damaged {
+        /// Frame number where reading stopped.
+        frame: u64,
+        /// What pcap-file said.
+        reason: String,
+    },
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::TooLarge(n) => {
+                write!(
+                    f,
+                    "capture is {n} bytes, more than the {MAX_CAPTURE_BYTES}-byte limit"
+                )
+            }
+            CaptureError::NotACapture => write!(f, "not a pcap or pcapng file"),
+            CaptureError::Damaged { frame, reason } => {
+                write!(f, "capture damaged at frame {frame}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// Every UDP datagram on port 500 or 4500 in the capture, in file order.
+///
+/// A damaged container stops the walk; the datagrams read so far are returned
+/// together with the error so nothing already read is lost.
+pub fn read_datagrams(bytes: &[u8]) -> (Vec<Datagram>, Option<CaptureError>) {
+    if bytes.len() > MAX_CAPTURE_BYTES {
+        return (Vec::new(), Some(CaptureError::TooLarge(bytes.len())));
+    }
+    let mut out = Vec::new();
+    let err = if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        read_pcapng(bytes, &mut out)
+    } else if let Ok((rest, parser)) = PcapParser::new(bytes) {
+        read_pcap(rest, &parser, &mut out)
+    } else {
+        Some(CaptureError::NotACapture)
+    };
+    (out, err)
+}
+
+fn read_pcap(
+    mut rest: &[u8],
+    parser: &PcapParser,
+    out: &mut Vec<Datagram>,
+) -> Option<CaptureError> {
+    // The upper bits of the link-type word carry FCS information (pcap file
+    // format, LinkType); the link type itself is the low 16 bits.
+    let link = DataLink::from(u32::from(parser.header().datalink) & 0xffff);
+    let mut frame = 0u64;
+    while !rest.is_empty() {
+        frame += 1;
+        // Raw records, as tcpdump reads them: a fuzzed snaplen or orig_len must not
+        // hide the packet (only the captured length has to fit the file).
+        match parser.next_raw_packet(rest) {
+            Ok((r, pkt)) => {
+                rest = r;
+                if let Some(d) = frame_to_datagram(frame, link, &pkt.data) {
+                    out.push(d);
+                }
+            }
+            Err(e) => {
+                return Some(CaptureError::Damaged {
+                    frame,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    None
+}
+
+fn read_pcapng(bytes: &[u8], out: &mut Vec<Datagram>) -> Option<CaptureError> {
+    let (mut rest, mut parser) = match PcapNgParser::new(bytes) {
+        Ok(x) => x,
+        Err(_) => return Some(CaptureError::NotACapture),
+    };
+    let mut links: Vec<DataLink> = Vec::new();
+    let mut frame = 0u64;
+    while !rest.is_empty() {
+        let (r, block) = match parser.next_block(rest) {
+            Ok(x) => x,
+            Err(e) => {
+                return Some(CaptureError::Damaged {
+                    frame: frame + 1,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        rest = r;
+        match block {
+            Block::SectionHeader(_) => links.clear(),
+            Block::InterfaceDescription(idb) => links.push(idb.linktype),
+            Block::EnhancedPacket(epb) => {
+                frame += 1;
+                let link = usize::try_from(epb.interface_id)
+                    .ok()
+                    .and_then(|i| links.get(i).copied());
+                if let Some(link) = link {
+                    if let Some(d) = frame_to_datagram(frame, link, &epb.data) {
+                        out.push(d);
+                    }
+                }
+            }
+            Block::SimplePacket(spb) => {
+                frame += 1;
+                if let Some(link) = links.first().copied() {
+                    if let Some(d) = frame_to_datagram(frame, link, &spb.data) {
+                        out.push(d);
+                    }
+                }
+            }
+            Block::Packet(pb) => {
+                frame += 1;
+                let link = links.get(usize::from(pb.interface_id)).copied();
+                if let Some(link) = link {
+                    if let Some(d) = frame_to_datagram(frame, link, &pb.data) {
+                        out.push(d);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Decodes one captured frame down to a UDP datagram on the IKE ports.
+pub fn frame_to_datagram(frame: u64, link: DataLink, data: &[u8]) -> Option<Datagram> {
+    let ip = match link {
+        DataLink::ETHERNET => ethernet(data)?,
+        DataLink::NULL | DataLink::LOOP => {
+            // 4-byte address family in host (NULL) or network (LOOP) order; IPv4 or one of the IPv6 values.
+            let af = data.get(..4)?;
+            let v = if link == DataLink::LOOP {
+                u32::from_be_bytes(af.try_into().ok()?)
+            } else {
+                let le = u32::from_le_bytes(af.try_into().ok()?);
+                let be = u32::from_be_bytes(af.try_into().ok()?);
+                if le < 256 {
+                    le
+                } else {
+                    be
+                }
+            };
+            match v {
+                2 | 24 | 28 | 30 => data.get(4..)?,
+                _ => return None,
+            }
+        }
+        DataLink::LINUX_SLL => {
+            let proto = u16::from_be_bytes(data.get(14..16)?.try_into().ok()?);
+            if proto != 0x0800 && proto != 0x86dd {
+                return None;
+            }
+            data.get(16..)?
+        }
+        DataLink::LINUX_SLL2 => {
+            let proto = u16::from_be_bytes(data.get(0..2)?.try_into().ok()?);
+            if proto != 0x0800 && proto != 0x86dd {
+                return None;
+            }
+            data.get(20..)?
+        }
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => data,
+        _ => return None,
+    };
+    let (src, dst, udp) = ip_to_udp(ip)?;
+    let sport = u16::from_be_bytes(udp.get(0..2)?.try_into().ok()?);
+    let dport = u16::from_be_bytes(udp.get(2..4)?.try_into().ok()?);
+    // A UDP header cut short by the snap length still names its ports: report the
+    // datagram as a runt rather than hide it (tcpdump prints "[|isakmp]" for these).
+    let ulen = udp
+        .get(4..6)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    // Trust the UDP length when it is sane (it trims Ethernet padding); else take what was captured.
+    let body = match ulen {
+        Some(ulen) if ulen >= 8 && ulen <= udp.len() => udp.get(8..ulen).unwrap_or(&[]),
+        _ => udp.get(8..).unwrap_or(&[]),
+    };
+    let natt = sport == 4500 || dport == 4500;
+    if !(natt || sport == 500 || dport == 500) {
+        return None;
+    }
+    let (kind, payload) = if natt {
+        match body {
+            [0xff] => (Kind::NatKeepalive, body),
+            [0, 0, 0, 0, rest @ ..] => (Kind::Isakmp, rest),
+            b if b.len() >= 8 => (Kind::EspInUdp, b),
+            b => (Kind::Runt, b),
+        }
+    } else if body.is_empty() {
+        (Kind::Runt, body)
+    } else {
+        (Kind::Isakmp, body)
+    };
+    Some(Datagram {
+        frame,
+        src,
+        dst,
+        sport,
+        dport,
+        kind,
+        payload: payload.to_vec(),
+    })
+}
+
+fn ethernet(data: &[u8]) -> Option<&[u8]> {
+    let mut off = 12usize;
+    for _ in 0..3 {
+        let ty = u16::from_be_bytes(data.get(off..off + 2)?.try_into().ok()?);
+        match ty {
+            0x8100 | 0x88a8 | 0x9100 => off += 4,
+            0x0800 | 0x86dd => return data.get(off + 2..),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Returns (src, dst, UDP header + payload) for an unfragmented or first-fragment UDP packet.
+fn ip_to_udp(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
+    match ip.first()? >> 4 {
+        4 => {
+            let ihl = usize::from(ip.first()? & 0x0f) * 4;
+            if ihl < 20 {
+                return None;
+            }
+            let total = usize::from(u16::from_be_bytes(ip.get(2..4)?.try_into().ok()?));
+            let frag = u16::from_be_bytes(ip.get(6..8)?.try_into().ok()?);
+            if frag & 0x1fff != 0 || *ip.get(9)? != 17 {
+                return None;
+            }
+            let src = Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(12..16)?).ok()?);
+            let dst = Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(16..20)?).ok()?);
+            let end = if total >= ihl && total <= ip.len() {
+                total
+            } else {
+                ip.len()
+            };
+            Some((src.into(), dst.into(), ip.get(ihl..end)?))
+        }
+        6 => {
+            let src = Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?);
+            let dst = Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(24..40)?).ok()?);
+            let mut next = *ip.get(6)?;
+            let mut off = 40usize;
+            for _ in 0..MAX_IPV6_EXT {
+                match next {
+                    17 => return Some((src.into(), dst.into(), ip.get(off..)?)),
+                    0 | 43 | 60 => {
+                        next = *ip.get(off)?;
+                        off = off.checked_add((usize::from(*ip.get(off + 1)?) + 1) * 8)?;
+                    }
+                    44 => {
+                        let fo = u16::from_be_bytes(ip.get(off + 2..off + 4)?.try_into().ok()?);
+                        if fo & 0xfff8 != 0 {
+                            return None;
+                        }
+                        next = *ip.get(off)?;
+                        off = off.checked_add(8)?;
+                    }
+                    _ => return None,
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp4(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        let total = (20 + 8 + payload.len()) as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn classifies_4500_payloads() {
+        let d = frame_to_datagram(1, DataLink::RAW, &udp4(4500, 4500, &[0xff])).unwrap();
+        assert_eq!(d.kind, Kind::NatKeepalive);
+        let d =
+            frame_to_datagram(1, DataLink::RAW, &udp4(4500, 4500, &[0, 0, 0, 0, 1, 2, 3])).unwrap();
+        assert_eq!(
+            (d.kind, d.payload.as_slice()),
+            (Kind::Isakmp, &[1u8, 2, 3][..])
+        );
+        let d = frame_to_datagram(
+            1,
+            DataLink::RAW,
+            &udp4(4500, 4500, &[0, 0, 1, 0, 0, 0, 0, 1]),
+        )
+        .unwrap();
+        assert_eq!(d.kind, Kind::EspInUdp);
+        assert!(frame_to_datagram(1, DataLink::RAW, &udp4(53, 53, &[1])).is_none());
+    }
+
+    #[test]
+    fn truncated_frames_are_skipped_not_fatal() {
+        let full = udp4(500, 500, &[7; 40]);
+        for n in 0..full.len() {
+            let _ = frame_to_datagram(1, DataLink::RAW, &full[..n]);
+            let _ = frame_to_datagram(1, DataLink::ETHERNET, &full[..n]);
+            let _ = frame_to_datagram(1, DataLink::NULL, &full[..n]);
+        }
+    }
+}
