@@ -1,8 +1,10 @@
 //! `pix-gateway`: the one binary of the project that does IO.
 //!
-//! Subcommands grow with the crates: `dump` decodes ISAKMP in captures.
+//! Subcommands grow with the crates: `dump` decodes ISAKMP in captures, `check`
+//! parses and lints a PIX configuration.
 
 mod capture;
+mod check;
 mod dump;
 
 use std::io::Write;
@@ -38,6 +40,30 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Parse, resolve and lint a PIX 6.3 configuration (`show running-config`).
+    ///
+    /// Exit status: 0 when it parsed (warnings and lint findings allowed), 1 on errors.
+    Check {
+        /// The configuration file.
+        file: PathBuf,
+        /// Secrets overlay filling masked `********` keys and passwords.
+        #[arg(long)]
+        secrets: Option<PathBuf>,
+        /// Unknown commands are errors, not warnings.
+        #[arg(long)]
+        strict: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    /// Compiler-style lines and a summary.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +80,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dump { file, format, all } => run_dump(file, format, all),
+        Command::Check {
+            file,
+            secrets,
+            strict,
+            format,
+        } => run_check(&file, secrets.as_deref(), strict, format),
     };
     match result {
         Ok(code) => code,
@@ -120,4 +152,28 @@ fn run_dump(file: Option<PathBuf>, format: Format, all: bool) -> anyhow::Result<
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_check(
+    file: &std::path::Path,
+    secrets: Option<&std::path::Path>,
+    strict: bool,
+    format: CheckFormat,
+) -> anyhow::Result<ExitCode> {
+    let (report, source) = check::check(file, secrets, strict)?;
+    let text = match format {
+        CheckFormat::Text => {
+            let name = secrets.map(|p| p.display().to_string());
+            check::render_text(&report, &source, name.as_deref())
+        }
+        CheckFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(if report.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
