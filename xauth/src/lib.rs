@@ -1,4 +1,93 @@
 //! Sans-IO IKE Xauth dialogues and AAA codecs (TACACS+, RADIUS, local users).
+//!
+//! The gateway asks the user for credentials with [`XauthServer`], the client side
+//! answers with [`XauthClient`]; both exchange Mode Config attribute payloads
+//! ([`isakmp_wire::OwnedConfigPayload`]) that `ike-sm` carries in encrypted
+//! Transaction exchanges. The AAA verdict comes from [`aaa::AaaClient`]: TACACS+
+//! ([`tacacs`]), RADIUS ([`radius`]) or the local `username` store ([`LocalUsers`]),
+//! all as bytes in, bytes out, events and deadlines. Nothing here opens a socket,
+//! reads the clock or draws randomness by itself.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use isakmp_wire::ConfigPayload;
+//! use xauth::*;
+//!
+//! // Any CryptoRng will do; a fixed one keeps the example reproducible.
+//! struct Fixed(u8);
+//! impl rand_core::TryRng for Fixed {
+//!     type Error = core::convert::Infallible;
+//!     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(u32::from(self.0)) }
+//!     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(u64::from(self.0)) }
+//!     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> {
+//!         d.fill(self.0);
+//!         Ok(())
+//!     }
+//! }
+//! impl rand_core::TryCryptoRng for Fixed {}
+//!
+//! // Round-trips a message through its wire form, as ike-sm would.
+//! fn wire(p: &isakmp_wire::OwnedConfigPayload) -> Vec<u8> {
+//!     let mut b = Vec::new();
+//!     p.emit(&mut b).unwrap();
+//!     b
+//! }
+//!
+//! let now = Instant::now();
+//! let mut users = LocalUsers::new();
+//! users.add_config_line("username cisco_customer password cisco123")?;
+//!
+//! let mut gw = XauthServer::start(ServerConfig::default(), now, &mut Fixed(7));
+//! let mut vpn = XauthClient::new(Duration::from_secs(30));
+//!
+//! // REQUEST(TYPE, USER_NAME, USER_PASSWORD) -> the client prompts the user.
+//! let req = wire(&gw.poll_transmit().unwrap());
+//! vpn.handle(now, &ConfigPayload::parse(&req, 0)?)?;
+//! let Some(ClientEvent::Prompt(prompt)) = vpn.poll_event() else { unreachable!() };
+//! vpn.answer(now, prompt.identifier, Answer {
+//!     user_name: Some(b"cisco_customer".to_vec()),
+//!     password: Some(Secret::from("cisco123")),
+//!     ..Answer::default()
+//! })?;
+//!
+//! // REPLY -> the gateway asks its AAA backend (here the local store).
+//! let reply = wire(&vpn.poll_transmit().unwrap());
+//! gw.handle(now, &ConfigPayload::parse(&reply, 0)?)?;
+//! let Some(ServerEvent::Credentials(c)) = gw.poll_event() else { unreachable!() };
+//! let ok = users.authenticate(&c.user_name, c.password.as_ref().unwrap().expose());
+//! gw.verdict(now, c.id, if ok { Verdict::Accept } else { Verdict::Reject })?;
+//!
+//! // SET(STATUS=OK) -> ACK.
+//! let set = wire(&gw.poll_transmit().unwrap());
+//! vpn.handle(now, &ConfigPayload::parse(&set, 0)?)?;
+//! assert_eq!(vpn.poll_event(), Some(ClientEvent::Finished { ok: true }));
+//! let ack = wire(&vpn.poll_transmit().unwrap());
+//! gw.handle(now, &ConfigPayload::parse(&ack, 0)?)?;
+//! assert_eq!(
+//!     gw.poll_event(),
+//!     Some(ServerEvent::Finished(Outcome::Authenticated { user_name: b"cisco_customer".to_vec() }))
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Pitfalls and the tests that cover them
+//!
+//! - A REPLY must echo the REQUEST's identifier; after a re-prompt the old one is
+//!   dead (`tests/machines.rs`: `wrong_password_is_re_prompted_then_accepted`,
+//!   `mismatched_and_unexpected_messages_are_silent_drops`).
+//! - Peers send XAUTH_TYPE / XAUTH_STATUS as 2- or 4-byte TLVs, and short MESSAGEs
+//!   in TV form (`attrs` unit tests, `incomplete_reply_is_refused_and_the_request_stays`,
+//!   `client_refuses_what_it_cannot_do`).
+//! - vpnc rejects any XAUTH_TYPE but TV 0: the gateway sends generic as TV
+//!   (`full_dialogue_between_our_server_and_client`).
+//! - An unacknowledged STATUS=OK does not admit the user (`unacknowledged_ok_is_a_failure`).
+//! - A RADIUS reply is believed only after its Response Authenticator (and
+//!   Message-Authenticator) verify; a wrong key looks like a dead server
+//!   (`tests/freeradius.rs`: `wrong_shared_secret_fails_verification`).
+//! - FreeRADIUS 3.2 drops requests whose Message-Authenticator is wrong, and
+//!   delays rejects by a second (same test).
+//! - TACACS+ PAP uses minor version 1, ASCII minor version 0; sequence numbers must
+//!   not wrap (`tests/tacacs_server.rs`, `tacacs` unit tests).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

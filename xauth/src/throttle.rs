@@ -167,6 +167,7 @@ impl Throttle {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::arithmetic_side_effects)] // a test's fixed origin
 mod tests {
     use super::*;
 

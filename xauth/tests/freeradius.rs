@@ -1,5 +1,11 @@
 //! The RADIUS client against a real FreeRADIUS 3.2, started by the test on
 //! unique loopback ports with its own copy of the Debian configuration.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)] // tests use the clock and may panic
 
 mod common;
 

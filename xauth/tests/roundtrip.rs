@@ -1,5 +1,11 @@
 //! Property tests: parse(emit(x)) == x for every codec, and no parser panics on
 //! arbitrary bytes.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)] // tests use the clock and may panic
 
 use isakmp_wire::{Attribute, AttributeIter, OwnedAttrValue, OwnedAttribute};
 use proptest::prelude::*;

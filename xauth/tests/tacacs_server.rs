@@ -1,6 +1,12 @@
 //! The TACACS+ client against the scapy-based TACACS+ server of the interop kit
 //! (`shared/interop/tacacs-scapy-server.py`: packet coding and obfuscation by
 //! scapy's independent implementation), started by the test on a unique port.
+#![allow(
+    clippy::disallowed_methods,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)] // tests use the clock and may panic
 
 mod common;
 

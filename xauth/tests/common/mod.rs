@@ -1,6 +1,6 @@
 //! Shared test support: a seeded RNG, temp dirs, port picking, process guards,
 //! and the socket driver around the Sans-IO AAA client.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::map_entry)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -47,11 +47,7 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> Self {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!(
-            "xauth-test-{tag}-{}-{n}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
+        let p = std::env::temp_dir().join(format!("xauth-test-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -108,8 +104,7 @@ pub fn require_tool(cmd: &str, probe_args: &[&str]) {
 pub fn free_ports(n: u16) -> u16 {
     let seed = (std::process::id() as u64)
         .wrapping_mul(7919)
-        .wrapping_add(COUNTER.fetch_add(1, Ordering::SeqCst) as u64 * 104_729)
-        .wrapping_add(Instant::now().elapsed().subsec_nanos() as u64);
+        .wrapping_add((COUNTER.fetch_add(1, Ordering::SeqCst) as u64).wrapping_mul(104_729));
     for i in 0..500u64 {
         let base = 20_000 + ((seed.wrapping_add(i * 37)) % 40_000) as u16;
         let all_free = (0..n).all(|k| {
