@@ -21,6 +21,9 @@ use crate::retransmit::{RetransmitConfig, Retransmitter, Tick};
 use crate::server::AttrSet;
 use crate::unity::SplitEntry;
 
+/// Cap on queued outgoing payloads and events.
+const MAX_QUEUED: usize = 64;
+
 /// The attributes Cisco VPN Client 4.0.5 asks for, in its order (the seed trace's
 /// "checking request" list).
 pub const VPN_CLIENT_4X_REQUEST: [AttrType; 13] = [
@@ -388,10 +391,15 @@ impl PushClient {
             PushClientState::WaitSet { .. } => {}
             PushClientState::Acked { identifier, ack } => {
                 if payload.cfg_type == CfgType::Set && payload.identifier == *identifier {
-                    self.transmit.push_back(ack.clone());
-                    self.events.push_back(ClientEvent::Retransmitted {
-                        identifier: *identifier,
-                    });
+                    // Bounded: a peer resending while nobody drains cannot grow the queues.
+                    if self.transmit.len() < MAX_QUEUED {
+                        self.transmit.push_back(ack.clone());
+                    }
+                    if self.events.len() < MAX_QUEUED {
+                        self.events.push_back(ClientEvent::Retransmitted {
+                            identifier: *identifier,
+                        });
+                    }
                     return Ok(());
                 }
                 return Err(ModeCfgError::Finished {

@@ -30,6 +30,10 @@ use crate::policy::GroupPolicy;
 use crate::pool::{AaaAddress, Lease, LeaseSource, Pools};
 use crate::retransmit::{RetransmitConfig, Retransmitter, Tick};
 
+/// Cap on queued outgoing payloads and events: a peer that keeps retransmitting while the
+/// caller does not drain cannot grow the queues without bound.
+const MAX_QUEUED: usize = 64;
+
 /// A set of attribute types (1-15 and the Unity 28672-28682), as a bitmask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AttrSet(u32);
@@ -391,10 +395,14 @@ impl PullServer {
             }
             PullState::Replied { identifier, reply } => {
                 if payload.cfg_type == CfgType::Request && payload.identifier == *identifier {
-                    self.transmit.push_back(reply.clone());
-                    self.events.push_back(ServerEvent::Retransmitted {
-                        identifier: *identifier,
-                    });
+                    if self.transmit.len() < MAX_QUEUED {
+                        self.transmit.push_back(reply.clone());
+                    }
+                    if self.events.len() < MAX_QUEUED {
+                        self.events.push_back(ServerEvent::Retransmitted {
+                            identifier: *identifier,
+                        });
+                    }
                     return Ok(());
                 }
                 return Err(ModeCfgError::Finished {
@@ -411,6 +419,7 @@ impl PullServer {
                 got: cfg_name(payload.cfg_type),
             });
         }
+        cx.policy.validate()?;
         let asked = decode_payload(payload)?;
         let identifier = payload.identifier;
         let supported = self.config.supported;
@@ -550,6 +559,7 @@ impl PushServer {
         identifier: u16,
         cx: &mut Assign<'_>,
     ) -> Result<Self, ModeCfgError> {
+        cx.policy.validate()?;
         let lease = cx
             .pools
             .acquire(cx.user, cx.aaa, &cx.policy.address_pools)?;

@@ -1,5 +1,11 @@
 //! Every attribute type: decode, encode, exact wire bytes, and located errors.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use isakmp_wire::attr::{OwnedAttrValue, OwnedAttribute};

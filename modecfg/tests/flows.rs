@@ -1,6 +1,12 @@
 //! Our server and our client talking to each other in memory, in both modes, with loss,
 //! retransmission, timeouts and misbehaving peers.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -576,4 +582,56 @@ fn push_client_acks_known_types_only_and_resends_ack() {
             waiting_for: "CFG_SET"
         })
     );
+}
+
+#[test]
+fn invalid_policy_is_refused_before_any_address_is_taken() {
+    let now = t0();
+    let mut pools = pools();
+    let policy = GroupPolicy {
+        dns_servers: vec![ip("1.1.1.1"), ip("1.1.1.2"), ip("1.1.1.3")],
+        ..policy()
+    };
+    let bad = ModeCfgError::BadPolicy {
+        group: "vpn3000".into(),
+        what: "more than two dns-server addresses",
+    };
+    let mut cx = Assign {
+        pools: &mut pools,
+        policy: &policy,
+        user: "u",
+        aaa: None,
+    };
+    assert_eq!(
+        PushServer::start(&ServerConfig::pix63(), now, 1, &mut cx).unwrap_err(),
+        bad
+    );
+    let mut server = PullServer::new(ServerConfig::pix63(), now);
+    let mut client = PullClient::vpn_client_4x(now, 1, "v", rt()).unwrap();
+    let req = wire(&client.poll_transmit().unwrap());
+    assert_eq!(server.handle_payload(now, &parse(&req), &mut cx), Err(bad));
+    assert!(server.lease().is_none());
+    assert_eq!(pools.total_in_use(), 0);
+}
+
+#[test]
+fn retransmit_flood_without_draining_is_bounded() {
+    let now = t0();
+    let mut pools = pools();
+    let policy = policy();
+    let mut server = PullServer::new(ServerConfig::pix63(), now);
+    let mut client = PullClient::vpn_client_4x(now, 1, "v", rt()).unwrap();
+    let req = wire(&client.poll_transmit().unwrap());
+    let mut cx = Assign {
+        pools: &mut pools,
+        policy: &policy,
+        user: "u",
+        aaa: None,
+    };
+    for _ in 0..10_000 {
+        server.handle_payload(now, &parse(&req), &mut cx).unwrap();
+    }
+    let queued = std::iter::from_fn(|| server.poll_transmit()).count();
+    assert!(queued <= 64, "{queued} replies queued");
+    assert_eq!(pools.total_in_use(), 1);
 }

@@ -2,6 +2,12 @@
 //! from sets: no address is ever held twice, exhaustion happens exactly when the model is
 //! full, released addresses come back, and a user gets its previous address back when free.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 

@@ -1,6 +1,12 @@
 //! Property tests of the attribute codec: typed -> bytes -> typed, and accepted bytes ->
 //! typed -> bytes, are both the identity.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use isakmp_wire::attr::OwnedAttribute;

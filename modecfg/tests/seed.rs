@@ -3,6 +3,12 @@
 //! `vpngroup vpn3000 address-pool VPNpool`, `vpngroup vpn3000 idle-time 1800`), and the PIX
 //! answers and logs as its `debug crypto isakmp` trace shows.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
