@@ -151,6 +151,8 @@ pub enum AuthOutcome {
     Challenge {
         /// The prompt.
         message: Option<Vec<u8>>,
+        /// RADIUS State to send back in the next Access-Request (`None` for TACACS+).
+        radius_state: Option<Vec<u8>>,
     },
     /// No server of the group answered (timeouts, errors, wrong keys).
     Unreachable,
@@ -450,8 +452,12 @@ impl AaaClient {
                     AccessResult::Reject { reply_message } => AuthOutcome::Reject {
                         message: reply_message,
                     },
-                    AccessResult::Challenge { reply_message, .. } => AuthOutcome::Challenge {
+                    AccessResult::Challenge {
+                        reply_message,
+                        state,
+                    } => AuthOutcome::Challenge {
                         message: reply_message,
+                        radius_state: state,
                     },
                 };
                 self.events.push_back(AaaEvent::Auth {
@@ -588,6 +594,7 @@ impl AaaClient {
                             request: id,
                             outcome: AuthOutcome::Challenge {
                                 message: Some(server_msg),
+                                radius_state: None,
                             },
                         });
                         Ok(true)

@@ -826,3 +826,101 @@ fn attribute_list_with_mode_config_neighbours() {
     }
     assert_eq!(out, raw);
 }
+
+#[test]
+fn tacacs_getdata_challenge_is_answered_on_the_same_connection() {
+    use std::net::SocketAddr;
+    use xauth::aaa::{AaaTransmit, ServerSpec};
+    use xauth::tacacs::{self, authen_status, AuthenContinue, AuthenReply, Header, LoginKind};
+
+    let key = Secret::from("k");
+    let server = SocketAddr::from(([127, 0, 0, 1], 49));
+    let mut cfg = AaaConfig::new(Protocol::Tacacs, Ipv4Addr::LOCALHOST);
+    cfg.tacacs_login = LoginKind::Ascii;
+    cfg.servers.push(ServerSpec {
+        addr: server,
+        acct_addr: None,
+        key: Secret::from("k"),
+        timeout: Duration::from_secs(5),
+    });
+    let mut c = AaaClient::new(cfg, LocalUsers::new());
+    let mut rng = TestRng(9);
+    let t0 = Instant::now();
+    let id = c
+        .authenticate(
+            t0,
+            &mut rng,
+            AuthRequest {
+                user: b"tok".to_vec(),
+                password: Secret::from("pin"),
+                client_addr: None,
+                radius_state: None,
+            },
+        )
+        .unwrap();
+    let Some(AaaTransmit::Stream { conn, to, payload }) = c.poll_transmit() else {
+        panic!()
+    };
+    assert_eq!(to, server);
+    let (h, _) = tacacs::open(&payload, &key).unwrap();
+    let answer = |seq: u8, status: u8, msg: &[u8]| {
+        let body = AuthenReply {
+            status,
+            flags: 1,
+            server_msg: msg.to_vec(),
+            data: vec![],
+        }
+        .emit()
+        .unwrap();
+        tacacs::seal(Header { seq_no: seq, ..h }, &body, &key).unwrap()
+    };
+    // The server asks for a token code: the driver gets a Challenge and no deadline runs.
+    c.handle_stream(
+        t0,
+        &mut rng,
+        conn,
+        &answer(2, authen_status::GETDATA, b"Code: "),
+    )
+    .unwrap();
+    assert_eq!(
+        c.poll_event(),
+        Some(AaaEvent::Auth {
+            request: id,
+            outcome: AuthOutcome::Challenge {
+                message: Some(b"Code: ".to_vec()),
+                radius_state: None
+            }
+        })
+    );
+    assert_eq!(c.poll_timeout(), None);
+    c.answer_challenge(t0, id, &Secret::from("424242")).unwrap();
+    let Some(AaaTransmit::Stream {
+        conn: same,
+        payload,
+        ..
+    }) = c.poll_transmit()
+    else {
+        panic!()
+    };
+    assert_eq!(same, conn);
+    let (h3, body) = tacacs::open(&payload, &key).unwrap();
+    assert_eq!(h3.seq_no, 3);
+    assert_eq!(AuthenContinue::parse(&body).unwrap().user_msg, b"424242");
+    assert!(c.poll_timeout().is_some());
+    // PASS arrives split over two reads.
+    let pass = answer(4, authen_status::PASS, b"");
+    c.handle_stream(t0, &mut rng, conn, &pass[..5]).unwrap();
+    assert!(c.poll_event().is_none());
+    c.handle_stream(t0, &mut rng, conn, &pass[5..]).unwrap();
+    assert_eq!(
+        c.poll_event(),
+        Some(AaaEvent::Auth {
+            request: id,
+            outcome: AuthOutcome::Accept(Default::default())
+        })
+    );
+    assert_eq!(c.poll_transmit(), Some(AaaTransmit::Close { conn }));
+    assert_eq!(c.pending(), 0);
+    // Bytes for a finished connection are refused.
+    assert!(c.handle_stream(t0, &mut rng, conn, &pass).is_err());
+}

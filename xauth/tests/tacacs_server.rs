@@ -160,6 +160,19 @@ fn dead_server_then_live_one_in_order() {
     assert_eq!(o, AuthOutcome::Unreachable);
 }
 
+#[test]
+fn wrong_key_is_never_a_pass() {
+    // The server de-obfuscates our START with its own key into garbage and its
+    // answer is garbage to us: the login must end without a PASS.
+    let s = start_server();
+    for kind in [LoginKind::Pap, LoginKind::Ascii] {
+        let mut c = client(vec![s.addr], "not-the-key", kind);
+        let (o, log) = login(&mut c, "cisco_customer", "cisco123");
+        assert_eq!(o, AuthOutcome::Unreachable, "{kind:?} {log:?}");
+        assert_eq!(c.pending(), 0);
+    }
+}
+
 fn record(status: AcctStatus) -> AcctInfo {
     let stop = status != AcctStatus::Start;
     AcctInfo {
