@@ -431,9 +431,9 @@ impl AaaClient {
             } if *i == ident && *to == from => Some((*id, *auth, p.server)),
             _ => None,
         });
-        let (id, auth, server) = found.ok_or(XauthError::UnexpectedMessage {
-            state: "no RADIUS request with this identifier is pending",
-            got: isakmp_wire::CfgType::Unknown(ident),
+        let (id, auth, server) = found.ok_or(XauthError::StrayReply {
+            protocol: "RADIUS",
+            identifier: u64::from(ident),
         })?;
         let key = &self
             .config
@@ -442,49 +442,51 @@ impl AaaClient {
             .ok_or(XauthError::NoServer("the request"))?
             .key;
         let p = radius::verify_response(datagram, ident, &auth, key)?;
-        let Some(pending) = self.pending.remove(&id) else {
-            return Ok(());
-        };
-        match pending.job {
-            Job::Auth(_) => {
-                let outcome = match radius::access_result(&p)? {
-                    AccessResult::Accept(info) => AuthOutcome::Accept(info),
-                    AccessResult::Reject { reply_message } => AuthOutcome::Reject {
-                        message: reply_message,
-                    },
-                    AccessResult::Challenge {
-                        reply_message,
-                        state,
-                    } => AuthOutcome::Challenge {
-                        message: reply_message,
-                        radius_state: state,
-                    },
-                };
-                self.events.push_back(AaaEvent::Auth {
-                    request: id,
-                    outcome,
-                });
-            }
-            Job::Acct(info) => {
-                if p.code == radius::code::ACCOUNTING_RESPONSE {
-                    self.events.push_back(AaaEvent::Accounting {
-                        request: id,
-                        ok: true,
-                    });
-                } else {
-                    // Not an answer to accounting: try the next server.
-                    self.pending.insert(
-                        id,
-                        Pending {
-                            job: Job::Acct(info),
-                            ..pending
+        let is_auth = matches!(self.pending.get(&id).map(|p| &p.job), Some(Job::Auth(_)));
+        if is_auth {
+            match radius::access_result(&p) {
+                Ok(r) => {
+                    self.pending.remove(&id);
+                    let outcome = match r {
+                        AccessResult::Accept(info) => AuthOutcome::Accept(info),
+                        AccessResult::Reject { reply_message } => AuthOutcome::Reject {
+                            message: reply_message,
                         },
-                    );
+                        AccessResult::Challenge {
+                            reply_message,
+                            state,
+                        } => AuthOutcome::Challenge {
+                            message: reply_message,
+                            radius_state: state,
+                        },
+                    };
+                    self.events.push_back(AaaEvent::Auth {
+                        request: id,
+                        outcome,
+                    });
+                    Ok(())
+                }
+                Err(e) => {
+                    // A verified answer that is not an answer to our question:
+                    // this server is confused, try the next one.
                     self.next_server(now, rng, id);
+                    Err(e)
                 }
             }
+        } else if p.code == radius::code::ACCOUNTING_RESPONSE {
+            self.pending.remove(&id);
+            self.events.push_back(AaaEvent::Accounting {
+                request: id,
+                ok: true,
+            });
+            Ok(())
+        } else {
+            self.next_server(now, rng, id);
+            Err(XauthError::BadValue {
+                what: "RADIUS response code to an Accounting-Request",
+                value: u64::from(p.code),
+            })
         }
-        Ok(())
     }
 
     /// Feeds bytes read from TCP connection `conn`.
@@ -495,9 +497,10 @@ impl AaaClient {
         conn: ConnId,
         bytes: &[u8],
     ) -> Result<(), XauthError> {
-        let id = self
-            .request_of_conn(conn)
-            .ok_or(XauthError::UnknownRequest(conn.0))?;
+        let id = self.request_of_conn(conn).ok_or(XauthError::StrayReply {
+            protocol: "TACACS+",
+            identifier: conn.0,
+        })?;
         if let Some(p) = self.pending.get_mut(&id) {
             if let Wire::TacacsLogin { buf, .. } | Wire::TacacsAcct { buf, .. } = &mut p.wire {
                 // Why: a server that streams without end must not grow memory.

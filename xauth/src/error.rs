@@ -115,10 +115,11 @@ pub enum XauthError {
         value: u64,
     },
 
-    /// A TACACS+ reply from another session or out of sequence.
-    #[error("TACACS+ {what}: expected {expected:#x}, got {got:#x}")]
-    TacacsMismatch {
-        /// `session_id`, `seq_no` or `type`.
+    /// A TACACS+ or RADIUS reply from another session, out of sequence, or for
+    /// another request.
+    #[error("{what}: expected {expected:#x}, got {got:#x}")]
+    Mismatch {
+        /// `session_id`, `seq_no`, `type` or `RADIUS identifier`.
         what: &'static str,
         /// The value we expected.
         expected: u32,
@@ -132,6 +133,15 @@ pub enum XauthError {
     BadAuthenticator {
         /// `Response Authenticator` or `Message-Authenticator`.
         what: &'static str,
+    },
+
+    /// A reply that matches no pending request (late, duplicate or forged).
+    #[error("{protocol} reply with identifier {identifier} matches no pending request")]
+    StrayReply {
+        /// `RADIUS` or `TACACS+`.
+        protocol: &'static str,
+        /// Its identifier (RADIUS) or connection id (TACACS+).
+        identifier: u64,
     },
 
     /// A bounded table is full.
@@ -156,8 +166,9 @@ impl XauthError {
             self,
             XauthError::UnexpectedMessage { .. }
                 | XauthError::IdentifierMismatch { .. }
-                | XauthError::TacacsMismatch { .. }
+                | XauthError::Mismatch { .. }
                 | XauthError::BadAuthenticator { .. }
+                | XauthError::StrayReply { .. }
         )
     }
 }

@@ -447,7 +447,7 @@ pub fn verify_response(
 ) -> Result<Packet, XauthError> {
     let p = Packet::parse(datagram)?;
     if p.identifier != request_id {
-        return Err(XauthError::TacacsMismatch {
+        return Err(XauthError::Mismatch {
             what: "RADIUS identifier",
             expected: u32::from(request_id),
             got: u32::from(p.identifier),
@@ -725,7 +725,7 @@ mod tests {
         ));
         assert!(matches!(
             verify_response(&accept, 1, &ra, &Secret::from("xyzzy5461")),
-            Err(XauthError::TacacsMismatch { .. })
+            Err(XauthError::Mismatch { .. })
         ));
     }
 

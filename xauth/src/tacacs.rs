@@ -933,23 +933,23 @@ impl TacacsAccounting {
 fn expect_reply(key: &Secret, sent: &Header, packet: &[u8]) -> Result<Vec<u8>, XauthError> {
     let header = Header::parse(packet)?;
     if header.session_id != sent.session_id {
-        return Err(XauthError::TacacsMismatch {
-            what: "session_id",
+        return Err(XauthError::Mismatch {
+            what: "TACACS+ session_id",
             expected: sent.session_id,
             got: header.session_id,
         });
     }
     if header.kind != sent.kind {
-        return Err(XauthError::TacacsMismatch {
-            what: "type",
+        return Err(XauthError::Mismatch {
+            what: "TACACS+ type",
             expected: u32::from(u8::from(sent.kind)),
             got: u32::from(u8::from(header.kind)),
         });
     }
     let want = sent.seq_no.wrapping_add(1);
     if header.seq_no != want {
-        return Err(XauthError::TacacsMismatch {
-            what: "seq_no",
+        return Err(XauthError::Mismatch {
+            what: "TACACS+ seq_no",
             expected: u32::from(want),
             got: u32::from(header.seq_no),
         });
@@ -1102,7 +1102,10 @@ mod tests {
         // A replayed seq 2 is refused, seq 4 PASS finishes.
         assert!(matches!(
             l.handle(&r),
-            Err(XauthError::TacacsMismatch { what: "seq_no", .. })
+            Err(XauthError::Mismatch {
+                what: "TACACS+ seq_no",
+                ..
+            })
         ));
         let ok = server_reply(&l, 4, authen_status::PASS, b"");
         assert_eq!(
@@ -1130,8 +1133,8 @@ mod tests {
         other[4..8].copy_from_slice(&6u32.to_be_bytes());
         assert!(matches!(
             l.handle(&other),
-            Err(XauthError::TacacsMismatch {
-                what: "session_id",
+            Err(XauthError::Mismatch {
+                what: "TACACS+ session_id",
                 ..
             })
         ));
