@@ -5,7 +5,7 @@
 //! MAC consumes every complete 64-byte block of the packet that is final, so the
 //! hash compression can run in the latency gaps of the serial CBC chain.
 
-use crate::des_table::{DesFast, TdesFast};
+use crate::des_table::{Block64, DesFast, TdesFast};
 use crate::error::EspError;
 use crate::hmac96::{HashCore, HmacKey, Integrity, ICV_LEN};
 use crate::params::EncryptionAlgorithm;
@@ -59,16 +59,24 @@ impl EspCipher {
         if key.len() != expected {
             return Err(key_err(expected, key.len()));
         }
-        let bad = |_| key_err(expected, key.len());
+        let bad = key_err(expected, key.len());
         Ok(EspCipher(match alg {
             EncryptionAlgorithm::Null => Inner::Null,
-            EncryptionAlgorithm::Des => Inner::Des(DesFast::new_from_slice(key).map_err(bad)?),
-            EncryptionAlgorithm::TripleDes => {
-                Inner::TripleDes(TdesFast::new_from_slice(key).map_err(bad)?)
+            EncryptionAlgorithm::Des => {
+                Inner::Des(DesFast::new_from_slice(key).map_err(|_| bad.clone())?)
             }
-            EncryptionAlgorithm::Aes128 => Inner::Aes128(Aes128::new_from_slice(key).map_err(bad)?),
-            EncryptionAlgorithm::Aes192 => Inner::Aes192(Aes192::new_from_slice(key).map_err(bad)?),
-            EncryptionAlgorithm::Aes256 => Inner::Aes256(Aes256::new_from_slice(key).map_err(bad)?),
+            EncryptionAlgorithm::TripleDes => {
+                Inner::TripleDes(TdesFast::new_from_slice(key).map_err(|_| bad.clone())?)
+            }
+            EncryptionAlgorithm::Aes128 => {
+                Inner::Aes128(Aes128::new_from_slice(key).map_err(|_| bad.clone())?)
+            }
+            EncryptionAlgorithm::Aes192 => {
+                Inner::Aes192(Aes192::new_from_slice(key).map_err(|_| bad.clone())?)
+            }
+            EncryptionAlgorithm::Aes256 => {
+                Inner::Aes256(Aes256::new_from_slice(key).map_err(|_| bad.clone())?)
+            }
         }))
     }
 
@@ -156,8 +164,8 @@ impl EspCipher {
                 Some(k) => packet.get(..ct_end).map(|d| k.icv(d)).unwrap_or_default(),
                 None => [0; ICV_LEN],
             },
-            Inner::Des(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
-            Inner::TripleDes(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
+            Inner::Des(c) => cbc64_encrypt_mac(c, mac, packet, ct_start, ct_end),
+            Inner::TripleDes(c) => cbc64_encrypt_mac(c, mac, packet, ct_start, ct_end),
             Inner::Aes128(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
             Inner::Aes192(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
             Inner::Aes256(c) => cbc_encrypt_mac(c, mac, packet, ct_start, ct_end),
@@ -168,8 +176,8 @@ impl EspCipher {
     pub(crate) fn decrypt(&self, packet: &mut [u8], ct_start: usize, ct_end: usize) {
         match &self.0 {
             Inner::Null => {}
-            Inner::Des(c) => cbc_decrypt(c, packet, ct_start, ct_end),
-            Inner::TripleDes(c) => cbc_decrypt(c, packet, ct_start, ct_end),
+            Inner::Des(c) => cbc64_decrypt(c, packet, ct_start, ct_end),
+            Inner::TripleDes(c) => cbc64_decrypt(c, packet, ct_start, ct_end),
             Inner::Aes128(c) => cbc_decrypt(c, packet, ct_start, ct_end),
             Inner::Aes192(c) => cbc_decrypt(c, packet, ct_start, ct_end),
             Inner::Aes256(c) => cbc_decrypt(c, packet, ct_start, ct_end),
@@ -238,5 +246,58 @@ fn cbc_decrypt<C: BlockCipherDecrypt + cipher::BlockCipherEncrypt>(
     if let Some(ct) = packet.get_mut(ct_start..ct_end) {
         let (blocks, _) = Array::slice_as_chunks_mut(ct);
         cbc::Decryptor::<&C>::inner_iv_init(c, &iv).decrypt_blocks(blocks);
+    }
+}
+
+fn iv64(packet: &[u8], ct_start: usize) -> Option<u64> {
+    let iv = packet.get(ct_start.checked_sub(8)?..ct_start)?;
+    <[u8; 8]>::try_from(iv).ok().map(u64::from_be_bytes)
+}
+
+fn cbc64_encrypt_mac<C: Block64, H: HashCore>(
+    c: &C,
+    mac: Option<&HmacKey<H>>,
+    packet: &mut [u8],
+    ct_start: usize,
+    ct_end: usize,
+) -> [u8; ICV_LEN] {
+    let Some(mut iv) = iv64(packet, ct_start) else {
+        return [0; ICV_LEN];
+    };
+    let Some(mac) = mac else {
+        if let Some(ct) = packet.get_mut(ct_start..ct_end) {
+            crate::des_table::cbc_encrypt(c, iv, ct);
+        }
+        return [0; ICV_LEN];
+    };
+    let mut running = mac.start();
+    let mut maced = 0usize;
+    let mut pos = ct_start;
+    while pos < ct_end {
+        let next = pos.saturating_add(STRIDE).min(ct_end);
+        if let Some(ct) = packet.get_mut(pos..next) {
+            iv = crate::des_table::cbc_encrypt(c, iv, ct);
+        }
+        let ready = next.saturating_sub(next.saturating_sub(maced) % 64);
+        if ready > maced {
+            if let Some(d) = packet.get(maced..ready) {
+                running.update_blocks(d);
+            }
+            maced = ready;
+        }
+        pos = next;
+    }
+    packet
+        .get(maced..ct_end)
+        .map(|tail| running.finish(tail))
+        .unwrap_or_default()
+}
+
+fn cbc64_decrypt<C: Block64>(c: &C, packet: &mut [u8], ct_start: usize, ct_end: usize) {
+    let Some(iv) = iv64(packet, ct_start) else {
+        return;
+    };
+    if let Some(ct) = packet.get_mut(ct_start..ct_end) {
+        crate::des_table::cbc_decrypt(c, iv, ct);
     }
 }

@@ -50,7 +50,7 @@
 #![warn(missing_docs)]
 
 pub mod cipher;
-mod des_table;
+pub mod des_table;
 pub mod error;
 pub mod hmac96;
 pub mod inspect;
