@@ -354,6 +354,19 @@ impl AaaClient {
         Ok(())
     }
 
+    /// Abandons a request (the Xauth dialogue it served has ended): its TCP
+    /// connection is closed, later replies are stray. No event is emitted.
+    pub fn cancel(&mut self, request: RequestId) -> Result<(), XauthError> {
+        let p = self
+            .pending
+            .remove(&request)
+            .ok_or(XauthError::UnknownRequest(request.0))?;
+        if let Wire::TacacsLogin { conn, .. } | Wire::TacacsAcct { conn, .. } = p.wire {
+            self.transmits.push_back(AaaTransmit::Close { conn });
+        }
+        Ok(())
+    }
+
     /// The next IO to do.
     pub fn poll_transmit(&mut self) -> Option<AaaTransmit> {
         self.transmits.pop_front()

@@ -921,6 +921,31 @@ fn tacacs_getdata_challenge_is_answered_on_the_same_connection() {
     );
     assert_eq!(c.poll_transmit(), Some(AaaTransmit::Close { conn }));
     assert_eq!(c.pending(), 0);
-    // Bytes for a finished connection are refused.
-    assert!(c.handle_stream(t0, &mut rng, conn, &pass).is_err());
+    // Bytes for a finished connection are refused as stray.
+    assert!(c
+        .handle_stream(t0, &mut rng, conn, &pass)
+        .unwrap_err()
+        .is_silent_drop());
+
+    // A second login abandoned while the user is prompted: the connection closes.
+    let id2 = c
+        .authenticate(
+            t0,
+            &mut rng,
+            AuthRequest {
+                user: b"tok".to_vec(),
+                password: Secret::from("pin"),
+                client_addr: None,
+                radius_state: None,
+            },
+        )
+        .unwrap();
+    let Some(AaaTransmit::Stream { conn: conn2, .. }) = c.poll_transmit() else {
+        panic!()
+    };
+    assert_ne!(conn2, conn);
+    c.cancel(id2).unwrap();
+    assert_eq!(c.poll_transmit(), Some(AaaTransmit::Close { conn: conn2 }));
+    assert_eq!(c.pending(), 0);
+    assert_eq!(c.cancel(id2), Err(XauthError::UnknownRequest(id2.0)));
 }
