@@ -13,7 +13,16 @@
 //! Like every table-based DES (OpenSSL's included), lookups depend on secret data;
 //! DES and 3DES are legacy transforms kept for PIX-era peers.
 
+use crate::error::EspError;
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+fn key_len_error(expected: usize, got: usize) -> EspError {
+    EspError::InvalidKeyLength {
+        what: "encryption",
+        expected,
+        got,
+    }
+}
 
 /// FIPS 46-3 S-boxes, row-major (4 rows x 16 columns).
 const SBOX: [[u8; 64]; 8] = [
@@ -161,7 +170,7 @@ const IP_T: [[u64; 16]; 16] = build_perm(&IP, false);
 const FP_T: [[u64; 16]; 16] = build_perm(&IP, true);
 
 #[inline(always)]
-#[allow(clippy::indexing_slicing)] // nibble indices are masked to 0..16
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // n < 16, nibbles masked
 fn permute(t: &[[u64; 16]; 16], x: u64) -> u64 {
     let mut out = 0;
     let mut n = 0;
@@ -279,8 +288,10 @@ impl DesFast {
     }
 
     /// From a slice of exactly 8 bytes.
-    pub fn new_from_slice(key: &[u8]) -> Result<Self, ()> {
-        <[u8; 8]>::try_from(key).map(Self::new).map_err(|_| ())
+    pub fn new_from_slice(key: &[u8]) -> Result<Self, EspError> {
+        <[u8; 8]>::try_from(key)
+            .map(Self::new)
+            .map_err(|_| key_len_error(8, key.len()))
     }
 }
 
@@ -309,11 +320,11 @@ pub struct TdesFast {
 
 impl TdesFast {
     /// From a slice of exactly 24 bytes (K1 || K2 || K3).
-    pub fn new_from_slice(key: &[u8]) -> Result<Self, ()> {
-        let k: [u8; 24] = key.try_into().map_err(|_| ())?;
+    pub fn new_from_slice(key: &[u8]) -> Result<Self, EspError> {
+        let k: [u8; 24] = key.try_into().map_err(|_| key_len_error(24, key.len()))?;
         let part = |i: usize| -> [u8; 8] {
             let mut b = [0u8; 8];
-            for (o, s) in b.iter_mut().zip(k.iter().skip(i * 8)) {
+            for (o, s) in b.iter_mut().zip(k.iter().skip(i.saturating_mul(8))) {
                 *o = *s;
             }
             b
@@ -373,7 +384,7 @@ pub fn des_encrypt_block(key: [u8; 8], block: [u8; 8]) -> [u8; 8] {
 pub fn tdes_encrypt_block(key: &[u8; 24], block: [u8; 8]) -> [u8; 8] {
     match TdesFast::new_from_slice(key) {
         Ok(c) => c.encrypt(u64::from_be_bytes(block)).to_be_bytes(),
-        Err(()) => [0; 8],
+        Err(_) => [0; 8],
     }
 }
 
@@ -381,7 +392,7 @@ pub fn tdes_encrypt_block(key: &[u8; 24], block: [u8; 8]) -> [u8; 8] {
 pub fn tdes_decrypt_block(key: &[u8; 24], block: [u8; 8]) -> [u8; 8] {
     match TdesFast::new_from_slice(key) {
         Ok(c) => c.decrypt(u64::from_be_bytes(block)).to_be_bytes(),
-        Err(()) => [0; 8],
+        Err(_) => [0; 8],
     }
 }
 
@@ -413,6 +424,7 @@ pub(crate) fn cbc_decrypt<C: Block64>(c: &C, iv: u64, data: &mut [u8]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::needless_range_loop)]
 mod tests {
     use super::*;
 
