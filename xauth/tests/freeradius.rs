@@ -226,7 +226,7 @@ fn framed_ip_from_access_accept() {
 fn wrong_shared_secret_fails_verification() {
     let r = start_freeradius();
     let wrong = || ServerSpec {
-        timeout: Duration::from_millis(700),
+        timeout: Duration::from_millis(1500),
         ..spec(&r, "not-the-key")
     };
     // Without a Message-Authenticator (as the PIX 6.3 sent them) FreeRADIUS
