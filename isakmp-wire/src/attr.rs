@@ -115,14 +115,15 @@ impl<'a> Attribute<'a> {
             offset,
             payload: None,
         };
-        let (head, rest) = split(input, 4).ok_or(WireError::Truncated {
+        let (head, rest) = input.split_first_chunk::<4>().ok_or(WireError::Truncated {
             what: "data attribute header",
             at,
             needed: 4,
             available: input.len(),
         })?;
-        let word = u16::from_be_bytes([head[0], head[1]]);
-        let second = u16::from_be_bytes([head[2], head[3]]);
+        let [w0, w1, s0, s1] = *head;
+        let word = u16::from_be_bytes([w0, w1]);
+        let second = u16::from_be_bytes([s0, s1]);
         let kind = word & !AF_BIT;
         if word & AF_BIT != 0 {
             return Ok((

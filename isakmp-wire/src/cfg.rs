@@ -97,23 +97,21 @@ impl<'a> ConfigPayload<'a> {
             offset,
             payload: Some(PAYLOAD_TYPE),
         };
-        if body.len() < 4 {
-            return Err(WireError::Truncated {
-                what: "attribute payload header",
-                at,
-                needed: 4,
-                available: body.len(),
-            });
-        }
-        let (head, raw_attributes) = body.split_at(4);
+        let (head, raw_attributes) = body.split_first_chunk::<4>().ok_or(WireError::Truncated {
+            what: "attribute payload header",
+            at,
+            needed: 4,
+            available: body.len(),
+        })?;
+        let [t, reserved, i0, i1] = *head;
         let attributes_offset = offset.saturating_add(4);
         for a in AttributeIter::new(raw_attributes, attributes_offset) {
             a.map_err(|e| with_payload(e, PAYLOAD_TYPE))?;
         }
         Ok(ConfigPayload {
-            cfg_type: CfgType::from(head[0]),
-            reserved: head[1],
-            identifier: u16::from_be_bytes([head[2], head[3]]),
+            cfg_type: CfgType::from(t),
+            reserved,
+            identifier: u16::from_be_bytes([i0, i1]),
             raw_attributes,
             attributes_offset,
         })

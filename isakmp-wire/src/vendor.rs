@@ -118,6 +118,7 @@ macro_rules! hex {
     ($s:literal) => {{
         const S: &[u8] = $s.as_bytes();
         const N: usize = S.len() / 2;
+        #[allow(clippy::arithmetic_side_effects)]
         const fn nib(c: u8) -> u8 {
             match c {
                 b'0'..=b'9' => c - b'0',
@@ -126,6 +127,7 @@ macro_rules! hex {
                 _ => panic!("bad hex"),
             }
         }
+        #[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
         const B: [u8; N] = {
             let mut out = [0u8; N];
             let mut i = 0;
