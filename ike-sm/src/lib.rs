@@ -13,19 +13,8 @@
 //!     iv::Iv,
 //!     phase1::{skeyid_psk, Skeyids},
 //! };
-//! # use rand_core::{TryRng, TryCryptoRng};
-//! # struct Counter(u8);
-//! # impl TryRng for Counter {
-//! #     type Error = core::convert::Infallible;
-//! #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(u32::from(self.next())) }
-//! #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(u64::from(self.next())) }
-//! #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> {
-//! #         d.iter_mut().for_each(|b| *b = self.next()); Ok(())
-//! #     }
-//! # }
-//! # impl TryCryptoRng for Counter {}
-//! # impl Counter { fn next(&mut self) -> u8 { self.0 = self.0.wrapping_mul(167).wrapping_add(13); self.0 } }
-//! # let mut rng = Counter(1); // a real program injects a CSPRNG here
+//! use rand::{rngs::StdRng, SeedableRng};
+//! let mut rng = StdRng::seed_from_u64(1); // any rand_core::CryptoRng; a gateway uses the OS one
 //! // Both ends of a Main Mode with group 2, PSK, 3DES and SHA-1.
 //! let group = DhGroup::from_attribute(2)?;
 //! let ours = KeyPair::generate(group, ExponentSize::default(), &mut rng)?;

@@ -6,7 +6,8 @@ use super::phase1::Skeyids;
 
 impl Skeyids {
     /// Quick Mode HASH(1) = `prf(SKEYID_a, M-ID | rest)`, where `rest` is every payload
-    /// after the HASH payload (SA, Ni, [KE], [IDci, IDcr]) with their generic headers.
+    /// after the HASH payload (SA, Ni, optional KE, optional IDci/IDcr) with their generic
+    /// headers.
     #[must_use]
     pub fn qm_hash1(&self, message_id: u32, rest: &[u8]) -> Vec<u8> {
         self.prf_a(&[&message_id.to_be_bytes(), rest])
