@@ -160,6 +160,33 @@ proptest! {
         }
     }
 
+    /// The generator 2 takes the square-and-double ladder: same results as num-bigint,
+    /// whether the base is given as one byte or left-padded, at any exponent bound.
+    #[test]
+    fn generator_ladder_equals_num_bigint(
+        seed in any::<[u8; 32]>(),
+        bits_pick in 1u32..2048,
+        pad in 0usize..8,
+    ) {
+        let mut rng = StdRng::from_seed(seed);
+        for g in ALL_GROUPS {
+            let len = g.modulus_len();
+            let mut exp = vec![0u8; len];
+            rand_core::Rng::fill_bytes(&mut rng, &mut exp);
+            let bits = 1 + bits_pick % g.modulus_bits();
+            let mut base = vec![0u8; pad];
+            base.push(2);
+            let got = g.modexp(&base, &exp, bits).unwrap();
+            let mask = (BigUint::from(1u8) << bits) - BigUint::from(1u8);
+            let want = BigUint::from(2u8).modpow(&(big(&exp) & mask), &prime(g));
+            prop_assert_eq!(got.expose_secret(), &be(&want, len)[..], "group {}", g.attribute());
+            // ... and the general path on base 4 = 2^2 agrees: 4^e = 2^(2e).
+            let four = g.modexp(&[4], &exp, bits).unwrap();
+            let sq = g.modexp(got.expose_secret(), &[2], 2).unwrap();
+            prop_assert_eq!(four.expose_secret(), sq.expose_secret());
+        }
+    }
+
     /// Short inputs are left-padded; an over-long one is refused.
     #[test]
     fn modexp_short_inputs(
