@@ -181,8 +181,9 @@ pub struct AclRule {
 pub enum AclBody {
     /// `access-list ID remark TEXT`
     Remark(String),
-    /// A rule.
-    Rule(AclRule),
+    /// A rule (boxed: it is most of an ACL line's size, and boxing keeps every
+    /// [`Command`](crate::Command) small, which the parser moves around).
+    Rule(Box<AclRule>),
 }
 
 /// `access-list ID [line N] ...`
@@ -269,9 +270,17 @@ pub(crate) fn parse_addr_spec(cur: &mut Cur<'_, '_>, what: &str) -> Result<AddrS
             cur.name("a network object-group name")?,
         ));
     }
-    let address = cur.addr(&format!(
-        "{what} (`any`, `host A`, `A MASK`, `interface IF` or `object-group NAME`)"
-    ))?;
+    // (the message is only formatted on error: this runs for most ACL lines)
+    let address = match cur.peek() {
+        Some(t) if crate::lexer::parse_ip(t).is_some() || crate::lexer::is_name_token(t) => {
+            cur.addr(what)?
+        }
+        _ => {
+            return Err(cur.expected(format!(
+                "{what} (`any`, `host A`, `A MASK`, `interface IF` or `object-group NAME`)"
+            )))
+        }
+    };
     let mask = cur.mask(&address)?;
     Ok(AddrSpec::Net { address, mask })
 }
@@ -395,7 +404,7 @@ pub(crate) fn parse_access_list(
     let body = if cur.eat("remark") {
         AclBody::Remark(cur.rest().to_owned())
     } else {
-        AclBody::Rule(parse_rule(cur, st)?)
+        AclBody::Rule(Box::new(parse_rule(cur, st)?))
     };
     cur.finish("access-list")?;
     Ok(AccessList { id, position, body })
@@ -528,11 +537,11 @@ impl AccessGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conduit {
     /// The rule.
-    pub rule: AclRule,
+    pub rule: Box<AclRule>,
 }
 
 pub(crate) fn parse_conduit(cur: &mut Cur<'_, '_>, st: &ParseState) -> Result<Conduit, PErr> {
-    let rule = parse_rule(cur, st)?;
+    let rule = Box::new(parse_rule(cur, st)?);
     cur.finish("conduit")?;
     Ok(Conduit { rule })
 }

@@ -39,7 +39,7 @@
 //!   all covered by an earlier `static` of the same shape on the same interface; the
 //!   PIX uses the first, so the later one never applies.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use crate::acl::{AccessList, AclBody, AclRule, Action, AddrSpec};
@@ -47,6 +47,7 @@ use crate::crypto::{CryptoMapLine, MapSet, PfsGroup, Transform, TransformSet, Tr
 use crate::interface::IpAddressKind;
 use crate::isakmp::{IkeEncryption, IkeHash, Isakmp, PolicyAttr};
 use crate::model::{AddrTok, Command, Config};
+use crate::names_table::PortProto;
 use crate::nat::{GlobalPool, NatSource, Static, StaticMapped, StaticReal};
 use crate::object_group::Member;
 use crate::secret::MASK;
@@ -175,18 +176,35 @@ impl Range {
 struct Ctx<'c> {
     config: &'c Config,
     names: HashMap<&'c str, Ipv4Addr>,
+    security: HashMap<&'c str, u8>,
+    globals: HashSet<(&'c str, u32)>,
 }
 
 impl<'c> Ctx<'c> {
     fn new(config: &'c Config) -> Self {
-        let names = config
-            .iter()
-            .filter_map(|(_, c)| match c {
-                Command::Name(n) => Some((n.name.as_str(), n.address)),
-                _ => None,
-            })
-            .collect();
-        Ctx { config, names }
+        let mut names = HashMap::new();
+        let mut security = HashMap::new();
+        let mut globals = HashSet::new();
+        for (_, c) in config.iter() {
+            match c {
+                Command::Name(n) => {
+                    names.entry(n.name.as_str()).or_insert(n.address);
+                }
+                Command::Nameif(n) => {
+                    security.entry(n.name.as_str()).or_insert(n.security);
+                }
+                Command::Global(g) => {
+                    globals.insert((g.interface.as_str(), g.id));
+                }
+                _ => {}
+            }
+        }
+        Ctx {
+            config,
+            names,
+            security,
+            globals,
+        }
     }
     fn ip(&self, a: &AddrTok) -> Option<Ipv4Addr> {
         match a {
@@ -194,6 +212,27 @@ impl<'c> Ctx<'c> {
             AddrTok::Name(n) => self.names.get(n.as_str()).copied(),
         }
     }
+    fn sec(&self, ifc: &str) -> Option<u8> {
+        self.security.get(ifc).copied()
+    }
+}
+
+/// A CIDR block: base address and prefix length (netmasks are contiguous, checked
+/// by the parser), so "is contained in" is a lookup of at most 33 prefixes.
+type Cidr = (u32, u32);
+
+fn cidr(a: Ipv4Addr, m: Ipv4Addr) -> Cidr {
+    let len = u32::from(m).leading_ones();
+    (u32::from(a) & u32::from(m), len)
+}
+
+fn prefix_mask(len: u32) -> u32 {
+    u32::MAX.checked_shl(32u32.saturating_sub(len)).unwrap_or(0)
+}
+
+/// Every CIDR block containing `c` (itself included), widest first.
+fn supernets(c: Cidr) -> impl Iterator<Item = Cidr> {
+    (0..=c.1.min(32)).map(move |len| (c.0 & prefix_mask(len), len))
 }
 
 /// Run every lint rule over a configuration. Findings are sorted by line.
@@ -218,34 +257,33 @@ fn acl_real_address(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         let Command::AccessGroup(g) = cmd else {
             continue;
         };
-        let Some(sec_in) = c.security_level(&g.interface) else {
+        let Some(sec_in) = cx.sec(&g.interface) else {
             continue;
         };
-        // statics that present a more secure interface's host on this interface
-        let statics: Vec<(u32, &Static, Range, Range)> = c
-            .iter()
-            .filter_map(|(l, s)| match s {
-                Command::Static(s) if s.mapped_interface == g.interface => Some((l, s)),
-                _ => None,
-            })
-            .filter(|(_, s)| {
-                c.security_level(&s.real_interface)
-                    .is_some_and(|r| r > sec_in)
-            })
-            .filter_map(|(l, s)| {
-                let (StaticMapped::Address(m), StaticReal::Address(r)) = (&s.mapped, &s.real)
-                else {
-                    return None;
-                };
-                let mask = s.effective_mask();
-                Some((
-                    l,
-                    s,
-                    Range::net(cx.ip(r)?, mask),
-                    Range::net(cx.ip(m)?, mask),
-                ))
-            })
-            .collect();
+        // statics that present a more secure interface's hosts on this interface,
+        // indexed by their real CIDR block (first in the file wins, as on the PIX)
+        let mut statics: HashMap<Cidr, (u32, &Static, Range, Range)> = HashMap::new();
+        for (l, s) in c.iter() {
+            let Command::Static(s) = s else { continue };
+            if s.mapped_interface != g.interface
+                || !cx.sec(&s.real_interface).is_some_and(|r| r > sec_in)
+            {
+                continue;
+            }
+            let (StaticMapped::Address(m), StaticReal::Address(r)) = (&s.mapped, &s.real) else {
+                continue;
+            };
+            let mask = s.effective_mask();
+            let (Some(r), Some(m)) = (cx.ip(r), cx.ip(m)) else {
+                continue;
+            };
+            statics.entry(cidr(r, mask)).or_insert((
+                l,
+                s,
+                Range::net(r, mask),
+                Range::net(m, mask),
+            ));
+        }
         if statics.is_empty() {
             continue;
         }
@@ -263,55 +301,58 @@ fn acl_real_address(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             };
             let Some(dst) = dst else { continue };
             let drange = Range::net(dst, dmask);
-            for (sline, s, real, mapped) in &statics {
-                if !drange.within(*real) || drange.within(*mapped) {
-                    continue;
-                }
-                let offset = drange.0.wrapping_sub(real.0);
-                let new = Ipv4Addr::from(mapped.0.wrapping_add(offset));
-                let mut fixed: AclRule = rule.clone();
-                fixed.dst = match &rule.dst {
-                    AddrSpec::Host(_) => AddrSpec::Host(AddrTok::Ip(new)),
-                    _ => AddrSpec::Net {
-                        address: AddrTok::Ip(new),
-                        mask: dmask,
-                    },
-                };
-                let fixed_line = AccessList {
-                    id: acl.id.clone(),
-                    position: acl.position,
-                    body: AclBody::Rule(fixed),
-                };
-                let mapped_txt = match &s.mapped {
-                    StaticMapped::Address(a) => a.to_string(),
-                    StaticMapped::Interface => "interface".into(),
-                };
-                let real_txt = match &s.real {
-                    StaticReal::Address(a) => a.to_string(),
-                    StaticReal::AccessList(a) => format!("access-list {a}"),
-                };
-                let mut x = f(
-                    LintRule::AclRealAddress,
-                    line,
-                    format!(
-                        "access-list {} permits the real address {} of a static on interface {} (security {}); the PIX matches the mapped address {}",
-                        acl.id,
-                        Ipv4Addr::from(drange.0),
-                        g.interface,
-                        sec_in,
-                        new
-                    ),
-                    format!(
-                        "access-group {} is applied in on {}, so it sees packets as they arrive there, before `static ({},{}) {} {}` (line {}) translates them; their destination is the mapped address {}, never the real {}. This permit never matches and the traffic hits the implicit deny.",
-                        g.acl, g.interface, s.real_interface, s.mapped_interface, mapped_txt, real_txt, sline, new,
-                        Ipv4Addr::from(drange.0)
-                    ),
-                    Some(fixed_line.to_string()),
-                );
-                x.related.push(*sline);
-                out.push(x);
-                break;
+            let hit = supernets(cidr(dst, dmask))
+                .filter_map(|k| statics.get(&k))
+                .min_by_key(|(l, ..)| *l);
+            let Some((sline, s, real, mapped)) = hit else {
+                continue;
+            };
+            if drange.within(*mapped) {
+                continue;
             }
+            let offset = drange.0.wrapping_sub(real.0);
+            let new = Ipv4Addr::from(mapped.0.wrapping_add(offset));
+            let mut fixed: AclRule = (**rule).clone();
+            fixed.dst = match &rule.dst {
+                AddrSpec::Host(_) => AddrSpec::Host(AddrTok::Ip(new)),
+                _ => AddrSpec::Net {
+                    address: AddrTok::Ip(new),
+                    mask: dmask,
+                },
+            };
+            let fixed_line = AccessList {
+                id: acl.id.clone(),
+                position: acl.position,
+                body: AclBody::Rule(Box::new(fixed)),
+            };
+            let mapped_txt = match &s.mapped {
+                StaticMapped::Address(a) => a.to_string(),
+                StaticMapped::Interface => "interface".into(),
+            };
+            let real_txt = match &s.real {
+                StaticReal::Address(a) => a.to_string(),
+                StaticReal::AccessList(a) => format!("access-list {a}"),
+            };
+            let mut x = f(
+                LintRule::AclRealAddress,
+                line,
+                format!(
+                    "access-list {} permits the real address {} of a static on interface {} (security {}); the PIX matches the mapped address {}",
+                    acl.id,
+                    Ipv4Addr::from(drange.0),
+                    g.interface,
+                    sec_in,
+                    new
+                ),
+                format!(
+                    "access-group {} is applied in on {}, so it sees packets as they arrive there, before `static ({},{}) {} {}` (line {}) translates them; their destination is the mapped address {}, never the real {}. This permit never matches and the traffic hits the implicit deny.",
+                    g.acl, g.interface, s.real_interface, s.mapped_interface, mapped_txt, real_txt, sline, new,
+                    Ipv4Addr::from(drange.0)
+                ),
+                Some(fixed_line.to_string()),
+            );
+            x.related.push(*sline);
+            out.push(x);
         }
     }
 }
@@ -513,13 +554,10 @@ fn nat_without_global(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         if n.id == 0 || n.options.outside {
             continue;
         }
-        let Some(sec) = c.security_level(&n.interface) else {
+        let Some(sec) = cx.sec(&n.interface) else {
             continue;
         };
-        let has_global = |ifc: &str| {
-            c.iter()
-                .any(|(_, g)| matches!(g, Command::Global(g) if g.id == n.id && g.interface == ifc))
-        };
+        let has_global = |ifc: &str| cx.globals.contains(&(ifc, n.id));
         // Policy NAT (`nat N access-list`) selects traffic to particular destinations,
         // so one global where those destinations are is enough.
         if matches!(n.source, NatSource::AccessList(_))
@@ -715,13 +753,13 @@ fn unaligned(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 if let AclBody::Rule(r) = &acl.body {
                     for spec in [&r.src, &r.dst] {
                         if let Some((a, m)) = bad(spec) {
-                            let mut fixed = r.clone();
+                            let mut fixed: AclRule = (**r).clone();
                             fixed.src = fix_spec(&r.src);
                             fixed.dst = fix_spec(&r.dst);
                             let fl = AccessList {
                                 id: acl.id.clone(),
                                 position: acl.position,
-                                body: AclBody::Rule(fixed),
+                                body: AclBody::Rule(Box::new(fixed)),
                             };
                             push(out, line, a, m, Some(fl.to_string()));
                         }
@@ -863,52 +901,68 @@ fn same_security(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
 }
 
 fn shadowed_statics(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
-    let statics: Vec<(u32, &Static)> = cx
-        .config
-        .iter()
-        .filter_map(|(l, c)| match c {
-            Command::Static(s) => Some((l, s)),
+    type Shape = Option<(PortProto, u16)>;
+    let shape = |s: &Static| -> Shape { s.ports.map(|p| (p.protocol, p.mapped_port)) };
+    let mapped = |s: &Static| match &s.mapped {
+        StaticMapped::Address(a) => cx.ip(a).map(|a| cidr(a, s.effective_mask())),
+        StaticMapped::Interface => None,
+    };
+    let real = |s: &Static| match &s.real {
+        StaticReal::Address(a) => cx.ip(a).map(|a| cidr(a, s.effective_mask())),
+        StaticReal::AccessList(_) => None,
+    };
+    // first line of each (interface(s), shape, CIDR)
+    let mut by_mapped: HashMap<(&str, Shape, Cidr), u32> = HashMap::new();
+    let mut by_real: HashMap<(&str, &str, Shape, Cidr), u32> = HashMap::new();
+    for (l, c) in cx.config.iter() {
+        let Command::Static(s) = c else { continue };
+        if let Some(m) = mapped(s) {
+            by_mapped
+                .entry((&s.mapped_interface, shape(s), m))
+                .or_insert(l);
+        }
+        if let Some(r) = real(s) {
+            by_real
+                .entry((&s.real_interface, &s.mapped_interface, shape(s), r))
+                .or_insert(l);
+        }
+    }
+    for (lj, c) in cx.config.iter() {
+        let Command::Static(sj) = c else { continue };
+        let earlier_mapped = mapped(sj).and_then(|m| {
+            supernets(m)
+                .filter_map(|k| by_mapped.get(&(sj.mapped_interface.as_str(), shape(sj), k)))
+                .filter(|l| **l < lj)
+                .min()
+        });
+        let earlier_real = real(sj).and_then(|r| {
+            supernets(r)
+                .filter_map(|k| {
+                    by_real.get(&(
+                        sj.real_interface.as_str(),
+                        sj.mapped_interface.as_str(),
+                        shape(sj),
+                        k,
+                    ))
+                })
+                .filter(|l| **l < lj)
+                .min()
+        });
+        let side = match (earlier_mapped, earlier_real) {
+            (Some(li), _) => Some(("mapped", &sj.mapped_interface, *li)),
+            (None, Some(li)) => Some(("real", &sj.real_interface, *li)),
             _ => None,
-        })
-        .collect();
-    let shape = |s: &Static| s.ports.map(|p| (p.protocol, p.mapped_port));
-    for (j, (lj, sj)) in statics.iter().enumerate() {
-        for (li, si) in statics.iter().take(j) {
-            if shape(si) != shape(sj) {
-                continue;
-            }
-            let mapped = |s: &Static| match &s.mapped {
-                StaticMapped::Address(a) => cx.ip(a).map(|a| Range::net(a, s.effective_mask())),
-                StaticMapped::Interface => None,
-            };
-            let real = |s: &Static| match &s.real {
-                StaticReal::Address(a) => cx.ip(a).map(|a| Range::net(a, s.effective_mask())),
-                StaticReal::AccessList(_) => None,
-            };
-            let side = if si.mapped_interface == sj.mapped_interface
-                && matches!((mapped(si), mapped(sj)), (Some(a), Some(b)) if b.within(a))
-            {
-                Some(("mapped", &sj.mapped_interface))
-            } else if si.real_interface == sj.real_interface
-                && si.mapped_interface == sj.mapped_interface
-                && matches!((real(si), real(sj)), (Some(a), Some(b)) if b.within(a))
-            {
-                Some(("real", &sj.real_interface))
-            } else {
-                None
-            };
-            if let Some((what, ifc)) = side {
-                let mut x = f(
-                    LintRule::ShadowedStatic,
-                    *lj,
-                    format!("this static's {what} addresses on {ifc} are all covered by the static on line {li}"),
-                    "The PIX uses the first static that matches; this one never applies (a PIX 6.3 also warns about overlapping statics when they are entered).".into(),
-                    None,
-                );
-                x.related.push(*li);
-                out.push(x);
-                break;
-            }
+        };
+        if let Some((what, ifc, li)) = side {
+            let mut x = f(
+                LintRule::ShadowedStatic,
+                lj,
+                format!("this static's {what} addresses on {ifc} are all covered by the static on line {li}"),
+                "The PIX uses the first static that matches; this one never applies (a PIX 6.3 also warns about overlapping statics when they are entered).".into(),
+                None,
+            );
+            x.related.push(li);
+            out.push(x);
         }
     }
 }

@@ -279,6 +279,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn command_stays_small() {
+        // moved on every push; keep it within a few cache lines
+        let size = std::mem::size_of::<Command>();
+        assert!(size <= 160, "Command is {size} bytes");
+    }
+
+    #[test]
     fn hms_round_trip() {
         for t in ["0:00:00", "3:00:00", "0:05:00", "1193:02:47"] {
             assert_eq!(Hms::parse(t).unwrap().to_string(), t);

@@ -214,11 +214,17 @@ pub fn lookup_port(tok: &str) -> Option<PortLookup> {
     if tok.bytes().all(|b| b.is_ascii_digit()) {
         return tok.parse::<u16>().ok().map(PortLookup::Exact);
     }
-    let lower = tok.to_ascii_lowercase();
-    if let Some((_, p, _, _)) = PORTS.iter().find(|(n, ..)| *n == lower) {
+    if let Some((_, p, _, _)) = PORTS.iter().find(|(n, ..)| n.eq_ignore_ascii_case(tok)) {
         return Some(PortLookup::Exact(*p));
     }
-    let mut hits = PORTS.iter().filter(|(n, ..)| n.starts_with(lower.as_str()));
+    let is_prefix = |n: &str| {
+        n.len() > tok.len()
+            && n.as_bytes()
+                .iter()
+                .zip(tok.as_bytes())
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+    };
+    let mut hits = PORTS.iter().filter(|(n, ..)| is_prefix(n));
     match (hits.next(), hits.next()) {
         (Some((full, port, _, _)), None) => Some(PortLookup::Abbreviation { full, port: *port }),
         _ => None,

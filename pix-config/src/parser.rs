@@ -110,6 +110,16 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// True for lines a terminal capture adds around a `show run`.
 fn is_noise(first: &str, line: &str) -> bool {
+    // fast path: configuration lines start with a lowercase keyword or `:`
+    if first
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && !first.ends_with('#')
+        && !first.ends_with('>')
+    {
+        return false;
+    }
     let t = line.trim();
     t == "[OK]"
         || t.starts_with("Building configuration")
@@ -136,7 +146,12 @@ fn is_prompt(first: &str) -> bool {
 
 /// Parse with options.
 pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
-    let mut commands: Vec<Located<Command>> = Vec::new();
+    let estimate = text
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        .saturating_add(1);
+    let mut commands: Vec<Located<Command>> = Vec::with_capacity(estimate);
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut st = ParseState::default();
     let mut toks: Vec<Tok<'_>> = Vec::with_capacity(32);

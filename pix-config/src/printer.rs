@@ -81,19 +81,28 @@ fn rank(c: &Command) -> Option<u8> {
     })
 }
 
-/// Stable-sort commands into `show run` order.
-pub(crate) fn sort_show_run(commands: Vec<Located<Command>>) -> Vec<Located<Command>> {
+/// Stable-sort commands into `show run` order. A dump that is already in order (the
+/// usual case) is returned as is, without moving the commands.
+pub(crate) fn sort_show_run(mut commands: Vec<Located<Command>>) -> Vec<Located<Command>> {
     let mut prev = 1u8;
-    let mut keyed: Vec<(u8, Located<Command>)> = commands
-        .into_iter()
+    let ranks: Vec<u8> = commands
+        .iter()
         .map(|c| {
             let r = rank(&c.value).unwrap_or(prev);
             prev = r;
-            (r, c)
+            r
         })
         .collect();
-    keyed.sort_by_key(|(r, _)| *r);
-    keyed.into_iter().map(|(_, c)| c).collect()
+    if ranks.windows(2).all(|w| matches!(w, [a, b] if a <= b)) {
+        return commands;
+    }
+    let mut order: Vec<usize> = (0..commands.len()).collect();
+    order.sort_by_key(|&i| ranks.get(i).copied().unwrap_or(u8::MAX));
+    let mut slots: Vec<Option<Located<Command>>> = commands.drain(..).map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
 }
 
 /// Write one command (object-groups write their member lines too).

@@ -7,6 +7,33 @@
 //! the definition, or a duplicate definition names both lines.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: the resolver hashes many short names from our own parse; SipHash's
+/// flooding resistance costs a third of the pass and buys nothing here (the map
+/// size is bounded by the input, every lookup is O(1) expected either way).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 use crate::aaa::{AaaRule, AaaServerLine};
 use crate::acl::{AclBody, AddrSpec, IcmpSpec, PortSpec, ProtocolSpec};
@@ -80,7 +107,7 @@ struct Pending<'c> {
 }
 
 struct Resolver<'c> {
-    defs: HashMap<(u8, &'c str), (Kind, u32)>,
+    defs: FastMap<(u8, &'c str), (Kind, u32)>,
     out: Vec<Pending<'c>>,
     check_hardware: bool,
 }
@@ -363,7 +390,7 @@ pub(crate) fn resolve(config: &Config, source: &str) -> Vec<Diagnostic> {
         .iter()
         .any(|(_, c)| matches!(c, Command::Interface(_)));
     let mut r = Resolver {
-        defs: HashMap::new(),
+        defs: FastMap::default(),
         out: Vec::new(),
         check_hardware,
     };

@@ -5,7 +5,8 @@ use pix_config::{parse, ConfigError};
 use proptest::prelude::*;
 
 fn ip() -> impl Strategy<Value = String> {
-    (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}"))
+    (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>())
+        .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}"))
 }
 
 fn mask() -> impl Strategy<Value = String> {
@@ -26,8 +27,10 @@ fn name() -> impl Strategy<Value = String> {
 fn port() -> impl Strategy<Value = String> {
     prop_oneof![
         (0u16..=65535).prop_map(|p| p.to_string()),
-        prop::sample::select(vec!["www", "domain", "sqlnet", "smtp", "https", "ssh", "telnet", "ftp", "ntp", "snmp"])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "www", "domain", "sqlnet", "smtp", "https", "ssh", "telnet", "ftp", "ntp", "snmp"
+        ])
+        .prop_map(str::to_owned),
     ]
 }
 
@@ -42,8 +45,13 @@ fn addr_spec() -> impl Strategy<Value = String> {
 
 fn port_op() -> impl Strategy<Value = String> {
     prop_oneof![
-        (prop::sample::select(vec!["eq", "neq", "lt", "gt"]), port()).prop_map(|(o, p)| format!(" {o} {p}")),
-        (0u16..30000, 0u16..30000).prop_map(|(a, b)| format!(" range {} {}", a, a.saturating_add(b))),
+        (prop::sample::select(vec!["eq", "neq", "lt", "gt"]), port())
+            .prop_map(|(o, p)| format!(" {o} {p}")),
+        (0u16..30000, 0u16..30000).prop_map(|(a, b)| format!(
+            " range {} {}",
+            a,
+            a.saturating_add(b)
+        )),
         Just(String::new()),
     ]
 }
@@ -57,7 +65,13 @@ fn acl_line() -> impl Strategy<Value = String> {
         port_op(),
         addr_spec(),
         port_op(),
-        prop::sample::select(vec!["", " log", " log 3", " log 4 interval 10", " log disable"]),
+        prop::sample::select(vec![
+            "",
+            " log",
+            " log 3",
+            " log 4 interval 10",
+            " log disable",
+        ]),
     )
         .prop_map(|(id, act, proto, src, sp, dst, dp, log)| {
             let ports = proto == "tcp" || proto == "udp";
