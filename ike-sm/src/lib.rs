@@ -52,6 +52,9 @@
 //!   (`tests/ikev1_certs.rs`, RUB-NDS informational IV).
 //! * A retransmitted encrypted message must not advance the IV chain
 //!   (`tests/ikev1_certs.rs`, frame 8; `crypto::iv::tests`).
+//! * The IV chain advances past a received message only once its HASH verified
+//!   (`IkeCipher::decrypt_next` + `Decrypted::accept`), so a forged message cannot
+//!   desynchronise the exchange (`tests/ikev1_certs.rs`, `quick_mode_through_decrypt_next`).
 //! * Receivers must ignore padding, whichever convention the sender used
 //!   (`tests/ikev1_certs.rs`, `tests/kat_vectors.rs`).
 #![forbid(unsafe_code)]

@@ -245,6 +245,63 @@ fn quick_mode_and_the_retransmitted_frame_8() {
     assert_eq!(payload(&c10, 8).len(), 16);
 }
 
+/// The same Quick Mode through `decrypt_next` / `Decrypted::accept`, the way a state
+/// machine drives it: decrypt, (verify the HASH,) accept; frame 8 is flagged as a
+/// retransmission and leaves the chain alone.
+#[test]
+fn quick_mode_through_decrypt_next() {
+    let msgs = capture();
+    let c = cipher();
+    let p1 = phase1(&msgs, &c);
+    let iv = Iv::for_message_id(HashAlg::Md5, p1.chain.current(), QM_MSG_ID, 8).unwrap();
+    let mut chain = IvChain::new(iv);
+    let mut seen = Vec::new();
+    for m in &msgs[6..10] {
+        let mut body = m.body.clone();
+        let d = c.decrypt_next(&chain, &mut body).unwrap();
+        let (payloads, pad) = walk(m.next_payload, &body);
+        assert!(pad < 8);
+        assert_eq!(payloads[0].0, 8, "frame {}: HASH first", m.frame);
+        seen.push((m.frame, d.is_retransmission(), types(&payloads)));
+        d.accept(&mut chain);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (7, false, vec![8, 1, 10, 4, 5, 5]),
+            (8, true, vec![8, 1, 10, 4, 5, 5]),
+            (9, false, vec![8, 1, 10, 4, 5, 5]),
+            (10, false, vec![8]),
+        ]
+    );
+    assert_eq!(
+        chain.current().as_bytes(),
+        &msgs[9].body[msgs[9].body.len() - 8..]
+    );
+
+    // Without accept() the chain does not move: an unauthenticated message cannot
+    // desynchronise the exchange.
+    let fresh = IvChain::new(iv);
+    let mut body = msgs[6].body.clone();
+    let _unverified = c.decrypt_next(&fresh, &mut body).unwrap();
+    assert_eq!(fresh.current(), &iv);
+
+    // Our own sends go through encrypt_next: re-encrypting QM1's plaintext with the QM IV
+    // reproduces frame 7 byte for byte (Openswan pads with zeros), and advances.
+    let mut plain = msgs[6].body.clone();
+    c.decrypt_in_place(&iv, &mut plain).unwrap();
+    let (chain7, pad) = walk(msgs[6].next_payload, &plain);
+    let plain_len = plain.len() - pad;
+    assert!(
+        chain7.len() == 6 && plain[plain_len..].iter().all(|&b| b == 0),
+        "zero padding"
+    );
+    let mut sender = IvChain::new(iv);
+    let n = c.encrypt_next(&mut sender, &mut plain, plain_len).unwrap();
+    assert_eq!(&plain[..n], &msgs[6].body[..]);
+    assert_eq!(sender.current().as_bytes(), &msgs[6].body[n - 8..]);
+}
+
 #[test]
 fn decrypting_a_body_that_is_not_whole_blocks_is_an_error() {
     let msgs = capture();

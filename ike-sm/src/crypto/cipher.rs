@@ -6,7 +6,7 @@
 //! own lengths end the message — so both the zero padding and the RFC 2409 style (pad
 //! length in the last byte) are accepted.
 
-use super::iv::Iv;
+use super::iv::{IncomingIv, Iv, IvChain};
 use super::secret::Secret;
 use crate::error::SmError;
 use aes::{Aes128, Aes192, Aes256};
@@ -188,6 +188,37 @@ impl IkeCipher {
         r.map_err(|()| self.key_error())
     }
 
+    /// Encrypts the next message of an exchange: pads and encrypts `buf[..plain_len]` with
+    /// the chain's current IV, then advances the chain to the new last block (a message we
+    /// send is final). Returns the encrypted length.
+    ///
+    /// # Errors
+    /// As [`IkeCipher::encrypt_in_place`]; the chain is unchanged on error.
+    pub fn encrypt_next(
+        &self,
+        chain: &mut IvChain,
+        buf: &mut [u8],
+        plain_len: usize,
+    ) -> Result<usize, SmError> {
+        let n = self.encrypt_in_place(chain.current(), buf, plain_len)?;
+        chain.advance(buf.get(..n).unwrap_or_default())?;
+        Ok(n)
+    }
+
+    /// Decrypts an incoming message of an exchange in place, choosing the IV with
+    /// [`IvChain::incoming`] (a retransmission gets its original IV). The chain is *not*
+    /// advanced: call [`Decrypted::accept`] once the message's HASH has verified, so that
+    /// a forged or corrupted message cannot desynchronise the exchange.
+    ///
+    /// # Errors
+    /// As [`IkeCipher::decrypt_in_place`].
+    pub fn decrypt_next(&self, chain: &IvChain, body: &mut [u8]) -> Result<Decrypted, SmError> {
+        let incoming = chain.incoming(body);
+        let next = Iv::after(body, self.alg.block_size())?;
+        self.decrypt_in_place(incoming.iv(), body)?;
+        Ok(Decrypted { incoming, next })
+    }
+
     fn check_iv(&self, iv: &Iv) -> Result<(), SmError> {
         if iv.len() == self.alg.block_size() {
             Ok(())
@@ -204,6 +235,37 @@ impl IkeCipher {
             what: "ISAKMP encryption",
             expected: self.alg.key_len(),
             got: self.key.len(),
+        }
+    }
+}
+
+/// The outcome of [`IkeCipher::decrypt_next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "accept() the message once its HASH verifies, or the IV chain stalls"]
+pub struct Decrypted {
+    incoming: IncomingIv,
+    next: Iv,
+}
+
+impl Decrypted {
+    /// Whether this was a byte-identical retransmission of a message already in the chain
+    /// (answer it with the stored reply; do not process it again).
+    #[must_use]
+    pub fn is_retransmission(&self) -> bool {
+        matches!(self.incoming, IncomingIv::Retransmission(_))
+    }
+
+    /// The IV the message was decrypted with.
+    #[must_use]
+    pub fn iv(&self) -> &Iv {
+        self.incoming.iv()
+    }
+
+    /// The message authenticated: advance the chain past it (a retransmission leaves the
+    /// chain where it is).
+    pub fn accept(self, chain: &mut IvChain) {
+        if !self.is_retransmission() {
+            chain.advance_to(self.next);
         }
     }
 }

@@ -206,12 +206,18 @@ impl IvChain {
     /// [`SmError::CiphertextLength`] when the body is shorter than one block.
     pub fn advance(&mut self, ciphertext: &[u8]) -> Result<(), SmError> {
         let next = Iv::after(ciphertext, self.current.len())?;
+        self.advance_to(next);
+        Ok(())
+    }
+
+    /// Moves the chain to `next` (the last ciphertext block of the message just sent or
+    /// accepted), remembering it for retransmission detection.
+    pub fn advance_to(&mut self, next: Iv) {
         self.history.rotate_right(1);
         if let Some(first) = self.history.first_mut() {
             *first = Some((self.current, next));
         }
         self.current = next;
-        Ok(())
     }
 }
 
