@@ -20,7 +20,7 @@ use crate::error::XauthError;
 use crate::local::LocalUsers;
 use crate::radius::{self, AcceptInfo, AccessResult, AcctStatus};
 use crate::secret::Secret;
-use crate::server::after;
+use crate::server::{after, Verdict};
 use crate::tacacs::{
     self, acct_flag, AccountingRecord, LoginKind, LoginRequest, LoginResult, LoginStep,
     StreamBuffer, TacacsAccounting, TacacsLogin,
@@ -156,6 +156,22 @@ pub enum AuthOutcome {
     },
     /// No server of the group answered (timeouts, errors, wrong keys).
     Unreachable,
+}
+
+impl AuthOutcome {
+    /// The Xauth verdict this outcome means for the user: accept, a challenge
+    /// round (token users), or reject (also when no server answered: the PIX
+    /// refuses the user when its AAA servers are down).
+    pub fn to_verdict(&self) -> Verdict {
+        match self {
+            AuthOutcome::Accept(_) => Verdict::Accept,
+            AuthOutcome::Challenge { message, .. } => Verdict::Challenge {
+                message: message.clone().unwrap_or_default(),
+                challenge: None,
+            },
+            AuthOutcome::Reject { .. } | AuthOutcome::Unreachable => Verdict::Reject,
+        }
+    }
 }
 
 /// An accounting record to send.

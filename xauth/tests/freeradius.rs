@@ -101,7 +101,11 @@ fn start_freeradius() -> FreeRadius {
     // Users: the seed's Xauth user, and one with a RADIUS-assigned address.
     edit(&raddb.join("mods-config/files/authorize"), |s| {
         format!(
-            "cisco_customer Cleartext-Password := \"cisco123\"\n\n\
+            "token_user State == \"token-round-2\", Cleartext-Password := \"556677\"\n\
+             \tReply-Message = \"token accepted\"\n\n\
+             token_user Cleartext-Password := \"1234\", Response-Packet-Type := Access-Challenge\n\
+             \tReply-Message = \"Enter token code\", State = \"token-round-2\"\n\n\
+             cisco_customer Cleartext-Password := \"cisco123\"\n\n\
              framed_user Cleartext-Password := \"framed123\"\n\
              \tFramed-IP-Address = 10.1.1.77,\n\
              \tFramed-IP-Netmask = 255.255.255.0,\n\
@@ -381,4 +385,122 @@ fn accounting_start_stop_in_detail_file() {
     assert!(detail.contains("Acct-Session-Time = 15"), "{detail}");
     assert!(detail.contains("Framed-IP-Address = 10.1.1.1"), "{detail}");
     assert!(detail.contains("NAS-Port-Type = Virtual"), "{detail}");
+}
+
+#[test]
+fn xauth_dialogue_with_a_radius_token_challenge() {
+    // Gateway, VPN client and RADIUS client together: the password round gets an
+    // Access-Challenge, which becomes an Xauth challenge round; the answer goes back
+    // with the State and is accepted.
+    use isakmp_wire::{ConfigPayload, OwnedConfigPayload};
+    use xauth::{
+        Answer, ClientEvent, Outcome, Round, ServerConfig, ServerEvent, Verdict, XauthClient,
+        XauthServer,
+    };
+    fn pass<F: FnOnce(&ConfigPayload<'_>)>(p: OwnedConfigPayload, f: F) {
+        let mut b = Vec::new();
+        p.emit(&mut b).unwrap();
+        f(&ConfigPayload::parse(&b, 0).unwrap());
+    }
+    let r = start_freeradius();
+    let mut aaa = client_for(vec![spec(&r, "secretkey")], 3);
+    let mut rng = TestRng(21);
+    let now = std::time::Instant::now();
+    let mut gw = XauthServer::start(ServerConfig::default(), now, &mut rng);
+    let mut vpn = XauthClient::new(Duration::from_secs(30));
+
+    let mut ask_radius = |user: &[u8], pw: &Secret, state: Option<Vec<u8>>| {
+        let id = aaa
+            .authenticate(
+                now,
+                &mut rng,
+                AuthRequest {
+                    user: user.to_vec(),
+                    password: pw.duplicate(),
+                    client_addr: None,
+                    radius_state: state,
+                },
+            )
+            .unwrap();
+        let mut log = DriveLog::default();
+        match drive(&mut aaa, &mut rng, Duration::from_secs(10), &mut log) {
+            Some(AaaEvent::Auth { request, outcome }) if request == id => outcome,
+            other => panic!("{other:?} {log:?}"),
+        }
+    };
+
+    // Password round.
+    pass(gw.poll_transmit().unwrap(), |m| vpn.handle(now, m).unwrap());
+    let Some(ClientEvent::Prompt(p)) = vpn.poll_event() else {
+        panic!()
+    };
+    vpn.answer(
+        now,
+        p.identifier,
+        Answer {
+            user_name: Some(b"token_user".to_vec()),
+            password: Some(Secret::from("1234")),
+            ..Answer::default()
+        },
+    )
+    .unwrap();
+    pass(vpn.poll_transmit().unwrap(), |m| gw.handle(now, m).unwrap());
+    let Some(ServerEvent::Credentials(c1)) = gw.poll_event() else {
+        panic!()
+    };
+    let o1 = ask_radius(&c1.user_name, c1.password.as_ref().unwrap(), None);
+    let AuthOutcome::Challenge {
+        message,
+        radius_state,
+    } = &o1
+    else {
+        panic!("expected an Access-Challenge, got {o1:?}")
+    };
+    assert_eq!(message.as_deref(), Some(&b"Enter token code"[..]));
+    assert_eq!(radius_state.as_deref(), Some(&b"token-round-2"[..]));
+    let state = radius_state.clone();
+    gw.verdict(now, c1.id, o1.to_verdict()).unwrap();
+
+    // Challenge round: the client shows the server's text and answers.
+    pass(gw.poll_transmit().unwrap(), |m| vpn.handle(now, m).unwrap());
+    let Some(ClientEvent::Prompt(p)) = vpn.poll_event() else {
+        panic!()
+    };
+    assert_eq!(p.message.as_deref(), Some(&b"Enter token code"[..]));
+    assert!(p.wants.answer);
+    vpn.answer(
+        now,
+        p.identifier,
+        Answer {
+            answer: Some(Secret::from("556677")),
+            ..Answer::default()
+        },
+    )
+    .unwrap();
+    pass(vpn.poll_transmit().unwrap(), |m| gw.handle(now, m).unwrap());
+    let Some(ServerEvent::Credentials(c2)) = gw.poll_event() else {
+        panic!()
+    };
+    assert_eq!(
+        (c2.round, c2.user_name.as_slice()),
+        (Round::Challenge, &b"token_user"[..])
+    );
+    let o2 = ask_radius(&c2.user_name, c2.answer.as_ref().unwrap(), state);
+    let AuthOutcome::Accept(info) = &o2 else {
+        panic!("expected accept, got {o2:?}")
+    };
+    assert_eq!(info.reply_message.as_deref(), Some(&b"token accepted"[..]));
+    assert_eq!(o2.to_verdict(), Verdict::Accept);
+    gw.verdict(now, c2.id, o2.to_verdict()).unwrap();
+
+    // SET(OK) / ACK.
+    pass(gw.poll_transmit().unwrap(), |m| vpn.handle(now, m).unwrap());
+    assert_eq!(vpn.poll_event(), Some(ClientEvent::Finished { ok: true }));
+    pass(vpn.poll_transmit().unwrap(), |m| gw.handle(now, m).unwrap());
+    assert_eq!(
+        gw.poll_event(),
+        Some(ServerEvent::Finished(Outcome::Authenticated {
+            user_name: b"token_user".to_vec()
+        }))
+    );
 }
