@@ -218,6 +218,10 @@ impl XauthAttribute {
     }
 
     /// The data attribute to put on the wire.
+    ///
+    /// Secret values are copied into the (non-zeroizing) buffer of
+    /// [`OwnedAttribute`], which the wire codec owns: drop it as soon as it is
+    /// emitted.
     pub fn to_owned_attr(&self) -> OwnedAttribute {
         match self {
             XauthAttribute::Type { value, form } => int_attr(XAUTH_TYPE, u16::from(*value), *form),

@@ -293,3 +293,109 @@ for l in b.arg_len_list:
         ]
     );
 }
+
+#[test]
+fn xauth_dialogue_against_tacacs_with_a_re_prompt_and_accounting() {
+    // The seed's flow: the PIX asks for user and password, TACACS+ refuses a
+    // mistyped password, the PIX re-prompts, TACACS+ accepts, STATUS=OK, and the
+    // user's connection is accounted START then STOP.
+    use isakmp_wire::{ConfigPayload, OwnedConfigPayload};
+    use xauth::{
+        Answer, ClientEvent, Outcome, ServerConfig, ServerEvent, XauthClient, XauthServer,
+    };
+    fn pass<F: FnOnce(&ConfigPayload<'_>)>(p: OwnedConfigPayload, f: F) {
+        let mut b = Vec::new();
+        p.emit(&mut b).unwrap();
+        f(&ConfigPayload::parse(&b, 0).unwrap());
+    }
+    let s = start_server();
+    let mut aaa = client(vec![s.addr], "secretkey", LoginKind::Pap);
+    let mut rng = TestRng(33);
+    let now = Instant::now();
+    let mut gw = XauthServer::start(ServerConfig::default(), now, &mut rng);
+    let mut vpn = XauthClient::new(Duration::from_secs(30));
+    let mut verdicts = Vec::new();
+    for typed in ["cisco12", "cisco123"] {
+        pass(gw.poll_transmit().unwrap(), |m| vpn.handle(now, m).unwrap());
+        let Some(ClientEvent::Prompt(p)) = vpn.poll_event() else {
+            panic!()
+        };
+        vpn.answer(
+            now,
+            p.identifier,
+            Answer {
+                user_name: Some(b"cisco_customer".to_vec()),
+                password: Some(Secret::from(typed)),
+                ..Answer::default()
+            },
+        )
+        .unwrap();
+        pass(vpn.poll_transmit().unwrap(), |m| gw.handle(now, m).unwrap());
+        let Some(ServerEvent::Credentials(c)) = gw.poll_event() else {
+            panic!()
+        };
+        let id = aaa
+            .authenticate(
+                now,
+                &mut rng,
+                AuthRequest {
+                    user: c.user_name.clone(),
+                    password: c.password.as_ref().unwrap().duplicate(),
+                    client_addr: Some("192.168.1.2".parse().unwrap()),
+                    radius_state: None,
+                },
+            )
+            .unwrap();
+        let mut log = DriveLog::default();
+        let Some(AaaEvent::Auth { request, outcome }) =
+            drive(&mut aaa, &mut rng, Duration::from_secs(10), &mut log)
+        else {
+            panic!("{log:?}")
+        };
+        assert_eq!(request, id);
+        verdicts.push(outcome.to_verdict());
+        gw.verdict(now, c.id, outcome.to_verdict()).unwrap();
+    }
+    assert_eq!(verdicts, [xauth::Verdict::Reject, xauth::Verdict::Accept]);
+    pass(gw.poll_transmit().unwrap(), |m| vpn.handle(now, m).unwrap());
+    assert_eq!(vpn.poll_event(), Some(ClientEvent::Finished { ok: true }));
+    pass(vpn.poll_transmit().unwrap(), |m| gw.handle(now, m).unwrap());
+    assert_eq!(
+        gw.poll_event(),
+        Some(ServerEvent::Finished(Outcome::Authenticated {
+            user_name: b"cisco_customer".to_vec()
+        }))
+    );
+    for status in [AcctStatus::Start, AcctStatus::Stop] {
+        let id = aaa.account(now, &mut rng, record(status)).unwrap();
+        let mut log = DriveLog::default();
+        let ev = drive(&mut aaa, &mut rng, Duration::from_secs(10), &mut log);
+        assert_eq!(
+            ev,
+            Some(AaaEvent::Accounting {
+                request: id,
+                ok: true
+            })
+        );
+    }
+    let server = std::fs::read_to_string(&s.log).unwrap();
+    let lines: Vec<&str> = server
+        .lines()
+        .filter(|l| l.contains("PAP user=") || l.contains("ACCT user="))
+        .collect();
+    assert_eq!(lines.len(), 4, "{server}");
+    assert!(
+        lines[0].ends_with("PAP user='cisco_customer' -> FAIL"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with("PAP user='cisco_customer' -> PASS"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].ends_with("flags=2") && lines[3].ends_with("flags=4"),
+        "{server}"
+    );
+}
