@@ -20,3 +20,34 @@ pub fn natd_hash(
         IpAddr::V6(a) => hash.hash(&[cky_i, cky_r, &a.octets(), &port]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::{Ipv4Addr, Ipv6Addr};
+
+    // Expected values computed with Python hashlib (hash(cky_i | cky_r | ip | port)).
+    #[test]
+    fn ipv4_and_ipv6() {
+        let (ci, cr) = (
+            [1, 2, 3, 4, 5, 6, 7, 8],
+            [0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18],
+        );
+        let v6 = natd_hash(
+            HashAlg::Sha1,
+            &ci,
+            &cr,
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            4500,
+        );
+        assert_eq!(hex::encode(v6), "1ee24423bf8f59515e0265c6d0f08be3d038f7e5");
+        let v4 = natd_hash(
+            HashAlg::Md5,
+            &ci,
+            &cr,
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            500,
+        );
+        assert_eq!(hex::encode(v4), "aa2b0a6e89e98ff54fd8e99cdc5373c2");
+    }
+}
