@@ -269,16 +269,11 @@ impl KeyPair {
             match size {
                 ExponentSize::Full => rng.fill_bytes(&mut buf),
                 ExponentSize::Bits(n) => {
-                    let nbytes = usize::try_from(n.div_ceil(8)).unwrap_or(len).min(len);
-                    let start = len.saturating_sub(nbytes);
+                    let start = len.saturating_sub(bytes_for(n, len));
                     if let Some(tail) = buf.get_mut(start..) {
                         rng.fill_bytes(tail);
                     }
-                    // Clear the bits above n in the top byte drawn.
-                    let excess = (nbytes as u32).saturating_mul(8).saturating_sub(n);
-                    if let Some(top) = buf.get_mut(start) {
-                        *top &= 0xffu8.checked_shr(excess).unwrap_or(0);
-                    }
+                    mask_to_bits(&mut buf, n);
                 }
             }
             // Rejection sampling: for Full the chance of a retry is below 2^-64; for
@@ -303,7 +298,7 @@ impl KeyPair {
         size: ExponentSize,
     ) -> Result<Self, SmError> {
         let bits = check_size(group, size)?;
-        let Some(padded) = left_pad(exponent, group.modulus_len()) else {
+        let Some(mut padded) = left_pad(exponent, group.modulus_len()) else {
             return Err(SmError::ExponentSize {
                 group: group.attribute(),
                 bits: u32::try_from(exponent.len().saturating_mul(8)).unwrap_or(u32::MAX),
@@ -311,6 +306,8 @@ impl KeyPair {
                 max: group.modulus_bits(),
             });
         };
+        // Only the low `bits` bits take part: check (and keep) the exponent actually used.
+        mask_to_bits(&mut padded, bits);
         if !bool::from(group.in_open_range(&padded)) {
             return Err(SmError::PublicValueRange {
                 group: group.attribute(),
@@ -393,6 +390,26 @@ fn check_size(group: DhGroup, size: ExponentSize) -> Result<u32, SmError> {
             min: MIN_EXPONENT_BITS,
             max: group.modulus_bits().saturating_sub(1),
         }),
+    }
+}
+
+/// How many low-order bytes hold `bits` bits (at most `len`).
+fn bytes_for(bits: u32, len: usize) -> usize {
+    usize::try_from(bits.div_ceil(8)).unwrap_or(len).min(len)
+}
+
+/// Clears every bit of the big-endian `buf` above the low `bits` bits.
+fn mask_to_bits(buf: &mut [u8], bits: u32) {
+    let len = buf.len();
+    let keep = bytes_for(bits, len);
+    let start = len.saturating_sub(keep);
+    if let Some(high) = buf.get_mut(..start) {
+        high.fill(0);
+    }
+    let keep_bits = u32::try_from(keep).unwrap_or(u32::MAX).saturating_mul(8);
+    let excess = keep_bits.saturating_sub(bits);
+    if let Some(top) = buf.get_mut(start) {
+        *top &= 0xffu8.checked_shr(excess).unwrap_or(0);
     }
 }
 
@@ -527,6 +544,26 @@ mod tests {
         assert_eq!(check_size(g, ExponentSize::Full), Ok(1024));
         assert!(KeyPair::from_private_exponent(g, &[1], ExponentSize::Full).is_err());
         assert!(KeyPair::from_private_exponent(g, &[0; 129], ExponentSize::Full).is_err());
+    }
+
+    #[test]
+    fn masking() {
+        let mut b = [0xffu8; 4];
+        mask_to_bits(&mut b, 12);
+        assert_eq!(b, [0, 0, 0x0f, 0xff]);
+        let mut b = [0xffu8; 4];
+        mask_to_bits(&mut b, 32);
+        assert_eq!(b, [0xff; 4]);
+        let mut b = [0xffu8; 4];
+        mask_to_bits(&mut b, 40);
+        assert_eq!(b, [0xff; 4]);
+        // An exponent whose low 256 bits are 0 is refused in Bits(256) mode.
+        let mut x = vec![0u8; 128];
+        x[0] = 0x80;
+        assert_eq!(
+            KeyPair::from_private_exponent(DhGroup::Modp1024, &x, ExponentSize::Bits(256)).err(),
+            Some(SmError::PublicValueRange { group: 2 })
+        );
     }
 
     #[test]
