@@ -6,6 +6,8 @@
 //! states zeroize on drop. [`Running`] lets the ESP encryptor feed 64-byte blocks as
 //! soon as they are encrypted (interleaving MAC and CBC work).
 
+use cipher::consts::U64;
+use cipher::Array;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -23,8 +25,8 @@ pub trait HashCore {
     const OUT_LEN: usize;
     /// Whether the length field and state words are big-endian (SHA-1) or little (MD5).
     const BIG_ENDIAN: bool;
-    /// Processes one block.
-    fn compress(state: &mut Self::State, block: &[u8; BLOCK]);
+    /// Processes consecutive blocks.
+    fn compress(state: &mut Self::State, blocks: &[[u8; BLOCK]]);
     /// Writes the state as digest bytes into `out` (`OUT_LEN` bytes, at most 20).
     fn output(state: &Self::State, out: &mut [u8; 20]);
     /// One-shot digest (used for HMAC keys longer than a block).
@@ -44,8 +46,8 @@ impl HashCore for Md5 {
     const OUT_LEN: usize = 16;
     const BIG_ENDIAN: bool = false;
     #[inline(always)]
-    fn compress(state: &mut [u32; 4], block: &[u8; BLOCK]) {
-        md5::block_api::compress(state, core::slice::from_ref(block));
+    fn compress(state: &mut [u32; 4], blocks: &[[u8; BLOCK]]) {
+        md5::block_api::compress(state, blocks);
     }
     fn output(state: &[u32; 4], out: &mut [u8; 20]) {
         for (chunk, w) in out.chunks_exact_mut(4).zip(state.iter()) {
@@ -73,8 +75,8 @@ impl HashCore for Sha1 {
     const OUT_LEN: usize = 20;
     const BIG_ENDIAN: bool = true;
     #[inline(always)]
-    fn compress(state: &mut [u32; 5], block: &[u8; BLOCK]) {
-        sha1::block_api::compress(state, core::slice::from_ref(block));
+    fn compress(state: &mut [u32; 5], blocks: &[[u8; BLOCK]]) {
+        sha1::block_api::compress(state, blocks);
     }
     fn output(state: &[u32; 5], out: &mut [u8; 20]) {
         for (chunk, w) in out.chunks_exact_mut(4).zip(state.iter()) {
@@ -132,12 +134,12 @@ impl<H: HashCore> HmacKey<H> {
             *p = b ^ 0x36;
         }
         let mut inner = H::INIT;
-        H::compress(&mut inner, &pad);
+        H::compress(&mut inner, core::slice::from_ref(&pad));
         for (p, b) in pad.iter_mut().zip(k.iter()) {
             *p = b ^ 0x5c;
         }
         let mut outer = H::INIT;
-        H::compress(&mut outer, &pad);
+        H::compress(&mut outer, core::slice::from_ref(&pad));
         pad.zeroize();
         k.zeroize();
         HmacKey { inner, outer }
@@ -195,12 +197,10 @@ impl<H: HashCore> Running<'_, H> {
     /// pass it to [`finish`](Self::finish)).
     #[inline]
     pub fn update_blocks(&mut self, data: &[u8]) {
-        for chunk in data.chunks_exact(BLOCK) {
-            if let Ok(block) = <&[u8; BLOCK]>::try_from(chunk) {
-                H::compress(&mut self.state, block);
-                self.blocks = self.blocks.wrapping_add(1);
-            }
-        }
+        let (chunks, _) = Array::<u8, U64>::slice_as_chunks(data);
+        let blocks = Array::cast_slice_to_core(chunks);
+        H::compress(&mut self.state, blocks);
+        self.blocks = self.blocks.wrapping_add(blocks.len() as u64);
     }
 
     /// Finishes with the last bytes (any length) and returns the full HMAC.
@@ -253,7 +253,7 @@ impl<H: HashCore> Running<'_, H> {
             dst.copy_from_slice(&len_bytes);
         }
         let mut outer = self.key.outer;
-        H::compress(&mut outer, &block);
+        H::compress(&mut outer, core::slice::from_ref(&block));
         let mut out = [0u8; 20];
         H::output(&outer, &mut out);
         out
