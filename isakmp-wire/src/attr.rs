@@ -352,6 +352,39 @@ impl<'a> Iterator for AttributeIter<'a> {
     }
 }
 
+/// Checks that `input` is a well-formed list of at most `limit` attributes,
+/// without building them (the hot path of a validating parse). Returns the count.
+///
+/// Any error is the same one [`AttributeIter`] would report first.
+pub fn validate_attributes(input: &[u8], offset: usize, limit: usize) -> Result<usize, WireError> {
+    let mut rest = input;
+    let mut count = 0usize;
+    while let Some((head, tail)) = rest.split_first_chunk::<4>() {
+        if count >= limit {
+            break;
+        }
+        let [w0, _, l0, l1] = *head;
+        let skip = if w0 & 0x80 != 0 {
+            0
+        } else {
+            usize::from(u16::from_be_bytes([l0, l1]))
+        };
+        match tail.get(skip..) {
+            Some(r) => rest = r,
+            None => break,
+        }
+        count = count.saturating_add(1);
+    }
+    if rest.is_empty() {
+        return Ok(count);
+    }
+    // Slow path: let the iterator locate and describe the error.
+    for a in AttributeIter::with_limit(input, offset, limit) {
+        a?;
+    }
+    Ok(count)
+}
+
 /// Parses a whole attribute list into owned attributes (bounded by [`MAX_ATTRIBUTES`]).
 pub fn parse_attributes_owned(
     input: &[u8],

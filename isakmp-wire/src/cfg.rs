@@ -105,9 +105,12 @@ impl<'a> ConfigPayload<'a> {
         })?;
         let [t, reserved, i0, i1] = *head;
         let attributes_offset = offset.saturating_add(4);
-        for a in AttributeIter::new(raw_attributes, attributes_offset) {
-            a.map_err(|e| with_payload(e, PAYLOAD_TYPE))?;
-        }
+        crate::attr::validate_attributes(
+            raw_attributes,
+            attributes_offset,
+            crate::attr::MAX_ATTRIBUTES,
+        )
+        .map_err(|e| with_payload(e, PAYLOAD_TYPE))?;
         Ok(ConfigPayload {
             cfg_type: CfgType::from(t),
             reserved,

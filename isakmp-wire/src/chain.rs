@@ -222,11 +222,26 @@ impl<'a> PayloadChain<'a> {
         PayloadIter::new(self.first, self.bytes, self.offset, &self.limits)
     }
 
-    /// The typed payloads (already validated by `parse`).
+    /// The typed payloads (already validated by `parse`, so nested contents are
+    /// not walked again; their iterators still check every bound).
     pub fn iter(&self) -> impl Iterator<Item = Result<PayloadRef<'a>, WireError>> + Clone + 'a {
         let limits = self.limits;
-        self.raw()
-            .map(move |r| r.and_then(|r| r.parse_body(&limits)))
+        self.raw().map(move |r| {
+            let r = r?;
+            let body = Payload::parse_trusted(
+                r.kind,
+                r.body,
+                r.offset.saturating_add(GENERIC_HEADER_LEN),
+                &limits,
+            )?;
+            Ok(PayloadRef {
+                kind: r.kind,
+                reserved: r.reserved,
+                length: r.length,
+                offset: r.offset,
+                body,
+            })
+        })
     }
 
     /// An owned copy of every payload.

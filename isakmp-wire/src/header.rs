@@ -298,3 +298,82 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Header::parse(self.buffer.as_ref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    // AM1 header from zeek-spicy-ipsec's aggressive-mode capture (frame 1).
+    const AM1_HEADER: [u8; 28] = [
+        0xe4, 0x7a, 0x59, 0x1f, 0x78, 0xc9, 0x9d, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x10, 4, 0, 0,
+        0, 0, 0, 0, 0, 0x01, 0x84,
+    ];
+
+    #[test]
+    fn layout_parse_emit() {
+        let h = Header::parse(&AM1_HEADER).unwrap();
+        assert_eq!(
+            h.initiator_cookie,
+            [0xe4, 0x7a, 0x59, 0x1f, 0x78, 0xc9, 0x9d, 0x7f]
+        );
+        assert_eq!(h.responder_cookie, [0; 8]);
+        assert_eq!(h.next_payload, PayloadType::SecurityAssociation);
+        assert_eq!((h.major_version(), h.minor_version()), (1, 0));
+        assert_eq!(h.exchange_type, ExchangeType::Aggressive);
+        assert_eq!(h.flags, Flags(0));
+        assert_eq!(h.message_id, 0);
+        assert_eq!(h.length, 388);
+        let mut out = Vec::new();
+        h.emit(&mut out);
+        assert_eq!(out, AM1_HEADER);
+        assert_eq!(out.len(), h.wire_len());
+    }
+
+    #[test]
+    fn view_agrees_with_parse_and_never_panics() {
+        let v = Packet::new_checked(&AM1_HEADER[..]).unwrap();
+        let h = v.header().unwrap();
+        assert_eq!(v.initiator_cookie(), h.initiator_cookie);
+        assert_eq!(v.cookies()[..8], h.initiator_cookie);
+        assert_eq!(v.exchange_type(), h.exchange_type);
+        assert_eq!(v.length(), 388);
+        assert_eq!(v.payload(), &[] as &[u8]);
+        for n in 0..HEADER_LEN {
+            assert!(Packet::new_checked(&AM1_HEADER[..n]).is_err());
+            assert!(Header::parse(&AM1_HEADER[..n]).is_err());
+            // Unchecked views read zeros past the end instead of panicking.
+            let u = Packet::new_unchecked(&AM1_HEADER[..n]);
+            let _ = (u.cookies(), u.message_id(), u.length(), u.payload());
+        }
+    }
+
+    #[test]
+    fn ikev2_is_a_version_error() {
+        let mut b = AM1_HEADER;
+        b[17] = 0x20;
+        assert_eq!(
+            Header::parse(&b),
+            Err(WireError::UnsupportedVersion {
+                major: 2,
+                minor: 0,
+                at: Location {
+                    offset: 17,
+                    payload: None
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn registries_round_trip_every_number() {
+        for n in 0..=255u8 {
+            assert_eq!(u8::from(ExchangeType::from(n)), n);
+            assert_eq!(u8::from(PayloadType::from(n)), n);
+        }
+        assert_eq!(ExchangeType::from(32).to_string(), "Quick Mode (32)");
+        assert_eq!(ExchangeType::from(6).name(), "Transaction (Config Mode)");
+        assert_eq!(ExchangeType::from(99), ExchangeType::Unknown(99));
+        assert_eq!(Flags(0x03).to_string(), "[EC]");
+    }
+}

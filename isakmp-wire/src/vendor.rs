@@ -416,3 +416,67 @@ fn is_openswan(vid: &[u8]) -> bool {
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use md5::{Digest, Md5};
+
+    #[test]
+    fn md5_rows_are_the_hash_of_their_string() {
+        let mut n = 0;
+        for e in VENDOR_IDS {
+            match e.source {
+                Source::Md5(s) => {
+                    let h = Md5::digest(s.as_bytes());
+                    assert_eq!(&h[..e.bytes.len()], e.bytes, "{s}");
+                    n += 1;
+                }
+                Source::Ascii(s) => assert_eq!(s.as_bytes(), e.bytes),
+                Source::Published => {}
+            }
+        }
+        assert!(n >= 18, "{n} rows checked");
+    }
+
+    #[test]
+    fn versions_and_flags_are_split_off() {
+        let unity = hex_bytes("12f5f28c457168a9702d9fe274cc0100");
+        let m = identify(&unity).unwrap();
+        assert_eq!(
+            (m.vendor(), m.version()),
+            (Vendor::CiscoUnity, Some((1, 0)))
+        );
+        assert_eq!(m.to_string(), "CISCO-UNITY 1.0");
+        let conc = hex_bytes("1f07f70eaa6514d3b0fa96542a500407");
+        let m = identify(&conc).unwrap();
+        assert_eq!(m.version(), Some((4, 7)));
+        let frag = hex_bytes("4048b7d56ebce88525e7de7f00d6c2d380000000");
+        let m = identify(&frag).unwrap();
+        assert_eq!(
+            (m.vendor(), m.suffix),
+            (Vendor::CiscoFragmentation, &[0x80, 0, 0, 0][..])
+        );
+        let ms = hex_bytes("1e2b516905991c7d7c96fcbfb587e46100000009");
+        assert_eq!(
+            identify(&ms).unwrap().to_string(),
+            "MS NT5 ISAKMPOAKLEY version 9"
+        );
+        assert_eq!(
+            identify(b"OEkRbGXRvmPE").unwrap().vendor(),
+            Vendor::Openswan
+        );
+        assert!(identify(b"OE\x00\x01").is_none());
+        // A truncated Unity VID is not Unity.
+        assert!(identify(&unity[..15]).is_none());
+        assert!(identify(&[]).is_none());
+    }
+
+    fn hex_bytes(h: &str) -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    }
+}

@@ -144,6 +144,35 @@ impl<'a> Payload<'a> {
         Ok(p)
     }
 
+    /// Like [`Payload::parse`] for a body a validating parse has already
+    /// checked: nested proposals, transforms and attributes are not walked again
+    /// (their iterators still check every bound).
+    pub(crate) fn parse_trusted(
+        kind: PayloadType,
+        body: &'a [u8],
+        offset: usize,
+        limits: &Limits,
+    ) -> Result<Self, WireError> {
+        match kind {
+            PayloadType::SecurityAssociation => {
+                Ok(Payload::Sa(SaPayload::parse_trusted(body, offset, limits)?))
+            }
+            PayloadType::Attributes => match body.split_first_chunk::<4>() {
+                Some((&[t, reserved, i0, i1], raw_attributes)) => {
+                    Ok(Payload::Attributes(ConfigPayload {
+                        cfg_type: t.into(),
+                        reserved,
+                        identifier: u16::from_be_bytes([i0, i1]),
+                        raw_attributes,
+                        attributes_offset: offset.saturating_add(4),
+                    }))
+                }
+                None => Self::parse(kind, body, offset, limits),
+            },
+            _ => Self::parse(kind, body, offset, limits),
+        }
+    }
+
     /// Body length (without the generic header).
     pub fn wire_len(&self) -> usize {
         match self {

@@ -57,6 +57,42 @@ impl<'a> Proposal<'a> {
         reserved: u8,
         limits: &Limits,
     ) -> Result<Self, WireError> {
+        let p = Self::parse_trusted(body, offset, reserved, limits)?;
+        let mut n = 0usize;
+        for item in NestedIter::new(
+            p.raw_transforms,
+            p.transforms_offset,
+            3,
+            "transforms",
+            limits.max_transforms,
+        ) {
+            let item = item?;
+            Transform::parse_body(item.body, item.body_offset, item.reserved, limits)?;
+            n = n.saturating_add(1);
+        }
+        if n != usize::from(p.transform_count) {
+            return Err(WireError::BadProposal {
+                field: "number of transforms",
+                at: crate::error::Location {
+                    offset: offset.saturating_add(3),
+                    payload: Some(2),
+                },
+                value: u64::from(p.transform_count),
+                reason: "differs from the transforms present",
+            });
+        }
+        Ok(p)
+    }
+
+    /// The fixed fields and SPI only, for bytes a validating parse has already
+    /// checked.
+    #[inline]
+    pub(crate) fn parse_trusted(
+        body: &'a [u8],
+        offset: usize,
+        reserved: u8,
+        limits: &Limits,
+    ) -> Result<Self, WireError> {
         let mut r = Reader::new(body, offset, Some(2));
         let number = r.u8("proposal")?;
         let protocol = ProtocolId::from(r.u8("proposal")?);
@@ -65,7 +101,7 @@ impl<'a> Proposal<'a> {
         let spi = r.take(usize::from(spi_size), "proposal SPI")?;
         let transforms_offset = r.offset();
         let raw_transforms = r.take_rest();
-        let p = Proposal {
+        Ok(Proposal {
             reserved,
             number,
             protocol,
@@ -75,27 +111,11 @@ impl<'a> Proposal<'a> {
             offset: offset.saturating_sub(GENERIC_HEADER_LEN),
             transforms_offset,
             limits: *limits,
-        };
-        let mut n = 0usize;
-        for t in p.transforms() {
-            t?;
-            n = n.saturating_add(1);
-        }
-        if n != usize::from(transform_count) {
-            return Err(WireError::BadProposal {
-                field: "number of transforms",
-                at: crate::error::Location {
-                    offset: offset.saturating_add(3),
-                    payload: Some(2),
-                },
-                value: u64::from(transform_count),
-                reason: "differs from the transforms present",
-            });
-        }
-        Ok(p)
+        })
     }
 
-    /// The transforms, in wire order (already validated by `parse_body`).
+    /// The transforms, in wire order (already validated by `parse_body`, so
+    /// this walk only reads their fixed fields).
     pub fn transforms(
         &self,
     ) -> impl Iterator<Item = Result<Transform<'a>, WireError>> + Clone + 'a {
@@ -109,7 +129,7 @@ impl<'a> Proposal<'a> {
         )
         .map(move |item| {
             let item = item?;
-            Transform::parse_body(item.body, item.body_offset, item.reserved, &limits)
+            Transform::parse_trusted(item.body, item.body_offset, item.reserved, &limits)
         })
     }
 

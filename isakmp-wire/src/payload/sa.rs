@@ -42,25 +42,43 @@ impl<'a> SaPayload<'a> {
     /// Parses the body at `offset` of the message, validating every proposal,
     /// transform and attribute in it.
     pub fn parse(body: &'a [u8], offset: usize, limits: &Limits) -> Result<Self, WireError> {
+        let sa = Self::parse_trusted(body, offset, limits)?;
+        for item in NestedIter::new(
+            sa.raw_proposals,
+            sa.proposals_offset,
+            2,
+            "proposals",
+            limits.max_proposals,
+        ) {
+            let item = item?;
+            Proposal::parse_body(item.body, item.body_offset, item.reserved, limits)?;
+        }
+        Ok(sa)
+    }
+
+    /// DOI and situation only, for bytes a validating parse has already checked.
+    #[inline]
+    pub(crate) fn parse_trusted(
+        body: &'a [u8],
+        offset: usize,
+        limits: &Limits,
+    ) -> Result<Self, WireError> {
         let mut r = Reader::new(body, offset, Some(PAYLOAD_TYPE));
         let doi = Doi::from(r.u32("SA DOI")?);
         let situation = r.u32("SA situation")?;
         let proposals_offset = r.offset();
         let raw_proposals = r.take_rest();
-        let sa = SaPayload {
+        Ok(SaPayload {
             doi,
             situation,
             raw_proposals,
             proposals_offset,
             limits: *limits,
-        };
-        for p in sa.proposals() {
-            p?;
-        }
-        Ok(sa)
+        })
     }
 
-    /// The proposals in wire order (already validated by `parse`).
+    /// The proposals in wire order (already validated by `parse`, so this walk
+    /// only reads their fixed fields).
     pub fn proposals(&self) -> impl Iterator<Item = Result<Proposal<'a>, WireError>> + Clone + 'a {
         let limits = self.limits;
         NestedIter::new(
@@ -72,7 +90,7 @@ impl<'a> SaPayload<'a> {
         )
         .map(move |item| {
             let item = item?;
-            Proposal::parse_body(item.body, item.body_offset, item.reserved, &limits)
+            Proposal::parse_trusted(item.body, item.body_offset, item.reserved, &limits)
         })
     }
 

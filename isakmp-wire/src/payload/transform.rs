@@ -13,7 +13,7 @@
 
 use bytes::BufMut;
 
-use crate::attr::{attributes_wire_len, AttributeIter, OwnedAttribute};
+use crate::attr::{attributes_wire_len, validate_attributes, AttributeIter, OwnedAttribute};
 use crate::error::WireError;
 use crate::limits::Limits;
 use crate::payload::GENERIC_HEADER_LEN;
@@ -50,16 +50,30 @@ impl<'a> Transform<'a> {
         reserved: u8,
         limits: &Limits,
     ) -> Result<Self, WireError> {
+        let t = Self::parse_trusted(body, offset, reserved, limits)?;
+        validate_attributes(
+            t.raw_attributes,
+            offset.saturating_add(TRANSFORM_FIXED_LEN),
+            limits.max_attributes,
+        )
+        .map_err(|e| e.with_payload(3))?;
+        Ok(t)
+    }
+
+    /// The fixed fields only, for bytes a validating parse has already checked.
+    #[inline]
+    pub(crate) fn parse_trusted(
+        body: &'a [u8],
+        offset: usize,
+        reserved: u8,
+        limits: &Limits,
+    ) -> Result<Self, WireError> {
         let header_at = offset.saturating_sub(GENERIC_HEADER_LEN);
         let mut r = Reader::new(body, offset, Some(3));
         let number = r.u8("transform")?;
         let transform_id = r.u8("transform")?;
         let reserved2 = r.u16("transform")?;
-        let attrs_at = r.offset();
         let raw_attributes = r.take_rest();
-        for a in AttributeIter::with_limit(raw_attributes, attrs_at, limits.max_attributes) {
-            a.map_err(|e| e.with_payload(3))?;
-        }
         Ok(Transform {
             reserved,
             number,

@@ -9,6 +9,8 @@
     clippy::arithmetic_side_effects
 )]
 
+pub mod samples;
+
 use std::path::Path;
 
 use isakmp_wire::natt::{classify_udp4500, Udp4500};
