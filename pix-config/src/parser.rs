@@ -52,16 +52,18 @@ impl ParseOutcome {
 /// State carried from line to line.
 #[derive(Default)]
 pub(crate) struct ParseState {
-    /// Object-groups seen so far: kind and line (used to tell a service group from a
-    /// network group after an ACL source address, as the PIX does).
-    groups: HashMap<String, (GroupKind, u32)>,
+    /// The kind of every object-group defined anywhere in the text (first definition
+    /// wins), to tell a service group from a network group after an ACL source
+    /// address. Taken from the whole text, not only the lines above, so that the
+    /// parse does not depend on line order (the printer reorders).
+    kinds: HashMap<String, GroupKind>,
     /// Index in `commands` of the object-group whose members may follow.
     open_group: Option<usize>,
 }
 
 impl ParseState {
     pub(crate) fn group_kind(&self, name: &str) -> Option<GroupKind> {
-        self.groups.get(name).map(|(k, _)| *k)
+        self.kinds.get(name).copied()
     }
 }
 
@@ -106,6 +108,45 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
         i = i.saturating_sub(1);
     }
     i
+}
+
+/// Strip the CR of CRLF and the `<--- More --->` the PIX pager leaves in front of a line.
+fn clean_line(raw: &str) -> &str {
+    let line = raw.strip_suffix('\r').unwrap_or(raw);
+    match line.trim_start().strip_prefix("<--- More --->") {
+        Some(rest) => rest,
+        None => line,
+    }
+}
+
+/// Every `object-group KIND NAME` definition in the text, first one per name.
+fn prescan_groups(text: &str) -> HashMap<String, GroupKind> {
+    let mut kinds = HashMap::new();
+    for raw in text.split('\n') {
+        let line = clean_line(raw).trim_start();
+        let Some(head) = line.get(..12) else { continue };
+        if !head.eq_ignore_ascii_case("object-group") {
+            continue;
+        }
+        let mut words = line.split_ascii_whitespace();
+        if !words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("object-group"))
+        {
+            continue;
+        }
+        let kind = match words.next().map(str::to_ascii_lowercase).as_deref() {
+            Some("network") => GroupKind::Network,
+            Some("service") => GroupKind::Service,
+            Some("protocol") => GroupKind::Protocol,
+            Some("icmp-type") => GroupKind::IcmpType,
+            _ => continue,
+        };
+        if let Some(name) = words.next() {
+            kinds.entry(name.to_owned()).or_insert(kind);
+        }
+    }
+    kinds
 }
 
 /// True for lines a terminal capture adds around a `show run`.
@@ -156,13 +197,11 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
     let mut st = ParseState::default();
     let mut toks: Vec<Tok<'_>> = Vec::with_capacity(32);
     let mut line_no: u32 = 0;
+    st.kinds = prescan_groups(text);
+    let mut seen_groups: HashMap<String, u32> = HashMap::new();
     for raw in text.split('\n') {
         line_no = line_no.saturating_add(1);
-        let mut line = raw.strip_suffix('\r').unwrap_or(raw);
-        // The PIX pager leaves `<--- More --->` in front of the next line.
-        if let Some(rest) = line.trim_start().strip_prefix("<--- More --->") {
-            line = rest;
-        }
+        let line = clean_line(raw);
         tokenize(line, &mut toks);
         let Some(first) = toks.first().map(|t| t.text) else {
             continue;
@@ -190,7 +229,15 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                     ..
                 }) => match parse_member(&mut cur, g) {
                     Ok(m) => g.members.push(Located::new(line_no, m)),
-                    Err(e) => diags.push(diag_from(line_no, line, e, Severity::Error)),
+                    Err(e) => {
+                        // kept verbatim after the group (the group stays open, as
+                        // on a PIX after a rejected member line)
+                        diags.push(diag_from(line_no, line, e, Severity::Error));
+                        commands.push(Located::new(
+                            line_no,
+                            Command::Unknown(line.trim().to_owned()),
+                        ));
+                    }
                 },
                 _ => {
                     let e = cur.err(ConfigError::OutsideObjectGroup {
@@ -216,7 +263,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
         match result {
             Ok(cmd) => {
                 if let Command::ObjectGroup(g) = &cmd {
-                    if let Some((_, first_line)) = st.groups.get(&g.name) {
+                    if let Some(first_line) = seen_groups.get(&g.name) {
                         diags.push(
                             diag_from(
                                 line_no,
@@ -235,7 +282,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                             .with_related(*first_line, "first defined here"),
                         );
                     } else {
-                        st.groups.insert(g.name.clone(), (g.kind, line_no));
+                        seen_groups.insert(g.name.clone(), line_no);
                     }
                     st.open_group = Some(commands.len());
                 }

@@ -269,3 +269,29 @@ fn unknown_commands_are_kept_and_warned_strict_makes_them_errors() {
     );
     assert_eq!(strict.error_count(), 2);
 }
+
+#[test]
+fn group_kind_does_not_depend_on_line_order() {
+    // found by fuzzing: an ACL above the service group it uses must parse the same
+    // before and after the printer moves object-groups above access-lists
+    let src = "access-list a permit tcp any object-group s host 1.1.1.1\nobject-group service s tcp\n  port-object eq www\n";
+    let m = parse(src).config;
+    let Command::AccessList(a) = &m.commands[1].value else {
+        panic!("{m:#?}")
+    };
+    let AclBody::Rule(r) = &a.body else { panic!() };
+    assert_eq!(r.src_port, Some(PortSpec::ObjectGroup("s".into())));
+    let p = m.to_pix_string();
+    assert_eq!(parse(&p).config, m);
+    // and the resolver says it is used before its definition
+    let e: Vec<_> = parse(src)
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e[0].message,
+        "service object-group \"s\" is used before its definition on line 2"
+    );
+}

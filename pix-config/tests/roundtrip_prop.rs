@@ -102,6 +102,14 @@ fn line() -> impl Strategy<Value = String> {
         1 => (name(), name()).prop_map(|(g, p)| format!("vpngroup {g} address-pool {p}")),
         1 => (name(), ip()).prop_map(|(n, a)| format!("ip local pool {n} {a}-{a}")),
         1 => (name(), name(), ip(), mask()).prop_map(|(g, _, a, m)| format!("object-group network {g}\n  network-object {a} {m}\n  description d")),
+        1 => (prop::sample::select(vec!["g1", "g2"]), prop::sample::select(vec!["network", "service"]), ip(), port())
+            .prop_map(|(g, k, a, p)| if k == "network" {
+                format!("object-group network {g}\n  network-object host {a}")
+            } else {
+                format!("object-group service {g} tcp\n  port-object eq {p}")
+            }),
+        1 => (prop::sample::select(vec!["g1", "g2"]), prop::sample::select(vec!["g1", "g2"]))
+            .prop_map(|(a, b)| format!("access-list og permit ip any object-group {a}\naccess-list og permit tcp object-group {b} any")),
         1 => prop::sample::select(vec![
             "names", "no names", "pager lines 24", "no failover", "sysopt connection permit-ipsec",
             "fixup protocol ftp 21", "no fixup protocol smtp 25", "timeout xlate 3:00:00",
