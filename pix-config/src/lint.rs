@@ -266,7 +266,7 @@ fn acl_real_address(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         for (l, s) in c.iter() {
             let Command::Static(s) = s else { continue };
             if s.mapped_interface != g.interface
-                || !cx.sec(&s.real_interface).is_some_and(|r| r > sec_in)
+                || cx.sec(&s.real_interface).is_none_or(|r| r <= sec_in)
             {
                 continue;
             }

@@ -131,6 +131,9 @@ fn parse_entry(cur: &mut Cur<'_, '_>) -> Result<(OverlayTarget, Secret), crate::
     Ok((target, Secret::new(secret)))
 }
 
+/// Does an overlay entry's target name this secret slot?
+type Matcher<'a> = Box<dyn Fn(&OverlayTarget) -> bool + 'a>;
+
 fn describe(t: &OverlayTarget) -> String {
     match t {
         OverlayTarget::IsakmpKey { address, netmask } => match netmask {
@@ -150,55 +153,54 @@ impl Config {
     pub fn apply_secrets(&mut self, overlay: &SecretsOverlay) -> Vec<Diagnostic> {
         let mut used = vec![false; overlay.entries.len()];
         for c in &mut self.commands {
-            let slot: Option<(&mut SecretValue, Box<dyn Fn(&OverlayTarget) -> bool + '_>)> =
-                match &mut c.value {
-                    Command::Isakmp(Isakmp::Key {
+            let slot: Option<(&mut SecretValue, Matcher<'_>)> = match &mut c.value {
+                Command::Isakmp(Isakmp::Key {
+                    key,
+                    address: AddrTok::Ip(a),
+                    netmask,
+                    ..
+                }) => {
+                    let (a, m) = (*a, *netmask);
+                    Some((
                         key,
-                        address: AddrTok::Ip(a),
-                        netmask,
-                        ..
-                    }) => {
-                        let (a, m) = (*a, *netmask);
-                        Some((
-                            key,
+                        Box::new(
+                            move |t| matches!(t, OverlayTarget::IsakmpKey { address, netmask } if *address == a && *netmask == m),
+                        ),
+                    ))
+                }
+                Command::Vpngroup(v) => {
+                    let g = v.group.clone();
+                    match &mut v.attr {
+                        VpngroupAttr::Password(p) => Some((
+                            p,
                             Box::new(
-                                move |t| matches!(t, OverlayTarget::IsakmpKey { address, netmask } if *address == a && *netmask == m),
+                                move |t| matches!(t, OverlayTarget::VpngroupPassword(n) if *n == g),
                             ),
-                        ))
+                        )),
+                        _ => None,
                     }
-                    Command::Vpngroup(v) => {
-                        let g = v.group.clone();
-                        match &mut v.attr {
-                            VpngroupAttr::Password(p) => Some((
-                                p,
+                }
+                Command::AaaServer(s) => {
+                    let tag = s.tag.clone();
+                    match &mut s.line {
+                        AaaServerLine::Host {
+                            address: AddrTok::Ip(h),
+                            key: Some(k),
+                            ..
+                        } => {
+                            let h = *h;
+                            Some((
+                                k,
                                 Box::new(
-                                    move |t| matches!(t, OverlayTarget::VpngroupPassword(n) if *n == g),
+                                    move |t| matches!(t, OverlayTarget::AaaServerKey { tag: tt, host } if *tt == tag && *host == h),
                                 ),
-                            )),
-                            _ => None,
+                            ))
                         }
+                        _ => None,
                     }
-                    Command::AaaServer(s) => {
-                        let tag = s.tag.clone();
-                        match &mut s.line {
-                            AaaServerLine::Host {
-                                address: AddrTok::Ip(h),
-                                key: Some(k),
-                                ..
-                            } => {
-                                let h = *h;
-                                Some((
-                                    k,
-                                    Box::new(
-                                        move |t| matches!(t, OverlayTarget::AaaServerKey { tag: tt, host } if *tt == tag && *host == h),
-                                    ),
-                                ))
-                            }
-                            _ => None,
-                        }
-                    }
-                    _ => None,
-                };
+                }
+                _ => None,
+            };
             let Some((value, matches)) = slot else {
                 continue;
             };

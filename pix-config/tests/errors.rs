@@ -1,4 +1,9 @@
 //! Error messages: what, where (line:col), the caret, and every error not just the first.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 use pix_config::{parse, render_diagnostic, ConfigError, Severity};

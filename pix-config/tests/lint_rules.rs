@@ -1,5 +1,10 @@
 //! Each lint rule fires where it should, with the right line and correction, and
 //! stays quiet on the correct variant.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 use pix_config::{lint, parse, Finding, LintRule};

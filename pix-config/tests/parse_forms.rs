@@ -1,4 +1,9 @@
 //! Every command form, from our own test configuration and targeted one-liners.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 use common::*;

@@ -1,5 +1,10 @@
 //! Property tests: generated configurations round-trip through print and parse, and
 //! any text at all parses to a model whose printout is a fixed point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 use pix_config::{parse, ConfigError};
 use proptest::prelude::*;

@@ -1,4 +1,9 @@
 //! Masked vs clear secrets, the secrets overlay, redaction.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 use common::*;
