@@ -421,11 +421,11 @@ fn weak_crypto(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                         Transform::EspDes => (Transform::Esp3des, "ESP-DES has a 56-bit key"),
                         Transform::EspMd5Hmac => (
                             Transform::EspShaHmac,
-                            "HMAC-MD5 is deprecated; use HMAC-SHA1",
+                            "HMAC-MD5-96 is deprecated (HMAC-SHA1-96 replaces it)",
                         ),
                         Transform::AhMd5Hmac => (
                             Transform::AhShaHmac,
-                            "HMAC-MD5 is deprecated; use HMAC-SHA1",
+                            "HMAC-MD5-96 is deprecated (HMAC-SHA1-96 replaces it)",
                         ),
                         Transform::EspNull => {
                             (Transform::Esp3des, "ESP-NULL does not encrypt at all")
@@ -506,6 +506,16 @@ fn no_xauth(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         .config
         .iter()
         .any(|(_, c)| matches!(c, Command::CryptoMap(m) if matches!(m.line, CryptoMapLine::ClientAuthentication(_))));
+    let add_xauth = cx
+        .config
+        .iter()
+        .find_map(|(_, c)| match c {
+            Command::CryptoMap(m) if matches!(m.line, CryptoMapLine::Interface(_)) => {
+                Some(m.name.clone())
+            }
+            _ => None,
+        })
+        .map(|m| format!("crypto map {m} client authentication LOCAL"));
     for (line, c) in cx.config.iter() {
         match c {
             Command::Vpngroup(g) if matches!(g.attr, VpngroupAttr::Password(_)) && !xauth => out.push(f(
@@ -513,13 +523,7 @@ fn no_xauth(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 line,
                 format!("vpngroup {} has a group password but no Xauth is configured", g.group),
                 "VPN Clients use the group password as the pre-shared key in Aggressive Mode, which sends the group name in clear and lets a listener test guesses of the key offline; the group secret is shared by every user, so without Xauth (`crypto map ... client authentication`) it alone admits anyone who has it.".into(),
-                cx.config
-                    .iter()
-                    .find_map(|(_, c)| match c {
-                        Command::CryptoMap(m) if matches!(m.line, CryptoMapLine::Interface(_)) => Some(m.name.clone()),
-                        _ => None,
-                    })
-                    .map(|m| format!("crypto map {m} client authentication LOCAL")),
+                add_xauth.clone(),
             )),
             Command::Isakmp(Isakmp::Key {
                 address,
@@ -538,7 +542,11 @@ fn no_xauth(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                         line,
                         "the wildcard pre-shared key admits peers without Xauth".into(),
                         "`isakmp key ... address 0.0.0.0 netmask 0.0.0.0` accepts any peer that knows one shared key; without Xauth nothing identifies the user behind it.".into(),
-                        (*no_xauth && xauth).then(|| format!("isakmp key {MASK} address {address}{nm}{ncm}")),
+                        if xauth {
+                            Some(format!("isakmp key {MASK} address {address}{nm}{ncm}"))
+                        } else {
+                            add_xauth.clone()
+                        },
                     ));
                 }
             }

@@ -257,3 +257,32 @@ fn findings_render_with_explanation_and_fix() {
     assert!(r.starts_with("x.cfg:7: warning[same-security-level]: interfaces dmz and dmz2 are both security50\n  = PIX 6.3 passes no traffic"));
     assert!(r.ends_with("x.cfg:3: note: related line\n"));
 }
+
+#[test]
+fn every_rule_snapshot() {
+    let src = common::config_file("lint_all_rules.cfg");
+    let out = parse(&src);
+    assert!(!out.has_errors(), "{:#?}", out.diagnostics);
+    let f = lint(&out.config);
+    let mut seen: Vec<LintRule> = f.iter().map(|x| x.rule).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        vec![
+            LintRule::AclRealAddress,
+            LintRule::WeakCrypto,
+            LintRule::NoXauth,
+            LintRule::NatWithoutGlobal,
+            LintRule::OverlappingPools,
+            LintRule::PoolInInterfaceSubnet,
+            LintRule::UnalignedAddress,
+            LintRule::SameSecurityLevel,
+            LintRule::ShadowedStatic,
+        ]
+    );
+    common::check_snapshot(
+        "lint_all_rules.lint.txt",
+        &common::render_lint("lint_all_rules.cfg", &f),
+    );
+}
