@@ -121,6 +121,15 @@ fn parse_entry(cur: &mut Cur<'_, '_>) -> Result<(OverlayTarget, Secret), crate::
         return Err(cur.expected("`isakmp key`, `vpngroup` or `aaa-server`"));
     };
     let secret = cur.word("the secret")?;
+    if matches!(target, OverlayTarget::AaaServerKey { .. })
+        && secret.eq_ignore_ascii_case("timeout")
+    {
+        // `aaa-server T (if) host A timeout timeout N` cannot be read back
+        return Err(cur.err_prev(ConfigError::Expected {
+            expected: "an AAA key other than the keyword `timeout`".into(),
+            found: Some(secret.to_owned()),
+        }));
+    }
     if secret == crate::secret::MASK {
         return Err(cur.err_prev(ConfigError::Expected {
             expected: "a clear secret, not the mask".into(),

@@ -76,9 +76,13 @@ fn overlay_fills_the_fixture_secrets() {
 #[test]
 fn overlay_reports_unmatched_entries_and_syntax_errors() {
     let (ov, diags) = SecretsOverlay::parse(
-        "isakmp key 10.0.0.1 k1\nvpngroup nosuch password p\nvpngroup x passwd p\nisakmp key 0.0.0.0 netmask 0.0.0.0 ********\naaa-server AuthInbound 10.89.129.134 key k3\n",
+        "isakmp key 10.0.0.1 k1\nvpngroup nosuch password p\nvpngroup x passwd p\nisakmp key 0.0.0.0 netmask 0.0.0.0 ********\naaa-server AuthInbound 10.89.129.134 key k3\naaa-server T 10.1.1.1 key timeout\n",
     );
-    assert_eq!(diags.len(), 2);
+    assert_eq!(diags.len(), 3);
+    assert_eq!(
+        diags[2].message,
+        "expected an AAA key other than the keyword `timeout`, found \"timeout\""
+    );
     assert_eq!((diags[0].line, diags[0].column), (3, 12));
     assert_eq!(diags[1].line, 4);
     let out = parse_with(
