@@ -97,4 +97,44 @@ pub enum SmError {
         /// Upper bound.
         max: usize,
     },
+    /// A message did not parse (the wire error says what and where).
+    #[error("ISAKMP message: {0}")]
+    Wire(#[from] isakmp_wire::WireError),
+    /// A message broke the exchange's rules (a payload missing, wrong exchange, ...).
+    #[error("{exchange}: {what}")]
+    Protocol {
+        /// Which exchange.
+        exchange: &'static str,
+        /// What was wrong.
+        what: &'static str,
+    },
+    /// A HASH did not verify.
+    #[error("{what} did not verify")]
+    HashMismatch {
+        /// Which hash (HASH_I, HASH_R, HASH(1), ...).
+        what: &'static str,
+    },
+    /// A command named an SA this endpoint does not have.
+    #[error("no IKE SA {0}")]
+    UnknownSa(u64),
+    /// A command that needs an established phase 1 was given too early.
+    #[error("IKE SA {0} is not established")]
+    NotEstablished(u64),
+    /// A configured bound was reached.
+    #[error("limit reached: {what} (at most {max})")]
+    Limit {
+        /// Which bound.
+        what: &'static str,
+        /// Its value.
+        max: usize,
+    },
+    /// The endpoint has no configuration for this (e.g. no gateway section, no offers).
+    #[error("configuration: {0}")]
+    Config(&'static str),
+    /// The Xauth machine refused a call.
+    #[error("xauth: {0}")]
+    Xauth(String),
+    /// The Mode Config machine refused a call.
+    #[error("mode config: {0}")]
+    ModeCfg(#[from] modecfg::ModeCfgError),
 }

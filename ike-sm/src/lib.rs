@@ -60,7 +60,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod crypto;
 mod error;
+pub mod event;
+mod sm;
 
+pub use config::*;
 pub use error::SmError;
+pub use event::{ChildSa, DebugEvent, Event, FailReason, SaId};
+pub use sm::{Endpoint, P1State, Role, Transmit};

@@ -1,0 +1,397 @@
+//! What the endpoint is configured with: the gateway maps a PIX configuration onto these
+//! plain structs (`isakmp policy`, `isakmp key`, `vpngroup`, `crypto ipsec transform-set`,
+//! `crypto map ... client ...`), and an initiator describes the client it plays.
+
+use crate::crypto::cipher::CipherAlg;
+use crate::crypto::dh::DhGroup;
+use crate::crypto::hash::HashAlg;
+use crate::crypto::secret::Secret;
+use core::net::Ipv4Addr;
+use std::time::Duration;
+
+/// One `isakmp policy <priority> ...` entry (authentication is always `pre-share`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsakmpPolicy {
+    /// Priority: lower numbers are checked first.
+    pub priority: u32,
+    /// `encryption des|3des|aes|aes-192|aes-256`.
+    pub encryption: CipherAlg,
+    /// `hash md5|sha`.
+    pub hash: HashAlg,
+    /// `group 1|2|5|14`.
+    pub group: DhGroup,
+    /// `lifetime <seconds>`.
+    pub lifetime_secs: u64,
+}
+
+/// `vpngroup <name> ...`: the Aggressive Mode group (ID_KEY_ID) and its policy.
+#[derive(Debug)]
+pub struct VpnGroup {
+    /// The group name the client sends as ID_KEY_ID.
+    pub name: String,
+    /// `vpngroup <name> password`: the group's pre-shared key.
+    pub password: Secret,
+    /// Mode Config policy (address pools, DNS, WINS, split tunnel ...).
+    pub policy: modecfg::GroupPolicy,
+}
+
+/// `isakmp key <key> address <a> netmask <m> [no-xauth] [no-config-mode]`.
+#[derive(Debug)]
+pub struct PeerKey {
+    /// Peer address.
+    pub address: Ipv4Addr,
+    /// Netmask (0.0.0.0 with address 0.0.0.0: any peer).
+    pub netmask: Ipv4Addr,
+    /// The pre-shared key.
+    pub key: Secret,
+    /// `no-xauth`: skip Xauth for peers matching this entry.
+    pub no_xauth: bool,
+    /// `no-config-mode`: skip Mode Config for peers matching this entry.
+    pub no_config_mode: bool,
+}
+
+impl PeerKey {
+    /// Whether `peer` falls inside this entry's address/netmask.
+    #[must_use]
+    pub fn matches(&self, peer: Ipv4Addr) -> bool {
+        let m = u32::from(self.netmask);
+        u32::from(peer) & m == u32::from(self.address) & m
+    }
+}
+
+/// ESP integrity algorithm of a transform set (IPsec DOI Authentication Algorithm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EspAuth {
+    /// `esp-md5-hmac` (1).
+    HmacMd5,
+    /// `esp-sha-hmac` (2).
+    HmacSha1,
+}
+
+impl EspAuth {
+    /// The IPsec DOI attribute value.
+    #[must_use]
+    pub fn attribute(self) -> u16 {
+        match self {
+            Self::HmacMd5 => 1,
+            Self::HmacSha1 => 2,
+        }
+    }
+    /// From the IPsec DOI attribute value.
+    #[must_use]
+    pub fn from_attribute(v: u64) -> Option<Self> {
+        match v {
+            1 => Some(Self::HmacMd5),
+            2 => Some(Self::HmacSha1),
+            _ => None,
+        }
+    }
+    /// Key length in bytes.
+    #[must_use]
+    pub fn key_len(self) -> usize {
+        match self {
+            Self::HmacMd5 => 16,
+            Self::HmacSha1 => 20,
+        }
+    }
+}
+
+/// ESP cipher of a transform set (IPsec DOI ESP transform ID, key length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EspCipher {
+    /// `esp-des` (2).
+    Des,
+    /// `esp-3des` (3).
+    TripleDes,
+    /// `esp-aes [128|192|256]` (12).
+    Aes(u16),
+}
+
+impl EspCipher {
+    /// ESP transform ID.
+    #[must_use]
+    pub fn transform_id(self) -> u8 {
+        match self {
+            Self::Des => 2,
+            Self::TripleDes => 3,
+            Self::Aes(_) => 12,
+        }
+    }
+    /// Key-Length attribute (AES only).
+    #[must_use]
+    pub fn key_bits(self) -> Option<u16> {
+        match self {
+            Self::Aes(b) => Some(b),
+            _ => None,
+        }
+    }
+    /// Key length in bytes.
+    #[must_use]
+    pub fn key_len(self) -> usize {
+        match self {
+            Self::Des => 8,
+            Self::TripleDes => 24,
+            Self::Aes(b) => usize::from(b / 8),
+        }
+    }
+    /// From the transform ID and Key-Length attribute.
+    #[must_use]
+    pub fn from_wire(id: u8, key_bits: Option<u64>) -> Option<Self> {
+        match (id, key_bits) {
+            (2, None) => Some(Self::Des),
+            (3, None) => Some(Self::TripleDes),
+            (12, None) => Some(Self::Aes(128)),
+            (12, Some(b @ (128 | 192 | 256))) => u16::try_from(b).ok().map(Self::Aes),
+            _ => None,
+        }
+    }
+    /// The PIX debug name (`ESP_DES`, `ESP_3DES`, `ESP_AES`).
+    #[must_use]
+    pub fn pix_name(id: u8) -> String {
+        match id {
+            2 => "ESP_DES".into(),
+            3 => "ESP_3DES".into(),
+            12 => "ESP_AES".into(),
+            11 => "ESP_NULL".into(),
+            n => format!("ESP_{n}"),
+        }
+    }
+}
+
+/// `crypto ipsec transform-set <name> <esp-cipher> <esp-auth>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformSet {
+    /// Its name.
+    pub name: String,
+    /// Cipher.
+    pub cipher: EspCipher,
+    /// Integrity.
+    pub auth: EspAuth,
+}
+
+/// Bounds and timers, with PIX-like defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Half-open (phase 1 not finished) SAs over all peers.
+    pub max_half_open: usize,
+    /// Half-open SAs of one peer address.
+    pub max_half_open_per_peer: usize,
+    /// IKE SAs in total.
+    pub max_sas: usize,
+    /// Concurrent Quick Modes of one IKE SA.
+    pub max_quick_modes: usize,
+    /// First retransmission wait; doubles each time.
+    pub retransmit_initial: Duration,
+    /// Retransmissions before the exchange is given up.
+    pub retransmit_count: u32,
+    /// A half-open SA is dropped after this long.
+    pub half_open_timeout: Duration,
+    /// DPD: idle time before R-U-THERE (`None`: no DPD initiated by us).
+    pub dpd_idle: Option<Duration>,
+    /// DPD: R-U-THERE sent without an ACK before the peer is declared dead.
+    pub dpd_retries: u32,
+    /// DPD: wait for each ACK.
+    pub dpd_retry_interval: Duration,
+    /// Stored replies per SA for answering retransmissions.
+    pub stored_replies: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_half_open: 256,
+            max_half_open_per_peer: 8,
+            max_sas: 4096,
+            max_quick_modes: 16,
+            retransmit_initial: Duration::from_secs(2),
+            retransmit_count: 4,
+            half_open_timeout: Duration::from_secs(60),
+            dpd_idle: None,
+            dpd_retries: 3,
+            dpd_retry_interval: Duration::from_secs(2),
+            stored_replies: 8,
+        }
+    }
+}
+
+/// Mode Config behaviour (`crypto map <m> client configuration address initiate|respond`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ModeCfgMode {
+    /// `initiate`: push CFG_SET to clients that do not ask (the 1.1 client).
+    pub initiate: bool,
+    /// `respond`: answer CFG_REQUEST (Unity clients ask; pushed only when `initiate`
+    /// and the peer is not a Unity client).
+    pub respond: bool,
+}
+
+/// The responder (gateway) side of the endpoint.
+#[derive(Debug)]
+pub struct GatewayConfig {
+    /// `isakmp policy` entries (checked in ascending priority).
+    pub policies: Vec<IsakmpPolicy>,
+    /// `vpngroup`s: Aggressive Mode keys by group name.
+    pub groups: Vec<VpnGroup>,
+    /// `isakmp key` entries: Main Mode keys by peer address.
+    pub keys: Vec<PeerKey>,
+    /// Group policy for Main Mode peers (the address pool of `isakmp client configuration
+    /// address-pool local`).
+    pub default_policy: modecfg::GroupPolicy,
+    /// The dynamic crypto map's transform sets, in order.
+    pub transform_sets: Vec<TransformSet>,
+    /// `crypto map <m> client authentication <aaa>`: Xauth required.
+    pub client_authentication: bool,
+    /// Mode Config.
+    pub mode_config: ModeCfgMode,
+    /// `set pfs group<n>` of the crypto map.
+    pub pfs: Option<DhGroup>,
+    /// `crypto ipsec security-association lifetime seconds` (PIX default 28800).
+    pub ipsec_lifetime_secs: u64,
+    /// `crypto ipsec security-association lifetime kilobytes` (PIX default 4608000).
+    pub ipsec_lifetime_kb: u64,
+    /// Xauth server settings.
+    pub xauth: xauth::ServerConfig,
+    /// Mode Config server settings.
+    pub modecfg: modecfg::ServerConfig,
+}
+
+impl GatewayConfig {
+    /// The policies sorted by priority.
+    #[must_use]
+    pub fn sorted_policies(&self) -> Vec<IsakmpPolicy> {
+        let mut p = self.policies.clone();
+        p.sort_by_key(|p| p.priority);
+        p
+    }
+}
+
+/// Endpoint-wide configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Gateway (responder) settings; `None` for a client-only endpoint, which ignores
+    /// new SAs from peers.
+    pub gateway: Option<GatewayConfig>,
+    /// Limits and timers.
+    pub limits: Limits,
+    /// Private DH exponent size.
+    pub exponent: crate::crypto::dh::ExponentSize,
+}
+
+/// Which exchange a client starts phase 1 with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase1Mode {
+    /// Main Mode (Identity Protection, 6 messages).
+    Main,
+    /// Aggressive Mode (3 messages).
+    Aggressive,
+}
+
+/// One phase-1 transform a client offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct P1Offer {
+    /// Cipher.
+    pub encryption: CipherAlg,
+    /// Hash.
+    pub hash: HashAlg,
+    /// Group (Aggressive Mode: every offer must use the first offer's group).
+    pub group: DhGroup,
+    /// 1 pre-shared key, 65001 XAUTHInitPreShared.
+    pub auth_method: u16,
+    /// Life duration in seconds (sent as a 4-byte TLV like the Cisco client).
+    pub life_secs: Option<u64>,
+}
+
+/// Mode Config as the client runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientModeCfg {
+    /// No Mode Config.
+    None,
+    /// Ask with CFG_REQUEST (VPN Client 4.x).
+    Pull,
+    /// Wait for CFG_SET (VPN Client 1.1).
+    Push,
+}
+
+/// What a client endpoint offers and answers.
+#[derive(Debug)]
+pub struct ClientProfile {
+    /// Main or Aggressive Mode.
+    pub mode: Phase1Mode,
+    /// Aggressive Mode: the group name, sent as ID_KEY_ID. Main Mode sends ID_IPV4_ADDR.
+    pub group_name: Option<String>,
+    /// The pre-shared key (group password).
+    pub psk: Secret,
+    /// Transforms offered, in order.
+    pub offers: Vec<P1Offer>,
+    /// Xauth user name and password answered when the gateway asks.
+    pub xauth: Option<(String, Secret)>,
+    /// Mode Config.
+    pub mode_config: ClientModeCfg,
+    /// Announce DPD, Unity and XAUTH vendor IDs.
+    pub vendor_ids: bool,
+    /// Announce NAT-T (RFC 3947) and send NAT-D.
+    pub nat_t: bool,
+    /// Send INITIAL-CONTACT in the last phase-1 message.
+    pub initial_contact: bool,
+}
+
+/// A traffic selector (Quick Mode ID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Selector {
+    /// ID_IPV4_ADDR.
+    Addr(Ipv4Addr),
+    /// ID_IPV4_ADDR_SUBNET.
+    Subnet(Ipv4Addr, Ipv4Addr),
+    /// ID_IPV4_ADDR_RANGE.
+    Range(Ipv4Addr, Ipv4Addr),
+}
+
+/// A selector with its IP protocol and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrafficSelector {
+    /// Addresses.
+    pub addr: Selector,
+    /// IP protocol (0: any).
+    pub protocol: u8,
+    /// Port (0: any).
+    pub port: u16,
+}
+
+impl TrafficSelector {
+    /// Any protocol and port.
+    #[must_use]
+    pub fn new(addr: Selector) -> Self {
+        Self {
+            addr,
+            protocol: 0,
+            port: 0,
+        }
+    }
+}
+
+/// One Quick Mode proposal a client offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QmOffer {
+    /// ESP cipher.
+    pub cipher: EspCipher,
+    /// ESP integrity.
+    pub auth: EspAuth,
+    /// AND an IPCOMP (LZS) proposal to it, as the Cisco client does.
+    pub with_ipcomp: bool,
+}
+
+/// A Quick Mode to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuickModeRequest {
+    /// Our side (IDci).
+    pub local: TrafficSelector,
+    /// Their side (IDcr).
+    pub remote: TrafficSelector,
+    /// Proposals in order (numbered 1..).
+    pub offers: Vec<QmOffer>,
+    /// PFS group (KE in Quick Mode).
+    pub pfs: Option<DhGroup>,
+    /// Life in seconds.
+    pub life_secs: u64,
+    /// Life in kilobytes (0: none sent).
+    pub life_kb: u64,
+}

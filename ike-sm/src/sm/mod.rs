@@ -1,0 +1,514 @@
+//! The Sans-IO IKEv1 [`Endpoint`]: one per gateway (or client), many IKE SAs keyed by
+//! cookies, fed datagrams and timeouts, drained of transmits, events and deadlines.
+
+mod info;
+mod msg;
+mod phase1;
+pub(crate) mod policy;
+mod quick;
+mod sa;
+mod transaction;
+
+pub use sa::{P1State, Role};
+
+use crate::config::{ClientProfile, Config, QuickModeRequest};
+use crate::crypto::hash::HashAlg;
+use crate::event::{DebugEvent, Event, FailReason, SaId};
+use crate::SmError;
+use core::net::SocketAddr;
+use isakmp_wire::{ExchangeType, Message};
+use rand_core::CryptoRng;
+use sa::{IkeSa, Retx};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+/// A datagram to send. Addresses are the IKE ones (UDP 500, or 4500 after a NAT-T float);
+/// on port 4500 the caller prefixes the 4-byte non-ESP marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Our address.
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// The ISAKMP message.
+    pub bytes: Vec<u8>,
+}
+
+/// Bound on queued transmits and events (a driver that never drains cannot grow them).
+const MAX_QUEUE: usize = 4096;
+
+/// A Sans-IO IKEv1 endpoint.
+pub struct Endpoint {
+    pub(crate) config: Config,
+    pub(crate) pools: modecfg::Pools,
+    pub(crate) sas: BTreeMap<SaId, IkeSa>,
+    pub(crate) by_cookies: BTreeMap<[u8; 16], SaId>,
+    pub(crate) half_open: BTreeMap<([u8; 8], SocketAddr), SaId>,
+    pub(crate) next_id: u64,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) pending_dpd_ack: Option<(SaId, u32)>,
+}
+
+impl core::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("sas", &self.sas.len())
+            .field("transmits", &self.transmits.len())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// An endpoint with its configuration and the address pools Mode Config leases from.
+    #[must_use]
+    pub fn new(config: Config, pools: modecfg::Pools) -> Self {
+        Self {
+            config,
+            pools,
+            sas: BTreeMap::new(),
+            by_cookies: BTreeMap::new(),
+            half_open: BTreeMap::new(),
+            next_id: 1,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            pending_dpd_ack: None,
+        }
+    }
+
+    /// The address pools (for `show ip local pool`).
+    #[must_use]
+    pub fn pools(&self) -> &modecfg::Pools {
+        &self.pools
+    }
+
+    /// How many IKE SAs exist.
+    #[must_use]
+    pub fn sa_count(&self) -> usize {
+        self.sas.len()
+    }
+
+    /// Phase-1 state of an SA.
+    #[must_use]
+    pub fn sa_state(&self, sa: SaId) -> Option<P1State> {
+        self.sas.get(&sa).map(|s| s.state)
+    }
+
+    /// The Mode Config address of an SA (leased by a gateway, received by a client).
+    #[must_use]
+    pub fn assigned_address(&self, sa: SaId) -> Option<core::net::Ipv4Addr> {
+        self.sas.get(&sa).and_then(|s| s.assigned)
+    }
+
+    /// Whether Xauth and Mode Config are done (Quick Mode may run).
+    #[must_use]
+    pub fn ready_for_quick_mode(&self, sa: SaId) -> bool {
+        self.sas
+            .get(&sa)
+            .is_some_and(|s| s.established() && s.xauth_done && s.cfg_done)
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest deadline; call [`Endpoint::handle_timeout`] when it passes.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sas.values().filter_map(IkeSa::next_deadline).min()
+    }
+
+    pub(crate) fn debug(&mut self, d: DebugEvent) {
+        self.event(Event::Debug(d));
+    }
+
+    pub(crate) fn event(&mut self, e: Event) {
+        if self.events.len() < MAX_QUEUE {
+            self.events.push_back(e);
+        }
+    }
+
+    pub(crate) fn send(&mut self, sa: &IkeSa, bytes: Vec<u8>) {
+        if self.transmits.len() < MAX_QUEUE {
+            self.transmits.push_back(Transmit {
+                local: sa.local,
+                remote: sa.remote,
+                bytes,
+            });
+        }
+    }
+
+    /// Sends `bytes` and remembers them as the answer to the datagram `incoming`.
+    pub(crate) fn reply(&mut self, sa: &mut IkeSa, incoming: &[u8], bytes: Vec<u8>) {
+        let digest = HashAlg::Sha1.hash(&[incoming]);
+        self.store_reply(sa, digest, bytes.clone());
+        self.send(sa, bytes);
+    }
+
+    /// Remembers `bytes` as the answer to the datagram whose digest is `digest`.
+    pub(crate) fn store_reply(&mut self, sa: &mut IkeSa, digest: Vec<u8>, bytes: Vec<u8>) {
+        while sa.replies.len() >= self.config.limits.stored_replies.max(1) {
+            sa.replies.pop_front();
+        }
+        sa.replies.push_back((digest, bytes));
+    }
+
+    /// Sends `bytes` and resends them on the PIX schedule until `msgid` gets an answer.
+    pub(crate) fn send_awaiting(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        msgid: u32,
+        incoming: Option<&[u8]>,
+        bytes: Vec<u8>,
+    ) {
+        let l = self.config.limits;
+        sa.retx.insert(
+            msgid,
+            Retx {
+                bytes: bytes.clone(),
+                deadline: now.checked_add(l.retransmit_initial).unwrap_or(now),
+                interval: l.retransmit_initial,
+                left: l.retransmit_count,
+            },
+        );
+        match incoming {
+            Some(i) => self.reply(sa, i, bytes),
+            None => self.send(sa, bytes),
+        }
+    }
+
+    fn next_sa_id(&mut self) -> SaId {
+        let id = SaId(self.next_id);
+        self.next_id = self.next_id.saturating_add(1);
+        id
+    }
+
+    pub(crate) fn insert_sa(&mut self, sa: IkeSa) {
+        self.by_cookies.insert(sa.cookies(), sa.id);
+        self.sas.insert(sa.id, sa);
+    }
+
+    /// Feeds one UDP datagram (the ISAKMP message, without a non-ESP marker).
+    pub fn handle_datagram<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        rng: &mut R,
+    ) {
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(_) => {
+                self.debug(DebugEvent::Dropped("malformed ISAKMP message"));
+                return;
+            }
+        };
+        let h = msg.header;
+        self.debug(DebugEvent::ProcessBlock {
+            src: remote,
+            dst: local,
+            exchange: h.exchange_type.into(),
+        });
+        let mut ck = [0u8; 16];
+        ck[..8].copy_from_slice(&h.initiator_cookie);
+        ck[8..].copy_from_slice(&h.responder_cookie);
+        let id = if let Some(id) = self.by_cookies.get(&ck) {
+            Some(*id)
+        } else if h.responder_cookie == [0; 8] {
+            self.half_open.get(&(h.initiator_cookie, remote)).copied()
+        } else {
+            // A response to our first message: the pair is new, our initiator cookie is
+            // known with a zero responder cookie.
+            let mut zero = ck;
+            zero[8..].fill(0);
+            self.by_cookies.get(&zero).copied()
+        };
+        let Some(id) = id else {
+            if h.responder_cookie == [0; 8]
+                && matches!(
+                    h.exchange_type,
+                    ExchangeType::Aggressive | ExchangeType::IdentityProtection
+                )
+                && h.message_id == 0
+            {
+                if let Err(e) = self.responder_start(now, local, remote, bytes, &msg, rng) {
+                    self.debug(DebugEvent::Dropped(error_word(&e)));
+                }
+            } else {
+                self.debug(DebugEvent::Dropped("unknown cookies"));
+            }
+            return;
+        };
+        let Some(mut sa) = self.sas.remove(&id) else {
+            return;
+        };
+        // A byte-identical retransmission gets the stored reply, never a second computation.
+        let digest = HashAlg::Sha1.hash(&[bytes]);
+        if let Some((_, reply)) = sa.replies.iter().find(|(d, _)| *d == digest) {
+            let reply = reply.clone();
+            self.debug(DebugEvent::Retransmission {
+                message_id: h.message_id,
+            });
+            self.send(&sa, reply);
+            self.sas.insert(id, sa);
+            return;
+        }
+        sa.cur_in = Some(digest);
+        if sa.cky_r == [0; 8] && h.responder_cookie != [0; 8] {
+            // Our first message was answered: learn the responder cookie.
+            self.by_cookies.remove(&sa.cookies());
+            sa.cky_r = h.responder_cookie;
+            self.by_cookies.insert(sa.cookies(), sa.id);
+        }
+        let r = match h.exchange_type {
+            ExchangeType::IdentityProtection | ExchangeType::Aggressive if !sa.established() => {
+                self.handle_phase1(&mut sa, now, bytes, &msg, rng)
+            }
+            ExchangeType::Transaction if sa.established() => {
+                self.handle_transaction(&mut sa, now, bytes, &msg, rng)
+            }
+            ExchangeType::QuickMode if sa.established() => {
+                self.handle_quick(&mut sa, now, bytes, &msg, rng)
+            }
+            ExchangeType::Informational => self.handle_informational(&mut sa, now, bytes, &msg),
+            _ => Err(SmError::Protocol {
+                exchange: "ISAKMP",
+                what: "unexpected exchange type in this state",
+            }),
+        };
+        sa.cur_in = None;
+        if let Some((_, seq)) = self.pending_dpd_ack.take() {
+            if let Err(e) = self.dpd_ack(&mut sa, seq, rng) {
+                self.debug(DebugEvent::Dropped(error_word(&e)));
+            }
+        }
+        if let Err(e) = r {
+            self.debug(DebugEvent::Dropped(error_word(&e)));
+        } else {
+            sa.last_activity = now;
+        }
+        self.put_back(sa, now);
+    }
+
+    /// Re-files an SA after processing, or cleans it up when it died.
+    pub(crate) fn put_back(&mut self, mut sa: IkeSa, now: Instant) {
+        let _ = now;
+        if sa.state == P1State::Dead {
+            self.cleanup(&mut sa);
+            return;
+        }
+        if sa.established() {
+            self.half_open.retain(|_, v| *v != sa.id);
+            sa.half_open_deadline = None;
+        }
+        self.sas.insert(sa.id, sa);
+    }
+
+    /// Releases everything an SA holds (lease, tables) and reports it.
+    pub(crate) fn cleanup(&mut self, sa: &mut IkeSa) {
+        self.by_cookies.remove(&sa.cookies());
+        let mut zero = sa.cookies();
+        zero[8..].fill(0);
+        if self.by_cookies.get(&zero) == Some(&sa.id) {
+            self.by_cookies.remove(&zero);
+        }
+        self.half_open.retain(|_, v| *v != sa.id);
+        if let Some(l) = sa.lease.take() {
+            let _ = self.pools.release(l);
+        }
+        for (spi_in, _) in core::mem::take(&mut sa.children) {
+            self.event(Event::ChildDeleted { sa: sa.id, spi_in });
+        }
+        self.event(Event::Deleted { sa: sa.id });
+    }
+
+    /// Fails an SA: reports why; the SA is removed when it is put back.
+    pub(crate) fn fail(&mut self, sa: &mut IkeSa, reason: FailReason) {
+        if sa.state != P1State::Dead {
+            sa.state = P1State::Dead;
+            self.event(Event::Failed { sa: sa.id, reason });
+        }
+    }
+
+    /// Drives timers: retransmissions, half-open expiry, Xauth/Mode Config timeouts, DPD,
+    /// lifetimes.
+    pub fn handle_timeout<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
+        let ids: Vec<SaId> = self.sas.keys().copied().collect();
+        for id in ids {
+            let Some(mut sa) = self.sas.remove(&id) else {
+                continue;
+            };
+            self.timeout_sa(&mut sa, now, rng);
+            self.put_back(sa, now);
+        }
+    }
+
+    fn timeout_sa<R: CryptoRng + ?Sized>(&mut self, sa: &mut IkeSa, now: Instant, rng: &mut R) {
+        if sa.half_open_deadline.is_some_and(|d| d <= now) && !sa.established() {
+            self.fail(sa, FailReason::Timeout);
+            return;
+        }
+        if sa.expires.is_some_and(|d| d <= now) {
+            let _ = self.send_delete(sa, rng);
+            sa.state = P1State::Dead;
+            return;
+        }
+        let mut resend = Vec::new();
+        let mut give_up = false;
+        for (mid, r) in &mut sa.retx {
+            if r.deadline <= now {
+                if r.left == 0 {
+                    give_up = true;
+                    let _ = mid;
+                } else {
+                    r.left = r.left.saturating_sub(1);
+                    r.interval = r.interval.saturating_mul(2);
+                    r.deadline = now.checked_add(r.interval).unwrap_or(now);
+                    resend.push(r.bytes.clone());
+                }
+            }
+        }
+        for b in resend {
+            self.send(sa, b);
+        }
+        if give_up {
+            self.fail(sa, FailReason::Timeout);
+            return;
+        }
+        self.transaction_timeouts(sa, now, rng);
+        self.dpd_timeout(sa, now, rng);
+    }
+
+    /// Starts phase 1 as a client towards `remote`.
+    ///
+    /// # Errors
+    /// [`SmError::Config`] when the profile offers nothing, [`SmError::Limit`] at the SA
+    /// bound.
+    pub fn initiate<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        profile: ClientProfile,
+        rng: &mut R,
+    ) -> Result<SaId, SmError> {
+        if self.sas.len() >= self.config.limits.max_sas {
+            return Err(SmError::Limit {
+                what: "IKE SAs",
+                max: self.config.limits.max_sas,
+            });
+        }
+        let id = self.next_sa_id();
+        self.initiator_start(id, now, local, remote, profile, rng)?;
+        Ok(id)
+    }
+
+    /// Starts a Quick Mode on an established SA (client side). Returns its message ID.
+    ///
+    /// # Errors
+    /// [`SmError::UnknownSa`], [`SmError::NotEstablished`], [`SmError::Limit`].
+    pub fn initiate_quick_mode<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        request: QuickModeRequest,
+        rng: &mut R,
+    ) -> Result<u32, SmError> {
+        let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
+        let r = if s.established() {
+            self.quick_initiate(&mut s, now, request, rng)
+        } else {
+            Err(SmError::NotEstablished(sa.0))
+        };
+        self.put_back(s, now);
+        r
+    }
+
+    /// The AAA verdict for the credentials of [`Event::XauthCredentials`].
+    ///
+    /// # Errors
+    /// [`SmError::UnknownSa`], or [`SmError::Xauth`] when no verdict is awaited.
+    pub fn xauth_verdict<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        accept: bool,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
+        let r = self.verdict(&mut s, now, accept, rng);
+        self.put_back(s, now);
+        r
+    }
+
+    /// Deletes an IKE SA (and tells the peer with a Delete when phase 1 is up).
+    ///
+    /// # Errors
+    /// [`SmError::UnknownSa`].
+    pub fn delete<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
+        if s.established() {
+            let _ = self.send_delete(&mut s, rng);
+        }
+        s.state = P1State::Dead;
+        self.put_back(s, now);
+        Ok(())
+    }
+
+    /// Sends a DPD R-U-THERE now.
+    ///
+    /// # Errors
+    /// [`SmError::UnknownSa`], [`SmError::NotEstablished`].
+    pub fn send_dpd<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
+        let r = if s.established() {
+            self.dpd_send(&mut s, now, rng)
+        } else {
+            Err(SmError::NotEstablished(sa.0))
+        };
+        self.put_back(s, now);
+        r
+    }
+}
+
+fn error_word(e: &SmError) -> &'static str {
+    match e {
+        SmError::Wire(_) => "malformed payload",
+        SmError::Protocol { what, .. } => what,
+        SmError::HashMismatch { what } => what,
+        SmError::Limit { what, .. } => what,
+        SmError::Config(w) => w,
+        _ => "processing error",
+    }
+}
+
+pub(crate) fn random_u32<R: CryptoRng + ?Sized>(rng: &mut R) -> u32 {
+    let mut b = [0u8; 4];
+    rng.fill_bytes(&mut b);
+    u32::from_be_bytes(b)
+}
+
+pub(crate) fn random_bytes<R: CryptoRng + ?Sized, const N: usize>(rng: &mut R) -> [u8; N] {
+    let mut b = [0u8; N];
+    rng.fill_bytes(&mut b);
+    b
+}

@@ -1,0 +1,109 @@
+//! Building, encrypting and decrypting ISAKMP messages for the machines.
+
+use crate::crypto::cipher::{Decrypted, IkeCipher};
+use crate::crypto::iv::IvChain;
+use crate::SmError;
+use isakmp_wire::header::{ExchangeType, Flags, Header, VERSION_1_0};
+use isakmp_wire::message::OwnedBodyKind;
+use isakmp_wire::payload::{chain_wire_len, emit_chain, OwnedBody, OwnedPayload};
+use isakmp_wire::{OwnedMessage, PayloadType, HEADER_LEN};
+
+/// A header template (length and next payload are derived on emit).
+pub(crate) fn header(
+    cky_i: [u8; 8],
+    cky_r: [u8; 8],
+    exchange: ExchangeType,
+    message_id: u32,
+) -> Header {
+    Header {
+        initiator_cookie: cky_i,
+        responder_cookie: cky_r,
+        next_payload: PayloadType::None,
+        version: VERSION_1_0,
+        exchange_type: exchange,
+        flags: Flags(0),
+        message_id,
+        length: 0,
+    }
+}
+
+/// The payload chain as bytes.
+pub(crate) fn chain_bytes(payloads: &[OwnedPayload]) -> Result<Vec<u8>, SmError> {
+    let mut v = Vec::with_capacity(chain_wire_len(payloads));
+    emit_chain(payloads, &mut v)?;
+    Ok(v)
+}
+
+/// A plaintext message.
+pub(crate) fn plain(header: Header, payloads: Vec<OwnedPayload>) -> Result<Vec<u8>, SmError> {
+    Ok(OwnedMessage {
+        header,
+        body: OwnedBodyKind::Payloads(payloads),
+    }
+    .to_bytes()?)
+}
+
+/// An encrypted message: the chain is padded, encrypted with the chain's IV, and the
+/// chain advances past it.
+pub(crate) fn encrypted(
+    mut header: Header,
+    payloads: &[OwnedPayload],
+    cipher: &IkeCipher,
+    chain: &mut IvChain,
+) -> Result<Vec<u8>, SmError> {
+    let plain = chain_bytes(payloads)?;
+    let padded = cipher.alg().padded_len(plain.len().max(1));
+    let mut buf = plain;
+    buf.resize(padded, 0);
+    let plain_len = buf.len().min(padded);
+    let n = cipher.encrypt_next(chain, &mut buf, plain_len)?;
+    buf.truncate(n);
+    header.next_payload = payloads.first().map_or(PayloadType::None, |p| p.kind);
+    header.flags = Flags(header.flags.0 | Flags::ENCRYPTION);
+    let total = HEADER_LEN.saturating_add(buf.len());
+    header.length = u32::try_from(total).map_err(|_| SmError::Limit {
+        what: "message length",
+        max: u32::MAX as usize,
+    })?;
+    let mut out = Vec::with_capacity(total);
+    header.emit(&mut out);
+    out.extend_from_slice(&buf);
+    Ok(out)
+}
+
+/// Decrypts an encrypted body; the caller accepts it into the chain after the HASH.
+pub(crate) fn decrypt(
+    cipher: &IkeCipher,
+    chain: &IvChain,
+    body: &[u8],
+) -> Result<(Vec<u8>, Decrypted), SmError> {
+    let mut pt = body.to_vec();
+    let d = cipher.decrypt_next(chain, &mut pt)?;
+    Ok((pt, d))
+}
+
+/// A payload from its body.
+pub(crate) fn p(body: OwnedBody) -> OwnedPayload {
+    OwnedPayload::new(body)
+}
+
+/// The bytes of a decrypted chain after its first payload (the HASH), without padding:
+/// what HASH(1), HASH(2) and the Informational HASH cover.
+pub(crate) fn after_first(chain: &isakmp_wire::PayloadChain<'_>) -> Result<Vec<u8>, SmError> {
+    let mut raw = chain.raw();
+    let first = raw.next().transpose()?.ok_or(SmError::Protocol {
+        exchange: "encrypted exchange",
+        what: "empty payload chain",
+    })?;
+    if first.kind != PayloadType::Hash {
+        return Err(SmError::Protocol {
+            exchange: "encrypted exchange",
+            what: "the first payload is not HASH",
+        });
+    }
+    Ok(chain
+        .bytes
+        .get(usize::from(first.length)..)
+        .unwrap_or_default()
+        .to_vec())
+}

@@ -1,0 +1,929 @@
+//! Phase 1: Main Mode and Aggressive Mode, responder and initiator, pre-shared keys
+//! (1) and XAUTH-PSK (65001).
+
+use super::msg::{self, p};
+use super::policy::{select_phase1, Suite};
+use super::sa::{IkeSa, P1State, Role};
+use super::{random_bytes, Endpoint};
+use crate::config::{ClientProfile, Phase1Mode};
+use crate::crypto::cipher::{CipherAlg, IkeCipher};
+use crate::crypto::dh::{DhGroup, KeyPair};
+use crate::crypto::hash::HashAlg;
+use crate::crypto::iv::{Iv, IvChain};
+use crate::crypto::phase1::{skeyid_psk, Skeyids};
+use crate::crypto::phase2::hashes_equal;
+use crate::crypto::secret::Secret;
+use crate::event::{DebugEvent, Event, FailReason, SaId};
+use crate::SmError;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use isakmp_wire::attr::phase1::Phase1Transform;
+use isakmp_wire::cfg::ConfigPayload;
+use isakmp_wire::payload::delete::DeletePayload;
+use isakmp_wire::payload::id::{IdPayload, IdValue, OwnedId};
+use isakmp_wire::payload::notify::{NotifyPayload, NotifyType, OwnedNotify};
+use isakmp_wire::payload::proposal::OwnedProposal;
+use isakmp_wire::payload::sa::{OwnedSa, SaPayload};
+use isakmp_wire::payload::transform::OwnedTransform;
+use isakmp_wire::payload::OwnedBody;
+use isakmp_wire::vendor::{identify, Vendor, VENDOR_IDS};
+use isakmp_wire::{
+    Body, Doi, ExchangeType, IdType, Message, OwnedAttribute, Payload, PayloadRef, ProtocolId,
+};
+use rand_core::CryptoRng;
+use std::time::Instant;
+
+/// The payloads of one message, sorted by kind.
+#[derive(Default)]
+pub(crate) struct Parsed<'a> {
+    pub sa: Option<SaPayload<'a>>,
+    pub ke: Option<&'a [u8]>,
+    pub nonce: Option<&'a [u8]>,
+    pub ids: Vec<IdPayload<'a>>,
+    pub hash: Option<&'a [u8]>,
+    pub notifies: Vec<NotifyPayload<'a>>,
+    pub deletes: Vec<DeletePayload<'a>>,
+    pub vids: Vec<&'a [u8]>,
+    pub attrs: Option<ConfigPayload<'a>>,
+    pub natd: Vec<&'a [u8]>,
+}
+
+/// At most this many payloads of one kind are kept (the wire limits bound the rest).
+const MAX_OF_A_KIND: usize = 32;
+
+impl<'a> Parsed<'a> {
+    pub(crate) fn collect(
+        it: impl Iterator<Item = Result<PayloadRef<'a>, isakmp_wire::WireError>>,
+    ) -> Result<Self, SmError> {
+        let mut out = Parsed::default();
+        for pl in it {
+            match pl?.body {
+                Payload::Sa(s) if out.sa.is_none() => out.sa = Some(s),
+                Payload::KeyExchange(k) if out.ke.is_none() => out.ke = Some(k),
+                Payload::Nonce(n) if out.nonce.is_none() => out.nonce = Some(n),
+                Payload::Identification(i) if out.ids.len() < 2 => out.ids.push(i),
+                Payload::Hash(h) if out.hash.is_none() => out.hash = Some(h),
+                Payload::Notification(n) if out.notifies.len() < MAX_OF_A_KIND => {
+                    out.notifies.push(n);
+                }
+                Payload::Delete(d) if out.deletes.len() < MAX_OF_A_KIND => out.deletes.push(d),
+                Payload::VendorId(v) if out.vids.len() < MAX_OF_A_KIND => out.vids.push(v.0),
+                Payload::Attributes(a) if out.attrs.is_none() => out.attrs = Some(a),
+                Payload::NatD(n) if out.natd.len() < MAX_OF_A_KIND => out.natd.push(n),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn need<T>(v: Option<T>, exchange: &'static str, what: &'static str) -> Result<T, SmError> {
+    v.ok_or(SmError::Protocol { exchange, what })
+}
+
+/// The vendor ID bytes we send for a capability.
+pub(crate) fn vid(v: Vendor) -> Vec<u8> {
+    let mut b = VENDOR_IDS
+        .iter()
+        .find(|e| e.vendor == v)
+        .map(|e| e.bytes.to_vec())
+        .unwrap_or_default();
+    if v == Vendor::CiscoUnity {
+        b.extend_from_slice(&[1, 0]);
+    }
+    b
+}
+
+fn sa_body(sa: &SaPayload<'_>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(sa.wire_len());
+    sa.emit(&mut v);
+    v
+}
+
+fn id_body(id: &OwnedId) -> Vec<u8> {
+    let mut v = Vec::with_capacity(id.wire_len());
+    id.emit(&mut v);
+    v
+}
+
+fn id_body_ref(id: &IdPayload<'_>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(id.wire_len());
+    id.emit(&mut v);
+    v
+}
+
+fn our_id(local: SocketAddr) -> OwnedId {
+    let a = match local.ip() {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    };
+    OwnedId::ipv4(a, 17, local.port())
+}
+
+fn phase1_sa(offers: &[crate::config::P1Offer]) -> OwnedSa {
+    let transforms = offers
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let mut attrs = vec![OwnedAttribute::basic(1, o.encryption.attribute())];
+            attrs.push(OwnedAttribute::basic(2, o.hash.attribute()));
+            attrs.push(OwnedAttribute::basic(4, o.group.attribute()));
+            attrs.push(OwnedAttribute::basic(3, o.auth_method));
+            if let Some(k) = o.encryption.key_length_attribute() {
+                attrs.push(OwnedAttribute::basic(14, k));
+            }
+            if let Some(l) = o.life_secs {
+                attrs.push(OwnedAttribute::basic(11, 1));
+                let v = u32::try_from(l).unwrap_or(u32::MAX);
+                attrs.push(OwnedAttribute::variable(12, v.to_be_bytes().to_vec()));
+            }
+            let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
+            OwnedTransform::new(n, 1, attrs)
+        })
+        .collect();
+    OwnedSa {
+        doi: Doi::Ipsec,
+        situation: 1,
+        proposals: vec![OwnedProposal::new(
+            1,
+            ProtocolId::Isakmp,
+            Vec::new(),
+            transforms,
+        )],
+    }
+}
+
+fn reply_sa(suite: &Suite) -> OwnedSa {
+    OwnedSa {
+        doi: Doi::Ipsec,
+        situation: 1,
+        proposals: vec![OwnedProposal::new(
+            suite.proposal_number,
+            ProtocolId::Isakmp,
+            Vec::new(),
+            vec![suite.transform.clone()],
+        )],
+    }
+}
+
+/// The suite named by the responder's single transform (initiator side).
+fn suite_from_reply(sa: &SaPayload<'_>) -> Result<Suite, SmError> {
+    const EX: &str = "phase 1";
+    let prop = need(
+        sa.proposals().next().transpose()?,
+        EX,
+        "SA without proposal",
+    )?;
+    let t = need(
+        prop.transforms().next().transpose()?,
+        EX,
+        "proposal without transform",
+    )?;
+    let typed = Phase1Transform::from_attributes(t.attributes())?;
+    let enc = need(typed.encryption, EX, "no encryption attribute")?;
+    let key = typed.key_length.and_then(|k| u16::try_from(k).ok());
+    Ok(Suite {
+        cipher: CipherAlg::from_attributes(enc.into(), key)?,
+        hash: HashAlg::from_attribute(need(typed.hash, EX, "no hash attribute")?.into())?,
+        group: DhGroup::from_attribute(need(typed.group, EX, "no group attribute")?.into())?,
+        auth_method: typed.auth_method.map_or(1, u16::from),
+        life_secs: typed.life_seconds.unwrap_or(86_400),
+        transform: t.to_owned_transform()?,
+        proposal_number: prop.number,
+    })
+}
+
+impl Endpoint {
+    fn peer_vids(&mut self, sa: &mut IkeSa, vids: &[&[u8]]) {
+        for v in vids {
+            self.debug(DebugEvent::VendorId);
+            match identify(v).map(|m| m.vendor()) {
+                Some(Vendor::Dpd) => {
+                    sa.peer_dpd = true;
+                    self.debug(DebugEvent::PeerSupportsDpd);
+                }
+                Some(Vendor::CiscoUnity) => {
+                    sa.peer_unity = true;
+                    self.debug(DebugEvent::UnityClient);
+                }
+                Some(Vendor::Xauth) => sa.peer_xauth = true,
+                Some(
+                    Vendor::NatTRfc3947
+                    | Vendor::NatTDraft02
+                    | Vendor::NatTDraft02N
+                    | Vendor::NatTDraft03,
+                ) => {
+                    if !sa.peer_natt {
+                        self.debug(DebugEvent::PeerNatT);
+                    }
+                    sa.peer_natt = true;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn our_vids(sa: &IkeSa, initiator: bool) -> Vec<isakmp_wire::OwnedPayload> {
+        let mut v = Vec::new();
+        if initiator || sa.peer_xauth {
+            v.push(p(OwnedBody::VendorId(vid(Vendor::Xauth))));
+        }
+        if initiator || sa.peer_dpd {
+            v.push(p(OwnedBody::VendorId(vid(Vendor::Dpd))));
+        }
+        if initiator || sa.peer_unity {
+            v.push(p(OwnedBody::VendorId(vid(Vendor::CiscoUnity))));
+        }
+        v
+    }
+
+    /// A plaintext notify about a phase 1 that failed (or NO-PROPOSAL-CHOSEN).
+    pub(crate) fn send_plain_notify<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &IkeSa,
+        notify: NotifyType,
+        rng: &mut R,
+    ) {
+        self.debug(DebugEvent::SendingNotify {
+            notify: notify.into(),
+        });
+        let n = OwnedNotify {
+            doi: Doi::Ipsec,
+            protocol: ProtocolId::Isakmp,
+            notify_type: notify,
+            spi: sa.cookies().to_vec(),
+            data: Vec::new(),
+        };
+        let mid = super::random_u32(rng);
+        let h = msg::header(sa.cky_i, sa.cky_r, ExchangeType::Informational, mid);
+        if let Ok(b) = msg::plain(h, vec![p(OwnedBody::Notification(n))]) {
+            self.send(sa, b);
+        }
+    }
+
+    /// AM1 or MM1 from an unknown peer.
+    pub(crate) fn responder_start<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        m: &Message<'_>,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let Some(gw) = self.config.gateway.as_ref() else {
+            return Err(SmError::Config("no gateway configuration"));
+        };
+        let _ = gw;
+        let l = self.config.limits;
+        let half_open = self.sas.values().filter(|s| !s.established()).count();
+        if half_open >= l.max_half_open || self.sas.len() >= l.max_sas {
+            return Err(SmError::Limit {
+                what: "half-open IKE SAs",
+                max: l.max_half_open,
+            });
+        }
+        let per_peer = self
+            .sas
+            .values()
+            .filter(|s| !s.established() && s.remote.ip() == remote.ip())
+            .count();
+        if per_peer >= l.max_half_open_per_peer {
+            return Err(SmError::Limit {
+                what: "half-open IKE SAs of one peer",
+                max: l.max_half_open_per_peer,
+            });
+        }
+        let payloads = m.payloads().ok_or(SmError::Protocol {
+            exchange: "phase 1",
+            what: "first message encrypted",
+        })?;
+        let parsed = Parsed::collect(payloads)?;
+        let sa_p = need(parsed.sa, "phase 1", "no SA payload")?;
+        let h = m.header;
+        let mode = if h.exchange_type == ExchangeType::Aggressive {
+            Phase1Mode::Aggressive
+        } else {
+            Phase1Mode::Main
+        };
+        let id = super::SaId(self.next_id);
+        self.next_id = self.next_id.saturating_add(1);
+        let cky_r: [u8; 8] = random_bytes(rng);
+        let mut sa = IkeSa::new(
+            id,
+            Role::Responder,
+            mode,
+            local,
+            remote,
+            h.initiator_cookie,
+            cky_r,
+            now,
+            P1State::Dead,
+        );
+        sa.half_open_deadline = now.checked_add(l.half_open_timeout);
+        sa.sa_i_b = sa_body(&sa_p);
+        self.debug(DebugEvent::ProcessingSa { message_id: 0 });
+        let mut dbg = Vec::new();
+        let chosen = {
+            let gw = self
+                .config
+                .gateway
+                .as_ref()
+                .ok_or(SmError::Config("no gateway"))?;
+            select_phase1(gw, &sa_p, &mut dbg)
+        };
+        for d in dbg {
+            self.debug(d);
+        }
+        let Some(suite) = chosen? else {
+            self.send_plain_notify(&sa, NotifyType::NoProposalChosen, rng);
+            self.event(Event::Failed {
+                sa: id,
+                reason: FailReason::NoProposalChosen,
+            });
+            return Ok(());
+        };
+        sa.suite = Some(suite.clone());
+        match mode {
+            Phase1Mode::Main => {
+                self.debug(DebugEvent::DoingPsk);
+                self.peer_vids(&mut sa, &parsed.vids);
+                let mut out = vec![p(OwnedBody::Sa(reply_sa(&suite)))];
+                out.extend(Self::our_vids(&sa, false));
+                let b = msg::plain(
+                    msg::header(sa.cky_i, sa.cky_r, ExchangeType::IdentityProtection, 0),
+                    out,
+                )?;
+                sa.state = P1State::RWaitMm3;
+                self.send_awaiting(&mut sa, now, 0, Some(bytes), b);
+            }
+            Phase1Mode::Aggressive => {
+                self.debug(DebugEvent::Processing {
+                    what: "KE",
+                    message_id: 0,
+                });
+                let ke = need(parsed.ke, "Aggressive Mode", "no KE payload")?;
+                suite.group.validate_public_value(ke)?;
+                self.debug(DebugEvent::Processing {
+                    what: "NONCE",
+                    message_id: 0,
+                });
+                let ni = need(parsed.nonce, "Aggressive Mode", "no NONCE payload")?;
+                if !(8..=256).contains(&ni.len()) {
+                    return Err(SmError::Protocol {
+                        exchange: "Aggressive Mode",
+                        what: "nonce length outside 8..=256",
+                    });
+                }
+                self.debug(DebugEvent::Processing {
+                    what: "ID",
+                    message_id: 0,
+                });
+                let idi = need(parsed.ids.first(), "Aggressive Mode", "no ID payload")?;
+                self.peer_vids(&mut sa, &parsed.vids);
+                sa.id_i_b = id_body_ref(idi);
+                sa.g_xi = ke.to_vec();
+                sa.ni = ni.to_vec();
+                self.select_psk_by_id(&mut sa, idi, rng);
+                let kp = KeyPair::generate(suite.group, self.config.exponent, rng)?;
+                sa.g_xr = kp.public_value().to_vec();
+                sa.nr = random_bytes::<R, 20>(rng).to_vec();
+                sa.kp = Some(kp);
+                self.derive_keys(&mut sa)?;
+                let idr = our_id(local);
+                sa.id_r_b = id_body(&idr);
+                let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+                let hash_r = keys.hash_r(
+                    &sa.g_xr, &sa.g_xi, &sa.cky_r, &sa.cky_i, &sa.sa_i_b, &sa.id_r_b,
+                );
+                let mut out = vec![
+                    p(OwnedBody::Sa(reply_sa(&suite))),
+                    p(OwnedBody::KeyExchange(sa.g_xr.clone())),
+                    p(OwnedBody::Nonce(sa.nr.clone())),
+                    p(OwnedBody::Identification(idr)),
+                    p(OwnedBody::Hash(hash_r)),
+                ];
+                out.extend(Self::our_vids(&sa, false));
+                let b = msg::plain(
+                    msg::header(sa.cky_i, sa.cky_r, ExchangeType::Aggressive, 0),
+                    out,
+                )?;
+                sa.state = P1State::RWaitAm3;
+                self.send_awaiting(&mut sa, now, 0, Some(bytes), b);
+            }
+        }
+        self.half_open.insert((sa.cky_i, remote), id);
+        self.insert_sa(sa);
+        Ok(())
+    }
+
+    /// Aggressive Mode: the PSK of the `vpngroup` named by ID_KEY_ID. An unknown group
+    /// gets a random key, so that it fails exactly like a wrong key (no enumeration).
+    fn select_psk_by_id<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        idi: &IdPayload<'_>,
+        rng: &mut R,
+    ) {
+        let name = match idi.value() {
+            IdValue::KeyId(k) | IdValue::Fqdn(k) | IdValue::UserFqdn(k) => {
+                String::from_utf8_lossy(k).into_owned()
+            }
+            other => other.to_string(),
+        };
+        sa.identity = name.clone();
+        let found = self.config.gateway.as_ref().and_then(|gw| {
+            gw.groups
+                .iter()
+                .position(|g| g.name == name)
+                .and_then(|i| gw.groups.get(i).map(|g| (i, g.password.duplicate())))
+        });
+        match found {
+            Some((i, key)) => {
+                sa.group_idx = Some(i);
+                sa.psk = Some(key);
+            }
+            None => {
+                if idi.id_type != IdType::KeyId {
+                    // Not a group name: fall back to the address keys.
+                    if let Some(k) = self.key_by_address(sa) {
+                        sa.psk = Some(k);
+                        return;
+                    }
+                }
+                self.debug(DebugEvent::NoKeyForPeer);
+                sa.psk = Some(Secret::new(random_bytes::<R, 32>(rng).to_vec()));
+            }
+        }
+    }
+
+    /// Main Mode: `isakmp key` by peer address, the most specific entry first.
+    fn key_by_address(&self, sa: &mut IkeSa) -> Option<Secret> {
+        let IpAddr::V4(peer) = sa.remote.ip() else {
+            return None;
+        };
+        let gw = self.config.gateway.as_ref()?;
+        let k = gw
+            .keys
+            .iter()
+            .filter(|k| k.matches(peer))
+            .max_by_key(|k| u32::from(k.netmask).count_ones())?;
+        sa.no_xauth = k.no_xauth;
+        sa.no_config_mode = k.no_config_mode;
+        Some(k.key.duplicate())
+    }
+
+    /// SKEYID, SKEYID_d/a/e, the cipher and the phase-1 IV chain.
+    fn derive_keys(&mut self, sa: &mut IkeSa) -> Result<(), SmError> {
+        let suite = sa.suite.clone().ok_or(SmError::Config("suite"))?;
+        let kp = sa.kp.as_ref().ok_or(SmError::Config("key pair"))?;
+        let peer = match sa.role {
+            Role::Responder => &sa.g_xi,
+            Role::Initiator => &sa.g_xr,
+        };
+        let g_xy = kp.agree(peer)?;
+        let psk = sa.psk.as_ref().ok_or(SmError::Config("pre-shared key"))?;
+        let skeyid = skeyid_psk(suite.hash, psk.expose_secret(), &sa.ni, &sa.nr);
+        let keys = Skeyids::derive(
+            suite.hash,
+            skeyid,
+            g_xy.expose_secret(),
+            &sa.cky_i,
+            &sa.cky_r,
+        );
+        let cipher = IkeCipher::new(suite.cipher, keys.encryption_key(suite.cipher))?;
+        let iv = Iv::phase1(suite.hash, &sa.g_xi, &sa.g_xr, suite.cipher.block_size())?;
+        sa.p1_chain = Some(IvChain::new(iv));
+        sa.cipher = Some(cipher);
+        sa.keys = Some(keys);
+        Ok(())
+    }
+
+    /// Every phase-1 message after the first one.
+    pub(crate) fn handle_phase1<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        bytes: &[u8],
+        m: &Message<'_>,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        match sa.state {
+            P1State::RWaitAm3 | P1State::RWaitMm5 | P1State::IWaitMm6 => {
+                self.phase1_final(sa, now, bytes, m, rng)
+            }
+            P1State::RWaitMm3 => {
+                let parsed = Parsed::collect(m.payloads().ok_or(SmError::Protocol {
+                    exchange: "Main Mode",
+                    what: "MM3 encrypted",
+                })?)?;
+                let suite = sa.suite.clone().ok_or(SmError::Config("suite"))?;
+                self.debug(DebugEvent::Processing {
+                    what: "KE",
+                    message_id: 0,
+                });
+                let ke = need(parsed.ke, "Main Mode", "no KE payload")?;
+                suite.group.validate_public_value(ke)?;
+                self.debug(DebugEvent::Processing {
+                    what: "NONCE",
+                    message_id: 0,
+                });
+                let ni = need(parsed.nonce, "Main Mode", "no NONCE payload")?;
+                if !(8..=256).contains(&ni.len()) {
+                    return Err(SmError::Protocol {
+                        exchange: "Main Mode",
+                        what: "nonce length outside 8..=256",
+                    });
+                }
+                self.peer_vids(sa, &parsed.vids);
+                sa.g_xi = ke.to_vec();
+                sa.ni = ni.to_vec();
+                sa.psk = Some(match self.key_by_address(sa) {
+                    Some(k) => k,
+                    None => {
+                        self.debug(DebugEvent::NoKeyForPeer);
+                        Secret::new(random_bytes::<R, 32>(rng).to_vec())
+                    }
+                });
+                let kp = KeyPair::generate(suite.group, self.config.exponent, rng)?;
+                sa.g_xr = kp.public_value().to_vec();
+                sa.nr = random_bytes::<R, 20>(rng).to_vec();
+                sa.kp = Some(kp);
+                self.derive_keys(sa)?;
+                let mut out = vec![
+                    p(OwnedBody::KeyExchange(sa.g_xr.clone())),
+                    p(OwnedBody::Nonce(sa.nr.clone())),
+                ];
+                out.extend(Self::our_vids(sa, false));
+                let b = msg::plain(
+                    msg::header(sa.cky_i, sa.cky_r, ExchangeType::IdentityProtection, 0),
+                    out,
+                )?;
+                sa.state = P1State::RWaitMm5;
+                self.send_awaiting(sa, now, 0, Some(bytes), b);
+                Ok(())
+            }
+            P1State::IWaitMm2 => {
+                let parsed = Parsed::collect(m.payloads().ok_or(SmError::Protocol {
+                    exchange: "Main Mode",
+                    what: "MM2 encrypted",
+                })?)?;
+                let sa_p = need(parsed.sa, "Main Mode", "no SA payload")?;
+                let suite = suite_from_reply(&sa_p)?;
+                self.peer_vids(sa, &parsed.vids);
+                let kp = KeyPair::generate(suite.group, self.config.exponent, rng)?;
+                sa.g_xi = kp.public_value().to_vec();
+                sa.kp = Some(kp);
+                sa.suite = Some(suite);
+                sa.ni = random_bytes::<R, 20>(rng).to_vec();
+                let mut out = vec![
+                    p(OwnedBody::KeyExchange(sa.g_xi.clone())),
+                    p(OwnedBody::Nonce(sa.ni.clone())),
+                ];
+                out.extend(self.client_vids(sa));
+                let b = msg::plain(
+                    msg::header(sa.cky_i, sa.cky_r, ExchangeType::IdentityProtection, 0),
+                    out,
+                )?;
+                sa.state = P1State::IWaitMm4;
+                self.send_awaiting(sa, now, 0, Some(bytes), b);
+                Ok(())
+            }
+            P1State::IWaitMm4 => {
+                let parsed = Parsed::collect(m.payloads().ok_or(SmError::Protocol {
+                    exchange: "Main Mode",
+                    what: "MM4 encrypted",
+                })?)?;
+                let suite = sa.suite.clone().ok_or(SmError::Config("suite"))?;
+                let ke = need(parsed.ke, "Main Mode", "no KE payload")?;
+                suite.group.validate_public_value(ke)?;
+                let nr = need(parsed.nonce, "Main Mode", "no NONCE payload")?;
+                self.peer_vids(sa, &parsed.vids);
+                sa.g_xr = ke.to_vec();
+                sa.nr = nr.to_vec();
+                self.derive_keys(sa)?;
+                let idi = our_id(sa.local);
+                sa.id_i_b = id_body(&idi);
+                let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+                let hash_i = keys.hash_i(
+                    &sa.g_xi, &sa.g_xr, &sa.cky_i, &sa.cky_r, &sa.sa_i_b, &sa.id_i_b,
+                );
+                let mut out = vec![
+                    p(OwnedBody::Identification(idi)),
+                    p(OwnedBody::Hash(hash_i)),
+                ];
+                if sa.profile.as_ref().is_some_and(|p| p.initial_contact) {
+                    out.push(p(OwnedBody::Notification(initial_contact(sa))));
+                }
+                let b = self.encrypt_p1(sa, ExchangeType::IdentityProtection, &out)?;
+                sa.state = P1State::IWaitMm6;
+                self.send_awaiting(sa, now, 0, Some(bytes), b);
+                Ok(())
+            }
+            P1State::IWaitAm2 => {
+                let parsed = Parsed::collect(m.payloads().ok_or(SmError::Protocol {
+                    exchange: "Aggressive Mode",
+                    what: "AM2 encrypted",
+                })?)?;
+                let sa_p = need(parsed.sa, "Aggressive Mode", "no SA payload")?;
+                let suite = suite_from_reply(&sa_p)?;
+                let ke = need(parsed.ke, "Aggressive Mode", "no KE payload")?;
+                suite.group.validate_public_value(ke)?;
+                let nr = need(parsed.nonce, "Aggressive Mode", "no NONCE payload")?;
+                let idr = need(parsed.ids.first(), "Aggressive Mode", "no ID payload")?;
+                let hash_r = need(parsed.hash, "Aggressive Mode", "no HASH payload")?;
+                if sa.kp.as_ref().map(KeyPair::group) != Some(suite.group) {
+                    return Err(SmError::Protocol {
+                        exchange: "Aggressive Mode",
+                        what: "responder chose another group than our KE",
+                    });
+                }
+                self.peer_vids(sa, &parsed.vids);
+                sa.suite = Some(suite);
+                sa.g_xr = ke.to_vec();
+                sa.nr = nr.to_vec();
+                sa.id_r_b = id_body_ref(idr);
+                self.derive_keys(sa)?;
+                let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+                let want = keys.hash_r(
+                    &sa.g_xr, &sa.g_xi, &sa.cky_r, &sa.cky_i, &sa.sa_i_b, &sa.id_r_b,
+                );
+                if !hashes_equal(&want, hash_r) {
+                    self.debug(DebugEvent::HashFailed);
+                    self.send_plain_notify(sa, NotifyType::AuthenticationFailed, rng);
+                    self.fail(sa, FailReason::AuthenticationFailed);
+                    return Ok(());
+                }
+                let hash_i = keys.hash_i(
+                    &sa.g_xi, &sa.g_xr, &sa.cky_i, &sa.cky_r, &sa.sa_i_b, &sa.id_i_b,
+                );
+                let mut out = vec![p(OwnedBody::Hash(hash_i))];
+                if sa.profile.as_ref().is_some_and(|p| p.initial_contact) {
+                    out.push(p(OwnedBody::Notification(initial_contact(sa))));
+                }
+                let b = self.encrypt_p1(sa, ExchangeType::Aggressive, &out)?;
+                sa.retx.remove(&0);
+                self.reply(sa, bytes, b);
+                self.established(sa, now, rng);
+                Ok(())
+            }
+            _ => Err(SmError::Protocol {
+                exchange: "phase 1",
+                what: "message in the wrong state",
+            }),
+        }
+    }
+
+    fn encrypt_p1(
+        &mut self,
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        payloads: &[isakmp_wire::OwnedPayload],
+    ) -> Result<Vec<u8>, SmError> {
+        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
+        let chain = sa.p1_chain.as_mut().ok_or(SmError::Config("IV chain"))?;
+        msg::encrypted(
+            msg::header(sa.cky_i, sa.cky_r, exchange, 0),
+            payloads,
+            cipher,
+            chain,
+        )
+    }
+
+    /// AM3 (responder), MM5 (responder) or MM6 (initiator): the HASH that authenticates.
+    fn phase1_final<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        bytes: &[u8],
+        m: &Message<'_>,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let (pt, decrypted) = match m.body {
+            Body::Encrypted(ct) => {
+                let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
+                let chain = sa.p1_chain.as_ref().ok_or(SmError::Config("IV chain"))?;
+                let (pt, d) = msg::decrypt(cipher, chain, ct)?;
+                (pt, Some(d))
+            }
+            Body::Payloads(c) => (c.bytes.to_vec(), None),
+        };
+        if decrypted.is_none() && sa.state != P1State::RWaitAm3 {
+            return Err(SmError::Protocol {
+                exchange: "Main Mode",
+                what: "MM5/MM6 not encrypted",
+            });
+        }
+        let limits = isakmp_wire::Limits::DEFAULT;
+        let chain = match isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits) {
+            Ok(c) => c,
+            Err(_) => {
+                // Garbage after decryption: almost always a wrong key (MM5 is encrypted
+                // with it). Tell the peer as a PIX does.
+                self.debug(DebugEvent::HashFailed);
+                self.send_plain_notify(sa, NotifyType::PayloadMalformed, rng);
+                self.fail(sa, FailReason::AuthenticationFailed);
+                return Ok(());
+            }
+        };
+        let parsed = Parsed::collect(chain.iter())?;
+        let ex = "phase 1";
+        if sa.state == P1State::RWaitMm5 || sa.state == P1State::IWaitMm6 {
+            self.debug(DebugEvent::Processing {
+                what: "ID",
+                message_id: 0,
+            });
+            let id = need(parsed.ids.first(), ex, "no ID payload")?;
+            if sa.state == P1State::RWaitMm5 {
+                sa.id_i_b = id_body_ref(id);
+                sa.identity = id.value().to_string();
+            } else {
+                sa.id_r_b = id_body_ref(id);
+            }
+        }
+        self.debug(DebugEvent::Processing {
+            what: "HASH",
+            message_id: 0,
+        });
+        let got = need(parsed.hash, ex, "no HASH payload")?;
+        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let want = if sa.role == Role::Responder {
+            keys.hash_i(
+                &sa.g_xi, &sa.g_xr, &sa.cky_i, &sa.cky_r, &sa.sa_i_b, &sa.id_i_b,
+            )
+        } else {
+            keys.hash_r(
+                &sa.g_xr, &sa.g_xi, &sa.cky_r, &sa.cky_i, &sa.sa_i_b, &sa.id_r_b,
+            )
+        };
+        if !hashes_equal(&want, got) {
+            self.debug(DebugEvent::HashFailed);
+            self.send_plain_notify(sa, NotifyType::AuthenticationFailed, rng);
+            self.fail(sa, FailReason::AuthenticationFailed);
+            return Ok(());
+        }
+        if let (Some(d), Some(c)) = (decrypted, sa.p1_chain.as_mut()) {
+            d.accept(c);
+        }
+        let mut initial_contact = false;
+        for n in &parsed.notifies {
+            self.debug(DebugEvent::ProcessingNotify {
+                notify: n.notify_type.into(),
+                protocol: n.protocol.into(),
+                message_id: 0,
+            });
+            if n.notify_type == NotifyType::InitialContact {
+                initial_contact = true;
+            }
+        }
+        if initial_contact {
+            self.initial_contact(sa);
+        }
+        if sa.state == P1State::RWaitMm5 {
+            let idr = our_id(sa.local);
+            sa.id_r_b = id_body(&idr);
+            let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+            let hash_r = keys.hash_r(
+                &sa.g_xr, &sa.g_xi, &sa.cky_r, &sa.cky_i, &sa.sa_i_b, &sa.id_r_b,
+            );
+            let out = [
+                p(OwnedBody::Identification(idr)),
+                p(OwnedBody::Hash(hash_r)),
+            ];
+            let b = self.encrypt_p1(sa, ExchangeType::IdentityProtection, &out)?;
+            self.reply(sa, bytes, b);
+        }
+        sa.retx.remove(&0);
+        self.established(sa, now, rng);
+        Ok(())
+    }
+
+    /// INITIAL-CONTACT: every other IKE SA of this peer goes.
+    fn initial_contact(&mut self, sa: &IkeSa) {
+        let old: Vec<SaId> = self
+            .sas
+            .values()
+            .filter(|o| o.remote.ip() == sa.remote.ip() && o.id != sa.id)
+            .map(|o| o.id)
+            .collect();
+        self.debug(DebugEvent::InitialContact { dropped: old.len() });
+        for id in old {
+            if let Some(mut o) = self.sas.remove(&id) {
+                self.cleanup(&mut o);
+            }
+        }
+    }
+
+    /// Phase 1 is up: report it and start what follows (Xauth, Mode Config).
+    fn established<R: CryptoRng + ?Sized>(&mut self, sa: &mut IkeSa, now: Instant, rng: &mut R) {
+        sa.state = P1State::Established;
+        sa.p2_base = sa.p1_chain.as_ref().map(|c| *c.current());
+        self.debug(DebugEvent::Authenticated);
+        let life = sa.suite.as_ref().map_or(86_400, |s| s.life_secs);
+        sa.expires = now.checked_add(std::time::Duration::from_secs(life));
+        if let Some(d) = self.config.limits.dpd_idle {
+            if sa.peer_dpd || sa.role == Role::Initiator {
+                sa.dpd_deadline = now.checked_add(d);
+            }
+        }
+        self.event(Event::Phase1Established {
+            sa: sa.id,
+            remote: sa.remote,
+            identity: sa.identity.clone(),
+        });
+        self.after_phase1(sa, now, rng);
+    }
+
+    fn client_vids(&self, sa: &IkeSa) -> Vec<isakmp_wire::OwnedPayload> {
+        let mut v = Vec::new();
+        if let Some(prof) = sa.profile.as_ref() {
+            if prof.vendor_ids {
+                v.extend(Self::our_vids(sa, true));
+            }
+            if prof.nat_t {
+                v.push(p(OwnedBody::VendorId(vid(Vendor::NatTRfc3947))));
+            }
+        }
+        v
+    }
+
+    /// AM1 or MM1.
+    pub(crate) fn initiator_start<R: CryptoRng + ?Sized>(
+        &mut self,
+        id: SaId,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        profile: ClientProfile,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let first = *profile
+            .offers
+            .first()
+            .ok_or(SmError::Config("the client profile offers no transform"))?;
+        let cky_i: [u8; 8] = random_bytes(rng);
+        let mut sa = IkeSa::new(
+            id,
+            Role::Initiator,
+            profile.mode,
+            local,
+            remote,
+            cky_i,
+            [0; 8],
+            now,
+            P1State::Dead,
+        );
+        let offer = phase1_sa(&profile.offers);
+        let mut body = Vec::new();
+        offer.emit(&mut body)?;
+        sa.sa_i_b = body;
+        sa.psk = Some(profile.psk.duplicate());
+        sa.identity = profile.group_name.clone().unwrap_or_default();
+        let mode = profile.mode;
+        let group_name = profile.group_name.clone();
+        sa.profile = Some(profile);
+        sa.half_open_deadline = now.checked_add(self.config.limits.half_open_timeout);
+        let b = match mode {
+            Phase1Mode::Main => {
+                let mut out = vec![p(OwnedBody::Sa(offer))];
+                out.extend(self.client_vids(&sa));
+                sa.state = P1State::IWaitMm2;
+                msg::plain(
+                    msg::header(cky_i, [0; 8], ExchangeType::IdentityProtection, 0),
+                    out,
+                )?
+            }
+            Phase1Mode::Aggressive => {
+                let kp = KeyPair::generate(first.group, self.config.exponent, rng)?;
+                sa.g_xi = kp.public_value().to_vec();
+                sa.kp = Some(kp);
+                sa.ni = random_bytes::<R, 20>(rng).to_vec();
+                let mut idi = OwnedId::key_id(group_name.unwrap_or_default().into_bytes());
+                idi.protocol = 17;
+                idi.port = 500;
+                sa.id_i_b = id_body(&idi);
+                let mut out = vec![
+                    p(OwnedBody::Sa(offer)),
+                    p(OwnedBody::KeyExchange(sa.g_xi.clone())),
+                    p(OwnedBody::Nonce(sa.ni.clone())),
+                    p(OwnedBody::Identification(idi)),
+                ];
+                out.extend(self.client_vids(&sa));
+                sa.state = P1State::IWaitAm2;
+                msg::plain(msg::header(cky_i, [0; 8], ExchangeType::Aggressive, 0), out)?
+            }
+        };
+        self.send_awaiting(&mut sa, now, 0, None, b);
+        self.insert_sa(sa);
+        Ok(())
+    }
+}
+
+pub(crate) fn initial_contact(sa: &IkeSa) -> OwnedNotify {
+    OwnedNotify {
+        doi: Doi::Ipsec,
+        protocol: ProtocolId::Isakmp,
+        notify_type: NotifyType::InitialContact,
+        spi: sa.cookies().to_vec(),
+        data: Vec::new(),
+    }
+}

@@ -1,0 +1,201 @@
+//! Proposal selection exactly as the PIX logs it: every local `isakmp policy` in priority
+//! order against every offered transform in offered order (first acceptable wins), and
+//! Quick Mode proposals against the crypto map's transform sets.
+
+use crate::config::{EspAuth, EspCipher, GatewayConfig, IsakmpPolicy, TransformSet};
+use crate::crypto::cipher::CipherAlg;
+use crate::crypto::dh::DhGroup;
+use crate::crypto::hash::HashAlg;
+use crate::event::DebugEvent;
+use isakmp_wire::attr::ipsec::IpsecTransform;
+use isakmp_wire::attr::phase1::Phase1Transform;
+use isakmp_wire::payload::sa::SaPayload;
+use isakmp_wire::payload::transform::OwnedTransform;
+use isakmp_wire::ProtocolId;
+
+/// The phase-1 suite both sides use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Suite {
+    pub cipher: CipherAlg,
+    pub hash: HashAlg,
+    pub group: DhGroup,
+    pub auth_method: u16,
+    pub life_secs: u64,
+    /// The chosen transform as offered (echoed in the reply).
+    pub transform: OwnedTransform,
+    pub proposal_number: u8,
+}
+
+/// Checks one typed transform against one policy.
+fn acceptable(t: &Phase1Transform, p: &IsakmpPolicy, client_auth: bool) -> bool {
+    let enc = t.encryption.map(u16::from);
+    let key = t.key_length.and_then(|k| u16::try_from(k).ok());
+    let cipher_ok = enc
+        .and_then(|e| CipherAlg::from_attributes(e, key).ok())
+        .is_some_and(|c| c == p.encryption);
+    let hash_ok = t.hash.map(u16::from) == Some(p.hash.attribute());
+    let group_ok = t.group.map(u16::from) == Some(p.group.attribute());
+    let auth_ok = match t.auth_method.map(u16::from) {
+        Some(1) => true,
+        // XAUTHInitPreShared matches a pre-share policy only when the crypto map asks
+        // for client authentication (the seed's 4.x transform 6 against policy 10).
+        Some(65001) => client_auth,
+        _ => false,
+    };
+    // The PIX accepts an offered lifetime up to its own; longer ones are accepted too and
+    // answered with RESPONDER-LIFETIME. Either way the lifetime does not reject.
+    cipher_ok && hash_ok && group_ok && auth_ok
+}
+
+/// Phase-1 selection over the first proposal of an SA payload. Returns the suite and the
+/// debug events in PIX order; `None` when nothing is acceptable (NO-PROPOSAL-CHOSEN).
+pub(crate) fn select_phase1(
+    gw: &GatewayConfig,
+    sa: &SaPayload<'_>,
+    debug: &mut Vec<DebugEvent>,
+) -> Result<Option<Suite>, crate::SmError> {
+    let policies = gw.sorted_policies();
+    let Some(proposal) = sa.proposals().next().transpose()? else {
+        return Ok(None);
+    };
+    let transforms: Vec<_> = proposal.transforms().collect::<Result<_, _>>()?;
+    for p in &policies {
+        let count = transforms.len();
+        for (i, t) in transforms.iter().enumerate() {
+            let typed = Phase1Transform::from_attributes(t.attributes())?;
+            debug.push(DebugEvent::CheckingTransform {
+                transform: t.number,
+                priority: p.priority,
+                encryption: typed.encryption.map(|e| (u16::from(e), typed.key_length)),
+                hash: typed.hash.map(u16::from),
+                group: typed.group.map(u16::from),
+                auth: typed.auth_method.map(u16::from),
+                life_secs: typed.life_seconds,
+            });
+            let ok = acceptable(&typed, p, gw.client_authentication);
+            let next_payload = if i.saturating_add(1) < count { 3 } else { 0 };
+            debug.push(DebugEvent::TransformVerdict {
+                acceptable: ok,
+                next_payload,
+            });
+            if ok {
+                return Ok(Some(Suite {
+                    cipher: p.encryption,
+                    hash: p.hash,
+                    group: p.group,
+                    auth_method: typed.auth_method.map_or(1, u16::from),
+                    life_secs: typed
+                        .life_seconds
+                        .unwrap_or(p.lifetime_secs)
+                        .min(p.lifetime_secs),
+                    transform: t.to_owned_transform()?,
+                    proposal_number: proposal.number,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The chosen Quick Mode proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IpsecChoice {
+    pub proposal_number: u8,
+    pub peer_spi: u32,
+    pub cipher: EspCipher,
+    pub auth: EspAuth,
+    pub encapsulation: u16,
+    pub life_secs: Option<u64>,
+    pub life_kb: Option<u64>,
+    pub transform: OwnedTransform,
+}
+
+fn set_matches(sets: &[TransformSet], c: EspCipher, a: EspAuth) -> bool {
+    sets.iter().any(|s| s.cipher == c && s.auth == a)
+}
+
+/// Quick Mode selection, proposal by proposal (AND-ed proposals share a number).
+pub(crate) fn select_ipsec(
+    sets: &[TransformSet],
+    sa: &SaPayload<'_>,
+    debug: &mut Vec<DebugEvent>,
+) -> Result<Option<IpsecChoice>, crate::SmError> {
+    let proposals: Vec<_> = sa.proposals().collect::<Result<_, _>>()?;
+    let mut i = 0usize;
+    while let Some(first) = proposals.get(i) {
+        let number = first.number;
+        let group_len = proposals
+            .iter()
+            .skip(i)
+            .take_while(|p| p.number == number)
+            .count();
+        let group = proposals.get(i..i.saturating_add(group_len)).unwrap_or(&[]);
+        i = i.saturating_add(group_len.max(1));
+        debug.push(DebugEvent::CheckingIpsecProposal { number });
+        let Some(esp) = group.iter().find(|p| p.protocol == ProtocolId::Esp) else {
+            debug.push(DebugEvent::IpsecVerdict { acceptable: false });
+            continue;
+        };
+        let mut chosen = None;
+        for t in esp.transforms() {
+            let t = t?;
+            let typed = IpsecTransform::from_attributes(t.attributes())?;
+            let auth = typed.auth.map(|a| u64::from(u16::from(a)));
+            debug.push(DebugEvent::IpsecTransform {
+                number: t.number,
+                transform_id: t.transform_id,
+                auth,
+                encaps: typed.encapsulation.map(|e| u64::from(u16::from(e))),
+                life_secs: typed.life_seconds,
+            });
+            let cipher = EspCipher::from_wire(t.transform_id, typed.key_length);
+            let a = auth.and_then(EspAuth::from_attribute);
+            match (cipher, a) {
+                (Some(c), Some(a)) if set_matches(sets, c, a) => {
+                    chosen = Some((t, c, a, typed));
+                    break;
+                }
+                _ => {
+                    debug.push(DebugEvent::IpsecNotSupported {
+                        protocol: 3,
+                        transform_id: t.transform_id,
+                        hmac_alg: auth.unwrap_or(0),
+                    });
+                }
+            }
+        }
+        let Some((t, cipher, auth, typed)) = chosen else {
+            debug.push(DebugEvent::IpsecVerdict { acceptable: false });
+            if group_len > 1 {
+                debug.push(DebugEvent::SkippingAnded { number });
+            }
+            continue;
+        };
+        debug.push(DebugEvent::IpsecVerdict { acceptable: true });
+        // An AND-ed partner (IPCOMP with its 2-byte CPI) is something we do not do: the
+        // PIX rejects the whole proposal with "bad SPI size of 2 octets!".
+        if let Some(other) = group.iter().find(|p| p.protocol != ProtocolId::Esp) {
+            debug.push(DebugEvent::BadSpiSize {
+                size: other.spi.len(),
+            });
+            continue;
+        }
+        let Ok(spi) = <[u8; 4]>::try_from(esp.spi) else {
+            debug.push(DebugEvent::BadSpiSize {
+                size: esp.spi.len(),
+            });
+            continue;
+        };
+        return Ok(Some(IpsecChoice {
+            proposal_number: number,
+            peer_spi: u32::from_be_bytes(spi),
+            cipher,
+            auth,
+            encapsulation: typed.encapsulation.map_or(1, u16::from),
+            life_secs: typed.life_seconds,
+            life_kb: typed.life_kilobytes,
+            transform: t.to_owned_transform()?,
+        }));
+    }
+    Ok(None)
+}

@@ -1,0 +1,668 @@
+//! Quick Mode (RFC 2409 section 5.5), responder and initiator: proposals against the
+//! crypto map's transform sets, IDs, optional PFS, RESPONDER-LIFETIME, KEYMAT for both SPIs.
+
+use super::msg::{self, p};
+use super::phase1::Parsed;
+use super::policy::{select_ipsec, IpsecChoice};
+use super::sa::{IkeSa, Role};
+use super::{random_bytes, random_u32, Endpoint};
+use crate::config::{EspAuth, EspCipher, QuickModeRequest, Selector, TrafficSelector};
+use crate::crypto::dh::{DhGroup, KeyPair};
+use crate::crypto::phase2::hashes_equal;
+use crate::crypto::secret::Secret;
+use crate::event::{ChildSa, DebugEvent, Event};
+use crate::SmError;
+use isakmp_wire::attr::ipsec::IpsecTransform;
+use isakmp_wire::payload::id::{IdPayload, IdValue, OwnedId};
+use isakmp_wire::payload::notify::{NotifyType, OwnedNotify};
+use isakmp_wire::payload::proposal::OwnedProposal;
+use isakmp_wire::payload::sa::OwnedSa;
+use isakmp_wire::payload::transform::OwnedTransform;
+use isakmp_wire::payload::OwnedBody;
+use isakmp_wire::{Doi, ExchangeType, IdType, Message, OwnedAttribute, ProtocolId};
+use rand_core::CryptoRng;
+use std::time::Instant;
+
+/// One Quick Mode in flight.
+pub(crate) struct QuickMode {
+    pub role: Role,
+    pub ni: Vec<u8>,
+    pub nr: Vec<u8>,
+    pub kp: Option<KeyPair>,
+    pub g_peer: Vec<u8>,
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub choice: Option<IpsecChoice>,
+    pub local_sel: TrafficSelector,
+    pub remote_sel: TrafficSelector,
+    pub life_secs: u64,
+    pub life_kb: u64,
+    pub done: bool,
+}
+
+const EX: &str = "Quick Mode";
+
+fn selector(id: &IdPayload<'_>) -> Result<TrafficSelector, SmError> {
+    let addr = match id.value() {
+        IdValue::Ipv4(a) => Selector::Addr(a),
+        IdValue::Ipv4Subnet(a, m) => Selector::Subnet(a, m),
+        IdValue::Ipv4Range(a, b) => Selector::Range(a, b),
+        _ => {
+            return Err(SmError::Protocol {
+                exchange: EX,
+                what: "ID type other than IPV4_ADDR, IPV4_ADDR_SUBNET, IPV4_ADDR_RANGE",
+            })
+        }
+    };
+    Ok(TrafficSelector {
+        addr,
+        protocol: id.protocol,
+        port: id.port,
+    })
+}
+
+pub(crate) fn owned_id(s: &TrafficSelector) -> OwnedId {
+    let mut id = match s.addr {
+        Selector::Addr(a) => OwnedId::ipv4(a, 0, 0),
+        Selector::Subnet(a, m) => OwnedId::ipv4_subnet(a, m),
+        Selector::Range(a, b) => OwnedId {
+            id_type: IdType::Ipv4AddrRange,
+            protocol: 0,
+            port: 0,
+            data: [a.octets(), b.octets()].concat(),
+        },
+    };
+    id.protocol = s.protocol;
+    id.port = s.port;
+    id
+}
+
+fn life_attrs(secs: u64, kb: u64) -> Vec<OwnedAttribute> {
+    let mut v = vec![
+        OwnedAttribute::basic(1, 1),
+        OwnedAttribute::variable(
+            2,
+            u32::try_from(secs)
+                .unwrap_or(u32::MAX)
+                .to_be_bytes()
+                .to_vec(),
+        ),
+    ];
+    if kb > 0 {
+        v.push(OwnedAttribute::basic(1, 2));
+        v.push(OwnedAttribute::variable(
+            2,
+            u32::try_from(kb).unwrap_or(u32::MAX).to_be_bytes().to_vec(),
+        ));
+    }
+    v
+}
+
+fn keys_for(
+    sa: &IkeSa,
+    pfs: Option<&[u8]>,
+    spi: u32,
+    ni: &[u8],
+    nr: &[u8],
+    cipher: EspCipher,
+    auth: EspAuth,
+) -> Result<(Secret, Secret), SmError> {
+    let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+    let enc_len = cipher.key_len();
+    let total = enc_len.saturating_add(auth.key_len());
+    let km = keys.keymat(pfs, 3, &spi.to_be_bytes(), ni, nr, total)?;
+    let (e, a) = km.expose_secret().split_at(enc_len.min(km.len()));
+    Ok((Secret::from_slice(e), Secret::from_slice(a)))
+}
+
+impl Endpoint {
+    fn child_event(&mut self, sa: &mut IkeSa, msgid: u32, qm: &QuickMode) -> Result<(), SmError> {
+        let choice = qm.choice.as_ref().ok_or(SmError::Config("choice"))?;
+        let g_xy = match (&qm.kp, qm.g_peer.is_empty()) {
+            (Some(kp), false) => Some(kp.agree(&qm.g_peer)?),
+            _ => None,
+        };
+        let pfs = g_xy.as_ref().map(Secret::expose_secret);
+        let (ein, ain) = keys_for(
+            sa,
+            pfs,
+            qm.spi_in,
+            &qm.ni,
+            &qm.nr,
+            choice.cipher,
+            choice.auth,
+        )?;
+        let (eout, aout) = keys_for(
+            sa,
+            pfs,
+            qm.spi_out,
+            &qm.ni,
+            &qm.nr,
+            choice.cipher,
+            choice.auth,
+        )?;
+        self.debug(DebugEvent::CreatingIpsecSas {
+            spi_in: qm.spi_in,
+            spi_out: qm.spi_out,
+        });
+        sa.children.push((qm.spi_in, qm.spi_out));
+        self.event(Event::ChildSa(Box::new(ChildSa {
+            ike_sa: sa.id,
+            message_id: msgid,
+            spi_in: qm.spi_in,
+            spi_out: qm.spi_out,
+            protocol: 3,
+            esp_transform: choice.cipher.transform_id(),
+            key_bits: choice.cipher.key_bits(),
+            auth_alg: choice.auth.attribute(),
+            encapsulation: choice.encapsulation,
+            enc_key_in: ein,
+            auth_key_in: ain,
+            enc_key_out: eout,
+            auth_key_out: aout,
+            local_selector: qm.local_sel,
+            remote_selector: qm.remote_sel,
+            life_secs: qm.life_secs,
+            life_kb: qm.life_kb,
+            local: sa.local,
+            remote: sa.remote,
+            natt_ports: None,
+        })));
+        Ok(())
+    }
+
+    pub(crate) fn handle_quick<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        bytes: &[u8],
+        m: &Message<'_>,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let msgid = m.header.message_id;
+        if msgid == 0 {
+            return Err(SmError::Protocol {
+                exchange: EX,
+                what: "message ID 0",
+            });
+        }
+        if sa.role == Role::Responder && !(sa.xauth_done && sa.cfg_done) {
+            self.hold_quick(sa, bytes);
+            return Ok(());
+        }
+        if !sa.quick.contains_key(&msgid) && sa.quick.len() >= self.config.limits.max_quick_modes {
+            return Err(SmError::Limit {
+                what: "concurrent Quick Modes",
+                max: self.config.limits.max_quick_modes,
+            });
+        }
+        let (pt, decrypted) = Self::open_encrypted(sa, m)?;
+        let decrypted = decrypted.ok_or(SmError::Config("decrypted"))?;
+        let limits = isakmp_wire::Limits::DEFAULT;
+        let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
+        let rest = msg::after_first(&c)?;
+        let parsed = Parsed::collect(c.iter())?;
+        let got = parsed.hash.ok_or(SmError::Protocol {
+            exchange: EX,
+            what: "no HASH payload",
+        })?;
+        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        match sa.quick.remove(&msgid) {
+            None if sa.role == Role::Responder => {
+                let want = keys.qm_hash1(msgid, &rest);
+                if !hashes_equal(&want, got) {
+                    return Err(SmError::HashMismatch { what: "HASH(1)" });
+                }
+                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
+                    decrypted.accept(ch);
+                }
+                self.quick_respond(sa, now, bytes, msgid, &parsed, rng)
+            }
+            Some(mut qm) if qm.role == Role::Responder && !qm.done => {
+                let want = keys.qm_hash3(msgid, &qm.ni, &qm.nr);
+                if !hashes_equal(&want, got) {
+                    sa.quick.insert(msgid, qm);
+                    return Err(SmError::HashMismatch { what: "HASH(3)" });
+                }
+                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
+                    decrypted.accept(ch);
+                }
+                sa.retx.remove(&msgid);
+                self.child_event(sa, msgid, &qm)?;
+                qm.done = true;
+                Ok(())
+            }
+            Some(mut qm) if qm.role == Role::Initiator && !qm.done => {
+                let want = keys.qm_hash2(msgid, &qm.ni, &rest);
+                if !hashes_equal(&want, got) {
+                    sa.quick.insert(msgid, qm);
+                    return Err(SmError::HashMismatch { what: "HASH(2)" });
+                }
+                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
+                    decrypted.accept(ch);
+                }
+                let r = self.quick_finish(sa, bytes, msgid, &mut qm, &parsed);
+                if r.is_err() {
+                    sa.retx.remove(&msgid);
+                }
+                r
+            }
+            Some(qm) => {
+                sa.quick.insert(msgid, qm);
+                Err(SmError::Protocol {
+                    exchange: EX,
+                    what: "message for a finished Quick Mode",
+                })
+            }
+            None => Err(SmError::Protocol {
+                exchange: EX,
+                what: "unknown Quick Mode message ID",
+            }),
+        }
+    }
+
+    fn quick_respond<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        bytes: &[u8],
+        msgid: u32,
+        parsed: &Parsed<'_>,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let gw = self
+            .config
+            .gateway
+            .as_ref()
+            .ok_or(SmError::Config("gateway"))?;
+        let (sets, pfs_cfg, our_secs, our_kb) = (
+            gw.transform_sets.clone(),
+            gw.pfs,
+            gw.ipsec_lifetime_secs,
+            gw.ipsec_lifetime_kb,
+        );
+        self.debug(DebugEvent::ProcessingSa { message_id: msgid });
+        let sa_p = parsed.sa.ok_or(SmError::Protocol {
+            exchange: EX,
+            what: "no SA payload",
+        })?;
+        let mut dbg = Vec::new();
+        let choice = select_ipsec(&sets, &sa_p, &mut dbg);
+        for d in dbg {
+            self.debug(d);
+        }
+        let Some(choice) = choice? else {
+            self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
+            return Ok(());
+        };
+        self.debug(DebugEvent::Processing {
+            what: "NONCE",
+            message_id: msgid,
+        });
+        let ni = parsed.nonce.ok_or(SmError::Protocol {
+            exchange: EX,
+            what: "no NONCE payload",
+        })?;
+        let (idci, idcr) = match (parsed.ids.first(), parsed.ids.get(1)) {
+            (Some(a), Some(b)) => {
+                self.debug(DebugEvent::Processing {
+                    what: "ID",
+                    message_id: msgid,
+                });
+                let (sa_, sb) = match (selector(a), selector(b)) {
+                    (Ok(x), Ok(y)) => (x, y),
+                    _ => {
+                        self.send_info_notify(
+                            sa,
+                            NotifyType::InvalidIdInformation,
+                            ProtocolId::Esp,
+                            rng,
+                        )?;
+                        return Ok(());
+                    }
+                };
+                self.debug(DebugEvent::QmId {
+                    side: "src",
+                    selector: sa_,
+                });
+                self.debug(DebugEvent::Processing {
+                    what: "ID",
+                    message_id: msgid,
+                });
+                self.debug(DebugEvent::QmId {
+                    side: "dst",
+                    selector: sb,
+                });
+                (Some(sa_), Some(sb))
+            }
+            _ => (None, None),
+        };
+        let host = |a: core::net::SocketAddr| match a.ip() {
+            core::net::IpAddr::V4(v) => TrafficSelector::new(Selector::Addr(v)),
+            core::net::IpAddr::V6(_) => {
+                TrafficSelector::new(Selector::Addr(core::net::Ipv4Addr::UNSPECIFIED))
+            }
+        };
+        let remote_sel = idci.unwrap_or_else(|| host(sa.remote));
+        let local_sel = idcr.unwrap_or_else(|| host(sa.local));
+        // PFS: the peer's KE decides when we have no `set pfs`; with one, KE is required.
+        let group = match (parsed.ke, pfs_cfg) {
+            (Some(_), Some(g)) => Some(g),
+            (Some(_), None) => choice
+                .transform
+                .attributes
+                .iter()
+                .find(|a| a.kind == 3)
+                .and_then(|a| a.as_attr().as_u64())
+                .and_then(|g| u16::try_from(g).ok())
+                .and_then(|g| DhGroup::from_attribute(g).ok()),
+            (None, Some(_)) => {
+                self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
+                return Ok(());
+            }
+            (None, None) => None,
+        };
+        let (kp, g_peer) = match (group, parsed.ke) {
+            (Some(g), Some(ke)) => {
+                g.validate_public_value(ke)?;
+                (
+                    Some(KeyPair::generate(g, self.config.exponent, rng)?),
+                    ke.to_vec(),
+                )
+            }
+            _ => (None, Vec::new()),
+        };
+        let mut spi_in = random_u32(rng);
+        while spi_in < 256 {
+            spi_in = random_u32(rng);
+        }
+        self.debug(DebugEvent::GettingSpi { spi: spi_in });
+        let nr = random_bytes::<R, 20>(rng).to_vec();
+        let offered_secs = choice.life_secs.unwrap_or(28_800);
+        let life_secs = offered_secs.min(our_secs);
+        let offered_kb = choice.life_kb.unwrap_or(0);
+        let life_kb = if offered_kb == 0 {
+            our_kb
+        } else {
+            offered_kb.min(our_kb)
+        };
+        let mut out = vec![
+            p(OwnedBody::Sa(OwnedSa::ipsec(vec![OwnedProposal::new(
+                choice.proposal_number,
+                ProtocolId::Esp,
+                spi_in.to_be_bytes().to_vec(),
+                vec![choice.transform.clone()],
+            )]))),
+            p(OwnedBody::Nonce(nr.clone())),
+        ];
+        if let Some(kp) = kp.as_ref() {
+            out.push(p(OwnedBody::KeyExchange(kp.public_value().to_vec())));
+        }
+        if let (Some(a), Some(b)) = (idci, idcr) {
+            out.push(p(OwnedBody::Identification(owned_id(&a))));
+            out.push(p(OwnedBody::Identification(owned_id(&b))));
+        }
+        if offered_secs > our_secs {
+            let mut data = Vec::new();
+            for a in life_attrs(our_secs, 0) {
+                a.emit(&mut data)?;
+            }
+            out.push(p(OwnedBody::Notification(OwnedNotify {
+                doi: Doi::Ipsec,
+                protocol: ProtocolId::Esp,
+                notify_type: NotifyType::ResponderLifetime,
+                spi: choice.peer_spi.to_be_bytes().to_vec(),
+                data,
+            })));
+        }
+        let rest = msg::chain_bytes(&out)?;
+        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let h2 = keys.qm_hash2(msgid, ni, &rest);
+        let mut full = vec![p(OwnedBody::Hash(h2))];
+        full.extend(out);
+        let b = self.encrypt_on(sa, ExchangeType::QuickMode, msgid, &full)?;
+        let spi_out = choice.peer_spi;
+        sa.quick.insert(
+            msgid,
+            QuickMode {
+                role: Role::Responder,
+                ni: ni.to_vec(),
+                nr,
+                kp,
+                g_peer,
+                spi_in,
+                spi_out,
+                choice: Some(choice),
+                local_sel,
+                remote_sel,
+                life_secs,
+                life_kb,
+                done: false,
+            },
+        );
+        self.send_awaiting(sa, now, msgid, Some(bytes), b);
+        Ok(())
+    }
+
+    /// Encrypts payloads on exchange `msgid`.
+    pub(crate) fn encrypt_on(
+        &mut self,
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        msgid: u32,
+        payloads: &[isakmp_wire::OwnedPayload],
+    ) -> Result<Vec<u8>, SmError> {
+        let (ci, cr) = (sa.cky_i, sa.cky_r);
+        Self::exchange_chain(sa, msgid)?;
+        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
+        let chain = sa
+            .exchanges
+            .get_mut(&msgid)
+            .ok_or(SmError::Config("exchange"))?;
+        msg::encrypted(
+            msg::header(ci, cr, exchange, msgid),
+            payloads,
+            cipher,
+            chain,
+        )
+    }
+
+    pub(crate) fn quick_initiate<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        req: QuickModeRequest,
+        rng: &mut R,
+    ) -> Result<u32, SmError> {
+        if sa.quick.len() >= self.config.limits.max_quick_modes {
+            return Err(SmError::Limit {
+                what: "concurrent Quick Modes",
+                max: self.config.limits.max_quick_modes,
+            });
+        }
+        if req.offers.is_empty() {
+            return Err(SmError::Config("Quick Mode request without proposals"));
+        }
+        let mut msgid = random_u32(rng);
+        while msgid == 0 || sa.exchanges.contains_key(&msgid) {
+            msgid = random_u32(rng);
+        }
+        let mut spi_in = random_u32(rng);
+        while spi_in < 256 {
+            spi_in = random_u32(rng);
+        }
+        let ni = random_bytes::<R, 20>(rng).to_vec();
+        let kp = match req.pfs {
+            Some(g) => Some(KeyPair::generate(g, self.config.exponent, rng)?),
+            None => None,
+        };
+        let mut proposals = Vec::new();
+        for (i, o) in req.offers.iter().enumerate() {
+            let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
+            let mut attrs = life_attrs(req.life_secs, req.life_kb);
+            attrs.push(OwnedAttribute::basic(4, 1));
+            attrs.push(OwnedAttribute::basic(5, o.auth.attribute()));
+            if let Some(k) = o.cipher.key_bits() {
+                attrs.push(OwnedAttribute::basic(6, k));
+            }
+            if let Some(g) = req.pfs {
+                attrs.push(OwnedAttribute::basic(3, g.attribute()));
+            }
+            proposals.push(OwnedProposal::new(
+                n,
+                ProtocolId::Esp,
+                spi_in.to_be_bytes().to_vec(),
+                vec![OwnedTransform::new(1, o.cipher.transform_id(), attrs)],
+            ));
+            if o.with_ipcomp {
+                let cpi = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(0x1000);
+                let mut a = life_attrs(req.life_secs, req.life_kb);
+                a.push(OwnedAttribute::basic(4, 1));
+                proposals.push(OwnedProposal::new(
+                    n,
+                    ProtocolId::Ipcomp,
+                    cpi.to_be_bytes().to_vec(),
+                    vec![OwnedTransform::new(1, 3, a)],
+                ));
+            }
+        }
+        let mut out = vec![
+            p(OwnedBody::Sa(OwnedSa::ipsec(proposals))),
+            p(OwnedBody::Nonce(ni.clone())),
+        ];
+        if let Some(kp) = kp.as_ref() {
+            out.push(p(OwnedBody::KeyExchange(kp.public_value().to_vec())));
+        }
+        out.push(p(OwnedBody::Identification(owned_id(&req.local))));
+        out.push(p(OwnedBody::Identification(owned_id(&req.remote))));
+        let rest = msg::chain_bytes(&out)?;
+        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let h1 = keys.qm_hash1(msgid, &rest);
+        let mut full = vec![p(OwnedBody::Hash(h1))];
+        full.extend(out);
+        let b = self.encrypt_on(sa, ExchangeType::QuickMode, msgid, &full)?;
+        sa.quick.insert(
+            msgid,
+            QuickMode {
+                role: Role::Initiator,
+                ni,
+                nr: Vec::new(),
+                kp,
+                g_peer: Vec::new(),
+                spi_in,
+                spi_out: 0,
+                choice: None,
+                local_sel: req.local,
+                remote_sel: req.remote,
+                life_secs: req.life_secs,
+                life_kb: req.life_kb,
+                done: false,
+            },
+        );
+        self.send_awaiting(sa, now, msgid, None, b);
+        Ok(msgid)
+    }
+
+    fn quick_finish(
+        &mut self,
+        sa: &mut IkeSa,
+        bytes: &[u8],
+        msgid: u32,
+        qm: &mut QuickMode,
+        parsed: &Parsed<'_>,
+    ) -> Result<(), SmError> {
+        let sa_p = parsed.sa.ok_or(SmError::Protocol {
+            exchange: EX,
+            what: "no SA payload",
+        })?;
+        let prop = sa_p
+            .proposals()
+            .next()
+            .transpose()?
+            .ok_or(SmError::Protocol {
+                exchange: EX,
+                what: "SA without proposal",
+            })?;
+        let t = prop
+            .transforms()
+            .next()
+            .transpose()?
+            .ok_or(SmError::Protocol {
+                exchange: EX,
+                what: "proposal without transform",
+            })?;
+        let typed = IpsecTransform::from_attributes(t.attributes())?;
+        let cipher =
+            EspCipher::from_wire(t.transform_id, typed.key_length).ok_or(SmError::Protocol {
+                exchange: EX,
+                what: "responder chose an unknown ESP transform",
+            })?;
+        let auth = typed
+            .auth
+            .map(|a| u64::from(u16::from(a)))
+            .and_then(EspAuth::from_attribute)
+            .ok_or(SmError::Protocol {
+                exchange: EX,
+                what: "responder chose an unknown authentication algorithm",
+            })?;
+        let spi = <[u8; 4]>::try_from(prop.spi).map_err(|_| SmError::Protocol {
+            exchange: EX,
+            what: "responder SPI is not 4 bytes",
+        })?;
+        qm.spi_out = u32::from_be_bytes(spi);
+        qm.nr = parsed
+            .nonce
+            .ok_or(SmError::Protocol {
+                exchange: EX,
+                what: "no NONCE payload",
+            })?
+            .to_vec();
+        if qm.kp.is_some() {
+            let ke = parsed.ke.ok_or(SmError::Protocol {
+                exchange: EX,
+                what: "PFS without the responder's KE",
+            })?;
+            if let Some(kp) = qm.kp.as_ref() {
+                kp.group().validate_public_value(ke)?;
+            }
+            qm.g_peer = ke.to_vec();
+        }
+        for n in &parsed.notifies {
+            if n.notify_type == NotifyType::ResponderLifetime {
+                let attrs = isakmp_wire::AttributeIter::new(n.data, 0);
+                let mut kind = 0u64;
+                for a in attrs.flatten() {
+                    match a.kind {
+                        1 => kind = a.as_u64().unwrap_or(0),
+                        2 if kind == 1 => qm.life_secs = a.as_u64().unwrap_or(qm.life_secs),
+                        2 if kind == 2 => qm.life_kb = a.as_u64().unwrap_or(qm.life_kb),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        qm.choice = Some(IpsecChoice {
+            proposal_number: prop.number,
+            peer_spi: qm.spi_out,
+            cipher,
+            auth,
+            encapsulation: typed.encapsulation.map_or(1, u16::from),
+            life_secs: typed.life_seconds,
+            life_kb: typed.life_kilobytes,
+            transform: t.to_owned_transform()?,
+        });
+        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let h3 = keys.qm_hash3(msgid, &qm.ni, &qm.nr);
+        let b = self.encrypt_on(
+            sa,
+            ExchangeType::QuickMode,
+            msgid,
+            &[p(OwnedBody::Hash(h3))],
+        )?;
+        sa.retx.remove(&msgid);
+        self.reply(sa, bytes, b);
+        self.child_event(sa, msgid, qm)?;
+        qm.done = true;
+        Ok(())
+    }
+}

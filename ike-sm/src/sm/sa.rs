@@ -1,0 +1,228 @@
+//! The state of one IKE SA: phase 1, the Transaction dialogues, the Quick Modes under it,
+//! its timers and its stored replies.
+
+use super::policy::Suite;
+use super::quick::QuickMode;
+use crate::config::{ClientProfile, Phase1Mode};
+use crate::crypto::cipher::IkeCipher;
+use crate::crypto::dh::KeyPair;
+use crate::crypto::iv::{Iv, IvChain};
+use crate::crypto::phase1::Skeyids;
+use crate::crypto::secret::Secret;
+use crate::event::SaId;
+use core::net::SocketAddr;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Which side of phase 1 we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We sent the first message.
+    Initiator,
+    /// The peer did.
+    Responder,
+}
+
+/// Where phase 1 stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum P1State {
+    /// Initiator: MM1 sent.
+    IWaitMm2,
+    /// Initiator: MM3 sent.
+    IWaitMm4,
+    /// Initiator: MM5 sent.
+    IWaitMm6,
+    /// Initiator: AM1 sent.
+    IWaitAm2,
+    /// Responder: MM2 sent.
+    RWaitMm3,
+    /// Responder: MM4 sent.
+    RWaitMm5,
+    /// Responder: AM2 sent.
+    RWaitAm3,
+    /// Authenticated.
+    Established,
+    /// Failed or deleted; removed at the next opportunity.
+    Dead,
+}
+
+/// An outstanding message that expects an answer.
+#[derive(Debug, Clone)]
+pub(crate) struct Retx {
+    pub bytes: Vec<u8>,
+    pub deadline: Instant,
+    pub interval: Duration,
+    pub left: u32,
+}
+
+/// One IKE SA.
+pub(crate) struct IkeSa {
+    pub id: SaId,
+    pub role: Role,
+    /// Main or Aggressive (kept for `show crypto isakmp sa`).
+    #[allow(dead_code)]
+    pub mode: Phase1Mode,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub cky_i: [u8; 8],
+    pub cky_r: [u8; 8],
+    pub state: P1State,
+    /// When phase 1 started.
+    #[allow(dead_code)]
+    pub created: Instant,
+    pub sa_i_b: Vec<u8>,
+    pub suite: Option<Suite>,
+    pub kp: Option<KeyPair>,
+    pub g_xi: Vec<u8>,
+    pub g_xr: Vec<u8>,
+    pub ni: Vec<u8>,
+    pub nr: Vec<u8>,
+    pub psk: Option<Secret>,
+    pub id_i_b: Vec<u8>,
+    pub id_r_b: Vec<u8>,
+    pub identity: String,
+    pub group_idx: Option<usize>,
+    pub no_xauth: bool,
+    pub no_config_mode: bool,
+    pub keys: Option<Skeyids>,
+    pub cipher: Option<IkeCipher>,
+    pub p1_chain: Option<IvChain>,
+    pub p2_base: Option<Iv>,
+    pub peer_dpd: bool,
+    pub peer_unity: bool,
+    pub peer_xauth: bool,
+    pub peer_natt: bool,
+    pub replies: VecDeque<(Vec<u8>, Vec<u8>)>,
+    pub retx: BTreeMap<u32, Retx>,
+    pub exchanges: BTreeMap<u32, IvChain>,
+    pub last_tx_sent: BTreeMap<u32, (Vec<u8>, Vec<u8>)>,
+    pub last_in_tx_msgid: u32,
+    pub xauth_srv: Option<xauth::XauthServer>,
+    pub pending_verdict: Option<xauth::VerdictId>,
+    pub xauth_cli: Option<xauth::XauthClient>,
+    pub cfg_pull_srv: Option<modecfg::PullServer>,
+    pub cfg_push_srv: Option<modecfg::PushServer>,
+    pub cfg_pull_cli: Option<modecfg::PullClient>,
+    pub cfg_push_cli: Option<modecfg::PushClient>,
+    pub user: Option<String>,
+    pub lease: Option<modecfg::Lease>,
+    pub assigned: Option<core::net::Ipv4Addr>,
+    pub xauth_done: bool,
+    pub cfg_done: bool,
+    pub held: Vec<Vec<u8>>,
+    pub quick: BTreeMap<u32, QuickMode>,
+    pub children: Vec<(u32, u32)>,
+    pub profile: Option<ClientProfile>,
+    pub last_activity: Instant,
+    pub dpd_seq: u32,
+    pub dpd_outstanding: u32,
+    pub dpd_deadline: Option<Instant>,
+    pub expires: Option<Instant>,
+    pub half_open_deadline: Option<Instant>,
+    /// Digest of the datagram being processed (replies are stored under it).
+    pub cur_in: Option<Vec<u8>>,
+}
+
+impl IkeSa {
+    pub fn new(
+        id: SaId,
+        role: Role,
+        mode: Phase1Mode,
+        local: SocketAddr,
+        remote: SocketAddr,
+        cky_i: [u8; 8],
+        cky_r: [u8; 8],
+        now: Instant,
+        state: P1State,
+    ) -> Self {
+        Self {
+            id,
+            role,
+            mode,
+            local,
+            remote,
+            cky_i,
+            cky_r,
+            state,
+            created: now,
+            sa_i_b: Vec::new(),
+            suite: None,
+            kp: None,
+            g_xi: Vec::new(),
+            g_xr: Vec::new(),
+            ni: Vec::new(),
+            nr: Vec::new(),
+            psk: None,
+            id_i_b: Vec::new(),
+            id_r_b: Vec::new(),
+            identity: String::new(),
+            group_idx: None,
+            no_xauth: false,
+            no_config_mode: false,
+            keys: None,
+            cipher: None,
+            p1_chain: None,
+            p2_base: None,
+            peer_dpd: false,
+            peer_unity: false,
+            peer_xauth: false,
+            peer_natt: false,
+            replies: VecDeque::new(),
+            retx: BTreeMap::new(),
+            exchanges: BTreeMap::new(),
+            last_tx_sent: BTreeMap::new(),
+            last_in_tx_msgid: 0,
+            xauth_srv: None,
+            pending_verdict: None,
+            xauth_cli: None,
+            cfg_pull_srv: None,
+            cfg_push_srv: None,
+            cfg_pull_cli: None,
+            cfg_push_cli: None,
+            user: None,
+            lease: None,
+            assigned: None,
+            xauth_done: false,
+            cfg_done: false,
+            held: Vec::new(),
+            quick: BTreeMap::new(),
+            children: Vec::new(),
+            profile: None,
+            last_activity: now,
+            dpd_seq: 0,
+            dpd_outstanding: 0,
+            dpd_deadline: None,
+            expires: None,
+            half_open_deadline: None,
+            cur_in: None,
+        }
+    }
+
+    /// Phase 1 done.
+    pub fn established(&self) -> bool {
+        self.state == P1State::Established
+    }
+
+    /// The cookie pair.
+    pub fn cookies(&self) -> [u8; 16] {
+        let mut c = [0u8; 16];
+        c[..8].copy_from_slice(&self.cky_i);
+        c[8..].copy_from_slice(&self.cky_r);
+        c
+    }
+
+    /// The earliest deadline of this SA.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut d: Vec<Instant> = self.retx.values().map(|r| r.deadline).collect();
+        d.extend(self.dpd_deadline);
+        d.extend(self.expires);
+        d.extend(self.half_open_deadline);
+        d.extend(self.xauth_srv.as_ref().and_then(|x| x.poll_timeout()));
+        d.extend(self.xauth_cli.as_ref().and_then(|x| x.poll_timeout()));
+        d.extend(self.cfg_pull_srv.as_ref().and_then(|x| x.poll_timeout()));
+        d.extend(self.cfg_push_srv.as_ref().and_then(|x| x.poll_timeout()));
+        d.extend(self.cfg_pull_cli.as_ref().and_then(|x| x.poll_timeout()));
+        d.extend(self.cfg_push_cli.as_ref().and_then(|x| x.poll_timeout()));
+        d.into_iter().min()
+    }
+}

@@ -1,0 +1,633 @@
+//! After phase 1, in PIX order: Xauth (from the `xauth` crate), then Mode Config pull or
+//! push (from `modecfg`), each message inside an encrypted Transaction exchange
+//! (exchange 6): IV = hash(last phase-1 block | M-ID), HASH = prf(SKEYID_a, M-ID | payloads).
+
+use super::msg::{self, p};
+use super::phase1::Parsed;
+use super::sa::{IkeSa, Role};
+use super::{random_u32, Endpoint};
+use crate::config::ClientModeCfg;
+use crate::crypto::iv::{Iv, IvChain};
+use crate::crypto::phase2::hashes_equal;
+use crate::crypto::secret::Secret;
+use crate::event::{DebugEvent, Event, FailReason};
+use crate::SmError;
+use isakmp_wire::cfg::{CfgType, ConfigPayload, OwnedConfigPayload};
+use isakmp_wire::payload::OwnedBody;
+use isakmp_wire::{Body, ExchangeType, Message};
+use rand_core::CryptoRng;
+use std::time::{Duration, Instant};
+
+/// Transaction exchanges remembered per SA (older ones are forgotten).
+const MAX_EXCHANGES: usize = 16;
+/// Quick Modes held until Xauth and Mode Config finish.
+const MAX_HELD: usize = 4;
+
+fn is_xauth(cfg: &ConfigPayload<'_>) -> bool {
+    cfg.attributes()
+        .flatten()
+        .any(|a| (16520..=16531).contains(&a.kind))
+}
+
+impl Endpoint {
+    pub(crate) fn exchange_chain(sa: &mut IkeSa, msgid: u32) -> Result<&mut IvChain, SmError> {
+        if !sa.exchanges.contains_key(&msgid) {
+            let hash = sa.keys.as_ref().ok_or(SmError::Config("keys"))?.hash_alg();
+            let block = sa
+                .cipher
+                .as_ref()
+                .ok_or(SmError::Config("cipher"))?
+                .alg()
+                .block_size();
+            let base = sa.p2_base.ok_or(SmError::Config("phase-2 IV base"))?;
+            let iv = Iv::for_message_id(hash, &base, msgid, block)?;
+            while sa.exchanges.len() >= MAX_EXCHANGES {
+                sa.exchanges.pop_first();
+            }
+            sa.exchanges.insert(msgid, IvChain::new(iv));
+        }
+        sa.exchanges
+            .get_mut(&msgid)
+            .ok_or(SmError::Config("exchange"))
+    }
+
+    /// Encrypts and sends one attribute payload on its exchange.
+    fn send_cfg<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        payload: OwnedConfigPayload,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let attr = vec![p(OwnedBody::Attributes {
+            reserved: 0,
+            payload: payload.clone(),
+        })];
+        let attr_bytes = msg::chain_bytes(&attr)?;
+        let starts = matches!(payload.cfg_type, CfgType::Request | CfgType::Set);
+        if starts {
+            // The machine resends: send the same bytes again, never a new encryption.
+            if let Some((_, dgram)) = sa.last_tx_sent.values().find(|(a, _)| *a == attr_bytes) {
+                let d = dgram.clone();
+                self.send(sa, d);
+                return Ok(());
+            }
+        }
+        let msgid = if starts {
+            let mut m = random_u32(rng);
+            while m == 0 || sa.exchanges.contains_key(&m) {
+                m = random_u32(rng);
+            }
+            if sa.role == Role::Responder {
+                self.debug(DebugEvent::InitiatingPeerConfig {
+                    peer: sa.remote,
+                    message_id: m,
+                });
+            }
+            m
+        } else {
+            if sa.role == Role::Responder && payload.cfg_type == CfgType::Reply {
+                self.debug(DebugEvent::RespondingPeerConfig {
+                    peer: sa.remote,
+                    message_id: sa.last_in_tx_msgid,
+                });
+            }
+            sa.last_in_tx_msgid
+        };
+        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let hash = keys.informational_hash(msgid, &attr_bytes);
+        let mut full = vec![p(OwnedBody::Hash(hash))];
+        full.extend(attr);
+        let (cky_i, cky_r) = (sa.cky_i, sa.cky_r);
+        Self::exchange_chain(sa, msgid)?;
+        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
+        let chain = sa
+            .exchanges
+            .get_mut(&msgid)
+            .ok_or(SmError::Config("exchange"))?;
+        let b = msg::encrypted(
+            msg::header(cky_i, cky_r, ExchangeType::Transaction, msgid),
+            &full,
+            cipher,
+            chain,
+        )?;
+        while sa.last_tx_sent.len() >= MAX_EXCHANGES {
+            sa.last_tx_sent.pop_first();
+        }
+        sa.last_tx_sent.insert(msgid, (attr_bytes, b.clone()));
+        if !starts {
+            if let Some(d) = sa.cur_in.clone() {
+                self.store_reply(sa, d, b.clone());
+            }
+        }
+        self.send(sa, b);
+        Ok(())
+    }
+
+    /// Decrypts and verifies an encrypted message on exchange `msgid`; returns the
+    /// plaintext (the caller parses it again to borrow from it).
+    pub(crate) fn open_encrypted(
+        sa: &mut IkeSa,
+        m: &Message<'_>,
+    ) -> Result<(Vec<u8>, Option<crate::crypto::cipher::Decrypted>), SmError> {
+        let Body::Encrypted(ct) = m.body else {
+            return Err(SmError::Protocol {
+                exchange: "after phase 1",
+                what: "message not encrypted",
+            });
+        };
+        let msgid = m.header.message_id;
+        Self::exchange_chain(sa, msgid)?;
+        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
+        let chain = sa
+            .exchanges
+            .get(&msgid)
+            .ok_or(SmError::Config("exchange"))?;
+        let (pt, d) = msg::decrypt(cipher, chain, ct)?;
+        let limits = isakmp_wire::Limits::DEFAULT;
+        let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
+        let rest = msg::after_first(&c)?;
+        let parsed = Parsed::collect(c.iter())?;
+        let got = parsed.hash.ok_or(SmError::Protocol {
+            exchange: "after phase 1",
+            what: "no HASH payload",
+        })?;
+        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        // Quick Mode hashes differ; its handler verifies on its own.
+        if m.header.exchange_type != ExchangeType::QuickMode {
+            let want = keys.informational_hash(msgid, &rest);
+            if !hashes_equal(&want, got) {
+                return Err(SmError::HashMismatch {
+                    what: "Transaction/Informational HASH",
+                });
+            }
+            if let Some(chain) = sa.exchanges.get_mut(&msgid) {
+                d.accept(chain);
+            }
+            Ok((pt, None))
+        } else {
+            // The Quick Mode handler checks HASH(1)/(2)/(3), then accepts.
+            Ok((pt, Some(d)))
+        }
+    }
+
+    pub(crate) fn handle_transaction<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        _bytes: &[u8],
+        m: &Message<'_>,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let (pt, _) = Self::open_encrypted(sa, m)?;
+        let limits = isakmp_wire::Limits::DEFAULT;
+        let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
+        let parsed = Parsed::collect(c.iter())?;
+        let cfg = parsed.attrs.ok_or(SmError::Protocol {
+            exchange: "Transaction",
+            what: "no attribute payload",
+        })?;
+        sa.last_in_tx_msgid = m.header.message_id;
+        self.debug(DebugEvent::ProcessingTransaction {
+            peer: sa.remote,
+            message_id: m.header.message_id,
+            cfg_type: cfg.cfg_type.name(),
+        });
+        match sa.role {
+            Role::Responder => {
+                if let Some(x) = sa.xauth_srv.as_mut().filter(|x| !x.is_finished()) {
+                    if matches!(cfg.cfg_type, CfgType::Reply | CfgType::Ack) {
+                        x.handle(now, &cfg)
+                            .map_err(|e| SmError::Xauth(e.to_string()))?;
+                    }
+                } else if cfg.cfg_type == CfgType::Request {
+                    let gw = self
+                        .config
+                        .gateway
+                        .as_ref()
+                        .ok_or(SmError::Config("gateway"))?;
+                    if let Some(srv) = sa.cfg_pull_srv.as_mut() {
+                        let policy = match sa.group_idx.and_then(|i| gw.groups.get(i)) {
+                            Some(g) => &g.policy,
+                            None => &gw.default_policy,
+                        };
+                        let user = sa.user.clone().unwrap_or_default();
+                        let mut cx = modecfg::Assign {
+                            pools: &mut self.pools,
+                            policy,
+                            user: &user,
+                            aaa: None,
+                        };
+                        srv.handle_payload(now, &cfg, &mut cx)?;
+                    }
+                } else if cfg.cfg_type == CfgType::Ack {
+                    if let Some(srv) = sa.cfg_push_srv.as_mut() {
+                        srv.handle_payload(now, &cfg)?;
+                    }
+                }
+            }
+            Role::Initiator => {
+                if is_xauth(&cfg) {
+                    if sa.xauth_cli.is_none() {
+                        sa.xauth_cli = Some(xauth::XauthClient::new(Duration::from_secs(30)));
+                    }
+                    if let Some(x) = sa.xauth_cli.as_mut() {
+                        x.handle(now, &cfg)
+                            .map_err(|e| SmError::Xauth(e.to_string()))?;
+                    }
+                } else if cfg.cfg_type == CfgType::Set {
+                    if sa.cfg_push_cli.is_none() {
+                        sa.cfg_push_cli = Some(modecfg::PushClient::new(now, None));
+                    }
+                    if let Some(c) = sa.cfg_push_cli.as_mut() {
+                        c.handle_payload(now, &cfg)?;
+                    }
+                } else if cfg.cfg_type == CfgType::Reply {
+                    if let Some(c) = sa.cfg_pull_cli.as_mut() {
+                        c.handle_payload(now, &cfg)?;
+                    }
+                }
+            }
+        }
+        self.drain_machines(sa, now, rng)
+    }
+
+    /// Moves whatever the Xauth and Mode Config machines produced onto the wire and into
+    /// events, and starts the next step when one finishes.
+    pub(crate) fn drain_machines<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        // Xauth server.
+        let mut out = Vec::new();
+        let mut evs = Vec::new();
+        if let Some(x) = sa.xauth_srv.as_mut() {
+            while let Some(t) = x.poll_transmit() {
+                out.push(t);
+            }
+            while let Some(e) = x.poll_event() {
+                evs.push(e);
+            }
+        }
+        for t in out {
+            self.send_cfg(sa, t, rng)?;
+        }
+        for e in evs {
+            match e {
+                xauth::ServerEvent::Credentials(c) => {
+                    sa.pending_verdict = Some(c.id);
+                    let user = String::from_utf8_lossy(&c.user_name).into_owned();
+                    sa.user = Some(user.clone());
+                    let password = c.password.as_ref().map_or_else(
+                        || Secret::new(Vec::new()),
+                        |p| Secret::from_slice(p.expose()),
+                    );
+                    self.event(Event::XauthCredentials {
+                        sa: sa.id,
+                        user,
+                        password,
+                    });
+                }
+                xauth::ServerEvent::Finished(xauth::Outcome::Authenticated { user_name }) => {
+                    let user = String::from_utf8_lossy(&user_name).into_owned();
+                    sa.user = Some(user.clone());
+                    sa.xauth_done = true;
+                    self.event(Event::XauthDone {
+                        sa: sa.id,
+                        user: Some(user),
+                    });
+                    self.start_modecfg_server(sa, now, rng)?;
+                }
+                xauth::ServerEvent::Finished(xauth::Outcome::Failed { .. }) => {
+                    self.event(Event::XauthDone {
+                        sa: sa.id,
+                        user: None,
+                    });
+                    let _ = self.send_delete(sa, rng);
+                    self.fail(sa, FailReason::XauthFailed);
+                    return Ok(());
+                }
+            }
+        }
+        // Xauth client: answer prompts from the profile.
+        let mut out = Vec::new();
+        let mut evs = Vec::new();
+        if let Some(x) = sa.xauth_cli.as_mut() {
+            while let Some(e) = x.poll_event() {
+                evs.push(e);
+            }
+        }
+        for e in evs {
+            match e {
+                xauth::ClientEvent::Prompt(pr) => {
+                    let answer =
+                        sa.profile
+                            .as_ref()
+                            .and_then(|p| p.xauth.as_ref())
+                            .map(|(u, pw)| xauth::Answer {
+                                user_name: Some(u.clone().into_bytes()),
+                                password: Some(xauth::Secret::new(pw.expose_secret().to_vec())),
+                                ..xauth::Answer::default()
+                            });
+                    if let (Some(x), Some(a)) = (sa.xauth_cli.as_mut(), answer) {
+                        x.answer(now, pr.identifier, a)
+                            .map_err(|e| SmError::Xauth(e.to_string()))?;
+                    }
+                }
+                xauth::ClientEvent::Finished { ok } => {
+                    sa.xauth_done = ok;
+                    self.event(Event::XauthDone {
+                        sa: sa.id,
+                        user: if ok {
+                            sa.profile
+                                .as_ref()
+                                .and_then(|p| p.xauth.as_ref())
+                                .map(|(u, _)| u.clone())
+                        } else {
+                            None
+                        },
+                    });
+                    if ok {
+                        self.start_modecfg_client(sa, now)?;
+                    } else {
+                        self.fail(sa, FailReason::XauthFailed);
+                    }
+                }
+                _ => {
+                    self.fail(sa, FailReason::Timeout);
+                }
+            }
+        }
+        if let Some(x) = sa.xauth_cli.as_mut() {
+            while let Some(t) = x.poll_transmit() {
+                out.push(t);
+            }
+        }
+        for t in out {
+            self.send_cfg(sa, t, rng)?;
+        }
+        self.drain_modecfg(sa, now, rng)
+    }
+
+    fn drain_modecfg<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let mut out = Vec::new();
+        let mut lines = Vec::new();
+        let mut failed = false;
+        if let Some(s) = sa.cfg_pull_srv.as_mut() {
+            while let Some(e) = s.poll_event() {
+                if matches!(e, modecfg::ServerEvent::AddressUnavailable { .. }) {
+                    failed = true;
+                }
+                if !matches!(e, modecfg::ServerEvent::Replied { .. }) {
+                    lines.extend(e.pix_line());
+                }
+            }
+            while let Some(t) = s.poll_transmit() {
+                out.push(t);
+            }
+            failed |= s.is_failed();
+        }
+        if let Some(s) = sa.cfg_push_srv.as_mut() {
+            while let Some(e) = s.poll_event() {
+                if !matches!(e, modecfg::ServerEvent::SetSent { .. }) {
+                    lines.extend(e.pix_line());
+                }
+            }
+            while let Some(t) = s.poll_transmit() {
+                out.push(t);
+            }
+            failed |= s.is_failed();
+        }
+        if let Some(c) = sa.cfg_pull_cli.as_mut() {
+            while c.poll_event().is_some() {}
+            while let Some(t) = c.poll_transmit() {
+                out.push(t);
+            }
+            failed |= c.is_failed();
+        }
+        if let Some(c) = sa.cfg_push_cli.as_mut() {
+            while c.poll_event().is_some() {}
+            while let Some(t) = c.poll_transmit() {
+                out.push(t);
+            }
+            failed |= c.is_failed();
+        }
+        for l in lines {
+            self.debug(DebugEvent::ModeCfg(l));
+        }
+        for t in out {
+            self.send_cfg(sa, t, rng)?;
+        }
+        if failed {
+            if sa.role == Role::Responder {
+                let _ = self.send_delete(sa, rng);
+            }
+            self.fail(sa, FailReason::AddressUnavailable);
+            return Ok(());
+        }
+        if !sa.cfg_done {
+            let addr = if let Some(s) = sa.cfg_pull_srv.as_mut().filter(|s| s.is_done()) {
+                sa.lease = s.take_lease();
+                sa.lease.as_ref().map(modecfg::Lease::addr)
+            } else if let Some(s) = sa.cfg_push_srv.as_mut().filter(|s| s.is_done()) {
+                sa.lease = s.take_lease();
+                sa.lease.as_ref().map(modecfg::Lease::addr)
+            } else if let Some(c) = sa.cfg_pull_cli.as_ref() {
+                c.config().and_then(|c| c.address)
+            } else if let Some(c) = sa.cfg_push_cli.as_ref() {
+                c.config().and_then(|c| c.address)
+            } else {
+                None
+            };
+            if let Some(a) = addr {
+                sa.cfg_done = true;
+                sa.assigned = Some(a);
+                self.event(Event::AddressAssigned { sa: sa.id, addr: a });
+            }
+        }
+        if sa.xauth_done && sa.cfg_done && !sa.held.is_empty() {
+            for b in core::mem::take(&mut sa.held) {
+                if let Ok(m) = Message::parse(&b) {
+                    if let Err(e) = self.handle_quick(sa, now, &b, &m, rng) {
+                        self.debug(DebugEvent::Dropped(super::error_word(&e)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Holds a Quick Mode until Xauth and Mode Config are done ("Need XAUTH").
+    pub(crate) fn hold_quick(&mut self, sa: &mut IkeSa, bytes: &[u8]) {
+        self.debug(DebugEvent::NeedXauth);
+        if sa.held.len() < MAX_HELD && !sa.held.iter().any(|h| h == bytes) {
+            sa.held.push(bytes.to_vec());
+        }
+    }
+
+    /// Phase 1 is up: Xauth first (when the crypto map asks for it), else Mode Config.
+    pub(crate) fn after_phase1<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) {
+        let r = match sa.role {
+            Role::Responder => {
+                let xauth = self.config.gateway.as_ref().and_then(|gw| {
+                    (gw.client_authentication && !sa.no_xauth).then(|| gw.xauth.clone())
+                });
+                match xauth {
+                    Some(cfg) => {
+                        self.debug(DebugEvent::XauthRequest);
+                        sa.xauth_srv = Some(xauth::XauthServer::start(cfg, now, rng));
+                        self.drain_machines(sa, now, rng)
+                    }
+                    None => {
+                        sa.xauth_done = true;
+                        self.start_modecfg_server(sa, now, rng)
+                    }
+                }
+            }
+            Role::Initiator => {
+                let wants_xauth = sa.profile.as_ref().is_some_and(|p| p.xauth.is_some());
+                if wants_xauth {
+                    Ok(())
+                } else {
+                    sa.xauth_done = true;
+                    self.start_modecfg_client(sa, now)
+                        .and_then(|()| self.drain_modecfg(sa, now, rng))
+                }
+            }
+        };
+        if let Err(e) = r {
+            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+        }
+    }
+
+    fn start_modecfg_server<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let gw = self
+            .config
+            .gateway
+            .as_ref()
+            .ok_or(SmError::Config("gateway"))?;
+        let mode = gw.mode_config;
+        if sa.no_config_mode || !(mode.initiate || mode.respond) {
+            sa.cfg_done = true;
+            return Ok(());
+        }
+        // A Unity client asks (pull); an older client waits for our SET (push).
+        let pull = mode.respond && (sa.peer_unity || !mode.initiate);
+        if pull {
+            sa.cfg_pull_srv = Some(modecfg::PullServer::new(gw.modecfg.clone(), now));
+        } else {
+            let policy = match sa.group_idx.and_then(|i| gw.groups.get(i)) {
+                Some(g) => &g.policy,
+                None => &gw.default_policy,
+            };
+            let user = sa.user.clone().unwrap_or_default();
+            let ident = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(1);
+            let mut cx = modecfg::Assign {
+                pools: &mut self.pools,
+                policy,
+                user: &user,
+                aaa: None,
+            };
+            match modecfg::PushServer::start(&gw.modecfg, now, ident, &mut cx) {
+                Ok(s) => sa.cfg_push_srv = Some(s),
+                Err(_) => {
+                    let _ = self.send_delete(sa, rng);
+                    self.fail(sa, FailReason::AddressUnavailable);
+                    return Ok(());
+                }
+            }
+        }
+        self.drain_modecfg(sa, now, rng)
+    }
+
+    fn start_modecfg_client(&mut self, sa: &mut IkeSa, now: Instant) -> Result<(), SmError> {
+        match sa.profile.as_ref().map(|p| p.mode_config) {
+            Some(ClientModeCfg::Pull) => {
+                let ident = u16::try_from(sa.id.0 & 0xffff).unwrap_or(1);
+                sa.cfg_pull_cli = Some(modecfg::PullClient::vpn_client_4x(
+                    now,
+                    ident,
+                    "Cisco Systems VPN Client 4.0.5 (Rel)",
+                    modecfg::RetransmitConfig::default(),
+                )?);
+            }
+            Some(ClientModeCfg::Push) => {
+                if sa.cfg_push_cli.is_none() {
+                    sa.cfg_push_cli = Some(modecfg::PushClient::new(now, None));
+                }
+            }
+            _ => sa.cfg_done = true,
+        }
+        Ok(())
+    }
+
+    pub(crate) fn verdict<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        accept: bool,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let id = sa
+            .pending_verdict
+            .take()
+            .ok_or(SmError::Xauth("no verdict is awaited".into()))?;
+        let x = sa
+            .xauth_srv
+            .as_mut()
+            .ok_or(SmError::Xauth("no Xauth dialogue".into()))?;
+        let v = if accept {
+            xauth::Verdict::Accept
+        } else {
+            xauth::Verdict::Reject
+        };
+        x.verdict(now, id, v)
+            .map_err(|e| SmError::Xauth(e.to_string()))?;
+        self.drain_machines(sa, now, rng)
+    }
+
+    pub(crate) fn transaction_timeouts<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) {
+        if let Some(x) = sa.xauth_srv.as_mut() {
+            x.handle_timeout(now);
+        }
+        if let Some(x) = sa.xauth_cli.as_mut() {
+            x.handle_timeout(now);
+        }
+        if let Some(x) = sa.cfg_pull_srv.as_mut() {
+            x.handle_timeout(now);
+        }
+        if let Some(x) = sa.cfg_push_srv.as_mut() {
+            x.handle_timeout(now);
+        }
+        if let Some(x) = sa.cfg_pull_cli.as_mut() {
+            x.handle_timeout(now);
+        }
+        if let Some(x) = sa.cfg_push_cli.as_mut() {
+            x.handle_timeout(now);
+        }
+        if let Err(e) = self.drain_machines(sa, now, rng) {
+            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+        }
+    }
+}
