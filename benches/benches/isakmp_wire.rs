@@ -34,6 +34,9 @@ fn bench_message(c: &mut Criterion, name: &str, bytes: &[u8]) {
     g.bench_function("header_view_cookies", |b| {
         b.iter(|| Packet::new_checked(black_box(bytes)).map(|p| p.cookies()))
     });
+    g.bench_function("borrowed_validating_parse", |b| {
+        b.iter(|| Message::parse(black_box(bytes)).unwrap())
+    });
     g.bench_function("borrowed_validating_walk", |b| {
         b.iter(|| samples::walk(black_box(bytes)).unwrap())
     });

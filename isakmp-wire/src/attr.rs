@@ -110,18 +110,19 @@ impl<'a> Attribute<'a> {
     /// Parses one attribute from the front of `input`, returning it and the rest.
     ///
     /// `offset` is the position of `input` in the whole message, for error locations.
+    #[inline]
     pub fn parse(input: &'a [u8], offset: usize) -> Result<(Self, &'a [u8]), WireError> {
-        let at = Location {
-            offset,
-            payload: None,
+        let Some((&[w0, w1, s0, s1], rest)) = input.split_first_chunk::<4>() else {
+            return Err(WireError::Truncated {
+                what: "data attribute header",
+                at: Location {
+                    offset,
+                    payload: None,
+                },
+                needed: 4,
+                available: input.len(),
+            });
         };
-        let (head, rest) = input.split_first_chunk::<4>().ok_or(WireError::Truncated {
-            what: "data attribute header",
-            at,
-            needed: 4,
-            available: input.len(),
-        })?;
-        let [w0, w1, s0, s1] = *head;
         let word = u16::from_be_bytes([w0, w1]);
         let second = u16::from_be_bytes([s0, s1]);
         let kind = word & !AF_BIT;
@@ -135,7 +136,7 @@ impl<'a> Attribute<'a> {
             ));
         }
         let len = usize::from(second);
-        let (value, rest) = split(rest, len).ok_or(WireError::Truncated {
+        let (value, rest) = split(rest, len).ok_or_else(|| WireError::Truncated {
             what: "data attribute value",
             at: Location {
                 offset: offset.saturating_add(4),
@@ -154,6 +155,7 @@ impl<'a> Attribute<'a> {
     }
 
     /// Bytes this attribute takes on the wire.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         match self.value {
             AttrValue::Basic(_) => 4,
@@ -189,6 +191,7 @@ impl<'a> Attribute<'a> {
 
     /// The value as an unsigned integer: a TV value, or a TLV value of 1 to 8 bytes
     /// read big-endian (RFC 2409 allows variable-length life durations).
+    #[inline]
     pub fn as_u64(&self) -> Option<u64> {
         match self.value {
             AttrValue::Basic(v) => Some(u64::from(v)),
@@ -303,11 +306,13 @@ pub struct AttributeIter<'a> {
 
 impl<'a> AttributeIter<'a> {
     /// Walks `input` (which starts at `offset` in the message), with the default cap.
+    #[inline]
     pub fn new(input: &'a [u8], offset: usize) -> Self {
         Self::with_limit(input, offset, MAX_ATTRIBUTES)
     }
 
     /// Walks `input` with a cap of `limit` attributes.
+    #[inline]
     pub fn with_limit(input: &'a [u8], offset: usize, limit: usize) -> Self {
         AttributeIter {
             rest: input,
@@ -322,10 +327,39 @@ impl<'a> AttributeIter<'a> {
 impl<'a> Iterator for AttributeIter<'a> {
     type Item = Result<Attribute<'a>, WireError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.rest.is_empty() {
             return None;
         }
+        if self.count < self.limit {
+            // Fast path: a complete TV attribute, or a TLV whose value fits.
+            if let Some((&[w0, w1, s0, s1], rest)) = self.rest.split_first_chunk::<4>() {
+                let kind = u16::from_be_bytes([w0 & 0x7f, w1]);
+                let second = u16::from_be_bytes([s0, s1]);
+                let (value, rest, len) = if w0 & 0x80 != 0 {
+                    (AttrValue::Basic(second), rest, 4usize)
+                } else {
+                    let n = usize::from(second);
+                    match (rest.get(..n), rest.get(n..)) {
+                        (Some(v), Some(r)) => (AttrValue::Variable(v), r, n.saturating_add(4)),
+                        _ => return self.slow_next(),
+                    }
+                };
+                self.rest = rest;
+                self.offset = self.offset.saturating_add(len);
+                self.count = self.count.saturating_add(1);
+                return Some(Ok(Attribute { kind, value }));
+            }
+        }
+        self.slow_next()
+    }
+}
+
+impl<'a> AttributeIter<'a> {
+    /// The error paths (cap reached, truncation), out of the hot loop.
+    #[cold]
+    fn slow_next(&mut self) -> Option<Result<Attribute<'a>, WireError>> {
         if self.count >= self.limit {
             self.failed = true;
             return Some(Err(WireError::TooMany {
@@ -356,6 +390,7 @@ impl<'a> Iterator for AttributeIter<'a> {
 /// without building them (the hot path of a validating parse). Returns the count.
 ///
 /// Any error is the same one [`AttributeIter`] would report first.
+#[inline]
 pub fn validate_attributes(input: &[u8], offset: usize, limit: usize) -> Result<usize, WireError> {
     let mut rest = input;
     let mut count = 0usize;

@@ -29,6 +29,7 @@ pub struct RawPayload<'a> {
 
 impl<'a> RawPayload<'a> {
     /// Parses the body by type.
+    #[inline]
     pub fn parse_body(&self, limits: &Limits) -> Result<PayloadRef<'a>, WireError> {
         let body = Payload::parse(
             self.kind,
@@ -92,6 +93,7 @@ impl<'a> PayloadIter<'a> {
 impl<'a> Iterator for PayloadIter<'a> {
     type Item = Result<RawPayload<'a>, WireError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || self.next == PayloadType::None {
             return None;

@@ -19,6 +19,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `input`, which starts at `offset` in the message.
+    #[inline]
     pub(crate) fn new(input: &'a [u8], offset: usize, payload: Option<u8>) -> Self {
         Reader {
             input,
@@ -28,6 +29,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Where the next byte is, for error locations.
+    #[inline]
     pub(crate) fn location(&self) -> Location {
         Location {
             offset: self.offset,
@@ -36,6 +38,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Absolute offset of the next byte.
+    #[inline]
     pub(crate) fn offset(&self) -> usize {
         self.offset
     }
@@ -49,12 +52,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn advance(&mut self, rest: &'a [u8]) {
         let used = self.input.len().saturating_sub(rest.len());
         self.offset = self.offset.saturating_add(used);
         self.input = rest;
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
         match be_u8::<_, NomErr<'a>>.parse(self.input) {
             Ok((rest, v)) => {
@@ -65,6 +70,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
         match be_u16::<_, NomErr<'a>>.parse(self.input) {
             Ok((rest, v)) => {
@@ -75,6 +81,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
         match be_u32::<_, NomErr<'a>>.parse(self.input) {
             Ok((rest, v)) => {
@@ -85,6 +92,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
         match take::<_, _, NomErr<'a>>(n).parse(self.input) {
             Ok((rest, v)) => {
@@ -95,6 +103,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn array<const N: usize>(
         &mut self,
         what: &'static str,
@@ -104,6 +113,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes everything left.
+    #[inline]
     pub(crate) fn take_rest(&mut self) -> &'a [u8] {
         let all = self.input;
         self.advance(&[]);

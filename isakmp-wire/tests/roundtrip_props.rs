@@ -292,6 +292,38 @@ proptest! {
     }
 
     #[test]
+    fn attribute_walkers_agree(data in bytes(48), limit in 0usize..10) {
+        // Reference: repeated Attribute::parse with the cap checked first.
+        let mut reference = Vec::new();
+        let mut rest = &data[..];
+        let mut off = 7usize;
+        let expect: Result<Vec<_>, _> = loop {
+            if rest.is_empty() {
+                break Ok(reference);
+            }
+            if reference.len() >= limit {
+                break Err(isakmp_wire::WireError::TooMany {
+                    what: "data attributes",
+                    at: isakmp_wire::Location { offset: off, payload: None },
+                    limit,
+                });
+            }
+            match isakmp_wire::Attribute::parse(rest, off) {
+                Ok((a, r)) => {
+                    off += a.wire_len();
+                    rest = r;
+                    reference.push(a);
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let it: Result<Vec<_>, _> = AttributeIter::with_limit(&data, 7, limit).collect();
+        prop_assert_eq!(&it, &expect);
+        let v = isakmp_wire::attr::validate_attributes(&data, 7, limit);
+        prop_assert_eq!(v, expect.map(|a| a.len()));
+    }
+
+    #[test]
     fn transform_round_trip(t in transform(), last in any::<bool>()) {
         let mut b = Vec::new();
         t.emit(&mut b, last).unwrap();

@@ -147,6 +147,7 @@ impl<'a> Payload<'a> {
     /// Like [`Payload::parse`] for a body a validating parse has already
     /// checked: nested proposals, transforms and attributes are not walked again
     /// (their iterators still check every bound).
+    #[inline]
     pub(crate) fn parse_trusted(
         kind: PayloadType,
         body: &'a [u8],

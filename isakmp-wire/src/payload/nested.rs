@@ -29,6 +29,7 @@ pub(crate) struct NestedIter<'a> {
 }
 
 impl<'a> NestedIter<'a> {
+    #[inline]
     pub(crate) fn new(
         input: &'a [u8],
         offset: usize,
@@ -56,6 +57,7 @@ impl<'a> NestedIter<'a> {
 impl<'a> Iterator for NestedIter<'a> {
     type Item = Result<NestedItem<'a>, WireError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || self.rest.is_empty() {
             return None;

@@ -51,6 +51,7 @@ pub struct Proposal<'a> {
 impl<'a> Proposal<'a> {
     /// Parses a proposal body (after the generic header) at `offset` of the
     /// message, validating every transform and attribute in it.
+    #[inline]
     pub fn parse_body(
         body: &'a [u8],
         offset: usize,
@@ -116,6 +117,7 @@ impl<'a> Proposal<'a> {
 
     /// The transforms, in wire order (already validated by `parse_body`, so
     /// this walk only reads their fixed fields).
+    #[inline]
     pub fn transforms(
         &self,
     ) -> impl Iterator<Item = Result<Transform<'a>, WireError>> + Clone + 'a {

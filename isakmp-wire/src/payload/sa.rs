@@ -41,6 +41,7 @@ pub struct SaPayload<'a> {
 impl<'a> SaPayload<'a> {
     /// Parses the body at `offset` of the message, validating every proposal,
     /// transform and attribute in it.
+    #[inline]
     pub fn parse(body: &'a [u8], offset: usize, limits: &Limits) -> Result<Self, WireError> {
         let sa = Self::parse_trusted(body, offset, limits)?;
         for item in NestedIter::new(
@@ -79,6 +80,7 @@ impl<'a> SaPayload<'a> {
 
     /// The proposals in wire order (already validated by `parse`, so this walk
     /// only reads their fixed fields).
+    #[inline]
     pub fn proposals(&self) -> impl Iterator<Item = Result<Proposal<'a>, WireError>> + Clone + 'a {
         let limits = self.limits;
         NestedIter::new(

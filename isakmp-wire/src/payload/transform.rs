@@ -44,6 +44,7 @@ pub struct Transform<'a> {
 impl<'a> Transform<'a> {
     /// Parses a transform body (after the generic header), starting at `offset`
     /// of the message; validates every attribute.
+    #[inline]
     pub fn parse_body(
         body: &'a [u8],
         offset: usize,
@@ -69,11 +70,20 @@ impl<'a> Transform<'a> {
         limits: &Limits,
     ) -> Result<Self, WireError> {
         let header_at = offset.saturating_sub(GENERIC_HEADER_LEN);
-        let mut r = Reader::new(body, offset, Some(3));
-        let number = r.u8("transform")?;
-        let transform_id = r.u8("transform")?;
-        let reserved2 = r.u16("transform")?;
-        let raw_attributes = r.take_rest();
+        // The hot path of every SA walk: one bounds check for the fixed part.
+        let Some((&[number, transform_id, r0, r1], raw_attributes)) = body.split_first_chunk::<4>()
+        else {
+            // Let the reader describe the truncation.
+            let mut r = Reader::new(body, offset, Some(3));
+            r.take(TRANSFORM_FIXED_LEN, "transform")?;
+            return Err(WireError::Truncated {
+                what: "transform",
+                at: r.location(),
+                needed: TRANSFORM_FIXED_LEN,
+                available: body.len(),
+            });
+        };
+        let reserved2 = u16::from_be_bytes([r0, r1]);
         Ok(Transform {
             reserved,
             number,
@@ -86,6 +96,7 @@ impl<'a> Transform<'a> {
     }
 
     /// The SA attributes in wire order (already validated by `parse_body`).
+    #[inline]
     pub fn attributes(&self) -> AttributeIter<'a> {
         AttributeIter::with_limit(
             self.raw_attributes,
