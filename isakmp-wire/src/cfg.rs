@@ -73,6 +73,13 @@ impl CfgType {
     }
 }
 
+impl core::fmt::Display for CfgType {
+    /// `CFG_REQUEST (1)`, like the other registries.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} ({})", self.name(), u8::from(*self))
+    }
+}
+
 /// A borrowed attribute payload body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfigPayload<'a> {

@@ -248,6 +248,48 @@ fn cert_response_agrees_with_ike_scan() {
 }
 
 #[test]
+fn natt_main_mode_response_agrees_with_ike_scan() {
+    // HDR=(CKY-R=f92704e8a4245b38), same SA as the MM response, Firewall-1 VID.
+    let raw = read("pkt-main-natt-response.dat");
+    let isakmp_wire::natt::Udp4500::Isakmp(bytes) = isakmp_wire::natt::classify_udp4500(&raw)
+    else {
+        panic!("non-ESP marker expected")
+    };
+    let m = Message::parse(bytes).unwrap();
+    assert_eq!(hex::encode(m.header.responder_cookie), "f92704e8a4245b38");
+    let ps = payloads(bytes);
+    let Payload::Sa(sa) = ps[0].body else {
+        panic!()
+    };
+    let t = sa
+        .proposals()
+        .next()
+        .unwrap()
+        .unwrap()
+        .transforms()
+        .next()
+        .unwrap()
+        .unwrap();
+    let v = Phase1Transform::from_attributes(t.attributes()).unwrap();
+    assert_eq!(
+        (
+            v.encryption.unwrap().number(),
+            v.hash.unwrap().number(),
+            v.group.unwrap().number()
+        ),
+        (5, 2, 2)
+    );
+    assert_eq!(v.life_seconds, Some(0x7080));
+    let Payload::VendorId(vid) = ps[1].body else {
+        panic!()
+    };
+    assert_eq!(
+        hex::encode(vid.0),
+        "f4ed19e0c114eb516faaac0ee37daf2807b4381f000000010000138d459d15d80000000018000000"
+    );
+}
+
+#[test]
 fn ikev2_is_rejected_with_a_version_error() {
     for name in [
         "pkt-v2-sainit-response.dat",
