@@ -36,31 +36,52 @@ fn suites() -> Vec<Suite> {
     ]
 }
 
-/// HMAC-96 with precomputed inner/outer contexts on OpenSSL's digests.
+/// HMAC-96 with precomputed inner/outer contexts on OpenSSL's digests: SHA-1 through
+/// the low-level `SHA_CTX` (copied on the stack), MD5 through EVP (`EVP_MD_CTX_copy`).
 #[derive(Clone)]
-struct OsslHmac {
-    inner: Hasher,
-    outer: Hasher,
+enum OsslHmac {
+    Sha1 { inner: openssl::sha::Sha1, outer: openssl::sha::Sha1 },
+    Md5 { inner: Hasher, outer: Hasher },
 }
 
 impl OsslHmac {
-    fn new(md: MessageDigest, key: &[u8]) -> Self {
+    fn new(md5: bool, key: &[u8]) -> Self {
         let mut k = [0u8; 64];
         k[..key.len()].copy_from_slice(key);
-        let mut inner = Hasher::new(md).unwrap();
-        inner.update(&k.map(|b| b ^ 0x36)).unwrap();
-        let mut outer = Hasher::new(md).unwrap();
-        outer.update(&k.map(|b| b ^ 0x5c)).unwrap();
-        OsslHmac { inner, outer }
+        let (ipad, opad) = (k.map(|b| b ^ 0x36), k.map(|b| b ^ 0x5c));
+        if md5 {
+            let mut inner = Hasher::new(MessageDigest::md5()).unwrap();
+            inner.update(&ipad).unwrap();
+            let mut outer = Hasher::new(MessageDigest::md5()).unwrap();
+            outer.update(&opad).unwrap();
+            OsslHmac::Md5 { inner, outer }
+        } else {
+            let mut inner = openssl::sha::Sha1::new();
+            inner.update(&ipad);
+            let mut outer = openssl::sha::Sha1::new();
+            outer.update(&opad);
+            OsslHmac::Sha1 { inner, outer }
+        }
     }
     fn icv(&self, data: &[u8]) -> [u8; 12] {
-        let mut i = self.inner.clone();
-        i.update(data).unwrap();
-        let d = i.finish().unwrap();
-        let mut o = self.outer.clone();
-        o.update(&d).unwrap();
-        let d = o.finish().unwrap();
-        d[..12].try_into().unwrap()
+        match self {
+            OsslHmac::Sha1 { inner, outer } => {
+                let mut i = inner.clone();
+                i.update(data);
+                let d = i.finish();
+                let mut o = outer.clone();
+                o.update(&d);
+                o.finish()[..12].try_into().unwrap()
+            }
+            OsslHmac::Md5 { inner, outer } => {
+                let mut i = inner.clone();
+                i.update(data).unwrap();
+                let d = i.finish().unwrap();
+                let mut o = outer.clone();
+                o.update(&d).unwrap();
+                o.finish().unwrap()[..12].try_into().unwrap()
+            }
+        }
     }
 }
 
@@ -81,8 +102,8 @@ impl OsslSa {
         let mut dec = CipherCtx::new().unwrap();
         dec.decrypt_init(Some(s.cipher), Some(ekey), None).unwrap();
         dec.set_padding(false);
-        let md = if s.auth == IntegrityAlgorithm::HmacMd5_96 { MessageDigest::md5() } else { MessageDigest::sha1() };
-        OsslSa { enc, dec, mac: OsslHmac::new(md, akey), iv_len: s.enc.iv_len(), seq: 0 }
+        let mac = OsslHmac::new(s.auth == IntegrityAlgorithm::HmacMd5_96, akey);
+        OsslSa { enc, dec, mac, iv_len: s.enc.iv_len(), seq: 0 }
     }
 
     fn encapsulate(&mut self, rng: &mut StdRng, payload_len: usize, buf: &mut [u8]) -> usize {
@@ -101,8 +122,9 @@ impl OsslSa {
         }
         buf[ct_end - 2] = pad as u8;
         buf[ct_end - 1] = 4;
-        let iv = buf[8..ct_start].to_vec();
-        self.enc.encrypt_init(None, None, Some(&iv)).unwrap();
+        let mut iv = [0u8; 16];
+        iv[..bs].copy_from_slice(&buf[8..ct_start]);
+        self.enc.encrypt_init(None, None, Some(&iv[..bs])).unwrap();
         self.enc.cipher_update_inplace(&mut buf[ct_start..], ct_len).unwrap();
         let icv = self.mac.icv(&buf[..ct_end]);
         buf[ct_end..ct_end + 12].copy_from_slice(&icv);
@@ -114,8 +136,9 @@ impl OsslSa {
         let ct_end = len - 12;
         let icv = self.mac.icv(&buf[..ct_end]);
         assert!(openssl::memcmp::eq(&icv, &buf[ct_end..len]));
-        let iv = buf[8..ct_start].to_vec();
-        self.dec.decrypt_init(None, None, Some(&iv)).unwrap();
+        let mut iv = [0u8; 16];
+        iv[..self.iv_len].copy_from_slice(&buf[8..ct_start]);
+        self.dec.decrypt_init(None, None, Some(&iv[..self.iv_len])).unwrap();
         self.dec.cipher_update_inplace(&mut buf[ct_start..], ct_end - ct_start).unwrap();
         let pad = usize::from(buf[ct_end - 2]);
         ct_end - 2 - pad - ct_start
