@@ -109,6 +109,12 @@ impl Endpoint {
             .is_some_and(|s| s.established() && s.xauth_done && s.cfg_done)
     }
 
+    /// Puts a datagram back at the head of the transmit queue (tests that reorder).
+    #[doc(hidden)]
+    pub fn transmits_for_test(&mut self, t: Transmit) {
+        self.transmits.push_front(t);
+    }
+
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()

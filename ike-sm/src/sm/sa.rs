@@ -128,10 +128,8 @@ impl IkeSa {
         id: SaId,
         role: Role,
         mode: Phase1Mode,
-        local: SocketAddr,
-        remote: SocketAddr,
-        cky_i: [u8; 8],
-        cky_r: [u8; 8],
+        (local, remote): (SocketAddr, SocketAddr),
+        (cky_i, cky_r): ([u8; 8], [u8; 8]),
         now: Instant,
         state: P1State,
     ) -> Self {

@@ -55,6 +55,7 @@ impl Endpoint {
     fn send_cfg<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        now: Instant,
         payload: OwnedConfigPayload,
         rng: &mut R,
     ) -> Result<(), SmError> {
@@ -66,9 +67,14 @@ impl Endpoint {
         let starts = matches!(payload.cfg_type, CfgType::Request | CfgType::Set);
         if starts {
             // The machine resends: send the same bytes again, never a new encryption.
-            if let Some((_, dgram)) = sa.last_tx_sent.values().find(|(a, _)| *a == attr_bytes) {
-                let d = dgram.clone();
-                self.send(sa, d);
+            if let Some((mid, (_, dgram))) =
+                sa.last_tx_sent.iter().find(|(_, (a, _))| *a == attr_bytes)
+            {
+                // Our own retransmission timer already covers this exchange.
+                if !sa.retx.contains_key(mid) {
+                    let d = dgram.clone();
+                    self.send(sa, d);
+                }
                 return Ok(());
             }
         }
@@ -114,10 +120,13 @@ impl Endpoint {
             sa.last_tx_sent.pop_first();
         }
         sa.last_tx_sent.insert(msgid, (attr_bytes, b.clone()));
-        if !starts {
-            if let Some(d) = sa.cur_in.clone() {
-                self.store_reply(sa, d, b.clone());
-            }
+        if starts {
+            // Resent on the PIX schedule until the peer answers on this message ID.
+            self.send_awaiting(sa, now, msgid, None, b);
+            return Ok(());
+        }
+        if let Some(d) = sa.cur_in.clone() {
+            self.store_reply(sa, d, b.clone());
         }
         self.send(sa, b);
         Ok(())
@@ -179,6 +188,7 @@ impl Endpoint {
         rng: &mut R,
     ) -> Result<(), SmError> {
         let (pt, _) = Self::open_encrypted(sa, m)?;
+        sa.retx.remove(&m.header.message_id);
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
         let parsed = Parsed::collect(c.iter())?;
@@ -271,7 +281,7 @@ impl Endpoint {
             }
         }
         for t in out {
-            self.send_cfg(sa, t, rng)?;
+            self.send_cfg(sa, now, t, rng)?;
         }
         for e in evs {
             match e {
@@ -365,7 +375,7 @@ impl Endpoint {
             }
         }
         for t in out {
-            self.send_cfg(sa, t, rng)?;
+            self.send_cfg(sa, now, t, rng)?;
         }
         self.drain_modecfg(sa, now, rng)
     }
@@ -422,7 +432,7 @@ impl Endpoint {
             self.debug(DebugEvent::ModeCfg(l));
         }
         for t in out {
-            self.send_cfg(sa, t, rng)?;
+            self.send_cfg(sa, now, t, rng)?;
         }
         if failed {
             if sa.role == Role::Responder {
