@@ -14,18 +14,44 @@ pub(crate) struct Tok<'a> {
     pub(crate) start: usize,
 }
 
-/// Split a line into tokens (ASCII whitespace separated), reusing `out`.
+/// The token separators: ASCII whitespace and vertical tab. Every trim in the parser
+/// uses the same set, so text kept verbatim re-tokenizes the same way.
+pub(crate) fn is_blank_byte(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x0b
+}
+
+/// [`is_blank_byte`] for chars.
+pub(crate) fn is_blank(c: char) -> bool {
+    c.is_ascii() && is_blank_byte(c as u8)
+}
+
+/// Trim separators from both ends.
+pub(crate) fn trim_blank(s: &str) -> &str {
+    s.trim_matches(is_blank)
+}
+
+/// Trim separators from the start.
+pub(crate) fn trim_blank_start(s: &str) -> &str {
+    s.trim_start_matches(is_blank)
+}
+
+/// Trim separators from the end.
+pub(crate) fn trim_blank_end(s: &str) -> &str {
+    s.trim_end_matches(is_blank)
+}
+
+/// Split a line into tokens (separated by [`is_blank_byte`]), reusing `out`.
 pub(crate) fn tokenize<'a>(line: &'a str, out: &mut Vec<Tok<'a>>) {
     out.clear();
     let bytes = line.as_bytes();
     let mut i = 0usize;
     let n = bytes.len();
     while i < n {
-        while i < n && bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+        while i < n && bytes.get(i).is_some_and(|b| is_blank_byte(*b)) {
             i = i.saturating_add(1);
         }
         let start = i;
-        while i < n && bytes.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+        while i < n && bytes.get(i).is_some_and(|b| !is_blank_byte(*b)) {
             i = i.saturating_add(1);
         }
         if i > start {
@@ -111,7 +137,7 @@ impl<'t, 'a> Cur<'t, 'a> {
                 error,
             },
             None => PErr {
-                start: self.line.trim_end().len(),
+                start: trim_blank_end(self.line).len(),
                 len: 0,
                 error,
             },
@@ -253,7 +279,7 @@ impl<'t, 'a> Cur<'t, 'a> {
     /// The rest of the line from the current token on, trimmed; consumes it all.
     pub(crate) fn rest(&mut self) -> &'a str {
         let s = match self.toks.get(self.pos) {
-            Some(t) => self.line.get(t.start..).unwrap_or("").trim_end(),
+            Some(t) => trim_blank_end(self.line.get(t.start..).unwrap_or("")),
             None => "",
         };
         self.pos = self.toks.len();

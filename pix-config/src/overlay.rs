@@ -77,7 +77,7 @@ impl SecretsOverlay {
         for (i, raw) in text.split('\n').enumerate() {
             let line_no = u32::try_from(i).unwrap_or(u32::MAX).saturating_add(1);
             let line = raw.strip_suffix('\r').unwrap_or(raw);
-            if line.trim_start().starts_with('#') {
+            if crate::lexer::trim_blank_start(line).starts_with('#') {
                 continue;
             }
             tokenize(line, &mut toks);

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::ConfigError;
-use crate::lexer::{tokenize, Cur, PErr, Tok};
+use crate::lexer::{
+    is_blank, tokenize, trim_blank, trim_blank_end, trim_blank_start, Cur, PErr, Tok,
+};
 use crate::misc::Family;
 use crate::model::{Command, Config, Located};
 use crate::object_group::{is_member_keyword, parse_member, GroupKind};
@@ -113,7 +115,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// Strip the CR of CRLF and the `<--- More --->` the PIX pager leaves in front of a line.
 fn clean_line(raw: &str) -> &str {
     let line = raw.strip_suffix('\r').unwrap_or(raw);
-    match line.trim_start().strip_prefix("<--- More --->") {
+    match trim_blank_start(line).strip_prefix("<--- More --->") {
         Some(rest) => rest,
         None => line,
     }
@@ -123,12 +125,12 @@ fn clean_line(raw: &str) -> &str {
 fn prescan_groups(text: &str) -> HashMap<String, GroupKind> {
     let mut kinds = HashMap::new();
     for raw in text.split('\n') {
-        let line = clean_line(raw).trim_start();
+        let line = trim_blank_start(clean_line(raw));
         let Some(head) = line.get(..12) else { continue };
         if !head.eq_ignore_ascii_case("object-group") {
             continue;
         }
-        let mut words = line.split_ascii_whitespace();
+        let mut words = line.split(is_blank).filter(|w| !w.is_empty());
         if !words
             .next()
             .is_some_and(|w| w.eq_ignore_ascii_case("object-group"))
@@ -161,7 +163,7 @@ fn is_noise(first: &str, line: &str) -> bool {
     {
         return false;
     }
-    let t = line.trim();
+    let t = trim_blank(line);
     t == "[OK]"
         || t.starts_with("Building configuration")
         || t.starts_with("Current configuration")
@@ -211,9 +213,9 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                 Severity::Note,
                 line_no,
                 1,
-                u32::try_from(line.trim_end().chars().count()).unwrap_or(1),
+                u32::try_from(trim_blank_end(line).chars().count()).unwrap_or(1),
                 ConfigError::NoiseSkipped {
-                    text: line.trim().to_owned(),
+                    text: trim_blank(line).to_owned(),
                 },
             ));
             st.open_group = None;
@@ -235,7 +237,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                         diags.push(diag_from(line_no, line, e, Severity::Error));
                         commands.push(Located::new(
                             line_no,
-                            Command::Unknown(line.trim().to_owned()),
+                            Command::Unknown(trim_blank(line).to_owned()),
                         ));
                     }
                 },
@@ -246,7 +248,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                     diags.push(diag_from(line_no, line, e, Severity::Error));
                     commands.push(Located::new(
                         line_no,
-                        Command::Unknown(line.trim().to_owned()),
+                        Command::Unknown(trim_blank(line).to_owned()),
                     ));
                 }
             }
@@ -292,7 +294,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                 diags.push(diag_from(line_no, line, e, severity));
                 commands.push(Located::new(
                     line_no,
-                    Command::Unknown(line.trim().to_owned()),
+                    Command::Unknown(trim_blank(line).to_owned()),
                 ));
             }
         }
@@ -329,7 +331,7 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
             cur.bump();
             cur.rest()
         });
-        let text = text.trim();
+        let text = trim_blank(&text);
         return Ok(match text {
             "Saved" => Command::Saved,
             "end" => Command::End,
@@ -340,7 +342,7 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
         cur.bump();
         let more = cur.rest_tokens().join(" ");
         let sum = format!("{rest} {more}");
-        return Ok(Command::Cryptochecksum(sum.trim().to_owned()));
+        return Ok(Command::Cryptochecksum(trim_blank(&sum).to_owned()));
     }
     let kw_owned;
     let kw: &str = if first.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -487,11 +489,10 @@ fn unknown(cur: &mut Cur<'_, '_>, command: &str, strict: bool) -> DResult {
         Severity::Warning
     };
     let line = cur.line;
-    let start = line.len().saturating_sub(line.trim_start().len());
+    let start = line.len().saturating_sub(trim_blank_start(line).len());
     let first_len = line
-        .trim_start()
-        .split_ascii_whitespace()
-        .next()
+        .split(is_blank)
+        .find(|w| !w.is_empty())
         .map_or(0, str::len);
     let e = PErr {
         start,

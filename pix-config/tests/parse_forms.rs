@@ -300,3 +300,15 @@ fn group_kind_does_not_depend_on_line_order() {
         "service object-group \"s\" is used before its definition on line 2"
     );
 }
+
+#[test]
+fn odd_blanks_round_trip() {
+    // found by fuzzing: vertical tabs (and Latin-1 NBSP) must tokenize and trim alike
+    let src = "passwd 2KFQnbNIdI.2KYOU encrypted\x0b\x0b\nhostname\x0bpix\nfrob\u{a0}nicate x\u{a0}\n\x0bno\x0bsuch\x0b\n";
+    let m = parse(src).config;
+    assert!(matches!(m.commands[0].value, Command::Passwd(_)));
+    assert_eq!(m.commands[1].value, Command::Hostname("pix".into()));
+    let p = m.to_pix_string();
+    assert_eq!(parse(&p).config, m);
+    assert_eq!(parse(&p).config.to_pix_string(), p);
+}

@@ -168,7 +168,7 @@ proptest! {
                     "network-object", "port-object", "group-object", "static", "(inside,outside)", "nat",
                     "(inside)", "global", "netmask", "interface", "route", "outside", "name", "names",
                     "crypto", "map", "isakmp", "key", "********", "vpngroup", ":", "no", "log", "0", "\u{e9}",
-                    "  ", "\t", "Cryptochecksum:", "PIX", "Version", "#", "x#", "[OK]",
+                    "  ", "\t", "\u{b}", "\u{a0}", "\u{85}", "Cryptochecksum:", "PIX", "Version", "#", "x#", "[OK]",
                 ]),
                 0..12,
             ).prop_map(|v| v.join(" ")),
