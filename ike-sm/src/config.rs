@@ -194,6 +194,14 @@ pub struct Limits {
     pub dpd_retry_interval: Duration,
     /// Stored replies per SA for answering retransmissions.
     pub stored_replies: usize,
+    /// NAT keepalive interval when we are behind a NAT (RFC 3948 2.3).
+    pub natt_keepalive: Duration,
+    /// New phase-1 negotiations accepted from one peer address per second.
+    pub new_sas_per_peer_per_sec: u32,
+    /// Cisco fragmentation: fragments of one message kept at most.
+    pub max_fragments: usize,
+    /// Cisco fragmentation: reassembled message size at most.
+    pub max_reassembled: usize,
 }
 
 impl Default for Limits {
@@ -210,6 +218,10 @@ impl Default for Limits {
             dpd_retries: 3,
             dpd_retry_interval: Duration::from_secs(2),
             stored_replies: 8,
+            natt_keepalive: Duration::from_secs(20),
+            new_sas_per_peer_per_sec: 10,
+            max_fragments: 16,
+            max_reassembled: 65_535,
         }
     }
 }
@@ -250,6 +262,9 @@ pub struct GatewayConfig {
     pub ipsec_lifetime_kb: u64,
     /// Xauth server settings.
     pub xauth: xauth::ServerConfig,
+    /// `isakmp nat-traversal <keepalive>`: NAT-T (RFC 3947 and drafts 02, 02\n, 03) with
+    /// this keepalive interval; `None` leaves NAT-T out.
+    pub nat_traversal: Option<Duration>,
     /// Mode Config server settings.
     pub modecfg: modecfg::ServerConfig,
 }

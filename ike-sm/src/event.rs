@@ -339,6 +339,24 @@ pub enum DebugEvent {
     },
     /// A message was dropped silently (why).
     Dropped(&'static str),
+    /// NAT-D result: "NAT-D: local behind NAT: yes/no, remote behind NAT: yes/no".
+    NatDetected {
+        /// We are behind a NAT.
+        local: bool,
+        /// The peer is.
+        remote: bool,
+    },
+    /// Moved to UDP 4500.
+    Floated,
+    /// A Cisco fragment was stored ("fragment N of id I").
+    Fragment {
+        /// Fragment id.
+        id: u16,
+        /// Number.
+        number: u8,
+        /// Last one?
+        last: bool,
+    },
     /// DPD R-U-THERE / ACK.
     Dpd {
         /// True for R-U-THERE, false for ACK.
@@ -577,6 +595,16 @@ impl DebugEvent {
                 "ISAKMP (0): retransmission of message ID {message_id}: sending the stored reply"
             )),
             Self::Dropped(why) => v.push(format!("ISAKMP: dropping message: {why}")),
+            Self::NatDetected { local, remote } => v.push(format!(
+                "ISAKMP (0): NAT-D: local behind NAT: {}, remote behind NAT: {}",
+                if *local { "yes" } else { "no" },
+                if *remote { "yes" } else { "no" }
+            )),
+            Self::Floated => v.push("ISAKMP (0): floating to UDP port 4500".into()),
+            Self::Fragment { id, number, last } => v.push(format!(
+                "ISAKMP (0): received fragment {number} of id {id}{}",
+                if *last { " (last)" } else { "" }
+            )),
             Self::Dpd { request, sequence } => v.push(format!(
                 "ISAKMP (0): processing DPD {} seq {sequence}",
                 if *request { "R-U-THERE" } else { "R-U-THERE-ACK" }

@@ -64,6 +64,7 @@ pub mod config;
 pub mod crypto;
 mod error;
 pub mod event;
+pub mod presets;
 mod sm;
 
 pub use config::*;

@@ -13,6 +13,7 @@ use ike_sm::crypto::cipher::CipherAlg;
 use ike_sm::crypto::dh::{DhGroup, ExponentSize};
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::secret::Secret;
+use ike_sm::presets;
 use ike_sm::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -23,68 +24,13 @@ const GW: &str = "192.168.1.1:500";
 const C4: &str = "192.168.1.2:500";
 const C11: &str = "192.168.1.3:500";
 
-fn policy(priority: u32, group: u16) -> IsakmpPolicy {
-    IsakmpPolicy {
-        priority,
-        encryption: CipherAlg::Des,
-        hash: HashAlg::Md5,
-        group: DhGroup::from_attribute(group).unwrap(),
-        lifetime_secs: 86_400,
-    }
-}
-
 fn gateway_config(pool: &str) -> (Config, modecfg::Pools) {
-    let mut pools = modecfg::Pools::new();
     let (a, b) = pool.split_once('-').unwrap();
-    pools
-        .add("VPNpool", a.parse().unwrap(), b.parse().unwrap())
-        .unwrap();
-    let group_policy = modecfg::GroupPolicy {
-        address_pools: vec!["VPNpool".into()],
-        ..modecfg::GroupPolicy::named("vpn3000")
-    };
-    let gw = GatewayConfig {
-        policies: vec![policy(20, 1), policy(10, 2)],
-        groups: vec![VpnGroup {
-            name: "vpn3000".into(),
-            password: Secret::from_slice(b"cisco1234"),
-            policy: group_policy,
-        }],
-        keys: vec![PeerKey {
-            address: Ipv4Addr::UNSPECIFIED,
-            netmask: Ipv4Addr::UNSPECIFIED,
-            key: Secret::from_slice(b"cisco1234"),
-            no_xauth: false,
-            no_config_mode: false,
-        }],
-        default_policy: modecfg::GroupPolicy {
-            address_pools: vec!["VPNpool".into()],
-            ..modecfg::GroupPolicy::named("default")
-        },
-        transform_sets: vec![TransformSet {
-            name: "myset".into(),
-            cipher: EspCipher::Des,
-            auth: EspAuth::HmacMd5,
-        }],
-        client_authentication: true,
-        mode_config: ModeCfgMode {
-            initiate: true,
-            respond: true,
-        },
-        pfs: None,
-        ipsec_lifetime_secs: 28_800,
-        ipsec_lifetime_kb: 4_608_000,
-        xauth: xauth::ServerConfig::default(),
-        modecfg: modecfg::ServerConfig::pix63(),
-    };
-    (
-        Config {
-            gateway: Some(gw),
-            limits: Limits::default(),
-            exponent: ExponentSize::default(),
-        },
-        pools,
-    )
+    let (mut cfg, pools) =
+        presets::seed_gateway(b"cisco1234", a.parse().unwrap(), b.parse().unwrap()).unwrap();
+    // Listed out of order on purpose: the PIX checks policies by priority, not by position.
+    cfg.gateway.as_mut().unwrap().policies.reverse();
+    (cfg, pools)
 }
 
 fn client_config() -> Config {
@@ -213,6 +159,8 @@ struct Net {
     wire: Vec<Vec<u8>>,
     passwords_ok: &'static str,
     answer_xauth: bool,
+    /// A NAT in front of the clients: (private IP, public IP, port offset added on the way out).
+    nat: Option<(Ipv4Addr, Ipv4Addr, u16)>,
 }
 
 impl Net {
@@ -232,6 +180,7 @@ impl Net {
             wire: Vec::new(),
             passwords_ok: "cisco123",
             answer_xauth: true,
+            nat: None,
         }
     }
 
@@ -264,8 +213,14 @@ impl Net {
                 self.wire.push(t.bytes.clone());
                 self.now += self.latency;
                 let now = self.now;
-                if let Some((_, c)) = self.clients.iter_mut().find(|(a, _)| *a == t.remote) {
-                    c.handle_datagram(now, t.remote, t.local, &t.bytes, &mut self.rng);
+                let mut to = t.remote;
+                if let Some((private, public, off)) = self.nat {
+                    if to.ip() == std::net::IpAddr::V4(public) {
+                        to = SocketAddr::from((private, to.port() - off));
+                    }
+                }
+                if let Some((_, c)) = self.clients.iter_mut().find(|(a, _)| a.ip() == to.ip()) {
+                    c.handle_datagram(now, to, t.local, &t.bytes, &mut self.rng);
                 }
             }
             for i in 0..self.clients.len() {
@@ -279,8 +234,14 @@ impl Net {
                     self.wire.push(t.bytes.clone());
                     self.now += self.latency;
                     let now = self.now;
+                    let mut from = t.local;
+                    if let Some((private, public, off)) = self.nat {
+                        if from.ip() == std::net::IpAddr::V4(private) {
+                            from = SocketAddr::from((public, from.port() + off));
+                        }
+                    }
                     self.gw
-                        .handle_datagram(now, t.remote, t.local, &t.bytes, &mut self.rng);
+                        .handle_datagram(now, t.remote, from, &t.bytes, &mut self.rng);
                 }
                 while let Some(e) = self.clients[i].1.poll_event() {
                     self.cli_events.push((self.clients[i].0, e));

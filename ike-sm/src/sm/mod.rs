@@ -1,8 +1,10 @@
 //! The Sans-IO IKEv1 [`Endpoint`]: one per gateway (or client), many IKE SAs keyed by
 //! cookies, fed datagrams and timeouts, drained of transmits, events and deadlines.
 
+mod fragment;
 mod info;
 mod msg;
+mod natt;
 mod phase1;
 pub(crate) mod policy;
 mod quick;
@@ -48,6 +50,8 @@ pub struct Endpoint {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) pending_dpd_ack: Option<(SaId, u32)>,
+    /// New phase-1 negotiations per peer address in the current one-second window.
+    pub(crate) rate: BTreeMap<core::net::IpAddr, (Instant, u32)>,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -74,6 +78,7 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             pending_dpd_ack: None,
+            rate: BTreeMap::new(),
         }
     }
 
@@ -211,6 +216,18 @@ impl Endpoint {
         bytes: &[u8],
         rng: &mut R,
     ) {
+        self.datagram(now, local, remote, bytes, rng, false);
+    }
+
+    fn datagram<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        rng: &mut R,
+        reassembled: bool,
+    ) {
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(_) => {
@@ -257,6 +274,18 @@ impl Endpoint {
         let Some(mut sa) = self.sas.remove(&id) else {
             return;
         };
+        if h.next_payload == isakmp_wire::PayloadType::CiscoFragmentation && !h.flags.encrypted() {
+            let full = if reassembled {
+                None
+            } else {
+                self.fragment(&mut sa, &msg)
+            };
+            self.sas.insert(id, sa);
+            if let Some(full) = full {
+                self.datagram(now, local, remote, &full, rng, true);
+            }
+            return;
+        }
         // A byte-identical retransmission gets the stored reply, never a second computation.
         let digest = HashAlg::Sha1.hash(&[bytes]);
         if let Some((_, reply)) = sa.replies.iter().find(|(d, _)| *d == digest) {
@@ -275,6 +304,13 @@ impl Endpoint {
             sa.cky_r = h.responder_cookie;
             self.by_cookies.insert(sa.cookies(), sa.id);
         }
+        // NAT-T: the peer moved to UDP 4500 (or its NAT mapping changed). Answer at the new
+        // address, and go back if the message does not authenticate.
+        let old_addrs = (sa.local, sa.remote);
+        if sa.natt.is_some() && local.port() == 4500 && (sa.local, sa.remote) != (local, remote) {
+            sa.local = local;
+            sa.remote = remote;
+        }
         let r = match h.exchange_type {
             ExchangeType::IdentityProtection | ExchangeType::Aggressive if !sa.established() => {
                 self.handle_phase1(&mut sa, now, bytes, &msg, rng)
@@ -292,6 +328,13 @@ impl Endpoint {
             }),
         };
         sa.cur_in = None;
+        if r.is_err() {
+            (sa.local, sa.remote) = old_addrs;
+        } else if (sa.local, sa.remote) != old_addrs && !sa.floated {
+            sa.floated = true;
+            self.debug(DebugEvent::Floated);
+            self.schedule_keepalive(&mut sa, now);
+        }
         if let Some((_, seq)) = self.pending_dpd_ack.take() {
             if let Err(e) = self.dpd_ack(&mut sa, seq, rng) {
                 self.debug(DebugEvent::Dropped(error_word(&e)));
@@ -390,6 +433,7 @@ impl Endpoint {
             self.fail(sa, FailReason::Timeout);
             return;
         }
+        self.keepalive_timeout(sa, now);
         self.transaction_timeouts(sa, now, rng);
         self.dpd_timeout(sa, now, rng);
     }

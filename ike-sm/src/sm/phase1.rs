@@ -206,16 +206,14 @@ impl Endpoint {
                     self.debug(DebugEvent::UnityClient);
                 }
                 Some(Vendor::Xauth) => sa.peer_xauth = true,
-                Some(
-                    Vendor::NatTRfc3947
-                    | Vendor::NatTDraft02
-                    | Vendor::NatTDraft02N
-                    | Vendor::NatTDraft03,
-                ) => {
-                    if !sa.peer_natt {
+                Some(Vendor::CiscoFragmentation) => sa.peer_frag = true,
+                Some(v) if super::natt::preference(v).is_some() => {
+                    if sa.peer_natt.is_none() {
                         self.debug(DebugEvent::PeerNatT);
                     }
-                    sa.peer_natt = true;
+                    if sa.peer_natt.and_then(super::natt::preference) < super::natt::preference(v) {
+                        sa.peer_natt = Some(v);
+                    }
                 }
                 _ => {}
             }
@@ -232,6 +230,9 @@ impl Endpoint {
         }
         if initiator || sa.peer_unity {
             v.push(p(OwnedBody::VendorId(vid(Vendor::CiscoUnity))));
+        }
+        if let (false, Some(n)) = (initiator, sa.natt) {
+            v.push(p(OwnedBody::VendorId(vid(n))));
         }
         v
     }
@@ -293,6 +294,7 @@ impl Endpoint {
                 max: l.max_half_open_per_peer,
             });
         }
+        self.rate_limit(now, remote)?;
         let payloads = m.payloads().ok_or(SmError::Protocol {
             exchange: "phase 1",
             what: "first message encrypted",
@@ -345,6 +347,7 @@ impl Endpoint {
             Phase1Mode::Main => {
                 self.debug(DebugEvent::DoingPsk);
                 self.peer_vids(&mut sa, &parsed.vids);
+                self.choose_natt(&mut sa);
                 let mut out = vec![p(OwnedBody::Sa(reply_sa(&suite)))];
                 out.extend(Self::our_vids(&sa, false));
                 let b = msg::plain(
@@ -378,6 +381,7 @@ impl Endpoint {
                 });
                 let idi = need(parsed.ids.first(), "Aggressive Mode", "no ID payload")?;
                 self.peer_vids(&mut sa, &parsed.vids);
+                self.choose_natt(&mut sa);
                 sa.id_i_b = id_body_ref(idi);
                 sa.g_xi = ke.to_vec();
                 sa.ni = ni.to_vec();
@@ -401,6 +405,7 @@ impl Endpoint {
                     p(OwnedBody::Hash(hash_r)),
                 ];
                 out.extend(Self::our_vids(&sa, false));
+                out.extend(Self::natd_payloads(&sa));
                 let b = msg::plain(
                     msg::header(sa.cky_i, sa.cky_r, ExchangeType::Aggressive, 0),
                     out,
@@ -411,6 +416,35 @@ impl Endpoint {
         }
         self.half_open.insert((sa.cky_i, remote), id);
         self.insert_sa(sa);
+        Ok(())
+    }
+
+    /// At most `new_sas_per_peer_per_sec` new negotiations per peer address and second.
+    fn rate_limit(&mut self, now: Instant, remote: SocketAddr) -> Result<(), SmError> {
+        const MAX_TRACKED: usize = 4096;
+        let max = self.config.limits.new_sas_per_peer_per_sec;
+        let second = std::time::Duration::from_secs(1);
+        if self.rate.len() >= MAX_TRACKED {
+            self.rate
+                .retain(|_, (t, _)| now.saturating_duration_since(*t) < second);
+            if self.rate.len() >= MAX_TRACKED {
+                return Err(SmError::Limit {
+                    what: "peers tracked by the rate limit",
+                    max: MAX_TRACKED,
+                });
+            }
+        }
+        let e = self.rate.entry(remote.ip()).or_insert((now, 0));
+        if now.saturating_duration_since(e.0) >= second {
+            *e = (now, 0);
+        }
+        if e.1 >= max {
+            return Err(SmError::Limit {
+                what: "new negotiations per peer and second",
+                max: usize::try_from(max).unwrap_or(usize::MAX),
+            });
+        }
+        e.1 = e.1.saturating_add(1);
         Ok(())
     }
 
@@ -533,6 +567,7 @@ impl Endpoint {
                     });
                 }
                 self.peer_vids(sa, &parsed.vids);
+                self.check_natd(sa, &parsed.natd);
                 sa.g_xi = ke.to_vec();
                 sa.ni = ni.to_vec();
                 sa.psk = Some(match self.key_by_address(sa) {
@@ -552,6 +587,7 @@ impl Endpoint {
                     p(OwnedBody::Nonce(sa.nr.clone())),
                 ];
                 out.extend(Self::our_vids(sa, false));
+                out.extend(Self::natd_payloads(sa));
                 let b = msg::plain(
                     msg::header(sa.cky_i, sa.cky_r, ExchangeType::IdentityProtection, 0),
                     out,
@@ -568,6 +604,7 @@ impl Endpoint {
                 let sa_p = need(parsed.sa, "Main Mode", "no SA payload")?;
                 let suite = suite_from_reply(&sa_p)?;
                 self.peer_vids(sa, &parsed.vids);
+                self.client_natt(sa);
                 let kp = KeyPair::generate(suite.group, self.config.exponent, rng)?;
                 sa.g_xi = kp.public_value().to_vec();
                 sa.kp = Some(kp);
@@ -577,7 +614,7 @@ impl Endpoint {
                     p(OwnedBody::KeyExchange(sa.g_xi.clone())),
                     p(OwnedBody::Nonce(sa.ni.clone())),
                 ];
-                out.extend(self.client_vids(sa));
+                out.extend(Self::natd_payloads(sa));
                 let b = msg::plain(
                     msg::header(sa.cky_i, sa.cky_r, ExchangeType::IdentityProtection, 0),
                     out,
@@ -596,6 +633,8 @@ impl Endpoint {
                 suite.group.validate_public_value(ke)?;
                 let nr = need(parsed.nonce, "Main Mode", "no NONCE payload")?;
                 self.peer_vids(sa, &parsed.vids);
+                self.check_natd(sa, &parsed.natd);
+                self.maybe_float(sa, now);
                 sa.g_xr = ke.to_vec();
                 sa.nr = nr.to_vec();
                 self.derive_keys(sa)?;
@@ -637,6 +676,8 @@ impl Endpoint {
                 }
                 self.peer_vids(sa, &parsed.vids);
                 sa.suite = Some(suite);
+                self.client_natt(sa);
+                self.check_natd(sa, &parsed.natd);
                 sa.g_xr = ke.to_vec();
                 sa.nr = nr.to_vec();
                 sa.id_r_b = id_body_ref(idr);
@@ -658,6 +699,9 @@ impl Endpoint {
                 if sa.profile.as_ref().is_some_and(|p| p.initial_contact) {
                     out.push(p(OwnedBody::Notification(initial_contact(sa))));
                 }
+                // NAT-D hashes the addresses of this exchange, before the float.
+                out.extend(Self::natd_payloads(sa));
+                self.maybe_float(sa, now);
                 let b = self.encrypt_p1(sa, ExchangeType::Aggressive, &out)?;
                 sa.retx.remove(&0);
                 self.reply(sa, bytes, b);
@@ -725,6 +769,9 @@ impl Endpoint {
         };
         let parsed = Parsed::collect(chain.iter())?;
         let ex = "phase 1";
+        if sa.state == P1State::RWaitAm3 {
+            self.check_natd(sa, &parsed.natd);
+        }
         if sa.state == P1State::RWaitMm5 || sa.state == P1State::IWaitMm6 {
             self.debug(DebugEvent::Processing {
                 what: "ID",
@@ -831,6 +878,22 @@ impl Endpoint {
         self.after_phase1(sa, now, rng);
     }
 
+    /// Responder: use NAT-T when configured and the peer announced a version.
+    fn choose_natt(&mut self, sa: &mut IkeSa) {
+        let on = self
+            .config
+            .gateway
+            .as_ref()
+            .is_some_and(|g| g.nat_traversal.is_some());
+        sa.natt = if on { sa.peer_natt } else { None };
+    }
+
+    /// Initiator: NAT-T when we offered it and the responder answered with a version.
+    fn client_natt(&mut self, sa: &mut IkeSa) {
+        let offered = sa.profile.as_ref().is_some_and(|p| p.nat_t);
+        sa.natt = if offered { sa.peer_natt } else { None };
+    }
+
     fn client_vids(&self, sa: &IkeSa) -> Vec<isakmp_wire::OwnedPayload> {
         let mut v = Vec::new();
         if let Some(prof) = sa.profile.as_ref() {
@@ -838,7 +901,14 @@ impl Endpoint {
                 v.extend(Self::our_vids(sa, true));
             }
             if prof.nat_t {
-                v.push(p(OwnedBody::VendorId(vid(Vendor::NatTRfc3947))));
+                for n in [
+                    Vendor::NatTRfc3947,
+                    Vendor::NatTDraft03,
+                    Vendor::NatTDraft02N,
+                    Vendor::NatTDraft02,
+                ] {
+                    v.push(p(OwnedBody::VendorId(vid(n))));
+                }
             }
         }
         v

@@ -166,7 +166,7 @@ impl Endpoint {
             life_kb: qm.life_kb,
             local: sa.local,
             remote: sa.remote,
-            natt_ports: None,
+            natt_ports: sa.floated.then(|| (sa.local.port(), sa.remote.port())),
         })));
         Ok(())
     }
@@ -287,7 +287,11 @@ impl Endpoint {
             what: "no SA payload",
         })?;
         let mut dbg = Vec::new();
-        let choice = select_ipsec(&sets, &sa_p, &mut dbg);
+        let encaps = match (sa.floated, sa.natt) {
+            (true, Some(v)) => super::natt::udp_tunnel_mode(v),
+            _ => 1,
+        };
+        let choice = select_ipsec(&sets, encaps, &sa_p, &mut dbg);
         for d in dbg {
             self.debug(d);
         }
@@ -496,11 +500,15 @@ impl Endpoint {
             Some(g) => Some(KeyPair::generate(g, self.config.exponent, rng)?),
             None => None,
         };
+        let encaps = match (sa.floated, sa.natt) {
+            (true, Some(v)) => super::natt::udp_tunnel_mode(v),
+            _ => 1,
+        };
         let mut proposals = Vec::new();
         for (i, o) in req.offers.iter().enumerate() {
             let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
             let mut attrs = life_attrs(req.life_secs, req.life_kb);
-            attrs.push(OwnedAttribute::basic(4, 1));
+            attrs.push(OwnedAttribute::basic(4, encaps));
             attrs.push(OwnedAttribute::basic(5, o.auth.attribute()));
             if let Some(k) = o.cipher.key_bits() {
                 attrs.push(OwnedAttribute::basic(6, k));
@@ -517,7 +525,7 @@ impl Endpoint {
             if o.with_ipcomp {
                 let cpi = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(0x1000);
                 let mut a = life_attrs(req.life_secs, req.life_kb);
-                a.push(OwnedAttribute::basic(4, 1));
+                a.push(OwnedAttribute::basic(4, encaps));
                 proposals.push(OwnedProposal::new(
                     n,
                     ProtocolId::Ipcomp,

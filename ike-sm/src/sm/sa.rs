@@ -91,7 +91,22 @@ pub(crate) struct IkeSa {
     pub peer_dpd: bool,
     pub peer_unity: bool,
     pub peer_xauth: bool,
-    pub peer_natt: bool,
+    /// The best NAT-T version the peer announced.
+    pub peer_natt: Option<isakmp_wire::vendor::Vendor>,
+    /// The NAT-T version both sides use.
+    pub natt: Option<isakmp_wire::vendor::Vendor>,
+    /// NAT-D: we are behind a NAT.
+    pub nat_local: bool,
+    /// NAT-D: the peer is behind a NAT.
+    pub nat_remote: bool,
+    /// Moved to UDP 4500.
+    pub floated: bool,
+    /// Next NAT keepalive.
+    pub keepalive_deadline: Option<Instant>,
+    /// The peer announced Cisco fragmentation.
+    pub peer_frag: bool,
+    /// Fragments of the message being reassembled: (id, number, last, data).
+    pub fragments: Vec<(u16, u8, bool, Vec<u8>)>,
     pub replies: VecDeque<(Vec<u8>, Vec<u8>)>,
     pub retx: BTreeMap<u32, Retx>,
     pub exchanges: BTreeMap<u32, IvChain>,
@@ -164,7 +179,14 @@ impl IkeSa {
             peer_dpd: false,
             peer_unity: false,
             peer_xauth: false,
-            peer_natt: false,
+            peer_natt: None,
+            natt: None,
+            nat_local: false,
+            nat_remote: false,
+            floated: false,
+            keepalive_deadline: None,
+            peer_frag: false,
+            fragments: Vec::new(),
             replies: VecDeque::new(),
             retx: BTreeMap::new(),
             exchanges: BTreeMap::new(),
@@ -215,6 +237,7 @@ impl IkeSa {
         d.extend(self.dpd_deadline);
         d.extend(self.expires);
         d.extend(self.half_open_deadline);
+        d.extend(self.keepalive_deadline);
         d.extend(self.xauth_srv.as_ref().and_then(|x| x.poll_timeout()));
         d.extend(self.xauth_cli.as_ref().and_then(|x| x.poll_timeout()));
         d.extend(self.cfg_pull_srv.as_ref().and_then(|x| x.poll_timeout()));

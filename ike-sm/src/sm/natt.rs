@@ -1,0 +1,112 @@
+//! NAT traversal in phase 1 (RFC 3947 and the drafts 02, 02\n and 03 that Cisco clients
+//! still send): vendor-ID negotiation, NAT-D hashes and their check, the float to UDP
+//! 4500, and keepalives.
+
+use super::msg::p;
+use super::sa::IkeSa;
+use super::Endpoint;
+use crate::crypto::natd::natd_hash;
+use crate::crypto::phase2::hashes_equal;
+use crate::event::DebugEvent;
+use isakmp_wire::payload::OwnedBody;
+use isakmp_wire::vendor::Vendor;
+use isakmp_wire::{OwnedPayload, PayloadType};
+use std::time::Instant;
+
+/// How much we like a NAT-T version (higher wins); `None` for other vendor IDs.
+pub(crate) fn preference(v: Vendor) -> Option<u8> {
+    match v {
+        Vendor::NatTRfc3947 => Some(4),
+        Vendor::NatTDraft03 => Some(3),
+        Vendor::NatTDraft02N => Some(2),
+        Vendor::NatTDraft02 => Some(1),
+        _ => None,
+    }
+}
+
+/// The UDP-encapsulated tunnel mode of a version (RFC 3947: 3; drafts: 61443).
+pub(crate) fn udp_tunnel_mode(v: Vendor) -> u16 {
+    if v == Vendor::NatTRfc3947 {
+        3
+    } else {
+        61443
+    }
+}
+
+impl Endpoint {
+    /// NAT-D payloads: the peer's address first, then ours.
+    pub(crate) fn natd_payloads(sa: &IkeSa) -> Vec<OwnedPayload> {
+        let (Some(v), Some(suite)) = (sa.natt, sa.suite.as_ref()) else {
+            return Vec::new();
+        };
+        let kind = if v == Vendor::NatTRfc3947 {
+            PayloadType::NatD
+        } else {
+            PayloadType::NatDDraft
+        };
+        let h = |a: core::net::SocketAddr| {
+            natd_hash(suite.hash, &sa.cky_i, &sa.cky_r, a.ip(), a.port())
+        };
+        vec![
+            OwnedPayload::with_kind(kind, OwnedBody::NatD(h(sa.remote))),
+            OwnedPayload::with_kind(kind, OwnedBody::NatD(h(sa.local))),
+        ]
+    }
+
+    /// Compares the peer's NAT-D payloads with what we see.
+    pub(crate) fn check_natd(&mut self, sa: &mut IkeSa, received: &[&[u8]]) {
+        let (Some(_), Some(suite)) = (sa.natt, sa.suite.as_ref()) else {
+            return;
+        };
+        let Some((first, rest)) = received.split_first() else {
+            // NAT-T negotiated but no NAT-D: assume no NAT.
+            return;
+        };
+        let ours = natd_hash(
+            suite.hash,
+            &sa.cky_i,
+            &sa.cky_r,
+            sa.local.ip(),
+            sa.local.port(),
+        );
+        let theirs = natd_hash(
+            suite.hash,
+            &sa.cky_i,
+            &sa.cky_r,
+            sa.remote.ip(),
+            sa.remote.port(),
+        );
+        sa.nat_local = !hashes_equal(&ours, first);
+        sa.nat_remote = !rest.iter().any(|r| hashes_equal(&theirs, r));
+        self.debug(DebugEvent::NatDetected {
+            local: sa.nat_local,
+            remote: sa.nat_remote,
+        });
+        let _ = p;
+    }
+
+    /// Initiator: after the NAT-D check, move to UDP 4500 when a NAT is in the path.
+    pub(crate) fn maybe_float(&mut self, sa: &mut IkeSa, now: Instant) {
+        if sa.natt.is_some() && (sa.nat_local || sa.nat_remote) && !sa.floated {
+            sa.local.set_port(4500);
+            sa.remote.set_port(4500);
+            sa.floated = true;
+            self.debug(DebugEvent::Floated);
+            self.schedule_keepalive(sa, now);
+        }
+    }
+
+    pub(crate) fn schedule_keepalive(&self, sa: &mut IkeSa, now: Instant) {
+        if sa.floated && sa.nat_local {
+            sa.keepalive_deadline = now.checked_add(self.config.limits.natt_keepalive);
+        }
+    }
+
+    /// Sends the 1-byte 0xFF NAT keepalive when due (the driver sends it without a marker).
+    pub(crate) fn keepalive_timeout(&mut self, sa: &mut IkeSa, now: Instant) {
+        if sa.keepalive_deadline.is_some_and(|d| d <= now) {
+            self.send(sa, vec![0xff]);
+            self.schedule_keepalive(sa, now);
+        }
+    }
+}
