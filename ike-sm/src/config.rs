@@ -347,6 +347,8 @@ pub struct ClientProfile {
     pub nat_t: bool,
     /// Send INITIAL-CONTACT in the last phase-1 message.
     pub initial_contact: bool,
+    /// Announce Cisco IKE fragmentation (we reassemble; we never need to fragment).
+    pub fragmentation: bool,
 }
 
 /// A traffic selector (Quick Mode ID).

@@ -147,6 +147,7 @@ pub fn vpn_client_4x(group: DhGroup, psk: &[u8], user: &str, password: &[u8]) ->
         vendor_ids: true,
         nat_t: false,
         initial_contact: true,
+        fragmentation: false,
     }
 }
 
@@ -170,6 +171,7 @@ pub fn vpn_client_11(psk: &[u8], user: &str, password: &[u8]) -> ClientProfile {
         vendor_ids: false,
         nat_t: false,
         initial_contact: true,
+        fragmentation: false,
     }
 }
 

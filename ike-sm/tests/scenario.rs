@@ -98,6 +98,7 @@ fn profile_4x(psk: &[u8], password: &str) -> ClientProfile {
         vendor_ids: true,
         nat_t: false,
         initial_contact: true,
+        fragmentation: false,
     }
 }
 
@@ -118,6 +119,7 @@ fn profile_11() -> ClientProfile {
         vendor_ids: false,
         nat_t: false,
         initial_contact: true,
+        fragmentation: false,
     }
 }
 
@@ -339,20 +341,25 @@ fn qm_request(local: Ipv4Addr, remote: Selector) -> QuickModeRequest {
 
 /// Runs the seed's 4.x flow; returns the network for inspection.
 fn flow_4x(seed: u64, tweak: impl FnOnce(&mut Net)) -> Net {
+    flow_4x_from(seed, C4, |_| {}, tweak)
+}
+
+fn flow_4x_from(
+    seed: u64,
+    client: &str,
+    profile: impl FnOnce(&mut ClientProfile),
+    tweak: impl FnOnce(&mut Net),
+) -> Net {
     let mut net = Net::new(seed, "10.89.129.200-10.89.129.204");
     tweak(&mut net);
-    let c = net.client(C4);
+    let c = net.client(client);
     let now = net.now;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x4444);
+    let mut p = profile_4x(b"cisco1234", "cisco123");
+    profile(&mut p);
     let sa = net
         .cli(c)
-        .initiate(
-            now,
-            c,
-            GW.parse().unwrap(),
-            profile_4x(b"cisco1234", "cisco123"),
-            &mut rng,
-        )
+        .initiate(now, c, GW.parse().unwrap(), p, &mut rng)
         .unwrap();
     net.run(Duration::from_secs(30));
     if net.cli(c).ready_for_quick_mode(sa) {
@@ -860,4 +867,343 @@ ISAKMP (0): processing NOTIFY payload 24578 protocol 1 spi 0, message ID = 0
 ISAKMP (0): processing notify INITIAL_CONTACT
 ISAKMP (0): SA has been authenticated";
     assert_eq!(snap, want);
+}
+
+fn with_gateway(net: &mut Net, f: impl FnOnce(&mut GatewayConfig, &mut Limits)) {
+    let (mut cfg, pools) = gateway_config("10.89.129.200-10.89.129.204");
+    let gw = cfg.gateway.as_mut().unwrap();
+    f(gw, &mut cfg.limits);
+    net.gw = Endpoint::new(cfg, pools);
+}
+
+#[test]
+fn nat_t_float_to_4500_and_udp_encapsulation() {
+    let mut net = flow_4x_from(
+        13,
+        "10.0.0.2:500",
+        |p| p.nat_t = true,
+        |n| {
+            with_gateway(n, |g, _| g.nat_traversal = Some(Duration::from_secs(20)));
+            n.nat = Some((
+                "10.0.0.2".parse().unwrap(),
+                "192.168.1.2".parse().unwrap(),
+                30000,
+            ));
+        },
+    );
+    let dbg = net.gw_debug();
+    assert!(dbg
+        .iter()
+        .any(|l| l == "ISAKMP (0): remote peer supports NAT-T"));
+    assert!(
+        dbg.iter()
+            .any(|l| l == "ISAKMP (0): NAT-D: local behind NAT: no, remote behind NAT: yes"),
+        "{dbg:#?}"
+    );
+    assert!(dbg
+        .iter()
+        .any(|l| l == "ISAKMP (0): floating to UDP port 4500"));
+    let cdbg: Vec<String> = net
+        .cli_events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Debug(d) => Some(d.pix_lines().join("|")),
+            _ => None,
+        })
+        .collect();
+    assert!(cdbg
+        .iter()
+        .any(|l| l == "ISAKMP (0): NAT-D: local behind NAT: yes, remote behind NAT: no"));
+    let g = net.gw_children();
+    assert_eq!(g.len(), 2, "{dbg:#?}");
+    for c in &g {
+        assert_eq!(c.encapsulation, 3, "UDP-Encapsulated-Tunnel (RFC 3947)");
+        assert_eq!(
+            c.natt_ports,
+            Some((4500, 34500)),
+            "the NAT's mapping of the client's 4500"
+        );
+    }
+    for c in net.cli_children() {
+        assert_eq!(c.natt_ports, Some((4500, 4500)));
+    }
+    // The client behind the NAT keeps the mapping open with 0xFF keepalives every 20 s.
+    let before = net.wire.len();
+    net.run(Duration::from_secs(45));
+    let keepalives = net.wire[before..]
+        .iter()
+        .filter(|w| w.as_slice() == [0xff])
+        .count();
+    assert_eq!(keepalives, 2);
+}
+
+#[test]
+fn nat_t_not_configured_means_no_float() {
+    let net = flow_4x_from(14, C4, |p| p.nat_t = true, |_| {});
+    let dbg = net.gw_debug();
+    assert!(!dbg.iter().any(|l| l.contains("floating")));
+    assert!(net
+        .gw_children()
+        .iter()
+        .all(|c| c.natt_ports.is_none() && c.encapsulation == 1));
+}
+
+#[test]
+fn main_mode_wrong_psk_is_authentication_failed() {
+    let mut net = Net::new(15, "10.89.129.200-10.89.129.204");
+    let c = net.client(C11);
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(1515);
+    let mut p = profile_11();
+    p.psk = Secret::from_slice(b"not-the-key");
+    net.cli(c)
+        .initiate(now, c, GW.parse().unwrap(), p, &mut rng)
+        .unwrap();
+    net.run(Duration::from_secs(5));
+    assert!(net.gw_events.iter().any(|e| matches!(
+        e,
+        Event::Failed {
+            reason: FailReason::AuthenticationFailed,
+            ..
+        }
+    )));
+    assert!(net.cli_events.iter().any(|(_, e)| matches!(
+        e,
+        Event::Failed {
+            reason: FailReason::PeerNotify(24),
+            ..
+        }
+    )));
+    assert!(net
+        .gw_debug()
+        .iter()
+        .any(|l| l == "ISAKMP (0): sending NOTIFY 24 protocol 1"));
+    assert_eq!(net.gw.sa_count(), 0);
+}
+
+#[test]
+fn main_mode_peer_without_key_looks_like_a_wrong_key() {
+    let mut net = Net::new(16, "10.89.129.200-10.89.129.204");
+    with_gateway(&mut net, |g, _| {
+        g.keys[0].address = "172.16.0.0".parse().unwrap();
+        g.keys[0].netmask = "255.255.0.0".parse().unwrap();
+    });
+    let c = net.client(C11);
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(1616);
+    net.cli(c)
+        .initiate(now, c, GW.parse().unwrap(), profile_11(), &mut rng)
+        .unwrap();
+    net.run(Duration::from_secs(5));
+    assert!(net
+        .gw_debug()
+        .iter()
+        .any(|l| l.contains("No pre-shared key")));
+    assert!(net.cli_events.iter().any(|(_, e)| matches!(
+        e,
+        Event::Failed {
+            reason: FailReason::PeerNotify(24),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn no_acceptable_policy_is_no_proposal_chosen() {
+    let mut net = Net::new(17, "10.89.129.200-10.89.129.204");
+    let c = net.client(C4);
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(1717);
+    let mut p = profile_4x(b"cisco1234", "cisco123");
+    p.offers.retain(|o| o.encryption == CipherAlg::Aes256);
+    net.cli(c)
+        .initiate(now, c, GW.parse().unwrap(), p, &mut rng)
+        .unwrap();
+    net.run(Duration::from_secs(5));
+    assert!(net.gw_events.iter().any(|e| matches!(
+        e,
+        Event::Failed {
+            reason: FailReason::NoProposalChosen,
+            ..
+        }
+    )));
+    assert!(net.cli_events.iter().any(|(_, e)| matches!(
+        e,
+        Event::Failed {
+            reason: FailReason::PeerNotify(14),
+            ..
+        }
+    )));
+    // Both policies were tried against all four AES-256 transforms.
+    let checks = net
+        .gw_debug()
+        .iter()
+        .filter(|l| l.contains("Checking ISAKMP transform"))
+        .count();
+    assert_eq!(checks, 8);
+}
+
+#[test]
+fn half_open_limit_per_peer() {
+    let mut net = Net::new(18, "10.89.129.200-10.89.129.204");
+    with_gateway(&mut net, |_, l| l.max_half_open_per_peer = 2);
+    let gw: SocketAddr = GW.parse().unwrap();
+    let mut answers = 0;
+    for i in 0..4u64 {
+        let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
+        let c: SocketAddr = C4.parse().unwrap();
+        let mut rng = StdRng::seed_from_u64(1800 + i);
+        cl.initiate(net.now, c, gw, profile_4x(b"cisco1234", "x"), &mut rng)
+            .unwrap();
+        let am1 = cl.poll_transmit().unwrap();
+        net.gw
+            .handle_datagram(net.now, gw, c, &am1.bytes, &mut net.rng);
+        answers += usize::from(net.gw.poll_transmit().is_some());
+    }
+    assert_eq!(answers, 2);
+    assert_eq!(net.gw.sa_count(), 2);
+    // Half-open SAs expire and make room again.
+    let later = net.now + Duration::from_secs(61);
+    net.gw.handle_timeout(later, &mut net.rng);
+    assert_eq!(net.gw.sa_count(), 0);
+}
+
+#[test]
+fn rate_limit_per_peer() {
+    let mut net = Net::new(19, "10.89.129.200-10.89.129.204");
+    with_gateway(&mut net, |_, l| l.new_sas_per_peer_per_sec = 3);
+    let gw: SocketAddr = GW.parse().unwrap();
+    let c: SocketAddr = C4.parse().unwrap();
+    let count = |net: &mut Net, base: u64| {
+        let mut n = 0;
+        for i in 0..5u64 {
+            let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
+            let mut rng = StdRng::seed_from_u64(base + i);
+            cl.initiate(net.now, c, gw, profile_11(), &mut rng).unwrap();
+            let mm1 = cl.poll_transmit().unwrap();
+            net.gw
+                .handle_datagram(net.now, gw, c, &mm1.bytes, &mut net.rng);
+            n += usize::from(net.gw.poll_transmit().is_some());
+        }
+        n
+    };
+    assert_eq!(count(&mut net, 1900), 3);
+    net.now += Duration::from_millis(1500);
+    assert_eq!(count(&mut net, 1950), 3);
+}
+
+#[test]
+fn cisco_fragments_are_reassembled() {
+    let mut net = flow_4x_from(20, C4, |p| p.fragmentation = true, |_| {});
+    assert_eq!(net.gw_children().len(), 2);
+    let c: SocketAddr = C4.parse().unwrap();
+    let sa = net.client_sa(c);
+    let addr = net.cli(c).assigned_address(sa).unwrap();
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(2020);
+    net.cli(c)
+        .initiate_quick_mode(
+            now,
+            sa,
+            qm_request(addr, Selector::Addr("10.89.129.131".parse().unwrap())),
+            &mut rng,
+        )
+        .unwrap();
+    let qm1 = net.cli(c).poll_transmit().unwrap();
+    // Cut QM1 into three Cisco fragments (payload 132: id, number, flags, data).
+    let chunks: Vec<&[u8]> = qm1.bytes.chunks(qm1.bytes.len() / 3 + 1).collect();
+    let gw: SocketAddr = GW.parse().unwrap();
+    for (i, ch) in chunks.iter().enumerate().rev() {
+        let mut f = Vec::new();
+        f.extend_from_slice(&qm1.bytes[..16]);
+        f.extend_from_slice(&[132, 0x10, 32, 0]);
+        f.extend_from_slice(&[0; 4]);
+        let plen = 8 + ch.len();
+        f.extend_from_slice(&u32::try_from(28 + plen).unwrap().to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(&u16::try_from(plen).unwrap().to_be_bytes());
+        f.extend_from_slice(&7u16.to_be_bytes());
+        f.push(u8::try_from(i + 1).unwrap());
+        f.push(u8::from(i + 1 == chunks.len()));
+        f.extend_from_slice(ch);
+        net.gw.handle_datagram(now, gw, c, &f, &mut net.rng);
+    }
+    net.run(Duration::from_secs(5));
+    assert_eq!(net.gw_children().len(), 3, "{:#?}", net.gw_debug());
+    assert!(net
+        .gw_debug()
+        .iter()
+        .any(|l| l == "ISAKMP (0): received fragment 3 of id 7 (last)"));
+}
+
+#[test]
+fn fragments_from_a_peer_without_the_vid_are_dropped() {
+    let mut net = flow_4x(21, |_| {});
+    let c: SocketAddr = C4.parse().unwrap();
+    let gw: SocketAddr = GW.parse().unwrap();
+    let cookies = net.wire[0][..8].to_vec();
+    let mut f = cookies.clone();
+    f.extend_from_slice(&net.wire[1][8..16]);
+    f.extend_from_slice(&[132, 0x10, 32, 0, 0, 0, 0, 0]);
+    f.extend_from_slice(&(28u32 + 12).to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0, 12, 0, 1, 1, 1, 1, 2, 3, 4]);
+    let now = net.now;
+    net.gw.handle_datagram(now, gw, c, &f, &mut net.rng);
+    net.run(Duration::from_secs(1));
+    assert!(net
+        .gw_debug()
+        .iter()
+        .any(|l| l.contains("fragment from a peer without the fragmentation VID")));
+}
+
+#[test]
+fn rekey_then_delete_the_old_child() {
+    let mut net = flow_4x(22, |_| {});
+    let c: SocketAddr = C4.parse().unwrap();
+    let sa = net.client_sa(c);
+    let addr = net.cli(c).assigned_address(sa).unwrap();
+    let old = net.cli_children()[0].spi_in;
+    net.now += Duration::from_secs(3600);
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(2222);
+    net.cli(c)
+        .initiate_quick_mode(
+            now,
+            sa,
+            qm_request(addr, Selector::Addr("192.168.1.1".parse().unwrap())),
+            &mut rng,
+        )
+        .unwrap();
+    net.run(Duration::from_secs(5));
+    assert_eq!(net.gw_children().len(), 3);
+    net.cli(c).delete_child(now, sa, old, &mut rng).unwrap();
+    net.run(Duration::from_secs(5));
+    let gone: Vec<u32> = net
+        .gw_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ChildDeleted { spi_in, .. } => Some(*spi_in),
+            _ => None,
+        })
+        .collect();
+    let gw_old = net
+        .gw_children()
+        .iter()
+        .find(|g| g.spi_out == old)
+        .unwrap()
+        .spi_in;
+    assert_eq!(gone, vec![gw_old]);
+}
+
+#[test]
+fn phase1_lifetime_expiry_deletes_both_ends() {
+    let mut net = flow_4x(23, |_| {});
+    assert_eq!(net.gw.pools().pool("VPNpool").map(|p| p.in_use()), Some(1));
+    net.run(Duration::from_secs(86_400 + 10));
+    assert_eq!(net.gw.sa_count(), 0);
+    assert!(net
+        .cli_events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Deleted { .. })));
+    assert_eq!(net.gw.pools().pool("VPNpool").map(|p| p.in_use()), Some(0));
 }

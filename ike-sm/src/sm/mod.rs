@@ -519,6 +519,45 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Deletes one child SA pair (by our inbound SPI) and tells the peer (IPsec Delete).
+    ///
+    /// # Errors
+    /// [`SmError::UnknownSa`], [`SmError::NotEstablished`], [`SmError::Config`] when the
+    /// SA has no such child.
+    pub fn delete_child<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        spi_in: u32,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
+        let r = if !s.established() {
+            Err(SmError::NotEstablished(sa.0))
+        } else if let Some(pos) = s.children.iter().position(|(i, _)| *i == spi_in) {
+            s.children.remove(pos);
+            self.event(Event::ChildDeleted { sa, spi_in });
+            isakmp_wire::payload::delete::OwnedDelete::ipsec(
+                isakmp_wire::ProtocolId::Esp,
+                &[spi_in],
+            )
+            .map_err(SmError::from)
+            .and_then(|d| {
+                self.send_info(
+                    &mut s,
+                    vec![isakmp_wire::OwnedPayload::new(
+                        isakmp_wire::OwnedBody::Delete(d),
+                    )],
+                    rng,
+                )
+            })
+        } else {
+            Err(SmError::Config("no child SA with that inbound SPI"))
+        };
+        self.put_back(s, now);
+        r
+    }
+
     /// Sends a DPD R-U-THERE now.
     ///
     /// # Errors

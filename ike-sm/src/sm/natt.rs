@@ -2,7 +2,6 @@
 //! still send): vendor-ID negotiation, NAT-D hashes and their check, the float to UDP
 //! 4500, and keepalives.
 
-use super::msg::p;
 use super::sa::IkeSa;
 use super::Endpoint;
 use crate::crypto::natd::natd_hash;
@@ -62,27 +61,17 @@ impl Endpoint {
             // NAT-T negotiated but no NAT-D: assume no NAT.
             return;
         };
-        let ours = natd_hash(
-            suite.hash,
-            &sa.cky_i,
-            &sa.cky_r,
-            sa.local.ip(),
-            sa.local.port(),
-        );
-        let theirs = natd_hash(
-            suite.hash,
-            &sa.cky_i,
-            &sa.cky_r,
-            sa.remote.ip(),
-            sa.remote.port(),
-        );
+        // The hashes describe the addresses phase 1 started on, even when the message that
+        // carries them (Aggressive Mode's third) already came over UDP 4500.
+        let (local, remote) = sa.pre_float;
+        let ours = natd_hash(suite.hash, &sa.cky_i, &sa.cky_r, local.ip(), local.port());
+        let theirs = natd_hash(suite.hash, &sa.cky_i, &sa.cky_r, remote.ip(), remote.port());
         sa.nat_local = !hashes_equal(&ours, first);
         sa.nat_remote = !rest.iter().any(|r| hashes_equal(&theirs, r));
         self.debug(DebugEvent::NatDetected {
             local: sa.nat_local,
             remote: sa.nat_remote,
         });
-        let _ = p;
     }
 
     /// Initiator: after the NAT-D check, move to UDP 4500 when a NAT is in the path.

@@ -759,10 +759,10 @@ impl Endpoint {
         let chain = match isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits) {
             Ok(c) => c,
             Err(_) => {
-                // Garbage after decryption: almost always a wrong key (MM5 is encrypted
-                // with it). Tell the peer as a PIX does.
+                // Garbage after decryption: a wrong key (MM5 is encrypted with it). The
+                // peer hears AUTHENTICATION-FAILED, the same as for a HASH mismatch.
                 self.debug(DebugEvent::HashFailed);
-                self.send_plain_notify(sa, NotifyType::PayloadMalformed, rng);
+                self.send_plain_notify(sa, NotifyType::AuthenticationFailed, rng);
                 self.fail(sa, FailReason::AuthenticationFailed);
                 return Ok(());
             }
@@ -899,6 +899,9 @@ impl Endpoint {
         if let Some(prof) = sa.profile.as_ref() {
             if prof.vendor_ids {
                 v.extend(Self::our_vids(sa, true));
+            }
+            if prof.fragmentation {
+                v.push(p(OwnedBody::VendorId(vid(Vendor::CiscoFragmentation))));
             }
             if prof.nat_t {
                 for n in [

@@ -101,6 +101,8 @@ pub(crate) struct IkeSa {
     pub nat_remote: bool,
     /// Moved to UDP 4500.
     pub floated: bool,
+    /// The addresses phase 1 started with (what NAT-D hashes describe).
+    pub pre_float: (SocketAddr, SocketAddr),
     /// Next NAT keepalive.
     pub keepalive_deadline: Option<Instant>,
     /// The peer announced Cisco fragmentation.
@@ -184,6 +186,7 @@ impl IkeSa {
             nat_local: false,
             nat_remote: false,
             floated: false,
+            pre_float: (local, remote),
             keepalive_deadline: None,
             peer_frag: false,
             fragments: Vec::new(),
