@@ -687,10 +687,7 @@ impl Endpoint {
                     &sa.g_xr, &sa.g_xi, &sa.cky_r, &sa.cky_i, &sa.sa_i_b, &sa.id_r_b,
                 );
                 if !hashes_equal(&want, hash_r) {
-                    self.debug(DebugEvent::HashFailed);
-                    self.send_plain_notify(sa, NotifyType::AuthenticationFailed, rng);
-                    self.fail(sa, FailReason::AuthenticationFailed);
-                    return Ok(());
+                    return self.auth_failed(sa, rng);
                 }
                 let hash_i = keys.hash_i(
                     &sa.g_xi, &sa.g_xr, &sa.cky_i, &sa.cky_r, &sa.sa_i_b, &sa.id_i_b,
@@ -758,14 +755,9 @@ impl Endpoint {
         let limits = isakmp_wire::Limits::DEFAULT;
         let chain = match isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits) {
             Ok(c) => c,
-            Err(_) => {
-                // Garbage after decryption: a wrong key (MM5 is encrypted with it). The
-                // peer hears AUTHENTICATION-FAILED, the same as for a HASH mismatch.
-                self.debug(DebugEvent::HashFailed);
-                self.send_plain_notify(sa, NotifyType::AuthenticationFailed, rng);
-                self.fail(sa, FailReason::AuthenticationFailed);
-                return Ok(());
-            }
+            // Garbage after decryption: a wrong key (MM5 is encrypted with it), or a
+            // message damaged on the way. Handled like a HASH mismatch.
+            Err(_) => return self.auth_failed(sa, rng),
         };
         let parsed = Parsed::collect(chain.iter())?;
         let ex = "phase 1";
@@ -801,10 +793,7 @@ impl Endpoint {
             )
         };
         if !hashes_equal(&want, got) {
-            self.debug(DebugEvent::HashFailed);
-            self.send_plain_notify(sa, NotifyType::AuthenticationFailed, rng);
-            self.fail(sa, FailReason::AuthenticationFailed);
-            return Ok(());
+            return self.auth_failed(sa, rng);
         }
         if let (Some(d), Some(c)) = (decrypted, sa.p1_chain.as_mut()) {
             d.accept(c);
@@ -839,6 +828,27 @@ impl Endpoint {
         }
         sa.retx.remove(&0);
         self.established(sa, now, rng);
+        Ok(())
+    }
+
+    /// A phase-1 HASH that does not verify. The first time, the message is dropped (it may
+    /// have been damaged or forged on the way; the IV chain did not move, and the peer's
+    /// retransmission repairs it); the second time it is a wrong key: the peer hears
+    /// AUTHENTICATION-FAILED and the SA goes. An unknown group ends the same way.
+    fn auth_failed<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        self.debug(DebugEvent::HashFailed);
+        sa.auth_failures = sa.auth_failures.saturating_add(1);
+        if sa.auth_failures < 2 {
+            return Err(SmError::HashMismatch {
+                what: "phase-1 HASH (waiting for a retransmission)",
+            });
+        }
+        self.send_plain_notify(sa, NotifyType::AuthenticationFailed, rng);
+        self.fail(sa, FailReason::AuthenticationFailed);
         Ok(())
     }
 

@@ -136,6 +136,8 @@ pub(crate) struct IkeSa {
     pub dpd_deadline: Option<Instant>,
     pub expires: Option<Instant>,
     pub half_open_deadline: Option<Instant>,
+    /// Phase-1 HASH failures so far.
+    pub auth_failures: u8,
     /// Digest of the datagram being processed (replies are stored under it).
     pub cur_in: Option<Vec<u8>>,
 }
@@ -218,6 +220,7 @@ impl IkeSa {
             expires: None,
             half_open_deadline: None,
             cur_in: None,
+            auth_failures: 0,
         }
     }
 
