@@ -469,3 +469,28 @@ fn attribute_views_and_names() {
     assert_eq!(o.as_attr().as_u64(), Some(1 << 32));
     assert_eq!(AttrSpace::for_protocol(ProtocolId::Esp), AttrSpace::Ipsec);
 }
+
+#[test]
+fn payloads_print_in_words() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/ike-scan/pkt-aggr-mode-response.dat"
+    ))
+    .unwrap();
+    let m = Message::parse(&bytes).unwrap();
+    let lines: Vec<String> = m
+        .payloads()
+        .unwrap()
+        .map(|p| p.unwrap().to_string())
+        .collect();
+    assert_eq!(
+        lines[0],
+        "sa doi=IPSEC sit=1 [p#1 ISAKMP spi= t#1 KEY_IKE (Encryption-Algorithm=3DES-CBC, \
+         Hash-Algorithm=SHA, Group-Description=Alternate 1024-bit MODP group, Authentication-Method=Pre-shared key, \
+         Life-Type=Seconds, Life-Duration=28800)]",
+        "wire order, as ike-scan prints it (Group before Auth)"
+    );
+    assert_eq!(lines[2], "vid RFC 3706 DPD (Dead Peer Detection)");
+    assert_eq!(lines[4], "ke 128 bytes");
+    assert_eq!(lines[6], "id IPV4_ADDR proto=17 port=500 62.3.105.251");
+}

@@ -12,6 +12,7 @@
 
 pub mod cert;
 pub mod delete;
+pub mod display;
 pub mod fragment;
 pub mod id;
 pub mod nat_oa;
