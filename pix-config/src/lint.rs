@@ -165,9 +165,6 @@ impl Range {
         let base = u32::from(a) & m;
         Range(base, base | !m)
     }
-    fn overlaps(self, o: Range) -> bool {
-        self.0 <= o.1 && o.0 <= self.1
-    }
     fn within(self, o: Range) -> bool {
         o.0 <= self.0 && self.1 <= o.1
     }
@@ -251,43 +248,65 @@ pub fn lint(config: &Config) -> Vec<Finding> {
     out
 }
 
+type StaticIndex<'c> = HashMap<Cidr, (u32, &'c Static, Range, Range)>;
+
 fn acl_real_address(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let c = cx.config;
+    // one pass to group statics by mapped interface and ACL lines by id
+    let mut statics_on: HashMap<&str, Vec<(u32, &Static)>> = HashMap::new();
+    let mut acls: HashMap<&str, Vec<(u32, &AccessList)>> = HashMap::new();
+    for (l, cmd) in c.iter() {
+        match cmd {
+            Command::Static(s) => statics_on
+                .entry(&s.mapped_interface)
+                .or_default()
+                .push((l, s)),
+            Command::AccessList(a) => acls.entry(&a.id).or_default().push((l, a)),
+            _ => {}
+        }
+    }
+    let mut done: HashSet<(&str, &str)> = HashSet::new();
+    let mut indexes: HashMap<&str, StaticIndex<'_>> = HashMap::new();
     for (_, cmd) in c.iter() {
         let Command::AccessGroup(g) = cmd else {
             continue;
         };
+        if !done.insert((g.acl.as_str(), g.interface.as_str())) {
+            continue;
+        }
         let Some(sec_in) = cx.sec(&g.interface) else {
             continue;
         };
         // statics that present a more secure interface's hosts on this interface,
         // indexed by their real CIDR block (first in the file wins, as on the PIX)
-        let mut statics: HashMap<Cidr, (u32, &Static, Range, Range)> = HashMap::new();
-        for (l, s) in c.iter() {
-            let Command::Static(s) = s else { continue };
-            if s.mapped_interface != g.interface
-                || cx.sec(&s.real_interface).is_none_or(|r| r <= sec_in)
-            {
-                continue;
+        let statics = indexes.entry(g.interface.as_str()).or_insert_with(|| {
+            let mut idx: StaticIndex<'_> = HashMap::new();
+            for (l, s) in statics_on.get(g.interface.as_str()).into_iter().flatten() {
+                if cx.sec(&s.real_interface).is_none_or(|r| r <= sec_in) {
+                    continue;
+                }
+                let (StaticMapped::Address(m), StaticReal::Address(r)) = (&s.mapped, &s.real)
+                else {
+                    continue;
+                };
+                let mask = s.effective_mask();
+                let (Some(r), Some(m)) = (cx.ip(r), cx.ip(m)) else {
+                    continue;
+                };
+                idx.entry(cidr(r, mask)).or_insert((
+                    *l,
+                    *s,
+                    Range::net(r, mask),
+                    Range::net(m, mask),
+                ));
             }
-            let (StaticMapped::Address(m), StaticReal::Address(r)) = (&s.mapped, &s.real) else {
-                continue;
-            };
-            let mask = s.effective_mask();
-            let (Some(r), Some(m)) = (cx.ip(r), cx.ip(m)) else {
-                continue;
-            };
-            statics.entry(cidr(r, mask)).or_insert((
-                l,
-                s,
-                Range::net(r, mask),
-                Range::net(m, mask),
-            ));
-        }
+            idx
+        });
         if statics.is_empty() {
             continue;
         }
-        for (line, acl) in c.access_list(&g.acl) {
+        for (line, acl) in acls.get(g.acl.as_str()).into_iter().flatten() {
+            let (line, acl) = (*line, *acl);
             let AclBody::Rule(rule) = &acl.body else {
                 continue;
             };
@@ -367,22 +386,26 @@ impl core::fmt::Display for AccessList {
 
 fn weak_crypto(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // isakmp policies: explicit weak attributes, and weak defaults
-    let mut policies: Vec<(u16, u32, bool, bool)> = Vec::new(); // prio, first line, has enc, has group
+    let mut policies: Vec<(u16, u32, bool, bool)> = Vec::new();
+    let mut policy_index: HashMap<u16, usize> = HashMap::new(); // prio, first line, has enc, has group
     for (line, c) in cx.config.iter() {
         match c {
             Command::Isakmp(Isakmp::Policy { priority, attr }) => {
                 let p = *priority;
-                match policies.iter_mut().find(|x| x.0 == p) {
+                match policy_index.get(&p).and_then(|i| policies.get_mut(*i)) {
                     Some(e) => {
                         e.2 |= matches!(attr, PolicyAttr::Encryption(_));
                         e.3 |= matches!(attr, PolicyAttr::Group(_));
                     }
-                    None => policies.push((
-                        p,
-                        line,
-                        matches!(attr, PolicyAttr::Encryption(_)),
-                        matches!(attr, PolicyAttr::Group(_)),
-                    )),
+                    None => {
+                        policy_index.insert(p, policies.len());
+                        policies.push((
+                            p,
+                            line,
+                            matches!(attr, PolicyAttr::Encryption(_)),
+                            matches!(attr, PolicyAttr::Group(_)),
+                        ));
+                    }
                 }
                 let weak = match attr {
                     PolicyAttr::Encryption(IkeEncryption::Des) => Some((
@@ -557,6 +580,7 @@ fn no_xauth(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
 
 fn nat_without_global(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let c = cx.config;
+    let ifs: Vec<&crate::interface::Nameif> = c.nameifs().map(|(_, n)| n).collect();
     for (line, cmd) in c.iter() {
         let Command::Nat(n) = cmd else { continue };
         if n.id == 0 || n.options.outside {
@@ -569,12 +593,11 @@ fn nat_without_global(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         // Policy NAT (`nat N access-list`) selects traffic to particular destinations,
         // so one global where those destinations are is enough.
         if matches!(n.source, NatSource::AccessList(_))
-            && c.nameifs()
-                .any(|(_, x)| x.security < sec && has_global(&x.name))
+            && ifs.iter().any(|x| x.security < sec && has_global(&x.name))
         {
             continue;
         }
-        for (_, lower) in c.nameifs().filter(|(_, x)| x.security < sec) {
+        for lower in ifs.iter().filter(|x| x.security < sec) {
             if !has_global(&lower.name) {
                 out.push(f(
                     LintRule::NatWithoutGlobal,
@@ -591,6 +614,41 @@ fn nat_without_global(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// Address intervals with a query "does anything overlap [a, b]?" in O(log n):
+/// sorted by start, with the running maximum end (and who holds it).
+struct Intervals {
+    starts: Vec<u32>,
+    /// (maximum end among the first i+1 intervals, line of that interval)
+    max_end: Vec<(u32, u32)>,
+}
+
+impl Intervals {
+    fn new(mut v: Vec<(Range, u32)>) -> Self {
+        v.sort_by_key(|(r, l)| (r.0, *l));
+        let mut best: Option<(u32, u32)> = None;
+        let mut max_end = Vec::with_capacity(v.len());
+        for (r, l) in &v {
+            let b = match best {
+                Some((e, bl)) if e >= r.1 => (e, bl),
+                _ => (r.1, *l),
+            };
+            best = Some(b);
+            max_end.push(b);
+        }
+        Intervals {
+            starts: v.iter().map(|(r, _)| r.0).collect(),
+            max_end,
+        }
+    }
+
+    /// The line of some interval overlapping `q`.
+    fn overlap(&self, q: Range) -> Option<u32> {
+        let k = self.starts.partition_point(|s| *s <= q.1);
+        let (end, line) = *self.max_end.get(k.checked_sub(1)?)?;
+        (end >= q.0).then_some(line)
+    }
+}
+
 fn pools(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let c = cx.config;
     let pools: Vec<(u32, &IpLocalPool)> = c
@@ -600,11 +658,23 @@ fn pools(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             _ => None,
         })
         .collect();
-    for (i, (l1, p1)) in pools.iter().enumerate() {
-        let r1 = Range(u32::from(p1.first), u32::from(p1.last));
-        for (l2, p2) in pools.iter().skip(i.saturating_add(1)) {
-            let r2 = Range(u32::from(p2.first), u32::from(p2.last));
-            if r1.overlaps(r2) {
+    if pools.is_empty() {
+        return;
+    }
+    let range = |p: &IpLocalPool| Range(u32::from(p.first), u32::from(p.last));
+    // pool against pool: sweep in address order; each pool is reported at most once
+    let mut sorted: Vec<&(u32, &IpLocalPool)> = pools.iter().collect();
+    sorted.sort_by_key(|(l, p)| (u32::from(p.first), *l));
+    let mut reach: Option<(u32, &(u32, &IpLocalPool))> = None;
+    for cur in sorted {
+        let (l, p) = cur;
+        if let Some((end, prev)) = reach {
+            if end >= u32::from(p.first) {
+                let ((l2, p2), (l1, p1)) = if *l > prev.0 {
+                    (cur, prev)
+                } else {
+                    (prev, cur)
+                };
                 let mut x = f(
                     LintRule::OverlappingPools,
                     *l2,
@@ -616,8 +686,12 @@ fn pools(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 out.push(x);
             }
         }
+        if reach.is_none_or(|(end, _)| u32::from(p.last) > end) {
+            reach = Some((u32::from(p.last), cur));
+        }
     }
-    let crypto_ifs: Vec<&str> = c
+    // pool against interface addresses, the crypto interfaces' subnets, globals, statics
+    let crypto_ifs: HashSet<&str> = c
         .iter()
         .filter_map(|(_, x)| match x {
             Command::CryptoMap(m) => match &m.line {
@@ -627,84 +701,102 @@ fn pools(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             _ => None,
         })
         .collect();
-    for (pl, p) in &pools {
-        let pr = Range(u32::from(p.first), u32::from(p.last));
-        for (al, x) in c.iter() {
-            match x {
-                Command::IpAddress(ipa) => {
-                    let IpAddressKind::Static { address, mask } = ipa.kind else {
-                        continue;
-                    };
-                    if p.contains(address) {
-                        out.push(f(
-                            LintRule::PoolInInterfaceSubnet,
-                            *pl,
-                            format!("ip local pool {} contains the address {address} of interface {}", p.name, ipa.interface),
-                            "A client given the interface's own address cannot be reached, and the PIX answers ARP for it itself.".into(),
-                            None,
-                        ));
-                    } else if crypto_ifs.contains(&ipa.interface.as_str())
-                        && pr.overlaps(Range::net(address, mask))
-                    {
-                        let mut fnd = f(
-                            LintRule::PoolInInterfaceSubnet,
-                            *pl,
-                            format!("ip local pool {} lies in the subnet of {}, where the crypto map is applied", p.name, ipa.interface),
-                            format!("The VPN clients' tunnels arrive on {}; giving them addresses of that same subnet makes those addresses reachable both on the wire and through the tunnels. Pools belong in the inside address space (where the PIX proxy-ARPs for them) or in a subnet of their own routed to the PIX.", ipa.interface),
-                            None,
-                        );
-                        fnd.related.push(al);
-                        out.push(fnd);
+    let mut if_addrs = Vec::new();
+    let mut if_nets = Vec::new();
+    let mut globals = Vec::new();
+    let mut statics = Vec::new();
+    let mut what: HashMap<u32, String> = HashMap::new();
+    for (l, x) in c.iter() {
+        match x {
+            Command::IpAddress(ipa) => {
+                if let IpAddressKind::Static { address, mask } = ipa.kind {
+                    if_addrs.push((Range(u32::from(address), u32::from(address)), l));
+                    if crypto_ifs.contains(ipa.interface.as_str()) {
+                        if_nets.push((Range::net(address, mask), l));
                     }
+                    what.insert(l, format!("{address} of interface {}", ipa.interface));
                 }
-                Command::Global(g) => {
-                    let gr = match g.pool {
-                        GlobalPool::Range { first, last, .. } => {
-                            Range(u32::from(first), u32::from(last))
-                        }
-                        GlobalPool::Single { address, .. } => {
-                            Range(u32::from(address), u32::from(address))
-                        }
-                        GlobalPool::Interface => continue,
-                    };
-                    if pr.overlaps(gr) {
-                        let mut fnd = f(
-                            LintRule::PoolInInterfaceSubnet,
-                            *pl,
-                            format!(
-                                "ip local pool {} overlaps global ({}) {}",
-                                p.name, g.interface, g.id
-                            ),
-                            "The same addresses would be handed to VPN clients and used for NAT."
-                                .into(),
-                            None,
-                        );
-                        fnd.related.push(al);
-                        out.push(fnd);
-                    }
-                }
-                Command::Static(s) => {
-                    let StaticMapped::Address(m) = &s.mapped else {
-                        continue;
-                    };
-                    let Some(m) = cx.ip(m) else { continue };
-                    if pr.overlaps(Range::net(m, s.effective_mask())) {
-                        let mut fnd = f(
-                            LintRule::PoolInInterfaceSubnet,
-                            *pl,
-                            format!(
-                                "ip local pool {} overlaps the mapped address {m} of a static",
-                                p.name
-                            ),
-                            "The same address would be a VPN client's and a static's.".into(),
-                            None,
-                        );
-                        fnd.related.push(al);
-                        out.push(fnd);
-                    }
-                }
-                _ => {}
             }
+            Command::Global(g) => {
+                let r = match g.pool {
+                    GlobalPool::Range { first, last, .. } => {
+                        Range(u32::from(first), u32::from(last))
+                    }
+                    GlobalPool::Single { address, .. } => {
+                        Range(u32::from(address), u32::from(address))
+                    }
+                    GlobalPool::Interface => continue,
+                };
+                globals.push((r, l));
+                what.insert(l, format!("global ({}) {}", g.interface, g.id));
+            }
+            Command::Static(s) => {
+                let StaticMapped::Address(m) = &s.mapped else {
+                    continue;
+                };
+                let Some(m) = cx.ip(m) else { continue };
+                statics.push((Range::net(m, s.effective_mask()), l));
+                what.insert(l, format!("the mapped address {m} of a static"));
+            }
+            _ => {}
+        }
+    }
+    let if_addrs = Intervals::new(if_addrs);
+    let if_nets = Intervals::new(if_nets);
+    let globals = Intervals::new(globals);
+    let statics = Intervals::new(statics);
+    let name = |l: u32| what.get(&l).cloned().unwrap_or_default();
+    for (pl, p) in &pools {
+        let pr = range(p);
+        if let Some(al) = if_addrs.overlap(pr) {
+            let mut x = f(
+                LintRule::PoolInInterfaceSubnet,
+                *pl,
+                format!("ip local pool {} contains the address {}", p.name, name(al)),
+                "A client given the interface's own address cannot be reached, and the PIX answers ARP for it itself.".into(),
+                None,
+            );
+            x.related.push(al);
+            out.push(x);
+        } else if let Some(al) = if_nets.overlap(pr) {
+            let ifc = c
+                .iter()
+                .find_map(|(l, x)| match x {
+                    Command::IpAddress(a) if l == al => Some(a.interface.as_str()),
+                    _ => None,
+                })
+                .unwrap_or("?");
+            let mut x = f(
+                LintRule::PoolInInterfaceSubnet,
+                *pl,
+                format!("ip local pool {} lies in the subnet of {ifc}, where the crypto map is applied", p.name),
+                format!("The VPN clients' tunnels arrive on {ifc}; giving them addresses of that same subnet makes those addresses reachable both on the wire and through the tunnels. Pools belong in the inside address space (where the PIX proxy-ARPs for them) or in a subnet of their own routed to the PIX."),
+                None,
+            );
+            x.related.push(al);
+            out.push(x);
+        }
+        if let Some(gl) = globals.overlap(pr) {
+            let mut x = f(
+                LintRule::PoolInInterfaceSubnet,
+                *pl,
+                format!("ip local pool {} overlaps {}", p.name, name(gl)),
+                "The same addresses would be handed to VPN clients and used for NAT.".into(),
+                None,
+            );
+            x.related.push(gl);
+            out.push(x);
+        }
+        if let Some(sl) = statics.overlap(pr) {
+            let mut x = f(
+                LintRule::PoolInInterfaceSubnet,
+                *pl,
+                format!("ip local pool {} overlaps {}", p.name, name(sl)),
+                "The same address would be a VPN client's and a static's.".into(),
+                None,
+            );
+            x.related.push(sl);
+            out.push(x);
         }
     }
 }
@@ -890,19 +982,23 @@ fn unaligned(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
 }
 
 fn same_security(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
-    let ifs: Vec<_> = cx.config.nameifs().collect();
-    for (i, (l1, a)) in ifs.iter().enumerate() {
-        for (l2, b) in ifs.iter().skip(i.saturating_add(1)) {
-            if a.security == b.security && a.name != b.name {
+    let mut first: HashMap<u8, (u32, &str)> = HashMap::new();
+    for (l, n) in cx.config.nameifs() {
+        match first.get(&n.security) {
+            Some((l1, a)) if *a != n.name => {
                 let mut x = f(
                     LintRule::SameSecurityLevel,
-                    *l2,
-                    format!("interfaces {} and {} are both security{}", a.name, b.name, a.security),
+                    l,
+                    format!("interfaces {a} and {} are both security{}", n.name, n.security),
                     "PIX 6.3 passes no traffic between two interfaces of the same security level (there is no same-security-traffic permit before 7.0); give each interface its own level.".into(),
                     None,
                 );
                 x.related.push(*l1);
                 out.push(x);
+            }
+            Some(_) => {}
+            None => {
+                first.insert(n.security, (l, n.name.as_str()));
             }
         }
     }
@@ -971,6 +1067,49 @@ fn shadowed_statics(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             );
             x.related.push(li);
             out.push(x);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The interval index agrees with a linear scan.
+        #[test]
+        fn intervals_match_linear_scan(
+            v in prop::collection::vec((0u32..1000, 0u32..50), 0..40),
+            q in (0u32..1000, 0u32..50),
+        ) {
+            let ranges: Vec<(Range, u32)> = v
+                .iter()
+                .enumerate()
+                .map(|(i, (a, len))| (Range(*a, a + len), i as u32 + 1))
+                .collect();
+            let idx = Intervals::new(ranges.clone());
+            let q = Range(q.0, q.0 + q.1);
+            let linear = ranges.iter().any(|(r, _)| r.0 <= q.1 && q.0 <= r.1);
+            match idx.overlap(q) {
+                Some(line) => {
+                    let (r, _) = ranges.iter().find(|(_, l)| *l == line).unwrap();
+                    prop_assert!(r.0 <= q.1 && q.0 <= r.1, "witness does not overlap");
+                }
+                None => prop_assert!(!linear, "missed an overlap"),
+            }
+        }
+
+        /// Supernet lookup finds exactly the CIDR blocks that contain a block.
+        #[test]
+        fn supernets_contain(a in any::<u32>(), len in 0u32..=32) {
+            let c = (a & prefix_mask(len), len);
+            let v: Vec<Cidr> = supernets(c).collect();
+            prop_assert_eq!(v.len() as u32, len + 1);
+            for (base, l) in v {
+                prop_assert_eq!(c.0 & prefix_mask(l), base);
+            }
         }
     }
 }

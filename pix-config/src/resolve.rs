@@ -108,6 +108,9 @@ struct Pending<'c> {
 
 struct Resolver<'c> {
     defs: FastMap<(u8, &'c str), (Kind, u32)>,
+    /// Case-folded definitions, built on the first dangling reference (for the
+    /// "a similar one is defined on line N" hint) instead of a scan per reference.
+    folded: Option<FastMap<(u8, String), u32>>,
     out: Vec<Pending<'c>>,
     check_hardware: bool,
 }
@@ -178,11 +181,18 @@ impl<'c> Resolver<'c> {
             }
             Some(_) => {}
             None => {
+                let defs = &self.defs;
                 let similar = self
-                    .defs
-                    .iter()
-                    .find(|((sp, n), _)| *sp == kind.space() && n.eq_ignore_ascii_case(name))
-                    .map(|(_, (_, l))| *l);
+                    .folded
+                    .get_or_insert_with(|| {
+                        let mut m = FastMap::default();
+                        for ((sp, n), (_, l)) in defs {
+                            m.entry((*sp, n.to_ascii_lowercase())).or_insert(*l);
+                        }
+                        m
+                    })
+                    .get(&(kind.space(), name.to_ascii_lowercase()))
+                    .copied();
                 self.out.push(Pending {
                     line,
                     token: name,
@@ -391,6 +401,7 @@ pub(crate) fn resolve(config: &Config, source: &str) -> Vec<Diagnostic> {
         .any(|(_, c)| matches!(c, Command::Interface(_)));
     let mut r = Resolver {
         defs: FastMap::default(),
+        folded: None,
         out: Vec::new(),
         check_hardware,
     };
