@@ -45,7 +45,7 @@
 //!   [`ParseOptions::secrets`] fills masked secrets from a [`SecretsOverlay`].
 //! * [`render_diagnostic`] formats `FILE:LINE:COL: error: message` with the source
 //!   line and a caret; [`Finding::render`] formats lint findings.
-//! * [`lint`] returns [`Finding`]s sorted by line.
+//! * [`lint()`] returns [`Finding`]s sorted by line.
 //! * [`Config::to_pix_string`] prints in `show run` order (secrets clear);
 //!   [`Config::to_show_run_string`] masks secrets as the PIX does.
 //! * [`Diagnostic`], [`Finding`] and [`Severity`] are plain structs with public
@@ -57,10 +57,15 @@
 //! with a warning; a malformed known command is an error (and kept verbatim too).
 //! Dump noise (prompts such as `pixfirewall# show run`, `[OK]`, `Building
 //! configuration...`, `<--- More --->`, CRLF, trailing blanks) is skipped. After the
-//! lines are parsed, a second pass resolves every reference (see [`resolve`](self)
-//! docs in the source: names, object-groups, ACLs, transform-sets, pools, AAA tags,
-//! interfaces). Printing then parsing gives an equal model, and printing is
-//! idempotent.
+//! lines are parsed, a second pass resolves every reference: names, object-groups
+//! (and their kind), access-lists, transform-sets, dynamic and crypto maps, pools,
+//! AAA server tags, interface names and hardware ids. A dangling reference is an
+//! error at the referencing token; a wrong-kind reference, a use before the
+//! definition or a duplicate names both lines. Printing then parsing gives an equal
+//! model ([`Located`] equality ignores line numbers), and printing is idempotent.
+//!
+//! The lint rules and their reasoning are documented in [`mod@lint`]; the secrets
+//! overlay format in [`overlay`].
 //!
 //! # Known PIX pitfalls covered
 //!
@@ -83,14 +88,14 @@ pub mod fixup;
 pub mod interface;
 pub mod isakmp;
 mod lexer;
-mod lint;
+pub mod lint;
 pub mod misc;
 mod model;
 pub mod names;
 pub mod names_table;
 pub mod nat;
 pub mod object_group;
-mod overlay;
+pub mod overlay;
 mod parser;
 mod pixhash;
 mod printer;
