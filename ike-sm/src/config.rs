@@ -180,6 +180,8 @@ pub struct Limits {
     pub max_sas: usize,
     /// Concurrent Quick Modes of one IKE SA.
     pub max_quick_modes: usize,
+    /// Child SA pairs alive under one IKE SA.
+    pub max_child_sas: usize,
     /// First retransmission wait; doubles each time.
     pub retransmit_initial: Duration,
     /// Retransmissions before the exchange is given up.
@@ -211,6 +213,7 @@ impl Default for Limits {
             max_half_open_per_peer: 8,
             max_sas: 4096,
             max_quick_modes: 16,
+            max_child_sas: 64,
             retransmit_initial: Duration::from_secs(2),
             retransmit_count: 4,
             half_open_timeout: Duration::from_secs(60),

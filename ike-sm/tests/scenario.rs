@@ -1207,3 +1207,95 @@ fn phase1_lifetime_expiry_deletes_both_ends() {
         .any(|(_, e)| matches!(e, Event::Deleted { .. })));
     assert_eq!(net.gw.pools().pool("VPNpool").map(|p| p.in_use()), Some(0));
 }
+
+#[test]
+fn quick_mode_with_pfs() {
+    let mut net = flow_4x(24, |n| {
+        with_gateway(n, |g, _| g.pfs = Some(DhGroup::Modp1024));
+    });
+    // The seed's QMs carry no KE: with `set pfs group2` the gateway refuses them.
+    assert!(net.gw_children().is_empty());
+    assert!(net
+        .gw_debug()
+        .iter()
+        .any(|l| l == "ISAKMP (0): sending NOTIFY 14 protocol 1"));
+    let c: SocketAddr = C4.parse().unwrap();
+    let sa = net.client_sa(c);
+    let addr = net.cli(c).assigned_address(sa).unwrap();
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(2424);
+    let mut req = qm_request(addr, Selector::Addr("192.168.1.1".parse().unwrap()));
+    req.pfs = Some(DhGroup::Modp1024);
+    net.cli(c)
+        .initiate_quick_mode(now, sa, req, &mut rng)
+        .unwrap();
+    net.run(Duration::from_secs(5));
+    let (g, cl) = (net.gw_children(), net.cli_children());
+    assert_eq!((g.len(), cl.len()), (1, 1));
+    assert_eq!(
+        cl[0].enc_key_out.expose_secret(),
+        g[0].enc_key_in.expose_secret()
+    );
+    assert_eq!(
+        cl[0].auth_key_in.expose_secret(),
+        g[0].auth_key_out.expose_secret()
+    );
+    // With PFS the keys differ from what the same nonces would give without g^xy(qm):
+    // the KE payload went both ways.
+    let qms: Vec<_> = net.wire.iter().filter(|w| w[18] == 32).collect();
+    let qm2 = qms[qms.len() - 2];
+    // HASH 20 + SA ~56 + Nonce 24 + IDs 24 + RESPONDER-LIFETIME 28: about 150 bytes
+    // without KE; with the 128-byte group-2 KE (+4) it is well above 280.
+    assert!(
+        qm2.len() > 280,
+        "the responder's KE is inside ({} bytes)",
+        qm2.len()
+    );
+}
+
+#[test]
+fn child_sa_lifetime_expiry_deletes_the_pair() {
+    let mut net = flow_4x(25, |_| {});
+    assert_eq!(net.gw_children().len(), 2);
+    net.run(Duration::from_secs(28_800 + 5));
+    let gw_deleted = net
+        .gw_events
+        .iter()
+        .filter(|e| matches!(e, Event::ChildDeleted { .. }))
+        .count();
+    let cl_deleted = net
+        .cli_events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::ChildDeleted { .. }))
+        .count();
+    // Both ends expire both pairs (the client adopted the 28800 s RESPONDER-LIFETIME), and
+    // the IKE SA stays up.
+    assert_eq!(gw_deleted, 2);
+    assert_eq!(cl_deleted, 2);
+    assert_eq!(net.gw.sa_count(), 1);
+}
+
+#[test]
+fn unanswered_quick_mode_is_abandoned_not_the_ike_sa() {
+    let mut net = flow_4x(26, |_| {});
+    let c: SocketAddr = C4.parse().unwrap();
+    let sa = net.client_sa(c);
+    let addr = net.cli(c).assigned_address(sa).unwrap();
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(2626);
+    // Every Quick Mode datagram from the client is lost from now on.
+    net.drop = Box::new(|_, t| {
+        t.bytes.len() > 18 && t.bytes[18] == 32 && t.local.ip().to_string() == "192.168.1.2"
+    });
+    net.cli(c)
+        .initiate_quick_mode(
+            now,
+            sa,
+            qm_request(addr, Selector::Addr("192.168.1.1".parse().unwrap())),
+            &mut rng,
+        )
+        .unwrap();
+    net.run(Duration::from_secs(120));
+    assert_eq!(net.cli(c).sa_state(sa), Some(P1State::Established));
+    assert!(net.cli_events.iter().any(|(_, e)| matches!(e, Event::Debug(DebugEvent::Dropped(w)) if w.contains("Quick Mode unanswered"))));
+}

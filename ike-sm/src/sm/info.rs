@@ -67,7 +67,7 @@ impl Endpoint {
         if sa.keys.is_none() || sa.p2_base.is_none() {
             return Ok(());
         }
-        let spis: Vec<u32> = sa.children.iter().map(|(i, _)| *i).collect();
+        let spis: Vec<u32> = sa.children.iter().map(|(i, _, _)| *i).collect();
         if !spis.is_empty() {
             let d = OwnedDelete::ipsec(ProtocolId::Esp, &spis)?;
             self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng)?;
@@ -163,9 +163,10 @@ impl Endpoint {
                                     continue;
                                 };
                                 let s = u32::from_be_bytes(s);
-                                if let Some(pos) = sa.children.iter().position(|(_, out)| *out == s)
+                                if let Some(pos) =
+                                    sa.children.iter().position(|(_, out, _)| *out == s)
                                 {
-                                    let (spi_in, _) = sa.children.remove(pos);
+                                    let (spi_in, _, _) = sa.children.remove(pos);
                                     self.event(Event::ChildDeleted { sa: sa.id, spi_in });
                                 }
                             }

@@ -374,7 +374,7 @@ impl Endpoint {
         if let Some(l) = sa.lease.take() {
             let _ = self.pools.release(l);
         }
-        for (spi_in, _) in core::mem::take(&mut sa.children) {
+        for (spi_in, _, _) in core::mem::take(&mut sa.children) {
             self.event(Event::ChildDeleted { sa: sa.id, spi_in });
         }
         self.event(Event::Deleted { sa: sa.id });
@@ -412,12 +412,11 @@ impl Endpoint {
             return;
         }
         let mut resend = Vec::new();
-        let mut give_up = false;
+        let mut give_up = Vec::new();
         for (mid, r) in &mut sa.retx {
             if r.deadline <= now {
                 if r.left == 0 {
-                    give_up = true;
-                    let _ = mid;
+                    give_up.push(*mid);
                 } else {
                     r.left = r.left.saturating_sub(1);
                     r.interval = r.interval.saturating_mul(2);
@@ -429,10 +428,19 @@ impl Endpoint {
         for b in resend {
             self.send(sa, b);
         }
-        if give_up {
-            self.fail(sa, FailReason::Timeout);
-            return;
+        // Phase 1 unanswered: the SA fails. A Quick Mode or Transaction exchange unanswered:
+        // only that exchange is abandoned (Xauth/Mode Config report their own timeouts).
+        for mid in give_up {
+            sa.retx.remove(&mid);
+            if mid == 0 {
+                self.fail(sa, FailReason::Timeout);
+                return;
+            }
+            if sa.quick.remove(&mid).is_some() {
+                self.debug(DebugEvent::Dropped("Quick Mode unanswered, abandoned"));
+            }
         }
+        self.child_expiry(sa, now, rng);
         self.keepalive_timeout(sa, now);
         self.transaction_timeouts(sa, now, rng);
         self.dpd_timeout(sa, now, rng);
@@ -534,7 +542,7 @@ impl Endpoint {
         let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
         let r = if !s.established() {
             Err(SmError::NotEstablished(sa.0))
-        } else if let Some(pos) = s.children.iter().position(|(i, _)| *i == spi_in) {
+        } else if let Some(pos) = s.children.iter().position(|(i, _, _)| *i == spi_in) {
             s.children.remove(pos);
             self.event(Event::ChildDeleted { sa, spi_in });
             isakmp_wire::payload::delete::OwnedDelete::ipsec(

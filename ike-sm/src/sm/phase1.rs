@@ -854,10 +854,18 @@ impl Endpoint {
 
     /// INITIAL-CONTACT: every other IKE SA of this peer goes.
     fn initial_contact(&mut self, sa: &IkeSa) {
+        // Behind a NAT several clients share one address: there the port tells them apart.
+        let same_peer = |o: &IkeSa| {
+            if sa.nat_remote {
+                o.remote == sa.remote
+            } else {
+                o.remote.ip() == sa.remote.ip()
+            }
+        };
         let old: Vec<SaId> = self
             .sas
             .values()
-            .filter(|o| o.remote.ip() == sa.remote.ip() && o.id != sa.id)
+            .filter(|o| same_peer(o) && o.id != sa.id)
             .map(|o| o.id)
             .collect();
         self.debug(DebugEvent::InitialContact { dropped: old.len() });

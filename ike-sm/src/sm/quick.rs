@@ -116,7 +116,13 @@ fn keys_for(
 }
 
 impl Endpoint {
-    fn child_event(&mut self, sa: &mut IkeSa, msgid: u32, qm: &QuickMode) -> Result<(), SmError> {
+    fn child_event(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        msgid: u32,
+        qm: &QuickMode,
+    ) -> Result<(), SmError> {
         let choice = qm.choice.as_ref().ok_or(SmError::Config("choice"))?;
         let g_xy = match (&qm.kp, qm.g_peer.is_empty()) {
             (Some(kp), false) => Some(kp.agree(&qm.g_peer)?),
@@ -145,7 +151,8 @@ impl Endpoint {
             spi_in: qm.spi_in,
             spi_out: qm.spi_out,
         });
-        sa.children.push((qm.spi_in, qm.spi_out));
+        let expires = now.checked_add(std::time::Duration::from_secs(qm.life_secs));
+        sa.children.push((qm.spi_in, qm.spi_out, expires));
         self.event(Event::ChildSa(Box::new(ChildSa {
             ike_sa: sa.id,
             message_id: msgid,
@@ -190,6 +197,12 @@ impl Endpoint {
             self.hold_quick(sa, bytes);
             return Ok(());
         }
+        if !sa.quick.contains_key(&msgid) && sa.children.len() >= self.config.limits.max_child_sas {
+            return Err(SmError::Limit {
+                what: "child SAs of one IKE SA",
+                max: self.config.limits.max_child_sas,
+            });
+        }
         if !sa.quick.contains_key(&msgid) && sa.quick.len() >= self.config.limits.max_quick_modes {
             return Err(SmError::Limit {
                 what: "concurrent Quick Modes",
@@ -228,7 +241,7 @@ impl Endpoint {
                     decrypted.accept(ch);
                 }
                 sa.retx.remove(&msgid);
-                self.child_event(sa, msgid, &qm)?;
+                self.child_event(sa, now, msgid, &qm)?;
                 qm.done = true;
                 Ok(())
             }
@@ -241,7 +254,7 @@ impl Endpoint {
                 if let Some(ch) = sa.exchanges.get_mut(&msgid) {
                     decrypted.accept(ch);
                 }
-                let r = self.quick_finish(sa, bytes, msgid, &mut qm, &parsed);
+                let r = self.quick_finish(sa, now, bytes, msgid, &mut qm, &parsed);
                 if r.is_err() {
                     sa.retx.remove(&msgid);
                 }
@@ -448,6 +461,37 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Child SAs past their lifetime are deleted, and the peer is told (IPsec Delete).
+    pub(crate) fn child_expiry<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) {
+        let expired: Vec<u32> = sa
+            .children
+            .iter()
+            .filter(|(_, _, e)| e.is_some_and(|e| e <= now))
+            .map(|(i, _, _)| *i)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        sa.children.retain(|(_, _, e)| !e.is_some_and(|e| e <= now));
+        for spi_in in &expired {
+            self.event(Event::ChildDeleted {
+                sa: sa.id,
+                spi_in: *spi_in,
+            });
+        }
+        let sent = isakmp_wire::payload::delete::OwnedDelete::ipsec(ProtocolId::Esp, &expired)
+            .map_err(SmError::from)
+            .and_then(|d| self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng));
+        if let Err(e) = sent {
+            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+        }
+    }
+
     /// Encrypts payloads on exchange `msgid`.
     pub(crate) fn encrypt_on(
         &mut self,
@@ -574,6 +618,7 @@ impl Endpoint {
     fn quick_finish(
         &mut self,
         sa: &mut IkeSa,
+        now: Instant,
         bytes: &[u8],
         msgid: u32,
         qm: &mut QuickMode,
@@ -669,7 +714,7 @@ impl Endpoint {
         )?;
         sa.retx.remove(&msgid);
         self.reply(sa, bytes, b);
-        self.child_event(sa, msgid, qm)?;
+        self.child_event(sa, now, msgid, qm)?;
         qm.done = true;
         Ok(())
     }

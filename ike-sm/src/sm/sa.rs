@@ -128,7 +128,8 @@ pub(crate) struct IkeSa {
     pub cfg_done: bool,
     pub held: Vec<Vec<u8>>,
     pub quick: BTreeMap<u32, QuickMode>,
-    pub children: Vec<(u32, u32)>,
+    /// Child SA pairs: (inbound SPI, outbound SPI, expiry).
+    pub children: Vec<(u32, u32, Option<Instant>)>,
     pub profile: Option<ClientProfile>,
     pub last_activity: Instant,
     pub dpd_seq: u32,
@@ -244,6 +245,7 @@ impl IkeSa {
         d.extend(self.expires);
         d.extend(self.half_open_deadline);
         d.extend(self.keepalive_deadline);
+        d.extend(self.children.iter().filter_map(|c| c.2));
         d.extend(self.xauth_srv.as_ref().and_then(|x| x.poll_timeout()));
         d.extend(self.xauth_cli.as_ref().and_then(|x| x.poll_timeout()));
         d.extend(self.cfg_pull_srv.as_ref().and_then(|x| x.poll_timeout()));
