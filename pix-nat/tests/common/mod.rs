@@ -1,0 +1,65 @@
+//! Shared test helpers: the seed fixture, a fixed clock, snapshot comparison.
+#![allow(dead_code, clippy::disallowed_methods)]
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pix_nat::Firewall;
+
+/// The seed configuration (`../shared/fixtures/pix63-vpnclient.cfg`).
+pub fn seed_text() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/pix63-vpnclient.cfg"
+    ))
+    .expect("the seed fixture ../shared/fixtures/pix63-vpnclient.cfg must be present")
+}
+
+pub fn seed() -> Firewall {
+    build(&seed_text())
+}
+
+pub fn build(text: &str) -> Firewall {
+    let out = pix_config::parse(text);
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    Firewall::new(&out.config).expect("firewall builds")
+}
+
+/// The seed with `from` replaced by `to` (one occurrence must exist).
+pub fn seed_with(from: &str, to: &str) -> String {
+    let seed = seed_text();
+    assert!(seed.contains(from), "seed lacks {from:?}");
+    seed.replacen(from, to, 1)
+}
+
+pub fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+/// One fixed origin for every test clock.
+pub fn t0() -> Instant {
+    Instant::now()
+}
+
+pub fn secs(t: Instant, s: u64) -> Instant {
+    t + Duration::from_secs(s)
+}
+
+/// Compare with `tests/snapshots/NAME`; `UPDATE_SNAPSHOTS=1` rewrites it.
+pub fn snapshot(name: &str, actual: &str) {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "snapshots", name]
+        .iter()
+        .collect();
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it",
+            path.display()
+        )
+    });
+    assert_eq!(expected, actual, "snapshot {name} differs");
+}
