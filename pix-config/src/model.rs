@@ -219,6 +219,128 @@ impl Config {
         }
     }
 
+    /// The commands of one kind, as (line, value): `config.of(|c| match c {
+    /// Command::Static(s) => Some(s), _ => None })`. The typed iterators below
+    /// are this with the match written out.
+    pub fn of<'a, T: 'a>(
+        &'a self,
+        pick: impl Fn(&'a Command) -> Option<&'a T> + 'a,
+    ) -> impl Iterator<Item = (u32, &'a T)> + 'a {
+        self.commands
+            .iter()
+            .filter_map(move |c| pick(&c.value).map(|v| (c.line, v)))
+    }
+
+    /// `static` commands.
+    pub fn statics(&self) -> impl Iterator<Item = (u32, &Static)> {
+        self.of(|c| match c {
+            Command::Static(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `nat` commands.
+    pub fn nats(&self) -> impl Iterator<Item = (u32, &Nat)> {
+        self.of(|c| match c {
+            Command::Nat(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `global` commands.
+    pub fn globals(&self) -> impl Iterator<Item = (u32, &Global)> {
+        self.of(|c| match c {
+            Command::Global(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `route` commands.
+    pub fn routes(&self) -> impl Iterator<Item = (u32, &Route)> {
+        self.of(|c| match c {
+            Command::Route(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `access-group` commands.
+    pub fn access_groups(&self) -> impl Iterator<Item = (u32, &AccessGroup)> {
+        self.of(|c| match c {
+            Command::AccessGroup(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `ip local pool` commands.
+    pub fn pools(&self) -> impl Iterator<Item = (u32, &IpLocalPool)> {
+        self.of(|c| match c {
+            Command::IpLocalPool(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `isakmp` commands.
+    pub fn isakmp(&self) -> impl Iterator<Item = (u32, &Isakmp)> {
+        self.of(|c| match c {
+            Command::Isakmp(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `vpngroup` commands.
+    pub fn vpngroups(&self) -> impl Iterator<Item = (u32, &Vpngroup)> {
+        self.of(|c| match c {
+            Command::Vpngroup(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `crypto map` commands.
+    pub fn crypto_maps(&self) -> impl Iterator<Item = (u32, &CryptoMap)> {
+        self.of(|c| match c {
+            Command::CryptoMap(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `crypto dynamic-map` commands.
+    pub fn dynamic_maps(&self) -> impl Iterator<Item = (u32, &DynamicMap)> {
+        self.of(|c| match c {
+            Command::DynamicMap(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `crypto ipsec transform-set` commands.
+    pub fn transform_sets(&self) -> impl Iterator<Item = (u32, &TransformSet)> {
+        self.of(|c| match c {
+            Command::TransformSet(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `aaa-server` commands.
+    pub fn aaa_servers(&self) -> impl Iterator<Item = (u32, &AaaServer)> {
+        self.of(|c| match c {
+            Command::AaaServer(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `aaa` commands.
+    pub fn aaa(&self) -> impl Iterator<Item = (u32, &Aaa)> {
+        self.of(|c| match c {
+            Command::Aaa(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// `sysopt connection permit-ipsec` is on.
+    pub fn permit_ipsec(&self) -> bool {
+        self.iter()
+            .any(|(_, c)| matches!(c, Command::Sysopt(s) if s.is_permit_ipsec()))
+    }
+
     /// The `nameif` entries, as (line, nameif).
     pub fn nameifs(&self) -> impl Iterator<Item = (u32, &Nameif)> {
         self.iter().filter_map(|(l, c)| match c {

@@ -312,3 +312,28 @@ fn odd_blanks_round_trip() {
     assert_eq!(parse(&p).config, m);
     assert_eq!(parse(&p).config.to_pix_string(), p);
 }
+
+#[test]
+fn typed_accessors_over_the_fixture() {
+    let m = parse(&common::fixture()).config;
+    assert_eq!(m.statics().count(), 1);
+    assert_eq!(m.nats().map(|(l, _)| l).collect::<Vec<_>>(), vec![45, 46]);
+    assert_eq!(m.globals().count(), 1);
+    assert_eq!(m.routes().count(), 2);
+    assert_eq!(m.access_groups().next().unwrap().1.acl, "120");
+    assert_eq!(m.pools().next().unwrap().1.len(), 5);
+    assert_eq!(m.isakmp().count(), 14);
+    assert_eq!(m.vpngroups().count(), 3);
+    assert_eq!(m.crypto_maps().count(), 5);
+    assert_eq!(m.dynamic_maps().count(), 1);
+    assert_eq!(m.transform_sets().count(), 1);
+    assert_eq!(m.aaa_servers().count(), 5);
+    assert_eq!(m.aaa().count(), 4);
+    assert!(m.permit_ipsec());
+    assert_eq!(m.security_level("inside"), Some(100));
+    assert_eq!(
+        m.interface_address("inside"),
+        Some((ip("10.89.129.194"), ip("255.255.255.240")))
+    );
+    assert!(m.names_enabled());
+}
