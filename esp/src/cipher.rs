@@ -109,6 +109,8 @@ impl EspCipher {
     }
 
     /// Raw CBC encryption of `data` (a whole number of blocks) with `iv`, in place.
+    /// A helper for known-answer tests and tools: it allocates a scratch buffer, so
+    /// the packet path does not use it.
     pub fn encrypt_cbc(&self, iv: &[u8], data: &mut [u8]) -> Result<(), EspError> {
         let iv_len = self.check_cbc_args(iv, data)?;
         let mut buf = Vec::with_capacity(iv_len.saturating_add(data.len()));
@@ -121,6 +123,7 @@ impl EspCipher {
     }
 
     /// Raw CBC decryption of `data` (a whole number of blocks) with `iv`, in place.
+    /// Allocates a scratch buffer, like [`encrypt_cbc`](Self::encrypt_cbc).
     pub fn decrypt_cbc(&self, iv: &[u8], data: &mut [u8]) -> Result<(), EspError> {
         let iv_len = self.check_cbc_args(iv, data)?;
         let mut buf = Vec::with_capacity(iv_len.saturating_add(data.len()));
