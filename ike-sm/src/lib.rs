@@ -1,9 +1,61 @@
-//! `ike-sm`: a Sans-IO IKEv1 endpoint (RFC 2408/2409). This release holds its crypto
-//! core: MODP Diffie-Hellman (groups 1, 2, 5, 14) with a constant-time Montgomery
-//! exponentiation, the HMAC PRFs, every RFC 2409 derivation (SKEYID*, Appendix B key
-//! expansion, phase-1 and per-exchange IVs, HASH_I/HASH_R, Quick Mode HASH(1..3),
-//! Informational HASH, KEYMAT), NAT-D hashes and the CBC encryption of ISAKMP bodies.
-//! Randomness comes from an injected [`rand_core::CryptoRng`]; nothing here does IO.
+//! `ike-sm`: a Sans-IO IKEv1 endpoint (RFC 2408/2409) that behaves like the Cisco PIX 6.3
+//! of the seed scenario: Main and Aggressive Mode (initiator and responder, pre-shared key
+//! and XAUTH-PSK), Xauth and Mode Config inside encrypted Transaction exchanges, Quick Mode
+//! with the PIX's proposal checks, Informational (notify, delete, DPD), NAT-T, Cisco
+//! fragment reassembly, retransmission with stored replies, lifetimes and bounded state.
+//!
+//! An [`Endpoint`] is fed datagrams ([`Endpoint::handle_datagram`]) and timeouts
+//! ([`Endpoint::handle_timeout`]) with the time and an injected [`rand_core::CryptoRng`],
+//! and drained of [`Transmit`]s, [`Event`]s and its next deadline. It never does IO. The
+//! seed's flow, a VPN Client 4.x against the PIX, fits in a few lines:
+//!
+//! ```
+//! use ike_sm::{presets, crypto::dh::DhGroup, Endpoint, Event};
+//! use rand::{rngs::StdRng, SeedableRng};
+//! # #[allow(clippy::disallowed_methods)]
+//! let now = std::time::Instant::now(); // the driver's clock; the library never reads one
+//! let mut rng = StdRng::seed_from_u64(1); // a gateway passes the OS generator
+//! let (gw_addr, client_addr) = ("192.168.1.1:500".parse()?, "192.168.1.2:500".parse()?);
+//! let (config, pools) =
+//!     presets::seed_gateway(b"cisco1234", "10.89.129.200".parse()?, "10.89.129.204".parse()?)?;
+//! let mut pix = Endpoint::new(config, pools);
+//! let mut client = Endpoint::new(presets::client(), modecfg::Pools::new());
+//! let profile = presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", "cisco_customer", b"cisco123");
+//! let sa = client.initiate(now, client_addr, gw_addr, profile, &mut rng)?;
+//! let mut debug = Vec::new();
+//! for _ in 0..10 {
+//!     while let Some(t) = client.poll_transmit() {
+//!         pix.handle_datagram(now, t.remote, t.local, &t.bytes, &mut rng);
+//!     }
+//!     while let Some(t) = pix.poll_transmit() {
+//!         client.handle_datagram(now, t.remote, t.local, &t.bytes, &mut rng);
+//!     }
+//!     while let Some(e) = pix.poll_event() {
+//!         match e {
+//!             // The driver asks TACACS+/RADIUS; here every password is right.
+//!             Event::XauthCredentials { sa, .. } => pix.xauth_verdict(now, sa, true, &mut rng)?,
+//!             Event::Debug(d) => debug.extend(d.pix_lines()),
+//!             _ => {}
+//!         }
+//!     }
+//! }
+//! assert!(client.ready_for_quick_mode(sa));
+//! assert_eq!(client.assigned_address(sa), Some("10.89.129.200".parse()?));
+//! assert!(debug.contains(&"ISAKMP (0): Checking ISAKMP transform 6 against priority 10 policy".into()));
+//! assert!(debug.contains(&"ISAKMP (0): atts are acceptable. Next payload is 3".into()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Datagrams on UDP 4500 (after a NAT-T float) carry the 4-byte non-ESP marker on the
+//! wire: the driver strips it before [`Endpoint::handle_datagram`] and prefixes it to every
+//! [`Transmit`] whose local port is 4500, except the 1-byte `0xFF` NAT keepalive, which is
+//! sent as is.
+//!
+//! # The crypto core
+//! MODP Diffie-Hellman (groups 1, 2, 5, 14) with a constant-time Montgomery exponentiation,
+//! the HMAC PRFs, every RFC 2409 derivation (SKEYID*, Appendix B key expansion, phase-1
+//! and per-exchange IVs, HASH_I/HASH_R, Quick Mode HASH(1..3), Informational HASH,
+//! KEYMAT), NAT-D hashes and the CBC encryption of ISAKMP bodies ([`crypto`]).
 //!
 //! ```
 //! use ike_sm::crypto::{
@@ -57,6 +109,30 @@
 //!   desynchronise the exchange (`tests/ikev1_certs.rs`, `quick_mode_through_decrypt_next`).
 //! * Receivers must ignore padding, whichever convention the sender used
 //!   (`tests/ikev1_certs.rs`, `tests/kat_vectors.rs`).
+//!
+//! # Known state-machine pitfalls, and the test that covers each
+//! * A retransmitted message must get the stored reply, never a second computation (a
+//!   second AM2 would carry a new DH value) (`tests/scenario.rs`:
+//!   `duplicate_am1_gets_the_same_am2`, `loss_is_repaired_by_retransmission_with_stored_replies`).
+//! * The responder of a Transaction exchange never retransmits, so the side that sends
+//!   REQUEST/SET must (the Xauth REQUEST is resent on the SA's timer) (`loss_is_repaired..`).
+//! * An unknown group must look like a wrong key on the wire: AM2 is built with a random
+//!   key (`wrong_psk_and_unknown_group_look_the_same_on_the_wire`,
+//!   `main_mode_peer_without_key_looks_like_a_wrong_key`).
+//! * A phase-1 HASH that fails once may be a damaged datagram: drop it and let the
+//!   retransmission repair it; fail on the second (`tests/responder_robustness.rs`).
+//! * HASH_I in AM3 does not cover the payloads after it, yet AM3's last ciphertext block
+//!   seeds every phase-2 IV: a damaged tail of AM3 cannot be detected and breaks the
+//!   Transaction exchanges that follow. An IKEv1 weakness; nothing to test but the limit
+//!   of `one_corrupted_message_then_retransmission`.
+//! * NAT-D hashes describe the addresses phase 1 started on, even when AM3 already arrives
+//!   on UDP 4500 (`nat_t_float_to_4500_and_udp_encapsulation`).
+//! * INITIAL-CONTACT behind a NAT must not drop the other clients of that NAT address
+//!   (keyed by address and port when the peer is NATed).
+//! * AND-ed ESP+IPCOMP proposals are refused as a whole, exactly as the PIX logs it
+//!   (`vpn_client_4x_flow_matches_the_seed`).
+//! * A Quick Mode arriving before Xauth and Mode Config finish is held, not refused
+//!   (`vpn_client_11_flow_main_mode_push`, "Need XAUTH").
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
