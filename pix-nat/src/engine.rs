@@ -338,22 +338,6 @@ impl Firewall {
             );
         }
 
-        // ---- to the box
-        if self
-            .interfaces
-            .iter()
-            .any(|i| i.address.is_some_and(|a| a.0 == p.dst))
-        {
-            tr.push(
-                PhaseKind::RouteLookup,
-                "",
-                PhaseResult::Drop,
-                vec![],
-                vec![format!("{} is an address of the PIX itself", p.dst)],
-            );
-            return (drop(DropReason::ToTheBox), None, None, None);
-        }
-
         // ---- UN-NAT (destination)
         let mut real_dst = t.dst;
         let mut real_dport = t.dport;
@@ -431,6 +415,23 @@ impl Firewall {
                     ],
                 );
             }
+        }
+
+        // ---- to the box
+        if unnat.is_none()
+            && self
+                .interfaces
+                .iter()
+                .any(|i| i.address.is_some_and(|a| a.0 == p.dst))
+        {
+            tr.push(
+                PhaseKind::RouteLookup,
+                "",
+                PhaseResult::Drop,
+                vec![],
+                vec![format!("{} is an address of the PIX itself", p.dst)],
+            );
+            return (drop(DropReason::ToTheBox), None, None, None);
         }
 
         // ---- ROUTE-LOOKUP (on the real destination)
