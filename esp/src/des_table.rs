@@ -101,7 +101,7 @@ const PC2: [u8; 48] = [
 const SHIFTS: [u8; 16] = [1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 2, 2, 2, 1];
 
 /// SP[i][v]: P applied to S-box i+1's output for 6-bit input v, at nibble i.
-const SP: [[u32; 64]; 8] = build_sp();
+static SP: [[u32; 64]; 8] = build_sp();
 
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // const construction over fixed bounds
 const fn build_sp() -> [[u32; 64]; 8] {
