@@ -104,6 +104,32 @@ impl Diagnostic {
 /// `source` is the whole configuration text the diagnostic came from (as passed
 /// to [`parse`](crate::parse)); if the line is not in it, only the header is printed.
 pub fn render_diagnostic(file_name: &str, source: &str, diag: &Diagnostic) -> String {
+    let line_text = diag
+        .line
+        .checked_sub(1)
+        .and_then(|i| source.split('\n').nth(i as usize));
+    render_with_line(file_name, line_text, diag)
+}
+
+/// Render many diagnostics of one source, indexing its lines once (use this for a
+/// whole [`ParseOutcome`](crate::ParseOutcome): calling [`render_diagnostic`] per
+/// diagnostic rescans the source each time).
+pub fn render_diagnostics(file_name: &str, source: &str, diags: &[Diagnostic]) -> String {
+    let lines: Vec<&str> = source.split('\n').collect();
+    diags
+        .iter()
+        .map(|d| {
+            let text = d
+                .line
+                .checked_sub(1)
+                .and_then(|i| lines.get(i as usize))
+                .copied();
+            render_with_line(file_name, text, d)
+        })
+        .collect()
+}
+
+fn render_with_line(file_name: &str, line_text: Option<&str>, diag: &Diagnostic) -> String {
     let mut out = format!(
         "{file_name}:{}:{}: {}: {}\n",
         diag.line,
@@ -111,10 +137,6 @@ pub fn render_diagnostic(file_name: &str, source: &str, diag: &Diagnostic) -> St
         diag.severity.as_str(),
         diag.message
     );
-    let line_text = diag
-        .line
-        .checked_sub(1)
-        .and_then(|i| source.lines().nth(i as usize));
     if let Some(text) = line_text {
         let text = text.trim_end_matches(['\r', '\n']);
         let number = diag.line.to_string();

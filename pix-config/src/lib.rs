@@ -44,7 +44,8 @@
 //!   [`ParseOptions::strict`] turns unknown commands into errors;
 //!   [`ParseOptions::secrets`] fills masked secrets from a [`SecretsOverlay`].
 //! * [`render_diagnostic`] formats `FILE:LINE:COL: error: message` with the source
-//!   line and a caret; [`Finding::render`] formats lint findings.
+//!   line and a caret ([`render_diagnostics`] renders a whole outcome, indexing
+//!   the lines once); [`Finding::render`] formats lint findings.
 //! * [`lint()`] returns [`Finding`]s sorted by line.
 //! * [`Config::to_pix_string`] prints in `show run` order (secrets clear);
 //!   [`Config::to_show_run_string`] masks secrets as the PIX does.
@@ -104,7 +105,7 @@ mod secret;
 pub mod timeout;
 pub mod vpngroup;
 
-pub use diagnostic::{render_diagnostic, Diagnostic, Related, Severity};
+pub use diagnostic::{render_diagnostic, render_diagnostics, Diagnostic, Related, Severity};
 pub use error::ConfigError;
 pub use lint::{lint, Finding, LintRule};
 pub use model::{AddrTok, Command, Config, Hms, Located};

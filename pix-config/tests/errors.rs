@@ -196,3 +196,17 @@ fn encrypted_password_must_be_a_pix_hash() {
         .message
         .starts_with("expected a 16-character PIX-MD5 hash"));
 }
+
+#[test]
+fn render_many_equals_render_each() {
+    let src = format!("{IFS}access-list 1 permit ip 10.0.0.0 0.0.0.255 any\r\nfoo bar\nroute outside 1.1.1.0 255.255.255.0\n");
+    let out = parse(&src);
+    assert_eq!(out.diagnostics.len(), 3);
+    let each: String = out
+        .diagnostics
+        .iter()
+        .map(|d| render_diagnostic("f", &src, d))
+        .collect();
+    assert_eq!(common::render_all("f", &src, &out), each);
+    assert!(each.contains("4 | foo bar\n  | ^^^\n"), "{each}");
+}

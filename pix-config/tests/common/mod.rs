@@ -64,10 +64,7 @@ pub fn config_file(name: &str) -> String {
 
 /// Render all diagnostics of a parse, one block each.
 pub fn render_all(file: &str, src: &str, out: &pix_config::ParseOutcome) -> String {
-    out.diagnostics
-        .iter()
-        .map(|d| pix_config::render_diagnostic(file, src, d))
-        .collect()
+    pix_config::render_diagnostics(file, src, &out.diagnostics)
 }
 
 /// Render all lint findings.
