@@ -22,7 +22,12 @@
 //! On a shared, loaded machine criterion's separate runs drift; so the bench also prints a
 //! *paired* summary (`dh_paired`): rounds that run ours and OpenSSL back to back on the
 //! same inputs, with the medians of each and the median of the per-round ratios.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
 #![allow(clippy::disallowed_methods)] // benches own the clock
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -50,7 +55,12 @@ fn be(n: &BigNum, len: usize) -> Vec<u8> {
 fn bench_group(c: &mut Criterion, g: DhGroup) {
     let len = g.modulus_len();
     let p = openssl_prime(g);
-    assert_eq!(p.to_vec(), g.prime_be(), "OpenSSL's prime for group {}", g.attribute());
+    assert_eq!(
+        p.to_vec(),
+        g.prime_be(),
+        "OpenSSL's prime for group {}",
+        g.attribute()
+    );
 
     let mut rng = StdRng::seed_from_u64(0x1ce_5eed);
     // Our key pairs (full and bounded) and a peer public value.
@@ -74,7 +84,11 @@ fn bench_group(c: &mut Criterion, g: DhGroup) {
     for (ours, e) in [(&full, &e_full), (&b256, &e_b256)] {
         r.mod_exp(&y, e, &p, &mut ctx).unwrap();
         let s = ours.agree(peer.public_value()).unwrap();
-        assert_eq!(s.expose_secret(), &be(&r, len)[..], "OpenSSL and ours agree");
+        assert_eq!(
+            s.expose_secret(),
+            &be(&r, len)[..],
+            "OpenSSL and ours agree"
+        );
     }
 
     let mut grp = c.benchmark_group(format!("dh_group{}", g.attribute()));
@@ -178,7 +192,11 @@ fn paired(g: DhGroup, rounds: usize) {
     println!("dh_paired group {} ({} rounds):", g.attribute(), rounds);
     for (i, n) in names.iter().enumerate() {
         let m = median(&mut t[i].clone());
-        println!("  {n:<18} median {:>9.1} us  ({:>7.0} ops/s)", m * 1e6, 1.0 / m);
+        println!(
+            "  {n:<18} median {:>9.1} us  ({:>7.0} ops/s)",
+            m * 1e6,
+            1.0 / m
+        );
     }
     println!("  ours/openssl (full, both constant-time)      = {r_full:.2}x time");
     println!("  ours/openssl (256-bit exponent, both ct)     = {r_b:.2}x time");
