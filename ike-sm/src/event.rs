@@ -501,7 +501,7 @@ impl DebugEvent {
             Self::NoKeyForPeer => {
                 v.push("ISAKMP (0): No pre-shared key for the peer's identity".into());
             }
-            Self::NeedXauth => v.push("ISAKMP (0): Need XAUTH".into()),
+            Self::NeedXauth => v.push("ISAKMP (0:0): Need XAUTH".into()),
             Self::XauthRequest => {
                 v.push("ISAKMP/xauth: request attribute XAUTH_TYPE".into());
                 v.push("ISAKMP/xauth: request attribute XAUTH_USER_NAME".into());

@@ -609,7 +609,7 @@ fn vpn_client_11_flow_main_mode_push() {
     let p1_end = ours.find("SA has been authenticated").unwrap() + 30;
     assert_eq!(extract(&ours[..p1_end], P1_PATTERNS), want);
     assert!(
-        dbg.iter().any(|l| l == "ISAKMP (0): Need XAUTH"),
+        dbg.iter().any(|l| l == "ISAKMP (0:0): Need XAUTH"),
         "QM held until Xauth"
     );
     assert!(
@@ -1298,4 +1298,64 @@ fn unanswered_quick_mode_is_abandoned_not_the_ike_sa() {
     net.run(Duration::from_secs(120));
     assert_eq!(net.cli(c).sa_state(sa), Some(P1State::Established));
     assert!(net.cli_events.iter().any(|(_, e)| matches!(e, Event::Debug(DebugEvent::Dropped(w)) if w.contains("Quick Mode unanswered"))));
+}
+
+#[test]
+fn debug_rendering_snapshot_of_the_first_quick_mode() {
+    let net = flow_4x(12, |_| {});
+    let dbg = net.gw_debug();
+    let start = dbg
+        .iter()
+        .position(|l| l == "ISAKMP : Checking IPsec proposal 1")
+        .unwrap();
+    let end = start
+        + dbg[start..]
+            .iter()
+            .position(|l| l.starts_with("IPSEC(spi_response)"))
+            .unwrap();
+    let snap: Vec<&str> = dbg[start..end].iter().map(String::as_str).collect();
+    let mut want = Vec::new();
+    let t = |n: u8, id: &str, auth: &str| {
+        vec![
+            format!("ISAKMP : Checking IPsec proposal {n}"),
+            format!("ISAKMP: transform 1, {id}"),
+            "ISAKMP:   attributes in transform:".to_string(),
+            format!("ISAKMP:      authenticator is {auth}"),
+            "ISAKMP:      encaps is 1".to_string(),
+            "ISAKMP:      SA life type in seconds".to_string(),
+            "ISAKMP:      SA life duration (VPI) of  0x0 0x20 0xc4 0x9b".to_string(),
+        ]
+    };
+    let no = |p: u8, tr: u8, h: u8| {
+        vec![
+            format!("IPSEC(validate_proposal): transform proposal (prot {p}, trans {tr}, hmac_alg {h}) not supported"),
+            "ISAKMP (0): atts not acceptable. Next payload is 0".to_string(),
+        ]
+    };
+    want.extend(t(1, "ESP_3DES", "HMAC-MD5"));
+    want.extend(no(3, 3, 1));
+    want.push("ISAKMP (0): skipping next ANDED proposal (1)".into());
+    want.extend(t(2, "ESP_3DES", "HMAC-SHA"));
+    want.extend(no(3, 3, 2));
+    want.push("ISAKMP (0): skipping next ANDED proposal (2)".into());
+    want.extend(t(3, "ESP_3DES", "HMAC-MD5"));
+    want.extend(no(3, 3, 1));
+    want.extend(t(4, "ESP_3DES", "HMAC-SHA"));
+    want.extend(no(3, 3, 2));
+    want.extend(t(5, "ESP_DES", "HMAC-MD5"));
+    want.push("ISAKMP (0): atts are acceptable.".into());
+    want.push("ISAKMP (0): bad SPI size of 2 octets!".into());
+    want.extend(t(6, "ESP_DES", "HMAC-SHA"));
+    want.extend(no(3, 2, 2));
+    want.push("ISAKMP (0): skipping next ANDED proposal (6)".into());
+    want.extend(t(7, "ESP_DES", "HMAC-MD5"));
+    want.push("ISAKMP (0): atts are acceptable.".into());
+    want.push("ISAKMP (0): processing NONCE payload. message ID = MID".into());
+    want.push("ISAKMP (0): processing ID payload. message ID = MID".into());
+    want.push("ISAKMP (0): ID_IPV4_ADDR src 10.89.129.200 prot 0 port 0".into());
+    want.push("ISAKMP (0): processing ID payload. message ID = MID".into());
+    want.push("ISAKMP (0): ID_IPV4_ADDR dst 192.168.1.1 prot 0 port 0".into());
+    let mid = dbg[start - 1].rsplit(' ').next().unwrap().to_string();
+    let want: Vec<String> = want.into_iter().map(|l| l.replace("MID", &mid)).collect();
+    assert_eq!(snap, want);
 }
