@@ -2,6 +2,8 @@
 //! with a version error), round-trips byte for byte, and agrees with ike-scan's
 //! own decode (check-decode.expected.txt) on the fields it states.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use isakmp_wire::attr::phase1::{Phase1Attribute, Phase1Transform};
 use isakmp_wire::doi::IdType;
 use isakmp_wire::payload::id::IdValue;
