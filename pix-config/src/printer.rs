@@ -96,13 +96,18 @@ pub(crate) fn sort_show_run(mut commands: Vec<Located<Command>>) -> Vec<Located<
     if ranks.windows(2).all(|w| matches!(w, [a, b] if a <= b)) {
         return commands;
     }
-    let mut order: Vec<usize> = (0..commands.len()).collect();
-    order.sort_by_key(|&i| ranks.get(i).copied().unwrap_or(u8::MAX));
-    let mut slots: Vec<Option<Located<Command>>> = commands.drain(..).map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
-        .collect()
+    // Lines are strictly increasing in parse order, so a command's rank is found by
+    // its line; a stable sort in place moves only the commands that are out of order.
+    let lines: Vec<u32> = commands.iter().map(|c| c.line).collect();
+    let key = |c: &Located<Command>| {
+        lines
+            .binary_search(&c.line)
+            .ok()
+            .and_then(|i| ranks.get(i).copied())
+            .unwrap_or(u8::MAX)
+    };
+    commands.sort_by_key(key);
+    commands
 }
 
 /// Write one command (object-groups write their member lines too).
