@@ -2,13 +2,14 @@
 """Independent ESP peer for esp/tests/scapy_interop.rs, built on scapy's
 SecurityAssociation. Reads one JSON request on stdin, writes one JSON answer on stdout.
 
-Request: {"cases": [{"id", "enc", "ekey", "auth", "akey", "spi", "mode",
+Request: {"cases": [{"id", "enc", "ekey", "auth", "akey", "spi", "mode", "natt",
                      "encrypt": [{"payload": hex, "seq": n}],
                      "decrypt": [hex ESP packet, ...]}]}
 Answer:  {"results": [{"id", "encrypted": [hex ESP packet],
                        "decrypted": [{"ok", "payload", "nh", "error"}]}]}
 For tunnel mode a payload is an inner IPv4 packet; for transport mode it is the bytes
-of protocol 253 behind the outer IPv4 header.
+of protocol 253 behind the outer IPv4 header. With "natt" the packets are RFC 3948
+UDP datagrams (8-byte UDP header on port 4500, then ESP) instead of bare ESP.
 """
 import json
 import sys
@@ -16,7 +17,7 @@ import warnings
 
 warnings.filterwarnings("ignore")
 try:
-    from scapy.layers.inet import IP
+    from scapy.layers.inet import IP, UDP
     from scapy.layers.ipsec import ESP, SecurityAssociation
     from scapy.packet import Raw
 except Exception as e:  # pragma: no cover
@@ -35,13 +36,16 @@ def make_sa(c):
         kw["auth_key"] = bytes.fromhex(c["akey"])
     if c["mode"] == "tunnel":
         kw["tunnel_header"] = IP(src=SRC, dst=DST)
+    if c.get("natt"):
+        kw["nat_t_header"] = UDP(sport=4500, dport=4500)
     return SecurityAssociation(ESP, **kw)
 
 
-def esp_bytes(ip_pkt):
+def esp_bytes(ip_pkt, natt=False):
+    """The ESP packet, or with NAT-T the whole UDP datagram (header + ESP)."""
     raw = bytes(ip_pkt)
     ihl = (raw[0] & 0x0F) * 4
-    assert raw[9] == 50, "not ESP"
+    assert raw[9] == (17 if natt else 50), "not ESP / UDP"
     return raw[ihl:]
 
 
@@ -56,10 +60,11 @@ def run_case(c):
         else:
             pkt = IP(src=SRC, dst=DST, proto=TRANSPORT_PROTO) / Raw(payload)
         enc = sa.encrypt(pkt, seq_num=item["seq"])
-        out["encrypted"].append(esp_bytes(enc).hex())
+        out["encrypted"].append(esp_bytes(enc, c.get("natt", False)).hex())
     for hexpkt in c.get("decrypt", []):
         esp = bytes.fromhex(hexpkt)
-        wire = IP(bytes(IP(src=DST, dst=SRC, proto=50) / Raw(esp)))
+        proto = 17 if c.get("natt") else 50
+        wire = IP(bytes(IP(src=DST, dst=SRC, proto=proto) / Raw(esp)))
         try:
             dec = sa.decrypt(wire)
         except Exception as e:  # the error class is what the test checks

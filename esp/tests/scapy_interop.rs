@@ -334,3 +334,126 @@ fn scapy_interop_every_pair_both_modes_both_directions() {
     assert_eq!(checked_ours, 34 * 24);
     assert_eq!(checked_theirs, 34 * 24);
 }
+
+/// RFC 3948 NAT traversal: scapy's `nat_t_header` (UDP 4500) against our
+/// `udp_encap` helpers, both directions, tunnel and transport.
+#[test]
+fn scapy_interop_udp_encapsulated_nat_t() {
+    let mut rng = StdRng::seed_from_u64(0x4500);
+    let now = Instant::now();
+    let pairs = [
+        (EncryptionAlgorithm::Aes128, IntegrityAlgorithm::HmacSha1_96),
+        (
+            EncryptionAlgorithm::TripleDes,
+            IntegrityAlgorithm::HmacMd5_96,
+        ),
+        (EncryptionAlgorithm::Des, IntegrityAlgorithm::HmacSha1_96),
+    ];
+    let name = |e: EncryptionAlgorithm| ENCS.iter().find(|x| x.0 == e).unwrap().1;
+    let aname = |a: IntegrityAlgorithm| AUTHS.iter().find(|x| x.0 == a).unwrap().1;
+    let mut cases = Vec::new();
+    for (enc, auth) in pairs {
+        for mode in [Encapsulation::UdpTunnel, Encapsulation::UdpTransport] {
+            let mut ekey = vec![0u8; enc.key_len()];
+            rng.fill_bytes(&mut ekey);
+            let mut akey = vec![0u8; auth.key_len()];
+            rng.fill_bytes(&mut akey);
+            let payloads: Vec<Vec<u8>> = [0usize, 1, 17, 100, 777, 1400]
+                .iter()
+                .map(|&n| {
+                    if mode == Encapsulation::UdpTunnel {
+                        inner_ipv4(&mut rng, n)
+                    } else {
+                        let mut b = vec![0u8; n];
+                        rng.fill_bytes(&mut b);
+                        b
+                    }
+                })
+                .collect();
+            let spi = rng.random_range(0x100..u32::MAX);
+            let params = || EspSaParams::new(spi, enc, auth, mode, EspKeys::new(&ekey, &akey));
+            let nh = if mode == Encapsulation::UdpTunnel {
+                4
+            } else {
+                253
+            };
+            // Ours: ESP behind a UDP header written by udp_encap, checksum zero.
+            let mut out = OutboundSa::new(&params(), now).unwrap();
+            let ours: Vec<Vec<u8>> = payloads
+                .iter()
+                .map(|p| {
+                    let mut buf = vec![0u8; 1600];
+                    let n = out
+                        .encapsulate(now, &mut rng, nh, p, &mut buf[8..])
+                        .unwrap();
+                    udp_encap::write_udp_header(&mut buf, 4500, 4500, n).unwrap();
+                    buf.truncate(8 + n);
+                    buf
+                })
+                .collect();
+            cases.push((
+                enc,
+                auth,
+                mode,
+                spi,
+                ekey.clone(),
+                akey.clone(),
+                payloads,
+                ours,
+                nh,
+            ));
+        }
+    }
+    let req = json!({
+        "cases": cases.iter().enumerate().map(|(id, c)| json!({
+            "id": id, "enc": name(c.0), "ekey": hex::encode(&c.4), "auth": aname(c.1),
+            "akey": hex::encode(&c.5), "spi": c.3, "natt": true,
+            "mode": if c.2 == Encapsulation::UdpTunnel { "tunnel" } else { "transport" },
+            "encrypt": c.6.iter().enumerate().map(|(i, p)| json!({"payload": hex::encode(p), "seq": i + 1})).collect::<Vec<_>>(),
+            "decrypt": c.7.iter().map(hex::encode).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()
+    });
+    let answer = scapy(&req);
+    let results = answer["results"].as_array().unwrap();
+    let mut checked = 0;
+    for (c, r) in cases.iter().zip(results) {
+        let what = format!("{:?}/{:?}/{:?}", c.0, c.1, c.2);
+        // scapy decrypted our UDP-encapsulated packets
+        for (want, got) in c.6.iter().zip(r["decrypted"].as_array().unwrap()) {
+            assert_eq!(got["ok"], true, "{what}: {}", got["error"]);
+            assert_eq!(
+                got["payload"].as_str().unwrap(),
+                hex::encode(want),
+                "{what}"
+            );
+            checked += 1;
+        }
+        let mut inb = InboundSa::new(
+            &EspSaParams::new(c.3, c.0, c.1, c.2, EspKeys::new(&c.4, &c.5)),
+            now,
+        )
+        .unwrap();
+        for (k, h) in r["encrypted"].as_array().unwrap().iter().enumerate() {
+            let udp = hex::decode(h.as_str().unwrap()).unwrap();
+            assert_eq!(&udp[..4], &[0x11, 0x94, 0x11, 0x94], "{what}: ports 4500");
+            assert_eq!(usize::from(u16::from_be_bytes([udp[4], udp[5]])), udp.len());
+            assert_eq!(
+                &udp[6..8],
+                &[0, 0],
+                "{what}: scapy also sends a zero UDP checksum"
+            );
+            let mut esp = udp_encap::esp_payload(&udp[8..]).unwrap().to_vec();
+            let d = inb
+                .decapsulate(now, &mut esp)
+                .unwrap_or_else(|e| panic!("{what} packet {k}: {e}"));
+            assert_eq!(d.next_header, c.8);
+            assert_eq!(
+                hex::encode(&esp[d.payload]),
+                hex::encode(&c.6[k]),
+                "{what} packet {k}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6 * 6 * 2);
+}
