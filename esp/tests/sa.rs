@@ -796,3 +796,25 @@ fn fixed_rng_helper_is_usable() {
     rand_core::Rng::fill_bytes(&mut r, &mut b);
     assert_eq!(b, [1, 2, 3, 4]);
 }
+
+#[test]
+fn debug_output_never_shows_keys() {
+    let now = Instant::now();
+    let key = [0xabu8; 24];
+    let auth = [0xcdu8; 20];
+    let p = EspSaParams::new(
+        1,
+        EncryptionAlgorithm::TripleDes,
+        IntegrityAlgorithm::HmacSha1_96,
+        Encapsulation::Tunnel,
+        EspKeys::new(&key, &auth),
+    );
+    let out = OutboundSa::new(&p, now).unwrap();
+    let inb = InboundSa::new(&p, now).unwrap();
+    for text in [format!("{p:?}"), format!("{out:?}"), format!("{inb:?}")] {
+        assert!(text.contains("redacted"), "{text}");
+        for needle in ["171", "ab, ab", "0xab", "205", "cd, cd", "0xcd"] {
+            assert!(!text.contains(needle), "{needle} in {text}");
+        }
+    }
+}
