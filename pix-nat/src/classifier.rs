@@ -3,13 +3,17 @@
 //!
 //! Entries are split three ways:
 //!
-//! 1. entries whose destination covers few *elementary intervals* of the
-//!    destination address space go into a destination index: the sorted interval
-//!    boundaries (binary search, narrowed by a 64 Ki-entry table on the top 16 bits)
-//!    and, per interval, the ascending list of entries covering it;
-//! 2. of the rest, entries whose source is narrow go into a source index built the
-//!    same way;
-//! 3. what remains (typically `any any` lines) stays in an ascending list.
+//! 1. entries with a destination other than `any` go into destination indexes: the
+//!    sorted boundaries of the *elementary intervals* their ranges cut the address
+//!    space into (branch-free binary search, narrowed by a 64 Ki-entry table on the
+//!    top 16 bits) and, per interval, the ascending list of entries covering it. An
+//!    entry covering more than a few intervals is not copied into each of them but
+//!    passed to the next level, whose intervals come only from such wider entries
+//!    (hosts in level 0, the /24s around them in level 1, ...);
+//! 2. entries whose destination is `any` (or too wide for every level) go into
+//!    source indexes built the same way;
+//! 3. what remains (typically `any any` lines) stays in ascending lists, one per
+//!    protocol class, so a TCP packet never looks at `icmp any any`.
 //!
 //! A lookup scans each candidate list in entry order and stops at the first full
 //! match or as soon as the entry index passes the best match found so far, so the
@@ -17,10 +21,12 @@
 
 use crate::acl::{Ace, Tuple};
 
-/// Entries covering more intervals than this are not copied into an index.
+/// Entries covering more intervals than this are passed to the next level.
 const NARROW_LIMIT: usize = 32;
-/// Below this many boundaries the top-16-bit table is not worth its 256 KiB.
-const TABLE_MIN_BOUNDS: usize = 1024;
+/// Levels per dimension; what no level takes falls through.
+const MAX_LEVELS: usize = 6;
+/// Below this many boundaries a plain binary search is as fast as the table.
+const TABLE_MIN_BOUNDS: usize = 64;
 
 #[derive(Debug, Clone, Default)]
 struct IntervalIndex {
@@ -29,8 +35,12 @@ struct IntervalIndex {
     /// `items[offsets[i]..offsets[i + 1]]` are the entries covering interval `i`.
     offsets: Vec<u32>,
     items: Vec<u32>,
-    /// For each top-16-bit prefix, the first interval index that can contain it.
+    /// Bucket table over `[base, base + (table.len() << shift))`: entry `j` is the
+    /// interval holding `base + (j << shift)`. Sized to about two buckets per
+    /// boundary, so a lookup is one table read and a search of one or two bounds.
     table: Vec<u32>,
+    base: u32,
+    shift: u32,
     /// Lowest entry index in this index (`u32::MAX` when empty).
     min: u32,
 }
@@ -51,6 +61,25 @@ impl IntervalIndex {
 
     fn interval_of(bounds: &[u32], x: u32) -> usize {
         bounds.partition_point(|&b| b <= x).saturating_sub(1)
+    }
+
+    /// Index of the last element `<= x` in a non-empty slice whose first element is
+    /// `<= x` (branch-free: the loop runs log2(len) times whatever the data).
+    #[inline]
+    fn last_le(slice: &[u32], x: u32) -> usize {
+        let mut base = 0usize;
+        let mut len = slice.len();
+        while len > 1 {
+            let half = len / 2;
+            let mid = base.wrapping_add(half);
+            base = if slice.get(mid).is_some_and(|&b| b <= x) {
+                mid
+            } else {
+                base
+            };
+            len = len.saturating_sub(half);
+        }
+        base
     }
 
     /// Build from `(entry index, lo, hi)`; entries covering more than
@@ -90,19 +119,32 @@ impl IntervalIndex {
             }
         }
         let min = spans.iter().map(|s| s.0).min().unwrap_or(u32::MAX);
-        let table = if n >= TABLE_MIN_BOUNDS {
-            (0u32..=0xFFFF)
-                .map(|p| Self::interval_of(&bounds, p << 16) as u32)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let (mut table, mut base, mut shift) = (Vec::new(), 0u32, 0u32);
+        if n >= TABLE_MIN_BOUNDS {
+            if let (Some(&b1), Some(&last)) = (bounds.get(1), bounds.last()) {
+                let span = u64::from(last.saturating_sub(b1)).saturating_add(1);
+                let want = (n as u64).saturating_mul(2);
+                while shift < 40 && (span >> shift) > want {
+                    shift = shift.saturating_add(1);
+                }
+                base = b1;
+                let buckets = (span >> shift).saturating_add(1);
+                table = (0..buckets)
+                    .map(|j| {
+                        let x = u64::from(b1).saturating_add(j << shift);
+                        Self::interval_of(&bounds, u32::try_from(x).unwrap_or(u32::MAX)) as u32
+                    })
+                    .collect();
+            }
+        }
         (
             IntervalIndex {
                 bounds,
                 offsets,
                 items,
                 table,
+                base,
+                shift,
                 min,
             },
             rejected,
@@ -115,17 +157,19 @@ impl IntervalIndex {
             return &[];
         }
         let i = if self.table.is_empty() {
-            Self::interval_of(&self.bounds, x)
+            Self::last_le(&self.bounds, x)
+        } else if x < self.base {
+            // below every non-zero bound: the first interval
+            0
         } else {
-            let top = (x >> 16) as usize;
-            let lo = self.table.get(top).copied().unwrap_or(0) as usize;
-            let hi = match self.table.get(top.wrapping_add(1)) {
+            let j = (x.wrapping_sub(self.base) >> self.shift) as usize;
+            let lo = self.table.get(j).copied().unwrap_or(0) as usize;
+            let hi = match self.table.get(j.wrapping_add(1)) {
                 Some(&h) => (h as usize).saturating_add(1).min(self.bounds.len()),
                 None => self.bounds.len(),
             };
             let slice = self.bounds.get(lo..hi).unwrap_or(&[]);
-            lo.saturating_add(slice.partition_point(|&b| b <= x))
-                .saturating_sub(1)
+            lo.saturating_add(Self::last_le(slice, x))
         };
         let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i.wrapping_add(1)))
         else {
@@ -139,34 +183,56 @@ impl IntervalIndex {
 #[derive(Debug, Clone, Default)]
 pub struct Classifier {
     aces: Vec<Ace>,
-    by_dst: IntervalIndex,
-    by_src: IntervalIndex,
-    rest: Vec<u32>,
+    by_dst: Vec<IntervalIndex>,
+    by_src: Vec<IntervalIndex>,
+    /// Leftover entries by protocol class: tcp, udp, icmp, other (each with the `ip` ones).
+    rest: [Vec<u32>; 4],
+}
+
+fn proto_class(p: u8) -> usize {
+    match p {
+        6 => 0,
+        17 => 1,
+        1 => 2,
+        _ => 3,
+    }
+}
+
+/// Build up to [`MAX_LEVELS`] indexes; returns them and the entries none took.
+fn levels(mut entries: Vec<(u32, u32, u32)>) -> (Vec<IntervalIndex>, Vec<u32>) {
+    // candidate lists must come out ascending: fill them in entry order
+    entries.sort_unstable_by_key(|e| e.0);
+    let mut out = Vec::new();
+    while !entries.is_empty() && out.len() < MAX_LEVELS {
+        let bounds = IntervalIndex::bounds_of(entries.iter().map(|e| (e.1, e.2)));
+        let (idx, rejected) = IntervalIndex::build(&entries, bounds);
+        if idx.min != u32::MAX {
+            out.push(idx);
+        }
+        let before = entries.len();
+        let keep: std::collections::HashSet<u32> = rejected.into_iter().collect();
+        entries.retain(|e| keep.contains(&e.0));
+        if entries.len() == before {
+            break;
+        }
+    }
+    (out, entries.into_iter().map(|e| e.0).collect())
 }
 
 impl Classifier {
     /// Compile `aces` (in ACL order).
     pub fn new(aces: Vec<Ace>) -> Classifier {
         let n = u32::try_from(aces.len()).unwrap_or(u32::MAX);
-        let dst_entries: Vec<(u32, u32, u32)> = aces
-            .iter()
-            .zip(0..n)
+        let numbered = || aces.iter().zip(0..n);
+        let dst_entries: Vec<(u32, u32, u32)> = numbered()
             .filter(|(a, _)| a.dst_mask != 0)
             .map(|(a, i)| {
                 let (lo, hi) = a.dst_range();
                 (i, lo, hi)
             })
             .collect();
-        let mut wide: Vec<u32> = aces
-            .iter()
-            .zip(0..n)
-            .filter(|(a, _)| a.dst_mask == 0)
-            .map(|(_, i)| i)
-            .collect();
-        let bounds = IntervalIndex::bounds_of(dst_entries.iter().map(|e| (e.1, e.2)));
-        let (by_dst, rejected) = IntervalIndex::build(&dst_entries, bounds);
-        wide.extend(rejected);
-        wide.sort_unstable();
+        let (by_dst, mut wide) = levels(dst_entries);
+        wide.extend(numbered().filter(|(a, _)| a.dst_mask == 0).map(|(_, i)| i));
         let get = |i: u32| aces.get(i as usize);
         let src_entries: Vec<(u32, u32, u32)> = wide
             .iter()
@@ -177,15 +243,22 @@ impl Classifier {
                 (i, lo, hi)
             })
             .collect();
-        let mut rest: Vec<u32> = wide
-            .iter()
-            .copied()
-            .filter(|&i| get(i).is_some_and(|a| a.src_mask == 0))
-            .collect();
-        let bounds = IntervalIndex::bounds_of(src_entries.iter().map(|e| (e.1, e.2)));
-        let (by_src, rejected) = IntervalIndex::build(&src_entries, bounds);
-        rest.extend(rejected);
-        rest.sort_unstable();
+        let (by_src, mut leftover) = levels(src_entries);
+        leftover.extend(
+            wide.iter()
+                .copied()
+                .filter(|&i| get(i).is_some_and(|a| a.src_mask == 0)),
+        );
+        leftover.sort_unstable();
+        let mut rest: [Vec<u32>; 4] = Default::default();
+        for i in leftover {
+            let Some(a) = get(i) else { continue };
+            for (c, list) in rest.iter_mut().enumerate() {
+                if a.proto == 0 || proto_class(a.proto) == c {
+                    list.push(i);
+                }
+            }
+        }
         Classifier {
             aces,
             by_dst,
@@ -226,13 +299,19 @@ impl Classifier {
     #[inline]
     pub fn first_match(&self, t: &Tuple) -> Option<usize> {
         let mut best = u32::MAX;
-        if self.by_dst.min != u32::MAX {
-            self.scan(self.by_dst.candidates(t.dst), t, &mut best);
+        for idx in &self.by_dst {
+            if idx.min < best {
+                self.scan(idx.candidates(t.dst), t, &mut best);
+            }
         }
-        if self.by_src.min < best {
-            self.scan(self.by_src.candidates(t.src), t, &mut best);
+        for idx in &self.by_src {
+            if idx.min < best {
+                self.scan(idx.candidates(t.src), t, &mut best);
+            }
         }
-        self.scan(&self.rest, t, &mut best);
+        if let Some(list) = self.rest.get(proto_class(t.proto)) {
+            self.scan(list, t, &mut best);
+        }
         (best != u32::MAX).then_some(best as usize)
     }
 
@@ -288,7 +367,7 @@ mod tests {
             .map(|i| host(i.wrapping_mul(7919) << 8, 80, i))
             .collect();
         let c = Classifier::new(aces.clone());
-        assert!(!c.by_dst.table.is_empty());
+        assert!(!c.by_dst[0].table.is_empty());
         for i in (0..5000u32).step_by(37) {
             let t = Tuple {
                 proto: 6,

@@ -305,7 +305,7 @@ impl Firewall {
             if let Some((id, dir)) = st.conns.find(&key) {
                 return self.ride(st, p, now, id, dir, tr, acct);
             }
-            if p.proto == Proto::Tcp && !(p.flags.syn && !p.flags.ack) {
+            if p.proto == Proto::Tcp && (p.flags.ack || !p.flags.syn) {
                 tr.push(
                     PhaseKind::FlowLookup,
                     "",

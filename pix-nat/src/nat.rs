@@ -67,21 +67,19 @@ pub struct StaticHit {
     pub port: u16,
 }
 
+/// Per netmask: (interface, masked address) -> static indexes, ascending.
+type MaskGroups = Vec<(u32, HashMap<(usize, u32), Vec<u32>>)>;
+
 /// All `static` lines with two hash indexes (real side, mapped side) per netmask.
 #[derive(Debug, Clone, Default)]
 pub struct StaticTable {
     rules: Vec<StaticRule>,
-    by_real: Vec<(u32, HashMap<(usize, u32), Vec<u32>>)>,
-    by_mapped: Vec<(u32, HashMap<(usize, u32), Vec<u32>>)>,
+    by_real: MaskGroups,
+    by_mapped: MaskGroups,
     policy: Vec<u32>,
 }
 
-fn index_push(
-    groups: &mut Vec<(u32, HashMap<(usize, u32), Vec<u32>>)>,
-    mask: u32,
-    key: (usize, u32),
-    i: u32,
-) {
+fn index_push(groups: &mut MaskGroups, mask: u32, key: (usize, u32), i: u32) {
     let pos = match groups.iter().position(|g| g.0 == mask) {
         Some(p) => p,
         None => {
