@@ -15,9 +15,10 @@ fn main() -> ExitCode {
     };
     let text = pix_config::decode(&bytes);
     let out = pix_config::parse_with(&text, &pix_config::ParseOptions::default());
-    for d in &out.diagnostics {
-        print!("{}", pix_config::render_diagnostic(&path, &text, d));
-    }
+    print!(
+        "{}",
+        pix_config::render_diagnostics(&path, &text, &out.diagnostics)
+    );
     for f in pix_config::lint(&out.config) {
         print!("{}", f.render(&path));
     }
