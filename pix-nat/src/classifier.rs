@@ -179,10 +179,64 @@ impl IntervalIndex {
     }
 }
 
+/// The match fields of an entry, packed (28 bytes) for the scan.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    src: u32,
+    src_mask: u32,
+    dst: u32,
+    dst_mask: u32,
+    sport: (u16, u16),
+    dport: (u16, u16),
+    proto: u8,
+    /// bit 0: sport negated, bit 1: dport negated, bit 2: ICMP type given.
+    flags: u8,
+    icmp: u8,
+}
+
+impl Key {
+    fn of(a: &Ace) -> Key {
+        Key {
+            src: a.src,
+            src_mask: a.src_mask,
+            dst: a.dst,
+            dst_mask: a.dst_mask,
+            sport: (a.sport.lo, a.sport.hi),
+            dport: (a.dport.lo, a.dport.hi),
+            proto: a.proto,
+            flags: u8::from(a.sport.negate)
+                | (u8::from(a.dport.negate) << 1)
+                | (u8::from(a.icmp_type.is_some()) << 2),
+            icmp: a.icmp_type.unwrap_or(0),
+        }
+    }
+
+    /// Same answer as [`Ace::matches`].
+    #[inline]
+    fn matches(&self, t: &Tuple) -> bool {
+        if t.dst & self.dst_mask != self.dst || t.src & self.src_mask != self.src {
+            return false;
+        }
+        if self.proto == 0 {
+            return true;
+        }
+        if self.proto != t.proto {
+            return false;
+        }
+        if self.proto == 6 || self.proto == 17 {
+            let sp = (self.sport.0 <= t.sport && t.sport <= self.sport.1) != (self.flags & 1 != 0);
+            let dp = (self.dport.0 <= t.dport && t.dport <= self.dport.1) != (self.flags & 2 != 0);
+            return sp && dp;
+        }
+        self.proto != 1 || self.flags & 4 == 0 || self.icmp == t.icmp_type
+    }
+}
+
 /// A compiled access list.
 #[derive(Debug, Clone, Default)]
 pub struct Classifier {
     aces: Vec<Ace>,
+    keys: Vec<Key>,
     by_dst: Vec<IntervalIndex>,
     by_src: Vec<IntervalIndex>,
     /// Leftover entries by protocol class: tcp, udp, icmp, other (each with the `ip` ones).
@@ -259,8 +313,10 @@ impl Classifier {
                 }
             }
         }
+        let keys = aces.iter().map(Key::of).collect();
         Classifier {
             aces,
+            keys,
             by_dst,
             by_src,
             rest,
@@ -288,7 +344,7 @@ impl Classifier {
             if i >= *best {
                 return;
             }
-            if self.aces.get(i as usize).is_some_and(|a| a.matches(t)) {
+            if self.keys.get(i as usize).is_some_and(|k| k.matches(t)) {
                 *best = i;
                 return;
             }

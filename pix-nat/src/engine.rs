@@ -392,7 +392,13 @@ impl Firewall {
                         ),
                     ],
                 );
-            } else if let Some(x) = st.xlates.find_mapped(input, pn, t.dst, t.dport) {
+            } else if let Some(x) = st
+                .xlates
+                .find_mapped(input, pn, t.dst, t.dport)
+                // a PAT slot takes no new inbound TCP/UDP connection (its replies ride
+                // the connection); ICMP replies are checked as new packets and need it
+                .filter(|x| x.kind != XlateKind::Pat || p.proto == Proto::Icmp)
+            {
                 real_dst = u32::from(x.local);
                 if let Some((_, lp, _)) = x.pat {
                     real_dport = lp;

@@ -77,6 +77,14 @@
 //!   (`tests/scenarios.rs::s2_pool_exhaustion`).
 //! * `nat 0 net` is outbound-only (`tests/reference.rs::identity_nat_is_outbound_only`).
 
+//! # Not modelled (yet)
+//!
+//! `outbound`/`apply` lists, outside NAT (`nat ... outside`), the `dns` option,
+//! connection and embryonic limits of `nat`/`static`, fixups (FTP data channels,
+//! SIP, H.323 pinholes), `per-user-override` and downloadable ACLs, traffic to the
+//! PIX itself (dropped as to-the-box). `ipsec user` uauth entries live as long as
+//! their tunnel ([`State::vpn_disconnect`]) rather than by the uauth timer.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -233,6 +233,23 @@ global (outside) 1 209.165.201.12
     assert_eq!(out("10.1.1.56", 500), (ip("209.165.201.12"), 0));
     assert_eq!(out("10.1.1.57", 700), (ip("209.165.201.12"), 700));
     assert_eq!(out("10.1.1.58", 700), (ip("209.165.201.12"), 512));
+    // a PAT slot takes no new inbound connection, even where the ACL would permit it
+    let fw_acl = cfg("nat (inside) 1 0.0.0.0 0.0.0.0
+global (outside) 1 209.165.201.12
+access-list acl_out permit tcp any any
+access-group acl_out in interface outside
+");
+    let mut st2 = State::new();
+    let p = Packet::tcp("inside", ip("10.1.1.50"), 1025, ip("192.0.2.1"), 80);
+    assert!(fw_acl.process(&mut st2, &p, now).trace.allowed());
+    let inb = Packet::tcp(
+        "outside",
+        ip("192.0.2.99"),
+        5555,
+        ip("209.165.201.12"),
+        1025,
+    );
+    assert!(!fw_acl.trace(&st2, &inb, now).allowed());
     let kinds: Vec<XlateKind> = st.xlates.iter().map(|x| x.kind).collect();
     assert_eq!(kinds[..3], [XlateKind::Nat, XlateKind::Nat, XlateKind::Pat]);
     snapshot("ref_pat_show_xlate.txt", &pix_nat::show_xlate(&fw, &st));

@@ -43,7 +43,9 @@ const MAX_QUEUE: usize = 4096;
 pub struct Endpoint {
     pub(crate) config: Config,
     pub(crate) pools: modecfg::Pools,
-    pub(crate) sas: BTreeMap<SaId, IkeSa>,
+    /// Boxed: an SA is taken out of the map while a datagram is processed, and moving a
+    /// pointer is cheaper than moving the whole state.
+    pub(crate) sas: BTreeMap<SaId, Box<IkeSa>>,
     pub(crate) by_cookies: BTreeMap<[u8; 16], SaId>,
     pub(crate) half_open: BTreeMap<([u8; 8], SocketAddr), SaId>,
     pub(crate) next_id: u64,
@@ -133,7 +135,7 @@ impl Endpoint {
     /// The earliest deadline; call [`Endpoint::handle_timeout`] when it passes.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sas.values().filter_map(IkeSa::next_deadline).min()
+        self.sas.values().filter_map(|s| s.next_deadline()).min()
     }
 
     pub(crate) fn debug(&mut self, d: DebugEvent) {
@@ -204,7 +206,7 @@ impl Endpoint {
 
     pub(crate) fn insert_sa(&mut self, sa: IkeSa) {
         self.by_cookies.insert(sa.cookies(), sa.id);
-        self.sas.insert(sa.id, sa);
+        self.sas.insert(sa.id, Box::new(sa));
     }
 
     /// Feeds one UDP datagram (the ISAKMP message, without a non-ESP marker).
@@ -349,7 +351,7 @@ impl Endpoint {
     }
 
     /// Re-files an SA after processing, or cleans it up when it died.
-    pub(crate) fn put_back(&mut self, mut sa: IkeSa, now: Instant) {
+    pub(crate) fn put_back(&mut self, mut sa: Box<IkeSa>, now: Instant) {
         let _ = now;
         if sa.state == P1State::Dead {
             self.cleanup(&mut sa);
@@ -470,6 +472,38 @@ impl Endpoint {
         Ok(id)
     }
 
+    /// [`Endpoint::initiate`] in Aggressive Mode (the profile's mode is overridden).
+    ///
+    /// # Errors
+    /// As [`Endpoint::initiate`].
+    pub fn initiate_aggressive<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        mut profile: ClientProfile,
+        rng: &mut R,
+    ) -> Result<SaId, SmError> {
+        profile.mode = crate::config::Phase1Mode::Aggressive;
+        self.initiate(now, local, remote, profile, rng)
+    }
+
+    /// [`Endpoint::initiate`] in Main Mode (the profile's mode is overridden).
+    ///
+    /// # Errors
+    /// As [`Endpoint::initiate`].
+    pub fn initiate_main<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        mut profile: ClientProfile,
+        rng: &mut R,
+    ) -> Result<SaId, SmError> {
+        profile.mode = crate::config::Phase1Mode::Main;
+        self.initiate(now, local, remote, profile, rng)
+    }
+
     /// Starts a Quick Mode on an established SA (client side). Returns its message ID.
     ///
     /// # Errors
@@ -525,6 +559,19 @@ impl Endpoint {
         s.state = P1State::Dead;
         self.put_back(s, now);
         Ok(())
+    }
+
+    /// Closes an IKE SA: the same as [`Endpoint::delete`].
+    ///
+    /// # Errors
+    /// [`SmError::UnknownSa`].
+    pub fn close<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        self.delete(now, sa, rng)
     }
 
     /// Deletes one child SA pair (by our inbound SPI) and tells the peer (IPsec Delete).
