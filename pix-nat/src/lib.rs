@@ -50,7 +50,7 @@
 //!   the state alone; [`Firewall::expire`] tears down what idled out.
 //! * Renderers: [`Trace::render`] (packet-tracer text), [`show_xlate`],
 //!   [`show_conn`], [`show_uauth`], [`show_local_host`]; with the `serde`
-//!   feature the plain structs serialise ([`Trace::to_json`]).
+//!   feature the plain structs serialise (`Trace::to_json`).
 //! * [`run_trace_command`] is the `trace CONFIG input IF PROTO SRC SPORT DST DPORT
 //!   [--vpn-user USER] [--format text|json]` command.
 //!
