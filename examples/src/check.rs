@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use pix_config::{
-    lint, parse_bytes, render_diagnostic, Diagnostic, Finding, ParseOptions, SecretsOverlay,
-    Severity,
+    lint, parse_bytes, render_diagnostics, ConfigError, Diagnostic, Finding, ParseOptions,
+    SecretsOverlay, Severity,
 };
 use serde::Serialize;
 
@@ -37,7 +37,7 @@ pub fn check(
         std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
     };
     let bytes = read(config)?;
-    let (overlay, secrets_diagnostics) = match secrets {
+    let (overlay, mut secrets_diagnostics) = match secrets {
         Some(p) => {
             let raw = read(p)?;
             let text = String::from_utf8(raw).map_err(|_| {
@@ -52,7 +52,21 @@ pub fn check(
         strict,
         secrets: overlay.as_ref(),
     };
-    let outcome = parse_bytes(&bytes, &opts);
+    let mut outcome = parse_bytes(&bytes, &opts);
+    // An overlay entry that fills nothing is about the secrets file's own line:
+    // report it there, not at "line 0" of the configuration.
+    let (about_overlay, diagnostics): (Vec<_>, Vec<_>) = std::mem::take(&mut outcome.diagnostics)
+        .into_iter()
+        .partition(|d| matches!(d.error, ConfigError::OverlayUnmatched { .. }));
+    outcome.diagnostics = diagnostics;
+    for mut d in about_overlay {
+        if let Some(r) = d.related.first() {
+            d.line = r.line;
+        }
+        d.related.clear();
+        secrets_diagnostics.push(d);
+    }
+    secrets_diagnostics.sort_by_key(|d| d.line);
     let findings = lint(&outcome.config);
     let count = |d: &[Diagnostic], s: Severity| d.iter().filter(|x| x.severity == s).count();
     let report = Report {
@@ -86,9 +100,11 @@ pub fn render_text(report: &Report, source: &str, secrets_name: Option<&str>) ->
             d.message
         ));
     }
-    for d in &report.diagnostics {
-        out.push_str(&render_diagnostic(&report.file, source, d));
-    }
+    out.push_str(&render_diagnostics(
+        &report.file,
+        source,
+        &report.diagnostics,
+    ));
     for f in &report.findings {
         out.push_str(&f.render(&report.file));
     }

@@ -149,9 +149,18 @@ fn secrets_overlay_fills_masked_keys_and_never_prints_them() {
             "secret {secret} printed: {out}{err}"
         );
     }
-    // The bad overlay line is an error on the overlay's own line.
+    // The bad overlay line is an error on the overlay's own line, and the entry that
+    // fills nothing is a warning there too (not at "line 0" of the configuration).
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&format!("{}:5:", secrets.display())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}:4:1: warning: overlay entry `vpngroup nosuchgroup password` matches nothing",
+            secrets.display()
+        )),
+        "{out}"
+    );
+    assert!(!out.contains(":0:"), "{out}");
 }
 
 #[test]
