@@ -1305,7 +1305,7 @@ impl Firewall {
                 Some(t.sport)
             } else {
                 let (lo, hi) = pat_band(t.sport);
-                (lo..=hi).find(|pt| !st.xlates.pat_used(egress, pn, a, *pt))
+                st.xlates.pat_port(egress, pn, a, lo, hi)
             };
             if let Some(pt) = port {
                 let id = st.xlates.insert(Xlate {

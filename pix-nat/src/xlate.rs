@@ -54,12 +54,50 @@ type MappedKey = (usize, u8, u32, u16);
 /// Index key of the real side: (real interface, mapped interface, protocol or 0, address, port or 0).
 type RealKey = (usize, usize, u8, u32, u16);
 
+/// A small multiplicative hasher for the xlate table's integer keys. Xlates are
+/// created only by new connections from the higher-security side, so their keys are
+/// not chosen by hosts on the Internet; the connection table, whose keys are, keeps
+/// the standard keyed hasher.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// `BuildHasher` for [`FxHasher`].
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// The xlate table.
 #[derive(Debug, Clone, Default)]
 pub struct XlateTable {
     slots: BTreeMap<u64, Xlate>,
-    by_mapped: HashMap<MappedKey, u64>,
-    by_real: HashMap<RealKey, u64>,
+    by_mapped: HashMap<MappedKey, u64, FxBuild>,
+    by_real: HashMap<RealKey, u64, FxBuild>,
+    /// Next PAT port to try per (interface, protocol, address, band start).
+    pat_cursor: HashMap<(usize, u8, u32, u16), u16, FxBuild>,
     next_id: u64,
     most_used: usize,
 }
@@ -156,6 +194,36 @@ impl XlateTable {
     /// Is `port` of `addr` on `mapped_if` taken by a PAT slot?
     pub fn pat_used(&self, mapped_if: usize, proto: u8, addr: u32, port: u16) -> bool {
         self.by_mapped.contains_key(&(mapped_if, proto, addr, port))
+    }
+
+    /// A free PAT port of `addr` in the band `lo..=hi`, searched from where the
+    /// last search of that band stopped (wrapping), so a busy band costs one probe
+    /// per allocation rather than a scan from its start.
+    pub fn pat_port(
+        &mut self,
+        mapped_if: usize,
+        proto: u8,
+        addr: u32,
+        lo: u16,
+        hi: u16,
+    ) -> Option<u16> {
+        let key = (mapped_if, proto, addr, lo);
+        let start = self
+            .pat_cursor
+            .get(&key)
+            .copied()
+            .unwrap_or(lo)
+            .clamp(lo, hi);
+        let found = (start..=hi)
+            .chain(lo..start)
+            .find(|p| !self.pat_used(mapped_if, proto, addr, *p))?;
+        let next = if found >= hi {
+            lo
+        } else {
+            found.saturating_add(1)
+        };
+        self.pat_cursor.insert(key, next);
+        Some(found)
     }
 
     /// Remove idle xlates without connections; returns them.
