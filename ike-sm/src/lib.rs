@@ -133,6 +133,14 @@
 //!   (`vpn_client_4x_flow_matches_the_seed`).
 //! * A Quick Mode arriving before Xauth and Mode Config finish is held, not refused
 //!   (`vpn_client_11_flow_main_mode_push`, "Need XAUTH").
+//!
+//! # Cargo features
+//! * `fuzzing` (off, never in `default`): **no security**. Diffie-Hellman becomes a
+//!   stand-in whose public value is the private exponent and whose shared secret is the
+//!   XOR of both, so a fuzzer drives the encrypted exchanges without paying for modular
+//!   exponentiations. Only the cargo-fuzz workspace (`fuzz/Cargo.toml`) enables it;
+//!   [`crypto::dh::INSECURE_FUZZING_CRYPTO`] tells a driver whether it was compiled in,
+//!   and `tests/fuzzing_feature.rs` checks that a normal build does real DH.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

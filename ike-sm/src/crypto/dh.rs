@@ -25,6 +25,13 @@ static PARAMS_1536: FixedMontyParams<{ U1536::LIMBS }> =
 static PARAMS_2048: FixedMontyParams<{ U2048::LIMBS }> =
     FixedMontyParams::new_vartime(Odd::<U2048>::from_be_hex(MODP_2048_HEX));
 
+/// `true` only when the crate was built with the `fuzzing` cargo feature, which replaces
+/// Diffie-Hellman by a no-security stand-in (the public value is the private exponent, the
+/// shared secret is their XOR) so that a fuzzer reaches the encrypted exchanges at full
+/// speed. Never enable that feature outside a fuzz build: every key exchange is then
+/// readable by anyone who sees it. A driver may refuse to start when this is `true`.
+pub const INSECURE_FUZZING_CRYPTO: bool = cfg!(feature = "fuzzing");
+
 /// The smallest bounded private exponent we accept, in bits (twice the ~80-bit strength
 /// of the 768/1024-bit groups, RFC 3526 section 8).
 pub const MIN_EXPONENT_BITS: u32 = 160;
@@ -321,6 +328,11 @@ impl KeyPair {
         exponent: Secret,
         exponent_bits: u32,
     ) -> Result<Self, SmError> {
+        // No-security mode for fuzzing (see `INSECURE_FUZZING_CRYPTO`): the "public value"
+        // is the private exponent itself, already checked to lie in [2, p-2].
+        #[cfg(feature = "fuzzing")]
+        let public = Secret::from_slice(exponent.expose_secret());
+        #[cfg(not(feature = "fuzzing"))]
         let public = group
             .modexp(
                 &[super::modp::GENERATOR],
@@ -366,17 +378,28 @@ impl KeyPair {
     /// [`SmError::PublicValueLength`] or [`SmError::PublicValueRange`] for a bad peer value.
     pub fn agree(&self, peer_public: &[u8]) -> Result<Secret, SmError> {
         self.group.validate_public_value(peer_public)?;
-        self.group
-            .modexp(
-                peer_public,
-                self.exponent.expose_secret(),
-                self.exponent_bits,
-            )
-            .ok_or(SmError::PublicValueLength {
-                group: self.group.attribute(),
-                expected: self.group.modulus_len(),
-                got: peer_public.len(),
-            })
+        // No-security mode for fuzzing: x XOR y is the same on both sides, costs nothing,
+        // and protects nothing.
+        #[cfg(feature = "fuzzing")]
+        let shared = Some(Secret::from_slice(&Zeroizing::new(
+            self.exponent
+                .expose_secret()
+                .iter()
+                .zip(peer_public)
+                .map(|(a, b)| a ^ b)
+                .collect::<Vec<u8>>(),
+        )));
+        #[cfg(not(feature = "fuzzing"))]
+        let shared = self.group.modexp(
+            peer_public,
+            self.exponent.expose_secret(),
+            self.exponent_bits,
+        );
+        shared.ok_or(SmError::PublicValueLength {
+            group: self.group.attribute(),
+            expected: self.group.modulus_len(),
+            got: peer_public.len(),
+        })
     }
 }
 
