@@ -336,9 +336,13 @@ fn rounds2(
     ((r0, l0), (r1, l1))
 }
 
-/// A 64-bit block cipher on big-endian `u64` blocks.
-pub(crate) trait Block64 {
+/// A 64-bit block cipher on big-endian `u64` blocks ([`DesFast`], [`TdesFast`]); the
+/// CBC helpers [`cbc_encrypt`] and [`cbc_decrypt`] take any of them. Public so that
+/// `ike-sm` encrypts ISAKMP messages with the same tables.
+pub trait Block64 {
+    /// Encrypts one block.
     fn encrypt(&self, block: u64) -> u64;
+    /// Decrypts one block.
     fn decrypt(&self, block: u64) -> u64;
     /// Decrypts two independent blocks.
     fn decrypt2(&self, a: u64, b: u64) -> (u64, u64);
@@ -479,10 +483,11 @@ pub fn tdes_decrypt_block(key: &[u8; 24], block: [u8; 8]) -> [u8; 8] {
     }
 }
 
-/// CBC encryption over whole 8-byte blocks in `data`, chaining from `iv`; returns
-/// the last ciphertext block (the IV for a continuation).
+/// CBC encryption over whole 8-byte blocks in `data`, chaining from `iv` (big-endian);
+/// returns the last ciphertext block (the IV for a continuation). A trailing partial
+/// block is left untouched: callers pad first.
 #[inline]
-pub(crate) fn cbc_encrypt<C: Block64>(c: &C, iv: u64, data: &mut [u8]) -> u64 {
+pub fn cbc_encrypt<C: Block64>(c: &C, iv: u64, data: &mut [u8]) -> u64 {
     let mut prev = iv;
     for chunk in data.chunks_exact_mut(8) {
         if let Ok(b) = <[u8; 8]>::try_from(&*chunk) {
@@ -493,9 +498,10 @@ pub(crate) fn cbc_encrypt<C: Block64>(c: &C, iv: u64, data: &mut [u8]) -> u64 {
     prev
 }
 
-/// CBC decryption over whole 8-byte blocks in `data`, two blocks at a time.
+/// CBC decryption over whole 8-byte blocks in `data`, chaining from `iv` (big-endian),
+/// two blocks at a time. A trailing partial block is left untouched.
 #[inline]
-pub(crate) fn cbc_decrypt<C: Block64>(c: &C, iv: u64, data: &mut [u8]) {
+pub fn cbc_decrypt<C: Block64>(c: &C, iv: u64, data: &mut [u8]) {
     let mut prev = iv;
     let mut pairs = data.chunks_exact_mut(16);
     for pair in &mut pairs {
