@@ -1,7 +1,8 @@
 //! `pix-gateway`: the one binary of the project that does IO.
 //!
 //! Subcommands grow with the crates: `dump` decodes ISAKMP in captures, `check`
-//! parses and lints a PIX configuration.
+//! parses and lints a PIX configuration, `trace` explains what the PIX would do
+//! with a packet.
 
 mod capture;
 mod check;
@@ -56,6 +57,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+    /// What a PIX 6.3 with this configuration does with one packet, phase by phase
+    /// (in the word order of the ASA `packet-tracer`).
+    ///
+    /// pix-gateway trace CONFIG input IFNAME PROTO SRC SPORT DST DPORT [--vpn-user USER] [--format text|json]
+    /// pix-gateway trace CONFIG input IFNAME icmp SRC TYPE CODE DST [--vpn-user USER] [--format text|json]
+    #[command(verbatim_doc_comment)]
+    Trace {
+        /// The configuration file.
+        config: PathBuf,
+        /// `input IFNAME PROTO SRC SPORT DST DPORT` (or the icmp form), then options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        words: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +94,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dump { file, format, all } => run_dump(file, format, all),
+        Command::Trace { config, words } => run_trace(&config, &words),
         Command::Check {
             file,
             secrets,
@@ -176,4 +191,22 @@ fn run_check(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn run_trace(config: &std::path::Path, words: &[String]) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read(config)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
+    let text = pix_config::decode(&text);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    // The trace is a pure function of the configuration, the packet and a point in
+    // time; a fresh state (no xlates, no conns) at "now" is what packet-tracer shows.
+    let out = pix_nat::run_trace_command(&text, &words, std::time::Instant::now())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    if !out.ends_with('\n') {
+        stdout.write_all(b"\n")?;
+    }
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
