@@ -1359,3 +1359,68 @@ fn debug_rendering_snapshot_of_the_first_quick_mode() {
     let want: Vec<String> = want.into_iter().map(|l| l.replace("MID", &mid)).collect();
     assert_eq!(snap, want);
 }
+
+#[test]
+fn quick_mode_initiator_id_must_be_the_mode_config_address() {
+    let mut net = flow_4x(27, |_| {});
+    assert_eq!(net.gw_children().len(), 2);
+    let c: SocketAddr = C4.parse().unwrap();
+    let sa = net.client_sa(c);
+    let addr = net.cli(c).assigned_address(sa).unwrap();
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(2727);
+    // Claim another address of the pool (another user's) as our proxy: refused with
+    // INVALID-ID-INFORMATION (18), no child SA on either side, the IKE SA stays up.
+    let other: Ipv4Addr = "10.89.129.203".parse().unwrap();
+    assert_ne!(addr, other);
+    for claimed in [
+        Selector::Addr(other),
+        Selector::Subnet(
+            "10.89.129.0".parse().unwrap(),
+            "255.255.255.0".parse().unwrap(),
+        ),
+    ] {
+        let mut req = qm_request(addr, Selector::Addr("192.168.1.1".parse().unwrap()));
+        req.local = TrafficSelector::new(claimed);
+        net.cli(c)
+            .initiate_quick_mode(now, sa, req, &mut rng)
+            .unwrap();
+        net.run(Duration::from_secs(5));
+    }
+    assert_eq!(net.gw_children().len(), 2);
+    assert_eq!(net.cli_children().len(), 2);
+    let refusals = net
+        .gw_debug()
+        .iter()
+        .filter(|l| *l == "ISAKMP (0): sending NOTIFY 18 protocol 1")
+        .count();
+    // Each refused QM1 (and each of its retransmissions) gets the notify.
+    assert!(refusals >= 2, "{refusals}");
+    assert_eq!(net.gw.sa_count(), 1);
+    // Its own address still works.
+    let now = net.now;
+    net.cli(c)
+        .initiate_quick_mode(
+            now,
+            sa,
+            qm_request(addr, Selector::Addr("192.168.1.1".parse().unwrap())),
+            &mut rng,
+        )
+        .unwrap();
+    net.run(Duration::from_secs(5));
+    assert_eq!(net.gw_children().len(), 3);
+}
+
+#[test]
+fn responder_lifetime_in_kilobytes_when_ours_is_shorter() {
+    // The seed's client offers no kilobyte lifetime; the gateway's 4608000 KB limit is
+    // shorter, so RESPONDER-LIFETIME carries it and the client adopts it.
+    let net = flow_4x(28, |_| {});
+    let (g, cl) = (net.gw_children(), net.cli_children());
+    assert_eq!((g.len(), cl.len()), (2, 2));
+    for (g, c) in g.iter().zip(&cl) {
+        assert_eq!(g.life_kb, 4_608_000);
+        assert_eq!(c.life_kb, g.life_kb);
+        assert_eq!(c.life_secs, g.life_secs);
+    }
+}

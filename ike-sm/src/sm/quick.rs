@@ -61,6 +61,16 @@ fn selector(id: &IdPayload<'_>) -> Result<TrafficSelector, SmError> {
     })
 }
 
+/// Whether `sel` covers exactly the one address `a` (IPV4_ADDR, a /32 subnet, or a
+/// one-address range).
+fn selects_only(sel: &Selector, a: core::net::Ipv4Addr) -> bool {
+    match *sel {
+        Selector::Addr(x) => x == a,
+        Selector::Subnet(x, m) => x == a && m == core::net::Ipv4Addr::BROADCAST,
+        Selector::Range(x, y) => x == a && y == a,
+    }
+}
+
 pub(crate) fn owned_id(s: &TrafficSelector) -> OwnedId {
     let mut id = match s.addr {
         Selector::Addr(a) => OwnedId::ipv4(a, 0, 0),
@@ -362,6 +372,18 @@ impl Endpoint {
         };
         let remote_sel = idci.unwrap_or_else(|| host(sa.remote));
         let local_sel = idcr.unwrap_or_else(|| host(sa.local));
+        // A client we gave an address with Mode Config may only build tunnels for that
+        // address: otherwise one authenticated user could claim another user's (or an
+        // inside host's) address as its proxy and receive its traffic.
+        if let Some(a) = sa.assigned.filter(|_| sa.role == Role::Responder) {
+            if !selects_only(&remote_sel.addr, a) {
+                self.debug(DebugEvent::Dropped(
+                    "Quick Mode initiator ID is not the Mode Config address",
+                ));
+                self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
+                return Ok(());
+            }
+        }
         // PFS: the peer's KE decides when we have no `set pfs`; with one, KE is required.
         let group = match (parsed.ke, pfs_cfg) {
             (Some(_), Some(g)) => Some(g),
@@ -419,9 +441,13 @@ impl Endpoint {
             out.push(p(OwnedBody::Identification(owned_id(&a))));
             out.push(p(OwnedBody::Identification(owned_id(&b))));
         }
-        if offered_secs > our_secs {
+        // RESPONDER-LIFETIME when either of ours is shorter than the offer (an offer
+        // without a kilobyte lifetime is unbounded in volume, so any limit of ours is
+        // shorter); it carries the seconds and, when that is what we shortened, kilobytes.
+        let kb_shorter = our_kb > 0 && (offered_kb == 0 || offered_kb > our_kb);
+        if offered_secs > our_secs || kb_shorter {
             let mut data = Vec::new();
-            for a in life_attrs(our_secs, 0) {
+            for a in life_attrs(life_secs, if kb_shorter { life_kb } else { 0 }) {
                 a.emit(&mut data)?;
             }
             out.push(p(OwnedBody::Notification(OwnedNotify {
