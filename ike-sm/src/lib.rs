@@ -133,6 +133,11 @@
 //!   (`vpn_client_4x_flow_matches_the_seed`).
 //! * A Quick Mode arriving before Xauth and Mode Config finish is held, not refused
 //!   (`vpn_client_11_flow_main_mode_push`, "Need XAUTH").
+//! * A message with unknown cookies gets no INVALID-COOKIE notify, as on the PIX: silence
+//!   gives a spoofer no reflector and a scanner no answer (`unknown_cookies_are_dropped_silently`).
+//! * A client given an address by Mode Config may only claim that address as its Quick
+//!   Mode initiator ID, or it could take over another user's traffic
+//!   (`quick_mode_initiator_id_must_be_the_mode_config_address`).
 //!
 //! # Cargo features
 //! * `fuzzing` (off, never in `default`): **no security**. Diffie-Hellman becomes a

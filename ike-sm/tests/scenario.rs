@@ -1424,3 +1424,42 @@ fn responder_lifetime_in_kilobytes_when_ours_is_shorter() {
         assert_eq!(c.life_secs, g.life_secs);
     }
 }
+
+#[test]
+fn unknown_cookies_are_dropped_silently() {
+    let mut net = flow_4x(29, |_| {});
+    while net.gw.poll_event().is_some() {}
+    let gw: SocketAddr = GW.parse().unwrap();
+    let c: SocketAddr = C4.parse().unwrap();
+    // A real Quick Mode message of the client, with its responder cookie changed, and
+    // the same with both cookies unknown: no INVALID-COOKIE, no answer of any kind.
+    let qm1 = net
+        .wire
+        .iter()
+        .find(|w| w[18] == 32 && w.len() > 60)
+        .unwrap()
+        .clone();
+    let mut wrong_r = qm1.clone();
+    wrong_r[12] ^= 0x55;
+    let mut wrong_both = wrong_r.clone();
+    wrong_both[0] ^= 0x55;
+    // An informational with an unknown initiator cookie and a zero responder cookie.
+    let mut info = qm1.clone();
+    info[0] ^= 0x33;
+    info[8..16].fill(0);
+    info[18] = 5;
+    let sas = net.gw.sa_count();
+    for bytes in [wrong_r, wrong_both, info] {
+        let now = net.now;
+        net.gw.handle_datagram(now, gw, c, &bytes, &mut net.rng);
+        assert!(net.gw.poll_transmit().is_none(), "no notify is sent");
+        let mut dropped = false;
+        while let Some(e) = net.gw.poll_event() {
+            if matches!(e, Event::Debug(DebugEvent::Dropped(w)) if w == "unknown cookies") {
+                dropped = true;
+            }
+        }
+        assert!(dropped, "the drop is visible as an event");
+    }
+    assert_eq!(net.gw.sa_count(), sas);
+}

@@ -269,6 +269,11 @@ impl Endpoint {
                     self.debug(DebugEvent::Dropped(error_word(&e)));
                 }
             } else {
+                // Deliberately silent, as the PIX is: no INVALID-COOKIE notify (RFC 2408
+                // section 5.2 makes it optional). An unauthenticated answer to any spoofed
+                // datagram would be a reflector, would confirm an IKE responder to a
+                // scanner, and a peer cannot act on it safely anyway. The drop is visible
+                // as an event (`tests/scenario.rs`: `unknown_cookies_are_dropped_silently`).
                 self.debug(DebugEvent::Dropped("unknown cookies"));
             }
             return;
