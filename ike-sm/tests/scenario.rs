@@ -1463,3 +1463,78 @@ fn unknown_cookies_are_dropped_silently() {
     }
     assert_eq!(net.gw.sa_count(), sas);
 }
+
+#[test]
+fn commit_bit_gets_connected_after_the_sas_are_installed() {
+    let mut net = flow_4x(30, |_| {});
+    let c: SocketAddr = C4.parse().unwrap();
+    let sa = net.client_sa(c);
+    let addr = net.cli(c).assigned_address(sa).unwrap();
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(3030);
+    net.cli(c)
+        .initiate_quick_mode(
+            now,
+            sa,
+            qm_request(addr, Selector::Addr("192.168.1.1".parse().unwrap())),
+            &mut rng,
+        )
+        .unwrap();
+    net.cli_events.clear();
+    net.gw_events.clear();
+    // Carry the datagrams by hand, setting the commit bit on the client's QM1 (the flags
+    // byte is covered by neither the encryption nor HASH(1)).
+    let mut first = true;
+    let mut gw_sent = Vec::new();
+    for _ in 0..4 {
+        while let Some(mut t) = net.cli(c).poll_transmit() {
+            if first {
+                assert_eq!(t.bytes[18], 32);
+                t.bytes[19] |= 0x02;
+                first = false;
+            }
+            let now = net.now;
+            net.gw
+                .handle_datagram(now, t.remote, t.local, &t.bytes, &mut net.rng);
+        }
+        while let Some(t) = net.gw.poll_transmit() {
+            gw_sent.push(t.bytes.clone());
+            let now = net.now;
+            net.cli(c)
+                .handle_datagram(now, t.remote, t.local, &t.bytes, &mut rng);
+        }
+    }
+    while let Some(e) = net.gw.poll_event() {
+        net.gw_events.push(e);
+    }
+    while let Some(e) = net.cli(c).poll_event() {
+        net.cli_events.push((c, e));
+    }
+    // QM2, then QM4 (CONNECTED, commit bit, same message ID) after the child SA event.
+    assert_eq!(gw_sent.len(), 2);
+    assert_eq!(gw_sent[1][18], 32);
+    assert_eq!(gw_sent[1][19], 0x03, "encrypted and commit");
+    assert_eq!(gw_sent[0][20..24], gw_sent[1][20..24]);
+    let dbg = net.gw_debug();
+    let created = dbg.iter().position(|l| l.contains("Creating IPsec SAs"));
+    let connected = dbg
+        .iter()
+        .position(|l| l == "ISAKMP (0): sending NOTIFY 16384 protocol 1");
+    assert!(created.is_some() && connected.is_some(), "{dbg:#?}");
+    assert!(created < connected);
+    // The client verifies its HASH and takes it.
+    assert!(net.cli_events.iter().any(|(_, e)| matches!(
+        e,
+        Event::Debug(DebugEvent::Processing {
+            what: "NOTIFY CONNECTED",
+            ..
+        })
+    )));
+    assert!(!net
+        .cli_events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Debug(DebugEvent::Dropped(_)))));
+    // (events were cleared before this Quick Mode: one new pair on each side)
+    assert_eq!(net.cli_children().len(), 1);
+    assert_eq!(net.gw_children().len(), 1);
+}

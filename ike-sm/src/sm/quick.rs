@@ -38,6 +38,9 @@ pub(crate) struct QuickMode {
     pub life_secs: u64,
     pub life_kb: u64,
     pub done: bool,
+    /// The initiator set the commit bit (RFC 2408 section 3.1): as responder we answer
+    /// its HASH(3) with a CONNECTED notify once the SAs are installed.
+    pub commit: bool,
 }
 
 const EX: &str = "Quick Mode";
@@ -239,7 +242,13 @@ impl Endpoint {
                 if let Some(ch) = sa.exchanges.get_mut(&msgid) {
                     decrypted.accept(ch);
                 }
-                self.quick_respond(sa, now, bytes, msgid, &parsed, rng)
+                self.quick_respond(sa, now, bytes, msgid, &parsed, rng)?;
+                if m.header.flags.commit() {
+                    if let Some(qm) = sa.quick.get_mut(&msgid) {
+                        qm.commit = true;
+                    }
+                }
+                Ok(())
             }
             Some(mut qm) if qm.role == Role::Responder && !qm.done => {
                 let want = keys.qm_hash3(msgid, &qm.ni, &qm.nr);
@@ -253,6 +262,9 @@ impl Endpoint {
                 sa.retx.remove(&msgid);
                 self.child_event(sa, now, msgid, &qm)?;
                 qm.done = true;
+                if qm.commit {
+                    self.send_connected(sa, bytes, msgid, qm.spi_out)?;
+                }
                 Ok(())
             }
             Some(mut qm) if qm.role == Role::Initiator && !qm.done => {
@@ -277,11 +289,73 @@ impl Endpoint {
                     what: "message for a finished Quick Mode",
                 })
             }
+            None if m.header.flags.commit()
+                && parsed
+                    .notifies
+                    .iter()
+                    .any(|n| n.notify_type == NotifyType::Connected) =>
+            {
+                // The responder's fourth message after we set the commit bit: HASH as in
+                // an Informational exchange (prf(SKEYID_a, M-ID | N)), on this QM's IVs.
+                let want = keys.informational_hash(msgid, &rest);
+                if !hashes_equal(&want, got) {
+                    return Err(SmError::HashMismatch {
+                        what: "HASH(CONNECTED)",
+                    });
+                }
+                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
+                    decrypted.accept(ch);
+                }
+                self.debug(DebugEvent::Processing {
+                    what: "NOTIFY CONNECTED",
+                    message_id: msgid,
+                });
+                Ok(())
+            }
             None => Err(SmError::Protocol {
                 exchange: EX,
                 what: "unknown Quick Mode message ID",
             }),
         }
+    }
+
+    /// RFC 2408 section 3.1 / RFC 2409 section 5.5: with the commit bit set, the responder
+    /// sends a fourth Quick Mode message, HASH and a CONNECTED (16384) notify with the
+    /// commit bit, after the SAs are installed. It is the stored answer to HASH(3), so a
+    /// retransmitted HASH(3) gets it again.
+    fn send_connected(
+        &mut self,
+        sa: &mut IkeSa,
+        incoming: &[u8],
+        msgid: u32,
+        peer_spi: u32,
+    ) -> Result<(), SmError> {
+        let n = p(OwnedBody::Notification(OwnedNotify {
+            doi: Doi::Ipsec,
+            protocol: ProtocolId::Esp,
+            notify_type: NotifyType::Connected,
+            spi: peer_spi.to_be_bytes().to_vec(),
+            data: Vec::new(),
+        }));
+        let rest = msg::chain_bytes(core::slice::from_ref(&n))?;
+        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let h = keys.informational_hash(msgid, &rest);
+        self.debug(DebugEvent::SendingNotify {
+            notify: NotifyType::Connected.into(),
+        });
+        let mut b = self.encrypt_on(
+            sa,
+            ExchangeType::QuickMode,
+            msgid,
+            &[p(OwnedBody::Hash(h)), n],
+        )?;
+        // The flags byte is outside the encryption and the HASH.
+        if let Some(f) = b.get_mut(19) {
+            *f |= isakmp_wire::Flags::COMMIT;
+        }
+        sa.exchanges.remove(&msgid);
+        self.reply(sa, incoming, b);
+        Ok(())
     }
 
     fn quick_respond<R: CryptoRng + ?Sized>(
@@ -481,6 +555,7 @@ impl Endpoint {
                 life_secs,
                 life_kb,
                 done: false,
+                commit: false,
             },
         );
         self.send_awaiting(sa, now, msgid, Some(bytes), b);
@@ -635,6 +710,7 @@ impl Endpoint {
                 life_secs: req.life_secs,
                 life_kb: req.life_kb,
                 done: false,
+                commit: false,
             },
         );
         self.send_awaiting(sa, now, msgid, None, b);
