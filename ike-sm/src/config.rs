@@ -270,6 +270,10 @@ pub struct GatewayConfig {
     pub nat_traversal: Option<Duration>,
     /// Mode Config server settings.
     pub modecfg: modecfg::ServerConfig,
+    /// `crypto ipsec transform-set ... mode transport`: also accept transport-mode offers
+    /// (2, or UDP-Encapsulated-Transport 4 / 61444 when NAT-T floated). Tunnel mode is
+    /// always accepted; the seed's PIX takes tunnel mode only (`false`).
+    pub transport_mode: bool,
 }
 
 impl GatewayConfig {
@@ -397,6 +401,9 @@ pub struct QmOffer {
     pub auth: EspAuth,
     /// AND an IPCOMP (LZS) proposal to it, as the Cisco client does.
     pub with_ipcomp: bool,
+    /// Transport mode (encapsulation 2; UDP-Encapsulated-Transport 4, or 61444 with a
+    /// NAT-T draft, once NAT-T floated) instead of tunnel mode.
+    pub transport: bool,
 }
 
 /// A Quick Mode to start.

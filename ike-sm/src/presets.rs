@@ -77,6 +77,7 @@ pub fn seed_gateway(
         nat_traversal: None,
         xauth: xauth::ServerConfig::default(),
         modecfg: modecfg::ServerConfig::pix63(),
+        transport_mode: false,
     };
     Ok((
         Config {
@@ -183,6 +184,7 @@ pub fn seed_qm_offers() -> Vec<QmOffer> {
         cipher,
         auth,
         with_ipcomp,
+        transport: false,
     };
     vec![
         o(EspCipher::TripleDes, EspAuth::HmacMd5, true),

@@ -128,6 +128,7 @@ fn seed_qm_offers() -> Vec<QmOffer> {
         cipher: c,
         auth: a,
         with_ipcomp: i,
+        transport: false,
     };
     use EspAuth::*;
     use EspCipher::*;
@@ -586,6 +587,7 @@ fn vpn_client_11_flow_main_mode_push() {
                     cipher: EspCipher::Des,
                     auth: EspAuth::HmacMd5,
                     with_ipcomp: false,
+                    transport: false,
                 }],
                 ..qm_request(
                     "10.89.129.200".parse().unwrap(),
@@ -1537,4 +1539,58 @@ fn commit_bit_gets_connected_after_the_sas_are_installed() {
     // (events were cleared before this Quick Mode: one new pair on each side)
     assert_eq!(net.cli_children().len(), 1);
     assert_eq!(net.gw_children().len(), 1);
+}
+
+/// The NAT-T flow of `nat_t_float_to_4500_and_udp_encapsulation`, then one Quick Mode
+/// offering only UDP-encapsulated transport mode.
+fn natt_transport_qm(seed: u64, gateway_transport: bool) -> Net {
+    let mut net = flow_4x_from(
+        seed,
+        "10.0.0.2:500",
+        |p| p.nat_t = true,
+        |n| {
+            with_gateway(n, |g, _| {
+                g.nat_traversal = Some(Duration::from_secs(20));
+                g.transport_mode = gateway_transport;
+            });
+            n.nat = Some((
+                "10.0.0.2".parse().unwrap(),
+                "192.168.1.2".parse().unwrap(),
+                30000,
+            ));
+        },
+    );
+    assert_eq!(net.gw_children().len(), 2, "the tunnel-mode QMs");
+    let c: SocketAddr = "10.0.0.2:500".parse().unwrap();
+    let sa = net.client_sa(c);
+    let addr = net.cli(c).assigned_address(sa).unwrap();
+    let mut req = qm_request(addr, Selector::Addr("192.168.1.1".parse().unwrap()));
+    for o in &mut req.offers {
+        o.transport = true;
+    }
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7777);
+    net.cli(c)
+        .initiate_quick_mode(now, sa, req, &mut rng)
+        .unwrap();
+    net.run(Duration::from_secs(10));
+    net
+}
+
+#[test]
+fn udp_encapsulated_transport_mode_only_when_configured() {
+    // Configured: UDP-Encapsulated-Transport (RFC 3947: 4) is accepted, ports and all.
+    let net = natt_transport_qm(31, true);
+    let g = net.gw_children();
+    assert_eq!(g.len(), 3);
+    assert_eq!(g[2].encapsulation, 4);
+    assert_eq!(g[2].natt_ports, Some((4500, 34500)));
+    assert_eq!(net.cli_children()[2].encapsulation, 4);
+    // Not configured (the seed's PIX): tunnel mode only, NO-PROPOSAL-CHOSEN.
+    let net = natt_transport_qm(31, false);
+    assert_eq!(net.gw_children().len(), 2);
+    assert!(net
+        .gw_debug()
+        .iter()
+        .any(|l| l == "ISAKMP (0): sending NOTIFY 14 protocol 1"));
 }

@@ -32,6 +32,26 @@ pub(crate) fn udp_tunnel_mode(v: Vendor) -> u16 {
     }
 }
 
+/// The UDP-encapsulated transport mode of a version (RFC 3947: 4; drafts: 61444).
+pub(crate) fn udp_transport_mode(v: Vendor) -> u16 {
+    if v == Vendor::NatTRfc3947 {
+        4
+    } else {
+        61444
+    }
+}
+
+/// The encapsulation mode to offer or accept on this SA: plain tunnel (1) or transport
+/// (2), or their UDP-encapsulated forms once NAT-T floated.
+pub(crate) fn encapsulation(floated: bool, natt: Option<Vendor>, transport: bool) -> u16 {
+    match (floated, natt, transport) {
+        (true, Some(v), false) => udp_tunnel_mode(v),
+        (true, Some(v), true) => udp_transport_mode(v),
+        (_, _, false) => 1,
+        (_, _, true) => 2,
+    }
+}
+
 impl Endpoint {
     /// NAT-D payloads: the peer's address first, then ours.
     pub(crate) fn natd_payloads(sa: &IkeSa) -> Vec<OwnedPayload> {

@@ -117,7 +117,7 @@ fn set_matches(sets: &[TransformSet], c: EspCipher, a: EspAuth) -> bool {
 /// Quick Mode selection, proposal by proposal (AND-ed proposals share a number).
 pub(crate) fn select_ipsec(
     sets: &[TransformSet],
-    encaps: u16,
+    modes: &[u16],
     sa: &SaPayload<'_>,
     debug: &mut Vec<DebugEvent>,
 ) -> Result<Option<IpsecChoice>, crate::SmError> {
@@ -151,9 +151,9 @@ pub(crate) fn select_ipsec(
             });
             let cipher = EspCipher::from_wire(t.transform_id, typed.key_length);
             let a = auth.and_then(EspAuth::from_attribute);
-            // Tunnel mode only (a remote-access dynamic map); UDP-encapsulated exactly when
-            // a NAT was detected, plain otherwise.
-            let mode_ok = typed.encapsulation.map_or(1, u16::from) == encaps;
+            // Tunnel mode (and transport mode when configured); UDP-encapsulated exactly
+            // when a NAT was detected, plain otherwise.
+            let mode_ok = modes.contains(&typed.encapsulation.map_or(1, u16::from));
             match (cipher, a) {
                 (Some(c), Some(a)) if set_matches(sets, c, a) && mode_ok => {
                     chosen = Some((t, c, a, typed));

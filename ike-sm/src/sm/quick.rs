@@ -372,11 +372,12 @@ impl Endpoint {
             .gateway
             .as_ref()
             .ok_or(SmError::Config("gateway"))?;
-        let (sets, pfs_cfg, our_secs, our_kb) = (
+        let (sets, pfs_cfg, our_secs, our_kb, transport_ok) = (
             gw.transform_sets.clone(),
             gw.pfs,
             gw.ipsec_lifetime_secs,
             gw.ipsec_lifetime_kb,
+            gw.transport_mode,
         );
         self.debug(DebugEvent::ProcessingSa { message_id: msgid });
         let sa_p = parsed.sa.ok_or(SmError::Protocol {
@@ -384,11 +385,14 @@ impl Endpoint {
             what: "no SA payload",
         })?;
         let mut dbg = Vec::new();
-        let encaps = match (sa.floated, sa.natt) {
-            (true, Some(v)) => super::natt::udp_tunnel_mode(v),
-            _ => 1,
+        let tunnel = super::natt::encapsulation(sa.floated, sa.natt, false);
+        let transport = super::natt::encapsulation(sa.floated, sa.natt, true);
+        let modes: &[u16] = if transport_ok {
+            &[tunnel, transport]
+        } else {
+            &[tunnel]
         };
-        let choice = select_ipsec(&sets, encaps, &sa_p, &mut dbg);
+        let choice = select_ipsec(&sets, modes, &sa_p, &mut dbg);
         for d in dbg {
             self.debug(d);
         }
@@ -645,12 +649,9 @@ impl Endpoint {
             Some(g) => Some(KeyPair::generate(g, self.config.exponent, rng)?),
             None => None,
         };
-        let encaps = match (sa.floated, sa.natt) {
-            (true, Some(v)) => super::natt::udp_tunnel_mode(v),
-            _ => 1,
-        };
         let mut proposals = Vec::new();
         for (i, o) in req.offers.iter().enumerate() {
+            let encaps = super::natt::encapsulation(sa.floated, sa.natt, o.transport);
             let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
             let mut attrs = life_attrs(req.life_secs, req.life_kb);
             attrs.push(OwnedAttribute::basic(4, encaps));
