@@ -78,6 +78,10 @@ pub struct ChildSa {
     pub remote: SocketAddr,
     /// UDP encapsulation ports (ours, theirs) when NAT-T floated.
     pub natt_ports: Option<(u16, u16)>,
+    /// The peer's original address from its NAT-OA payloads (RFC 3947 section 5.2), sent
+    /// with UDP-Encapsulated-Transport mode: what a transport-mode SA needs to fix up
+    /// TCP/UDP checksums (RFC 3948 section 3.1.2). `None` when the peer sent none.
+    pub peer_original_addr: Option<core::net::IpAddr>,
 }
 
 /// Something that happened.

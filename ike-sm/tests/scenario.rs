@@ -1586,6 +1586,19 @@ fn udp_encapsulated_transport_mode_only_when_configured() {
     assert_eq!(g[2].encapsulation, 4);
     assert_eq!(g[2].natt_ports, Some((4500, 34500)));
     assert_eq!(net.cli_children()[2].encapsulation, 4);
+    // NAT-OA both ways (RFC 3947 5.2): the gateway learns the client's private address
+    // (for transport-mode checksum fix-up), the client the gateway's; tunnel mode has none.
+    assert_eq!(
+        g[2].peer_original_addr,
+        Some("10.0.0.2".parse().unwrap()),
+        "NAT-OAi"
+    );
+    assert_eq!(
+        net.cli_children()[2].peer_original_addr,
+        Some("192.168.1.1".parse().unwrap()),
+        "NAT-OAr"
+    );
+    assert!(g[..2].iter().all(|c| c.peer_original_addr.is_none()));
     // Not configured (the seed's PIX): tunnel mode only, NO-PROPOSAL-CHOSEN.
     let net = natt_transport_qm(31, false);
     assert_eq!(net.gw_children().len(), 2);

@@ -7,6 +7,7 @@ use super::Endpoint;
 use crate::crypto::natd::natd_hash;
 use crate::crypto::phase2::hashes_equal;
 use crate::event::DebugEvent;
+use isakmp_wire::payload::nat_oa::OwnedNatOa;
 use isakmp_wire::payload::OwnedBody;
 use isakmp_wire::vendor::Vendor;
 use isakmp_wire::{OwnedPayload, PayloadType};
@@ -70,6 +71,29 @@ impl Endpoint {
             OwnedPayload::with_kind(kind, OwnedBody::NatD(h(sa.remote))),
             OwnedPayload::with_kind(kind, OwnedBody::NatD(h(sa.local))),
         ]
+    }
+
+    /// NAT-OA payloads for a Quick Mode in UDP-Encapsulated-Transport mode (RFC 3947
+    /// section 5.2): NAT-OAi (the Quick Mode initiator's address) then NAT-OAr (the
+    /// responder's), each as this side sees it. Nothing before NAT-T floated.
+    pub(crate) fn nat_oa_payloads(sa: &IkeSa, qm_initiator: bool) -> Vec<OwnedPayload> {
+        let (true, Some(v)) = (sa.floated, sa.natt) else {
+            return Vec::new();
+        };
+        let kind = if v == Vendor::NatTRfc3947 {
+            PayloadType::NatOa
+        } else {
+            PayloadType::NatOaDraft
+        };
+        let (i, r) = if qm_initiator {
+            (sa.local, sa.remote)
+        } else {
+            (sa.remote, sa.local)
+        };
+        [i, r]
+            .into_iter()
+            .map(|a| OwnedPayload::with_kind(kind, OwnedBody::NatOa(OwnedNatOa::new(a.ip()))))
+            .collect()
     }
 
     /// Compares the peer's NAT-D payloads with what we see.

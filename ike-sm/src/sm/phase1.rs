@@ -45,6 +45,8 @@ pub(crate) struct Parsed<'a> {
     pub vids: Vec<&'a [u8]>,
     pub attrs: Option<ConfigPayload<'a>>,
     pub natd: Vec<&'a [u8]>,
+    /// NAT-OA payloads (Quick Mode), in order: NAT-OAi then NAT-OAr.
+    pub nat_oa: Vec<Option<core::net::IpAddr>>,
 }
 
 /// At most this many payloads of one kind are kept (the wire limits bound the rest).
@@ -69,6 +71,7 @@ impl<'a> Parsed<'a> {
                 Payload::VendorId(v) if out.vids.len() < MAX_OF_A_KIND => out.vids.push(v.0),
                 Payload::Attributes(a) if out.attrs.is_none() => out.attrs = Some(a),
                 Payload::NatD(n) if out.natd.len() < MAX_OF_A_KIND => out.natd.push(n),
+                Payload::NatOa(n) if out.nat_oa.len() < 2 => out.nat_oa.push(n.addr()),
                 _ => {}
             }
         }

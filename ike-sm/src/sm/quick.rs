@@ -41,6 +41,8 @@ pub(crate) struct QuickMode {
     /// The initiator set the commit bit (RFC 2408 section 3.1): as responder we answer
     /// its HASH(3) with a CONNECTED notify once the SAs are installed.
     pub commit: bool,
+    /// The peer's original address from its NAT-OA payload, if it sent one.
+    pub peer_oa: Option<core::net::IpAddr>,
 }
 
 const EX: &str = "Quick Mode";
@@ -187,6 +189,7 @@ impl Endpoint {
             local: sa.local,
             remote: sa.remote,
             natt_ports: sa.floated.then(|| (sa.local.port(), sa.remote.port())),
+            peer_original_addr: qm.peer_oa,
         })));
         Ok(())
     }
@@ -519,6 +522,13 @@ impl Endpoint {
             out.push(p(OwnedBody::Identification(owned_id(&a))));
             out.push(p(OwnedBody::Identification(owned_id(&b))));
         }
+        // RFC 3947 section 5.2: the responder sends NAT-OA only when it selected
+        // UDP-Encapsulated-Transport mode; the initiator's NAT-OAi is its original address.
+        let udp_transport = matches!(choice.encapsulation, 4 | 61444);
+        if udp_transport {
+            out.extend(Self::nat_oa_payloads(sa, false));
+        }
+        let peer_oa = parsed.nat_oa.first().copied().flatten();
         // RESPONDER-LIFETIME when either of ours is shorter than the offer (an offer
         // without a kilobyte lifetime is unbounded in volume, so any limit of ours is
         // shorter); it carries the seconds and, when that is what we shortened, kilobytes.
@@ -560,6 +570,7 @@ impl Endpoint {
                 life_kb,
                 done: false,
                 commit: false,
+                peer_oa: peer_oa.filter(|_| udp_transport),
             },
         );
         self.send_awaiting(sa, now, msgid, Some(bytes), b);
@@ -689,6 +700,10 @@ impl Endpoint {
         }
         out.push(p(OwnedBody::Identification(owned_id(&req.local))));
         out.push(p(OwnedBody::Identification(owned_id(&req.remote))));
+        // RFC 3947 section 5.2: NAT-OA when proposing UDP-Encapsulated-Transport.
+        if req.offers.iter().any(|o| o.transport) {
+            out.extend(Self::nat_oa_payloads(sa, true));
+        }
         let rest = msg::chain_bytes(&out)?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
         let h1 = keys.qm_hash1(msgid, &rest);
@@ -712,6 +727,7 @@ impl Endpoint {
                 life_kb: req.life_kb,
                 done: false,
                 commit: false,
+                peer_oa: None,
             },
         );
         self.send_awaiting(sa, now, msgid, None, b);
@@ -748,6 +764,8 @@ impl Endpoint {
                 what: "proposal without transform",
             })?;
         let typed = IpsecTransform::from_attributes(t.attributes())?;
+        // The responder's NAT-OAr, with UDP-Encapsulated-Transport.
+        qm.peer_oa = parsed.nat_oa.get(1).copied().flatten();
         let cipher =
             EspCipher::from_wire(t.transform_id, typed.key_length).ok_or(SmError::Protocol {
                 exchange: EX,
