@@ -1,7 +1,8 @@
 //! The ike-sm gateway (the seed's PIX configuration) fed arbitrary datagram sequences,
 //! interleaved with a real client's messages (unmodified or with one byte flipped), clock
 //! jumps and AAA verdicts, so the fuzzer reaches the encrypted exchanges: no panic, no
-//! unbounded growth.
+//! unbounded growth. fuzz/Cargo.toml builds ike-sm with its `fuzzing` feature (a
+//! no-security Diffie-Hellman stand-in), so a run costs no modular exponentiation.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -95,8 +96,12 @@ fuzz_target!(|data: &[u8]| {
             _ => {
                 if client.ready_for_quick_mode(sa) {
                     let req = QuickModeRequest {
-                        local: TrafficSelector::new(Selector::Addr("10.89.129.200".parse().unwrap())),
-                        remote: TrafficSelector::new(Selector::Addr("192.168.1.1".parse().unwrap())),
+                        local: TrafficSelector::new(Selector::Addr(
+                            "10.89.129.200".parse().unwrap(),
+                        )),
+                        remote: TrafficSelector::new(Selector::Addr(
+                            "192.168.1.1".parse().unwrap(),
+                        )),
                         offers: presets::seed_qm_offers(),
                         pfs: None,
                         life_secs: 28_800,
