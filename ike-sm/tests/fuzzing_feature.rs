@@ -6,7 +6,7 @@ use ike_sm::crypto::dh::{ExponentSize, KeyPair, INSECURE_FUZZING_CRYPTO};
 #[cfg(not(feature = "fuzzing"))]
 #[test]
 fn normal_builds_do_real_diffie_hellman() {
-    assert!(!INSECURE_FUZZING_CRYPTO);
+    const { assert!(!INSECURE_FUZZING_CRYPTO) };
     // g^x with x = 2..: the public value of exponent 3 in any MODP group is 8, not 3.
     let kp = KeyPair::from_private_exponent(
         ike_sm::crypto::dh::DhGroup::Modp768,
@@ -33,7 +33,7 @@ fn normal_builds_do_real_diffie_hellman() {
 #[cfg(feature = "fuzzing")]
 #[test]
 fn fuzzing_builds_say_so_and_still_agree() {
-    assert!(INSECURE_FUZZING_CRYPTO);
+    const { assert!(INSECURE_FUZZING_CRYPTO) };
     for g in ike_sm::crypto::dh::ALL_GROUPS {
         let a = KeyPair::from_private_exponent(g, &[3], ExponentSize::Full).expect("a");
         let b = KeyPair::from_private_exponent(g, &[5], ExponentSize::Full).expect("b");

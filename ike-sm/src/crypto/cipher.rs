@@ -16,34 +16,49 @@ use cipher::{
 };
 use esp::des_table::{DesFast, TdesFast};
 
-/// DES (8-byte key) or 3DES-EDE (24-byte key) CBC over whole blocks of `body` with the
-/// table-driven implementation the ESP transforms use (`esp::des_table`, checked against
-/// the NIST vectors there and, through `IkeCipher`, in `tests/cipher_kat.rs`).
-fn fast_des(key: &[u8], iv: &[u8], body: &mut [u8], encrypt: bool) -> Result<(), ()> {
-    let iv = u64::from_be_bytes(<[u8; 8]>::try_from(iv).map_err(|_| ())?);
-    if body.len() % 8 != 0 {
-        return Err(());
+/// A DES or 3DES key schedule, built once per ISAKMP SA (`esp::des_table`, the
+/// table-driven DES of the ESP transforms, checked against the NIST vectors there and,
+/// through `IkeCipher`, in `tests/cipher_kat.rs`). Zeroized on drop by `esp`.
+enum DesKeys {
+    Single(DesFast),
+    Triple(Box<TdesFast>),
+}
+
+impl core::fmt::Debug for DesKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("<redacted>")
     }
-    match key.len() {
-        8 => {
-            let c = DesFast::new_from_slice(key).map_err(|_| ())?;
-            if encrypt {
-                esp::des_table::cbc_encrypt(&c, iv, body);
-            } else {
-                esp::des_table::cbc_decrypt(&c, iv, body);
-            }
+}
+
+impl DesKeys {
+    fn new(alg: CipherAlg, key: &[u8]) -> Option<Self> {
+        match alg {
+            CipherAlg::Des => DesFast::new_from_slice(key).ok().map(Self::Single),
+            CipherAlg::TripleDes => TdesFast::new_from_slice(key)
+                .ok()
+                .map(|c| Self::Triple(Box::new(c))),
+            _ => None,
         }
-        24 => {
-            let c = TdesFast::new_from_slice(key).map_err(|_| ())?;
-            if encrypt {
-                esp::des_table::cbc_encrypt(&c, iv, body);
-            } else {
-                esp::des_table::cbc_decrypt(&c, iv, body);
-            }
-        }
-        _ => return Err(()),
     }
-    Ok(())
+
+    /// CBC over whole blocks of `body`.
+    fn cbc(&self, iv: &[u8], body: &mut [u8], encrypt: bool) -> Result<(), ()> {
+        let iv = u64::from_be_bytes(<[u8; 8]>::try_from(iv).map_err(|_| ())?);
+        if body.len() % 8 != 0 {
+            return Err(());
+        }
+        match (self, encrypt) {
+            (Self::Single(c), true) => {
+                esp::des_table::cbc_encrypt(c, iv, body);
+            }
+            (Self::Single(c), false) => esp::des_table::cbc_decrypt(c, iv, body),
+            (Self::Triple(c), true) => {
+                esp::des_table::cbc_encrypt(&**c, iv, body);
+            }
+            (Self::Triple(c), false) => esp::des_table::cbc_decrypt(&**c, iv, body),
+        }
+        Ok(())
+    }
 }
 
 /// Phase-1 `Encryption Algorithm` with its key length.
@@ -133,6 +148,8 @@ impl CipherAlg {
 pub struct IkeCipher {
     alg: CipherAlg,
     key: Secret,
+    /// The DES/3DES key schedule (`None` for AES).
+    des: Option<DesKeys>,
 }
 
 impl IkeCipher {
@@ -148,13 +165,18 @@ impl IkeCipher {
                 got: key.len(),
             });
         }
-        Ok(Self { alg, key })
+        let des = DesKeys::new(alg, key.expose_secret());
+        Ok(Self { alg, key, des })
     }
 
     /// The algorithm.
     #[must_use]
     pub fn alg(&self) -> CipherAlg {
         self.alg
+    }
+
+    fn des_cbc(&self, iv: &[u8], body: &mut [u8], encrypt: bool) -> Result<(), ()> {
+        self.des.as_ref().ok_or(())?.cbc(iv, body, encrypt)
     }
 
     /// Zero-pads `buf[..plain_len]` to the block size and encrypts it in place with `iv`.
@@ -181,8 +203,7 @@ impl IkeCipher {
         self.check_iv(iv)?;
         let (k, v) = (self.key.expose_secret(), iv.as_bytes());
         let r = match self.alg {
-            CipherAlg::Des => fast_des(k, v, body, true),
-            CipherAlg::TripleDes => fast_des(k, v, body, true),
+            CipherAlg::Des | CipherAlg::TripleDes => self.des_cbc(v, body, true),
             CipherAlg::Aes128 => cbc_encrypt::<Aes128>(k, v, body),
             CipherAlg::Aes192 => cbc_encrypt::<Aes192>(k, v, body),
             CipherAlg::Aes256 => cbc_encrypt::<Aes256>(k, v, body),
@@ -209,8 +230,7 @@ impl IkeCipher {
         self.check_iv(iv)?;
         let (k, v) = (self.key.expose_secret(), iv.as_bytes());
         let r = match self.alg {
-            CipherAlg::Des => fast_des(k, v, body, false),
-            CipherAlg::TripleDes => fast_des(k, v, body, false),
+            CipherAlg::Des | CipherAlg::TripleDes => self.des_cbc(v, body, false),
             CipherAlg::Aes128 => cbc_decrypt::<Aes128>(k, v, body),
             CipherAlg::Aes192 => cbc_decrypt::<Aes192>(k, v, body),
             CipherAlg::Aes256 => cbc_decrypt::<Aes256>(k, v, body),
