@@ -6,11 +6,19 @@
 //!
 //! Run: `cargo bench -p pix-benches --bench esp` (add
 //! `-- --warm-up-time 1 --measurement-time 3` for a quick run).
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
 #![allow(clippy::disallowed_methods)] // benches own the clock
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use esp::{Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm, OutboundSa};
+use esp::{
+    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm,
+    OutboundSa,
+};
 use openssl::cipher::{Cipher, CipherRef};
 use openssl::cipher_ctx::CipherCtx;
 use openssl::hash::{Hasher, MessageDigest};
@@ -29,10 +37,30 @@ struct Suite {
 
 fn suites() -> Vec<Suite> {
     vec![
-        Suite { name: "DES-MD5", enc: EncryptionAlgorithm::Des, auth: IntegrityAlgorithm::HmacMd5_96, cipher: Cipher::des_cbc() },
-        Suite { name: "3DES-SHA1", enc: EncryptionAlgorithm::TripleDes, auth: IntegrityAlgorithm::HmacSha1_96, cipher: Cipher::des_ede3_cbc() },
-        Suite { name: "AES128-SHA1", enc: EncryptionAlgorithm::Aes128, auth: IntegrityAlgorithm::HmacSha1_96, cipher: Cipher::aes_128_cbc() },
-        Suite { name: "AES256-SHA1", enc: EncryptionAlgorithm::Aes256, auth: IntegrityAlgorithm::HmacSha1_96, cipher: Cipher::aes_256_cbc() },
+        Suite {
+            name: "DES-MD5",
+            enc: EncryptionAlgorithm::Des,
+            auth: IntegrityAlgorithm::HmacMd5_96,
+            cipher: Cipher::des_cbc(),
+        },
+        Suite {
+            name: "3DES-SHA1",
+            enc: EncryptionAlgorithm::TripleDes,
+            auth: IntegrityAlgorithm::HmacSha1_96,
+            cipher: Cipher::des_ede3_cbc(),
+        },
+        Suite {
+            name: "AES128-SHA1",
+            enc: EncryptionAlgorithm::Aes128,
+            auth: IntegrityAlgorithm::HmacSha1_96,
+            cipher: Cipher::aes_128_cbc(),
+        },
+        Suite {
+            name: "AES256-SHA1",
+            enc: EncryptionAlgorithm::Aes256,
+            auth: IntegrityAlgorithm::HmacSha1_96,
+            cipher: Cipher::aes_256_cbc(),
+        },
     ]
 }
 
@@ -40,8 +68,14 @@ fn suites() -> Vec<Suite> {
 /// the low-level `SHA_CTX` (copied on the stack), MD5 through EVP (`EVP_MD_CTX_copy`).
 #[derive(Clone)]
 enum OsslHmac {
-    Sha1 { inner: openssl::sha::Sha1, outer: openssl::sha::Sha1 },
-    Md5 { inner: Hasher, outer: Hasher },
+    Sha1 {
+        inner: openssl::sha::Sha1,
+        outer: openssl::sha::Sha1,
+    },
+    Md5 {
+        inner: Hasher,
+        outer: Hasher,
+    },
 }
 
 impl OsslHmac {
@@ -103,7 +137,13 @@ impl OsslSa {
         dec.decrypt_init(Some(s.cipher), Some(ekey), None).unwrap();
         dec.set_padding(false);
         let mac = OsslHmac::new(s.auth == IntegrityAlgorithm::HmacMd5_96, akey);
-        OsslSa { enc, dec, mac, iv_len: s.enc.iv_len(), seq: 0 }
+        OsslSa {
+            enc,
+            dec,
+            mac,
+            iv_len: s.enc.iv_len(),
+            seq: 0,
+        }
     }
 
     fn encapsulate(&mut self, rng: &mut StdRng, payload_len: usize, buf: &mut [u8]) -> usize {
@@ -125,7 +165,9 @@ impl OsslSa {
         let mut iv = [0u8; 16];
         iv[..bs].copy_from_slice(&buf[8..ct_start]);
         self.enc.encrypt_init(None, None, Some(&iv[..bs])).unwrap();
-        self.enc.cipher_update_inplace(&mut buf[ct_start..], ct_len).unwrap();
+        self.enc
+            .cipher_update_inplace(&mut buf[ct_start..], ct_len)
+            .unwrap();
         let icv = self.mac.icv(&buf[..ct_end]);
         buf[ct_end..ct_end + 12].copy_from_slice(&icv);
         ct_end + 12
@@ -138,22 +180,33 @@ impl OsslSa {
         assert!(openssl::memcmp::eq(&icv, &buf[ct_end..len]));
         let mut iv = [0u8; 16];
         iv[..self.iv_len].copy_from_slice(&buf[8..ct_start]);
-        self.dec.decrypt_init(None, None, Some(&iv[..self.iv_len])).unwrap();
-        self.dec.cipher_update_inplace(&mut buf[ct_start..], ct_end - ct_start).unwrap();
+        self.dec
+            .decrypt_init(None, None, Some(&iv[..self.iv_len]))
+            .unwrap();
+        self.dec
+            .cipher_update_inplace(&mut buf[ct_start..], ct_end - ct_start)
+            .unwrap();
         let pad = usize::from(buf[ct_end - 2]);
         ct_end - 2 - pad - ct_start
     }
 }
 
 fn params(s: &Suite, ekey: &[u8], akey: &[u8]) -> EspSaParams {
-    let mut p = EspSaParams::new(0x1234_5678, s.enc, s.auth, Encapsulation::Tunnel, EspKeys::new(ekey, akey));
+    let mut p = EspSaParams::new(
+        0x1234_5678,
+        s.enc,
+        s.auth,
+        Encapsulation::Tunnel,
+        EspKeys::new(ekey, akey),
+    );
     p.replay_window = 0; // decapsulate replays the same packet
     p
 }
 
 fn bench_esp(c: &mut Criterion) {
     // OpenSSL 3 keeps single DES in the legacy provider.
-    let _legacy = openssl::provider::Provider::load(None, "legacy").expect("OpenSSL legacy provider (single DES)");
+    let _legacy = openssl::provider::Provider::load(None, "legacy")
+        .expect("OpenSSL legacy provider (single DES)");
     let _default = openssl::provider::Provider::load(None, "default").unwrap();
     let now = Instant::now();
     for s in suites() {
@@ -176,7 +229,10 @@ fn bench_esp(c: &mut Criterion) {
                 b.iter(|| {
                     buf[off..off + size].copy_from_slice(&payload);
                     out.set_last_seq(1);
-                    black_box(out.encapsulate_in_place(now, &mut rng, 4, &mut buf, size).unwrap())
+                    black_box(
+                        out.encapsulate_in_place(now, &mut rng, 4, &mut buf, size)
+                            .unwrap(),
+                    )
                 })
             });
             let mut ossl = OsslSa::new(&s, &ekey, &akey);
@@ -200,7 +256,9 @@ fn bench_esp(c: &mut Criterion) {
             let mut inb = InboundSa::new(&params(&s, &ekey, &akey), now).unwrap();
             let mut rng = StdRng::seed_from_u64(2);
             let mut pkt = vec![0u8; 2048];
-            let n = out.encapsulate(now, &mut rng, 4, &payload, &mut pkt).unwrap();
+            let n = out
+                .encapsulate(now, &mut rng, 4, &payload, &mut pkt)
+                .unwrap();
             let pkt = pkt[..n].to_vec();
             let mut buf = pkt.clone();
             // Cross-check: the OpenSSL path opens our packet.
@@ -231,7 +289,8 @@ fn bench_esp(c: &mut Criterion) {
 /// RustCrypto `des` crate, and OpenSSL.
 fn bench_3des_cipher(c: &mut Criterion) {
     use cipher::{Array, BlockModeEncrypt, InnerIvInit, KeyInit};
-    let _legacy = openssl::provider::Provider::load(None, "legacy").expect("OpenSSL legacy provider");
+    let _legacy =
+        openssl::provider::Provider::load(None, "legacy").expect("OpenSSL legacy provider");
     let _default = openssl::provider::Provider::load(None, "default").unwrap();
     let key = [0x5au8; 24];
     let iv = [1u8; 8];
@@ -239,7 +298,9 @@ fn bench_3des_cipher(c: &mut Criterion) {
     let mut g = c.benchmark_group("cipher-3des-cbc-encrypt");
     g.throughput(Throughput::Bytes(1408));
     let ours = esp::cipher::EspCipher::new(EncryptionAlgorithm::TripleDes, &key).unwrap();
-    g.bench_function(BenchmarkId::new("esp", 1408), |b| b.iter(|| ours.encrypt_cbc(&iv, &mut buf[..1408]).unwrap()));
+    g.bench_function(BenchmarkId::new("esp", 1408), |b| {
+        b.iter(|| ours.encrypt_cbc(&iv, &mut buf[..1408]).unwrap())
+    });
     let rc = des::TdesEde3::new(&Array::from(key));
     let ivb = Array::from(iv);
     g.bench_function(BenchmarkId::new("des-crate", 1408), |b| {
@@ -249,7 +310,8 @@ fn bench_3des_cipher(c: &mut Criterion) {
         })
     });
     let mut ctx = CipherCtx::new().unwrap();
-    ctx.encrypt_init(Some(Cipher::des_ede3_cbc()), Some(&key), None).unwrap();
+    ctx.encrypt_init(Some(Cipher::des_ede3_cbc()), Some(&key), None)
+        .unwrap();
     ctx.set_padding(false);
     g.bench_function(BenchmarkId::new("openssl", 1408), |b| {
         b.iter(|| {
