@@ -420,6 +420,29 @@ pub fn validate_attributes(input: &[u8], offset: usize, limit: usize) -> Result<
     Ok(count)
 }
 
+/// Whether `input` is a well-formed list of at most `limit` attributes (exactly
+/// when [`validate_attributes`] would succeed), with no error built.
+#[inline(always)]
+pub(crate) fn attributes_ok(mut rest: &[u8], limit: usize) -> bool {
+    let mut count = 0usize;
+    while let Some((&[w0, _, l0, l1], tail)) = rest.split_first_chunk::<4>() {
+        if count >= limit {
+            return false;
+        }
+        let skip = if w0 & 0x80 != 0 {
+            0
+        } else {
+            usize::from(u16::from_be_bytes([l0, l1]))
+        };
+        match tail.get(skip..) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+        count = count.saturating_add(1);
+    }
+    rest.is_empty()
+}
+
 /// Parses a whole attribute list into owned attributes (bounded by [`MAX_ATTRIBUTES`]).
 pub fn parse_attributes_owned(
     input: &[u8],

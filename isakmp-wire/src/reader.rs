@@ -1,13 +1,7 @@
-//! A cursor over borrowed bytes built on nom's *complete* number and `take`
-//! parsers, turning nom's errors into located [`WireError::Truncated`] values.
-
-use nom::bytes::complete::take;
-use nom::number::complete::{be_u16, be_u32, be_u8};
-use nom::Parser;
+//! A cursor over borrowed bytes, turning short reads into located
+//! [`WireError::Truncated`] values.
 
 use crate::error::{Location, WireError};
-
-type NomErr<'a> = nom::error::Error<&'a [u8]>;
 
 /// Reads fields from the front of a slice, tracking the absolute offset.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +37,8 @@ impl<'a> Reader<'a> {
         self.offset
     }
 
+    #[cold]
+    #[inline(never)]
     fn truncated(&self, what: &'static str, needed: usize) -> WireError {
         WireError::Truncated {
             what,
@@ -61,45 +57,45 @@ impl<'a> Reader<'a> {
 
     #[inline]
     pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
-        match be_u8::<_, NomErr<'a>>.parse(self.input) {
-            Ok((rest, v)) => {
+        match self.input.split_first() {
+            Some((&v, rest)) => {
                 self.advance(rest);
                 Ok(v)
             }
-            Err(_) => Err(self.truncated(what, 1)),
+            None => Err(self.truncated(what, 1)),
         }
     }
 
     #[inline]
     pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
-        match be_u16::<_, NomErr<'a>>.parse(self.input) {
-            Ok((rest, v)) => {
+        match self.input.split_first_chunk::<2>() {
+            Some((v, rest)) => {
                 self.advance(rest);
-                Ok(v)
+                Ok(u16::from_be_bytes(*v))
             }
-            Err(_) => Err(self.truncated(what, 2)),
+            None => Err(self.truncated(what, 2)),
         }
     }
 
     #[inline]
     pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
-        match be_u32::<_, NomErr<'a>>.parse(self.input) {
-            Ok((rest, v)) => {
+        match self.input.split_first_chunk::<4>() {
+            Some((v, rest)) => {
                 self.advance(rest);
-                Ok(v)
+                Ok(u32::from_be_bytes(*v))
             }
-            Err(_) => Err(self.truncated(what, 4)),
+            None => Err(self.truncated(what, 4)),
         }
     }
 
     #[inline]
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
-        match take::<_, _, NomErr<'a>>(n).parse(self.input) {
-            Ok((rest, v)) => {
+        match self.input.split_at_checked(n) {
+            Some((v, rest)) => {
                 self.advance(rest);
                 Ok(v)
             }
-            Err(_) => Err(self.truncated(what, n)),
+            None => Err(self.truncated(what, n)),
         }
     }
 

@@ -44,6 +44,18 @@ impl<'a> SaPayload<'a> {
     #[inline]
     pub fn parse(body: &'a [u8], offset: usize, limits: &Limits) -> Result<Self, WireError> {
         let sa = Self::parse_trusted(body, offset, limits)?;
+        if proposals_ok(sa.raw_proposals, limits) {
+            return Ok(sa);
+        }
+        Self::validate_slow(&sa, limits)?;
+        Ok(sa)
+    }
+
+    /// The reference walk: finds and describes the first error of a proposal list
+    /// the fast check rejected.
+    #[cold]
+    #[inline(never)]
+    fn validate_slow(sa: &Self, limits: &Limits) -> Result<(), WireError> {
         for item in NestedIter::new(
             sa.raw_proposals,
             sa.proposals_offset,
@@ -54,7 +66,7 @@ impl<'a> SaPayload<'a> {
             let item = item?;
             Proposal::parse_body(item.body, item.body_offset, item.reserved, limits)?;
         }
-        Ok(sa)
+        Ok(())
     }
 
     /// DOI and situation only, for bytes a validating parse has already checked.
@@ -159,4 +171,68 @@ impl OwnedSa {
         }
         Ok(())
     }
+}
+
+/// Splits the next element of a nested chain of type `kind` off `rest`: its body and
+/// what follows, or `None` if the element is malformed in any way the reference
+/// walk ([`NestedIter`]) would report.
+#[inline(always)]
+fn nested_next(rest: &[u8], kind: u8) -> Option<(&[u8], &[u8])> {
+    let (&[next, _, l0, l1], _) = rest.split_first_chunk::<4>()?;
+    let len = usize::from(u16::from_be_bytes([l0, l1]));
+    if len < 4 || len > rest.len() {
+        return None;
+    }
+    let (item, tail) = rest.split_at(len);
+    let expected = if tail.is_empty() { 0 } else { kind };
+    if next != expected {
+        return None;
+    }
+    Some((item.get(4..)?, tail))
+}
+
+/// Whether a proposal list is well formed, checked without building any value.
+/// `true` only when the reference walk would succeed; on `false` the caller
+/// replays the reference walk, which locates and describes the error.
+#[inline]
+fn proposals_ok(mut rest: &[u8], limits: &Limits) -> bool {
+    let mut proposals = 0usize;
+    while !rest.is_empty() {
+        if proposals >= limits.max_proposals {
+            return false;
+        }
+        let Some((body, tail)) = nested_next(rest, 2) else {
+            return false;
+        };
+        let Some((&[_, _, spi_size, transform_count], after)) = body.split_first_chunk::<4>()
+        else {
+            return false;
+        };
+        let Some(mut transforms) = after.get(usize::from(spi_size)..) else {
+            return false;
+        };
+        let mut n = 0usize;
+        while !transforms.is_empty() {
+            if n >= limits.max_transforms {
+                return false;
+            }
+            let Some((tbody, ttail)) = nested_next(transforms, 3) else {
+                return false;
+            };
+            let Some((_, attrs)) = tbody.split_first_chunk::<4>() else {
+                return false;
+            };
+            if !crate::attr::attributes_ok(attrs, limits.max_attributes) {
+                return false;
+            }
+            transforms = ttail;
+            n = n.saturating_add(1);
+        }
+        if n != usize::from(transform_count) {
+            return false;
+        }
+        rest = tail;
+        proposals = proposals.saturating_add(1);
+    }
+    true
 }
