@@ -236,3 +236,102 @@ fn proposals_ok(mut rest: &[u8], limits: &Limits) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    fn transform(next: u8, attrs: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(attrs.len().saturating_add(8)).unwrap();
+        let mut t = vec![next, 0];
+        t.extend_from_slice(&len.to_be_bytes());
+        t.extend_from_slice(&[1, 1, 0, 0]);
+        t.extend_from_slice(attrs);
+        t
+    }
+
+    fn sa_body() -> Vec<u8> {
+        let attrs = [
+            0x80, 0x01, 0x00, 0x07, 0x80, 0x0e, 0x00, 0x80, 0x00, 0x0c, 0x00, 0x04, 0x00, 0x01,
+            0x51, 0x80,
+        ];
+        let mut ts = transform(3, &attrs);
+        ts.extend(transform(0, &attrs[..8]));
+        let mut p = vec![0, 0, 0, 0, 1, 1, 1, 2, 0xaa];
+        p.extend(ts);
+        let len = u16::try_from(p.len()).unwrap().to_be_bytes();
+        p[2] = len[0];
+        p[3] = len[1];
+        let mut body = vec![0, 0, 0, 1, 0, 0, 0, 1];
+        let mut second = p.clone();
+        p[0] = 2;
+        body.extend(p);
+        second[4] = 2;
+        body.extend(second);
+        body
+    }
+
+    /// The fast check accepts exactly what the reference walk accepts, and a
+    /// validating parse reports the reference walk's error.
+    #[test]
+    fn fast_check_agrees_with_reference_walk() {
+        let base = sa_body();
+        let limit_sets = [
+            Limits::DEFAULT,
+            Limits {
+                max_proposals: 1,
+                max_transforms: 1,
+                max_attributes: 2,
+                ..Limits::DEFAULT
+            },
+            Limits {
+                max_proposals: 2,
+                max_transforms: 2,
+                max_attributes: 3,
+                ..Limits::DEFAULT
+            },
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let picks = [0u8, 1, 2, 3, 4, 5, 8, 9, 0x80, 0xff];
+        let mut accepted = 0usize;
+        for i in 0..200_000usize {
+            let mut m = base.clone();
+            let edits = 1 + (rnd() % 3) as usize;
+            for _ in 0..edits {
+                let at = (rnd() as usize) % m.len();
+                m[at] = if rnd() % 2 == 0 {
+                    picks[(rnd() as usize) % picks.len()]
+                } else {
+                    rnd() as u8
+                };
+            }
+            if rnd() % 4 == 0 {
+                let n = (rnd() as usize) % (m.len() + 1);
+                m.truncate(n);
+            }
+            let limits = &limit_sets[i % limit_sets.len()];
+            let Ok(sa) = SaPayload::parse_trusted(&m, 100, limits) else {
+                continue;
+            };
+            let reference = SaPayload::validate_slow(&sa, limits);
+            assert_eq!(
+                proposals_ok(sa.raw_proposals, limits),
+                reference.is_ok(),
+                "{m:02x?}"
+            );
+            assert_eq!(
+                SaPayload::parse(&m, 100, limits).map(|_| ()),
+                reference,
+                "{m:02x?}"
+            );
+            accepted += usize::from(reference.is_ok());
+        }
+        assert!(accepted > 100, "{accepted}");
+    }
+}
