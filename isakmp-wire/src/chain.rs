@@ -194,7 +194,15 @@ impl<'a> PayloadChain<'a> {
         let mut it = PayloadIter::new(first, input, offset, limits);
         let mut count = 0usize;
         for raw in it.by_ref() {
-            raw?.parse_body(limits)?;
+            let raw = raw?;
+            // Only the verdict is needed: checking the error without moving the
+            // parsed body out keeps the (large) result from being copied.
+            Payload::parse(
+                raw.kind,
+                raw.body,
+                raw.offset.saturating_add(GENERIC_HEADER_LEN),
+                limits,
+            )?;
             count = count.saturating_add(1);
         }
         let padding = it.remainder();
