@@ -25,23 +25,34 @@ fn borrowed_validating_parse_does_not_allocate() {
     ))
     .unwrap();
 
-    let region = Region::new(GLOBAL);
-    let mut total = 0usize;
-    for _ in 0..100 {
-        total += samples::walk(&am1).unwrap();
-        total += samples::walk(&mm1).unwrap();
-        total += samples::walk(&corpus).unwrap();
-        let chain = parse_decrypted(PayloadType::Hash, &qm, 28, &Limits::DEFAULT).unwrap();
-        assert_eq!(chain.padding, [0, 0, 0, 3]);
-        total += samples::walk_chain(&chain).unwrap();
-        // Errors are allocation-free too.
-        assert!(samples::walk(&am1[..am1.len() - 1]).is_err());
+    // The counter is process-wide, and the test harness's own threads can allocate
+    // while this one runs (seen under load: 4 allocations of 900 bytes in total, from
+    // outside the parser). The parse is deterministic, so an allocation inside it
+    // would show up in every one of 100 iterations of every attempt: one attempt that
+    // counts zero proves it allocation-free.
+    let mut attempts = Vec::new();
+    for _ in 0..5 {
+        let region = Region::new(GLOBAL);
+        let mut total = 0usize;
+        for _ in 0..100 {
+            total += samples::walk(&am1).unwrap();
+            total += samples::walk(&mm1).unwrap();
+            total += samples::walk(&corpus).unwrap();
+            let chain = parse_decrypted(PayloadType::Hash, &qm, 28, &Limits::DEFAULT).unwrap();
+            assert_eq!(chain.padding, [0, 0, 0, 3]);
+            total += samples::walk_chain(&chain).unwrap();
+            // Errors are allocation-free too.
+            assert!(samples::walk(&am1[..am1.len() - 1]).is_err());
+        }
+        let stats = region.change();
+        assert!(total > 0);
+        if stats.allocations == 0 && stats.reallocations == 0 && stats.bytes_allocated == 0 {
+            attempts.clear();
+            break;
+        }
+        attempts.push(stats);
     }
-    let stats = region.change();
-    assert!(total > 0);
-    assert_eq!(stats.allocations, 0, "{stats:?}");
-    assert_eq!(stats.reallocations, 0, "{stats:?}");
-    assert_eq!(stats.bytes_allocated, 0, "{stats:?}");
+    assert!(attempts.is_empty(), "every attempt allocated: {attempts:?}");
 
     // The counter works: the owned parse does allocate.
     let region = Region::new(GLOBAL);
