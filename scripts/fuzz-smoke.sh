@@ -25,7 +25,7 @@ for t in $targets; do
     echo "fuzz-smoke: target $t FAILED (crash, leak, timeout or build error); artifacts in fuzz/artifacts/$t" >&2
     exit 1
   fi
-  grep -E "stat::number_of_executed_runs" "$log" | sed "s/^/  $t: /" || true
+  grep -E "stat::(number_of_executed_units|average_exec_per_sec)" "$log" | sed "s/^/  $t: /" || true
   rm -f "$log"
   n=$((n + 1))
 done
