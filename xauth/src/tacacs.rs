@@ -418,13 +418,14 @@ pub struct AuthenContinue {
 impl AuthenContinue {
     /// Parses a clear body.
     pub fn parse(body: &[u8]) -> Result<Self, XauthError> {
-        let mut r = Reader::new(body, 0);
-        let ml = r.u16("authentication CONTINUE")?;
-        let dl = r.u16("authentication CONTINUE")?;
-        let flags = r.u8("authentication CONTINUE")?;
-        let user_msg = r.take(usize::from(ml), "CONTINUE user_msg")?.to_vec();
-        let data = r.take(usize::from(dl), "CONTINUE data")?.to_vec();
-        trailing(&r, "authentication CONTINUE")?;
+        let (flags, user_msg, data) = parse_msg_data_body(
+            body,
+            [
+                "authentication CONTINUE",
+                "CONTINUE user_msg",
+                "CONTINUE data",
+            ],
+        )?;
         Ok(AuthenContinue {
             user_msg,
             data,
@@ -434,13 +435,12 @@ impl AuthenContinue {
 
     /// The clear body.
     pub fn emit(&self) -> Result<Vec<u8>, XauthError> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&len_u16("CONTINUE user_msg", self.user_msg.len())?.to_be_bytes());
-        out.extend_from_slice(&len_u16("CONTINUE data", self.data.len())?.to_be_bytes());
-        out.push(self.flags);
-        out.extend_from_slice(&self.user_msg);
-        out.extend_from_slice(&self.data);
-        Ok(out)
+        emit_msg_data_body(
+            self.flags,
+            &self.user_msg,
+            &self.data,
+            ["CONTINUE user_msg", "CONTINUE data"],
+        )
     }
 }
 
@@ -556,13 +556,8 @@ pub struct AcctReply {
 impl AcctReply {
     /// Parses a clear body.
     pub fn parse(body: &[u8]) -> Result<Self, XauthError> {
-        let mut r = Reader::new(body, 0);
-        let ml = r.u16("accounting REPLY")?;
-        let dl = r.u16("accounting REPLY")?;
-        let status = r.u8("accounting REPLY")?;
-        let server_msg = r.take(usize::from(ml), "REPLY server_msg")?.to_vec();
-        let data = r.take(usize::from(dl), "REPLY data")?.to_vec();
-        trailing(&r, "accounting REPLY")?;
+        let (status, server_msg, data) =
+            parse_msg_data_body(body, ["accounting REPLY", "REPLY server_msg", "REPLY data"])?;
         Ok(AcctReply {
             status,
             server_msg,
@@ -572,14 +567,48 @@ impl AcctReply {
 
     /// The clear body.
     pub fn emit(&self) -> Result<Vec<u8>, XauthError> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&len_u16("REPLY server_msg", self.server_msg.len())?.to_be_bytes());
-        out.extend_from_slice(&len_u16("REPLY data", self.data.len())?.to_be_bytes());
-        out.push(self.status);
-        out.extend_from_slice(&self.server_msg);
-        out.extend_from_slice(&self.data);
-        Ok(out)
+        emit_msg_data_body(
+            self.status,
+            &self.server_msg,
+            &self.data,
+            ["REPLY server_msg", "REPLY data"],
+        )
     }
+}
+
+/// Authentication CONTINUE and accounting REPLY share one body layout (RFC 8907
+/// 5.3 and 7.2): message length, data length, one flags/status byte, message, data.
+/// `what` names the body, its message field and its data field for errors.
+fn parse_msg_data_body(
+    body: &[u8],
+    what: [&'static str; 3],
+) -> Result<(u8, Vec<u8>, Vec<u8>), XauthError> {
+    let [body_name, msg_name, data_name] = what;
+    let mut r = Reader::new(body, 0);
+    let ml = r.u16(body_name)?;
+    let dl = r.u16(body_name)?;
+    let byte = r.u8(body_name)?;
+    let msg = r.take(usize::from(ml), msg_name)?.to_vec();
+    let data = r.take(usize::from(dl), data_name)?.to_vec();
+    trailing(&r, body_name)?;
+    Ok((byte, msg, data))
+}
+
+/// Writes the layout [`parse_msg_data_body`] reads; `what` names the two fields.
+fn emit_msg_data_body(
+    byte: u8,
+    msg: &[u8],
+    data: &[u8],
+    what: [&'static str; 2],
+) -> Result<Vec<u8>, XauthError> {
+    let [msg_name, data_name] = what;
+    let mut out = Vec::with_capacity(5usize.saturating_add(msg.len()).saturating_add(data.len()));
+    out.extend_from_slice(&len_u16(msg_name, msg.len())?.to_be_bytes());
+    out.extend_from_slice(&len_u16(data_name, data.len())?.to_be_bytes());
+    out.push(byte);
+    out.extend_from_slice(msg);
+    out.extend_from_slice(data);
+    Ok(out)
 }
 
 fn trailing(r: &Reader<'_>, what: &'static str) -> Result<(), XauthError> {
