@@ -1,12 +1,13 @@
 //! `pix-gateway`: the one binary of the project that does IO.
 //!
-//! Subcommands grow with the crates: `dump` decodes ISAKMP in captures, `check`
-//! parses and lints a PIX configuration, `trace` explains what the PIX would do
-//! with a packet.
+//! `run` is the PIX-style VPN headend; `show`, `clear` and `debug` talk to a running one
+//! over its control socket. `dump` decodes ISAKMP in captures, `check` parses and lints
+//! a PIX configuration, `trace` explains what the PIX would do with a packet.
 
 mod capture;
 mod check;
 mod dump;
+mod gateway;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,6 +31,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the VPN headend: IKE on UDP 500/4500, ESP (raw and in UDP), the inside as a
+    /// TUN device. With no options: the bundled demo (the seed's configuration, group
+    /// vpn3000, LOCAL user cisco_customer). Needs root.
+    Run(gateway::serve::RunArgs),
+    /// Ask a running gateway: `show crypto isakmp sa | crypto ipsec sa | uauth |
+    /// local-pool [NAME] | version`.
+    Show {
+        /// The control socket.
+        #[arg(long)]
+        control: Option<PathBuf>,
+        /// What to show.
+        #[arg(required = true, trailing_var_arg = true)]
+        words: Vec<String>,
+    },
+    /// Tell a running gateway: `clear crypto isakmp sa [PEER]`.
+    Clear {
+        /// The control socket.
+        #[arg(long)]
+        control: Option<PathBuf>,
+        /// What to clear.
+        #[arg(required = true, trailing_var_arg = true)]
+        words: Vec<String>,
+    },
+    /// Stream a running gateway's `debug crypto isakmp` / `debug crypto ipsec` lines
+    /// (until interrupted).
+    Debug {
+        /// The control socket.
+        #[arg(long)]
+        control: Option<PathBuf>,
+        /// `crypto isakmp` or `crypto ipsec`.
+        #[arg(required = true, trailing_var_arg = true)]
+        words: Vec<String>,
+    },
     /// Print one line per ISAKMP message found in a pcap or pcapng capture.
     Dump {
         /// The capture (default: the bundled examples/data/isakmp4500.pcap).
@@ -93,6 +127,10 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => return gateway::serve::run(args),
+        Command::Show { control, words } => control_client("show", control, words),
+        Command::Clear { control, words } => control_client("clear", control, words),
+        Command::Debug { control, words } => control_client("debug", control, words),
         Command::Dump { file, format, all } => run_dump(file, format, all),
         Command::Trace { config, words } => run_trace(&config, &words),
         Command::Check {
@@ -109,6 +147,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn control_client(
+    verb: &str,
+    control: Option<PathBuf>,
+    words: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let mut all = vec![verb.to_string()];
+    all.extend(words);
+    gateway::control::client(&gateway::control::path(control), &all)
 }
 
 fn run_dump(file: Option<PathBuf>, format: Format, all: bool) -> anyhow::Result<ExitCode> {

@@ -9,6 +9,7 @@
 //! isakmp key <address> [netmask <mask>] <secret>
 //! vpngroup <group> password <secret>
 //! aaa-server <tag> <host-address> key <secret>
+//! username <name> password <secret>
 //! ```
 //!
 //! `isakmp key` matches the `isakmp key ******** address <address> [netmask <mask>]`
@@ -16,6 +17,12 @@
 //! Secrets are single tokens (the PIX does not allow blanks in them). An entry that
 //! matches no masked secret is reported as a warning; a masked secret that no entry
 //! fills is reported as a note by [`Config::apply_secrets`].
+//!
+//! `username` entries are LOCAL users for Xauth (`aaa-server LOCAL protocol local`): a
+//! `show run` prints user passwords hashed (`encrypted`), and a hash cannot be checked
+//! against the clear password a VPN client sends, so the gateway takes the clear one from
+//! here ([`SecretsOverlay::users`]). They never change the model (its `username` line
+//! keeps printing as written) and are never reported as unmatched.
 
 use std::net::Ipv4Addr;
 
@@ -47,6 +54,8 @@ pub enum OverlayTarget {
         /// Server address.
         host: Ipv4Addr,
     },
+    /// `username NAME password`: a LOCAL user's clear password.
+    Username(String),
 }
 
 /// One overlay entry.
@@ -68,6 +77,19 @@ pub struct SecretsOverlay {
 }
 
 impl SecretsOverlay {
+    /// The LOCAL users (`username NAME password SECRET` entries), in file order; a later
+    /// entry for the same name replaces an earlier one.
+    pub fn users(&self) -> Vec<(&str, &Secret)> {
+        let mut v: Vec<(&str, &Secret)> = Vec::new();
+        for e in &self.entries {
+            if let OverlayTarget::Username(n) = &e.target {
+                v.retain(|(m, _)| *m != n.as_str());
+                v.push((n.as_str(), &e.secret));
+            }
+        }
+        v
+    }
+
     /// Parse the overlay text. Errors are returned as diagnostics on the overlay's
     /// own lines (render them with the overlay's file name); good lines are kept.
     pub fn parse(text: &str) -> (SecretsOverlay, Vec<Diagnostic>) {
@@ -117,8 +139,12 @@ fn parse_entry(cur: &mut Cur<'_, '_>) -> Result<(OverlayTarget, Secret), crate::
         let host = cur.ip("a server address")?;
         cur.expect_kw("key")?;
         OverlayTarget::AaaServerKey { tag, host }
+    } else if cur.eat("username") {
+        let n = cur.name("a user name")?;
+        cur.expect_kw("password")?;
+        OverlayTarget::Username(n)
     } else {
-        return Err(cur.expected("`isakmp key`, `vpngroup` or `aaa-server`"));
+        return Err(cur.expected("`isakmp key`, `vpngroup`, `aaa-server` or `username`"));
     };
     let secret = cur.word("the secret")?;
     if matches!(target, OverlayTarget::AaaServerKey { .. })
@@ -151,6 +177,7 @@ fn describe(t: &OverlayTarget) -> String {
         },
         OverlayTarget::VpngroupPassword(g) => format!("vpngroup {g} password"),
         OverlayTarget::AaaServerKey { tag, host } => format!("aaa-server {tag} {host} key"),
+        OverlayTarget::Username(n) => format!("username {n} password"),
     }
 }
 
@@ -232,7 +259,7 @@ impl Config {
             .entries
             .iter()
             .zip(&used)
-            .filter(|(_, u)| !**u)
+            .filter(|(e, u)| !**u && !matches!(e.target, OverlayTarget::Username(_)))
             .map(|(e, _)| {
                 Diagnostic::new(
                     Severity::Warning,

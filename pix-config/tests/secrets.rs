@@ -131,3 +131,34 @@ fn overlay_reports_unmatched_entries_and_syntax_errors() {
         2
     );
 }
+
+#[test]
+fn overlay_username_entries_are_local_users_not_model_changes() {
+    let (ov, diags) = SecretsOverlay::parse(
+        "username cisco_customer password cisco123\nusername bob password one\nusername bob password two\nusername\n",
+    );
+    // the bare `username` line is an error on line 4; the good lines are kept
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].line, 4);
+    let users: Vec<(&str, &str)> = ov.users().iter().map(|(n, s)| (*n, s.expose())).collect();
+    assert_eq!(users, vec![("cisco_customer", "cisco123"), ("bob", "two")]);
+    let text = "username cisco_customer password 3USUcOPFUiMCO4Jk encrypted privilege 2\n";
+    let out = parse_with(
+        text,
+        &ParseOptions {
+            strict: false,
+            secrets: Some(&ov),
+        },
+    );
+    // no "unmatched overlay entry" warning for users, and the hash still prints as written
+    assert!(
+        out.diagnostics
+            .iter()
+            .all(|d| !matches!(d.error, ConfigError::OverlayUnmatched { .. })),
+        "{:?}",
+        out.diagnostics
+    );
+    assert_eq!(out.config.to_pix_string(), text);
+    let (_, diags) = SecretsOverlay::parse("username bob password ********\n");
+    assert_eq!(diags.len(), 1, "the mask is not a password");
+}

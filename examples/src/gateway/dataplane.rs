@@ -1,0 +1,419 @@
+//! The ESP data plane: child SAs from Quick Mode installed as `esp` SAs, inbound ESP
+//! decapsulated and checked against the SA's Quick Mode selectors, inside packets
+//! matched to an SA and encapsulated. No IO here: the event loop hands in buffers and
+//! gets back what to write where, so it is tested without sockets.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use esp::{
+    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm,
+    LifetimeConfig, OutboundSa,
+};
+use ike_sm::{ChildSa, SaId, Selector, TrafficSelector};
+
+/// PIX-style counters of one SA pair (`show crypto ipsec sa`).
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    /// Packets encapsulated (encrypted and digested: one number on this gateway).
+    pub encaps: u64,
+    /// Packets decapsulated (decrypted and verified).
+    pub decaps: u64,
+    /// Bytes of inner packets sent into the tunnel.
+    pub bytes_out: u64,
+    /// Bytes of inner packets taken out of the tunnel.
+    pub bytes_in: u64,
+    /// Failures to send.
+    pub send_errors: u64,
+    /// Inbound failures by kind (`replayed`, `authentication failed`, selector, ...).
+    pub recv_errors: BTreeMap<&'static str, u64>,
+}
+
+impl Counters {
+    /// Every receive error.
+    pub fn recv_error_total(&self) -> u64 {
+        self.recv_errors.values().sum()
+    }
+}
+
+/// One installed child SA pair.
+#[derive(Debug)]
+pub struct Child {
+    /// The IKE SA it belongs to.
+    pub ike_sa: SaId,
+    /// Inbound SA (the peer sends with our SPI).
+    pub inbound: InboundSa,
+    /// Outbound SA.
+    pub outbound: OutboundSa,
+    /// Our selector (the inside networks).
+    pub local_selector: TrafficSelector,
+    /// The client's selector (its Mode Config address).
+    pub remote_selector: TrafficSelector,
+    /// Our IKE address.
+    pub local: SocketAddr,
+    /// The peer's IKE address (after a float, its 4500 port).
+    pub remote: SocketAddr,
+    /// UDP encapsulation ports when NAT-T floated.
+    pub natt: Option<(u16, u16)>,
+    /// Transform, for `show`.
+    pub encryption: EncryptionAlgorithm,
+    /// Integrity, for `show`.
+    pub integrity: IntegrityAlgorithm,
+    /// Tunnel or transport (and UDP).
+    pub encapsulation: Encapsulation,
+    /// Negotiated life in seconds.
+    pub life_secs: u64,
+    /// Negotiated life in kilobytes.
+    pub life_kb: u64,
+    /// When installed.
+    pub installed: Instant,
+    /// Installation order (newer SAs win for the same selectors).
+    pub serial: u64,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// Where an encapsulated packet goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EspDest {
+    /// Raw ESP (IP protocol 50) to this address.
+    Raw(Ipv4Addr),
+    /// ESP in UDP from our port 4500 to this address and port.
+    Udp(SocketAddr),
+}
+
+/// Why a packet was dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drop {
+    /// No SA for this SPI.
+    UnknownSpi(u32),
+    /// The `esp` crate refused it (kind).
+    Esp(&'static str),
+    /// The inner packet is not IPv4 or is malformed.
+    BadInner,
+    /// The inner addresses are outside the SA's Quick Mode selectors.
+    Selector {
+        /// Inner source.
+        src: Ipv4Addr,
+        /// Inner destination.
+        dst: Ipv4Addr,
+    },
+    /// A dummy packet (next header 59): dropped by RFC 4303, not an error.
+    Dummy,
+    /// No SA covers this inside packet's destination.
+    NoSa(Ipv4Addr),
+}
+
+impl Drop {
+    /// A short reason word (counters, debug).
+    pub fn word(&self) -> &'static str {
+        match self {
+            Drop::UnknownSpi(_) => "unknown SPI",
+            Drop::Esp(k) => k,
+            Drop::BadInner => "malformed inner packet",
+            Drop::Selector { .. } => "outside the SA's proxy identities",
+            Drop::Dummy => "dummy packet",
+            Drop::NoSa(_) => "no SA for the destination",
+        }
+    }
+}
+
+/// The inner IPv4 addresses and protocol of a packet.
+pub fn ipv4_header(p: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8)> {
+    let vihl = *p.first()?;
+    if vihl >> 4 != 4 || usize::from(vihl & 0x0f) * 4 < 20 {
+        return None;
+    }
+    let proto = *p.get(9)?;
+    let src: [u8; 4] = p.get(12..16)?.try_into().ok()?;
+    let dst: [u8; 4] = p.get(16..20)?.try_into().ok()?;
+    Some((src.into(), dst.into(), proto))
+}
+
+/// Whether a selector covers an address (protocol/port selectors cover the address too;
+/// the gateway's clients negotiate address-only selectors).
+pub fn covers(sel: &TrafficSelector, a: Ipv4Addr) -> bool {
+    match sel.addr {
+        Selector::Addr(x) => x == a,
+        Selector::Subnet(net, mask) => {
+            let m = u32::from(mask);
+            u32::from(a) & m == u32::from(net) & m
+        }
+        Selector::Range(lo, hi) => (u32::from(lo)..=u32::from(hi)).contains(&u32::from(a)),
+    }
+}
+
+fn selector_specificity(sel: &TrafficSelector) -> u32 {
+    match sel.addr {
+        Selector::Addr(_) => 32,
+        Selector::Subnet(_, m) => u32::from(m).count_ones(),
+        Selector::Range(lo, hi) => 32u32.saturating_sub(
+            (u32::from(hi).saturating_sub(u32::from(lo)))
+                .checked_ilog2()
+                .map_or(0, |b| b.saturating_add(1)),
+        ),
+    }
+}
+
+/// The ESP SA database of the gateway.
+#[derive(Debug, Default)]
+pub struct DataPlane {
+    children: HashMap<u32, Child>,
+    serial: u64,
+    /// Packets dropped outside any SA, by reason.
+    pub global_drops: BTreeMap<&'static str, u64>,
+}
+
+impl DataPlane {
+    /// An empty database.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Installs both directions of a Quick Mode result.
+    ///
+    /// # Errors
+    /// A transform or key the `esp` crate refuses (one line).
+    pub fn install(&mut self, c: &ChildSa, now: Instant) -> Result<u32, String> {
+        let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits)
+            .map_err(|e| format!("child SA {:#x}: {e}", c.spi_in))?;
+        let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg))
+            .map_err(|e| format!("child SA {:#x}: {e}", c.spi_in))?;
+        let encap = Encapsulation::from_attribute(c.encapsulation)
+            .map_err(|e| format!("child SA {:#x}: {e}", c.spi_in))?;
+        let lifetime = LifetimeConfig::from_hard(
+            (c.life_secs > 0).then_some(c.life_secs),
+            (c.life_kb > 0).then_some(c.life_kb),
+        );
+        let params = |spi: u32, ek: &[u8], ak: &[u8]| {
+            let mut p = EspSaParams::new(spi, enc, integ, encap, EspKeys::new(ek, ak));
+            p.lifetime = lifetime;
+            p
+        };
+        let inbound = InboundSa::new(
+            &params(
+                c.spi_in,
+                c.enc_key_in.expose_secret(),
+                c.auth_key_in.expose_secret(),
+            ),
+            now,
+        )
+        .map_err(|e| format!("inbound SA {:#x}: {e}", c.spi_in))?;
+        let outbound = OutboundSa::new(
+            &params(
+                c.spi_out,
+                c.enc_key_out.expose_secret(),
+                c.auth_key_out.expose_secret(),
+            ),
+            now,
+        )
+        .map_err(|e| format!("outbound SA {:#x}: {e}", c.spi_out))?;
+        self.serial = self.serial.wrapping_add(1);
+        self.children.insert(
+            c.spi_in,
+            Child {
+                ike_sa: c.ike_sa,
+                inbound,
+                outbound,
+                local_selector: c.local_selector,
+                remote_selector: c.remote_selector,
+                local: c.local,
+                remote: c.remote,
+                natt: c.natt_ports,
+                encryption: enc,
+                integrity: integ,
+                encapsulation: encap,
+                life_secs: c.life_secs,
+                life_kb: c.life_kb,
+                installed: now,
+                serial: self.serial,
+                counters: Counters::default(),
+            },
+        );
+        Ok(c.spi_in)
+    }
+
+    /// Removes one pair by inbound SPI.
+    pub fn remove(&mut self, spi_in: u32) -> Option<Child> {
+        self.children.remove(&spi_in)
+    }
+
+    /// Removes every pair of an IKE SA; returns them (for counters and accounting).
+    pub fn remove_ike(&mut self, sa: SaId) -> Vec<Child> {
+        let spis: Vec<u32> = self
+            .children
+            .iter()
+            .filter(|(_, c)| c.ike_sa == sa)
+            .map(|(s, _)| *s)
+            .collect();
+        spis.into_iter()
+            .filter_map(|s| self.children.remove(&s))
+            .collect()
+    }
+
+    /// The installed pairs, by inbound SPI.
+    pub fn children(&self) -> impl Iterator<Item = (&u32, &Child)> {
+        self.children.iter()
+    }
+
+    /// Number of installed pairs.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Whether none is installed.
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    fn count_global(&mut self, d: &Drop) {
+        let e = self.global_drops.entry(d.word()).or_insert(0);
+        *e = e.saturating_add(1);
+    }
+
+    /// Decapsulates one inbound ESP packet in place (`esp` holds the ESP header on);
+    /// returns the inner packet's range, the IKE SA and the inner addresses, or why it
+    /// was dropped.
+    ///
+    /// # Errors
+    /// The drop reason (counted).
+    pub fn inbound(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        esp: &mut [u8],
+    ) -> Result<(std::ops::Range<usize>, SaId, Ipv4Addr, Ipv4Addr), Drop> {
+        let spi = match esp::peek_spi(esp) {
+            Ok(s) => s,
+            Err(e) => {
+                let d = Drop::Esp(e.kind().as_str());
+                self.count_global(&d);
+                return Err(d);
+            }
+        };
+        let Some(child) = self.children.get_mut(&spi) else {
+            let d = Drop::UnknownSpi(spi);
+            self.count_global(&d);
+            return Err(d);
+        };
+        let _ = from;
+        let r = match child.inbound.decapsulate(now, esp) {
+            Ok(d) if d.is_dummy() => Err(Drop::Dummy),
+            Ok(d) => {
+                let inner = esp.get(d.payload.clone()).unwrap_or_default();
+                match ipv4_header(inner) {
+                    None => Err(Drop::BadInner),
+                    Some((src, dst, _)) => {
+                        if covers(&child.remote_selector, src) && covers(&child.local_selector, dst)
+                        {
+                            child.counters.decaps = child.counters.decaps.saturating_add(1);
+                            child.counters.bytes_in =
+                                child.counters.bytes_in.saturating_add(inner.len() as u64);
+                            Ok((d.payload, child.ike_sa, src, dst))
+                        } else {
+                            Err(Drop::Selector { src, dst })
+                        }
+                    }
+                }
+            }
+            Err(e) => Err(Drop::Esp(e.kind().as_str())),
+        };
+        if let Err(d) = &r {
+            if *d != Drop::Dummy {
+                let e = child.counters.recv_errors.entry(d.word()).or_insert(0);
+                *e = e.saturating_add(1);
+            }
+        }
+        r
+    }
+
+    /// The pair that carries an inside packet: its destination inside the client's
+    /// selector and its source inside ours, the most specific (then the newest) first.
+    fn route(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<u32> {
+        self.children
+            .iter()
+            .filter(|(_, c)| covers(&c.remote_selector, dst) && covers(&c.local_selector, src))
+            .max_by_key(|(_, c)| {
+                (
+                    selector_specificity(&c.remote_selector),
+                    selector_specificity(&c.local_selector),
+                    c.serial,
+                )
+            })
+            .map(|(s, _)| *s)
+    }
+
+    /// Encapsulates an inside packet for its client into `out`.
+    ///
+    /// # Errors
+    /// The drop reason (counted).
+    pub fn outbound<R: rand_core::CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        rng: &mut R,
+        packet: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, EspDest, SaId), Drop> {
+        let Some((src, dst, _)) = ipv4_header(packet) else {
+            let d = Drop::BadInner;
+            self.count_global(&d);
+            return Err(d);
+        };
+        let Some(spi) = self.route(src, dst) else {
+            let d = Drop::NoSa(dst);
+            self.count_global(&d);
+            return Err(d);
+        };
+        let Some(child) = self.children.get_mut(&spi) else {
+            return Err(Drop::NoSa(dst));
+        };
+        match child.outbound.encapsulate_ip(now, rng, packet, out) {
+            Ok(n) => {
+                child.counters.encaps = child.counters.encaps.saturating_add(1);
+                child.counters.bytes_out =
+                    child.counters.bytes_out.saturating_add(packet.len() as u64);
+                let dest = match (child.natt, child.remote.ip()) {
+                    (Some((_, theirs)), ip) => EspDest::Udp(SocketAddr::new(ip, theirs)),
+                    (None, IpAddr::V4(ip)) => EspDest::Raw(ip),
+                    (None, IpAddr::V6(_)) => return Err(Drop::Esp("IPv6 peer")),
+                };
+                Ok((n, dest, child.ike_sa))
+            }
+            Err(e) => {
+                child.counters.send_errors = child.counters.send_errors.saturating_add(1);
+                Err(Drop::Esp(e.kind().as_str()))
+            }
+        }
+    }
+
+    /// Counts a failed socket send on the SA that produced the packet.
+    pub fn send_failed(&mut self, sa: SaId) {
+        if let Some(c) = self.children.values_mut().find(|c| c.ike_sa == sa) {
+            c.counters.send_errors = c.counters.send_errors.saturating_add(1);
+        }
+    }
+
+    /// SAs whose lifetime ran out (hard), by inbound SPI, with their IKE SA.
+    pub fn expired(&mut self, now: Instant) -> Vec<(SaId, u32)> {
+        let mut v = Vec::new();
+        for (spi, c) in &mut self.children {
+            let mut hard = false;
+            while let Some(e) = c.outbound.poll_event(now) {
+                hard |= matches!(e, esp::LifetimeEvent::Hard(_));
+            }
+            if hard {
+                v.push((c.ike_sa, *spi));
+            }
+        }
+        v
+    }
+
+    /// The earliest lifetime deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.children
+            .values()
+            .filter_map(|c| c.outbound.poll_timeout())
+            .min()
+    }
+}

@@ -1,0 +1,58 @@
+//! `--keylog FILE`: Wireshark key tables for every SA, so an admin can decrypt a capture
+//! (`ikev1_decryption_table` for ISAKMP, `esp_sa` for ESP). Off by default; when on, the
+//! gateway says so loudly at start, because the file decrypts everything it lists.
+
+use std::net::Ipv4Addr;
+
+use ike_sm::ChildSa;
+
+/// The ESP transform names Wireshark's `esp_sa` table uses.
+pub fn wireshark_cipher(transform: u8, key_bits: Option<u16>) -> &'static str {
+    match (transform, key_bits) {
+        (2, _) => "DES-CBC [RFC2405]",
+        (3, _) => "TripleDES-CBC [RFC2451]",
+        (12, _) => "AES-CBC [RFC3602]",
+        (11, _) => "NULL",
+        _ => "NULL",
+    }
+}
+
+/// The ESP integrity names Wireshark's `esp_sa` table uses.
+pub fn wireshark_auth(alg: u16) -> &'static str {
+    match alg {
+        1 => "HMAC-MD5-96 [RFC2403]",
+        2 => "HMAC-SHA-1-96 [RFC2404]",
+        _ => "NULL",
+    }
+}
+
+/// Two `esp_sa` rows (inbound, outbound), prefixed `esp_sa:` so one file holds both
+/// tables; `pix-gateway` users split them with `grep` (see the README).
+pub fn esp_lines(c: &ChildSa, ours: Ipv4Addr) -> Vec<String> {
+    let peer = c.remote.ip();
+    let enc = wireshark_cipher(c.esp_transform, c.key_bits);
+    let auth = wireshark_auth(c.auth_alg);
+    vec![
+        format!(
+            "esp_sa:\"IPv4\",\"{peer}\",\"{ours}\",\"{:#010x}\",\"{enc}\",\"0x{}\",\"{auth}\",\"0x{}\"",
+            c.spi_in,
+            hex::encode(c.enc_key_in.expose_secret()),
+            hex::encode(c.auth_key_in.expose_secret()),
+        ),
+        format!(
+            "esp_sa:\"IPv4\",\"{ours}\",\"{peer}\",\"{:#010x}\",\"{enc}\",\"0x{}\",\"{auth}\",\"0x{}\"",
+            c.spi_out,
+            hex::encode(c.enc_key_out.expose_secret()),
+            hex::encode(c.auth_key_out.expose_secret()),
+        ),
+    ]
+}
+
+/// One `ikev1_decryption_table` row: initiator cookie, phase-1 encryption key.
+pub fn ike_line(icookie: &[u8; 8], enc_key: &[u8]) -> String {
+    format!(
+        "ikev1_decryption_table:{},{}",
+        hex::encode(icookie),
+        hex::encode(enc_key)
+    )
+}

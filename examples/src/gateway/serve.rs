@@ -1,0 +1,683 @@
+//! The event loop of `pix-gateway run`: one thread, one tokio current-thread runtime,
+//! every socket and timer in one `select!`.
+//!
+//! * UDP 500 and 4500 on the outside address (4500: non-ESP marker for IKE, ESP in UDP,
+//!   NAT keepalives),
+//! * a raw IP socket for protocol 50 (ESP as a PIX 6.3 sees it without NAT-T),
+//! * the TUN device standing for the inside interface,
+//! * the AAA servers (RADIUS over UDP, TACACS+ over TCP),
+//! * the control socket, SIGINT/SIGTERM, and the next deadline from the Sans-IO crates.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::control::{self, ControlMsg};
+use super::dataplane::EspDest;
+use super::{setup, DebugKind, Gateway};
+
+/// The bundled demo configuration: the seed's `show run` with Xauth against LOCAL.
+pub const DEMO_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/pix63-demo.cfg");
+/// The demo secrets for it (group `vpn3000`, user `cisco_customer`).
+pub const DEMO_SECRETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/pix63-demo.secrets");
+
+/// `pix-gateway run` options.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The PIX configuration (`show running-config`). Default: the bundled demo (the
+    /// seed's configuration with Xauth against LOCAL) and its demo secrets.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Secrets overlay: clear values for `********` keys and passwords, LOCAL users.
+    #[arg(long)]
+    pub secrets: Option<PathBuf>,
+    /// The outside address to listen on (default: `ip address <crypto map interface>`,
+    /// or 127.0.0.1 for the bundled demo when that address is not on this host).
+    #[arg(long)]
+    pub outside_addr: Option<Ipv4Addr>,
+    /// The TUN device that stands for the inside interface (created if missing).
+    #[arg(long, default_value = "pixin0")]
+    pub inside_tun: String,
+    /// Do not add routes for the `ip local pool`s through the TUN device.
+    #[arg(long)]
+    pub no_routes: bool,
+    /// Append Wireshark key tables for every SA to this file (decrypts the traffic!).
+    #[arg(long)]
+    pub keylog: Option<PathBuf>,
+    /// The control socket for `pix-gateway show|clear|debug`.
+    #[arg(long)]
+    pub control: Option<PathBuf>,
+    /// Print debug lines on stderr: `--debug crypto isakmp`, `--debug crypto ipsec`.
+    #[arg(long, num_args = 1.., value_name = "WORDS")]
+    pub debug: Vec<String>,
+}
+
+fn stamp() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = t.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        t.subsec_millis()
+    )
+}
+
+fn log(line: &str) {
+    eprintln!("{} pix-gateway: {line}", stamp());
+}
+
+fn debug_kinds(words: &[String]) -> Vec<DebugKind> {
+    let mut v = Vec::new();
+    let joined = words.join(" ").to_ascii_lowercase();
+    if joined.contains("isakmp") || joined.contains("all") {
+        v.push(DebugKind::Isakmp);
+    }
+    if joined.contains("ipsec") || joined.contains("all") {
+        v.push(DebugKind::Ipsec);
+    }
+    v
+}
+
+/// Loads, lints and maps the configuration; prints diagnostics. `Err` is the exit code.
+fn load(args: &RunArgs) -> Result<(setup::Plan, String, bool), ExitCode> {
+    let demo = args.config.is_none();
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEMO_CONFIG));
+    let secrets_path = args
+        .secrets
+        .clone()
+        .or_else(|| demo.then(|| PathBuf::from(DEMO_SECRETS)));
+    let fail = |m: String| {
+        log(&m);
+        ExitCode::from(1)
+    };
+    let bytes = std::fs::read(&config_path)
+        .map_err(|e| fail(format!("cannot read {}: {e}", config_path.display())))?;
+    let (overlay, odiags) = match &secrets_path {
+        Some(p) => {
+            let raw =
+                std::fs::read(p).map_err(|e| fail(format!("cannot read {}: {e}", p.display())))?;
+            let text = String::from_utf8(raw).map_err(|_| {
+                fail(format!(
+                    "{}: the secrets file must be UTF-8 text",
+                    p.display()
+                ))
+            })?;
+            let (ov, d) = pix_config::SecretsOverlay::parse(&text);
+            (Some(ov), d)
+        }
+        None => (None, Vec::new()),
+    };
+    if !odiags.is_empty() {
+        for d in &odiags {
+            log(&format!(
+                "{}:{}: {}: {}",
+                secrets_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                d.line,
+                format!("{:?}", d.severity).to_ascii_lowercase(),
+                d.error
+            ));
+        }
+        if odiags
+            .iter()
+            .any(|d| d.severity == pix_config::Severity::Error)
+        {
+            return Err(ExitCode::from(1));
+        }
+    }
+    let outcome = pix_config::parse_bytes(
+        &bytes,
+        &pix_config::ParseOptions {
+            strict: false,
+            secrets: overlay.as_ref(),
+        },
+    );
+    let text = pix_config::decode(&bytes);
+    let errors = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == pix_config::Severity::Error)
+        .count();
+    if errors > 0 {
+        let rendered = pix_config::render_diagnostics(
+            &config_path.display().to_string(),
+            &text,
+            &outcome.diagnostics,
+        );
+        eprint!("{rendered}");
+        return Err(fail(format!(
+            "{}: {errors} error(s) in the configuration; `pix-gateway check` shows them all",
+            config_path.display()
+        )));
+    }
+    let findings = pix_config::lint(&outcome.config);
+    for f in &findings {
+        log(&format!(
+            "lint: {}:{}: {}",
+            config_path.display(),
+            f.line,
+            f.message
+        ));
+    }
+    let users: Vec<(String, ike_sm::crypto::secret::Secret)> = overlay
+        .as_ref()
+        .map(|o| {
+            o.users()
+                .into_iter()
+                .map(|(n, s)| {
+                    (
+                        n.to_string(),
+                        ike_sm::crypto::secret::Secret::from_slice(s.expose().as_bytes()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match setup::plan(&outcome.config, users) {
+        Ok(p) => {
+            for w in &p.warnings {
+                log(&format!("warning: {w}"));
+            }
+            Ok((p, config_path.display().to_string(), demo))
+        }
+        Err(errs) => {
+            for e in &errs {
+                log(&format!("{}: {e}", config_path.display()));
+            }
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// `pix-gateway run`.
+pub fn run(args: RunArgs) -> ExitCode {
+    let (plan, config_name, demo) = match load(&args) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let outside = match args.outside_addr.or(plan.outside_addr) {
+        Some(a) if demo && args.outside_addr.is_none() && !is_local(a) => {
+            log(&format!(
+                "demo: {a} (ip address {}) is not an address of this host; listening on 127.0.0.1 (pass --outside-addr A to choose)",
+                plan.outside_if
+            ));
+            Ipv4Addr::LOCALHOST
+        }
+        Some(a) => a,
+        None => {
+            log(&format!(
+                "no address for interface {}: pass --outside-addr A",
+                plan.outside_if
+            ));
+            return ExitCode::from(1);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            log(&format!("cannot start the event loop: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(serve(args, plan, outside, config_name)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log(&format!("{e:#}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_local(a: Ipv4Addr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(a.into(), 0)).is_ok()
+}
+
+fn bind_udp(addr: SocketAddr) -> anyhow::Result<UdpSocket> {
+    let s = std::net::UdpSocket::bind(addr).map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "another IKE daemon (strongSwan, libreswan, racoon) holds it: stop it"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "ports below 1024 need root or CAP_NET_BIND_SERVICE: run as root"
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "that address is not on this host: pass --outside-addr A"
+            }
+            _ => "check the address",
+        };
+        anyhow::anyhow!("cannot listen on UDP {addr}: {e} ({hint})")
+    })?;
+    s.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(s)?)
+}
+
+/// The raw ESP socket. It is driven through tokio's `UdpSocket`, which is only
+/// `recvfrom`/`sendto` on a datagram file descriptor: on a raw IPv4 socket `recv_from`
+/// returns the whole IP packet (header included) and the sender with port 0, and
+/// `send_to` an ESP packet to which the kernel adds the IP header.
+fn raw_esp(addr: Ipv4Addr) -> anyhow::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(50))).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open a raw socket for ESP (IP protocol 50): {e} (needs root or CAP_NET_RAW: run as root)"
+        )
+    })?;
+    s.bind(&SocketAddr::new(addr.into(), 0).into())
+        .with_context(|| format!("cannot bind the raw ESP socket to {addr}"))?;
+    s.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(std::net::UdpSocket::from(s))?)
+}
+
+/// Smallest set of prefixes covering `first..=last`.
+pub fn cover(first: Ipv4Addr, last: Ipv4Addr) -> Vec<ipnet::Ipv4Net> {
+    ipnet::Ipv4Subnets::new(first, last, 0).collect()
+}
+
+fn add_routes(tun: &str, pools: &modecfg::Pools) -> anyhow::Result<()> {
+    for p in pools.pools() {
+        for net in cover(p.first(), p.last()) {
+            let out = std::process::Command::new("ip")
+                .args(["route", "replace", &net.to_string(), "dev", tun])
+                .output()
+                .map_err(|e| anyhow::anyhow!("cannot run `ip route` to route pool {}: {e} (install iproute2, or pass --no-routes and add the routes yourself)", p.name()))?;
+            if !out.status.success() {
+                anyhow::bail!(
+                    "`ip route replace {net} dev {tun}` failed: {} (pass --no-routes and add the routes yourself)",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+enum AaaIn {
+    Data(xauth::aaa::ConnId, Vec<u8>),
+    Closed(xauth::aaa::ConnId),
+}
+
+struct Io {
+    udp500: UdpSocket,
+    udp4500: UdpSocket,
+    raw: UdpSocket,
+    tun: tokio_tun::Tun,
+    aaa_udp: UdpSocket,
+    aaa_conns: HashMap<xauth::aaa::ConnId, mpsc::UnboundedSender<Option<Vec<u8>>>>,
+    aaa_in: mpsc::Sender<AaaIn>,
+    keylog: Option<std::fs::File>,
+    subscribers: Vec<(Vec<DebugKind>, mpsc::Sender<String>)>,
+    stderr_debug: Vec<DebugKind>,
+    outside: Ipv4Addr,
+}
+
+impl Io {
+    async fn send_ike(&self, t: ike_sm::Transmit) {
+        let r = if t.local.port() == 4500 {
+            let mut b = Vec::with_capacity(t.bytes.len().saturating_add(4));
+            if t.bytes.as_slice() != [0xFF] {
+                b.extend_from_slice(&esp::udp_encap::NON_ESP_MARKER);
+            }
+            b.extend_from_slice(&t.bytes);
+            self.udp4500.send_to(&b, t.remote).await
+        } else {
+            self.udp500.send_to(&t.bytes, t.remote).await
+        };
+        if let Err(e) = r {
+            log(&format!("send to {} failed: {e}", t.remote));
+        }
+    }
+
+    async fn send_esp(&self, dest: EspDest, bytes: &[u8]) -> std::io::Result<()> {
+        match dest {
+            EspDest::Udp(to) => self.udp4500.send_to(bytes, to).await.map(|_| ()),
+            EspDest::Raw(ip) => self
+                .raw
+                .send_to(bytes, SocketAddr::V4(SocketAddrV4::new(ip, 0)))
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    fn spawn_tcp(
+        &mut self,
+        conn: xauth::aaa::ConnId,
+        to: SocketAddr,
+    ) -> mpsc::UnboundedSender<Option<Vec<u8>>> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
+        let back = self.aaa_in.clone();
+        tokio::spawn(async move {
+            let s =
+                tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(to))
+                    .await;
+            let Ok(Ok(mut s)) = s else {
+                let _ = back.send(AaaIn::Closed(conn)).await;
+                return;
+            };
+            let mut buf = vec![0u8; 4096];
+            loop {
+                tokio::select! {
+                    w = rx.recv() => match w {
+                        Some(Some(bytes)) => if s.write_all(&bytes).await.is_err() { break },
+                        _ => break,
+                    },
+                    r = s.read(&mut buf) => match r {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let _ = back.send(AaaIn::Data(conn, buf.get(..n).unwrap_or_default().to_vec())).await;
+                        }
+                    },
+                }
+            }
+            let _ = back.send(AaaIn::Closed(conn)).await;
+        });
+        tx
+    }
+}
+
+/// Drains everything the gateway wants sent, logged or published.
+async fn flush(gw: &mut Gateway, io: &mut Io) {
+    while let Some(t) = gw.ike.poll_transmit() {
+        io.send_ike(t).await;
+    }
+    if let Some(a) = &mut gw.aaa {
+        let ts: Vec<xauth::aaa::AaaTransmit> =
+            std::iter::from_fn(|| a.client.poll_transmit()).collect();
+        for t in ts {
+            match t {
+                xauth::aaa::AaaTransmit::Datagram { to, payload, .. } => {
+                    if let Err(e) = io.aaa_udp.send_to(&payload, to).await {
+                        log(&format!("RADIUS send to {to} failed: {e}"));
+                    }
+                }
+                xauth::aaa::AaaTransmit::Stream { conn, to, payload } => {
+                    let tx = match io.aaa_conns.get(&conn) {
+                        Some(tx) => tx.clone(),
+                        None => {
+                            let tx = io.spawn_tcp(conn, to);
+                            io.aaa_conns.insert(conn, tx.clone());
+                            tx
+                        }
+                    };
+                    let _ = tx.send(Some(payload));
+                }
+                xauth::aaa::AaaTransmit::Close { conn } => {
+                    if let Some(tx) = io.aaa_conns.remove(&conn) {
+                        let _ = tx.send(None);
+                    }
+                }
+            }
+        }
+    }
+    for l in gw.log.drain(..) {
+        log(&l);
+    }
+    if !gw.keylog.is_empty() {
+        if let Some(f) = &mut io.keylog {
+            for l in gw.keylog.drain(..) {
+                let _ = writeln!(f, "{l}");
+            }
+            let _ = f.flush();
+        } else {
+            gw.keylog.clear();
+        }
+    }
+    for (kind, line) in gw.debug.drain(..) {
+        if io.stderr_debug.contains(&kind) {
+            eprintln!("{line}");
+        }
+        io.subscribers.retain(|(kinds, tx)| {
+            if !kinds.contains(&kind) {
+                return !tx.is_closed();
+            }
+            !matches!(
+                tx.try_send(line.clone()),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        });
+    }
+}
+
+async fn serve(
+    args: RunArgs,
+    plan: setup::Plan,
+    outside: Ipv4Addr,
+    config_name: String,
+) -> anyhow::Result<()> {
+    let now = Instant::now();
+    let udp500 = bind_udp(SocketAddr::new(outside.into(), 500))?;
+    let udp4500 = bind_udp(SocketAddr::new(outside.into(), 4500))?;
+    let raw = raw_esp(outside)?;
+    let tun = tokio_tun::Tun::builder()
+        .name(&args.inside_tun)
+        .mtu(1400)
+        .up()
+        .build()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create TUN device {}: {e} (needs root or CAP_NET_ADMIN and /dev/net/tun)",
+                args.inside_tun
+            )
+        })?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("TUN device {} was not created", args.inside_tun))?;
+    if !args.no_routes {
+        add_routes(&args.inside_tun, &plan.pools)?;
+    }
+    let aaa_udp = bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))?;
+    let keylog = match &args.keylog {
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| anyhow::anyhow!("cannot open keylog file {}: {e}", p.display()))?;
+            log(&format!(
+                "WARNING: --keylog {} is ON: every IKE and ESP key is written there; anyone with the file decrypts the traffic",
+                p.display()
+            ));
+            Some(f)
+        }
+        None => None,
+    };
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControlMsg>(64);
+    let control_path = control::path(args.control.clone());
+    control::listen(&control_path, ctl_tx)?;
+    let (aaa_tx, mut aaa_rx) = mpsc::channel::<AaaIn>(256);
+    let mut gw = Gateway::new(plan, outside, now, config_name);
+    gw.keylog_on = keylog.is_some();
+    let mut io = Io {
+        udp500,
+        udp4500,
+        raw,
+        tun,
+        aaa_udp,
+        aaa_conns: HashMap::new(),
+        aaa_in: aaa_tx,
+        keylog,
+        subscribers: Vec::new(),
+        stderr_debug: debug_kinds(&args.debug),
+        outside,
+    };
+    let mut rng = rand::rng();
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    log(&format!(
+        "{} up: IKE on {outside}:500 and :4500, raw ESP, inside TUN {}, control {}",
+        gw.hostname,
+        args.inside_tun,
+        control_path.display()
+    ));
+    let mut b500 = vec![0u8; 65_536];
+    let mut b4500 = vec![0u8; 65_536];
+    let mut braw = vec![0u8; 65_536];
+    let mut btun = vec![0u8; 65_536];
+    let mut baaa = vec![0u8; 4096];
+    let mut out = vec![0u8; 65_536];
+    loop {
+        let deadline = gw
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            r = io.udp500.recv_from(&mut b500) => {
+                if let Ok((n, from)) = r {
+                    let now = Instant::now();
+                    let local = SocketAddr::new(outside.into(), 500);
+                    gw.ike.handle_datagram(now, local, from, b500.get(..n).unwrap_or_default(), &mut rng);
+                    gw.process(now, &mut rng);
+                }
+            }
+            r = io.udp4500.recv_from(&mut b4500) => {
+                if let Ok((n, from)) = r {
+                    let now = Instant::now();
+                    let local = SocketAddr::new(outside.into(), 4500);
+                    let d = b4500.get_mut(..n).unwrap_or_default();
+                    match esp::udp_encap::classify(d) {
+                        Ok(esp::udp_encap::Port4500::Ike(ike)) => {
+                            gw.ike.handle_datagram(now, local, from, ike, &mut rng);
+                            gw.process(now, &mut rng);
+                        }
+                        Ok(esp::udp_encap::Port4500::Esp(_)) => {
+                            inbound_esp(&mut gw, &io, now, from.ip(), d).await;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            r = io.raw.recv_from(&mut braw) => {
+                if let Ok((n, _)) = r {
+                    let now = Instant::now();
+                    let pkt = braw.get_mut(..n).unwrap_or_default();
+                    let ihl = pkt.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+                    let src = pkt.get(12..16).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(Ipv4Addr::from);
+                    if let (Some(src), Some(esp_part)) = (src, pkt.get_mut(ihl..)) {
+                        inbound_esp(&mut gw, &io, now, IpAddr::V4(src), esp_part).await;
+                    }
+                }
+            }
+            r = io.tun.recv(&mut btun) => {
+                if let Ok(n) = r {
+                    let now = Instant::now();
+                    let pkt = btun.get(..n).unwrap_or_default();
+                    match gw.data.outbound(now, &mut rng, pkt, &mut out) {
+                        Ok((len, dest, sa)) => {
+                            gw.touch(sa, now);
+                            if io.send_esp(dest, out.get(..len).unwrap_or_default()).await.is_err() {
+                                gw.data.send_failed(sa);
+                            }
+                        }
+                        Err(d) => {
+                            gw.debug.push((DebugKind::Ipsec, format!("IPSEC(outbound): packet dropped: {}", d.word())));
+                        }
+                    }
+                }
+            }
+            r = io.aaa_udp.recv_from(&mut baaa) => {
+                if let Ok((n, from)) = r {
+                    let now = Instant::now();
+                    if let Some(a) = &mut gw.aaa {
+                        if let Err(e) = a.client.handle_datagram(now, &mut rng, from, baaa.get(..n).unwrap_or_default()) {
+                            log(&format!("RADIUS reply from {from} dropped: {e}"));
+                        }
+                    }
+                    gw.process(now, &mut rng);
+                }
+            }
+            Some(m) = aaa_rx.recv() => {
+                let now = Instant::now();
+                if let Some(a) = &mut gw.aaa {
+                    match m {
+                        AaaIn::Data(c, b) => {
+                            if let Err(e) = a.client.handle_stream(now, &mut rng, c, &b) {
+                                log(&format!("TACACS+ reply dropped: {e}"));
+                            }
+                        }
+                        AaaIn::Closed(c) => {
+                            io.aaa_conns.remove(&c);
+                            a.client.handle_stream_closed(now, &mut rng, c);
+                        }
+                    }
+                }
+                gw.process(now, &mut rng);
+            }
+            Some(m) = ctl_rx.recv() => {
+                let now = Instant::now();
+                match m {
+                    ControlMsg::Command(line, reply) => {
+                        let answer = gw.command(now, &line, &mut rng);
+                        let _ = reply.send(answer);
+                    }
+                    ControlMsg::Subscribe(kinds, tx) => io.subscribers.push((kinds, tx)),
+                }
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {
+                gw.handle_timeout(Instant::now(), &mut rng);
+            }
+            _ = sigint.recv() => { shutdown(&mut gw, &mut io, "SIGINT", &mut rng).await; break; }
+            _ = sigterm.recv() => { shutdown(&mut gw, &mut io, "SIGTERM", &mut rng).await; break; }
+        }
+        flush(&mut gw, &mut io).await;
+    }
+    let _ = std::fs::remove_file(&control_path);
+    let _ = io.outside;
+    Ok(())
+}
+
+async fn inbound_esp(gw: &mut Gateway, io: &Io, now: Instant, from: IpAddr, esp: &mut [u8]) {
+    match gw.data.inbound(now, from, esp) {
+        Ok((range, sa, _, _)) => {
+            gw.touch(sa, now);
+            if let Some(inner) = esp.get(range) {
+                if let Err(e) = io.tun.send(inner).await {
+                    log(&format!("write to the inside TUN failed: {e}"));
+                }
+            }
+        }
+        Err(d) => {
+            if !matches!(d, super::dataplane::Drop::Dummy) {
+                gw.debug.push((
+                    DebugKind::Ipsec,
+                    format!("IPSEC(inbound): packet from {from} dropped: {}", d.word()),
+                ));
+            }
+        }
+    }
+}
+
+async fn shutdown<R: rand_core::CryptoRng + ?Sized>(
+    gw: &mut Gateway,
+    io: &mut Io,
+    why: &str,
+    rng: &mut R,
+) {
+    let n = gw.sessions.len();
+    log(&format!(
+        "{why}: deleting {n} IKE SA(s) and their IPsec SAs, releasing addresses"
+    ));
+    gw.clear(Instant::now(), None, rng);
+    flush(gw, io).await;
+    log(&format!(
+        "stopped; {} address(es) still leased",
+        gw.ike.pools().total_in_use()
+    ));
+}

@@ -1,0 +1,663 @@
+//! From a parsed PIX configuration to what the Sans-IO crates are configured with:
+//! `isakmp policy` / `isakmp key` / `vpngroup` / `crypto map` / `crypto dynamic-map` /
+//! `crypto ipsec` / `ip local pool` / `aaa-server` / `username` become an
+//! [`ike_sm::Config`], [`modecfg::Pools`] and the AAA server groups.
+//!
+//! Everything a PIX admin could get wrong here ends as one clear line that names the
+//! command and says what to do (a masked secret with no secrets file entry, a crypto map
+//! on no interface, a transform set that does not exist, ...).
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ike_sm::crypto::cipher::CipherAlg;
+use ike_sm::crypto::dh::{DhGroup, ExponentSize};
+use ike_sm::crypto::hash::HashAlg;
+use ike_sm::crypto::secret::Secret;
+use ike_sm::{
+    EspAuth, EspCipher, GatewayConfig, IsakmpPolicy, Limits, ModeCfgMode, PeerKey, TransformSet,
+    VpnGroup,
+};
+use pix_config::{Command, Config};
+
+/// One `aaa-server TAG` group.
+#[derive(Debug)]
+pub struct AaaGroup {
+    /// `protocol tacacs+|radius|local`.
+    pub protocol: xauth::aaa::Protocol,
+    /// `aaa-server TAG (IF) host A KEY timeout T`, in order.
+    pub servers: Vec<AaaHost>,
+}
+
+/// One server of a group.
+#[derive(Debug)]
+pub struct AaaHost {
+    /// Its address.
+    pub addr: Ipv4Addr,
+    /// The shared key.
+    pub key: Secret,
+    /// `timeout T` (PIX default 5 s).
+    pub timeout: Duration,
+}
+
+/// What the gateway runs with.
+#[derive(Debug)]
+pub struct Plan {
+    /// The IKE endpoint configuration.
+    pub ike: ike_sm::Config,
+    /// `ip local pool`s.
+    pub pools: modecfg::Pools,
+    /// `hostname`.
+    pub hostname: String,
+    /// The interface the crypto map is bound to (`crypto map M interface IF`).
+    pub outside_if: String,
+    /// `ip address IF A M` of that interface.
+    pub outside_addr: Option<Ipv4Addr>,
+    /// The crypto map's name (for `show crypto ipsec sa`).
+    pub crypto_map: String,
+    /// `crypto map M client authentication TAG`.
+    pub xauth_tag: Option<String>,
+    /// `aaa-server` groups by tag.
+    pub aaa: BTreeMap<String, AaaGroup>,
+    /// LOCAL users: `username NAME password PW` (clear) lines and secrets-file entries.
+    pub local_users: Vec<(String, Secret, u8)>,
+    /// `vpngroup` idle-time / max-time, by group name (the Main Mode default under "").
+    pub session_limits: BTreeMap<String, (Option<Duration>, Option<Duration>)>,
+    /// `sysopt connection permit-ipsec`.
+    pub permit_ipsec: bool,
+    /// Things that work but an admin should know (one line each).
+    pub warnings: Vec<String>,
+}
+
+fn cipher(e: pix_config::isakmp::IkeEncryption) -> CipherAlg {
+    use pix_config::isakmp::IkeEncryption as E;
+    match e {
+        E::Des => CipherAlg::Des,
+        E::TripleDes => CipherAlg::TripleDes,
+        E::Aes => CipherAlg::Aes128,
+        E::Aes192 => CipherAlg::Aes192,
+        E::Aes256 => CipherAlg::Aes256,
+    }
+}
+
+fn group(n: u8) -> Option<DhGroup> {
+    match n {
+        1 => Some(DhGroup::Modp768),
+        2 => Some(DhGroup::Modp1024),
+        5 => Some(DhGroup::Modp1536),
+        14 => Some(DhGroup::Modp2048),
+        _ => None,
+    }
+}
+
+fn pfs_group(g: Option<pix_config::crypto::PfsGroup>) -> DhGroup {
+    use pix_config::crypto::PfsGroup as P;
+    match g {
+        None | Some(P::Group1) => DhGroup::Modp768,
+        Some(P::Group2) => DhGroup::Modp1024,
+        Some(P::Group5) => DhGroup::Modp1536,
+    }
+}
+
+/// The clear value of a secret, or an error line telling where to put it.
+fn clear(v: &pix_config::SecretValue, what: &str, fix: &str) -> Result<Secret, String> {
+    match v.clear() {
+        Some(s) => Ok(Secret::from_slice(s.expose().as_bytes())),
+        None => Err(format!(
+            "{what} is masked (********) in the configuration: give it in the secrets file \
+             (--secrets FILE) as `{fix}`"
+        )),
+    }
+}
+
+/// Maps the configuration. `extra_users` come from the secrets file.
+///
+/// # Errors
+/// One line per problem, all of them.
+pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan, Vec<String>> {
+    use pix_config::isakmp::{IkeAuth, Isakmp, PolicyAttr};
+    use pix_config::vpngroup::VpngroupAttr;
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    // --- isakmp policy: PIX defaults (rsa-sig, des, sha, group 1, 86400 s) per priority.
+    #[derive(Clone, Copy)]
+    struct P {
+        auth: IkeAuth,
+        enc: CipherAlg,
+        hash: HashAlg,
+        group: DhGroup,
+        life: u64,
+    }
+    let default_p = P {
+        auth: IkeAuth::RsaSig,
+        enc: CipherAlg::Des,
+        hash: HashAlg::Sha1,
+        group: DhGroup::Modp768,
+        life: 86_400,
+    };
+    let mut policies: BTreeMap<u16, P> = BTreeMap::new();
+    let mut keys = Vec::new();
+    let mut default_pools = Vec::new();
+    let mut nat_traversal = None;
+    let mut enabled_ifs = Vec::new();
+    for (line, c) in config.iter() {
+        let Command::Isakmp(i) = c else { continue };
+        match i {
+            Isakmp::Policy { priority, attr } => {
+                let p = policies.entry(*priority).or_insert(default_p);
+                match attr {
+                    PolicyAttr::Authentication(a) => p.auth = *a,
+                    PolicyAttr::Encryption(e) => p.enc = cipher(*e),
+                    PolicyAttr::Hash(pix_config::isakmp::IkeHash::Md5) => p.hash = HashAlg::Md5,
+                    PolicyAttr::Hash(pix_config::isakmp::IkeHash::Sha) => p.hash = HashAlg::Sha1,
+                    PolicyAttr::Group(g) => match group(*g) {
+                        Some(g) => p.group = g,
+                        None => errors.push(format!(
+                            "line {line}: isakmp policy {priority} group {g}: only groups 1, 2, 5 and 14 are supported"
+                        )),
+                    },
+                    PolicyAttr::Lifetime(l) => p.life = u64::from(*l),
+                }
+            }
+            Isakmp::Key {
+                key,
+                address,
+                netmask,
+                no_xauth,
+                no_config_mode,
+            } => {
+                let Some(addr) = config.resolve_addr(address) else {
+                    errors.push(format!("line {line}: isakmp key: unknown name {address}"));
+                    continue;
+                };
+                let mask = netmask.unwrap_or(Ipv4Addr::BROADCAST);
+                let fix = match netmask {
+                    Some(m) => format!("isakmp key {addr} netmask {m} <secret>"),
+                    None => format!("isakmp key {addr} <secret>"),
+                };
+                match clear(key, &format!("line {line}: isakmp key for {addr}"), &fix) {
+                    Ok(k) => keys.push(PeerKey {
+                        address: addr,
+                        netmask: mask,
+                        key: k,
+                        no_xauth: *no_xauth,
+                        no_config_mode: *no_config_mode,
+                    }),
+                    Err(e) => errors.push(e),
+                }
+            }
+            Isakmp::ClientAddressPool { pool, .. } => default_pools.push(pool.clone()),
+            Isakmp::NatTraversal(n) => {
+                nat_traversal = Some(Duration::from_secs(u64::from(n.unwrap_or(20))));
+            }
+            Isakmp::Enable(ifname) => enabled_ifs.push(ifname.clone()),
+            _ => {}
+        }
+    }
+    let mut ike_policies = Vec::new();
+    for (prio, p) in &policies {
+        if p.auth != IkeAuth::PreShare {
+            warnings.push(format!(
+                "isakmp policy {prio} uses rsa-sig authentication (the PIX default when \
+                 `authentication pre-share` is not set): this gateway does pre-shared keys only, \
+                 so the policy is skipped"
+            ));
+            continue;
+        }
+        ike_policies.push(IsakmpPolicy {
+            priority: u32::from(*prio),
+            encryption: p.enc,
+            hash: p.hash,
+            group: p.group,
+            lifetime_secs: p.life,
+        });
+    }
+    if ike_policies.is_empty() {
+        errors.push(
+            "no `isakmp policy N authentication pre-share`: no client can negotiate phase 1".into(),
+        );
+    }
+
+    // --- ip local pool
+    let mut pools = modecfg::Pools::new();
+    for (line, c) in config.iter() {
+        if let Command::IpLocalPool(p) = c {
+            let r = match p.mask {
+                Some(m) => pools.add_with_mask(&p.name, p.first, p.last, m),
+                None => pools.add(&p.name, p.first, p.last),
+            };
+            if let Err(e) = r {
+                errors.push(format!("line {line}: ip local pool {}: {e}", p.name));
+            }
+        }
+    }
+
+    // --- access lists (split-tunnel)
+    let split_entries = |acl: &str| -> Vec<modecfg::unity::SplitEntry> {
+        let mut v = Vec::new();
+        for (_, c) in config.iter() {
+            let Command::AccessList(a) = c else { continue };
+            if a.id != acl {
+                continue;
+            }
+            let pix_config::acl::AclBody::Rule(r) = &a.body else {
+                continue;
+            };
+            if r.action != pix_config::acl::Action::Permit {
+                continue;
+            }
+            let (addr, mask) = match &r.src {
+                pix_config::acl::AddrSpec::Host(t) => (config.resolve_addr(t), Ipv4Addr::BROADCAST),
+                pix_config::acl::AddrSpec::Net { address, mask } => {
+                    (config.resolve_addr(address), *mask)
+                }
+                pix_config::acl::AddrSpec::Any => {
+                    (Some(Ipv4Addr::UNSPECIFIED), Ipv4Addr::UNSPECIFIED)
+                }
+                _ => (None, Ipv4Addr::UNSPECIFIED),
+            };
+            if let Some(addr) = addr {
+                v.push(modecfg::unity::SplitEntry {
+                    addr,
+                    mask,
+                    protocol: 0,
+                    sport: 0,
+                    dport: 0,
+                });
+            }
+        }
+        v
+    };
+
+    // --- vpngroup
+    let mut group_names: Vec<String> = Vec::new();
+    for (_, c) in config.iter() {
+        if let Command::Vpngroup(g) = c {
+            if !group_names.contains(&g.group) {
+                group_names.push(g.group.clone());
+            }
+        }
+    }
+    let mut groups = Vec::new();
+    let mut session_limits = BTreeMap::new();
+    for name in &group_names {
+        let mut policy = modecfg::GroupPolicy::named(name);
+        let mut password = None;
+        for (line, c) in config.iter() {
+            let Command::Vpngroup(g) = c else { continue };
+            if g.group != *name {
+                continue;
+            }
+            match &g.attr {
+                VpngroupAttr::AddressPool(p) => {
+                    if pools.pool(p).is_none() {
+                        errors.push(format!(
+                            "line {line}: vpngroup {name} address-pool {p}: no `ip local pool {p}`"
+                        ));
+                    }
+                    policy.address_pools.push(p.clone());
+                }
+                VpngroupAttr::DnsServer(v) => policy.dns_servers.clone_from(v),
+                VpngroupAttr::WinsServer(v) => policy.wins_servers.clone_from(v),
+                VpngroupAttr::DefaultDomain(d) => policy.default_domain = Some(d.clone()),
+                VpngroupAttr::SplitTunnel(acl) => policy.split_tunnel = split_entries(acl),
+                VpngroupAttr::SplitDns(v) => policy.split_dns.clone_from(v),
+                VpngroupAttr::IdleTime(t) => {
+                    policy.idle_time = Some(Duration::from_secs(u64::from(*t)));
+                }
+                VpngroupAttr::MaxTime(t) => {
+                    policy.max_time = (*t > 0).then(|| Duration::from_secs(u64::from(*t)));
+                }
+                VpngroupAttr::Password(p) => {
+                    match clear(
+                        p,
+                        &format!("line {line}: vpngroup {name} password"),
+                        &format!("vpngroup {name} password <secret>"),
+                    ) {
+                        Ok(s) => password = Some(s),
+                        Err(e) => errors.push(e),
+                    }
+                }
+                VpngroupAttr::Pfs => policy.pfs = true,
+                VpngroupAttr::BackupServer(v) => {
+                    policy.backup_servers = v.iter().map(ToString::to_string).collect();
+                }
+                _ => {}
+            }
+        }
+        session_limits.insert(name.clone(), (policy.idle_time, policy.max_time));
+        match password {
+            Some(password) => groups.push(VpnGroup {
+                name: name.clone(),
+                password,
+                policy,
+            }),
+            None => warnings.push(format!(
+                "vpngroup {name} has no password: Aggressive Mode clients of this group cannot connect"
+            )),
+        }
+    }
+
+    // --- crypto map bound to an interface, its dynamic map, transform sets.
+    let mut map_if: Option<(String, String)> = None;
+    let mut xauth_tag = None;
+    let mut mode_config = ModeCfgMode::default();
+    for (_, c) in config.iter() {
+        if let Command::CryptoMap(m) = c {
+            if let pix_config::crypto::CryptoMapLine::Interface(i) = &m.line {
+                map_if.get_or_insert((m.name.clone(), i.clone()));
+            }
+        }
+    }
+    let Some((map_name, outside_if)) = map_if else {
+        errors.push(
+            "no `crypto map NAME interface IF`: the gateway does not know where to listen".into(),
+        );
+        return Err(errors);
+    };
+    if !enabled_ifs.iter().any(|i| *i == outside_if) {
+        warnings.push(format!(
+            "no `isakmp enable {outside_if}`: a PIX would not answer IKE there; this gateway listens anyway"
+        ));
+    }
+    let mut dynamic_maps = Vec::new();
+    let mut set_names: Vec<String> = Vec::new();
+    let mut pfs = None;
+    let mut life_secs = 28_800u64;
+    let mut life_kb = 4_608_000u64;
+    for (_, c) in config.iter() {
+        match c {
+            Command::CryptoMap(m) if m.name == map_name => {
+                use pix_config::crypto::{CryptoMapLine as L, MapSet};
+                match &m.line {
+                    L::IpsecIsakmp { dynamic: Some(d) } => dynamic_maps.push(d.clone()),
+                    L::ClientAuthentication(t) => xauth_tag = Some(t.clone()),
+                    L::ClientConfiguration { initiate } => {
+                        if *initiate {
+                            mode_config.initiate = true;
+                        } else {
+                            mode_config.respond = true;
+                        }
+                    }
+                    L::Set(MapSet::TransformSets(v)) => set_names.extend(v.iter().cloned()),
+                    L::Set(MapSet::Pfs(g)) => pfs = Some(pfs_group(*g)),
+                    _ => {}
+                }
+            }
+            Command::IpsecGlobal(g) => match g.lifetime {
+                pix_config::crypto::SaLifetime::Seconds(s) => life_secs = u64::from(s),
+                pix_config::crypto::SaLifetime::Kilobytes(k) => life_kb = u64::from(k),
+            },
+            _ => {}
+        }
+    }
+    for (_, c) in config.iter() {
+        if let Command::DynamicMap(d) = c {
+            if dynamic_maps.contains(&d.name) {
+                use pix_config::crypto::MapSet;
+                match &d.set {
+                    MapSet::TransformSets(v) => set_names.extend(v.iter().cloned()),
+                    MapSet::Pfs(g) => pfs = Some(pfs_group(*g)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut transform_sets = Vec::new();
+    let mut transport_mode = false;
+    for name in &set_names {
+        let mut found = false;
+        for (line, c) in config.iter() {
+            let Command::TransformSet(t) = c else {
+                continue;
+            };
+            if t.name != *name {
+                continue;
+            }
+            found = true;
+            use pix_config::crypto::{Transform as T, TransformSetLine};
+            match &t.line {
+                TransformSetLine::ModeTransport => transport_mode = true,
+                TransformSetLine::Transforms(v) => {
+                    let mut c = None;
+                    let mut a = None;
+                    for x in v {
+                        match x {
+                            T::EspDes => c = Some(EspCipher::Des),
+                            T::Esp3des => c = Some(EspCipher::TripleDes),
+                            T::EspAes => c = Some(EspCipher::Aes(128)),
+                            T::EspAes192 => c = Some(EspCipher::Aes(192)),
+                            T::EspAes256 => c = Some(EspCipher::Aes(256)),
+                            T::EspMd5Hmac => a = Some(EspAuth::HmacMd5),
+                            T::EspShaHmac => a = Some(EspAuth::HmacSha1),
+                            other => warnings.push(format!(
+                                "line {line}: transform-set {name}: {} is not supported here; ignored",
+                                other.as_str()
+                            )),
+                        }
+                    }
+                    match (c, a) {
+                        (Some(cipher), Some(auth)) => transform_sets.push(TransformSet {
+                            name: name.clone(),
+                            cipher,
+                            auth,
+                        }),
+                        _ => errors.push(format!(
+                            "line {line}: transform-set {name}: needs an ESP cipher and esp-md5-hmac or esp-sha-hmac"
+                        )),
+                    }
+                }
+            }
+        }
+        if !found {
+            errors.push(format!(
+                "crypto map {map_name}: transform-set {name} is not defined (`crypto ipsec transform-set {name} ...`)"
+            ));
+        }
+    }
+    if transform_sets.is_empty() {
+        errors.push(format!(
+            "crypto map {map_name}: no transform set (`crypto dynamic-map D N set transform-set T`)"
+        ));
+    }
+
+    // --- aaa-server groups
+    let mut aaa: BTreeMap<String, AaaGroup> = BTreeMap::new();
+    for (line, c) in config.iter() {
+        let Command::AaaServer(s) = c else { continue };
+        use pix_config::aaa::{AaaProtocol, AaaServerLine};
+        match &s.line {
+            AaaServerLine::Protocol(p) => {
+                let protocol = match p {
+                    AaaProtocol::Tacacs => xauth::aaa::Protocol::Tacacs,
+                    AaaProtocol::Radius => xauth::aaa::Protocol::Radius,
+                    AaaProtocol::Local => xauth::aaa::Protocol::Local,
+                };
+                aaa.insert(
+                    s.tag.clone(),
+                    AaaGroup {
+                        protocol,
+                        servers: Vec::new(),
+                    },
+                );
+            }
+            AaaServerLine::Host {
+                address,
+                key,
+                timeout,
+                ..
+            } => {
+                let Some(addr) = config.resolve_addr(address) else {
+                    errors.push(format!(
+                        "line {line}: aaa-server {}: unknown name {address}",
+                        s.tag
+                    ));
+                    continue;
+                };
+                let key = match key {
+                    Some(k) => match clear(
+                        k,
+                        &format!("line {line}: aaa-server {} host {addr} key", s.tag),
+                        &format!("aaa-server {} {addr} key <secret>", s.tag),
+                    ) {
+                        Ok(k) => k,
+                        Err(e) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    },
+                    None => Secret::from_slice(b""),
+                };
+                match aaa.get_mut(&s.tag) {
+                    Some(g) => g.servers.push(AaaHost {
+                        addr,
+                        key,
+                        timeout: Duration::from_secs(u64::from(timeout.unwrap_or(5))),
+                    }),
+                    None => errors.push(format!(
+                        "line {line}: aaa-server {} host: no `aaa-server {} protocol ...` before it",
+                        s.tag, s.tag
+                    )),
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(tag) = &xauth_tag {
+        match aaa.get(tag) {
+            None => errors.push(format!(
+                "crypto map {map_name} client authentication {tag}: no `aaa-server {tag} protocol ...`"
+            )),
+            Some(g) if g.protocol != xauth::aaa::Protocol::Local && g.servers.is_empty() => {
+                errors.push(format!(
+                    "crypto map {map_name} client authentication {tag}: the group has no `aaa-server {tag} (IF) host ...`"
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    // --- LOCAL users
+    let mut local_users = Vec::new();
+    for (line, c) in config.iter() {
+        let Command::Username(u) = c else { continue };
+        let privilege = u.privilege.unwrap_or(2);
+        match &u.password {
+            Some(pix_config::misc::Password::Clear(v)) => match v.clear() {
+                Some(s) => local_users.push((
+                    u.name.clone(),
+                    Secret::from_slice(s.expose().as_bytes()),
+                    privilege,
+                )),
+                None => {
+                    if !extra_users.iter().any(|(n, _)| *n == u.name) {
+                        warnings.push(format!(
+                            "line {line}: username {}: masked password; give it in the secrets file as `username {} password <secret>`",
+                            u.name, u.name
+                        ));
+                    }
+                }
+            },
+            Some(pix_config::misc::Password::Encrypted(_)) => {
+                if !extra_users.iter().any(|(n, _)| *n == u.name) {
+                    warnings.push(format!(
+                        "line {line}: username {}: an encrypted (hashed) password cannot be checked against an Xauth password; give the clear one in the secrets file as `username {} password <secret>`",
+                        u.name, u.name
+                    ));
+                }
+            }
+            None => warnings.push(format!(
+                "line {line}: username {} nopassword: refused for Xauth",
+                u.name
+            )),
+        }
+    }
+    for (n, s) in extra_users {
+        local_users.retain(|(m, _, _)| *m != n);
+        local_users.push((n, s, 2));
+    }
+
+    // --- addresses, hostname, sysopt
+    let mut outside_addr = None;
+    let mut hostname = "pixfirewall".to_string();
+    let mut permit_ipsec = false;
+    for (_, c) in config.iter() {
+        match c {
+            Command::IpAddress(a) if a.interface == outside_if => {
+                if let pix_config::interface::IpAddressKind::Static { address, .. } = a.kind {
+                    outside_addr = Some(address);
+                }
+            }
+            Command::Hostname(h) => hostname.clone_from(h),
+            Command::Sysopt(s) if s.words.join(" ") == "connection permit-ipsec" => {
+                permit_ipsec = s.enabled;
+            }
+            _ => {}
+        }
+    }
+
+    let mut default_policy = modecfg::GroupPolicy::named("default");
+    default_policy.address_pools = default_pools;
+    session_limits.insert(String::new(), (None, None));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let gateway = GatewayConfig {
+        policies: ike_policies,
+        groups,
+        keys,
+        default_policy,
+        transform_sets,
+        client_authentication: xauth_tag.is_some(),
+        mode_config,
+        pfs,
+        ipsec_lifetime_secs: life_secs,
+        ipsec_lifetime_kb: life_kb,
+        xauth: xauth::ServerConfig::default(),
+        nat_traversal,
+        modecfg: modecfg::ServerConfig::pix63(),
+        transport_mode,
+    };
+    Ok(Plan {
+        ike: ike_sm::Config {
+            gateway: Some(gateway),
+            limits: Limits {
+                dpd_idle: None,
+                ..Limits::default()
+            },
+            exponent: ExponentSize::default(),
+        },
+        pools,
+        hostname,
+        outside_if,
+        outside_addr,
+        crypto_map: map_name,
+        xauth_tag,
+        aaa,
+        local_users,
+        session_limits,
+        permit_ipsec,
+        warnings,
+    })
+}
+
+/// Where a server group's requests go (`aaa-server` hosts with their ports).
+pub fn aaa_config(group: &AaaGroup, nas_ip: Ipv4Addr) -> xauth::aaa::AaaConfig {
+    let mut c = xauth::aaa::AaaConfig::new(group.protocol, nas_ip);
+    let port = match group.protocol {
+        xauth::aaa::Protocol::Tacacs => 49,
+        // The PIX 6.3 default RADIUS ports are 1645 / 1646.
+        _ => 1645,
+    };
+    for h in &group.servers {
+        c.servers.push(xauth::aaa::ServerSpec {
+            addr: SocketAddr::new(h.addr.into(), port),
+            acct_addr: None,
+            key: xauth::Secret::new(h.key.expose_secret().to_vec()),
+            timeout: h.timeout,
+        });
+    }
+    c
+}
