@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use crate::error::ConfigError;
+use crate::ident::Ident;
 use crate::lexer::{Cur, PErr};
 use crate::model::AddrTok;
 use crate::names_table::{
@@ -41,7 +42,7 @@ pub enum ProtocolSpec {
     /// An IP protocol number (`ip` is 0, `tcp` 6, ...); printed by PIX name.
     Number(u8),
     /// `object-group NAME` (a protocol group).
-    ObjectGroup(String),
+    ObjectGroup(Ident),
 }
 
 impl ProtocolSpec {
@@ -77,9 +78,9 @@ pub enum AddrSpec {
         mask: Ipv4Addr,
     },
     /// `interface IF` (the interface's own address).
-    Interface(String),
+    Interface(Ident),
     /// `object-group NAME` (a network group).
-    ObjectGroup(String),
+    ObjectGroup(Ident),
 }
 
 /// A port comparison.
@@ -127,7 +128,7 @@ pub enum PortSpec {
     /// `eq/neq/lt/gt/range`
     Op(PortOp),
     /// `object-group NAME`
-    ObjectGroup(String),
+    ObjectGroup(Ident),
 }
 
 /// The ICMP type field.
@@ -136,7 +137,7 @@ pub enum IcmpSpec {
     /// A type by number (printed by PIX name).
     Type(u8),
     /// `object-group NAME` (an icmp-type group).
-    ObjectGroup(String),
+    ObjectGroup(Ident),
 }
 
 /// The `log` option.
@@ -190,7 +191,7 @@ pub enum AclBody {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AccessList {
     /// The list's id (number or name).
-    pub id: String,
+    pub id: Ident,
     /// `line N`, if written (the position to insert at; kept and printed as given).
     pub position: Option<u32>,
     /// Remark or rule.
@@ -263,11 +264,11 @@ pub(crate) fn parse_addr_spec(cur: &mut Cur<'_, '_>, what: &str) -> Result<AddrS
         ));
     }
     if cur.eat("interface") {
-        return Ok(AddrSpec::Interface(cur.name("an interface name")?));
+        return Ok(AddrSpec::Interface(cur.ident("an interface name")?));
     }
     if cur.eat("object-group") {
         return Ok(AddrSpec::ObjectGroup(
-            cur.name("a network object-group name")?,
+            cur.ident("a network object-group name")?,
         ));
     }
     // (the message is only formatted on error: this runs for most ACL lines)
@@ -298,7 +299,7 @@ fn parse_port_spec(
             if st.group_kind(name) == Some(GroupKind::Service) {
                 cur.bump();
                 cur.bump();
-                return Ok(Some(PortSpec::ObjectGroup(name.to_owned())));
+                return Ok(Some(PortSpec::ObjectGroup(Ident::new(name))));
             }
         }
         return Ok(None);
@@ -342,7 +343,7 @@ pub(crate) fn parse_rule(cur: &mut Cur<'_, '_>, st: &ParseState) -> Result<AclRu
         return Err(cur.expected("`permit`, `deny` or `remark`"));
     };
     let protocol = if cur.eat("object-group") {
-        ProtocolSpec::ObjectGroup(cur.name("a protocol object-group name")?)
+        ProtocolSpec::ObjectGroup(cur.ident("a protocol object-group name")?)
     } else {
         match cur.peek().and_then(lookup_protocol) {
             Some(p) => {
@@ -362,7 +363,7 @@ pub(crate) fn parse_rule(cur: &mut Cur<'_, '_>, st: &ParseState) -> Result<AclRu
     let icmp = if matches!(protocol, ProtocolSpec::Number(1)) {
         if cur.eat("object-group") {
             Some(IcmpSpec::ObjectGroup(
-                cur.name("an icmp-type object-group name")?,
+                cur.ident("an icmp-type object-group name")?,
             ))
         } else if let Some(t) = cur.peek().filter(|t| !t.eq_ignore_ascii_case("log")) {
             match lookup_icmp(t) {
@@ -395,7 +396,7 @@ pub(crate) fn parse_access_list(
     cur: &mut Cur<'_, '_>,
     st: &ParseState,
 ) -> Result<AccessList, PErr> {
-    let id = cur.name("an access-list id")?;
+    let id = cur.ident("an access-list id")?;
     let position = if cur.eat("line") {
         Some(cur.u32("a line number", 1, 1_000_000)?)
     } else {
@@ -498,18 +499,18 @@ impl AccessList {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessGroup {
     /// Access-list id.
-    pub acl: String,
+    pub acl: Ident,
     /// Interface name.
-    pub interface: String,
+    pub interface: Ident,
     /// `per-user-override`
     pub per_user_override: bool,
 }
 
 pub(crate) fn parse_access_group(cur: &mut Cur<'_, '_>) -> Result<AccessGroup, PErr> {
-    let acl = cur.name("an access-list id")?;
+    let acl = cur.ident("an access-list id")?;
     cur.expect_kw("in")?;
     cur.expect_kw("interface")?;
-    let interface = cur.name("an interface name")?;
+    let interface = cur.ident("an interface name")?;
     let per_user_override = cur.eat("per-user-override");
     cur.finish("access-group")?;
     Ok(AccessGroup {

@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 
 use crate::error::ConfigError;
+use crate::ident::Ident;
 use crate::model::AddrTok;
 
 /// A token: its text and byte offset within its line.
@@ -189,6 +190,11 @@ impl<'t, 'a> Cur<'t, 'a> {
         self.word(what).map(str::to_owned)
     }
 
+    /// Consume a name as an [`Ident`] (inline when short: no allocation).
+    pub(crate) fn ident(&mut self, what: &str) -> Result<Ident, PErr> {
+        self.word(what).map(Ident::new)
+    }
+
     /// Consume an IPv4 address literal.
     pub(crate) fn ip(&mut self, what: &str) -> Result<Ipv4Addr, PErr> {
         match self.peek().and_then(parse_ip) {
@@ -211,7 +217,7 @@ impl<'t, 'a> Cur<'t, 'a> {
         }
         if is_name_token(t) {
             self.bump();
-            return Ok(AddrTok::Name(t.to_owned()));
+            return Ok(AddrTok::Name(Ident::new(t)));
         }
         Err(self.expected(what))
     }

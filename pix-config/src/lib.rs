@@ -86,6 +86,7 @@ pub mod crypto;
 mod diagnostic;
 mod error;
 pub mod fixup;
+mod ident;
 pub mod interface;
 pub mod isakmp;
 mod lexer;
@@ -107,6 +108,7 @@ pub mod vpngroup;
 
 pub use diagnostic::{render_diagnostic, render_diagnostics, Diagnostic, Related, Severity};
 pub use error::ConfigError;
+pub use ident::Ident;
 pub use lint::{lint, Finding, LintRule};
 pub use model::{AddrTok, Command, Config, Hms, Located};
 pub use overlay::{OverlayEntry, OverlayTarget, SecretsOverlay};

@@ -8,6 +8,7 @@ use crate::aaa::{Aaa, AaaServer, Username};
 use crate::acl::{AccessGroup, AccessList, Apply, Conduit, Outbound};
 use crate::crypto::{CryptoMap, DynamicMap, IpsecGlobal, TransformSet};
 use crate::fixup::{Fixup, Sysopt};
+use crate::ident::Ident;
 use crate::interface::{Interface, IpAddress, Mtu, Nameif};
 use crate::isakmp::Isakmp;
 use crate::misc::{EnablePassword, Known, Passwd};
@@ -53,7 +54,7 @@ pub enum AddrTok {
     /// A dotted-quad literal.
     Ip(Ipv4Addr),
     /// A name defined by a `name` command.
-    Name(String),
+    Name(Ident),
 }
 
 impl fmt::Display for AddrTok {

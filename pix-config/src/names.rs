@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
+use crate::ident::Ident;
 use crate::lexer::{is_name_token, Cur, PErr};
 
 /// `name 10.1.1.1 webserver [description ...]`
@@ -12,7 +13,7 @@ pub struct Name {
     /// The address the name stands for.
     pub address: Ipv4Addr,
     /// The name (up to 63 characters, starts with a letter).
-    pub name: String,
+    pub name: Ident,
     /// Optional description.
     pub description: Option<String>,
 }
@@ -23,7 +24,7 @@ pub(crate) fn parse_name(cur: &mut Cur<'_, '_>) -> Result<Name, PErr> {
         Some(t) if is_name_token(t) && t.len() <= 63 => {}
         _ => return Err(cur.expected("a name (starting with a letter, at most 63 characters)")),
     }
-    let name = cur.name("a name")?;
+    let name = cur.ident("a name")?;
     let description = if cur.eat("description") {
         Some(cur.rest().to_owned())
     } else {

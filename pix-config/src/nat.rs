@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 use crate::acl::parse_paren_if;
 use crate::error::ConfigError;
+use crate::ident::Ident;
 use crate::lexer::{parse_ip, Cur, PErr};
 use crate::model::AddrTok;
 use crate::names_table::{port_to_string, PortProto};
@@ -13,7 +14,7 @@ use crate::names_table::{port_to_string, PortProto};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// Interface name.
-    pub interface: String,
+    pub interface: Ident,
     /// Destination network.
     pub network: Ipv4Addr,
     /// Its netmask.
@@ -25,7 +26,7 @@ pub struct Route {
 }
 
 pub(crate) fn parse_route(cur: &mut Cur<'_, '_>) -> Result<Route, PErr> {
-    let interface = cur.name("an interface name")?;
+    let interface = cur.ident("an interface name")?;
     let network = zero_or_ip(cur, "a destination network")?;
     let mask = if cur.at("0") {
         cur.bump();
@@ -379,9 +380,9 @@ pub struct StaticPorts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Static {
     /// Interface of the real (untranslated) addresses.
-    pub real_interface: String,
+    pub real_interface: Ident,
     /// Interface where the mapped addresses appear.
-    pub mapped_interface: String,
+    pub mapped_interface: Ident,
     /// Port static details.
     pub ports: Option<StaticPorts>,
     /// Mapped address.
@@ -401,7 +402,7 @@ pub(crate) fn parse_static(cur: &mut Cur<'_, '_>) -> Result<Static, PErr> {
             match inner.split_once(',') {
                 Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains(',') => {
                     cur.bump();
-                    (a.to_owned(), b.to_owned())
+                    (Ident::new(a), Ident::new(b))
                 }
                 _ => return Err(cur.expected("`(real_ifc,mapped_ifc)`")),
             }

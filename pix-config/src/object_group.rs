@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::acl::{parse_addr_spec, parse_port_op, write_addr, AddrSpec, PortOp};
 use crate::error::ConfigError;
+use crate::ident::Ident;
 use crate::lexer::{Cur, PErr};
 use crate::model::Located;
 use crate::names_table::{
@@ -49,7 +50,7 @@ pub enum Member {
     /// `icmp-object T`
     IcmpObject(u8),
     /// `group-object NAME` (nesting; the nested group must be of the same kind)
-    GroupObject(String),
+    GroupObject(Ident),
 }
 
 /// `object-group KIND NAME [tcp|udp|tcp-udp]` and its members.
@@ -58,7 +59,7 @@ pub struct ObjectGroup {
     /// Kind.
     pub kind: GroupKind,
     /// Name.
-    pub name: String,
+    pub name: Ident,
     /// For service groups: `tcp`, `udp` or `tcp-udp`.
     pub service_protocol: Option<PortProto>,
     /// Member lines.
@@ -77,7 +78,7 @@ pub(crate) fn parse_object_group(cur: &mut Cur<'_, '_>) -> Result<ObjectGroup, P
     } else {
         return Err(cur.expected("`network`, `service`, `protocol` or `icmp-type`"));
     };
-    let name = cur.name("an object-group name")?;
+    let name = cur.ident("an object-group name")?;
     let service_protocol = if kind == GroupKind::Service {
         if cur.eat("tcp") {
             Some(PortProto::Tcp)
@@ -125,7 +126,7 @@ pub(crate) fn parse_member(cur: &mut Cur<'_, '_>, group: &ObjectGroup) -> Result
     };
     let m = match kw.as_str() {
         "description" => Member::Description(cur.rest().to_owned()),
-        "group-object" => Member::GroupObject(cur.name("an object-group name")?),
+        "group-object" => Member::GroupObject(cur.ident("an object-group name")?),
         "network-object" => {
             if group.kind != GroupKind::Network {
                 return wrong(cur);

@@ -200,7 +200,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
     let mut toks: Vec<Tok<'_>> = Vec::with_capacity(32);
     let mut line_no: u32 = 0;
     st.kinds = prescan_groups(text);
-    let mut seen_groups: HashMap<String, u32> = HashMap::new();
+    let mut seen_groups: HashMap<crate::Ident, u32> = HashMap::new();
     for raw in text.split('\n') {
         line_no = line_no.saturating_add(1);
         let line = clean_line(raw);
@@ -275,7 +275,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                                     len: g.name.len(),
                                     error: ConfigError::Duplicate {
                                         kind: "object-group",
-                                        name: g.name.clone(),
+                                        name: g.name.to_string(),
                                         first_line: *first_line,
                                     },
                                 },

@@ -96,17 +96,46 @@ pub(crate) fn sort_show_run(mut commands: Vec<Located<Command>>) -> Vec<Located<
     if ranks.windows(2).all(|w| matches!(w, [a, b] if a <= b)) {
         return commands;
     }
-    // Lines are strictly increasing in parse order, so a command's rank is found by
-    // its line; a stable sort in place moves only the commands that are out of order.
-    let lines: Vec<u32> = commands.iter().map(|c| c.line).collect();
-    let key = |c: &Located<Command>| {
-        lines
-            .binary_search(&c.line)
-            .ok()
-            .and_then(|i| ranks.get(i).copied())
-            .unwrap_or(u8::MAX)
-    };
-    commands.sort_by_key(key);
+    // Stable counting sort on the (few, small) ranks: the final position of every
+    // command, then the permutation applied in place by swaps, each of which puts
+    // one command where it belongs (at most n - 1 swaps, no comparisons, no key
+    // lookups; a comparison sort here moved every command log n times).
+    let mut next = [0usize; 256];
+    for &r in &ranks {
+        if let Some(c) = next.get_mut(usize::from(r)) {
+            *c = c.saturating_add(1);
+        }
+    }
+    let mut total = 0usize;
+    for c in &mut next {
+        let count = *c;
+        *c = total;
+        total = total.saturating_add(count);
+    }
+    let mut dest: Vec<usize> = ranks
+        .iter()
+        .map(|&r| match next.get_mut(usize::from(r)) {
+            Some(slot) => {
+                let d = *slot;
+                *slot = d.saturating_add(1);
+                d
+            }
+            None => 0,
+        })
+        .collect();
+    for i in 0..dest.len() {
+        // `dest` is a permutation of 0..n: every swap fixes the command it moves to
+        // `j`, so this loop ends; the guard only keeps a broken invariant from spinning.
+        let mut guard = dest.len();
+        while let Some(&j) = dest.get(i) {
+            if j == i || j >= dest.len() || guard == 0 {
+                break;
+            }
+            commands.swap(i, j);
+            dest.swap(i, j);
+            guard = guard.saturating_sub(1);
+        }
+    }
     commands
 }
 

@@ -385,7 +385,7 @@ pub(crate) fn acl_ids(config: &Config) -> Vec<String> {
     for (_, c) in config.iter() {
         if let pix_config::Command::AccessList(a) = c {
             if seen.insert(a.id.clone()) {
-                ids.push(a.id.clone());
+                ids.push(a.id.to_string());
             }
         }
     }

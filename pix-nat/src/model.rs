@@ -214,14 +214,14 @@ impl Firewall {
                 },
                 Command::AccessGroup(g) => match ifx(&g.interface) {
                     Some(i) => {
-                        if !acls.contains_key(&g.acl) {
+                        if !acls.contains_key(g.acl.as_str()) {
                             warnings.push(format!(
                                 "line {line}: access-group {} has no entries: everything hits the implicit deny",
                                 g.acl
                             ));
                         }
                         if let Some(slot) = access_groups.get_mut(i) {
-                            *slot = Some((g.acl.clone(), line));
+                            *slot = Some((g.acl.to_string(), line));
                         }
                         texts.insert(line, text_of(Command::AccessGroup(g.clone())));
                     }
