@@ -90,8 +90,10 @@ pub enum Drop {
     UnknownSpi(u32),
     /// The `esp` crate refused it (kind).
     Esp(&'static str),
-    /// The inner packet is not IPv4 or is malformed.
+    /// The inner packet is malformed.
     BadInner,
+    /// The inner packet is IPv6 (next header 41): the PIX 6.3 tunnels IPv4 only.
+    Ipv6Inner,
     /// The inner addresses are outside the SA's Quick Mode selectors.
     Selector {
         /// Inner source.
@@ -112,6 +114,7 @@ impl Drop {
             Drop::UnknownSpi(_) => "unknown SPI",
             Drop::Esp(k) => k,
             Drop::BadInner => "malformed inner packet",
+            Drop::Ipv6Inner => "IPv6 inner packet (IPv4 only)",
             Drop::Selector { .. } => "outside the SA's proxy identities",
             Drop::Dummy => "dummy packet",
             Drop::NoSa(_) => "no SA for the destination",
@@ -300,6 +303,7 @@ impl DataPlane {
         let _ = from;
         let r = match child.inbound.decapsulate(now, esp) {
             Ok(d) if d.is_dummy() => Err(Drop::Dummy),
+            Ok(d) if d.next_header == 41 => Err(Drop::Ipv6Inner),
             Ok(d) => {
                 let inner = esp.get(d.payload.clone()).unwrap_or_default();
                 match ipv4_header(inner) {
