@@ -1,10 +1,13 @@
 //! The parser driver: lines in, [`Config`] and [`Diagnostic`]s out.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::ConfigError;
+use crate::fasthash::FastMap;
+use crate::ident::Ident;
 use crate::lexer::{
     is_blank, tokenize, trim_blank, trim_blank_end, trim_blank_start, Cur, PErr, Tok,
 };
@@ -52,20 +55,58 @@ impl ParseOutcome {
 }
 
 /// State carried from line to line.
-#[derive(Default)]
-pub(crate) struct ParseState {
+pub(crate) struct ParseState<'t> {
+    /// The kind of every object-group defined on the lines read so far (first
+    /// definition wins).
+    kinds: FastMap<Ident, GroupKind>,
     /// The kind of every object-group defined anywhere in the text (first definition
-    /// wins), to tell a service group from a network group after an ACL source
-    /// address. Taken from the whole text, not only the lines above, so that the
-    /// parse does not depend on line order (the printer reorders).
-    kinds: HashMap<String, GroupKind>,
+    /// wins), scanned only when a name is not among `kinds` (a group used above its
+    /// definition, or not defined at all): the kind tells a service group from a
+    /// network group after an ACL source address, and is taken from the whole text,
+    /// not only the lines above, so that the parse does not depend on line order (the
+    /// printer reorders). A `show run` defines groups above their uses, so the whole
+    /// text is normally never scanned twice.
+    all_kinds: OnceCell<HashMap<String, GroupKind>>,
+    text: &'t str,
     /// Index in `commands` of the object-group whose members may follow.
     open_group: Option<usize>,
 }
 
-impl ParseState {
+impl ParseState<'_> {
     pub(crate) fn group_kind(&self, name: &str) -> Option<GroupKind> {
-        self.kinds.get(name).copied()
+        match self.kinds.get(name) {
+            Some(k) => Some(*k),
+            None => self
+                .all_kinds
+                .get_or_init(|| prescan_groups(self.text))
+                .get(name)
+                .copied(),
+        }
+    }
+
+    /// Note an `object-group KIND NAME` line (tokens as [`prescan_groups`] reads them).
+    fn note_group(&mut self, toks: &[Tok<'_>]) {
+        let [_, kind, name, ..] = toks else { return };
+        let Some(kind) = group_kind_keyword(kind.text) else {
+            return;
+        };
+        if !self.kinds.contains_key(name.text) {
+            self.kinds.insert(Ident::new(name.text), kind);
+        }
+    }
+}
+
+fn group_kind_keyword(w: &str) -> Option<GroupKind> {
+    if w.eq_ignore_ascii_case("network") {
+        Some(GroupKind::Network)
+    } else if w.eq_ignore_ascii_case("service") {
+        Some(GroupKind::Service)
+    } else if w.eq_ignore_ascii_case("protocol") {
+        Some(GroupKind::Protocol)
+    } else if w.eq_ignore_ascii_case("icmp-type") {
+        Some(GroupKind::IcmpType)
+    } else {
+        None
     }
 }
 
@@ -137,12 +178,8 @@ fn prescan_groups(text: &str) -> HashMap<String, GroupKind> {
         {
             continue;
         }
-        let kind = match words.next().map(str::to_ascii_lowercase).as_deref() {
-            Some("network") => GroupKind::Network,
-            Some("service") => GroupKind::Service,
-            Some("protocol") => GroupKind::Protocol,
-            Some("icmp-type") => GroupKind::IcmpType,
-            _ => continue,
+        let Some(kind) = words.next().and_then(group_kind_keyword) else {
+            continue;
         };
         if let Some(name) = words.next() {
             kinds.entry(name.to_owned()).or_insert(kind);
@@ -194,13 +231,17 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
         .filter(|&b| b == b'\n')
         .count()
         .saturating_add(1);
-    let mut commands: Vec<Located<Command>> = Vec::with_capacity(estimate);
+    let mut commands = Commands::with_capacity(estimate);
     let mut diags: Vec<Diagnostic> = Vec::new();
-    let mut st = ParseState::default();
+    let mut st = ParseState {
+        kinds: FastMap::default(),
+        all_kinds: OnceCell::new(),
+        text,
+        open_group: None,
+    };
     let mut toks: Vec<Tok<'_>> = Vec::with_capacity(32);
     let mut line_no: u32 = 0;
-    st.kinds = prescan_groups(text);
-    let mut seen_groups: HashMap<crate::Ident, u32> = HashMap::new();
+    let mut seen_groups: FastMap<Ident, u32> = FastMap::default();
     for raw in text.split('\n') {
         line_no = line_no.saturating_add(1);
         let line = clean_line(raw);
@@ -208,6 +249,9 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
         let Some(first) = toks.first().map(|t| t.text) else {
             continue;
         };
+        if first.len() == 12 && first.eq_ignore_ascii_case("object-group") {
+            st.note_group(&toks);
+        }
         if is_noise(first, line) {
             diags.push(Diagnostic::new(
                 Severity::Note,
@@ -224,7 +268,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
         let mut cur = Cur::new(line, &toks);
         // object-group members attach to the open group
         if is_member_keyword(first) {
-            let group = st.open_group.and_then(|i| commands.get_mut(i));
+            let group = st.open_group.and_then(|i| commands.list.get_mut(i));
             match group {
                 Some(Located {
                     value: Command::ObjectGroup(g),
@@ -235,10 +279,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                         // kept verbatim after the group (the group stays open, as
                         // on a PIX after a rejected member line)
                         diags.push(diag_from(line_no, line, e, Severity::Error));
-                        commands.push(Located::new(
-                            line_no,
-                            Command::Unknown(trim_blank(line).to_owned()),
-                        ));
+                        commands.push(line_no, Command::Unknown(trim_blank(line).to_owned()));
                     }
                 },
                 _ => {
@@ -246,10 +287,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                         command: first.to_ascii_lowercase(),
                     });
                     diags.push(diag_from(line_no, line, e, Severity::Error));
-                    commands.push(Located::new(
-                        line_no,
-                        Command::Unknown(trim_blank(line).to_owned()),
-                    ));
+                    commands.push(line_no, Command::Unknown(trim_blank(line).to_owned()));
                 }
             }
             for w in cur.warnings.drain(..) {
@@ -286,31 +324,88 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                     } else {
                         seen_groups.insert(g.name.clone(), line_no);
                     }
-                    st.open_group = Some(commands.len());
+                    st.open_group = Some(commands.list.len());
                 }
-                commands.push(Located::new(line_no, cmd));
+                commands.push(line_no, cmd);
             }
             Err((e, severity)) => {
                 diags.push(diag_from(line_no, line, e, severity));
-                commands.push(Located::new(
-                    line_no,
-                    Command::Unknown(trim_blank(line).to_owned()),
-                ));
+                commands.push(line_no, Command::Unknown(trim_blank(line).to_owned()));
             }
         }
     }
+    let Commands {
+        list,
+        ranks,
+        in_order,
+        secrets,
+        interfaces,
+        ..
+    } = commands;
     let mut config = Config {
-        commands: crate::printer::sort_show_run(commands),
+        commands: if in_order {
+            list
+        } else {
+            crate::printer::sort_show_run(list, &ranks)
+        },
     };
     match opts.secrets {
         Some(ov) => diags.extend(config.apply_secrets(ov)),
-        None => diags.extend(config.masked_secret_notes()),
+        // (only these commands carry secrets that a dump masks)
+        None if secrets => diags.extend(config.masked_secret_notes()),
+        None => {}
     }
-    diags.extend(crate::resolve::resolve(&config, text));
+    diags.extend(crate::resolve::resolve(&config, text, interfaces));
     diags.sort_by_key(|d| (d.line, d.column));
     ParseOutcome {
         config,
         diagnostics: diags,
+    }
+}
+
+/// The commands as parsed, with what the passes after the parse need to know about
+/// them, gathered while they are pushed (each pass over 200,000 commands costs
+/// milliseconds).
+struct Commands {
+    list: Vec<Located<Command>>,
+    /// `show run` rank of each command ([`crate::printer::rank`]).
+    ranks: Vec<u8>,
+    prev_rank: u8,
+    /// The ranks never decrease: the list is in `show run` order already.
+    in_order: bool,
+    /// Some command can carry a masked secret (isakmp, vpngroup, aaa-server).
+    secrets: bool,
+    /// Some `interface` command (hardware ids are checked only then).
+    interfaces: bool,
+}
+
+impl Commands {
+    fn with_capacity(n: usize) -> Self {
+        Commands {
+            list: Vec::with_capacity(n),
+            ranks: Vec::with_capacity(n),
+            prev_rank: crate::printer::FIRST_RANK,
+            in_order: true,
+            secrets: false,
+            interfaces: false,
+        }
+    }
+
+    fn push(&mut self, line: u32, c: Command) {
+        let r = crate::printer::rank(&c).unwrap_or(self.prev_rank);
+        if r < self.prev_rank {
+            self.in_order = false;
+        }
+        self.prev_rank = r;
+        match &c {
+            Command::Isakmp(_) | Command::Vpngroup(_) | Command::AaaServer(_) => {
+                self.secrets = true
+            }
+            Command::Interface(_) => self.interfaces = true,
+            _ => {}
+        }
+        self.ranks.push(r);
+        self.list.push(Located::new(line, c));
     }
 }
 

@@ -13,8 +13,11 @@
 use crate::misc::Family;
 use crate::model::{Command, Config, Located};
 
+/// The rank before the first command (a leading comment or unknown line keeps it).
+pub(crate) const FIRST_RANK: u8 = 1;
+
 /// Rank of a command in `show run` order; `None` means "stay after the previous one".
-fn rank(c: &Command) -> Option<u8> {
+pub(crate) fn rank(c: &Command) -> Option<u8> {
     Some(match c {
         Command::Saved => 0,
         Command::Comment(_) | Command::Unknown(_) => return None,
@@ -81,19 +84,13 @@ fn rank(c: &Command) -> Option<u8> {
     })
 }
 
-/// Stable-sort commands into `show run` order. A dump that is already in order (the
-/// usual case) is returned as is, without moving the commands.
-pub(crate) fn sort_show_run(mut commands: Vec<Located<Command>>) -> Vec<Located<Command>> {
-    let mut prev = 1u8;
-    let ranks: Vec<u8> = commands
-        .iter()
-        .map(|c| {
-            let r = rank(&c.value).unwrap_or(prev);
-            prev = r;
-            r
-        })
-        .collect();
-    if ranks.windows(2).all(|w| matches!(w, [a, b] if a <= b)) {
+/// Stable-sort commands into `show run` order, given the rank of each (`rank`, a
+/// command without one taking the rank of the one before, [`FIRST_RANK`] at first).
+pub(crate) fn sort_show_run(
+    mut commands: Vec<Located<Command>>,
+    ranks: &[u8],
+) -> Vec<Located<Command>> {
+    if ranks.len() != commands.len() {
         return commands;
     }
     // Stable counting sort on the (few, small) ranks: the final position of every
@@ -101,7 +98,7 @@ pub(crate) fn sort_show_run(mut commands: Vec<Located<Command>>) -> Vec<Located<
     // one command where it belongs (at most n - 1 swaps, no comparisons, no key
     // lookups; a comparison sort here moved every command log n times).
     let mut next = [0usize; 256];
-    for &r in &ranks {
+    for &r in ranks {
         if let Some(c) = next.get_mut(usize::from(r)) {
             *c = c.saturating_add(1);
         }
@@ -218,4 +215,40 @@ pub(crate) fn print(config: &Config, mask: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_sort_is_a_stable_sort_by_rank() {
+        // pseudo-random ranks (few distinct values, long runs and single strays)
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for n in [0usize, 1, 2, 3, 10, 100, 1000] {
+            let ranks: Vec<u8> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 7) as u8 * 9
+                })
+                .collect();
+            let commands: Vec<Located<Command>> = (0..n)
+                .map(|i| Located::new(i as u32 + 1, Command::Comment(i.to_string())))
+                .collect();
+            let mut want: Vec<(u8, u32)> = ranks
+                .iter()
+                .zip(&commands)
+                .map(|(r, c)| (*r, c.line))
+                .collect();
+            want.sort_by_key(|w| w.0);
+            let got: Vec<u32> = sort_show_run(commands, &ranks)
+                .iter()
+                .map(|c| c.line)
+                .collect();
+            let want: Vec<u32> = want.iter().map(|w| w.1).collect();
+            assert_eq!(got, want);
+        }
+    }
 }

@@ -6,35 +6,7 @@
 //! is an error at the referencing token; a reference to the wrong kind, a use before
 //! the definition, or a duplicate definition names both lines.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// FNV-1a: the resolver hashes many short names from our own parse; SipHash's
-/// flooding resistance costs a third of the pass and buys nothing here (the map
-/// size is bounded by the input, every lookup is O(1) expected either way).
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-
+use crate::fasthash::FastMap;
 use crate::aaa::{AaaRule, AaaServerLine};
 use crate::acl::{AclBody, AddrSpec, IcmpSpec, PortSpec, ProtocolSpec};
 use crate::crypto::{CryptoMapLine, MapSet};
@@ -395,10 +367,9 @@ fn rule_refs<'c>(r: &mut Resolver<'c>, rule: &'c crate::acl::AclRule, line: u32)
 }
 
 /// Resolve every reference in `config`; `source` is the parsed text (for columns).
-pub(crate) fn resolve(config: &Config, source: &str) -> Vec<Diagnostic> {
-    let check_hardware = config
-        .iter()
-        .any(|(_, c)| matches!(c, Command::Interface(_)));
+/// `check_hardware`: the config has an `interface` command (hardware ids are
+/// checked only then).
+pub(crate) fn resolve(config: &Config, source: &str, check_hardware: bool) -> Vec<Diagnostic> {
     let mut r = Resolver {
         defs: FastMap::default(),
         folded: None,
