@@ -196,6 +196,19 @@ fn paired(group: DhGroup, flow: Flow, suite: Suite, name: &str, rounds: usize) {
 }
 
 fn bench(c: &mut Criterion) {
+    // Profiling aid: `IKE_HANDSHAKE_PROFILE=<group>:<am|mm>:<rounds>` runs only that flow's
+    // paired rounds (DES/MD5) and skips everything else, e.g. under `perf record`.
+    if let Ok(p) = std::env::var("IKE_HANDSHAKE_PROFILE") {
+        let mut it = p.split(':');
+        let group = DhGroup::from_attribute(it.next().unwrap_or("2").parse().unwrap()).unwrap();
+        let flow = match it.next() {
+            Some("mm") => Flow::MmQm,
+            _ => Flow::AmXauthCfgQm,
+        };
+        let rounds = it.next().and_then(|r| r.parse().ok()).unwrap_or(1000);
+        paired(group, flow, Suite::DesMd5, "profile des-md5", rounds);
+        return;
+    }
     for group in [DhGroup::Modp1024, DhGroup::Modp2048] {
         let mut grp = c.benchmark_group(format!("ike_handshake_group{}", group.attribute()));
         let mut rng = StdRng::seed_from_u64(1);

@@ -74,6 +74,72 @@ impl HashAlg {
     }
 }
 
+/// A PRF key with its HMAC state keyed once (RFC 2104: the inner and outer pads are
+/// hashed when the key is set). Every `prf(key, ...)` under a long-lived key (SKEYID,
+/// SKEYID_a, SKEYID_d) clones this state instead of re-keying, which saves two
+/// compression-function calls per PRF.
+///
+/// The keyed state is key-equivalent: the hash cores zeroize on drop (the `zeroize`
+/// feature of `md-5`/`sha1`/`sha2`), there is no `Clone` outside the crate, and `Debug`
+/// prints nothing of it.
+#[derive(Clone)]
+pub(crate) enum PrfKey {
+    Md5(Hmac<md5::Md5>),
+    Sha1(Hmac<sha1::Sha1>),
+    Sha256(Hmac<sha2::Sha256>),
+}
+
+impl core::fmt::Debug for PrfKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PrfKey(<redacted>)")
+    }
+}
+
+impl PrfKey {
+    /// Keys the HMAC of `alg` with `key` (any length).
+    pub(crate) fn new(alg: HashAlg, key: &[u8]) -> Self {
+        match alg {
+            HashAlg::Md5 => Self::Md5(keyed::<md5::Md5>(key)),
+            HashAlg::Sha1 => Self::Sha1(keyed::<sha1::Sha1>(key)),
+            HashAlg::Sha256 => Self::Sha256(keyed::<sha2::Sha256>(key)),
+        }
+    }
+
+    /// `prf(key, parts[0] | parts[1] | ...)` as a secret.
+    pub(crate) fn prf(&self, parts: &[&[u8]]) -> Secret {
+        Secret::new(self.mac(parts))
+    }
+
+    /// `prf(key, parts[0] | parts[1] | ...)` as plain bytes (for the HASH payloads, which
+    /// are sent in the clear anyway).
+    pub(crate) fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
+        match self {
+            Self::Md5(m) => finish(m.clone(), parts),
+            Self::Sha1(m) => finish(m.clone(), parts),
+            Self::Sha256(m) => finish(m.clone(), parts),
+        }
+    }
+}
+
+fn keyed<D>(key: &[u8]) -> Hmac<D>
+where
+    D: hmac::EagerHash,
+    Hmac<D>: KeyInit + Mac,
+{
+    // HMAC accepts keys of any length: `new_from_slice` never fails (hmac 0.13 source).
+    match <Hmac<D> as KeyInit>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => <Hmac<D> as KeyInit>::new(&Default::default()),
+    }
+}
+
+fn finish<M: Mac>(mut m: M, parts: &[&[u8]]) -> Vec<u8> {
+    for p in parts {
+        Mac::update(&mut m, p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
 fn hash_with<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
     let mut d = D::new();
     for p in parts {
@@ -87,15 +153,7 @@ where
     D: hmac::EagerHash,
     Hmac<D>: KeyInit + Mac,
 {
-    // HMAC accepts keys of any length: `new_from_slice` never fails (hmac 0.13 source).
-    let mut m = match <Hmac<D> as KeyInit>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => <Hmac<D> as KeyInit>::new(&Default::default()),
-    };
-    for p in parts {
-        Mac::update(&mut m, p);
-    }
-    m.finalize().into_bytes().to_vec()
+    finish(keyed::<D>(key), parts)
 }
 
 #[cfg(test)]
@@ -143,6 +201,24 @@ mod tests {
             HashAlg::Sha1.hash(&[b"ab", b"c"]),
             hex("a9993e364706816aba3e25717850c26c9cd0d89d")
         );
+    }
+
+    #[test]
+    fn keyed_prf_matches_prf() {
+        for h in [HashAlg::Md5, HashAlg::Sha1, HashAlg::Sha256] {
+            for key in [&b"k"[..], &[7u8; 65][..], &[9u8; 200][..]] {
+                let k = PrfKey::new(h, key);
+                for _ in 0..2 {
+                    let want = h.prf(key, &[b"ab", b"", b"cdef"]);
+                    assert!(k.prf(&[b"abc", b"def"]).ct_eq(want.expose_secret()));
+                    assert_eq!(k.mac(&[b"abcdef"]), want.expose_secret());
+                }
+            }
+            assert_eq!(
+                format!("{:?}", PrfKey::new(h, b"secret")),
+                "PrfKey(<redacted>)"
+            );
+        }
     }
 
     fn hex(s: &str) -> Vec<u8> {

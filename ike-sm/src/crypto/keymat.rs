@@ -8,7 +8,7 @@
 //! One KEYMAT per SPI, i.e. per direction: the SPI is the one chosen by the receiver of
 //! that direction's traffic.
 
-use super::hash::HashAlg;
+use super::hash::{HashAlg, PrfKey};
 use super::phase1::{Skeyids, MAX_EXPANSION};
 use super::secret::Secret;
 use crate::error::SmError;
@@ -24,6 +24,16 @@ pub fn expand(
     seed_parts: &[&[u8]],
     len: usize,
 ) -> Result<Secret, SmError> {
+    expand_keyed(&PrfKey::new(hash, key), hash, seed_parts, len)
+}
+
+/// [`expand`] under an already keyed PRF.
+fn expand_keyed(
+    prf: &PrfKey,
+    hash: HashAlg,
+    seed_parts: &[&[u8]],
+    len: usize,
+) -> Result<Secret, SmError> {
     if len > MAX_EXPANSION {
         return Err(SmError::OutputTooLong {
             what: "KEYMAT",
@@ -32,7 +42,7 @@ pub fn expand(
         });
     }
     let mut out = Secret::new(Vec::with_capacity(len.saturating_add(hash.output_len())));
-    let mut block = hash.prf(key, seed_parts);
+    let mut block = prf.prf(seed_parts);
     loop {
         out.extend_from_slice(block.expose_secret());
         if out.len() >= len {
@@ -42,7 +52,7 @@ pub fn expand(
             let mut parts: Vec<&[u8]> = Vec::with_capacity(seed_parts.len().saturating_add(1));
             parts.push(block.expose_secret());
             parts.extend_from_slice(seed_parts);
-            hash.prf(key, &parts)
+            prf.prf(&parts)
         };
         block = next;
     }
@@ -69,6 +79,6 @@ impl Skeyids {
     ) -> Result<Secret, SmError> {
         let proto = [protocol];
         let seed: [&[u8]; 5] = [pfs_g_xy.unwrap_or_default(), &proto, spi, ni_b, nr_b];
-        expand(self.hash_alg(), self.skeyid_d().expose_secret(), &seed, len)
+        expand_keyed(self.keyed_d(), self.hash_alg(), &seed, len)
     }
 }

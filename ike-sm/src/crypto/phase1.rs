@@ -2,7 +2,7 @@
 //! authentication hashes HASH_I / HASH_R (section 5.4, pre-shared keys).
 
 use super::cipher::CipherAlg;
-use super::hash::HashAlg;
+use super::hash::{HashAlg, PrfKey};
 use super::secret::Secret;
 use crate::error::SmError;
 
@@ -32,6 +32,9 @@ pub fn skeyid_signature(hash: HashAlg, ni_b: &[u8], nr_b: &[u8], g_xy: &[u8]) ->
 /// SKEYID_a = prf(SKEYID, SKEYID_d | g^xy | CKY-I | CKY-R | 1)
 /// SKEYID_e = prf(SKEYID, SKEYID_a | g^xy | CKY-I | CKY-R | 2)
 /// ```
+///
+/// The PRFs keyed with SKEYID, SKEYID_a and SKEYID_d are kept keyed (HMAC state after the
+/// pads), since every later HASH and KEYMAT is a PRF under one of them.
 #[derive(Debug)]
 pub struct Skeyids {
     hash: HashAlg,
@@ -39,6 +42,9 @@ pub struct Skeyids {
     skeyid_d: Secret,
     skeyid_a: Secret,
     skeyid_e: Secret,
+    prf_skeyid: PrfKey,
+    prf_a: PrfKey,
+    prf_d: PrfKey,
 }
 
 impl Skeyids {
@@ -52,16 +58,21 @@ impl Skeyids {
         cky_i: &[u8; 8],
         cky_r: &[u8; 8],
     ) -> Self {
-        let k = skeyid.expose_secret();
-        let skeyid_d = hash.prf(k, &[g_xy, cky_i, cky_r, &[0]]);
-        let skeyid_a = hash.prf(k, &[skeyid_d.expose_secret(), g_xy, cky_i, cky_r, &[1]]);
-        let skeyid_e = hash.prf(k, &[skeyid_a.expose_secret(), g_xy, cky_i, cky_r, &[2]]);
+        let prf_skeyid = PrfKey::new(hash, skeyid.expose_secret());
+        let skeyid_d = prf_skeyid.prf(&[g_xy, cky_i, cky_r, &[0]]);
+        let skeyid_a = prf_skeyid.prf(&[skeyid_d.expose_secret(), g_xy, cky_i, cky_r, &[1]]);
+        let skeyid_e = prf_skeyid.prf(&[skeyid_a.expose_secret(), g_xy, cky_i, cky_r, &[2]]);
+        let prf_a = PrfKey::new(hash, skeyid_a.expose_secret());
+        let prf_d = PrfKey::new(hash, skeyid_d.expose_secret());
         Self {
             hash,
             skeyid,
             skeyid_d,
             skeyid_a,
             skeyid_e,
+            prf_skeyid,
+            prf_a,
+            prf_d,
         }
     }
 
@@ -69,6 +80,16 @@ impl Skeyids {
     #[must_use]
     pub fn hash_alg(&self) -> HashAlg {
         self.hash
+    }
+
+    /// The PRF keyed with SKEYID_a (HASH(1..3), Informational and Transaction HASH).
+    pub(crate) fn keyed_a(&self) -> &PrfKey {
+        &self.prf_a
+    }
+
+    /// The PRF keyed with SKEYID_d (KEYMAT).
+    pub(crate) fn keyed_d(&self) -> &PrfKey {
+        &self.prf_d
     }
 
     /// SKEYID.
@@ -117,13 +138,8 @@ impl Skeyids {
         sai_b: &[u8],
         idii_b: &[u8],
     ) -> Vec<u8> {
-        self.hash
-            .prf(
-                self.skeyid.expose_secret(),
-                &[g_xi, g_xr, cky_i, cky_r, sai_b, idii_b],
-            )
-            .expose_secret()
-            .to_vec()
+        self.prf_skeyid
+            .mac(&[g_xi, g_xr, cky_i, cky_r, sai_b, idii_b])
     }
 
     /// HASH_R = `prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)`.
@@ -137,13 +153,8 @@ impl Skeyids {
         sai_b: &[u8],
         idir_b: &[u8],
     ) -> Vec<u8> {
-        self.hash
-            .prf(
-                self.skeyid.expose_secret(),
-                &[g_xr, g_xi, cky_r, cky_i, sai_b, idir_b],
-            )
-            .expose_secret()
-            .to_vec()
+        self.prf_skeyid
+            .mac(&[g_xr, g_xi, cky_r, cky_i, sai_b, idir_b])
     }
 }
 
@@ -167,13 +178,14 @@ pub fn expand_key(hash: HashAlg, skeyid_e: &[u8], len: usize) -> Result<Secret, 
     // Capacity for the whole output up front, so the buffer never reallocates (and never
     // leaves an unzeroized copy behind); `Secret` zeroizes it on drop.
     let mut acc = Secret::new(Vec::with_capacity(len.saturating_add(hash.output_len())));
-    let mut block = hash.prf(skeyid_e, &[&[0]]);
+    let prf = PrfKey::new(hash, skeyid_e);
+    let mut block = prf.prf(&[&[0]]);
     loop {
         acc.extend_from_slice(block.expose_secret());
         if acc.len() >= len {
             break;
         }
-        block = hash.prf(skeyid_e, &[block.expose_secret()]);
+        block = prf.prf(&[block.expose_secret()]);
     }
     acc.truncate(len);
     Ok(acc)

@@ -34,10 +34,7 @@ impl Skeyids {
     }
 
     fn prf_a(&self, parts: &[&[u8]]) -> Vec<u8> {
-        self.hash_alg()
-            .prf(self.skeyid_a().expose_secret(), parts)
-            .expose_secret()
-            .to_vec()
+        self.keyed_a().mac(parts)
     }
 }
 
