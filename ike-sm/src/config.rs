@@ -204,6 +204,12 @@ pub struct Limits {
     pub max_fragments: usize,
     /// Cisco fragmentation: reassembled message size at most.
     pub max_reassembled: usize,
+    /// Phase-1 rekey of the IKE SAs we initiated: a new phase 1 with the same peer and
+    /// profile starts this long before the SA's lifetime ends, capped at a tenth of the
+    /// lifetime (so a short lifetime rekeys at 90%); like strongSwan's `margintime`
+    /// (9 minutes). `None`: no rekey, the SA just expires. Responder SAs never rekey on
+    /// their own (the client does, as with the PIX).
+    pub phase1_rekey_margin: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -225,6 +231,7 @@ impl Default for Limits {
             new_sas_per_peer_per_sec: 10,
             max_fragments: 16,
             max_reassembled: 65_535,
+            phase1_rekey_margin: Some(Duration::from_secs(540)),
         }
     }
 }
@@ -356,6 +363,26 @@ pub struct ClientProfile {
     pub initial_contact: bool,
     /// Announce Cisco IKE fragmentation (we reassemble; we never need to fragment).
     pub fragmentation: bool,
+}
+
+impl ClientProfile {
+    /// An explicit copy (the keys are duplicated: `Secret` is not `Clone`). A phase-1
+    /// rekey starts its new SA from a duplicate of the old SA's profile.
+    #[must_use]
+    pub fn duplicate(&self) -> Self {
+        Self {
+            mode: self.mode,
+            group_name: self.group_name.clone(),
+            psk: self.psk.duplicate(),
+            offers: self.offers.clone(),
+            xauth: self.xauth.as_ref().map(|(u, p)| (u.clone(), p.duplicate())),
+            mode_config: self.mode_config,
+            vendor_ids: self.vendor_ids,
+            nat_t: self.nat_t,
+            initial_contact: self.initial_contact,
+            fragmentation: self.fragmentation,
+        }
+    }
 }
 
 /// A traffic selector (Quick Mode ID).

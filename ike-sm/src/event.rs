@@ -141,6 +141,15 @@ pub enum Event {
         /// Inbound SPI of the pair.
         spi_in: u32,
     },
+    /// A phase-1 rekey finished: `new` (same peer, same profile) is up and has taken over
+    /// the child SAs of `old`, which is deleted (a DELETE went to the peer; its
+    /// [`Event::Deleted`] follows). Quick Modes asked for on `old` now run on `new`.
+    Phase1Rekeyed {
+        /// The IKE SA that was replaced.
+        old: SaId,
+        /// The IKE SA that replaced it.
+        new: SaId,
+    },
     /// A decision, in the order the PIX logs them.
     Debug(DebugEvent),
 }
@@ -360,6 +369,24 @@ pub enum DebugEvent {
         number: u8,
         /// Last one?
         last: bool,
+    },
+    /// Phase-1 rekey (initiator): a new phase 1 started for an SA near its lifetime.
+    Phase1RekeyStarted {
+        /// The SA being replaced.
+        old: u64,
+        /// The new SA.
+        new: u64,
+        /// Seconds left of the old SA's lifetime.
+        secs_left: u64,
+    },
+    /// Phase-1 rekey: the old IKE SA goes, its child SAs live on under the new one.
+    Phase1Replaced {
+        /// The SA that goes.
+        old: u64,
+        /// The SA that takes over.
+        new: u64,
+        /// Child SA pairs moved.
+        children: usize,
     },
     /// DPD R-U-THERE / ACK.
     Dpd {
@@ -608,6 +635,16 @@ impl DebugEvent {
             Self::Fragment { id, number, last } => v.push(format!(
                 "ISAKMP (0): received fragment {number} of id {id}{}",
                 if *last { " (last)" } else { "" }
+            )),
+            Self::Phase1RekeyStarted {
+                old,
+                new,
+                secs_left,
+            } => v.push(format!(
+                "ISAKMP (0): IKE SA {old} expires in {secs_left} seconds: beginning phase 1 rekey, new IKE SA {new}"
+            )),
+            Self::Phase1Replaced { old, new, children } => v.push(format!(
+                "ISAKMP (0): IKE SA {old} replaced by IKE SA {new}: deleting IKE SA {old}, {children} IPsec SA pair(s) moved to IKE SA {new}"
             )),
             Self::Dpd { request, sequence } => v.push(format!(
                 "ISAKMP (0): processing DPD {} seq {sequence}",

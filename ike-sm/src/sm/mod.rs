@@ -8,6 +8,7 @@ mod natt;
 mod phase1;
 pub(crate) mod policy;
 mod quick;
+mod rekey;
 mod sa;
 mod transaction;
 
@@ -54,6 +55,10 @@ pub struct Endpoint {
     pub(crate) pending_dpd_ack: Option<(SaId, u32)>,
     /// New phase-1 negotiations per peer address in the current one-second window.
     pub(crate) rate: BTreeMap<core::net::IpAddr, (Instant, u32)>,
+    /// Phase-1 rekeys in progress: new SA -> the SA it replaces.
+    pub(crate) rekeys: BTreeMap<SaId, SaId>,
+    /// Finished rekeys: old SA -> the SA that replaced it (bounded).
+    pub(crate) replaced: BTreeMap<SaId, SaId>,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -81,6 +86,8 @@ impl Endpoint {
             events: VecDeque::new(),
             pending_dpd_ack: None,
             rate: BTreeMap::new(),
+            rekeys: BTreeMap::new(),
+            replaced: BTreeMap::new(),
         }
     }
 
@@ -353,6 +360,7 @@ impl Endpoint {
             sa.last_activity = now;
         }
         self.put_back(sa, now);
+        self.finish_rekeys(now, rng);
     }
 
     /// Re-files an SA after processing, or cleans it up when it died.
@@ -378,7 +386,14 @@ impl Endpoint {
             self.by_cookies.remove(&zero);
         }
         self.half_open.retain(|_, v| *v != sa.id);
+        self.rekeys.remove(&sa.id);
+        // The peer rekeyed phase 1: the child SAs (and the address they use) live on
+        // under its newest SA.
+        self.adopt_children(sa);
         if let Some(l) = sa.lease.take() {
+            let _ = self.pools.release(l);
+        }
+        for l in core::mem::take(&mut sa.extra_leases) {
             let _ = self.pools.release(l);
         }
         for (spi_in, _, _) in core::mem::take(&mut sa.children) {
@@ -406,6 +421,7 @@ impl Endpoint {
             self.timeout_sa(&mut sa, now, rng);
             self.put_back(sa, now);
         }
+        self.finish_rekeys(now, rng);
     }
 
     fn timeout_sa<R: CryptoRng + ?Sized>(&mut self, sa: &mut IkeSa, now: Instant, rng: &mut R) {
@@ -448,6 +464,7 @@ impl Endpoint {
             }
         }
         self.child_expiry(sa, now, rng);
+        self.rekey_timeout(sa, now, rng);
         self.keepalive_timeout(sa, now);
         self.transaction_timeouts(sa, now, rng);
         self.dpd_timeout(sa, now, rng);
@@ -520,6 +537,8 @@ impl Endpoint {
         request: QuickModeRequest,
         rng: &mut R,
     ) -> Result<u32, SmError> {
+        // After a phase-1 rekey the new SA carries the Quick Modes of the old one.
+        let sa = self.current_sa(sa);
         let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
         let r = if s.established() {
             self.quick_initiate(&mut s, now, request, rng)
@@ -544,6 +563,7 @@ impl Endpoint {
         let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
         let r = self.verdict(&mut s, now, accept, rng);
         self.put_back(s, now);
+        self.finish_rekeys(now, rng);
         r
     }
 

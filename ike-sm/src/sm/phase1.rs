@@ -886,6 +886,13 @@ impl Endpoint {
         self.debug(DebugEvent::Authenticated);
         let life = sa.suite.as_ref().map_or(86_400, |s| s.life_secs);
         sa.expires = now.checked_add(std::time::Duration::from_secs(life));
+        if sa.role == Role::Initiator {
+            if let (Some(margin), Some(exp)) = (self.config.limits.phase1_rekey_margin, sa.expires)
+            {
+                let margin = margin.min(std::time::Duration::from_secs(life / 10));
+                sa.rekey_at = exp.checked_sub(margin);
+            }
+        }
         if let Some(d) = self.config.limits.dpd_idle {
             if sa.peer_dpd || sa.role == Role::Initiator {
                 sa.dpd_deadline = now.checked_add(d);

@@ -141,6 +141,13 @@ pub(crate) struct IkeSa {
     pub auth_failures: u8,
     /// Digest of the datagram being processed (replies are stored under it).
     pub cur_in: Option<Vec<u8>>,
+    /// Initiator: when the phase-1 rekey starts (see `Limits::phase1_rekey_margin`).
+    pub rekey_at: Option<Instant>,
+    /// Initiator: the SA that is replacing this one (rekey in progress or done).
+    pub rekeyed_by: Option<SaId>,
+    /// Address leases taken over from the SAs this one replaced (their child SAs still
+    /// use them); released with this SA.
+    pub extra_leases: Vec<modecfg::Lease>,
 }
 
 impl IkeSa {
@@ -222,6 +229,9 @@ impl IkeSa {
             half_open_deadline: None,
             cur_in: None,
             auth_failures: 0,
+            rekey_at: None,
+            rekeyed_by: None,
+            extra_leases: Vec::new(),
         }
     }
 
@@ -243,6 +253,7 @@ impl IkeSa {
         let mut d: Vec<Instant> = self.retx.values().map(|r| r.deadline).collect();
         d.extend(self.dpd_deadline);
         d.extend(self.expires);
+        d.extend(self.rekey_at.filter(|_| self.rekeyed_by.is_none()));
         d.extend(self.half_open_deadline);
         d.extend(self.keepalive_deadline);
         d.extend(self.children.iter().filter_map(|c| c.2));
