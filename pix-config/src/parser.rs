@@ -459,7 +459,7 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
     let cmd = match kw {
         "access-list" => Command::AccessList(hard(crate::acl::parse_access_list(cur, st))?),
         "name" => Command::Name(hard(crate::names::parse_name(cur))?),
-        "static" => Command::Static(hard(crate::nat::parse_static(cur))?),
+        "static" => Command::Static(Box::new(hard(crate::nat::parse_static(cur))?)),
         "route" => Command::Route(hard(crate::nat::parse_route(cur))?),
         "object-group" => Command::ObjectGroup(hard(crate::object_group::parse_object_group(cur))?),
         "interface" => Command::Interface(hard(crate::interface::parse_interface(cur))?),
@@ -486,10 +486,12 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
         "outbound" => Command::Outbound(hard(crate::acl::parse_outbound(cur))?),
         "apply" => Command::Apply(hard(crate::acl::parse_apply(cur))?),
         "global" => Command::Global(hard(crate::nat::parse_global(cur))?),
-        "nat" => Command::Nat(hard(crate::nat::parse_nat(cur))?),
+        "nat" => Command::Nat(Box::new(hard(crate::nat::parse_nat(cur))?)),
         "timeout" => Command::Timeout(hard(crate::timeout::parse_timeout(cur))?),
-        "aaa-server" => Command::AaaServer(hard(crate::aaa::parse_aaa_server(cur))?),
-        "aaa" if !cur.at("proxy-limit") => Command::Aaa(hard(crate::aaa::parse_aaa(cur))?),
+        "aaa-server" => Command::AaaServer(Box::new(hard(crate::aaa::parse_aaa_server(cur))?)),
+        "aaa" if !cur.at("proxy-limit") => {
+            Command::Aaa(Box::new(hard(crate::aaa::parse_aaa(cur))?))
+        }
         "username" => Command::Username(hard(crate::aaa::parse_username(cur))?),
         "fixup" => Command::Fixup(hard(crate::fixup::parse_fixup(cur, true))?),
         "sysopt" => Command::Sysopt(hard(crate::fixup::parse_sysopt(cur, true))?),

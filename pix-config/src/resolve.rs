@@ -6,12 +6,12 @@
 //! is an error at the referencing token; a reference to the wrong kind, a use before
 //! the definition, or a duplicate definition names both lines.
 
-use crate::fasthash::FastMap;
 use crate::aaa::{AaaRule, AaaServerLine};
 use crate::acl::{AclBody, AddrSpec, IcmpSpec, PortSpec, ProtocolSpec};
 use crate::crypto::{CryptoMapLine, MapSet};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::ConfigError;
+use crate::fasthash::FastMap;
 use crate::isakmp::Isakmp;
 use crate::model::{AddrTok, Command, Config};
 use crate::nat::{NatSource, StaticMapped, StaticReal};
