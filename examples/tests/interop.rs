@@ -337,3 +337,145 @@ fn sigterm_deletes_sas_and_the_client_sees_it() {
     let gone = wait_for(Duration::from_secs(10), || !lab.proc(p).alive());
     assert!(gone, "vpnc did not see the DELETE\n{}", lab.logs());
 }
+
+/// strongSwan's charon-cmd as the client (`kernel-libipsec`, which only does ESP in UDP:
+/// the client sits behind a NAT so NAT-T floats to 4500).
+fn charon_cmd(profile: &str, want_log: &str) {
+    let _g = serial();
+    require_root_and_tools(&["ip", "charon-cmd", "iptables", "ping"]);
+    let mut lab = Lab::new();
+    lab.start_gateway(&natt_config(), &demo_secrets(), &[]);
+    let ns = lab.natted_client(1);
+    let conf = std::fs::read_to_string(kit("cli-strongswan.conf"))
+        .unwrap()
+        .replace("RUNDIR", lab.dir.to_str().unwrap());
+    let conf_path = lab.file("cli-strongswan.conf", &conf);
+    let t0 = Instant::now();
+    let p = lab.spawn_stdin(
+        &ns,
+        "charon-cmd",
+        &[
+            "env",
+            &format!("STRONGSWAN_CONF={}", conf_path.display()),
+            "charon-cmd",
+            "--host",
+            GW_IP,
+            "--identity",
+            "keyid:vpn3000",
+            "--remote-identity",
+            GW_IP,
+            "--xauth-username",
+            USER,
+            "--profile",
+            profile,
+            "--ike-proposal",
+            "des-md5-modp1024",
+            "--esp-proposal",
+            "des-md5",
+            "--remote-ts",
+            "10.89.129.128/25",
+        ],
+        60,
+        Some(&format!("{PSK}\n{PASS}\n")),
+    );
+    let log = lab.dir.join("cli-charon-cmd.log");
+    let up = wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("CHILD_SA cmd{1} established")
+            || !lab.proc(p).alive()
+    });
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        up && text.contains("CHILD_SA cmd{1} established"),
+        "charon-cmd {profile}: no CHILD_SA\n{text}\n{}",
+        lab.logs()
+    );
+    eprintln!("charon-cmd {profile}: CHILD_SA in {:.0} ms", since(t0));
+    assert!(
+        text.contains(want_log),
+        "charon-cmd {profile}: {want_log:?} not in\n{text}"
+    );
+    assert!(
+        text.contains("installing new virtual IP 10.89.129.200"),
+        "{text}"
+    );
+    let got = lab.ping(&ns, 3);
+    assert!(
+        got >= 2,
+        "charon-cmd {profile}: ping {got}/3\n{}",
+        lab.logs()
+    );
+    lab.proc(p).stop(Duration::from_secs(5));
+}
+
+#[test]
+fn charon_cmd_aggressive_mode() {
+    charon_cmd("ikev1-xauth-psk-am", "initiating Aggressive Mode IKE_SA");
+}
+
+#[test]
+fn charon_cmd_main_mode() {
+    charon_cmd("ikev1-xauth-psk", "initiating Main Mode IKE_SA");
+}
+
+#[test]
+fn ike_scan_am_and_mm_and_psk_crack_recomputes_our_hash_r() {
+    let _g = serial();
+    require_root_and_tools(&["ip", "ike-scan", "psk-crack"]);
+    let mut lab = Lab::new();
+    lab.start_gateway(
+        &std::fs::read_to_string(DEMO_CFG).unwrap(),
+        &demo_secrets(),
+        &[],
+    );
+    let ns = lab.direct_client(1);
+    let psk_file = lab.dir.join("am.psk");
+    let o = lab.exec(
+        &ns,
+        15,
+        &[
+            "ike-scan",
+            "-M",
+            "-A",
+            "--id=vpn3000",
+            "--idtype=11",
+            "--trans=1,1,65001,2",
+            &format!("-P{}", psk_file.display()),
+            GW_IP,
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Aggressive Mode Handshake returned"),
+        "{out}\n{}",
+        lab.logs()
+    );
+    assert!(
+        out.contains("Enc=DES") && out.contains("Hash=MD5") && out.contains("Group=2:modp1024"),
+        "{out}"
+    );
+    assert!(out.contains("Auth=XAUTH"), "{out}");
+    let dict = lab.file("dict.txt", &format!("wrong\nvpn3000\n{PSK}\n"));
+    let o = run(&[
+        "psk-crack",
+        "-d",
+        dict.to_str().unwrap(),
+        psk_file.to_str().unwrap(),
+    ]);
+    let crack = String::from_utf8_lossy(&o.stdout);
+    assert!(crack.contains(&format!("key \"{PSK}\" matches")), "{crack}");
+    // Main Mode, DES/MD5/PSK/group 1: policy 20 of the seed
+    let o = lab.exec(&ns, 15, &["ike-scan", "-M", "--trans=1,1,1,1", GW_IP]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Main Mode Handshake returned"),
+        "{out}\n{}",
+        lab.logs()
+    );
+    assert!(out.contains("Group=1:modp768"), "{out}");
+    // a transform nothing accepts: NO-PROPOSAL-CHOSEN
+    let o = lab.exec(&ns, 15, &["ike-scan", "-M", "--trans=7/256,2,1,14", GW_IP]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("NO-PROPOSAL-CHOSEN"), "{out}\n{}", lab.logs());
+}

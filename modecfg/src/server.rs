@@ -641,7 +641,9 @@ impl PushServer {
                 got: cfg_name(payload.cfg_type),
             });
         }
-        if payload.identifier != self.identifier {
+        // 0 is taken as "the outstanding SET": strongSwan 5.9 acknowledges with
+        // identifier 0 (the Transaction's message ID and HASH bind the ACK already).
+        if payload.identifier != self.identifier && payload.identifier != 0 {
             return Err(ModeCfgError::IdentifierMismatch {
                 expected: self.identifier,
                 got: payload.identifier,

@@ -479,10 +479,11 @@ fn push_ack_checks() {
         Err(ModeCfgError::UnexpectedType { .. })
     ));
     assert!(!server.is_done() && !server.is_failed());
-    // An ACK that does not list the address: the client refused it.
+    // An ACK that does not list the address: the client refused it. Identifier 0 stands
+    // for the outstanding SET (strongSwan 5.9 acknowledges with 0).
     let no_addr = wire(&OwnedConfigPayload {
         cfg_type: CfgType::Ack,
-        identifier: 10,
+        identifier: 0,
         attributes: vec![],
     });
     server.handle_payload(now, &parse(&no_addr)).unwrap();

@@ -560,8 +560,13 @@ impl XauthServer {
     }
 }
 
+/// The REPLY/ACK must carry the REQUEST/SET's identifier, or 0: strongSwan 5.9
+/// (`charon-cmd`, seen in the interop tests) answers every Xauth REQUEST and SET with
+/// identifier 0. The Transaction's message ID and its HASH already bind an answer to the
+/// exchange it belongs to, so 0 is read as "the one outstanding"; any other identifier
+/// is still a stale or foreign answer.
 pub(crate) fn check_id(expected: u16, got: u16) -> Result<(), XauthError> {
-    if expected == got {
+    if expected == got || got == 0 {
         Ok(())
     } else {
         Err(XauthError::IdentifierMismatch { expected, got })

@@ -213,7 +213,8 @@ fn wrong_password_is_re_prompted_then_accepted() {
             got: r1.identifier
         })
     );
-    feed_server(&mut s, t0, &user_pw(r2.identifier, "u", "good")).unwrap();
+    // Identifier 0 (strongSwan's answer to every REQUEST) means the outstanding one.
+    feed_server(&mut s, t0, &user_pw(0, "u", "good")).unwrap();
     let c2 = creds(&mut s);
     assert_eq!(c2.attempt, 2);
     assert_ne!(c2.id, c1.id);
