@@ -1607,3 +1607,49 @@ fn udp_encapsulated_transport_mode_only_when_configured() {
         .iter()
         .any(|l| l == "ISAKMP (0): sending NOTIFY 14 protocol 1"));
 }
+
+/// strongSwan's charon-cmd sends no Unity VID, so the gateway (`initiate` and `respond`)
+/// pushes a CFG_SET, while charon pulls with its own CFG_REQUEST and ignores the SET.
+/// The request must win: the gateway drops its SET (and lease) and answers the pull.
+#[test]
+fn pull_from_a_client_without_unity_vid_crosses_our_push_and_wins() {
+    let mut net = Net::new(31, "10.89.129.200-10.89.129.204");
+    let c = net.client(C4);
+    let gw: SocketAddr = GW.parse().unwrap();
+    // Drop every gateway-initiated Transaction message after the two of Xauth (REQUEST,
+    // SET): the client never sees our CFG_SET, as charon ignores it.
+    let mut client_ids: Vec<[u8; 4]> = Vec::new();
+    let mut gw_ids: Vec<[u8; 4]> = Vec::new();
+    net.drop = Box::new(move |_, t| {
+        if t.bytes.len() < 28 || t.bytes[18] != 6 {
+            return false;
+        }
+        let id: [u8; 4] = t.bytes[20..24].try_into().unwrap();
+        if t.local != gw {
+            if !client_ids.contains(&id) {
+                client_ids.push(id);
+            }
+            return false;
+        }
+        if client_ids.contains(&id) {
+            return false;
+        }
+        if !gw_ids.contains(&id) {
+            gw_ids.push(id);
+        }
+        gw_ids.iter().position(|x| *x == id).unwrap() >= 2
+    });
+    let mut profile = profile_4x(b"cisco1234", "cisco123");
+    profile.vendor_ids = false;
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(32);
+    let sa = net.cli(c).initiate(now, c, gw, profile, &mut rng).unwrap();
+    net.run(Duration::from_secs(20));
+    assert!(net.cli(c).ready_for_quick_mode(sa), "{:#?}", net.gw_debug());
+    assert_eq!(
+        net.cli(c).assigned_address(sa),
+        Some("10.89.129.200".parse().unwrap())
+    );
+    // One lease only: the abandoned SET's address went back to the pool.
+    assert_eq!(net.gw.pools().total_in_use(), 1);
+}

@@ -215,6 +215,27 @@ impl Endpoint {
                         .gateway
                         .as_ref()
                         .ok_or(SmError::Config("gateway"))?;
+                    // A client without the Unity VID that asks anyway (strongSwan's
+                    // charon-cmd): our CFG_SET crossed its CFG_REQUEST. With `client
+                    // configuration address respond` the request wins: the unanswered
+                    // SET and its lease go (the client ignores the SET while its own
+                    // request is open), and the pull is served, from the same pool.
+                    if sa.cfg_pull_srv.is_none()
+                        && gw.mode_config.respond
+                        && sa.cfg_push_srv.as_ref().is_some_and(|s| !s.is_done())
+                    {
+                        if let Some(lease) = sa.cfg_push_srv.take().and_then(|mut s| s.take_lease())
+                        {
+                            let _ = self.pools.release(lease);
+                        }
+                        let ours: Vec<u32> = sa.last_tx_sent.keys().copied().collect();
+                        for mid in ours {
+                            if mid != m.header.message_id {
+                                sa.retx.remove(&mid);
+                            }
+                        }
+                        sa.cfg_pull_srv = Some(modecfg::PullServer::new(gw.modecfg.clone(), now));
+                    }
                     if let Some(srv) = sa.cfg_pull_srv.as_mut() {
                         let policy = match sa.group_idx.and_then(|i| gw.groups.get(i)) {
                             Some(g) => &g.policy,
