@@ -479,3 +479,205 @@ fn ike_scan_am_and_mm_and_psk_crack_recomputes_our_hash_r() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("NO-PROPOSAL-CHOSEN"), "{out}\n{}", lab.logs());
 }
+
+/// tshark, with keys taken from vpnc's own debug output (not from us), decrypts our
+/// Xauth, Mode Config and Quick Mode messages and our ESP with correct ICVs; then the
+/// same with our `--keylog` file.
+#[test]
+fn tshark_decrypts_our_messages_with_vpnc_keys_and_with_our_keylog() {
+    let _g = serial();
+    require_root_and_tools(&["ip", "vpnc", "tshark", "python3", "ping"]);
+    let mut lab = Lab::new();
+    lab.start_gateway(
+        &std::fs::read_to_string(DEMO_CFG).unwrap(),
+        &demo_secrets(),
+        &[],
+    );
+    let ns = lab.direct_client(1);
+    let (cap, pcap) = lab.capture("capture");
+    let conf = VpncConf {
+        natt: "none".into(),
+        ..VpncConf::default()
+    };
+    let (p, ifname) = lab.vpnc(&ns, "vpnc99", &conf, 99);
+    let addr = lab.wait_tunnel(&ns, &ifname, p, 20);
+    assert_eq!(addr.as_deref(), Some("10.89.129.200"), "{}", lab.logs());
+    assert!(lab.ping(&ns, 3) >= 2, "{}", lab.logs());
+    std::thread::sleep(Duration::from_millis(300));
+    lab.proc(cap).stop(Duration::from_secs(5));
+    lab.proc(p).stop(Duration::from_secs(5));
+    let vpnc_log = lab.proc(p).log_text();
+    let uat_vpnc = lab.dir.join("uat-vpnc");
+    let (ike_rows, esp_rows) = vpnc_key_tables(&vpnc_log);
+    assert!(
+        !ike_rows.is_empty() && esp_rows.len() >= 2,
+        "no keys in vpnc's log"
+    );
+    write_uat(&uat_vpnc, &ike_rows, &esp_rows);
+    // our own key log, split into the two Wireshark tables
+    let ours = std::fs::read_to_string(lab.dir.join("gw.keylog")).unwrap();
+    let table = |prefix: &str| -> Vec<String> {
+        ours.lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .map(String::from)
+            .collect()
+    };
+    let (ike_ours, esp_ours) = (table("ikev1_decryption_table:"), table("esp_sa:"));
+    assert!(
+        !ike_ours.is_empty() && esp_ours.len() >= 2,
+        "keylog: {ours:?}"
+    );
+    // the same phase-1 key as vpnc's
+    assert_eq!(
+        ike_ours, ike_rows,
+        "our keylog and vpnc disagree on the phase-1 key"
+    );
+    write_uat(&lab.dir.join("uat-ours"), &ike_ours, &esp_ours);
+    for (who, dir) in [
+        ("vpnc's keys", uat_vpnc),
+        ("our keylog", lab.dir.join("uat-ours")),
+    ] {
+        let o = std::process::Command::new("tshark")
+            .env("XDG_CONFIG_HOME", &dir)
+            .args([
+                "-r",
+                pcap.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-E",
+                "separator=|",
+                "-e",
+                "ip.src",
+                "-e",
+                "isakmp.exchangetype",
+                "-e",
+                "isakmp.cfg.attr.xauth.user_name",
+                "-e",
+                "isakmp.cfg.attr.internal_ip4_address",
+                "-e",
+                "isakmp.id.data.ipv4_addr",
+                "-e",
+                "esp.icv_good",
+                "-e",
+                "icmp.type",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
+        let from_gw = |r: &&Vec<&str>| r[0].split(',').next() == Some(GW_IP);
+        // Xauth: our REQUEST/SET are ours; the user name is in vpnc's REPLY
+        assert!(
+            rows.iter().any(|r| r[2] == USER),
+            "{who}: no decrypted Xauth user name\n{text}"
+        );
+        // Mode Config: our CFG_REPLY carries the address
+        assert!(
+            rows.iter().filter(from_gw).any(|r| r[3] == "10.89.129.200"),
+            "{who}: our Mode Config address not decrypted\n{text}"
+        );
+        // Quick Mode (exchange 32) from us, with the client's ID
+        assert!(
+            rows.iter()
+                .filter(from_gw)
+                .any(|r| r[1] == "32" && r[4].contains("10.89.129.200")),
+            "{who}: our Quick Mode not decrypted\n{text}"
+        );
+        // ESP both ways: ICMP inside, ICV correct
+        let esp_ok = |gw: bool| {
+            rows.iter()
+                .filter(|r| from_gw(r) == gw)
+                .filter(|r| r[5] == "1" && !r[6].is_empty())
+                .count()
+        };
+        assert!(esp_ok(true) >= 2, "{who}: our ESP not verified\n{text}");
+        assert!(esp_ok(false) >= 2, "{who}: vpnc's ESP not verified\n{text}");
+        assert!(
+            !rows.iter().any(|r| r[5] == "0"),
+            "{who}: an ICV failed\n{text}"
+        );
+    }
+}
+
+/// Wireshark key tables from a `vpnc --debug 99` log (vpnc 0.5.3 prints short keys on
+/// the label's line and long ones on the lines after it).
+fn vpnc_key_tables(log: &str) -> (Vec<String>, Vec<String>) {
+    let lines: Vec<&str> = log.lines().collect();
+    let is_hex =
+        |w: &str| !w.is_empty() && w.len() <= 8 && w.chars().all(|c| c.is_ascii_hexdigit());
+    let value = |i: usize, label: &str| -> String {
+        let rest = lines[i].trim().strip_prefix(label).unwrap_or("").trim();
+        let mut h: String = rest.split_whitespace().filter(|w| is_hex(w)).collect();
+        if rest.is_empty() {
+            for l in &lines[i + 1..] {
+                let ws: Vec<&str> = l.split_whitespace().collect();
+                if ws.is_empty() || !ws.iter().all(|w| is_hex(w)) {
+                    break;
+                }
+                h.extend(ws);
+            }
+        }
+        h
+    };
+    let (mut ike, mut esp) = (Vec::new(), Vec::new());
+    let (mut icky, mut alg) = (None::<String>, None::<(&str, &str)>);
+    let mut k: std::collections::HashMap<&str, String> = Default::default();
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim();
+        if t.starts_with("i_cookie:") && icky.is_none() {
+            icky = Some(value(i, "i_cookie:"));
+        } else if t.starts_with("enc-key:") {
+            ike.push(format!(
+                "{},{}",
+                icky.clone().unwrap_or_default(),
+                value(i, "enc-key:")
+            ));
+        } else if let Some(sel) = t.strip_prefix("IPSEC SA selected ") {
+            let (e, a) = sel.rsplit_once('-').unwrap();
+            let enc = match e {
+                "des" => "DES-CBC [RFC2405]",
+                "3des" => "TripleDES-CBC [RFC2451]",
+                _ => "AES-CBC [RFC3602]",
+            };
+            let auth = if a == "md5" {
+                "HMAC-MD5-96 [RFC2403]"
+            } else {
+                "HMAC-SHA-1-96 [RFC2404]"
+            };
+            alg = Some((enc, auth));
+        } else {
+            for label in ["rx.key_cry:", "rx.key_md:", "tx.key_cry:", "tx.key_md:"] {
+                if t.starts_with(label) {
+                    k.insert(label, value(i, label));
+                }
+            }
+            if let Some(spi) = t.strip_prefix("remote -> local spi: ") {
+                k.insert("rx", spi.trim().to_string());
+            }
+            if let Some(spi) = t.strip_prefix("local -> remote spi: ") {
+                let (enc, auth) = alg.unwrap();
+                for (d, s) in [("rx", k["rx"].clone()), ("tx", spi.trim().to_string())] {
+                    esp.push(format!(
+                        "\"IPv4\",\"*\",\"*\",\"{s}\",\"{enc}\",\"0x{}\",\"{auth}\",\"0x{}\"",
+                        k[format!("{d}.key_cry:").as_str()],
+                        k[format!("{d}.key_md:").as_str()]
+                    ));
+                }
+            }
+        }
+    }
+    (ike, esp)
+}
+
+fn write_uat(dir: &std::path::Path, ike: &[String], esp: &[String]) {
+    let w = dir.join("wireshark");
+    std::fs::create_dir_all(&w).unwrap();
+    let join = |v: &[String]| v.iter().map(|l| format!("{l}\n")).collect::<String>();
+    std::fs::write(w.join("ikev1_decryption_table"), join(ike)).unwrap();
+    std::fs::write(w.join("esp_sa"), join(esp)).unwrap();
+    std::fs::write(
+        w.join("preferences"),
+        "esp.enable_encryption_decode: TRUE\nesp.enable_authentication_check: TRUE\n",
+    )
+    .unwrap();
+}

@@ -1653,3 +1653,34 @@ fn pull_from_a_client_without_unity_vid_crosses_our_push_and_wins() {
     // One lease only: the abandoned SET's address went back to the pool.
     assert_eq!(net.gw.pools().total_in_use(), 1);
 }
+
+/// The key-log material both ends report is the same cookie and phase-1 key, of the
+/// cipher's length (DES: 8 bytes; 3DES with MD5 needs Appendix B expansion to 24).
+#[test]
+fn phase1_keylog_agrees_on_both_ends() {
+    let mut net = Net::new(41, "10.89.129.200-10.89.129.204");
+    let c = net.client(C4);
+    let gw: SocketAddr = GW.parse().unwrap();
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(42);
+    let sa = net
+        .cli(c)
+        .initiate(now, c, gw, profile_4x(b"cisco1234", "cisco123"), &mut rng)
+        .unwrap();
+    net.run(Duration::from_secs(20));
+    let gw_sa = net
+        .gw_events
+        .iter()
+        .find_map(|e| match e {
+            Event::Phase1Established { sa, .. } => Some(*sa),
+            _ => None,
+        })
+        .unwrap();
+    let (ck_c, key_c) = net.cli(c).phase1_keylog(sa).unwrap();
+    let (ck_g, key_g) = net.gw.phase1_keylog(gw_sa).unwrap();
+    assert_eq!(ck_c, ck_g);
+    assert!(key_c.ct_eq(key_g.expose_secret()));
+    // policy 10 of the seed: DES
+    assert_eq!(key_g.len(), 8);
+    assert!(net.gw.phase1_keylog(SaId(9999)).is_none());
+}

@@ -252,6 +252,12 @@ impl Gateway {
                     "phase 1 up with {remote} ({identity}), SA {}",
                     sa.0
                 ));
+                if self.keylog_on {
+                    if let Some((cky_i, key)) = self.ike.phase1_keylog(sa) {
+                        self.keylog
+                            .push(keylog::ike_line(&cky_i, key.expose_secret()));
+                    }
+                }
                 self.sessions.insert(
                     sa,
                     Session {

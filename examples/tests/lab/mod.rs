@@ -527,6 +527,8 @@ impl Lab {
             self.procs[i].log_text().contains("Capturing on")
         });
         assert!(ok, "tshark did not start: {}", self.procs[i].log_text());
+        // dumpcap says "Capturing on" a moment before its capture is live
+        std::thread::sleep(Duration::from_millis(1000));
         (i, pcap)
     }
 

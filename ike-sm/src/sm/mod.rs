@@ -115,6 +115,18 @@ impl Endpoint {
         self.sas.get(&sa).and_then(|s| s.assigned)
     }
 
+    /// Key-log material of an established SA, for Wireshark's `ikev1_decryption_table`:
+    /// the initiator cookie and the phase-1 encryption key (RFC 2409 Appendix B expanded
+    /// where needed). A secret: for a driver whose operator asked for a key log
+    /// (`pix-gateway run --keylog`), never for a log line.
+    #[must_use]
+    pub fn phase1_keylog(&self, sa: SaId) -> Option<([u8; 8], crate::crypto::secret::Secret)> {
+        let s = self.sas.get(&sa)?;
+        let keys = s.keys.as_ref()?;
+        let suite = s.suite.as_ref()?;
+        Some((s.cky_i, keys.encryption_key(suite.cipher)))
+    }
+
     /// Whether Xauth and Mode Config are done (Quick Mode may run).
     #[must_use]
     pub fn ready_for_quick_mode(&self, sa: SaId) -> bool {
