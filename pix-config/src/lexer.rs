@@ -17,6 +17,7 @@ pub(crate) struct Tok<'a> {
 
 /// The token separators: ASCII whitespace and vertical tab. Every trim in the parser
 /// uses the same set, so text kept verbatim re-tokenizes the same way.
+#[inline]
 pub(crate) fn is_blank_byte(b: u8) -> bool {
     b.is_ascii_whitespace() || b == 0x0b
 }
@@ -42,23 +43,26 @@ pub(crate) fn trim_blank_end(s: &str) -> &str {
 }
 
 /// Split a line into tokens (separated by [`is_blank_byte`]), reusing `out`.
+#[inline]
 pub(crate) fn tokenize<'a>(line: &'a str, out: &mut Vec<Tok<'a>>) {
     out.clear();
     let bytes = line.as_bytes();
     let mut i = 0usize;
-    let n = bytes.len();
-    while i < n {
-        while i < n && bytes.get(i).is_some_and(|b| is_blank_byte(*b)) {
-            i = i.saturating_add(1);
+    loop {
+        // (`i` < `bytes.len()` while it is advanced: no overflow)
+        while bytes.get(i).is_some_and(|&b| is_blank_byte(b)) {
+            i = i.wrapping_add(1);
+        }
+        if i >= bytes.len() {
+            return;
         }
         let start = i;
-        while i < n && bytes.get(i).is_some_and(|b| !is_blank_byte(*b)) {
-            i = i.saturating_add(1);
+        while bytes.get(i).is_some_and(|&b| !is_blank_byte(b)) {
+            i = i.wrapping_add(1);
         }
-        if i > start {
-            if let Some(text) = line.get(start..i) {
-                out.push(Tok { text, start });
-            }
+        // (a token starts and ends at ASCII bytes or the line's ends: char boundaries)
+        if let Some(text) = line.get(start..i) {
+            out.push(Tok { text, start });
         }
     }
 }
@@ -93,21 +97,25 @@ impl<'t, 'a> Cur<'t, 'a> {
     }
 
     /// The current token text.
+    #[inline]
     pub(crate) fn peek(&self) -> Option<&'a str> {
         self.toks.get(self.pos).map(|t| t.text)
     }
 
     /// The token `n` places ahead.
+    #[inline]
     pub(crate) fn peek_at(&self, n: usize) -> Option<&'a str> {
         self.toks.get(self.pos.saturating_add(n)).map(|t| t.text)
     }
 
     /// True when the current token is `kw` (ASCII case-insensitive).
+    #[inline]
     pub(crate) fn at(&self, kw: &str) -> bool {
         self.peek().is_some_and(|t| t.eq_ignore_ascii_case(kw))
     }
 
     /// Advance one token.
+    #[inline]
     pub(crate) fn bump(&mut self) {
         if self.pos < self.toks.len() {
             self.pos = self.pos.saturating_add(1);
@@ -115,6 +123,7 @@ impl<'t, 'a> Cur<'t, 'a> {
     }
 
     /// Consume `kw` if it is next.
+    #[inline]
     pub(crate) fn eat(&mut self, kw: &str) -> bool {
         if self.at(kw) {
             self.bump();
@@ -125,6 +134,7 @@ impl<'t, 'a> Cur<'t, 'a> {
     }
 
     /// True when all tokens are consumed.
+    #[inline]
     pub(crate) fn done(&self) -> bool {
         self.pos >= self.toks.len()
     }
@@ -175,6 +185,7 @@ impl<'t, 'a> Cur<'t, 'a> {
     }
 
     /// Consume any token.
+    #[inline]
     pub(crate) fn word(&mut self, what: &str) -> Result<&'a str, PErr> {
         match self.peek() {
             Some(t) => {
@@ -191,6 +202,7 @@ impl<'t, 'a> Cur<'t, 'a> {
     }
 
     /// Consume a name as an [`Ident`] (inline when short: no allocation).
+    #[inline]
     pub(crate) fn ident(&mut self, what: &str) -> Result<Ident, PErr> {
         self.word(what).map(Ident::new)
     }
@@ -323,12 +335,47 @@ impl<'t, 'a> Cur<'t, 'a> {
     }
 }
 
-/// Strict dotted-quad parse (no leading `+`, four parts).
+/// Strict dotted-quad parse (no leading `+`, four parts): what `Ipv4Addr::from_str`
+/// accepts (1 to 3 digits per part, no leading zero, at most 255), without its
+/// general-purpose parser (it was 4% of a parse).
 pub(crate) fn parse_ip(t: &str) -> Option<Ipv4Addr> {
-    if t.is_empty() || !t.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+    let b = t.as_bytes();
+    if b.len() < 7 || b.len() > 15 {
         return None;
     }
-    t.parse().ok()
+    let mut octets = [0u8; 4];
+    let mut part = 0usize;
+    let mut value = 0u16;
+    let mut digits = 0u8;
+    let mut leading_zero = false;
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 {
+                return None;
+            }
+            *octets.get_mut(part)? = u8::try_from(value).ok()?;
+            part = part.saturating_add(1);
+            value = 0;
+            digits = 0;
+            leading_zero = false;
+        } else if c.is_ascii_digit() {
+            if leading_zero || digits == 3 {
+                return None;
+            }
+            leading_zero = digits == 0 && c == b'0';
+            value = value
+                .wrapping_mul(10)
+                .wrapping_add(u16::from(c.wrapping_sub(b'0')));
+            digits = digits.saturating_add(1);
+        } else {
+            return None;
+        }
+    }
+    if part != 3 || digits == 0 {
+        return None;
+    }
+    *octets.get_mut(3)? = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// A `name`-like token: starts with a letter.
@@ -355,6 +402,66 @@ mod tests {
             t,
             vec![("access-list", 2), ("101", 15), ("permit", 19), ("ip", 26)]
         );
+    }
+
+    #[test]
+    fn parse_ip_agrees_with_std() {
+        let mut cases: Vec<String> = [
+            "",
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3.0",
+            "10.0.0.1",
+            "+1.2.3.4",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "1.2.3.4.",
+            "1000.1.1.1",
+            "1.2.3.255",
+            "1.2.3.256",
+            "0.00.0.0",
+            "9.9.9.9",
+            "99.99.99.99",
+            "199.199.199.199",
+            "1.2.3.a",
+            "1.2.3.-1",
+            "1.2.3.4x",
+            "123.123.123.1234",
+            "0x1.2.3.4",
+            "1.2.3.4/24",
+            "\u{661}.2.3.4",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // every part of 0..=3 chars over a small alphabet, in every position
+        let alphabet = [
+            "", "0", "1", "00", "01", "10", "25", "255", "256", "099", "999", "x",
+        ];
+        for a in alphabet {
+            for b in alphabet {
+                cases.push(format!("{a}.{b}.1.1"));
+                cases.push(format!("1.{a}.2.{b}"));
+                cases.push(format!("1.1.{a}{b}.1"));
+            }
+        }
+        for c in &cases {
+            let std = if c.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+                c.parse::<Ipv4Addr>().ok()
+            } else {
+                None
+            };
+            assert_eq!(parse_ip(c), std, "{c:?}");
+        }
     }
 
     #[test]

@@ -224,13 +224,23 @@ fn is_prompt(first: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
+/// The number of `\n` in `text`: chunks short enough for a byte counter, which the
+/// compiler vectorizes (a `usize` per byte did not: it was 5% of a parse).
+fn count_newlines(text: &str) -> usize {
+    text.as_bytes()
+        .chunks(255)
+        .map(|c| {
+            usize::from(
+                c.iter()
+                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'\n'))),
+            )
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
 /// Parse with options.
 pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
-    let estimate = text
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        .saturating_add(1);
+    let estimate = count_newlines(text).saturating_add(1);
     let mut commands = Commands::with_capacity(estimate);
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut st = ParseState {
