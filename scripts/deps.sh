@@ -10,6 +10,10 @@ APT_PACKAGES=(
   python3-scapy                  # independent ESP implementation (system python)
   freeradius freeradius-utils    # real RADIUS server for xauth tests
   iproute2 iputils-ping          # network namespaces for interop tests
+  iptables                       # the NAT router in front of NAT-T clients
+  vpnc ike-scan charon-cmd strongswan-charon strongswan-swanctl   # real IKEv1 peers
+  libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-standard-plugins
+  libnss3-tools libunbound8 libldns3 libcurl3-nss libevent-pthreads-2.1-7  # libreswan's libraries
 )
 # Python modules for the python3 on PATH (may differ from Debian's python3).
 PIP_MODULES=(scapy)
@@ -34,6 +38,19 @@ for m in "${PIP_MODULES[@]}"; do
   python3 -c "import $m" 2>/dev/null || python3 -m pip install -q "$m" \
     || { echo "deps.sh: pip install $m failed" >&2; exit 1; }
 done
+
+# libreswan conflicts with strongSwan in apt: unpacked (not installed) where the interop
+# tests look for it.
+LSW_ROOT=${LSW_ROOT:-/var/cache/pix-gateway-interop/libreswan/root}
+if [ ! -x "$LSW_ROOT/usr/libexec/ipsec/pluto" ]; then
+  echo "deps.sh: unpacking libreswan into $LSW_ROOT"
+  tmp=$(mktemp -d) && chmod a+rwx "$tmp"
+  (cd "$tmp" && apt-get download -qq libreswan >/dev/null) \
+    || { echo "deps.sh: apt-get download libreswan failed" >&2; exit 1; }
+  mkdir -p "$LSW_ROOT" && dpkg -x "$tmp"/libreswan_*.deb "$LSW_ROOT" \
+    || { echo "deps.sh: dpkg -x libreswan failed" >&2; exit 1; }
+  rm -rf "$tmp"
+fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "deps.sh: installing cargo-fuzz"

@@ -681,3 +681,108 @@ fn write_uat(dir: &std::path::Path, ike: &[String], esp: &[String]) {
     )
     .unwrap();
 }
+
+/// libreswan 4.10 (unpacked by scripts/deps.sh, not installed: it conflicts with
+/// strongSwan in apt). Its Debian build has no DES and no group 1/2, so the gateway gets a
+/// 3DES/SHA/group 5 policy. Aggressive Mode, Xauth and Mode Config succeed; its Quick Mode
+/// then fails locally, in its kernel interface (no ESP in this kernel), as in the kit.
+#[test]
+fn libreswan_aggressive_mode_xauth_mode_config() {
+    let _g = serial();
+    require_root_and_tools(&["ip", "certutil", "unshare"]);
+    let root = std::env::var("LSW_ROOT")
+        .unwrap_or_else(|_| "/var/cache/pix-gateway-interop/libreswan/root".into());
+    let pluto = format!("{root}/usr/libexec/ipsec/pluto");
+    assert!(
+        std::path::Path::new(&pluto).exists(),
+        "libreswan is not unpacked at {root}: scripts/deps.sh does it (or set LSW_ROOT)"
+    );
+    let mut lab = Lab::new();
+    let cfg = config_with(
+        &[(
+            "crypto ipsec transform-set myset esp-des esp-md5-hmac",
+            "crypto ipsec transform-set myset esp-3des esp-sha-hmac",
+        )],
+        &[
+            "isakmp policy 5 authentication pre-share",
+            "isakmp policy 5 encryption 3des",
+            "isakmp policy 5 hash sha",
+            "isakmp policy 5 group 5",
+        ],
+    );
+    lab.start_gateway(&cfg, &demo_secrets(), &[]);
+    let ns = lab.direct_client(1);
+    let l = lab.dir.join("lsw");
+    for d in ["nss", "run"] {
+        std::fs::create_dir_all(l.join(d)).unwrap();
+    }
+    let o = run(&[
+        "certutil",
+        "-N",
+        "-d",
+        &format!("sql:{}", l.join("nss").display()),
+        "--empty-password",
+    ]);
+    assert!(
+        o.status.success(),
+        "certutil: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let conf = std::fs::read_to_string(kit("libreswan-ipsec.conf"))
+        .unwrap()
+        .replace("LSWDIR", l.to_str().unwrap())
+        .replace("192.0.2.2", "192.168.1.11")
+        .replace("192.0.2.1", GW_IP);
+    std::fs::write(l.join("ipsec.conf"), conf).unwrap();
+    let secrets = std::fs::read_to_string(kit("libreswan-ipsec.secrets"))
+        .unwrap()
+        .replace("192.0.2.1", GW_IP);
+    std::fs::write(l.join("ipsec.secrets"), secrets).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            l.join("ipsec.secrets"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let ls = l.display().to_string();
+    // pluto execs its compiled-in /usr/libexec/ipsec/addconn: give it one in a private
+    // mount namespace
+    let script = format!(
+        "mount -t tmpfs tmpfs /usr/libexec && mkdir /usr/libexec/ipsec && \
+         mount --bind {root}/usr/libexec/ipsec /usr/libexec/ipsec && exec {pluto} \
+         --config {ls}/ipsec.conf --nofork --stderrlog --rundir {ls}/run --dumpdir {ls}/run \
+         --nssdir {ls}/nss --secretsfile {ls}/ipsec.secrets --ipsecdir {ls}"
+    );
+    let p = lab.spawn(&ns, "pluto", &["unshare", "-m", "sh", "-c", &script], 60);
+    let added = wait_for(Duration::from_secs(15), || {
+        lab.proc(p)
+            .log_text()
+            .contains("\"pix\": added IKEv1 connection")
+    });
+    assert!(added, "pluto did not start\n{}", lab.logs());
+    let whack = format!("{root}/usr/libexec/ipsec/whack");
+    let ctl = format!("{ls}/run/pluto.ctl");
+    let t0 = Instant::now();
+    let o = lab.exec(
+        &ns,
+        20,
+        &[&whack, "--ctlsocket", &ctl, "--name", "pix", "--initiate"],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let _ = lab.exec(&ns, 5, &[&whack, "--ctlsocket", &ctl, "--shutdown"]);
+
+    assert!(
+        out.contains("XAUTH: Successfully Authenticated"),
+        "libreswan: no Xauth\n{out}\n{}",
+        lab.logs()
+    );
+    assert!(
+        out.contains("Received IPv4 address: 10.89.129.200"),
+        "libreswan: no Mode Config address\n{out}\n{}",
+        lab.logs()
+    );
+    eprintln!("libreswan: AM + Xauth + Mode Config in {:.0} ms", since(t0));
+    assert!(out.contains("sent Quick Mode request"), "{out}");
+}

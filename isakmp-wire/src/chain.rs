@@ -164,8 +164,8 @@ pub struct PayloadChain<'a> {
     pub bytes: &'a [u8],
     /// Offset of `bytes` in the message.
     pub offset: usize,
-    /// Bytes after the last payload (decrypted chains: the cipher padding;
-    /// always empty for plaintext messages).
+    /// Bytes after the last payload (decrypted chains: the cipher padding; plaintext
+    /// messages: at most 3 zero bytes of 4-octet alignment, see [`Trailing::Alignment`]).
     pub padding: &'a [u8],
     /// Number of top-level payloads.
     pub count: usize,
@@ -175,10 +175,15 @@ pub struct PayloadChain<'a> {
 /// Whether bytes may follow the last payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trailing {
-    /// A plaintext message: the chain must fill it exactly.
+    /// The chain must fill the input exactly.
     Reject,
     /// A decrypted body: what follows is cipher padding.
     Padding,
+    /// A plaintext message: up to 3 zero bytes may follow the last payload. libreswan
+    /// pads its IKEv1 messages to a multiple of 4 octets and counts the padding in the
+    /// header's Length (seen in the interop tests); strongSwan and Cisco accept that, so
+    /// do we. Anything longer, or not zero, is still an error.
+    Alignment,
 }
 
 impl<'a> PayloadChain<'a> {
@@ -206,7 +211,12 @@ impl<'a> PayloadChain<'a> {
             count = count.saturating_add(1);
         }
         let padding = it.remainder();
-        if trailing == Trailing::Reject && !padding.is_empty() {
+        let tolerated = match trailing {
+            Trailing::Reject => padding.is_empty(),
+            Trailing::Padding => true,
+            Trailing::Alignment => padding.len() < 4 && padding.iter().all(|b| *b == 0),
+        };
+        if !tolerated {
             return Err(WireError::TrailingBytes {
                 what: "the last payload (next payload NONE)",
                 at: Location {

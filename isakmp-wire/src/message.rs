@@ -71,7 +71,7 @@ impl<'a> Message<'a> {
                 header.next_payload,
                 body_bytes,
                 HEADER_LEN,
-                Trailing::Reject,
+                Trailing::Alignment,
                 limits,
             )?)
         };

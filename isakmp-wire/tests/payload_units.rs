@@ -442,6 +442,41 @@ fn decrypted_chain_reports_padding() {
     assert!(matches!(m.body, isakmp_wire::Body::Encrypted(c) if c.len() == b.len()));
 }
 
+/// libreswan pads its plaintext IKEv1 messages to 4 octets and counts the padding in
+/// the header's Length: up to 3 zero bytes after the last payload are accepted (and
+/// reported as padding); 4, or a non-zero byte, are still errors.
+#[test]
+fn plaintext_alignment_padding_of_up_to_three_zero_bytes() {
+    let with_tail = |tail: &[u8]| {
+        let mut msg = vec![0u8; 28];
+        msg[16] = 8; // HASH
+        msg[17] = 0x10;
+        msg[18] = 5;
+        msg.extend_from_slice(&[0, 0, 0, 24]);
+        msg.extend_from_slice(&[0x55; 20]);
+        msg.extend_from_slice(tail);
+        let len = msg.len() as u32;
+        msg[24..28].copy_from_slice(&len.to_be_bytes());
+        msg
+    };
+    for n in 0..4 {
+        let msg = with_tail(&vec![0; n]);
+        let m = Message::parse(&msg).unwrap_or_else(|e| panic!("{n} zero bytes: {e}"));
+        let isakmp_wire::Body::Payloads(c) = m.body else {
+            panic!()
+        };
+        assert_eq!(c.padding.len(), n);
+        assert_eq!(c.count, 1);
+    }
+    for tail in [&[0u8, 0, 0, 0][..], &[1][..], &[0, 0, 9][..]] {
+        let e = Message::parse(&with_tail(tail)).unwrap_err();
+        assert!(
+            matches!(e, WireError::TrailingBytes { length, .. } if length == tail.len()),
+            "{tail:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn attribute_views_and_names() {
     let a = Attribute::basic(3, 65001);

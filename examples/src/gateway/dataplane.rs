@@ -255,6 +255,16 @@ impl DataPlane {
             .collect()
     }
 
+    /// Moves every pair of IKE SA `old` to `new` (phase-1 rekey); how many moved.
+    pub fn reassign(&mut self, old: SaId, new: SaId) -> usize {
+        let mut n = 0usize;
+        for c in self.children.values_mut().filter(|c| c.ike_sa == old) {
+            c.ike_sa = new;
+            n = n.saturating_add(1);
+        }
+        n
+    }
+
     /// The installed pairs, by inbound SPI.
     pub fn children(&self) -> impl Iterator<Item = (&u32, &Child)> {
         self.children.iter()

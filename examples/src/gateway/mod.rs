@@ -14,6 +14,8 @@ pub mod keylog;
 pub mod serve;
 pub mod setup;
 pub mod show;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -347,6 +349,22 @@ impl Gateway {
             }
             Event::ChildDeleted { sa: _, spi_in } => {
                 self.data.remove(spi_in);
+            }
+            Event::Phase1Rekeyed { old, new } => {
+                // The peer ran phase 1 again: its IPsec SAs and its lease now live
+                // under the new IKE SA, and the old one's Deleted must not tear them down.
+                let moved = self.data.reassign(old, new);
+                if let Some(o) = self.sessions.remove(&old) {
+                    if let Some(n) = self.sessions.get_mut(&new) {
+                        n.user = n.user.take().or(o.user);
+                        n.addr = n.addr.or(o.addr);
+                        n.created = o.created;
+                    }
+                }
+                self.log.push(format!(
+                    "IKE SA {} replaced by IKE SA {} (phase 1 rekey): {moved} IPsec SA(s) moved",
+                    old.0, new.0
+                ));
             }
             Event::Deleted { sa } => self.forget(sa, "deleted"),
             Event::Failed { sa, reason } => {

@@ -1,0 +1,485 @@
+//! The gateway core without IO: the demo configuration mapped, a client of ours (the
+//! seed's VPN Client 4.x preset) through Xauth, Mode Config and Quick Mode, and packets
+//! through the ESP data plane, with a seeded RNG and a virtual clock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use super::dataplane::{DataPlane, Drop, EspDest};
+use super::*;
+use ike_sm::crypto::dh::DhGroup;
+use ike_sm::{presets, QuickModeRequest, Selector, TrafficSelector};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::net::SocketAddr;
+
+const GW: &str = "192.168.1.1:500";
+const CLIENT: &str = "198.51.100.7:500";
+
+fn demo_plan(extra_users: &[(&str, &str)], edit: impl Fn(String) -> String) -> setup::Plan {
+    let text = edit(std::fs::read_to_string(super::serve::DEMO_CONFIG).unwrap());
+    let secrets = std::fs::read_to_string(super::serve::DEMO_SECRETS).unwrap();
+    let (ov, d) = pix_config::SecretsOverlay::parse(&secrets);
+    assert!(d.is_empty(), "{d:?}");
+    let out = pix_config::parse_with(
+        &text,
+        &pix_config::ParseOptions {
+            strict: false,
+            secrets: Some(&ov),
+        },
+    );
+    let mut users: Vec<(String, ike_sm::crypto::secret::Secret)> = ov
+        .users()
+        .into_iter()
+        .map(|(n, s)| {
+            (
+                n.to_string(),
+                ike_sm::crypto::secret::Secret::from_slice(s.expose().as_bytes()),
+            )
+        })
+        .collect();
+    for (n, p) in extra_users {
+        users.push((
+            (*n).into(),
+            ike_sm::crypto::secret::Secret::from_slice(p.as_bytes()),
+        ));
+    }
+    setup::plan(&out.config, users).unwrap()
+}
+
+struct Rig {
+    now: Instant,
+    rng: StdRng,
+    gw: Gateway,
+    client: ike_sm::Endpoint,
+    client_children: Vec<Box<ike_sm::ChildSa>>,
+}
+
+impl Rig {
+    fn new(plan: setup::Plan) -> Rig {
+        let now = Instant::now();
+        Rig {
+            now,
+            rng: StdRng::seed_from_u64(7),
+            gw: Gateway::new(plan, "192.168.1.1".parse().unwrap(), now, "demo".into()),
+            client: ike_sm::Endpoint::new(presets::client(), modecfg::Pools::new()),
+            client_children: Vec::new(),
+        }
+    }
+
+    /// Moves datagrams both ways until quiet.
+    fn pump(&mut self) {
+        for _ in 0..50 {
+            let mut moved = false;
+            while let Some(t) = self.client.poll_transmit() {
+                moved = true;
+                self.gw
+                    .ike
+                    .handle_datagram(self.now, t.remote, t.local, &t.bytes, &mut self.rng);
+            }
+            self.gw.process(self.now, &mut self.rng);
+            while let Some(t) = self.gw.ike.poll_transmit() {
+                moved = true;
+                self.client
+                    .handle_datagram(self.now, t.remote, t.local, &t.bytes, &mut self.rng);
+            }
+            while let Some(e) = self.client.poll_event() {
+                if let ike_sm::Event::ChildSa(c) = e {
+                    self.client_children.push(c);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn connect(&mut self, user: &str, password: &str) -> ike_sm::SaId {
+        let profile =
+            presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", user, password.as_bytes());
+        let sa = self
+            .client
+            .initiate(
+                self.now,
+                CLIENT.parse().unwrap(),
+                GW.parse().unwrap(),
+                profile,
+                &mut self.rng,
+            )
+            .unwrap();
+        self.pump();
+        sa
+    }
+
+    fn quick_mode(&mut self, sa: ike_sm::SaId) {
+        let addr = self.client.assigned_address(sa).unwrap();
+        self.client
+            .initiate_quick_mode(
+                self.now,
+                sa,
+                QuickModeRequest {
+                    local: TrafficSelector::new(Selector::Addr(addr)),
+                    remote: TrafficSelector::new(Selector::Subnet(
+                        Ipv4Addr::UNSPECIFIED,
+                        Ipv4Addr::UNSPECIFIED,
+                    )),
+                    offers: presets::seed_qm_offers(),
+                    pfs: None,
+                    life_secs: 28_800,
+                    life_kb: 0,
+                },
+                &mut self.rng,
+            )
+            .unwrap();
+        self.pump();
+    }
+}
+
+/// The same child SA with its local selector widened to any address.
+fn loosen(c: &ike_sm::ChildSa) -> ike_sm::ChildSa {
+    ike_sm::ChildSa {
+        ike_sa: c.ike_sa,
+        message_id: c.message_id,
+        spi_in: c.spi_in,
+        spi_out: c.spi_out,
+        protocol: c.protocol,
+        esp_transform: c.esp_transform,
+        key_bits: c.key_bits,
+        auth_alg: c.auth_alg,
+        encapsulation: c.encapsulation,
+        enc_key_in: c.enc_key_in.duplicate(),
+        auth_key_in: c.auth_key_in.duplicate(),
+        enc_key_out: c.enc_key_out.duplicate(),
+        auth_key_out: c.auth_key_out.duplicate(),
+        local_selector: TrafficSelector::new(Selector::Subnet(
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+        )),
+        remote_selector: c.remote_selector,
+        life_secs: c.life_secs,
+        life_kb: c.life_kb,
+        local: c.local,
+        remote: c.remote,
+        natt_ports: c.natt_ports,
+        peer_original_addr: c.peer_original_addr,
+    }
+}
+
+fn icmp(src: &str, dst: &str) -> Vec<u8> {
+    let mut p = vec![
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 1, 0, 1,
+    ];
+    let s: Ipv4Addr = src.parse().unwrap();
+    let d: Ipv4Addr = dst.parse().unwrap();
+    p[12..16].copy_from_slice(&s.octets());
+    p[16..20].copy_from_slice(&d.octets());
+    p
+}
+
+#[test]
+fn demo_config_maps_onto_the_crates() {
+    let plan = demo_plan(&[], |t| t);
+    assert_eq!(plan.outside_if, "outside");
+    assert_eq!(plan.outside_addr, Some("192.168.1.1".parse().unwrap()));
+    assert_eq!(plan.crypto_map, "mymap");
+    assert_eq!(plan.xauth_tag.as_deref(), Some("LOCAL"));
+    assert!(plan.permit_ipsec);
+    let gw = plan.ike.gateway.as_ref().unwrap();
+    let prios: Vec<u32> = gw.policies.iter().map(|p| p.priority).collect();
+    assert_eq!(prios, [10, 20]);
+    assert_eq!(gw.policies[0].group, DhGroup::Modp1024);
+    assert_eq!(gw.policies[1].group, DhGroup::Modp768);
+    assert_eq!(gw.groups.len(), 1);
+    assert_eq!(gw.groups[0].name, "vpn3000");
+    assert!(gw.groups[0].password.ct_eq(b"cisco1234"));
+    assert_eq!(gw.groups[0].policy.address_pools, ["VPNpool"]);
+    assert_eq!(
+        gw.groups[0].policy.idle_time,
+        Some(Duration::from_secs(1800))
+    );
+    assert_eq!(gw.keys.len(), 1);
+    assert_eq!(gw.transform_sets.len(), 1);
+    assert_eq!(gw.transform_sets[0].cipher, ike_sm::EspCipher::Des);
+    assert!(gw.client_authentication);
+    assert!(gw.mode_config.initiate && gw.mode_config.respond);
+    assert_eq!(gw.nat_traversal, None);
+    assert_eq!(gw.default_policy.address_pools, ["VPNpool"]);
+    assert_eq!(plan.pools.pool("VPNpool").unwrap().size(), 5);
+    assert_eq!(plan.local_users.len(), 1);
+}
+
+#[test]
+fn config_mistakes_are_one_clear_line_each() {
+    // masked group password without a secrets entry, a missing transform set, and an
+    // unknown AAA tag: all reported, each naming the command and the fix
+    let text = std::fs::read_to_string(super::serve::DEMO_CONFIG)
+        .unwrap()
+        .replace(
+            "crypto dynamic-map dynmap 10 set transform-set myset",
+            "crypto dynamic-map dynmap 10 set transform-set nosuchset",
+        )
+        .replace("client authentication LOCAL", "client authentication NOPE");
+    let out = pix_config::parse(&text);
+    let errs = setup::plan(&out.config, Vec::new()).unwrap_err();
+    let all = errs.join("\n");
+    assert!(
+        all.contains("vpngroup vpn3000 password is masked (********)")
+            && all.contains("`vpngroup vpn3000 password <secret>`"),
+        "{all}"
+    );
+    assert!(all.contains("isakmp key for 0.0.0.0 is masked"), "{all}");
+    assert!(
+        all.contains("transform-set nosuchset is not defined"),
+        "{all}"
+    );
+    assert!(
+        all.contains("client authentication NOPE: no `aaa-server NOPE protocol ...`"),
+        "{all}"
+    );
+    for e in &errs {
+        assert!(!e.contains('\n'), "one line each: {e:?}");
+    }
+}
+
+#[test]
+fn seed_flow_through_the_gateway_core_and_the_data_plane() {
+    let mut rig = Rig::new(demo_plan(&[], |t| t));
+    rig.gw.keylog_on = true;
+    let sa = rig.connect("cisco_customer", "cisco123");
+    assert!(rig.client.ready_for_quick_mode(sa));
+    assert_eq!(
+        rig.client.assigned_address(sa),
+        Some("10.89.129.200".parse().unwrap())
+    );
+    rig.quick_mode(sa);
+    assert_eq!(rig.client_children.len(), 1);
+    assert_eq!(rig.gw.data.len(), 1);
+    // keylog: one IKE row and two ESP rows, and nothing of it in the operator log
+    assert_eq!(rig.gw.keylog.len(), 3, "{:?}", rig.gw.keylog);
+    assert!(rig.gw.keylog[0].starts_with("ikev1_decryption_table:"));
+    let (cky, key) = rig.client.phase1_keylog(sa).unwrap();
+    assert_eq!(
+        rig.gw.keylog[0],
+        keylog::ike_line(&cky, key.expose_secret())
+    );
+    for l in &rig.gw.log {
+        assert!(!l.contains("cisco123"), "{l}");
+    }
+
+    // client -> gateway: an ICMP echo from its pool address to the inside host
+    let mut client_dp = DataPlane::new();
+    client_dp.install(&rig.client_children[0], rig.now).unwrap();
+    let ping = icmp("10.89.129.200", "10.89.129.131");
+    let mut buf = vec![0u8; 2048];
+    let (n, dest, _) = client_dp
+        .outbound(rig.now, &mut rig.rng, &ping, &mut buf)
+        .unwrap();
+    assert_eq!(dest, EspDest::Raw("192.168.1.1".parse().unwrap()));
+    let from: SocketAddr = CLIENT.parse().unwrap();
+    let (range, ike, src, dst) = rig
+        .gw
+        .data
+        .inbound(rig.now, from.ip(), &mut buf[..n])
+        .unwrap();
+    assert_eq!(&buf[range], &ping[..]);
+    assert_eq!(
+        (src.to_string(), dst.to_string()),
+        ("10.89.129.200".into(), "10.89.129.131".into())
+    );
+    assert!(rig.gw.sessions.contains_key(&ike));
+    // A client that forges: a second sender with the same keys and no source check of
+    // its own. Its first packet reuses sequence number 1 (a replay, counted by kind);
+    // its second claims another user's pool address (dropped by the selector check).
+    let mut forger = DataPlane::new();
+    forger
+        .install(&loosen(&rig.client_children[0]), rig.now)
+        .unwrap();
+    let (n, _, _) = forger
+        .outbound(rig.now, &mut rig.rng, &ping, &mut buf)
+        .unwrap();
+    assert_eq!(
+        rig.gw.data.inbound(rig.now, from.ip(), &mut buf[..n]),
+        Err(Drop::Esp("replayed"))
+    );
+    let spoof = icmp("10.89.129.201", "10.89.129.131");
+    let (n, _, _) = forger
+        .outbound(rig.now, &mut rig.rng, &spoof, &mut buf)
+        .unwrap();
+    assert!(matches!(
+        rig.gw.data.inbound(rig.now, from.ip(), &mut buf[..n]),
+        Err(Drop::Selector { .. })
+    ));
+
+    // gateway -> client: the reply from the inside host is routed to the client's SA
+    let reply = icmp("10.89.129.131", "10.89.129.200");
+    let (n, dest, _) = rig
+        .gw
+        .data
+        .outbound(rig.now, &mut rig.rng, &reply, &mut buf)
+        .unwrap();
+    assert_eq!(dest, EspDest::Raw(from.ip().to_string().parse().unwrap()));
+    let (range, _, _, _) = client_dp
+        .inbound(rig.now, "192.168.1.1".parse().unwrap(), &mut buf[..n])
+        .unwrap();
+    assert_eq!(&buf[range], &reply[..]);
+    // nobody has 10.89.129.202
+    let r = rig.gw.data.outbound(
+        rig.now,
+        &mut rig.rng,
+        &icmp("10.89.129.131", "10.89.129.202"),
+        &mut buf,
+    );
+    assert!(
+        matches!(r, Err(Drop::NoSa(a)) if a.to_string() == "10.89.129.202"),
+        "{r:?}"
+    );
+
+    // show commands in the PIX's layout
+    let s = rig
+        .gw
+        .command(rig.now, "show crypto isakmp sa", &mut rig.rng);
+    assert!(s.starts_with("Total     : 1\nEmbryonic : 0\n"), "{s}");
+    assert!(s.contains("192.168.1.1     198.51.100.7    QM_IDLE"), "{s}");
+    let s = rig
+        .gw
+        .command(rig.now, "show crypto ipsec sa", &mut rig.rng);
+    assert!(
+        s.contains("#pkts decaps: 1, #pkts decrypt: 1, #pkts verify 1"),
+        "{s}"
+    );
+    assert!(
+        s.contains("#pkts encaps: 1, #pkts encrypt: 1, #pkts digest 1"),
+        "{s}"
+    );
+    assert!(s.contains("recv errors (replayed): 1"), "{s}");
+    assert!(
+        s.contains("recv errors (outside the SA's proxy identities): 1"),
+        "{s}"
+    );
+    assert!(
+        s.contains("remote ident (addr/mask/prot/port): (10.89.129.200/255.255.255.255/0/0)"),
+        "{s}"
+    );
+    let s = rig.gw.command(rig.now, "show uauth", &mut rig.rng);
+    assert!(
+        s.contains("ipsec user 'cisco_customer' at 10.89.129.200, authenticated"),
+        "{s}"
+    );
+    let s = rig
+        .gw
+        .command(rig.now, "show ip local pool VPNpool", &mut rig.rng);
+    assert!(s.contains("In use addresses:\n10.89.129.200\n"), "{s}");
+    let s = rig.gw.command(rig.now, "show nonsense", &mut rig.rng);
+    assert!(s.starts_with("% Unknown command"), "{s}");
+
+    // clear crypto isakmp sa: DELETEs out, the session and the lease gone
+    let s = rig
+        .gw
+        .command(rig.now, "clear crypto isakmp sa 198.51.100.7", &mut rig.rng);
+    assert_eq!(s, "1 IKE SA(s) with 198.51.100.7 cleared\n");
+    assert!(rig.gw.sessions.is_empty());
+    assert!(rig.gw.data.is_empty());
+    assert_eq!(rig.gw.ike.pools().total_in_use(), 0);
+    let mut deletes = 0;
+    while let Some(t) = rig.gw.ike.poll_transmit() {
+        assert_eq!(t.bytes[18], 5, "Informational");
+        deletes += 1;
+    }
+    assert!(deletes >= 2, "an IPsec and an ISAKMP delete: {deletes}");
+}
+
+#[test]
+fn wrong_password_is_refused_by_local_and_leaves_nothing() {
+    let mut rig = Rig::new(demo_plan(&[], |t| t));
+    let sa = rig.connect("cisco_customer", "wrong");
+    assert!(!rig.client.ready_for_quick_mode(sa));
+    assert!(
+        rig.gw
+            .log
+            .iter()
+            .any(|l| l == "xauth: user 'cisco_customer' rejected by aaa-server LOCAL"),
+        "{:?}",
+        rig.gw.log
+    );
+    // the retries run out on the SA's timers
+    for _ in 0..20 {
+        rig.now += Duration::from_secs(10);
+        let now = rig.now;
+        rig.gw.handle_timeout(now, &mut rig.rng);
+        rig.client.handle_timeout(now, &mut rig.rng);
+        rig.pump();
+    }
+    assert_eq!(rig.gw.ike.pools().total_in_use(), 0);
+    assert!(rig.gw.sessions.is_empty(), "{:?}", rig.gw.sessions);
+    assert_eq!(rig.gw.ike.sa_count(), 0);
+}
+
+#[test]
+fn idle_time_disconnects_and_returns_the_address() {
+    let mut rig = Rig::new(demo_plan(&[], |t| {
+        t.replace(
+            "vpngroup vpn3000 idle-time 1800",
+            "vpngroup vpn3000 idle-time 60",
+        )
+    }));
+    let sa = rig.connect("cisco_customer", "cisco123");
+    rig.quick_mode(sa);
+    assert_eq!(rig.gw.ike.pools().total_in_use(), 1);
+    let deadline = rig.gw.poll_timeout().unwrap();
+    assert!(deadline <= rig.now + Duration::from_secs(60));
+    rig.now += Duration::from_secs(61);
+    let now = rig.now;
+    rig.gw.handle_timeout(now, &mut rig.rng);
+    assert!(rig.gw.sessions.is_empty());
+    assert!(rig.gw.data.is_empty());
+    assert_eq!(rig.gw.ike.pools().total_in_use(), 0);
+    assert!(rig
+        .gw
+        .log
+        .iter()
+        .any(|l| l.contains("vpngroup idle-time reached")));
+}
+
+#[test]
+fn debug_lines_are_sorted_by_debug_kind() {
+    let mut rig = Rig::new(demo_plan(&[], |t| t));
+    let sa = rig.connect("cisco_customer", "cisco123");
+    rig.quick_mode(sa);
+    let isakmp: Vec<&String> = rig
+        .gw
+        .debug
+        .iter()
+        .filter(|(k, _)| *k == DebugKind::Isakmp)
+        .map(|(_, l)| l)
+        .collect();
+    let ipsec: Vec<&String> = rig
+        .gw
+        .debug
+        .iter()
+        .filter(|(k, _)| *k == DebugKind::Ipsec)
+        .map(|(_, l)| l)
+        .collect();
+    assert!(
+        isakmp
+            .iter()
+            .any(|l| l.as_str() == "ISAKMP (0): atts are acceptable. Next payload is 3"),
+        "{isakmp:?}"
+    );
+    assert!(ipsec.iter().all(|l| l.starts_with("IPSEC(")));
+    assert!(
+        ipsec.iter().any(|l| l.starts_with("IPSEC(spi_response)")),
+        "{ipsec:?}"
+    );
+}
+
+#[test]
+fn pool_cover_prefixes() {
+    let v = super::serve::cover(
+        "10.89.129.200".parse().unwrap(),
+        "10.89.129.204".parse().unwrap(),
+    );
+    let s: Vec<String> = v.iter().map(ToString::to_string).collect();
+    assert_eq!(s, ["10.89.129.200/30", "10.89.129.204/32"]);
+}
