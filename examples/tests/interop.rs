@@ -104,12 +104,50 @@ fn vpnc_raw_esp_without_natt() {
         &[],
     );
     let ns = lab.direct_client(1);
+    // live debug over the control socket, as an admin watches it
+    let (gw, ctl) = (lab.gw.clone(), lab.control.to_str().unwrap().to_string());
+    let dbg = lab.spawn(
+        &gw,
+        "debug-isakmp",
+        &[GATEWAY, "debug", "--control", &ctl, "crypto", "isakmp"],
+        60,
+    );
+    let dbg_ipsec = lab.spawn(
+        &gw,
+        "debug-ipsec",
+        &[GATEWAY, "debug", "--control", &ctl, "crypto", "ipsec"],
+        60,
+    );
+    std::thread::sleep(Duration::from_millis(300));
     let conf = VpncConf {
         natt: "none".into(),
         ..VpncConf::default()
     };
     connect_vpnc(&mut lab, &ns, "vpnc-raw", &conf, "10.89.129.200");
     check_traffic(&lab, &ns, "vpnc raw ESP");
+    let isakmp_lines = lab.proc(dbg).log_text();
+    assert!(
+        isakmp_lines.contains("ISAKMP (0): atts are acceptable. Next payload is 3"),
+        "{isakmp_lines}"
+    );
+    assert!(
+        !isakmp_lines.contains("IPSEC("),
+        "isakmp debug only: {isakmp_lines}"
+    );
+    let ipsec_lines = lab.proc(dbg_ipsec).log_text();
+    assert!(
+        ipsec_lines.contains("IPSEC(spi_response): getting spi"),
+        "{ipsec_lines}"
+    );
+    assert!(
+        ipsec_lines.lines().all(|l| l.starts_with("IPSEC(")),
+        "{ipsec_lines}"
+    );
+    let version = lab.show("version");
+    assert!(
+        version.contains("PIX Version 6.3 compatible") && version.contains("pixfirewall up"),
+        "{version}"
+    );
     let sa = lab.show("crypto ipsec sa");
     assert!(
         sa.contains("in use settings ={Tunnel, }"),
