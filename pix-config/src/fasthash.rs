@@ -8,7 +8,9 @@
 //! depend on every input byte).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use crate::ident::Ident;
 
 const K: u64 = 0xf135_7aea_2e62_a9c5;
 
@@ -70,13 +72,29 @@ impl Hasher for FastHasher {
     }
 }
 
+/// A name as a map key, hashed as its bytes (an [`Ident`] hashes as a `str` so that
+/// it can be looked up by one, which checks its UTF-8 first) and compared inline.
+#[derive(PartialEq, Eq)]
+pub(crate) struct RawKey(Ident);
+
+impl RawKey {
+    pub(crate) fn new(name: &str) -> RawKey {
+        RawKey(Ident::new(name))
+    }
+}
+
+impl Hash for RawKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0.raw_bytes());
+    }
+}
+
 /// A `HashMap` with [`FastHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::hash::Hash;
 
     fn h(s: &str) -> u64 {
         let mut x = FastHasher::default();

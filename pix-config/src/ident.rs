@@ -47,6 +47,14 @@ impl Ident {
         }
     }
 
+    /// The bytes of the text (without the UTF-8 check of [`Ident::as_str`]).
+    pub(crate) fn raw_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or(&[]),
+            Repr::Heap(s) => s.as_bytes(),
+        }
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         match &self.0 {

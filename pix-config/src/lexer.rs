@@ -74,7 +74,9 @@ pub(crate) struct PErr {
     pub(crate) start: usize,
     /// Byte length of the offending token (0 at end of line).
     pub(crate) len: usize,
-    pub(crate) error: ConfigError,
+    /// Boxed: every parse function returns `Result<_, PErr>`, and the success path
+    /// (nearly every line) should not carry an 80-byte error's room around.
+    pub(crate) error: Box<ConfigError>,
 }
 
 /// Cursor over the tokens of one line.
@@ -145,12 +147,12 @@ impl<'t, 'a> Cur<'t, 'a> {
             Some(t) => PErr {
                 start: t.start,
                 len: t.text.len(),
-                error,
+                error: Box::new(error),
             },
             None => PErr {
                 start: trim_blank_end(self.line).len(),
                 len: 0,
-                error,
+                error: Box::new(error),
             },
         }
     }
@@ -161,7 +163,7 @@ impl<'t, 'a> Cur<'t, 'a> {
             Some(t) => PErr {
                 start: t.start,
                 len: t.text.len(),
-                error,
+                error: Box::new(error),
             },
             None => self.err(error),
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::ConfigError;
-use crate::fasthash::FastMap;
+use crate::fasthash::{FastMap, RawKey};
 use crate::ident::Ident;
 use crate::lexer::{
     is_blank, tokenize, trim_blank, trim_blank_end, trim_blank_start, Cur, PErr, Tok,
@@ -58,7 +58,7 @@ impl ParseOutcome {
 pub(crate) struct ParseState<'t> {
     /// The kind of every object-group defined on the lines read so far (first
     /// definition wins).
-    kinds: FastMap<Ident, GroupKind>,
+    kinds: FastMap<RawKey, GroupKind>,
     /// The kind of every object-group defined anywhere in the text (first definition
     /// wins), scanned only when a name is not among `kinds` (a group used above its
     /// definition, or not defined at all): the kind tells a service group from a
@@ -74,7 +74,7 @@ pub(crate) struct ParseState<'t> {
 
 impl ParseState<'_> {
     pub(crate) fn group_kind(&self, name: &str) -> Option<GroupKind> {
-        match self.kinds.get(name) {
+        match self.kinds.get(&RawKey::new(name)) {
             Some(k) => Some(*k),
             None => self
                 .all_kinds
@@ -90,9 +90,7 @@ impl ParseState<'_> {
         let Some(kind) = group_kind_keyword(kind.text) else {
             return;
         };
-        if !self.kinds.contains_key(name.text) {
-            self.kinds.insert(Ident::new(name.text), kind);
-        }
+        self.kinds.entry(RawKey::new(name.text)).or_insert(kind);
     }
 }
 
@@ -139,7 +137,7 @@ pub(crate) fn diag_from(line_no: u32, line: &str, e: PErr, severity: Severity) -
         line_no,
         u32::try_from(col).unwrap_or(u32::MAX).saturating_add(1),
         u32::try_from(width).unwrap_or(u32::MAX),
-        e.error,
+        *e.error,
     )
 }
 
@@ -321,11 +319,11 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                                 PErr {
                                     start: toks.get(2).map_or(0, |t| t.start),
                                     len: g.name.len(),
-                                    error: ConfigError::Duplicate {
+                                    error: Box::new(ConfigError::Duplicate {
                                         kind: "object-group",
                                         name: g.name.to_string(),
                                         first_line: *first_line,
-                                    },
+                                    }),
                                 },
                                 Severity::Error,
                             )
@@ -604,9 +602,9 @@ fn unknown(cur: &mut Cur<'_, '_>, command: &str, strict: bool) -> DResult {
     let e = PErr {
         start,
         len: first_len,
-        error: ConfigError::UnknownCommand {
+        error: Box::new(ConfigError::UnknownCommand {
             command: command.to_owned(),
-        },
+        }),
     };
     // The caller keeps the line verbatim as `Command::Unknown` either way; the
     // severity decides whether it counts as an error.

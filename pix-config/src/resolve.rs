@@ -6,12 +6,15 @@
 //! is an error at the referencing token; a reference to the wrong kind, a use before
 //! the definition, or a duplicate definition names both lines.
 
+use std::hash::{Hash, Hasher};
+
 use crate::aaa::{AaaRule, AaaServerLine};
 use crate::acl::{AclBody, AddrSpec, IcmpSpec, PortSpec, ProtocolSpec};
 use crate::crypto::{CryptoMapLine, MapSet};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::ConfigError;
 use crate::fasthash::FastMap;
+use crate::ident::Ident;
 use crate::isakmp::Isakmp;
 use crate::model::{AddrTok, Command, Config};
 use crate::nat::{NatSource, StaticMapped, StaticReal};
@@ -78,8 +81,33 @@ struct Pending<'c> {
     related: Option<(u32, String)>,
 }
 
+/// A definition's namespace and name. The name is an inline copy ([`Ident`]), so a
+/// probe compares bytes in the table instead of following a pointer into the model
+/// (a cache miss per lookup on a large configuration), and hashes them as they are.
+#[derive(PartialEq, Eq)]
+struct Key {
+    space: u8,
+    name: Ident,
+}
+
+impl Key {
+    fn new(kind: Kind, name: &str) -> Key {
+        Key {
+            space: kind.space(),
+            name: Ident::new(name),
+        }
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.name.raw_bytes());
+        state.write_u8(self.space);
+    }
+}
+
 struct Resolver<'c> {
-    defs: FastMap<(u8, &'c str), (Kind, u32)>,
+    defs: FastMap<Key, (Kind, u32)>,
     /// Case-folded definitions, built on the first dangling reference (for the
     /// "a similar one is defined on line N" hint) instead of a scan per reference.
     folded: Option<FastMap<(u8, String), u32>>,
@@ -89,7 +117,8 @@ struct Resolver<'c> {
 
 impl<'c> Resolver<'c> {
     fn define(&mut self, kind: Kind, name: &'c str, line: u32, unique: bool) {
-        match self.defs.get(&(kind.space(), name)) {
+        let key = Key::new(kind, name);
+        match self.defs.get(&key) {
             Some((k, first)) if unique && *first != line => {
                 let first = *first;
                 let k = *k;
@@ -106,7 +135,7 @@ impl<'c> Resolver<'c> {
             }
             Some(_) => {}
             None => {
-                self.defs.insert((kind.space(), name), (kind, line));
+                self.defs.insert(key, (kind, line));
             }
         }
     }
@@ -118,7 +147,7 @@ impl<'c> Resolver<'c> {
         if kind == Kind::AaaTag && ["TACACS+", "RADIUS", "LOCAL"].contains(&name) {
             return;
         }
-        match self.defs.get(&(kind.space(), name)) {
+        match self.defs.get(&Key::new(kind, name)) {
             Some((k, def_line)) if *k != kind => {
                 let (k, def_line) = (*k, *def_line);
                 self.out.push(Pending {
@@ -158,8 +187,8 @@ impl<'c> Resolver<'c> {
                     .folded
                     .get_or_insert_with(|| {
                         let mut m = FastMap::default();
-                        for ((sp, n), (_, l)) in defs {
-                            m.entry((*sp, n.to_ascii_lowercase())).or_insert(*l);
+                        for (k, (_, l)) in defs {
+                            m.entry((k.space, k.name.to_ascii_lowercase())).or_insert(*l);
                         }
                         m
                     })
