@@ -67,6 +67,46 @@ pub(crate) fn tokenize<'a>(line: &'a str, out: &mut Vec<Tok<'a>>) {
     }
 }
 
+/// [`tokenize`] the piece of `text` from byte `from` to the next `\n` (or the end),
+/// with offsets relative to `from`; returns the index of that `\n`, if any.
+#[inline]
+pub(crate) fn tokenize_piece<'a>(
+    text: &'a str,
+    from: usize,
+    out: &mut Vec<Tok<'a>>,
+) -> Option<usize> {
+    out.clear();
+    let bytes = text.as_bytes();
+    let mut i = from;
+    loop {
+        // (`i` < `bytes.len()` while it is advanced: no overflow)
+        while let Some(&b) = bytes.get(i) {
+            if b == b'\n' {
+                return Some(i);
+            }
+            if !is_blank_byte(b) {
+                break;
+            }
+            i = i.wrapping_add(1);
+        }
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        while bytes.get(i).is_some_and(|&b| !is_blank_byte(b)) {
+            i = i.wrapping_add(1);
+        }
+        // (a token starts after a blank, a `\n` or at `from`, and ends at a blank or
+        // the end: char boundaries)
+        if let Some(t) = text.get(start..i) {
+            out.push(Tok {
+                text: t,
+                start: start.wrapping_sub(from),
+            });
+        }
+    }
+}
+
 /// A parse failure (or warning) inside one line, before it becomes a diagnostic.
 #[derive(Debug)]
 pub(crate) struct PErr {
@@ -463,6 +503,34 @@ mod tests {
                 None
             };
             assert_eq!(parse_ip(c), std, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn pieces_tokenize_like_lines() {
+        for text in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "  access-list  101 permit\tip \r\n\nname 1.2.3.4 x\n  \n\x0bz\x0c\n",
+            "é ü\nß",
+        ] {
+            let mut want = Vec::new();
+            for line in text.split('\n') {
+                let mut v = Vec::new();
+                tokenize(line, &mut v);
+                want.push(v.iter().map(|t| (t.text, t.start)).collect::<Vec<_>>());
+            }
+            let mut got = Vec::new();
+            let mut next = Some(0);
+            let mut v = Vec::new();
+            while let Some(from) = next {
+                let nl = tokenize_piece(text, from, &mut v);
+                got.push(v.iter().map(|t| (t.text, t.start)).collect::<Vec<_>>());
+                next = nl.map(|i| i + 1);
+            }
+            assert_eq!(got, want, "{text:?}");
         }
     }
 

@@ -9,7 +9,8 @@ use crate::error::ConfigError;
 use crate::fasthash::{FastMap, RawKey};
 use crate::ident::Ident;
 use crate::lexer::{
-    is_blank, tokenize, trim_blank, trim_blank_end, trim_blank_start, Cur, PErr, Tok,
+    is_blank, tokenize, tokenize_piece, trim_blank, trim_blank_end, trim_blank_start, Cur, PErr,
+    Tok,
 };
 use crate::misc::Family;
 use crate::model::{Command, Config, Located};
@@ -250,10 +251,19 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
     let mut toks: Vec<Tok<'_>> = Vec::with_capacity(32);
     let mut line_no: u32 = 0;
     let mut seen_groups: FastMap<Ident, u32> = FastMap::default();
-    for raw in text.split('\n') {
+    // The lines are the pieces of `text.split('\n')`, found while their tokens are
+    // (one pass over the bytes instead of a newline search and then a token scan).
+    let mut next: Option<usize> = Some(0);
+    while let Some(from) = next {
+        let newline = tokenize_piece(text, from, &mut toks);
+        next = newline.map(|i| i.saturating_add(1));
+        let raw = text.get(from..newline.unwrap_or(text.len())).unwrap_or("");
         line_no = line_no.saturating_add(1);
         let line = clean_line(raw);
-        tokenize(line, &mut toks);
+        if !core::ptr::eq(line.as_ptr(), raw.as_ptr()) {
+            // (a pager prompt in front: tokens are relative to the line after it)
+            tokenize(line, &mut toks);
+        }
         let Some(first) = toks.first().map(|t| t.text) else {
             continue;
         };

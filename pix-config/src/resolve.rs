@@ -90,11 +90,42 @@ struct Key {
     name: Ident,
 }
 
-impl Key {
-    fn new(kind: Kind, name: &str) -> Key {
+/// A name as the model holds it: its text (for messages) and its key.
+trait NameRef<'c>: Copy {
+    fn text(self) -> &'c str;
+    fn key(self, kind: Kind) -> Key;
+}
+
+impl<'c> NameRef<'c> for &'c str {
+    fn text(self) -> &'c str {
+        self
+    }
+    fn key(self, kind: Kind) -> Key {
         Key {
             space: kind.space(),
-            name: Ident::new(name),
+            name: Ident::new(self),
+        }
+    }
+}
+
+impl<'c> NameRef<'c> for &'c String {
+    fn text(self) -> &'c str {
+        self
+    }
+    fn key(self, kind: Kind) -> Key {
+        self.as_str().key(kind)
+    }
+}
+
+/// (an `Ident` is copied as it is: no UTF-8 check as when read as a `str`)
+impl<'c> NameRef<'c> for &'c Ident {
+    fn text(self) -> &'c str {
+        self.as_str()
+    }
+    fn key(self, kind: Kind) -> Key {
+        Key {
+            space: kind.space(),
+            name: self.clone(),
         }
     }
 }
@@ -116,12 +147,13 @@ struct Resolver<'c> {
 }
 
 impl<'c> Resolver<'c> {
-    fn define(&mut self, kind: Kind, name: &'c str, line: u32, unique: bool) {
-        let key = Key::new(kind, name);
+    fn define(&mut self, kind: Kind, name_ref: impl NameRef<'c>, line: u32, unique: bool) {
+        let key = name_ref.key(kind);
         match self.defs.get(&key) {
             Some((k, first)) if unique && *first != line => {
                 let first = *first;
                 let k = *k;
+                let name = name_ref.text();
                 self.out.push(Pending {
                     line,
                     token: name,
@@ -140,16 +172,17 @@ impl<'c> Resolver<'c> {
         }
     }
 
-    fn use_(&mut self, kind: Kind, name: &'c str, line: u32) {
+    fn use_(&mut self, kind: Kind, name_ref: impl NameRef<'c>, line: u32) {
         if kind == Kind::Hardware && !self.check_hardware {
             return;
         }
-        if kind == Kind::AaaTag && ["TACACS+", "RADIUS", "LOCAL"].contains(&name) {
+        if kind == Kind::AaaTag && ["TACACS+", "RADIUS", "LOCAL"].contains(&name_ref.text()) {
             return;
         }
-        match self.defs.get(&Key::new(kind, name)) {
+        match self.defs.get(&name_ref.key(kind)) {
             Some((k, def_line)) if *k != kind => {
                 let (k, def_line) = (*k, *def_line);
+                let name = name_ref.text();
                 self.out.push(Pending {
                     line,
                     token: name,
@@ -169,6 +202,7 @@ impl<'c> Resolver<'c> {
                 if *def_line > line && matches!(kind, Kind::Name | Kind::Group(_)) =>
             {
                 let def_line = *def_line;
+                let name = name_ref.text();
                 self.out.push(Pending {
                     line,
                     token: name,
@@ -182,13 +216,15 @@ impl<'c> Resolver<'c> {
             }
             Some(_) => {}
             None => {
+                let name = name_ref.text();
                 let defs = &self.defs;
                 let similar = self
                     .folded
                     .get_or_insert_with(|| {
                         let mut m = FastMap::default();
                         for (k, (_, l)) in defs {
-                            m.entry((k.space, k.name.to_ascii_lowercase())).or_insert(*l);
+                            m.entry((k.space, k.name.to_ascii_lowercase()))
+                                .or_insert(*l);
                         }
                         m
                     })
