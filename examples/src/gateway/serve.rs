@@ -55,6 +55,11 @@ pub struct RunArgs {
     /// The control socket for `pix-gateway show|clear|debug`.
     #[arg(long)]
     pub control: Option<PathBuf>,
+    /// IKE limits and timers, `NAME=VALUE`, repeatable: half-open-timeout, max-half-open,
+    /// max-half-open-per-peer, max-sas, new-sas-per-peer-per-sec, retransmit-initial-ms,
+    /// retransmit-count, dpd-idle (0: off), dpd-retries, dpd-retry-interval, natt-keepalive.
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    pub limits: Vec<String>,
     /// Print debug lines on stderr: `--debug crypto isakmp`, `--debug crypto ipsec`.
     #[arg(long, num_args = 1.., value_name = "WORDS")]
     pub debug: Vec<String>,
@@ -208,10 +213,16 @@ fn load(args: &RunArgs) -> Result<(setup::Plan, String, bool), ExitCode> {
 
 /// `pix-gateway run`.
 pub fn run(args: RunArgs) -> ExitCode {
-    let (plan, config_name, demo) = match load(&args) {
+    let (mut plan, config_name, demo) = match load(&args) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    for spec in &args.limits {
+        if let Err(e) = setup::apply_limit(&mut plan.ike.limits, spec) {
+            log(&e);
+            return ExitCode::from(1);
+        }
+    }
     let outside = match args.outside_addr.or(plan.outside_addr) {
         Some(a) if demo && args.outside_addr.is_none() && !is_local(a) => {
             log(&format!(

@@ -661,3 +661,92 @@ pub fn aaa_config(group: &AaaGroup, nas_ip: Ipv4Addr) -> xauth::aaa::AaaConfig {
     }
     c
 }
+
+/// The `--limit NAME=VALUE` names, with what they set (seconds unless said otherwise).
+pub const LIMIT_NAMES: &[(&str, &str)] = &[
+    (
+        "half-open-timeout",
+        "seconds a phase 1 may stay unfinished (default 60)",
+    ),
+    (
+        "max-half-open",
+        "unfinished phase 1s over all peers (default 256)",
+    ),
+    (
+        "max-half-open-per-peer",
+        "unfinished phase 1s of one address (default 8)",
+    ),
+    ("max-sas", "IKE SAs in all (default 4096)"),
+    (
+        "new-sas-per-peer-per-sec",
+        "new phase 1s accepted from one address per second (default 10)",
+    ),
+    (
+        "retransmit-initial-ms",
+        "first retransmission wait in milliseconds, doubling (default 2000)",
+    ),
+    (
+        "retransmit-count",
+        "retransmissions before an exchange is given up (default 4)",
+    ),
+    (
+        "dpd-idle",
+        "seconds of silence before R-U-THERE; 0 turns DPD off (default off)",
+    ),
+    (
+        "dpd-retries",
+        "R-U-THERE without ACK before the peer is dead (default 3)",
+    ),
+    (
+        "dpd-retry-interval",
+        "seconds to wait for each DPD ACK (default 2)",
+    ),
+    (
+        "natt-keepalive",
+        "NAT keepalive interval when we are behind a NAT (default 20)",
+    ),
+];
+
+/// Applies one `--limit NAME=VALUE`.
+///
+/// # Errors
+/// One line naming the problem and the known names.
+pub fn apply_limit(l: &mut ike_sm::Limits, spec: &str) -> Result<(), String> {
+    let known = || {
+        LIMIT_NAMES
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (name, value) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("--limit {spec}: expected NAME=VALUE (names: {})", known()))?;
+    let n: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("--limit {name}: {value:?} is not a whole number"))?;
+    let secs = Duration::from_secs(n);
+    let count = || usize::try_from(n).map_err(|_| format!("--limit {name}: {n} is too large"));
+    let count32 = || u32::try_from(n).map_err(|_| format!("--limit {name}: {n} is too large"));
+    match name.trim() {
+        "half-open-timeout" => l.half_open_timeout = secs,
+        "max-half-open" => l.max_half_open = count()?,
+        "max-half-open-per-peer" => l.max_half_open_per_peer = count()?,
+        "max-sas" => l.max_sas = count()?,
+        "new-sas-per-peer-per-sec" => l.new_sas_per_peer_per_sec = count32()?,
+        "retransmit-initial-ms" => l.retransmit_initial = Duration::from_millis(n),
+        "retransmit-count" => l.retransmit_count = count32()?,
+        "dpd-idle" => l.dpd_idle = (n > 0).then_some(secs),
+        "dpd-retries" => l.dpd_retries = count32()?,
+        "dpd-retry-interval" => l.dpd_retry_interval = secs,
+        "natt-keepalive" => l.natt_keepalive = secs,
+        other => {
+            return Err(format!(
+                "--limit {other}: unknown name (names: {})",
+                known()
+            ))
+        }
+    }
+    Ok(())
+}

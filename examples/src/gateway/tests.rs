@@ -483,3 +483,24 @@ fn pool_cover_prefixes() {
     let s: Vec<String> = v.iter().map(ToString::to_string).collect();
     assert_eq!(s, ["10.89.129.200/30", "10.89.129.204/32"]);
 }
+
+#[test]
+fn limits_from_the_command_line() {
+    let mut l = ike_sm::Limits::default();
+    setup::apply_limit(&mut l, "half-open-timeout=5").unwrap();
+    setup::apply_limit(&mut l, "dpd-idle=10").unwrap();
+    setup::apply_limit(&mut l, "retransmit-initial-ms=500").unwrap();
+    assert_eq!(l.half_open_timeout, Duration::from_secs(5));
+    assert_eq!(l.dpd_idle, Some(Duration::from_secs(10)));
+    assert_eq!(l.retransmit_initial, Duration::from_millis(500));
+    setup::apply_limit(&mut l, "dpd-idle=0").unwrap();
+    assert_eq!(l.dpd_idle, None);
+    let e = setup::apply_limit(&mut l, "bogus=1").unwrap_err();
+    assert!(
+        e.contains("unknown name") && e.contains("half-open-timeout"),
+        "{e}"
+    );
+    let e = setup::apply_limit(&mut l, "max-sas=lots").unwrap_err();
+    assert!(e.contains("not a whole number"), "{e}");
+    assert!(setup::apply_limit(&mut l, "max-sas").is_err());
+}
