@@ -466,18 +466,9 @@ impl Gateway {
         self.process(now, rng);
     }
 
-    /// Deletes an IKE SA and its children, telling the peer (IPsec deletes, then the
-    /// ISAKMP delete, as the PIX does).
+    /// Deletes an IKE SA and its IPsec SAs; the peer gets the ISAKMP DELETE first, then
+    /// the IPsec DELETEs (`ike_sm::Endpoint::delete`).
     pub fn disconnect<R: CryptoRng + ?Sized>(&mut self, now: Instant, sa: SaId, rng: &mut R) {
-        let spis: Vec<u32> = self
-            .data
-            .children()
-            .filter(|(_, c)| c.ike_sa == sa)
-            .map(|(s, _)| *s)
-            .collect();
-        for spi in spis {
-            let _ = self.ike.delete_child(now, sa, spi, rng);
-        }
         let _ = self.ike.delete(now, sa, rng);
         self.process(now, rng);
         // An SA that was never established produces no Deleted event.

@@ -67,13 +67,19 @@ impl Endpoint {
         if sa.keys.is_none() || sa.p2_base.is_none() {
             return Ok(());
         }
+        // The ISAKMP DELETE goes first. A peer that gets an IPsec DELETE first may start
+        // a new Quick Mode to replace the SA (vpnc 0.5.3 does) and then take the ISAKMP
+        // DELETE for a broken Quick Mode reply; told first that the IKE SA is gone, it
+        // drops everything. The IPsec DELETEs follow for peers that keep IPsec SAs
+        // alive without their IKE SA.
+        let d = OwnedDelete::isakmp(sa.cky_i, sa.cky_r);
+        self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng)?;
         let spis: Vec<u32> = sa.children.iter().map(|(i, _, _)| *i).collect();
         if !spis.is_empty() {
             let d = OwnedDelete::ipsec(ProtocolId::Esp, &spis)?;
             self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng)?;
         }
-        let d = OwnedDelete::isakmp(sa.cky_i, sa.cky_r);
-        self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng)
+        Ok(())
     }
 
     pub(crate) fn handle_informational(
