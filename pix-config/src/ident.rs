@@ -34,6 +34,7 @@ impl Ident {
     pub const INLINE: usize = 22;
 
     /// Copy `s` into a new `Ident`.
+    #[inline]
     pub fn new(s: &str) -> Ident {
         match u8::try_from(s.len()) {
             Ok(len) if s.len() <= Ident::INLINE => {
@@ -48,6 +49,7 @@ impl Ident {
     }
 
     /// The bytes of the text (without the UTF-8 check of [`Ident::as_str`]).
+    #[inline]
     pub(crate) fn raw_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or(&[]),
@@ -56,6 +58,7 @@ impl Ident {
     }
 
     /// The text.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
             // The bytes were copied from a `str` whole, so they are valid UTF-8; the

@@ -67,6 +67,39 @@ pub(crate) fn tokenize<'a>(line: &'a str, out: &mut Vec<Tok<'a>>) {
     }
 }
 
+/// The index of the first blank byte at or after `i` (or the length): eight bytes at a
+/// time. `x - 0x21…21 & !x & 0x80…80` flags the bytes below 0x21 (the blanks and the
+/// other controls; a byte with its high bit set never), the lowest flag exactly (a
+/// borrow can only make a false flag above a true one).
+#[inline]
+fn token_end(bytes: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x2121_2121_2121_2121;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(w) = bytes
+        .get(i..i.saturating_add(8))
+        .and_then(|c| <[u8; 8]>::try_from(c).ok())
+    {
+        let x = u64::from_le_bytes(w);
+        let m = x.wrapping_sub(LO) & !x & HI;
+        if m == 0 {
+            i = i.wrapping_add(8);
+            continue;
+        }
+        // (trailing_zeros of a non-zero u64 is below 64: the byte is within `w`)
+        let j = i.wrapping_add((m.trailing_zeros() / 8) as usize);
+        match bytes.get(j) {
+            Some(&b) if is_blank_byte(b) => return j,
+            // a control byte that is not a separator: part of the token
+            Some(_) => i = j.wrapping_add(1),
+            None => return bytes.len(),
+        }
+    }
+    while bytes.get(i).is_some_and(|&b| !is_blank_byte(b)) {
+        i = i.wrapping_add(1);
+    }
+    i
+}
+
 /// [`tokenize`] the piece of `text` from byte `from` to the next `\n` (or the end),
 /// with offsets relative to `from`; returns the index of that `\n`, if any.
 #[inline]
@@ -93,9 +126,7 @@ pub(crate) fn tokenize_piece<'a>(
             return None;
         }
         let start = i;
-        while bytes.get(i).is_some_and(|&b| !is_blank_byte(b)) {
-            i = i.wrapping_add(1);
-        }
+        i = token_end(bytes, i);
         // (a token starts after a blank, a `\n` or at `from`, and ends at a blank or
         // the end: char boundaries)
         if let Some(t) = text.get(start..i) {
@@ -503,6 +534,34 @@ mod tests {
                 None
             };
             assert_eq!(parse_ip(c), std, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn token_end_finds_the_first_blank() {
+        let slow = |b: &[u8], i: usize| {
+            (i..b.len())
+                .find(|&j| is_blank_byte(b[j]))
+                .unwrap_or(b.len())
+        };
+        let alphabet = [
+            b'a', b' ', b'\t', b'\x0b', b'\x01', b'\x1f', 0x20, 0x21, 0x80, 0xff, b'\n', b'\r', 0,
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                for i in 0..=len {
+                    assert_eq!(token_end(&v, i), slow(&v, i), "{v:?} from {i}");
+                }
+            }
         }
     }
 
