@@ -61,13 +61,23 @@ impl Suite {
     }
 }
 
-fn gateway(group: DhGroup, flow: Flow, suite: Suite) -> Endpoint {
+/// The gateway's debug setting: `NoDebug` is the production one (the PIX with
+/// `no debug`, `Limits::debug_events = false`: no debug events are built);
+/// `DebugOn` is `debug crypto isakmp`/`ipsec` on (every debug event queued and drained).
+#[derive(Clone, Copy, PartialEq)]
+enum Debug {
+    NoDebug,
+    DebugOn,
+}
+
+fn gateway(group: DhGroup, flow: Flow, suite: Suite, debug: Debug) -> Endpoint {
     let (mut cfg, pools) = presets::seed_gateway(
         b"cisco1234",
         Ipv4Addr::new(10, 89, 129, 200),
         Ipv4Addr::new(10, 89, 129, 204),
     )
     .unwrap();
+    cfg.limits.debug_events = debug == Debug::DebugOn;
     let gw = cfg.gateway.as_mut().unwrap();
     let (encryption, hash) = suite.algs();
     gw.policies = vec![IsakmpPolicy {
@@ -85,8 +95,21 @@ fn gateway(group: DhGroup, flow: Flow, suite: Suite) -> Endpoint {
 }
 
 /// One responder handshake; returns the time spent inside the gateway.
-fn handshake(group: DhGroup, flow: Flow, suite: Suite, rng: &mut StdRng) -> Duration {
-    let mut gw = gateway(group, flow, suite);
+fn handshake(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, rng: &mut StdRng) -> Duration {
+    handshake_steps(group, flow, suite, debug, rng, &mut Vec::new())
+}
+
+/// [`handshake`], also recording the gateway's time per step (each datagram it handles,
+/// then each batch of event polling, verdicts and transmits).
+fn handshake_steps(
+    group: DhGroup,
+    flow: Flow,
+    suite: Suite,
+    debug: Debug,
+    rng: &mut StdRng,
+    steps: &mut Vec<(&'static str, Duration)>,
+) -> Duration {
+    let mut gw = gateway(group, flow, suite, debug);
     let mut cl = Endpoint::new(presets::client(), modecfg::Pools::new());
     let g: SocketAddr = "192.168.1.1:500".parse().unwrap();
     let c: SocketAddr = "192.168.1.2:500".parse().unwrap();
@@ -113,7 +136,9 @@ fn handshake(group: DhGroup, flow: Flow, suite: Suite, rng: &mut StdRng) -> Dura
             moved = true;
             let t0 = Instant::now();
             gw.handle_datagram(now, t.remote, t.local, &t.bytes, rng);
-            in_gw += t0.elapsed();
+            let dt = t0.elapsed();
+            steps.push(("datagram", dt));
+            in_gw += dt;
         }
         let t0 = Instant::now();
         let mut verdicts = Vec::new();
@@ -129,7 +154,9 @@ fn handshake(group: DhGroup, flow: Flow, suite: Suite, rng: &mut StdRng) -> Dura
             moved = true;
         }
         let out: Vec<_> = std::iter::from_fn(|| gw.poll_transmit()).collect();
-        in_gw += t0.elapsed();
+        let dt = t0.elapsed();
+        steps.push(("poll", dt));
+        in_gw += dt;
         for t in out {
             moved = true;
             cl.handle_datagram(now, t.remote, t.local, &t.bytes, rng);
@@ -172,12 +199,12 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn paired(group: DhGroup, flow: Flow, suite: Suite, name: &str, rounds: usize) {
+fn paired(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, name: &str, rounds: usize) {
     let mut rng = StdRng::seed_from_u64(7);
     let peer = KeyPair::generate(group, ExponentSize::default(), &mut rng).unwrap();
     let (mut hs, mut dh, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let h = handshake(group, flow, suite, &mut rng).as_secs_f64();
+        let h = handshake(group, flow, suite, debug, &mut rng).as_secs_f64();
         let d = dh_only(group, peer.public_value(), &mut rng).as_secs_f64();
         hs.push(h);
         dh.push(d);
@@ -185,14 +212,42 @@ fn paired(group: DhGroup, flow: Flow, suite: Suite, name: &str, rounds: usize) {
     }
     let (h, d, r) = (median(&mut hs), median(&mut dh), median(&mut ratio));
     println!(
-        "handshake_paired group {} {name} ({rounds} rounds): responder handshake {:.1} us = {:.0}/s, DH only {:.1} us = {:.0}/s, ratio {:.3}",
+        "handshake_paired group {} {name}{} ({rounds} rounds): responder handshake {:.1} us = {:.0}/s, DH only {:.1} us = {:.0}/s, ratio {:.3}",
         group.attribute(),
+        match debug {
+            Debug::NoDebug => " no-debug (production)",
+            Debug::DebugOn => " debug-on",
+        },
         h * 1e6,
         1.0 / h,
         d * 1e6,
         1.0 / d,
         r
     );
+}
+
+/// Median gateway time per step of the handshake (`IKE_HANDSHAKE_STEPS=1` with the
+/// profiling switch): which message costs what, beside the DH-only median.
+fn steps(group: DhGroup, flow: Flow, debug: Debug, rounds: usize) {
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut per: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    for _ in 0..rounds {
+        let mut s = Vec::new();
+        handshake_steps(group, flow, Suite::DesMd5, debug, &mut rng, &mut s);
+        for (i, (name, d)) in s.into_iter().enumerate() {
+            if per.len() <= i {
+                per.push((name, Vec::new()));
+            }
+            per[i].1.push(d.as_secs_f64());
+        }
+    }
+    for (i, (name, v)) in per.iter_mut().enumerate() {
+        let n = v.len();
+        println!(
+            "step {i:2} {name:8} ({n} rounds): median {:.1} us",
+            median(v) * 1e6
+        );
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -206,7 +261,14 @@ fn bench(c: &mut Criterion) {
             _ => Flow::AmXauthCfgQm,
         };
         let rounds = it.next().and_then(|r| r.parse().ok()).unwrap_or(1000);
-        paired(group, flow, Suite::DesMd5, "profile des-md5", rounds);
+        let debug = match it.next() {
+            Some("debug") => Debug::DebugOn,
+            _ => Debug::NoDebug,
+        };
+        paired(group, flow, Suite::DesMd5, debug, "profile des-md5", rounds);
+        if std::env::var_os("IKE_HANDSHAKE_STEPS").is_some() {
+            steps(group, flow, debug, rounds);
+        }
         return;
     }
     for group in [DhGroup::Modp1024, DhGroup::Modp2048] {
@@ -223,42 +285,51 @@ fn bench(c: &mut Criterion) {
         grp.bench_function("am_xauth_cfg_qm", |b| {
             b.iter_custom(|n| {
                 (0..n)
-                    .map(|_| handshake(group, Flow::AmXauthCfgQm, Suite::DesMd5, &mut rng))
+                    .map(|_| {
+                        handshake(
+                            group,
+                            Flow::AmXauthCfgQm,
+                            Suite::DesMd5,
+                            Debug::NoDebug,
+                            &mut rng,
+                        )
+                    })
                     .sum()
             })
         });
         grp.bench_function("mm_qm", |b| {
             b.iter_custom(|n| {
                 (0..n)
-                    .map(|_| handshake(group, Flow::MmQm, Suite::DesMd5, &mut rng))
+                    .map(|_| handshake(group, Flow::MmQm, Suite::DesMd5, Debug::NoDebug, &mut rng))
                     .sum()
             })
         });
         grp.finish();
     }
     for group in [DhGroup::Modp1024, DhGroup::Modp2048] {
-        paired(
-            group,
-            Flow::AmXauthCfgQm,
-            Suite::DesMd5,
-            "am_xauth_cfg_qm des-md5",
-            41,
-        );
-        paired(group, Flow::MmQm, Suite::DesMd5, "mm_qm des-md5", 41);
-        paired(
-            group,
-            Flow::AmXauthCfgQm,
-            Suite::Aes128Sha1,
-            "am_xauth_cfg_qm aes128-sha1",
-            41,
-        );
-        paired(
-            group,
-            Flow::MmQm,
-            Suite::Aes128Sha1,
-            "mm_qm aes128-sha1",
-            41,
-        );
+        for (flow, name) in [
+            (Flow::AmXauthCfgQm, "am_xauth_cfg_qm"),
+            (Flow::MmQm, "mm_qm"),
+        ] {
+            for debug in [Debug::NoDebug, Debug::DebugOn] {
+                paired(
+                    group,
+                    flow,
+                    Suite::DesMd5,
+                    debug,
+                    &format!("{name} des-md5"),
+                    41,
+                );
+            }
+            paired(
+                group,
+                flow,
+                Suite::Aes128Sha1,
+                Debug::NoDebug,
+                &format!("{name} aes128-sha1"),
+                41,
+            );
+        }
     }
 }
 

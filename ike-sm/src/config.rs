@@ -210,6 +210,12 @@ pub struct Limits {
     /// (9 minutes). `None`: no rekey, the SA just expires. Responder SAs never rekey on
     /// their own (the client does, as with the PIX).
     pub phase1_rekey_margin: Option<Duration>,
+    /// Whether [`Event::Debug`](crate::Event::Debug) events (the `debug crypto isakmp`
+    /// and `debug crypto ipsec` lines) are built and queued at all. `true` (the default)
+    /// is a PIX with debugging on; `false` is what the PIX does with `no debug`: no
+    /// debug event is produced, which saves their formatting and queueing on every
+    /// exchange. Nothing else changes (the other events, replies and state are the same).
+    pub debug_events: bool,
 }
 
 impl Default for Limits {
@@ -232,6 +238,7 @@ impl Default for Limits {
             max_fragments: 16,
             max_reassembled: 65_535,
             phase1_rekey_margin: Some(Duration::from_secs(540)),
+            debug_events: true,
         }
     }
 }

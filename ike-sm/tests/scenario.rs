@@ -544,6 +544,30 @@ fn same_seed_same_bytes() {
     assert_ne!(a.wire, c.wire);
 }
 
+/// `Limits::debug_events = false` (the PIX with `no debug`): the same bytes on the wire,
+/// the same tunnels and non-debug events, and no debug event at all.
+#[test]
+fn no_debug_events_same_wire_no_debug_lines() {
+    let on = flow_4x(7, |_| {});
+    let off = flow_4x(7, |n| {
+        let (mut cfg, pools) = gateway_config("10.89.129.200-10.89.129.204");
+        cfg.limits.debug_events = false;
+        n.gw = Endpoint::new(cfg, pools);
+    });
+    assert_eq!(on.wire, off.wire);
+    assert!(on.gw_events.iter().any(|e| matches!(e, Event::Debug(_))));
+    assert!(!off.gw_events.iter().any(|e| matches!(e, Event::Debug(_))));
+    let non_debug = |n: &Net| {
+        n.gw_events
+            .iter()
+            .filter(|e| !matches!(e, Event::Debug(_)))
+            .map(|e| format!("{e:?}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(non_debug(&on), non_debug(&off));
+    assert_eq!(off.gw_children().len(), 2);
+}
+
 #[test]
 fn vpn_client_11_flow_main_mode_push() {
     let mut net = Net::new(2, "10.89.129.200-10.89.129.204");

@@ -158,7 +158,15 @@ impl Endpoint {
     }
 
     pub(crate) fn debug(&mut self, d: DebugEvent) {
-        self.event(Event::Debug(d));
+        if self.config.limits.debug_events {
+            self.event(Event::Debug(d));
+        }
+    }
+
+    /// Whether debug events are wanted ([`crate::Limits::debug_events`]): lets callers
+    /// skip building the ones that cost something (formatted lines, lists).
+    pub(crate) fn debugging(&self) -> bool {
+        self.config.limits.debug_events
     }
 
     pub(crate) fn event(&mut self, e: Event) {

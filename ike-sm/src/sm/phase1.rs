@@ -327,12 +327,13 @@ impl Endpoint {
         self.debug(DebugEvent::ProcessingSa { message_id: 0 });
         let mut dbg = Vec::new();
         let chosen = {
+            let debugging = self.debugging();
             let gw = self
                 .config
                 .gateway
                 .as_ref()
                 .ok_or(SmError::Config("no gateway"))?;
-            select_phase1(gw, &sa_p, &mut dbg)
+            select_phase1(gw, &sa_p, &mut dbg, debugging)
         };
         for d in dbg {
             self.debug(d);

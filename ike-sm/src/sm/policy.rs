@@ -53,31 +53,38 @@ pub(crate) fn select_phase1(
     gw: &GatewayConfig,
     sa: &SaPayload<'_>,
     debug: &mut Vec<DebugEvent>,
+    debugging: bool,
 ) -> Result<Option<Suite>, crate::SmError> {
-    let policies = gw.sorted_policies();
+    // Priority order without cloning the policies (a stable sort, as sorted_policies).
+    let mut policies: Vec<&IsakmpPolicy> = gw.policies.iter().collect();
+    policies.sort_by_key(|p| p.priority);
     let Some(proposal) = sa.proposals().next().transpose()? else {
         return Ok(None);
     };
     let transforms: Vec<_> = proposal.transforms().collect::<Result<_, _>>()?;
-    for p in &policies {
+    for &p in &policies {
         let count = transforms.len();
         for (i, t) in transforms.iter().enumerate() {
             let typed = Phase1Transform::from_attributes(t.attributes())?;
-            debug.push(DebugEvent::CheckingTransform {
-                transform: t.number,
-                priority: p.priority,
-                encryption: typed.encryption.map(|e| (u16::from(e), typed.key_length)),
-                hash: typed.hash.map(u16::from),
-                group: typed.group.map(u16::from),
-                auth: typed.auth_method.map(u16::from),
-                life_secs: typed.life_seconds,
-            });
+            if debugging {
+                debug.push(DebugEvent::CheckingTransform {
+                    transform: t.number,
+                    priority: p.priority,
+                    encryption: typed.encryption.map(|e| (u16::from(e), typed.key_length)),
+                    hash: typed.hash.map(u16::from),
+                    group: typed.group.map(u16::from),
+                    auth: typed.auth_method.map(u16::from),
+                    life_secs: typed.life_seconds,
+                });
+            }
             let ok = acceptable(&typed, p, gw.client_authentication);
-            let next_payload = if i.saturating_add(1) < count { 3 } else { 0 };
-            debug.push(DebugEvent::TransformVerdict {
-                acceptable: ok,
-                next_payload,
-            });
+            if debugging {
+                let next_payload = if i.saturating_add(1) < count { 3 } else { 0 };
+                debug.push(DebugEvent::TransformVerdict {
+                    acceptable: ok,
+                    next_payload,
+                });
+            }
             if ok {
                 return Ok(Some(Suite {
                     cipher: p.encryption,
@@ -120,7 +127,14 @@ pub(crate) fn select_ipsec(
     modes: &[u16],
     sa: &SaPayload<'_>,
     debug: &mut Vec<DebugEvent>,
+    debugging: bool,
 ) -> Result<Option<IpsecChoice>, crate::SmError> {
+    // With debugging off nothing is recorded: the list stays empty.
+    let mut note = |d: DebugEvent| {
+        if debugging {
+            debug.push(d);
+        }
+    };
     let proposals: Vec<_> = sa.proposals().collect::<Result<_, _>>()?;
     let mut i = 0usize;
     while let Some(first) = proposals.get(i) {
@@ -132,9 +146,9 @@ pub(crate) fn select_ipsec(
             .count();
         let group = proposals.get(i..i.saturating_add(group_len)).unwrap_or(&[]);
         i = i.saturating_add(group_len.max(1));
-        debug.push(DebugEvent::CheckingIpsecProposal { number });
+        note(DebugEvent::CheckingIpsecProposal { number });
         let Some(esp) = group.iter().find(|p| p.protocol == ProtocolId::Esp) else {
-            debug.push(DebugEvent::IpsecVerdict { acceptable: false });
+            note(DebugEvent::IpsecVerdict { acceptable: false });
             continue;
         };
         let mut chosen = None;
@@ -142,7 +156,7 @@ pub(crate) fn select_ipsec(
             let t = t?;
             let typed = IpsecTransform::from_attributes(t.attributes())?;
             let auth = typed.auth.map(|a| u64::from(u16::from(a)));
-            debug.push(DebugEvent::IpsecTransform {
+            note(DebugEvent::IpsecTransform {
                 number: t.number,
                 transform_id: t.transform_id,
                 auth,
@@ -160,7 +174,7 @@ pub(crate) fn select_ipsec(
                     break;
                 }
                 _ => {
-                    debug.push(DebugEvent::IpsecNotSupported {
+                    note(DebugEvent::IpsecNotSupported {
                         protocol: 3,
                         transform_id: t.transform_id,
                         hmac_alg: auth.unwrap_or(0),
@@ -169,23 +183,23 @@ pub(crate) fn select_ipsec(
             }
         }
         let Some((t, cipher, auth, typed)) = chosen else {
-            debug.push(DebugEvent::IpsecVerdict { acceptable: false });
+            note(DebugEvent::IpsecVerdict { acceptable: false });
             if group_len > 1 {
-                debug.push(DebugEvent::SkippingAnded { number });
+                note(DebugEvent::SkippingAnded { number });
             }
             continue;
         };
-        debug.push(DebugEvent::IpsecVerdict { acceptable: true });
+        note(DebugEvent::IpsecVerdict { acceptable: true });
         // An AND-ed partner (IPCOMP with its 2-byte CPI) is something we do not do: the
         // PIX rejects the whole proposal with "bad SPI size of 2 octets!".
         if let Some(other) = group.iter().find(|p| p.protocol != ProtocolId::Esp) {
-            debug.push(DebugEvent::BadSpiSize {
+            note(DebugEvent::BadSpiSize {
                 size: other.spi.len(),
             });
             continue;
         }
         let Ok(spi) = <[u8; 4]>::try_from(esp.spi) else {
-            debug.push(DebugEvent::BadSpiSize {
+            note(DebugEvent::BadSpiSize {
                 size: esp.spi.len(),
             });
             continue;

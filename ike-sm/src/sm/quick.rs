@@ -375,8 +375,7 @@ impl Endpoint {
             .gateway
             .as_ref()
             .ok_or(SmError::Config("gateway"))?;
-        let (sets, pfs_cfg, our_secs, our_kb, transport_ok) = (
-            gw.transform_sets.clone(),
+        let (pfs_cfg, our_secs, our_kb, transport_ok) = (
             gw.pfs,
             gw.ipsec_lifetime_secs,
             gw.ipsec_lifetime_kb,
@@ -395,7 +394,14 @@ impl Endpoint {
         } else {
             &[tunnel]
         };
-        let choice = select_ipsec(&sets, modes, &sa_p, &mut dbg);
+        let debugging = self.debugging();
+        // The crypto map's transform sets, borrowed (not cloned) for the selection.
+        let sets = self
+            .config
+            .gateway
+            .as_ref()
+            .map_or(&[][..], |gw| &gw.transform_sets[..]);
+        let choice = select_ipsec(sets, modes, &sa_p, &mut dbg, debugging);
         for d in dbg {
             self.debug(d);
         }

@@ -410,12 +410,14 @@ impl Endpoint {
         let mut out = Vec::new();
         let mut lines = Vec::new();
         let mut failed = false;
+        // The PIX's Mode Config debug lines are formatted only when someone reads them.
+        let debugging = self.debugging();
         if let Some(s) = sa.cfg_pull_srv.as_mut() {
             while let Some(e) = s.poll_event() {
                 if matches!(e, modecfg::ServerEvent::AddressUnavailable { .. }) {
                     failed = true;
                 }
-                if !matches!(e, modecfg::ServerEvent::Replied { .. }) {
+                if debugging && !matches!(e, modecfg::ServerEvent::Replied { .. }) {
                     lines.extend(e.pix_line());
                 }
             }
@@ -426,7 +428,7 @@ impl Endpoint {
         }
         if let Some(s) = sa.cfg_push_srv.as_mut() {
             while let Some(e) = s.poll_event() {
-                if !matches!(e, modecfg::ServerEvent::SetSent { .. }) {
+                if debugging && !matches!(e, modecfg::ServerEvent::SetSent { .. }) {
                     lines.extend(e.pix_line());
                 }
             }
