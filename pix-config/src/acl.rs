@@ -254,6 +254,12 @@ pub(crate) fn parse_port_op(cur: &mut Cur<'_, '_>) -> Result<Option<PortOp>, PEr
     }))
 }
 
+fn addr_spec_expected(cur: &Cur<'_, '_>, what: &str) -> PErr {
+    cur.expected(format!(
+        "{what} (`any`, `host A`, `A MASK`, `interface IF` or `object-group NAME`)"
+    ))
+}
+
 pub(crate) fn parse_addr_spec(cur: &mut Cur<'_, '_>, what: &str) -> Result<AddrSpec, PErr> {
     if cur.eat("any") {
         return Ok(AddrSpec::Any);
@@ -272,16 +278,16 @@ pub(crate) fn parse_addr_spec(cur: &mut Cur<'_, '_>, what: &str) -> Result<AddrS
         ));
     }
     // (the message is only formatted on error: this runs for most ACL lines)
+    // (what `cur.addr` does, with this message on failure; one dotted-quad parse)
     let address = match cur.peek() {
-        Some(t) if crate::lexer::parse_ip(t).is_some() || crate::lexer::is_name_token(t) => {
-            cur.addr(what)?
-        }
-        _ => {
-            return Err(cur.expected(format!(
-                "{what} (`any`, `host A`, `A MASK`, `interface IF` or `object-group NAME`)"
-            )))
-        }
+        Some(t) => match crate::lexer::parse_ip(t) {
+            Some(ip) => AddrTok::Ip(ip),
+            None if crate::lexer::is_name_token(t) => AddrTok::Name(Ident::new(t)),
+            None => return Err(addr_spec_expected(cur, what)),
+        },
+        None => return Err(addr_spec_expected(cur, what)),
     };
+    cur.bump();
     let mask = cur.mask(&address)?;
     Ok(AddrSpec::Net { address, mask })
 }
