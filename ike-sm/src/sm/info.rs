@@ -29,9 +29,11 @@ impl Endpoint {
         let rest = super::msg::chain_bytes(&payloads)?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
         let h = keys.informational_hash(msgid, &rest);
-        let mut full = vec![p(OwnedBody::Hash(h))];
-        full.extend(payloads);
-        let b = self.encrypt_on(sa, ExchangeType::Informational, msgid, &full)?;
+        let kind = payloads
+            .first()
+            .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
+        drop(payloads);
+        let b = Self::encrypt_on_hashed(sa, ExchangeType::Informational, msgid, h, kind, &rest)?;
         sa.exchanges.remove(&msgid);
         self.send(sa, b);
         Ok(())

@@ -46,32 +46,72 @@ pub(crate) fn plain(header: Header, payloads: Vec<OwnedPayload>) -> Result<Vec<u
 /// An encrypted message: the chain is padded, encrypted with the chain's IV, and the
 /// chain advances past it.
 pub(crate) fn encrypted(
-    mut header: Header,
+    header: Header,
     payloads: &[OwnedPayload],
     cipher: &IkeCipher,
     chain: &mut IvChain,
 ) -> Result<Vec<u8>, SmError> {
-    let plain = chain_bytes(payloads)?;
-    let padded = cipher.alg().padded_len(plain.len().max(1));
-    let mut buf = plain;
-    buf.resize(padded, 0);
-    let plain_len = buf.len().min(padded);
-    let n = cipher.encrypt_next(chain, &mut buf, plain_len)?;
-    buf.truncate(n);
-    header.next_payload = payloads.first().map_or(PayloadType::None, |p| p.kind);
+    let kind = payloads.first().map_or(PayloadType::None, |p| p.kind);
+    let plain_len = chain_wire_len(payloads);
+    seal(header, kind, plain_len, cipher, chain, |out| {
+        emit_chain(payloads, out)?;
+        Ok(())
+    })
+}
+
+/// [`encrypted`] for a HASH payload followed by a chain already encoded (`rest`, whose
+/// first payload is `rest_kind`): the chain the HASH was computed over is not encoded a
+/// second time.
+pub(crate) fn encrypted_hashed(
+    header: Header,
+    hash: Vec<u8>,
+    rest_kind: PayloadType,
+    rest: &[u8],
+    cipher: &IkeCipher,
+    chain: &mut IvChain,
+) -> Result<Vec<u8>, SmError> {
+    let first = OwnedPayload::new(OwnedBody::Hash(hash));
+    let plain_len = first.wire_len().saturating_add(rest.len());
+    seal(header, PayloadType::Hash, plain_len, cipher, chain, |out| {
+        first.emit(out, rest_kind)?;
+        out.extend_from_slice(rest);
+        Ok(())
+    })
+}
+
+/// Builds header + body in one buffer sized once, then encrypts the body in place.
+fn seal(
+    mut header: Header,
+    first: PayloadType,
+    plain_len: usize,
+    cipher: &IkeCipher,
+    chain: &mut IvChain,
+    body: impl FnOnce(&mut Vec<u8>) -> Result<(), SmError>,
+) -> Result<Vec<u8>, SmError> {
+    let padded = cipher.alg().padded_len(plain_len.max(1));
+    let total = HEADER_LEN.saturating_add(padded);
+    header.next_payload = first;
     header.flags = Flags(header.flags.0 | Flags::ENCRYPTION);
-    let total = HEADER_LEN.saturating_add(buf.len());
     header.length = u32::try_from(total).map_err(|_| SmError::Limit {
         what: "message length",
         max: u32::MAX as usize,
     })?;
     let mut out = Vec::with_capacity(total);
     header.emit(&mut out);
-    out.extend_from_slice(&buf);
+    body(&mut out)?;
+    if out.len() != HEADER_LEN.saturating_add(plain_len) {
+        return Err(SmError::Config("encoded length"));
+    }
+    out.resize(total, 0);
+    let n = cipher.encrypt_next(
+        chain,
+        out.get_mut(HEADER_LEN..).unwrap_or_default(),
+        plain_len,
+    )?;
+    out.truncate(HEADER_LEN.saturating_add(n));
     Ok(out)
 }
 
-/// Decrypts an encrypted body; the caller accepts it into the chain after the HASH.
 pub(crate) fn decrypt(
     cipher: &IkeCipher,
     chain: &IvChain,

@@ -510,7 +510,11 @@ impl Endpoint {
 
     /// SKEYID, SKEYID_d/a/e, the cipher and the phase-1 IV chain.
     fn derive_keys(&mut self, sa: &mut IkeSa) -> Result<(), SmError> {
-        let suite = sa.suite.clone().ok_or(SmError::Config("suite"))?;
+        let (s_cipher, s_hash) = sa
+            .suite
+            .as_ref()
+            .map(|s| (s.cipher, s.hash))
+            .ok_or(SmError::Config("suite"))?;
         let kp = sa.kp.as_ref().ok_or(SmError::Config("key pair"))?;
         let peer = match sa.role {
             Role::Responder => &sa.g_xi,
@@ -518,16 +522,10 @@ impl Endpoint {
         };
         let g_xy = kp.agree(peer)?;
         let psk = sa.psk.as_ref().ok_or(SmError::Config("pre-shared key"))?;
-        let skeyid = skeyid_psk(suite.hash, psk.expose_secret(), &sa.ni, &sa.nr);
-        let keys = Skeyids::derive(
-            suite.hash,
-            skeyid,
-            g_xy.expose_secret(),
-            &sa.cky_i,
-            &sa.cky_r,
-        );
-        let cipher = IkeCipher::new(suite.cipher, keys.encryption_key(suite.cipher))?;
-        let iv = Iv::phase1(suite.hash, &sa.g_xi, &sa.g_xr, suite.cipher.block_size())?;
+        let skeyid = skeyid_psk(s_hash, psk.expose_secret(), &sa.ni, &sa.nr);
+        let keys = Skeyids::derive(s_hash, skeyid, g_xy.expose_secret(), &sa.cky_i, &sa.cky_r);
+        let cipher = IkeCipher::new(s_cipher, keys.encryption_key(s_cipher))?;
+        let iv = Iv::phase1(s_hash, &sa.g_xi, &sa.g_xr, s_cipher.block_size())?;
         sa.p1_chain = Some(IvChain::new(iv));
         sa.cipher = Some(cipher);
         sa.keys = Some(keys);
@@ -552,13 +550,17 @@ impl Endpoint {
                     exchange: "Main Mode",
                     what: "MM3 encrypted",
                 })?)?;
-                let suite = sa.suite.clone().ok_or(SmError::Config("suite"))?;
+                let group = sa
+                    .suite
+                    .as_ref()
+                    .map(|s| s.group)
+                    .ok_or(SmError::Config("suite"))?;
                 self.debug(DebugEvent::Processing {
                     what: "KE",
                     message_id: 0,
                 });
                 let ke = need(parsed.ke, "Main Mode", "no KE payload")?;
-                suite.group.validate_public_value(ke)?;
+                group.validate_public_value(ke)?;
                 self.debug(DebugEvent::Processing {
                     what: "NONCE",
                     message_id: 0,
@@ -581,7 +583,7 @@ impl Endpoint {
                         Secret::new(random_bytes::<R, 32>(rng).to_vec())
                     }
                 });
-                let kp = KeyPair::generate(suite.group, self.config.exponent, rng)?;
+                let kp = KeyPair::generate(group, self.config.exponent, rng)?;
                 sa.g_xr = kp.public_value().to_vec();
                 sa.nr = random_bytes::<R, 20>(rng).to_vec();
                 sa.kp = Some(kp);
@@ -632,9 +634,13 @@ impl Endpoint {
                     exchange: "Main Mode",
                     what: "MM4 encrypted",
                 })?)?;
-                let suite = sa.suite.clone().ok_or(SmError::Config("suite"))?;
+                let group = sa
+                    .suite
+                    .as_ref()
+                    .map(|s| s.group)
+                    .ok_or(SmError::Config("suite"))?;
                 let ke = need(parsed.ke, "Main Mode", "no KE payload")?;
-                suite.group.validate_public_value(ke)?;
+                group.validate_public_value(ke)?;
                 let nr = need(parsed.nonce, "Main Mode", "no NONCE payload")?;
                 self.peer_vids(sa, &parsed.vids);
                 self.check_natd(sa, &parsed.natd);

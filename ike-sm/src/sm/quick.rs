@@ -555,9 +555,11 @@ impl Endpoint {
         let rest = msg::chain_bytes(&out)?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
         let h2 = keys.qm_hash2(msgid, ni, &rest);
-        let mut full = vec![p(OwnedBody::Hash(h2))];
-        full.extend(out);
-        let b = self.encrypt_on(sa, ExchangeType::QuickMode, msgid, &full)?;
+        let kind = out
+            .first()
+            .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
+        drop(out);
+        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, h2, kind, &rest)?;
         let spi_out = choice.peer_spi;
         sa.quick.insert(
             msgid,
@@ -615,6 +617,33 @@ impl Endpoint {
     }
 
     /// Encrypts payloads on exchange `msgid`.
+    /// [`Self::encrypt_on`] for HASH + an already encoded chain `rest` (the bytes the HASH
+    /// covers), without encoding that chain again.
+    pub(crate) fn encrypt_on_hashed(
+        sa: &mut IkeSa,
+        exchange: ExchangeType,
+        msgid: u32,
+        hash: Vec<u8>,
+        rest_kind: isakmp_wire::PayloadType,
+        rest: &[u8],
+    ) -> Result<Vec<u8>, SmError> {
+        let (ci, cr) = (sa.cky_i, sa.cky_r);
+        Self::exchange_chain(sa, msgid)?;
+        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
+        let chain = sa
+            .exchanges
+            .get_mut(&msgid)
+            .ok_or(SmError::Config("exchange"))?;
+        msg::encrypted_hashed(
+            msg::header(ci, cr, exchange, msgid),
+            hash,
+            rest_kind,
+            rest,
+            cipher,
+            chain,
+        )
+    }
+
     pub(crate) fn encrypt_on(
         &mut self,
         sa: &mut IkeSa,
@@ -713,9 +742,11 @@ impl Endpoint {
         let rest = msg::chain_bytes(&out)?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
         let h1 = keys.qm_hash1(msgid, &rest);
-        let mut full = vec![p(OwnedBody::Hash(h1))];
-        full.extend(out);
-        let b = self.encrypt_on(sa, ExchangeType::QuickMode, msgid, &full)?;
+        let kind = out
+            .first()
+            .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
+        drop(out);
+        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, h1, kind, &rest)?;
         sa.quick.insert(
             msgid,
             QuickMode {

@@ -59,12 +59,16 @@ impl Endpoint {
         payload: OwnedConfigPayload,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        let attr = vec![p(OwnedBody::Attributes {
+        let cfg_type = payload.cfg_type;
+        let attr = [p(OwnedBody::Attributes {
             reserved: 0,
-            payload: payload.clone(),
+            payload,
         })];
         let attr_bytes = msg::chain_bytes(&attr)?;
-        let starts = matches!(payload.cfg_type, CfgType::Request | CfgType::Set);
+        let attr_kind = attr
+            .first()
+            .map_or(isakmp_wire::PayloadType::Attributes, |p| p.kind);
+        let starts = matches!(cfg_type, CfgType::Request | CfgType::Set);
         if starts {
             // The machine resends: send the same bytes again, never a new encryption.
             if let Some((mid, (_, dgram))) =
@@ -91,7 +95,7 @@ impl Endpoint {
             }
             m
         } else {
-            if sa.role == Role::Responder && payload.cfg_type == CfgType::Reply {
+            if sa.role == Role::Responder && cfg_type == CfgType::Reply {
                 self.debug(DebugEvent::RespondingPeerConfig {
                     peer: sa.remote,
                     message_id: sa.last_in_tx_msgid,
@@ -101,20 +105,13 @@ impl Endpoint {
         };
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
         let hash = keys.informational_hash(msgid, &attr_bytes);
-        let mut full = vec![p(OwnedBody::Hash(hash))];
-        full.extend(attr);
-        let (cky_i, cky_r) = (sa.cky_i, sa.cky_r);
-        Self::exchange_chain(sa, msgid)?;
-        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
-        let chain = sa
-            .exchanges
-            .get_mut(&msgid)
-            .ok_or(SmError::Config("exchange"))?;
-        let b = msg::encrypted(
-            msg::header(cky_i, cky_r, ExchangeType::Transaction, msgid),
-            &full,
-            cipher,
-            chain,
+        let b = Self::encrypt_on_hashed(
+            sa,
+            ExchangeType::Transaction,
+            msgid,
+            hash,
+            attr_kind,
+            &attr_bytes,
         )?;
         while sa.last_tx_sent.len() >= MAX_EXCHANGES {
             sa.last_tx_sent.pop_first();
@@ -152,6 +149,11 @@ impl Endpoint {
             .get(&msgid)
             .ok_or(SmError::Config("exchange"))?;
         let (pt, d) = msg::decrypt(cipher, chain, ct)?;
+        if m.header.exchange_type == ExchangeType::QuickMode {
+            // The Quick Mode handler parses the plaintext itself (with the same checks, in
+            // the same order) and verifies HASH(1)/(2)/(3), then accepts: not parsed twice.
+            return Ok((pt, Some(d)));
+        }
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
         let rest = msg::after_first(&c)?;
@@ -161,22 +163,16 @@ impl Endpoint {
             what: "no HASH payload",
         })?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        // Quick Mode hashes differ; its handler verifies on its own.
-        if m.header.exchange_type != ExchangeType::QuickMode {
-            let want = keys.informational_hash(msgid, &rest);
-            if !hashes_equal(&want, got) {
-                return Err(SmError::HashMismatch {
-                    what: "Transaction/Informational HASH",
-                });
-            }
-            if let Some(chain) = sa.exchanges.get_mut(&msgid) {
-                d.accept(chain);
-            }
-            Ok((pt, None))
-        } else {
-            // The Quick Mode handler checks HASH(1)/(2)/(3), then accepts.
-            Ok((pt, Some(d)))
+        let want = keys.informational_hash(msgid, &rest);
+        if !hashes_equal(&want, got) {
+            return Err(SmError::HashMismatch {
+                what: "Transaction/Informational HASH",
+            });
         }
+        if let Some(chain) = sa.exchanges.get_mut(&msgid) {
+            d.accept(chain);
+        }
+        Ok((pt, None))
     }
 
     pub(crate) fn handle_transaction<R: CryptoRng + ?Sized>(
