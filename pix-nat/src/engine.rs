@@ -75,6 +75,13 @@ impl State {
         self.uauth.remove(addr);
     }
 
+    /// The earliest instant something may idle out (a connection, an xlate, a
+    /// cut-through user); a lower bound that [`Firewall::expire`] recomputes. `None`
+    /// when nothing is timed. An event loop calls `expire` when it passes.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.next_deadline
+    }
+
     /// The cut-through proxy authenticated `user` at `addr`.
     pub fn authenticate(&mut self, fw: &Firewall, user: &str, addr: Ipv4Addr, now: Instant) {
         self.uauth.complete(user, addr, UauthVia::CutThrough, now);
@@ -222,6 +229,29 @@ impl Firewall {
         for d in [d1, d2, d3] {
             st.note_deadline(d);
         }
+        out
+    }
+
+    /// The tunnel of the VPN client at `addr` went away: every connection with `addr`
+    /// at one end is torn down at `now` (stop records for the accounted ones), then
+    /// its route and `ipsec user` uauth entry go ([`State::vpn_disconnect`]).
+    pub fn vpn_disconnect(
+        &self,
+        st: &mut State,
+        addr: Ipv4Addr,
+        now: Instant,
+    ) -> Vec<AccountingRecord> {
+        let ids: Vec<u64> = st
+            .conns
+            .iter()
+            .filter(|c| [c.orig.src, c.orig.dst, c.xlated.src, c.xlated.dst].contains(&addr))
+            .map(|c| c.id)
+            .collect();
+        let out = ids
+            .into_iter()
+            .filter_map(|id| self.close(st, id, now))
+            .collect();
+        st.vpn_disconnect(addr);
         out
     }
 

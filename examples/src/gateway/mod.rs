@@ -11,6 +11,7 @@
 pub mod control;
 pub mod dataplane;
 pub mod keylog;
+pub mod policy;
 pub mod serve;
 pub mod setup;
 pub mod show;

@@ -1,0 +1,677 @@
+//! The PIX's policy for VPN traffic in the data plane, on top of `pix-nat`: what
+//! happens to a decrypted packet before it goes to the inside, and to an inside packet
+//! before it is encrypted to a client. Pure: no IO, the clock comes in as `now`.
+//!
+//! PIX 6.3 behaviour implemented (the order is `pix-nat`'s, see its crate docs):
+//!
+//! * A decrypted packet enters on the outside interface as the packet of the client's
+//!   pool address. Its destination is un-translated first (`nat (inside) 0
+//!   access-list` seen from the other side: the pool is exempt, so an inside host is
+//!   reached at its *real* address; a `static` mapped address is un-translated to
+//!   the real one, and the packet is rewritten).
+//! * With `sysopt connection permit-ipsec` decrypted traffic skips the access-lists
+//!   (not NAT, not AAA). Without it the `access-group` of the outside interface
+//!   decides. For the demo config that is access-list 120, which names the *real*
+//!   address 10.89.129.131: for Internet traffic to the static's mapped address
+//!   192.168.1.11 it permits nothing (the 6.x ACL sees the mapped address), but a VPN
+//!   client is exempt from NAT, sees 10.89.129.131 itself, and access-list 120 lets
+//!   its ICMP, TCP and UDP to 10.89.129.131 in; everything else (another inside host
+//!   such as the AAA server 10.89.129.134) hits the implicit deny.
+//! * The first packet of a TCP/UDP connection runs the checks and creates a
+//!   connection; later packets of either direction ride it (a hash lookup, no ACL).
+//!   A TCP packet without a connection must be a SYN. ICMP is not stateful on 6.3:
+//!   each ICMP packet is checked as a new one (replies to a client are outbound and
+//!   permitted; from the client they need permit-ipsec or an ACL entry).
+//! * `aaa accounting include ... inbound`: one start and one stop record per TCP
+//!   connection of the `ipsec user` (the Xauth user is in uauth from
+//!   [`Policy::vpn_connect`]). Bytes are payload bytes (TCP/UDP data without
+//!   headers), as `show conn` and the seed's TACACS+ record count them (99 bytes
+//!   typed, 1879 bytes of output); a FIN from both sides or a RST ends the connection
+//!   (stop record), as do the idle timers (`timeout conn`, `half-closed`, `udp`) and
+//!   the tunnel going away ([`Policy::vpn_disconnect`]).
+//! * A client reaching the Internet or another client through the tunnel is dropped
+//!   (same-interface: PIX 6.3 does not send traffic back out the interface it came
+//!   in on).
+//!
+//! Where it differs from a PIX:
+//!
+//! * IP fragments are dropped (the PIX reassembles them virtually).
+//! * A decrypted packet whose source is no connected client's address is dropped
+//!   here (the ESP data plane already checks the SA's selectors).
+//! * After a connection closed by FIN from both sides, its last ACK (and a
+//!   retransmitted FIN) still passes for [`LINGER`]; a PIX logs them as "Deny TCP (no
+//!   connection)", which leaves the server in LAST_ACK.
+//! * The inside TUN is one interface: inside packets enter on the highest-security
+//!   interface other than the outside one.
+
+// Wired into serve.rs by the event loop; until then only the tests use it.
+#![cfg_attr(not(test), allow(dead_code))]
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use pix_nat::{
+    show_conn, show_local_host, show_uauth, show_xlate, AccountingRecord, Action, Endpoints,
+    Firewall, Packet, PhaseResult, Proto, RecordKind, State, TcpFlags, Verdict,
+};
+
+/// How long the last packets of a connection closed by FIN from both sides still pass.
+pub const LINGER: Duration = Duration::from_secs(30);
+
+/// What to do with a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send it on (the buffer may have been rewritten by a translation).
+    Forward,
+    /// Drop it.
+    Drop {
+        /// Why, in the PIX's words (packet-tracer drop reason and the details).
+        reason: String,
+        /// The configuration line that decided (for an access-list's implicit deny,
+        /// its `access-group` line), if any.
+        line: Option<u32>,
+    },
+}
+
+impl Decision {
+    /// True for [`Decision::Forward`].
+    pub fn forwarded(&self) -> bool {
+        matches!(self, Decision::Forward)
+    }
+}
+
+/// An accounting record for the AAA server (`aaa accounting include`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcctEvent {
+    /// Start (true) or stop record.
+    pub start: bool,
+    /// The Xauth user.
+    pub user: String,
+    /// The user's address (the pool address: the record's caller id).
+    pub client: Ipv4Addr,
+    /// The client's IKE peer address, when given to [`Policy::vpn_connect`].
+    pub peer: Option<IpAddr>,
+    /// `telnet`, `http`, `ftp`, `https`, `tcp/PORT`.
+    pub service: String,
+    /// The inside (local, real) address of the connection (`local_ip`).
+    pub local: Ipv4Addr,
+    /// The PIX's `foreign_ip` (the outside end: for a client's connection, the client).
+    pub foreign: Ipv4Addr,
+    /// The connection's task id (start and stop share it).
+    pub task_id: u32,
+    /// Payload bytes from the user (stop only, else 0).
+    pub bytes_in: u64,
+    /// Payload bytes to the user (stop only, else 0).
+    pub bytes_out: u64,
+    /// How long the connection lasted (stop only, else zero).
+    pub elapsed: Duration,
+    /// The aaa-server tag of the matching `aaa accounting include`.
+    pub tag: Option<String>,
+    /// The PIX address facing the AAA server (NAS address), if known.
+    pub nas_ip: Option<Ipv4Addr>,
+}
+
+/// A connected client.
+#[derive(Debug, Clone)]
+struct Client {
+    peer: Option<IpAddr>,
+}
+
+/// A connection closed by FIN: its last ACKs still pass, translated as it was.
+#[derive(Debug, Clone, Copy)]
+struct Linger {
+    out: Endpoints,
+    until: Instant,
+}
+
+/// Flow key of a TCP packet: (input interface is implied by the side), src, sport,
+/// dst, dport.
+type Key = (bool, Ipv4Addr, u16, Ipv4Addr, u16);
+
+/// The PIX policy for VPN traffic: the compiled configuration, its state, and drop
+/// counters.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    fw: Firewall,
+    st: State,
+    outside: String,
+    inside: String,
+    clients: HashMap<Ipv4Addr, Client>,
+    starts: HashMap<u32, Instant>,
+    linger: HashMap<Key, Linger>,
+    drops: BTreeMap<String, u64>,
+}
+
+/// The fields of an IPv4 packet the policy needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parsed {
+    ihl: usize,
+    total: usize,
+    proto: Proto,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    /// TCP/UDP source port, ICMP echo identifier.
+    sport: u16,
+    dport: u16,
+    icmp_type: u8,
+    icmp_code: u8,
+    flags: TcpFlags,
+    /// Payload bytes (without IP and TCP/UDP/ICMP headers).
+    payload: u32,
+}
+
+const MALFORMED: &str = "(malformed) Invalid IP packet";
+
+fn be16(p: &[u8], at: usize) -> Option<u16> {
+    let b = p.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
+}
+
+fn addr(p: &[u8], at: usize) -> Option<Ipv4Addr> {
+    let b = p.get(at..at.checked_add(4)?)?;
+    Some(Ipv4Addr::new(
+        *b.first()?,
+        *b.get(1)?,
+        *b.get(2)?,
+        *b.get(3)?,
+    ))
+}
+
+/// Parse an IPv4 packet; `Err` is the drop reason.
+fn parse(p: &[u8]) -> Result<Parsed, String> {
+    let bad = |why: &str| Err(format!("{MALFORMED}: {why}"));
+    let Some(&v) = p.first() else {
+        return bad("empty packet");
+    };
+    if v >> 4 != 4 {
+        return bad(&format!("IP version {} (IPv4 only)", v >> 4));
+    }
+    let ihl = usize::from(v & 0x0f).saturating_mul(4);
+    if ihl < 20 {
+        return bad(&format!("header length {ihl} below 20"));
+    }
+    if p.len() < ihl {
+        return bad(&format!(
+            "truncated: {} bytes, header length {ihl}",
+            p.len()
+        ));
+    }
+    let total = usize::from(be16(p, 2).unwrap_or(0));
+    if total < ihl || total > p.len() {
+        return bad(&format!(
+            "total length {total} (header {ihl}, {} bytes received)",
+            p.len()
+        ));
+    }
+    let frag = be16(p, 6).unwrap_or(0);
+    if frag & 0x3fff != 0 {
+        return Err(
+            "(fragment) IP fragment: this gateway does not reassemble (the PIX would)".into(),
+        );
+    }
+    let proto = Proto::from_number(p.get(9).copied().unwrap_or(0));
+    let (Some(src), Some(dst)) = (addr(p, 12), addr(p, 16)) else {
+        return bad("truncated addresses");
+    };
+    let l4 = p.get(ihl..total).unwrap_or(&[]);
+    let mut out = Parsed {
+        ihl,
+        total,
+        proto,
+        src,
+        dst,
+        sport: 0,
+        dport: 0,
+        icmp_type: 0,
+        icmp_code: 0,
+        flags: TcpFlags::default(),
+        payload: 0,
+    };
+    let hdr = match proto {
+        Proto::Tcp => {
+            let (Some(sp), Some(dp), Some(&off), Some(&fl)) =
+                (be16(l4, 0), be16(l4, 2), l4.get(12), l4.get(13))
+            else {
+                return bad(&format!("TCP header truncated ({} bytes)", l4.len()));
+            };
+            let doff = usize::from(off >> 4).saturating_mul(4);
+            if doff < 20 || doff > l4.len() {
+                return bad(&format!(
+                    "TCP data offset {doff} ({} bytes of segment)",
+                    l4.len()
+                ));
+            }
+            out.sport = sp;
+            out.dport = dp;
+            out.flags = TcpFlags {
+                fin: fl & 0x01 != 0,
+                syn: fl & 0x02 != 0,
+                rst: fl & 0x04 != 0,
+                ack: fl & 0x10 != 0,
+            };
+            doff
+        }
+        Proto::Udp => {
+            let (Some(sp), Some(dp)) = (be16(l4, 0), be16(l4, 2)) else {
+                return bad(&format!("UDP header truncated ({} bytes)", l4.len()));
+            };
+            if l4.len() < 8 {
+                return bad(&format!("UDP header truncated ({} bytes)", l4.len()));
+            }
+            out.sport = sp;
+            out.dport = dp;
+            8
+        }
+        Proto::Icmp => {
+            if l4.len() < 8 {
+                return bad(&format!("ICMP header truncated ({} bytes)", l4.len()));
+            }
+            out.icmp_type = l4.first().copied().unwrap_or(0);
+            out.icmp_code = l4.get(1).copied().unwrap_or(0);
+            if matches!(out.icmp_type, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18) {
+                out.sport = be16(l4, 4).unwrap_or(0);
+            }
+            8
+        }
+        Proto::Other(_) => 0,
+    };
+    out.payload = u32::try_from(l4.len().saturating_sub(hdr)).unwrap_or(u32::MAX);
+    Ok(out)
+}
+
+/// One's complement checksum update (RFC 1624): `old` words replaced by `new`.
+fn csum_adjust(check: u16, old: &[u16], new: &[u16]) -> u16 {
+    let mut sum = u32::from(!check);
+    for o in old {
+        sum = sum.wrapping_add(u32::from(!*o));
+    }
+    for n in new {
+        sum = sum.wrapping_add(u32::from(*n));
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff).wrapping_add(sum >> 16);
+    }
+    !u16::try_from(sum & 0xffff).unwrap_or(0)
+}
+
+fn words(a: Ipv4Addr) -> [u16; 2] {
+    let o = a.octets();
+    [
+        u16::from_be_bytes([o[0], o[1]]),
+        u16::from_be_bytes([o[2], o[3]]),
+    ]
+}
+
+fn put16(p: &mut [u8], at: usize, v: u16) {
+    if let Some(b) = at.checked_add(2).and_then(|e| p.get_mut(at..e)) {
+        b.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+fn put_addr(p: &mut [u8], at: usize, a: Ipv4Addr) {
+    if let Some(b) = at.checked_add(4).and_then(|e| p.get_mut(at..e)) {
+        b.copy_from_slice(&a.octets());
+    }
+}
+
+/// Rewrite addresses and ports of `p` (parsed as `h`) to `out`, fixing checksums.
+fn rewrite(p: &mut [u8], h: &Parsed, out: &Endpoints) {
+    let (src, dst) = (out.src, out.dst);
+    let ports = h.proto.has_ports();
+    let echo_id = h.proto == Proto::Icmp && h.sport != 0;
+    let sport = if ports || echo_id { out.sport } else { h.sport };
+    let dport = if ports { out.dport } else { h.dport };
+    if src == h.src && dst == h.dst && sport == h.sport && dport == h.dport {
+        return;
+    }
+    let (os, od, ns, nd) = (words(h.src), words(h.dst), words(src), words(dst));
+    let old_a = [os[0], os[1], od[0], od[1]];
+    let new_a = [ns[0], ns[1], nd[0], nd[1]];
+    put_addr(p, 12, src);
+    put_addr(p, 16, dst);
+    let ip_ck = be16(p, 10).unwrap_or(0);
+    put16(p, 10, csum_adjust(ip_ck, &old_a, &new_a));
+    let l4 = h.ihl;
+    match h.proto {
+        Proto::Tcp | Proto::Udp => {
+            let ck_at = l4.saturating_add(if h.proto == Proto::Tcp { 16 } else { 6 });
+            let ck = be16(p, ck_at).unwrap_or(0);
+            put16(p, l4, sport);
+            put16(p, l4.saturating_add(2), dport);
+            if h.proto == Proto::Udp && ck == 0 {
+                return; // no UDP checksum
+            }
+            let mut n = csum_adjust(
+                ck,
+                &[old_a[0], old_a[1], old_a[2], old_a[3], h.sport, h.dport],
+                &[new_a[0], new_a[1], new_a[2], new_a[3], sport, dport],
+            );
+            if h.proto == Proto::Udp && n == 0 {
+                n = 0xffff;
+            }
+            put16(p, ck_at, n);
+        }
+        Proto::Icmp if sport != h.sport => {
+            let ck_at = l4.saturating_add(2);
+            let ck = be16(p, ck_at).unwrap_or(0);
+            put16(p, l4.saturating_add(4), sport);
+            put16(p, ck_at, csum_adjust(ck, &[h.sport], &[sport]));
+        }
+        _ => {}
+    }
+}
+
+impl Policy {
+    /// Compile `config`; VPN clients live on interface `outside_if`.
+    pub fn new(config: &pix_config::Config, outside_if: &str) -> Result<Policy, String> {
+        let fw = Firewall::new(config).map_err(|e| format!("firewall policy: {e}"))?;
+        let o = fw.interface_index(outside_if).ok_or_else(|| {
+            format!("firewall policy: no interface named {outside_if:?} (nameif)")
+        })?;
+        let inside = fw
+            .interfaces
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != o)
+            .max_by_key(|(_, i)| i.security)
+            .map(|(_, i)| i.name.clone())
+            .ok_or_else(|| {
+                format!("firewall policy: no interface besides {outside_if} for the inside")
+            })?;
+        Ok(Policy {
+            fw,
+            st: State::new(),
+            outside: outside_if.to_owned(),
+            inside,
+            clients: HashMap::new(),
+            starts: HashMap::new(),
+            linger: HashMap::new(),
+            drops: BTreeMap::new(),
+        })
+    }
+
+    /// The compiled configuration.
+    pub fn firewall(&self) -> &Firewall {
+        &self.fw
+    }
+
+    /// The state (xlates, connections, uauth).
+    pub fn state(&self) -> &State {
+        &self.st
+    }
+
+    /// The client `user` at pool address `client_addr` finished Xauth and Mode
+    /// Config (IKE peer `peer`): an `ipsec user` uauth entry and a route into its
+    /// tunnel.
+    pub fn vpn_connect(
+        &mut self,
+        user: &str,
+        client_addr: Ipv4Addr,
+        peer: Option<IpAddr>,
+        now: Instant,
+    ) {
+        let _ = self
+            .st
+            .vpn_connect(&self.fw, user, client_addr, &self.outside, now);
+        self.clients.insert(client_addr, Client { peer });
+    }
+
+    /// The tunnel of the client at `client_addr` went away: stop records for its
+    /// accounted connections (all its connections are torn down), uauth entry gone.
+    pub fn vpn_disconnect(&mut self, client_addr: Ipv4Addr, now: Instant) -> Vec<AcctEvent> {
+        let recs = self.fw.vpn_disconnect(&mut self.st, client_addr, now);
+        let ev = self.events(recs);
+        self.clients.remove(&client_addr);
+        self.linger
+            .retain(|k, l| k.1 != client_addr && k.3 != client_addr && l.out.dst != client_addr);
+        ev
+    }
+
+    /// A decrypted IPv4 packet about to go to the inside (rewritten in place when
+    /// the PIX translates its destination, e.g. a `static`'s mapped address).
+    #[allow(clippy::wrong_self_convention)] // the lead's names: from/to the VPN client
+    pub fn from_client(
+        &mut self,
+        now: Instant,
+        ip_packet: &mut [u8],
+    ) -> (Decision, Vec<AcctEvent>) {
+        self.handle(now, ip_packet, true)
+    }
+
+    /// An IPv4 packet from the inside about to be encrypted to a client (rewritten
+    /// in place when the PIX translates its source).
+    #[allow(clippy::wrong_self_convention)] // the lead's names: from/to the VPN client
+    pub fn to_client(&mut self, now: Instant, ip_packet: &mut [u8]) -> (Decision, Vec<AcctEvent>) {
+        self.handle(now, ip_packet, false)
+    }
+
+    /// Tear down what idled out at `now` (`timeout conn`, `half-closed`, `udp`,
+    /// xlates); stop records for accounted connections.
+    pub fn expire(&mut self, now: Instant) -> Vec<AcctEvent> {
+        self.linger.retain(|_, l| l.until > now);
+        let recs = self.fw.expire(&mut self.st, now);
+        self.events(recs)
+    }
+
+    /// When [`expire`](Self::expire) has something to do next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let l = self.linger.values().map(|l| l.until).min();
+        match (self.st.next_deadline(), l) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Dropped packets by reason (the packet-tracer drop reason, without details).
+    pub fn drops(&self) -> &BTreeMap<String, u64> {
+        &self.drops
+    }
+
+    /// `show xlate`, `show conn`, `show local-host`, `show uauth` in PIX format.
+    pub fn show(&self, now: Instant, what: &str) -> Option<String> {
+        match what {
+            "xlate" => Some(show_xlate(&self.fw, &self.st)),
+            "conn" => Some(show_conn(&self.st, now)),
+            "local-host" => Some(show_local_host(&self.fw, &self.st, now)),
+            "uauth" => Some(show_uauth(&self.fw, &self.st, now)),
+            _ => None,
+        }
+    }
+
+    fn drop(&mut self, key: &str, reason: String, line: Option<u32>) -> Decision {
+        let c = self.drops.entry(key.to_owned()).or_insert(0);
+        *c = c.saturating_add(1);
+        Decision::Drop { reason, line }
+    }
+
+    fn handle(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        from_client: bool,
+    ) -> (Decision, Vec<AcctEvent>) {
+        let h = match parse(buf) {
+            Ok(h) => h,
+            Err(reason) => {
+                let key = reason.split(':').next().unwrap_or(MALFORMED).to_owned();
+                return (self.drop(&key, reason, None), Vec::new());
+            }
+        };
+        let user = if from_client {
+            match self.st.vpn.iter().find(|v| v.addr == h.src) {
+                Some(v) => Some(v.user.clone()),
+                None => {
+                    let r = format!(
+                        "(not-vpn-source) Decrypted packet from {}, which is no connected VPN client's address (not in uauth)",
+                        h.src
+                    );
+                    return (
+                        self.drop(
+                            "(not-vpn-source) Decrypted packet not from a VPN client",
+                            r,
+                            None,
+                        ),
+                        Vec::new(),
+                    );
+                }
+            }
+        } else {
+            if !self.clients.contains_key(&h.dst) {
+                let r = format!(
+                    "(no-tunnel) {} is no connected VPN client's address: nothing to encrypt to",
+                    h.dst
+                );
+                return (
+                    self.drop("(no-tunnel) No VPN client at the destination", r, None),
+                    Vec::new(),
+                );
+            }
+            None
+        };
+        let mut p = Packet::other(
+            if from_client {
+                &self.outside
+            } else {
+                &self.inside
+            },
+            h.proto.number(),
+            h.src,
+            h.dst,
+        );
+        p.sport = h.sport;
+        p.dport = h.dport;
+        p.icmp_type = h.icmp_type;
+        p.icmp_code = h.icmp_code;
+        p.flags = h.flags;
+        p.len = h.payload;
+        if let Some(u) = &user {
+            p = p.decrypted_for(u);
+        }
+        let v = self.fw.process(&mut self.st, &p, now);
+        let closed_by_fin = h.proto == Proto::Tcp
+            && h.flags.fin
+            && v.conn.is_some_and(|id| self.st.conns.get(id).is_none());
+        let Verdict {
+            trace,
+            accounting,
+            conn: _,
+            egress,
+        } = v;
+        let ev = self.events(accounting);
+        let key: Key = (from_client, h.src, h.sport, h.dst, h.dport);
+        let d = match (&trace.action, egress) {
+            (Action::Allow, Some(out)) => {
+                if closed_by_fin {
+                    // the last ACK from either side still passes for a while
+                    let until = now.checked_add(LINGER).unwrap_or(now);
+                    let back = Endpoints {
+                        src: out.dst,
+                        sport: out.dport,
+                        dst: out.src,
+                        dport: out.sport,
+                    };
+                    let rev_out = Endpoints {
+                        src: h.dst,
+                        sport: h.dport,
+                        dst: h.src,
+                        dport: h.sport,
+                    };
+                    self.linger.insert(key, Linger { out, until });
+                    self.linger.insert(
+                        (!from_client, back.src, back.sport, back.dst, back.dport),
+                        Linger {
+                            out: rev_out,
+                            until,
+                        },
+                    );
+                }
+                rewrite(buf, &h, &out);
+                Decision::Forward
+            }
+            (Action::Drop(pix_nat::DropReason::TcpNotSyn), _)
+                if !h.flags.syn && self.linger.get(&key).is_some_and(|l| l.until > now) =>
+            {
+                if let Some(l) = self.linger.get(&key).copied() {
+                    rewrite(buf, &h, &l.out);
+                }
+                Decision::Forward
+            }
+            (action, _) => {
+                let code = match action {
+                    Action::Drop(r) => r.as_str().to_owned(),
+                    Action::Authenticate { .. } => {
+                        "(aaa-prompt) Authentication required (cut-through proxy)".to_owned()
+                    }
+                    Action::Allow => "(no-egress) Allowed without an egress".to_owned(),
+                };
+                let phase = trace
+                    .phases
+                    .iter()
+                    .rev()
+                    .find(|ph| ph.result != PhaseResult::Allow);
+                let line =
+                    phase.and_then(|ph| ph.config.iter().rev().map(|c| c.line).find(|l| *l != 0));
+                let mut reason = code.clone();
+                if let Some(ph) = phase {
+                    let cfg: Vec<String> = ph
+                        .config
+                        .iter()
+                        .map(|c| {
+                            if c.line == 0 {
+                                c.text.clone()
+                            } else {
+                                format!("line {}: {}", c.line, c.text)
+                            }
+                        })
+                        .collect();
+                    reason.push_str(&format!(" [{}]", ph.kind.as_str()));
+                    if !cfg.is_empty() {
+                        reason.push_str(&format!(" {}", cfg.join("; ")));
+                    }
+                    if !ph.info.is_empty() {
+                        reason.push_str(&format!(" ({})", ph.info.join("; ")));
+                    }
+                }
+                self.drop(&code, reason, line)
+            }
+        };
+        (d, ev)
+    }
+
+    fn events(&mut self, recs: Vec<AccountingRecord>) -> Vec<AcctEvent> {
+        recs.into_iter()
+            .map(|r| {
+                let start = r.kind == RecordKind::Start;
+                let elapsed = if start {
+                    self.starts.insert(r.task_id, r.at);
+                    Duration::ZERO
+                } else {
+                    self.starts
+                        .remove(&r.task_id)
+                        .map(|s| r.at.saturating_duration_since(s))
+                        .unwrap_or_else(|| Duration::from_secs(r.elapsed_secs.unwrap_or(0)))
+                };
+                AcctEvent {
+                    start,
+                    peer: self.clients.get(&r.caller).and_then(|c| c.peer),
+                    user: r.user,
+                    client: r.caller,
+                    service: r.service,
+                    local: r.local,
+                    foreign: r.foreign,
+                    task_id: r.task_id,
+                    bytes_in: r.bytes_in.unwrap_or(0),
+                    bytes_out: r.bytes_out.unwrap_or(0),
+                    elapsed,
+                    tag: Some(r.server),
+                    nas_ip: r.nas_ip,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;
