@@ -46,7 +46,7 @@ fn connects(lab: &mut Lab, ns: &str, who: &str, natt: &str) -> Vec<f64> {
             lab.logs()
         );
         assert!(
-            lab.ping(ns, 1) == 1,
+            lab.ping(ns, 1) >= 1,
             "{who}: no ping on connect {i}\n{}",
             lab.logs()
         );

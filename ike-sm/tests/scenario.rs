@@ -732,6 +732,15 @@ fn pool_exhausted_fails_cleanly() {
         }
     )));
     assert!(net.gw_children().is_empty());
+    // The client is told at once (a DELETE), not left retransmitting its request.
+    assert!(
+        net.cli_events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Deleted { .. })),
+        "{:#?}",
+        net.gw_debug()
+    );
+    assert_eq!(net.gw.sa_count(), 0);
 }
 
 #[test]

@@ -313,7 +313,13 @@ impl DataPlane {
         let _ = from;
         let r = match child.inbound.decapsulate(now, esp) {
             Ok(d) if d.is_dummy() => Err(Drop::Dummy),
-            Ok(d) if d.next_header == 41 => Err(Drop::Ipv6Inner),
+            // vpnc 0.5.3 marks every packet of its TUN as IPv4 (next header 4), its
+            // IPv6 router solicitations too: look at the version nibble as well
+            Ok(d)
+                if d.next_header == 41 || esp.get(d.payload.start).is_some_and(|b| b >> 4 == 6) =>
+            {
+                Err(Drop::Ipv6Inner)
+            }
             Ok(d) => {
                 let inner = esp.get(d.payload.clone()).unwrap_or_default();
                 match ipv4_header(inner) {

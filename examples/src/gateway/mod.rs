@@ -56,6 +56,29 @@ pub struct Session {
     pub max_time: Option<Duration>,
 }
 
+/// What an operator reads for a failed SA.
+pub fn fail_words(r: &ike_sm::FailReason) -> String {
+    use ike_sm::FailReason as F;
+    match r {
+        F::NoProposalChosen => {
+            "no isakmp policy accepts the peer's proposals (NO-PROPOSAL-CHOSEN)".into()
+        }
+        F::AuthenticationFailed => {
+            "pre-shared key mismatch or unknown group (AUTHENTICATION-FAILED)".into()
+        }
+        F::InvalidId => "the peer's identity selects no key (INVALID-ID-INFORMATION)".into(),
+        F::Timeout => "the peer stopped answering".into(),
+        F::XauthFailed => "Xauth refused the user".into(),
+        F::AddressUnavailable => {
+            "no address left in the pool for Mode Config (ip local pool exhausted)".into()
+        }
+        F::PeerNotify(n) => format!("the peer sent error notify {n}"),
+        F::DeadPeer => "dead peer (no answer to DPD R-U-THERE)".into(),
+        F::Protocol(w) => format!("protocol error: {w}"),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Which debug a line belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DebugKind {
@@ -148,7 +171,10 @@ impl Gateway {
             }
             Some(Aaa {
                 tag: tag.clone(),
-                client: xauth::aaa::AaaClient::new(setup::aaa_config(group, outside_addr), local),
+                client: xauth::aaa::AaaClient::new(
+                    setup::aaa_config(group, outside_addr, plan.radius_ports),
+                    local,
+                ),
                 pending: HashMap::new(),
             })
         });
@@ -369,7 +395,13 @@ impl Gateway {
             }
             Event::Deleted { sa } => self.forget(sa, "deleted"),
             Event::Failed { sa, reason } => {
-                self.log.push(format!("SA {} failed: {reason:?}", sa.0));
+                let peer = self
+                    .sessions
+                    .get(&sa)
+                    .map(|s| format!(" with {}", s.remote))
+                    .unwrap_or_default();
+                self.log
+                    .push(format!("SA {}{peer} failed: {}", sa.0, fail_words(&reason)));
                 self.forget(sa, "failed");
             }
             Event::Debug(d) => {

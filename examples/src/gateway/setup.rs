@@ -60,6 +60,8 @@ pub struct Plan {
     pub xauth_tag: Option<String>,
     /// `aaa-server` groups by tag.
     pub aaa: BTreeMap<String, AaaGroup>,
+    /// `aaa-server radius-authport` / `radius-acctport` (PIX defaults 1645 / 1646).
+    pub radius_ports: (u16, u16),
     /// LOCAL users: `username NAME password PW` (clear) lines and secrets-file entries.
     pub local_users: Vec<(String, Secret, u8)>,
     /// `vpngroup` idle-time / max-time, by group name (the Main Mode default under "").
@@ -142,6 +144,7 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
     let mut default_pools = Vec::new();
     let mut nat_traversal = None;
     let mut enabled_ifs = Vec::new();
+    let mut keepalive = None;
     for (line, c) in config.iter() {
         let Command::Isakmp(i) = c else { continue };
         match i {
@@ -193,6 +196,14 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
                 nat_traversal = Some(Duration::from_secs(u64::from(n.unwrap_or(20))));
             }
             Isakmp::Enable(ifname) => enabled_ifs.push(ifname.clone()),
+            Isakmp::Keepalive { seconds, retry } => {
+                // PIX 6.3 `isakmp keepalive` is what DPD does for us (RFC 3706):
+                // R-U-THERE after `seconds` of silence, every `retry` seconds after.
+                keepalive = Some((
+                    Duration::from_secs(u64::from(*seconds)),
+                    Duration::from_secs(u64::from(retry.unwrap_or(2))),
+                ));
+            }
             _ => {}
         }
     }
@@ -465,6 +476,18 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
 
     // --- aaa-server groups
     let mut aaa: BTreeMap<String, AaaGroup> = BTreeMap::new();
+    let mut radius_ports = (1645u16, 1646u16);
+    for (_, c) in config.iter() {
+        if let Command::AaaServer(s) = c {
+            if let pix_config::aaa::AaaServerLine::RadiusPort(p) = s.line {
+                if s.tag.eq_ignore_ascii_case("radius-authport") {
+                    radius_ports.0 = p;
+                } else {
+                    radius_ports.1 = p;
+                }
+            }
+        }
+    }
     for (line, c) in config.iter() {
         let Command::AaaServer(s) = c else { continue };
         use pix_config::aaa::{AaaProtocol, AaaServerLine};
@@ -624,7 +647,8 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
         ike: ike_sm::Config {
             gateway: Some(gateway),
             limits: Limits {
-                dpd_idle: None,
+                dpd_idle: keepalive.map(|(idle, _)| idle),
+                dpd_retry_interval: keepalive.map_or(Duration::from_secs(2), |(_, r)| r),
                 ..Limits::default()
             },
             exponent: ExponentSize::default(),
@@ -636,6 +660,7 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
         crypto_map: map_name,
         xauth_tag,
         aaa,
+        radius_ports,
         local_users,
         session_limits,
         permit_ipsec,
@@ -643,18 +668,22 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
     })
 }
 
-/// Where a server group's requests go (`aaa-server` hosts with their ports).
-pub fn aaa_config(group: &AaaGroup, nas_ip: Ipv4Addr) -> xauth::aaa::AaaConfig {
+/// Where a server group's requests go (`aaa-server` hosts with their ports; RADIUS
+/// `radius_ports` = authentication, accounting).
+pub fn aaa_config(
+    group: &AaaGroup,
+    nas_ip: Ipv4Addr,
+    radius_ports: (u16, u16),
+) -> xauth::aaa::AaaConfig {
     let mut c = xauth::aaa::AaaConfig::new(group.protocol, nas_ip);
-    let port = match group.protocol {
-        xauth::aaa::Protocol::Tacacs => 49,
-        // The PIX 6.3 default RADIUS ports are 1645 / 1646.
-        _ => 1645,
+    let (port, acct) = match group.protocol {
+        xauth::aaa::Protocol::Tacacs => (49, None),
+        _ => (radius_ports.0, Some(radius_ports.1)),
     };
     for h in &group.servers {
         c.servers.push(xauth::aaa::ServerSpec {
             addr: SocketAddr::new(h.addr.into(), port),
-            acct_addr: None,
+            acct_addr: acct.map(|p| SocketAddr::new(h.addr.into(), p)),
             key: xauth::Secret::new(h.key.expose_secret().to_vec()),
             timeout: h.timeout,
         });

@@ -35,6 +35,8 @@ pub const DEMO_SECRETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/pix63-
 
 pub const GW_IP: &str = "192.168.1.1";
 pub const INSIDE_HOST: &str = "10.89.129.131";
+/// The seed's AAA server (`aaa-server AuthInbound (inside) host 10.89.129.134`).
+pub const AAA_HOST: &str = "10.89.129.134";
 pub const PSK: &str = "cisco1234";
 pub const USER: &str = "cisco_customer";
 pub const PASS: &str = "cisco123";
@@ -147,7 +149,10 @@ impl Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+    /// SIGKILL to the process itself (the child of `timeout`, which would otherwise
+    /// survive as an orphan), then to `timeout`.
     pub fn kill9(&mut self) {
+        let _ = run(&["pkill", "-KILL", "-P", &self.child.id().to_string()]);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -205,9 +210,9 @@ impl Lab {
         must(&format!(
             "ip -n {gw} addr add 10.89.129.194/28 dev {a} && ip -n {gw} link set {a} up && \
              ip -n {i} addr add 10.89.129.193/28 dev {b} && ip -n {i} link set {b} up && \
-             ip -n {i} addr add {INSIDE_HOST}/32 dev lo && \
+             ip -n {i} addr add {INSIDE_HOST}/32 dev lo && ip -n {i} addr add {AAA_HOST}/32 dev lo && \
              ip -n {gw} route add 10.89.129.128/25 via 10.89.129.193 && \
-             ip netns exec {gw} sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.{a}.proxy_arp=1"
+             ip netns exec {gw} sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.{a}.proxy_arp=1 net.ipv4.neigh.{a}.proxy_delay=0"
         ));
         // the inside web server (the seed's 10.89.129.131)
         let www = lab.dir.join("www");
@@ -456,7 +461,8 @@ impl Lab {
             .map(|a| a.split('/').next().unwrap_or("").to_string())
     }
 
-    /// Waits for the tunnel of a vpnc (its TUN gets the Mode Config address).
+    /// Waits for the tunnel of a vpnc: its TUN has the Mode Config address and the route
+    /// to the inside through it.
     pub fn wait_tunnel(
         &mut self,
         ns: &str,
@@ -466,8 +472,13 @@ impl Lab {
     ) -> Option<String> {
         let end = Instant::now() + Duration::from_secs(secs);
         while Instant::now() < end {
+            // the kit's vpnc-script adds the route after the address: a ping in between
+            // fails with "Network is unreachable"
             if let Some(a) = self.addr_of(ns, ifname) {
-                return Some(a);
+                let r = run(&["ip", "-n", ns, "route", "show", "10.89.129.128/25"]);
+                if String::from_utf8_lossy(&r.stdout).contains(ifname) {
+                    return Some(a);
+                }
             }
             if !self.procs[proc_i].alive() {
                 return None;
@@ -483,9 +494,15 @@ impl Lab {
         let o = self.exec(
             ns,
             20,
-            &["ping", "-c", &c, "-i", "0.2", "-W", "2", INSIDE_HOST],
+            // -w: until N replies or 6 s, so that the first echo, sent while vpnc's
+            // Quick Mode may still be finishing (it configures its TUN before), can
+            // be answered by a later one
+            &["ping", "-c", &c, "-i", "0.2", "-w", "6", INSIDE_HOST],
         );
         let s = String::from_utf8_lossy(&o.stdout);
+        if std::env::var("LAB_DEBUG").is_ok() {
+            eprintln!("ping: {s}{}", String::from_utf8_lossy(&o.stderr));
+        }
         s.split(',')
             .find(|p| p.contains("received"))
             .and_then(|p| p.split_whitespace().next())
@@ -586,6 +603,9 @@ pub struct VpncConf {
     pub password: String,
     pub dh: String,
     pub natt: String,
+    /// `DPD idle timeout (our side)`: 0 turns DPD off, and vpnc then does not announce
+    /// the DPD vendor ID either (so the gateway sends no R-U-THERE).
+    pub dpd_idle: u32,
     pub extra: Vec<String>,
 }
 
@@ -599,6 +619,7 @@ impl Default for VpncConf {
             password: PASS.into(),
             dh: "dh2".into(),
             natt: "natt".into(),
+            dpd_idle: 0,
             extra: Vec::new(),
         }
     }
@@ -609,8 +630,15 @@ impl VpncConf {
         let mut s = format!(
             "IPSec gateway {}\nIPSec ID {}\nIPSec secret {}\nXauth username {}\nXauth password {}\n\
              IKE DH Group {}\nPerfect Forward Secrecy nopfs\nEnable weak encryption\nEnable weak authentication\n\
-             NAT Traversal Mode {}\nLocal Port 0\nDPD idle timeout (our side) 0\nInterface name {ifname}\nNoninteractive\nNo Detach\n",
-            self.gateway, self.group, self.secret, self.user, self.password, self.dh, self.natt
+             NAT Traversal Mode {}\nLocal Port 0\nDPD idle timeout (our side) {}\nInterface name {ifname}\nNoninteractive\nNo Detach\n",
+            self.gateway,
+            self.group,
+            self.secret,
+            self.user,
+            self.password,
+            self.dh,
+            self.natt,
+            self.dpd_idle
         );
         for l in &self.extra {
             s.push_str(l);
@@ -651,6 +679,138 @@ pub fn kit(file: &str) -> String {
 /// Milliseconds since `t0` (for handshake timing prints).
 pub fn since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Edits a file in place.
+fn edit(path: &Path, f: impl Fn(&str) -> String) {
+    let s = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, f(&s)).unwrap();
+}
+
+impl Lab {
+    /// A real FreeRADIUS in the inside namespace on the seed's AAA host, PIX ports
+    /// 1645/1646, key `secretkey`, users cisco_customer/cisco123 and framed_user/framed123
+    /// (Framed-IP-Address 10.89.129.203). Returns the process index.
+    pub fn freeradius(&mut self) -> usize {
+        let raddb = self.dir.join("raddb");
+        let o = run(&["cp", "-a", "/etc/freeradius/3.0", raddb.to_str().unwrap()]);
+        assert!(
+            o.status.success(),
+            "copying /etc/freeradius/3.0 failed: scripts/deps.sh installs freeradius"
+        );
+        let root = self.dir.to_str().unwrap().to_string();
+        for d in ["rlog", "rrun"] {
+            std::fs::create_dir_all(self.dir.join(d)).unwrap();
+        }
+        edit(&raddb.join("radiusd.conf"), |s| {
+            s.lines()
+                .map(|l| {
+                    let t = l.trim_start();
+                    if t.starts_with("logdir =") {
+                        format!("logdir = {root}/rlog")
+                    } else if t.starts_with("run_dir =") {
+                        format!("run_dir = {root}/rrun")
+                    } else if t.starts_with("raddbdir =") {
+                        format!("raddbdir = {root}/raddb")
+                    } else if t.starts_with("user = freerad") || t.starts_with("group = freerad") {
+                        format!("#{l}")
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        edit(&raddb.join("sites-enabled/default"), |s| {
+            let mut port = 1645;
+            s.lines()
+                .map(|l| {
+                    let t = l.trim_start();
+                    if t.starts_with("ipaddr = *") || t.starts_with("ipv6addr = ::") {
+                        format!("\tipaddr = {AAA_HOST}")
+                    } else if t.starts_with("port = 0") {
+                        let line = format!("\tport = {port}");
+                        port += 1;
+                        line
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        edit(&raddb.join("clients.conf"), |s| {
+            format!("{s}\nclient pix {{\n\tipaddr = 10.89.129.192/28\n\tsecret = secretkey\n}}\n")
+        });
+        edit(&raddb.join("mods-config/files/authorize"), |s| {
+            format!(
+                "cisco_customer Cleartext-Password := \"cisco123\"\n\n\
+                 framed_user Cleartext-Password := \"framed123\"\n\
+                 \tFramed-IP-Address = 10.89.129.203,\n\
+                 \tFramed-IP-Netmask = 255.255.255.255\n\n{s}"
+            )
+        });
+        let ns = self.inside.clone();
+        let i = self.spawn(
+            &ns,
+            "radiusd",
+            &[
+                "freeradius",
+                "-X",
+                "-l",
+                "stdout",
+                "-d",
+                raddb.to_str().unwrap(),
+            ],
+            150,
+        );
+        let ok = wait_for(Duration::from_secs(30), || {
+            self.procs[i]
+                .log_text()
+                .contains("Ready to process requests")
+        });
+        assert!(
+            ok,
+            "FreeRADIUS did not start:\n{}",
+            self.procs[i].log_text()
+        );
+        i
+    }
+
+    /// The interop kit's TACACS+ server (scapy's codec) in the inside namespace on the
+    /// seed's AAA host, key `secretkey`, users cisco_customer/cisco123.
+    pub fn tacacs(&mut self) -> usize {
+        let ns = self.inside.clone();
+        let script = kit("tacacs-scapy-server.py");
+        let i = self.spawn(
+            &ns,
+            "tacacs",
+            &[
+                "python3",
+                &script,
+                "--bind",
+                AAA_HOST,
+                "--port",
+                "49",
+                "--key",
+                "secretkey",
+                "--timeout",
+                "140",
+                "--user",
+                "cisco_customer:cisco123",
+            ],
+            150,
+        );
+        let ok = wait_for(Duration::from_secs(20), || {
+            self.procs[i].log_text().contains("listening on")
+        });
+        assert!(
+            ok,
+            "TACACS+ server did not start:\n{}",
+            self.procs[i].log_text()
+        );
+        i
+    }
 }
 
 /// Whether a command exists (for optional timing comparisons only).

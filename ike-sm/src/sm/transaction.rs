@@ -244,7 +244,16 @@ impl Endpoint {
                             user: &user,
                             aaa: None,
                         };
-                        srv.handle_payload(now, &cfg, &mut cx)?;
+                        if let Err(e) = srv.handle_payload(now, &cfg, &mut cx) {
+                            if !srv.is_failed() {
+                                return Err(e.into());
+                            }
+                            // No address left: refuse the client now, as for a push,
+                            // instead of dropping its request until it gives up.
+                            let _ = self.send_delete(sa, rng);
+                            self.fail(sa, FailReason::AddressUnavailable);
+                            return Ok(());
+                        }
                     }
                 } else if cfg.cfg_type == CfgType::Ack {
                     if let Some(srv) = sa.cfg_push_srv.as_mut() {
