@@ -54,6 +54,25 @@ pub struct Session {
     pub idle_time: Option<Duration>,
     /// `vpngroup max-time`.
     pub max_time: Option<Duration>,
+    /// Entered in the policy (uauth) after Xauth and Mode Config.
+    pub in_policy: bool,
+}
+
+/// A short metric label for a failure.
+pub fn fail_reason_key(r: &ike_sm::FailReason) -> String {
+    use ike_sm::FailReason as F;
+    match r {
+        F::NoProposalChosen => "no_proposal_chosen".into(),
+        F::AuthenticationFailed => "authentication_failed".into(),
+        F::InvalidId => "invalid_id".into(),
+        F::Timeout => "timeout".into(),
+        F::XauthFailed => "xauth_failed".into(),
+        F::AddressUnavailable => "address_unavailable".into(),
+        F::PeerNotify(n) => format!("peer_notify_{n}"),
+        F::DeadPeer => "dead_peer".into(),
+        F::Protocol(_) => "protocol".into(),
+        _ => "other".into(),
+    }
 }
 
 /// What an operator reads for a failed SA.
@@ -119,8 +138,16 @@ pub struct Gateway {
     pub data: DataPlane,
     /// Sessions by IKE SA.
     pub sessions: BTreeMap<SaId, Session>,
-    /// Xauth's AAA client.
-    pub aaa: Option<Aaa>,
+    /// The AAA clients, one per `aaa-server` tag.
+    pub aaa: BTreeMap<String, Aaa>,
+    /// `crypto map ... client authentication TAG`.
+    pub xauth_tag: Option<String>,
+    /// The PIX policy for tunnelled traffic (pix-nat: permit-ipsec or ACLs, nat 0,
+    /// uauth, per-connection accounting).
+    pub policy: policy::Policy,
+    /// Seconds since the Unix epoch at `started` (accounting records carry wall time;
+    /// the driver supplies it, tests use 0).
+    pub epoch_at_start: u64,
     /// `hostname`.
     pub hostname: String,
     /// The crypto map's interface.
@@ -149,9 +176,140 @@ pub struct Gateway {
     pub keylog_on: bool,
     /// Log lines for the operator (drained by the loop).
     pub log: Vec<String>,
+    /// Counters for `--metrics`.
+    pub metrics: Metrics,
+}
+
+/// Counters the Prometheus listener exports (monotonic since start).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Phase 1s that came up.
+    pub handshakes_ok: u64,
+    /// SAs that failed, by reason.
+    pub handshakes_failed: BTreeMap<String, u64>,
+    /// Xauth verdicts: accepted / rejected.
+    pub xauth: BTreeMap<&'static str, u64>,
+    /// Inner bytes of IPsec SAs already removed (live ones are read from the data plane).
+    pub bytes_in_closed: u64,
+    /// Inner bytes sent to clients by removed SAs.
+    pub bytes_out_closed: u64,
+    /// Packets of removed SAs dropped, by reason.
+    pub drops_closed: BTreeMap<&'static str, u64>,
+}
+
+fn metric_label(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || c == '\n' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn bump<K: Ord>(m: &mut BTreeMap<K, u64>, k: K, n: u64) {
+    let e = m.entry(k).or_insert(0);
+    *e = e.saturating_add(n);
 }
 
 impl Gateway {
+    /// The Prometheus text exposition (version 0.0.4) of the gateway's state.
+    pub fn metrics_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut o = String::new();
+        let established = self.sessions.values().filter(|s| s.established).count();
+        let total = self.ike.sa_count();
+        let users = self.sessions.values().filter(|s| s.user.is_some()).count();
+        let _ = writeln!(
+            o,
+            "# HELP pix_ike_sas IKE SAs by state.\n# TYPE pix_ike_sas gauge"
+        );
+        let _ = writeln!(o, "pix_ike_sas{{state=\"established\"}} {established}");
+        let _ = writeln!(
+            o,
+            "pix_ike_sas{{state=\"embryonic\"}} {}",
+            total.saturating_sub(established)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP pix_ipsec_sa_pairs IPsec SA pairs installed.\n# TYPE pix_ipsec_sa_pairs gauge"
+        );
+        let _ = writeln!(o, "pix_ipsec_sa_pairs {}", self.data.len());
+        let _ = writeln!(
+            o,
+            "# HELP pix_uauth_users Authenticated VPN users.\n# TYPE pix_uauth_users gauge"
+        );
+        let _ = writeln!(o, "pix_uauth_users {users}");
+        let _ = writeln!(o, "# HELP pix_pool_addresses_in_use Leased ip local pool addresses.\n# TYPE pix_pool_addresses_in_use gauge");
+        for p in self.ike.pools().pools() {
+            let _ = writeln!(
+                o,
+                "pix_pool_addresses_in_use{{pool=\"{}\"}} {}",
+                metric_label(p.name()),
+                p.in_use()
+            );
+        }
+        let _ = writeln!(o, "# HELP pix_handshakes_total Phase 1 negotiations by result.\n# TYPE pix_handshakes_total counter");
+        let _ = writeln!(
+            o,
+            "pix_handshakes_total{{result=\"ok\"}} {}",
+            self.metrics.handshakes_ok
+        );
+        for (r, n) in &self.metrics.handshakes_failed {
+            let _ = writeln!(
+                o,
+                "pix_handshakes_total{{result=\"failed\",reason=\"{}\"}} {n}",
+                metric_label(r)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "# HELP pix_xauth_total Xauth verdicts.\n# TYPE pix_xauth_total counter"
+        );
+        for (r, n) in &self.metrics.xauth {
+            let _ = writeln!(o, "pix_xauth_total{{verdict=\"{r}\"}} {n}");
+        }
+        let (mut bin, mut bout) = (self.metrics.bytes_in_closed, self.metrics.bytes_out_closed);
+        let mut drops = self.metrics.drops_closed.clone();
+        for (_, c) in self.data.children() {
+            bin = bin.saturating_add(c.counters.bytes_in);
+            bout = bout.saturating_add(c.counters.bytes_out);
+            for (k, n) in &c.counters.recv_errors {
+                bump(&mut drops, *k, *n);
+            }
+        }
+        for (k, n) in &self.data.global_drops {
+            bump(&mut drops, *k, *n);
+        }
+        let _ = writeln!(o, "# HELP pix_tunnel_bytes_total Inner bytes through IPsec SAs.\n# TYPE pix_tunnel_bytes_total counter");
+        let _ = writeln!(
+            o,
+            "pix_tunnel_bytes_total{{direction=\"from_clients\"}} {bin}"
+        );
+        let _ = writeln!(
+            o,
+            "pix_tunnel_bytes_total{{direction=\"to_clients\"}} {bout}"
+        );
+        let _ = writeln!(o, "# HELP pix_drops_total Packets dropped, by stage and reason.\n# TYPE pix_drops_total counter");
+        for (k, n) in &drops {
+            let _ = writeln!(
+                o,
+                "pix_drops_total{{stage=\"esp\",reason=\"{}\"}} {n}",
+                metric_label(k)
+            );
+        }
+        for (k, n) in self.policy.drops() {
+            let _ = writeln!(
+                o,
+                "pix_drops_total{{stage=\"policy\",reason=\"{}\"}} {n}",
+                metric_label(k)
+            );
+        }
+        o
+    }
+
     /// A gateway from a plan, on `outside_addr`.
     pub fn new(
         plan: setup::Plan,
@@ -159,30 +317,41 @@ impl Gateway {
         now: Instant,
         config_name: String,
     ) -> Self {
-        let aaa = plan.xauth_tag.as_ref().and_then(|tag| {
-            let group = plan.aaa.get(tag)?;
-            let mut local = xauth::LocalUsers::new();
-            for (n, s, p) in &plan.local_users {
-                let _ = local.add(
-                    n.as_bytes(),
-                    xauth::Secret::new(s.expose_secret().to_vec()),
-                    *p,
-                );
-            }
-            Some(Aaa {
-                tag: tag.clone(),
-                client: xauth::aaa::AaaClient::new(
-                    setup::aaa_config(group, outside_addr, plan.radius_ports),
-                    local,
-                ),
-                pending: HashMap::new(),
-            })
-        });
+        let mut local = xauth::LocalUsers::new();
+        for (n, sec, p) in &plan.local_users {
+            let _ = local.add(
+                n.as_bytes(),
+                xauth::Secret::new(sec.expose_secret().to_vec()),
+                *p,
+            );
+        }
+        let mut aaa = BTreeMap::new();
+        for (tag, group) in &plan.aaa {
+            let users = if group.protocol == xauth::aaa::Protocol::Local {
+                std::mem::take(&mut local)
+            } else {
+                xauth::LocalUsers::new()
+            };
+            aaa.insert(
+                tag.clone(),
+                Aaa {
+                    tag: tag.clone(),
+                    client: xauth::aaa::AaaClient::new(
+                        setup::aaa_config(group, outside_addr, plan.radius_ports),
+                        users,
+                    ),
+                    pending: HashMap::new(),
+                },
+            );
+        }
         Gateway {
             ike: Endpoint::new(plan.ike, plan.pools),
             data: DataPlane::new(),
             sessions: BTreeMap::new(),
             aaa,
+            xauth_tag: plan.xauth_tag,
+            policy: plan.policy,
+            epoch_at_start: 0,
             hostname: plan.hostname,
             outside_if: plan.outside_if,
             outside_addr,
@@ -197,6 +366,7 @@ impl Gateway {
             keylog: Vec::new(),
             keylog_on: false,
             log: Vec::new(),
+            metrics: Metrics::default(),
         }
     }
 
@@ -212,13 +382,15 @@ impl Gateway {
                 progressed = true;
                 self.on_event(now, ev, rng);
             }
-            let aaa_events: Vec<xauth::aaa::AaaEvent> = match &mut self.aaa {
-                Some(a) => std::iter::from_fn(|| a.client.poll_event()).collect(),
-                None => Vec::new(),
-            };
-            for e in aaa_events {
+            let mut aaa_events = Vec::new();
+            for (tag, a) in &mut self.aaa {
+                while let Some(e) = a.client.poll_event() {
+                    aaa_events.push((tag.clone(), e));
+                }
+            }
+            for (tag, e) in aaa_events {
                 progressed = true;
-                self.on_aaa(now, e, rng);
+                self.on_aaa(now, &tag, e, rng);
             }
             if !progressed {
                 break;
@@ -233,17 +405,33 @@ impl Gateway {
     fn on_aaa<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
+        tag: &str,
         e: xauth::aaa::AaaEvent,
         rng: &mut R,
     ) {
-        let xauth::aaa::AaaEvent::Auth { request, outcome } = e else {
+        let (request, outcome) = match e {
+            xauth::aaa::AaaEvent::Auth { request, outcome } => (request, outcome),
+            xauth::aaa::AaaEvent::Accounting { ok, .. } => {
+                if !ok {
+                    self.log.push(format!(
+                        "accounting: no server of aaa-server {tag} took a record"
+                    ));
+                }
+                return;
+            }
+        };
+        let Some(a) = self.aaa.get_mut(tag) else {
             return;
         };
-        let Some(a) = &mut self.aaa else { return };
         let Some((sa, user)) = a.pending.remove(&request) else {
             return;
         };
         let accept = matches!(outcome, xauth::aaa::AuthOutcome::Accept(_));
+        bump(
+            &mut self.metrics.xauth,
+            if accept { "accepted" } else { "rejected" },
+            1,
+        );
         let why = match &outcome {
             xauth::aaa::AuthOutcome::Accept(_) => "accepted",
             xauth::aaa::AuthOutcome::Reject { .. } => "rejected",
@@ -271,6 +459,7 @@ impl Gateway {
                 remote,
                 identity,
             } => {
+                self.metrics.handshakes_ok = self.metrics.handshakes_ok.saturating_add(1);
                 let (idle_time, max_time) = self
                     .session_limits
                     .get(&identity)
@@ -302,6 +491,7 @@ impl Gateway {
                         last_activity: now,
                         idle_time,
                         max_time,
+                        in_policy: false,
                     },
                 );
             }
@@ -310,7 +500,7 @@ impl Gateway {
                 if let Some(s) = self.sessions.get_mut(&sa) {
                     s.xauth_pending = true;
                 }
-                match &mut self.aaa {
+                match self.xauth_tag.as_ref().and_then(|t| self.aaa.get_mut(t)) {
                     Some(a) => {
                         let req = xauth::aaa::AuthRequest {
                             user: user.clone().into_bytes(),
@@ -342,6 +532,7 @@ impl Gateway {
                     s.xauth_pending = false;
                     s.user.clone_from(&user);
                 }
+                self.connect_policy(now, sa);
             }
             Event::AddressAssigned { sa, addr } => {
                 if let Some(s) = self.sessions.get_mut(&sa) {
@@ -349,6 +540,7 @@ impl Gateway {
                 }
                 self.log
                     .push(format!("mode config: SA {} gets {addr}", sa.0));
+                self.connect_policy(now, sa);
             }
             Event::ChildSa(c) => {
                 match self.data.install(&c, now) {
@@ -393,7 +585,7 @@ impl Gateway {
                     old.0, new.0
                 ));
             }
-            Event::Deleted { sa } => self.forget(sa, "deleted"),
+            Event::Deleted { sa } => self.forget(now, sa, "deleted", rng),
             Event::Failed { sa, reason } => {
                 let peer = self
                     .sessions
@@ -402,7 +594,12 @@ impl Gateway {
                     .unwrap_or_default();
                 self.log
                     .push(format!("SA {}{peer} failed: {}", sa.0, fail_words(&reason)));
-                self.forget(sa, "failed");
+                bump(
+                    &mut self.metrics.handshakes_failed,
+                    fail_reason_key(&reason),
+                    1,
+                );
+                self.forget(now, sa, "failed", rng);
             }
             Event::Debug(d) => {
                 for l in d.pix_lines() {
@@ -413,13 +610,21 @@ impl Gateway {
         }
     }
 
-    fn forget(&mut self, sa: SaId, why: &str) {
+    fn forget<R: CryptoRng + ?Sized>(&mut self, now: Instant, sa: SaId, why: &str, rng: &mut R) {
         let gone = self.data.remove_ike(sa);
+        for c in &gone {
+            self.account_closed(c);
+        }
         if let Some(s) = self.sessions.remove(&sa) {
+            if let (Some(addr), true) = (s.addr, s.in_policy) {
+                let ev = self.policy.vpn_disconnect(addr, now);
+                self.account(now, ev, rng);
+            }
             self.log.push(format!(
-                "SA {} with {} {why}{}{}; {} IPsec SA(s) removed",
+                "SA {} with {} ({}) {why}{}{}; {} IPsec SA(s) removed",
                 sa.0,
                 s.remote,
+                s.identity,
                 s.user
                     .as_ref()
                     .map(|u| format!(", user '{u}'"))
@@ -430,8 +635,170 @@ impl Gateway {
                 gone.len()
             ));
         }
-        if let Some(a) = &mut self.aaa {
+        for a in self.aaa.values_mut() {
             a.pending.retain(|_, (s, _)| *s != sa);
+        }
+    }
+
+    /// Enters a user in the policy (uauth, route) once Xauth and Mode Config are done.
+    fn connect_policy(&mut self, now: Instant, sa: SaId) {
+        let Some(s) = self.sessions.get_mut(&sa) else {
+            return;
+        };
+        if s.in_policy {
+            return;
+        }
+        let (Some(user), Some(addr)) = (s.user.clone(), s.addr) else {
+            return;
+        };
+        s.in_policy = true;
+        let peer = s.remote.ip();
+        self.policy.vpn_connect(&user, addr, Some(peer), now);
+    }
+
+    /// Sends accounting records to the server group their `aaa accounting` names.
+    fn account<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        events: Vec<policy::AcctEvent>,
+        rng: &mut R,
+    ) {
+        for e in events {
+            let Some(tag) = e.tag.clone() else { continue };
+            let start_time = self
+                .epoch_at_start
+                .saturating_add(now.saturating_duration_since(self.started).as_secs())
+                .saturating_sub(if e.start { 0 } else { e.elapsed.as_secs() });
+            let info = xauth::aaa::AcctInfo {
+                status: if e.start {
+                    xauth::radius::AcctStatus::Start
+                } else {
+                    xauth::radius::AcctStatus::Stop
+                },
+                user: e.user.clone().into_bytes(),
+                group: None,
+                client_addr: IpAddr::V4(e.client),
+                framed_ip: Some(e.client),
+                service: e.service.clone().into_bytes(),
+                task_id: e.task_id,
+                start_time,
+                elapsed_time: (!e.start)
+                    .then(|| u32::try_from(e.elapsed.as_secs()).unwrap_or(u32::MAX)),
+                bytes_in: (!e.start).then_some(e.bytes_in),
+                bytes_out: (!e.start).then_some(e.bytes_out),
+                packets_in: None,
+                packets_out: None,
+                class: None,
+            };
+            self.log.push(format!(
+                "accounting {}: user '{}' at {} {} to {}{}",
+                if e.start { "start" } else { "stop" },
+                e.user,
+                e.client,
+                e.service,
+                e.local,
+                if e.start {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} bytes in, {} bytes out, {} s",
+                        e.bytes_in,
+                        e.bytes_out,
+                        e.elapsed.as_secs()
+                    )
+                }
+            ));
+            match self.aaa.get_mut(&tag) {
+                Some(a) => {
+                    if let Err(err) = a.client.account(now, rng, info) {
+                        self.log.push(format!(
+                            "accounting: aaa-server {tag} refused a record: {err}"
+                        ));
+                    }
+                }
+                None => self.log.push(format!(
+                    "accounting: `aaa accounting ... {tag}` names no aaa-server {tag}"
+                )),
+            }
+        }
+    }
+
+    /// A decrypted ESP packet from `from`: decapsulated in place, checked against its
+    /// SA's selectors and the PIX policy; the inner packet's range when it goes to the
+    /// inside.
+    pub fn from_client<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        esp: &mut [u8],
+        rng: &mut R,
+    ) -> Option<std::ops::Range<usize>> {
+        match self.data.inbound(now, from, esp) {
+            Ok((range, sa, _, _)) => {
+                self.touch(sa, now);
+                let inner = esp.get_mut(range.clone())?;
+                let (d, ev) = self.policy.from_client(now, inner);
+                self.account(now, ev, rng);
+                self.policy_verdict(d, "inbound").then_some(range)
+            }
+            Err(d) => {
+                if d != dataplane::Drop::Dummy {
+                    self.debug_line(format!(
+                        "IPSEC(inbound): packet from {from} dropped: {}",
+                        d.word()
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    /// A packet from the inside TUN for a client: checked by the PIX policy, then
+    /// encapsulated into `out`. The length and where to send it.
+    pub fn to_client<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        out: &mut [u8],
+        rng: &mut R,
+    ) -> Option<(usize, dataplane::EspDest, SaId)> {
+        let (d, ev) = self.policy.to_client(now, packet);
+        self.account(now, ev, rng);
+        if !self.policy_verdict(d, "outbound") {
+            return None;
+        }
+        match self.data.outbound(now, rng, packet, out) {
+            Ok((n, dest, sa)) => {
+                self.touch(sa, now);
+                Some((n, dest, sa))
+            }
+            Err(d) => {
+                self.debug_line(format!("IPSEC(outbound): packet dropped: {}", d.word()));
+                None
+            }
+        }
+    }
+
+    fn policy_verdict(&mut self, d: policy::Decision, dir: &str) -> bool {
+        if d.forwarded() {
+            return true;
+        }
+        if let policy::Decision::Drop { reason, line } = d {
+            self.debug_line(format!(
+                "IPSEC({dir}): packet dropped by policy{}: {reason}",
+                line.map(|l| format!(" (config line {l})"))
+                    .unwrap_or_default()
+            ));
+        }
+        false
+    }
+
+    fn account_closed(&mut self, c: &dataplane::Child) {
+        let m = &mut self.metrics;
+        m.bytes_in_closed = m.bytes_in_closed.saturating_add(c.counters.bytes_in);
+        m.bytes_out_closed = m.bytes_out_closed.saturating_add(c.counters.bytes_out);
+        for (k, n) in &c.counters.recv_errors {
+            bump(&mut m.drops_closed, *k, *n);
         }
     }
 
@@ -454,7 +821,11 @@ impl Gateway {
         });
         [
             self.ike.poll_timeout(),
-            self.aaa.as_ref().and_then(|a| a.client.poll_timeout()),
+            self.aaa
+                .values()
+                .filter_map(|a| a.client.poll_timeout())
+                .min(),
+            self.policy.poll_timeout(),
             self.data.poll_timeout(),
             sessions.min(),
         ]
@@ -467,9 +838,11 @@ impl Gateway {
     /// `vpngroup idle-time` / `max-time`.
     pub fn handle_timeout<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
         self.ike.handle_timeout(now, rng);
-        if let Some(a) = &mut self.aaa {
+        for a in self.aaa.values_mut() {
             a.client.handle_timeout(now, rng);
         }
+        let ev = self.policy.expire(now);
+        self.account(now, ev, rng);
         for (sa, spi) in self.data.expired(now) {
             self.log
                 .push(format!("IPsec SA {spi:#x} reached its lifetime: deleted"));
@@ -505,7 +878,7 @@ impl Gateway {
         let _ = self.ike.delete(now, sa, rng);
         self.process(now, rng);
         // An SA that was never established produces no Deleted event.
-        self.forget(sa, "cleared");
+        self.forget(now, sa, "cleared", rng);
     }
 
     /// `clear crypto isakmp sa [PEER]`: how many were cleared.
@@ -569,6 +942,9 @@ impl Gateway {
             ["show", "local-pool", rest @ ..] | ["show", "ip", "local", "pool", rest @ ..] => {
                 let name = rest.first().and_then(|_| words.last().copied());
                 show::local_pool(self.ike.pools(), name)
+            }
+            ["show", what @ ("xlate" | "conn" | "local-host"), ..] => {
+                self.policy.show(now, what).unwrap_or_default()
             }
             ["show", "version", ..] => show::version(
                 &self.hostname,

@@ -45,7 +45,6 @@
 //!   interface other than the outside one.
 
 // Wired into serve.rs by the event loop; until then only the tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
@@ -319,7 +318,8 @@ fn put_addr(p: &mut [u8], at: usize, a: Ipv4Addr) {
 fn rewrite(p: &mut [u8], h: &Parsed, out: &Endpoints) {
     let (src, dst) = (out.src, out.dst);
     let ports = h.proto.has_ports();
-    let echo_id = h.proto == Proto::Icmp && h.sport != 0;
+    // pix-nat reports no "port" for ICMP unless a PAT translated the echo id: keep it
+    let echo_id = h.proto == Proto::Icmp && h.sport != 0 && out.sport != 0;
     let sport = if ports || echo_id { out.sport } else { h.sport };
     let dport = if ports { out.dport } else { h.dport };
     if src == h.src && dst == h.dst && sport == h.sport && dport == h.dport {
@@ -392,11 +392,13 @@ impl Policy {
     }
 
     /// The compiled configuration.
+    #[allow(dead_code)] // for embedders and tests
     pub fn firewall(&self) -> &Firewall {
         &self.fw
     }
 
     /// The state (xlates, connections, uauth).
+    #[allow(dead_code)] // for embedders and tests
     pub fn state(&self) -> &State {
         &self.st
     }

@@ -60,6 +60,10 @@ pub struct RunArgs {
     /// retransmit-count, dpd-idle (0: off), dpd-retries, dpd-retry-interval, natt-keepalive.
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     pub limits: Vec<String>,
+    /// Serve Prometheus metrics (SAs, handshakes by result, Xauth verdicts, tunnel
+    /// bytes, drops by reason) over HTTP on this address (off by default).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
     /// Print debug lines on stderr: `--debug crypto isakmp`, `--debug crypto ipsec`.
     #[arg(long, num_args = 1.., value_name = "WORDS")]
     pub debug: Vec<String>,
@@ -323,9 +327,12 @@ fn add_routes(tun: &str, pools: &modecfg::Pools) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A TACACS+ connection: the server group's tag and the client's connection id.
+type ConnKey = (String, xauth::aaa::ConnId);
+
 enum AaaIn {
-    Data(xauth::aaa::ConnId, Vec<u8>),
-    Closed(xauth::aaa::ConnId),
+    Data(ConnKey, Vec<u8>),
+    Closed(ConnKey),
 }
 
 struct Io {
@@ -334,7 +341,7 @@ struct Io {
     raw: UdpSocket,
     tun: tokio_tun::Tun,
     aaa_udp: UdpSocket,
-    aaa_conns: HashMap<xauth::aaa::ConnId, mpsc::UnboundedSender<Option<Vec<u8>>>>,
+    aaa_conns: HashMap<ConnKey, mpsc::UnboundedSender<Option<Vec<u8>>>>,
     aaa_in: mpsc::Sender<AaaIn>,
     keylog: Option<std::fs::File>,
     subscribers: Vec<(Vec<DebugKind>, mpsc::Sender<String>)>,
@@ -372,7 +379,7 @@ impl Io {
 
     fn spawn_tcp(
         &mut self,
-        conn: xauth::aaa::ConnId,
+        conn: ConnKey,
         to: SocketAddr,
     ) -> mpsc::UnboundedSender<Option<Vec<u8>>> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
@@ -382,7 +389,7 @@ impl Io {
                 tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(to))
                     .await;
             let Ok(Ok(mut s)) = s else {
-                let _ = back.send(AaaIn::Closed(conn)).await;
+                let _ = back.send(AaaIn::Closed(conn.clone())).await;
                 return;
             };
             let mut buf = vec![0u8; 4096];
@@ -395,12 +402,12 @@ impl Io {
                     r = s.read(&mut buf) => match r {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            let _ = back.send(AaaIn::Data(conn, buf.get(..n).unwrap_or_default().to_vec())).await;
+                            let _ = back.send(AaaIn::Data(conn.clone(), buf.get(..n).unwrap_or_default().to_vec())).await;
                         }
                     },
                 }
             }
-            let _ = back.send(AaaIn::Closed(conn)).await;
+            let _ = back.send(AaaIn::Closed(conn.clone())).await;
         });
         tx
     }
@@ -411,10 +418,14 @@ async fn flush(gw: &mut Gateway, io: &mut Io) {
     while let Some(t) = gw.ike.poll_transmit() {
         io.send_ike(t).await;
     }
-    if let Some(a) = &mut gw.aaa {
-        let ts: Vec<xauth::aaa::AaaTransmit> =
-            std::iter::from_fn(|| a.client.poll_transmit()).collect();
-        for t in ts {
+    let mut ts = Vec::new();
+    for (tag, a) in &mut gw.aaa {
+        while let Some(t) = a.client.poll_transmit() {
+            ts.push((tag.clone(), t));
+        }
+    }
+    {
+        for (tag, t) in ts {
             match t {
                 xauth::aaa::AaaTransmit::Datagram { to, payload, .. } => {
                     if let Err(e) = io.aaa_udp.send_to(&payload, to).await {
@@ -422,18 +433,19 @@ async fn flush(gw: &mut Gateway, io: &mut Io) {
                     }
                 }
                 xauth::aaa::AaaTransmit::Stream { conn, to, payload } => {
-                    let tx = match io.aaa_conns.get(&conn) {
+                    let key = (tag, conn);
+                    let tx = match io.aaa_conns.get(&key) {
                         Some(tx) => tx.clone(),
                         None => {
-                            let tx = io.spawn_tcp(conn, to);
-                            io.aaa_conns.insert(conn, tx.clone());
+                            let tx = io.spawn_tcp(key.clone(), to);
+                            io.aaa_conns.insert(key, tx.clone());
                             tx
                         }
                     };
                     let _ = tx.send(Some(payload));
                 }
                 xauth::aaa::AaaTransmit::Close { conn } => {
-                    if let Some(tx) = io.aaa_conns.remove(&conn) {
+                    if let Some(tx) = io.aaa_conns.remove(&(tag, conn)) {
                         let _ = tx.send(None);
                     }
                 }
@@ -515,7 +527,23 @@ async fn serve(
     let control_path = control::path(args.control.clone());
     control::listen(&control_path, ctl_tx)?;
     let (aaa_tx, mut aaa_rx) = mpsc::channel::<AaaIn>(256);
+    let (metrics_tx, mut metrics_rx) = mpsc::channel::<tokio::sync::oneshot::Sender<String>>(16);
+    if let Some(addr) = args.metrics {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
+        log(&format!("metrics on http://{addr}/metrics"));
+        tokio::spawn(serve_metrics(l, metrics_tx));
+    }
+    log(if plan.permit_ipsec {
+        "sysopt connection permit-ipsec: tunnelled traffic bypasses the interface ACLs"
+    } else {
+        "no sysopt connection permit-ipsec: tunnelled traffic is checked by the outside ACL"
+    });
     let mut gw = Gateway::new(plan, outside, now, config_name);
+    gw.epoch_at_start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     gw.keylog_on = keylog.is_some();
     let mut io = Io {
         udp500,
@@ -569,7 +597,7 @@ async fn serve(
                             gw.process(now, &mut rng);
                         }
                         Ok(esp::udp_encap::Port4500::Esp(_)) => {
-                            inbound_esp(&mut gw, &io, now, from.ip(), d).await;
+                            inbound_esp(&mut gw, &io, now, from.ip(), d, &mut rng).await;
                         }
                         _ => {}
                     }
@@ -582,23 +610,17 @@ async fn serve(
                     let ihl = pkt.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
                     let src = pkt.get(12..16).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(Ipv4Addr::from);
                     if let (Some(src), Some(esp_part)) = (src, pkt.get_mut(ihl..)) {
-                        inbound_esp(&mut gw, &io, now, IpAddr::V4(src), esp_part).await;
+                        inbound_esp(&mut gw, &io, now, IpAddr::V4(src), esp_part, &mut rng).await;
                     }
                 }
             }
             r = io.tun.recv(&mut btun) => {
                 if let Ok(n) = r {
                     let now = Instant::now();
-                    let pkt = btun.get(..n).unwrap_or_default();
-                    match gw.data.outbound(now, &mut rng, pkt, &mut out) {
-                        Ok((len, dest, sa)) => {
-                            gw.touch(sa, now);
-                            if io.send_esp(dest, out.get(..len).unwrap_or_default()).await.is_err() {
-                                gw.data.send_failed(sa);
-                            }
-                        }
-                        Err(d) => {
-                            gw.debug.push((DebugKind::Ipsec, format!("IPSEC(outbound): packet dropped: {}", d.word())));
+                    let pkt = btun.get_mut(..n).unwrap_or_default();
+                    if let Some((len, dest, sa)) = gw.to_client(now, pkt, &mut out, &mut rng) {
+                        if io.send_esp(dest, out.get(..len).unwrap_or_default()).await.is_err() {
+                            gw.data.send_failed(sa);
                         }
                     }
                 }
@@ -606,8 +628,19 @@ async fn serve(
             r = io.aaa_udp.recv_from(&mut baaa) => {
                 if let Ok((n, from)) = r {
                     let now = Instant::now();
-                    if let Some(a) = &mut gw.aaa {
-                        if let Err(e) = a.client.handle_datagram(now, &mut rng, from, baaa.get(..n).unwrap_or_default()) {
+                    let d = baaa.get(..n).unwrap_or_default();
+                    // The reply belongs to the group whose request it answers: each
+                    // client checks identifier, authenticator and source itself.
+                    let mut first_err = None;
+                    let mut taken = false;
+                    for a in gw.aaa.values_mut() {
+                        match a.client.handle_datagram(now, &mut rng, from, d) {
+                            Ok(()) => { taken = true; break; }
+                            Err(e) => { first_err.get_or_insert(e); }
+                        }
+                    }
+                    if !taken {
+                        if let Some(e) = first_err {
                             log(&format!("RADIUS reply from {from} dropped: {e}"));
                         }
                     }
@@ -616,20 +649,25 @@ async fn serve(
             }
             Some(m) = aaa_rx.recv() => {
                 let now = Instant::now();
-                if let Some(a) = &mut gw.aaa {
-                    match m {
-                        AaaIn::Data(c, b) => {
+                match m {
+                    AaaIn::Data((tag, c), b) => {
+                        if let Some(a) = gw.aaa.get_mut(&tag) {
                             if let Err(e) = a.client.handle_stream(now, &mut rng, c, &b) {
-                                log(&format!("TACACS+ reply dropped: {e}"));
+                                log(&format!("TACACS+ reply from aaa-server {tag} dropped: {e}"));
                             }
                         }
-                        AaaIn::Closed(c) => {
-                            io.aaa_conns.remove(&c);
+                    }
+                    AaaIn::Closed((tag, c)) => {
+                        io.aaa_conns.remove(&(tag.clone(), c));
+                        if let Some(a) = gw.aaa.get_mut(&tag) {
                             a.client.handle_stream_closed(now, &mut rng, c);
                         }
                     }
                 }
                 gw.process(now, &mut rng);
+            }
+            Some(reply) = metrics_rx.recv() => {
+                let _ = reply.send(gw.metrics_text());
             }
             Some(m) = ctl_rx.recv() => {
                 let now = Instant::now();
@@ -654,22 +692,18 @@ async fn serve(
     Ok(())
 }
 
-async fn inbound_esp(gw: &mut Gateway, io: &Io, now: Instant, from: IpAddr, esp: &mut [u8]) {
-    match gw.data.inbound(now, from, esp) {
-        Ok((range, sa, _, _)) => {
-            gw.touch(sa, now);
-            if let Some(inner) = esp.get(range) {
-                if let Err(e) = io.tun.send(inner).await {
-                    log(&format!("write to the inside TUN failed: {e}"));
-                }
-            }
-        }
-        Err(d) => {
-            if !matches!(d, super::dataplane::Drop::Dummy) {
-                gw.debug.push((
-                    DebugKind::Ipsec,
-                    format!("IPSEC(inbound): packet from {from} dropped: {}", d.word()),
-                ));
+async fn inbound_esp<R: rand_core::CryptoRng + ?Sized>(
+    gw: &mut Gateway,
+    io: &Io,
+    now: Instant,
+    from: IpAddr,
+    esp: &mut [u8],
+    rng: &mut R,
+) {
+    if let Some(range) = gw.from_client(now, from, esp, rng) {
+        if let Some(inner) = esp.get(range) {
+            if let Err(e) = io.tun.send(inner).await {
+                log(&format!("write to the inside TUN failed: {e}"));
             }
         }
     }
@@ -691,4 +725,60 @@ async fn shutdown<R: rand_core::CryptoRng + ?Sized>(
         "stopped; {} address(es) still leased",
         gw.ike.pools().total_in_use()
     ));
+}
+
+/// A minimal HTTP/1.0 responder for `GET /metrics` (anything else: 404). Requests are
+/// read up to 8 KiB with a 5 s limit; the text comes from the event loop.
+async fn serve_metrics(
+    l: tokio::net::TcpListener,
+    ask: mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
+) {
+    loop {
+        let Ok((mut s, _)) = l.accept().await else {
+            continue;
+        };
+        let ask = ask.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut n = 0usize;
+            let read = tokio::time::timeout(Duration::from_secs(5), async {
+                while n < buf.len() {
+                    match s.read(buf.get_mut(n..).unwrap_or_default()).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => {
+                            n = n.saturating_add(k);
+                            if buf
+                                .get(..n)
+                                .is_some_and(|b| b.windows(4).any(|w| w == b"\r\n\r\n"))
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+            if read.is_err() {
+                return;
+            }
+            let head = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
+            let ok = head.starts_with("GET /metrics ") || head.starts_with("GET /metrics?");
+            let body = if ok {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if ask.send(tx).await.is_err() {
+                    return;
+                }
+                rx.await.unwrap_or_default()
+            } else {
+                "not found: try /metrics\n".to_string()
+            };
+            let status = if ok { "200 OK" } else { "404 Not Found" };
+            let resp = format!(
+                "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+            let _ = s.shutdown().await;
+        });
+    }
 }

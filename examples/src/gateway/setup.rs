@@ -68,6 +68,8 @@ pub struct Plan {
     pub session_limits: BTreeMap<String, (Option<Duration>, Option<Duration>)>,
     /// `sysopt connection permit-ipsec`.
     pub permit_ipsec: bool,
+    /// The PIX policy for tunnelled traffic.
+    pub policy: super::policy::Policy,
     /// Things that work but an admin should know (one line each).
     pub warnings: Vec<String>,
 }
@@ -624,9 +626,16 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
     let mut default_policy = modecfg::GroupPolicy::named("default");
     default_policy.address_pools = default_pools;
     session_limits.insert(String::new(), (None, None));
-    if !errors.is_empty() {
+    let policy = match super::policy::Policy::new(config, &outside_if) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let Some(policy) = policy.filter(|_| errors.is_empty()) else {
         return Err(errors);
-    }
+    };
     let gateway = GatewayConfig {
         policies: ike_policies,
         groups,
@@ -664,6 +673,7 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
         local_users,
         session_limits,
         permit_ipsec,
+        policy,
         warnings,
     })
 }

@@ -508,3 +508,27 @@ fn limits_from_the_command_line() {
     assert!(e.contains("not a whole number"), "{e}");
     assert!(setup::apply_limit(&mut l, "max-sas").is_err());
 }
+
+#[test]
+fn tunnelled_packets_pass_the_policy_both_ways() {
+    let mut rig = Rig::new(demo_plan(&[], |t| t));
+    let sa = rig.connect("cisco_customer", "cisco123");
+    rig.quick_mode(sa);
+    let mut client_dp = DataPlane::new();
+    client_dp.install(&rig.client_children[0], rig.now).unwrap();
+    let ping = icmp("10.89.129.200", "10.89.129.131");
+    let mut buf = vec![0u8; 2048];
+    let (n, _, _) = client_dp
+        .outbound(rig.now, &mut rig.rng, &ping, &mut buf)
+        .unwrap();
+    let from: IpAddr = "198.51.100.7".parse().unwrap();
+    let now = rig.now;
+    let r = rig.gw.from_client(now, from, &mut buf[..n], &mut rig.rng);
+    assert!(r.is_some(), "{:?}", rig.gw.debug);
+    assert_eq!(&buf[r.unwrap()], &ping[..]);
+    let mut reply = icmp("10.89.129.131", "10.89.129.200");
+    reply[20] = 0; // echo reply
+    let mut out = vec![0u8; 2048];
+    let r = rig.gw.to_client(now, &mut reply, &mut out, &mut rig.rng);
+    assert!(r.is_some(), "{:?}", rig.gw.debug);
+}
