@@ -132,6 +132,37 @@ fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
     });
     assert!(clean, "{}", lab.show("crypto isakmp sa"));
     assert!(lab.show("local-pool").contains("VPNpool"));
+    lab.proc(gw).stop(Duration::from_secs(5));
+
+    // two servers in the group, the first one dead: tried in order, the second accepts
+    let cfg = config_with(
+        &[(
+            "crypto map mymap client authentication LOCAL",
+            "crypto map mymap client authentication RADIUS",
+        )],
+        &[
+            "aaa-server RADIUS (inside) host 10.89.129.135 secretkey timeout 1",
+            &format!("aaa-server RADIUS (inside) host {AAA_HOST} secretkey timeout 3"),
+        ],
+    );
+    let gw = lab.start_gateway(&cfg, &demo_secrets(), &[]);
+    let t0 = Instant::now();
+    let (p, ifname) = lab.vpnc(&ns, "vpnc-radius-failover", &raw(), 3);
+    assert_eq!(
+        lab.wait_tunnel(&ns, &ifname, p, 30).as_deref(),
+        Some("10.89.129.200"),
+        "{}",
+        lab.logs()
+    );
+    eprintln!(
+        "RADIUS failover to the second server: tunnel after {:.0} ms",
+        since(t0)
+    );
+    assert!(lab
+        .proc(gw)
+        .log_text()
+        .contains("xauth: user 'cisco_customer' accepted by aaa-server RADIUS"));
+    lab.proc(p).stop(Duration::from_secs(5));
 }
 
 #[test]
