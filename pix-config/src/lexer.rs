@@ -416,39 +416,37 @@ pub(crate) fn parse_ip(t: &str) -> Option<Ipv4Addr> {
     if b.len() < 7 || b.len() > 15 {
         return None;
     }
+    let digit = |i: usize| {
+        b.get(i)
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| u16::from(c.wrapping_sub(b'0')))
+    };
     let mut octets = [0u8; 4];
-    let mut part = 0usize;
-    let mut value = 0u16;
-    let mut digits = 0u8;
-    let mut leading_zero = false;
-    for &c in b {
-        if c == b'.' {
-            if digits == 0 {
+    let mut i = 0usize; // (at most 15: no overflow below)
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
                 return None;
             }
-            *octets.get_mut(part)? = u8::try_from(value).ok()?;
-            part = part.saturating_add(1);
-            value = 0;
-            digits = 0;
-            leading_zero = false;
-        } else if c.is_ascii_digit() {
-            if leading_zero || digits == 3 {
-                return None;
-            }
-            leading_zero = digits == 0 && c == b'0';
-            value = value
-                .wrapping_mul(10)
-                .wrapping_add(u16::from(c.wrapping_sub(b'0')));
-            digits = digits.saturating_add(1);
-        } else {
-            return None;
+            i = i.wrapping_add(1);
         }
+        let d0 = digit(i)?;
+        i = i.wrapping_add(1);
+        let mut v = d0;
+        if let Some(d1) = digit(i) {
+            if d0 == 0 {
+                return None; // leading zero
+            }
+            v = v.wrapping_mul(10).wrapping_add(d1);
+            i = i.wrapping_add(1);
+            if let Some(d2) = digit(i) {
+                v = v.wrapping_mul(10).wrapping_add(d2);
+                i = i.wrapping_add(1);
+            }
+        }
+        *octet = u8::try_from(v).ok()?;
     }
-    if part != 3 || digits == 0 {
-        return None;
-    }
-    *octets.get_mut(3)? = u8::try_from(value).ok()?;
-    Some(Ipv4Addr::from(octets))
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// A `name`-like token: starts with a letter.
