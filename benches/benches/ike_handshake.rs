@@ -19,7 +19,16 @@
 //! cipher; ike-sm runs DES/3DES on `esp::des_table`, the table-driven DES of the ESP
 //! transforms, since the `des` crate's DES ran at about 26 MB/s).
 //!
-//! Run: `cargo bench -p pix-benches --bench ike_handshake -- --warm-up-time 1 --measurement-time 3`
+//! The gateway runs with `Limits::debug_events = false` (`no-debug (production)`: the PIX
+//! with `no debug`, which is how a gateway runs; no debug event is built) in the criterion
+//! groups and in every paired line so marked; the DES/MD5 paired lines are repeated with
+//! `debug-on` (every `debug crypto isakmp` event built, queued and drained).
+//!
+//! Run: `cargo bench -p pix-benches --bench ike_handshake -- --warm-up-time 1 --measurement-time 3`;
+//! only the paired summary: `cargo bench -p pix-benches --bench ike_handshake -- zzz_no_criterion`.
+//! Profiling: `IKE_HANDSHAKE_PROFILE=<group>:<am|mm>:<rounds>[:debug]` runs only that flow's
+//! paired rounds (for `perf record -g`); with `IKE_HANDSHAKE_STEPS=1` it also prints the
+//! gateway's median time per step (each datagram handled, each batch of polling).
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
