@@ -72,6 +72,25 @@ fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
     assert!(rlog.contains("NAS-IP-Address = 192.168.1.1"), "{rlog}");
     lab.proc(p).stop(Duration::from_secs(5));
 
+    // Framed-IP-Address: framed_user gets 10.89.129.203 from the server, not .201
+    let framed = VpncConf {
+        user: "framed_user".into(),
+        password: "framed123".into(),
+        ..raw()
+    };
+    let (p, ifname) = lab.vpnc(&ns, "vpnc-radius-framed", &framed, 3);
+    assert_eq!(
+        lab.wait_tunnel(&ns, &ifname, p, 20).as_deref(),
+        Some("10.89.129.203"),
+        "{}",
+        lab.logs()
+    );
+    assert!(lab.ping(&ns, 2) >= 1, "{}", lab.logs());
+    assert!(lab.proc(gw).log_text().contains(
+        "aaa-server RADIUS assigns 10.89.129.203 to user 'framed_user' (Framed-IP-Address)"
+    ));
+    lab.proc(p).stop(Duration::from_secs(5));
+
     // reject: a wrong password is refused by the server
     let (p, _) = lab.vpnc(
         &ns,

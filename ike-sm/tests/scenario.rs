@@ -1717,3 +1717,47 @@ fn phase1_keylog_agrees_on_both_ends() {
     assert_eq!(key_g.len(), 8);
     assert!(net.gw.phase1_keylog(SaId(9999)).is_none());
 }
+
+/// RADIUS Framed-IP-Address: the verdict carries the address and Mode Config hands it
+/// out instead of the next one from the pool.
+#[test]
+fn xauth_verdict_with_an_aaa_address_is_what_mode_config_assigns() {
+    let mut net = Net::new(51, "10.89.129.200-10.89.129.204");
+    net.answer_xauth = false;
+    let c = net.client(C4);
+    let gw: SocketAddr = GW.parse().unwrap();
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(52);
+    let sa = net
+        .cli(c)
+        .initiate(now, c, gw, profile_4x(b"cisco1234", "cisco123"), &mut rng)
+        .unwrap();
+    net.run(Duration::from_secs(5));
+    let gw_sa = net
+        .gw_events
+        .iter()
+        .find_map(|e| match e {
+            Event::XauthCredentials { sa, .. } => Some(*sa),
+            _ => None,
+        })
+        .unwrap();
+    let addr: Ipv4Addr = "10.89.129.203".parse().unwrap();
+    let now = net.now;
+    net.gw
+        .xauth_verdict_with_address(
+            now,
+            gw_sa,
+            true,
+            Some(modecfg::AaaAddress {
+                addr,
+                netmask: None,
+            }),
+            &mut net.rng,
+        )
+        .unwrap();
+    net.run(Duration::from_secs(10));
+    assert!(net.cli(c).ready_for_quick_mode(sa));
+    assert_eq!(net.cli(c).assigned_address(sa), Some(addr));
+    assert!(net.gw.pools().is_in_use(addr));
+    assert_eq!(net.gw.pools().total_in_use(), 1);
+}

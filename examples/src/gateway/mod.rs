@@ -446,7 +446,23 @@ impl Gateway {
         if let Some(s) = self.sessions.get_mut(&sa) {
             s.xauth_pending = false;
         }
-        if let Err(e) = self.ike.xauth_verdict(now, sa, accept, rng) {
+        // RADIUS Framed-IP-Address: Mode Config hands out that address.
+        let framed = match &outcome {
+            xauth::aaa::AuthOutcome::Accept(info) => info.framed_ip.map(|addr| {
+                self.log.push(format!(
+                    "xauth: aaa-server {tag} assigns {addr} to user '{user}' (Framed-IP-Address)"
+                ));
+                modecfg::AaaAddress {
+                    addr,
+                    netmask: info.framed_netmask,
+                }
+            }),
+            _ => None,
+        };
+        if let Err(e) = self
+            .ike
+            .xauth_verdict_with_address(now, sa, accept, framed, rng)
+        {
             self.log
                 .push(format!("xauth: verdict for SA {} not delivered: {e}", sa.0));
         }

@@ -267,6 +267,10 @@ fn is_local(a: Ipv4Addr) -> bool {
     std::net::UdpSocket::bind(SocketAddr::new(a.into(), 0)).is_ok()
 }
 
+/// Receive buffer for the IKE and ESP sockets: bursts of hundreds of clients (the load
+/// test) overflow the kernel's default ~208 KiB, and a lost DELETE is never resent.
+const RECV_BUFFER: usize = 4 << 20;
+
 fn bind_udp(addr: SocketAddr) -> anyhow::Result<UdpSocket> {
     let s = std::net::UdpSocket::bind(addr).map_err(|e| {
         let hint = match e.kind() {
@@ -284,7 +288,10 @@ fn bind_udp(addr: SocketAddr) -> anyhow::Result<UdpSocket> {
         anyhow::anyhow!("cannot listen on UDP {addr}: {e} ({hint})")
     })?;
     s.set_nonblocking(true)?;
-    Ok(UdpSocket::from_std(s)?)
+    let s = socket2::Socket::from(s);
+    // best effort: the kernel caps it at net.core.rmem_max
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    Ok(UdpSocket::from_std(std::net::UdpSocket::from(s))?)
 }
 
 /// The raw ESP socket. It is driven through tokio's `UdpSocket`, which is only
@@ -301,6 +308,7 @@ fn raw_esp(addr: Ipv4Addr) -> anyhow::Result<UdpSocket> {
     s.bind(&SocketAddr::new(addr.into(), 0).into())
         .with_context(|| format!("cannot bind the raw ESP socket to {addr}"))?;
     s.set_nonblocking(true)?;
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
     Ok(UdpSocket::from_std(std::net::UdpSocket::from(s))?)
 }
 

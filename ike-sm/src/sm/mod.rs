@@ -580,7 +580,28 @@ impl Endpoint {
         accept: bool,
         rng: &mut R,
     ) -> Result<(), SmError> {
+        self.xauth_verdict_with_address(now, sa, accept, None, rng)
+    }
+
+    /// The AAA verdict, with the address the AAA server assigned (RADIUS
+    /// Framed-IP-Address / Framed-IP-Netmask): Mode Config then hands out that address
+    /// instead of one from the group's pool (inside a local pool it is taken from the
+    /// pool; outside any pool it is leased as an external address).
+    ///
+    /// # Errors
+    /// As [`Endpoint::xauth_verdict`].
+    pub fn xauth_verdict_with_address<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        accept: bool,
+        address: Option<modecfg::AaaAddress>,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
         let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
+        if accept {
+            s.aaa_address = address;
+        }
         let r = self.verdict(&mut s, now, accept, rng);
         self.put_back(s, now);
         self.finish_rekeys(now, rng);

@@ -123,6 +123,8 @@ pub(crate) struct IkeSa {
     pub cfg_push_cli: Option<modecfg::PushClient>,
     pub user: Option<String>,
     pub lease: Option<modecfg::Lease>,
+    /// The address the AAA server assigned with the Xauth verdict (Framed-IP-Address).
+    pub aaa_address: Option<modecfg::AaaAddress>,
     pub assigned: Option<core::net::Ipv4Addr>,
     pub xauth_done: bool,
     pub cfg_done: bool,
@@ -214,6 +216,7 @@ impl IkeSa {
             cfg_push_cli: None,
             user: None,
             lease: None,
+            aaa_address: None,
             assigned: None,
             xauth_done: false,
             cfg_done: false,

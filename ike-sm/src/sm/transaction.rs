@@ -242,7 +242,7 @@ impl Endpoint {
                             pools: &mut self.pools,
                             policy,
                             user: &user,
-                            aaa: None,
+                            aaa: sa.aaa_address,
                         };
                         if let Err(e) = srv.handle_payload(now, &cfg, &mut cx) {
                             if !srv.is_failed() {
@@ -580,7 +580,7 @@ impl Endpoint {
                 pools: &mut self.pools,
                 policy,
                 user: &user,
-                aaa: None,
+                aaa: sa.aaa_address,
             };
             match modecfg::PushServer::start(&gw.modecfg, now, ident, &mut cx) {
                 Ok(s) => sa.cfg_push_srv = Some(s),
