@@ -532,3 +532,87 @@ fn tunnelled_packets_pass_the_policy_both_ways() {
     let r = rig.gw.to_client(now, &mut reply, &mut out, &mut rig.rng);
     assert!(r.is_some(), "{:?}", rig.gw.debug);
 }
+
+fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let total = 40 + payload.len();
+    let mut p = vec![0u8; total];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p[8] = 64;
+    p[9] = 6;
+    p[12..16].copy_from_slice(&src.parse::<Ipv4Addr>().unwrap().octets());
+    p[16..20].copy_from_slice(&dst.parse::<Ipv4Addr>().unwrap().octets());
+    p[20..22].copy_from_slice(&sport.to_be_bytes());
+    p[22..24].copy_from_slice(&dport.to_be_bytes());
+    p[32] = 0x50;
+    p[33] = flags;
+    p[40..].copy_from_slice(payload);
+    p
+}
+
+/// Phase-1 expiry ends a user like any other teardown: the SAs go, the uauth entry
+/// goes, the open TCP connection gets its accounting stop, the address returns.
+#[test]
+fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
+    let mut rig = Rig::new(demo_plan(&[], |t| {
+        t.replace(
+            "isakmp policy 10 lifetime 86400",
+            "isakmp policy 10 lifetime 120",
+        )
+    }));
+    let sa = rig.connect("cisco_customer", "cisco123");
+    rig.quick_mode(sa);
+    let mut client_dp = DataPlane::new();
+    client_dp.install(&rig.client_children[0], rig.now).unwrap();
+    let from: IpAddr = "198.51.100.7".parse().unwrap();
+    let mut buf = vec![0u8; 2048];
+    // a telnet connection through the tunnel: SYN from the client, SYN-ACK back
+    let syn = tcp("10.89.129.200", 40000, "10.89.129.131", 23, 0x02, b"");
+    let (n, _, _) = client_dp
+        .outbound(rig.now, &mut rig.rng, &syn, &mut buf)
+        .unwrap();
+    let now = rig.now;
+    assert!(
+        rig.gw
+            .from_client(now, from, &mut buf[..n], &mut rig.rng)
+            .is_some(),
+        "{:?}",
+        rig.gw.debug
+    );
+    let mut synack = tcp("10.89.129.131", 23, "10.89.129.200", 40000, 0x12, b"");
+    let mut out = vec![0u8; 2048];
+    assert!(rig
+        .gw
+        .to_client(now, &mut synack, &mut out, &mut rig.rng)
+        .is_some());
+    assert!(
+        rig.gw.log.iter().any(|l| l.starts_with(
+            "accounting start: user 'cisco_customer' at 10.89.129.200 telnet to 10.89.129.131"
+        )),
+        "{:?}",
+        rig.gw.log
+    );
+    let conn = rig.gw.command(now, "show conn", &mut rig.rng);
+    assert!(
+        conn.contains("10.89.129.131") && conn.contains("10.89.129.200"),
+        "{conn}"
+    );
+    // the IKE SA's lifetime runs out on the gateway
+    rig.now += Duration::from_secs(121);
+    let now = rig.now;
+    rig.gw.handle_timeout(now, &mut rig.rng);
+    assert!(rig.gw.sessions.is_empty(), "{:?}", rig.gw.log);
+    assert!(rig.gw.data.is_empty());
+    assert_eq!(rig.gw.ike.pools().total_in_use(), 0);
+    assert!(
+        rig.gw.log.iter().any(|l| l.starts_with(
+            "accounting stop: user 'cisco_customer' at 10.89.129.200 telnet to 10.89.129.131"
+        )),
+        "{:?}",
+        rig.gw.log
+    );
+    let uauth = rig.gw.command(now, "show uauth", &mut rig.rng);
+    assert!(uauth.contains("Authenticated Users         0"), "{uauth}");
+    let conn = rig.gw.command(now, "show conn", &mut rig.rng);
+    assert!(!conn.contains("10.89.129.200"), "{conn}");
+}
