@@ -253,4 +253,11 @@ fn without_permit_ipsec_acl_120_decides() {
             .any(|l| l.starts_with("IPSEC(inbound): packet dropped by policy (config line")),
         "{log}"
     );
+    // show drops: the counters and the last drops with the deciding line
+    let drops = lab.show("drops");
+    assert!(
+        drops.contains("IPSEC(inbound): packet dropped by policy (config line"),
+        "{drops}"
+    );
+    assert!(drops.contains("  policy "), "{drops}");
 }

@@ -178,7 +178,12 @@ pub struct Gateway {
     pub log: Vec<String>,
     /// Counters for `--metrics`.
     pub metrics: Metrics,
+    /// The last packets the policy dropped, with the deciding config line (`show drops`).
+    pub recent_drops: std::collections::VecDeque<String>,
 }
+
+/// How many dropped packets `show drops` remembers.
+const RECENT_DROPS: usize = 32;
 
 /// Counters the Prometheus listener exports (monotonic since start).
 #[derive(Debug, Default)]
@@ -367,6 +372,7 @@ impl Gateway {
             keylog_on: false,
             log: Vec::new(),
             metrics: Metrics::default(),
+            recent_drops: std::collections::VecDeque::new(),
         }
     }
 
@@ -800,11 +806,16 @@ impl Gateway {
             return true;
         }
         if let policy::Decision::Drop { reason, line } = d {
-            self.debug_line(format!(
+            let text = format!(
                 "IPSEC({dir}): packet dropped by policy{}: {reason}",
                 line.map(|l| format!(" (config line {l})"))
                     .unwrap_or_default()
-            ));
+            );
+            if self.recent_drops.len() >= RECENT_DROPS {
+                self.recent_drops.pop_front();
+            }
+            self.recent_drops.push_back(text.clone());
+            self.debug_line(text);
         }
         false
     }
@@ -816,6 +827,36 @@ impl Gateway {
         for (k, n) in &c.counters.recv_errors {
             bump(&mut m.drops_closed, *k, *n);
         }
+    }
+
+    /// `show drops`: packets dropped in the data plane by stage and reason, and the
+    /// last ones the policy dropped with the configuration line that decided.
+    fn show_drops(&self) -> String {
+        use std::fmt::Write as _;
+        let mut o = String::from("Dropped packets (since start)\n");
+        let mut esp: BTreeMap<&str, u64> = BTreeMap::new();
+        for (k, n) in &self.metrics.drops_closed {
+            bump(&mut esp, *k, *n);
+        }
+        for (_, c) in self.data.children() {
+            for (k, n) in &c.counters.recv_errors {
+                bump(&mut esp, *k, *n);
+            }
+        }
+        for (k, n) in &self.data.global_drops {
+            bump(&mut esp, *k, *n);
+        }
+        for (k, n) in &esp {
+            let _ = writeln!(o, "  ipsec  {n:>10}  {k}");
+        }
+        for (k, n) in self.policy.drops() {
+            let _ = writeln!(o, "  policy {n:>10}  {k}");
+        }
+        let _ = writeln!(o, "\nLast {} policy drops:", self.recent_drops.len());
+        for l in &self.recent_drops {
+            let _ = writeln!(o, "  {l}");
+        }
+        o
     }
 
     /// Marks traffic on an IKE SA (idle-time).
@@ -962,6 +1003,7 @@ impl Gateway {
             ["show", what @ ("xlate" | "conn" | "local-host"), ..] => {
                 self.policy.show(now, what).unwrap_or_default()
             }
+            ["show", "drops", ..] => self.show_drops(),
             ["show", "version", ..] => show::version(
                 &self.hostname,
                 now.saturating_duration_since(self.started),
