@@ -33,14 +33,6 @@ fn radius_config(host: &str, key: &str, timeout: u32) -> String {
     )
 }
 
-/// Waits until vpnc ends; returns how long it took.
-fn vpnc_gives_up(lab: &mut Lab, p: usize, secs: u64) -> f64 {
-    let t0 = Instant::now();
-    let ended = wait_for(Duration::from_secs(secs), || !lab.proc(p).alive());
-    assert!(ended, "vpnc still running\n{}", lab.logs());
-    since(t0)
-}
-
 #[test]
 fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
     let _g = serial();
@@ -55,13 +47,7 @@ fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
         &demo_secrets(),
         &[],
     );
-    let (p, ifname) = lab.vpnc(&ns, "vpnc-radius-ok", &raw(), 3);
-    assert_eq!(
-        lab.wait_tunnel(&ns, &ifname, p, 20).as_deref(),
-        Some("10.89.129.200"),
-        "{}",
-        lab.logs()
-    );
+    let (p, _) = lab.vpnc_tunnel(&ns, "vpnc-radius-ok", &raw(), "10.89.129.200");
     assert!(lab.ping(&ns, 2) >= 1, "{}", lab.logs());
     assert!(lab
         .proc(gw)
@@ -78,13 +64,7 @@ fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
         password: "framed123".into(),
         ..raw()
     };
-    let (p, ifname) = lab.vpnc(&ns, "vpnc-radius-framed", &framed, 3);
-    assert_eq!(
-        lab.wait_tunnel(&ns, &ifname, p, 20).as_deref(),
-        Some("10.89.129.203"),
-        "{}",
-        lab.logs()
-    );
+    let (p, _) = lab.vpnc_tunnel(&ns, "vpnc-radius-framed", &framed, "10.89.129.203");
     assert!(lab.ping(&ns, 2) >= 1, "{}", lab.logs());
     assert!(lab.proc(gw).log_text().contains(
         "aaa-server RADIUS assigns 10.89.129.203 to user 'framed_user' (Framed-IP-Address)"
@@ -92,16 +72,15 @@ fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
     lab.proc(p).stop(Duration::from_secs(5));
 
     // reject: a wrong password is refused by the server
-    let (p, _) = lab.vpnc(
+    lab.vpnc_refused(
         &ns,
         "vpnc-radius-bad",
         &VpncConf {
             password: "nope".into(),
             ..raw()
         },
-        3,
+        30,
     );
-    vpnc_gives_up(&mut lab, p, 30);
     assert!(lab
         .proc(gw)
         .log_text()
@@ -116,8 +95,7 @@ fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
         &demo_secrets(),
         &[],
     );
-    let (p, _) = lab.vpnc(&ns, "vpnc-radius-wrongkey", &raw(), 3);
-    let t = vpnc_gives_up(&mut lab, p, 60);
+    let (_, t) = lab.vpnc_refused(&ns, "vpnc-radius-wrongkey", &raw(), 60);
     let log = lab.proc(gw).log_text();
     assert!(
         log.contains(
@@ -138,8 +116,7 @@ fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
         &demo_secrets(),
         &[],
     );
-    let (p, _) = lab.vpnc(&ns, "vpnc-radius-down", &raw(), 3);
-    let t = vpnc_gives_up(&mut lab, p, 60);
+    let (_, t) = lab.vpnc_refused(&ns, "vpnc-radius-down", &raw(), 60);
     let log = lab.proc(gw).log_text();
     assert!(
         log.contains("no AAA server answered: rejected by aaa-server RADIUS"),
@@ -166,13 +143,7 @@ fn xauth_against_freeradius_accept_reject_wrong_key_and_server_down() {
     );
     let gw = lab.start_gateway(&cfg, &demo_secrets(), &[]);
     let t0 = Instant::now();
-    let (p, ifname) = lab.vpnc(&ns, "vpnc-radius-failover", &raw(), 3);
-    assert_eq!(
-        lab.wait_tunnel(&ns, &ifname, p, 30).as_deref(),
-        Some("10.89.129.200"),
-        "{}",
-        lab.logs()
-    );
+    let (p, _) = lab.vpnc_tunnel(&ns, "vpnc-radius-failover", &raw(), "10.89.129.200");
     eprintln!(
         "RADIUS failover to the second server: tunnel after {:.0} ms",
         since(t0)
@@ -195,13 +166,7 @@ fn xauth_against_tacacs_with_the_seed_configuration() {
     // 10.89.129.134 with key secretkey
     let seed = std::fs::read_to_string(kit("../fixtures/pix63-vpnclient.cfg")).unwrap();
     let gw = lab.start_gateway(&seed, &demo_secrets(), &[]);
-    let (p, ifname) = lab.vpnc(&ns, "vpnc-tacacs", &raw(), 3);
-    assert_eq!(
-        lab.wait_tunnel(&ns, &ifname, p, 20).as_deref(),
-        Some("10.89.129.200"),
-        "{}",
-        lab.logs()
-    );
+    let (p, _) = lab.vpnc_tunnel(&ns, "vpnc-tacacs", &raw(), "10.89.129.200");
     assert!(lab.ping(&ns, 2) >= 1, "{}", lab.logs());
     let log = lab.proc(gw).log_text();
     assert!(
@@ -211,16 +176,15 @@ fn xauth_against_tacacs_with_the_seed_configuration() {
     let tlog = lab.proc(tac).log_text();
     assert!(tlog.contains("PAP user='cisco_customer' -> PASS"), "{tlog}");
     lab.proc(p).stop(Duration::from_secs(5));
-    let (p, _) = lab.vpnc(
+    lab.vpnc_refused(
         &ns,
         "vpnc-tacacs-bad",
         &VpncConf {
             password: "nope".into(),
             ..raw()
         },
-        3,
+        30,
     );
-    vpnc_gives_up(&mut lab, p, 30);
     assert!(lab
         .proc(tac)
         .log_text()

@@ -451,6 +451,50 @@ impl Lab {
         (i, ifname)
     }
 
+    /// Starts vpnc and waits for its tunnel with the address `want`; returns the process
+    /// index and the TUN interface.
+    pub fn vpnc_tunnel(
+        &mut self,
+        ns: &str,
+        name: &str,
+        conf: &VpncConf,
+        want: &str,
+    ) -> (usize, String) {
+        let (p, ifname) = self.vpnc(ns, name, conf, 3);
+        let got = self.wait_tunnel(ns, &ifname, p, 30);
+        assert_eq!(
+            got.as_deref(),
+            Some(want),
+            "vpnc {name}: no tunnel with {want}\n{}",
+            self.logs()
+        );
+        (p, ifname)
+    }
+
+    /// Starts vpnc, which must give up within `secs` without a tunnel; returns the
+    /// process index and how long it ran (ms).
+    pub fn vpnc_refused(
+        &mut self,
+        ns: &str,
+        name: &str,
+        conf: &VpncConf,
+        secs: u64,
+    ) -> (usize, f64) {
+        let (p, ifname) = self.vpnc(ns, name, conf, 3);
+        let t0 = Instant::now();
+        let ended = wait_for(Duration::from_secs(secs), || !self.procs[p].alive());
+        assert!(
+            ended,
+            "vpnc {name} still running after {secs} s\n{}",
+            self.logs()
+        );
+        assert!(
+            self.addr_of(ns, &ifname).is_none(),
+            "vpnc {name} got a tunnel"
+        );
+        (p, since(t0))
+    }
+
     /// The IPv4 address on `ifname` in `ns`, if any.
     pub fn addr_of(&self, ns: &str, ifname: &str) -> Option<String> {
         let o = run(&["ip", "-n", ns, "-4", "-o", "addr", "show", "dev", ifname]);
