@@ -197,3 +197,22 @@ pub fn seed_qm_offers() -> Vec<QmOffer> {
         o(EspCipher::Des, EspAuth::HmacSha1, false),
     ]
 }
+
+/// The Quick Mode a VPN Client 4.x asks for once Mode Config gave it `addr`: its own
+/// address against 0.0.0.0/0 (everything through the tunnel), the seed's proposals 1..8,
+/// no PFS, 28800 s.
+#[must_use]
+pub fn vpn_client_quick_mode(addr: Ipv4Addr) -> crate::config::QuickModeRequest {
+    use crate::config::{QuickModeRequest, Selector, TrafficSelector};
+    QuickModeRequest {
+        local: TrafficSelector::new(Selector::Addr(addr)),
+        remote: TrafficSelector::new(Selector::Subnet(
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+        )),
+        offers: seed_qm_offers(),
+        pfs: None,
+        life_secs: 28_800,
+        life_kb: 0,
+    }
+}

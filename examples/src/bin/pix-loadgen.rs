@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair};
-use ike_sm::{presets, Endpoint, Event, QuickModeRequest, SaId, Selector, TrafficSelector};
+use ike_sm::{presets, Endpoint, Event, SaId};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::net::UdpSocket;
@@ -290,22 +290,7 @@ impl User {
                     .ok_or_else(|| "no Mode Config address".to_string())?;
                 let t = now();
                 self.ep
-                    .initiate_quick_mode(
-                        t,
-                        sa,
-                        QuickModeRequest {
-                            local: TrafficSelector::new(Selector::Addr(addr)),
-                            remote: TrafficSelector::new(Selector::Subnet(
-                                Ipv4Addr::UNSPECIFIED,
-                                Ipv4Addr::UNSPECIFIED,
-                            )),
-                            offers: presets::seed_qm_offers(),
-                            pfs: None,
-                            life_secs: 28_800,
-                            life_kb: 0,
-                        },
-                        &mut self.rng,
-                    )
+                    .initiate_quick_mode(t, sa, presets::vpn_client_quick_mode(addr), &mut self.rng)
                     .map_err(|e| format!("Quick Mode: {e}"))?;
                 qm_started = true;
                 continue;

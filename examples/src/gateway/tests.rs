@@ -10,7 +10,7 @@
 use super::dataplane::{DataPlane, Drop, EspDest};
 use super::*;
 use ike_sm::crypto::dh::DhGroup;
-use ike_sm::{presets, QuickModeRequest, Selector, TrafficSelector};
+use ike_sm::{presets, Selector, TrafficSelector};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::net::SocketAddr;
@@ -119,17 +119,7 @@ impl Rig {
             .initiate_quick_mode(
                 self.now,
                 sa,
-                QuickModeRequest {
-                    local: TrafficSelector::new(Selector::Addr(addr)),
-                    remote: TrafficSelector::new(Selector::Subnet(
-                        Ipv4Addr::UNSPECIFIED,
-                        Ipv4Addr::UNSPECIFIED,
-                    )),
-                    offers: presets::seed_qm_offers(),
-                    pfs: None,
-                    life_secs: 28_800,
-                    life_kb: 0,
-                },
+                presets::vpn_client_quick_mode(addr),
                 &mut self.rng,
             )
             .unwrap();
