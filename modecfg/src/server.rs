@@ -355,7 +355,8 @@ enum PullState {
 /// The gateway in `client configuration address respond` mode.
 #[derive(Debug)]
 pub struct PullServer {
-    config: ServerConfig,
+    /// Shared: a gateway starts one server per IKE SA from the same configuration.
+    config: std::sync::Arc<ServerConfig>,
     state: PullState,
     lease: Option<Lease>,
     events: VecDeque<ServerEvent>,
@@ -363,8 +364,10 @@ pub struct PullServer {
 }
 
 impl PullServer {
-    /// Waits for the client's CFG_REQUEST, from `now`.
-    pub fn new(config: ServerConfig, now: Instant) -> Self {
+    /// Waits for the client's CFG_REQUEST, from `now`. The configuration may be shared
+    /// (`Arc<ServerConfig>`), so a gateway does not copy it per IKE SA.
+    pub fn new(config: impl Into<std::sync::Arc<ServerConfig>>, now: Instant) -> Self {
+        let config = config.into();
         let deadline = config.request_timeout.and_then(|d| now.checked_add(d));
         PullServer {
             config,

@@ -212,7 +212,8 @@ impl State {
 /// The gateway side of one Xauth dialogue (one per IKE SA).
 #[derive(Debug)]
 pub struct XauthServer {
-    config: ServerConfig,
+    /// Shared: a gateway starts one dialogue per IKE SA from the same configuration.
+    config: std::sync::Arc<ServerConfig>,
     state: State,
     next_id: u16,
     next_verdict: u64,
@@ -226,8 +227,15 @@ pub struct XauthServer {
 impl XauthServer {
     /// Starts the dialogue: the first REQUEST is ready in [`Self::poll_transmit`].
     ///
-    /// The first transaction identifier comes from `rng`; later ones follow it.
-    pub fn start<R: CryptoRng + ?Sized>(config: ServerConfig, now: Instant, rng: &mut R) -> Self {
+    /// The first transaction identifier comes from `rng`; later ones follow it. The
+    /// configuration may be shared (`Arc<ServerConfig>`), so a gateway does not copy it
+    /// per IKE SA.
+    pub fn start<R: CryptoRng + ?Sized>(
+        config: impl Into<std::sync::Arc<ServerConfig>>,
+        now: Instant,
+        rng: &mut R,
+    ) -> Self {
+        let config = config.into();
         let mut first = [0u8; 2];
         rng.fill_bytes(&mut first);
         let mut s = XauthServer {

@@ -59,6 +59,16 @@ pub struct Endpoint {
     pub(crate) rekeys: BTreeMap<SaId, SaId>,
     /// Finished rekeys: old SA -> the SA that replaced it (bounded).
     pub(crate) replaced: BTreeMap<SaId, SaId>,
+    /// The gateway's Xauth and Mode Config server configurations, shared by every IKE
+    /// SA's dialogue (the configuration never changes after [`Endpoint::new`]).
+    pub(crate) shared: Option<SharedServerConfig>,
+}
+
+/// See [`Endpoint::shared`].
+#[derive(Debug)]
+pub(crate) struct SharedServerConfig {
+    pub(crate) xauth: std::sync::Arc<xauth::ServerConfig>,
+    pub(crate) modecfg: std::sync::Arc<modecfg::ServerConfig>,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -75,7 +85,12 @@ impl Endpoint {
     /// An endpoint with its configuration and the address pools Mode Config leases from.
     #[must_use]
     pub fn new(config: Config, pools: modecfg::Pools) -> Self {
+        let shared = config.gateway.as_ref().map(|gw| SharedServerConfig {
+            xauth: std::sync::Arc::new(gw.xauth.clone()),
+            modecfg: std::sync::Arc::new(gw.modecfg.clone()),
+        });
         Self {
+            shared,
             config,
             pools,
             sas: BTreeMap::new(),
@@ -157,6 +172,28 @@ impl Endpoint {
         self.sas.values().filter_map(|s| s.next_deadline()).min()
     }
 
+    /// The gateway's Xauth server configuration, shared (no copy per IKE SA).
+    pub(crate) fn shared_xauth(
+        &self,
+        gw: &crate::config::GatewayConfig,
+    ) -> std::sync::Arc<xauth::ServerConfig> {
+        match &self.shared {
+            Some(s) => std::sync::Arc::clone(&s.xauth),
+            None => std::sync::Arc::new(gw.xauth.clone()),
+        }
+    }
+
+    /// The gateway's Mode Config server configuration, shared (no copy per IKE SA).
+    pub(crate) fn shared_modecfg(
+        &self,
+        gw: &crate::config::GatewayConfig,
+    ) -> std::sync::Arc<modecfg::ServerConfig> {
+        match &self.shared {
+            Some(s) => std::sync::Arc::clone(&s.modecfg),
+            None => std::sync::Arc::new(gw.modecfg.clone()),
+        }
+    }
+
     pub(crate) fn debug(&mut self, d: DebugEvent) {
         if self.config.limits.debug_events {
             self.event(Event::Debug(d));
@@ -186,8 +223,20 @@ impl Endpoint {
     }
 
     /// Sends `bytes` and remembers them as the answer to the datagram `incoming`.
+    /// The digest of `incoming` is the one [`Endpoint::datagram`] already took when
+    /// `incoming` is the very datagram being processed (same buffer, same length: hashed
+    /// once, not twice); anything else (a held Quick Mode replayed later) is hashed here.
     pub(crate) fn reply(&mut self, sa: &mut IkeSa, incoming: &[u8], bytes: Vec<u8>) {
-        let digest = HashAlg::Sha1.hash(&[incoming]);
+        let digest = match sa.cur_in.take() {
+            Some(d) if sa.cur_in_at == (incoming.as_ptr().addr(), incoming.len()) => {
+                sa.cur_in = Some(d.clone());
+                d
+            }
+            other => {
+                sa.cur_in = other;
+                HashAlg::Sha1.hash(&[incoming])
+            }
+        };
         self.store_reply(sa, digest, bytes.clone());
         self.send(sa, bytes);
     }
@@ -332,6 +381,7 @@ impl Endpoint {
             return;
         }
         sa.cur_in = Some(digest);
+        sa.cur_in_at = (bytes.as_ptr().addr(), bytes.len());
         if sa.cky_r == [0; 8] && h.responder_cookie != [0; 8] {
             // Our first message was answered: learn the responder cookie.
             self.by_cookies.remove(&sa.cookies());

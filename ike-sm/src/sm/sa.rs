@@ -143,6 +143,9 @@ pub(crate) struct IkeSa {
     pub auth_failures: u8,
     /// Digest of the datagram being processed (replies are stored under it).
     pub cur_in: Option<Vec<u8>>,
+    /// Address and length of the datagram `cur_in` is the digest of (identity only, never
+    /// dereferenced).
+    pub cur_in_at: (usize, usize),
     /// Initiator: when the phase-1 rekey starts (see `Limits::phase1_rekey_margin`).
     pub rekey_at: Option<Instant>,
     /// Initiator: the SA that is replacing this one (rekey in progress or done).
@@ -231,6 +234,7 @@ impl IkeSa {
             expires: None,
             half_open_deadline: None,
             cur_in: None,
+            cur_in_at: (0, 0),
             auth_failures: 0,
             rekey_at: None,
             rekeyed_by: None,

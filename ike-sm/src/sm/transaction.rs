@@ -230,7 +230,10 @@ impl Endpoint {
                                 sa.retx.remove(&mid);
                             }
                         }
-                        sa.cfg_pull_srv = Some(modecfg::PullServer::new(gw.modecfg.clone(), now));
+                        sa.cfg_pull_srv = Some(modecfg::PullServer::new(
+                            self.shared_modecfg(gw),
+                            now,
+                        ));
                     }
                     if let Some(srv) = sa.cfg_pull_srv.as_mut() {
                         let policy = match sa.group_idx.and_then(|i| gw.groups.get(i)) {
@@ -519,7 +522,7 @@ impl Endpoint {
         let r = match sa.role {
             Role::Responder => {
                 let xauth = self.config.gateway.as_ref().and_then(|gw| {
-                    (gw.client_authentication && !sa.no_xauth).then(|| gw.xauth.clone())
+                    (gw.client_authentication && !sa.no_xauth).then(|| self.shared_xauth(gw))
                 });
                 match xauth {
                     Some(cfg) => {
@@ -568,7 +571,7 @@ impl Endpoint {
         // A Unity client asks (pull); an older client waits for our SET (push).
         let pull = mode.respond && (sa.peer_unity || !mode.initiate);
         if pull {
-            sa.cfg_pull_srv = Some(modecfg::PullServer::new(gw.modecfg.clone(), now));
+            sa.cfg_pull_srv = Some(modecfg::PullServer::new(self.shared_modecfg(gw), now));
         } else {
             let policy = match sa.group_idx.and_then(|i| gw.groups.get(i)) {
                 Some(g) => &g.policy,
