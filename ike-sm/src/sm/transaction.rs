@@ -230,10 +230,8 @@ impl Endpoint {
                                 sa.retx.remove(&mid);
                             }
                         }
-                        sa.cfg_pull_srv = Some(modecfg::PullServer::new(
-                            self.shared_modecfg(gw),
-                            now,
-                        ));
+                        sa.cfg_pull_srv =
+                            Some(modecfg::PullServer::new(self.shared_modecfg(gw), now));
                     }
                     if let Some(srv) = sa.cfg_pull_srv.as_mut() {
                         let policy = match sa.group_idx.and_then(|i| gw.groups.get(i)) {
