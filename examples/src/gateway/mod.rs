@@ -748,7 +748,7 @@ impl Gateway {
     /// A decrypted ESP packet from `from`: decapsulated in place, checked against its
     /// SA's selectors and the PIX policy; the inner packet's range when it goes to the
     /// inside.
-    pub fn from_client<R: CryptoRng + ?Sized>(
+    pub fn packet_from_client<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
         from: IpAddr,
@@ -777,7 +777,7 @@ impl Gateway {
 
     /// A packet from the inside TUN for a client: checked by the PIX policy, then
     /// encapsulated into `out`. The length and where to send it.
-    pub fn to_client<R: CryptoRng + ?Sized>(
+    pub fn packet_to_client<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
         packet: &mut [u8],

@@ -7,6 +7,9 @@
 //! * the TUN device standing for the inside interface,
 //! * the AAA servers (RADIUS over UDP, TACACS+ over TCP),
 //! * the control socket, SIGINT/SIGTERM, and the next deadline from the Sans-IO crates.
+// The driver reads the clock (Instant::now, SystemTime::now): the library crates
+// never do, the event loop does it for them.
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -626,7 +629,7 @@ async fn serve(
                 if let Ok(n) = r {
                     let now = Instant::now();
                     let pkt = btun.get_mut(..n).unwrap_or_default();
-                    if let Some((len, dest, sa)) = gw.to_client(now, pkt, &mut out, &mut rng) {
+                    if let Some((len, dest, sa)) = gw.packet_to_client(now, pkt, &mut out, &mut rng) {
                         if io.send_esp(dest, out.get(..len).unwrap_or_default()).await.is_err() {
                             gw.data.send_failed(sa);
                         }
@@ -708,7 +711,7 @@ async fn inbound_esp<R: rand_core::CryptoRng + ?Sized>(
     esp: &mut [u8],
     rng: &mut R,
 ) {
-    if let Some(range) = gw.from_client(now, from, esp, rng) {
+    if let Some(range) = gw.packet_from_client(now, from, esp, rng) {
         if let Some(inner) = esp.get(range) {
             if let Err(e) = io.tun.send(inner).await {
                 log(&format!("write to the inside TUN failed: {e}"));

@@ -370,7 +370,7 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
         );
         return Err(errors);
     };
-    if !enabled_ifs.iter().any(|i| *i == outside_if) {
+    if !enabled_ifs.contains(&outside_if) {
         warnings.push(format!(
             "no `isakmp enable {outside_if}`: a PIX would not answer IKE there; this gateway listens anyway"
         ));

@@ -162,11 +162,7 @@ pub fn ipsec_sa(
                 c.life_secs.saturating_sub(age)
             );
             let _ = writeln!(out, "        IV size: {} bytes", c.encryption.iv_len());
-            let _ = writeln!(
-                out,
-                "        replay detection support: {}\n",
-                if dir == "inbound" { "Y" } else { "Y" }
-            );
+            let _ = writeln!(out, "        replay detection support: Y\n");
             let _ = writeln!(out, "     {dir} ah sas:\n");
             let _ = writeln!(out, "     {dir} pcp sas:\n");
         }
@@ -219,8 +215,7 @@ pub fn local_pool(pools: &modecfg::Pools, name: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<28} {:<15} {:<15} {:<5} {}",
-        "Pool", "Begin", "End", "Free", "In use"
+        "Pool                         Begin           End             Free  In use"
     );
     for p in pools.pools() {
         if name.is_some_and(|n| n != p.name()) {

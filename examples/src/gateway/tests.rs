@@ -513,13 +513,17 @@ fn tunnelled_packets_pass_the_policy_both_ways() {
         .unwrap();
     let from: IpAddr = "198.51.100.7".parse().unwrap();
     let now = rig.now;
-    let r = rig.gw.from_client(now, from, &mut buf[..n], &mut rig.rng);
+    let r = rig
+        .gw
+        .packet_from_client(now, from, &mut buf[..n], &mut rig.rng);
     assert!(r.is_some(), "{:?}", rig.gw.debug);
     assert_eq!(&buf[r.unwrap()], &ping[..]);
     let mut reply = icmp("10.89.129.131", "10.89.129.200");
     reply[20] = 0; // echo reply
     let mut out = vec![0u8; 2048];
-    let r = rig.gw.to_client(now, &mut reply, &mut out, &mut rig.rng);
+    let r = rig
+        .gw
+        .packet_to_client(now, &mut reply, &mut out, &mut rig.rng);
     assert!(r.is_some(), "{:?}", rig.gw.debug);
 }
 
@@ -564,7 +568,7 @@ fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
     let now = rig.now;
     assert!(
         rig.gw
-            .from_client(now, from, &mut buf[..n], &mut rig.rng)
+            .packet_from_client(now, from, &mut buf[..n], &mut rig.rng)
             .is_some(),
         "{:?}",
         rig.gw.debug
@@ -573,7 +577,7 @@ fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
     let mut out = vec![0u8; 2048];
     assert!(rig
         .gw
-        .to_client(now, &mut synack, &mut out, &mut rig.rng)
+        .packet_to_client(now, &mut synack, &mut out, &mut rig.rng)
         .is_some());
     assert!(
         rig.gw.log.iter().any(|l| l.starts_with(
