@@ -154,6 +154,12 @@ pub(crate) fn select_ipsec(
         let mut chosen = None;
         for t in esp.transforms() {
             let t = t?;
+            // Without debugging nothing is logged for a rejected transform: one whose ESP
+            // transform ID no transform set has is rejected without typing its attributes
+            // (they were validated when the SA payload was parsed).
+            if !debugging && !sets.iter().any(|s| s.cipher.transform_id() == t.transform_id) {
+                continue;
+            }
             let typed = IpsecTransform::from_attributes(t.attributes())?;
             let auth = typed.auth.map(|a| u64::from(u16::from(a)));
             note(DebugEvent::IpsecTransform {
