@@ -448,10 +448,14 @@ impl PullServer {
                 }
             }
         }
+        // Up to two events per attribute (checked, unsupported or not configured) and
+        // three around them: one reservation instead of a regrowth per few attributes.
+        self.events
+            .reserve(asked.len().saturating_mul(2).saturating_add(3));
         self.events
             .push_back(ServerEvent::CheckingRequest { identifier });
         let mut answered = AttrSet::empty();
-        let mut reply = Vec::new();
+        let mut reply = Vec::with_capacity(asked.len());
         for a in &asked {
             let t = a.attr_type();
             self.events.push_back(ServerEvent::Attribute { attr: t });

@@ -157,7 +157,11 @@ pub(crate) fn select_ipsec(
             // Without debugging nothing is logged for a rejected transform: one whose ESP
             // transform ID no transform set has is rejected without typing its attributes
             // (they were validated when the SA payload was parsed).
-            if !debugging && !sets.iter().any(|s| s.cipher.transform_id() == t.transform_id) {
+            if !debugging
+                && !sets
+                    .iter()
+                    .any(|s| s.cipher.transform_id() == t.transform_id)
+            {
                 continue;
             }
             let typed = IpsecTransform::from_attributes(t.attributes())?;
