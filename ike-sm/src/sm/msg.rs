@@ -129,7 +129,7 @@ pub(crate) fn p(body: OwnedBody) -> OwnedPayload {
 
 /// The bytes of a decrypted chain after its first payload (the HASH), without padding:
 /// what HASH(1), HASH(2) and the Informational HASH cover.
-pub(crate) fn after_first(chain: &isakmp_wire::PayloadChain<'_>) -> Result<Vec<u8>, SmError> {
+pub(crate) fn after_first<'a>(chain: &isakmp_wire::PayloadChain<'a>) -> Result<&'a [u8], SmError> {
     let mut raw = chain.raw();
     let first = raw.next().transpose()?.ok_or(SmError::Protocol {
         exchange: "encrypted exchange",
@@ -144,6 +144,5 @@ pub(crate) fn after_first(chain: &isakmp_wire::PayloadChain<'_>) -> Result<Vec<u
     Ok(chain
         .bytes
         .get(usize::from(first.length)..)
-        .unwrap_or_default()
-        .to_vec())
+        .unwrap_or_default())
 }

@@ -61,6 +61,21 @@ pub(crate) fn select_phase1(
     let Some(proposal) = sa.proposals().next().transpose()? else {
         return Ok(None);
     };
+    if !debugging {
+        // Nothing is logged: the transforms are walked in place (no list of them), and
+        // the walk stops at the first acceptable one. The SA payload was validated when
+        // it was parsed, so walking stops on the same errors as collecting would.
+        for &p in &policies {
+            for t in proposal.transforms() {
+                let t = t?;
+                let typed = Phase1Transform::from_attributes(t.attributes())?;
+                if acceptable(&typed, p, gw.client_authentication) {
+                    return Ok(Some(chosen_suite(p, &typed, &t, proposal.number)?));
+                }
+            }
+        }
+        return Ok(None);
+    }
     let transforms: Vec<_> = proposal.transforms().collect::<Result<_, _>>()?;
     for &p in &policies {
         let count = transforms.len();
@@ -86,22 +101,32 @@ pub(crate) fn select_phase1(
                 });
             }
             if ok {
-                return Ok(Some(Suite {
-                    cipher: p.encryption,
-                    hash: p.hash,
-                    group: p.group,
-                    auth_method: typed.auth_method.map_or(1, u16::from),
-                    life_secs: typed
-                        .life_seconds
-                        .unwrap_or(p.lifetime_secs)
-                        .min(p.lifetime_secs),
-                    transform: t.to_owned_transform()?,
-                    proposal_number: proposal.number,
-                }));
+                return Ok(Some(chosen_suite(p, &typed, t, proposal.number)?));
             }
         }
     }
     Ok(None)
+}
+
+/// The suite of the acceptable transform `t` under policy `p`.
+fn chosen_suite(
+    p: &IsakmpPolicy,
+    typed: &Phase1Transform,
+    t: &isakmp_wire::payload::transform::Transform<'_>,
+    proposal_number: u8,
+) -> Result<Suite, crate::SmError> {
+    Ok(Suite {
+        cipher: p.encryption,
+        hash: p.hash,
+        group: p.group,
+        auth_method: typed.auth_method.map_or(1, u16::from),
+        life_secs: typed
+            .life_seconds
+            .unwrap_or(p.lifetime_secs)
+            .min(p.lifetime_secs),
+        transform: t.to_owned_transform()?,
+        proposal_number,
+    })
 }
 
 /// The chosen Quick Mode proposal.

@@ -238,7 +238,7 @@ impl Endpoint {
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
         match sa.quick.remove(&msgid) {
             None if sa.role == Role::Responder => {
-                let want = keys.qm_hash1(msgid, &rest);
+                let want = keys.qm_hash1(msgid, rest);
                 if !hashes_equal(&want, got) {
                     return Err(SmError::HashMismatch { what: "HASH(1)" });
                 }
@@ -271,7 +271,7 @@ impl Endpoint {
                 Ok(())
             }
             Some(mut qm) if qm.role == Role::Initiator && !qm.done => {
-                let want = keys.qm_hash2(msgid, &qm.ni, &rest);
+                let want = keys.qm_hash2(msgid, &qm.ni, rest);
                 if !hashes_equal(&want, got) {
                     sa.quick.insert(msgid, qm);
                     return Err(SmError::HashMismatch { what: "HASH(2)" });
@@ -300,7 +300,7 @@ impl Endpoint {
             {
                 // The responder's fourth message after we set the commit bit: HASH as in
                 // an Informational exchange (prf(SKEYID_a, M-ID | N)), on this QM's IVs.
-                let want = keys.informational_hash(msgid, &rest);
+                let want = keys.informational_hash(msgid, rest);
                 if !hashes_equal(&want, got) {
                     return Err(SmError::HashMismatch {
                         what: "HASH(CONNECTED)",

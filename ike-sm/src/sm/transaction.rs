@@ -163,7 +163,7 @@ impl Endpoint {
             what: "no HASH payload",
         })?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let want = keys.informational_hash(msgid, &rest);
+        let want = keys.informational_hash(msgid, rest);
         if !hashes_equal(&want, got) {
             return Err(SmError::HashMismatch {
                 what: "Transaction/Informational HASH",
