@@ -112,12 +112,14 @@ fn seal(
     Ok(out)
 }
 
+/// The plaintext is wiped when dropped: after phase 1 it carries Xauth passwords, Mode
+/// Config answers and Quick Mode nonces.
 pub(crate) fn decrypt(
     cipher: &IkeCipher,
     chain: &IvChain,
     body: &[u8],
-) -> Result<(Vec<u8>, Decrypted), SmError> {
-    let mut pt = body.to_vec();
+) -> Result<(zeroize::Zeroizing<Vec<u8>>, Decrypted), SmError> {
+    let mut pt = zeroize::Zeroizing::new(body.to_vec());
     let d = cipher.decrypt_next(chain, &mut pt)?;
     Ok((pt, d))
 }

@@ -754,7 +754,7 @@ impl Endpoint {
                 let (pt, d) = msg::decrypt(cipher, chain, ct)?;
                 (pt, Some(d))
             }
-            Body::Payloads(c) => (c.bytes.to_vec(), None),
+            Body::Payloads(c) => (zeroize::Zeroizing::new(c.bytes.to_vec()), None),
         };
         if decrypted.is_none() && sa.state != P1State::RWaitAm3 {
             return Err(SmError::Protocol {

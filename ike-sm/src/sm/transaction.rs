@@ -134,7 +134,13 @@ impl Endpoint {
     pub(crate) fn open_encrypted(
         sa: &mut IkeSa,
         m: &Message<'_>,
-    ) -> Result<(Vec<u8>, Option<crate::crypto::cipher::Decrypted>), SmError> {
+    ) -> Result<
+        (
+            zeroize::Zeroizing<Vec<u8>>,
+            Option<crate::crypto::cipher::Decrypted>,
+        ),
+        SmError,
+    > {
         let Body::Encrypted(ct) = m.body else {
             return Err(SmError::Protocol {
                 exchange: "after phase 1",
