@@ -97,10 +97,17 @@ impl<'a> Message<'a> {
         usize::try_from(self.header.length).unwrap_or(usize::MAX)
     }
 
-    /// An owned copy.
+    /// An owned copy. Alignment padding after the last plaintext payload (see
+    /// [`crate::chain::Trailing::Alignment`]) is not part of the model: the copy's Length
+    /// is the message's without it, which is what it emits.
     pub fn to_owned_message(&self) -> Result<OwnedMessage, WireError> {
+        let mut header = self.header;
+        if let Body::Payloads(c) = self.body {
+            let pad = u32::try_from(c.padding.len()).unwrap_or(0);
+            header.length = header.length.saturating_sub(pad);
+        }
         Ok(OwnedMessage {
-            header: self.header,
+            header,
             body: match self.body {
                 Body::Encrypted(b) => OwnedBodyKind::Encrypted(b.to_vec()),
                 Body::Payloads(c) => OwnedBodyKind::Payloads(c.to_owned_payloads()?),

@@ -467,6 +467,14 @@ fn plaintext_alignment_padding_of_up_to_three_zero_bytes() {
         };
         assert_eq!(c.padding.len(), n);
         assert_eq!(c.count, 1);
+        // the model drops the padding: it emits the message without it, Length fixed
+        let owned = m.to_owned_message().unwrap();
+        assert_eq!(owned.header.length as usize, msg.len() - n);
+        let mut canonical = msg[..msg.len() - n].to_vec();
+        let len = (canonical.len() as u32).to_be_bytes();
+        canonical[24..28].copy_from_slice(&len);
+        assert_eq!(owned.to_bytes().unwrap(), canonical);
+        assert_eq!(isakmp_wire::OwnedMessage::parse(&canonical).unwrap(), owned);
     }
     for tail in [&[0u8, 0, 0, 0][..], &[1][..], &[0, 0, 9][..]] {
         let e = Message::parse(&with_tail(tail)).unwrap_err();
