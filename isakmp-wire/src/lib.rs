@@ -18,7 +18,8 @@
 //!         assert_eq!(n.notify_type.name(), "NO-PROPOSAL-CHOSEN");
 //!     }
 //! }
-//! // bytes -> model -> bytes is the identity
+//! // bytes -> model -> bytes is the identity (a plaintext message's up to 3 bytes of
+//! // zero alignment padding excepted: the model drops them and fixes the Length)
 //! assert_eq!(OwnedMessage::parse(&bytes)?.to_bytes()?, bytes);
 //! # Ok::<(), isakmp_wire::WireError>(())
 //! ```
