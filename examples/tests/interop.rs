@@ -27,14 +27,7 @@ fn connect_vpnc(
     want_addr: &str,
 ) -> (usize, String) {
     let t0 = Instant::now();
-    let (p, ifname) = lab.vpnc(ns, name, conf, 3);
-    let addr = lab.wait_tunnel(ns, &ifname, p, 20);
-    assert_eq!(
-        addr.as_deref(),
-        Some(want_addr),
-        "vpnc {name}: no tunnel with {want_addr}\n{}",
-        lab.logs()
-    );
+    let (p, ifname) = lab.vpnc_tunnel(ns, name, conf, want_addr);
     eprintln!(
         "{name}: tunnel up in {:.0} ms (vpnc start -> TUN configured)",
         since(t0)

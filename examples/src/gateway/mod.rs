@@ -277,17 +277,11 @@ impl Gateway {
             let _ = writeln!(o, "pix_xauth_total{{verdict=\"{r}\"}} {n}");
         }
         let (mut bin, mut bout) = (self.metrics.bytes_in_closed, self.metrics.bytes_out_closed);
-        let mut drops = self.metrics.drops_closed.clone();
         for (_, c) in self.data.children() {
             bin = bin.saturating_add(c.counters.bytes_in);
             bout = bout.saturating_add(c.counters.bytes_out);
-            for (k, n) in &c.counters.recv_errors {
-                bump(&mut drops, *k, *n);
-            }
         }
-        for (k, n) in &self.data.global_drops {
-            bump(&mut drops, *k, *n);
-        }
+        let drops = self.esp_drops();
         let _ = writeln!(o, "# HELP pix_tunnel_bytes_total Inner bytes through IPsec SAs.\n# TYPE pix_tunnel_bytes_total counter");
         let _ = writeln!(
             o,
@@ -829,24 +823,27 @@ impl Gateway {
         }
     }
 
+    /// ESP-stage drops since start, by reason: removed SAs, live SAs, and packets that
+    /// matched no SA.
+    fn esp_drops(&self) -> BTreeMap<&'static str, u64> {
+        let mut drops = self.metrics.drops_closed.clone();
+        for (_, c) in self.data.children() {
+            for (k, n) in &c.counters.recv_errors {
+                bump(&mut drops, *k, *n);
+            }
+        }
+        for (k, n) in &self.data.global_drops {
+            bump(&mut drops, *k, *n);
+        }
+        drops
+    }
+
     /// `show drops`: packets dropped in the data plane by stage and reason, and the
     /// last ones the policy dropped with the configuration line that decided.
     fn show_drops(&self) -> String {
         use std::fmt::Write as _;
         let mut o = String::from("Dropped packets (since start)\n");
-        let mut esp: BTreeMap<&str, u64> = BTreeMap::new();
-        for (k, n) in &self.metrics.drops_closed {
-            bump(&mut esp, *k, *n);
-        }
-        for (_, c) in self.data.children() {
-            for (k, n) in &c.counters.recv_errors {
-                bump(&mut esp, *k, *n);
-            }
-        }
-        for (k, n) in &self.data.global_drops {
-            bump(&mut esp, *k, *n);
-        }
-        for (k, n) in &esp {
+        for (k, n) in &self.esp_drops() {
             let _ = writeln!(o, "  ipsec  {n:>10}  {k}");
         }
         for (k, n) in self.policy.drops() {

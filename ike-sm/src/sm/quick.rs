@@ -617,6 +617,26 @@ impl Endpoint {
     }
 
     /// Encrypts payloads on exchange `msgid`.
+    /// The SA's cipher and the IV chain of exchange `msgid` (created if new).
+    fn cipher_and_chain(
+        sa: &mut IkeSa,
+        msgid: u32,
+    ) -> Result<
+        (
+            &crate::crypto::cipher::IkeCipher,
+            &mut crate::crypto::iv::IvChain,
+        ),
+        SmError,
+    > {
+        Self::exchange_chain(sa, msgid)?;
+        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
+        let chain = sa
+            .exchanges
+            .get_mut(&msgid)
+            .ok_or(SmError::Config("exchange"))?;
+        Ok((cipher, chain))
+    }
+
     /// [`Self::encrypt_on`] for HASH + an already encoded chain `rest` (the bytes the HASH
     /// covers), without encoding that chain again.
     pub(crate) fn encrypt_on_hashed(
@@ -628,12 +648,7 @@ impl Endpoint {
         rest: &[u8],
     ) -> Result<Vec<u8>, SmError> {
         let (ci, cr) = (sa.cky_i, sa.cky_r);
-        Self::exchange_chain(sa, msgid)?;
-        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
-        let chain = sa
-            .exchanges
-            .get_mut(&msgid)
-            .ok_or(SmError::Config("exchange"))?;
+        let (cipher, chain) = Self::cipher_and_chain(sa, msgid)?;
         msg::encrypted_hashed(
             msg::header(ci, cr, exchange, msgid),
             hash,
@@ -652,12 +667,7 @@ impl Endpoint {
         payloads: &[isakmp_wire::OwnedPayload],
     ) -> Result<Vec<u8>, SmError> {
         let (ci, cr) = (sa.cky_i, sa.cky_r);
-        Self::exchange_chain(sa, msgid)?;
-        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
-        let chain = sa
-            .exchanges
-            .get_mut(&msgid)
-            .ok_or(SmError::Config("exchange"))?;
+        let (cipher, chain) = Self::cipher_and_chain(sa, msgid)?;
         msg::encrypted(
             msg::header(ci, cr, exchange, msgid),
             payloads,
