@@ -152,13 +152,15 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Strip the CR of CRLF and the `<--- More --->` the PIX pager leaves in front of a line.
+/// Strip the CR of CRLF and the `<--- More --->` prompts the PIX pager leaves in front
+/// of a line (as many as there are: a line of prompts alone is noise, so what is left
+/// after them never starts with one, and printing it cannot turn it into noise).
 fn clean_line(raw: &str) -> &str {
-    let line = raw.strip_suffix('\r').unwrap_or(raw);
-    match trim_blank_start(line).strip_prefix("<--- More --->") {
-        Some(rest) => rest,
-        None => line,
+    let mut line = raw.strip_suffix('\r').unwrap_or(raw);
+    while let Some(rest) = trim_blank_start(line).strip_prefix("<--- More --->") {
+        line = rest;
     }
+    line
 }
 
 /// Every `object-group KIND NAME` definition in the text, first one per name.

@@ -241,6 +241,15 @@ fn dump_noise_is_tolerated() {
     assert_eq!(notes, vec![1, 2, 9, 10]);
 }
 
+/// Fuzz finding: two pager prompts on one line left the second as an unknown command,
+/// which printed back as a line of pager noise and vanished on re-parse.
+#[test]
+fn repeated_pager_prompts_are_all_noise() {
+    let out = parse(" <--- More ---><--- More --->\n<--- More ---> <--- More --->hostname a\n");
+    assert_eq!(out.config.to_pix_string(), "hostname a\n");
+    assert_eq!(parse(&out.config.to_pix_string()).config, out.config);
+}
+
 #[test]
 fn latin1_bytes_are_tolerated() {
     let bytes = b"name 10.1.1.1 caf\xe9\naccess-list 1 remark r\xe9seau \xabinterne\xbb\n";
