@@ -28,7 +28,9 @@
 //! only the paired summary: `cargo bench -p pix-benches --bench ike_handshake -- zzz_no_criterion`.
 //! Profiling: `IKE_HANDSHAKE_PROFILE=<group>:<am|mm>:<rounds>[:debug]` runs only that flow's
 //! paired rounds (for `perf record -g`); with `IKE_HANDSHAKE_STEPS=1` it also prints the
-//! gateway's median time per step (each datagram handled, each batch of polling).
+//! gateway's median time per step (each datagram handled, each batch of polling). The
+//! `ike_replay` bench replays one recorded handshake into the gateway alone, with heap
+//! allocations counted per step.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -37,162 +39,20 @@
 )]
 #![allow(clippy::disallowed_methods)] // benches own the clock
 
+mod common;
+
+use common::ike::{gateway, median, run, Debug, Flow, GwStep, Suite};
 use criterion::{criterion_group, criterion_main, Criterion};
-use ike_sm::crypto::cipher::CipherAlg;
 use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair};
-use ike_sm::crypto::hash::HashAlg;
-use ike_sm::{presets, Endpoint, Event, IsakmpPolicy, ModeCfgMode, Selector, TrafficSelector};
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::hint::black_box;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, PartialEq)]
-enum Flow {
-    AmXauthCfgQm,
-    MmQm,
-}
-
-/// The phase-1 suite: the seed's DES/MD5, or AES-128/SHA-1 (to show what DES costs: the
-/// Transaction and Quick Mode messages are encrypted with it).
-#[derive(Clone, Copy, PartialEq)]
-enum Suite {
-    DesMd5,
-    Aes128Sha1,
-}
-
-impl Suite {
-    fn algs(self) -> (CipherAlg, HashAlg) {
-        match self {
-            Suite::DesMd5 => (CipherAlg::Des, HashAlg::Md5),
-            Suite::Aes128Sha1 => (CipherAlg::Aes128, HashAlg::Sha1),
-        }
-    }
-}
-
-/// The gateway's debug setting: `NoDebug` is the production one (the PIX with
-/// `no debug`, `Limits::debug_events = false`: no debug events are built);
-/// `DebugOn` is `debug crypto isakmp`/`ipsec` on (every debug event queued and drained).
-#[derive(Clone, Copy, PartialEq)]
-enum Debug {
-    NoDebug,
-    DebugOn,
-}
-
-fn gateway(group: DhGroup, flow: Flow, suite: Suite, debug: Debug) -> Endpoint {
-    let (mut cfg, pools) = presets::seed_gateway(
-        b"cisco1234",
-        Ipv4Addr::new(10, 89, 129, 200),
-        Ipv4Addr::new(10, 89, 129, 204),
-    )
-    .unwrap();
-    cfg.limits.debug_events = debug == Debug::DebugOn;
-    let gw = cfg.gateway.as_mut().unwrap();
-    let (encryption, hash) = suite.algs();
-    gw.policies = vec![IsakmpPolicy {
-        priority: 10,
-        encryption,
-        hash,
-        group,
-        lifetime_secs: 86_400,
-    }];
-    if flow == Flow::MmQm {
-        gw.client_authentication = false;
-        gw.mode_config = ModeCfgMode::default();
-    }
-    Endpoint::new(cfg, pools)
-}
 
 /// One responder handshake; returns the time spent inside the gateway.
 fn handshake(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, rng: &mut StdRng) -> Duration {
-    handshake_steps(group, flow, suite, debug, rng, &mut Vec::new())
-}
-
-/// [`handshake`], also recording the gateway's time per step (each datagram it handles,
-/// then each batch of event polling, verdicts and transmits).
-fn handshake_steps(
-    group: DhGroup,
-    flow: Flow,
-    suite: Suite,
-    debug: Debug,
-    rng: &mut StdRng,
-    steps: &mut Vec<(&'static str, Duration)>,
-) -> Duration {
     let mut gw = gateway(group, flow, suite, debug);
-    let mut cl = Endpoint::new(presets::client(), modecfg::Pools::new());
-    let g: SocketAddr = "192.168.1.1:500".parse().unwrap();
-    let c: SocketAddr = "192.168.1.2:500".parse().unwrap();
-    let now = Instant::now();
-    let mut profile = match flow {
-        Flow::AmXauthCfgQm => {
-            presets::vpn_client_4x(group, b"cisco1234", "cisco_customer", b"cisco123")
-        }
-        Flow::MmQm => presets::vpn_client_11(b"cisco1234", "u", b"p"),
-    };
-    if flow == Flow::MmQm {
-        profile.offers[0].group = group;
-        (profile.offers[0].encryption, profile.offers[0].hash) = suite.algs();
-        profile.xauth = None;
-        profile.mode_config = ike_sm::ClientModeCfg::None;
-    }
-    let sa = cl.initiate(now, c, g, profile, rng).unwrap();
-    let mut in_gw = Duration::ZERO;
-    let mut qm_sent = false;
-    let mut children = 0;
-    for _ in 0..64 {
-        let mut moved = false;
-        while let Some(t) = cl.poll_transmit() {
-            moved = true;
-            let t0 = Instant::now();
-            gw.handle_datagram(now, t.remote, t.local, &t.bytes, rng);
-            let dt = t0.elapsed();
-            steps.push(("datagram", dt));
-            in_gw += dt;
-        }
-        let t0 = Instant::now();
-        let mut verdicts = Vec::new();
-        while let Some(e) = gw.poll_event() {
-            match e {
-                Event::XauthCredentials { sa, .. } => verdicts.push(sa),
-                Event::ChildSa(_) => children += 1,
-                _ => {}
-            }
-        }
-        for v in verdicts {
-            gw.xauth_verdict(now, v, true, rng).unwrap();
-            moved = true;
-        }
-        let out: Vec<_> = std::iter::from_fn(|| gw.poll_transmit()).collect();
-        let dt = t0.elapsed();
-        steps.push(("poll", dt));
-        in_gw += dt;
-        for t in out {
-            moved = true;
-            cl.handle_datagram(now, t.remote, t.local, &t.bytes, rng);
-        }
-        while cl.poll_event().is_some() {}
-        if !qm_sent && cl.ready_for_quick_mode(sa) {
-            qm_sent = true;
-            moved = true;
-            let local = cl
-                .assigned_address(sa)
-                .unwrap_or(Ipv4Addr::new(192, 168, 1, 2));
-            let req = ike_sm::QuickModeRequest {
-                local: TrafficSelector::new(Selector::Addr(local)),
-                remote: TrafficSelector::new(Selector::Addr(Ipv4Addr::new(192, 168, 1, 1))),
-                offers: presets::seed_qm_offers(),
-                pfs: None,
-                life_secs: 28_800,
-                life_kb: 0,
-            };
-            cl.initiate_quick_mode(now, sa, req, rng).unwrap();
-        }
-        if !moved {
-            break;
-        }
-    }
-    assert_eq!(children, 1, "the handshake must complete");
-    in_gw
+    let mut gw_rng = StdRng::seed_from_u64(rng.next_u64());
+    run(&mut gw, group, flow, suite, &mut gw_rng, rng).in_gw
 }
 
 /// The responder's DH work alone: one key pair and one shared secret.
@@ -201,11 +61,6 @@ fn dh_only(group: DhGroup, peer: &[u8], rng: &mut StdRng) -> Duration {
     let kp = KeyPair::generate(group, ExponentSize::default(), rng).unwrap();
     black_box(kp.agree(peer).unwrap());
     t0.elapsed()
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 fn paired(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, name: &str, rounds: usize) {
@@ -241,10 +96,15 @@ fn steps(group: DhGroup, flow: Flow, debug: Debug, rounds: usize) {
     let mut rng = StdRng::seed_from_u64(9);
     let mut per: Vec<(&'static str, Vec<f64>)> = Vec::new();
     for _ in 0..rounds {
-        let mut s = Vec::new();
-        handshake_steps(group, flow, Suite::DesMd5, debug, &mut rng, &mut s);
-        for (i, (name, d)) in s.into_iter().enumerate() {
+        let mut gw = gateway(group, flow, Suite::DesMd5, debug);
+        let mut gw_rng = StdRng::seed_from_u64(rng.next_u64());
+        let r = run(&mut gw, group, flow, Suite::DesMd5, &mut gw_rng, &mut rng);
+        for (i, (step, d)) in r.steps.into_iter().enumerate() {
             if per.len() <= i {
+                let name = match step {
+                    GwStep::Datagram(..) => "datagram",
+                    GwStep::Poll => "poll",
+                };
                 per.push((name, Vec::new()));
             }
             per[i].1.push(d.as_secs_f64());
