@@ -220,8 +220,9 @@ impl XauthAttribute {
     /// The data attribute to put on the wire.
     ///
     /// Secret values are copied into the (non-zeroizing) buffer of
-    /// [`OwnedAttribute`], which the wire codec owns: drop it as soon as it is
-    /// emitted.
+    /// [`OwnedAttribute`]: keep such attributes in a
+    /// [`crate::payload::ZeroizingPayload`] (as [`crate::XauthClient`] does), which
+    /// wipes them on drop, or wipe them with [`crate::payload::wipe_payload`].
     pub fn to_owned_attr(&self) -> OwnedAttribute {
         match self {
             XauthAttribute::Type { value, form } => int_attr(XAUTH_TYPE, u16::from(*value), *form),

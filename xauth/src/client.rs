@@ -5,6 +5,11 @@
 //! [`ClientEvent::Prompt`] saying what was asked (and any MESSAGE/CHALLENGE), and the
 //! driver answers with [`XauthClient::answer`] (or [`XauthClient::cancel`], which
 //! sends XAUTH_STATUS=FAIL as a cancelled login does).
+//!
+//! A REPLY carries the user's password (or passcode, answer, next PIN): the machine
+//! keeps its messages as [`ZeroizingPayload`]s, wiped when dropped and redacted in
+//! `Debug`. Take them with [`XauthClient::poll_transmit_zeroizing`] and emit them
+//! into a zeroizing buffer ([`ZeroizingPayload::to_bytes`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -13,6 +18,7 @@ use isakmp_wire::{CfgType, ConfigPayload, OwnedConfigPayload};
 
 use crate::attrs::{self, IntForm, XauthAttribute, XauthStatus, XauthType};
 use crate::error::XauthError;
+use crate::payload::ZeroizingPayload;
 use crate::secret::Secret;
 use crate::server::after;
 
@@ -97,7 +103,8 @@ enum State {
 pub struct XauthClient {
     state: State,
     reply_timeout: Duration,
-    transmits: VecDeque<OwnedConfigPayload>,
+    /// Wiped on drop: a queued REPLY holds the user's secrets.
+    transmits: VecDeque<ZeroizingPayload>,
     events: VecDeque<ClientEvent>,
 }
 
@@ -113,9 +120,20 @@ impl XauthClient {
         }
     }
 
-    /// The next message for the gateway.
-    pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
+    /// The next message for the gateway, wiped when dropped. Prefer this to
+    /// [`Self::poll_transmit`]: a REPLY carries the user's secrets.
+    pub fn poll_transmit_zeroizing(&mut self) -> Option<ZeroizingPayload> {
         self.transmits.pop_front()
+    }
+
+    /// The next message for the gateway, as a plain payload.
+    ///
+    /// Its attribute buffers (a REPLY's password, passcode, answer or next PIN) are
+    /// not wiped on drop: once it is emitted, pass it to
+    /// [`crate::payload::wipe_payload`], or use [`Self::poll_transmit_zeroizing`].
+    pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
+        self.poll_transmit_zeroizing()
+            .map(ZeroizingPayload::into_unprotected)
     }
 
     /// The next event for the driver.
@@ -181,11 +199,12 @@ impl XauthClient {
                     value: status,
                     form: IntForm::Basic,
                 };
-                self.transmits.push_back(OwnedConfigPayload {
-                    cfg_type: CfgType::Ack,
-                    identifier: msg.identifier,
-                    attributes: vec![echo.to_owned_attr()],
-                });
+                self.transmits
+                    .push_back(ZeroizingPayload::new(OwnedConfigPayload {
+                        cfg_type: CfgType::Ack,
+                        identifier: msg.identifier,
+                        attributes: vec![echo.to_owned_attr()],
+                    }));
                 self.state = State::Done;
                 self.events.push_back(ClientEvent::Finished {
                     ok: status == XauthStatus::Ok,
@@ -275,11 +294,15 @@ impl XauthClient {
     }
 
     fn reply(&mut self, now: Instant, identifier: u16, list: Vec<XauthAttribute>) {
-        self.transmits.push_back(OwnedConfigPayload {
-            cfg_type: CfgType::Reply,
-            identifier,
-            attributes: attrs::to_owned_list(&list),
-        });
+        // The secrets' only plain copies go straight into the zeroizing wrapper; the
+        // typed list holds them as `Secret`s, wiped when it drops at the end of this
+        // call.
+        self.transmits
+            .push_back(ZeroizingPayload::new(OwnedConfigPayload {
+                cfg_type: CfgType::Reply,
+                identifier,
+                attributes: attrs::to_owned_list(&list),
+            }));
         self.state = State::Waiting {
             deadline: Some(after(now, self.reply_timeout)),
         };

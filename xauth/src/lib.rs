@@ -50,8 +50,9 @@
 //!     ..Answer::default()
 //! })?;
 //!
-//! // REPLY -> the gateway asks its AAA backend (here the local store).
-//! let reply = wire(&vpn.poll_transmit().unwrap());
+//! // REPLY -> the gateway asks its AAA backend (here the local store). The REPLY
+//! // holds the password: it stays in zeroizing buffers up to the wire.
+//! let reply = vpn.poll_transmit_zeroizing().unwrap().to_bytes()?;
 //! gw.handle(now, &ConfigPayload::parse(&reply, 0)?)?;
 //! let Some(ServerEvent::Credentials(c)) = gw.poll_event() else { unreachable!() };
 //! let ok = users.authenticate(&c.user_name, c.password.as_ref().unwrap().expose());
@@ -61,7 +62,7 @@
 //! let set = wire(&gw.poll_transmit().unwrap());
 //! vpn.handle(now, &ConfigPayload::parse(&set, 0)?)?;
 //! assert_eq!(vpn.poll_event(), Some(ClientEvent::Finished { ok: true }));
-//! let ack = wire(&vpn.poll_transmit().unwrap());
+//! let ack = vpn.poll_transmit_zeroizing().unwrap().to_bytes()?;
 //! gw.handle(now, &ConfigPayload::parse(&ack, 0)?)?;
 //! assert_eq!(
 //!     gw.poll_event(),
@@ -88,6 +89,10 @@
 //!   delays rejects by a second (same test).
 //! - TACACS+ PAP uses minor version 1, ASCII minor version 0; sequence numbers must
 //!   not wrap (`tests/tacacs_server.rs`, `tacacs` unit tests).
+//! - The wire model's attribute buffers are plain `Vec`s: a REPLY with a password is
+//!   held as a [`ZeroizingPayload`] (wiped on drop, redacted in `Debug`) until the
+//!   caller emits it (`payload` unit tests,
+//!   `tests/machines.rs`: `client_reply_secrets_are_zeroizing_and_redacted`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -96,6 +101,7 @@ pub mod attrs;
 pub mod client;
 pub mod error;
 pub mod local;
+pub mod payload;
 pub mod radius;
 mod reader;
 pub mod secret;
@@ -107,6 +113,7 @@ pub use attrs::{IntForm, XauthAttribute, XauthStatus, XauthType};
 pub use client::{Answer, ClientEvent, Prompt, Wants, XauthClient};
 pub use error::XauthError;
 pub use local::LocalUsers;
+pub use payload::ZeroizingPayload;
 pub use secret::Secret;
 pub use server::{
     Credentials, FailReason, Outcome, Round, ServerConfig, ServerEvent, Verdict, VerdictId,

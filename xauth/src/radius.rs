@@ -311,7 +311,8 @@ pub fn unhide_password(
     while out.last() == Some(&0) {
         out.pop();
     }
-    Ok(Secret::new(out.to_vec()))
+    // Moved, not copied: the Zeroizing wrapper then wipes an empty vector.
+    Ok(Secret::new(std::mem::take(&mut *out)))
 }
 
 fn response_authenticator(packet: &[u8], request_auth: &[u8; 16], secret: &Secret) -> [u8; 16] {

@@ -164,13 +164,17 @@ pub fn seal(mut header: Header, body: &[u8], key: &Secret) -> Result<Vec<u8>, Xa
     } else {
         header.flags &= !FLAG_UNENCRYPTED;
     }
+    // Why in place: the clear body may hold a password; obfuscating a copy would
+    // leave that copy unwiped. The exact capacity means no reallocation leaves the
+    // clear bytes behind either.
     let mut out = Vec::with_capacity(HEADER_LEN.saturating_add(body.len()));
     header.emit(&mut out);
-    let mut b = body.to_vec();
+    out.extend_from_slice(body);
     if !key.is_empty() {
-        obfuscate(key, &header, &mut b);
+        if let Some(b) = out.get_mut(HEADER_LEN..) {
+            obfuscate(key, &header, b);
+        }
     }
-    out.extend_from_slice(&b);
     Ok(out)
 }
 
@@ -344,7 +348,12 @@ impl AuthenStart {
 
     /// The clear body.
     pub fn emit(&self) -> Result<Vec<u8>, XauthError> {
-        let mut out = vec![
+        // Exact capacity: no reallocation leaves a copy of `data` (a PAP password).
+        let len = [&self.user, &self.port, &self.rem_addr, &self.data]
+            .iter()
+            .fold(8usize, |n, f| n.saturating_add(f.len()));
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&[
             self.action,
             self.priv_lvl,
             self.authen_type,
@@ -353,11 +362,21 @@ impl AuthenStart {
             len_u8("START port", self.port.len())?,
             len_u8("START rem_addr", self.rem_addr.len())?,
             len_u8("START data", self.data.len())?,
-        ];
+        ]);
         for f in [&self.user, &self.port, &self.rem_addr, &self.data] {
             out.extend_from_slice(f);
         }
         Ok(out)
+    }
+}
+
+impl zeroize::Zeroize for AuthenStart {
+    /// Wipes the variable fields (`data` holds a PAP password).
+    fn zeroize(&mut self) {
+        self.user.zeroize();
+        self.port.zeroize();
+        self.rem_addr.zeroize();
+        self.data.zeroize();
     }
 }
 
@@ -441,6 +460,15 @@ impl AuthenContinue {
             &self.data,
             ["CONTINUE user_msg", "CONTINUE data"],
         )
+    }
+}
+
+impl zeroize::Zeroize for AuthenContinue {
+    /// Wipes the fields (`user_msg` holds a password or a challenge answer).
+    fn zeroize(&mut self) {
+        self.user_msg.zeroize();
+        self.data.zeroize();
+        self.flags = 0;
     }
 }
 
@@ -715,7 +743,8 @@ impl TacacsLogin {
                 req.password.expose().to_vec(),
             ),
         };
-        let start = AuthenStart {
+        // Zeroizing: `data` is a copy of a PAP password.
+        let start = zeroize::Zeroizing::new(AuthenStart {
             action: 1,
             priv_lvl: req.priv_lvl,
             authen_type,
@@ -724,7 +753,7 @@ impl TacacsLogin {
             port: req.port.to_vec(),
             rem_addr: req.rem_addr.to_vec(),
             data,
-        };
+        });
         let header = Header {
             version,
             kind: PacketType::Authentication,
@@ -816,14 +845,13 @@ impl TacacsLogin {
             });
         }
         self.header.seq_no = self.header.seq_no.saturating_add(1);
-        let body = zeroizing(
-            AuthenContinue {
-                user_msg: user_msg.to_vec(),
-                data: Vec::new(),
-                flags: 0,
-            }
-            .emit()?,
-        );
+        // Zeroizing: `user_msg` is a copy of a password or a challenge answer.
+        let cont = zeroize::Zeroizing::new(AuthenContinue {
+            user_msg: user_msg.to_vec(),
+            data: Vec::new(),
+            flags: 0,
+        });
+        let body = zeroizing(cont.emit()?);
         seal(self.header, &body, &self.key)
     }
 }
@@ -1049,6 +1077,61 @@ mod tests {
         for n in 0..p.len() {
             assert!(open(&p[..n], &key()).is_err(), "prefix {n}");
         }
+    }
+
+    #[test]
+    fn seal_obfuscates_in_place_and_clear_bodies_zeroize() {
+        // The sealed body is the clear body XORed with the pad, in an exact-size
+        // packet: no second copy of a clear body is made.
+        let h = Header {
+            version: 0xc1,
+            kind: PacketType::Authentication,
+            seq_no: 1,
+            flags: 0,
+            session_id: 0x0a0b0c0d,
+            length: 0,
+        };
+        let clear = b"\x01\x01\x01\x01\x04\x03\x00\x08userPIXpassword".to_vec();
+        let p = seal(h, &clear, &key()).unwrap();
+        assert_eq!(p.len(), HEADER_LEN + clear.len());
+        assert_eq!(p.capacity(), p.len());
+        let mut b = clear.clone();
+        let sealed_header = Header::parse(&p).unwrap();
+        obfuscate(&key(), &sealed_header, &mut b);
+        assert_eq!(&p[HEADER_LEN..], b.as_slice());
+
+        // START (PAP password in `data`) and CONTINUE (password or answer in
+        // `user_msg`) wipe their fields; emit sizes its buffer exactly.
+        let mut start = AuthenStart {
+            action: 1,
+            priv_lvl: 1,
+            authen_type: authen_type::PAP,
+            authen_service: 1,
+            user: b"user".to_vec(),
+            port: b"PIX".to_vec(),
+            rem_addr: b"10.0.0.1".to_vec(),
+            data: b"password".to_vec(),
+        };
+        let body = start.emit().unwrap();
+        assert_eq!(body.capacity(), body.len());
+        zeroize::Zeroize::zeroize(&mut start);
+        assert!(start.data.is_empty() && start.user.is_empty());
+        let mut cont = AuthenContinue {
+            user_msg: b"password".to_vec(),
+            data: b"x".to_vec(),
+            flags: 1,
+        };
+        let body = cont.emit().unwrap();
+        assert_eq!(body.capacity(), body.len());
+        zeroize::Zeroize::zeroize(&mut cont);
+        assert_eq!(
+            cont,
+            AuthenContinue {
+                user_msg: Vec::new(),
+                data: Vec::new(),
+                flags: 0
+            }
+        );
     }
 
     #[test]

@@ -950,3 +950,118 @@ fn tacacs_getdata_challenge_is_answered_on_the_same_connection() {
     assert_eq!(c.pending(), 0);
     assert_eq!(c.cancel(id2), Err(XauthError::UnknownRequest(id2.0)));
 }
+
+/// The client's REPLY holds the user's secrets only in zeroizing, redacting
+/// types, from the prompt's answer to the bytes on the wire; the server's
+/// copies of what it received are `Secret`s.
+#[test]
+fn client_reply_secrets_are_zeroizing_and_redacted() {
+    fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    assert_zeroize_on_drop::<ZeroizingPayload>();
+
+    let (mut s, t0) = start(ServerConfig::default());
+    let mut c = XauthClient::new(Duration::from_secs(30));
+    let req = s.poll_transmit().unwrap();
+    // Ask for every secret field the client can fill in.
+    let mut asks = req.clone();
+    for kind in [XAUTH_PASSCODE, XAUTH_ANSWER, XAUTH_NEXT_PIN] {
+        asks.attributes
+            .push(OwnedAttribute::variable(kind, Vec::<u8>::new()));
+    }
+    feed_client(&mut c, t0, &asks).unwrap();
+    let Some(ClientEvent::Prompt(p)) = c.poll_event() else {
+        panic!("no prompt")
+    };
+    let secrets = ["pw-cisco123", "passcode-4242", "answer-yes", "pin-9876"];
+    c.answer(
+        t0,
+        p.identifier,
+        Answer {
+            user_name: Some(b"cisco_customer".to_vec()),
+            password: Some(Secret::from(secrets[0])),
+            passcode: Some(Secret::from(secrets[1])),
+            answer: Some(Secret::from(secrets[2])),
+            next_pin: Some(Secret::from(secrets[3])),
+            ..Answer::default()
+        },
+    )
+    .unwrap();
+
+    // Debug of the machine holding the queued REPLY, and of the REPLY itself,
+    // shows neither the text nor the bytes of any secret.
+    let redacted = |out: &str| {
+        for secret in secrets {
+            let bytes = format!("{:?}", secret.as_bytes());
+            let hex = format!("{:02x?}", secret.as_bytes());
+            assert!(!out.contains(secret), "{secret} in {out}");
+            assert!(!out.contains(bytes.trim_matches(['[', ']'])), "{out}");
+            assert!(!out.contains(hex.trim_matches(['[', ']'])), "{out}");
+        }
+    };
+    redacted(&format!("{c:?}"));
+    redacted(&format!("{c:#?}"));
+    let rep = c.poll_transmit_zeroizing().unwrap();
+    redacted(&format!("{rep:?}"));
+    assert!(format!("{rep:?}").contains("XAUTH_USER_PASSWORD(<redacted>)"));
+    assert_eq!(
+        rep.attributes().iter().map(|a| a.kind).collect::<Vec<_>>(),
+        [
+            XAUTH_USER_NAME,
+            XAUTH_USER_PASSWORD,
+            XAUTH_PASSCODE,
+            XAUTH_ANSWER,
+            XAUTH_NEXT_PIN
+        ]
+    );
+
+    // The wire bytes come out in a zeroizing buffer of the exact length, and the
+    // server reads them into `Secret`s.
+    let wire: zeroize::Zeroizing<Vec<u8>> = rep.to_bytes().unwrap();
+    assert_eq!(wire.len(), rep.wire_len());
+    s.handle(t0, &ConfigPayload::parse(&wire, 0).unwrap())
+        .unwrap();
+    let cr = creds(&mut s);
+    assert_eq!(cr.password, Some(Secret::from(secrets[0])));
+    assert_eq!(cr.passcode, Some(Secret::from(secrets[1])));
+    assert_eq!(cr.answer, Some(Secret::from(secrets[2])));
+    assert_eq!(cr.next_pin, Some(Secret::from(secrets[3])));
+    redacted(&format!("{cr:?}"));
+    redacted(&format!("{s:?}"));
+
+    // What the wrapper wipes on drop: every value, in place.
+    let mut rep = rep;
+    zeroize::Zeroize::zeroize(&mut rep);
+    for a in rep.attributes() {
+        if let isakmp_wire::OwnedAttrValue::Variable(v) = &a.value {
+            assert!(v.iter().all(|b| *b == 0), "{}", kind_name(a.kind));
+        }
+    }
+
+    // The plain payload of `poll_transmit` (kept for compatibility) can be wiped by
+    // the caller once it is on the wire.
+    let mut c2 = XauthClient::new(Duration::from_secs(30));
+    feed_client(&mut c2, t0, &req).unwrap();
+    let Some(ClientEvent::Prompt(p)) = c2.poll_event() else {
+        panic!("no prompt")
+    };
+    c2.answer(
+        t0,
+        p.identifier,
+        Answer {
+            user_name: Some(b"u".to_vec()),
+            password: Some(Secret::from(secrets[0])),
+            ..Answer::default()
+        },
+    )
+    .unwrap();
+    let mut plain = c2.poll_transmit().unwrap();
+    assert_eq!(
+        plain.attributes[1],
+        OwnedAttribute::variable(XAUTH_USER_PASSWORD, secrets[0].as_bytes().to_vec())
+    );
+    xauth::payload::wipe_payload(&mut plain);
+    assert_eq!(
+        plain.attributes[1],
+        OwnedAttribute::variable(XAUTH_USER_PASSWORD, vec![0; secrets[0].len()])
+    );
+}
