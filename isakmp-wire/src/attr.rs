@@ -195,10 +195,7 @@ impl<'a> Attribute<'a> {
     pub fn as_u64(&self) -> Option<u64> {
         match self.value {
             AttrValue::Basic(v) => Some(u64::from(v)),
-            AttrValue::Variable(v) if !v.is_empty() && v.len() <= 8 => {
-                Some(v.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
-            }
-            AttrValue::Variable(_) => None,
+            AttrValue::Variable(v) => be_u64(v),
         }
     }
 
@@ -291,6 +288,15 @@ impl OwnedAttribute {
     }
 }
 
+/// A TLV value of 1 to 8 bytes read big-endian (see [`Attribute::as_u64`]).
+#[inline(always)]
+fn be_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 8 {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
 /// Iterates over a packed list of attributes, borrowing from the input.
 ///
 /// Yields at most `limit` attributes, then one [`WireError::TooMany`]; stops after
@@ -321,6 +327,44 @@ impl<'a> AttributeIter<'a> {
             limit,
             failed: false,
         }
+    }
+}
+
+impl AttributeIter<'_> {
+    /// Folds `f` over what the iterator has left to yield, each attribute given as
+    /// its type and its value read as by [`Attribute::as_u64`], when every one is
+    /// well formed and within the cap. `None` when the iterator would yield an
+    /// error: the caller replays the walk to report it.
+    #[inline(always)]
+    pub(crate) fn fold_well_formed<S>(
+        &self,
+        init: S,
+        mut f: impl FnMut(&mut S, u16, Option<u64>),
+    ) -> Option<S> {
+        let mut state = init;
+        if self.failed {
+            return Some(state);
+        }
+        let mut rest = self.rest;
+        let mut count = self.count;
+        while let Some((&[w0, w1, s0, s1], tail)) = rest.split_first_chunk::<4>() {
+            if count >= self.limit {
+                return None;
+            }
+            let kind = u16::from_be_bytes([w0 & 0x7f, w1]);
+            let second = u16::from_be_bytes([s0, s1]);
+            let value = if w0 & 0x80 != 0 {
+                rest = tail;
+                Some(u64::from(second))
+            } else {
+                let (v, r) = tail.split_at_checked(usize::from(second))?;
+                rest = r;
+                be_u64(v)
+            };
+            count = count.saturating_add(1);
+            f(&mut state, kind, value);
+        }
+        rest.is_empty().then_some(state)
     }
 }
 
@@ -443,14 +487,51 @@ pub(crate) fn attributes_ok(mut rest: &[u8], limit: usize) -> bool {
     rest.is_empty()
 }
 
+/// How many attributes the front of `input` holds, at most `limit` (a capacity
+/// hint: it stops, without an error, where a walk would fail).
+#[inline]
+pub(crate) fn count_attributes(mut rest: &[u8], limit: usize) -> usize {
+    let mut count = 0usize;
+    while let Some((&[w0, _, l0, l1], tail)) = rest.split_first_chunk::<4>() {
+        if count >= limit {
+            break;
+        }
+        let skip = if w0 & 0x80 != 0 {
+            0
+        } else {
+            usize::from(u16::from_be_bytes([l0, l1]))
+        };
+        match tail.get(skip..) {
+            Some(r) => rest = r,
+            None => break,
+        }
+        count = count.saturating_add(1);
+    }
+    count
+}
+
 /// Parses a whole attribute list into owned attributes (bounded by [`MAX_ATTRIBUTES`]).
 pub fn parse_attributes_owned(
     input: &[u8],
     offset: usize,
 ) -> Result<Vec<OwnedAttribute>, WireError> {
-    AttributeIter::new(input, offset)
-        .map(|a| a.map(|a| a.to_owned_attr()))
-        .collect()
+    // Counted first, so the list is allocated once at its final size.
+    collect_owned(
+        AttributeIter::new(input, offset),
+        count_attributes(input, MAX_ATTRIBUTES),
+    )
+}
+
+/// Owned copies of what `attrs` yields, in a vector sized for `n` of them.
+pub(crate) fn collect_owned(
+    attrs: AttributeIter<'_>,
+    n: usize,
+) -> Result<Vec<OwnedAttribute>, WireError> {
+    let mut out = Vec::with_capacity(n);
+    for a in attrs {
+        out.push(a?.to_owned_attr());
+    }
+    Ok(out)
 }
 
 /// Total wire length of a list of owned attributes.
@@ -530,5 +611,57 @@ mod tests {
             OwnedAttribute::integer(12, 1 << 40).as_attr().as_u64(),
             Some(1 << 40)
         );
+    }
+
+    /// Random attribute lists for checking a fast path against its reference walk:
+    /// mostly well formed, small types and values, with cut-offs and odd widths.
+    #[allow(clippy::arithmetic_side_effects)]
+    pub(crate) fn random_attribute_lists(rounds: usize, mut check: impl FnMut(&[u8], usize)) {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..rounds {
+            let mut bytes = Vec::new();
+            let n = rnd() % 9;
+            for _ in 0..n {
+                let kind = if rnd() % 8 == 0 {
+                    (rnd() & 0x7fff) as u16
+                } else {
+                    (rnd() % 17) as u16
+                };
+                if rnd() % 3 != 0 {
+                    let v = match rnd() % 4 {
+                        0 => (rnd() % 3) as u16,
+                        1 => (rnd() % 20) as u16,
+                        2 => 65000 + (rnd() % 12) as u16,
+                        _ => rnd() as u16,
+                    };
+                    bytes.extend_from_slice(&(kind | AF_BIT).to_be_bytes());
+                    bytes.extend_from_slice(&v.to_be_bytes());
+                } else {
+                    let len = (rnd() % 11) as usize;
+                    bytes.extend_from_slice(&kind.to_be_bytes());
+                    bytes.extend_from_slice(&(len as u16).to_be_bytes());
+                    for i in 0..len {
+                        bytes.push(if i + 2 < len { 0 } else { rnd() as u8 });
+                    }
+                }
+            }
+            if rnd() % 5 == 0 && !bytes.is_empty() {
+                let cut = (rnd() as usize) % bytes.len();
+                bytes.truncate(cut);
+            }
+            if rnd() % 7 == 0 {
+                if let Some(b) = bytes.get_mut(3) {
+                    *b = rnd() as u8;
+                }
+            }
+            let limit = (rnd() % 10) as usize;
+            check(&bytes, limit);
+        }
     }
 }

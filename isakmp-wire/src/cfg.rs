@@ -150,10 +150,10 @@ impl<'a> ConfigPayload<'a> {
         Ok(OwnedConfigPayload {
             cfg_type: self.cfg_type,
             identifier: self.identifier,
-            attributes: self
-                .attributes()
-                .map(|a| a.map(|a| a.to_owned_attr()))
-                .collect::<Result<_, _>>()?,
+            attributes: crate::attr::collect_owned(
+                self.attributes(),
+                crate::attr::count_attributes(self.raw_attributes, crate::attr::MAX_ATTRIBUTES),
+            )?,
         })
     }
 }

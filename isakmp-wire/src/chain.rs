@@ -266,9 +266,12 @@ impl<'a> PayloadChain<'a> {
 
     /// An owned copy of every payload.
     pub fn to_owned_payloads(&self) -> Result<Vec<crate::payload::OwnedPayload>, WireError> {
-        self.iter()
-            .map(|p| p.and_then(|p| crate::payload::OwnedPayload::from_ref(&p)))
-            .collect()
+        // `count` is a public field: the capacity is also bounded by the bytes.
+        let mut out = Vec::with_capacity(self.count.min(self.bytes.len() / GENERIC_HEADER_LEN));
+        for p in self.iter() {
+            out.push(crate::payload::OwnedPayload::from_ref(&p?)?);
+        }
+        Ok(out)
     }
 }
 

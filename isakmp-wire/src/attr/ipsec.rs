@@ -165,6 +165,61 @@ impl IpsecTransform {
     /// Collects the attributes of a transform (a duration applies to the life
     /// type before it).
     pub fn from_attributes(attrs: AttributeIter<'_>) -> Result<Self, WireError> {
+        // The common case, a well-formed list, read straight from the bytes;
+        // anything else replays the typed walk, which reports the iterator's error.
+        match attrs.fold_well_formed(
+            (IpsecTransform::default(), None::<LifeType>),
+            |(t, life), kind, value| Self::apply(t, life, kind, value),
+        ) {
+            Some((t, _)) => Ok(t),
+            None => Self::from_attributes_typed(attrs),
+        }
+    }
+
+    /// One attribute (type, value read as by [`Attribute::as_u64`]) applied as
+    /// [`IpsecAttribute::from`] would type it.
+    #[inline(always)]
+    fn apply(t: &mut Self, life: &mut Option<LifeType>, kind: u16, value: Option<u64>) {
+        let small = value.and_then(|v| u16::try_from(v).ok());
+        match kind {
+            1 => {
+                if let Some(v) = small {
+                    *life = Some(v.into());
+                }
+            }
+            2 => {
+                if let Some(d) = value {
+                    match life {
+                        Some(LifeType::Seconds) => t.life_seconds = Some(d),
+                        Some(LifeType::Kilobytes) => t.life_kilobytes = Some(d),
+                        _ => {}
+                    }
+                }
+            }
+            3 => {
+                if let Some(v) = small {
+                    t.group = Some(v.into());
+                }
+            }
+            4 => {
+                if let Some(v) = small {
+                    t.encapsulation = Some(v.into());
+                }
+            }
+            5 => {
+                if let Some(v) = small {
+                    t.auth = Some(v.into());
+                }
+            }
+            6 if value.is_some() => t.key_length = value,
+            _ => {}
+        }
+    }
+
+    /// The reference walk over typed attributes.
+    #[cold]
+    #[inline(never)]
+    fn from_attributes_typed(attrs: AttributeIter<'_>) -> Result<Self, WireError> {
         let mut t = IpsecTransform::default();
         let mut life = None;
         for a in attrs {
@@ -197,4 +252,34 @@ pub fn value_name(kind: u16, value: u64) -> Option<&'static str> {
         _ => return None,
     };
     Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-level fast path gives what the typed walk gives, errors included,
+    /// from a fresh iterator and from one already partly walked.
+    #[test]
+    fn fast_path_agrees_with_typed_walk() {
+        let mut ok = 0usize;
+        crate::attr::tests::random_attribute_lists(200_000, |bytes, limit| {
+            let fresh = AttributeIter::with_limit(bytes, 40, limit);
+            let fast = IpsecTransform::from_attributes(fresh.clone());
+            assert_eq!(
+                fast,
+                IpsecTransform::from_attributes_typed(fresh.clone()),
+                "{bytes:02x?} limit {limit}"
+            );
+            ok += usize::from(fast.is_ok_and(|t| t != IpsecTransform::default()));
+            let mut walked = fresh;
+            let _ = walked.next();
+            assert_eq!(
+                IpsecTransform::from_attributes(walked.clone()),
+                IpsecTransform::from_attributes_typed(walked),
+                "{bytes:02x?} limit {limit}, after one"
+            );
+        });
+        assert!(ok > 10_000, "{ok}");
+    }
 }

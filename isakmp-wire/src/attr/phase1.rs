@@ -272,6 +272,68 @@ impl Phase1Transform {
     /// Collects the attributes of a transform. A Life-Duration applies to the
     /// Life-Type before it (RFC 2409 App. A); one without a type is ignored.
     pub fn from_attributes(attrs: AttributeIter<'_>) -> Result<Self, WireError> {
+        // A policy walk calls this once per (policy, transform) pair, so the common
+        // case, a well-formed list, is read straight from the bytes; anything else
+        // replays the typed walk, which reports the iterator's error.
+        match attrs.fold_well_formed(
+            (Phase1Transform::default(), None::<LifeType>),
+            |(t, life), kind, value| Self::apply(t, life, kind, value),
+        ) {
+            Some((t, _)) => Ok(t),
+            None => Self::from_attributes_typed(attrs),
+        }
+    }
+
+    /// One attribute (type, value read as by [`Attribute::as_u64`]) applied as
+    /// [`Phase1Attribute::from`] would type it.
+    #[inline(always)]
+    fn apply(t: &mut Self, life: &mut Option<LifeType>, kind: u16, value: Option<u64>) {
+        let small = value.and_then(|v| u16::try_from(v).ok());
+        match kind {
+            1 => {
+                if let Some(v) = small {
+                    t.encryption = Some(v.into());
+                }
+            }
+            2 => {
+                if let Some(v) = small {
+                    t.hash = Some(v.into());
+                }
+            }
+            3 => {
+                if let Some(v) = small {
+                    t.auth_method = Some(v.into());
+                }
+            }
+            4 => {
+                if let Some(v) = small {
+                    t.group = Some(v.into());
+                }
+            }
+            11 => {
+                if let Some(v) = small {
+                    *life = Some(v.into());
+                }
+            }
+            12 => {
+                if let Some(d) = value {
+                    match life {
+                        Some(LifeType::Seconds) => t.life_seconds = Some(d),
+                        Some(LifeType::Kilobytes) => t.life_kilobytes = Some(d),
+                        _ => {}
+                    }
+                }
+            }
+            13 if value.is_some() => t.prf = value,
+            14 if value.is_some() => t.key_length = value,
+            _ => {}
+        }
+    }
+
+    /// The reference walk over typed attributes.
+    #[cold]
+    #[inline(never)]
+    fn from_attributes_typed(attrs: AttributeIter<'_>) -> Result<Self, WireError> {
         let mut t = Phase1Transform::default();
         let mut life = None;
         for a in attrs {
@@ -308,4 +370,34 @@ pub fn value_name(kind: u16, value: u64) -> Option<&'static str> {
         _ => return None,
     };
     Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-level fast path gives what the typed walk gives, errors included,
+    /// from a fresh iterator and from one already partly walked.
+    #[test]
+    fn fast_path_agrees_with_typed_walk() {
+        let mut ok = 0usize;
+        crate::attr::tests::random_attribute_lists(200_000, |bytes, limit| {
+            let fresh = AttributeIter::with_limit(bytes, 40, limit);
+            let fast = Phase1Transform::from_attributes(fresh.clone());
+            assert_eq!(
+                fast,
+                Phase1Transform::from_attributes_typed(fresh.clone()),
+                "{bytes:02x?} limit {limit}"
+            );
+            ok += usize::from(fast.is_ok_and(|t| t != Phase1Transform::default()));
+            let mut walked = fresh;
+            let _ = walked.next();
+            assert_eq!(
+                Phase1Transform::from_attributes(walked.clone()),
+                Phase1Transform::from_attributes_typed(walked),
+                "{bytes:02x?} limit {limit}, after one"
+            );
+        });
+        assert!(ok > 10_000, "{ok}");
+    }
 }

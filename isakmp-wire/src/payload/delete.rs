@@ -142,13 +142,21 @@ impl OwnedDelete {
             protocol,
             spi_size: 4,
             spi_count,
-            spis: spis.iter().flat_map(|s| s.to_be_bytes()).collect(),
+            spis: {
+                // One allocation of the exact size (a flat_map's size hint is 0).
+                let mut v = Vec::with_capacity(spis.len().saturating_mul(4));
+                for s in spis {
+                    v.extend_from_slice(&s.to_be_bytes());
+                }
+                v
+            },
         })
     }
 
     /// Deletes an ISAKMP SA by its cookie pair.
     pub fn isakmp(initiator_cookie: [u8; 8], responder_cookie: [u8; 8]) -> Self {
-        let mut spis = initiator_cookie.to_vec();
+        let mut spis = Vec::with_capacity(16);
+        spis.extend_from_slice(&initiator_cookie);
         spis.extend_from_slice(&responder_cookie);
         OwnedDelete {
             doi: Doi::Ipsec,

@@ -220,7 +220,8 @@ impl OwnedId {
 
     /// ID_IPV4_ADDR_SUBNET (any protocol and port).
     pub fn ipv4_subnet(addr: Ipv4Addr, mask: Ipv4Addr) -> Self {
-        let mut data = addr.octets().to_vec();
+        let mut data = Vec::with_capacity(8);
+        data.extend_from_slice(&addr.octets());
         data.extend_from_slice(&mask.octets());
         OwnedId {
             id_type: IdType::Ipv4AddrSubnet,

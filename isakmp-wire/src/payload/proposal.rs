@@ -165,10 +165,13 @@ impl<'a> Proposal<'a> {
             number: self.number,
             protocol: self.protocol,
             spi: self.spi.to_vec(),
-            transforms: self
-                .transforms()
-                .map(|t| t.and_then(|t| t.to_owned_transform()))
-                .collect::<Result<_, _>>()?,
+            transforms: {
+                let mut v = Vec::with_capacity(self.transforms().count());
+                for t in self.transforms() {
+                    v.push(t?.to_owned_transform()?);
+                }
+                v
+            },
         })
     }
 }

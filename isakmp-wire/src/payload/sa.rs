@@ -125,10 +125,13 @@ impl<'a> SaPayload<'a> {
         Ok(OwnedSa {
             doi: self.doi,
             situation: self.situation,
-            proposals: self
-                .proposals()
-                .map(|p| p.and_then(|p| p.to_owned_proposal()))
-                .collect::<Result<_, _>>()?,
+            proposals: {
+                let mut v = Vec::with_capacity(self.proposals().count());
+                for p in self.proposals() {
+                    v.push(p?.to_owned_proposal()?);
+                }
+                v
+            },
         })
     }
 }

@@ -131,10 +131,10 @@ impl<'a> Transform<'a> {
             number: self.number,
             transform_id: self.transform_id,
             reserved2: self.reserved2,
-            attributes: self
-                .attributes()
-                .map(|a| a.map(|a| a.to_owned_attr()))
-                .collect::<Result<_, _>>()?,
+            attributes: crate::attr::collect_owned(
+                self.attributes(),
+                crate::attr::count_attributes(self.raw_attributes, self.max_attributes),
+            )?,
         })
     }
 }
