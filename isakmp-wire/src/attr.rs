@@ -92,6 +92,7 @@ pub struct Attribute<'a> {
 
 impl<'a> Attribute<'a> {
     /// A TV attribute. `kind` is masked to 15 bits.
+    #[inline]
     pub fn basic(kind: u16, value: u16) -> Self {
         Attribute {
             kind: kind & !AF_BIT,
@@ -100,6 +101,7 @@ impl<'a> Attribute<'a> {
     }
 
     /// A TLV attribute. `kind` is masked to 15 bits.
+    #[inline]
     pub fn variable(kind: u16, value: &'a [u8]) -> Self {
         Attribute {
             kind: kind & !AF_BIT,
@@ -200,6 +202,7 @@ impl<'a> Attribute<'a> {
     }
 
     /// The raw bytes of a TLV value (`None` for TV).
+    #[inline]
     pub fn bytes(&self) -> Option<&'a [u8]> {
         match self.value {
             AttrValue::Basic(_) => None,
@@ -208,6 +211,7 @@ impl<'a> Attribute<'a> {
     }
 
     /// An owned copy.
+    #[inline]
     pub fn to_owned_attr(&self) -> OwnedAttribute {
         OwnedAttribute {
             kind: self.kind,
@@ -239,6 +243,7 @@ pub struct OwnedAttribute {
 
 impl OwnedAttribute {
     /// A TV attribute.
+    #[inline]
     pub fn basic(kind: u16, value: u16) -> Self {
         OwnedAttribute {
             kind: kind & !AF_BIT,
@@ -247,6 +252,7 @@ impl OwnedAttribute {
     }
 
     /// A TLV attribute.
+    #[inline]
     pub fn variable(kind: u16, value: impl Into<Vec<u8>>) -> Self {
         OwnedAttribute {
             kind: kind & !AF_BIT,
@@ -267,6 +273,7 @@ impl OwnedAttribute {
     }
 
     /// A borrowed view.
+    #[inline]
     pub fn as_attr(&self) -> Attribute<'_> {
         Attribute {
             kind: self.kind,
@@ -278,6 +285,7 @@ impl OwnedAttribute {
     }
 
     /// Bytes on the wire.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.as_attr().wire_len()
     }
@@ -535,6 +543,7 @@ pub(crate) fn collect_owned(
 }
 
 /// Total wire length of a list of owned attributes.
+#[inline]
 pub fn attributes_wire_len(attrs: &[OwnedAttribute]) -> usize {
     attrs
         .iter()

@@ -169,6 +169,7 @@ impl Header {
     }
 
     /// Always [`HEADER_LEN`].
+    #[inline]
     pub fn wire_len(&self) -> usize {
         HEADER_LEN
     }

@@ -93,6 +93,7 @@ impl<'a> Message<'a> {
     }
 
     /// Message length (the header's Length field, checked against the datagram).
+    #[inline]
     pub fn wire_len(&self) -> usize {
         usize::try_from(self.header.length).unwrap_or(usize::MAX)
     }
@@ -142,6 +143,7 @@ impl OwnedMessage {
     }
 
     /// Wire length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         HEADER_LEN.saturating_add(match &self.body {
             OwnedBodyKind::Encrypted(b) => b.len(),

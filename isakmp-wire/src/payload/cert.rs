@@ -38,6 +38,7 @@ impl<'a> CertPayload<'a> {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         1usize.saturating_add(self.data.len())
     }
@@ -75,6 +76,7 @@ impl OwnedCert {
         }
     }
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.as_cert().wire_len()
     }

@@ -86,6 +86,7 @@ impl<'a> DeletePayload<'a> {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         8usize.saturating_add(self.raw_spis.len())
     }
@@ -179,6 +180,7 @@ impl OwnedDelete {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.as_delete().wire_len()
     }

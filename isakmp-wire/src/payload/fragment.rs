@@ -58,6 +58,7 @@ impl<'a> FragmentPayload<'a> {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         4usize.saturating_add(self.data.len())
     }
@@ -105,6 +106,7 @@ impl OwnedFragment {
         }
     }
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.as_fragment().wire_len()
     }

@@ -138,6 +138,7 @@ impl<'a> IdPayload<'a> {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         4usize.saturating_add(self.data.len())
     }
@@ -243,6 +244,7 @@ impl OwnedId {
     }
 
     /// A borrowed view.
+    #[inline]
     pub fn as_id(&self) -> IdPayload<'_> {
         IdPayload {
             id_type: self.id_type,
@@ -253,6 +255,7 @@ impl OwnedId {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.as_id().wire_len()
     }

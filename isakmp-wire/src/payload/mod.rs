@@ -176,6 +176,7 @@ impl<'a> Payload<'a> {
     }
 
     /// Body length (without the generic header).
+    #[inline]
     pub fn wire_len(&self) -> usize {
         match self {
             Payload::Sa(p) => p.wire_len(),
@@ -304,6 +305,7 @@ pub enum OwnedBody {
 impl OwnedBody {
     /// The payload type this body is sent as by default (RFC 3947 numbers for
     /// NAT-T; `Unknown` bodies have no default and give [`PayloadType::Unknown`]`(255)`).
+    #[inline]
     pub fn default_kind(&self) -> PayloadType {
         match self {
             OwnedBody::Sa(_) => PayloadType::SecurityAssociation,
@@ -326,6 +328,7 @@ impl OwnedBody {
     }
 
     /// Body length (without the generic header).
+    #[inline]
     pub fn wire_len(&self) -> usize {
         match self {
             OwnedBody::Sa(p) => p.wire_len(),
@@ -398,6 +401,7 @@ impl OwnedPayload {
     }
 
     /// A payload sent as `kind` (e.g. draft NAT-D 130, or an unknown type).
+    #[inline]
     pub fn with_kind(kind: PayloadType, body: OwnedBody) -> Self {
         OwnedPayload {
             kind,
@@ -407,6 +411,7 @@ impl OwnedPayload {
     }
 
     /// Wire length including the generic header.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         GENERIC_HEADER_LEN.saturating_add(self.body.wire_len())
     }
@@ -441,6 +446,7 @@ pub fn emit_chain<B: BufMut>(payloads: &[OwnedPayload], buf: &mut B) -> Result<(
 }
 
 /// Wire length of a chain of payloads.
+#[inline]
 pub fn chain_wire_len(payloads: &[OwnedPayload]) -> usize {
     payloads
         .iter()

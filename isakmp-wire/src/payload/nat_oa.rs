@@ -57,6 +57,7 @@ impl<'a> NatOaPayload<'a> {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         4usize.saturating_add(self.address.len())
     }
@@ -114,6 +115,7 @@ impl OwnedNatOa {
         }
     }
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.as_nat_oa().wire_len()
     }

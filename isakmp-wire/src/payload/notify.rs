@@ -161,6 +161,7 @@ impl<'a> NotifyPayload<'a> {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         8usize
             .saturating_add(self.spi.len())
@@ -219,6 +220,7 @@ impl OwnedNotify {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.as_notify().wire_len()
     }

@@ -136,6 +136,7 @@ impl<'a> Proposal<'a> {
     }
 
     /// Wire length including the generic header.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         (GENERIC_HEADER_LEN + PROPOSAL_FIXED_LEN)
             .saturating_add(self.spi.len())
@@ -209,6 +210,7 @@ impl OwnedProposal {
     }
 
     /// Wire length including the generic header.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.transforms.iter().fold(
             (GENERIC_HEADER_LEN + PROPOSAL_FIXED_LEN).saturating_add(self.spi.len()),

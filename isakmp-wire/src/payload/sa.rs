@@ -109,6 +109,7 @@ impl<'a> SaPayload<'a> {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         8usize.saturating_add(self.raw_proposals.len())
     }
@@ -158,6 +159,7 @@ impl OwnedSa {
     }
 
     /// Body length.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.proposals
             .iter()

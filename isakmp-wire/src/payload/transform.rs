@@ -107,6 +107,7 @@ impl<'a> Transform<'a> {
     }
 
     /// Wire length including the generic header.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         (GENERIC_HEADER_LEN + TRANSFORM_FIXED_LEN).saturating_add(self.raw_attributes.len())
     }
@@ -167,6 +168,7 @@ impl OwnedTransform {
     }
 
     /// Wire length including the generic header.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         (GENERIC_HEADER_LEN + TRANSFORM_FIXED_LEN)
             .saturating_add(attributes_wire_len(&self.attributes))

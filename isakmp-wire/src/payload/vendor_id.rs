@@ -17,6 +17,7 @@ impl<'a> VendorId<'a> {
     }
 
     /// The raw bytes.
+    #[inline]
     pub fn bytes(&self) -> &'a [u8] {
         self.0
     }
