@@ -3,7 +3,6 @@
 
 use super::secret::Secret;
 use crate::error::SmError;
-use digest::Digest;
 use hmac::{Hmac, KeyInit, Mac};
 
 /// Phase-1 `Hash Algorithm` (RFC 2409 Appendix A, class 2; SHA2-256 from RFC 4868).
@@ -55,6 +54,12 @@ impl HashAlg {
     /// `hash(parts[0] | parts[1] | ...)`.
     #[must_use]
     pub fn hash(self, parts: &[&[u8]]) -> Vec<u8> {
+        self.digest(parts).to_vec()
+    }
+
+    /// [`HashAlg::hash`] on the stack, without allocating.
+    #[must_use]
+    pub(crate) fn digest(self, parts: &[&[u8]]) -> Digest {
         match self {
             Self::Md5 => hash_with::<md5::Md5>(parts),
             Self::Sha1 => hash_with::<sha1::Sha1>(parts),
@@ -66,11 +71,12 @@ impl HashAlg {
     /// length are accepted (a key longer than the hash block is hashed first, RFC 2104).
     #[must_use]
     pub fn prf(self, key: &[u8], parts: &[&[u8]]) -> Secret {
-        Secret::new(match self {
+        let d = match self {
             Self::Md5 => hmac_with::<md5::Md5>(key, parts),
             Self::Sha1 => hmac_with::<sha1::Sha1>(key, parts),
             Self::Sha256 => hmac_with::<sha2::Sha256>(key, parts),
-        })
+        };
+        Secret::from_slice(&d)
     }
 }
 
@@ -107,12 +113,13 @@ impl PrfKey {
 
     /// `prf(key, parts[0] | parts[1] | ...)` as a secret.
     pub(crate) fn prf(&self, parts: &[&[u8]]) -> Secret {
-        Secret::new(self.mac(parts))
+        Secret::from_slice(&self.mac(parts))
     }
 
     /// `prf(key, parts[0] | parts[1] | ...)` as plain bytes (for the HASH payloads, which
-    /// are sent in the clear anyway).
-    pub(crate) fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
+    /// are sent in the clear anyway). On the stack; the copy on it is wiped on drop,
+    /// since the same call derives keys through [`PrfKey::prf`].
+    pub(crate) fn mac(&self, parts: &[&[u8]]) -> Digest {
         match self {
             Self::Md5(m) => finish(m.clone(), parts),
             Self::Sha1(m) => finish(m.clone(), parts),
@@ -133,22 +140,70 @@ where
     }
 }
 
-fn finish<M: Mac>(mut m: M, parts: &[&[u8]]) -> Vec<u8> {
+/// A hash or PRF output (at most 32 bytes, SHA2-256) on the stack: the per-message
+/// HASH payloads, IVs and retransmission digests never touch the heap. Wiped on drop (a
+/// PRF output may be key material before it becomes a [`Secret`]).
+#[derive(Clone)]
+pub(crate) struct Digest {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Digest {
+    fn new(out: &[u8]) -> Self {
+        let mut bytes = [0u8; 32];
+        let len = out.len().min(32);
+        if let (Some(d), Some(s)) = (bytes.get_mut(..len), out.get(..len)) {
+            d.copy_from_slice(s);
+        }
+        Self { bytes, len }
+    }
+}
+
+impl Drop for Digest {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.bytes);
+    }
+}
+
+impl core::ops::Deref for Digest {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl PartialEq for Digest {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl core::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Digest(<{} bytes>)", self.len)
+    }
+}
+
+fn finish<M: Mac>(mut m: M, parts: &[&[u8]]) -> Digest {
     for p in parts {
         Mac::update(&mut m, p);
     }
-    m.finalize().into_bytes().to_vec()
+    let mut out = m.finalize().into_bytes();
+    let d = Digest::new(&out);
+    zeroize::Zeroize::zeroize(out.as_mut_slice());
+    d
 }
 
-fn hash_with<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
+fn hash_with<D: digest::Digest>(parts: &[&[u8]]) -> Digest {
     let mut d = D::new();
     for p in parts {
         d.update(p);
     }
-    d.finalize().to_vec()
+    Digest::new(&d.finalize())
 }
 
-fn hmac_with<D>(key: &[u8], parts: &[&[u8]]) -> Vec<u8>
+fn hmac_with<D>(key: &[u8], parts: &[&[u8]]) -> Digest
 where
     D: hmac::EagerHash,
     Hmac<D>: KeyInit + Mac,
@@ -211,7 +266,7 @@ mod tests {
                 for _ in 0..2 {
                     let want = h.prf(key, &[b"ab", b"", b"cdef"]);
                     assert!(k.prf(&[b"abc", b"def"]).ct_eq(want.expose_secret()));
-                    assert_eq!(k.mac(&[b"abcdef"]), want.expose_secret());
+                    assert_eq!(&*k.mac(&[b"abcdef"]), want.expose_secret());
                 }
             }
             assert_eq!(

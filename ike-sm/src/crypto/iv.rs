@@ -67,7 +67,7 @@ impl Iv {
         g_xr: &[u8],
         block_size: usize,
     ) -> Result<Self, SmError> {
-        Self::truncated(&hash.hash(&[g_xi, g_xr]), block_size)
+        Self::truncated(&hash.digest(&[g_xi, g_xr]), block_size)
     }
 
     /// The first IV of a later exchange: `hash(last phase-1 CBC block | M-ID)` truncated.
@@ -81,7 +81,7 @@ impl Iv {
         block_size: usize,
     ) -> Result<Self, SmError> {
         Self::truncated(
-            &hash.hash(&[last_phase1_block.as_bytes(), &message_id.to_be_bytes()]),
+            &hash.digest(&[last_phase1_block.as_bytes(), &message_id.to_be_bytes()]),
             block_size,
         )
     }

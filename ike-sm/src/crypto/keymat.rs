@@ -41,7 +41,7 @@ fn expand_keyed(
             max: MAX_EXPANSION,
         });
     }
-    let mut out = Secret::new(Vec::with_capacity(len.saturating_add(hash.output_len())));
+    let mut out = Secret::with_capacity(len.saturating_add(hash.output_len()));
     let mut block = prf.prf(seed_parts);
     loop {
         out.extend_from_slice(block.expose_secret());

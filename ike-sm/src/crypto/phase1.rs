@@ -140,6 +140,7 @@ impl Skeyids {
     ) -> Vec<u8> {
         self.prf_skeyid
             .mac(&[g_xi, g_xr, cky_i, cky_r, sai_b, idii_b])
+            .to_vec()
     }
 
     /// HASH_R = `prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)`.
@@ -155,6 +156,7 @@ impl Skeyids {
     ) -> Vec<u8> {
         self.prf_skeyid
             .mac(&[g_xr, g_xi, cky_r, cky_i, sai_b, idir_b])
+            .to_vec()
     }
 }
 
@@ -177,7 +179,7 @@ pub fn expand_key(hash: HashAlg, skeyid_e: &[u8], len: usize) -> Result<Secret, 
     }
     // Capacity for the whole output up front, so the buffer never reallocates (and never
     // leaves an unzeroized copy behind); `Secret` zeroizes it on drop.
-    let mut acc = Secret::new(Vec::with_capacity(len.saturating_add(hash.output_len())));
+    let mut acc = Secret::with_capacity(len.saturating_add(hash.output_len()));
     let prf = PrfKey::new(hash, skeyid_e);
     let mut block = prf.prf(&[&[0]]);
     loop {

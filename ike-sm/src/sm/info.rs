@@ -28,12 +28,12 @@ impl Endpoint {
         }
         let rest = super::msg::chain_bytes(&payloads)?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let h = keys.informational_hash(msgid, &rest);
+        let h = keys.informational_hash_out(msgid, &rest);
         let kind = payloads
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
         drop(payloads);
-        let b = Self::encrypt_on_hashed(sa, ExchangeType::Informational, msgid, h, kind, &rest)?;
+        let b = Self::encrypt_on_hashed(sa, ExchangeType::Informational, msgid, &h, kind, &rest)?;
         sa.exchanges.remove(&msgid);
         self.send(sa, b);
         Ok(())

@@ -15,6 +15,7 @@ mod transaction;
 pub use sa::{P1State, Role};
 
 use crate::config::{ClientProfile, Config, QuickModeRequest};
+use crate::crypto::hash::Digest;
 use crate::crypto::hash::HashAlg;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::SmError;
@@ -234,7 +235,7 @@ impl Endpoint {
             }
             other => {
                 sa.cur_in = other;
-                HashAlg::Sha1.hash(&[incoming])
+                HashAlg::Sha1.digest(&[incoming])
             }
         };
         self.store_reply(sa, digest, bytes.clone());
@@ -242,7 +243,7 @@ impl Endpoint {
     }
 
     /// Remembers `bytes` as the answer to the datagram whose digest is `digest`.
-    pub(crate) fn store_reply(&mut self, sa: &mut IkeSa, digest: Vec<u8>, bytes: Vec<u8>) {
+    pub(crate) fn store_reply(&mut self, sa: &mut IkeSa, digest: Digest, bytes: Vec<u8>) {
         while sa.replies.len() >= self.config.limits.stored_replies.max(1) {
             sa.replies.pop_front();
         }
@@ -370,7 +371,7 @@ impl Endpoint {
             return;
         }
         // A byte-identical retransmission gets the stored reply, never a second computation.
-        let digest = HashAlg::Sha1.hash(&[bytes]);
+        let digest = HashAlg::Sha1.digest(&[bytes]);
         if let Some((_, reply)) = sa.replies.iter().find(|(d, _)| *d == digest) {
             let reply = reply.clone();
             self.debug(DebugEvent::Retransmission {

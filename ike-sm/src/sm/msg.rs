@@ -64,16 +64,21 @@ pub(crate) fn encrypted(
 /// second time.
 pub(crate) fn encrypted_hashed(
     header: Header,
-    hash: Vec<u8>,
+    hash: &[u8],
     rest_kind: PayloadType,
     rest: &[u8],
     cipher: &IkeCipher,
     chain: &mut IvChain,
 ) -> Result<Vec<u8>, SmError> {
-    let first = OwnedPayload::new(OwnedBody::Hash(hash));
-    let plain_len = first.wire_len().saturating_add(rest.len());
+    // The HASH payload: generic header (next payload, reserved, length) and the digest.
+    let hash_len = hash.len().saturating_add(4);
+    let len = u16::try_from(hash_len).map_err(|_| SmError::Config("HASH length"))?;
+    let plain_len = hash_len.saturating_add(rest.len());
     seal(header, PayloadType::Hash, plain_len, cipher, chain, |out| {
-        first.emit(out, rest_kind)?;
+        out.push(rest_kind.into());
+        out.push(0);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(hash);
         out.extend_from_slice(rest);
         Ok(())
     })

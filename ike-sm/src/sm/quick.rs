@@ -238,7 +238,7 @@ impl Endpoint {
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
         match sa.quick.remove(&msgid) {
             None if sa.role == Role::Responder => {
-                let want = keys.qm_hash1(msgid, rest);
+                let want = keys.qm_hash1_out(msgid, rest);
                 if !hashes_equal(&want, got) {
                     return Err(SmError::HashMismatch { what: "HASH(1)" });
                 }
@@ -254,7 +254,7 @@ impl Endpoint {
                 Ok(())
             }
             Some(mut qm) if qm.role == Role::Responder && !qm.done => {
-                let want = keys.qm_hash3(msgid, &qm.ni, &qm.nr);
+                let want = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
                 if !hashes_equal(&want, got) {
                     sa.quick.insert(msgid, qm);
                     return Err(SmError::HashMismatch { what: "HASH(3)" });
@@ -271,7 +271,7 @@ impl Endpoint {
                 Ok(())
             }
             Some(mut qm) if qm.role == Role::Initiator && !qm.done => {
-                let want = keys.qm_hash2(msgid, &qm.ni, rest);
+                let want = keys.qm_hash2_out(msgid, &qm.ni, rest);
                 if !hashes_equal(&want, got) {
                     sa.quick.insert(msgid, qm);
                     return Err(SmError::HashMismatch { what: "HASH(2)" });
@@ -300,7 +300,7 @@ impl Endpoint {
             {
                 // The responder's fourth message after we set the commit bit: HASH as in
                 // an Informational exchange (prf(SKEYID_a, M-ID | N)), on this QM's IVs.
-                let want = keys.informational_hash(msgid, rest);
+                let want = keys.informational_hash_out(msgid, rest);
                 if !hashes_equal(&want, got) {
                     return Err(SmError::HashMismatch {
                         what: "HASH(CONNECTED)",
@@ -342,7 +342,7 @@ impl Endpoint {
         }));
         let rest = msg::chain_bytes(core::slice::from_ref(&n))?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let h = keys.informational_hash(msgid, &rest);
+        let h = keys.informational_hash_out(msgid, &rest);
         self.debug(DebugEvent::SendingNotify {
             notify: NotifyType::Connected.into(),
         });
@@ -350,7 +350,7 @@ impl Endpoint {
             sa,
             ExchangeType::QuickMode,
             msgid,
-            &[p(OwnedBody::Hash(h)), n],
+            &[p(OwnedBody::Hash(h.to_vec())), n],
         )?;
         // The flags byte is outside the encryption and the HASH.
         if let Some(f) = b.get_mut(19) {
@@ -554,12 +554,12 @@ impl Endpoint {
         }
         let rest = msg::chain_bytes(&out)?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let h2 = keys.qm_hash2(msgid, ni, &rest);
+        let h2 = keys.qm_hash2_out(msgid, ni, &rest);
         let kind = out
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
         drop(out);
-        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, h2, kind, &rest)?;
+        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, &h2, kind, &rest)?;
         let spi_out = choice.peer_spi;
         sa.quick.insert(
             msgid,
@@ -643,7 +643,7 @@ impl Endpoint {
         sa: &mut IkeSa,
         exchange: ExchangeType,
         msgid: u32,
-        hash: Vec<u8>,
+        hash: &[u8],
         rest_kind: isakmp_wire::PayloadType,
         rest: &[u8],
     ) -> Result<Vec<u8>, SmError> {
@@ -751,12 +751,12 @@ impl Endpoint {
         }
         let rest = msg::chain_bytes(&out)?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let h1 = keys.qm_hash1(msgid, &rest);
+        let h1 = keys.qm_hash1_out(msgid, &rest);
         let kind = out
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
         drop(out);
-        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, h1, kind, &rest)?;
+        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, &h1, kind, &rest)?;
         sa.quick.insert(
             msgid,
             QuickMode {
@@ -873,12 +873,12 @@ impl Endpoint {
             transform: t.to_owned_transform()?,
         });
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let h3 = keys.qm_hash3(msgid, &qm.ni, &qm.nr);
+        let h3 = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
         let b = self.encrypt_on(
             sa,
             ExchangeType::QuickMode,
             msgid,
-            &[p(OwnedBody::Hash(h3))],
+            &[p(OwnedBody::Hash(h3.to_vec()))],
         )?;
         sa.retx.remove(&msgid);
         self.reply(sa, bytes, b);

@@ -6,6 +6,7 @@ use super::quick::QuickMode;
 use crate::config::{ClientProfile, Phase1Mode};
 use crate::crypto::cipher::IkeCipher;
 use crate::crypto::dh::KeyPair;
+use crate::crypto::hash::Digest;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase1::Skeyids;
 use crate::crypto::secret::Secret;
@@ -109,7 +110,7 @@ pub(crate) struct IkeSa {
     pub peer_frag: bool,
     /// Fragments of the message being reassembled: (id, number, last, data).
     pub fragments: Vec<(u16, u8, bool, Vec<u8>)>,
-    pub replies: VecDeque<(Vec<u8>, Vec<u8>)>,
+    pub replies: VecDeque<(Digest, Vec<u8>)>,
     pub retx: BTreeMap<u32, Retx>,
     pub exchanges: BTreeMap<u32, IvChain>,
     pub last_tx_sent: BTreeMap<u32, (Vec<u8>, Vec<u8>)>,
@@ -142,7 +143,7 @@ pub(crate) struct IkeSa {
     /// Phase-1 HASH failures so far.
     pub auth_failures: u8,
     /// Digest of the datagram being processed (replies are stored under it).
-    pub cur_in: Option<Vec<u8>>,
+    pub cur_in: Option<Digest>,
     /// Address and length of the datagram `cur_in` is the digest of (identity only, never
     /// dereferenced).
     pub cur_in_at: (usize, usize),

@@ -104,12 +104,12 @@ impl Endpoint {
             sa.last_in_tx_msgid
         };
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let hash = keys.informational_hash(msgid, &attr_bytes);
+        let hash = keys.informational_hash_out(msgid, &attr_bytes);
         let b = Self::encrypt_on_hashed(
             sa,
             ExchangeType::Transaction,
             msgid,
-            hash,
+            &hash,
             attr_kind,
             &attr_bytes,
         )?;
@@ -169,7 +169,7 @@ impl Endpoint {
             what: "no HASH payload",
         })?;
         let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let want = keys.informational_hash(msgid, rest);
+        let want = keys.informational_hash_out(msgid, rest);
         if !hashes_equal(&want, got) {
             return Err(SmError::HashMismatch {
                 what: "Transaction/Informational HASH",
