@@ -113,7 +113,9 @@ pub(crate) struct IkeSa {
     pub replies: VecDeque<(Digest, Vec<u8>)>,
     pub retx: BTreeMap<u32, Retx>,
     pub exchanges: BTreeMap<u32, IvChain>,
-    pub last_tx_sent: BTreeMap<u32, (Vec<u8>, Vec<u8>)>,
+    /// Per exchange we started or answered: the plaintext attribute payload (wiped on
+    /// drop: an Xauth REPLY holds the password) and the datagram sent.
+    pub last_tx_sent: BTreeMap<u32, (zeroize::Zeroizing<Vec<u8>>, Vec<u8>)>,
     pub last_in_tx_msgid: u32,
     pub xauth_srv: Option<xauth::XauthServer>,
     pub pending_verdict: Option<xauth::VerdictId>,
@@ -272,5 +274,25 @@ impl IkeSa {
         d.extend(self.cfg_pull_cli.as_ref().and_then(|x| x.poll_timeout()));
         d.extend(self.cfg_push_cli.as_ref().and_then(|x| x.poll_timeout()));
         d.into_iter().min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IkeSa;
+
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+
+    /// The plaintexts an SA keeps of what it sent (an Xauth REPLY holds the password) are
+    /// in buffers that wipe themselves: checked on the field's type, so a change to a
+    /// plain `Vec` fails to compile.
+    #[test]
+    fn sent_plaintexts_are_wiped_on_drop() {
+        let check = |sa: &IkeSa| {
+            for (plain, _) in sa.last_tx_sent.values() {
+                wiped_on_drop(plain);
+            }
+        };
+        let _ = check;
     }
 }

@@ -2,7 +2,7 @@
 //! push (from `modecfg`), each message inside an encrypted Transaction exchange
 //! (exchange 6): IV = hash(last phase-1 block | M-ID), HASH = prf(SKEYID_a, M-ID | payloads).
 
-use super::msg::{self, p};
+use super::msg;
 use super::phase1::Parsed;
 use super::sa::{IkeSa, Role};
 use super::{random_u32, Endpoint};
@@ -12,8 +12,7 @@ use crate::crypto::phase2::hashes_equal;
 use crate::crypto::secret::Secret;
 use crate::event::{DebugEvent, Event, FailReason};
 use crate::SmError;
-use isakmp_wire::cfg::{CfgType, ConfigPayload, OwnedConfigPayload};
-use isakmp_wire::payload::OwnedBody;
+use isakmp_wire::cfg::{CfgType, ConfigPayload};
 use isakmp_wire::{Body, ExchangeType, Message};
 use rand_core::CryptoRng;
 use std::time::{Duration, Instant};
@@ -51,28 +50,29 @@ impl Endpoint {
             .ok_or(SmError::Config("exchange"))
     }
 
-    /// Encrypts and sends one attribute payload on its exchange.
+    /// Encrypts and sends one attribute payload on its exchange. The payload and its
+    /// plaintext encoding are wiped when dropped: an Xauth REPLY carries the password.
     fn send_cfg<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
         now: Instant,
-        payload: OwnedConfigPayload,
+        payload: impl Into<xauth::ZeroizingPayload>,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        let cfg_type = payload.cfg_type;
-        let attr = [p(OwnedBody::Attributes {
-            reserved: 0,
-            payload,
-        })];
-        let attr_bytes = msg::chain_bytes(&attr)?;
-        let attr_kind = attr
-            .first()
-            .map_or(isakmp_wire::PayloadType::Attributes, |p| p.kind);
+        let payload = payload.into();
+        let cfg_type = payload.cfg_type();
+        let attr_bytes = payload
+            .to_payload_bytes()
+            .map_err(|e| SmError::Xauth(e.to_string()))?;
+        drop(payload);
+        let attr_kind = isakmp_wire::PayloadType::Attributes;
         let starts = matches!(cfg_type, CfgType::Request | CfgType::Set);
         if starts {
             // The machine resends: send the same bytes again, never a new encryption.
-            if let Some((mid, (_, dgram))) =
-                sa.last_tx_sent.iter().find(|(_, (a, _))| *a == attr_bytes)
+            if let Some((mid, (_, dgram))) = sa
+                .last_tx_sent
+                .iter()
+                .find(|(_, (a, _))| **a == *attr_bytes)
             {
                 // Our own retransmission timer already covers this exchange.
                 if !sa.retx.contains_key(mid) {
@@ -354,7 +354,6 @@ impl Endpoint {
             }
         }
         // Xauth client: answer prompts from the profile.
-        let mut out = Vec::new();
         let mut evs = Vec::new();
         if let Some(x) = sa.xauth_cli.as_mut() {
             while let Some(e) = x.poll_event() {
@@ -402,8 +401,10 @@ impl Endpoint {
                 }
             }
         }
+        // Its REPLY carries the password: kept in wiping buffers all the way.
+        let mut out = Vec::new();
         if let Some(x) = sa.xauth_cli.as_mut() {
-            while let Some(t) = x.poll_transmit() {
+            while let Some(t) = x.poll_transmit_zeroizing() {
                 out.push(t);
             }
         }
