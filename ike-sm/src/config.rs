@@ -172,9 +172,9 @@ pub struct TransformSet {
 /// Bounds and timers, with PIX-like defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Half-open (phase 1 not finished) SAs over all peers.
+    /// Half-open (phase 1 not finished) SAs we answer, over all peers.
     pub max_half_open: usize,
-    /// Half-open SAs of one peer address.
+    /// Half-open SAs we answer for one peer address.
     pub max_half_open_per_peer: usize,
     /// IKE SAs in total.
     pub max_sas: usize,

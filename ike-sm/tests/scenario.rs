@@ -1104,6 +1104,32 @@ fn half_open_limit_per_peer() {
 }
 
 #[test]
+fn half_open_limit_counts_unfinished_negotiations_only() {
+    // One half-open SA at a time: a completed handshake frees its slot, and the limit
+    // holds across peers.
+    let mut net = flow_4x(20, |net| with_gateway(net, |_, l| l.max_half_open = 1));
+    assert_eq!(net.gw_children().len(), 2, "the first client is up");
+    let gw: SocketAddr = GW.parse().unwrap();
+    let mut answers = 0;
+    for (i, c) in ["192.168.1.21:500", "192.168.1.22:500"].iter().enumerate() {
+        let c: SocketAddr = c.parse().unwrap();
+        let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
+        let mut rng = StdRng::seed_from_u64(2000 + i as u64);
+        cl.initiate(net.now, c, gw, profile_4x(b"cisco1234", "x"), &mut rng)
+            .unwrap();
+        let am1 = cl.poll_transmit().unwrap();
+        net.gw
+            .handle_datagram(net.now, gw, c, &am1.bytes, &mut net.rng);
+        answers += usize::from(net.gw.poll_transmit().is_some());
+    }
+    assert_eq!(
+        answers, 1,
+        "the second new peer waits for the first to finish"
+    );
+    assert_eq!(net.gw.sa_count(), 2);
+}
+
+#[test]
 fn rate_limit_per_peer() {
     let mut net = Net::new(19, "10.89.129.200-10.89.129.204");
     with_gateway(&mut net, |_, l| l.new_sas_per_peer_per_sec = 3);

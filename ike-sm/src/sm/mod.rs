@@ -442,7 +442,11 @@ impl Endpoint {
             return;
         }
         if sa.established() {
-            self.half_open.retain(|_, v| *v != sa.id);
+            if sa.in_half_open {
+                // Once, when phase 1 completes (not on every later datagram).
+                self.half_open.retain(|_, v| *v != sa.id);
+                sa.in_half_open = false;
+            }
             sa.half_open_deadline = None;
         }
         self.sas.insert(sa.id, sa);
@@ -456,7 +460,10 @@ impl Endpoint {
         if self.by_cookies.get(&zero) == Some(&sa.id) {
             self.by_cookies.remove(&zero);
         }
-        self.half_open.retain(|_, v| *v != sa.id);
+        if sa.in_half_open {
+            self.half_open.retain(|_, v| *v != sa.id);
+            sa.in_half_open = false;
+        }
         self.rekeys.remove(&sa.id);
         // The peer rekeyed phase 1: the child SAs (and the address they use) live on
         // under its newest SA.

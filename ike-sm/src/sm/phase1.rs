@@ -279,17 +279,19 @@ impl Endpoint {
         };
         let _ = gw;
         let l = self.config.limits;
-        let half_open = self.sas.values().filter(|s| !s.established()).count();
-        if half_open >= l.max_half_open || self.sas.len() >= l.max_sas {
+        // The responder's half-open SAs are exactly the entries of `half_open` (filed
+        // here, removed when phase 1 completes or the SA dies): counted without a pass
+        // over every SA, which a gateway with thousands of users would pay per new peer.
+        if self.half_open.len() >= l.max_half_open || self.sas.len() >= l.max_sas {
             return Err(SmError::Limit {
                 what: "half-open IKE SAs",
                 max: l.max_half_open,
             });
         }
         let per_peer = self
-            .sas
-            .values()
-            .filter(|s| !s.established() && s.remote.ip() == remote.ip())
+            .half_open
+            .keys()
+            .filter(|(_, peer)| peer.ip() == remote.ip())
             .count();
         if per_peer >= l.max_half_open_per_peer {
             return Err(SmError::Limit {
@@ -419,6 +421,7 @@ impl Endpoint {
             }
         }
         self.half_open.insert((sa.cky_i, remote), id);
+        sa.in_half_open = true;
         self.insert_sa(sa);
         Ok(())
     }

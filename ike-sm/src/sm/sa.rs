@@ -142,6 +142,8 @@ pub(crate) struct IkeSa {
     pub dpd_deadline: Option<Instant>,
     pub expires: Option<Instant>,
     pub half_open_deadline: Option<Instant>,
+    /// Filed in the endpoint's `half_open` table (a responder before phase 1 completes).
+    pub in_half_open: bool,
     /// Phase-1 HASH failures so far.
     pub auth_failures: u8,
     /// Digest of the datagram being processed (replies are stored under it).
@@ -236,6 +238,7 @@ impl IkeSa {
             dpd_deadline: None,
             expires: None,
             half_open_deadline: None,
+            in_half_open: false,
             cur_in: None,
             cur_in_at: (0, 0),
             auth_failures: 0,
