@@ -30,6 +30,7 @@ use isakmp_wire::{
     Body, Doi, ExchangeType, IdType, Message, OwnedAttribute, Payload, PayloadRef, ProtocolId,
 };
 use rand_core::CryptoRng;
+use smallvec::SmallVec;
 use std::time::Instant;
 
 /// The payloads of one message, sorted by kind.
@@ -38,15 +39,15 @@ pub(crate) struct Parsed<'a> {
     pub sa: Option<SaPayload<'a>>,
     pub ke: Option<&'a [u8]>,
     pub nonce: Option<&'a [u8]>,
-    pub ids: Vec<IdPayload<'a>>,
+    pub ids: SmallVec<[IdPayload<'a>; 2]>,
     pub hash: Option<&'a [u8]>,
-    pub notifies: Vec<NotifyPayload<'a>>,
-    pub deletes: Vec<DeletePayload<'a>>,
-    pub vids: Vec<&'a [u8]>,
+    pub notifies: SmallVec<[NotifyPayload<'a>; 4]>,
+    pub deletes: SmallVec<[DeletePayload<'a>; 2]>,
+    pub vids: SmallVec<[&'a [u8]; 16]>,
     pub attrs: Option<ConfigPayload<'a>>,
-    pub natd: Vec<&'a [u8]>,
+    pub natd: SmallVec<[&'a [u8]; 4]>,
     /// NAT-OA payloads (Quick Mode), in order: NAT-OAi then NAT-OAr.
-    pub nat_oa: Vec<Option<core::net::IpAddr>>,
+    pub nat_oa: SmallVec<[Option<core::net::IpAddr>; 2]>,
 }
 
 /// At most this many payloads of one kind are kept (the wire limits bound the rest).

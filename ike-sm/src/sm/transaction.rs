@@ -175,6 +175,7 @@ impl Endpoint {
                 what: "Transaction/Informational HASH",
             });
         }
+        drop(parsed);
         if let Some(chain) = sa.exchanges.get_mut(&msgid) {
             d.accept(chain);
         }
