@@ -23,7 +23,7 @@ use core::net::SocketAddr;
 use isakmp_wire::{ExchangeType, Message};
 use rand_core::CryptoRng;
 use sa::{IkeSa, Retx};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 /// A datagram to send. Addresses are the IKE ones (UDP 500, or 4500 after a NAT-T float);
@@ -50,6 +50,11 @@ pub struct Endpoint {
     pub(crate) sas: BTreeMap<SaId, Box<IkeSa>>,
     pub(crate) by_cookies: BTreeMap<[u8; 16], SaId>,
     pub(crate) half_open: BTreeMap<([u8; 8], SocketAddr), SaId>,
+    /// Every SA's next deadline ([`IkeSa::next_deadline`]), kept current whenever an SA is
+    /// filed back: [`Endpoint::poll_timeout`] reads the first entry and
+    /// [`Endpoint::handle_timeout`] visits only the SAs that are due, instead of a pass
+    /// over every SA (a gateway asks for the next deadline after every datagram).
+    pub(crate) timers: BTreeSet<(Instant, SaId)>,
     pub(crate) next_id: u64,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -97,6 +102,7 @@ impl Endpoint {
             sas: BTreeMap::new(),
             by_cookies: BTreeMap::new(),
             half_open: BTreeMap::new(),
+            timers: BTreeSet::new(),
             next_id: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -170,7 +176,22 @@ impl Endpoint {
     /// The earliest deadline; call [`Endpoint::handle_timeout`] when it passes.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sas.values().filter_map(|s| s.next_deadline()).min()
+        let first = self.timers.first().map(|(t, _)| *t);
+        // Every test run (debug builds) checks the index against a pass over every SA.
+        debug_assert_eq!(
+            first,
+            self.sas.values().filter_map(|s| s.next_deadline()).min(),
+            "timer index out of date"
+        );
+        debug_assert_eq!(
+            self.timers.len(),
+            self.sas
+                .values()
+                .filter(|s| s.next_deadline().is_some())
+                .count(),
+            "timer index out of date"
+        );
+        first
     }
 
     /// The gateway's Xauth server configuration, shared (no copy per IKE SA).
@@ -281,9 +302,33 @@ impl Endpoint {
         id
     }
 
-    pub(crate) fn insert_sa(&mut self, sa: IkeSa) {
+    pub(crate) fn insert_sa(&mut self, mut sa: IkeSa) {
         self.by_cookies.insert(sa.cookies(), sa.id);
+        self.file_timer(&mut sa);
         self.sas.insert(sa.id, Box::new(sa));
+    }
+
+    /// Files `sa` in [`Endpoint::timers`] under its current next deadline (a no-op when
+    /// that did not change). Every path that puts an SA back into `sas` calls it.
+    pub(crate) fn file_timer(&mut self, sa: &mut IkeSa) {
+        let due = sa.next_deadline();
+        if due != sa.filed_deadline {
+            if let Some(old) = sa.filed_deadline.take() {
+                self.timers.remove(&(old, sa.id));
+            }
+            if let Some(new) = due {
+                self.timers.insert((new, sa.id));
+            }
+            sa.filed_deadline = due;
+        }
+    }
+
+    /// Re-files the timers of an SA changed in place in `sas`.
+    pub(crate) fn refile_timer(&mut self, id: SaId) {
+        if let Some(mut sa) = self.sas.remove(&id) {
+            self.file_timer(&mut sa);
+            self.sas.insert(id, sa);
+        }
     }
 
     /// Feeds one UDP datagram (the ISAKMP message, without a non-ESP marker).
@@ -364,6 +409,7 @@ impl Endpoint {
             } else {
                 self.fragment(&mut sa, &msg)
             };
+            self.file_timer(&mut sa);
             self.sas.insert(id, sa);
             if let Some(full) = full {
                 self.datagram(now, local, remote, &full, rng, true);
@@ -378,6 +424,7 @@ impl Endpoint {
                 message_id: h.message_id,
             });
             self.send(&sa, reply);
+            self.file_timer(&mut sa);
             self.sas.insert(id, sa);
             return;
         }
@@ -449,6 +496,7 @@ impl Endpoint {
             }
             sa.half_open_deadline = None;
         }
+        self.file_timer(&mut sa);
         self.sas.insert(sa.id, sa);
     }
 
@@ -463,6 +511,9 @@ impl Endpoint {
         if sa.in_half_open {
             self.half_open.retain(|_, v| *v != sa.id);
             sa.in_half_open = false;
+        }
+        if let Some(t) = sa.filed_deadline.take() {
+            self.timers.remove(&(t, sa.id));
         }
         self.rekeys.remove(&sa.id);
         // The peer rekeyed phase 1: the child SAs (and the address they use) live on
@@ -491,7 +542,14 @@ impl Endpoint {
     /// Drives timers: retransmissions, half-open expiry, Xauth/Mode Config timeouts, DPD,
     /// lifetimes.
     pub fn handle_timeout<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
-        let ids: Vec<SaId> = self.sas.keys().copied().collect();
+        // Only the SAs that are due: every timed action of `timeout_sa` is one of the
+        // deadlines `IkeSa::next_deadline` files.
+        let ids: Vec<SaId> = self
+            .timers
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, id)| *id)
+            .collect();
         for id in ids {
             let Some(mut sa) = self.sas.remove(&id) else {
                 continue;

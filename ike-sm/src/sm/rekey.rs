@@ -117,6 +117,7 @@ impl Endpoint {
                             .checked_add(REKEY_RETRY)
                             .filter(|t| o.expires.is_some_and(|e| *t < e));
                     }
+                    self.refile_timer(old_id);
                 }
                 Some(false) => {}
                 Some(true) => {
@@ -178,6 +179,8 @@ impl Endpoint {
         if let Some(l) = old.lease.take() {
             new.extra_leases.push(l);
         }
+        // The children's lifetimes are the new SA's deadlines now.
+        self.refile_timer(new_id);
         moved
     }
 

@@ -144,6 +144,8 @@ pub(crate) struct IkeSa {
     pub half_open_deadline: Option<Instant>,
     /// Filed in the endpoint's `half_open` table (a responder before phase 1 completes).
     pub in_half_open: bool,
+    /// The deadline this SA is filed under in the endpoint's timer index.
+    pub filed_deadline: Option<Instant>,
     /// Phase-1 HASH failures so far.
     pub auth_failures: u8,
     /// Digest of the datagram being processed (replies are stored under it).
@@ -239,6 +241,7 @@ impl IkeSa {
             expires: None,
             half_open_deadline: None,
             in_half_open: false,
+            filed_deadline: None,
             cur_in: None,
             cur_in_at: (0, 0),
             auth_failures: 0,
@@ -263,20 +266,22 @@ impl IkeSa {
 
     /// The earliest deadline of this SA.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let mut d: Vec<Instant> = self.retx.values().map(|r| r.deadline).collect();
-        d.extend(self.dpd_deadline);
-        d.extend(self.expires);
-        d.extend(self.rekey_at.filter(|_| self.rekeyed_by.is_none()));
-        d.extend(self.half_open_deadline);
-        d.extend(self.keepalive_deadline);
-        d.extend(self.children.iter().filter_map(|c| c.2));
-        d.extend(self.xauth_srv.as_ref().and_then(|x| x.poll_timeout()));
-        d.extend(self.xauth_cli.as_ref().and_then(|x| x.poll_timeout()));
-        d.extend(self.cfg_pull_srv.as_ref().and_then(|x| x.poll_timeout()));
-        d.extend(self.cfg_push_srv.as_ref().and_then(|x| x.poll_timeout()));
-        d.extend(self.cfg_pull_cli.as_ref().and_then(|x| x.poll_timeout()));
-        d.extend(self.cfg_push_cli.as_ref().and_then(|x| x.poll_timeout()));
-        d.into_iter().min()
+        self.retx
+            .values()
+            .map(|r| r.deadline)
+            .chain(self.dpd_deadline)
+            .chain(self.expires)
+            .chain(self.rekey_at.filter(|_| self.rekeyed_by.is_none()))
+            .chain(self.half_open_deadline)
+            .chain(self.keepalive_deadline)
+            .chain(self.children.iter().filter_map(|c| c.2))
+            .chain(self.xauth_srv.as_ref().and_then(|x| x.poll_timeout()))
+            .chain(self.xauth_cli.as_ref().and_then(|x| x.poll_timeout()))
+            .chain(self.cfg_pull_srv.as_ref().and_then(|x| x.poll_timeout()))
+            .chain(self.cfg_push_srv.as_ref().and_then(|x| x.poll_timeout()))
+            .chain(self.cfg_pull_cli.as_ref().and_then(|x| x.poll_timeout()))
+            .chain(self.cfg_push_cli.as_ref().and_then(|x| x.poll_timeout()))
+            .min()
     }
 }
 
