@@ -129,6 +129,45 @@ impl Header {
     /// Rejects versions other than 1.x with [`WireError::UnsupportedVersion`]; does
     /// not check `length` against the input (see [`crate::Message::parse`]).
     pub fn parse(input: &[u8]) -> Result<Header, WireError> {
+        // One bounds check for the whole fixed layout; a short input takes the
+        // field-by-field path, which says where it ran out.
+        let Some((head, _)) = input.split_first_chunk::<HEADER_LEN>() else {
+            return Self::parse_fields(input);
+        };
+        let [
+            // CKY-I and CKY-R.
+            i0, i1, i2, i3, i4, i5, i6, i7, r0, r1, r2, r3, r4, r5, r6, r7,
+            // Next Payload, version, exchange type, flags.
+            next_payload, version, exchange_type, flags,
+            // Message ID and Length.
+            m0, m1, m2, m3, l0, l1, l2, l3,
+        ] = *head;
+        if version >> 4 != 1 {
+            return Err(WireError::UnsupportedVersion {
+                major: version >> 4,
+                minor: version & 0x0f,
+                at: Location {
+                    offset: 17,
+                    payload: None,
+                },
+            });
+        }
+        Ok(Header {
+            initiator_cookie: [i0, i1, i2, i3, i4, i5, i6, i7],
+            responder_cookie: [r0, r1, r2, r3, r4, r5, r6, r7],
+            next_payload: next_payload.into(),
+            version,
+            exchange_type: exchange_type.into(),
+            flags: Flags(flags),
+            message_id: u32::from_be_bytes([m0, m1, m2, m3]),
+            length: u32::from_be_bytes([l0, l1, l2, l3]),
+        })
+    }
+
+    /// The reference parse, field by field (reports where a short input ends).
+    #[cold]
+    #[inline(never)]
+    fn parse_fields(input: &[u8]) -> Result<Header, WireError> {
         let mut r = Reader::new(input, 0, None);
         let initiator_cookie = r.array::<8>("ISAKMP header")?;
         let responder_cookie = r.array::<8>("ISAKMP header")?;
@@ -346,6 +385,21 @@ mod tests {
             // Unchecked views read zeros past the end instead of panicking.
             let u = Packet::new_unchecked(&AM1_HEADER[..n]);
             let _ = (u.cookies(), u.message_id(), u.length(), u.payload());
+        }
+    }
+
+    #[test]
+    fn one_chunk_parse_agrees_with_field_by_field() {
+        let mut bytes: Vec<u8> = (1..=30).collect();
+        for version in [0x10, 0x1f, 0x20, 0x00, 0xff] {
+            bytes[17] = version;
+            for n in 0..=bytes.len() {
+                assert_eq!(
+                    Header::parse(&bytes[..n]),
+                    Header::parse_fields(&bytes[..n]),
+                    "{version:#x} {n}"
+                );
+            }
         }
     }
 
