@@ -430,6 +430,11 @@ impl DataPlane {
         v
     }
 
+    /// The lifetime deadline of the ESP SA pair whose inbound SPI is `spi_in`.
+    pub fn deadline_of(&self, spi_in: u32) -> Option<Instant> {
+        self.children.get(&spi_in)?.outbound.poll_timeout()
+    }
+
     /// The earliest lifetime deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.children

@@ -174,6 +174,12 @@ pub struct Gateway {
     pub keylog: Vec<String>,
     /// Whether keylog lines are collected.
     pub keylog_on: bool,
+    /// A lower bound of the sessions' `idle-time`/`max-time` and the ESP SAs' lifetime
+    /// deadlines: lowered when a session or an ESP SA appears, recomputed by
+    /// [`Gateway::handle_timeout`]. Traffic only pushes those deadlines later, so
+    /// [`Gateway::poll_timeout`] (asked after every packet) needs no pass over every user;
+    /// a bound that traffic has made early only costs one wake-up that recomputes it.
+    timers_bound: Option<Instant>,
     /// Log lines for the operator (drained by the loop).
     pub log: Vec<String>,
     /// Counters for `--metrics`.
@@ -364,6 +370,7 @@ impl Gateway {
             debug: Vec::new(),
             keylog: Vec::new(),
             keylog_on: false,
+            timers_bound: None,
             log: Vec::new(),
             metrics: Metrics::default(),
             recent_drops: std::collections::VecDeque::new(),
@@ -510,6 +517,7 @@ impl Gateway {
                         in_policy: false,
                     },
                 );
+                self.lower_timers_bound(Self::session_deadline(self.sessions.get(&sa)));
             }
             Event::XauthCredentials { sa, user, password } => {
                 let client_addr = self.sessions.get(&sa).map(|s| s.remote.ip());
@@ -561,6 +569,7 @@ impl Gateway {
             Event::ChildSa(c) => {
                 match self.data.install(&c, now) {
                     Ok(_) => {
+                        self.lower_timers_bound(self.data.deadline_of(c.spi_in));
                         self.log.push(format!(
                             "IPsec SA up with {}: inbound spi {:#x}, outbound spi {:#x}{}",
                             c.remote,
@@ -595,6 +604,7 @@ impl Gateway {
                         n.addr = n.addr.or(o.addr);
                         n.created = o.created;
                     }
+                    self.lower_timers_bound(Self::session_deadline(self.sessions.get(&new)));
                 }
                 self.log.push(format!(
                     "IKE SA {} replaced by IKE SA {} (phase 1 rekey): {moved} IPsec SA(s) moved",
@@ -865,14 +875,15 @@ impl Gateway {
 
     /// The next deadline of anything (IKE, AAA, ESP lifetimes, idle/max time).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let sessions = self.sessions.values().filter_map(|s| {
-            let idle = s.idle_time.and_then(|d| s.last_activity.checked_add(d));
-            let max = s.max_time.and_then(|d| s.created.checked_add(d));
-            match (idle, max) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
-        });
+        // Every test run (debug builds) checks the bound against the pass it saves.
+        debug_assert!(
+            match (self.timers_bound, self.scan_timers()) {
+                (_, None) => true,
+                (Some(bound), Some(real)) => bound <= real,
+                (None, Some(_)) => false,
+            },
+            "the timers bound must never be later than the real deadline"
+        );
         [
             self.ike.poll_timeout(),
             self.aaa
@@ -880,12 +891,41 @@ impl Gateway {
                 .filter_map(|a| a.client.poll_timeout())
                 .min(),
             self.policy.poll_timeout(),
-            self.data.poll_timeout(),
-            sessions.min(),
+            self.timers_bound,
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// The earliest `idle-time`/`max-time` of one session.
+    fn session_deadline(s: Option<&Session>) -> Option<Instant> {
+        let s = s?;
+        let idle = s.idle_time.and_then(|d| s.last_activity.checked_add(d));
+        let max = s.max_time.and_then(|d| s.created.checked_add(d));
+        match (idle, max) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The exact earliest session and ESP lifetime deadline: a pass over every user.
+    fn scan_timers(&self) -> Option<Instant> {
+        let sessions = self
+            .sessions
+            .values()
+            .filter_map(|s| Self::session_deadline(Some(s)))
+            .min();
+        [sessions, self.data.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn lower_timers_bound(&mut self, d: Option<Instant>) {
+        if let Some(d) = d {
+            self.timers_bound = Some(self.timers_bound.map_or(d, |b| b.min(d)));
+        }
     }
 
     /// Timers: IKE retransmissions/DPD/lifetimes, AAA timeouts, ESP lifetimes,
@@ -924,6 +964,7 @@ impl Gateway {
             self.disconnect(now, sa, rng);
         }
         self.process(now, rng);
+        self.timers_bound = self.scan_timers();
     }
 
     /// Deletes an IKE SA and its IPsec SAs; the peer gets the ISAKMP DELETE first, then
