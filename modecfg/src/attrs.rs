@@ -39,11 +39,11 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use isakmp_wire::attr::{AttrValue, Attribute, AttributeIter, OwnedAttribute};
+use isakmp_wire::attr::{AttrValue, Attribute, AttributeIter, OwnedAttribute, MAX_ATTRIBUTES};
 use isakmp_wire::cfg::ConfigPayload;
 
 use crate::error::ModeCfgError;
-use crate::unity::{decode_split_list, encode_split_list, SplitEntry};
+use crate::unity::{decode_split_list, encode_split_list, SplitEntry, SPLIT_ENTRY_LEN};
 
 macro_rules! attr_types {
     ($( $(#[$doc:meta])* $var:ident = $num:literal, $name:literal, $pix:literal; )*) => {
@@ -533,7 +533,7 @@ impl ModeCfgAttr {
                 b.extend_from_slice(&s.mask.octets());
                 b
             }
-            M::SupportedAttributes(list) => list.iter().flat_map(|x| x.to_be_bytes()).collect(),
+            M::SupportedAttributes(list) => supported_bytes(list.iter().copied()),
             M::Ip6Subnet { addr, prefix } => {
                 let mut b = addr.octets().to_vec();
                 b.push(*prefix);
@@ -546,14 +546,52 @@ impl ModeCfgAttr {
             }
             M::Unknown(a) => return Ok(a.clone()),
         };
-        if bytes.len() > usize::from(u16::MAX) {
-            return Err(ModeCfgError::TooLong {
-                attr: t,
-                length: bytes.len(),
-            });
-        }
-        Ok(OwnedAttribute::variable(n, bytes))
+        tlv(t, bytes)
     }
+}
+
+/// The type of one attribute, checked exactly as [`ModeCfgAttr::decode`] checks it (same
+/// `Ok`/`Err`, same error), without building the value: the server only needs the type of
+/// each requested attribute, and the allocating forms (text, lists, unknown types) have no
+/// check beyond their form and length.
+pub(crate) fn decode_type(attr: &Attribute<'_>, offset: usize) -> Result<AttrType, ModeCfgError> {
+    let t = AttrType::from_u16(attr.kind);
+    match (t, attr.value) {
+        // A request (zero-length TLV) of any type, and a TV value of a TV type.
+        (_, AttrValue::Variable([]))
+        | (AttrType::SavePasswd | AttrType::NattPort | AttrType::Pfs, AttrValue::Basic(_))
+        | (AttrType::Unknown(_), _)
+        | (
+            AttrType::ApplicationVersion
+            | AttrType::Banner
+            | AttrType::DefDomain
+            | AttrType::SplitDns
+            | AttrType::FwType
+            | AttrType::BackupServers
+            | AttrType::DdnsHostname,
+            AttrValue::Variable(_),
+        ) => Ok(t),
+        (AttrType::SupportedAttributes, AttrValue::Variable(v)) if v.len() % 2 == 0 => Ok(t),
+        (AttrType::SplitInclude | AttrType::LocalLan, AttrValue::Variable(v))
+            if v.len() % SPLIT_ENTRY_LEN == 0 =>
+        {
+            Ok(t)
+        }
+        // Every other form decodes without allocating (or fails): decode it.
+        _ => ModeCfgAttr::decode(attr, offset).map(|a| a.attr_type()),
+    }
+}
+
+/// A TLV attribute of type `t` carrying `bytes`, refused over 65535 bytes (as
+/// [`ModeCfgAttr::encode`] does).
+pub(crate) fn tlv(t: AttrType, bytes: Vec<u8>) -> Result<OwnedAttribute, ModeCfgError> {
+    if bytes.len() > usize::from(u16::MAX) {
+        return Err(ModeCfgError::TooLong {
+            attr: t,
+            length: bytes.len(),
+        });
+    }
+    Ok(OwnedAttribute::variable(t.number(), bytes))
 }
 
 fn prefix_len(t: AttrType, offset: usize, p: &[u8]) -> Result<u8, ModeCfgError> {
@@ -569,6 +607,15 @@ fn prefix_len(t: AttrType, offset: usize, p: &[u8]) -> Result<u8, ModeCfgError> 
     Ok(len)
 }
 
+/// SUPPORTED_ATTRIBUTES' value: each type number, big-endian, in one exact allocation.
+fn supported_bytes(list: impl ExactSizeIterator<Item = u16>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(list.len().saturating_mul(2));
+    for x in list {
+        b.extend_from_slice(&x.to_be_bytes());
+    }
+    b
+}
+
 /// Decodes every attribute of a config payload, with error offsets in message terms.
 pub fn decode_payload(p: &ConfigPayload<'_>) -> Result<Vec<ModeCfgAttr>, ModeCfgError> {
     decode_bytes(p.raw_attributes, p.attributes_offset)
@@ -579,7 +626,9 @@ pub fn decode_payload(p: &ConfigPayload<'_>) -> Result<Vec<ModeCfgAttr>, ModeCfg
 /// The list is bounded by [`isakmp_wire::attr::MAX_ATTRIBUTES`].
 pub fn decode_bytes(bytes: &[u8], offset: usize) -> Result<Vec<ModeCfgAttr>, ModeCfgError> {
     let mut at = offset;
-    let mut out = Vec::new();
+    // Each attribute takes at least 4 bytes, and the walk stops at MAX_ATTRIBUTES: one
+    // bounded allocation instead of a regrowth every few attributes.
+    let mut out = Vec::with_capacity((bytes.len() / 4).min(MAX_ATTRIBUTES));
     for a in AttributeIter::new(bytes, offset) {
         let a = a?;
         out.push(ModeCfgAttr::decode(&a, at)?);
@@ -602,4 +651,39 @@ pub fn decode_list(attrs: &[OwnedAttribute]) -> Result<Vec<ModeCfgAttr>, ModeCfg
 /// Encodes a list of typed attributes, in order.
 pub fn encode_list(attrs: &[ModeCfgAttr]) -> Result<Vec<OwnedAttribute>, ModeCfgError> {
     attrs.iter().map(ModeCfgAttr::encode).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The server's allocation-free check agrees with the full decode, error included.
+        #[test]
+        fn decode_type_agrees_with_decode(
+            kind in prop_oneof![
+                prop::sample::select(AttrType::KNOWN.iter().map(|t| t.number()).collect::<Vec<_>>()),
+                any::<u16>(),
+            ],
+            tv in any::<bool>(),
+            basic in any::<u16>(),
+            value in prop::collection::vec(any::<u8>(), 0..40),
+            offset in 0usize..1000,
+        ) {
+            let a = if tv {
+                Attribute::basic(kind, basic)
+            } else {
+                Attribute::variable(kind, &value)
+            };
+            prop_assert_eq!(
+                decode_type(&a, offset),
+                ModeCfgAttr::decode(&a, offset).map(|d| d.attr_type())
+            );
+        }
+    }
 }

@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use crate::error::ModeCfgError;
 
@@ -37,10 +38,11 @@ pub struct AddressPool {
     used: Vec<u64>,
     in_use: u32,
     cursor: u32,
-    /// Per offset: the user that held it last.
-    last_user: Vec<Option<Box<str>>>,
+    /// Per offset: the user that held it last (the same string as its `sticky` key: one
+    /// allocation per remembered user, none when a user gets its address back).
+    last_user: Vec<Option<Arc<str>>>,
     /// User -> offset it held last (inverse of `last_user`, so at most `size` entries).
-    sticky: HashMap<Box<str>, u32>,
+    sticky: HashMap<Arc<str>, u32>,
 }
 
 impl AddressPool {
@@ -182,21 +184,25 @@ impl AddressPool {
         let Some(slot) = usize::try_from(o).ok() else {
             return;
         };
-        // Drop whatever `user` remembered before, and whoever remembered `o`.
-        if let Some(prev) = self.sticky.remove(user) {
+        // Drop whatever `user` remembered before (keeping its name, to reuse), and whoever
+        // remembered `o`.
+        let mut name = None;
+        if let Some((key, prev)) = self.sticky.remove_entry(user) {
             if let Some(s) = usize::try_from(prev)
                 .ok()
                 .and_then(|p| self.last_user.get_mut(p))
             {
                 *s = None;
             }
+            name = Some(key);
         }
         if let Some(Some(old)) = self.last_user.get_mut(slot).map(Option::take) {
             self.sticky.remove(&old);
         }
         if let Some(s) = self.last_user.get_mut(slot) {
-            *s = Some(user.into());
-            self.sticky.insert(user.into(), o);
+            let name = name.unwrap_or_else(|| Arc::from(user));
+            *s = Some(Arc::clone(&name));
+            self.sticky.insert(name, o);
         }
     }
 

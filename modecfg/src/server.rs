@@ -22,13 +22,15 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use isakmp_wire::attr::{attributes_wire_len, AttributeIter, OwnedAttribute};
 use isakmp_wire::cfg::{CfgType, ConfigPayload, OwnedConfigPayload};
 
-use crate::attrs::{decode_payload, encode_list, AttrType, ModeCfgAttr, Text};
+use crate::attrs::{decode_payload, decode_type, tlv, AttrType};
 use crate::error::{cfg_name, ModeCfgError};
 use crate::policy::GroupPolicy;
 use crate::pool::{AaaAddress, Lease, LeaseSource, Pools};
 use crate::retransmit::{RetransmitConfig, Retransmitter, Tick};
+use crate::unity::encode_split_list;
 
 /// Cap on queued outgoing payloads and events: a peer that keeps retransmitting while the
 /// caller does not drain cannot grow the queues without bound.
@@ -271,84 +273,211 @@ impl fmt::Display for ServerEvent {
     }
 }
 
-/// What the server puts in a reply for one type: the attributes, or nothing configured.
+/// Appends what the server puts in a reply for one type, encoded for the wire; `asked` is
+/// the value the client sent with it (empty for a plain request). Returns whether anything
+/// was configured (nothing: the type is left out).
+///
+/// Built straight into the reply's attribute list, one allocation per TLV value and none
+/// for the intermediate typed attributes; the bytes are those of [`ModeCfgAttr::encode`].
 fn fill(
     t: AttrType,
-    asked: &ModeCfgAttr,
+    asked: &[u8],
     cfg: &ServerConfig,
     policy: &GroupPolicy,
     lease: Option<&Lease>,
-) -> Vec<ModeCfgAttr> {
-    use ModeCfgAttr as M;
-    let text = |s: &str| Text::from(s);
+    out: &mut Vec<OwnedAttribute>,
+) -> Result<bool, ModeCfgError> {
+    let text = |s: &str| tlv(t, s.as_bytes().to_vec());
+    let one = |a: Result<OwnedAttribute, ModeCfgError>, out: &mut Vec<OwnedAttribute>| {
+        out.push(a?);
+        Ok(true)
+    };
+    let ip4 = |a: Ipv4Addr| tlv(t, a.octets().to_vec());
     match t {
-        AttrType::Ip4Address => lease.map(|l| M::Ip4Address(l.addr())).into_iter().collect(),
-        AttrType::Ip4Netmask => lease
-            .map(|l| M::Ip4Netmask(l.netmask()))
-            .into_iter()
-            .collect(),
-        AttrType::Ip4Dns => policy.dns_servers.iter().map(|a| M::Ip4Dns(*a)).collect(),
-        AttrType::Ip4Nbns => policy.wins_servers.iter().map(|a| M::Ip4Nbns(*a)).collect(),
-        AttrType::ApplicationVersion => cfg
-            .application_version
-            .as_deref()
-            .map(|v| M::ApplicationVersion(text(v)))
-            .into_iter()
-            .collect(),
-        AttrType::SupportedAttributes => {
-            vec![M::SupportedAttributes(
-                AttrType::KNOWN
-                    .iter()
-                    .filter(|k| cfg.supported.contains(**k))
-                    .map(|k| k.number())
-                    .collect(),
-            )]
+        AttrType::Ip4Address => match lease {
+            Some(l) => one(ip4(l.addr()), out),
+            None => Ok(false),
+        },
+        AttrType::Ip4Netmask => match lease {
+            Some(l) => one(ip4(l.netmask()), out),
+            None => Ok(false),
+        },
+        AttrType::Ip4Dns | AttrType::Ip4Nbns => {
+            let servers = if t == AttrType::Ip4Dns {
+                &policy.dns_servers
+            } else {
+                &policy.wins_servers
+            };
+            out.reserve(servers.len());
+            for a in servers {
+                out.push(ip4(*a)?);
+            }
+            Ok(!servers.is_empty())
         }
-        AttrType::Banner => policy
-            .banner
-            .as_deref()
-            .map(|b| M::Banner(text(b)))
-            .into_iter()
-            .collect(),
-        AttrType::SavePasswd => vec![M::SavePasswd(u16::from(policy.password_storage))],
-        AttrType::DefDomain => policy
-            .default_domain
-            .as_deref()
-            .map(|d| M::DefDomain(text(d)))
-            .into_iter()
-            .collect(),
+        AttrType::ApplicationVersion => match cfg.application_version.as_deref() {
+            Some(v) => one(text(v), out),
+            None => Ok(false),
+        },
+        AttrType::SupportedAttributes => {
+            let mut b = Vec::with_capacity(AttrType::KNOWN.len().saturating_mul(2));
+            for k in AttrType::KNOWN
+                .iter()
+                .filter(|k| cfg.supported.contains(**k))
+            {
+                b.extend_from_slice(&k.number().to_be_bytes());
+            }
+            one(tlv(t, b), out)
+        }
+        AttrType::Banner => match policy.banner.as_deref() {
+            Some(b) => one(text(b), out),
+            None => Ok(false),
+        },
+        AttrType::SavePasswd => one(
+            Ok(OwnedAttribute::basic(
+                t.number(),
+                u16::from(policy.password_storage),
+            )),
+            out,
+        ),
+        AttrType::DefDomain => match policy.default_domain.as_deref() {
+            Some(d) => one(text(d), out),
+            None => Ok(false),
+        },
         AttrType::SplitDns if !policy.split_dns.is_empty() => {
-            vec![M::SplitDns(text(&policy.split_dns.join(",")))]
+            one(tlv(t, policy.split_dns.join(",").into_bytes()), out)
         }
         AttrType::SplitInclude if !policy.split_tunnel.is_empty() => {
-            vec![M::SplitInclude(policy.split_tunnel.clone())]
+            one(tlv(t, encode_split_list(&policy.split_tunnel)), out)
         }
         AttrType::LocalLan if !policy.split_exclude.is_empty() => {
-            vec![M::LocalLan(policy.split_exclude.clone())]
+            one(tlv(t, encode_split_list(&policy.split_exclude)), out)
         }
-        AttrType::NattPort => cfg.natt_port.map(M::NattPort).into_iter().collect(),
-        AttrType::Pfs => vec![M::Pfs(u16::from(policy.pfs))],
+        AttrType::NattPort => match cfg.natt_port {
+            Some(p) => one(Ok(OwnedAttribute::basic(t.number(), p)), out),
+            None => Ok(false),
+        },
+        AttrType::Pfs => one(
+            Ok(OwnedAttribute::basic(t.number(), u16::from(policy.pfs))),
+            out,
+        ),
         AttrType::BackupServers if !policy.backup_servers.is_empty() => {
-            vec![M::BackupServers(text(&policy.backup_servers.join(",")))]
+            one(tlv(t, policy.backup_servers.join(",").into_bytes()), out)
         }
         // The gateway echoes the host name the client announced (ipsec-tools does the same).
-        AttrType::DdnsHostname => match asked {
-            M::DdnsHostname(h) => vec![M::DdnsHostname(h.clone())],
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
+        AttrType::DdnsHostname if !asked.is_empty() => one(tlv(t, asked.to_vec()), out),
+        _ => Ok(false),
+    }
+}
+
+/// A sent REPLY, kept for a retransmitted REQUEST as its packed attribute bytes (one
+/// allocation, instead of a copy of every attribute's).
+#[derive(Debug)]
+struct SentReply {
+    identifier: u16,
+    /// The attributes as emitted on the wire.
+    packed: Vec<u8>,
+    /// How many attributes `packed` holds.
+    count: usize,
+}
+
+impl SentReply {
+    fn new(reply: &OwnedConfigPayload) -> Result<Self, ModeCfgError> {
+        let mut packed = Vec::with_capacity(attributes_wire_len(&reply.attributes));
+        for a in &reply.attributes {
+            a.emit(&mut packed)?;
+        }
+        Ok(SentReply {
+            identifier: reply.identifier,
+            packed,
+            count: reply.attributes.len(),
+        })
+    }
+
+    /// The REPLY again, equal to the one first sent (attributes round-trip exactly).
+    fn payload(&self) -> OwnedConfigPayload {
+        let mut attributes = Vec::with_capacity(self.count);
+        attributes.extend(
+            AttributeIter::with_limit(&self.packed, 0, self.count)
+                .map_while(Result::ok)
+                .map(|a| a.to_owned_attr()),
+        );
+        OwnedConfigPayload {
+            cfg_type: CfgType::Reply,
+            identifier: self.identifier,
+            attributes,
+        }
+    }
+}
+
+/// A queued [`ServerEvent`] of the pull server in a few bytes: the per-attribute events a
+/// request produces (two dozen for a VPN Client 4.x) take no more room than their type.
+/// The events that carry owned data wait whole in [`EventQueue`]'s side storage.
+#[derive(Debug, Clone, Copy)]
+enum Queued {
+    CheckingRequest(u16),
+    Attribute(AttrType),
+    Unsupported(AttrType),
+    NotConfigured(AttrType),
+    Replied(u16),
+    Retransmitted(u16),
+    TimedOut(&'static str),
+    /// The next of the events kept whole.
+    Whole,
+}
+
+/// The pull server's event queue: compact entries in order, plus the events kept whole
+/// (an address assigned or unavailable, at most one per dialogue) in a slot that needs no
+/// allocation, spilling to a queue only if more are ever pending.
+#[derive(Debug, Default)]
+struct EventQueue {
+    order: VecDeque<Queued>,
+    whole: Option<ServerEvent>,
+    spill: VecDeque<ServerEvent>,
+}
+
+impl EventQueue {
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.order.reserve(additional);
+    }
+
+    #[inline]
+    fn push(&mut self, q: Queued) {
+        self.order.push_back(q);
+    }
+
+    fn push_whole(&mut self, e: ServerEvent) {
+        // First in, first out: the slot holds the oldest whole event.
+        if self.whole.is_none() && self.spill.is_empty() {
+            self.whole = Some(e);
+        } else {
+            self.spill.push_back(e);
+        }
+        self.order.push_back(Queued::Whole);
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<ServerEvent> {
+        Some(match self.order.pop_front()? {
+            Queued::CheckingRequest(identifier) => ServerEvent::CheckingRequest { identifier },
+            Queued::Attribute(attr) => ServerEvent::Attribute { attr },
+            Queued::Unsupported(attr) => ServerEvent::Unsupported { attr },
+            Queued::NotConfigured(attr) => ServerEvent::NotConfigured { attr },
+            Queued::Replied(identifier) => ServerEvent::Replied { identifier },
+            Queued::Retransmitted(identifier) => ServerEvent::Retransmitted { identifier },
+            Queued::TimedOut(waiting_for) => ServerEvent::TimedOut { waiting_for },
+            Queued::Whole => return self.whole.take().or_else(|| self.spill.pop_front()),
+        })
     }
 }
 
 #[derive(Debug)]
 enum PullState {
-    WaitRequest {
-        deadline: Option<Instant>,
-    },
-    Replied {
-        identifier: u16,
-        reply: OwnedConfigPayload,
-    },
+    WaitRequest { deadline: Option<Instant> },
+    Replied(SentReply),
     Failed,
 }
 
@@ -359,8 +488,12 @@ pub struct PullServer {
     config: std::sync::Arc<ServerConfig>,
     state: PullState,
     lease: Option<Lease>,
-    events: VecDeque<ServerEvent>,
-    transmit: VecDeque<OwnedConfigPayload>,
+    events: EventQueue,
+    /// The REPLY built by `handle_payload`, until polled (moved out, not copied).
+    fresh: Option<OwnedConfigPayload>,
+    /// Copies of the sent REPLY still to hand out for retransmitted REQUESTs (they are all
+    /// the same payload, so a count is the queue).
+    resend: usize,
 }
 
 impl PullServer {
@@ -373,9 +506,15 @@ impl PullServer {
             config,
             state: PullState::WaitRequest { deadline },
             lease: None,
-            events: VecDeque::new(),
-            transmit: VecDeque::new(),
+            events: EventQueue::default(),
+            fresh: None,
+            resend: 0,
         }
+    }
+
+    fn queued_transmits(&self) -> usize {
+        self.resend
+            .saturating_add(usize::from(self.fresh.is_some()))
     }
 
     /// Feeds a decrypted attribute payload from the client.
@@ -396,15 +535,14 @@ impl PullServer {
                     what: cfg_name(payload.cfg_type),
                 })
             }
-            PullState::Replied { identifier, reply } => {
-                if payload.cfg_type == CfgType::Request && payload.identifier == *identifier {
-                    if self.transmit.len() < MAX_QUEUED {
-                        self.transmit.push_back(reply.clone());
+            PullState::Replied(sent) => {
+                let identifier = sent.identifier;
+                if payload.cfg_type == CfgType::Request && payload.identifier == identifier {
+                    if self.queued_transmits() < MAX_QUEUED {
+                        self.resend = self.resend.saturating_add(1);
                     }
                     if self.events.len() < MAX_QUEUED {
-                        self.events.push_back(ServerEvent::Retransmitted {
-                            identifier: *identifier,
-                        });
+                        self.events.push(Queued::Retransmitted(identifier));
                     }
                     return Ok(());
                 }
@@ -423,17 +561,28 @@ impl PullServer {
             });
         }
         cx.policy.validate()?;
-        let asked = decode_payload(payload)?;
         let identifier = payload.identifier;
         let supported = self.config.supported;
+        let attrs = || AttributeIter::new(payload.raw_attributes, payload.attributes_offset);
+        // Check every attribute before anything changes (a malformed request leaves the
+        // machine as it was), noting only what the rest needs: how many, and whether the
+        // address is asked for. Nothing is decoded into owned values; the second walk
+        // below sees the same bytes.
+        let mut asked = 0usize;
+        let mut wants_address = false;
+        let mut at = payload.attributes_offset;
+        for a in attrs() {
+            let a = a?;
+            let t = decode_type(&a, at)?;
+            at = at.saturating_add(a.wire_len());
+            asked = asked.saturating_add(1);
+            wants_address |= t == AttrType::Ip4Address && supported.contains(AttrType::Ip4Address);
+        }
         // Lease first, whatever the attribute order, so NETMASK can follow ADDRESS.
-        let wants_address = asked.iter().any(|a| {
-            a.attr_type() == AttrType::Ip4Address && supported.contains(AttrType::Ip4Address)
-        });
         if wants_address && self.lease.is_none() {
             match cx.pools.acquire(cx.user, cx.aaa, &cx.policy.address_pools) {
                 Ok(lease) => {
-                    self.events.push_back(ServerEvent::AddressAssigned {
+                    self.events.push_whole(ServerEvent::AddressAssigned {
                         addr: lease.addr(),
                         source: lease.source().clone(),
                     });
@@ -441,7 +590,7 @@ impl PullServer {
                 }
                 Err(error) => {
                     self.state = PullState::Failed;
-                    self.events.push_back(ServerEvent::AddressUnavailable {
+                    self.events.push_whole(ServerEvent::AddressUnavailable {
                         error: error.clone(),
                     });
                     return Err(error);
@@ -451,37 +600,63 @@ impl PullServer {
         // Up to two events per attribute (checked, unsupported or not configured) and
         // three around them: one reservation instead of a regrowth per few attributes.
         self.events
-            .reserve(asked.len().saturating_mul(2).saturating_add(3));
-        self.events
-            .push_back(ServerEvent::CheckingRequest { identifier });
+            .reserve(asked.saturating_mul(2).saturating_add(3));
+        self.events.push(Queued::CheckingRequest(identifier));
         let mut answered = AttrSet::empty();
-        let mut reply = Vec::with_capacity(asked.len());
-        for a in &asked {
-            let t = a.attr_type();
-            self.events.push_back(ServerEvent::Attribute { attr: t });
+        let mut reply = Vec::new();
+        // An attribute that cannot be encoded (a value over 65535 bytes) fails the reply
+        // once every attribute has been checked, as encoding the finished list would.
+        let mut failed = None;
+        for a in attrs().map_while(Result::ok) {
+            let t = AttrType::from_u16(a.kind);
+            self.events.push(Queued::Attribute(t));
             if !supported.contains(t) {
-                self.events.push_back(ServerEvent::Unsupported { attr: t });
+                self.events.push(Queued::Unsupported(t));
                 continue;
             }
             if answered.contains(t) {
                 continue; // asked twice: answered once
             }
             answered = answered.with(t);
-            let values = fill(t, a, &self.config, cx.policy, self.lease.as_ref());
-            if values.is_empty() {
-                self.events
-                    .push_back(ServerEvent::NotConfigured { attr: t });
+            let value = a.bytes().unwrap_or_default();
+            let configured = if failed.is_some() {
+                // Filling goes on only for the events; the reply is not sent.
+                fill(
+                    t,
+                    value,
+                    &self.config,
+                    cx.policy,
+                    self.lease.as_ref(),
+                    &mut Vec::new(),
+                )
+            } else {
+                fill(
+                    t,
+                    value,
+                    &self.config,
+                    cx.policy,
+                    self.lease.as_ref(),
+                    &mut reply,
+                )
+            };
+            match configured {
+                Ok(true) => {}
+                Ok(false) => self.events.push(Queued::NotConfigured(t)),
+                Err(e) => failed = failed.or(Some(e)),
             }
-            reply.extend(values);
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         let reply = OwnedConfigPayload {
             cfg_type: CfgType::Reply,
             identifier,
-            attributes: encode_list(&reply)?,
+            attributes: reply,
         };
-        self.transmit.push_back(reply.clone());
-        self.events.push_back(ServerEvent::Replied { identifier });
-        self.state = PullState::Replied { identifier, reply };
+        let sent = SentReply::new(&reply)?;
+        self.fresh = Some(reply);
+        self.events.push(Queued::Replied(identifier));
+        self.state = PullState::Replied(sent);
         Ok(())
     }
 
@@ -490,16 +665,23 @@ impl PullServer {
         if let PullState::WaitRequest { deadline: Some(d) } = self.state {
             if now >= d {
                 self.state = PullState::Failed;
-                self.events.push_back(ServerEvent::TimedOut {
-                    waiting_for: "CFG_REQUEST",
-                });
+                self.events.push(Queued::TimedOut("CFG_REQUEST"));
             }
         }
     }
 
     /// The next payload to send (a CFG_REPLY).
     pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
-        self.transmit.pop_front()
+        if let Some(reply) = self.fresh.take() {
+            return Some(reply);
+        }
+        match &self.state {
+            PullState::Replied(sent) if self.resend > 0 => {
+                self.resend = self.resend.saturating_sub(1);
+                Some(sent.payload())
+            }
+            _ => None,
+        }
     }
 
     /// The next event.
@@ -571,26 +753,28 @@ impl PushServer {
             .pools
             .acquire(cx.user, cx.aaa, &cx.policy.address_pools)?;
         let addr = lease.addr();
-        let mut attrs = vec![ModeCfgAttr::Ip4Address(addr)];
+        let mut attributes = Vec::new();
+        let mut filled = fill(
+            AttrType::Ip4Address,
+            &[],
+            config,
+            cx.policy,
+            Some(&lease),
+            &mut attributes,
+        );
         for t in AttrType::KNOWN {
+            if filled.is_err() {
+                break;
+            }
             if *t != AttrType::Ip4Address && config.push_extra.contains(*t) {
-                attrs.extend(fill(
-                    *t,
-                    &ModeCfgAttr::Request(*t),
-                    config,
-                    cx.policy,
-                    Some(&lease),
-                ));
+                filled = fill(*t, &[], config, cx.policy, Some(&lease), &mut attributes);
             }
         }
-        let attributes = match encode_list(&attrs) {
-            Ok(a) => a,
-            Err(e) => {
-                // Give the address back: nothing leaks on failure.
-                cx.pools.release(lease)?;
-                return Err(e);
-            }
-        };
+        if let Err(e) = filled {
+            // Give the address back: nothing leaks on failure.
+            cx.pools.release(lease)?;
+            return Err(e);
+        }
         let set = OwnedConfigPayload {
             cfg_type: CfgType::Set,
             identifier,
@@ -731,5 +915,366 @@ impl PushServer {
     /// Takes the lease out (to keep with the SA, or release at once after a failure).
     pub fn take_lease(&mut self) -> Option<Lease> {
         self.lease.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pull server against the straightforward model it replaced: decode every
+    //! attribute, fill typed values, encode the list. Same result, events, REPLY bytes and
+    //! lease for any request.
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::attrs::{decode_payload, encode_list, ModeCfgAttr, Text};
+    use crate::unity::SplitEntry;
+    use proptest::prelude::*;
+
+    fn model_fill(
+        t: AttrType,
+        asked: &ModeCfgAttr,
+        cfg: &ServerConfig,
+        policy: &GroupPolicy,
+        lease: Option<&Lease>,
+    ) -> Vec<ModeCfgAttr> {
+        use ModeCfgAttr as M;
+        let text = |s: &str| Text::from(s);
+        match t {
+            AttrType::Ip4Address => lease.map(|l| M::Ip4Address(l.addr())).into_iter().collect(),
+            AttrType::Ip4Netmask => lease
+                .map(|l| M::Ip4Netmask(l.netmask()))
+                .into_iter()
+                .collect(),
+            AttrType::Ip4Dns => policy.dns_servers.iter().map(|a| M::Ip4Dns(*a)).collect(),
+            AttrType::Ip4Nbns => policy.wins_servers.iter().map(|a| M::Ip4Nbns(*a)).collect(),
+            AttrType::ApplicationVersion => cfg
+                .application_version
+                .as_deref()
+                .map(|v| M::ApplicationVersion(text(v)))
+                .into_iter()
+                .collect(),
+            AttrType::SupportedAttributes => vec![M::SupportedAttributes(
+                AttrType::KNOWN
+                    .iter()
+                    .filter(|k| cfg.supported.contains(**k))
+                    .map(|k| k.number())
+                    .collect(),
+            )],
+            AttrType::Banner => policy
+                .banner
+                .as_deref()
+                .map(|b| M::Banner(text(b)))
+                .into_iter()
+                .collect(),
+            AttrType::SavePasswd => vec![M::SavePasswd(u16::from(policy.password_storage))],
+            AttrType::DefDomain => policy
+                .default_domain
+                .as_deref()
+                .map(|d| M::DefDomain(text(d)))
+                .into_iter()
+                .collect(),
+            AttrType::SplitDns if !policy.split_dns.is_empty() => {
+                vec![M::SplitDns(text(&policy.split_dns.join(",")))]
+            }
+            AttrType::SplitInclude if !policy.split_tunnel.is_empty() => {
+                vec![M::SplitInclude(policy.split_tunnel.clone())]
+            }
+            AttrType::LocalLan if !policy.split_exclude.is_empty() => {
+                vec![M::LocalLan(policy.split_exclude.clone())]
+            }
+            AttrType::NattPort => cfg.natt_port.map(M::NattPort).into_iter().collect(),
+            AttrType::Pfs => vec![M::Pfs(u16::from(policy.pfs))],
+            AttrType::BackupServers if !policy.backup_servers.is_empty() => {
+                vec![M::BackupServers(text(&policy.backup_servers.join(",")))]
+            }
+            AttrType::DdnsHostname => match asked {
+                M::DdnsHostname(h) => vec![M::DdnsHostname(h.clone())],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    type Outcome = (
+        Result<(), ModeCfgError>,
+        Vec<ServerEvent>,
+        Option<OwnedConfigPayload>,
+        Option<Ipv4Addr>,
+    );
+
+    /// The first request's handling, as the server did it before it stopped decoding into
+    /// owned values.
+    fn model(
+        cfg: &ServerConfig,
+        payload: &ConfigPayload<'_>,
+        pools: &mut Pools,
+        policy: &GroupPolicy,
+    ) -> Outcome {
+        let mut events = Vec::new();
+        let mut lease = None;
+        let mut run = || -> Result<OwnedConfigPayload, ModeCfgError> {
+            policy.validate()?;
+            let asked = decode_payload(payload)?;
+            let supported = cfg.supported;
+            if asked.iter().any(|a| {
+                a.attr_type() == AttrType::Ip4Address && supported.contains(AttrType::Ip4Address)
+            }) {
+                let l = pools
+                    .acquire("user", None, &policy.address_pools)
+                    .inspect_err(|error| {
+                        events.push(ServerEvent::AddressUnavailable {
+                            error: error.clone(),
+                        });
+                    })?;
+                events.push(ServerEvent::AddressAssigned {
+                    addr: l.addr(),
+                    source: l.source().clone(),
+                });
+                lease = Some(l);
+            }
+            events.push(ServerEvent::CheckingRequest {
+                identifier: payload.identifier,
+            });
+            let mut answered = AttrSet::empty();
+            let mut reply = Vec::new();
+            for a in &asked {
+                let t = a.attr_type();
+                events.push(ServerEvent::Attribute { attr: t });
+                if !supported.contains(t) {
+                    events.push(ServerEvent::Unsupported { attr: t });
+                    continue;
+                }
+                if answered.contains(t) {
+                    continue;
+                }
+                answered = answered.with(t);
+                let values = model_fill(t, a, cfg, policy, lease.as_ref());
+                if values.is_empty() {
+                    events.push(ServerEvent::NotConfigured { attr: t });
+                }
+                reply.extend(values);
+            }
+            let reply = OwnedConfigPayload {
+                cfg_type: CfgType::Reply,
+                identifier: payload.identifier,
+                attributes: encode_list(&reply)?,
+            };
+            events.push(ServerEvent::Replied {
+                identifier: payload.identifier,
+            });
+            Ok(reply)
+        };
+        let result = run();
+        match result {
+            Ok(reply) => (Ok(()), events, Some(reply), lease.map(|l| l.addr())),
+            Err(e) => (Err(e), events, None, lease.map(|l| l.addr())),
+        }
+    }
+
+    fn pools() -> Pools {
+        let mut p = Pools::new();
+        p.add("P", Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 3))
+            .unwrap();
+        p
+    }
+
+    fn full_policy() -> GroupPolicy {
+        GroupPolicy {
+            address_pools: vec!["P".into()],
+            dns_servers: vec![Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(10, 1, 1, 2)],
+            wins_servers: vec![Ipv4Addr::new(10, 1, 1, 3)],
+            default_domain: Some("example.com".into()),
+            split_dns: vec!["a.example".into(), "b.example".into()],
+            split_tunnel: vec![SplitEntry::network(
+                Ipv4Addr::new(10, 0, 0, 0),
+                Ipv4Addr::new(255, 0, 0, 0),
+            )],
+            split_exclude: vec![SplitEntry::network(
+                Ipv4Addr::new(192, 168, 0, 0),
+                Ipv4Addr::new(255, 255, 0, 0),
+            )],
+            pfs: true,
+            backup_servers: vec!["b1".into(), "b2".into()],
+            banner: Some("hello".into()),
+            password_storage: true,
+            ..GroupPolicy::named("full")
+        }
+    }
+
+    fn configs() -> Vec<ServerConfig> {
+        let mut full = ServerConfig::full();
+        full.application_version = Some("PIX 6.3".into());
+        full.natt_port = Some(10000);
+        let mut too_long = ServerConfig::full();
+        too_long.application_version = Some("x".repeat(70_000));
+        vec![ServerConfig::pix63(), full, too_long]
+    }
+
+    fn policies() -> Vec<GroupPolicy> {
+        let mut none = GroupPolicy::named("none");
+        none.address_pools = vec!["P".into()];
+        let mut nopool = full_policy();
+        nopool.address_pools = vec!["missing".into()];
+        vec![none, full_policy(), nopool]
+    }
+
+    fn check(raw: &[u8]) {
+        let payload = ConfigPayload {
+            cfg_type: CfgType::Request,
+            reserved: 0,
+            identifier: 0x1234,
+            raw_attributes: raw,
+            attributes_offset: 32,
+        };
+        #[allow(clippy::disallowed_methods)] // a test's clock; the machine never reads it
+        let now = Instant::now();
+        for cfg in configs() {
+            for policy in policies() {
+                let mut mp = pools();
+                let want = model(&cfg, &payload, &mut mp, &policy);
+                let mut p = pools();
+                let mut srv = PullServer::new(cfg.clone(), now);
+                let mut cx = Assign {
+                    pools: &mut p,
+                    policy: &policy,
+                    user: "user",
+                    aaa: None,
+                };
+                let result = srv.handle_payload(now, &payload, &mut cx);
+                let events: Vec<_> = std::iter::from_fn(|| srv.poll_event()).collect();
+                let reply = srv.poll_transmit();
+                assert!(srv.poll_transmit().is_none());
+                let got = (result, events, reply, srv.lease().map(Lease::addr));
+                assert_eq!(got, want);
+                assert_eq!(cx.pools.total_in_use(), mp.total_in_use());
+                if let Some(first) = got.2 {
+                    // A retransmitted request gets the same REPLY, twice if asked twice.
+                    srv.handle_payload(now, &payload, &mut cx).unwrap();
+                    srv.handle_payload(now, &payload, &mut cx).unwrap();
+                    assert_eq!(srv.poll_transmit().as_ref(), Some(&first));
+                    assert_eq!(srv.poll_transmit().as_ref(), Some(&first));
+                    assert!(srv.poll_transmit().is_none());
+                }
+            }
+        }
+    }
+
+    fn attr_strategy() -> impl Strategy<Value = Vec<u8>> {
+        let kinds = prop_oneof![
+            prop::sample::select(
+                AttrType::KNOWN
+                    .iter()
+                    .map(|t| t.number())
+                    .collect::<Vec<_>>()
+            ),
+            any::<u16>(),
+        ];
+        (
+            kinds,
+            any::<bool>(),
+            prop::collection::vec(any::<u8>(), 0..20),
+            any::<u16>(),
+        )
+            .prop_map(|(kind, tv, value, basic)| {
+                let mut b = Vec::new();
+                if tv {
+                    b.extend_from_slice(&(kind | 0x8000).to_be_bytes());
+                    b.extend_from_slice(&basic.to_be_bytes());
+                } else {
+                    // Mostly the sizes each type expects, some not.
+                    let len = match value.first().map(|x| x % 4) {
+                        Some(0) => 0,
+                        Some(1) => 4,
+                        Some(2) => 14,
+                        _ => value.len(),
+                    }
+                    .min(value.len());
+                    b.extend_from_slice(&(kind & 0x7fff).to_be_bytes());
+                    b.extend_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+                    b.extend_from_slice(&value[..len]);
+                }
+                b
+            })
+    }
+
+    #[test]
+    fn event_queue_is_first_in_first_out() {
+        let whole = |n: u8| ServerEvent::AddressAssigned {
+            addr: Ipv4Addr::new(10, 0, 0, n),
+            source: LeaseSource::Pool(format!("p{n}")),
+        };
+        let small = |n: u16| ServerEvent::Retransmitted { identifier: n };
+        let mut q = EventQueue::default();
+        let mut model = VecDeque::new();
+        // Pushes and pops interleaved so whole events land in the slot and the spill.
+        let script: [(Option<ServerEvent>, usize); 7] = [
+            (Some(whole(1)), 0),
+            (Some(small(1)), 0),
+            (Some(whole(2)), 1),
+            (Some(whole(3)), 0),
+            (Some(small(2)), 1),
+            (Some(whole(4)), 2),
+            (None, 9),
+        ];
+        for (push, pops) in script {
+            if let Some(e) = push {
+                match e {
+                    ServerEvent::Retransmitted { identifier } => {
+                        q.push(Queued::Retransmitted(identifier));
+                    }
+                    ref e => q.push_whole(e.clone()),
+                }
+                model.push_back(e);
+            }
+            for _ in 0..pops {
+                assert_eq!(q.pop_front(), model.pop_front());
+            }
+            assert_eq!(q.len(), model.len());
+        }
+        assert!(q.pop_front().is_none());
+    }
+
+    #[test]
+    fn seed_request_matches_the_model() {
+        let attrs: Vec<ModeCfgAttr> = crate::client::VPN_CLIENT_4X_REQUEST
+            .iter()
+            .map(|t| match t {
+                AttrType::ApplicationVersion => {
+                    ModeCfgAttr::ApplicationVersion(Text::from("Cisco Systems VPN Client"))
+                }
+                t => ModeCfgAttr::Request(*t),
+            })
+            .chain([
+                ModeCfgAttr::Request(AttrType::SupportedAttributes),
+                ModeCfgAttr::Request(AttrType::SplitDns),
+                ModeCfgAttr::Request(AttrType::LocalLan),
+                ModeCfgAttr::Request(AttrType::BackupServers),
+                ModeCfgAttr::DdnsHostname(Text::from("host")),
+                ModeCfgAttr::Request(AttrType::Ip4Address),
+            ])
+            .collect();
+        let mut raw = Vec::new();
+        for a in encode_list(&attrs).unwrap() {
+            a.emit(&mut raw).unwrap();
+        }
+        check(&raw);
+        check(&[]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_request_matches_the_model(
+            attrs in prop::collection::vec(attr_strategy(), 0..12),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let mut raw = attrs.concat();
+            if truncate && !raw.is_empty() {
+                raw.truncate(cut.index(raw.len()));
+            }
+            check(&raw);
+        }
     }
 }

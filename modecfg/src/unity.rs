@@ -142,7 +142,11 @@ pub(crate) fn decode_split_list(
 
 /// Encodes entries back to back.
 pub(crate) fn encode_split_list(entries: &[SplitEntry]) -> Vec<u8> {
-    entries.iter().flat_map(SplitEntry::to_bytes).collect()
+    let mut b = Vec::with_capacity(entries.len().saturating_mul(SPLIT_ENTRY_LEN));
+    for e in entries {
+        b.extend_from_slice(&e.to_bytes());
+    }
+    b
 }
 
 #[cfg(test)]
