@@ -12,6 +12,7 @@
 //!   (static lookup among 10,000 statics, PAT allocation, xlate + conn creation).
 //!
 //! Run: `cargo bench -p pix-benches --bench pix_nat -- --warm-up-time 1 --measurement-time 3`
+#![allow(clippy::disallowed_methods)] // benches own the clock
 
 use std::fmt::Write as _;
 use std::hint::black_box;

@@ -1,6 +1,7 @@
 //! Xauth through `pix-gateway run` against real AAA servers on the inside, as the seed
 //! has it: a real FreeRADIUS, and the interop kit's TACACS+ server (scapy's codec) on the
 //! seed's `aaa-server AuthInbound (inside) host 10.89.129.134`. Clients are real vpnc.
+#![allow(clippy::disallowed_methods)] // real processes on the real clock
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

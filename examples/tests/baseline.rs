@@ -5,6 +5,7 @@
 //! printed (`cargo test -p pix-gateway --test baseline -- --nocapture`) for the issue
 //! note, not asserted: this machine is too noisy for a timing assertion.
 //! `BASELINE_RUNS=100` gives the 100 sequential connects and disconnects of the note.
+#![allow(clippy::disallowed_methods)] // real processes on the real clock
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -6,6 +6,7 @@
 //! columns must agree (their payload columns need the keys, which is `ike-sm`'s
 //! business). Known tshark faults are listed below with the reason, and are the
 //! only rows allowed to differ, and only in the way stated.
+#![allow(clippy::disallowed_methods)] // real processes on the real clock
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 //!
 //! They need root and the Debian packages `scripts/deps.sh` installs; without them they
 //! fail with a message saying so (never a silent skip).
+#![allow(clippy::disallowed_methods)] // real processes on the real clock
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

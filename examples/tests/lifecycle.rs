@@ -3,6 +3,7 @@
 //! client that comes back replaces its old SA; DPD (`isakmp keepalive`) removes a client
 //! killed with SIGKILL; `vpngroup idle-time` ends an idle client and its address goes to
 //! the next one. Each ending deletes the SAs, the uauth entry, and returns the address.
+#![allow(clippy::disallowed_methods)] // real processes on the real clock
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -3,6 +3,7 @@
 //! decides without it, a spoofed inner source is dropped, and each TCP connection of the
 //! VPN user is accounted (start and stop, with bytes and duration) at the seed's TACACS+
 //! server, decoded independently by tshark. Metrics come from the Prometheus listener.
+#![allow(clippy::disallowed_methods)] // real processes on the real clock
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

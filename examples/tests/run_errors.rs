@@ -1,6 +1,7 @@
 //! The errors an operator meets when starting `pix-gateway run` are one clear line each
 //! that says what to do, with exit status 1, never a panic or a backtrace; and the control
 //! commands (`show`, `debug`) against a live gateway.
+#![allow(clippy::disallowed_methods)] // real processes on the real clock
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -1,4 +1,12 @@
 //! The compiled classifier and the static index give the linear scan's first match.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // test code
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::HashMap;

@@ -54,11 +54,13 @@ struct Rig {
     rng: StdRng,
     gw: Gateway,
     client: ike_sm::Endpoint,
+    #[allow(clippy::vec_box)] // as `Event::ChildSa` delivers them
     client_children: Vec<Box<ike_sm::ChildSa>>,
 }
 
 impl Rig {
     fn new(plan: setup::Plan) -> Rig {
+        #[allow(clippy::disallowed_methods)] // the one clock reading: the virtual clock's base
         let now = Instant::now();
         Rig {
             now,

@@ -10,6 +10,7 @@
 //!  natr 192.168.1.50┘                         │                         lo 10.89.129.131 (HTTP)
 //!   └ MASQUERADE ── n1 10.0.1.2, n2 10.0.2.2
 //! ```
+#![allow(clippy::disallowed_methods)] // the lab runs real processes on the real clock
 #![allow(
     dead_code,
     clippy::unwrap_used,

@@ -1,4 +1,12 @@
 //! Shared test helpers: the seed fixture, a fixed clock, snapshot comparison.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // test code
 #![allow(dead_code, clippy::disallowed_methods)]
 
 use std::net::Ipv4Addr;

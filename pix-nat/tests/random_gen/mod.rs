@@ -1,5 +1,14 @@
 //! Random small configurations and packet sequences from a byte string (shared by
 //! the `random_configs` test and, verbatim, the `pix_nat_packets` fuzz target).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::disallowed_methods,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)] // test code
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
