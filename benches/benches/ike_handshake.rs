@@ -19,6 +19,10 @@
 //! cipher; ike-sm runs DES/3DES on `esp::des_table`, the table-driven DES of the ESP
 //! transforms, since the `des` crate's DES ran at about 26 MB/s).
 //!
+//! Each paired pair of lines is followed by the same flow on one long-lived gateway that
+//! keeps 256 users up (each handshake from a new client address; the oldest user is
+//! deleted, untimed): the ratio must not depend on a fresh, empty gateway.
+//!
 //! The gateway runs with `Limits::debug_events = false` (`no-debug (production)`: the PIX
 //! with `no debug`, which is how a gateway runs; no debug event is built) in the criterion
 //! groups and in every paired line so marked; the DES/MD5 paired lines are repeated with
@@ -26,7 +30,7 @@
 //!
 //! Run: `cargo bench -p pix-benches --bench ike_handshake -- --warm-up-time 1 --measurement-time 3`;
 //! only the paired summary: `cargo bench -p pix-benches --bench ike_handshake -- zzz_no_criterion`.
-//! Profiling: `IKE_HANDSHAKE_PROFILE=<group>:<am|mm>:<rounds>[:debug]` runs only that flow's
+//! Profiling: `IKE_HANDSHAKE_PROFILE=<group>:<am|mm>:<rounds>[:debug|:long]` runs only that flow's
 //! paired rounds (for `perf record -g`); with `IKE_HANDSHAKE_STEPS=1` it also prints the
 //! gateway's median time per step (each datagram handled, each batch of polling). The
 //! `ike_replay` bench replays one recorded handshake into the gateway alone, with heap
@@ -41,11 +45,12 @@
 
 mod common;
 
-use common::ike::{gateway, median, run, Debug, Flow, GwStep, Suite};
+use common::ike::{gateway, gateway_with_pool, median, run, run_from, Debug, Flow, GwStep, Suite};
 use criterion::{criterion_group, criterion_main, Criterion};
 use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::hint::black_box;
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 /// One responder handshake; returns the time spent inside the gateway.
@@ -82,6 +87,58 @@ fn paired(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, name: &str, ro
             Debug::NoDebug => " no-debug (production)",
             Debug::DebugOn => " debug-on",
         },
+        h * 1e6,
+        1.0 / h,
+        d * 1e6,
+        1.0 / d,
+        r
+    );
+}
+
+/// Users a long-lived gateway keeps up in [`paired_long_lived`].
+const LIVE_USERS: usize = 256;
+
+/// [`paired`] on one long-lived gateway, as a PIX runs: each handshake comes from a new
+/// client address, and the gateway keeps the last [`LIVE_USERS`] users up (the oldest is
+/// deleted, untimed, when a new one is up). The fresh gateway of [`paired`] pays its
+/// tables' first allocations in every handshake; this one answers with a populated SA
+/// table and warm pools, after a warm-up of [`LIVE_USERS`] handshakes.
+fn paired_long_lived(group: DhGroup, flow: Flow, suite: Suite, name: &str, rounds: usize) {
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut gw_rng = StdRng::seed_from_u64(12);
+    let peer = KeyPair::generate(group, ExponentSize::default(), &mut rng).unwrap();
+    let mut gw = gateway_with_pool(
+        group,
+        flow,
+        suite,
+        Debug::NoDebug,
+        Ipv4Addr::new(10, 90, 0, 1),
+        Ipv4Addr::new(10, 90, 255, 254),
+    );
+    let mut live = std::collections::VecDeque::new();
+    let (mut hs, mut dh, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..LIVE_USERS + rounds {
+        let client = Ipv4Addr::from(0xac10_0000u32 + 1 + i as u32); // 172.16.0.0/12
+        let r = run_from(&mut gw, group, flow, suite, &mut gw_rng, &mut rng, client);
+        live.push_back(r.gw_sa);
+        if live.len() > LIVE_USERS {
+            let old = live.pop_front().unwrap();
+            gw.delete(Instant::now(), old, &mut gw_rng).unwrap();
+            while gw.poll_transmit().is_some() {}
+            while gw.poll_event().is_some() {}
+        }
+        if i >= LIVE_USERS {
+            let h = r.in_gw.as_secs_f64();
+            let d = dh_only(group, peer.public_value(), &mut rng).as_secs_f64();
+            hs.push(h);
+            dh.push(d);
+            ratio.push(d / h);
+        }
+    }
+    let (h, d, r) = (median(&mut hs), median(&mut dh), median(&mut ratio));
+    println!(
+        "handshake_paired group {} {name} no-debug (production), long-lived gateway with {LIVE_USERS} users up ({rounds} rounds): responder handshake {:.1} us = {:.0}/s, DH only {:.1} us = {:.0}/s, ratio {:.3}",
+        group.attribute(),
         h * 1e6,
         1.0 / h,
         d * 1e6,
@@ -130,10 +187,15 @@ fn bench(c: &mut Criterion) {
             _ => Flow::AmXauthCfgQm,
         };
         let rounds = it.next().and_then(|r| r.parse().ok()).unwrap_or(1000);
-        let debug = match it.next() {
-            Some("debug") => Debug::DebugOn,
-            _ => Debug::NoDebug,
+        let (debug, long_lived) = match it.next() {
+            Some("debug") => (Debug::DebugOn, false),
+            Some("long") => (Debug::NoDebug, true),
+            _ => (Debug::NoDebug, false),
         };
+        if long_lived {
+            paired_long_lived(group, flow, Suite::DesMd5, "profile des-md5", rounds);
+            return;
+        }
         paired(group, flow, Suite::DesMd5, debug, "profile des-md5", rounds);
         if std::env::var_os("IKE_HANDSHAKE_STEPS").is_some() {
             steps(group, flow, debug, rounds);
@@ -198,6 +260,12 @@ fn bench(c: &mut Criterion) {
                 &format!("{name} aes128-sha1"),
                 41,
             );
+            for (suite, s) in [
+                (Suite::DesMd5, "des-md5"),
+                (Suite::Aes128Sha1, "aes128-sha1"),
+            ] {
+                paired_long_lived(group, flow, suite, &format!("{name} {s}"), 41);
+            }
         }
     }
 }

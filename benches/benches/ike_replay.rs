@@ -60,7 +60,7 @@ fn main() {
         let mut gw = gateway(group, flow, Suite::DesMd5, Debug::NoDebug);
         let mut rng = StdRng::seed_from_u64(seed);
         let now = Instant::now();
-        let (mut sent, mut children, mut in_gw) = (Vec::new(), 0, 0.0);
+        let (mut sent, mut children, mut in_gw) = (Vec::new(), Vec::new(), 0.0);
         for ((step, _), (times, n)) in recorded.steps.iter().zip(per_step.iter_mut()) {
             let region = Region::new(GLOBAL);
             let t0 = Instant::now();
@@ -80,7 +80,7 @@ fn main() {
             sent.extend(out.into_iter().map(|t| t.bytes));
         }
         total.push(in_gw);
-        assert_eq!(children, 1, "the replayed handshake must complete");
+        assert_eq!(children.len(), 1, "the replayed handshake must complete");
         assert!(
             sent == recorded.sent,
             "the replay must send the recorded bytes"

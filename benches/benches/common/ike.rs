@@ -45,14 +45,32 @@ pub enum Debug {
     DebugOn,
 }
 
-/// The gateway: the seed's PIX with one `isakmp policy` of `group` and `suite`.
+/// The gateway: the seed's PIX with one `isakmp policy` of `group` and `suite`, and the
+/// seed's five-address pool.
 pub fn gateway(group: DhGroup, flow: Flow, suite: Suite, debug: Debug) -> Endpoint {
-    let (mut cfg, pools) = presets::seed_gateway(
-        b"cisco1234",
+    gateway_with_pool(
+        group,
+        flow,
+        suite,
+        debug,
         Ipv4Addr::new(10, 89, 129, 200),
         Ipv4Addr::new(10, 89, 129, 204),
     )
-    .unwrap();
+}
+
+/// [`gateway`] with the `ip local pool` from `first` to `last`.
+pub fn gateway_with_pool(
+    group: DhGroup,
+    flow: Flow,
+    suite: Suite,
+    debug: Debug,
+    first: Ipv4Addr,
+    last: Ipv4Addr,
+) -> Endpoint {
+    let (mut cfg, pools) = presets::seed_gateway(b"cisco1234", first, last).unwrap();
+    // Many clients, each from its own address: the per-peer rate limit is not what a
+    // long-lived gateway's benchmark measures.
+    cfg.limits.max_sas = cfg.limits.max_sas.max(100_000);
     cfg.limits.debug_events = debug == Debug::DebugOn;
     let gw = cfg.gateway.as_mut().unwrap();
     let (encryption, hash) = suite.algs();
@@ -82,6 +100,8 @@ pub enum GwStep {
 pub struct Run {
     /// Time spent inside the gateway's calls.
     pub in_gw: Duration,
+    /// The gateway's IKE SA of this handshake.
+    pub gw_sa: ike_sm::SaId,
     /// Each gateway step with the time it took.
     pub steps: Vec<(GwStep, Duration)>,
     /// Every datagram the gateway sent, in order.
@@ -94,13 +114,13 @@ pub fn gw_poll(
     gw: &mut Endpoint,
     now: Instant,
     rng: &mut StdRng,
-    children: &mut usize,
+    children: &mut Vec<ike_sm::SaId>,
 ) -> Vec<ike_sm::Transmit> {
     let mut verdicts = Vec::new();
     while let Some(e) = gw.poll_event() {
         match e {
             Event::XauthCredentials { sa, .. } => verdicts.push(sa),
-            Event::ChildSa(_) => *children += 1,
+            Event::ChildSa(c) => children.push(c.ike_sa),
             _ => {}
         }
     }
@@ -121,9 +141,30 @@ pub fn run(
     gw_rng: &mut StdRng,
     rng: &mut StdRng,
 ) -> Run {
+    run_from(
+        gw,
+        group,
+        flow,
+        suite,
+        gw_rng,
+        rng,
+        Ipv4Addr::new(192, 168, 1, 2),
+    )
+}
+
+/// [`run`] with the client at `client`.
+pub fn run_from(
+    gw: &mut Endpoint,
+    group: DhGroup,
+    flow: Flow,
+    suite: Suite,
+    gw_rng: &mut StdRng,
+    rng: &mut StdRng,
+    client: Ipv4Addr,
+) -> Run {
     let mut cl = Endpoint::new(presets::client(), modecfg::Pools::new());
     let g: SocketAddr = "192.168.1.1:500".parse().unwrap();
-    let c: SocketAddr = "192.168.1.2:500".parse().unwrap();
+    let c = SocketAddr::new(client.into(), 500);
     let now = Instant::now();
     let mut profile = match flow {
         Flow::AmXauthCfgQm => {
@@ -140,11 +181,12 @@ pub fn run(
     let sa = cl.initiate(now, c, g, profile, rng).unwrap();
     let mut r = Run {
         in_gw: Duration::ZERO,
+        gw_sa: ike_sm::SaId(0),
         steps: Vec::new(),
         sent: Vec::new(),
     };
     let mut qm_sent = false;
-    let mut children = 0;
+    let mut children = Vec::new();
     for _ in 0..64 {
         let mut moved = false;
         while let Some(t) = cl.poll_transmit() {
@@ -187,7 +229,8 @@ pub fn run(
             break;
         }
     }
-    assert_eq!(children, 1, "the handshake must complete");
+    assert_eq!(children.len(), 1, "the handshake must complete");
+    r.gw_sa = children[0];
     r
 }
 
