@@ -569,6 +569,30 @@ fn no_debug_events_same_wire_no_debug_lines() {
 }
 
 #[test]
+fn debug_events_toggle_at_run_time() {
+    // `no debug` while running: the same handshake, the same bytes, no debug event.
+    let on = flow_4x(7, |_| {});
+    let off = flow_4x(7, |n| n.gw.set_debug_events(false));
+    assert!(!off.gw.debug_events());
+    assert_eq!(on.wire, off.wire);
+    assert!(!off.gw_events.iter().any(|e| matches!(e, Event::Debug(_))));
+    // And back on (`debug crypto isakmp`): the next negotiation is traced again.
+    let mut again = flow_4x(8, |n| n.gw.set_debug_events(false));
+    again.gw.set_debug_events(true);
+    let gw: SocketAddr = GW.parse().unwrap();
+    let c: SocketAddr = "192.168.1.30:500".parse().unwrap();
+    let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
+    let mut rng = StdRng::seed_from_u64(2100);
+    cl.initiate(again.now, c, gw, profile_4x(b"cisco1234", "x"), &mut rng)
+        .unwrap();
+    let am1 = cl.poll_transmit().unwrap();
+    again
+        .gw
+        .handle_datagram(again.now, gw, c, &am1.bytes, &mut again.rng);
+    assert!(std::iter::from_fn(|| again.gw.poll_event()).any(|e| matches!(e, Event::Debug(_))));
+}
+
+#[test]
 fn vpn_client_11_flow_main_mode_push() {
     let mut net = Net::new(2, "10.89.129.200-10.89.129.204");
     let c = net.client(C11);

@@ -490,6 +490,11 @@ async fn flush(gw: &mut Gateway, io: &mut Io) {
             )
         });
     }
+    // Debug events are built only while someone reads them (`--debug`, or a control
+    // client in `debug crypto ...`): the PIX with `no debug` formats nothing.
+    io.subscribers.retain(|(_, tx)| !tx.is_closed());
+    gw.ike
+        .set_debug_events(!io.stderr_debug.is_empty() || !io.subscribers.is_empty());
 }
 
 async fn serve(
@@ -569,6 +574,7 @@ async fn serve(
         stderr_debug: debug_kinds(&args.debug),
         outside,
     };
+    gw.ike.set_debug_events(!io.stderr_debug.is_empty());
     let mut rng = rand::rng();
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -228,6 +228,19 @@ impl Endpoint {
         self.config.limits.debug_events
     }
 
+    /// Turns [`Event::Debug`] on or off at run time, as the PIX's `debug crypto isakmp`
+    /// and `no debug` do: a driver with nobody reading the debug output turns it off, and
+    /// no debug event is built (see [`crate::Limits::debug_events`]).
+    pub fn set_debug_events(&mut self, on: bool) {
+        self.config.limits.debug_events = on;
+    }
+
+    /// Whether [`Event::Debug`] events are produced.
+    #[must_use]
+    pub fn debug_events(&self) -> bool {
+        self.config.limits.debug_events
+    }
+
     pub(crate) fn event(&mut self, e: Event) {
         if self.events.len() < MAX_QUEUE {
             self.events.push_back(e);
