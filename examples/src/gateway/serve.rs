@@ -87,7 +87,21 @@ fn stamp() -> String {
 }
 
 fn log(line: &str) {
-    eprintln!("{} pix-gateway: {line}", stamp());
+    log_lines(std::iter::once(line));
+}
+
+/// Writes log lines to stderr in one `write` (stderr is unbuffered: `eprintln!` costs
+/// a system call per formatted piece, which showed under load).
+fn log_lines<'a>(lines: impl IntoIterator<Item = &'a str>) {
+    use std::fmt::Write as _;
+    let stamp = stamp();
+    let mut out = String::new();
+    for l in lines {
+        let _ = writeln!(out, "{stamp} pix-gateway: {l}");
+    }
+    if !out.is_empty() {
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), out.as_bytes());
+    }
 }
 
 fn debug_kinds(words: &[String]) -> Vec<DebugKind> {
@@ -463,9 +477,8 @@ async fn flush(gw: &mut Gateway, io: &mut Io) {
             }
         }
     }
-    for l in gw.log.drain(..) {
-        log(&l);
-    }
+    log_lines(gw.log.iter().map(String::as_str));
+    gw.log.clear();
     if !gw.keylog.is_empty() {
         if let Some(f) = &mut io.keylog {
             for l in gw.keylog.drain(..) {
