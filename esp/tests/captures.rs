@@ -18,19 +18,17 @@ use common::*;
 use esp::inspect::decrypt_unauthenticated;
 use esp::*;
 use pcap_file::pcap::PcapReader;
+use testkit::corpus::read_corpus;
 
 /// The IPv4 packets (Ethernet link type) of a capture.
 fn ipv4_packets(rel: &str) -> Vec<Vec<u8>> {
-    let data = read_corpus(rel);
-    let mut r = PcapReader::new(&data[..]).unwrap();
-    assert_eq!(r.header().datalink, pcap_file::DataLink::ETHERNET);
-    let mut out = Vec::new();
-    while let Some(p) = r.next_packet() {
-        let p = p.unwrap();
-        assert_eq!(&p.data[12..14], &[0x08, 0x00], "not IPv4");
-        out.push(p.data[14..].to_vec());
-    }
-    out
+    testkit::pcap::ethernet_frames(rel)
+        .into_iter()
+        .map(|f| {
+            assert_eq!(&f[12..14], &[0x08, 0x00], "not IPv4");
+            f[14..].to_vec()
+        })
+        .collect()
 }
 
 fn ip(b: &[u8]) -> String {

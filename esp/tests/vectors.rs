@@ -14,6 +14,7 @@ use esp::cipher::EspCipher;
 use esp::hmac96::{HmacKey, Md5, Sha1};
 use esp::*;
 use std::time::Instant;
+use testkit::corpus::read_corpus;
 
 #[test]
 fn rfc3602_raw_cbc_cases_1_to_4() {

@@ -9,18 +9,10 @@
 #![allow(clippy::disallowed_methods)] // real processes on the real clock
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn corpus() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    assert!(
-        p.join("SOURCES.md").exists(),
-        "the shared corpus is missing at {}: these tests need ../shared beside the repository",
-        p.display()
-    );
-    p
-}
+use testkit::corpus::corpus_dir as corpus;
 
 fn dump(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pix-gateway"))
@@ -278,12 +270,7 @@ fn text_rendering_of_aggressive_mode_is_stable() {
     assert_eq!(code, 0, "{err}");
     let snapshot =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/dump-aggressive-mode.txt");
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&snapshot, &out).unwrap();
-    }
-    let expected =
-        std::fs::read_to_string(&snapshot).expect("snapshot file (UPDATE_SNAPSHOTS=1 writes it)");
-    assert_eq!(out, expected);
+    testkit::snapshot::check(&snapshot, "dump-aggressive-mode.txt", &out);
 }
 
 #[test]

@@ -1,18 +1,9 @@
 //! `pix-gateway trace` on the seed's configuration.
 #![allow(clippy::disallowed_methods)] // real processes on the real clock
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn fixture() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/pix63-vpnclient.cfg");
-    assert!(
-        p.exists(),
-        "the seed fixture is missing at {}: these tests need ../shared beside the repository",
-        p.display()
-    );
-    p
-}
+use testkit::shared::seed_fixture_path as fixture;
 
 fn trace(words: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pix-gateway"))

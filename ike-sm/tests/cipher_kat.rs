@@ -10,11 +10,12 @@
 
 mod common;
 
-use common::{parse_blocks, read_corpus_text};
+use common::parse_blocks;
 use ike_sm::crypto::cipher::{CipherAlg, IkeCipher};
 use ike_sm::crypto::iv::Iv;
 use ike_sm::crypto::secret::Secret;
 use ike_sm::SmError;
+use testkit::corpus::read_corpus_text;
 
 /// Runs every vector of one .rsp file; returns how many were checked.
 fn run(rel: &str, alg: CipherAlg) -> usize {

@@ -123,7 +123,7 @@ fn aggressive_mode_capture_first_message() {
 fn ike_scan_aggressive_probe() {
     // ike-scan --aggressive --id=royhills@hotmail.com --idtype=3 --dhgroup=2: its default
     // transforms (3DES/DES x SHA/MD5, PSK, group 2) against the seed's policies 10 and 20.
-    let bytes = common::read_corpus("ike-scan/pkt-aggressive.dat");
+    let bytes = testkit::corpus::read_corpus("ike-scan/pkt-aggressive.dat");
     let (cfg, pools) = presets::seed_gateway(
         b"cisco1234",
         "10.89.129.200".parse().unwrap(),

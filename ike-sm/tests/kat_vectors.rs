@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{parse_blocks, read_corpus_text, unhex, Block};
+use common::{parse_blocks, unhex, Block};
 use ike_sm::crypto::cipher::{CipherAlg, IkeCipher};
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::crypto::hash::HashAlg;
@@ -19,6 +19,7 @@ use ike_sm::crypto::iv::{Iv, IvChain};
 use ike_sm::crypto::keymat;
 use ike_sm::crypto::phase1::{expand_key, skeyid_psk, skeyid_signature, Skeyids};
 use ike_sm::crypto::secret::Secret;
+use testkit::corpus::read_corpus_text;
 
 fn blocks(file: &str) -> Vec<Block> {
     parse_blocks(&read_corpus_text(file))

@@ -9,10 +9,11 @@
 
 mod common;
 
-use common::{parse_blocks, read_corpus_text, Block};
+use common::{parse_blocks, Block};
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::phase1::{skeyid_psk, skeyid_signature, Skeyids};
 use ike_sm::crypto::secret::Secret;
+use testkit::corpus::read_corpus_text;
 
 /// The five SHA-1 groups of each file and their sizes in bits: (g^xy, Ni/Nr, PSK).
 const PSK_GROUPS: [(usize, usize, usize); 5] = [

@@ -12,11 +12,12 @@
 
 mod common;
 
-use common::{parse_blocks, read_corpus_text, unhex, Block};
+use common::{parse_blocks, unhex, Block};
 use ike_sm::crypto::cipher::CipherAlg;
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::phase1::{skeyid_psk, Skeyids};
 use ike_sm::crypto::phase2::hashes_equal;
+use testkit::corpus::read_corpus_text;
 
 const MSG_ID: u32 = 0xd802_9d42;
 /// An SA payload prefix standing in for "the rest of the message" (any bytes will do).

@@ -9,10 +9,8 @@ use isakmp_wire::doi::IdType;
 use isakmp_wire::payload::id::IdValue;
 use isakmp_wire::{Body, Message, OwnedMessage, Payload, PayloadType, WireError};
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/ike-scan/");
-
 fn read(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{DIR}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+    testkit::corpus::read_corpus(&format!("ike-scan/{name}"))
 }
 
 fn payloads(bytes: &[u8]) -> Vec<isakmp_wire::PayloadRef<'_>> {
@@ -26,7 +24,7 @@ fn payloads(bytes: &[u8]) -> Vec<isakmp_wire::PayloadRef<'_>> {
 #[test]
 fn every_dat_file_parses_or_is_rejected_as_ikev2() {
     let mut seen = 0;
-    for e in std::fs::read_dir(DIR).unwrap() {
+    for e in std::fs::read_dir(testkit::corpus::corpus("ike-scan")).unwrap() {
         let path = e.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         if !name.ends_with(".dat") {

@@ -515,11 +515,7 @@ fn attribute_views_and_names() {
 
 #[test]
 fn payloads_print_in_words() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpus/ike-scan/pkt-aggr-mode-response.dat"
-    ))
-    .unwrap();
+    let bytes = testkit::corpus::read_corpus("ike-scan/pkt-aggr-mode-response.dat");
     let m = Message::parse(&bytes).unwrap();
     let lines: Vec<String> = m
         .payloads()

@@ -12,12 +12,12 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{isakmp_messages, udp_datagrams, CORPUS};
+use common::{isakmp_messages, udp_datagrams};
 use isakmp_wire::attr::phase1::Phase1Attribute;
 use isakmp_wire::{Body, Location, Message, OwnedMessage, Payload, ProtocolId, WireError};
 
 fn path(rel: &str) -> PathBuf {
-    PathBuf::from(format!("{CORPUS}{rel}"))
+    testkit::corpus::corpus(rel)
 }
 
 const WELL_FORMED: &[(&str, &str)] = &[

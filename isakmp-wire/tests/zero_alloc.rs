@@ -19,11 +19,7 @@ fn borrowed_validating_parse_does_not_allocate() {
     let am1 = samples::am1().to_bytes().unwrap();
     let mm1 = samples::mm1().to_bytes().unwrap();
     let qm = samples::qm_body();
-    let corpus = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpus/ike-scan/pkt-aggr-cert-response.dat"
-    ))
-    .unwrap();
+    let corpus = testkit::corpus::read_corpus("ike-scan/pkt-aggr-cert-response.dat");
 
     // The counter is process-wide, and the test harness's own threads can allocate
     // while this one runs (seen under load: 4 allocations of 900 bytes in total, from

@@ -10,13 +10,13 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
     drive, free_ports, require_tool, wait_for_text, DriveLog, ProcGuard, TempDir, TestRng,
 };
+use testkit::freeradius::{self, edit};
 use xauth::aaa::{
     AaaClient, AaaConfig, AaaEvent, AcctInfo, AuthOutcome, AuthRequest, Protocol, ServerSpec,
 };
@@ -30,68 +30,15 @@ struct FreeRadius {
     dir: TempDir,
 }
 
-fn edit(path: &PathBuf, f: impl Fn(&str) -> String) {
-    let s = std::fs::read_to_string(path).unwrap();
-    std::fs::write(path, f(&s)).unwrap();
-}
-
 fn start_freeradius() -> FreeRadius {
     require_tool("freeradius", &["-v"]);
     require_tool("timeout", &["--version"]);
     let dir = TempDir::new("radius");
-    let raddb = dir.path().join("raddb");
-    let st = Command::new("cp")
-        .args(["-a", "/etc/freeradius/3.0"])
-        .arg(&raddb)
-        .status()
-        .expect("cp");
-    assert!(
-        st.success(),
-        "copying /etc/freeradius/3.0 failed: run scripts/deps.sh"
-    );
-    std::fs::create_dir_all(dir.path().join("log")).unwrap();
-    std::fs::create_dir_all(dir.path().join("run")).unwrap();
+    let raddb = freeradius::copy_config(dir.path(), "log", "run");
     let base = free_ports(5);
-    let root = dir.path().to_str().unwrap().to_string();
-    edit(&raddb.join("radiusd.conf"), |s| {
-        s.lines()
-            .map(|l| {
-                let t = l.trim_start();
-                if t.starts_with("logdir =") {
-                    format!("logdir = {root}/log")
-                } else if t.starts_with("run_dir =") {
-                    format!("run_dir = {root}/run")
-                } else if t.starts_with("raddbdir =") {
-                    format!("raddbdir = {root}/raddb")
-                } else if t.starts_with("user = freerad") || t.starts_with("group = freerad") {
-                    format!("#{l}")
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
     // Listen on loopback only, on our ports (auth, acct, and the two former IPv6
     // listeners moved to loopback on ports of their own).
-    edit(&raddb.join("sites-enabled/default"), |s| {
-        let mut port = base;
-        s.lines()
-            .map(|l| {
-                let t = l.trim_start();
-                if t.starts_with("ipaddr = *") || t.starts_with("ipv6addr = ::") {
-                    "\tipaddr = 127.0.0.1".to_string()
-                } else if t.starts_with("port = 0") {
-                    let line = format!("\tport = {port}");
-                    port += 1;
-                    line
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
+    freeradius::listen_on(&raddb, "127.0.0.1", base);
     edit(&raddb.join("sites-enabled/inner-tunnel"), |s| {
         s.replace("port = 18120", &format!("port = {}", base + 4))
     });
@@ -123,7 +70,7 @@ fn start_freeradius() -> FreeRadius {
         .spawn()
         .expect("start freeradius");
     let proc = ProcGuard(child);
-    wait_for_text(&log, "Ready to process requests", Duration::from_secs(30));
+    wait_for_text(&log, freeradius::READY, Duration::from_secs(30));
     FreeRadius {
         _proc: proc,
         auth: SocketAddr::from(([127, 0, 0, 1], base)),

@@ -16,8 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    drive, free_ports, require_tool, shared_interop, wait_for_text, DriveLog, ProcGuard, TempDir,
-    TestRng,
+    drive, free_ports, require_tool, wait_for_text, DriveLog, ProcGuard, TempDir, TestRng,
 };
 use xauth::aaa::{
     tacacs_record, AaaClient, AaaConfig, AaaEvent, AcctInfo, AuthOutcome, AuthRequest, Protocol,
@@ -37,7 +36,7 @@ struct Server {
 fn start_server() -> Server {
     require_tool("python3", &["-c", "import scapy.contrib.tacacs"]);
     require_tool("timeout", &["--version"]);
-    let script = shared_interop("tacacs-scapy-server.py");
+    let script = testkit::shared::interop("tacacs-scapy-server.py");
     let dir = TempDir::new("tacacs");
     let port = free_ports(1);
     let log = dir.path().join("server.log");

@@ -8,17 +8,6 @@
 
 use rand_core::{Infallible, TryCryptoRng, TryRng};
 
-/// Path of a file in ../shared/corpus.
-pub fn corpus(rel: &str) -> String {
-    format!("{}/../../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Reads a corpus file or fails saying where it should be.
-pub fn read_corpus(rel: &str) -> Vec<u8> {
-    let p = corpus(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read corpus file {p}: {e}"))
-}
-
 /// An "RNG" that hands out fixed bytes (to reproduce known IVs); panics when empty.
 pub struct FixedBytes(pub Vec<u8>);
 

@@ -25,10 +25,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use testkit::freeradius::{self, edit};
+
 /// The gateway binary under test.
 pub const GATEWAY: &str = env!("CARGO_BIN_EXE_pix-gateway");
 /// The interop kit.
-pub const KIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/interop");
+pub const KIT: &str = testkit::shared::INTEROP_DIR;
 /// The demo configuration.
 pub const DEMO_CFG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/pix63-demo.cfg");
 /// The demo secrets.
@@ -726,64 +728,13 @@ pub fn since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Edits a file in place.
-fn edit(path: &Path, f: impl Fn(&str) -> String) {
-    let s = std::fs::read_to_string(path).unwrap();
-    std::fs::write(path, f(&s)).unwrap();
-}
-
 impl Lab {
     /// A real FreeRADIUS in the inside namespace on the seed's AAA host, PIX ports
     /// 1645/1646, key `secretkey`, users cisco_customer/cisco123 and framed_user/framed123
     /// (Framed-IP-Address 10.89.129.203). Returns the process index.
     pub fn freeradius(&mut self) -> usize {
-        let raddb = self.dir.join("raddb");
-        let o = run(&["cp", "-a", "/etc/freeradius/3.0", raddb.to_str().unwrap()]);
-        assert!(
-            o.status.success(),
-            "copying /etc/freeradius/3.0 failed: scripts/deps.sh installs freeradius"
-        );
-        let root = self.dir.to_str().unwrap().to_string();
-        for d in ["rlog", "rrun"] {
-            std::fs::create_dir_all(self.dir.join(d)).unwrap();
-        }
-        edit(&raddb.join("radiusd.conf"), |s| {
-            s.lines()
-                .map(|l| {
-                    let t = l.trim_start();
-                    if t.starts_with("logdir =") {
-                        format!("logdir = {root}/rlog")
-                    } else if t.starts_with("run_dir =") {
-                        format!("run_dir = {root}/rrun")
-                    } else if t.starts_with("raddbdir =") {
-                        format!("raddbdir = {root}/raddb")
-                    } else if t.starts_with("user = freerad") || t.starts_with("group = freerad") {
-                        format!("#{l}")
-                    } else {
-                        l.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
-        edit(&raddb.join("sites-enabled/default"), |s| {
-            let mut port = 1645;
-            s.lines()
-                .map(|l| {
-                    let t = l.trim_start();
-                    if t.starts_with("ipaddr = *") || t.starts_with("ipv6addr = ::") {
-                        format!("\tipaddr = {AAA_HOST}")
-                    } else if t.starts_with("port = 0") {
-                        let line = format!("\tport = {port}");
-                        port += 1;
-                        line
-                    } else {
-                        l.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
+        let raddb = freeradius::copy_config(&self.dir, "rlog", "rrun");
+        freeradius::listen_on(&raddb, AAA_HOST, 1645);
         edit(&raddb.join("clients.conf"), |s| {
             format!("{s}\nclient pix {{\n\tipaddr = 10.89.129.192/28\n\tsecret = secretkey\n}}\n")
         });
@@ -810,9 +761,7 @@ impl Lab {
             150,
         );
         let ok = wait_for(Duration::from_secs(30), || {
-            self.procs[i]
-                .log_text()
-                .contains("Ready to process requests")
+            self.procs[i].log_text().contains(freeradius::READY)
         });
         assert!(
             ok,

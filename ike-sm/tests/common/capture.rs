@@ -25,16 +25,10 @@ pub struct Msg {
 /// ISAKMP (the 4-byte non-ESP marker on port 4500 is removed; NAT-keepalives and ESP-in-UDP
 /// are skipped). Every length is checked against its container.
 pub fn isakmp_messages(rel: &str) -> Vec<Msg> {
-    let raw = super::read_corpus(rel);
-    let mut r = pcap_file::pcap::PcapReader::new(&raw[..]).expect("pcap header");
-    assert_eq!(r.header().datalink, pcap_file::DataLink::ETHERNET, "{rel}");
     let mut out = Vec::new();
-    let mut frame = 0usize;
-    while let Some(p) = r.next_packet() {
-        frame += 1;
+    for (i, d) in testkit::pcap::ethernet_frames(rel).iter().enumerate() {
+        let frame = i + 1;
         assert!(frame < 10_000, "{rel}: too many frames");
-        let p = p.expect("pcap record");
-        let d = &p.data[..];
         assert!(d.len() >= 14, "{rel} frame {frame}: short Ethernet");
         if d[12..14] != [0x08, 0x00] {
             continue;

@@ -1,5 +1,6 @@
-//! Shared helpers for the integration tests: corpus paths and a bounded parser for the
-//! `KEY = VALUE` vector files (NIST CAVP .fax, NSS, RUB-NDS, ike-scan).
+//! Shared helpers for the integration tests: a bounded parser for the `KEY = VALUE`
+//! vector files (NIST CAVP .fax, NSS, RUB-NDS, ike-scan). Corpus files are read with
+//! `testkit::corpus`.
 #![allow(
     dead_code,
     clippy::arithmetic_side_effects,
@@ -8,25 +9,6 @@
 )]
 
 pub mod capture;
-
-use std::path::PathBuf;
-
-/// `../shared/corpus/<rel>` (the shared corpus lives beside the repository clone).
-pub fn corpus(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus")).join(rel)
-}
-
-/// Reads a corpus file; files are small, but refuse anything absurdly large.
-pub fn read_corpus(rel: &str) -> Vec<u8> {
-    let p = corpus(rel);
-    let data = std::fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
-    assert!(data.len() < 16 << 20, "{} is over 16 MiB", p.display());
-    data
-}
-
-pub fn read_corpus_text(rel: &str) -> String {
-    String::from_utf8(read_corpus(rel)).unwrap_or_else(|e| panic!("{rel} is not UTF-8: {e}"))
-}
 
 /// Strict hex decoding with a useful panic message.
 pub fn unhex(what: &str, s: &str) -> Vec<u8> {

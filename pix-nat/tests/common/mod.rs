@@ -17,11 +17,7 @@ use pix_nat::Firewall;
 
 /// The seed configuration (`../shared/fixtures/pix63-vpnclient.cfg`).
 pub fn seed_text() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/pix63-vpnclient.cfg"
-    ))
-    .expect("the seed fixture ../shared/fixtures/pix63-vpnclient.cfg must be present")
+    testkit::shared::seed_fixture()
 }
 
 pub fn seed() -> Firewall {
@@ -59,15 +55,5 @@ pub fn snapshot(name: &str, actual: &str) {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "snapshots", name]
         .iter()
         .collect();
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it",
-            path.display()
-        )
-    });
-    assert_eq!(expected, actual, "snapshot {name} differs");
+    testkit::snapshot::check(&path, name, actual);
 }

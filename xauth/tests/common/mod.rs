@@ -237,16 +237,3 @@ pub fn drive(
         }
     }
 }
-
-/// The repository's shared interop kit (`../shared/interop` beside the clone).
-pub fn shared_interop(file: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/interop")
-        .join(file);
-    assert!(
-        p.exists(),
-        "{} is missing: the interop kit (shared/interop) must sit beside the repository",
-        p.display()
-    );
-    p
-}

@@ -1,0 +1,30 @@
+//! Helpers shared by the workspace's test suites (a dev-dependency only; never a
+//! dependency of library code).
+//!
+//! - [`corpus`]: files of the shared corpus in `../shared/corpus` beside the
+//!   repository clone, read in place (GPL files are never copied into the tree);
+//!   a missing file is a loud test failure, never a skip.
+//! - [`pcap`]: the UDP datagrams (or, strictly, the Ethernet frames) of the
+//!   corpus captures.
+//! - [`shared`]: the seed fixture and the interop kit in `../shared`.
+//! - [`snapshot`]: committed snapshots of human-facing output.
+//! - [`freeradius`]: a private copy of the Debian FreeRADIUS configuration,
+//!   moved to a temp dir and to our own addresses and ports.
+//!
+//! ```
+//! let p = testkit::corpus::corpus("SOURCES.md");
+//! assert!(p.ends_with("shared/corpus/SOURCES.md"));
+//! ```
+// Test support: a panic is the way to fail a test, and every index is checked by
+// the assertion before it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+pub mod corpus;
+pub mod freeradius;
+pub mod pcap;
+pub mod shared;
+pub mod snapshot;
