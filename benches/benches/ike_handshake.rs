@@ -68,31 +68,55 @@ fn dh_only(group: DhGroup, peer: &[u8], rng: &mut StdRng) -> Duration {
     t0.elapsed()
 }
 
+/// Paired rounds: each responder handshake beside one DH-only round.
+#[derive(Default)]
+struct Pairs {
+    hs: Vec<f64>,
+    dh: Vec<f64>,
+    ratio: Vec<f64>,
+}
+
+impl Pairs {
+    fn push(&mut self, handshake: Duration, dh: Duration) {
+        let (h, d) = (handshake.as_secs_f64(), dh.as_secs_f64());
+        self.hs.push(h);
+        self.dh.push(d);
+        self.ratio.push(d / h);
+    }
+
+    /// The summary line: medians of each column and of the per-round ratio.
+    fn report(mut self, group: DhGroup, label: &str) {
+        let rounds = self.hs.len();
+        let (h, d, r) = (
+            median(&mut self.hs),
+            median(&mut self.dh),
+            median(&mut self.ratio),
+        );
+        println!(
+            "handshake_paired group {} {label} ({rounds} rounds): responder handshake {:.1} us = {:.0}/s, DH only {:.1} us = {:.0}/s, ratio {:.3}",
+            group.attribute(),
+            h * 1e6,
+            1.0 / h,
+            d * 1e6,
+            1.0 / d,
+            r
+        );
+    }
+}
+
 fn paired(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, name: &str, rounds: usize) {
     let mut rng = StdRng::seed_from_u64(7);
     let peer = KeyPair::generate(group, ExponentSize::default(), &mut rng).unwrap();
-    let (mut hs, mut dh, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pairs = Pairs::default();
     for _ in 0..rounds {
-        let h = handshake(group, flow, suite, debug, &mut rng).as_secs_f64();
-        let d = dh_only(group, peer.public_value(), &mut rng).as_secs_f64();
-        hs.push(h);
-        dh.push(d);
-        ratio.push(d / h);
+        let h = handshake(group, flow, suite, debug, &mut rng);
+        pairs.push(h, dh_only(group, peer.public_value(), &mut rng));
     }
-    let (h, d, r) = (median(&mut hs), median(&mut dh), median(&mut ratio));
-    println!(
-        "handshake_paired group {} {name}{} ({rounds} rounds): responder handshake {:.1} us = {:.0}/s, DH only {:.1} us = {:.0}/s, ratio {:.3}",
-        group.attribute(),
-        match debug {
-            Debug::NoDebug => " no-debug (production)",
-            Debug::DebugOn => " debug-on",
-        },
-        h * 1e6,
-        1.0 / h,
-        d * 1e6,
-        1.0 / d,
-        r
-    );
+    let setting = match debug {
+        Debug::NoDebug => "no-debug (production)",
+        Debug::DebugOn => "debug-on",
+    };
+    pairs.report(group, &format!("{name} {setting}"));
 }
 
 /// Users a long-lived gateway keeps up in [`paired_long_lived`].
@@ -116,7 +140,7 @@ fn paired_long_lived(group: DhGroup, flow: Flow, suite: Suite, name: &str, round
         Ipv4Addr::new(10, 90, 255, 254),
     );
     let mut live = std::collections::VecDeque::new();
-    let (mut hs, mut dh, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pairs = Pairs::default();
     for i in 0..LIVE_USERS + rounds {
         let client = Ipv4Addr::from(0xac10_0000u32 + 1 + i as u32); // 172.16.0.0/12
         let r = run_from(&mut gw, group, flow, suite, &mut gw_rng, &mut rng, client);
@@ -128,22 +152,12 @@ fn paired_long_lived(group: DhGroup, flow: Flow, suite: Suite, name: &str, round
             while gw.poll_event().is_some() {}
         }
         if i >= LIVE_USERS {
-            let h = r.in_gw.as_secs_f64();
-            let d = dh_only(group, peer.public_value(), &mut rng).as_secs_f64();
-            hs.push(h);
-            dh.push(d);
-            ratio.push(d / h);
+            pairs.push(r.in_gw, dh_only(group, peer.public_value(), &mut rng));
         }
     }
-    let (h, d, r) = (median(&mut hs), median(&mut dh), median(&mut ratio));
-    println!(
-        "handshake_paired group {} {name} no-debug (production), long-lived gateway with {LIVE_USERS} users up ({rounds} rounds): responder handshake {:.1} us = {:.0}/s, DH only {:.1} us = {:.0}/s, ratio {:.3}",
-        group.attribute(),
-        h * 1e6,
-        1.0 / h,
-        d * 1e6,
-        1.0 / d,
-        r
+    pairs.report(
+        group,
+        &format!("{name} no-debug (production), long-lived gateway with {LIVE_USERS} users up"),
     );
 }
 

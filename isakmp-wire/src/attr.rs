@@ -444,24 +444,7 @@ impl<'a> AttributeIter<'a> {
 /// Any error is the same one [`AttributeIter`] would report first.
 #[inline]
 pub fn validate_attributes(input: &[u8], offset: usize, limit: usize) -> Result<usize, WireError> {
-    let mut rest = input;
-    let mut count = 0usize;
-    while let Some((head, tail)) = rest.split_first_chunk::<4>() {
-        if count >= limit {
-            break;
-        }
-        let [w0, _, l0, l1] = *head;
-        let skip = if w0 & 0x80 != 0 {
-            0
-        } else {
-            usize::from(u16::from_be_bytes([l0, l1]))
-        };
-        match tail.get(skip..) {
-            Some(r) => rest = r,
-            None => break,
-        }
-        count = count.saturating_add(1);
-    }
+    let (count, rest) = skim_attributes(input, limit);
     if rest.is_empty() {
         return Ok(count);
     }
@@ -472,33 +455,11 @@ pub fn validate_attributes(input: &[u8], offset: usize, limit: usize) -> Result<
     Ok(count)
 }
 
-/// Whether `input` is a well-formed list of at most `limit` attributes (exactly
-/// when [`validate_attributes`] would succeed), with no error built.
+/// Walks the attribute headers of `rest` without building anything: how many whole
+/// attributes its front holds (at most `limit`), and what is left after them. The
+/// list is well formed, within the limit, exactly when nothing is left.
 #[inline(always)]
-pub(crate) fn attributes_ok(mut rest: &[u8], limit: usize) -> bool {
-    let mut count = 0usize;
-    while let Some((&[w0, _, l0, l1], tail)) = rest.split_first_chunk::<4>() {
-        if count >= limit {
-            return false;
-        }
-        let skip = if w0 & 0x80 != 0 {
-            0
-        } else {
-            usize::from(u16::from_be_bytes([l0, l1]))
-        };
-        match tail.get(skip..) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-        count = count.saturating_add(1);
-    }
-    rest.is_empty()
-}
-
-/// How many attributes the front of `input` holds, at most `limit` (a capacity
-/// hint: it stops, without an error, where a walk would fail).
-#[inline]
-pub(crate) fn count_attributes(mut rest: &[u8], limit: usize) -> usize {
+fn skim_attributes(mut rest: &[u8], limit: usize) -> (usize, &[u8]) {
     let mut count = 0usize;
     while let Some((&[w0, _, l0, l1], tail)) = rest.split_first_chunk::<4>() {
         if count >= limit {
@@ -515,7 +476,21 @@ pub(crate) fn count_attributes(mut rest: &[u8], limit: usize) -> usize {
         }
         count = count.saturating_add(1);
     }
-    count
+    (count, rest)
+}
+
+/// Whether `input` is a well-formed list of at most `limit` attributes (exactly
+/// when [`validate_attributes`] would succeed), with no error built.
+#[inline(always)]
+pub(crate) fn attributes_ok(rest: &[u8], limit: usize) -> bool {
+    skim_attributes(rest, limit).1.is_empty()
+}
+
+/// How many attributes the front of `input` holds, at most `limit` (a capacity
+/// hint: it stops, without an error, where a walk would fail).
+#[inline]
+pub(crate) fn count_attributes(rest: &[u8], limit: usize) -> usize {
+    skim_attributes(rest, limit).0
 }
 
 /// Parses a whole attribute list into owned attributes (bounded by [`MAX_ATTRIBUTES`]).
@@ -672,5 +647,30 @@ mod tests {
             let limit = (rnd() % 10) as usize;
             check(&bytes, limit);
         }
+    }
+
+    /// Checks a transform's byte-level fast path against its typed reference walk on
+    /// [`random_attribute_lists`]: the same result, errors included, from a fresh
+    /// iterator and from one already partly walked; and enough lists that type to
+    /// something for the check to mean anything.
+    pub(crate) fn fast_path_agrees<T: PartialEq + Default + core::fmt::Debug>(
+        fast: impl Fn(AttributeIter<'_>) -> Result<T, WireError>,
+        typed: impl Fn(AttributeIter<'_>) -> Result<T, WireError>,
+    ) {
+        let mut ok = 0usize;
+        random_attribute_lists(200_000, |bytes, limit| {
+            let fresh = AttributeIter::with_limit(bytes, 40, limit);
+            let got = fast(fresh.clone());
+            assert_eq!(got, typed(fresh.clone()), "{bytes:02x?} limit {limit}");
+            ok = ok.saturating_add(usize::from(got.is_ok_and(|t| t != T::default())));
+            let mut walked = fresh;
+            let _ = walked.next();
+            assert_eq!(
+                fast(walked.clone()),
+                typed(walked),
+                "{bytes:02x?} limit {limit}, after one"
+            );
+        });
+        assert!(ok > 10_000, "{ok}");
     }
 }
