@@ -167,13 +167,7 @@ impl IpsecTransform {
     pub fn from_attributes(attrs: AttributeIter<'_>) -> Result<Self, WireError> {
         // The common case, a well-formed list, read straight from the bytes;
         // anything else replays the typed walk, which reports the iterator's error.
-        match attrs.fold_well_formed(
-            (IpsecTransform::default(), None::<LifeType>),
-            |(t, life), kind, value| Self::apply(t, life, kind, value),
-        ) {
-            Some((t, _)) => Ok(t),
-            None => Self::from_attributes_typed(attrs),
-        }
+        crate::attr::phase1::collect_transform(attrs, Self::apply, Self::from_attributes_typed)
     }
 
     /// One attribute (type, value read as by [`Attribute::as_u64`]) applied as

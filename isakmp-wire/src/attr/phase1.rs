@@ -275,13 +275,7 @@ impl Phase1Transform {
         // A policy walk calls this once per (policy, transform) pair, so the common
         // case, a well-formed list, is read straight from the bytes; anything else
         // replays the typed walk, which reports the iterator's error.
-        match attrs.fold_well_formed(
-            (Phase1Transform::default(), None::<LifeType>),
-            |(t, life), kind, value| Self::apply(t, life, kind, value),
-        ) {
-            Some((t, _)) => Ok(t),
-            None => Self::from_attributes_typed(attrs),
-        }
+        collect_transform(attrs, Self::apply, Self::from_attributes_typed)
     }
 
     /// One attribute (type, value read as by [`Attribute::as_u64`]) applied as
@@ -370,6 +364,24 @@ pub fn value_name(kind: u16, value: u64) -> Option<&'static str> {
         _ => return None,
     };
     Some(name)
+}
+
+/// A transform's attributes applied one by one with `apply` straight from the bytes
+/// when the list is well formed (the common case), with the Life-Type in force passed
+/// along; otherwise `typed`, the reference walk, which reports the iterator's error.
+#[inline(always)]
+pub(crate) fn collect_transform<T: Default>(
+    attrs: AttributeIter<'_>,
+    apply: impl Fn(&mut T, &mut Option<LifeType>, u16, Option<u64>),
+    typed: impl FnOnce(AttributeIter<'_>) -> Result<T, WireError>,
+) -> Result<T, WireError> {
+    match attrs.fold_well_formed(
+        (T::default(), None::<LifeType>),
+        |(t, life), kind, value| apply(t, life, kind, value),
+    ) {
+        Some((t, _)) => Ok(t),
+        None => typed(attrs),
+    }
 }
 
 #[cfg(test)]
