@@ -30,6 +30,7 @@
 //!
 //! Run: `cargo bench -p pix-benches --bench ike_handshake -- --warm-up-time 1 --measurement-time 3`;
 //! only the paired summary: `cargo bench -p pix-benches --bench ike_handshake -- zzz_no_criterion`.
+//! Under `cargo test` (no `--bench` argument) each summary line runs 2 rounds only.
 //! Profiling: `IKE_HANDSHAKE_PROFILE=<group>:<am|mm>:<rounds>[:debug|:long]` runs only that flow's
 //! paired rounds (for `perf record -g`); with `IKE_HANDSHAKE_STEPS=1` it also prints the
 //! gateway's median time per step (each datagram handled, each batch of polling). The
@@ -119,14 +120,36 @@ fn paired(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, name: &str, ro
     pairs.report(group, &format!("{name} {setting}"));
 }
 
-/// Users a long-lived gateway keeps up in [`paired_long_lived`].
-const LIVE_USERS: usize = 256;
+/// Users a long-lived gateway keeps up in [`paired_long_lived`] (a few under
+/// `cargo test`, see [`quick`]).
+fn live_users() -> usize {
+    if quick() {
+        4
+    } else {
+        256
+    }
+}
+
+/// Under `cargo test` (no `--bench` argument) every paired line runs only a few rounds:
+/// the test run checks that the summary works, the numbers come from `cargo bench`.
+fn quick() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+/// Paired rounds per summary line.
+fn rounds() -> usize {
+    if quick() {
+        2
+    } else {
+        41
+    }
+}
 
 /// [`paired`] on one long-lived gateway, as a PIX runs: each handshake comes from a new
-/// client address, and the gateway keeps the last [`LIVE_USERS`] users up (the oldest is
+/// client address, and the gateway keeps the last [`live_users`] users up (the oldest is
 /// deleted, untimed, when a new one is up). The fresh gateway of [`paired`] pays its
 /// tables' first allocations in every handshake; this one answers with a populated SA
-/// table and warm pools, after a warm-up of [`LIVE_USERS`] handshakes.
+/// table and warm pools, after a warm-up of [`live_users`] handshakes.
 fn paired_long_lived(group: DhGroup, flow: Flow, suite: Suite, name: &str, rounds: usize) {
     let mut rng = StdRng::seed_from_u64(11);
     let mut gw_rng = StdRng::seed_from_u64(12);
@@ -141,23 +164,24 @@ fn paired_long_lived(group: DhGroup, flow: Flow, suite: Suite, name: &str, round
     );
     let mut live = std::collections::VecDeque::new();
     let mut pairs = Pairs::default();
-    for i in 0..LIVE_USERS + rounds {
+    let live_users = live_users();
+    for i in 0..live_users + rounds {
         let client = Ipv4Addr::from(0xac10_0000u32 + 1 + i as u32); // 172.16.0.0/12
         let r = run_from(&mut gw, group, flow, suite, &mut gw_rng, &mut rng, client);
         live.push_back(r.gw_sa);
-        if live.len() > LIVE_USERS {
+        if live.len() > live_users {
             let old = live.pop_front().unwrap();
             gw.delete(Instant::now(), old, &mut gw_rng).unwrap();
             while gw.poll_transmit().is_some() {}
             while gw.poll_event().is_some() {}
         }
-        if i >= LIVE_USERS {
+        if i >= live_users {
             pairs.push(r.in_gw, dh_only(group, peer.public_value(), &mut rng));
         }
     }
     pairs.report(
         group,
-        &format!("{name} no-debug (production), long-lived gateway with {LIVE_USERS} users up"),
+        &format!("{name} no-debug (production), long-lived gateway with {live_users} users up"),
     );
 }
 
@@ -263,7 +287,7 @@ fn bench(c: &mut Criterion) {
                     Suite::DesMd5,
                     debug,
                     &format!("{name} des-md5"),
-                    41,
+                    rounds(),
                 );
             }
             paired(
@@ -272,13 +296,13 @@ fn bench(c: &mut Criterion) {
                 Suite::Aes128Sha1,
                 Debug::NoDebug,
                 &format!("{name} aes128-sha1"),
-                41,
+                rounds(),
             );
             for (suite, s) in [
                 (Suite::DesMd5, "des-md5"),
                 (Suite::Aes128Sha1, "aes128-sha1"),
             ] {
-                paired_long_lived(group, flow, suite, &format!("{name} {s}"), 41);
+                paired_long_lived(group, flow, suite, &format!("{name} {s}"), rounds());
             }
         }
     }
