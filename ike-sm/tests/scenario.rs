@@ -1102,23 +1102,28 @@ fn no_acceptable_policy_is_no_proposal_chosen() {
     assert_eq!(checks, 8);
 }
 
+/// Sends one fresh VPN Client 4.x AM1 from `c` (client RNG seeded `seed`) to the gateway;
+/// whether the gateway answered it. The gateway's answer, if any, is consumed.
+fn am1_answered(net: &mut Net, c: SocketAddr, seed: u64) -> bool {
+    let gw: SocketAddr = GW.parse().unwrap();
+    let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
+    let mut rng = StdRng::seed_from_u64(seed);
+    cl.initiate(net.now, c, gw, profile_4x(b"cisco1234", "x"), &mut rng)
+        .unwrap();
+    let am1 = cl.poll_transmit().unwrap();
+    net.gw
+        .handle_datagram(net.now, gw, c, &am1.bytes, &mut net.rng);
+    net.gw.poll_transmit().is_some()
+}
+
 #[test]
 fn half_open_limit_per_peer() {
     let mut net = Net::new(18, "10.89.129.200-10.89.129.204");
     with_gateway(&mut net, |_, l| l.max_half_open_per_peer = 2);
-    let gw: SocketAddr = GW.parse().unwrap();
-    let mut answers = 0;
-    for i in 0..4u64 {
-        let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
-        let c: SocketAddr = C4.parse().unwrap();
-        let mut rng = StdRng::seed_from_u64(1800 + i);
-        cl.initiate(net.now, c, gw, profile_4x(b"cisco1234", "x"), &mut rng)
-            .unwrap();
-        let am1 = cl.poll_transmit().unwrap();
-        net.gw
-            .handle_datagram(net.now, gw, c, &am1.bytes, &mut net.rng);
-        answers += usize::from(net.gw.poll_transmit().is_some());
-    }
+    let c: SocketAddr = C4.parse().unwrap();
+    let answers = (0..4u64)
+        .filter(|i| am1_answered(&mut net, c, 1800 + i))
+        .count();
     assert_eq!(answers, 2);
     assert_eq!(net.gw.sa_count(), 2);
     // Half-open SAs expire and make room again.
@@ -1133,19 +1138,10 @@ fn half_open_limit_counts_unfinished_negotiations_only() {
     // holds across peers.
     let mut net = flow_4x(20, |net| with_gateway(net, |_, l| l.max_half_open = 1));
     assert_eq!(net.gw_children().len(), 2, "the first client is up");
-    let gw: SocketAddr = GW.parse().unwrap();
-    let mut answers = 0;
-    for (i, c) in ["192.168.1.21:500", "192.168.1.22:500"].iter().enumerate() {
-        let c: SocketAddr = c.parse().unwrap();
-        let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
-        let mut rng = StdRng::seed_from_u64(2000 + i as u64);
-        cl.initiate(net.now, c, gw, profile_4x(b"cisco1234", "x"), &mut rng)
-            .unwrap();
-        let am1 = cl.poll_transmit().unwrap();
-        net.gw
-            .handle_datagram(net.now, gw, c, &am1.bytes, &mut net.rng);
-        answers += usize::from(net.gw.poll_transmit().is_some());
-    }
+    let answers = [("192.168.1.21:500", 2000), ("192.168.1.22:500", 2001)]
+        .into_iter()
+        .filter(|(c, seed)| am1_answered(&mut net, c.parse().unwrap(), *seed))
+        .count();
     assert_eq!(
         answers, 1,
         "the second new peer waits for the first to finish"
