@@ -68,9 +68,6 @@ pub fn gateway_with_pool(
     last: Ipv4Addr,
 ) -> Endpoint {
     let (mut cfg, pools) = presets::seed_gateway(b"cisco1234", first, last).unwrap();
-    // Many clients, each from its own address: the per-peer rate limit is not what a
-    // long-lived gateway's benchmark measures.
-    cfg.limits.max_sas = cfg.limits.max_sas.max(100_000);
     cfg.limits.debug_events = debug == Debug::DebugOn;
     let gw = cfg.gateway.as_mut().unwrap();
     let (encryption, hash) = suite.algs();

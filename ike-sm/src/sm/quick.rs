@@ -616,9 +616,8 @@ impl Endpoint {
         }
     }
 
-    /// Encrypts payloads on exchange `msgid`.
     /// The SA's cipher and the IV chain of exchange `msgid` (created if new).
-    fn cipher_and_chain(
+    pub(crate) fn cipher_and_chain(
         sa: &mut IkeSa,
         msgid: u32,
     ) -> Result<
@@ -659,6 +658,7 @@ impl Endpoint {
         )
     }
 
+    /// Encrypts payloads on exchange `msgid`.
     pub(crate) fn encrypt_on(
         &mut self,
         sa: &mut IkeSa,

@@ -148,12 +148,7 @@ impl Endpoint {
             });
         };
         let msgid = m.header.message_id;
-        Self::exchange_chain(sa, msgid)?;
-        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
-        let chain = sa
-            .exchanges
-            .get(&msgid)
-            .ok_or(SmError::Config("exchange"))?;
+        let (cipher, chain) = Self::cipher_and_chain(sa, msgid)?;
         let (pt, d) = msg::decrypt(cipher, chain, ct)?;
         if m.header.exchange_type == ExchangeType::QuickMode {
             // The Quick Mode handler parses the plaintext itself (with the same checks, in
