@@ -6,8 +6,10 @@
 //! the counting never touches the timed `ike_handshake` runs).
 //!
 //! Run: `cargo bench -p pix-benches --bench ike_replay -- [<group>:<am|mm>:<rounds>]`
-//! (default `2:am:400`); prints the median time and the allocations of each step, and the
-//! sizes of the datagrams.
+//! (default `2:am:400`); prints the median time and the allocations of each step, the
+//! sizes of the datagrams, and the DH work alone (one key pair and one shared secret,
+//! timed after each replay as in `ike_handshake`), so that the non-DH cost of the
+//! handshake reads directly.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -19,7 +21,7 @@
 mod common;
 
 use common::ike::{gateway, gw_poll, median, run, Debug, Flow, GwStep, Suite};
-use ike_sm::crypto::dh::DhGroup;
+use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair};
 use rand::{rngs::StdRng, SeedableRng};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
@@ -56,6 +58,11 @@ fn main() {
     let mut per_step: Vec<(Vec<f64>, usize)> =
         recorded.steps.iter().map(|_| (Vec::new(), 0)).collect();
     let (mut total, mut allocs) = (Vec::new(), 0);
+    // The DH work alone (one key pair, one shared secret), timed after each replay as in
+    // the `ike_handshake` paired summary: the first step minus this is its non-DH cost.
+    let mut dh_rng = StdRng::seed_from_u64(7);
+    let peer = KeyPair::generate(group, ExponentSize::default(), &mut dh_rng).unwrap();
+    let mut dh_only = Vec::new();
     for _ in 0..rounds {
         let mut gw = gateway(group, flow, Suite::DesMd5, Debug::NoDebug);
         let mut rng = StdRng::seed_from_u64(seed);
@@ -80,6 +87,10 @@ fn main() {
             sent.extend(out.into_iter().map(|t| t.bytes));
         }
         total.push(in_gw);
+        let t0 = Instant::now();
+        let kp = KeyPair::generate(group, ExponentSize::default(), &mut dh_rng).unwrap();
+        std::hint::black_box(kp.agree(peer.public_value()).unwrap());
+        dh_only.push(t0.elapsed().as_secs_f64());
         assert_eq!(children.len(), 1, "the replayed handshake must complete");
         assert!(
             sent == recorded.sent,
@@ -95,6 +106,13 @@ fn main() {
         },
         median(&mut total) * 1e6,
         allocs / rounds
+    );
+    let (hs, dh) = (median(&mut total), median(&mut dh_only));
+    println!(
+        "  DH alone                 median {:6.1} us; handshake minus DH {:.1} us; ratio {:.3}",
+        dh * 1e6,
+        (hs - dh) * 1e6,
+        dh / hs
     );
     for ((step, _), (times, n)) in recorded.steps.iter().zip(per_step.iter_mut()) {
         let what = match step {
