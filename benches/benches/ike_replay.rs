@@ -5,11 +5,12 @@
 //! alone, and heap allocations are counted per step (`stats_alloc`; this binary only, so
 //! the counting never touches the timed `ike_handshake` runs).
 //!
-//! Run: `cargo bench -p pix-benches --bench ike_replay -- [<group>:<am|mm>:<rounds>]`
-//! (default `2:am:400`); prints the median time and the allocations of each step, the
-//! sizes of the datagrams, and the DH work alone (one key pair and one shared secret,
-//! timed after each replay as in `ike_handshake`), so that the non-DH cost of the
-//! handshake reads directly.
+//! Run: `cargo bench -p pix-benches --bench ike_replay -- [<group>:<am|mm>:<rounds>[:aes]]`
+//! (default `2:am:400`, DES/MD5; `:aes` for AES-128/SHA-1); prints the median time and
+//! the allocations of each step, the sizes of the datagrams, and the DH work alone (one
+//! key pair and one shared secret, timed after each replay as in `ike_handshake`), so
+//! that the non-DH cost of the handshake reads directly. `scripts/handshake-profile.sh`
+//! runs it under `perf` and splits that non-DH cost by what was running.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -43,14 +44,18 @@ fn main() {
         _ => Flow::AmXauthCfgQm,
     };
     let rounds: usize = it.next().and_then(|r| r.parse().ok()).unwrap_or(400).max(1);
+    let suite = match it.next() {
+        Some("aes") => Suite::Aes128Sha1,
+        _ => Suite::DesMd5,
+    };
     let seed = 100;
     let recorded = {
-        let mut gw = gateway(group, flow, Suite::DesMd5, Debug::NoDebug);
+        let mut gw = gateway(group, flow, suite, Debug::NoDebug);
         run(
             &mut gw,
             group,
             flow,
-            Suite::DesMd5,
+            suite,
             &mut StdRng::seed_from_u64(seed),
             &mut StdRng::seed_from_u64(200),
         )
@@ -64,7 +69,7 @@ fn main() {
     let peer = KeyPair::generate(group, ExponentSize::default(), &mut dh_rng).unwrap();
     let mut dh_only = Vec::new();
     for _ in 0..rounds {
-        let mut gw = gateway(group, flow, Suite::DesMd5, Debug::NoDebug);
+        let mut gw = gateway(group, flow, suite, Debug::NoDebug);
         let mut rng = StdRng::seed_from_u64(seed);
         let now = Instant::now();
         let (mut sent, mut children, mut in_gw) = (Vec::new(), Vec::new(), 0.0);
@@ -98,11 +103,15 @@ fn main() {
         );
     }
     println!(
-        "ike_replay group {} {} ({rounds} rounds): median {:.1} us and {} heap allocations per responder handshake",
+        "ike_replay group {} {} {} ({rounds} rounds): median {:.1} us and {} heap allocations per responder handshake",
         group.attribute(),
         match flow {
-            Flow::AmXauthCfgQm => "am_xauth_cfg_qm des-md5",
-            Flow::MmQm => "mm_qm des-md5",
+            Flow::AmXauthCfgQm => "am_xauth_cfg_qm",
+            Flow::MmQm => "mm_qm",
+        },
+        match suite {
+            Suite::DesMd5 => "des-md5",
+            Suite::Aes128Sha1 => "aes128-sha1",
         },
         median(&mut total) * 1e6,
         allocs / rounds
