@@ -857,6 +857,66 @@ fn initial_contact_replaces_the_old_sa() {
 }
 
 #[test]
+fn initial_contact_drops_only_that_peers_sa() {
+    // Two users from two addresses; the first comes back with INITIAL-CONTACT. Only its
+    // old SA goes (looked up in the endpoint's peer index; debug builds check the lookup
+    // against a pass over every SA).
+    let mut net = flow_4x(12, |_| {});
+    let first_gw_sa = net
+        .gw_events
+        .iter()
+        .find_map(|e| match e {
+            Event::Phase1Established { sa, .. } => Some(*sa),
+            _ => None,
+        })
+        .unwrap();
+    let other = net.client(C11);
+    let now = net.now;
+    let mut rng = StdRng::seed_from_u64(1212);
+    net.cli(other)
+        .initiate(
+            now,
+            other,
+            GW.parse().unwrap(),
+            profile_4x(b"cisco1234", "cisco123"),
+            &mut rng,
+        )
+        .unwrap();
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.gw.sa_count(), 2);
+    assert!(!net
+        .gw_events
+        .iter()
+        .any(|e| matches!(e, Event::Deleted { .. })));
+    // The first user's client restarts (new endpoint, same address) and logs in again.
+    let c: SocketAddr = C4.parse().unwrap();
+    net.clients.retain(|(a, _)| *a != c);
+    net.client(C4);
+    let now = net.now;
+    net.cli(c)
+        .initiate(
+            now,
+            c,
+            GW.parse().unwrap(),
+            profile_4x(b"cisco1234", "cisco123"),
+            &mut rng,
+        )
+        .unwrap();
+    net.run(Duration::from_secs(30));
+    let deleted: Vec<SaId> = net
+        .gw_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Deleted { sa } => Some(*sa),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, vec![first_gw_sa]);
+    assert_eq!(net.gw.sa_count(), 2);
+    assert_eq!(net.gw.pools().pool("VPNpool").map(|p| p.in_use()), Some(2));
+}
+
+#[test]
 fn dpd_detects_a_dead_gateway() {
     let mut net = flow_4x(11, |_| {});
     let c: SocketAddr = C4.parse().unwrap();

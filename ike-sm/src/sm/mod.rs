@@ -19,7 +19,7 @@ use crate::crypto::hash::Digest;
 use crate::crypto::hash::HashAlg;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::SmError;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 use isakmp_wire::{ExchangeType, Message};
 use rand_core::CryptoRng;
 use sa::{IkeSa, Retx};
@@ -55,6 +55,12 @@ pub struct Endpoint {
     /// [`Endpoint::handle_timeout`] visits only the SAs that are due, instead of a pass
     /// over every SA (a gateway asks for the next deadline after every datagram).
     pub(crate) timers: BTreeSet<(Instant, SaId)>,
+    /// Every SA under its peer's address, kept current with [`Endpoint::timers`]:
+    /// INITIAL-CONTACT and the hand-over of a dying SA's children look up the SAs of one
+    /// peer here instead of passing over every SA (once per login and per logout of every
+    /// user, which on a gateway with thousands of users was the largest per-handshake
+    /// cost that grew with the number of users).
+    pub(crate) peers: BTreeSet<(IpAddr, SaId)>,
     pub(crate) next_id: u64,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -103,6 +109,7 @@ impl Endpoint {
             by_cookies: BTreeMap::new(),
             half_open: BTreeMap::new(),
             timers: BTreeSet::new(),
+            peers: BTreeSet::new(),
             next_id: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -190,6 +197,14 @@ impl Endpoint {
                 .filter(|s| s.next_deadline().is_some())
                 .count(),
             "timer index out of date"
+        );
+        debug_assert!(
+            self.peers.len() == self.sas.len()
+                && self
+                    .sas
+                    .values()
+                    .all(|s| self.peers.contains(&(s.remote.ip(), s.id))),
+            "peer index out of date"
         );
         first
     }
@@ -321,9 +336,18 @@ impl Endpoint {
         self.sas.insert(sa.id, Box::new(sa));
     }
 
-    /// Files `sa` in [`Endpoint::timers`] under its current next deadline (a no-op when
-    /// that did not change). Every path that puts an SA back into `sas` calls it.
+    /// Files `sa` in [`Endpoint::timers`] under its current next deadline, and in
+    /// [`Endpoint::peers`] under its peer's current address (each a no-op when that did
+    /// not change). Every path that puts an SA back into `sas` calls it.
     pub(crate) fn file_timer(&mut self, sa: &mut IkeSa) {
+        let peer = sa.remote.ip();
+        if sa.filed_peer != Some(peer) {
+            if let Some(old) = sa.filed_peer.take() {
+                self.peers.remove(&(old, sa.id));
+            }
+            self.peers.insert((peer, sa.id));
+            sa.filed_peer = Some(peer);
+        }
         let due = sa.next_deadline();
         if due != sa.filed_deadline {
             if let Some(old) = sa.filed_deadline.take() {
@@ -334,6 +358,14 @@ impl Endpoint {
             }
             sa.filed_deadline = due;
         }
+    }
+
+    /// The SAs filed under peer address `ip` (from [`Endpoint::peers`]; the SA being
+    /// processed, which is out of `sas` meanwhile, is not among them).
+    pub(crate) fn sas_of_peer(&self, ip: IpAddr) -> impl Iterator<Item = &IkeSa> + '_ {
+        self.peers
+            .range((ip, SaId(0))..=(ip, SaId(u64::MAX)))
+            .filter_map(|(_, id)| self.sas.get(id).map(|b| &**b))
     }
 
     /// Re-files the timers of an SA changed in place in `sas`.
@@ -527,6 +559,9 @@ impl Endpoint {
         }
         if let Some(t) = sa.filed_deadline.take() {
             self.timers.remove(&(t, sa.id));
+        }
+        if let Some(a) = sa.filed_peer.take() {
+            self.peers.remove(&(a, sa.id));
         }
         self.rekeys.remove(&sa.id);
         // The peer rekeyed phase 1: the child SAs (and the address they use) live on

@@ -877,11 +877,19 @@ impl Endpoint {
             }
         };
         let old: Vec<SaId> = self
-            .sas
-            .values()
+            .sas_of_peer(sa.remote.ip())
             .filter(|o| same_peer(o) && o.id != sa.id)
             .map(|o| o.id)
             .collect();
+        debug_assert_eq!(
+            old,
+            self.sas
+                .values()
+                .filter(|o| same_peer(o) && o.id != sa.id)
+                .map(|o| o.id)
+                .collect::<Vec<_>>(),
+            "peer index lookup differs from a pass over every SA"
+        );
         self.debug(DebugEvent::InitialContact { dropped: old.len() });
         for id in old {
             if let Some(mut o) = self.sas.remove(&id) {

@@ -191,19 +191,24 @@ impl Endpoint {
         if old.keys.is_none() || (old.children.is_empty() && old.lease.is_none()) {
             return false;
         }
+        let heir_of = |s: &IkeSa| {
+            s.id != old.id
+                && s.established()
+                && s.role == old.role
+                && s.remote == old.remote
+                && s.identity == old.identity
+                && s.id > old.id
+        };
         let heir = self
-            .sas
-            .values()
-            .filter(|s| {
-                s.id != old.id
-                    && s.established()
-                    && s.role == old.role
-                    && s.remote == old.remote
-                    && s.identity == old.identity
-                    && s.id > old.id
-            })
+            .sas_of_peer(old.remote.ip())
+            .filter(|s| heir_of(s))
             .map(|s| s.id)
             .max();
+        debug_assert_eq!(
+            heir,
+            self.sas.values().filter(|s| heir_of(s)).map(|s| s.id).max(),
+            "peer index lookup differs from a pass over every SA"
+        );
         let Some(heir) = heir else {
             return false;
         };

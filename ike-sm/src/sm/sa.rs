@@ -146,6 +146,8 @@ pub(crate) struct IkeSa {
     pub in_half_open: bool,
     /// The deadline this SA is filed under in the endpoint's timer index.
     pub filed_deadline: Option<Instant>,
+    /// The peer address this SA is filed under in the endpoint's peer index.
+    pub filed_peer: Option<core::net::IpAddr>,
     /// Phase-1 HASH failures so far.
     pub auth_failures: u8,
     /// Digest of the datagram being processed (replies are stored under it).
@@ -242,6 +244,7 @@ impl IkeSa {
             half_open_deadline: None,
             in_half_open: false,
             filed_deadline: None,
+            filed_peer: None,
             cur_in: None,
             cur_in_at: (0, 0),
             auth_failures: 0,
