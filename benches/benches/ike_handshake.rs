@@ -32,7 +32,8 @@
 //! only the paired summary: `cargo bench -p pix-benches --bench ike_handshake -- zzz_no_criterion`.
 //! Under `cargo test` (no `--bench` argument) each summary line runs 2 rounds only.
 //! Profiling: `IKE_HANDSHAKE_PROFILE=<group>:<am|mm>:<rounds>[:debug|:long]` runs only that flow's
-//! paired rounds (for `perf record -g`); with `IKE_HANDSHAKE_STEPS=1` it also prints the
+//! paired rounds (for `perf record -g`; `IKE_HANDSHAKE_USERS=<n>` sets the users the
+//! long-lived gateway keeps up); with `IKE_HANDSHAKE_STEPS=1` it also prints the
 //! gateway's median time per step (each datagram handled, each batch of polling). The
 //! `ike_replay` bench replays one recorded handshake into the gateway alone, with heap
 //! allocations counted per step.
@@ -121,8 +122,15 @@ fn paired(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, name: &str, ro
 }
 
 /// Users a long-lived gateway keeps up in [`paired_long_lived`] (a few under
-/// `cargo test`, see [`quick`]).
+/// `cargo test`, see [`quick`]; `IKE_HANDSHAKE_USERS=<n>` overrides it, to see how the
+/// handshake's cost grows with the number of users).
 fn live_users() -> usize {
+    if let Some(n) = std::env::var("IKE_HANDSHAKE_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
     if quick() {
         4
     } else {
