@@ -168,6 +168,11 @@ pub struct Gateway {
     pub most_users: usize,
     /// Most Xauth in progress at once.
     pub most_in_progress: usize,
+    /// Sessions with a user now / with Xauth in progress now, kept by
+    /// [`Gateway::edit_session`] and friends, so that [`Gateway::process`] (after every
+    /// IKE datagram) does not count every session (debug builds check the counts).
+    users_now: usize,
+    in_progress_now: usize,
     /// Debug lines not yet handed out (drained by the loop).
     pub debug: Vec<(DebugKind, String)>,
     /// Keylog lines not yet written (drained by the loop).
@@ -367,6 +372,8 @@ impl Gateway {
             started: now,
             most_users: 0,
             most_in_progress: 0,
+            users_now: 0,
+            in_progress_now: 0,
             debug: Vec::new(),
             keylog: Vec::new(),
             keylog_on: false,
@@ -403,10 +410,56 @@ impl Gateway {
                 break;
             }
         }
-        let in_progress = self.sessions.values().filter(|s| s.xauth_pending).count();
-        self.most_in_progress = self.most_in_progress.max(in_progress);
-        let users = self.sessions.values().filter(|s| s.user.is_some()).count();
-        self.most_users = self.most_users.max(users);
+        debug_assert_eq!(
+            (self.users_now, self.in_progress_now),
+            (
+                self.sessions.values().filter(|s| s.user.is_some()).count(),
+                self.sessions.values().filter(|s| s.xauth_pending).count()
+            ),
+            "session counts out of date"
+        );
+        self.most_in_progress = self.most_in_progress.max(self.in_progress_now);
+        self.most_users = self.most_users.max(self.users_now);
+    }
+
+    /// What one session adds to (users, Xauth in progress).
+    fn counts_of(s: &Session) -> (usize, usize) {
+        (usize::from(s.user.is_some()), usize::from(s.xauth_pending))
+    }
+
+    fn count(&mut self, add: (usize, usize), remove: (usize, usize)) {
+        self.users_now = self
+            .users_now
+            .saturating_add(add.0)
+            .saturating_sub(remove.0);
+        self.in_progress_now = self
+            .in_progress_now
+            .saturating_add(add.1)
+            .saturating_sub(remove.1);
+    }
+
+    /// Changes a session's user or Xauth state, keeping the counts.
+    fn edit_session(&mut self, sa: SaId, f: impl FnOnce(&mut Session)) {
+        if let Some(s) = self.sessions.get_mut(&sa) {
+            let before = Self::counts_of(s);
+            f(s);
+            let after = Self::counts_of(s);
+            self.count(after, before);
+        }
+    }
+
+    fn insert_session(&mut self, s: Session) {
+        let add = Self::counts_of(&s);
+        if let Some(old) = self.sessions.insert(s.sa, s) {
+            self.count((0, 0), Self::counts_of(&old));
+        }
+        self.count(add, (0, 0));
+    }
+
+    fn remove_session(&mut self, sa: SaId) -> Option<Session> {
+        let s = self.sessions.remove(&sa)?;
+        self.count((0, 0), Self::counts_of(&s));
+        Some(s)
     }
 
     fn on_aaa<R: CryptoRng + ?Sized>(
@@ -450,9 +503,7 @@ impl Gateway {
         let tag = a.tag.clone();
         self.log
             .push(format!("xauth: user '{user}' {why} by aaa-server {tag}"));
-        if let Some(s) = self.sessions.get_mut(&sa) {
-            s.xauth_pending = false;
-        }
+        self.edit_session(sa, |s| s.xauth_pending = false);
         // RADIUS Framed-IP-Address: Mode Config hands out that address.
         let framed = match &outcome {
             xauth::aaa::AuthOutcome::Accept(info) => info.framed_ip.map(|addr| {
@@ -499,31 +550,26 @@ impl Gateway {
                             .push(keylog::ike_line(&cky_i, key.expose_secret()));
                     }
                 }
-                self.sessions.insert(
+                self.insert_session(Session {
                     sa,
-                    Session {
-                        sa,
-                        local: SocketAddr::new(self.outside_addr.into(), 500),
-                        remote,
-                        identity,
-                        user: None,
-                        xauth_pending: false,
-                        addr: None,
-                        established: true,
-                        created: now,
-                        last_activity: now,
-                        idle_time,
-                        max_time,
-                        in_policy: false,
-                    },
-                );
+                    local: SocketAddr::new(self.outside_addr.into(), 500),
+                    remote,
+                    identity,
+                    user: None,
+                    xauth_pending: false,
+                    addr: None,
+                    established: true,
+                    created: now,
+                    last_activity: now,
+                    idle_time,
+                    max_time,
+                    in_policy: false,
+                });
                 self.lower_timers_bound(Self::session_deadline(self.sessions.get(&sa)));
             }
             Event::XauthCredentials { sa, user, password } => {
                 let client_addr = self.sessions.get(&sa).map(|s| s.remote.ip());
-                if let Some(s) = self.sessions.get_mut(&sa) {
-                    s.xauth_pending = true;
-                }
+                self.edit_session(sa, |s| s.xauth_pending = true);
                 match self.xauth_tag.as_ref().and_then(|t| self.aaa.get_mut(t)) {
                     Some(a) => {
                         let req = xauth::aaa::AuthRequest {
@@ -552,10 +598,10 @@ impl Gateway {
                 }
             }
             Event::XauthDone { sa, user } => {
-                if let Some(s) = self.sessions.get_mut(&sa) {
+                self.edit_session(sa, |s| {
                     s.xauth_pending = false;
                     s.user.clone_from(&user);
-                }
+                });
                 self.connect_policy(now, sa);
             }
             Event::AddressAssigned { sa, addr } => {
@@ -598,12 +644,12 @@ impl Gateway {
                 // The peer ran phase 1 again: its IPsec SAs and its lease now live
                 // under the new IKE SA, and the old one's Deleted must not tear them down.
                 let moved = self.data.reassign(old, new);
-                if let Some(o) = self.sessions.remove(&old) {
-                    if let Some(n) = self.sessions.get_mut(&new) {
+                if let Some(o) = self.remove_session(old) {
+                    self.edit_session(new, |n| {
                         n.user = n.user.take().or(o.user);
                         n.addr = n.addr.or(o.addr);
                         n.created = o.created;
-                    }
+                    });
                     self.lower_timers_bound(Self::session_deadline(self.sessions.get(&new)));
                 }
                 self.log.push(format!(
@@ -641,7 +687,7 @@ impl Gateway {
         for c in &gone {
             self.account_closed(c);
         }
-        if let Some(s) = self.sessions.remove(&sa) {
+        if let Some(s) = self.remove_session(sa) {
             if let (Some(addr), true) = (s.addr, s.in_policy) {
                 let ev = self.policy.vpn_disconnect(addr, now);
                 self.account(now, ev, rng);

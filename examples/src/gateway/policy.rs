@@ -139,6 +139,10 @@ pub struct Policy {
     clients: HashMap<Ipv4Addr, Client>,
     starts: HashMap<u32, Instant>,
     linger: HashMap<Key, Linger>,
+    /// A lower bound of the earliest `linger` expiry (exact after [`Policy::expire`]):
+    /// [`Policy::poll_timeout`], asked after every packet, reads it instead of passing
+    /// over every lingering connection (debug builds check it against that pass).
+    linger_next: Option<Instant>,
     drops: BTreeMap<String, u64>,
 }
 
@@ -387,6 +391,7 @@ impl Policy {
             clients: HashMap::new(),
             starts: HashMap::new(),
             linger: HashMap::new(),
+            linger_next: None,
             drops: BTreeMap::new(),
         })
     }
@@ -452,14 +457,25 @@ impl Policy {
     /// xlates); stop records for accounted connections.
     pub fn expire(&mut self, now: Instant) -> Vec<AcctEvent> {
         self.linger.retain(|_, l| l.until > now);
+        self.linger_next = self.linger.values().map(|l| l.until).min();
         let recs = self.fw.expire(&mut self.st, now);
         self.events(recs)
     }
 
     /// When [`expire`](Self::expire) has something to do next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let l = self.linger.values().map(|l| l.until).min();
-        match (self.st.next_deadline(), l) {
+        debug_assert!(
+            match (
+                self.linger_next,
+                self.linger.values().map(|l| l.until).min()
+            ) {
+                (_, None) => true,
+                (Some(bound), Some(real)) => bound <= real,
+                (None, Some(_)) => false,
+            },
+            "the linger bound must never be later than the real expiry"
+        );
+        match (self.st.next_deadline(), self.linger_next) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -579,6 +595,7 @@ impl Policy {
                         dst: h.src,
                         dport: h.sport,
                     };
+                    self.linger_next = Some(self.linger_next.map_or(until, |b| b.min(until)));
                     self.linger.insert(key, Linger { out, until });
                     self.linger.insert(
                         (!from_client, back.src, back.sport, back.dst, back.dport),
