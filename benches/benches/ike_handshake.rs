@@ -21,7 +21,9 @@
 //!
 //! Each paired pair of lines is followed by the same flow on one long-lived gateway that
 //! keeps 256 users up (each handshake from a new client address; the oldest user is
-//! deleted, untimed): the ratio must not depend on a fresh, empty gateway.
+//! deleted, untimed): the ratio must not depend on a fresh, empty gateway. The last line
+//! runs the seed's flow on a gateway with 2048 users up: a handshake's cost must not grow
+//! with the number of users.
 //!
 //! The gateway runs with `Limits::debug_events = false` (`no-debug (production)`: the PIX
 //! with `no debug`, which is how a gateway runs; no debug event is built) in the criterion
@@ -154,11 +156,18 @@ fn rounds() -> usize {
 }
 
 /// [`paired`] on one long-lived gateway, as a PIX runs: each handshake comes from a new
-/// client address, and the gateway keeps the last [`live_users`] users up (the oldest is
+/// client address, and the gateway keeps the last `live_users` users up (the oldest is
 /// deleted, untimed, when a new one is up). The fresh gateway of [`paired`] pays its
 /// tables' first allocations in every handshake; this one answers with a populated SA
-/// table and warm pools, after a warm-up of [`live_users`] handshakes.
-fn paired_long_lived(group: DhGroup, flow: Flow, suite: Suite, name: &str, rounds: usize) {
+/// table and warm pools, after a warm-up of `live_users` handshakes.
+fn paired_long_lived(
+    group: DhGroup,
+    flow: Flow,
+    suite: Suite,
+    name: &str,
+    rounds: usize,
+    live_users: usize,
+) {
     let mut rng = StdRng::seed_from_u64(11);
     let mut gw_rng = StdRng::seed_from_u64(12);
     let peer = KeyPair::generate(group, ExponentSize::default(), &mut rng).unwrap();
@@ -172,7 +181,6 @@ fn paired_long_lived(group: DhGroup, flow: Flow, suite: Suite, name: &str, round
     );
     let mut live = std::collections::VecDeque::new();
     let mut pairs = Pairs::default();
-    let live_users = live_users();
     for i in 0..live_users + rounds {
         let client = Ipv4Addr::from(0xac10_0000u32 + 1 + i as u32); // 172.16.0.0/12
         let r = run_from(&mut gw, group, flow, suite, &mut gw_rng, &mut rng, client);
@@ -239,7 +247,14 @@ fn bench(c: &mut Criterion) {
             _ => (Debug::NoDebug, false),
         };
         if long_lived {
-            paired_long_lived(group, flow, Suite::DesMd5, "profile des-md5", rounds);
+            paired_long_lived(
+                group,
+                flow,
+                Suite::DesMd5,
+                "profile des-md5",
+                rounds,
+                live_users(),
+            );
             return;
         }
         paired(group, flow, Suite::DesMd5, debug, "profile des-md5", rounds);
@@ -310,10 +325,28 @@ fn bench(c: &mut Criterion) {
                 (Suite::DesMd5, "des-md5"),
                 (Suite::Aes128Sha1, "aes128-sha1"),
             ] {
-                paired_long_lived(group, flow, suite, &format!("{name} {s}"), rounds());
+                paired_long_lived(
+                    group,
+                    flow,
+                    suite,
+                    &format!("{name} {s}"),
+                    rounds(),
+                    live_users(),
+                );
             }
         }
     }
+    // The seed's flow on a gateway with thousands of users up: a handshake's cost must not
+    // grow with the users (INITIAL-CONTACT and the hand-over on logout once passed over
+    // every SA).
+    paired_long_lived(
+        DhGroup::Modp1024,
+        Flow::AmXauthCfgQm,
+        Suite::DesMd5,
+        "am_xauth_cfg_qm des-md5",
+        rounds(),
+        if quick() { 8 } else { 2048 },
+    );
 }
 
 criterion_group!(benches, bench);
