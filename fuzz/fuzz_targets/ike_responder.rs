@@ -76,9 +76,18 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             2 => {
+                // Raw bytes from one of four peer addresses, on port 500 or 4500 (several
+                // peers' SAs, NAT-T floats: the timer and peer indexes' debug checks).
+                let from = it.next().unwrap_or(0);
+                let port = if from & 0x10 == 0 { 500 } else { 4500 };
+                let src = SocketAddr::new(
+                    std::net::Ipv4Addr::new(192, 168, 1, 2 + (from & 3)).into(),
+                    port,
+                );
+                let dst = SocketAddr::new(g.ip(), port);
                 let n = usize::from(it.next().unwrap_or(0));
                 let bytes: Vec<u8> = it.by_ref().take(n).collect();
-                gw.handle_datagram(now, g, c, &bytes, &mut rng);
+                gw.handle_datagram(now, dst, src, &bytes, &mut rng);
             }
             3 => {
                 now += Duration::from_secs(u64::from(it.next().unwrap_or(1)));
