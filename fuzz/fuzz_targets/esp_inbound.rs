@@ -55,16 +55,30 @@ fn params(sel: u8, window: u32) -> EspSaParams {
     if enc == EncryptionAlgorithm::Null && auth == IntegrityAlgorithm::None {
         auth = IntegrityAlgorithm::HmacSha1_96;
     }
-    let mode = if sel & 0x80 != 0 { Encapsulation::Transport } else { Encapsulation::Tunnel };
+    let mode = if sel & 0x80 != 0 {
+        Encapsulation::Transport
+    } else {
+        Encapsulation::Tunnel
+    };
     let keymat = [0x5au8; 64];
-    let mut p = EspSaParams::new(0x0102_0304, enc, auth, mode, EspKeys::from_keymat(&keymat, enc, auth).unwrap());
+    let mut p = EspSaParams::new(
+        0x0102_0304,
+        enc,
+        auth,
+        mode,
+        EspKeys::from_keymat(&keymat, enc, auth).unwrap(),
+    );
     p.replay_window = window;
     p
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
-    let Some((&op, rest)) = rest.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&op, rest)) = rest.split_first() else {
+        return;
+    };
     let now = epoch();
     let window = [0u32, 32, 64, 1024][usize::from(op & 3)];
     let p = params(sel, window);
@@ -93,17 +107,30 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = table.decapsulate(now, &mut copy);
         let mut insp = chunk.to_vec();
-        let _ = inspect::decrypt_unauthenticated(p.encryption, p.keys.encryption.expose(), usize::from(op >> 4), &mut insp);
+        let _ = inspect::decrypt_unauthenticated(
+            p.encryption,
+            p.keys.encryption.expose(),
+            usize::from(op >> 4),
+            &mut insp,
+        );
     }
 
     // 2. A genuine packet carrying `rest`, then fuzzer-chosen damage.
     let mut out = OutboundSa::new(&p, now).unwrap();
     let mut inb = InboundSa::new(&p, now).unwrap();
     let mut buf = vec![0u8; rest.len() + 64];
-    let nh = if p.encapsulation.mode() == Mode::Tunnel { 4 } else { 17 };
-    let Ok(n) = out.encapsulate(now, &mut Counter(sel), nh, rest, &mut buf) else { return };
+    let nh = if p.encapsulation.mode() == Mode::Tunnel {
+        4
+    } else {
+        17
+    };
+    let Ok(n) = out.encapsulate(now, &mut Counter(sel), nh, rest, &mut buf) else {
+        return;
+    };
     let mut good = buf[..n].to_vec();
-    let d = inb.decapsulate(now, &mut good).expect("genuine packet must open");
+    let d = inb
+        .decapsulate(now, &mut good)
+        .expect("genuine packet must open");
     assert_eq!(&good[d.payload.clone()], rest);
     let cut = usize::from(op) % (n + 1);
     let mut bad = buf[..n].to_vec();

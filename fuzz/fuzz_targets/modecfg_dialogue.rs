@@ -6,14 +6,21 @@ use std::time::{Duration, Instant};
 
 use isakmp_wire::cfg::ConfigPayload;
 use libfuzzer_sys::fuzz_target;
-use modecfg::{Assign, GroupPolicy, Pools, PullClient, PullServer, PushClient, PushServer, RetransmitConfig, ServerConfig};
+use modecfg::{
+    Assign, GroupPolicy, Pools, PullClient, PullServer, PushClient, PushServer, RetransmitConfig,
+    ServerConfig,
+};
 
 fuzz_target!(|data: &[u8]| {
     #[allow(clippy::disallowed_methods)]
     let start = Instant::now();
     let mut pools = Pools::new();
     pools
-        .add("P", "10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap())
+        .add(
+            "P",
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+        )
         .unwrap();
     let policy = GroupPolicy {
         address_pools: vec!["P".into()],
@@ -21,9 +28,15 @@ fuzz_target!(|data: &[u8]| {
         ..GroupPolicy::named("g")
     };
     let mut pull = PullServer::new(ServerConfig::full(), start);
-    let mut cx = Assign { pools: &mut pools, policy: &policy, user: "u", aaa: None };
+    let mut cx = Assign {
+        pools: &mut pools,
+        policy: &policy,
+        user: "u",
+        aaa: None,
+    };
     let mut push = PushServer::start(&ServerConfig::pix63(), start, 1, &mut cx).ok();
-    let mut pull_client = PullClient::vpn_client_4x(start, 1, "v", RetransmitConfig::default()).unwrap();
+    let mut pull_client =
+        PullClient::vpn_client_4x(start, 1, "v", RetransmitConfig::default()).unwrap();
     let mut push_client = PushClient::new(start, Some(Duration::from_secs(5)));
     // Messages are length-prefixed chunks of the input; a zero length is a timeout tick.
     let mut rest = data;
@@ -43,7 +56,12 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         if let Ok(p) = ConfigPayload::parse(msg, 0) {
-            let mut cx = Assign { pools: &mut pools, policy: &policy, user: "u", aaa: None };
+            let mut cx = Assign {
+                pools: &mut pools,
+                policy: &policy,
+                user: "u",
+                aaa: None,
+            };
             let _ = pull.handle_payload(now, &p, &mut cx);
             if let Some(s) = push.as_mut() {
                 let _ = s.handle_payload(now, &p);
@@ -56,7 +74,8 @@ fuzz_target!(|data: &[u8]| {
         while push_client.poll_event().is_some() || push_client.poll_transmit().is_some() {}
     }
     // Exactly the leases the machines hold are in use; giving them back empties the pool.
-    let held = usize::from(pull.lease().is_some()) + usize::from(push.as_ref().is_some_and(|p| p.lease().is_some()));
+    let held = usize::from(pull.lease().is_some())
+        + usize::from(push.as_ref().is_some_and(|p| p.lease().is_some()));
     assert_eq!(pools.total_in_use(), held);
     if let Some(l) = pull.take_lease() {
         pools.release(l).unwrap();

@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
         }
         let p1 = out.config.to_pix_string();
         let m2 = pix_config::parse(&p1).config;
-        assert_eq!(m2, out.config, "printed config does not parse back to the model:\n{p1}");
+        assert_eq!(
+            m2, out.config,
+            "printed config does not parse back to the model:\n{p1}"
+        );
         assert_eq!(m2.to_pix_string(), p1, "printing is not idempotent");
         let _ = out.config.to_show_run_string();
     }

@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = tacacs::open(data, &key);
     let pw = Secret::from("cisco123");
     let req = LoginRequest {
-        kind: if data.first().is_some_and(|b| b & 1 == 1) { LoginKind::Pap } else { LoginKind::Ascii },
+        kind: if data.first().is_some_and(|b| b & 1 == 1) {
+            LoginKind::Pap
+        } else {
+            LoginKind::Ascii
+        },
         user: b"cisco_customer",
         password: &pw,
         port: b"PIX",
