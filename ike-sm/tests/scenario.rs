@@ -196,6 +196,25 @@ impl Net {
         a
     }
 
+    /// A VPN Client 4.x (re)starting at `addr`: a new endpoint there, which logs in with
+    /// the seed's group and user; runs the network for 30 s.
+    fn login_4x(&mut self, addr: &str, rng: &mut StdRng) {
+        let a: SocketAddr = addr.parse().unwrap();
+        self.clients.retain(|(x, _)| *x != a);
+        self.client(addr);
+        let now = self.now;
+        self.cli(a)
+            .initiate(
+                now,
+                a,
+                GW.parse().unwrap(),
+                profile_4x(b"cisco1234", "cisco123"),
+                rng,
+            )
+            .unwrap();
+        self.run(Duration::from_secs(30));
+    }
+
     fn cli(&mut self, a: SocketAddr) -> &mut Endpoint {
         &mut self.clients.iter_mut().find(|(x, _)| *x == a).unwrap().1
     }
@@ -823,21 +842,7 @@ fn initial_contact_replaces_the_old_sa() {
     let mut net = flow_4x(10, |_| {});
     assert_eq!(net.gw.sa_count(), 1);
     // The same client (same address) comes back with a new phase 1 + INITIAL-CONTACT.
-    let c: SocketAddr = C4.parse().unwrap();
-    net.clients.clear();
-    net.client(C4);
-    let now = net.now;
-    let mut rng = StdRng::seed_from_u64(1010);
-    net.cli(c)
-        .initiate(
-            now,
-            c,
-            GW.parse().unwrap(),
-            profile_4x(b"cisco1234", "cisco123"),
-            &mut rng,
-        )
-        .unwrap();
-    net.run(Duration::from_secs(30));
+    net.login_4x(C4, &mut StdRng::seed_from_u64(1010));
     assert!(net
         .gw_events
         .iter()
@@ -870,39 +875,15 @@ fn initial_contact_drops_only_that_peers_sa() {
             _ => None,
         })
         .unwrap();
-    let other = net.client(C11);
-    let now = net.now;
     let mut rng = StdRng::seed_from_u64(1212);
-    net.cli(other)
-        .initiate(
-            now,
-            other,
-            GW.parse().unwrap(),
-            profile_4x(b"cisco1234", "cisco123"),
-            &mut rng,
-        )
-        .unwrap();
-    net.run(Duration::from_secs(30));
+    net.login_4x(C11, &mut rng);
     assert_eq!(net.gw.sa_count(), 2);
     assert!(!net
         .gw_events
         .iter()
         .any(|e| matches!(e, Event::Deleted { .. })));
     // The first user's client restarts (new endpoint, same address) and logs in again.
-    let c: SocketAddr = C4.parse().unwrap();
-    net.clients.retain(|(a, _)| *a != c);
-    net.client(C4);
-    let now = net.now;
-    net.cli(c)
-        .initiate(
-            now,
-            c,
-            GW.parse().unwrap(),
-            profile_4x(b"cisco1234", "cisco123"),
-            &mut rng,
-        )
-        .unwrap();
-    net.run(Duration::from_secs(30));
+    net.login_4x(C4, &mut rng);
     let deleted: Vec<SaId> = net
         .gw_events
         .iter()
