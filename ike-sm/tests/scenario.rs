@@ -313,6 +313,17 @@ impl Net {
             .collect()
     }
 
+    /// The gateway's first established IKE SA.
+    fn gw_first_sa(&self) -> SaId {
+        self.gw_events
+            .iter()
+            .find_map(|e| match e {
+                Event::Phase1Established { sa, .. } => Some(*sa),
+                _ => None,
+            })
+            .expect("gateway phase 1 established")
+    }
+
     fn client_sa(&self, addr: SocketAddr) -> SaId {
         self.cli_events
             .iter()
@@ -867,14 +878,7 @@ fn initial_contact_drops_only_that_peers_sa() {
     // old SA goes (looked up in the endpoint's peer index; debug builds check the lookup
     // against a pass over every SA).
     let mut net = flow_4x(12, |_| {});
-    let first_gw_sa = net
-        .gw_events
-        .iter()
-        .find_map(|e| match e {
-            Event::Phase1Established { sa, .. } => Some(*sa),
-            _ => None,
-        })
-        .unwrap();
+    let first_gw_sa = net.gw_first_sa();
     let mut rng = StdRng::seed_from_u64(1212);
     net.login_4x(C11, &mut rng);
     assert_eq!(net.gw.sa_count(), 2);
@@ -1788,14 +1792,7 @@ fn phase1_keylog_agrees_on_both_ends() {
         .initiate(now, c, gw, profile_4x(b"cisco1234", "cisco123"), &mut rng)
         .unwrap();
     net.run(Duration::from_secs(20));
-    let gw_sa = net
-        .gw_events
-        .iter()
-        .find_map(|e| match e {
-            Event::Phase1Established { sa, .. } => Some(*sa),
-            _ => None,
-        })
-        .unwrap();
+    let gw_sa = net.gw_first_sa();
     let (ck_c, key_c) = net.cli(c).phase1_keylog(sa).unwrap();
     let (ck_g, key_g) = net.gw.phase1_keylog(gw_sa).unwrap();
     assert_eq!(ck_c, ck_g);
