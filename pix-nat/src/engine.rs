@@ -1,5 +1,6 @@
 //! The verdict: what the PIX does with one packet, given the state and `now`.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
@@ -26,8 +27,10 @@ pub struct State {
     pub conns: ConnTable,
     /// Authenticated users.
     pub uauth: UauthTable,
-    /// Connected VPN clients (host routes to their tunnel).
-    pub vpn: Vec<VpnRoute>,
+    /// Connected VPN clients (host routes to their tunnel), by assigned address: every
+    /// decrypted packet's source check and every route lookup is one map lookup, not a
+    /// pass over every connected user.
+    pub vpn: BTreeMap<Ipv4Addr, VpnRoute>,
     next_task: u32,
     next_deadline: Option<Instant>,
 }
@@ -60,18 +63,20 @@ impl State {
         };
         self.uauth.begin();
         self.uauth.complete(user, addr, UauthVia::Ipsec, now);
-        self.vpn.retain(|v| v.addr != addr);
-        self.vpn.push(VpnRoute {
+        self.vpn.insert(
             addr,
-            interface: i,
-            user: user.to_owned(),
-        });
+            VpnRoute {
+                addr,
+                interface: i,
+                user: user.to_owned(),
+            },
+        );
         true
     }
 
     /// The tunnel of the client at `addr` went away.
     pub fn vpn_disconnect(&mut self, addr: Ipv4Addr) {
-        self.vpn.retain(|v| v.addr != addr);
+        self.vpn.remove(&addr);
         self.uauth.remove(addr);
     }
 

@@ -1,6 +1,7 @@
 //! Route lookup: connected subnets, `route` lines and the host routes of connected
 //! VPN clients (the PIX routes a Mode Config address to the tunnel's interface).
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use crate::model::Firewall;
@@ -42,8 +43,12 @@ pub struct VpnRoute {
 impl Firewall {
     /// Longest-prefix match over VPN host routes, connected subnets and routes
     /// (at equal length: VPN, then connected, then the first `route` line).
-    pub fn route_lookup(&self, vpn: &[VpnRoute], dst: Ipv4Addr) -> Option<RouteHit> {
-        if let Some(v) = vpn.iter().find(|v| v.addr == dst) {
+    pub fn route_lookup(
+        &self,
+        vpn: &BTreeMap<Ipv4Addr, VpnRoute>,
+        dst: Ipv4Addr,
+    ) -> Option<RouteHit> {
+        if let Some(v) = vpn.get(&dst) {
             return Some(RouteHit {
                 interface: v.interface,
                 via: RouteVia::Vpn(v.user.clone()),

@@ -517,7 +517,7 @@ impl Policy {
             }
         };
         let user = if from_client {
-            match self.st.vpn.iter().find(|v| v.addr == h.src) {
+            match self.st.vpn.get(&h.src) {
                 Some(v) => Some(v.user.clone()),
                 None => {
                     let r = format!(
