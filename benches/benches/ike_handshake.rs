@@ -49,11 +49,12 @@
 
 mod common;
 
-use common::ike::{gateway, gateway_with_pool, median, run, run_from, Debug, Flow, GwStep, Suite};
+use common::ike::{
+    dh_only, gateway, gateway_with_pool, median, run, run_from, Debug, Flow, GwStep, Suite,
+};
 use criterion::{criterion_group, criterion_main, Criterion};
 use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair};
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -62,14 +63,6 @@ fn handshake(group: DhGroup, flow: Flow, suite: Suite, debug: Debug, rng: &mut S
     let mut gw = gateway(group, flow, suite, debug);
     let mut gw_rng = StdRng::seed_from_u64(rng.next_u64());
     run(&mut gw, group, flow, suite, &mut gw_rng, rng).in_gw
-}
-
-/// The responder's DH work alone: one key pair and one shared secret.
-fn dh_only(group: DhGroup, peer: &[u8], rng: &mut StdRng) -> Duration {
-    let t0 = Instant::now();
-    let kp = KeyPair::generate(group, ExponentSize::default(), rng).unwrap();
-    black_box(kp.agree(peer).unwrap());
-    t0.elapsed()
 }
 
 /// Paired rounds: each responder handshake beside one DH-only round.

@@ -2,7 +2,7 @@
 //! gateway endpoint (the seed's PIX configuration) answering a client endpoint of ours.
 
 use ike_sm::crypto::cipher::CipherAlg;
-use ike_sm::crypto::dh::DhGroup;
+use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair};
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::{presets, Endpoint, Event, IsakmpPolicy, ModeCfgMode, Selector, TrafficSelector};
 use rand::rngs::StdRng;
@@ -232,6 +232,15 @@ pub fn run_from(
 }
 
 /// The median (sorts `v`).
+/// The responder's DH work alone: one key pair and one shared secret (the baseline the
+/// handshake benches pair every handshake with).
+pub fn dh_only(group: DhGroup, peer: &[u8], rng: &mut StdRng) -> Duration {
+    let t0 = Instant::now();
+    let kp = KeyPair::generate(group, ExponentSize::default(), rng).unwrap();
+    std::hint::black_box(kp.agree(peer).unwrap());
+    t0.elapsed()
+}
+
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]

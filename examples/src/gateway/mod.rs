@@ -230,6 +230,21 @@ fn bump<K: Ord>(m: &mut BTreeMap<K, u64>, k: K, n: u64) {
     *e = e.saturating_add(n);
 }
 
+/// Lowers a kept deadline bound to `d` (the bound is never later than the real deadline).
+pub(crate) fn lower_bound(bound: &mut Option<Instant>, d: Instant) {
+    *bound = Some(bound.map_or(d, |b| b.min(d)));
+}
+
+/// Whether a kept deadline bound is no later than the `real` earliest deadline (the
+/// debug check of every bound that saves a pass).
+pub(crate) fn bound_holds(bound: Option<Instant>, real: Option<Instant>) -> bool {
+    match (bound, real) {
+        (_, None) => true,
+        (Some(bound), Some(real)) => bound <= real,
+        (None, Some(_)) => false,
+    }
+}
+
 impl Gateway {
     /// The Prometheus text exposition (version 0.0.4) of the gateway's state.
     pub fn metrics_text(&self) -> String {
@@ -450,10 +465,8 @@ impl Gateway {
 
     fn insert_session(&mut self, s: Session) {
         let add = Self::counts_of(&s);
-        if let Some(old) = self.sessions.insert(s.sa, s) {
-            self.count((0, 0), Self::counts_of(&old));
-        }
-        self.count(add, (0, 0));
+        let replaced = self.sessions.insert(s.sa, s);
+        self.count(add, replaced.as_ref().map_or((0, 0), Self::counts_of));
     }
 
     fn remove_session(&mut self, sa: SaId) -> Option<Session> {
@@ -923,11 +936,7 @@ impl Gateway {
     pub fn poll_timeout(&self) -> Option<Instant> {
         // Every test run (debug builds) checks the bound against the pass it saves.
         debug_assert!(
-            match (self.timers_bound, self.scan_timers()) {
-                (_, None) => true,
-                (Some(bound), Some(real)) => bound <= real,
-                (None, Some(_)) => false,
-            },
+            bound_holds(self.timers_bound, self.scan_timers()),
             "the timers bound must never be later than the real deadline"
         );
         [
@@ -970,7 +979,7 @@ impl Gateway {
 
     fn lower_timers_bound(&mut self, d: Option<Instant>) {
         if let Some(d) = d {
-            self.timers_bound = Some(self.timers_bound.map_or(d, |b| b.min(d)));
+            lower_bound(&mut self.timers_bound, d);
         }
     }
 

@@ -465,14 +465,10 @@ impl Policy {
     /// When [`expire`](Self::expire) has something to do next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         debug_assert!(
-            match (
+            super::bound_holds(
                 self.linger_next,
                 self.linger.values().map(|l| l.until).min()
-            ) {
-                (_, None) => true,
-                (Some(bound), Some(real)) => bound <= real,
-                (None, Some(_)) => false,
-            },
+            ),
             "the linger bound must never be later than the real expiry"
         );
         match (self.st.next_deadline(), self.linger_next) {
@@ -595,7 +591,7 @@ impl Policy {
                         dst: h.src,
                         dport: h.sport,
                     };
-                    self.linger_next = Some(self.linger_next.map_or(until, |b| b.min(until)));
+                    super::lower_bound(&mut self.linger_next, until);
                     self.linger.insert(key, Linger { out, until });
                     self.linger.insert(
                         (!from_client, back.src, back.sport, back.dst, back.dport),

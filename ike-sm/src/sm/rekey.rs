@@ -192,8 +192,7 @@ impl Endpoint {
             return false;
         }
         let heir_of = |s: &IkeSa| {
-            s.id != old.id
-                && s.established()
+            s.established()
                 && s.role == old.role
                 && s.remote == old.remote
                 && s.identity == old.identity
