@@ -150,6 +150,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod counters;
 pub mod crypto;
 mod error;
 pub mod event;
@@ -157,6 +158,7 @@ pub mod presets;
 mod sm;
 
 pub use config::*;
+pub use counters::{Counters, Refusal};
 pub use error::SmError;
 pub use event::{ChildSa, DebugEvent, Event, FailReason, SaId};
 pub use sm::{Endpoint, P1State, Role, Transmit};

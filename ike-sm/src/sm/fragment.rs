@@ -41,6 +41,7 @@ impl Endpoint {
         if sa.fragments.len() >= l.max_fragments
             || size.saturating_add(frag.data.len()) > l.max_reassembled
         {
+            self.refuse(crate::counters::Refusal::FragmentLimit);
             self.debug(DebugEvent::Dropped("fragment limit reached"));
             sa.fragments.clear();
             return None;

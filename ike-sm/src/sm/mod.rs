@@ -74,6 +74,8 @@ pub struct Endpoint {
     /// The gateway's Xauth and Mode Config server configurations, shared by every IKE
     /// SA's dialogue (the configuration never changes after [`Endpoint::new`]).
     pub(crate) shared: Option<SharedServerConfig>,
+    /// Drops and refusals by reason ([`Endpoint::counters`]).
+    pub(crate) counters: crate::counters::Counters,
 }
 
 /// See [`Endpoint::shared`].
@@ -117,7 +119,20 @@ impl Endpoint {
             rate: BTreeMap::new(),
             rekeys: BTreeMap::new(),
             replaced: BTreeMap::new(),
+            counters: crate::counters::Counters::default(),
         }
+    }
+
+    /// Drops and refusals since the endpoint was made, by reason: visible without debug
+    /// (a flood of spoofed first messages, malformed datagrams, rate limits, evictions).
+    #[must_use]
+    pub fn counters(&self) -> &crate::counters::Counters {
+        &self.counters
+    }
+
+    /// Counts one drop or refusal.
+    pub(crate) fn refuse(&mut self, r: crate::counters::Refusal) {
+        self.counters.bump(r);
     }
 
     /// The address pools (for `show ip local pool`).
@@ -400,6 +415,7 @@ impl Endpoint {
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(_) => {
+                self.refuse(crate::counters::Refusal::Malformed);
                 self.debug(DebugEvent::Dropped("malformed ISAKMP message"));
                 return;
             }
@@ -433,6 +449,7 @@ impl Endpoint {
                 && h.message_id == 0
             {
                 if let Err(e) = self.responder_start(now, local, remote, bytes, &msg, rng) {
+                    self.refuse(first_message_refusal(&e));
                     self.debug(DebugEvent::Dropped(error_word(&e)));
                 }
             } else {
@@ -441,6 +458,7 @@ impl Endpoint {
                 // datagram would be a reflector, would confirm an IKE responder to a
                 // scanner, and a peer cannot act on it safely anyway. The drop is visible
                 // as an event (`tests/scenario.rs`: `unknown_cookies_are_dropped_silently`).
+                self.refuse(crate::counters::Refusal::UnknownCookies);
                 self.debug(DebugEvent::Dropped("unknown cookies"));
             }
             return;
@@ -518,6 +536,10 @@ impl Endpoint {
             }
         }
         if let Err(e) = r {
+            self.refuse(match e {
+                SmError::HashMismatch { .. } => crate::counters::Refusal::HashMismatch,
+                _ => crate::counters::Refusal::ProcessingError,
+            });
             self.debug(DebugEvent::Dropped(error_word(&e)));
         } else {
             sa.last_activity = now;
@@ -610,6 +632,7 @@ impl Endpoint {
 
     fn timeout_sa<R: CryptoRng + ?Sized>(&mut self, sa: &mut IkeSa, now: Instant, rng: &mut R) {
         if sa.half_open_deadline.is_some_and(|d| d <= now) && !sa.established() {
+            self.refuse(crate::counters::Refusal::HalfOpenExpired);
             self.fail(sa, FailReason::Timeout);
             return;
         }
@@ -861,6 +884,16 @@ impl Endpoint {
         };
         self.put_back(s, now);
         r
+    }
+}
+
+/// The counter of a first message that started no negotiation.
+fn first_message_refusal(e: &SmError) -> crate::counters::Refusal {
+    use crate::counters::Refusal;
+    match e {
+        SmError::Limit { what, .. } if what.contains("rate") => Refusal::RateLimited,
+        SmError::Limit { .. } => Refusal::SaLimit,
+        _ => Refusal::BadFirstMessage,
     }
 }
 

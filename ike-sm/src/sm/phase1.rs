@@ -342,6 +342,7 @@ impl Endpoint {
             self.debug(d);
         }
         let Some(suite) = chosen? else {
+            self.refuse(crate::counters::Refusal::NoProposalChosen);
             self.send_plain_notify(&sa, NotifyType::NoProposalChosen, rng);
             self.event(Event::Failed {
                 sa: id,
