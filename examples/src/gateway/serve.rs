@@ -16,6 +16,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -42,8 +43,8 @@ pub struct RunArgs {
     /// Secrets overlay: clear values for `********` keys and passwords, LOCAL users.
     #[arg(long)]
     pub secrets: Option<PathBuf>,
-    /// The outside address to listen on (default: `ip address <crypto map interface>`,
-    /// or 127.0.0.1 for the bundled demo when that address is not on this host).
+    /// The outside address to listen on (default: `ip address <crypto map interface>`;
+    /// for the bundled demo, whose credentials are published, 127.0.0.1 only).
     #[arg(long)]
     pub outside_addr: Option<Ipv4Addr>,
     /// The TUN device that stands for the inside interface (created if missing).
@@ -244,23 +245,34 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let outside = match args.outside_addr.or(plan.outside_addr) {
-        Some(a) if demo && args.outside_addr.is_none() && !is_local(a) => {
+    let outside = match (demo, args.outside_addr) {
+        (_, Some(a)) => a,
+        // The demo's credentials are published: it serves loopback only unless told.
+        (true, None) => {
             log(&format!(
-                "demo: {a} (ip address {}) is not an address of this host; listening on 127.0.0.1 (pass --outside-addr A to choose)",
-                plan.outside_if
+                "demo: listening on 127.0.0.1 only; the configuration's ip address {} is {} (pass --outside-addr A to listen on A)",
+                plan.outside_if,
+                plan.outside_addr
+                    .map_or_else(|| "not set".to_string(), |a| a.to_string()),
             ));
             Ipv4Addr::LOCALHOST
         }
-        Some(a) => a,
-        None => {
-            log(&format!(
-                "no address for interface {}: pass --outside-addr A",
-                plan.outside_if
-            ));
-            return ExitCode::from(1);
-        }
+        (false, None) => match plan.outside_addr {
+            Some(a) => a,
+            None => {
+                log(&format!(
+                    "no address for interface {}: pass --outside-addr A",
+                    plan.outside_if
+                ));
+                return ExitCode::from(1);
+            }
+        },
     };
+    if demo {
+        log(&format!(
+            "WARNING: the bundled DEMO configuration runs with its PUBLISHED credentials LIVE (group vpn3000 / key cisco1234, user cisco_customer / password cisco123): anyone who reaches {outside} on UDP 500/4500 can log in; run with --config for real use"
+        ));
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -278,10 +290,6 @@ pub fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn is_local(a: Ipv4Addr) -> bool {
-    std::net::UdpSocket::bind(SocketAddr::new(a.into(), 0)).is_ok()
 }
 
 /// Receive buffer for the IKE and ESP sockets: bursts of hundreds of clients (the load
@@ -539,11 +547,7 @@ async fn serve(
     let aaa_udp = bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))?;
     let keylog = match &args.keylog {
         Some(p) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| anyhow::anyhow!("cannot open keylog file {}: {e}", p.display()))?;
+            let f = super::keylog::open(p)?;
             log(&format!(
                 "WARNING: --keylog {} is ON: every IKE and ESP key is written there; anyone with the file decrypts the traffic",
                 p.display()
@@ -554,7 +558,9 @@ async fn serve(
     };
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControlMsg>(64);
     let control_path = control::path(args.control.clone());
-    control::listen(&control_path, ctl_tx)?;
+    let control_slots = Arc::new(Mutex::new(control::Slots::new(control::MAX_CONNS)));
+    let metrics_slots = Arc::new(Mutex::new(control::Slots::new(METRICS_MAX_CONNS)));
+    let control_bound = control::listen(&control_path, ctl_tx, control_slots.clone())?;
     let (aaa_tx, mut aaa_rx) = mpsc::channel::<AaaIn>(256);
     let (metrics_tx, mut metrics_rx) = mpsc::channel::<tokio::sync::oneshot::Sender<String>>(16);
     if let Some(addr) = args.metrics {
@@ -562,7 +568,7 @@ async fn serve(
             .await
             .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
         log(&format!("metrics on http://{addr}/metrics"));
-        tokio::spawn(serve_metrics(l, metrics_tx));
+        tokio::spawn(serve_metrics(l, metrics_tx, metrics_slots.clone()));
     }
     log(if plan.permit_ipsec {
         "sysopt connection permit-ipsec: tunnelled traffic bypasses the interface ACLs"
@@ -697,7 +703,9 @@ async fn serve(
                 gw.process(now, &mut rng);
             }
             Some(reply) = metrics_rx.recv() => {
-                let _ = reply.send(gw.metrics_text());
+                let mut text = gw.metrics_text();
+                listener_metrics(&control_slots, &metrics_slots, &mut text);
+                let _ = reply.send(text);
             }
             Some(m) = ctl_rx.recv() => {
                 let now = Instant::now();
@@ -717,7 +725,7 @@ async fn serve(
         }
         flush(&mut gw, &mut io).await;
     }
-    let _ = std::fs::remove_file(&control_path);
+    control_bound.remove();
     let _ = io.outside;
     Ok(())
 }
@@ -757,21 +765,54 @@ async fn shutdown<R: rand_core::CryptoRng + ?Sized>(
     ));
 }
 
-/// A minimal HTTP/1.0 responder for `GET /metrics` (anything else: 404). Requests are
-/// read up to 8 KiB with a 5 s limit; the text comes from the event loop.
+/// Metrics connections served at once (see [`control::Slots`]).
+const METRICS_MAX_CONNS: usize = 16;
+/// Longest metrics request read.
+const METRICS_MAX_REQUEST: usize = 8192;
+/// Time for a whole metrics connection: request, answer and write.
+const METRICS_TIME: Duration = Duration::from_secs(5);
+
+fn listener_metrics(
+    control: &Mutex<control::Slots>,
+    metrics: &Mutex<control::Slots>,
+    out: &mut String,
+) {
+    out.push_str(control::METRICS_HELP);
+    control::lock(control).metrics("control", out);
+    control::lock(metrics).metrics("metrics", out);
+}
+
+/// A minimal HTTP/1.0 responder for `GET /metrics` (anything else: 404). At most
+/// [`METRICS_MAX_CONNS`] connections at once (a new one evicts the oldest that has not
+/// sent its request yet, or is closed at once when all are answering); a request is read
+/// up to 8 KiB, and the whole connection (request, answer, write) gets 5 s. The text
+/// comes from the event loop.
 async fn serve_metrics(
     l: tokio::net::TcpListener,
     ask: mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
+    slots: Arc<Mutex<control::Slots>>,
 ) {
+    let lock = control::lock;
     loop {
-        let Ok((mut s, _)) = l.accept().await else {
-            continue;
+        let mut s = match l.accept().await {
+            Ok((s, _)) => s,
+            Err(_) => {
+                // out of file descriptors and the like: do not spin
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let admitted = lock(&slots).admit();
+        let Some((id, evicted)) = admitted else {
+            continue; // dropped: closed at once
         };
         let ask = ask.clone();
+        let slots = slots.clone();
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
+            let deadline = tokio::time::Instant::now() + METRICS_TIME;
+            let mut buf = vec![0u8; METRICS_MAX_REQUEST];
             let mut n = 0usize;
-            let read = tokio::time::timeout(Duration::from_secs(5), async {
+            let read = async {
                 while n < buf.len() {
                     match s.read(buf.get_mut(n..).unwrap_or_default()).await {
                         Ok(0) | Err(_) => break,
@@ -786,29 +827,44 @@ async fn serve_metrics(
                         }
                     }
                 }
-            })
-            .await;
+            };
+            let read = tokio::select! {
+                _ = evicted => return, // a newer connection has our slot
+                r = tokio::time::timeout_at(deadline, read) => r,
+            };
             if read.is_err() {
+                lock(&slots).done(id, control::Outcome::TimedOut);
+                return;
+            }
+            if !lock(&slots).busy(id) {
                 return;
             }
             let head = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
-            let ok = head.starts_with("GET /metrics ") || head.starts_with("GET /metrics?");
-            let body = if ok {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                if ask.send(tx).await.is_err() {
-                    return;
-                }
-                rx.await.unwrap_or_default()
-            } else {
-                "not found: try /metrics\n".to_string()
+            drop(buf);
+            let respond = async {
+                let ok = head.starts_with("GET /metrics ") || head.starts_with("GET /metrics?");
+                let body = if ok {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    if ask.send(tx).await.is_err() {
+                        return;
+                    }
+                    rx.await.unwrap_or_default()
+                } else {
+                    "not found: try /metrics\n".to_string()
+                };
+                let status = if ok { "200 OK" } else { "404 Not Found" };
+                let resp = format!(
+                    "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
             };
-            let status = if ok { "200 OK" } else { "404 Not Found" };
-            let resp = format!(
-                "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = s.write_all(resp.as_bytes()).await;
-            let _ = s.shutdown().await;
+            let how = match tokio::time::timeout_at(deadline, respond).await {
+                Ok(()) => control::Outcome::Served,
+                Err(_) => control::Outcome::TimedOut,
+            };
+            lock(&slots).done(id, how);
         });
     }
 }
