@@ -152,8 +152,8 @@ fn startup_errors_are_one_line_with_what_to_do() {
     );
 }
 
-/// `pix-gateway run` with no options: the bundled demo, on 127.0.0.1 where the seed's
-/// outside address is not local; SIGINT deletes nothing (no SAs) and exits 0.
+/// `pix-gateway run` with no options: the bundled demo, on 127.0.0.1 only (its
+/// credentials are published), saying so; SIGINT deletes nothing (no SAs) and exits 0.
 #[test]
 fn run_without_options_is_the_demo_and_stops_on_sigint() {
     let _g = serial();
@@ -166,7 +166,8 @@ fn run_without_options_is_the_demo_and_stops_on_sigint() {
     });
     let log = lab.proc(p).log_text();
     assert!(up, "{log}");
-    assert!(log.contains("demo: 192.168.1.1 (ip address outside) is not an address of this host; listening on 127.0.0.1"), "{log}");
+    assert!(log.contains("demo: listening on 127.0.0.1 only; the configuration's ip address outside is 192.168.1.1"), "{log}");
+    assert!(log.contains("WARNING: the bundled DEMO configuration runs with its PUBLISHED credentials LIVE"), "{log}");
     let o = lab.exec(&ns, 10, &[GATEWAY, "show", "crypto", "isakmp", "sa"]);
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("Total     : 0"),
