@@ -119,4 +119,4 @@ pub use server::{
     Credentials, FailReason, Outcome, Round, ServerConfig, ServerEvent, Verdict, VerdictId,
     XauthServer,
 };
-pub use throttle::{Throttle, ThrottleConfig, Throttled};
+pub use throttle::{Recorded, Throttle, ThrottleConfig, ThrottleStats, Throttled};

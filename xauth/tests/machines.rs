@@ -712,7 +712,7 @@ fn same_seed_same_bytes() {
 fn throttle_refuses_before_asking_aaa() {
     let peer: IpAddr = "192.168.1.2".parse().unwrap();
     let mut th = Throttle::new(ThrottleConfig {
-        max_failures_per_user: 2,
+        max_failures: 2,
         ..ThrottleConfig::default()
     });
     let t0 = Instant::now();
@@ -735,7 +735,10 @@ fn throttle_refuses_before_asking_aaa() {
                 asked_aaa += 1;
                 false // the AAA server says no
             }
-            Err(Throttled::User(_)) => false,
+            Err(Throttled {
+                scope: xauth::throttle::Scope::UserSource,
+                ..
+            }) => false,
             Err(e) => panic!("{e:?}"),
         };
         th.record(t0, &c.user_name, peer, ok);
