@@ -172,9 +172,12 @@ pub struct TransformSet {
 /// Bounds and timers, with PIX-like defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Half-open (phase 1 not finished) SAs we answer, over all peers.
+    /// Half-open (phase 1 not finished) SAs kept, over all peers. When the table is
+    /// full a new first message evicts one (the most crowded source prefix first), it is
+    /// never refused: see the admission rules in `sm/admission.rs`.
     pub max_half_open: usize,
-    /// Half-open SAs we answer for one peer address.
+    /// Half-open SAs kept for one peer address; a new first message over it evicts that
+    /// address's oldest half-open SA.
     pub max_half_open_per_peer: usize,
     /// IKE SAs in total.
     pub max_sas: usize,
@@ -186,7 +189,8 @@ pub struct Limits {
     pub retransmit_initial: Duration,
     /// Retransmissions before the exchange is given up.
     pub retransmit_count: u32,
-    /// A half-open SA is dropped after this long.
+    /// A half-open SA is dropped after this long (when not under pressure, see
+    /// [`Limits::pressure_half_open`]).
     pub half_open_timeout: Duration,
     /// DPD: idle time before R-U-THERE (`None`: no DPD initiated by us).
     pub dpd_idle: Option<Duration>,
@@ -198,7 +202,9 @@ pub struct Limits {
     pub stored_replies: usize,
     /// NAT keepalive interval when we are behind a NAT (RFC 3948 2.3).
     pub natt_keepalive: Duration,
-    /// New phase-1 negotiations accepted from one peer address per second.
+    /// New phase-1 negotiations accepted from one peer address per second, counted only
+    /// once the first message's SA payload parsed and a proposal was chosen, in fixed
+    /// hashed buckets (never a table that fills up and refuses everyone).
     pub new_sas_per_peer_per_sec: u32,
     /// Cisco fragmentation: fragments of one message kept at most.
     pub max_fragments: usize,
@@ -216,12 +222,33 @@ pub struct Limits {
     /// debug event is produced, which saves their formatting and queueing on every
     /// exchange. Nothing else changes (the other events, replies and state are the same).
     pub debug_events: bool,
+    /// Admission under pressure: with at least this many half-open SAs the gateway is
+    /// "under pressure": the wait for a half-open SA's next message drops to
+    /// [`Limits::half_open_timeout_under_pressure`] and Diffie-Hellman key pairs are
+    /// reused for [`Limits::dh_reuse_window`]. Default 64 (a quiet gateway never
+    /// approaches it: a real login is half-open for one round trip).
+    pub pressure_half_open: usize,
+    /// The half-open timeout under pressure (default 5 s: a real client answers MM2/AM2
+    /// within a round trip, a retransmission at most 2 s later).
+    pub half_open_timeout_under_pressure: Duration,
+    /// Under pressure the responder makes one DH key pair per group and uses it for every
+    /// new negotiation for this long (default 10 s; zero: never reuse). In memory only,
+    /// zeroized when the last SA using it goes. Off when not under pressure, so a quiet
+    /// gateway draws a fresh exponent per SA as before.
+    pub dh_reuse_window: Duration,
+    /// Retransmissions of the responder's first reply (MM2, AM2) to a peer that has not
+    /// answered yet: its address is unproven, so at most this many (default 1; later
+    /// exchanges use [`Limits::retransmit_count`]).
+    pub first_reply_retransmits: u32,
+    /// Addresses that completed phase 1 recently, remembered (FIFO) so that their new
+    /// negotiations are evicted last from a full half-open table (default 1024).
+    pub recent_peers: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_half_open: 256,
+            max_half_open: 2048,
             max_half_open_per_peer: 8,
             max_sas: 4096,
             max_quick_modes: 16,
@@ -239,6 +266,11 @@ impl Default for Limits {
             max_reassembled: 65_535,
             phase1_rekey_margin: Some(Duration::from_secs(540)),
             debug_events: true,
+            pressure_half_open: 64,
+            half_open_timeout_under_pressure: Duration::from_secs(5),
+            dh_reuse_window: Duration::from_secs(10),
+            first_reply_retransmits: 1,
+            recent_peers: 1024,
         }
     }
 }
@@ -288,6 +320,15 @@ pub struct GatewayConfig {
     /// (2, or UDP-Encapsulated-Transport 4 / 61444 when NAT-T floated). Tunnel mode is
     /// always accepted; the seed's PIX takes tunnel mode only (`false`).
     pub transport_mode: bool,
+    /// Whether an Aggressive Mode initiator whose identity names no `vpngroup` (an
+    /// ID_IPV4_ADDR, FQDN, ...) may be answered with the Main Mode key of its address
+    /// (`isakmp key ... address`). `false` (the default): it gets a random key, exactly as
+    /// an unknown group does. Aggressive Mode sends HASH_R in the clear before the peer
+    /// proves anything, so answering with an address key (often the wildcard
+    /// `address 0.0.0.0 netmask 0.0.0.0`) hands anyone an offline dictionary attack on
+    /// it (ike-scan + psk-crack). Turn on only for site-to-site peers that need it
+    /// (`pix-gateway run --aggressive-address-keys`).
+    pub aggressive_address_keys: bool,
 }
 
 impl GatewayConfig {

@@ -78,6 +78,7 @@ pub fn seed_gateway(
         xauth: xauth::ServerConfig::default(),
         modecfg: modecfg::ServerConfig::pix63(),
         transport_mode: false,
+        aggressive_address_keys: false,
     };
     Ok((
         Config {

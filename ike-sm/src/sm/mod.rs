@@ -1,6 +1,7 @@
 //! The Sans-IO IKEv1 [`Endpoint`]: one per gateway (or client), many IKE SAs keyed by
 //! cookies, fed datagrams and timeouts, drained of transmits, events and deadlines.
 
+mod admission;
 mod fragment;
 mod info;
 mod msg;
@@ -49,7 +50,10 @@ pub struct Endpoint {
     /// pointer is cheaper than moving the whole state.
     pub(crate) sas: BTreeMap<SaId, Box<IkeSa>>,
     pub(crate) by_cookies: BTreeMap<[u8; 16], SaId>,
-    pub(crate) half_open: BTreeMap<([u8; 8], SocketAddr), SaId>,
+    /// The responder's half-open SAs with their admission state: source-prefix counts
+    /// for eviction, recently completed peers, the per-source rate buckets, the key pairs
+    /// reused under pressure (`admission.rs`).
+    pub(crate) half_open: admission::Admission,
     /// Every SA's next deadline ([`IkeSa::next_deadline`]), kept current whenever an SA is
     /// filed back: [`Endpoint::poll_timeout`] reads the first entry and
     /// [`Endpoint::handle_timeout`] visits only the SAs that are due, instead of a pass
@@ -65,8 +69,6 @@ pub struct Endpoint {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) pending_dpd_ack: Option<(SaId, u32)>,
-    /// New phase-1 negotiations per peer address in the current one-second window.
-    pub(crate) rate: BTreeMap<core::net::IpAddr, (Instant, u32)>,
     /// Phase-1 rekeys in progress: new SA -> the SA it replaces.
     pub(crate) rekeys: BTreeMap<SaId, SaId>,
     /// Finished rekeys: old SA -> the SA that replaced it (bounded).
@@ -109,14 +111,13 @@ impl Endpoint {
             pools,
             sas: BTreeMap::new(),
             by_cookies: BTreeMap::new(),
-            half_open: BTreeMap::new(),
+            half_open: admission::Admission::default(),
             timers: BTreeSet::new(),
             peers: BTreeSet::new(),
             next_id: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             pending_dpd_ack: None,
-            rate: BTreeMap::new(),
             rekeys: BTreeMap::new(),
             replaced: BTreeMap::new(),
             counters: crate::counters::Counters::default(),
@@ -128,6 +129,22 @@ impl Endpoint {
     #[must_use]
     pub fn counters(&self) -> &crate::counters::Counters {
         &self.counters
+    }
+
+    /// Phase-1 Diffie-Hellman modular exponentiations the responder did since the endpoint
+    /// was made (key pairs made, shared secrets agreed): what a flood of first messages
+    /// costs in CPU. Under pressure it grows by one per group and
+    /// [`crate::Limits::dh_reuse_window`], not per first message.
+    #[must_use]
+    pub fn phase1_modexps(&self) -> u64 {
+        self.half_open.modexps
+    }
+
+    /// Half-open responder SAs (phase 1 not finished), at most
+    /// [`crate::Limits::max_half_open`].
+    #[must_use]
+    pub fn half_open_count(&self) -> usize {
+        self.half_open.len()
     }
 
     /// Counts one drop or refusal.
@@ -432,7 +449,7 @@ impl Endpoint {
         let id = if let Some(id) = self.by_cookies.get(&ck) {
             Some(*id)
         } else if h.responder_cookie == [0; 8] {
-            self.half_open.get(&(h.initiator_cookie, remote)).copied()
+            self.half_open.get(&(h.initiator_cookie, remote))
         } else {
             // A response to our first message: the pair is new, our initiator cookie is
             // known with a zero responder cookie.
@@ -557,8 +574,11 @@ impl Endpoint {
         }
         if sa.established() {
             if sa.in_half_open {
-                // Once, when phase 1 completes (not on every later datagram).
-                self.half_open.retain(|_, v| *v != sa.id);
+                // Once, when phase 1 completes (not on every later datagram): the peer
+                // proved its address and key, so its next negotiations are evicted last.
+                self.half_open.remove(sa.id);
+                let recent = self.config.limits.recent_peers;
+                self.half_open.completed(sa.remote.ip(), recent);
                 sa.in_half_open = false;
             }
             sa.half_open_deadline = None;
@@ -576,7 +596,7 @@ impl Endpoint {
             self.by_cookies.remove(&zero);
         }
         if sa.in_half_open {
-            self.half_open.retain(|_, v| *v != sa.id);
+            self.half_open.remove(sa.id);
             sa.in_half_open = false;
         }
         if let Some(t) = sa.filed_deadline.take() {

@@ -266,6 +266,11 @@ impl Endpoint {
     }
 
     /// AM1 or MM1 from an unknown peer.
+    ///
+    /// The order is the admission rules' (`admission.rs`): parse and choose a proposal
+    /// first (a header-only or unusable message costs no state and no accounting), then
+    /// the per-source rate, then room in the half-open table (made by evicting, never by
+    /// refusing), and only then any Diffie-Hellman.
     pub(crate) fn responder_start<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
@@ -275,32 +280,10 @@ impl Endpoint {
         m: &Message<'_>,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        let Some(gw) = self.config.gateway.as_ref() else {
+        if self.config.gateway.is_none() {
             return Err(SmError::Config("no gateway configuration"));
-        };
-        let _ = gw;
+        }
         let l = self.config.limits;
-        // The responder's half-open SAs are exactly the entries of `half_open` (filed
-        // here, removed when phase 1 completes or the SA dies): counted without a pass
-        // over every SA, which a gateway with thousands of users would pay per new peer.
-        if self.half_open.len() >= l.max_half_open || self.sas.len() >= l.max_sas {
-            return Err(SmError::Limit {
-                what: "half-open IKE SAs",
-                max: l.max_half_open,
-            });
-        }
-        let per_peer = self
-            .half_open
-            .keys()
-            .filter(|(_, peer)| peer.ip() == remote.ip())
-            .count();
-        if per_peer >= l.max_half_open_per_peer {
-            return Err(SmError::Limit {
-                what: "half-open IKE SAs of one peer",
-                max: l.max_half_open_per_peer,
-            });
-        }
-        self.rate_limit(now, remote)?;
         let payloads = m.payloads().ok_or(SmError::Protocol {
             exchange: "phase 1",
             what: "first message encrypted",
@@ -325,7 +308,6 @@ impl Endpoint {
             now,
             P1State::Dead,
         );
-        sa.half_open_deadline = now.checked_add(l.half_open_timeout);
         sa.sa_i_b = sa_body(&sa_p);
         self.debug(DebugEvent::ProcessingSa { message_id: 0 });
         let mut dbg = Vec::new();
@@ -350,9 +332,41 @@ impl Endpoint {
             });
             return Ok(());
         };
+        // Aggressive Mode: the rest of AM1 is checked before any accounting too.
+        let am = if mode == Phase1Mode::Aggressive {
+            let ke = need(parsed.ke, "Aggressive Mode", "no KE payload")?;
+            suite.group.validate_public_value(ke)?;
+            let ni = need(parsed.nonce, "Aggressive Mode", "no NONCE payload")?;
+            if !(8..=256).contains(&ni.len()) {
+                return Err(SmError::Protocol {
+                    exchange: "Aggressive Mode",
+                    what: "nonce length outside 8..=256",
+                });
+            }
+            let idi = need(parsed.ids.first(), "Aggressive Mode", "no ID payload")?;
+            Some((ke, ni, idi))
+        } else {
+            None
+        };
+        if !self
+            .half_open
+            .rate_ok(now, remote.ip(), l.new_sas_per_peer_per_sec, rng)
+        {
+            return Err(SmError::Limit {
+                what: "new negotiations per peer and second (rate)",
+                max: usize::try_from(l.new_sas_per_peer_per_sec).unwrap_or(usize::MAX),
+            });
+        }
+        self.make_room(remote, rng)?;
+        let pressure = self.half_open.len() >= l.pressure_half_open;
+        sa.half_open_deadline = now.checked_add(if pressure {
+            l.half_open_timeout_under_pressure.min(l.half_open_timeout)
+        } else {
+            l.half_open_timeout
+        });
         sa.suite = Some(suite.clone());
-        match mode {
-            Phase1Mode::Main => {
+        match am {
+            None => {
                 self.debug(DebugEvent::DoingPsk);
                 self.peer_vids(&mut sa, &parsed.vids);
                 self.choose_natt(&mut sa);
@@ -365,46 +379,39 @@ impl Endpoint {
                 sa.state = P1State::RWaitMm3;
                 self.send_awaiting(&mut sa, now, 0, Some(bytes), b);
             }
-            Phase1Mode::Aggressive => {
-                self.debug(DebugEvent::Processing {
-                    what: "KE",
-                    message_id: 0,
-                });
-                let ke = need(parsed.ke, "Aggressive Mode", "no KE payload")?;
-                suite.group.validate_public_value(ke)?;
-                self.debug(DebugEvent::Processing {
-                    what: "NONCE",
-                    message_id: 0,
-                });
-                let ni = need(parsed.nonce, "Aggressive Mode", "no NONCE payload")?;
-                if !(8..=256).contains(&ni.len()) {
-                    return Err(SmError::Protocol {
-                        exchange: "Aggressive Mode",
-                        what: "nonce length outside 8..=256",
+            Some((ke, ni, idi)) => {
+                for what in ["KE", "NONCE", "ID"] {
+                    self.debug(DebugEvent::Processing {
+                        what,
+                        message_id: 0,
                     });
                 }
-                self.debug(DebugEvent::Processing {
-                    what: "ID",
-                    message_id: 0,
-                });
-                let idi = need(parsed.ids.first(), "Aggressive Mode", "no ID payload")?;
                 self.peer_vids(&mut sa, &parsed.vids);
                 self.choose_natt(&mut sa);
                 sa.id_i_b = id_body_ref(idi);
                 sa.g_xi = ke.to_vec();
                 sa.ni = ni.to_vec();
                 self.select_psk_by_id(&mut sa, idi, rng);
-                let kp = KeyPair::generate(suite.group, self.config.exponent, rng)?;
-                sa.g_xr = kp.public_value().to_vec();
+                self.responder_key_pair(&mut sa, now, suite.group, pressure, rng)?;
                 sa.nr = random_bytes::<R, 20>(rng).to_vec();
-                sa.kp = Some(kp);
-                self.derive_keys(&mut sa)?;
                 let idr = our_id(local);
                 sa.id_r_b = id_body(&idr);
-                let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-                let hash_r = keys.hash_r(
-                    &sa.g_xr, &sa.g_xi, &sa.cky_r, &sa.cky_i, &sa.sa_i_b, &sa.id_r_b,
-                );
+                // HASH_R with pre-shared keys needs only SKEYID = prf(PSK, Ni | Nr), not
+                // g^xy: the shared secret (and SKEYID_d/a/e, the cipher, the IV) waits
+                // until AM3 comes back with our responder cookie, so a spoofed AM1 costs
+                // no agreement (`phase1_final`).
+                let psk = sa.psk.as_ref().ok_or(SmError::Config("pre-shared key"))?;
+                let skeyid = skeyid_psk(suite.hash, psk.expose_secret(), &sa.ni, &sa.nr);
+                let hash_r = suite
+                    .hash
+                    .prf(
+                        skeyid.expose_secret(),
+                        &[
+                            &sa.g_xr, &sa.g_xi, &sa.cky_r, &sa.cky_i, &sa.sa_i_b, &sa.id_r_b,
+                        ],
+                    )
+                    .expose_secret()
+                    .to_vec();
                 let mut out = vec![
                     p(OwnedBody::Sa(reply_sa(&suite))),
                     p(OwnedBody::KeyExchange(sa.g_xr.clone())),
@@ -422,43 +429,110 @@ impl Endpoint {
                 self.send_awaiting(&mut sa, now, 0, Some(bytes), b);
             }
         }
-        self.half_open.insert((sa.cky_i, remote), id);
+        // The peer's address is unproven until its next message: the first reply is
+        // resent at most `first_reply_retransmits` times (no amplification toward a
+        // spoofed source).
+        if let Some(r) = sa.retx.get_mut(&0) {
+            r.left = r.left.min(l.first_reply_retransmits);
+        }
+        self.half_open.insert(
+            id,
+            (sa.cky_i, remote),
+            l.max_half_open.checked_div(4).unwrap_or(0),
+        );
         sa.in_half_open = true;
         self.insert_sa(sa);
         Ok(())
     }
 
-    /// At most `new_sas_per_peer_per_sec` new negotiations per peer address and second.
-    fn rate_limit(&mut self, now: Instant, remote: SocketAddr) -> Result<(), SmError> {
-        const MAX_TRACKED: usize = 4096;
-        let max = self.config.limits.new_sas_per_peer_per_sec;
-        let second = std::time::Duration::from_secs(1);
-        if self.rate.len() >= MAX_TRACKED {
-            self.rate
-                .retain(|_, (t, _)| now.saturating_duration_since(*t) < second);
-            if self.rate.len() >= MAX_TRACKED {
-                return Err(SmError::Limit {
-                    what: "peers tracked by the rate limit",
-                    max: MAX_TRACKED,
-                });
+    /// Room for one more half-open SA from `remote`: over the per-address cap, that
+    /// address's oldest half-open SA goes; with the table (or the SA table) full, the
+    /// victim of [`super::admission::Admission::victim`] goes. Refuses only when the SA
+    /// table is full of established SAs (nothing half-open to evict).
+    fn make_room<R: CryptoRng + ?Sized>(
+        &mut self,
+        remote: SocketAddr,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let l = self.config.limits;
+        let per_peer = l.max_half_open_per_peer.max(1);
+        while self.half_open.of_address(remote.ip()) >= per_peer {
+            let Some(v) = self.half_open.oldest_of(remote.ip()) else {
+                break;
+            };
+            self.evict(v);
+        }
+        while self.half_open.len() >= l.max_half_open.max(1) || self.sas.len() >= l.max_sas {
+            match self.half_open.victim(rng) {
+                Some(v) => self.evict(v),
+                None => {
+                    return Err(SmError::Limit {
+                        what: "IKE SAs",
+                        max: l.max_sas,
+                    })
+                }
             }
         }
-        let e = self.rate.entry(remote.ip()).or_insert((now, 0));
-        if now.saturating_duration_since(e.0) >= second {
-            *e = (now, 0);
-        }
-        if e.1 >= max {
-            return Err(SmError::Limit {
-                what: "new negotiations per peer and second",
-                max: usize::try_from(max).unwrap_or(usize::MAX),
-            });
-        }
-        e.1 = e.1.saturating_add(1);
         Ok(())
     }
 
-    /// Aggressive Mode: the PSK of the `vpngroup` named by ID_KEY_ID. An unknown group
-    /// gets a random key, so that it fails exactly like a wrong key (no enumeration).
+    /// Drops a half-open SA to make room (counted as `half_open_evicted`).
+    fn evict(&mut self, id: SaId) {
+        self.refuse(crate::counters::Refusal::HalfOpenEvicted);
+        match self.sas.remove(&id) {
+            Some(mut sa) => {
+                sa.state = P1State::Dead;
+                self.cleanup(&mut sa);
+            }
+            // Not in `sas` (cannot happen: an SA is out of it only while it is being
+            // processed, and then no first message is): unfile it anyway.
+            None => {
+                self.half_open.remove(id);
+            }
+        }
+    }
+
+    /// The responder's DH key pair for an SA: under pressure the group's shared one
+    /// (`Limits::dh_reuse_window`), otherwise a fresh one. Sets `g_xr`.
+    fn responder_key_pair<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        group: DhGroup,
+        pressure: bool,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let l = self.config.limits;
+        if pressure && !l.dh_reuse_window.is_zero() {
+            let kp = self.half_open.shared_key_pair(
+                now,
+                group,
+                self.config.exponent,
+                l.dh_reuse_window,
+                rng,
+            )?;
+            sa.g_xr = kp.public_value().to_vec();
+            sa.shared_kp = Some(kp);
+        } else {
+            if !l.dh_reuse_window.is_zero() {
+                self.half_open.expire_key_pairs(now, l.dh_reuse_window);
+            }
+            let kp = KeyPair::generate(group, self.config.exponent, rng)?;
+            self.half_open.modexps = self.half_open.modexps.saturating_add(1);
+            sa.g_xr = kp.public_value().to_vec();
+            sa.kp = Some(kp);
+        }
+        Ok(())
+    }
+
+    /// Aggressive Mode: the PSK of the `vpngroup` named by the initiator's identity. An
+    /// identity that names no group, of any ID type (ID_KEY_ID, FQDN, USER_FQDN,
+    /// IPV4_ADDR, ...), gets a random key, so that it fails exactly like a wrong key: the
+    /// same payloads, sizes and work (no enumeration of groups). The Main Mode key of the
+    /// peer's address (`isakmp key ... address`) answers only when the operator allowed
+    /// it (`GatewayConfig::aggressive_address_keys`): HASH_R goes out in the clear, so an
+    /// address key (often the wildcard) would be open to an offline dictionary attack by
+    /// anyone who sends one AM1.
     fn select_psk_by_id<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
@@ -484,8 +558,13 @@ impl Endpoint {
                 sa.psk = Some(key);
             }
             None => {
-                if idi.id_type != IdType::KeyId {
-                    // Not a group name: fall back to the address keys.
+                let allowed = self
+                    .config
+                    .gateway
+                    .as_ref()
+                    .is_some_and(|g| g.aggressive_address_keys);
+                if allowed && idi.id_type != IdType::KeyId {
+                    // Not a group name, and the operator allowed it: the address keys.
                     if let Some(k) = self.key_by_address(sa) {
                         sa.psk = Some(k);
                         return;
@@ -520,12 +599,19 @@ impl Endpoint {
             .as_ref()
             .map(|s| (s.cipher, s.hash))
             .ok_or(SmError::Config("suite"))?;
-        let kp = sa.kp.as_ref().ok_or(SmError::Config("key pair"))?;
+        let kp = sa
+            .kp
+            .as_ref()
+            .or(sa.shared_kp.as_deref())
+            .ok_or(SmError::Config("key pair"))?;
         let peer = match sa.role {
             Role::Responder => &sa.g_xi,
             Role::Initiator => &sa.g_xr,
         };
         let g_xy = kp.agree(peer)?;
+        if sa.role == Role::Responder {
+            self.half_open.modexps = self.half_open.modexps.saturating_add(1);
+        }
         let psk = sa.psk.as_ref().ok_or(SmError::Config("pre-shared key"))?;
         let skeyid = skeyid_psk(s_hash, psk.expose_secret(), &sa.ni, &sa.nr);
         let keys = Skeyids::derive(s_hash, skeyid, g_xy.expose_secret(), &sa.cky_i, &sa.cky_r);
@@ -588,10 +674,11 @@ impl Endpoint {
                         Secret::new(random_bytes::<R, 32>(rng).to_vec())
                     }
                 });
-                let kp = KeyPair::generate(group, self.config.exponent, rng)?;
-                sa.g_xr = kp.public_value().to_vec();
+                // The peer proved its address (our cookie came back); under pressure the
+                // group's shared key pair still saves one exponentiation.
+                let pressure = self.half_open.len() >= self.config.limits.pressure_half_open;
+                self.responder_key_pair(sa, now, group, pressure, rng)?;
                 sa.nr = random_bytes::<R, 20>(rng).to_vec();
-                sa.kp = Some(kp);
                 self.derive_keys(sa)?;
                 let mut out = vec![
                     p(OwnedBody::KeyExchange(sa.g_xr.clone())),
@@ -752,6 +839,11 @@ impl Endpoint {
         m: &Message<'_>,
         rng: &mut R,
     ) -> Result<(), SmError> {
+        if sa.state == P1State::RWaitAm3 && sa.keys.is_none() {
+            // Aggressive Mode: g^xy and the keys only now, when AM3 came back with our
+            // responder cookie (see `responder_start`).
+            self.derive_keys(sa)?;
+        }
         let (pt, decrypted) = match m.body {
             Body::Encrypted(ct) => {
                 let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
@@ -825,7 +917,8 @@ impl Endpoint {
             }
         }
         if initial_contact {
-            self.initial_contact(sa);
+            // Acted on after Xauth, for this user only (transaction.rs).
+            self.note_initial_contact(sa);
         }
         if sa.state == P1State::RWaitMm5 {
             let idr = our_id(sa.local);
@@ -865,38 +958,6 @@ impl Endpoint {
         self.send_plain_notify(sa, NotifyType::AuthenticationFailed, rng);
         self.fail(sa, FailReason::AuthenticationFailed);
         Ok(())
-    }
-
-    /// INITIAL-CONTACT: every other IKE SA of this peer goes.
-    fn initial_contact(&mut self, sa: &IkeSa) {
-        // Behind a NAT several clients share one address: there the port tells them apart.
-        let same_peer = |o: &IkeSa| {
-            if sa.nat_remote {
-                o.remote == sa.remote
-            } else {
-                o.remote.ip() == sa.remote.ip()
-            }
-        };
-        let old: Vec<SaId> = self
-            .sas_of_peer(sa.remote.ip())
-            .filter(|o| same_peer(o) && o.id != sa.id)
-            .map(|o| o.id)
-            .collect();
-        debug_assert_eq!(
-            old,
-            self.sas
-                .values()
-                .filter(|o| same_peer(o) && o.id != sa.id)
-                .map(|o| o.id)
-                .collect::<Vec<_>>(),
-            "peer index lookup differs from a pass over every SA"
-        );
-        self.debug(DebugEvent::InitialContact { dropped: old.len() });
-        for id in old {
-            if let Some(mut o) = self.sas.remove(&id) {
-                self.cleanup(&mut o);
-            }
-        }
     }
 
     /// Phase 1 is up: report it and start what follows (Xauth, Mode Config).

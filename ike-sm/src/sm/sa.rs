@@ -150,6 +150,9 @@ pub(crate) struct IkeSa {
     pub filed_peer: Option<core::net::IpAddr>,
     /// Phase-1 HASH failures so far.
     pub auth_failures: u8,
+    /// The peer sent INITIAL-CONTACT in phase 1: honoured (its other SAs of the same user
+    /// and peer go) only once this SA passes Xauth, or right after phase 1 without Xauth.
+    pub initial_contact: bool,
     /// Digest of the datagram being processed (replies are stored under it).
     pub cur_in: Option<Digest>,
     /// Address and length of the datagram `cur_in` is the digest of (identity only, never
@@ -162,6 +165,9 @@ pub(crate) struct IkeSa {
     /// Address leases taken over from the SAs this one replaced (their child SAs still
     /// use them); released with this SA.
     pub extra_leases: Vec<modecfg::Lease>,
+    /// Responder under pressure: the key pair shared by the SAs of one group for a short
+    /// window (`Limits::dh_reuse_window`) instead of one per SA in `kp`.
+    pub shared_kp: Option<std::sync::Arc<KeyPair>>,
 }
 
 impl IkeSa {
@@ -248,9 +254,11 @@ impl IkeSa {
             cur_in: None,
             cur_in_at: (0, 0),
             auth_failures: 0,
+            initial_contact: false,
             rekey_at: None,
             rekeyed_by: None,
             extra_leases: Vec::new(),
+            shared_kp: None,
         }
     }
 
