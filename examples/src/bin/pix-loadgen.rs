@@ -12,6 +12,11 @@
 //!   completed handshakes per second (and, with `--gateway-pid`, the gateway's CPU time).
 //! * `--dh-bound S`: no network; the rate of (key pair generation + shared secret) in
 //!   group 2 with the default exponent size, what a responder pays per handshake.
+//! * `--flood mm1|am1|am1-unknown-group|header --rate R --sources CIDR --secs S
+//!   [--max-packets N]`: spoofed IKE first messages from random addresses of CIDR
+//!   through a raw socket, at R packets/s, for S seconds at most; a test tool for
+//!   network namespaces only (see `loadgen_flood/mod.rs`). The last line is
+//!   `FLOOD kind=K sent=N errors=E secs=S rate=R target=T cpu=C`.
 //!
 //! The preset's INITIAL-CONTACT is turned off: every simulated user comes from the same
 //! address without NAT, and INITIAL-CONTACT would make the gateway drop the others.
@@ -34,6 +39,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
+
+#[path = "loadgen_flood/mod.rs"]
+mod flood;
 
 /// Load generator for `pix-gateway run`: simulated VPN Client 4.x users from our own
 /// ike-sm initiator.
@@ -82,6 +90,21 @@ struct Args {
     /// PID of the gateway: report its CPU time (utime+stime) over the measured window.
     #[arg(long)]
     gateway_pid: Option<u32>,
+    /// Flood the gateway with spoofed first messages of this kind (namespaces only).
+    #[arg(long, value_enum, value_name = "KIND")]
+    flood: Option<flood::Kind>,
+    /// Flood: packets per second.
+    #[arg(long, default_value_t = 1000.0, value_name = "R")]
+    rate: f64,
+    /// Flood: the spoofed source addresses.
+    #[arg(long, default_value = "10.99.0.0/16", value_name = "CIDR")]
+    sources: ipnet::Ipv4Net,
+    /// Flood: how long, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "S")]
+    secs: f64,
+    /// Flood: at most this many packets (default rate x secs).
+    #[arg(long, value_name = "N")]
+    max_packets: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -105,6 +128,20 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         dh_bound(secs)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(kind) = args.flood {
+        let f = flood::Flood {
+            kind,
+            rate: args.rate,
+            sources: args.sources,
+            secs: args.secs,
+            max_packets: args.max_packets,
+            gateway: SocketAddrV4::new(args.gateway, args.port),
+            seed: args.seed,
+        };
+        let report = flood::run(&f, self_cpu_secs)?;
+        flood::print(&f, &report);
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.concurrency == 0 {
         anyhow::bail!("--concurrency must be at least 1");
     }
@@ -121,7 +158,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else if args.hold {
         local.block_on(&rt, hold(args))
     } else {
-        anyhow::bail!("nothing to do: give --hold, --rate-secs S or --dh-bound S")
+        anyhow::bail!("nothing to do: give --hold, --rate-secs S, --dh-bound S or --flood KIND")
     }
 }
 
