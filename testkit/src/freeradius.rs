@@ -18,11 +18,44 @@ pub fn edit(path: &Path, f: impl Fn(&str) -> String) {
     std::fs::write(path, f(&s)).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
+/// [`copy_config_stock`], then [`send_message_authenticator`]: what our RADIUS
+/// client needs by default (it refuses replies without a Message-Authenticator).
+pub fn copy_config(dir: &Path, log: &str, run: &str) -> PathBuf {
+    let raddb = copy_config_stock(dir, log, run);
+    send_message_authenticator(&raddb);
+    raddb
+}
+
+/// Makes the default site put a Message-Authenticator (RFC 3579) in every
+/// Access-Accept, Access-Reject and Access-Challenge: FreeRADIUS before 3.2.5
+/// (Debian 12 ships 3.2.1) sends one only in EAP replies, and a reply without it
+/// can be forged (Blast-RADIUS, CVE-2024-3596). This is the line an operator adds
+/// to the `authorize` section of `sites-enabled/default`:
+/// `update reply { &Message-Authenticator := 0x00 }` (the server computes it).
+pub fn send_message_authenticator(raddb: &Path) {
+    edit(&raddb.join("sites-enabled/default"), |s| {
+        let mut done = false;
+        let out: Vec<String> = s
+            .lines()
+            .map(|l| {
+                if !done && l.trim_end() == "authorize {" {
+                    done = true;
+                    format!("{l}\n\tupdate reply {{\n\t\t&Message-Authenticator := 0x00\n\t}}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(done, "sites-enabled/default has no `authorize {{` section");
+        out.join("\n")
+    });
+}
+
 /// Copies `/etc/freeradius/3.0` to `<dir>/raddb` and points `radiusd.conf` at
 /// `<dir>/<log>`, `<dir>/<run>` (both created) and the copy, without the
 /// `user`/`group` switch. Fails the test (never skips) when FreeRADIUS's
 /// configuration is not installed. Returns the raddb path.
-pub fn copy_config(dir: &Path, log: &str, run: &str) -> PathBuf {
+pub fn copy_config_stock(dir: &Path, log: &str, run: &str) -> PathBuf {
     let raddb = dir.join("raddb");
     let st = Command::new("cp")
         .args(["-a", "/etc/freeradius/3.0"])

@@ -8,7 +8,10 @@
 //! timeout (`aaa-server TAG (if) host IP KEY timeout N`); RADIUS requests are
 //! retransmitted unchanged up to `radius_retries` times per server before moving on.
 //! A reply that does not verify (wrong key, forged, stray) is dropped and the
-//! request keeps waiting, so a server with the wrong key ends in a timeout.
+//! request keeps waiting, so a server with the wrong key ends in a timeout. A
+//! verified RADIUS answer to an Access-Request without a Message-Authenticator is
+//! refused by default (Blast-RADIUS, CVE-2024-3596): a distinct error, and the
+//! request moves on to the next server.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -61,6 +64,15 @@ pub struct AaaConfig {
     pub radius_retries: u32,
     /// Whether Access-Requests carry a Message-Authenticator (RFC 3579).
     pub radius_message_authenticator: bool,
+    /// Whether an Access-Accept, Access-Reject or Access-Challenge must carry a
+    /// valid Message-Authenticator (default on: Blast-RADIUS, CVE-2024-3596). A
+    /// reply without one is refused with
+    /// [`XauthError::MissingMessageAuthenticator`] and the request moves on to
+    /// the next server (in the end [`AuthOutcome::Unreachable`]). A wrong one is
+    /// always refused, required or not.
+    pub radius_require_message_authenticator: bool,
+    /// The `aaa-server` tag, for error messages.
+    pub tag: String,
     /// Our address: NAS-IP-Address, and the TACACS+ `nas_addr` argument.
     pub nas_ip: Ipv4Addr,
     /// The TACACS+ `port` field (the PIX sends `PIX`).
@@ -79,6 +91,8 @@ impl AaaConfig {
             servers: Vec::new(),
             radius_retries: 4,
             radius_message_authenticator: true,
+            radius_require_message_authenticator: true,
+            tag: String::new(),
             nas_ip,
             port_name: b"PIX".to_vec(),
             tacacs_login: LoginKind::Pap,
@@ -274,6 +288,7 @@ pub struct AaaClient {
     next_ident: u8,
     transmits: VecDeque<AaaTransmit>,
     events: VecDeque<AaaEvent>,
+    refused_without_message_authenticator: u64,
 }
 
 impl AaaClient {
@@ -288,6 +303,7 @@ impl AaaClient {
             next_ident: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            refused_without_message_authenticator: 0,
         }
     }
 
@@ -402,6 +418,12 @@ impl AaaClient {
             .min()
     }
 
+    /// RADIUS replies refused because they carried no Message-Authenticator
+    /// (see [`AaaConfig::radius_require_message_authenticator`]).
+    pub fn refused_without_message_authenticator(&self) -> u64 {
+        self.refused_without_message_authenticator
+    }
+
     /// Requests outstanding.
     pub fn pending(&self) -> usize {
         self.pending.len()
@@ -472,6 +494,22 @@ impl AaaClient {
             .key;
         let p = radius::verify_response(datagram, ident, &auth, key)?;
         let is_auth = matches!(self.pending.get(&id).map(|p| &p.job), Some(Job::Auth(_)));
+        // Why after the Response Authenticator: a reply that does not even verify
+        // is noise (a silent drop); one that does but lacks the HMAC comes from a
+        // server that must be fixed, or from a Blast-RADIUS forgery.
+        if is_auth
+            && self.config.radius_require_message_authenticator
+            && p.attr(radius::attr::MESSAGE_AUTHENTICATOR).is_none()
+        {
+            self.refused_without_message_authenticator =
+                self.refused_without_message_authenticator.saturating_add(1);
+            self.next_server(now, rng, id);
+            return Err(XauthError::MissingMessageAuthenticator {
+                group: self.config.tag.clone(),
+                server: from.ip(),
+                reply: radius::code_name(p.code),
+            });
+        }
         if is_auth {
             match radius::access_result(&p) {
                 Ok(r) => {

@@ -135,6 +135,27 @@ pub enum XauthError {
         what: &'static str,
     },
 
+    /// A RADIUS Access-Accept, Access-Reject or Access-Challenge that verified
+    /// with our shared secret but carries no Message-Authenticator, while the
+    /// group requires one (the default): the Response Authenticator alone is
+    /// MD5 and can be forged by a man in the middle (Blast-RADIUS,
+    /// CVE-2024-3596, RFC 9765-era advice). Refused; the request moves on to the
+    /// group's next server. The fix is on the server: make it send one
+    /// (FreeRADIUS before 3.2.5: `update reply { &Message-Authenticator := 0x00 }`
+    /// in `authorize`; 3.2.5 and later send it by default).
+    #[error(
+        "aaa-server {group} host {server} answered {reply} without Message-Authenticator: \
+         refused (Blast-RADIUS, CVE-2024-3596); make the server send it"
+    )]
+    MissingMessageAuthenticator {
+        /// The `aaa-server` tag (empty when the client was not given one).
+        group: String,
+        /// The server's address.
+        server: std::net::IpAddr,
+        /// `Access-Accept`, `Access-Reject` or `Access-Challenge`.
+        reply: &'static str,
+    },
+
     /// A reply that matches no pending request (late, duplicate or forged).
     #[error("{protocol} reply with identifier {identifier} matches no pending request")]
     StrayReply {

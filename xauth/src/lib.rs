@@ -87,6 +87,14 @@
 //!   (`tests/freeradius.rs`: `wrong_shared_secret_fails_verification`).
 //! - FreeRADIUS 3.2 drops requests whose Message-Authenticator is wrong, and
 //!   delays rejects by a second (same test).
+//! - A RADIUS reply protected only by its MD5 Response Authenticator can be forged
+//!   (Blast-RADIUS, CVE-2024-3596): an Accept/Reject/Challenge without a
+//!   Message-Authenticator is refused by default, at once and with its own error;
+//!   FreeRADIUS before 3.2.5 must be told to send one (`tests/radius_blast.rs`,
+//!   `tests/freeradius.rs`: `stock_freeradius_without_message_authenticator_is_refused_with_a_clear_error`).
+//! - Password guessing across IKE SAs: [`throttle`] counts attempts still waiting
+//!   for their verdict, so parallel dialogues cannot all reach the AAA server
+//!   (`tests/throttle.rs`).
 //! - TACACS+ PAP uses minor version 1, ASCII minor version 0; sequence numbers must
 //!   not wrap (`tests/tacacs_server.rs`, `tacacs` unit tests).
 //! - The wire model's attribute buffers are plain `Vec`s: a REPLY with a password is

@@ -50,6 +50,19 @@ pub mod code {
     pub const ACCESS_CHALLENGE: u8 = 11;
 }
 
+/// The name of a packet code, for messages (`"code N"` names unknown ones).
+pub fn code_name(c: u8) -> &'static str {
+    match c {
+        code::ACCESS_REQUEST => "Access-Request",
+        code::ACCESS_ACCEPT => "Access-Accept",
+        code::ACCESS_REJECT => "Access-Reject",
+        code::ACCOUNTING_REQUEST => "Accounting-Request",
+        code::ACCOUNTING_RESPONSE => "Accounting-Response",
+        code::ACCESS_CHALLENGE => "Access-Challenge",
+        _ => "a reply of another code",
+    }
+}
+
 /// Attribute types used here.
 pub mod attr {
     /// User-Name.
@@ -438,8 +451,63 @@ pub fn build_access_request(
     Ok(bytes)
 }
 
+/// Builds a response to a request (what a server does; used by tests and test
+/// servers): with `message_authenticator`, a Message-Authenticator is appended
+/// and computed (RFC 3579 3.2, over the packet with the Request Authenticator in
+/// place), then the Response Authenticator (RFC 2865 3) over the result.
+pub fn build_response(
+    code: u8,
+    identifier: u8,
+    request_auth: &[u8; 16],
+    mut attributes: Vec<RadiusAttr>,
+    secret: &Secret,
+    message_authenticator: bool,
+) -> Result<Vec<u8>, XauthError> {
+    if message_authenticator {
+        attributes.push(RadiusAttr {
+            kind: attr::MESSAGE_AUTHENTICATOR,
+            value: vec![0; 16],
+        });
+    }
+    let p = Packet {
+        code,
+        identifier,
+        authenticator: *request_auth,
+        attributes,
+    };
+    let mut bytes = p.emit()?;
+    if message_authenticator {
+        let ma = message_authenticator_of(&bytes, request_auth, secret)?;
+        let start = bytes.len().saturating_sub(16);
+        if let Some(slot) = bytes.get_mut(start..) {
+            slot.copy_from_slice(&ma);
+        }
+    }
+    let auth = response_authenticator(&bytes, request_auth, secret);
+    if let Some(slot) = bytes.get_mut(4..HEADER_LEN) {
+        slot.copy_from_slice(&auth);
+    }
+    Ok(bytes)
+}
+
+fn message_authenticator_of(
+    packet: &[u8],
+    auth: &[u8; 16],
+    secret: &Secret,
+) -> Result<[u8; 16], XauthError> {
+    message_authenticator(packet, auth, secret).ok_or(XauthError::BadValue {
+        what: "RADIUS shared secret",
+        value: 0,
+    })
+}
+
 /// Checks a response belongs to our request and was made with our secret:
 /// identifier, Response Authenticator and (if present) Message-Authenticator.
+///
+/// Whether a Message-Authenticator must be present is the caller's policy
+/// ([`crate::aaa::AaaConfig::radius_require_message_authenticator`], on by
+/// default): without it only the MD5 Response Authenticator protects the reply,
+/// which Blast-RADIUS (CVE-2024-3596) forges.
 pub fn verify_response(
     datagram: &[u8],
     request_id: u8,
@@ -844,6 +912,43 @@ mod tests {
         let mut bad = acc.clone();
         bad[22] ^= 1;
         assert!(verify_response(&bad, 9, &ra, &secret()).is_err());
+    }
+
+    #[test]
+    fn built_responses_verify_with_and_without_message_authenticator() {
+        let ra = [9u8; 16];
+        let attrs = vec![RadiusAttr::u32(attr::SESSION_TIMEOUT, 60)];
+        let with = build_response(2, 5, &ra, attrs.clone(), &secret(), true).unwrap();
+        let p = verify_response(&with, 5, &ra, &secret()).unwrap();
+        let ma = p.attr(attr::MESSAGE_AUTHENTICATOR).unwrap();
+        assert_ne!(ma, [0u8; 16]);
+        assert_eq!(p.attr_u32(attr::SESSION_TIMEOUT), Some(60));
+        let without = build_response(2, 5, &ra, attrs, &secret(), false).unwrap();
+        let p = verify_response(&without, 5, &ra, &secret()).unwrap();
+        assert_eq!(p.attr(attr::MESSAGE_AUTHENTICATOR), None);
+        assert_eq!(with.len(), without.len() + 18);
+        // The wrong key fails either way; a forged Message-Authenticator with a
+        // matching Response Authenticator is caught by the HMAC.
+        assert!(verify_response(&with, 5, &ra, &Secret::from("other")).is_err());
+        let forged = build_response(
+            2,
+            5,
+            &ra,
+            vec![RadiusAttr {
+                kind: attr::MESSAGE_AUTHENTICATOR,
+                value: vec![0xaa; 16],
+            }],
+            &secret(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            verify_response(&forged, 5, &ra, &secret()),
+            Err(XauthError::BadAuthenticator {
+                what: "Message-Authenticator"
+            })
+        );
+        assert_eq!(code_name(code::ACCESS_CHALLENGE), "Access-Challenge");
     }
 
     #[test]

@@ -31,10 +31,20 @@ struct FreeRadius {
 }
 
 fn start_freeradius() -> FreeRadius {
+    start_freeradius_with(true)
+}
+
+/// `message_authenticator`: configure the server to send one in every reply (the
+/// stock Debian 3.2.1 configuration does not).
+fn start_freeradius_with(message_authenticator: bool) -> FreeRadius {
     require_tool("freeradius", &["-v"]);
     require_tool("timeout", &["--version"]);
     let dir = TempDir::new("radius");
-    let raddb = freeradius::copy_config(dir.path(), "log", "run");
+    let raddb = if message_authenticator {
+        freeradius::copy_config(dir.path(), "log", "run")
+    } else {
+        freeradius::copy_config_stock(dir.path(), "log", "run")
+    };
     let base = free_ports(5);
     // Listen on loopback only, on our ports (auth, acct, and the two former IPv6
     // listeners moved to loopback on ports of their own).
@@ -450,4 +460,42 @@ fn xauth_dialogue_with_a_radius_token_challenge() {
             user_name: b"token_user".to_vec()
         }))
     );
+}
+
+#[test]
+fn stock_freeradius_without_message_authenticator_is_refused_with_a_clear_error() {
+    // FreeRADIUS 3.2.1 as Debian ships it puts no Message-Authenticator in an
+    // Access-Accept to a PAP request: refused at once (Blast-RADIUS), with an
+    // error that says what to change, not after timeouts.
+    let r = start_freeradius_with(false);
+    let mut c = client_for(vec![spec(&r, "secretkey")], 3);
+    let t0 = std::time::Instant::now();
+    let (o, log) = auth_outcome(
+        &mut c,
+        login("cisco_customer", "cisco123"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o, AuthOutcome::Unreachable);
+    assert_eq!(log.datagrams_sent.len(), 1, "refused on the first reply");
+    assert!(t0.elapsed() < Duration::from_secs(2), "before the timeout");
+    assert_eq!(
+        log.dropped_replies,
+        vec![XauthError::MissingMessageAuthenticator {
+            group: String::new(),
+            server: r.auth.ip(),
+            reply: "Access-Accept",
+        }]
+    );
+    assert_eq!(c.refused_without_message_authenticator(), 1);
+    // The operator's explicit opt-out for such a server still works.
+    let mut cfg = AaaConfig::new(Protocol::Radius, Ipv4Addr::LOCALHOST);
+    cfg.servers = vec![spec(&r, "secretkey")];
+    cfg.radius_require_message_authenticator = false;
+    let mut c = AaaClient::new(cfg, LocalUsers::new());
+    let (o, _) = auth_outcome(
+        &mut c,
+        login("cisco_customer", "cisco123"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o, AuthOutcome::Accept(Default::default()));
 }
