@@ -811,3 +811,21 @@ impl Lab {
 pub fn have(tool: &str) -> bool {
     sh_ok(&format!("command -v {tool} >/dev/null"))
 }
+
+impl Lab {
+    /// A namespace for a flood generator on the wan (192.168.1.99/24), and a route in
+    /// the gateway's namespace for the spoofed sources `cidr` toward it: the gateway's
+    /// (or strongSwan's) replies to spoofed addresses end in that namespace, which does
+    /// not forward them, and never leave the lab. Returns the namespace.
+    pub fn flooder(&mut self, cidr: &str) -> String {
+        let ns = format!("{}f", self.id);
+        self.add_ns(&ns);
+        self.wan_port(&ns, "192.168.1.99/24");
+        must(&format!(
+            "ip netns exec {ns} sysctl -qw net.ipv4.ip_forward=0 && \
+             ip -n {} route add {cidr} via 192.168.1.99",
+            self.gw
+        ));
+        ns
+    }
+}
