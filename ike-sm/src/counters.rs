@@ -73,6 +73,12 @@ refusals! {
     HashMismatch = "hash_mismatch", "HASH did not verify";
     /// A Cisco fragment over the fragment limits.
     FragmentLimit = "fragment_limit", "IKE fragments over the limit";
+    /// A Quick Mode whose initiator ID (the peer's side) claims addresses its IKE SA does
+    /// not own: an SA without a Mode Config address naming 0.0.0.0/0, a local pool's
+    /// addresses or an address assigned to another SA (INVALID-ID-INFORMATION).
+    SelectorNotOwned = "selector_not_owned", "Quick Mode ID claims a pool address or another user's address";
+    /// An INITIAL-CONTACT that was not honoured: its SA never passed Xauth.
+    InitialContactIgnored = "initial_contact_ignored", "INITIAL-CONTACT ignored (Xauth did not succeed)";
 }
 
 /// One counter per [`Refusal`], monotonic since the endpoint was made.

@@ -82,6 +82,11 @@ pub struct ChildSa {
     /// with UDP-Encapsulated-Transport mode: what a transport-mode SA needs to fix up
     /// TCP/UDP checksums (RFC 3948 section 3.1.2). `None` when the peer sent none.
     pub peer_original_addr: Option<core::net::IpAddr>,
+    /// The address our Mode Config assigned to the peer of its IKE SA (a gateway's
+    /// lease), which the peer owns: a data plane routes traffic for it to this pair
+    /// before any other SA whose selector covers it, and takes packets from it out of no
+    /// other SA. `None` for a peer without one (`no-config-mode`) and on a client.
+    pub assigned_address: Option<Ipv4Addr>,
 }
 
 /// Something that happened.
@@ -236,8 +241,24 @@ pub enum DebugEvent {
     },
     /// "processing notify INITIAL_CONTACT" and the SAs it removes.
     InitialContact {
-        /// How many older IKE SAs of this peer were dropped.
+        /// How many older IKE SAs of this peer were dropped (0 while the notify waits
+        /// for Xauth: see [`DebugEvent::InitialContactHonoured`]).
         dropped: usize,
+    },
+    /// An INITIAL-CONTACT remembered from phase 1 acted on: after Xauth accepted the user
+    /// (or right after phase 1 without Xauth), the older IKE SAs of the same user and
+    /// peer went.
+    InitialContactHonoured {
+        /// How many older IKE SAs were deleted.
+        dropped: usize,
+    },
+    /// A Quick Mode initiator ID refused because the SA does not own what it names.
+    SelectorNotOwned {
+        /// The peer's proposed selector.
+        selector: TrafficSelector,
+        /// An address it covers that is a pool's or another SA's (`None`: it covers
+        /// every address).
+        covers: Option<Ipv4Addr>,
     },
     /// "SA has been authenticated".
     Authenticated,
@@ -415,6 +436,16 @@ fn selector_line(side: &str, s: &TrafficSelector) -> String {
     }
 }
 
+/// "10.1.2.0/255.255.255.0/0/0", the way `show crypto ipsec sa` prints an identity.
+fn selector_text(s: &TrafficSelector) -> String {
+    use crate::config::Selector;
+    match s.addr {
+        Selector::Addr(a) => format!("{a}/255.255.255.255/{}/{}", s.protocol, s.port),
+        Selector::Subnet(a, m) => format!("{a}/{m}/{}/{}", s.protocol, s.port),
+        Selector::Range(a, b) => format!("{a}-{b}/{}/{}", s.protocol, s.port),
+    }
+}
+
 fn vpi(v: u64) -> String {
     // The PIX prints the 4-byte value byte by byte: "0x0 0x20 0xc4 0x9b".
     let b = u32::try_from(v).unwrap_or(u32::MAX).to_be_bytes();
@@ -526,6 +557,24 @@ impl DebugEvent {
                 if *dropped > 0 {
                     v.push("IPSEC(key_engine_delete_sas): rec'd delete notify from ISAKMP".into());
                 }
+            }
+            Self::InitialContactHonoured { dropped } => {
+                v.push(format!(
+                    "ISAKMP (0): INITIAL_CONTACT honoured: {dropped} older IKE SA(s) of this user and peer deleted"
+                ));
+                if *dropped > 0 {
+                    v.push("IPSEC(key_engine_delete_sas): rec'd delete notify from ISAKMP".into());
+                }
+            }
+            Self::SelectorNotOwned { selector, covers } => {
+                let what = covers.map_or_else(
+                    || "every address".to_string(),
+                    |a| format!("{a}, a pool address or another peer's"),
+                );
+                v.push(format!(
+                    "IPSEC(validate_proposal): proxy identity {} is not this peer's: it covers {what}",
+                    selector_text(selector)
+                ));
             }
             Self::Authenticated => v.push("ISAKMP (0): SA has been authenticated".into()),
             Self::HashFailed => v.push("ISAKMP (0): HASH verification failed".into()),

@@ -390,6 +390,28 @@ impl Pools {
         self.external.contains(&addr) || self.pools.iter().any(|p| p.is_leased(addr))
     }
 
+    /// The first address in `first..=last` that lies in a pool (leased or not), or that
+    /// AAA assigned outside every pool: whether a range of addresses touches what Mode
+    /// Config hands out. O(pools + log external).
+    pub fn overlaps(&self, first: Ipv4Addr, last: Ipv4Addr) -> Option<Ipv4Addr> {
+        let (lo, hi) = (u32::from(first), u32::from(last));
+        if lo > hi {
+            return None;
+        }
+        let in_pool = self
+            .pools
+            .iter()
+            .filter(|p| lo <= u32::from(p.last()) && u32::from(p.first()) <= hi)
+            .map(|p| u32::from(p.first()).max(lo))
+            .min()
+            .map(Ipv4Addr::from);
+        let external = self.external.range(first..=last).next().copied();
+        match (in_pool, external) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Leases an address for `user` from the first of `pools` that has one free.
     pub fn allocate(&mut self, pools: &[String], user: &str) -> Result<Lease, ModeCfgError> {
         let mut last = None;
@@ -491,6 +513,35 @@ mod tests {
 
     fn ip(s: &str) -> Ipv4Addr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn overlaps_finds_pool_and_external_addresses_in_a_range() {
+        let mut p = seed();
+        let (a, b) = (ip("10.89.129.0"), ip("10.89.129.255"));
+        assert_eq!(p.overlaps(a, b), Some(ip("10.89.129.200")));
+        assert_eq!(
+            p.overlaps(ip("10.89.129.202"), b),
+            Some(ip("10.89.129.202"))
+        );
+        assert_eq!(p.overlaps(ip("10.89.129.205"), b), None);
+        assert_eq!(p.overlaps(b, a), None, "reversed range");
+        let aaa = AaaAddress {
+            addr: ip("10.7.0.9"),
+            netmask: None,
+        };
+        let l = p.assign_aaa(aaa, "u").unwrap();
+        assert_eq!(
+            p.overlaps(ip("10.7.0.0"), ip("10.7.0.255")),
+            Some(ip("10.7.0.9"))
+        );
+        assert_eq!(
+            p.overlaps(ip("0.0.0.0"), ip("255.255.255.255")),
+            Some(ip("10.7.0.9"))
+        );
+        assert_eq!(p.overlaps(ip("10.7.0.10"), ip("10.7.0.255")), None);
+        p.release(l).unwrap();
+        assert_eq!(p.overlaps(ip("10.7.0.0"), ip("10.7.0.255")), None);
     }
 
     fn seed() -> Pools {

@@ -156,6 +156,7 @@ fn loosen(c: &ike_sm::ChildSa) -> ike_sm::ChildSa {
         remote: c.remote,
         natt_ports: c.natt_ports,
         peer_original_addr: c.peer_original_addr,
+        assigned_address: c.assigned_address,
     }
 }
 

@@ -66,6 +66,19 @@ fn selector(id: &IdPayload<'_>) -> Result<TrafficSelector, SmError> {
     })
 }
 
+/// The first and last address `sel` covers (a subnet with a non-contiguous mask: the
+/// span from its lowest to its highest address).
+fn span(sel: &Selector) -> (core::net::Ipv4Addr, core::net::Ipv4Addr) {
+    match *sel {
+        Selector::Addr(a) => (a, a),
+        Selector::Subnet(a, m) => {
+            let (a, m) = (u32::from(a), u32::from(m));
+            ((a & m).into(), (a | !m).into())
+        }
+        Selector::Range(x, y) => (x.min(y), x.max(y)),
+    }
+}
+
 /// Whether `sel` covers exactly the one address `a` (IPV4_ADDR, a /32 subnet, or a
 /// one-address range).
 fn selects_only(sel: &Selector, a: core::net::Ipv4Addr) -> bool {
@@ -131,6 +144,17 @@ fn keys_for(
 }
 
 impl Endpoint {
+    /// Whether a peer without a Mode Config address may not claim `sel`: `Some(None)`
+    /// when it covers every address, `Some(Some(a))` when it covers `a`, an address of a
+    /// local pool or one AAA assigned to another SA; `None` when it may.
+    fn not_owned(&self, sel: &Selector) -> Option<Option<core::net::Ipv4Addr>> {
+        let (first, last) = span(sel);
+        if first == core::net::Ipv4Addr::UNSPECIFIED && last == core::net::Ipv4Addr::BROADCAST {
+            return Some(None);
+        }
+        self.pools.overlaps(first, last).map(Some)
+    }
+
     fn child_event(
         &mut self,
         sa: &mut IkeSa,
@@ -190,6 +214,7 @@ impl Endpoint {
             remote: sa.remote,
             natt_ports: sa.floated.then(|| (sa.local.port(), sa.remote.port())),
             peer_original_addr: qm.peer_oa,
+            assigned_address: sa.assigned.filter(|_| sa.role == Role::Responder),
         })));
         Ok(())
     }
@@ -464,12 +489,27 @@ impl Endpoint {
         // inside host's) address as its proxy and receive its traffic.
         if let Some(a) = sa.assigned.filter(|_| sa.role == Role::Responder) {
             if !selects_only(&remote_sel.addr, a) {
+                self.refuse(crate::counters::Refusal::SelectorNotOwned);
                 self.debug(DebugEvent::Dropped(
                     "Quick Mode initiator ID is not the Mode Config address",
                 ));
                 self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
                 return Ok(());
             }
+        } else if let Some(covers) = self.not_owned(&remote_sel.addr) {
+            // An SA without a Mode Config address (an `isakmp key ... no-config-mode` peer,
+            // or Mode Config off) names its own networks, but never every address, a
+            // local pool's addresses or an address assigned to another SA: with one, it
+            // would take that user's inbound traffic and send with its address. The PIX
+            // refuses proxy identities it does not allow with INVALID-ID-INFORMATION,
+            // as for the check above; the IKE SA stays.
+            self.refuse(crate::counters::Refusal::SelectorNotOwned);
+            self.debug(DebugEvent::SelectorNotOwned {
+                selector: remote_sel,
+                covers,
+            });
+            self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
+            return Ok(());
         }
         // PFS: the peer's KE decides when we have no `set pfs`; with one, KE is required.
         let group = match (parsed.ke, pfs_cfg) {

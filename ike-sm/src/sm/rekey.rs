@@ -196,6 +196,8 @@ impl Endpoint {
                 && s.role == old.role
                 && s.remote == old.remote
                 && s.identity == old.identity
+                // Another Xauth user behind the same address and group is no heir.
+                && s.user == old.user
                 && s.id > old.id
         };
         let heir = self

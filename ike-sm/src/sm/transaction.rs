@@ -10,7 +10,7 @@ use crate::config::ClientModeCfg;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase2::hashes_equal;
 use crate::crypto::secret::Secret;
-use crate::event::{DebugEvent, Event, FailReason};
+use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::SmError;
 use isakmp_wire::cfg::{CfgType, ConfigPayload};
 use isakmp_wire::{Body, ExchangeType, Message};
@@ -336,9 +336,17 @@ impl Endpoint {
                         sa: sa.id,
                         user: Some(user),
                     });
+                    // Before Mode Config: the old SA's address is free again for this one.
+                    self.honour_initial_contact(sa);
                     self.start_modecfg_server(sa, now, rng)?;
                 }
                 xauth::ServerEvent::Finished(xauth::Outcome::Failed { .. }) => {
+                    if core::mem::take(&mut sa.initial_contact) {
+                        self.refuse(crate::counters::Refusal::InitialContactIgnored);
+                        self.debug(DebugEvent::Dropped(
+                            "INITIAL-CONTACT ignored: Xauth did not succeed",
+                        ));
+                    }
                     self.event(Event::XauthDone {
                         sa: sa.id,
                         user: None,
@@ -533,11 +541,14 @@ impl Endpoint {
                     }
                     None => {
                         sa.xauth_done = true;
+                        self.honour_initial_contact(sa);
                         self.start_modecfg_server(sa, now, rng)
                     }
                 }
             }
             Role::Initiator => {
+                // The gateway authenticated with phase 1: nothing more to wait for.
+                self.honour_initial_contact(sa);
                 let wants_xauth = sa.profile.as_ref().is_some_and(|p| p.xauth.is_some());
                 if wants_xauth {
                     Ok(())
@@ -550,6 +561,70 @@ impl Endpoint {
         };
         if let Err(e) = r {
             self.debug(DebugEvent::Dropped(super::error_word(&e)));
+        }
+    }
+
+    /// Phase 1 carried INITIAL-CONTACT: remembered on the SA and acted on once the peer
+    /// has proved who it is ([`Self::honour_initial_contact`]), not now.
+    pub(crate) fn note_initial_contact(&mut self, sa: &mut IkeSa) {
+        sa.initial_contact = true;
+        self.debug(DebugEvent::InitialContact { dropped: 0 });
+    }
+
+    /// INITIAL-CONTACT (RFC 2407 section 4.6.3.3: the sender has no other SA with us) is
+    /// honoured only once the peer is authenticated as far as it will be: after Xauth
+    /// accepted the user, for an SA that does Xauth; right after phase 1 otherwise (a
+    /// `no-xauth` peer, a gateway without `client authentication`, and our own SAs as
+    /// a client). Then the other established IKE SAs of the same user and the same peer
+    /// go, without DELETEs (the peer has forgotten them): the same Xauth user name, or
+    /// for an SA without Xauth the same phase-1 identity among the SAs without Xauth;
+    /// the same address, or address and port behind a NAT, where several clients share
+    /// one address. Anybody else's SAs stay: another user logging in from the same
+    /// address with INITIAL-CONTACT, or a guesser whose password is refused, drops
+    /// nothing.
+    pub(crate) fn honour_initial_contact(&mut self, sa: &mut IkeSa) {
+        if !core::mem::take(&mut sa.initial_contact) {
+            return;
+        }
+        let same = |o: &IkeSa| {
+            let peer = if sa.nat_remote {
+                o.remote == sa.remote
+            } else {
+                o.remote.ip() == sa.remote.ip()
+            };
+            let user = match sa.user.as_deref() {
+                Some(u) => o.user.as_deref() == Some(u),
+                None => o.user.is_none() && o.xauth_srv.is_none() && o.identity == sa.identity,
+            };
+            peer && user && o.established() && o.role == sa.role && o.id != sa.id
+        };
+        let old: Vec<SaId> = self
+            .sas_of_peer(sa.remote.ip())
+            .filter(|o| same(o))
+            .map(|o| o.id)
+            .collect();
+        debug_assert_eq!(
+            old,
+            self.sas
+                .values()
+                .filter(|o| same(o))
+                .map(|o| o.id)
+                .collect::<Vec<_>>(),
+            "peer index lookup differs from a pass over every SA"
+        );
+        self.debug(DebugEvent::InitialContactHonoured { dropped: old.len() });
+        for id in old {
+            if let Some(mut o) = self.sas.remove(&id) {
+                // The peer has forgotten these SAs: their child SAs and address end with
+                // them, handed over to no heir (as after a phase-1 rekey).
+                for (spi_in, _, _) in core::mem::take(&mut o.children) {
+                    self.event(Event::ChildDeleted { sa: id, spi_in });
+                }
+                if let Some(l) = o.lease.take() {
+                    let _ = self.pools.release(l);
+                }
+                self.cleanup(&mut o);
+            }
         }
     }
 
