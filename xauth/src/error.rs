@@ -10,7 +10,7 @@ use thiserror::Error;
 /// caller which ones mean "ignore this message" (the draft's and the PIX's
 /// behaviour for stray or mismatched transaction messages) rather than "fail".
 #[non_exhaustive]
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum XauthError {
     /// The attribute list did not parse.
     #[error("attribute list: {0}")]
@@ -154,6 +154,17 @@ pub enum XauthError {
         server: std::net::IpAddr,
         /// `Access-Accept`, `Access-Reject` or `Access-Challenge`.
         reply: &'static str,
+    },
+
+    /// A TACACS+ packet would go out (or was accepted) with a clear body: no
+    /// shared key, or the unencrypted flag. Never done: the body holds the user
+    /// name and password.
+    #[error(
+        "TACACS+ refuses to send an unencrypted body ({reason}): give the aaa-server host a key"
+    )]
+    TacacsUnencrypted {
+        /// `no shared key` or the flag.
+        reason: &'static str,
     },
 
     /// A reply that matches no pending request (late, duplicate or forged).

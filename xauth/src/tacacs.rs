@@ -151,38 +151,51 @@ pub fn obfuscate(key: &Secret, header: &Header, body: &mut [u8]) {
     }
 }
 
-/// Builds a whole packet: sets `length`, obfuscates the body with `key` (or sets
-/// [`FLAG_UNENCRYPTED`] if `key` is empty).
-pub fn seal(mut header: Header, body: &[u8], key: &Secret) -> Result<Vec<u8>, XauthError> {
+/// Builds a whole packet: sets `length` and obfuscates the body with `key`.
+///
+/// Never a clear body: an empty `key` or a header with [`FLAG_UNENCRYPTED`] is
+/// refused ([`XauthError::TacacsUnencrypted`]), because the body holds the user
+/// name and password (RFC 8907 10.5.2: unencrypted is for debugging only).
+pub fn seal(header: Header, body: &[u8], key: &Secret) -> Result<Vec<u8>, XauthError> {
+    if key.is_empty() {
+        return Err(XauthError::TacacsUnencrypted {
+            reason: "no shared key",
+        });
+    }
+    if header.flags & FLAG_UNENCRYPTED != 0 {
+        return Err(XauthError::TacacsUnencrypted {
+            reason: "the header asks for TAC_PLUS_UNENCRYPTED_FLAG",
+        });
+    }
+    let mut header = header;
     header.length = u32::try_from(body.len()).map_err(|_| XauthError::TooLong {
         what: "TACACS+ body",
         length: body.len(),
         max: MAX_BODY_LEN,
     })?;
-    if key.is_empty() {
-        header.flags |= FLAG_UNENCRYPTED;
-    } else {
-        header.flags &= !FLAG_UNENCRYPTED;
-    }
     // Why in place: the clear body may hold a password; obfuscating a copy would
     // leave that copy unwiped. The exact capacity means no reallocation leaves the
     // clear bytes behind either.
     let mut out = Vec::with_capacity(HEADER_LEN.saturating_add(body.len()));
     header.emit(&mut out);
     out.extend_from_slice(body);
-    if !key.is_empty() {
-        if let Some(b) = out.get_mut(HEADER_LEN..) {
-            obfuscate(key, &header, b);
-        }
+    if let Some(b) = out.get_mut(HEADER_LEN..) {
+        obfuscate(key, &header, b);
     }
     Ok(out)
 }
 
 /// Splits a whole packet into its header and clear body.
 ///
-/// A body marked unencrypted is refused when we have a key (RFC 8907 4.5: a
-/// client configured with a key must not accept clear bodies).
+/// A body marked unencrypted is refused (RFC 8907 4.5: a client configured with
+/// a key must not accept clear bodies, and we never run without one), and so is
+/// an empty `key`.
 pub fn open(packet: &[u8], key: &Secret) -> Result<(Header, Vec<u8>), XauthError> {
+    if key.is_empty() {
+        return Err(XauthError::TacacsUnencrypted {
+            reason: "no shared key",
+        });
+    }
     let header = Header::parse(packet)?;
     let len = usize::try_from(header.length).unwrap_or(usize::MAX);
     if len > MAX_BODY_LEN {
@@ -204,17 +217,14 @@ pub fn open(packet: &[u8], key: &Secret) -> Result<(Header, Vec<u8>), XauthError
             reason: "is shorter than the bytes given",
         });
     }
-    let mut body = body.to_vec();
     if header.flags & FLAG_UNENCRYPTED != 0 {
-        if !key.is_empty() {
-            return Err(XauthError::BadValue {
-                what: "TACACS+ flags (clear body while a key is set)",
-                value: u64::from(header.flags),
-            });
-        }
-    } else {
-        obfuscate(key, &header, &mut body);
+        return Err(XauthError::BadValue {
+            what: "TACACS+ flags (clear body while a key is set)",
+            value: u64::from(header.flags),
+        });
     }
+    let mut body = body.to_vec();
+    obfuscate(key, &header, &mut body);
     Ok((header, body))
 }
 
@@ -1069,11 +1079,36 @@ mod tests {
         let (h2, body) = open(&p, &key()).unwrap();
         assert_eq!(body, b"hello");
         assert_eq!(h2.length, 5);
-        // A clear body is refused when a key is set, accepted without one.
-        let clear = seal(h, b"hello", &Secret::new(Vec::new())).unwrap();
-        assert_eq!(clear[3] & FLAG_UNENCRYPTED, 1);
-        assert!(open(&clear, &key()).is_err());
-        assert_eq!(open(&clear, &Secret::new(Vec::new())).unwrap().1, b"hello");
+        // Never a clear body: no key, or the unencrypted flag, is refused on the
+        // way out; a clear body is refused on the way in.
+        let no_key = XauthError::TacacsUnencrypted {
+            reason: "no shared key",
+        };
+        assert_eq!(
+            seal(h, b"hello", &Secret::new(Vec::new())),
+            Err(no_key.clone())
+        );
+        assert_eq!(open(&p, &Secret::new(Vec::new())), Err(no_key.clone()));
+        assert!(no_key.to_string().contains("unencrypted"), "{no_key}");
+        let flagged = Header {
+            flags: FLAG_UNENCRYPTED,
+            ..h
+        };
+        assert!(matches!(
+            seal(flagged, b"hello", &key()),
+            Err(XauthError::TacacsUnencrypted { .. })
+        ));
+        let mut clear = Vec::new();
+        Header {
+            length: 5,
+            ..flagged
+        }
+        .emit(&mut clear);
+        clear.extend_from_slice(b"hello");
+        assert!(matches!(
+            open(&clear, &key()),
+            Err(XauthError::BadValue { .. })
+        ));
         for n in 0..p.len() {
             assert!(open(&p[..n], &key()).is_err(), "prefix {n}");
         }

@@ -815,6 +815,58 @@ fn aaa_group_without_servers_is_an_error() {
 }
 
 #[test]
+fn tacacs_group_with_an_empty_key_sends_nothing() {
+    // A keyless TACACS+ host would send the password in a clear body: the
+    // request fails with a clear error and nothing reaches the wire, for the
+    // login and for accounting alike.
+    let mut cfg = AaaConfig::new(Protocol::Tacacs, Ipv4Addr::LOCALHOST);
+    cfg.servers.push(xauth::aaa::ServerSpec {
+        addr: "127.0.0.1:49".parse().unwrap(),
+        acct_addr: None,
+        key: Secret::new(Vec::new()),
+        timeout: Duration::from_secs(5),
+    });
+    let mut c = AaaClient::new(cfg, LocalUsers::new());
+    let r = c.authenticate(
+        Instant::now(),
+        &mut TestRng(1),
+        AuthRequest {
+            user: b"u".to_vec(),
+            password: Secret::from("p"),
+            client_addr: None,
+            radius_state: None,
+        },
+    );
+    let want = XauthError::TacacsUnencrypted {
+        reason: "no shared key",
+    };
+    assert_eq!(r, Err(want.clone()));
+    assert_eq!(
+        want.to_string(),
+        "TACACS+ refuses to send an unencrypted body (no shared key): give the aaa-server host a key"
+    );
+    let acct = xauth::aaa::AcctInfo {
+        status: xauth::radius::AcctStatus::Start,
+        user: b"u".to_vec(),
+        group: None,
+        client_addr: "192.0.2.1".parse().unwrap(),
+        framed_ip: None,
+        service: b"ipsec".to_vec(),
+        task_id: 1,
+        start_time: 0,
+        elapsed_time: None,
+        bytes_in: None,
+        bytes_out: None,
+        packets_in: None,
+        packets_out: None,
+        class: None,
+    };
+    assert_eq!(c.account(Instant::now(), &mut TestRng(1), acct), Err(want));
+    assert_eq!(c.poll_transmit(), None);
+    assert_eq!(c.pending(), 0);
+}
+
+#[test]
 fn attribute_list_with_mode_config_neighbours() {
     // A list mixing Xauth and Mode Config attributes keeps the others as Unknown.
     let raw = [0xc0, 0x88, 0, 0, 0x00, 0x01, 0, 0, 0x40, 0x89, 0, 1, b'x'];

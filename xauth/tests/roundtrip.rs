@@ -108,7 +108,7 @@ proptest! {
     #[test]
     fn tacacs_seal_open_round_trip(
         seq in any::<u8>(), minor in 0u8..2, kind in 1u8..4, session in any::<u32>(),
-        key in bytes_up_to(32), body in bytes_up_to(500),
+        key in proptest::collection::vec(any::<u8>(), 1..=32), body in bytes_up_to(500),
     ) {
         let h = Header { version: 0xc0 | minor, kind: PacketType::from(kind), seq_no: seq, flags: 0, session_id: session, length: 0 };
         let key = Secret::new(key);

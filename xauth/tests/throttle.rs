@@ -256,8 +256,8 @@ fn tables_are_bounded_and_keep_locked_entries_longest() {
     for _ in 0..5 {
         fail(&mut th, t0, b"victim-pair", ip(7)).unwrap();
     }
-    // 100,000 other names and addresses, one failure each.
-    for i in 0..100_000u32 {
+    // 20,000 other names and addresses, one failure each.
+    for i in 0..20_000u32 {
         let _ = fail(
             &mut th,
             t0 + Duration::from_millis(1),
@@ -269,7 +269,7 @@ fn tables_are_bounded_and_keep_locked_entries_longest() {
     }
     let s = th.stats();
     assert_eq!((s.pair_entries, s.user_entries), (64, 64));
-    assert!(s.evicted >= 2 * (100_000 - 64), "{s:?}");
+    assert!(s.evicted >= 2 * (20_000 - 64), "{s:?}");
     // The lockout survived the churn (locked entries are moved back, not forgotten).
     let e = th.check(t0 + secs(1), b"victim-pair", ip(7)).unwrap_err();
     assert_eq!(e.scope, Scope::UserSource);
@@ -402,7 +402,7 @@ fn small_cfg() -> ThrottleConfig {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// A schedule from one source never refuses the same users from another one.
     #[test]
