@@ -10,11 +10,14 @@
 
 pub mod control;
 pub mod dataplane;
+pub mod guard;
 pub mod keylog;
 pub mod policy;
 pub mod serve;
 pub mod setup;
 pub mod show;
+#[cfg(test)]
+mod ownership_tests;
 #[cfg(test)]
 mod tests;
 
@@ -125,8 +128,8 @@ pub struct Aaa {
     pub tag: String,
     /// The Sans-IO client.
     pub client: xauth::aaa::AaaClient,
-    /// Requests in flight, by request: the SA and the user.
-    pub pending: HashMap<xauth::aaa::RequestId, (SaId, String)>,
+    /// Requests in flight, by request: the SA, the user and the client's address.
+    pub pending: HashMap<xauth::aaa::RequestId, (SaId, String, Option<IpAddr>)>,
 }
 
 /// Everything the gateway holds that is not IO.
@@ -191,6 +194,20 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// The last packets the policy dropped, with the deciding config line (`show drops`).
     pub recent_drops: std::collections::VecDeque<String>,
+    /// Xauth guessing throttle and the rate-limited summaries of drops and refusals.
+    guard: guard::Guard,
+    /// The IKE endpoint's refusal total last seen (a change arms a summary).
+    seen_refusals: u64,
+}
+
+/// A name from the peer, safe for one log line (control characters and quotes escaped,
+/// at most 64 characters).
+pub fn printable(name: &str) -> String {
+    let mut o: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+    if name.chars().count() > 64 {
+        o.push_str("...");
+    }
+    o
 }
 
 /// How many dropped packets `show drops` remembers.
@@ -332,6 +349,41 @@ impl Gateway {
                 metric_label(k)
             );
         }
+        let _ = writeln!(o, "# HELP pix_ike_refusals_total IKE datagrams dropped and negotiations refused, by reason.\n# TYPE pix_ike_refusals_total counter");
+        for r in ike_sm::Refusal::ALL {
+            let _ = writeln!(
+                o,
+                "pix_ike_refusals_total{{reason=\"{}\"}} {}",
+                r.label(),
+                self.ike.counters().get(*r)
+            );
+        }
+        let t = self.guard.throttle().stats();
+        let _ = writeln!(o, "# HELP pix_xauth_throttle_total Xauth guessing throttle: lockouts started and logins refused without asking AAA.\n# TYPE pix_xauth_throttle_total counter");
+        for (what, n) in [
+            ("lockout_user_source", t.lockouts_user_source),
+            ("lockout_user", t.lockouts_user),
+            ("refused_user_source", t.refused_user_source),
+            ("refused_user", t.refused_user),
+            ("refused_in_flight", t.refused_in_flight),
+            ("failures", t.failures),
+            ("refusals_delayed", self.guard.delayed),
+        ] {
+            let _ = writeln!(o, "pix_xauth_throttle_total{{event=\"{what}\"}} {n}");
+        }
+        let _ = writeln!(o, "# HELP pix_xauth_throttle_entries Entries of the Xauth throttle's tables.\n# TYPE pix_xauth_throttle_entries gauge");
+        let _ = writeln!(
+            o,
+            "pix_xauth_throttle_entries{{table=\"user_source\"}} {}",
+            t.pair_entries
+        );
+        let _ = writeln!(
+            o,
+            "pix_xauth_throttle_entries{{table=\"user\"}} {}",
+            t.user_entries
+        );
+        let _ = writeln!(o, "# HELP pix_xauth_refusals_held Xauth refusals held back now (growing delay).\n# TYPE pix_xauth_refusals_held gauge");
+        let _ = writeln!(o, "pix_xauth_refusals_held {}", self.guard.held());
         o
     }
 
@@ -396,7 +448,21 @@ impl Gateway {
             log: Vec::new(),
             metrics: Metrics::default(),
             recent_drops: std::collections::VecDeque::new(),
+            guard: guard::Guard::new(guard::GuardLimits::default()),
+            seen_refusals: 0,
         }
+    }
+
+    /// Sets the Xauth throttle and log-summary limits (`--limit xauth-*`,
+    /// `--limit log-interval`); the throttle starts empty.
+    pub fn set_guard_limits(&mut self, limits: guard::GuardLimits) {
+        self.guard = guard::Guard::new(limits);
+    }
+
+    /// The Xauth throttle and refusal summaries.
+    #[must_use]
+    pub fn guard(&self) -> &guard::Guard {
+        &self.guard
     }
 
     fn debug_line(&mut self, line: String) {
@@ -435,6 +501,11 @@ impl Gateway {
         );
         self.most_in_progress = self.most_in_progress.max(self.in_progress_now);
         self.most_users = self.most_users.max(self.users_now);
+        let refusals = self.ike.counters().total();
+        if refusals != self.seen_refusals {
+            self.seen_refusals = refusals;
+            self.guard.something_counted(now);
+        }
     }
 
     /// What one session adds to (users, Xauth in progress).
@@ -496,10 +567,19 @@ impl Gateway {
         let Some(a) = self.aaa.get_mut(tag) else {
             return;
         };
-        let Some((sa, user)) = a.pending.remove(&request) else {
+        let Some((sa, user, source)) = a.pending.remove(&request) else {
             return;
         };
         let accept = matches!(outcome, xauth::aaa::AuthOutcome::Accept(_));
+        // Only a real verdict counts for the throttle (a dead server is no guess).
+        let mut refuse_at = now;
+        if let Some(source) = source {
+            if matches!(outcome, xauth::aaa::AuthOutcome::Unreachable) {
+                self.guard.abandon(now, &user, source);
+            } else {
+                refuse_at = self.guard.verdict(now, &user, source, accept);
+            }
+        }
         bump(
             &mut self.metrics.xauth,
             if accept { "accepted" } else { "rejected" },
@@ -514,14 +594,20 @@ impl Gateway {
             xauth::aaa::AuthOutcome::Unreachable => "no AAA server answered: rejected",
         };
         let tag = a.tag.clone();
+        let shown = printable(&user);
         self.log
-            .push(format!("xauth: user '{user}' {why} by aaa-server {tag}"));
+            .push(format!("xauth: user '{shown}' {why} by aaa-server {tag}"));
+        if !accept && refuse_at > now {
+            // A wrong guess: the peer hears the refusal only after the growing delay.
+            self.guard.hold(refuse_at, sa);
+            return;
+        }
         self.edit_session(sa, |s| s.xauth_pending = false);
         // RADIUS Framed-IP-Address: Mode Config hands out that address.
         let framed = match &outcome {
             xauth::aaa::AuthOutcome::Accept(info) => info.framed_ip.map(|addr| {
                 self.log.push(format!(
-                    "xauth: aaa-server {tag} assigns {addr} to user '{user}' (Framed-IP-Address)"
+                    "xauth: aaa-server {tag} assigns {addr} to user '{shown}' (Framed-IP-Address)"
                 ));
                 modecfg::AaaAddress {
                     addr,
@@ -583,6 +669,17 @@ impl Gateway {
             Event::XauthCredentials { sa, user, password } => {
                 let client_addr = self.sessions.get(&sa).map(|s| s.remote.ip());
                 self.edit_session(sa, |s| s.xauth_pending = true);
+                if let Some(source) = client_addr {
+                    if let guard::Admit::RefuseAt(at) = self.guard.admit(now, &user, source) {
+                        // Locked out: the AAA server is not asked; the refusal waits.
+                        self.debug_line(format!(
+                            "xauth: user '{}' from {source} locked out: refused without asking AAA",
+                            printable(&user)
+                        ));
+                        self.guard.hold(at, sa);
+                        return;
+                    }
+                }
                 match self.xauth_tag.as_ref().and_then(|t| self.aaa.get_mut(t)) {
                     Some(a) => {
                         let req = xauth::aaa::AuthRequest {
@@ -593,7 +690,7 @@ impl Gateway {
                         };
                         match a.client.authenticate(now, rng, req) {
                             Ok(id) => {
-                                a.pending.insert(id, (sa, user));
+                                a.pending.insert(id, (sa, user, client_addr));
                             }
                             Err(e) => {
                                 self.log
@@ -720,9 +817,21 @@ impl Gateway {
                 gone.len()
             ));
         }
+        let mut abandoned = Vec::new();
         for a in self.aaa.values_mut() {
-            a.pending.retain(|_, (s, _)| *s != sa);
+            a.pending.retain(|_, (s, user, source)| {
+                if *s == sa {
+                    abandoned.push((core::mem::take(user), *source));
+                }
+                *s != sa
+            });
         }
+        for (user, source) in abandoned {
+            if let Some(source) = source {
+                self.guard.abandon(now, &user, source);
+            }
+        }
+        self.guard.forget(sa);
     }
 
     /// Enters a user in the policy (uauth, route) once Xauth and Mode Config are done.
@@ -824,10 +933,15 @@ impl Gateway {
                 let inner = esp.get_mut(range.clone())?;
                 let (d, ev) = self.policy.from_client(now, inner);
                 self.account(now, ev, rng);
-                self.policy_verdict(d, "inbound").then_some(range)
+                let pass = self.policy_verdict(d, "inbound");
+                if !pass {
+                    self.guard.something_counted(now);
+                }
+                pass.then_some(range)
             }
             Err(d) => {
                 if d != dataplane::Drop::Dummy {
+                    self.guard.something_counted(now);
                     self.debug_line(format!(
                         "IPSEC(inbound): packet from {from} dropped: {}",
                         d.word()
@@ -850,6 +964,7 @@ impl Gateway {
         let (d, ev) = self.policy.to_client(now, packet);
         self.account(now, ev, rng);
         if !self.policy_verdict(d, "outbound") {
+            self.guard.something_counted(now);
             return None;
         }
         match self.data.outbound(now, rng, packet, out) {
@@ -911,17 +1026,59 @@ impl Gateway {
     /// last ones the policy dropped with the configuration line that decided.
     fn show_drops(&self) -> String {
         use std::fmt::Write as _;
-        let mut o = String::from("Dropped packets (since start)\n");
-        for (k, n) in &self.esp_drops() {
-            let _ = writeln!(o, "  ipsec  {n:>10}  {k}");
-        }
-        for (k, n) in self.policy.drops() {
-            let _ = writeln!(o, "  policy {n:>10}  {k}");
+        let mut o = String::from("Dropped packets and refused negotiations (since start)\n");
+        for (stage, _, words, n) in self.refusal_counts() {
+            let _ = writeln!(o, "  {stage:<7}{n:>10}  {words}");
         }
         let _ = writeln!(o, "\nLast {} policy drops:", self.recent_drops.len());
         for l in &self.recent_drops {
             let _ = writeln!(o, "  {l}");
         }
+        o
+    }
+
+    /// `show crypto isakmp stats`: the IKE SAs by state, every refusal of the endpoint by
+    /// reason, and the Xauth throttle (in the manner of the ASA's command of that name).
+    fn show_isakmp_stats(&self) -> String {
+        use std::fmt::Write as _;
+        let established = self.sessions.values().filter(|s| s.established).count();
+        let total = self.ike.sa_count();
+        let mut o = String::from("Global IKE Statistics\n");
+        let _ = writeln!(o, "Active SAs:      {established}");
+        let _ = writeln!(o, "Embryonic SAs:   {}", total.saturating_sub(established));
+        let _ = writeln!(o, "Phase 1 up:      {}", self.metrics.handshakes_ok);
+        let failed: u64 = self.metrics.handshakes_failed.values().sum();
+        let _ = writeln!(o, "Phase 1 failed:  {failed}");
+        let _ = writeln!(o, "\nDropped or refused, by reason:");
+        for r in ike_sm::Refusal::ALL {
+            let n = self.ike.counters().get(*r);
+            let _ = writeln!(o, "  {n:>10}  {}", r.text());
+        }
+        let t = self.guard.throttle().stats();
+        let _ = writeln!(o, "\nXauth throttle:");
+        let _ = writeln!(o, "  {:>10}  wrong passwords", t.failures);
+        let _ = writeln!(
+            o,
+            "  {:>10}  lockouts of a user from one address",
+            t.lockouts_user_source
+        );
+        let _ = writeln!(
+            o,
+            "  {:>10}  lockouts of a user from every address",
+            t.lockouts_user
+        );
+        let _ = writeln!(
+            o,
+            "  {:>10}  logins refused without asking AAA (locked out)",
+            t.refused_user_source.saturating_add(t.refused_user)
+        );
+        let _ = writeln!(
+            o,
+            "  {:>10}  logins refused without asking AAA (too many in flight)",
+            t.refused_in_flight
+        );
+        let _ = writeln!(o, "  {:>10}  refusals held back now", self.guard.held());
+        let _ = writeln!(o, "  {:>10}  table entries (user, address)", t.pair_entries);
         o
     }
 
@@ -947,6 +1104,7 @@ impl Gateway {
                 .min(),
             self.policy.poll_timeout(),
             self.timers_bound,
+            self.guard.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -1018,8 +1176,64 @@ impl Gateway {
             ));
             self.disconnect(now, sa, rng);
         }
+        for sa in self.guard.due_refusals(now) {
+            self.edit_session(sa, |s| s.xauth_pending = false);
+            // The SA may have gone meanwhile (the client gave up): nothing to tell.
+            let _ = self.ike.xauth_verdict(now, sa, false, rng);
+        }
         self.process(now, rng);
+        let counts = self.refusal_counts();
+        let lines = self.guard.summary(now, counts);
+        self.log.extend(lines);
         self.timers_bound = self.scan_timers();
+    }
+
+    /// Every drop and refusal since start, by (stage, label, words, count): the IKE
+    /// endpoint's, the Xauth throttle's, the ESP data plane's and the policy's.
+    pub fn refusal_counts(&self) -> Vec<(&'static str, String, String, u64)> {
+        let mut v = Vec::new();
+        for (r, n) in self.ike.counters().iter() {
+            v.push(("isakmp", r.label().to_string(), r.text().to_string(), n));
+        }
+        let t = self.guard.throttle().stats();
+        for (label, words, n) in [
+            (
+                "refused_locked_user_source",
+                "logins refused without asking AAA: user locked out from that address",
+                t.refused_user_source,
+            ),
+            (
+                "refused_locked_user",
+                "logins refused without asking AAA: user locked out from every address",
+                t.refused_user,
+            ),
+            (
+                "refused_in_flight",
+                "logins refused without asking AAA: too many of the user's logins waiting for AAA",
+                t.refused_in_flight,
+            ),
+            (
+                "lockout_user_source",
+                "lockouts started (user from one address, too many wrong passwords)",
+                t.lockouts_user_source,
+            ),
+            (
+                "lockout_user",
+                "lockouts started (user from several addresses, too many wrong passwords)",
+                t.lockouts_user,
+            ),
+        ] {
+            if n > 0 {
+                v.push(("xauth", label.to_string(), words.to_string(), n));
+            }
+        }
+        for (k, n) in &self.esp_drops() {
+            v.push(("ipsec", (*k).to_string(), (*k).to_string(), *n));
+        }
+        for (k, n) in self.policy.drops() {
+            v.push(("policy", k.clone(), k.clone(), *n));
+        }
+        v
     }
 
     /// Deletes an IKE SA and its IPsec SAs; the peer gets the ISAKMP DELETE first, then
@@ -1097,6 +1311,9 @@ impl Gateway {
                 self.policy.show(now, what).unwrap_or_default()
             }
             ["show", "drops", ..] => self.show_drops(),
+            ["show", "crypto", "isakmp", "stats", ..] | ["show", "isakmp", "stats", ..] => {
+                self.show_isakmp_stats()
+            }
             ["show", "version", ..] => show::version(
                 &self.hostname,
                 now.saturating_duration_since(self.started),
@@ -1118,7 +1335,8 @@ impl Gateway {
             _ => format!(
                 "% Unknown command: {line}\n\
                  % Known: show crypto isakmp sa | show crypto ipsec sa | show uauth | \
-                 show local-pool [NAME] | show version | clear crypto isakmp sa [PEER] | \
+                 show local-pool [NAME] | show drops | show crypto isakmp stats | show version | \
+                 clear crypto isakmp sa [PEER] | \
                  debug crypto isakmp | debug crypto ipsec\n"
             ),
         }

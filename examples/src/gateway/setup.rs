@@ -651,6 +651,9 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
         nat_traversal,
         modecfg: modecfg::ServerConfig::pix63(),
         transport_mode,
+        // Aggressive Mode never answers with an `isakmp key ... address` key unless the
+        // operator allows it (`run --allow-aggressive-address-keys`).
+        aggressive_address_keys: false,
     };
     Ok(Plan {
         ike: ike_sm::Config {

@@ -613,3 +613,126 @@ fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
     let conn = rig.gw.command(now, "show conn", &mut rig.rng);
     assert!(!conn.contains("10.89.129.200"), "{conn}");
 }
+
+impl Rig {
+    /// A login of the 4.x client from `from` (another address than [`CLIENT`]); the
+    /// exchange runs until quiet, held Xauth refusals included (the clock moves on).
+    fn connect_from(&mut self, from: &str, user: &str, password: &str) -> ike_sm::SaId {
+        let mut profile =
+            presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", user, password.as_bytes());
+        profile.initial_contact = false;
+        let sa = self
+            .client
+            .initiate(
+                self.now,
+                from.parse().unwrap(),
+                GW.parse().unwrap(),
+                profile,
+                &mut self.rng,
+            )
+            .unwrap();
+        self.pump();
+        // Held refusals come due: let the clock run until nothing is held.
+        for _ in 0..20 {
+            if self.gw.guard().held() == 0 {
+                break;
+            }
+            let Some(t) = self.gw.poll_timeout() else {
+                break;
+            };
+            self.now = self.now.max(t);
+            self.gw.handle_timeout(self.now, &mut self.rng);
+            self.pump();
+        }
+        sa
+    }
+
+    /// AAA verdicts given so far (LOCAL: each one is a password check).
+    fn aaa_checks(&self) -> u64 {
+        self.gw.metrics.xauth.values().sum()
+    }
+}
+
+#[test]
+fn xauth_guessing_is_throttled_across_ike_sas_per_user_and_source() {
+    let mut rig = Rig::new(demo_plan(&[], |t| t));
+    // The defaults, with a lockout longer than the whole guessing loop (40 SAs, each
+    // with the client's Xauth retries, each refusal held up to `delay_max`).
+    let cfg = xauth::ThrottleConfig {
+        lockout: Duration::from_secs(3600),
+        ..xauth::ThrottleConfig::default()
+    };
+    rig.gw.set_guard_limits(guard::GuardLimits {
+        xauth: cfg.clone(),
+        ..guard::GuardLimits::default()
+    });
+    let guesser = "198.51.100.66:500";
+    let t0 = rig.now;
+    // A guesser in a loop: a new IKE SA per try (and the client's own Xauth retries
+    // inside each SA), 40 SAs.
+    let mut refused_at = Vec::new();
+    for _ in 0..40 {
+        let before = rig.now;
+        let sa = rig.connect_from(guesser, "cisco_customer", "guess");
+        assert!(!rig.client.ready_for_quick_mode(sa));
+        refused_at.push(rig.now.saturating_duration_since(before));
+        rig.now += Duration::from_millis(100);
+    }
+    // Only `max_failures` guesses reached the password check; every later one was
+    // refused by the throttle without asking.
+    assert_eq!(rig.aaa_checks(), u64::from(cfg.max_failures));
+    let stats = rig.gw.guard().throttle().stats();
+    assert_eq!(stats.lockouts_user_source, 1);
+    assert!(stats.refused_user_source >= 30, "{stats:?}");
+    assert_eq!(
+        stats.lockouts_user, 0,
+        "one address cannot lock the user out"
+    );
+    // The refusals were held back: the guesser waited for them.
+    assert!(
+        refused_at.iter().skip(5).all(|d| *d >= cfg.delay_start),
+        "{refused_at:?}"
+    );
+    // Visible without debug: metrics and show.
+    let m = rig.gw.metrics_text();
+    assert!(
+        m.contains("pix_xauth_throttle_total{event=\"lockout_user_source\"} 1"),
+        "{m}"
+    );
+    let show = rig
+        .gw
+        .command(rig.now, "show crypto isakmp stats", &mut rig.rng);
+    assert!(
+        show.contains("lockouts of a user from one address"),
+        "{show}"
+    );
+    // The right password from the guesser's address is refused while locked...
+    let sa = rig.connect_from(guesser, "cisco_customer", "cisco123");
+    assert!(!rig.client.ready_for_quick_mode(sa));
+    assert_eq!(rig.aaa_checks(), u64::from(cfg.max_failures));
+    // ... while the same user from another address gets in.
+    let sa = rig.connect_from("203.0.113.9:500", "cisco_customer", "cisco123");
+    assert!(rig.client.ready_for_quick_mode(sa));
+    // Once the lockout passed, the right password works from the guesser's address.
+    rig.now = t0 + cfg.lockout + cfg.window + Duration::from_secs(60);
+    rig.gw.handle_timeout(rig.now, &mut rig.rng);
+    let sa = rig.connect_from(guesser, "cisco_customer", "cisco123");
+    assert!(rig.client.ready_for_quick_mode(sa));
+    // The log summarised the refusals in a bounded number of lines, and no password.
+    let lines: Vec<&String> = rig
+        .gw
+        .log
+        .iter()
+        .filter(|l| l.starts_with("xauth: ") && l.contains("dropped or refused"))
+        .collect();
+    // At most one line per reason per interval (two xauth reasons here).
+    let intervals = rig.now.saturating_duration_since(t0).as_secs() / 10 + 1;
+    assert!(
+        !lines.is_empty() && lines.len() as u64 <= 2 * intervals,
+        "{} lines in {intervals} intervals",
+        lines.len()
+    );
+    for l in &rig.gw.log {
+        assert!(!l.contains("guess") && !l.contains("cisco123"), "{l}");
+    }
+}
