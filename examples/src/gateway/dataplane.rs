@@ -2,8 +2,18 @@
 //! decapsulated and checked against the SA's Quick Mode selectors, inside packets
 //! matched to an SA and encapsulated. No IO here: the event loop hands in buffers and
 //! gets back what to write where, so it is tested without sockets.
+//!
+//! Addresses have owners. A client's Mode Config address belongs to its IKE SA
+//! ([`ike_sm::ChildSa::assigned_address`]): a packet toward it goes to that SA's pairs
+//! and to no other SA's, however wide that other SA's selector (a `no-config-mode` peer
+//! proposing a subnet that contains it), and a packet from it comes out of no other SA.
+//! Addresses nobody owns (site-to-site networks) go to the most specific remote
+//! selector, and between two IKE SAs with the same one to the older: a newer tunnel does
+//! not take traffic from an older one by naming the same networks. Each packet costs a
+//! hash lookup by owned address, or at most one per prefix length in use: nothing that
+//! grows with the number of SAs, and no allocation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
@@ -68,10 +78,22 @@ pub struct Child {
     pub life_kb: u64,
     /// When installed.
     pub installed: Instant,
-    /// Installation order (newer SAs win for the same selectors).
+    /// Installation order (within one IKE SA the newer pair carries the traffic).
     pub serial: u64,
+    /// The address its IKE SA's peer was assigned with Mode Config: this pair's own.
+    pub owner: Option<Ipv4Addr>,
+    /// Age of its IKE SA here (the serial of its first pair; kept through a phase-1
+    /// rekey): between IKE SAs with the same selectors, the older carries the traffic.
+    pub seniority: u64,
     /// Counters.
     pub counters: Counters,
+}
+
+/// The pairs of the IKE SA that owns one address.
+#[derive(Debug)]
+struct Owned {
+    ike_sa: SaId,
+    spis: Vec<u32>,
 }
 
 /// Where an encapsulated packet goes.
@@ -105,6 +127,12 @@ pub enum Drop {
     Dummy,
     /// No SA covers this inside packet's destination.
     NoSa(Ipv4Addr),
+    /// The inner source is inside the SA's selectors but is another tunnel's own
+    /// address (a client's Mode Config address): the sender pretends to be that user.
+    NotOwner {
+        /// Inner source.
+        src: Ipv4Addr,
+    },
 }
 
 impl Drop {
@@ -118,6 +146,7 @@ impl Drop {
             Drop::Selector { .. } => "outside the SA's proxy identities",
             Drop::Dummy => "dummy packet",
             Drop::NoSa(_) => "no SA for the destination",
+            Drop::NotOwner { .. } => "source address owned by another tunnel",
         }
     }
 }
@@ -147,6 +176,15 @@ pub fn covers(sel: &TrafficSelector, a: Ipv4Addr) -> bool {
     }
 }
 
+/// Whether `sel` covers exactly the one address `a`.
+fn covers_only(sel: &TrafficSelector, a: Ipv4Addr) -> bool {
+    match sel.addr {
+        Selector::Addr(x) => x == a,
+        Selector::Subnet(x, m) => x == a && m == Ipv4Addr::BROADCAST,
+        Selector::Range(x, y) => x == a && y == a,
+    }
+}
+
 fn selector_specificity(sel: &TrafficSelector) -> u32 {
     match sel.addr {
         Selector::Addr(_) => 32,
@@ -159,13 +197,67 @@ fn selector_specificity(sel: &TrafficSelector) -> u32 {
     }
 }
 
+/// The prefixes (length, network) a remote selector is filed under in
+/// [`DataPlane::by_prefix`]: a subnet is one, a range the prefixes that cover it exactly;
+/// `None` for a subnet whose mask is not contiguous (scanned instead).
+fn prefixes(sel: &TrafficSelector) -> Option<Vec<(u8, u32)>> {
+    match sel.addr {
+        Selector::Addr(a) => Some(vec![(32, u32::from(a))]),
+        Selector::Subnet(net, mask) => {
+            let m = u32::from(mask);
+            let len = m.count_ones();
+            (m.leading_ones() == len)
+                .then(|| vec![(u8::try_from(len).unwrap_or(32), u32::from(net) & m)])
+        }
+        Selector::Range(lo, hi) => Some(
+            ipnet::Ipv4Subnets::new(lo, hi, 0)
+                .map(|n| (n.prefix_len(), u32::from(n.network())))
+                .collect(),
+        ),
+    }
+}
+
+fn prefix_mask(len: u8) -> u32 {
+    u32::MAX
+        .checked_shl(32u32.saturating_sub(u32::from(len)))
+        .unwrap_or(0)
+}
+
 /// The ESP SA database of the gateway.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DataPlane {
     children: HashMap<u32, Child>,
     serial: u64,
+    /// Owned address -> the pairs of the IKE SA that owns it.
+    owners: HashMap<Ipv4Addr, Owned>,
+    /// Pairs by remote selector, for the addresses nobody owns: (prefix length, network)
+    /// -> inbound SPIs. A pair whose remote selector is exactly its owned address is
+    /// found through `owners` only.
+    by_prefix: HashMap<(u8, u32), Vec<u32>>,
+    /// How many `by_prefix` entries each prefix length has (lengths without any are not
+    /// looked up).
+    prefix_lens: [u32; 33],
+    /// Pairs whose remote selector has a non-contiguous mask: scanned (none in practice).
+    odd: BTreeSet<u32>,
+    /// Each IKE SA's seniority ([`Child::seniority`]).
+    ike_age: HashMap<SaId, u64>,
     /// Packets dropped outside any SA, by reason.
     pub global_drops: BTreeMap<&'static str, u64>,
+}
+
+impl Default for DataPlane {
+    fn default() -> Self {
+        Self {
+            children: HashMap::new(),
+            serial: 0,
+            owners: HashMap::new(),
+            by_prefix: HashMap::new(),
+            prefix_lens: [0; 33],
+            odd: BTreeSet::new(),
+            ike_age: HashMap::new(),
+            global_drops: BTreeMap::new(),
+        }
+    }
 }
 
 impl DataPlane {
@@ -212,7 +304,27 @@ impl DataPlane {
             now,
         )
         .map_err(|e| format!("outbound SA {:#x}: {e}", c.spi_out))?;
+        // A reinstalled SPI leaves no stale index entry behind.
+        let _ = self.remove(c.spi_in);
         self.serial = self.serial.wrapping_add(1);
+        let seniority = *self.ike_age.entry(c.ike_sa).or_insert(self.serial);
+        let owner = c.assigned_address;
+        if let Some(a) = owner {
+            let o = self.owners.entry(a).or_insert_with(|| Owned {
+                ike_sa: c.ike_sa,
+                spis: Vec::new(),
+            });
+            if o.ike_sa != c.ike_sa {
+                // Mode Config leases are exclusive: another IKE SA still filed under the
+                // address missed its removal. The newest assignment is the owner.
+                o.ike_sa = c.ike_sa;
+                o.spis.clear();
+            }
+            o.spis.push(c.spi_in);
+        }
+        if owner.is_none_or(|a| !covers_only(&c.remote_selector, a)) {
+            self.file_selector(c.spi_in, &c.remote_selector);
+        }
         self.children.insert(
             c.spi_in,
             Child {
@@ -231,15 +343,70 @@ impl DataPlane {
                 life_kb: c.life_kb,
                 installed: now,
                 serial: self.serial,
+                owner,
+                seniority,
                 counters: Counters::default(),
             },
         );
         Ok(c.spi_in)
     }
 
+    fn file_selector(&mut self, spi: u32, sel: &TrafficSelector) {
+        match prefixes(sel) {
+            Some(v) => {
+                for key in v {
+                    self.by_prefix.entry(key).or_default().push(spi);
+                    if let Some(n) = self.prefix_lens.get_mut(usize::from(key.0)) {
+                        *n = n.saturating_add(1);
+                    }
+                }
+            }
+            None => {
+                self.odd.insert(spi);
+            }
+        }
+    }
+
+    fn unfile_selector(&mut self, spi: u32, sel: &TrafficSelector) {
+        match prefixes(sel) {
+            Some(v) => {
+                for key in v {
+                    let Some(spis) = self.by_prefix.get_mut(&key) else {
+                        continue;
+                    };
+                    let before = spis.len();
+                    spis.retain(|s| *s != spi);
+                    if spis.len() < before {
+                        if let Some(n) = self.prefix_lens.get_mut(usize::from(key.0)) {
+                            *n = n.saturating_sub(1);
+                        }
+                    }
+                    if spis.is_empty() {
+                        self.by_prefix.remove(&key);
+                    }
+                }
+            }
+            None => {
+                self.odd.remove(&spi);
+            }
+        }
+    }
+
     /// Removes one pair by inbound SPI.
     pub fn remove(&mut self, spi_in: u32) -> Option<Child> {
-        self.children.remove(&spi_in)
+        let c = self.children.remove(&spi_in)?;
+        if let Some(a) = c.owner {
+            if let Some(o) = self.owners.get_mut(&a) {
+                o.spis.retain(|s| *s != spi_in);
+                if o.spis.is_empty() {
+                    self.owners.remove(&a);
+                }
+            }
+        }
+        if c.owner.is_none_or(|a| !covers_only(&c.remote_selector, a)) {
+            self.unfile_selector(spi_in, &c.remote_selector);
+        }
+        Some(c)
     }
 
     /// Removes every pair of an IKE SA; returns them (for counters and accounting).
@@ -250,19 +417,43 @@ impl DataPlane {
             .filter(|(_, c)| c.ike_sa == sa)
             .map(|(s, _)| *s)
             .collect();
-        spis.into_iter()
-            .filter_map(|s| self.children.remove(&s))
-            .collect()
+        self.ike_age.remove(&sa);
+        spis.into_iter().filter_map(|s| self.remove(s)).collect()
     }
 
-    /// Moves every pair of IKE SA `old` to `new` (phase-1 rekey); how many moved.
+    /// Moves every pair of IKE SA `old` to `new` (phase-1 rekey); how many moved. The
+    /// addresses they own stay theirs, now under `new`, and `new` keeps the older
+    /// seniority of the two.
     pub fn reassign(&mut self, old: SaId, new: SaId) -> usize {
+        let age = match (self.ike_age.remove(&old), self.ike_age.get(&new).copied()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(a) = age {
+            self.ike_age.insert(new, a);
+        }
         let mut n = 0usize;
-        for c in self.children.values_mut().filter(|c| c.ike_sa == old) {
-            c.ike_sa = new;
-            n = n.saturating_add(1);
+        for c in self.children.values_mut() {
+            if c.ike_sa == old {
+                c.ike_sa = new;
+                n = n.saturating_add(1);
+                if let Some(o) = c.owner.and_then(|a| self.owners.get_mut(&a)) {
+                    if o.ike_sa == old {
+                        o.ike_sa = new;
+                    }
+                }
+            }
+            if c.ike_sa == new {
+                c.seniority = age.unwrap_or(c.seniority);
+            }
         }
         n
+    }
+
+    /// The IKE SA that owns address `a` (its Mode Config address), if it has pairs here.
+    #[allow(dead_code)] // used by tests and embedders
+    pub fn owner_of(&self, a: Ipv4Addr) -> Option<SaId> {
+        self.owners.get(&a).map(|o| o.ike_sa)
     }
 
     /// The installed pairs, by inbound SPI.
@@ -326,14 +517,21 @@ impl DataPlane {
                 match ipv4_header(inner) {
                     None => Err(Drop::BadInner),
                     Some((src, dst, _)) => {
-                        if covers(&child.remote_selector, src) && covers(&child.local_selector, dst)
+                        let foreign = self
+                            .owners
+                            .get(&src)
+                            .is_some_and(|o| o.ike_sa != child.ike_sa);
+                        if !(covers(&child.remote_selector, src)
+                            && covers(&child.local_selector, dst))
                         {
+                            Err(Drop::Selector { src, dst })
+                        } else if foreign {
+                            Err(Drop::NotOwner { src })
+                        } else {
                             child.counters.decaps = child.counters.decaps.saturating_add(1);
                             child.counters.bytes_in =
                                 child.counters.bytes_in.saturating_add(inner.len() as u64);
                             Ok((d.payload, child.ike_sa, src, dst))
-                        } else {
-                            Err(Drop::Selector { src, dst })
                         }
                     }
                 }
@@ -350,19 +548,73 @@ impl DataPlane {
     }
 
     /// The pair that carries an inside packet: its destination inside the client's
-    /// selector and its source inside ours, the most specific (then the newest) first.
+    /// selector and its source inside ours. An owned destination goes to its owner's
+    /// pairs only (the most specific local selector, then the newest pair); any other to
+    /// the most specific remote selector, then local selector, then the older IKE SA,
+    /// then its newest pair.
     fn route(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<u32> {
-        self.children
-            .iter()
-            .filter(|(_, c)| covers(&c.remote_selector, dst) && covers(&c.local_selector, src))
-            .max_by_key(|(_, c)| {
-                (
-                    selector_specificity(&c.remote_selector),
-                    selector_specificity(&c.local_selector),
-                    c.serial,
-                )
-            })
-            .map(|(s, _)| *s)
+        if let Some(o) = self.owners.get(&dst) {
+            return o
+                .spis
+                .iter()
+                .filter_map(|s| Some((*s, self.children.get(s)?)))
+                .filter(|(_, c)| {
+                    c.ike_sa == o.ike_sa
+                        && covers(&c.remote_selector, dst)
+                        && covers(&c.local_selector, src)
+                })
+                .max_by_key(|(_, c)| (selector_specificity(&c.local_selector), c.serial))
+                .map(|(s, _)| s);
+        }
+        let rank = |c: &Child, remote: u32| {
+            (
+                remote,
+                selector_specificity(&c.local_selector),
+                core::cmp::Reverse(c.seniority),
+                c.serial,
+            )
+        };
+        let mut best: Option<(u32, (u32, u32, core::cmp::Reverse<u64>, u64))> = None;
+        let mut consider = |spi: u32, key| {
+            if best.is_none_or(|(_, k)| key > k) {
+                best = Some((spi, key));
+            }
+        };
+        for len in (0..=32u8).rev() {
+            if self
+                .prefix_lens
+                .get(usize::from(len))
+                .is_none_or(|n| *n == 0)
+            {
+                continue;
+            }
+            let Some(spis) = self
+                .by_prefix
+                .get(&(len, u32::from(dst) & prefix_mask(len)))
+            else {
+                continue;
+            };
+            let mut found = false;
+            for s in spis {
+                if let Some(c) = self.children.get(s) {
+                    if covers(&c.local_selector, src) {
+                        consider(*s, rank(c, u32::from(len)));
+                        found = true;
+                    }
+                }
+            }
+            if found {
+                break;
+            }
+        }
+        for s in &self.odd {
+            if let Some(c) = self.children.get(s) {
+                if covers(&c.remote_selector, dst) && covers(&c.local_selector, src) {
+                    consider(*s, rank(c, selector_specificity(&c.remote_selector)));
+                }
+            }
+        }
+        best.map(|(s, _)| s)
     }
 
     /// Encapsulates an inside packet for its client into `out`.

@@ -1,0 +1,535 @@
+//! Who owns an address, on the gateway core without IO (issue 15, item 4): user A (the
+//! seed's VPN Client 4.x, an address from `VPNpool`) and B, a site-to-site peer with
+//! `isakmp key ... no-xauth no-config-mode` whose own network (10.1.2.0/24) is outside
+//! the pool. The IKE layer refuses B's claims on the pool; a B whose pair covers A's
+//! address anyway (forged here, as a newer pair than A's) still cannot send with A's
+//! address nor take the inside's traffic for it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use super::dataplane::{DataPlane, Drop, EspDest};
+use super::*;
+use ike_sm::crypto::dh::DhGroup;
+use ike_sm::crypto::secret::Secret;
+use ike_sm::{presets, ChildSa, Selector, TrafficSelector};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+const GW: &str = "192.168.1.1:500";
+const A: &str = "198.51.100.7:500";
+const B: &str = "198.51.100.9:500";
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn sel(a: &str, m: &str) -> TrafficSelector {
+    TrafficSelector::new(Selector::Subnet(ip(a), ip(m)))
+}
+
+/// The demo configuration plus B's address key.
+fn plan() -> setup::Plan {
+    let text = std::fs::read_to_string(super::serve::DEMO_CONFIG)
+        .unwrap()
+        .replace(
+            "isakmp identity address",
+            "isakmp key b-site-key address 198.51.100.9 netmask 255.255.255.255 no-xauth no-config-mode\nisakmp identity address",
+        );
+    let secrets = std::fs::read_to_string(super::serve::DEMO_SECRETS).unwrap();
+    let (ov, d) = pix_config::SecretsOverlay::parse(&secrets);
+    assert!(d.is_empty(), "{d:?}");
+    let out = pix_config::parse_with(
+        &text,
+        &pix_config::ParseOptions {
+            strict: false,
+            secrets: Some(&ov),
+        },
+    );
+    let users = ov
+        .users()
+        .into_iter()
+        .map(|(n, s)| (n.to_string(), Secret::from_slice(s.expose().as_bytes())))
+        .collect();
+    let plan = setup::plan(&out.config, users).unwrap();
+    let keys = &plan.ike.gateway.as_ref().unwrap().keys;
+    assert!(
+        keys.iter()
+            .any(|k| k.address == ip("198.51.100.9") && k.no_xauth && k.no_config_mode),
+        "{keys:?}"
+    );
+    plan
+}
+
+struct Rig {
+    now: Instant,
+    rng: StdRng,
+    gw: Gateway,
+    /// Client endpoints by IKE address, with the child SAs they got.
+    clients: Vec<(SocketAddr, ike_sm::Endpoint, Vec<Box<ChildSa>>)>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        #[allow(clippy::disallowed_methods)] // the one clock reading: the virtual clock's base
+        let now = Instant::now();
+        Rig {
+            now,
+            rng: StdRng::seed_from_u64(15),
+            gw: Gateway::new(plan(), ip("192.168.1.1"), now, "demo".into()),
+            clients: Vec::new(),
+        }
+    }
+
+    fn pump(&mut self) {
+        for _ in 0..100 {
+            let mut moved = false;
+            for (_, c, _) in &mut self.clients {
+                while let Some(t) = c.poll_transmit() {
+                    moved = true;
+                    self.gw.ike.handle_datagram(
+                        self.now,
+                        t.remote,
+                        t.local,
+                        &t.bytes,
+                        &mut self.rng,
+                    );
+                }
+            }
+            self.gw.process(self.now, &mut self.rng);
+            while let Some(t) = self.gw.ike.poll_transmit() {
+                moved = true;
+                if let Some((_, c, _)) = self.clients.iter_mut().find(|(a, _, _)| *a == t.remote) {
+                    c.handle_datagram(self.now, t.remote, t.local, &t.bytes, &mut self.rng);
+                }
+            }
+            for (_, c, children) in &mut self.clients {
+                while let Some(e) = c.poll_event() {
+                    if let ike_sm::Event::ChildSa(ch) = e {
+                        children.push(ch);
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn connect(&mut self, at: &str, profile: ike_sm::ClientProfile) -> (usize, ike_sm::SaId) {
+        let a: SocketAddr = at.parse().unwrap();
+        let mut c = ike_sm::Endpoint::new(presets::client(), modecfg::Pools::new());
+        let sa = c
+            .initiate(self.now, a, GW.parse().unwrap(), profile, &mut self.rng)
+            .unwrap();
+        self.clients.push((a, c, Vec::new()));
+        self.pump();
+        assert!(self.clients.last().unwrap().1.ready_for_quick_mode(sa));
+        (self.clients.len() - 1, sa)
+    }
+
+    fn quick_mode(&mut self, i: usize, sa: ike_sm::SaId, req: ike_sm::QuickModeRequest) {
+        self.clients[i]
+            .1
+            .initiate_quick_mode(self.now, sa, req, &mut self.rng)
+            .unwrap();
+        self.pump();
+    }
+
+    /// The gateway's IKE SA with the peer at `at`.
+    fn gw_sa(&self, at: &str) -> ike_sm::SaId {
+        let a: SocketAddr = at.parse().unwrap();
+        self.gw
+            .sessions
+            .values()
+            .find(|s| s.remote == a)
+            .map(|s| s.sa)
+            .unwrap()
+    }
+}
+
+fn b_profile() -> ike_sm::ClientProfile {
+    let mut p = presets::vpn_client_11(b"b-site-key", "unused", b"unused");
+    p.xauth = None;
+    p.mode_config = ike_sm::ClientModeCfg::None;
+    p.initial_contact = false;
+    p
+}
+
+fn b_request(ours: TrafficSelector) -> ike_sm::QuickModeRequest {
+    ike_sm::QuickModeRequest {
+        local: ours,
+        remote: sel("10.89.129.128", "255.255.255.240"),
+        offers: presets::seed_qm_offers(),
+        pfs: None,
+        life_secs: 28_800,
+        life_kb: 0,
+    }
+}
+
+/// A copy of a child SA with other selectors (ours, theirs).
+fn with_selectors(c: &ChildSa, local: TrafficSelector, remote: TrafficSelector) -> ChildSa {
+    ChildSa {
+        ike_sa: c.ike_sa,
+        message_id: c.message_id,
+        spi_in: c.spi_in,
+        spi_out: c.spi_out,
+        protocol: c.protocol,
+        esp_transform: c.esp_transform,
+        key_bits: c.key_bits,
+        auth_alg: c.auth_alg,
+        encapsulation: c.encapsulation,
+        enc_key_in: c.enc_key_in.duplicate(),
+        auth_key_in: c.auth_key_in.duplicate(),
+        enc_key_out: c.enc_key_out.duplicate(),
+        auth_key_out: c.auth_key_out.duplicate(),
+        local_selector: local,
+        remote_selector: remote,
+        life_secs: c.life_secs,
+        life_kb: c.life_kb,
+        local: c.local,
+        remote: c.remote,
+        natt_ports: c.natt_ports,
+        peer_original_addr: c.peer_original_addr,
+        assigned_address: c.assigned_address,
+    }
+}
+
+/// The gateway's half of a client's child SA: directions (SPIs, keys, selectors,
+/// addresses) swapped, with the gateway's IKE SA and no owned address (B has none).
+fn gateway_side(c: &ChildSa, ike_sa: ike_sm::SaId, remote: TrafficSelector) -> ChildSa {
+    ChildSa {
+        ike_sa,
+        message_id: c.message_id,
+        spi_in: c.spi_out,
+        spi_out: c.spi_in,
+        protocol: c.protocol,
+        esp_transform: c.esp_transform,
+        key_bits: c.key_bits,
+        auth_alg: c.auth_alg,
+        encapsulation: c.encapsulation,
+        enc_key_in: c.enc_key_out.duplicate(),
+        auth_key_in: c.auth_key_out.duplicate(),
+        enc_key_out: c.enc_key_in.duplicate(),
+        auth_key_out: c.auth_key_in.duplicate(),
+        local_selector: c.remote_selector,
+        remote_selector: remote,
+        life_secs: c.life_secs,
+        life_kb: c.life_kb,
+        local: c.remote,
+        remote: c.local,
+        natt_ports: c.natt_ports,
+        peer_original_addr: None,
+        assigned_address: None,
+    }
+}
+
+fn icmp(src: &str, dst: &str) -> Vec<u8> {
+    let mut p = vec![
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 1, 0, 1,
+    ];
+    p[12..16].copy_from_slice(&ip(src).octets());
+    p[16..20].copy_from_slice(&ip(dst).octets());
+    p
+}
+
+#[test]
+fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
+    let mut rig = Rig::new();
+    // A: the seed's 4.x flow, 10.89.129.200 from the pool, a pair for it.
+    let (ia, a_sa) = rig.connect(
+        A,
+        presets::vpn_client_4x(
+            DhGroup::Modp1024,
+            b"cisco1234",
+            "cisco_customer",
+            b"cisco123",
+        ),
+    );
+    let a_addr = rig.clients[ia].1.assigned_address(a_sa).unwrap();
+    assert_eq!(a_addr, ip("10.89.129.200"));
+    rig.quick_mode(ia, a_sa, presets::vpn_client_quick_mode(a_addr));
+    let a_gw = rig.gw_sa(A);
+    assert_eq!(rig.gw.data.owner_of(a_addr), Some(a_gw));
+
+    // B: Main Mode with its address key, no Xauth, no Mode Config.
+    let (ib, b_sa) = rig.connect(B, b_profile());
+    let b_gw = rig.gw_sa(B);
+    assert!(rig.gw.ike.assigned_address(b_gw).is_none());
+    // Its claim on the pool's subnet is refused at the IKE level and counted...
+    let refused = ike_sm::counters::Refusal::SelectorNotOwned;
+    let before = rig.gw.ike.counters().get(refused);
+    rig.quick_mode(ib, b_sa, b_request(sel("10.89.129.0", "255.255.255.0")));
+    assert!(rig.gw.ike.counters().get(refused) > before);
+    assert!(rig.clients[ib].2.is_empty());
+    assert_eq!(rig.gw.data.len(), 1);
+    // ...its own LAN is accepted.
+    rig.quick_mode(ib, b_sa, b_request(sel("10.1.2.0", "255.255.255.0")));
+    assert_eq!(rig.clients[ib].2.len(), 1, "{:?}", rig.gw.log);
+    assert_eq!(rig.gw.data.len(), 2);
+
+    // Forged from here on: B's pair on the gateway is replaced by one whose remote
+    // selector is 10.89.129.0/24 (covering A's address), installed after A's, and B's
+    // side sends from that whole subnet.
+    let b_child = {
+        let c = &rig.clients[ib].2[0];
+        with_selectors(c, c.local_selector, c.remote_selector)
+    };
+    let wide = sel("10.89.129.0", "255.255.255.0");
+    let forged = gateway_side(&b_child, b_gw, wide);
+    rig.gw.data.install(&forged, rig.now).unwrap();
+    assert_eq!(rig.gw.data.len(), 2);
+    let mut b_dp = DataPlane::new();
+    b_dp.install(
+        &with_selectors(&b_child, wide, b_child.remote_selector),
+        rig.now,
+    )
+    .unwrap();
+    let b_from: IpAddr = ip("198.51.100.9").into();
+    let mut buf = vec![0u8; 2048];
+
+    // B sends with A's address: dropped and counted, however B's selector reads.
+    let now = rig.now;
+    let (n, _, _) = b_dp
+        .outbound(
+            now,
+            &mut rig.rng,
+            &icmp("10.89.129.200", "10.89.129.131"),
+            &mut buf,
+        )
+        .unwrap();
+    let mut copy = buf[..n].to_vec();
+    assert_eq!(
+        rig.gw.data.inbound(now, b_from, &mut copy),
+        Err(Drop::NotOwner {
+            src: ip("10.89.129.200")
+        })
+    );
+    let (n, _, _) = b_dp
+        .outbound(
+            now,
+            &mut rig.rng,
+            &icmp("10.89.129.200", "10.89.129.131"),
+            &mut buf,
+        )
+        .unwrap();
+    assert!(rig
+        .gw
+        .packet_from_client(now, b_from, &mut buf[..n], &mut rig.rng)
+        .is_none());
+    let s = rig.gw.command(now, "show crypto ipsec sa", &mut rig.rng);
+    assert!(
+        s.contains("recv errors (source address owned by another tunnel): 2"),
+        "{s}"
+    );
+    // An address of its subnet that nobody owns passes.
+    let (n, _, _) = b_dp
+        .outbound(
+            now,
+            &mut rig.rng,
+            &icmp("10.89.129.77", "10.89.129.131"),
+            &mut buf,
+        )
+        .unwrap();
+    let (_, sa, src, _) = rig.gw.data.inbound(now, b_from, &mut buf[..n]).unwrap();
+    assert_eq!((sa, src), (b_gw, ip("10.89.129.77")));
+
+    // The inside answers A: the packet goes to A's pair, never to B's, although B's
+    // pair is newer and its selector covers A's address.
+    let mut a_dp = DataPlane::new();
+    a_dp.install(&rig.clients[ia].2[0], now).unwrap();
+    for _ in 0..3 {
+        let (n, dest, sa) = rig
+            .gw
+            .data
+            .outbound(
+                now,
+                &mut rig.rng,
+                &icmp("10.89.129.131", "10.89.129.200"),
+                &mut buf,
+            )
+            .unwrap();
+        assert_eq!(sa, a_gw);
+        assert_eq!(dest, EspDest::Raw(ip("198.51.100.7")));
+        let (range, _, _, _) = a_dp
+            .inbound(now, ip("192.168.1.1").into(), &mut buf[..n])
+            .unwrap();
+        assert_eq!(&buf[range], &icmp("10.89.129.131", "10.89.129.200")[..]);
+    }
+    // Through the gateway's policy too.
+    let mut reply = icmp("10.89.129.131", "10.89.129.200");
+    reply[20] = 0; // echo reply
+    let mut out = vec![0u8; 2048];
+    let r = rig
+        .gw
+        .packet_to_client(now, &mut reply, &mut out, &mut rig.rng);
+    assert_eq!(r.map(|(_, _, sa)| sa), Some(a_gw), "{:?}", rig.gw.debug);
+    // An address of B's subnet that nobody owns is B's.
+    let (_, _, sa) = rig
+        .gw
+        .data
+        .outbound(
+            now,
+            &mut rig.rng,
+            &icmp("10.89.129.131", "10.89.129.77"),
+            &mut buf,
+        )
+        .unwrap();
+    assert_eq!(sa, b_gw);
+    // A pool address nobody holds is nobody's own: B's selector covers it.
+    let (_, _, sa) = rig
+        .gw
+        .data
+        .outbound(
+            now,
+            &mut rig.rng,
+            &icmp("10.89.129.131", "10.89.129.203"),
+            &mut buf,
+        )
+        .unwrap();
+    assert_eq!(sa, b_gw);
+
+    // A leaves: its address is owned by nobody any more.
+    let gone = rig.gw.data.remove_ike(a_gw);
+    assert_eq!(gone.len(), 1);
+    assert_eq!(rig.gw.data.owner_of(a_addr), None);
+    let (n, _, _) = b_dp
+        .outbound(
+            now,
+            &mut rig.rng,
+            &icmp("10.89.129.200", "10.89.129.131"),
+            &mut buf,
+        )
+        .unwrap();
+    assert!(rig.gw.data.inbound(now, b_from, &mut buf[..n]).is_ok());
+}
+
+/// A child SA with made-up keys (DES, HMAC-MD5) for the data plane alone.
+fn child(ike: u64, spi: u32, remote: TrafficSelector, owner: Option<&str>) -> ChildSa {
+    let peer: SocketAddr = SocketAddr::from(([198, 51, 100, u8::try_from(ike).unwrap()], 500));
+    ChildSa {
+        ike_sa: ike_sm::SaId(ike),
+        message_id: spi,
+        spi_in: spi,
+        spi_out: spi ^ 0xffff,
+        protocol: 3,
+        esp_transform: 2,
+        key_bits: None,
+        auth_alg: 1,
+        encapsulation: 1,
+        enc_key_in: Secret::from_slice(&[1; 8]),
+        auth_key_in: Secret::from_slice(&[2; 16]),
+        enc_key_out: Secret::from_slice(&[3; 8]),
+        auth_key_out: Secret::from_slice(&[4; 16]),
+        local_selector: sel("0.0.0.0", "0.0.0.0"),
+        remote_selector: remote,
+        life_secs: 3600,
+        life_kb: 0,
+        local: GW.parse().unwrap(),
+        remote: peer,
+        natt_ports: None,
+        peer_original_addr: None,
+        assigned_address: owner.map(ip),
+    }
+}
+
+fn route_of(dp: &mut DataPlane, dst: &str) -> Option<ike_sm::SaId> {
+    #[allow(clippy::disallowed_methods)] // lifetimes are not under test
+    let now = Instant::now();
+    let mut out = vec![0u8; 256];
+    dp.outbound(
+        now,
+        &mut StdRng::seed_from_u64(1),
+        &icmp("10.89.129.131", dst),
+        &mut out,
+    )
+    .ok()
+    .map(|(_, _, sa)| sa)
+}
+
+#[test]
+fn routing_prefers_the_owner_then_the_most_specific_then_the_older_tunnel() {
+    #[allow(clippy::disallowed_methods)]
+    let now = Instant::now();
+    let mut dp = DataPlane::new();
+    let host = |a: &str| TrafficSelector::new(Selector::Addr(ip(a)));
+    // Tunnel 1 (older) and tunnel 2 (newer) name the same /16; tunnel 2 also a /24 in it.
+    dp.install(&child(1, 0x101, sel("10.50.0.0", "255.255.0.0"), None), now)
+        .unwrap();
+    dp.install(&child(2, 0x201, sel("10.50.0.0", "255.255.0.0"), None), now)
+        .unwrap();
+    dp.install(
+        &child(2, 0x202, sel("10.50.7.0", "255.255.255.0"), None),
+        now,
+    )
+    .unwrap();
+    // Tunnel 3 owns 10.50.9.9 (its Mode Config address).
+    dp.install(&child(3, 0x301, host("10.50.9.9"), Some("10.50.9.9")), now)
+        .unwrap();
+    // A range, filed as the prefixes that make it up.
+    dp.install(
+        &child(
+            4,
+            0x401,
+            TrafficSelector::new(Selector::Range(ip("10.60.0.5"), ip("10.60.0.9"))),
+            None,
+        ),
+        now,
+    )
+    .unwrap();
+    let sa = ike_sm::SaId;
+    assert_eq!(
+        route_of(&mut dp, "10.50.1.1"),
+        Some(sa(1)),
+        "a tie: the older"
+    );
+    assert_eq!(
+        route_of(&mut dp, "10.50.7.1"),
+        Some(sa(2)),
+        "the most specific"
+    );
+    assert_eq!(route_of(&mut dp, "10.50.9.9"), Some(sa(3)), "the owner");
+    assert_eq!(route_of(&mut dp, "10.60.0.5"), Some(sa(4)));
+    assert_eq!(route_of(&mut dp, "10.60.0.9"), Some(sa(4)));
+    assert_eq!(route_of(&mut dp, "10.60.0.10"), None);
+    // Within one tunnel the newer pair (a Quick Mode rekey) carries the traffic; the
+    // tunnel keeps its age.
+    dp.install(&child(1, 0x102, sel("10.50.0.0", "255.255.0.0"), None), now)
+        .unwrap();
+    let mut out = vec![0u8; 256];
+    let r = dp.outbound(
+        now,
+        &mut StdRng::seed_from_u64(2),
+        &icmp("10.89.129.131", "10.50.1.1"),
+        &mut out,
+    );
+    assert!(r.is_ok());
+    let counts: Vec<(u32, u64)> = {
+        let mut v: Vec<(u32, u64)> = dp
+            .children()
+            .map(|(s, c)| (*s, c.counters.encaps))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert!(
+        counts.contains(&(0x102, 1)) && counts.contains(&(0x101, 1)),
+        "{counts:?}"
+    );
+    // Tunnel 1 is rekeyed (phase 1) into tunnel 5: still the older of the two.
+    assert_eq!(dp.reassign(sa(1), sa(5)), 2);
+    assert_eq!(route_of(&mut dp, "10.50.1.1"), Some(sa(5)));
+    // The owner's pairs go: its address falls back to the selectors that cover it.
+    dp.remove(0x301);
+    assert_eq!(dp.owner_of(ip("10.50.9.9")), None);
+    assert_eq!(route_of(&mut dp, "10.50.9.9"), Some(sa(5)));
+    // Tunnel 5 goes: tunnel 2 has the /16 alone; nothing of tunnel 5 is left.
+    assert_eq!(dp.remove_ike(sa(5)).len(), 2);
+    assert_eq!(route_of(&mut dp, "10.50.1.1"), Some(sa(2)));
+    dp.remove_ike(sa(2));
+    dp.remove_ike(sa(4));
+    assert!(dp.is_empty());
+    assert_eq!(route_of(&mut dp, "10.50.1.1"), None);
+}
