@@ -42,7 +42,8 @@ const REQUEST_TIME: Duration = Duration::from_secs(5);
 /// Time for one debug line to be written to a `debug crypto` client that stopped reading.
 const WRITE_TIME: Duration = Duration::from_secs(5);
 
-/// The bound control socket, for removing it at exit.
+/// The bound control socket; dropping it removes the path if it still names our socket,
+/// so an error after the bind (or the end of `serve`) leaves no stale socket.
 #[derive(Debug)]
 pub struct Bound {
     path: PathBuf,
@@ -50,9 +51,9 @@ pub struct Bound {
     ino: u64,
 }
 
-impl Bound {
-    /// Removes the socket's path if it still names our socket (not one that replaced it).
-    pub fn remove(&self) {
+impl Drop for Bound {
+    fn drop(&mut self) {
+        // only our own socket: not one that replaced it
         if let Ok(m) = std::fs::symlink_metadata(&self.path) {
             if m.dev() == self.dev && m.ino() == self.ino {
                 let _ = std::fs::remove_file(&self.path);
@@ -122,6 +123,10 @@ pub fn listen(
                     Err(_) => lock(&slots).done(id, Outcome::TimedOut),
                 }
             });
+            // Let the connection just evicted (if any) close before the next accept: on
+            // this one-thread runtime a burst of accepts would otherwise hold every
+            // evicted socket open until the burst ends.
+            tokio::task::yield_now().await;
         }
     });
     Ok(bound)
@@ -262,14 +267,12 @@ fn bind_private(path: &Path) -> anyhow::Result<(std::os::unix::net::UnixListener
         ino: meta.ino(),
     };
     std::fs::remove_file(&scratch.sock).map_err(|e| {
-        bound.remove();
         anyhow::anyhow!(
             "cannot remove the scratch name {} of the control socket {shown}: {e}",
             scratch.sock.display()
         )
     })?;
     std::fs::remove_dir(&scratch.dir).map_err(|e| {
-        bound.remove();
         anyhow::anyhow!(
             "cannot remove the scratch directory {} of the control socket {shown}: {e}",
             scratch.dir.display()
@@ -588,7 +591,7 @@ mod tests {
         // a second bind while it listens: refused
         let e = bind_private(&p).unwrap_err().to_string();
         assert!(e.contains("in use"), "{e}");
-        bound.remove();
+        drop(bound);
         assert!(std::fs::symlink_metadata(&p).is_err());
         std::fs::remove_dir_all(&d).unwrap();
     }

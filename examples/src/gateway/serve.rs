@@ -725,7 +725,7 @@ async fn serve(
         }
         flush(&mut gw, &mut io).await;
     }
-    control_bound.remove();
+    drop(control_bound); // removes the socket
     let _ = io.outside;
     Ok(())
 }
@@ -866,5 +866,9 @@ async fn serve_metrics(
             };
             lock(&slots).done(id, how);
         });
+        // Let the connection just evicted (if any) close before the next accept: on this
+        // one-thread runtime a burst of accepts would otherwise hold every evicted
+        // socket open until the burst ends.
+        tokio::task::yield_now().await;
     }
 }
