@@ -217,6 +217,10 @@ fn prefixes(sel: &TrafficSelector) -> Option<Vec<(u8, u32)>> {
     }
 }
 
+/// How a pair ranks for a destination nobody owns: remote selector's specificity, local
+/// selector's, the older IKE SA, the newer pair.
+type Rank = (u32, u32, core::cmp::Reverse<u64>, u64);
+
 fn prefix_mask(len: u8) -> u32 {
     u32::MAX
         .checked_shl(32u32.saturating_sub(u32::from(len)))
@@ -574,7 +578,7 @@ impl DataPlane {
                 c.serial,
             )
         };
-        let mut best: Option<(u32, (u32, u32, core::cmp::Reverse<u64>, u64))> = None;
+        let mut best: Option<(u32, Rank)> = None;
         let mut consider = |spi: u32, key| {
             if best.is_none_or(|(_, k)| key > k) {
                 best = Some((spi, key));

@@ -68,6 +68,7 @@ struct Rig {
     rng: StdRng,
     gw: Gateway,
     /// Client endpoints by IKE address, with the child SAs they got.
+    #[allow(clippy::vec_box)] // as `Event::ChildSa` delivers them
     clients: Vec<(SocketAddr, ike_sm::Endpoint, Vec<Box<ChildSa>>)>,
 }
 
