@@ -33,7 +33,8 @@ struct Cli {
 enum Command {
     /// Run the VPN headend: IKE on UDP 500/4500, ESP (raw and in UDP), the inside as a
     /// TUN device. With no options: the bundled demo (the seed's configuration, group
-    /// vpn3000, LOCAL user cisco_customer). Needs root.
+    /// vpn3000, LOCAL user cisco_customer; published credentials, so on 127.0.0.1 only
+    /// unless --outside-addr is given). Needs root.
     Run(gateway::serve::RunArgs),
     /// Ask a running gateway: `show crypto isakmp sa | crypto ipsec sa | uauth |
     /// local-pool [NAME] | version`.

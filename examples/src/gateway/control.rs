@@ -2,6 +2,9 @@
 //! answers in the PIX's words. `show ...` and `clear ...` answer and close; `debug crypto
 //! isakmp|ipsec` keeps streaming debug lines until the client goes away.
 //!
+//! At most [`MAX_CONNS`] connections at once (see [`Slots`]), a 512-byte line sent
+//! within 5 s, an answer within 5 s, and each debug line written within 5 s.
+//!
 //! `pix-gateway show crypto isakmp sa` is the client side: it connects, sends the words
 //! and copies the answer to stdout.
 

@@ -54,9 +54,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_routes: bool,
     /// Append Wireshark key tables for every SA to this file (decrypts the traffic!).
+    /// Created 0600; a symbolic link, or an existing file that is not a regular file,
+    /// not ours or wider than 0600, is refused.
     #[arg(long)]
     pub keylog: Option<PathBuf>,
-    /// The control socket for `pix-gateway show|clear|debug`.
+    /// The control socket for `pix-gateway show|clear|debug` (mode 0600; only a stale
+    /// socket at PATH is replaced, nothing else).
     #[arg(long)]
     pub control: Option<PathBuf>,
     /// IKE limits and timers, `NAME=VALUE`, repeatable: half-open-timeout, max-half-open,
@@ -65,7 +68,8 @@ pub struct RunArgs {
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     pub limits: Vec<String>,
     /// Serve Prometheus metrics (SAs, handshakes by result, Xauth verdicts, tunnel
-    /// bytes, drops by reason) over HTTP on this address (off by default).
+    /// bytes, drops by reason) over HTTP on this address (off by default). At most 16
+    /// connections at once, 8 KiB and 5 s each.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<SocketAddr>,
     /// Print debug lines on stderr: `--debug crypto isakmp`, `--debug crypto ipsec`.
