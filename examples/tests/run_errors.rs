@@ -123,6 +123,46 @@ fn startup_errors_are_one_line_with_what_to_do() {
         "{err}"
     );
 
+    // an aaa-server host without a key: one line naming it and both ways out; the
+    // explicit --allow-keyless-aaa TAG is for RADIUS only, TACACS+ stays an error
+    let keyless = lab.file(
+        "keyless.cfg",
+        &config_with(
+            &[],
+            &["aaa-server RADIUS (inside) host 10.89.129.140 timeout 3"],
+        ),
+    );
+    let keyless = keyless.to_str().unwrap();
+    let base = ["--config", keyless, "--secrets", secrets, "--control", ctl];
+    let (code, err) = gateway_in(&lab, &gw, &base);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.lines().any(
+            |l| l.contains("aaa-server RADIUS host 10.89.129.140 has no key")
+                && l.contains("`aaa-server RADIUS (inside) host 10.89.129.140 KEY`")
+                && l.contains("--allow-keyless-aaa RADIUS")
+        ),
+        "{err}"
+    );
+    let tacacs = lab.file(
+        "keyless-tacacs.cfg",
+        &config_with(
+            &[],
+            &["aaa-server AuthInbound (inside) host 10.89.129.141 timeout 3"],
+        ),
+    );
+    let tacacs = tacacs.to_str().unwrap();
+    let mut args = vec!["--config", tacacs, "--secrets", secrets, "--control", ctl];
+    args.extend(["--allow-keyless-aaa", "AuthInbound"]);
+    let (code, err) = gateway_in(&lab, &gw, &args);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.lines().any(|l| l
+            .contains("aaa-server AuthInbound host 10.89.129.141 has no key: TACACS+")
+            && l.contains("--allow-keyless-aaa is for RADIUS only")),
+        "{err}"
+    );
+
     // not root: the first privileged step says so
     let o = lab.exec(
         &gw,

@@ -72,6 +72,11 @@ pub struct RunArgs {
     /// connections at once, 8 KiB and 5 s each.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<SocketAddr>,
+    /// Accept `aaa-server TAG` RADIUS hosts configured without a key (repeatable; by
+    /// default a keyless host is a startup error: its replies can be forged and its
+    /// passwords read). Never for TACACS+, which does not send a clear body.
+    #[arg(long = "allow-keyless-aaa", value_name = "TAG")]
+    pub allow_keyless_aaa: Vec<String>,
     /// Print debug lines on stderr: `--debug crypto isakmp`, `--debug crypto ipsec`.
     #[arg(long, num_args = 1.., value_name = "WORDS")]
     pub debug: Vec<String>,
@@ -221,7 +226,7 @@ fn load(args: &RunArgs) -> Result<(setup::Plan, String, bool), ExitCode> {
                 .collect()
         })
         .unwrap_or_default();
-    match setup::plan(&outcome.config, users) {
+    match setup::plan_with(&outcome.config, users, &args.allow_keyless_aaa) {
         Ok(p) => {
             for w in &p.warnings {
                 log(&format!("warning: {w}"));
@@ -676,7 +681,14 @@ async fn serve(
                     for a in gw.aaa.values_mut() {
                         match a.client.handle_datagram(now, &mut rng, from, d) {
                             Ok(()) => { taken = true; break; }
-                            Err(e) => { first_err.get_or_insert(e); }
+                            // Why not the first error: the group that sent the request
+                            // says what was wrong (a missing Message-Authenticator, ...),
+                            // the others only that it is not theirs.
+                            Err(e) => {
+                                if matches!(first_err, None | Some(xauth::XauthError::StrayReply { .. })) {
+                                    first_err = Some(e);
+                                }
+                            }
                         }
                     }
                     if !taken {

@@ -24,6 +24,8 @@ use pix_config::{Command, Config};
 /// One `aaa-server TAG` group.
 #[derive(Debug)]
 pub struct AaaGroup {
+    /// The `aaa-server` tag.
+    pub tag: String,
     /// `protocol tacacs+|radius|local`.
     pub protocol: xauth::aaa::Protocol,
     /// `aaa-server TAG (IF) host A KEY timeout T`, in order.
@@ -119,7 +121,21 @@ fn clear(v: &pix_config::SecretValue, what: &str, fix: &str) -> Result<Secret, S
 ///
 /// # Errors
 /// One line per problem, all of them.
+#[cfg(test)]
 pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan, Vec<String>> {
+    plan_with(config, extra_users, &[])
+}
+
+/// [`plan`], with the `aaa-server` tags whose RADIUS hosts may have no key
+/// (`pix-gateway run --allow-keyless-aaa TAG`); a keyless host anywhere else is an error.
+///
+/// # Errors
+/// One line per problem, all of them.
+pub fn plan_with(
+    config: &Config,
+    extra_users: Vec<(String, Secret)>,
+    allow_keyless_aaa: &[String],
+) -> Result<Plan, Vec<String>> {
     use pix_config::isakmp::{IkeAuth, Isakmp, PolicyAttr};
     use pix_config::vpngroup::VpngroupAttr;
     let mut errors = Vec::new();
@@ -478,6 +494,7 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
 
     // --- aaa-server groups
     let mut aaa: BTreeMap<String, AaaGroup> = BTreeMap::new();
+    let mut keyless_allowed = std::collections::BTreeSet::new();
     let mut radius_ports = (1645u16, 1646u16);
     for (_, c) in config.iter() {
         if let Command::AaaServer(s) = c {
@@ -503,16 +520,17 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
                 aaa.insert(
                     s.tag.clone(),
                     AaaGroup {
+                        tag: s.tag.clone(),
                         protocol,
                         servers: Vec::new(),
                     },
                 );
             }
             AaaServerLine::Host {
+                interface,
                 address,
                 key,
                 timeout,
-                ..
             } => {
                 let Some(addr) = config.resolve_addr(address) else {
                     errors.push(format!(
@@ -533,7 +551,20 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
                             continue;
                         }
                     },
-                    None => Secret::from_slice(b""),
+                    None => {
+                        let protocol = aaa.get(&s.tag).map(|g| g.protocol);
+                        let at = (line, s.tag.as_str(), interface.as_str(), addr);
+                        match keyless_host(at, protocol, allow_keyless_aaa) {
+                            Ok(()) => {
+                                keyless_allowed.insert(s.tag.clone());
+                                Secret::from_slice(b"")
+                            }
+                            Err(e) => {
+                                errors.push(e);
+                                continue;
+                            }
+                        }
+                    }
                 };
                 match aaa.get_mut(&s.tag) {
                     Some(g) => g.servers.push(AaaHost {
@@ -561,6 +592,14 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
                 ));
             }
             _ => {}
+        }
+    }
+
+    for tag in allow_keyless_aaa {
+        if !keyless_allowed.contains(tag) {
+            warnings.push(format!(
+                "--allow-keyless-aaa {tag}: no `aaa-server {tag}` RADIUS host without a key; nothing allowed"
+            ));
         }
     }
 
@@ -681,6 +720,39 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
     })
 }
 
+/// An `aaa-server TAG (IF) host ADDR` line without a key: allowed only for RADIUS
+/// and only when the operator named the tag in `--allow-keyless-aaa` (an empty
+/// RADIUS key lets anyone forge replies and read the hidden passwords; TACACS+
+/// would send its body, user name and password, in clear, which never happens).
+fn keyless_host(
+    (line, tag, ifname, addr): (u32, &str, &str, Ipv4Addr),
+    protocol: Option<xauth::aaa::Protocol>,
+    allow: &[String],
+) -> Result<(), String> {
+    let allowed = allow.iter().any(|t| t == tag);
+    match protocol {
+        Some(xauth::aaa::Protocol::Radius) if allowed => Ok(()),
+        Some(xauth::aaa::Protocol::Radius) => Err(format!(
+            "line {line}: aaa-server {tag} host {addr} has no key: anyone could forge its \
+             replies and read the passwords; give it one, `aaa-server {tag} ({ifname}) host {addr} KEY` \
+             (a masked ******** key is read from the secrets file), or, if that RADIUS server \
+             really has no key, start with `pix-gateway run --allow-keyless-aaa {tag}`"
+        )),
+        Some(xauth::aaa::Protocol::Tacacs) => Err(format!(
+            "line {line}: aaa-server {tag} host {addr} has no key: TACACS+ would send user names \
+             and passwords in clear, which this gateway never does{}; give it one, `aaa-server {tag} \
+             ({ifname}) host {addr} KEY` (a masked ******** key is read from the secrets file)",
+            if allowed {
+                " (--allow-keyless-aaa is for RADIUS only)"
+            } else {
+                ""
+            }
+        )),
+        // LOCAL, or no `protocol` line yet (reported on its own): no key is used.
+        _ => Ok(()),
+    }
+}
+
 /// Where a server group's requests go (`aaa-server` hosts with their ports; RADIUS
 /// `radius_ports` = authentication, accounting).
 pub fn aaa_config(
@@ -689,6 +761,9 @@ pub fn aaa_config(
     radius_ports: (u16, u16),
 ) -> xauth::aaa::AaaConfig {
     let mut c = xauth::aaa::AaaConfig::new(group.protocol, nas_ip);
+    // Names the group in errors such as a RADIUS reply without Message-Authenticator
+    // (required: the AaaConfig default, Blast-RADIUS).
+    c.tag = group.tag.clone();
     let (port, acct) = match group.protocol {
         xauth::aaa::Protocol::Tacacs => (49, None),
         _ => (radius_ports.0, Some(radius_ports.1)),
@@ -791,4 +866,97 @@ pub fn apply_limit(l: &mut ike_sm::Limits, spec: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod keyless_aaa_tests {
+    use super::*;
+
+    /// The demo configuration with `extra` lines appended, mapped with `allow`.
+    fn plan_of(extra: &[&str], allow: &[&str]) -> Result<Plan, Vec<String>> {
+        let mut text = std::fs::read_to_string(super::super::serve::DEMO_CONFIG).unwrap();
+        for l in extra {
+            text.push_str(l);
+            text.push('\n');
+        }
+        let secrets = std::fs::read_to_string(super::super::serve::DEMO_SECRETS).unwrap();
+        let (ov, _) = pix_config::SecretsOverlay::parse(&secrets);
+        let out = pix_config::parse_with(
+            &text,
+            &pix_config::ParseOptions {
+                strict: false,
+                secrets: Some(&ov),
+            },
+        );
+        let users = ov
+            .users()
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), Secret::from_slice(s.expose().as_bytes())))
+            .collect();
+        let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
+        plan_with(&out.config, users, &allow)
+    }
+
+    #[test]
+    fn keyless_radius_host_is_an_error_unless_allowed_by_tag() {
+        let host = "aaa-server RADIUS (inside) host 10.89.129.140 timeout 3";
+        let errs = plan_of(&[host], &[]).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        let e = &errs[0];
+        assert!(e.starts_with("line "), "{e}");
+        assert!(
+            e.contains("aaa-server RADIUS host 10.89.129.140 has no key")
+                && e.contains("`aaa-server RADIUS (inside) host 10.89.129.140 KEY`")
+                && e.contains("masked ******** key is read from the secrets file")
+                && e.contains("pix-gateway run --allow-keyless-aaa RADIUS"),
+            "{e}"
+        );
+        // Another tag's allowance does not count; the right one does, with an
+        // empty key, and the group is named for the AAA client's errors.
+        assert!(plan_of(&[host], &["OTHER"]).is_err());
+        let p = plan_of(&[host], &["RADIUS"]).unwrap();
+        let g = &p.aaa["RADIUS"];
+        assert_eq!(g.servers.len(), 1);
+        assert!(g.servers[0].key.expose_secret().is_empty());
+        let c = aaa_config(g, Ipv4Addr::LOCALHOST, p.radius_ports);
+        assert_eq!(c.tag, "RADIUS");
+        assert!(c.radius_require_message_authenticator);
+        assert!(!p.warnings.iter().any(|w| w.contains("allow-keyless-aaa")));
+    }
+
+    #[test]
+    fn keyless_tacacs_host_is_an_error_even_when_allowed() {
+        let host = "aaa-server TACACS+ (inside) host 10.89.129.141 timeout 3";
+        for allow in [&[][..], &["TACACS+"][..]] {
+            let errs = plan_of(&[host], allow).unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            let e = &errs[0];
+            assert!(
+                e.contains("aaa-server TACACS+ host 10.89.129.141 has no key")
+                    && e.contains("TACACS+ would send user names and passwords in clear")
+                    && e.contains("`aaa-server TACACS+ (inside) host 10.89.129.141 KEY`"),
+                "{e}"
+            );
+            assert_eq!(
+                e.contains("--allow-keyless-aaa is for RADIUS only"),
+                !allow.is_empty(),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn hosts_with_keys_need_nothing_and_a_stray_allowance_is_a_warning() {
+        let p = plan_of(&[], &["NOSUCH"]).unwrap();
+        let g = &p.aaa["AuthInbound"];
+        assert_eq!(g.tag, "AuthInbound");
+        assert_eq!(g.servers[0].key.expose_secret(), b"secretkey");
+        assert!(
+            p.warnings.iter().any(|w| w
+                == "--allow-keyless-aaa NOSUCH: no `aaa-server NOSUCH` RADIUS host without a key; nothing allowed"),
+            "{:?}",
+            p.warnings
+        );
+    }
 }
