@@ -138,7 +138,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             gateway: SocketAddrV4::new(args.gateway, args.port),
             seed: args.seed,
         };
-        let report = flood::run(&f, self_cpu_secs)?;
+        let report = flood_until_signal(&f)?;
         flood::print(&f, &report);
         return Ok(ExitCode::SUCCESS);
     }
@@ -160,6 +160,42 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         anyhow::bail!("nothing to do: give --hold, --rate-secs S, --dh-bound S or --flood KIND")
     }
+}
+
+/// Floods on a thread of its own; SIGINT or SIGTERM ends it early, and the report is
+/// printed all the same (the bench stops the flood when its logins are done).
+fn flood_until_signal(f: &flood::Flood) -> anyhow::Result<flood::Report> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::signal::unix::{signal, SignalKind};
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (f, stop) = (f.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || flood::run(&f, self_cpu_secs, &stop))
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(async {
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                () = tokio::time::sleep(Duration::from_millis(50)) => {
+                    if worker.is_finished() {
+                        break;
+                    }
+                }
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    stop.store(true, Ordering::Relaxed);
+    worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the flood thread panicked"))?
 }
 
 // ---- the DH-only bound --------------------------------------------------------------

@@ -19,7 +19,8 @@
 //! A few templates are built once; per packet only the source address and port, the
 //! cookie and (Aggressive Mode) the KE and NONCE bytes are patched, so one core sends
 //! well over 50,000 packets/s. The run stops by itself after `--secs` or
-//! `--max-packets` (by default rate x secs), whichever comes first.
+//! `--max-packets` (by default rate x secs), whichever comes first, or at SIGINT/SIGTERM
+//! (the report is printed all the same).
 //!
 //! This is a test tool, to be run only inside network namespaces of a test: spoofed
 //! sources are harmless only where the target's replies are routed nowhere. It refuses
@@ -28,6 +29,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -127,8 +129,8 @@ pub fn target_allowed(a: Ipv4Addr) -> bool {
 }
 
 /// Checks the parameters, builds the templates, floods, and returns what was sent
-/// (`cpu_secs` reads this process's CPU time).
-pub fn run(f: &Flood, cpu_secs: fn() -> Option<f64>) -> anyhow::Result<Report> {
+/// (`cpu_secs` reads this process's CPU time; `stop` ends the run early).
+pub fn run(f: &Flood, cpu_secs: fn() -> Option<f64>, stop: &AtomicBool) -> anyhow::Result<Report> {
     if !target_allowed(*f.gateway.ip()) {
         anyhow::bail!(
             "--gateway {}: the flood is a test tool for namespaces; only loopback and private (RFC 1918) targets are allowed",
@@ -171,7 +173,7 @@ pub fn run(f: &Flood, cpu_secs: fn() -> Option<f64>) -> anyhow::Result<Report> {
     let mut next_t = 0usize;
     'run: loop {
         let el = start.elapsed();
-        if el >= window || sent >= max {
+        if el >= window || sent >= max || stop.load(Ordering::Relaxed) {
             break;
         }
         // token bucket: everything due by now, a burst at a time
