@@ -12,12 +12,12 @@ pub mod control;
 pub mod dataplane;
 pub mod guard;
 pub mod keylog;
+#[cfg(test)]
+mod ownership_tests;
 pub mod policy;
 pub mod serve;
 pub mod setup;
 pub mod show;
-#[cfg(test)]
-mod ownership_tests;
 #[cfg(test)]
 mod tests;
 

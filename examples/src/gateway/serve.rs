@@ -248,8 +248,14 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let mut guard_limits = super::guard::GuardLimits::default();
     for spec in &args.limits {
-        if let Err(e) = setup::apply_limit(&mut plan.ike.limits, spec) {
+        let applied = match super::guard::apply_limit(&mut guard_limits, spec) {
+            Ok(true) => Ok(()),
+            Ok(false) => setup::apply_limit(&mut plan.ike.limits, spec),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
             log(&e);
             return ExitCode::from(1);
         }
@@ -589,6 +595,7 @@ async fn serve(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     gw.keylog_on = keylog.is_some();
+    gw.set_guard_limits(super::guard::from_specs(&args.limits));
     let mut io = Io {
         udp500,
         udp4500,
