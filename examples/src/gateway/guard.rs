@@ -68,12 +68,6 @@ impl Guard {
         }
     }
 
-    /// The limits in force.
-    #[must_use]
-    pub fn limits(&self) -> &GuardLimits {
-        &self.limits
-    }
-
     /// Credentials of `user` from `source` arrived: ask AAA, or refuse (held back).
     pub fn admit(&mut self, now: Instant, user: &str, source: IpAddr) -> Admit {
         match self.throttle.check(now, user.as_bytes(), source) {

@@ -382,6 +382,15 @@ impl Gateway {
             "pix_xauth_throttle_entries{{table=\"user\"}} {}",
             t.user_entries
         );
+        let _ = writeln!(o, "# HELP pix_aaa_replies_refused_total AAA replies refused, by server group and reason.\n# TYPE pix_aaa_replies_refused_total counter");
+        for a in self.aaa.values() {
+            let _ = writeln!(
+                o,
+                "pix_aaa_replies_refused_total{{server_group=\"{}\",reason=\"no_message_authenticator\"}} {}",
+                metric_label(&a.tag),
+                a.client.refused_without_message_authenticator()
+            );
+        }
         let _ = writeln!(o, "# HELP pix_xauth_refusals_held Xauth refusals held back now (growing delay).\n# TYPE pix_xauth_refusals_held gauge");
         let _ = writeln!(o, "pix_xauth_refusals_held {}", self.guard.held());
         o
@@ -460,6 +469,7 @@ impl Gateway {
     }
 
     /// The Xauth throttle and refusal summaries.
+    #[cfg(test)]
     #[must_use]
     pub fn guard(&self) -> &guard::Guard {
         &self.guard
@@ -501,7 +511,11 @@ impl Gateway {
         );
         self.most_in_progress = self.most_in_progress.max(self.in_progress_now);
         self.most_users = self.most_users.max(self.users_now);
-        let refusals = self.ike.counters().total();
+        let refusals = self
+            .ike
+            .counters()
+            .total()
+            .saturating_add(self.radius_refused_unauthenticated());
         if refusals != self.seen_refusals {
             self.seen_refusals = refusals;
             self.guard.something_counted(now);
@@ -1188,6 +1202,14 @@ impl Gateway {
         self.timers_bound = self.scan_timers();
     }
 
+    /// RADIUS replies refused for want of a Message-Authenticator, over every group.
+    fn radius_refused_unauthenticated(&self) -> u64 {
+        self.aaa
+            .values()
+            .map(|a| a.client.refused_without_message_authenticator())
+            .fold(0, u64::saturating_add)
+    }
+
     /// Every drop and refusal since start, by (stage, label, words, count): the IKE
     /// endpoint's, the Xauth throttle's, the ESP data plane's and the policy's.
     pub fn refusal_counts(&self) -> Vec<(&'static str, String, String, u64)> {
@@ -1225,6 +1247,20 @@ impl Gateway {
         ] {
             if n > 0 {
                 v.push(("xauth", label.to_string(), words.to_string(), n));
+            }
+        }
+        for a in self.aaa.values() {
+            let n = a.client.refused_without_message_authenticator();
+            if n > 0 {
+                v.push((
+                    "aaa",
+                    format!("radius_without_message_authenticator_{}", a.tag),
+                    format!(
+                        "RADIUS replies of aaa-server {} refused: no Message-Authenticator (Blast-RADIUS, CVE-2024-3596)",
+                        a.tag
+                    ),
+                    n,
+                ));
             }
         }
         for (k, n) in &self.esp_drops() {

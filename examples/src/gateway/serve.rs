@@ -252,7 +252,13 @@ pub fn run(args: RunArgs) -> ExitCode {
     for spec in &args.limits {
         let applied = match super::guard::apply_limit(&mut guard_limits, spec) {
             Ok(true) => Ok(()),
-            Ok(false) => setup::apply_limit(&mut plan.ike.limits, spec),
+            Ok(false) => setup::apply_limit(&mut plan.ike.limits, spec).map_err(|e| {
+                if e.contains("unknown name") {
+                    format!("{e}; and {}", super::guard::LIMIT_NAMES)
+                } else {
+                    e
+                }
+            }),
             Err(e) => Err(e),
         };
         if let Err(e) = applied {
