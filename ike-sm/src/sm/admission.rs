@@ -268,7 +268,7 @@ impl Admission {
             .filter(|id| !self.protected.contains(id))
             .collect();
         let n = u32::try_from(ids.len()).ok().filter(|n| *n > 0)?;
-        let pick = usize::try_from(super::random_u32(rng) % n).ok()?;
+        let pick = usize::try_from(super::random_u32(rng).checked_rem(n)?).ok()?;
         ids.get(pick).copied()
     }
 
@@ -381,7 +381,11 @@ impl Admission {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::arithmetic_side_effects,
+        clippy::disallowed_methods
+    )]
     use super::*;
     use core::net::Ipv4Addr;
     use rand::rngs::StdRng;
