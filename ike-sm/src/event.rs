@@ -204,7 +204,7 @@ pub enum DebugEvent {
         /// Life in seconds.
         life_secs: Option<u64>,
     },
-    /// "atts are [not] acceptable. Next payload is N".
+    /// "atts are \[not\] acceptable. Next payload is N".
     TransformVerdict {
         /// Accepted?
         acceptable: bool,

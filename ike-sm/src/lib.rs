@@ -129,6 +129,10 @@
 //!   on UDP 4500 (`nat_t_float_to_4500_and_udp_encapsulation`).
 //! * INITIAL-CONTACT behind a NAT must not drop the other clients of that NAT address
 //!   (keyed by address and port when the peer is NATed).
+//! * INITIAL-CONTACT proves nothing before Xauth (phase 1 proves only the group key): it
+//!   is remembered and honoured after Xauth accepts the user, for that user's SAs from
+//!   that peer only; without Xauth right after phase 1, for the SAs of the same phase-1
+//!   identity (`tests/ownership.rs`: `initial_contact_*`).
 //! * AND-ed ESP+IPCOMP proposals are refused as a whole, exactly as the PIX logs it
 //!   (`vpn_client_4x_flow_matches_the_seed`).
 //! * A Quick Mode arriving before Xauth and Mode Config finish is held, not refused
@@ -137,7 +141,10 @@
 //!   gives a spoofer no reflector and a scanner no answer (`unknown_cookies_are_dropped_silently`).
 //! * A client given an address by Mode Config may only claim that address as its Quick
 //!   Mode initiator ID, or it could take over another user's traffic
-//!   (`quick_mode_initiator_id_must_be_the_mode_config_address`).
+//!   (`quick_mode_initiator_id_must_be_the_mode_config_address`). A peer without a Mode
+//!   Config address (`no-config-mode`) may not claim 0.0.0.0/0, a pool's addresses or an
+//!   address assigned to another SA (`tests/ownership.rs`:
+//!   `a_peer_without_an_address_cannot_claim_pools_or_other_users_addresses`).
 //!
 //! # Cargo features
 //! * `fuzzing` (off, never in `default`): **no security**. Diffie-Hellman becomes a

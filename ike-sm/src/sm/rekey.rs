@@ -15,8 +15,9 @@
 //! On the other side (a responder, or any endpoint whose peer re-runs phase 1), both SAs
 //! live side by side; when the old one goes (the peer's DELETE, or its lifetime), its
 //! child SAs (and its address lease, which they use) move to the newest established SA
-//! of the same peer and identity instead of being deleted: in IKEv1 the IPsec SAs do not
-//! depend on the ISAKMP SA that negotiated them.
+//! of the same peer, identity and Xauth user instead of being deleted: in IKEv1 the IPsec
+//! SAs do not depend on the ISAKMP SA that negotiated them. (INITIAL-CONTACT deletes
+//! them instead: the peer has forgotten them.)
 
 use super::sa::{IkeSa, P1State, Role};
 use super::Endpoint;
