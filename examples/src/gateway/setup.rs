@@ -787,11 +787,11 @@ pub const LIMIT_NAMES: &[(&str, &str)] = &[
     ),
     (
         "max-half-open",
-        "unfinished phase 1s over all peers (default 256)",
+        "unfinished phase 1s kept over all peers; when full the most crowded source prefix sheds one, no new peer is refused (default 2048)",
     ),
     (
         "max-half-open-per-peer",
-        "unfinished phase 1s of one address (default 8)",
+        "unfinished phase 1s of one address; over it that address's oldest is dropped (default 8)",
     ),
     ("max-sas", "IKE SAs in all (default 4096)"),
     (
@@ -821,6 +821,26 @@ pub const LIMIT_NAMES: &[(&str, &str)] = &[
     (
         "natt-keepalive",
         "NAT keepalive interval when we are behind a NAT (default 20)",
+    ),
+    (
+        "pressure-half-open",
+        "unfinished phase 1s from which the gateway is under pressure: shorter wait, DH key pairs reused (default 64)",
+    ),
+    (
+        "half-open-timeout-under-pressure",
+        "seconds a phase 1 may stay unfinished under pressure (default 5)",
+    ),
+    (
+        "dh-reuse-window",
+        "seconds one DH key pair per group is reused under pressure; 0: never (default 10)",
+    ),
+    (
+        "first-reply-retransmits",
+        "resends of MM2/AM2 to a peer that has not answered yet (default 1)",
+    ),
+    (
+        "recent-peers",
+        "addresses that completed phase 1 recently, evicted last (default 1024)",
     ),
 ];
 
@@ -855,6 +875,11 @@ pub fn apply_limit(l: &mut ike_sm::Limits, spec: &str) -> Result<(), String> {
         "retransmit-initial-ms" => l.retransmit_initial = Duration::from_millis(n),
         "retransmit-count" => l.retransmit_count = count32()?,
         "dpd-idle" => l.dpd_idle = (n > 0).then_some(secs),
+        "pressure-half-open" => l.pressure_half_open = count()?,
+        "half-open-timeout-under-pressure" => l.half_open_timeout_under_pressure = secs,
+        "dh-reuse-window" => l.dh_reuse_window = secs,
+        "first-reply-retransmits" => l.first_reply_retransmits = count32()?,
+        "recent-peers" => l.recent_peers = count()?,
         "dpd-retries" => l.dpd_retries = count32()?,
         "dpd-retry-interval" => l.dpd_retry_interval = secs,
         "natt-keepalive" => l.natt_keepalive = secs,
