@@ -243,8 +243,9 @@ pub struct DataPlane {
     prefix_lens: [u32; 33],
     /// Pairs whose remote selector has a non-contiguous mask: scanned (none in practice).
     odd: BTreeSet<u32>,
-    /// Each IKE SA's seniority ([`Child::seniority`]).
-    ike_age: HashMap<SaId, u64>,
+    /// Each IKE SA with pairs here: its seniority ([`Child::seniority`]) and how many
+    /// pairs it has (the entry goes with its last pair).
+    ike_age: HashMap<SaId, (u64, usize)>,
     /// Packets dropped outside any SA, by reason.
     pub global_drops: BTreeMap<&'static str, u64>,
 }
@@ -308,10 +309,16 @@ impl DataPlane {
             now,
         )
         .map_err(|e| format!("outbound SA {:#x}: {e}", c.spi_out))?;
-        // A reinstalled SPI leaves no stale index entry behind.
+        // A reinstalled SPI leaves no stale index entry behind (its IKE SA keeps its age).
+        let kept = self.ike_age.get(&c.ike_sa).map(|e| e.0);
         let _ = self.remove(c.spi_in);
         self.serial = self.serial.wrapping_add(1);
-        let seniority = *self.ike_age.entry(c.ike_sa).or_insert(self.serial);
+        let age = self
+            .ike_age
+            .entry(c.ike_sa)
+            .or_insert((kept.unwrap_or(self.serial), 0));
+        age.1 = age.1.saturating_add(1);
+        let seniority = age.0;
         let owner = c.assigned_address;
         if let Some(a) = owner {
             let o = self.owners.entry(a).or_insert_with(|| Owned {
@@ -399,6 +406,12 @@ impl DataPlane {
     /// Removes one pair by inbound SPI.
     pub fn remove(&mut self, spi_in: u32) -> Option<Child> {
         let c = self.children.remove(&spi_in)?;
+        if let Some(e) = self.ike_age.get_mut(&c.ike_sa) {
+            e.1 = e.1.saturating_sub(1);
+            if e.1 == 0 {
+                self.ike_age.remove(&c.ike_sa);
+            }
+        }
         if let Some(a) = c.owner {
             if let Some(o) = self.owners.get_mut(&a) {
                 o.spis.retain(|s| *s != spi_in);
@@ -421,7 +434,6 @@ impl DataPlane {
             .filter(|(_, c)| c.ike_sa == sa)
             .map(|(s, _)| *s)
             .collect();
-        self.ike_age.remove(&sa);
         spis.into_iter().filter_map(|s| self.remove(s)).collect()
     }
 
@@ -429,13 +441,17 @@ impl DataPlane {
     /// addresses they own stay theirs, now under `new`, and `new` keeps the older
     /// seniority of the two.
     pub fn reassign(&mut self, old: SaId, new: SaId) -> usize {
+        if old == new {
+            return 0;
+        }
         let age = match (self.ike_age.remove(&old), self.ike_age.get(&new).copied()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.saturating_add(b.1))),
             (a, b) => a.or(b),
         };
         if let Some(a) = age {
             self.ike_age.insert(new, a);
         }
+        let age = age.map(|a| a.0);
         let mut n = 0usize;
         for c in self.children.values_mut() {
             if c.ike_sa == old {
@@ -452,6 +468,54 @@ impl DataPlane {
             }
         }
         n
+    }
+
+    /// Checks every index against one rebuilt from the pairs (tests): owners, prefixes,
+    /// the odd selectors, the IKE SAs' pair counts.
+    #[cfg(test)]
+    pub(super) fn assert_indexes_consistent(&self) {
+        let mut owners: BTreeMap<Ipv4Addr, BTreeSet<u32>> = BTreeMap::new();
+        let mut by_prefix: BTreeMap<(u8, u32), BTreeSet<u32>> = BTreeMap::new();
+        let mut odd = BTreeSet::new();
+        let mut pairs: BTreeMap<SaId, usize> = BTreeMap::new();
+        for (spi, c) in &self.children {
+            *pairs.entry(c.ike_sa).or_default() += 1;
+            assert_eq!(self.ike_age.get(&c.ike_sa).map(|e| e.0), Some(c.seniority));
+            if let Some(a) = c.owner {
+                owners.entry(a).or_default().insert(*spi);
+                assert_eq!(self.owners.get(&a).map(|o| o.ike_sa), Some(c.ike_sa));
+            }
+            if c.owner.is_none_or(|a| !covers_only(&c.remote_selector, a)) {
+                match prefixes(&c.remote_selector) {
+                    Some(v) => v.into_iter().for_each(|k| {
+                        by_prefix.entry(k).or_default().insert(*spi);
+                    }),
+                    None => {
+                        odd.insert(*spi);
+                    }
+                }
+            }
+        }
+        let got: BTreeMap<Ipv4Addr, BTreeSet<u32>> = self
+            .owners
+            .iter()
+            .map(|(a, o)| (*a, o.spis.iter().copied().collect()))
+            .collect();
+        assert_eq!(got, owners, "owners");
+        let got: BTreeMap<(u8, u32), BTreeSet<u32>> = self
+            .by_prefix
+            .iter()
+            .map(|(k, v)| (*k, v.iter().copied().collect()))
+            .collect();
+        assert_eq!(got, by_prefix, "by_prefix");
+        let mut lens = [0u32; 33];
+        for ((len, _), v) in &by_prefix {
+            lens[usize::from(*len)] += u32::try_from(v.len()).unwrap();
+        }
+        assert_eq!(self.prefix_lens, lens, "prefix_lens");
+        assert_eq!(self.odd, odd, "odd");
+        let got: BTreeMap<SaId, usize> = self.ike_age.iter().map(|(k, v)| (*k, v.1)).collect();
+        assert_eq!(got, pairs, "ike_age");
     }
 
     /// The IKE SA that owns address `a` (its Mode Config address), if it has pairs here.
@@ -556,7 +620,7 @@ impl DataPlane {
     /// pairs only (the most specific local selector, then the newest pair); any other to
     /// the most specific remote selector, then local selector, then the older IKE SA,
     /// then its newest pair.
-    fn route(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<u32> {
+    pub(super) fn route(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<u32> {
         if let Some(o) = self.owners.get(&dst) {
             return o
                 .spis

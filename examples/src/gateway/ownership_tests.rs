@@ -392,6 +392,7 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
         .unwrap();
     assert_eq!(sa, b_gw);
 
+    rig.gw.data.assert_indexes_consistent();
     // A leaves: its address is owned by nobody any more.
     let gone = rig.gw.data.remove_ike(a_gw);
     assert_eq!(gone.len(), 1);
@@ -437,6 +438,7 @@ fn child(ike: u64, spi: u32, remote: TrafficSelector, owner: Option<&str>) -> Ch
 }
 
 fn route_of(dp: &mut DataPlane, dst: &str) -> Option<ike_sm::SaId> {
+    dp.assert_indexes_consistent();
     #[allow(clippy::disallowed_methods)] // lifetimes are not under test
     let now = Instant::now();
     let mut out = vec![0u8; 256];
@@ -532,5 +534,136 @@ fn routing_prefers_the_owner_then_the_most_specific_then_the_older_tunnel() {
     dp.remove_ike(sa(2));
     dp.remove_ike(sa(4));
     assert!(dp.is_empty());
+    dp.assert_indexes_consistent();
     assert_eq!(route_of(&mut dp, "10.50.1.1"), None);
+}
+
+/// How specific a selector is for `dst` (a range: the prefix of it that holds `dst`).
+fn model_specificity(sel: &TrafficSelector, dst: Ipv4Addr) -> u32 {
+    match sel.addr {
+        Selector::Addr(_) => 32,
+        Selector::Subnet(_, m) => u32::from(m).count_ones(),
+        Selector::Range(lo, hi) => ipnet::Ipv4Subnets::new(lo, hi, 0)
+            .find(|n| n.contains(&dst))
+            .map_or(0, |n| u32::from(n.prefix_len())),
+    }
+}
+
+fn model_covers(sel: &TrafficSelector, a: Ipv4Addr) -> bool {
+    match sel.addr {
+        Selector::Addr(x) => x == a,
+        Selector::Subnet(n, m) => u32::from(a) & u32::from(m) == u32::from(n) & u32::from(m),
+        Selector::Range(lo, hi) => (lo..=hi).contains(&a),
+    }
+}
+
+/// The route by the rules, from a pass over every pair.
+fn model_route(dp: &DataPlane, src: Ipv4Addr, dst: Ipv4Addr) -> Option<u32> {
+    let owner = dp
+        .children()
+        .find(|(_, c)| c.owner == Some(dst))
+        .map(|(_, c)| c.ike_sa);
+    let covering = dp.children().filter(|(_, c)| {
+        model_covers(&c.remote_selector, dst) && model_covers(&c.local_selector, src)
+    });
+    match owner {
+        Some(o) => covering
+            .filter(|(_, c)| c.ike_sa == o && c.owner == Some(dst))
+            .max_by_key(|(_, c)| (model_specificity(&c.local_selector, src), c.serial))
+            .map(|(s, _)| *s),
+        None => covering
+            .filter(|(_, c)| {
+                c.owner
+                    .is_none_or(|a| c.remote_selector.addr != Selector::Addr(a))
+            })
+            .max_by_key(|(_, c)| {
+                (
+                    model_specificity(&c.remote_selector, dst),
+                    model_specificity(&c.local_selector, src),
+                    std::cmp::Reverse(c.seniority),
+                    c.serial,
+                )
+            })
+            .map(|(s, _)| *s),
+    }
+}
+
+/// The indexes (owners, prefixes, odd masks, IKE SA ages) under random installs,
+/// removals and phase-1 hand-overs route exactly as a pass over every pair would.
+#[test]
+fn route_index_agrees_with_a_pass_over_every_pair() {
+    use rand::RngExt;
+    #[allow(clippy::disallowed_methods)]
+    let now = Instant::now();
+    let mut rng = StdRng::seed_from_u64(0x15);
+    let mut dp = DataPlane::new();
+    let mut spi = 0x1000u32;
+    let addr =
+        |rng: &mut StdRng| Ipv4Addr::new(10, 70, rng.random_range(0..4), rng.random_range(0..8));
+    let mut routed = 0usize;
+    for _ in 0..3000 {
+        let live: Vec<u32> = dp.children().map(|(s, _)| *s).collect();
+        match rng.random_range(0..10) {
+            0..=4 => {
+                let ike = rng.random_range(1..=8u64);
+                let own = Ipv4Addr::new(10, 70, 0, u8::try_from(ike).unwrap());
+                let owner = (ike <= 4
+                    && dp
+                        .children()
+                        .all(|(_, c)| c.owner != Some(own) || c.ike_sa.0 == ike))
+                .then_some(own);
+                let remote = match (owner, rng.random_range(0..5)) {
+                    (Some(a), 0..=2) => TrafficSelector::new(Selector::Addr(a)),
+                    (_, 0) => TrafficSelector::new(Selector::Addr(addr(&mut rng))),
+                    (_, 1 | 2) => {
+                        let len = rng.random_range(20..=32u32);
+                        let m = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+                        TrafficSelector::new(Selector::Subnet(addr(&mut rng), m.into()))
+                    }
+                    (_, 3) => {
+                        let (a, b) = (addr(&mut rng), addr(&mut rng));
+                        TrafficSelector::new(Selector::Range(a.min(b), a.max(b)))
+                    }
+                    _ => sel("10.70.0.0", "255.255.252.1"),
+                };
+                let mut c = child(ike, spi, remote, None);
+                c.assigned_address = owner;
+                if rng.random_bool(0.3) {
+                    c.local_selector = sel("10.89.129.128", "255.255.255.240");
+                }
+                // Now and then a pair is installed again under its SPI.
+                if rng.random_bool(0.1) && !live.is_empty() {
+                    c.spi_in = live[rng.random_range(0..live.len())];
+                } else {
+                    spi += 1;
+                }
+                dp.install(&c, now).unwrap();
+            }
+            5 | 6 if !live.is_empty() => {
+                dp.remove(live[rng.random_range(0..live.len())]);
+            }
+            7 => {
+                dp.remove_ike(ike_sm::SaId(rng.random_range(1..=8)));
+            }
+            8 => {
+                let (old, new) = (rng.random_range(1..=8), rng.random_range(1..=8));
+                // Leases are exclusive: a hand-over never gives one IKE SA two owners.
+                dp.reassign(ike_sm::SaId(old), ike_sm::SaId(new));
+            }
+            _ => {}
+        }
+        dp.assert_indexes_consistent();
+        for _ in 0..8 {
+            let src = if rng.random_bool(0.5) {
+                ip("10.89.129.131")
+            } else {
+                ip("10.1.1.1")
+            };
+            let dst = addr(&mut rng);
+            let got = dp.route(src, dst);
+            assert_eq!(got, model_route(&dp, src, dst), "{src} -> {dst}");
+            routed += usize::from(got.is_some());
+        }
+    }
+    assert!(routed > 1000, "{routed}");
 }
