@@ -32,7 +32,7 @@ fn seed_config_parses_and_lints_as_expected() {
     let f = fixture();
     let (code, out, err) = check(&[f.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    // Exactly the ACL 120 findings (three permits of the real address) and weak crypto.
+    // Exactly the ACL 120 findings (three permits of the real address), weak crypto ...
     let rules: Vec<&str> = out
         .lines()
         .filter_map(|l| l.split("warning[").nth(1))
@@ -43,10 +43,20 @@ fn seed_config_parses_and_lints_as_expected() {
         3,
         "{out}"
     );
-    assert!(
+    // ... and the wildcard `isakmp key` beside `vpngroup vpn3000` (Aggressive Mode
+    // probes, issue 15).
+    assert_eq!(
         rules
             .iter()
-            .all(|r| *r == "acl-real-address" || *r == "weak-crypto"),
+            .filter(|r| **r == "aggressive-address-key")
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        rules.iter().all(|r| *r == "acl-real-address"
+            || *r == "weak-crypto"
+            || *r == "aggressive-address-key"),
         "{rules:?}"
     );
     assert!(

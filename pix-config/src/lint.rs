@@ -38,6 +38,14 @@
 //! * [`LintRule::ShadowedStatic`]: a `static` whose mapped (or real) addresses are
 //!   all covered by an earlier `static` of the same shape on the same interface; the
 //!   PIX uses the first, so the later one never applies.
+//! * [`LintRule::AggressiveAddressKey`]: an `isakmp key` for more than one address (the
+//!   wildcard `address 0.0.0.0 netmask 0.0.0.0`, or any netmask shorter than /32)
+//!   beside `vpngroup`s. The groups make the headend answer Aggressive Mode, and a PIX
+//!   answers an Aggressive Mode probe whose identity is an address (ID_IPV4_ADDR) with a
+//!   HASH_R keyed by that address key, in the clear: anyone in the key's range gets
+//!   material for an offline dictionary attack on it (`ike-scan --aggressive
+//!   --idtype=1`, then `psk-crack`). pix-gateway answers such probes with a random key
+//!   unless run with `--allow-aggressive-address-keys`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -80,6 +88,8 @@ pub enum LintRule {
     SameSecurityLevel,
     /// A static covered by an earlier one.
     ShadowedStatic,
+    /// An address-range `isakmp key` beside `vpngroup`s: open to Aggressive Mode probes.
+    AggressiveAddressKey,
 }
 
 impl LintRule {
@@ -95,6 +105,7 @@ impl LintRule {
             LintRule::UnalignedAddress => "unaligned-address",
             LintRule::SameSecurityLevel => "same-security-level",
             LintRule::ShadowedStatic => "shadowed-static",
+            LintRule::AggressiveAddressKey => "aggressive-address-key",
         }
     }
 }
@@ -244,6 +255,7 @@ pub fn lint(config: &Config) -> Vec<Finding> {
     unaligned(&cx, &mut out);
     same_security(&cx, &mut out);
     shadowed_statics(&cx, &mut out);
+    aggressive_address_key(&cx, &mut out);
     out.sort_by_key(|x| (x.line, x.rule));
     out
 }
@@ -575,6 +587,51 @@ fn no_xauth(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             }
             _ => {}
         }
+    }
+}
+
+/// See [`LintRule::AggressiveAddressKey`]. A host key (/32, or no netmask with a host
+/// address) is left alone: a probe must come from that very address to be answered.
+fn aggressive_address_key(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let Some(group_line) = cx.config.iter().find_map(|(line, c)| match c {
+        Command::Vpngroup(_) => Some(line),
+        _ => None,
+    }) else {
+        return;
+    };
+    for (line, c) in cx.config.iter() {
+        let Command::Isakmp(Isakmp::Key {
+            address, netmask, ..
+        }) = c
+        else {
+            continue;
+        };
+        let addr = cx.ip(address);
+        let mask = match (netmask, addr) {
+            (Some(m), _) => *m,
+            (None, Some(a)) if a == Ipv4Addr::UNSPECIFIED => Ipv4Addr::UNSPECIFIED,
+            (None, _) => Ipv4Addr::BROADCAST,
+        };
+        if mask == Ipv4Addr::BROADCAST {
+            continue;
+        }
+        let range = if mask == Ipv4Addr::UNSPECIFIED {
+            "the wildcard pre-shared key".to_string()
+        } else {
+            format!(
+                "the pre-shared key for {address}/{}",
+                u32::from(mask).count_ones()
+            )
+        };
+        let mut finding = f(
+            LintRule::AggressiveAddressKey,
+            line,
+            format!("{range} can be probed with Aggressive Mode (vpngroups are configured)"),
+            "with `vpngroup`s the headend answers Aggressive Mode, and an Aggressive Mode probe whose identity is an address (ID_IPV4_ADDR) is answered with a HASH_R keyed by the `isakmp key` of that address, in the clear and before the prober proves anything: from any address in the key's range, `ike-scan --aggressive --idtype=1` collects it and `psk-crack` guesses the key offline. pix-gateway answers such probes with a random key unless it runs with `--allow-aggressive-address-keys`; on a PIX, give Main Mode peers host keys (`netmask 255.255.255.255`) or a long random key.".into(),
+            None,
+        );
+        finding.related.push(group_line);
+        out.push(finding);
     }
 }
 

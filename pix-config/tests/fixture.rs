@@ -1,5 +1,5 @@
 //! The seed configuration: parses clean, prints identically, lints to exactly the
-//! ACL 120 findings and the weak-crypto findings.
+//! ACL 120 findings, the weak-crypto findings and the wildcard key beside a vpngroup.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -63,7 +63,18 @@ fn fixture_lints_to_acl_120_and_weak_crypto_only() {
         .iter()
         .filter(|f| f.rule == LintRule::WeakCrypto)
         .collect();
-    assert_eq!(acl.len() + weak.len(), findings.len(), "{findings:#?}");
+    // The seed's wildcard `isakmp key` beside `vpngroup vpn3000`: open to Aggressive
+    // Mode probes with an address identity (issue 15).
+    let am: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule == LintRule::AggressiveAddressKey)
+        .collect();
+    assert_eq!(am.len(), 1, "{findings:#?}");
+    assert_eq!(
+        acl.len() + weak.len() + am.len(),
+        findings.len(),
+        "{findings:#?}"
+    );
     assert_eq!(
         acl.iter().map(|f| f.line).collect::<Vec<_>>(),
         vec![26, 27, 28]

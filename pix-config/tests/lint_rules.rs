@@ -127,10 +127,14 @@ vpngroup g password ********
 ");
     assert_eq!(
         rules(&f),
-        vec![(9, LintRule::NoXauth), (10, LintRule::NoXauth)]
+        vec![
+            (9, LintRule::NoXauth),
+            (9, LintRule::AggressiveAddressKey),
+            (10, LintRule::NoXauth)
+        ]
     );
     assert_eq!(
-        f[1].suggestion.as_deref(),
+        f[2].suggestion.as_deref(),
         Some("crypto map m client authentication LOCAL")
     );
     // with Xauth: clean, unless the wildcard key says no-xauth
@@ -141,11 +145,39 @@ crypto map m interface outside
 isakmp key ******** address 0.0.0.0 netmask 0.0.0.0 no-xauth
 vpngroup g password ********
 ");
-    assert_eq!(rules(&f), vec![(10, LintRule::NoXauth)]);
+    assert_eq!(
+        rules(&f),
+        vec![
+            (10, LintRule::NoXauth),
+            (10, LintRule::AggressiveAddressKey)
+        ]
+    );
     assert_eq!(
         f[0].suggestion.as_deref(),
         Some("isakmp key ******** address 0.0.0.0 netmask 0.0.0.0")
     );
+}
+
+#[test]
+fn address_range_key_beside_vpngroups() {
+    // The wildcard and a /24 key are flagged, a host key is not; without vpngroups
+    // nothing is (no Aggressive Mode is answered).
+    let keys = "\
+isakmp key ******** address 0.0.0.0 netmask 0.0.0.0
+isakmp key ******** address 198.51.100.0 netmask 255.255.255.0
+isakmp key ******** address 198.51.100.7 netmask 255.255.255.255
+";
+    let f = run(&format!("{keys}vpngroup g password ********\n"));
+    let am: Vec<_> = f
+        .iter()
+        .filter(|x| x.rule == LintRule::AggressiveAddressKey)
+        .collect();
+    assert_eq!(am.iter().map(|x| x.line).collect::<Vec<_>>(), vec![7, 8]);
+    assert!(am.iter().all(|x| x.related == vec![10]));
+    assert!(am[0].explanation.contains("psk-crack"));
+    assert!(am[1].message.contains("198.51.100.0/24"));
+    let f = run(keys);
+    assert!(!f.iter().any(|x| x.rule == LintRule::AggressiveAddressKey));
 }
 
 #[test]
@@ -279,6 +311,7 @@ fn every_rule_snapshot() {
             LintRule::UnalignedAddress,
             LintRule::SameSecurityLevel,
             LintRule::ShadowedStatic,
+            LintRule::AggressiveAddressKey,
         ]
     );
     common::check_snapshot(
