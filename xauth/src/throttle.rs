@@ -20,8 +20,18 @@
 //!   out (for `user_lockout`, 120 s, from every address) only when at least
 //!   `user_min_sources` (3, never fewer than 2) *different* addresses failed: one
 //!   address alone can never lock a user out from everywhere.
+//! - **Escalation.** A pair that is locked out again after its lockout ended (a
+//!   guesser that waits and goes on) is locked out for twice as long each time, up
+//!   to `lockout_max` (1 h): a patient guesser gets `max_failures` guesses per
+//!   lockout, so its rate falls toward `max_failures` per hour.
+//! - **Known addresses keep their user in.** An address a user logged in from
+//!   successfully within `known_source_for` (24 h; the last
+//!   [`KNOWN_SOURCES_PER_USER`] per user) is exempt from the *user-wide* lockout:
+//!   guessers on several other addresses cannot lock the real user out from where
+//!   they usually connect. The pair rules still apply to it.
 //! - **Recovery.** When a lockout ends, the counts of that pair (or user) start
-//!   again and the right password works; a successful login clears the pair's entry.
+//!   again and the right password works; a successful login clears the pair's entry
+//!   (its escalation included).
 //! - **Bounded.** At most `max_entries` pairs and `max_entries` users are kept.
 //!   When a table is full the entry created (or last refreshed) longest ago is
 //!   forgotten, preferring entries that are not locked: up to 8 locked entries are
@@ -69,6 +79,9 @@ use std::time::{Duration, Instant};
 
 use crate::server::after;
 
+/// Addresses remembered per user as known-good (see the module docs).
+pub const KNOWN_SOURCES_PER_USER: usize = 4;
+
 /// User names longer than this are keyed by their first `MAX_USER_KEY` bytes
 /// (marked as truncated, so they never share an entry with a name of exactly
 /// that length).
@@ -86,8 +99,14 @@ pub struct ThrottleConfig {
     pub max_failures: u32,
     /// The counting window, per pair and per user (default 60 s).
     pub window: Duration,
-    /// How long a (user, source) lockout lasts (default 120 s).
+    /// How long a (user, source) lockout lasts the first time (default 120 s); each
+    /// further lockout of the same pair lasts twice as long as the one before.
     pub lockout: Duration,
+    /// The longest (user, source) lockout that escalation reaches (default 1 h).
+    pub lockout_max: Duration,
+    /// How long an address a user logged in from stays exempt from that user's
+    /// user-wide lockout (default 24 h; zero: no address is exempt).
+    pub known_source_for: Duration,
     /// Failures of one user from all addresses inside `window` that lock the user
     /// out everywhere (default 15; each address adds at most `max_failures`;
     /// values below `2 * max_failures + 1` count as that).
@@ -113,6 +132,8 @@ impl Default for ThrottleConfig {
             max_failures: 5,
             window: Duration::from_secs(60),
             lockout: Duration::from_secs(120),
+            lockout_max: Duration::from_secs(3600),
+            known_source_for: Duration::from_secs(24 * 3600),
             user_max_failures: 15,
             user_min_sources: 3,
             user_lockout: Duration::from_secs(120),
@@ -305,6 +326,8 @@ struct PairEntry {
     user_epoch: u64,
     /// Failures this pair added to the user's count in that epoch.
     contributed: u32,
+    /// Lockouts of this pair so far (escalation; cleared by a success).
+    lockouts: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -411,6 +434,8 @@ pub struct Throttle {
     config: ThrottleConfig,
     pairs: Table<(UserKey, IpAddr), PairEntry>,
     users: Table<UserKey, UserEntry>,
+    /// Addresses each user logged in from, with when (newest last).
+    known: Table<UserKey, Vec<(IpAddr, Instant)>>,
     next_epoch: u64,
     stats: ThrottleStats,
 }
@@ -421,6 +446,7 @@ impl Throttle {
         Throttle {
             pairs: Table::new(config.max_entries),
             users: Table::new(config.max_entries),
+            known: Table::new(config.max_entries),
             config,
             next_epoch: 1,
             stats: ThrottleStats::default(),
@@ -519,6 +545,31 @@ impl Throttle {
         self.stats.evicted = self.stats.evicted.saturating_add(evicted);
     }
 
+    /// Whether `user` logged in successfully from `source` within `known_source_for`.
+    fn known_source(&mut self, now: Instant, user: &UserKey, source: IpAddr) -> bool {
+        let keep = self.config.known_source_for;
+        self.known.get_mut(user).is_some_and(|v| {
+            v.iter()
+                .any(|(a, at)| *a == source && now < after(*at, keep))
+        })
+    }
+
+    /// Remembers a successful login of `user` from `source`.
+    fn remember_source(&mut self, now: Instant, user: &UserKey, source: IpAddr) {
+        if self.config.known_source_for.is_zero() {
+            return;
+        }
+        let _ = self.known.ensure(user, |_| false);
+        if let Some(v) = self.known.get_mut(user) {
+            v.retain(|(a, _)| *a != source);
+            if v.len() >= KNOWN_SOURCES_PER_USER {
+                v.remove(0);
+            }
+            v.push((source, now));
+        }
+        self.known.touch(user);
+    }
+
     /// Whether a login of `user` from `source` may go to the AAA server now. A
     /// granted check counts as an attempt in flight until [`Throttle::record`] or
     /// [`Throttle::abandon`].
@@ -533,7 +584,9 @@ impl Throttle {
         let key = (UserKey::new(user), source);
         self.refresh_user(now, &key.0);
         self.refresh_pair(now, &key);
-        if let Some(u) = self.users.get_mut(&key.0) {
+        // A known address of the user is exempt from the user-wide rules.
+        let user_rules = !self.known_source(now, &key.0, source);
+        if let Some(u) = self.users.get_mut(&key.0).filter(|_| user_rules) {
             if let Some(until) = u.c.locked(now) {
                 self.stats.refused_user = self.stats.refused_user.saturating_add(1);
                 return Err(Throttled {
@@ -564,7 +617,7 @@ impl Throttle {
                 });
             }
         }
-        if let Some(u) = self.users.get_mut(&key.0) {
+        if let Some(u) = self.users.get_mut(&key.0).filter(|_| user_rules) {
             if u.c.failures.saturating_add(u.c.in_flight) >= user_max {
                 self.stats.refused_in_flight = self.stats.refused_in_flight.saturating_add(1);
                 return Err(Throttled {
@@ -602,7 +655,11 @@ impl Throttle {
 
     /// Forgets the pair and the user when nothing of them is left to count.
     fn drop_idle(&mut self, key: &(UserKey, IpAddr)) {
-        if self.pairs.get_mut(key).is_some_and(|p| p.c.idle()) {
+        if self
+            .pairs
+            .get_mut(key)
+            .is_some_and(|p| p.c.idle() && p.lockouts == 0)
+        {
             self.pairs.remove(key);
         }
         if self.users.get_mut(&key.0).is_some_and(|u| u.c.idle()) {
@@ -631,8 +688,10 @@ impl Throttle {
                 let in_flight = (p.c.in_flight, p.c.in_flight_since);
                 p.c = Counts::default();
                 (p.c.in_flight, p.c.in_flight_since) = in_flight;
+                p.lockouts = 0;
             }
             self.drop_idle(&key);
+            self.remember_source(now, &key.0, source);
             return out;
         }
         self.stats.failures = self.stats.failures.saturating_add(1);
@@ -655,7 +714,8 @@ impl Throttle {
             }
             out.refusal_delay = delay_for(&self.config, p.c.failures);
             if p.c.locked_until.is_none() && p.c.failures >= max {
-                let until = after(now, self.config.lockout);
+                let until = after(now, lockout_for(&self.config, p.lockouts));
+                p.lockouts = p.lockouts.saturating_add(1);
                 p.c.locked_until = Some(until);
                 self.stats.lockouts_user_source = self.stats.lockouts_user_source.saturating_add(1);
                 out.locked = Some(Throttled {
@@ -727,6 +787,17 @@ impl Throttle {
     pub fn is_empty(&self) -> bool {
         self.pairs.len() == 0 && self.users.len() == 0
     }
+}
+
+/// The lockout of a pair locked out `before` times already: `lockout` doubling,
+/// capped at `lockout_max` (never below `lockout`).
+fn lockout_for(config: &ThrottleConfig, before: u32) -> Duration {
+    let factor = 1u32.checked_shl(before.min(31)).unwrap_or(u32::MAX);
+    config
+        .lockout
+        .checked_mul(factor)
+        .unwrap_or(config.lockout_max)
+        .min(config.lockout_max.max(config.lockout))
 }
 
 fn delay_for(config: &ThrottleConfig, n: u32) -> Duration {

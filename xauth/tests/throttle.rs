@@ -41,6 +41,10 @@ fn defaults_are_the_documented_ones() {
         (15, 3, secs(120))
     );
     assert_eq!((c.delay_start, c.delay_max), (secs(1), secs(8)));
+    assert_eq!(
+        (c.lockout_max, c.known_source_for),
+        (secs(3600), secs(86_400))
+    );
     assert_eq!(c.max_entries, 4096);
 }
 
@@ -163,9 +167,9 @@ fn one_address_never_locks_a_user_out_everywhere() {
         now += secs(1);
     }
     assert_eq!(th.stats().lockouts_user, 0);
-    // 5 per lockout cycle (at most 120 s + the time to fail 5 times).
-    assert!(reached_aaa <= 5 * (10_000 / 120 + 1), "{reached_aaa}");
-    assert!(reached_aaa >= 5 * (10_000 / 130), "{reached_aaa}");
+    // 5 per lockout cycle; the lockouts escalate 120, 240, 480, 960, 1920, 3600,
+    // 3600 s: 7 cycles start within 10,000 s (a few seconds each to fail 5 times).
+    assert_eq!(reached_aaa, 5 * 7, "{reached_aaa}");
 }
 
 #[test]
@@ -392,6 +396,10 @@ fn small_cfg() -> ThrottleConfig {
         max_failures: 3,
         window: secs(30),
         lockout: secs(60),
+        // No escalation and no known addresses: the properties below are about the
+        // counting rules (escalation and known addresses have their own tests).
+        lockout_max: secs(60),
+        known_source_for: secs(0),
         user_max_failures: 7,
         user_min_sources: 3,
         user_lockout: secs(90),
@@ -469,4 +477,79 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_patient_guesser_is_locked_out_longer_each_time_until_a_success() {
+    let t0 = Instant::now();
+    let c = ThrottleConfig::default();
+    let mut th = Throttle::new(c.clone());
+    let mut now = t0;
+    let mut lockouts = Vec::new();
+    for _ in 0..7 {
+        // max_failures guesses, then the lockout: how long it lasts.
+        let mut last = None;
+        for _ in 0..c.max_failures {
+            th.check(now, b"bob", ip(9)).unwrap();
+            last = th.record(now, b"bob", ip(9), false).locked;
+        }
+        let until = last.expect("locked after max_failures").until;
+        lockouts.push(until - now);
+        assert!(th.check(until - secs(1), b"bob", ip(9)).is_err());
+        now = until;
+    }
+    assert_eq!(
+        lockouts,
+        [120, 240, 480, 960, 1920, 3600, 3600].map(secs).to_vec()
+    );
+    // The right password after the lockout resets the escalation.
+    th.check(now, b"bob", ip(9)).unwrap();
+    th.record(now, b"bob", ip(9), true);
+    for _ in 0..c.max_failures {
+        th.check(now, b"bob", ip(9)).unwrap();
+        th.record(now, b"bob", ip(9), false);
+    }
+    assert_eq!(
+        th.check(now, b"bob", ip(9)).unwrap_err().until,
+        now + c.lockout
+    );
+}
+
+#[test]
+fn an_address_the_user_logged_in_from_is_exempt_from_the_user_lockout() {
+    let t0 = Instant::now();
+    let c = ThrottleConfig::default();
+    let mut th = Throttle::new(c.clone());
+    // The real user logs in from home.
+    th.check(t0, b"alice", ip(1)).unwrap();
+    th.record(t0, b"alice", ip(1), true);
+    // Guessers on three other addresses lock alice out user-wide.
+    let t1 = t0 + secs(3600);
+    for src in [ip(20), ip(21), ip(22), ip(23)] {
+        for _ in 0..c.max_failures {
+            let _ = fail(&mut th, t1, b"alice", src);
+        }
+    }
+    assert_eq!(th.stats().lockouts_user, 1);
+    assert_eq!(
+        th.check(t1, b"alice", ip(50)).unwrap_err().scope,
+        Scope::User
+    );
+    // From home she still gets to the AAA server.
+    th.check(t1, b"alice", ip(1)).unwrap();
+    th.record(t1, b"alice", ip(1), true);
+    // A day later home is no longer known (no login meanwhile): the lockout applies.
+    let mut th2 = Throttle::new(c.clone());
+    th2.check(t0, b"alice", ip(1)).unwrap();
+    th2.record(t0, b"alice", ip(1), true);
+    let t2 = t0 + c.known_source_for + secs(1);
+    for src in [ip(20), ip(21), ip(22), ip(23)] {
+        for _ in 0..c.max_failures {
+            let _ = fail(&mut th2, t2, b"alice", src);
+        }
+    }
+    assert_eq!(
+        th2.check(t2, b"alice", ip(1)).unwrap_err().scope,
+        Scope::User
+    );
 }

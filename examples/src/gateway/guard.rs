@@ -204,6 +204,8 @@ pub fn apply_limit(l: &mut GuardLimits, spec: &str) -> Result<bool, String> {
         "xauth-max-failures" => x.max_failures = u32::try_from(num()?).unwrap_or(u32::MAX),
         "xauth-window" => x.window = Duration::from_secs(num()?),
         "xauth-lockout" => x.lockout = Duration::from_secs(num()?),
+        "xauth-lockout-max" => x.lockout_max = Duration::from_secs(num()?),
+        "xauth-known-source-for" => x.known_source_for = Duration::from_secs(num()?),
         "xauth-user-max-failures" => {
             x.user_max_failures = u32::try_from(num()?).unwrap_or(u32::MAX);
         }
@@ -232,6 +234,7 @@ pub fn from_specs(specs: &[String]) -> GuardLimits {
 
 /// The guard's `--limit` names, for help and error texts.
 pub const LIMIT_NAMES: &str = "xauth-max-failures, xauth-window, xauth-lockout, \
+    xauth-lockout-max, xauth-known-source-for, \
     xauth-user-max-failures, xauth-user-min-sources, xauth-user-lockout, \
     xauth-delay-start-ms, xauth-delay-max, log-interval";
 
