@@ -62,9 +62,12 @@ pub struct RunArgs {
     /// socket at PATH is replaced, nothing else).
     #[arg(long)]
     pub control: Option<PathBuf>,
-    /// IKE limits and timers, `NAME=VALUE`, repeatable: half-open-timeout, max-half-open,
-    /// max-half-open-per-peer, max-sas, new-sas-per-peer-per-sec, retransmit-initial-ms,
-    /// retransmit-count, dpd-idle (0: off), dpd-retries, dpd-retry-interval, natt-keepalive.
+    /// Limits and timers, `NAME=VALUE`, repeatable: the IKE ones (half-open-timeout,
+    /// max-half-open, max-half-open-per-peer, max-sas, new-sas-per-peer-per-sec,
+    /// retransmit-initial-ms, retransmit-count, dpd-idle (0: off), dpd-retries,
+    /// dpd-retry-interval, natt-keepalive, and the admission ones in the README) and
+    /// the Xauth throttle's (xauth-max-failures, xauth-window, xauth-lockout, ...,
+    /// log-interval). An unknown name lists them all.
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     pub limits: Vec<String>,
     /// Serve Prometheus metrics (SAs, handshakes by result, Xauth verdicts, tunnel
@@ -77,6 +80,11 @@ pub struct RunArgs {
     /// passwords read). Never for TACACS+, which does not send a clear body.
     #[arg(long = "allow-keyless-aaa", value_name = "TAG")]
     pub allow_keyless_aaa: Vec<String>,
+    /// Believe RADIUS replies of `aaa-server TAG` that carry no Message-Authenticator
+    /// (repeatable; by default such a reply is refused: Blast-RADIUS, CVE-2024-3596).
+    /// Only for a server that cannot send one; upgrade it instead when you can.
+    #[arg(long = "radius-without-message-authenticator", value_name = "TAG")]
+    pub radius_without_message_authenticator: Vec<String>,
     /// Print debug lines on stderr: `--debug crypto isakmp`, `--debug crypto ipsec`.
     #[arg(long, num_args = 1.., value_name = "WORDS")]
     pub debug: Vec<String>,
@@ -248,6 +256,22 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
+    for tag in &args.radius_without_message_authenticator {
+        match plan.aaa.get_mut(tag) {
+            Some(g) if g.protocol == xauth::aaa::Protocol::Radius => {
+                g.require_message_authenticator = false;
+                log(&format!(
+                    "WARNING: aaa-server {tag}: RADIUS replies without Message-Authenticator are believed (--radius-without-message-authenticator): a man in the middle can forge an Access-Accept (Blast-RADIUS, CVE-2024-3596); make the server send Message-Authenticator instead"
+                ));
+            }
+            _ => {
+                log(&format!(
+                    "--radius-without-message-authenticator {tag}: no `aaa-server {tag} protocol radius`"
+                ));
+                return ExitCode::from(1);
+            }
+        }
+    }
     let mut guard_limits = super::guard::GuardLimits::default();
     for spec in &args.limits {
         let applied = match super::guard::apply_limit(&mut guard_limits, spec) {

@@ -30,6 +30,10 @@ pub struct AaaGroup {
     pub protocol: xauth::aaa::Protocol,
     /// `aaa-server TAG (IF) host A KEY timeout T`, in order.
     pub servers: Vec<AaaHost>,
+    /// RADIUS replies must carry a valid Message-Authenticator (Blast-RADIUS,
+    /// CVE-2024-3596). `true` unless the operator named the tag in
+    /// `pix-gateway run --radius-without-message-authenticator TAG`.
+    pub require_message_authenticator: bool,
 }
 
 /// One server of a group.
@@ -523,6 +527,7 @@ pub fn plan_with(
                         tag: s.tag.clone(),
                         protocol,
                         servers: Vec::new(),
+                        require_message_authenticator: true,
                     },
                 );
             }
@@ -764,6 +769,7 @@ pub fn aaa_config(
     // Names the group in errors such as a RADIUS reply without Message-Authenticator
     // (required: the AaaConfig default, Blast-RADIUS).
     c.tag = group.tag.clone();
+    c.radius_require_message_authenticator = group.require_message_authenticator;
     let (port, acct) = match group.protocol {
         xauth::aaa::Protocol::Tacacs => (49, None),
         _ => (radius_ports.0, Some(radius_ports.1)),
@@ -921,6 +927,20 @@ mod keyless_aaa_tests {
             .collect();
         let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
         plan_with(&out.config, users, &allow)
+    }
+
+    #[test]
+    fn radius_groups_require_message_authenticator_unless_the_operator_opts_out() {
+        let host = "aaa-server RADIUS (inside) host 10.89.129.140 secretkey timeout 3";
+        let mut p = plan_of(&["aaa-server RADIUS protocol radius", host], &[]).unwrap();
+        let g = p.aaa.get_mut("RADIUS").unwrap();
+        assert!(g.require_message_authenticator);
+        let c = aaa_config(g, "192.168.1.1".parse().unwrap(), (1645, 1646));
+        assert!(c.radius_require_message_authenticator);
+        assert_eq!(c.tag, "RADIUS");
+        g.require_message_authenticator = false;
+        let c = aaa_config(g, "192.168.1.1".parse().unwrap(), (1645, 1646));
+        assert!(!c.radius_require_message_authenticator);
     }
 
     #[test]
