@@ -16,9 +16,13 @@
 //!   half-open SAs; a new first message over it evicts that address's *oldest* half-open
 //!   SA (instead of refusing: a client that restarted, or whose address a spoofer uses,
 //!   still gets its newest negotiation answered).
-//! - **Recent peers last.** Addresses that completed phase 1 recently (a bounded FIFO of
-//!   `Limits::recent_peers`) are filed apart and evicted only when no other half-open SA
-//!   is left (at most a quarter of the table is kept apart this way).
+//! - **Proven peers last.** Addresses that completed phase 1 recently (a bounded FIFO of
+//!   `Limits::recent_peers`), and Main Mode SAs whose peer sent MM3 (it received our
+//!   cookie, so its address is real), are filed apart and evicted only when no other
+//!   half-open SA is left (at most a quarter of the table is kept apart this way). A peer
+//!   that merely retransmits its first message gets no preference (a spoofer can send
+//!   twice as cheaply); but each retransmission of an evicted negotiation starts afresh
+//!   and so gets a new chance.
 //! - **Pressure.** With at least `Limits::pressure_half_open` half-open SAs the wait for
 //!   the next message is `Limits::half_open_timeout_under_pressure` instead of
 //!   `Limits::half_open_timeout`, and the responder reuses one DH key pair per group for
@@ -172,6 +176,22 @@ impl Admission {
         } else {
             self.count(ip, true);
         }
+    }
+
+    /// The peer of a half-open SA proved its address (Main Mode: MM3 came back with our
+    /// responder cookie): the SA is filed apart and evicted last, like a recent peer's,
+    /// while there is room apart (`max_protected`).
+    pub(crate) fn promote(&mut self, id: SaId, max_protected: usize) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if e.protected || self.protected.len() >= max_protected {
+            return;
+        }
+        e.protected = true;
+        let ip = e.ip;
+        self.protected.insert(id);
+        self.count(ip, false);
     }
 
     /// Removes an SA from the half-open table (phase 1 completed, or the SA died).
@@ -444,6 +464,16 @@ mod tests {
         assert_eq!(a.victim(&mut rng), Some(SaId(2)));
         a.remove(SaId(2));
         assert_eq!(a.victim(&mut rng), Some(SaId(1)));
+        // A proven peer (MM3 received) is filed apart too, and its counts move with it.
+        a.insert(SaId(3), key([10, 9, 9, 9], 3), 8);
+        a.insert(SaId(4), key([10, 9, 9, 8], 4), 8);
+        a.promote(SaId(3), 8);
+        assert_eq!(a.victim(&mut rng), Some(SaId(4)));
+        assert_eq!(a.n16.get(&0x0a09).copied(), Some(1));
+        for i in 1..=4 {
+            a.remove(SaId(i));
+        }
+        assert!(a.n16.is_empty() && a.protected.is_empty() && a.entries.is_empty());
     }
 
     #[test]

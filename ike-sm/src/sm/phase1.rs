@@ -692,6 +692,8 @@ impl Endpoint {
                 )?;
                 sa.state = P1State::RWaitMm5;
                 self.send_awaiting(sa, now, 0, Some(bytes), b);
+                let max_protected = self.config.limits.max_half_open.checked_div(4);
+                self.half_open.promote(sa.id, max_protected.unwrap_or(0));
                 Ok(())
             }
             P1State::IWaitMm2 => {
