@@ -139,6 +139,19 @@
 //!   (`vpn_client_11_flow_main_mode_push`, "Need XAUTH").
 //! * A message with unknown cookies gets no INVALID-COOKIE notify, as on the PIX: silence
 //!   gives a spoofer no reflector and a scanner no answer (`unknown_cookies_are_dropped_silently`).
+//! * IKEv1 has no stateless cookie: a full half-open table must shed (evict in the most
+//!   crowded source prefix), never refuse, or 40 spoofed AM1/s lock every user out; the
+//!   rate per source is counted after the proposal, in fixed hashed buckets
+//!   (`tests/flood.rs`, `sm/admission.rs` tests).
+//! * HASH_R with pre-shared keys needs only SKEYID = prf(PSK, Ni | Nr): g^xy waits for
+//!   AM3, and under pressure one key pair per group is reused for a short window, so a
+//!   spoofed AM1 costs no modexp (`aggressive_mode_flood_costs_few_modexps_..`,
+//!   `key_pair_reuse_only_under_pressure_and_for_a_window`).
+//! * An Aggressive Mode identity that names no group (of any ID type) gets a random key,
+//!   never the address key: HASH_R is sent in the clear, so a wildcard `isakmp key` would
+//!   be open to psk-crack (`aggressive_mode_ipv4_identity_gets_a_fake_key_unless_allowed`).
+//! * The first reply to an unproven address is resent at most once (no amplification)
+//!   (`first_reply_to_a_silent_peer_is_sent_at_most_twice`).
 //! * A client given an address by Mode Config may only claim that address as its Quick
 //!   Mode initiator ID, or it could take over another user's traffic
 //!   (`quick_mode_initiator_id_must_be_the_mode_config_address`). A peer without a Mode
