@@ -647,6 +647,10 @@ impl Endpoint {
             self.timeout_sa(&mut sa, now, rng);
             self.put_back(sa, now);
         }
+        // A key pair reused under pressure is let go once its window passed, even when no
+        // new negotiation comes (the SAs still using it keep it until they go).
+        let window = self.config.limits.dh_reuse_window;
+        self.half_open.expire_key_pairs(now, window);
         self.finish_rekeys(now, rng);
     }
 
