@@ -85,3 +85,32 @@ fn ike_scan_ipv4_identity_probe_gives_psk_crack_nothing() {
     let (_, crack) = probe_and_crack(&lab, &ns, "group", &["--idtype=11", "--id=vpn3000"], &dict);
     assert!(crack.contains(&format!("key \"{PSK}\" matches")), "{crack}");
 }
+
+/// The operator's explicit switch: with `--allow-aggressive-address-keys` the address key
+/// answers the same probe, and psk-crack does recover it (which is why it is off).
+#[test]
+fn allow_aggressive_address_keys_answers_with_the_address_key() {
+    let _g = serial();
+    require_root_and_tools(&["ip", "ike-scan", "psk-crack", "timeout"]);
+    let mut lab = Lab::new();
+    let secrets = demo_secrets().replace(
+        "isakmp key 0.0.0.0 netmask 0.0.0.0 cisco1234",
+        &format!("isakmp key 0.0.0.0 netmask 0.0.0.0 {WILDCARD_KEY}"),
+    );
+    let gw = lab.start_gateway(
+        &std::fs::read_to_string(DEMO_CFG).unwrap(),
+        &secrets,
+        &["--allow-aggressive-address-keys"],
+    );
+    assert!(lab
+        .proc(gw)
+        .log_text()
+        .contains("WARNING: --allow-aggressive-address-keys"));
+    let ns = lab.direct_client(1);
+    let dict = ["wrong", "vpn3000", PSK, WILDCARD_KEY];
+    let (_, crack) = probe_and_crack(&lab, &ns, "ipv4", &["--idtype=1", "--id=0xc0a8010b"], &dict);
+    assert!(
+        crack.contains(&format!("key \"{WILDCARD_KEY}\" matches")),
+        "{crack}"
+    );
+}

@@ -85,6 +85,14 @@ pub struct RunArgs {
     /// Only for a server that cannot send one; upgrade it instead when you can.
     #[arg(long = "radius-without-message-authenticator", value_name = "TAG")]
     pub radius_without_message_authenticator: Vec<String>,
+    /// Answer an Aggressive Mode initiator whose identity names no `vpngroup` (an
+    /// IPV4_ADDR, FQDN ...) with the `isakmp key ... address` key of its address. Off
+    /// by default: Aggressive Mode sends its HASH in the clear before the peer proves
+    /// anything, so anyone could fetch it and crack that key offline (ike-scan +
+    /// psk-crack); such initiators get the unknown group's fake key. Only for
+    /// site-to-site peers that cannot use Main Mode.
+    #[arg(long)]
+    pub allow_aggressive_address_keys: bool,
     /// Print debug lines on stderr: `--debug crypto isakmp`, `--debug crypto ipsec`.
     #[arg(long, num_args = 1.., value_name = "WORDS")]
     pub debug: Vec<String>,
@@ -256,6 +264,12 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
+    if args.allow_aggressive_address_keys {
+        if let Some(g) = plan.ike.gateway.as_mut() {
+            g.aggressive_address_keys = true;
+        }
+        log("WARNING: --allow-aggressive-address-keys: an Aggressive Mode initiator with an address identity is answered with the isakmp key of its address, in a HASH anyone can fetch and crack offline (ike-scan + psk-crack)");
+    }
     for tag in &args.radius_without_message_authenticator {
         match plan.aaa.get_mut(tag) {
             Some(g) if g.protocol == xauth::aaa::Protocol::Radius => {
