@@ -327,7 +327,7 @@ pub struct GatewayConfig {
     /// proves anything, so answering with an address key (often the wildcard
     /// `address 0.0.0.0 netmask 0.0.0.0`) hands anyone an offline dictionary attack on
     /// it (ike-scan + psk-crack). Turn on only for site-to-site peers that need it
-    /// (`pix-gateway run --aggressive-address-keys`).
+    /// (`pix-gateway run --allow-aggressive-address-keys`).
     pub aggressive_address_keys: bool,
 }
 
