@@ -158,11 +158,7 @@ pub fn run(f: &Flood, cpu_secs: fn() -> Option<f64>, stop: &AtomicBool) -> anyho
     let dest = SockAddr::from(SocketAddr::V4(SocketAddrV4::new(*f.gateway.ip(), 0)));
 
     let mut x = Xorshift::new(rng.next_u64());
-    let host_bits = 32u32.saturating_sub(u32::from(f.sources.prefix_len()));
-    let host_mask = u32::MAX
-        .checked_shr(32u32.saturating_sub(host_bits))
-        .unwrap_or(0);
-    let host_mask = if host_bits == 0 { 0 } else { host_mask };
+    let host_mask = host_mask(f.sources);
     let net = u32::from(f.sources.network());
 
     let cpu0 = cpu_secs();
@@ -239,6 +235,15 @@ pub fn print(f: &Flood, r: &Report) {
         f.rate,
         r.cpu_secs.unwrap_or(-1.0)
     );
+}
+
+/// The host bits of `net` (0 for a /32).
+fn host_mask(net: ipnet::Ipv4Net) -> u32 {
+    let host_bits = 32u32.saturating_sub(u32::from(net.prefix_len()));
+    u32::MAX
+        .checked_shr(32u32.saturating_sub(host_bits))
+        .filter(|_| host_bits > 0)
+        .unwrap_or(0)
 }
 
 /// Per packet: source address and port, cookie, exchange type (header), fresh KE/NONCE.
@@ -420,5 +425,114 @@ impl Xorshift {
         x ^= x >> 27;
         self.0 = x;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn flood(kind: Kind) -> Flood {
+        Flood {
+            kind,
+            rate: 1000.0,
+            sources: "10.99.0.0/16".parse().unwrap(),
+            secs: 1.0,
+            max_packets: None,
+            gateway: SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 1), 500),
+            seed: Some(7),
+        }
+    }
+
+    /// Every kind's datagrams, patched as they are sent: IPv4/UDP to the gateway from
+    /// the CIDR, and an ISAKMP first message our parser accepts, of the right exchange,
+    /// with fresh cookies (and fresh KE/NONCE in Aggressive Mode).
+    #[test]
+    fn patched_datagrams_are_first_messages_from_the_cidr() {
+        for kind in [Kind::Mm1, Kind::Am1, Kind::Am1UnknownGroup, Kind::Header] {
+            let f = flood(kind);
+            let mut rng = StdRng::seed_from_u64(1);
+            let ts = templates(&f, &mut rng).unwrap();
+            assert_eq!(ts.len(), TEMPLATES);
+            let mut x = Xorshift::new(3);
+            let (net, mask) = (u32::from(f.sources.network()), host_mask(f.sources));
+            let mut seen = Vec::new();
+            for n in 0..8u64 {
+                let t = &ts[(n as usize) % ts.len()];
+                let mut b = t.bytes.clone();
+                patch(&mut b, t, &mut x, net, mask, kind, n);
+                assert_eq!(&b[16..20], &[192, 168, 1, 1], "{kind:?}");
+                let src = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
+                assert!(f.sources.contains(&src), "{kind:?}: {src}");
+                assert_eq!(u16::from_be_bytes([b[22], b[23]]), 500);
+                let udp_len = usize::from(u16::from_be_bytes([b[24], b[25]]));
+                assert_eq!(udp_len + IP_LEN, b.len());
+                let isakmp = &b[IP_LEN + UDP_LEN..];
+                if kind == Kind::Header {
+                    assert_eq!(isakmp.len(), 28);
+                    let h = Header::parse(isakmp).unwrap();
+                    let want = if n % 2 == 0 { 2 } else { 4 };
+                    assert_eq!(u8::from(h.exchange_type), want);
+                    assert_eq!(h.responder_cookie, [0; 8]);
+                } else {
+                    let m = Message::parse(isakmp)
+                        .unwrap_or_else(|e| panic!("{kind:?} packet {n}: {e}"));
+                    let want = if kind == Kind::Mm1 { 2 } else { 4 };
+                    assert_eq!(u8::from(m.header.exchange_type), want);
+                    assert_eq!(m.header.responder_cookie, [0; 8]);
+                }
+                for r in &t.fresh {
+                    seen.push(b[r.clone()].to_vec());
+                }
+                seen.push(b[COOKIE].to_vec());
+            }
+            let n = seen.len();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), n, "{kind:?}: a cookie, KE or NONCE repeated");
+        }
+    }
+
+    #[test]
+    fn aggressive_mode_names_its_group() {
+        for (kind, group) in [
+            (Kind::Am1, "vpn3000"),
+            (Kind::Am1UnknownGroup, UNKNOWN_GROUP),
+        ] {
+            let mut rng = StdRng::seed_from_u64(1);
+            let m = first_message(kind, flood(kind).gateway, &mut rng).unwrap();
+            let hay = m.windows(group.len()).any(|w| w == group.as_bytes());
+            assert!(hay, "{kind:?} does not carry ID_KEY_ID {group}");
+            assert_eq!(
+                fresh_ranges(&m).unwrap().iter().map(|r| r.len()).max(),
+                Some(128)
+            );
+        }
+    }
+
+    #[test]
+    fn only_private_targets_and_bounded_runs() {
+        assert!(target_allowed(Ipv4Addr::new(192, 168, 1, 1)));
+        assert!(target_allowed(Ipv4Addr::new(127, 0, 0, 1)));
+        assert!(!target_allowed(Ipv4Addr::new(8, 8, 8, 8)));
+        let stop = AtomicBool::new(false);
+        let mut f = flood(Kind::Header);
+        f.gateway = SocketAddrV4::new(Ipv4Addr::new(8, 8, 8, 8), 500);
+        let e = run(&f, || None, &stop).unwrap_err().to_string();
+        assert!(e.contains("8.8.8.8"), "{e}");
+        let mut f = flood(Kind::Header);
+        f.secs = 1e9;
+        assert!(run(&f, || None, &stop).is_err());
+        f.secs = 1.0;
+        f.rate = 0.0;
+        assert!(run(&f, || None, &stop).is_err());
+    }
+
+    #[test]
+    fn host_masks() {
+        assert_eq!(host_mask("10.99.0.0/16".parse().unwrap()), 0xffff);
+        assert_eq!(host_mask("10.99.0.7/32".parse().unwrap()), 0);
+        assert_eq!(host_mask("0.0.0.0/0".parse().unwrap()), u32::MAX);
     }
 }
