@@ -16,7 +16,7 @@
 #                          [--logins N] [--rates "250 500 ..."] [--no-build]
 #                          [--gateway-bin PATH]
 #
-# --quick: three rates per kind around the targets, 3 logins (about 6 minutes);
+# --quick: three rates per kind around the targets, 3 logins (4-8 minutes);
 # the full run steps 250 500 1000 2000 5000 10000 20000 40000 80000/s with 10 logins
 # (10-20 minutes). Namespaces are fb<pid>*, removed on exit.
 set -euo pipefail
@@ -136,8 +136,10 @@ stop_pid() { # a timeout pid: TERM (forwarded to its child), then KILL after 5 s
   kill -TERM "$1" 2>/dev/null || true
   for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   pkill -KILL -P "$1" 2>/dev/null || true
+  # timeout exits by itself once its child is gone (killing it too makes bash say "Killed")
+  for _ in $(seq 20); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
   kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
+  { wait "$1"; } 2>/dev/null || true
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
