@@ -207,7 +207,12 @@ fn run_without_options_is_the_demo_and_stops_on_sigint() {
     let log = lab.proc(p).log_text();
     assert!(up, "{log}");
     assert!(log.contains("demo: listening on 127.0.0.1 only; the configuration's ip address outside is 192.168.1.1"), "{log}");
-    assert!(log.contains("WARNING: the bundled DEMO configuration runs with its PUBLISHED credentials LIVE"), "{log}");
+    assert!(
+        log.contains(
+            "WARNING: the bundled DEMO configuration runs with its PUBLISHED credentials LIVE"
+        ),
+        "{log}"
+    );
     let o = lab.exec(&ns, 10, &[GATEWAY, "show", "crypto", "isakmp", "sa"]);
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("Total     : 0"),
