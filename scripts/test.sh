@@ -11,8 +11,8 @@ echo "== format"
 cargo fmt --all -- --check || { echo "test.sh: cargo fmt --all would change files" >&2; exit 1; }
 echo "== unit, integration, corpus, interop and property tests (benches run once each in test mode)"
 cargo test --workspace --all-targets --locked
-echo "== flood interop tests (release: a debug gateway cannot keep up with the issue's flood rates)"
-cargo test --release --locked -p pix-gateway --test flood
+echo "== flood interop tests (optimised build, profile 'flood': a debug gateway cannot keep up with the issue's flood rates)"
+cargo test --profile flood --locked -p pix-gateway --test flood
 echo "== doc tests"
 cargo test --workspace --doc --locked
 echo "== fuzz smoke (${FUZZ_SECS:-15}s per target)"

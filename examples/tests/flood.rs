@@ -16,7 +16,7 @@
 //! `scripts/flood-bench.sh` measures the highest rate each kind still allows, beside
 //! strongSwan.
 //!
-//! Release builds only (`cargo test --release -p pix-gateway --test flood`, which
+//! Optimised builds only (`cargo test --profile flood -p pix-gateway --test flood`, which
 //! scripts/test.sh runs): a debug gateway, with its unoptimised DH and its debug-only
 //! full-pass index checks, saturates one core at about 300 first messages/s of any kind,
 //! so the rates cannot be asked of it. Debug builds list these tests as ignored.
@@ -239,7 +239,7 @@ fn under_flood(kind: &str, rate: u32, floor: u32) {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "release only: scripts/test.sh runs `cargo test --release -p pix-gateway --test flood`"
+    ignore = "optimised builds only: scripts/test.sh runs `cargo test --profile flood -p pix-gateway --test flood`"
 )]
 fn vpnc_logs_in_under_an_aggressive_mode_flood() {
     under_flood("am1", 2_000, 1_000);
@@ -248,7 +248,7 @@ fn vpnc_logs_in_under_an_aggressive_mode_flood() {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "release only: scripts/test.sh runs `cargo test --release -p pix-gateway --test flood`"
+    ignore = "optimised builds only: scripts/test.sh runs `cargo test --profile flood -p pix-gateway --test flood`"
 )]
 fn vpnc_logs_in_under_an_unknown_group_aggressive_mode_flood() {
     under_flood("am1-unknown-group", 2_000, 1_000);
@@ -257,7 +257,7 @@ fn vpnc_logs_in_under_an_unknown_group_aggressive_mode_flood() {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "release only: scripts/test.sh runs `cargo test --release -p pix-gateway --test flood`"
+    ignore = "optimised builds only: scripts/test.sh runs `cargo test --profile flood -p pix-gateway --test flood`"
 )]
 fn vpnc_logs_in_under_a_main_mode_flood() {
     under_flood("mm1", 10_000, 5_000);
@@ -266,7 +266,7 @@ fn vpnc_logs_in_under_a_main_mode_flood() {
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "release only: scripts/test.sh runs `cargo test --release -p pix-gateway --test flood`"
+    ignore = "optimised builds only: scripts/test.sh runs `cargo test --profile flood -p pix-gateway --test flood`"
 )]
 fn vpnc_logs_in_under_a_header_only_flood() {
     under_flood("header", 60_000, 40_000);
