@@ -35,9 +35,9 @@ enum Command {
     /// TUN device. With no options: the bundled demo (the seed's configuration, group
     /// vpn3000, LOCAL user cisco_customer; published credentials, so on 127.0.0.1 only
     /// unless --outside-addr is given). Needs root.
-    Run(gateway::serve::RunArgs),
-    /// Ask a running gateway: `show crypto isakmp sa | crypto ipsec sa | uauth |
-    /// local-pool [NAME] | version`.
+    Run(Box<gateway::serve::RunArgs>),
+    /// Ask a running gateway: `show crypto isakmp sa | crypto ipsec sa | crypto isakmp
+    /// stats | uauth | local-pool [NAME] | drops | version`.
     Show {
         /// The control socket.
         #[arg(long)]
@@ -128,7 +128,7 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => return gateway::serve::run(args),
+        Command::Run(args) => return gateway::serve::run(*args),
         Command::Show { control, words } => control_client("show", control, words),
         Command::Clear { control, words } => control_client("clear", control, words),
         Command::Debug { control, words } => control_client("debug", control, words),
