@@ -44,23 +44,7 @@ const RSS_BOUND_KB: u64 = 64 * 1024;
 
 /// The gateway's process: the child of the `timeout` the lab started it under.
 fn gateway_pid(lab: &mut Lab, i: usize) -> u32 {
-    let t = lab.proc(i).child.id();
-    let o = run(&["pgrep", "-P", &t.to_string()]);
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no gateway process under timeout {t}"))
-}
-
-/// A `/proc/PID/status` field in kB (VmRSS, VmHWM).
-fn status_kb(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("/proc/{pid}/status has no {field}"))
+    child_pid(lab, i, "pix-gateway")
 }
 
 /// utime + stime of `pid` in clock ticks.

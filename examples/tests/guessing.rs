@@ -23,21 +23,6 @@ fn raw() -> VpncConf {
     }
 }
 
-fn metrics(lab: &Lab) -> String {
-    let o = lab.exec(
-        &lab.gw,
-        10,
-        &["python3", "-c", "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:9464/metrics',timeout=5).read().decode())"],
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
-}
-
 /// Password checks the gateway made (LOCAL users: one log line per verdict).
 fn aaa_checks(log: &str) -> usize {
     log.lines()
@@ -105,7 +90,7 @@ fn xauth_guessing_with_vpnc_is_throttled_per_user_and_address() {
         "only {MAX_FAILURES} guesses may reach the password check\n{log}"
     );
     // Visible without debug.
-    let m = metrics(&lab);
+    let m = metrics(&lab, "127.0.0.1:9464");
     assert_eq!(
         metric(
             &m,

@@ -67,12 +67,7 @@ fn refused(lab: &Lab, ns: &str, args: &[&str], want: &[&str]) -> String {
 
 /// The `pix-gateway` process under `ip netns exec` and `timeout`.
 fn gateway_pid(lab: &mut Lab, p: usize) -> u32 {
-    let tpid = lab.proc(p).child.id();
-    let children = std::fs::read_to_string(format!("/proc/{tpid}/task/{tpid}/children")).unwrap();
-    let pid: u32 = children.split_whitespace().next().unwrap().parse().unwrap();
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
-    assert_eq!(comm.trim(), "pix-gateway");
-    pid
+    child_pid(lab, p, "pix-gateway")
 }
 
 fn mode(p: &Path) -> u32 {
@@ -384,12 +379,6 @@ print(json.dumps(dict(during=during, during_s=during_s, idle_open=idle_open,
     after=after, after_s=after_s)))
 "#;
 
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
 fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -397,11 +386,7 @@ fn fds(pid: u32) -> usize {
 }
 
 fn rss_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
+    status_kb(pid, "VmRSS:")
 }
 
 #[test]

@@ -37,15 +37,6 @@ fn ping_to(lab: &Lab, ns: &str, dst: &str, src: Option<&str>) -> u32 {
         .unwrap_or(0)
 }
 
-fn metrics(lab: &Lab) -> String {
-    let o = lab.exec(
-        &lab.gw,
-        10,
-        &["python3", "-c", "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:9464/metrics',timeout=5).read().decode())"],
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn seed_policy_accounting_at_tacacs_spoofing_and_metrics() {
     let _g = serial();
@@ -170,7 +161,7 @@ fn seed_policy_accounting_at_tacacs_spoofing_and_metrics() {
     lab.proc(holder).stop(Duration::from_secs(3));
 
     // metrics
-    let m = metrics(&lab);
+    let m = metrics(&lab, "127.0.0.1:9464");
     assert!(m.contains("pix_ike_sas{state=\"established\"} 1"), "{m}");
     assert!(m.contains("pix_uauth_users 1"), "{m}");
     assert!(m.contains("pix_handshakes_total{result=\"ok\"} 1"), "{m}");

@@ -61,17 +61,22 @@ fn probe_and_crack(
     (out, String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
-#[test]
-fn ike_scan_ipv4_identity_probe_gives_psk_crack_nothing() {
-    let _g = serial();
-    require_root_and_tools(&["ip", "ike-scan", "psk-crack", "timeout"]);
-    let mut lab = Lab::new();
+/// The demo gateway with its wildcard `isakmp key` set to [`WILDCARD_KEY`].
+fn start_with_wildcard_key(lab: &mut Lab, extra: &[&str]) -> usize {
     let secrets = demo_secrets().replace(
         "isakmp key 0.0.0.0 netmask 0.0.0.0 cisco1234",
         &format!("isakmp key 0.0.0.0 netmask 0.0.0.0 {WILDCARD_KEY}"),
     );
     assert!(secrets.contains(WILDCARD_KEY), "demo secrets changed shape");
-    lab.start_gateway(&std::fs::read_to_string(DEMO_CFG).unwrap(), &secrets, &[]);
+    lab.start_gateway(&std::fs::read_to_string(DEMO_CFG).unwrap(), &secrets, extra)
+}
+
+#[test]
+fn ike_scan_ipv4_identity_probe_gives_psk_crack_nothing() {
+    let _g = serial();
+    require_root_and_tools(&["ip", "ike-scan", "psk-crack", "timeout"]);
+    let mut lab = Lab::new();
+    start_with_wildcard_key(&mut lab, &[]);
     let ns = lab.direct_client(1);
     let dict = ["wrong", "vpn3000", PSK, WILDCARD_KEY];
     // ID_IPV4_ADDR of the prober's own address (192.168.1.11), as 4 bytes.
@@ -93,15 +98,7 @@ fn allow_aggressive_address_keys_answers_with_the_address_key() {
     let _g = serial();
     require_root_and_tools(&["ip", "ike-scan", "psk-crack", "timeout"]);
     let mut lab = Lab::new();
-    let secrets = demo_secrets().replace(
-        "isakmp key 0.0.0.0 netmask 0.0.0.0 cisco1234",
-        &format!("isakmp key 0.0.0.0 netmask 0.0.0.0 {WILDCARD_KEY}"),
-    );
-    let gw = lab.start_gateway(
-        &std::fs::read_to_string(DEMO_CFG).unwrap(),
-        &secrets,
-        &["--allow-aggressive-address-keys"],
-    );
+    let gw = start_with_wildcard_key(&mut lab, &["--allow-aggressive-address-keys"]);
     assert!(lab
         .proc(gw)
         .log_text()

@@ -19,6 +19,8 @@ pub mod serve;
 pub mod setup;
 pub mod show;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};

@@ -32,28 +32,17 @@ fn sel(a: &str, m: &str) -> TrafficSelector {
 
 /// The demo configuration plus B's address key.
 fn plan() -> setup::Plan {
-    let text = std::fs::read_to_string(super::serve::DEMO_CONFIG)
-        .unwrap()
-        .replace(
-            "isakmp identity address",
-            "isakmp key b-site-key address 198.51.100.9 netmask 255.255.255.255 no-xauth no-config-mode\nisakmp identity address",
-        );
-    let secrets = std::fs::read_to_string(super::serve::DEMO_SECRETS).unwrap();
-    let (ov, d) = pix_config::SecretsOverlay::parse(&secrets);
-    assert!(d.is_empty(), "{d:?}");
-    let out = pix_config::parse_with(
-        &text,
-        &pix_config::ParseOptions {
-            strict: false,
-            secrets: Some(&ov),
+    let plan = super::test_support::demo_plan_with(
+        |text| {
+            text.replace(
+                "isakmp identity address",
+                "isakmp key b-site-key address 198.51.100.9 netmask 255.255.255.255 no-xauth no-config-mode\nisakmp identity address",
+            )
         },
-    );
-    let users = ov
-        .users()
-        .into_iter()
-        .map(|(n, s)| (n.to_string(), Secret::from_slice(s.expose().as_bytes())))
-        .collect();
-    let plan = setup::plan(&out.config, users).unwrap();
+        &[],
+        &[],
+    )
+    .unwrap();
     let keys = &plan.ike.gateway.as_ref().unwrap().keys;
     assert!(
         keys.iter()

@@ -906,27 +906,14 @@ mod keyless_aaa_tests {
 
     /// The demo configuration with `extra` lines appended, mapped with `allow`.
     fn plan_of(extra: &[&str], allow: &[&str]) -> Result<Plan, Vec<String>> {
-        let mut text = std::fs::read_to_string(super::super::serve::DEMO_CONFIG).unwrap();
-        for l in extra {
-            text.push_str(l);
-            text.push('\n');
-        }
-        let secrets = std::fs::read_to_string(super::super::serve::DEMO_SECRETS).unwrap();
-        let (ov, _) = pix_config::SecretsOverlay::parse(&secrets);
-        let out = pix_config::parse_with(
-            &text,
-            &pix_config::ParseOptions {
-                strict: false,
-                secrets: Some(&ov),
-            },
-        );
-        let users = ov
-            .users()
-            .into_iter()
-            .map(|(n, s)| (n.to_string(), Secret::from_slice(s.expose().as_bytes())))
-            .collect();
-        let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
-        plan_with(&out.config, users, &allow)
+        let edit = |mut text: String| {
+            for l in extra {
+                text.push_str(l);
+                text.push('\n');
+            }
+            text
+        };
+        super::super::test_support::demo_plan_with(edit, &[], allow)
     }
 
     #[test]

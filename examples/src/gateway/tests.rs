@@ -19,34 +19,7 @@ const GW: &str = "192.168.1.1:500";
 const CLIENT: &str = "198.51.100.7:500";
 
 fn demo_plan(extra_users: &[(&str, &str)], edit: impl Fn(String) -> String) -> setup::Plan {
-    let text = edit(std::fs::read_to_string(super::serve::DEMO_CONFIG).unwrap());
-    let secrets = std::fs::read_to_string(super::serve::DEMO_SECRETS).unwrap();
-    let (ov, d) = pix_config::SecretsOverlay::parse(&secrets);
-    assert!(d.is_empty(), "{d:?}");
-    let out = pix_config::parse_with(
-        &text,
-        &pix_config::ParseOptions {
-            strict: false,
-            secrets: Some(&ov),
-        },
-    );
-    let mut users: Vec<(String, ike_sm::crypto::secret::Secret)> = ov
-        .users()
-        .into_iter()
-        .map(|(n, s)| {
-            (
-                n.to_string(),
-                ike_sm::crypto::secret::Secret::from_slice(s.expose().as_bytes()),
-            )
-        })
-        .collect();
-    for (n, p) in extra_users {
-        users.push((
-            (*n).into(),
-            ike_sm::crypto::secret::Secret::from_slice(p.as_bytes()),
-        ));
-    }
-    setup::plan(&out.config, users).unwrap()
+    super::test_support::demo_plan_with(edit, extra_users, &[]).unwrap()
 }
 
 struct Rig {

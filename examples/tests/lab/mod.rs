@@ -829,3 +829,45 @@ impl Lab {
         ns
     }
 }
+
+/// The process a lab process runs under `timeout` (the gateway, say): the child of the
+/// `timeout` the lab started, checked to be `comm`.
+pub fn child_pid(lab: &mut Lab, i: usize, comm: &str) -> u32 {
+    let tpid = lab.proc(i).child.id();
+    let children =
+        std::fs::read_to_string(format!("/proc/{tpid}/task/{tpid}/children")).unwrap_or_default();
+    let pid: u32 = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no process under timeout {tpid}"));
+    let got = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(got.trim(), comm, "the child of timeout {tpid}");
+    pid
+}
+
+/// A `/proc/PID/status` field in kB (`VmRSS:`, `VmHWM:`).
+pub fn status_kb(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("/proc/{pid}/status has no {field}"))
+}
+
+/// The gateway's Prometheus text from `--metrics ADDR:PORT`, fetched in its namespace.
+pub fn metrics(lab: &Lab, addr: &str) -> String {
+    let script = format!(
+        "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{addr}/metrics',timeout=5).read().decode())"
+    );
+    let o = lab.exec(&lab.gw, 10, &["python3", "-c", &script]);
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// One sample of a metrics text, by its name and labels (`pix_x{a="b"}`).
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+}
