@@ -12,12 +12,14 @@
     missing_docs
 )]
 
+mod common;
+
+use common::net::*;
 use ike_sm::crypto::cipher::CipherAlg;
-use ike_sm::crypto::dh::{DhGroup, ExponentSize};
+use ike_sm::crypto::dh::DhGroup;
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::phase1::skeyid_psk;
 use ike_sm::crypto::secret::Secret;
-use ike_sm::presets;
 use ike_sm::*;
 use isakmp_wire::payload::id::OwnedId;
 use isakmp_wire::payload::OwnedBody;
@@ -27,21 +29,15 @@ use rand::{Rng, SeedableRng};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-const GW: &str = "192.168.1.1:500";
 /// The real client, outside the flood's /16.
 const CLIENT: &str = "192.168.1.2:500";
-const GROUP_KEY: &[u8] = b"cisco1234";
+const GROUP_KEY: &[u8] = SEED_PSK;
 /// The Main Mode wildcard key (`isakmp key ... address 0.0.0.0 netmask 0.0.0.0`), kept
 /// different from the group key so that a HASH_R keyed with it can be told apart.
 const WILDCARD_KEY: &[u8] = b"wildcard-secret";
 
 fn gateway(f: impl FnOnce(&mut GatewayConfig, &mut Limits)) -> Endpoint {
-    let (mut cfg, pools) = presets::seed_gateway(
-        GROUP_KEY,
-        "10.89.129.200".parse().unwrap(),
-        "10.89.129.204".parse().unwrap(),
-    )
-    .unwrap();
+    let (mut cfg, pools) = seed_gateway_config(SEED_POOL);
     let gw = cfg.gateway.as_mut().unwrap();
     gw.keys[0].key = Secret::from_slice(WILDCARD_KEY);
     // No `debug crypto isakmp` (a gateway under a flood has it off; the lines are built
@@ -49,17 +45,6 @@ fn gateway(f: impl FnOnce(&mut GatewayConfig, &mut Limits)) -> Endpoint {
     cfg.limits.debug_events = false;
     f(gw, &mut cfg.limits);
     Endpoint::new(cfg, pools)
-}
-
-fn client_endpoint() -> Endpoint {
-    Endpoint::new(
-        Config {
-            gateway: None,
-            limits: Limits::default(),
-            exponent: ExponentSize::default(),
-        },
-        modecfg::Pools::new(),
-    )
 }
 
 /// VPN Client 4.x's first offers (3DES/DES x SHA/MD5 x XAUTH/PSK, group 2).
@@ -222,170 +207,59 @@ impl Spoofer {
     }
 }
 
-/// Runs before each of the real client's datagrams reaches the gateway (a flood in
-/// progress); datagrams the gateway queued for the real client meanwhile go to the vector.
-type Between<'a> = dyn FnMut(&mut Endpoint, Instant, &mut StdRng, &mut Vec<Transmit>) + 'a;
-
-/// The gateway and one real client on a virtual clock (5 ms per datagram); the
-/// gateway's answers to spoofed sources are dropped (nobody is there).
-struct Net {
-    now: Instant,
-    rng: StdRng,
-    gw: Endpoint,
-    client: Endpoint,
-    gw_events: Vec<Event>,
-    cli_events: Vec<Event>,
-    /// Datagrams the client sent.
-    client_sent: usize,
+/// The gateway and one real client on a virtual clock (5 ms per datagram), the
+/// gateway's timers driven every 50 ms; the gateway's answers to spoofed sources are
+/// dropped (nobody is there) and its log keeps no Deleted, Failed or Debug events.
+fn flood_net(seed: u64, gw: Endpoint) -> Net {
+    let mut net = Net::new(seed, gw);
+    net.client(CLIENT);
+    net.timer_step = Some(Duration::from_millis(50));
+    net.keep_gw_event = |e| {
+        !matches!(
+            e,
+            Event::Deleted { .. } | Event::Failed { .. } | Event::Debug(_)
+        )
+    };
+    net
 }
 
 impl Net {
-    fn new(seed: u64, gw: Endpoint) -> Self {
-        Net {
-            now: Instant::now(),
-            rng: StdRng::seed_from_u64(seed),
-            gw,
-            client: client_endpoint(),
-            gw_events: Vec::new(),
-            cli_events: Vec::new(),
-            client_sent: 0,
-        }
-    }
-
-    /// Delivers one gateway datagram to the client.
-    fn gw_to_client(&mut self, t: &Transmit) {
-        self.now += Duration::from_millis(5);
-        let now = self.now;
-        self.client
-            .handle_datagram(now, t.remote, t.local, &t.bytes, &mut self.rng);
-    }
-
-    /// Collects the gateway's events and answers Xauth; whether it answered.
-    fn drain_gw_events(&mut self) -> bool {
-        let mut answered = false;
-        while let Some(e) = self.gw.poll_event() {
-            if let Event::XauthCredentials { sa, password, .. } = &e {
-                let ok = password.ct_eq(b"cisco123");
-                let (sa, now) = (*sa, self.now);
-                self.gw.xauth_verdict(now, sa, ok, &mut self.rng).unwrap();
-                answered = true;
-            }
-            if !matches!(
-                e,
-                Event::Deleted { .. } | Event::Failed { .. } | Event::Debug(_)
-            ) {
-                self.gw_events.push(e);
-            }
-        }
-        answered
-    }
-
-    /// Delivers datagrams and runs timers until nothing is left or `limit` passes;
-    /// `between` runs before every datagram the client sends reaches the gateway (a
-    /// flood in progress).
-    fn run(&mut self, limit: Duration, between: &mut Between<'_>) {
-        let end = self.now + limit;
-        let client: SocketAddr = CLIENT.parse().unwrap();
-        let gw_addr: SocketAddr = GW.parse().unwrap();
-        let mut keep = Vec::new();
-        loop {
-            let mut moved = false;
-            for t in core::mem::take(&mut keep) {
-                self.gw_to_client(&t);
-            }
-            while let Some(t) = self.gw.poll_transmit() {
-                moved = true;
-                self.now += Duration::from_millis(5);
-                if t.remote == client {
-                    let now = self.now;
-                    self.client
-                        .handle_datagram(now, client, gw_addr, &t.bytes, &mut self.rng);
-                }
-            }
-            while let Some(t) = self.client.poll_transmit() {
-                moved = true;
-                self.client_sent += 1;
-                self.now += Duration::from_millis(5);
-                let now = self.now;
-                between(&mut self.gw, now, &mut self.rng, &mut keep);
-                moved |= self.drain_gw_events();
-                // The flood's answers went out meanwhile (to nobody).
-                while let Some(a) = self.gw.poll_transmit() {
-                    if a.remote == client {
-                        keep.push(a);
-                    }
-                }
-                moved |= !keep.is_empty();
-                self.gw
-                    .handle_datagram(now, gw_addr, client, &t.bytes, &mut self.rng);
-            }
-            while let Some(e) = self.client.poll_event() {
-                self.cli_events.push(e);
-            }
-            moved |= self.drain_gw_events();
-            if moved {
-                continue;
-            }
-            // The gateway's timers are driven every 50 ms instead of at its next deadline:
-            // `poll_timeout` checks its index against a pass over every SA in debug
-            // builds, which thousands of half-open SAs make slow (a test-only cost).
-            let step = self.now + Duration::from_millis(50);
-            let next = self.client.poll_timeout().map_or(step, |t| t.min(step));
-            let next = Some(next).filter(|_| self.now < end);
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    let now = self.now;
-                    self.gw.handle_timeout(now, &mut self.rng);
-                    self.client.handle_timeout(now, &mut self.rng);
-                    // Spoofed sources never answer.
-                    while let Some(a) = self.gw.poll_transmit() {
-                        if a.remote == client {
-                            self.now += Duration::from_millis(5);
-                            let now = self.now;
-                            self.client.handle_datagram(
-                                now,
-                                client,
-                                gw_addr,
-                                &a.bytes,
-                                &mut self.rng,
-                            );
-                        }
-                    }
-                }
-                _ => break,
-            }
-        }
-    }
-
     /// The seed's 4.x flow from [`CLIENT`]: phase 1, Xauth, Mode Config, then two Quick
     /// Modes. Returns the child SAs the gateway installed.
-    fn flow_4x(&mut self, seed: u64, between: &mut Between<'_>) -> usize {
-        let c: SocketAddr = CLIENT.parse().unwrap();
+    /// `flood` runs before each of the client's datagrams reaches the gateway (see
+    /// [`FloodHook`]).
+    fn flow_4x(
+        &mut self,
+        seed: u64,
+        flood: impl FnMut(&mut Endpoint, Instant, &mut StdRng, &mut Vec<Transmit>) + 'static,
+    ) -> usize {
+        self.flood = Some(Box::new(flood));
+        let c = self.client(CLIENT);
         let mut rng = StdRng::seed_from_u64(seed);
+        let now = self.now;
         let sa = self
-            .client
+            .cli(c)
             .initiate(
-                self.now,
+                now,
                 c,
                 GW.parse().unwrap(),
                 profile_4x("vpn3000", GROUP_KEY),
                 &mut rng,
             )
             .unwrap();
-        self.run(Duration::from_secs(30), between);
+        self.run(Duration::from_secs(30));
         assert!(
-            self.client.ready_for_quick_mode(sa),
+            self.cli(c).ready_for_quick_mode(sa),
             "the real client is not logged in: {:?}",
             self.cli_events
         );
-        let addr = self.client.assigned_address(sa).unwrap();
+        let addr = self.cli(c).assigned_address(sa).unwrap();
         for remote in [
             Selector::Addr("192.168.1.1".parse().unwrap()),
             Selector::Subnet(Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED),
         ] {
             let now = self.now;
-            self.client
+            self.cli(c)
                 .initiate_quick_mode(
                     now,
                     sa,
@@ -406,7 +280,7 @@ impl Net {
                 )
                 .unwrap();
         }
-        self.run(Duration::from_secs(30), between);
+        self.run(Duration::from_secs(30));
         self.gw_events
             .iter()
             .filter(|e| matches!(e, Event::ChildSa(_)))
@@ -442,7 +316,7 @@ fn flood(gw: &mut Endpoint, sp: &mut Spoofer, start: Instant, kinds: &[Kind], rn
 /// within one simulated second, then the seed's 4.x flow from another address.
 #[test]
 fn main_mode_and_header_flood_then_a_real_login() {
-    let mut net = Net::new(1, gateway(|_, _| {}));
+    let mut net = flood_net(1, gateway(|_, _| {}));
     let mut sp = Spoofer::new(11, Ipv4Addr::new(10, 77, 0, 0), 16);
     let kinds: Vec<Kind> = (0..15_000)
         .map(|i| {
@@ -465,7 +339,7 @@ fn main_mode_and_header_flood_then_a_real_login() {
     assert_eq!(c.get(Refusal::RateLimited), 0);
     // Main Mode first messages cost no Diffie-Hellman.
     assert_eq!(net.gw.phase1_modexps(), 0);
-    let children = net.flow_4x(7, &mut no_flood());
+    let children = net.flow_4x(7, no_flood());
     assert_eq!(children, 2, "the real client got both child SAs");
     assert!(net
         .gw_events
@@ -478,7 +352,7 @@ fn main_mode_and_header_flood_then_a_real_login() {
 /// AM3), the table bounded; then the real login works, during a second such flood too.
 #[test]
 fn aggressive_mode_flood_costs_few_modexps_and_a_real_login_gets_in() {
-    let mut net = Net::new(2, gateway(|_, _| {}));
+    let mut net = flood_net(2, gateway(|_, _| {}));
     let mut sp = Spoofer::new(12, Ipv4Addr::new(10, 77, 0, 0), 16);
     let kinds: Vec<Kind> = (0..5_000)
         .map(|i| {
@@ -510,7 +384,7 @@ fn aggressive_mode_flood_costs_few_modexps_and_a_real_login_gets_in() {
     // A second flood runs while the real client logs in: 100 spoofed AM1 before each of
     // its datagrams.
     let mut sp2 = Spoofer::new(13, Ipv4Addr::new(10, 77, 0, 0), 16);
-    let mut during =
+    let during =
         move |gw: &mut Endpoint, now: Instant, rng: &mut StdRng, keep: &mut Vec<Transmit>| {
             for i in 0..100 {
                 let k = if i % 2 == 0 {
@@ -521,7 +395,7 @@ fn aggressive_mode_flood_costs_few_modexps_and_a_real_login_gets_in() {
                 sp2.send(gw, now, k, rng, keep);
             }
         };
-    let children = net.flow_4x(8, &mut during);
+    let children = net.flow_4x(8, during);
     assert_eq!(children, 2);
     // The real login added one key pair at most (shared under pressure) and one agreement.
     // By the Quick Modes the first flood's SAs had expired (the table was quiet), so
@@ -542,7 +416,7 @@ fn aggressive_mode_flood_costs_few_modexps_and_a_real_login_gets_in() {
 #[test]
 fn flood_from_the_clients_own_slash24_still_lets_it_in() {
     let gw = gateway(|_, l| l.max_half_open = 256);
-    let mut net = Net::new(3, gw);
+    let mut net = flood_net(3, gw);
     let mut sp = Spoofer::new(14, Ipv4Addr::new(192, 168, 1, 0), 24);
     let mut during =
         move |gw: &mut Endpoint, now: Instant, rng: &mut StdRng, keep: &mut Vec<Transmit>| {
@@ -558,7 +432,7 @@ fn flood_from_the_clients_own_slash24_still_lets_it_in() {
     during(&mut net.gw, t, &mut net.rng, &mut keep);
     assert!(keep.is_empty());
     assert_eq!(net.gw.half_open_count(), 256);
-    let children = net.flow_4x(9, &mut during);
+    let children = net.flow_4x(9, during);
     assert_eq!(children, 2);
     assert!(net.gw.counters().get(Refusal::HalfOpenEvicted) > 1_000);
     // AM1, AM3, Xauth reply and ack, CFG request and ack (some clients), two QM1, two
@@ -566,10 +440,10 @@ fn flood_from_the_clients_own_slash24_still_lets_it_in() {
     let first_try = net
         .cli_events
         .iter()
-        .filter(|e| matches!(e, Event::Phase1Established { .. }))
+        .filter(|(_, e)| matches!(e, Event::Phase1Established { .. }))
         .count();
     assert_eq!(first_try, 1);
-    assert!(net.client_sent <= 10, "{} datagrams", net.client_sent);
+    assert!(net.cli_sent <= 10, "{} datagrams", net.cli_sent);
 }
 
 /// The responder's first reply (MM2, AM2) to a peer that never answers is sent at most

@@ -16,6 +16,9 @@
     missing_docs
 )]
 
+mod common;
+
+use common::net::*;
 use ike_sm::counters::Refusal;
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::crypto::secret::Secret;
@@ -23,15 +26,12 @@ use ike_sm::presets;
 use ike_sm::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const GW: &str = "192.168.1.1:500";
 /// The site-to-site peer with its own `isakmp key ... no-xauth no-config-mode`.
 const B: &str = "198.51.100.9:500";
 const B_KEY: &[u8] = b"site-to-site-key";
-const POOL: (&str, &str) = ("10.89.129.200", "10.89.129.204");
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -41,24 +41,11 @@ fn subnet(a: &str, m: &str) -> Selector {
     Selector::Subnet(ip(a), ip(m))
 }
 
-/// A gateway and clients on a virtual clock; Xauth answered from `users`.
-struct Net {
-    now: Instant,
-    rng: StdRng,
-    gw: Endpoint,
-    clients: Vec<(SocketAddr, Endpoint)>,
-    gw_events: Vec<Event>,
-    cli_events: Vec<(SocketAddr, Event)>,
-    /// user -> (password, RADIUS-style Framed-IP-Address).
-    users: BTreeMap<String, (&'static str, Option<Ipv4Addr>)>,
-    /// Verdicts are held (not given) while true.
-    hold_verdicts: bool,
-    held: Vec<(SaId, bool, Option<Ipv4Addr>)>,
-}
-
 impl Net {
-    fn new(seed: u64) -> Self {
-        let (mut cfg, pools) = presets::seed_gateway(b"cisco1234", ip(POOL.0), ip(POOL.1)).unwrap();
+    /// The seed's gateway plus the site-to-site peer's key; Xauth answered from alice,
+    /// bob and carol.
+    fn new_ownership(seed: u64) -> Self {
+        let (mut cfg, pools) = seed_gateway_config(SEED_POOL);
         cfg.gateway.as_mut().unwrap().keys.push(PeerKey {
             address: ip("198.51.100.9"),
             netmask: Ipv4Addr::BROADCAST,
@@ -66,31 +53,20 @@ impl Net {
             no_xauth: true,
             no_config_mode: true,
         });
-        let mut users = BTreeMap::new();
+        let mut users = Users::new();
         users.insert("alice".to_string(), ("alice-pw", None));
         users.insert("bob".to_string(), ("bob-pw", None));
         // Carol's address comes from AAA, outside every pool.
         users.insert("carol".to_string(), ("carol-pw", Some(ip("10.20.0.7"))));
-        Net {
-            now: Instant::now(),
-            rng: StdRng::seed_from_u64(seed),
-            gw: Endpoint::new(cfg, pools),
-            clients: Vec::new(),
-            gw_events: Vec::new(),
-            cli_events: Vec::new(),
-            users,
-            hold_verdicts: false,
-            held: Vec::new(),
-        }
+        let mut net = Net::new(seed, Endpoint::new(cfg, pools));
+        net.users = Some(users);
+        net
     }
 
     /// A client endpoint (re)starting at `addr` (a restart forgets its SAs); returns the
     /// SA it starts.
     fn start(&mut self, addr: &str, profile: ClientProfile) -> (SocketAddr, SaId) {
-        let a: SocketAddr = addr.parse().unwrap();
-        self.clients.retain(|(x, _)| *x != a);
-        self.clients
-            .push((a, Endpoint::new(presets::client(), modecfg::Pools::new())));
+        let a = self.restart_client(addr);
         let now = self.now;
         let sa = self
             .cli(a)
@@ -127,135 +103,6 @@ impl Net {
         (a, sa)
     }
 
-    fn cli(&mut self, a: SocketAddr) -> &mut Endpoint {
-        &mut self.clients.iter_mut().find(|(x, _)| *x == a).unwrap().1
-    }
-
-    fn verdict(&mut self, sa: SaId, ok: bool, addr: Option<Ipv4Addr>) {
-        let now = self.now;
-        let aaa = addr.map(|addr| modecfg::AaaAddress {
-            addr,
-            netmask: None,
-        });
-        self.gw
-            .xauth_verdict_with_address(now, sa, ok, aaa, &mut self.rng)
-            .unwrap();
-    }
-
-    /// Gives the held verdicts and runs the network.
-    fn release_verdicts(&mut self) {
-        self.hold_verdicts = false;
-        for (sa, ok, addr) in std::mem::take(&mut self.held) {
-            self.verdict(sa, ok, addr);
-        }
-        self.run(Duration::from_secs(30));
-    }
-
-    /// Delivers datagrams and runs timers until nothing is left or `limit` passes.
-    fn run(&mut self, limit: Duration) {
-        let end = self.now + limit;
-        loop {
-            let mut moved = false;
-            while let Some(t) = self.gw.poll_transmit() {
-                moved = true;
-                self.now += Duration::from_millis(5);
-                let now = self.now;
-                if let Some((_, c)) = self.clients.iter_mut().find(|(a, _)| *a == t.remote) {
-                    c.handle_datagram(now, t.remote, t.local, &t.bytes, &mut self.rng);
-                }
-            }
-            for i in 0..self.clients.len() {
-                while let Some(t) = self.clients[i].1.poll_transmit() {
-                    moved = true;
-                    self.now += Duration::from_millis(5);
-                    let now = self.now;
-                    self.gw
-                        .handle_datagram(now, t.remote, t.local, &t.bytes, &mut self.rng);
-                }
-                while let Some(e) = self.clients[i].1.poll_event() {
-                    self.cli_events.push((self.clients[i].0, e));
-                }
-            }
-            while let Some(e) = self.gw.poll_event() {
-                if let Event::XauthCredentials { sa, user, password } = &e {
-                    let (ok, addr) = match self.users.get(user) {
-                        Some((pw, addr)) => (password.ct_eq(pw.as_bytes()), *addr),
-                        None => (false, None),
-                    };
-                    if self.hold_verdicts {
-                        self.held.push((*sa, ok, addr));
-                    } else {
-                        self.verdict(*sa, ok, addr);
-                        moved = true;
-                    }
-                }
-                self.gw_events.push(e);
-            }
-            if moved {
-                continue;
-            }
-            let next = [self.gw.poll_timeout()]
-                .into_iter()
-                .chain(self.clients.iter().map(|(_, c)| c.poll_timeout()))
-                .flatten()
-                .min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    let now = self.now;
-                    self.gw.handle_timeout(now, &mut self.rng);
-                    for (_, c) in &mut self.clients {
-                        c.handle_timeout(now, &mut self.rng);
-                    }
-                }
-                _ => break,
-            }
-        }
-    }
-
-    fn gw_debug(&self) -> Vec<String> {
-        self.gw_events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Debug(d) => Some(d.pix_lines()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    }
-
-    fn gw_children(&self) -> Vec<&ChildSa> {
-        self.gw_events
-            .iter()
-            .filter_map(|e| match e {
-                Event::ChildSa(c) => Some(&**c),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The gateway's IKE SA of the last phase 1 established with `peer`.
-    fn gw_sa_of(&self, peer: SocketAddr) -> SaId {
-        self.gw_events
-            .iter()
-            .rev()
-            .find_map(|e| match e {
-                Event::Phase1Established { sa, remote, .. } if *remote == peer => Some(*sa),
-                _ => None,
-            })
-            .expect("gateway phase 1 with the peer")
-    }
-
-    fn gw_deleted(&self) -> Vec<SaId> {
-        self.gw_events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Deleted { sa } => Some(*sa),
-                _ => None,
-            })
-            .collect()
-    }
-
     fn in_use(&self) -> u32 {
         self.gw.pools().pool("VPNpool").unwrap().in_use()
     }
@@ -282,7 +129,7 @@ const INSIDE: (&str, &str) = ("10.89.129.128", "255.255.255.128");
 
 #[test]
 fn a_peer_without_an_address_cannot_claim_pools_or_other_users_addresses() {
-    let mut net = Net::new(1);
+    let mut net = Net::new_ownership(1);
     // Carol logs in (4.x); AAA gives her 10.20.0.7, outside every pool.
     let (carol, carol_sa) = net.login("203.0.113.5:500", "carol", "carol-pw");
     assert_eq!(
@@ -298,7 +145,7 @@ fn a_peer_without_an_address_cannot_claim_pools_or_other_users_addresses() {
     // Alice logs in and gets the pool's first address.
     let (alice, alice_sa) = net.login("203.0.113.6:500", "alice", "alice-pw");
     let alice_addr = net.cli(alice).assigned_address(alice_sa).unwrap();
-    assert_eq!(alice_addr, ip(POOL.0));
+    assert_eq!(alice_addr, ip(SEED_POOL.0));
     net.quick_mode(
         alice,
         alice_sa,
@@ -393,7 +240,7 @@ fn a_peer_without_an_address_cannot_claim_pools_or_other_users_addresses() {
 
 #[test]
 fn initial_contact_replaces_the_same_users_sa_only_after_xauth_accepts() {
-    let mut net = Net::new(2);
+    let mut net = Net::new_ownership(2);
     let (_, _) = net.login("203.0.113.6:500", "alice", "alice-pw");
     let first = net.gw_sa_of("203.0.113.6:500".parse().unwrap());
     assert_eq!(net.in_use(), 1);
@@ -428,12 +275,12 @@ fn initial_contact_replaces_the_same_users_sa_only_after_xauth_accepts() {
             _ => None,
         })
         .collect();
-    assert_eq!(addrs, vec![ip(POOL.0), ip(POOL.0)]);
+    assert_eq!(addrs, vec![ip(SEED_POOL.0), ip(SEED_POOL.0)]);
 }
 
 #[test]
 fn initial_contact_from_another_user_at_the_same_address_drops_nothing() {
-    let mut net = Net::new(3);
+    let mut net = Net::new_ownership(3);
     let peer: SocketAddr = "203.0.113.6:500".parse().unwrap();
     net.login("203.0.113.6:500", "alice", "alice-pw");
     let alice = net.gw_sa_of(peer);
@@ -466,7 +313,7 @@ fn initial_contact_from_another_user_at_the_same_address_drops_nothing() {
 
 #[test]
 fn initial_contact_with_a_wrong_password_drops_nothing() {
-    let mut net = Net::new(4);
+    let mut net = Net::new_ownership(4);
     let peer: SocketAddr = "203.0.113.6:500".parse().unwrap();
     net.login("203.0.113.6:500", "alice", "alice-pw");
     let alice = net.gw_sa_of(peer);

@@ -9,36 +9,33 @@
     missing_docs
 )]
 
+mod common;
+
+use common::net::*;
 use ike_sm::crypto::cipher::CipherAlg;
-use ike_sm::crypto::dh::{DhGroup, ExponentSize};
+use ike_sm::crypto::dh::DhGroup;
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::secret::Secret;
-use ike_sm::presets;
 use ike_sm::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const GW: &str = "192.168.1.1:500";
 const C4: &str = "192.168.1.2:500";
 const C11: &str = "192.168.1.3:500";
 
 fn gateway_config(pool: &str) -> (Config, modecfg::Pools) {
-    let (a, b) = pool.split_once('-').unwrap();
-    let (mut cfg, pools) =
-        presets::seed_gateway(b"cisco1234", a.parse().unwrap(), b.parse().unwrap()).unwrap();
+    let (mut cfg, pools) = seed_gateway_config(pool.split_once('-').unwrap());
     // Listed out of order on purpose: the PIX checks policies by priority, not by position.
     cfg.gateway.as_mut().unwrap().policies.reverse();
     (cfg, pools)
 }
 
-fn client_config() -> Config {
-    Config {
-        gateway: None,
-        limits: Limits::default(),
-        exponent: ExponentSize::default(),
-    }
+/// A scenario network around the seed's gateway with pool `pool` (`first-last`).
+fn seed_net(seed: u64, pool: &str) -> Net {
+    let (cfg, pools) = gateway_config(pool);
+    Net::new(seed, Endpoint::new(cfg, pools))
 }
 
 /// The seed's first six transforms (VPN Client 4.x), then the rest of a vpnc-style list
@@ -144,64 +141,11 @@ fn seed_qm_offers() -> Vec<QmOffer> {
     ]
 }
 
-/// Decides whether the n-th datagram is lost.
-type DropFn = Box<dyn FnMut(usize, &Transmit) -> bool>;
-
-/// Two endpoints of ours on a virtual clock.
-struct Net {
-    now: Instant,
-    rng: StdRng,
-    gw: Endpoint,
-    clients: Vec<(SocketAddr, Endpoint)>,
-    /// Drops the n-th datagram (0-based, counted over both directions) when true.
-    drop: DropFn,
-    sent: usize,
-    latency: Duration,
-    gw_events: Vec<Event>,
-    cli_events: Vec<(SocketAddr, Event)>,
-    wire: Vec<Vec<u8>>,
-    passwords_ok: &'static str,
-    answer_xauth: bool,
-    /// A NAT in front of the clients: (private IP, public IP, port offset added on the way out).
-    nat: Option<(Ipv4Addr, Ipv4Addr, u16)>,
-}
-
 impl Net {
-    fn new(seed: u64, pool: &str) -> Self {
-        let (cfg, pools) = gateway_config(pool);
-        Net {
-            // The one real clock reading: the base of the virtual clock.
-            now: Instant::now(),
-            rng: StdRng::seed_from_u64(seed),
-            gw: Endpoint::new(cfg, pools),
-            clients: Vec::new(),
-            drop: Box::new(|_, _| false),
-            sent: 0,
-            latency: Duration::from_millis(5),
-            gw_events: Vec::new(),
-            cli_events: Vec::new(),
-            wire: Vec::new(),
-            passwords_ok: "cisco123",
-            answer_xauth: true,
-            nat: None,
-        }
-    }
-
-    fn client(&mut self, addr: &str) -> SocketAddr {
-        let a: SocketAddr = addr.parse().unwrap();
-        if !self.clients.iter().any(|(x, _)| *x == a) {
-            self.clients
-                .push((a, Endpoint::new(client_config(), modecfg::Pools::new())));
-        }
-        a
-    }
-
     /// A VPN Client 4.x (re)starting at `addr`: a new endpoint there, which logs in with
     /// the seed's group and user; runs the network for 30 s.
     fn login_4x(&mut self, addr: &str, rng: &mut StdRng) {
-        let a: SocketAddr = addr.parse().unwrap();
-        self.clients.retain(|(x, _)| *x != a);
-        self.client(addr);
+        let a = self.restart_client(addr);
         let now = self.now;
         self.cli(a)
             .initiate(
@@ -213,145 +157,6 @@ impl Net {
             )
             .unwrap();
         self.run(Duration::from_secs(30));
-    }
-
-    fn cli(&mut self, a: SocketAddr) -> &mut Endpoint {
-        &mut self.clients.iter_mut().find(|(x, _)| *x == a).unwrap().1
-    }
-
-    /// Delivers datagrams and runs timers until nothing is left or `limit` passes.
-    fn run(&mut self, limit: Duration) {
-        let end = self.now + limit;
-        loop {
-            let mut moved = false;
-            // gateway -> clients
-            while let Some(t) = self.gw.poll_transmit() {
-                moved = true;
-                let n = self.sent;
-                self.sent += 1;
-                if (self.drop)(n, &t) {
-                    continue;
-                }
-                self.wire.push(t.bytes.clone());
-                self.now += self.latency;
-                let now = self.now;
-                let mut to = t.remote;
-                if let Some((private, public, off)) = self.nat {
-                    if to.ip() == std::net::IpAddr::V4(public) {
-                        to = SocketAddr::from((private, to.port() - off));
-                    }
-                }
-                if let Some((_, c)) = self.clients.iter_mut().find(|(a, _)| a.ip() == to.ip()) {
-                    c.handle_datagram(now, to, t.local, &t.bytes, &mut self.rng);
-                }
-            }
-            for i in 0..self.clients.len() {
-                while let Some(t) = self.clients[i].1.poll_transmit() {
-                    moved = true;
-                    let n = self.sent;
-                    self.sent += 1;
-                    if (self.drop)(n, &t) {
-                        continue;
-                    }
-                    self.wire.push(t.bytes.clone());
-                    self.now += self.latency;
-                    let now = self.now;
-                    let mut from = t.local;
-                    if let Some((private, public, off)) = self.nat {
-                        if from.ip() == std::net::IpAddr::V4(private) {
-                            from = SocketAddr::from((public, from.port() + off));
-                        }
-                    }
-                    self.gw
-                        .handle_datagram(now, t.remote, from, &t.bytes, &mut self.rng);
-                }
-                while let Some(e) = self.clients[i].1.poll_event() {
-                    self.cli_events.push((self.clients[i].0, e));
-                }
-            }
-            while let Some(e) = self.gw.poll_event() {
-                if let Event::XauthCredentials { sa, password, .. } = &e {
-                    if self.answer_xauth {
-                        let ok = password.ct_eq(self.passwords_ok.as_bytes());
-                        let (sa, now) = (*sa, self.now);
-                        self.gw.xauth_verdict(now, sa, ok, &mut self.rng).unwrap();
-                        moved = true;
-                    }
-                }
-                self.gw_events.push(e);
-            }
-            if moved {
-                continue;
-            }
-            let next = [self.gw.poll_timeout()]
-                .into_iter()
-                .chain(self.clients.iter().map(|(_, c)| c.poll_timeout()))
-                .flatten()
-                .min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    let now = self.now;
-                    self.gw.handle_timeout(now, &mut self.rng);
-                    for (_, c) in &mut self.clients {
-                        c.handle_timeout(now, &mut self.rng);
-                    }
-                }
-                _ => break,
-            }
-        }
-    }
-
-    fn gw_debug(&self) -> Vec<String> {
-        self.gw_events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Debug(d) => Some(d.pix_lines()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    }
-
-    /// The gateway's first established IKE SA.
-    fn gw_first_sa(&self) -> SaId {
-        self.gw_events
-            .iter()
-            .find_map(|e| match e {
-                Event::Phase1Established { sa, .. } => Some(*sa),
-                _ => None,
-            })
-            .expect("gateway phase 1 established")
-    }
-
-    fn client_sa(&self, addr: SocketAddr) -> SaId {
-        self.cli_events
-            .iter()
-            .find_map(|(a, e)| match e {
-                Event::Phase1Established { sa, .. } if *a == addr => Some(*sa),
-                _ => None,
-            })
-            .expect("client phase 1 established")
-    }
-
-    fn gw_children(&self) -> Vec<&ChildSa> {
-        self.gw_events
-            .iter()
-            .filter_map(|e| match e {
-                Event::ChildSa(c) => Some(&**c),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn cli_children(&self) -> Vec<&ChildSa> {
-        self.cli_events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::ChildSa(c) => Some(&**c),
-                _ => None,
-            })
-            .collect()
     }
 }
 
@@ -381,7 +186,7 @@ fn flow_4x_from(
     profile: impl FnOnce(&mut ClientProfile),
     tweak: impl FnOnce(&mut Net),
 ) -> Net {
-    let mut net = Net::new(seed, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(seed, "10.89.129.200-10.89.129.204");
     tweak(&mut net);
     let c = net.client(client);
     let now = net.now;
@@ -611,7 +416,7 @@ fn debug_events_toggle_at_run_time() {
     again.gw.set_debug_events(true);
     let gw: SocketAddr = GW.parse().unwrap();
     let c: SocketAddr = "192.168.1.30:500".parse().unwrap();
-    let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
+    let mut cl = client_endpoint();
     let mut rng = StdRng::seed_from_u64(2100);
     cl.initiate(again.now, c, gw, profile_4x(b"cisco1234", "x"), &mut rng)
         .unwrap();
@@ -624,7 +429,7 @@ fn debug_events_toggle_at_run_time() {
 
 #[test]
 fn vpn_client_11_flow_main_mode_push() {
-    let mut net = Net::new(2, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(2, "10.89.129.200-10.89.129.204");
     let c = net.client(C11);
     let now = net.now;
     let mut rng = StdRng::seed_from_u64(22);
@@ -718,7 +523,7 @@ fn wrong_psk_and_unknown_group_look_the_same_on_the_wire() {
         ("vpn3000", &b"wrong"[..]),
         ("nosuchgroup", &b"cisco1234"[..]),
     ] {
-        let mut net = Net::new(3, "10.89.129.200-10.89.129.204");
+        let mut net = seed_net(3, "10.89.129.200-10.89.129.204");
         let c = net.client(C4);
         let mut p = profile_4x(psk, "cisco123");
         p.group_name = Some(group.into());
@@ -825,7 +630,7 @@ fn loss_is_repaired_by_retransmission_with_stored_replies() {
 
 #[test]
 fn duplicate_am1_gets_the_same_am2() {
-    let mut net = Net::new(9, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(9, "10.89.129.200-10.89.129.204");
     let c = net.client(C4);
     let now = net.now;
     let mut rng = StdRng::seed_from_u64(99);
@@ -1054,7 +859,7 @@ fn nat_t_not_configured_means_no_float() {
 
 #[test]
 fn main_mode_wrong_psk_is_authentication_failed() {
-    let mut net = Net::new(15, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(15, "10.89.129.200-10.89.129.204");
     let c = net.client(C11);
     let now = net.now;
     let mut rng = StdRng::seed_from_u64(1515);
@@ -1087,7 +892,7 @@ fn main_mode_wrong_psk_is_authentication_failed() {
 
 #[test]
 fn main_mode_peer_without_key_looks_like_a_wrong_key() {
-    let mut net = Net::new(16, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(16, "10.89.129.200-10.89.129.204");
     with_gateway(&mut net, |g, _| {
         g.keys[0].address = "172.16.0.0".parse().unwrap();
         g.keys[0].netmask = "255.255.0.0".parse().unwrap();
@@ -1114,7 +919,7 @@ fn main_mode_peer_without_key_looks_like_a_wrong_key() {
 
 #[test]
 fn no_acceptable_policy_is_no_proposal_chosen() {
-    let mut net = Net::new(17, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(17, "10.89.129.200-10.89.129.204");
     let c = net.client(C4);
     let now = net.now;
     let mut rng = StdRng::seed_from_u64(1717);
@@ -1151,7 +956,7 @@ fn no_acceptable_policy_is_no_proposal_chosen() {
 /// whether the gateway answered it. The gateway's answer, if any, is consumed.
 fn am1_answered(net: &mut Net, c: SocketAddr, seed: u64) -> bool {
     let gw: SocketAddr = GW.parse().unwrap();
-    let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
+    let mut cl = client_endpoint();
     let mut rng = StdRng::seed_from_u64(seed);
     cl.initiate(net.now, c, gw, profile_4x(b"cisco1234", "x"), &mut rng)
         .unwrap();
@@ -1163,7 +968,7 @@ fn am1_answered(net: &mut Net, c: SocketAddr, seed: u64) -> bool {
 
 #[test]
 fn half_open_limit_per_peer() {
-    let mut net = Net::new(18, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(18, "10.89.129.200-10.89.129.204");
     with_gateway(&mut net, |_, l| l.max_half_open_per_peer = 2);
     let c: SocketAddr = C4.parse().unwrap();
     let answers = (0..4u64)
@@ -1200,14 +1005,14 @@ fn half_open_limit_counts_unfinished_negotiations_only() {
 
 #[test]
 fn rate_limit_per_peer() {
-    let mut net = Net::new(19, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(19, "10.89.129.200-10.89.129.204");
     with_gateway(&mut net, |_, l| l.new_sas_per_peer_per_sec = 3);
     let gw: SocketAddr = GW.parse().unwrap();
     let c: SocketAddr = C4.parse().unwrap();
     let count = |net: &mut Net, base: u64| {
         let mut n = 0;
         for i in 0..5u64 {
-            let mut cl = Endpoint::new(client_config(), modecfg::Pools::new());
+            let mut cl = client_endpoint();
             let mut rng = StdRng::seed_from_u64(base + i);
             cl.initiate(net.now, c, gw, profile_11(), &mut rng).unwrap();
             let mm1 = cl.poll_transmit().unwrap();
@@ -1741,7 +1546,7 @@ fn udp_encapsulated_transport_mode_only_when_configured() {
 /// The request must win: the gateway drops its SET (and lease) and answers the pull.
 #[test]
 fn pull_from_a_client_without_unity_vid_crosses_our_push_and_wins() {
-    let mut net = Net::new(31, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(31, "10.89.129.200-10.89.129.204");
     let c = net.client(C4);
     let gw: SocketAddr = GW.parse().unwrap();
     // Drop every gateway-initiated Transaction message after the two of Xauth (REQUEST,
@@ -1786,7 +1591,7 @@ fn pull_from_a_client_without_unity_vid_crosses_our_push_and_wins() {
 /// cipher's length (DES: 8 bytes; 3DES with MD5 needs Appendix B expansion to 24).
 #[test]
 fn phase1_keylog_agrees_on_both_ends() {
-    let mut net = Net::new(41, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(41, "10.89.129.200-10.89.129.204");
     let c = net.client(C4);
     let gw: SocketAddr = GW.parse().unwrap();
     let now = net.now;
@@ -1810,7 +1615,7 @@ fn phase1_keylog_agrees_on_both_ends() {
 /// out instead of the next one from the pool.
 #[test]
 fn xauth_verdict_with_an_aaa_address_is_what_mode_config_assigns() {
-    let mut net = Net::new(51, "10.89.129.200-10.89.129.204");
+    let mut net = seed_net(51, "10.89.129.200-10.89.129.204");
     net.answer_xauth = false;
     let c = net.client(C4);
     let gw: SocketAddr = GW.parse().unwrap();

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: a bounded parser for the `KEY = VALUE`
 //! vector files (NIST CAVP .fax, NSS, RUB-NDS, ike-scan). Corpus files are read with
-//! `testkit::corpus`.
+//! `testkit::corpus`; and [`net`], the gateway-and-clients scenario harness on a virtual
+//! clock.
 #![allow(
     dead_code,
     clippy::arithmetic_side_effects,
@@ -9,6 +10,7 @@
 )]
 
 pub mod capture;
+pub mod net;
 
 /// Strict hex decoding with a useful panic message.
 pub fn unhex(what: &str, s: &str) -> Vec<u8> {
