@@ -236,17 +236,7 @@ impl Net {
         self.flood = Some(Box::new(flood));
         let c = self.client(CLIENT);
         let mut rng = StdRng::seed_from_u64(seed);
-        let now = self.now;
-        let sa = self
-            .cli(c)
-            .initiate(
-                now,
-                c,
-                GW.parse().unwrap(),
-                profile_4x("vpn3000", GROUP_KEY),
-                &mut rng,
-            )
-            .unwrap();
+        let sa = self.initiate(c, profile_4x("vpn3000", GROUP_KEY), &mut rng);
         self.run(Duration::from_secs(30));
         assert!(
             self.cli(c).ready_for_quick_mode(sa),

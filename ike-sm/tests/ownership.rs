@@ -67,17 +67,7 @@ impl Net {
     /// SA it starts.
     fn start(&mut self, addr: &str, profile: ClientProfile) -> (SocketAddr, SaId) {
         let a = self.restart_client(addr);
-        let now = self.now;
-        let sa = self
-            .cli(a)
-            .initiate(
-                now,
-                a,
-                GW.parse().unwrap(),
-                profile,
-                &mut StdRng::seed_from_u64(7),
-            )
-            .unwrap();
+        let sa = self.initiate(a, profile, &mut StdRng::seed_from_u64(7));
         self.run(Duration::from_secs(30));
         (a, sa)
     }
@@ -267,14 +257,7 @@ fn initial_contact_replaces_the_same_users_sa_only_after_xauth_accepts() {
             == "ISAKMP (0): INITIAL_CONTACT honoured: 1 older IKE SA(s) of this user and peer deleted"),
         "{dbg:#?}"
     );
-    let addrs: Vec<Ipv4Addr> = net
-        .gw_events
-        .iter()
-        .filter_map(|e| match e {
-            Event::AddressAssigned { addr, .. } => Some(*addr),
-            _ => None,
-        })
-        .collect();
+    let addrs = net.gw_assigned();
     assert_eq!(addrs, vec![ip(SEED_POOL.0), ip(SEED_POOL.0)]);
 }
 

@@ -146,16 +146,7 @@ impl Net {
     /// the seed's group and user; runs the network for 30 s.
     fn login_4x(&mut self, addr: &str, rng: &mut StdRng) {
         let a = self.restart_client(addr);
-        let now = self.now;
-        self.cli(a)
-            .initiate(
-                now,
-                a,
-                GW.parse().unwrap(),
-                profile_4x(b"cisco1234", "cisco123"),
-                rng,
-            )
-            .unwrap();
+        self.initiate(a, profile_4x(b"cisco1234", "cisco123"), rng);
         self.run(Duration::from_secs(30));
     }
 }
@@ -189,14 +180,10 @@ fn flow_4x_from(
     let mut net = seed_net(seed, "10.89.129.200-10.89.129.204");
     tweak(&mut net);
     let c = net.client(client);
-    let now = net.now;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x4444);
     let mut p = profile_4x(b"cisco1234", "cisco123");
     profile(&mut p);
-    let sa = net
-        .cli(c)
-        .initiate(now, c, GW.parse().unwrap(), p, &mut rng)
-        .unwrap();
+    let sa = net.initiate(c, p, &mut rng);
     net.run(Duration::from_secs(30));
     if net.cli(c).ready_for_quick_mode(sa) {
         let addr = net.cli(c).assigned_address(sa).unwrap();
@@ -431,12 +418,8 @@ fn debug_events_toggle_at_run_time() {
 fn vpn_client_11_flow_main_mode_push() {
     let mut net = seed_net(2, "10.89.129.200-10.89.129.204");
     let c = net.client(C11);
-    let now = net.now;
     let mut rng = StdRng::seed_from_u64(22);
-    let sa = net
-        .cli(c)
-        .initiate(now, c, GW.parse().unwrap(), profile_11(), &mut rng)
-        .unwrap();
+    let sa = net.initiate(c, profile_11(), &mut rng);
     // Deliver phase 1 only, then send the Quick Mode before Xauth as the 1.1 client does.
     let mut steps = 0;
     while net.cli(c).sa_state(sa) != Some(P1State::Established) && steps < 20 {
@@ -527,11 +510,8 @@ fn wrong_psk_and_unknown_group_look_the_same_on_the_wire() {
         let c = net.client(C4);
         let mut p = profile_4x(psk, "cisco123");
         p.group_name = Some(group.into());
-        let now = net.now;
         let mut rng = StdRng::seed_from_u64(33);
-        net.cli(c)
-            .initiate(now, c, GW.parse().unwrap(), p, &mut rng)
-            .unwrap();
+        net.initiate(c, p, &mut rng);
         net.run(Duration::from_secs(5));
         // AM1, AM2 (normal looking), then the client refuses HASH_R: AUTHENTICATION-FAILED.
         assert!(
@@ -634,15 +614,7 @@ fn duplicate_am1_gets_the_same_am2() {
     let c = net.client(C4);
     let now = net.now;
     let mut rng = StdRng::seed_from_u64(99);
-    net.cli(c)
-        .initiate(
-            now,
-            c,
-            GW.parse().unwrap(),
-            profile_4x(b"cisco1234", "cisco123"),
-            &mut rng,
-        )
-        .unwrap();
+    net.initiate(c, profile_4x(b"cisco1234", "cisco123"), &mut rng);
     let am1 = net.cli(c).poll_transmit().unwrap();
     let gw: SocketAddr = GW.parse().unwrap();
     net.gw.handle_datagram(now, gw, c, &am1.bytes, &mut net.rng);
@@ -665,14 +637,7 @@ fn initial_contact_replaces_the_old_sa() {
         .any(|e| matches!(e, Event::Deleted { .. })));
     assert_eq!(net.gw.sa_count(), 1);
     // The old lease went back and the new SA got the same first address again.
-    let addrs: Vec<_> = net
-        .gw_events
-        .iter()
-        .filter_map(|e| match e {
-            Event::AddressAssigned { addr, .. } => Some(*addr),
-            _ => None,
-        })
-        .collect();
+    let addrs = net.gw_assigned();
     assert_eq!(addrs.len(), 2);
     assert_eq!(net.gw.pools().pool("VPNpool").map(|p| p.in_use()), Some(1));
 }
@@ -861,13 +826,10 @@ fn nat_t_not_configured_means_no_float() {
 fn main_mode_wrong_psk_is_authentication_failed() {
     let mut net = seed_net(15, "10.89.129.200-10.89.129.204");
     let c = net.client(C11);
-    let now = net.now;
     let mut rng = StdRng::seed_from_u64(1515);
     let mut p = profile_11();
     p.psk = Secret::from_slice(b"not-the-key");
-    net.cli(c)
-        .initiate(now, c, GW.parse().unwrap(), p, &mut rng)
-        .unwrap();
+    net.initiate(c, p, &mut rng);
     net.run(Duration::from_secs(5));
     assert!(net.gw_events.iter().any(|e| matches!(
         e,
@@ -898,11 +860,8 @@ fn main_mode_peer_without_key_looks_like_a_wrong_key() {
         g.keys[0].netmask = "255.255.0.0".parse().unwrap();
     });
     let c = net.client(C11);
-    let now = net.now;
     let mut rng = StdRng::seed_from_u64(1616);
-    net.cli(c)
-        .initiate(now, c, GW.parse().unwrap(), profile_11(), &mut rng)
-        .unwrap();
+    net.initiate(c, profile_11(), &mut rng);
     net.run(Duration::from_secs(5));
     assert!(net
         .gw_debug()
@@ -921,13 +880,10 @@ fn main_mode_peer_without_key_looks_like_a_wrong_key() {
 fn no_acceptable_policy_is_no_proposal_chosen() {
     let mut net = seed_net(17, "10.89.129.200-10.89.129.204");
     let c = net.client(C4);
-    let now = net.now;
     let mut rng = StdRng::seed_from_u64(1717);
     let mut p = profile_4x(b"cisco1234", "cisco123");
     p.offers.retain(|o| o.encryption == CipherAlg::Aes256);
-    net.cli(c)
-        .initiate(now, c, GW.parse().unwrap(), p, &mut rng)
-        .unwrap();
+    net.initiate(c, p, &mut rng);
     net.run(Duration::from_secs(5));
     assert!(net.gw_events.iter().any(|e| matches!(
         e,

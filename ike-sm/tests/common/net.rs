@@ -139,6 +139,14 @@ impl Net {
         &mut self.clients.iter_mut().find(|(x, _)| *x == a).unwrap().1
     }
 
+    /// The client at `c` starts phase 1 with the gateway now; the IKE SA it starts.
+    pub fn initiate(&mut self, c: SocketAddr, profile: ClientProfile, rng: &mut StdRng) -> SaId {
+        let now = self.now;
+        self.cli(c)
+            .initiate(now, c, GW.parse().unwrap(), profile, rng)
+            .unwrap()
+    }
+
     /// The gateway's verdict on `sa`, with an AAA address.
     pub fn verdict(&mut self, sa: SaId, ok: bool, addr: Option<Ipv4Addr>) {
         let now = self.now;
@@ -358,6 +366,17 @@ impl Net {
                 _ => None,
             })
             .expect("client phase 1 established")
+    }
+
+    /// The addresses the gateway assigned, in order.
+    pub fn gw_assigned(&self) -> Vec<Ipv4Addr> {
+        self.gw_events
+            .iter()
+            .filter_map(|e| match e {
+                Event::AddressAssigned { addr, .. } => Some(*addr),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn gw_deleted(&self) -> Vec<SaId> {
