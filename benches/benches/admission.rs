@@ -11,6 +11,7 @@
 //! table.
 //!
 //! Run: `cargo bench -p pix-benches --bench admission`
+#![allow(clippy::disallowed_methods)] // benches own the clock
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr};
