@@ -98,6 +98,15 @@ fn start_quiet_gateway(lab: &mut Lab) -> usize {
     i
 }
 
+/// The count on the line of `show crypto isakmp stats` that ends with `words`.
+fn stat(stats: &str, words: &str) -> u64 {
+    stats
+        .lines()
+        .find(|l| l.contains(words))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no `{words}` line in\n{stats}"))
+}
+
 /// The `FLOOD ...` line of pix-loadgen: (packets sent, achieved rate).
 fn flood_result(log: &str) -> Option<(u64, f64)> {
     let line = log.lines().rev().find(|l| l.starts_with("FLOOD "))?;
@@ -204,6 +213,34 @@ fn under_flood(kind: &str, rate: u32, floor: u32) {
         lab.proc(gw_i).alive(),
         "the gateway died under the {kind} flood:\n{}",
         lab.logs()
+    );
+    // Visible without debug: the refusals are counted by reason, and the log says so in
+    // a bounded number of lines (one per reason per 10 s interval), not one per packet.
+    let (counted, words) = match kind {
+        "header" => (
+            stat(&stats, "first message unusable"),
+            "first message unusable",
+        ),
+        _ => (stat(&stats, "evicted to make room"), "evicted to make room"),
+    };
+    assert!(
+        counted >= u64::from(floor) * FLOOD_SECS / 2,
+        "{kind} flood: `show crypto isakmp stats` counts only {counted} ({words})\n{stats}"
+    );
+    let gw_log = lab.proc(gw_i).log_text();
+    let summaries: Vec<&str> = gw_log
+        .lines()
+        .filter(|l| l.contains("isakmp: ") && l.contains("dropped or refused"))
+        .collect();
+    assert!(
+        !summaries.is_empty() && summaries.len() <= 3 * (FLOOD_SECS as usize / 10 + 2),
+        "{kind} flood: {} summary lines in the gateway's log\n{gw_log}",
+        summaries.len()
+    );
+    assert!(
+        gw_log.lines().count() < 200,
+        "{kind} flood: the gateway's log grew with the flood ({} lines)",
+        gw_log.lines().count()
     );
     assert!(
         hwm < RSS_BOUND_KB,

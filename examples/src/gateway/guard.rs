@@ -51,7 +51,14 @@ pub struct Guard {
     /// When the next summary is due (set when something new was counted).
     summary_due: Option<Instant>,
     last_summary: Option<Instant>,
+    /// Lines about single events (a failed negotiation) left in the current interval,
+    /// and when it started.
+    line_budget: (u32, Option<Instant>),
 }
+
+/// Lines about single events of unproven peers per `log_interval`; past it they are only
+/// counted (and summarised).
+const LINES_PER_INTERVAL: u32 = 10;
 
 impl Guard {
     /// A guard with these limits.
@@ -65,7 +72,24 @@ impl Guard {
             reported: BTreeMap::new(),
             summary_due: None,
             last_summary: None,
+            line_budget: (LINES_PER_INTERVAL, None),
         }
+    }
+
+    /// Whether one more line about a single event may go to the log in this interval
+    /// (at most 10 per `log_interval`): a flood of failing negotiations must not grow
+    /// the log with the flood.
+    pub fn line_budget(&mut self, now: Instant) -> bool {
+        let (left, start) = &mut self.line_budget;
+        if start.is_none_or(|s| now >= s.checked_add(self.limits.log_interval).unwrap_or(s)) {
+            *start = Some(now);
+            *left = LINES_PER_INTERVAL;
+        }
+        if *left == 0 {
+            return false;
+        }
+        *left = left.saturating_sub(1);
+        true
     }
 
     /// Credentials of `user` from `source` arrived: ask AAA, or refuse (held back).
@@ -302,5 +326,22 @@ mod tests {
             g.due_refusals(t0 + Duration::from_secs(5)),
             vec![SaId(1), SaId(2)]
         );
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    #![allow(clippy::arithmetic_side_effects)]
+    use super::*;
+
+    #[test]
+    fn single_event_lines_are_budgeted_per_interval() {
+        #[allow(clippy::disallowed_methods)] // the virtual clock's base
+        let t0 = Instant::now();
+        let mut g = Guard::new(GuardLimits::default());
+        let granted = (0..1000).filter(|_| g.line_budget(t0)).count();
+        assert_eq!(granted, 10);
+        assert!(!g.line_budget(t0 + Duration::from_secs(9)));
+        assert!(g.line_budget(t0 + Duration::from_secs(10)));
     }
 }

@@ -785,13 +785,17 @@ impl Gateway {
             }
             Event::Deleted { sa } => self.forget(now, sa, "deleted", rng),
             Event::Failed { sa, reason } => {
-                let peer = self
-                    .sessions
-                    .get(&sa)
-                    .map(|s| format!(" with {}", s.remote))
-                    .unwrap_or_default();
-                self.log
-                    .push(format!("SA {}{peer} failed: {}", sa.0, fail_words(&reason)));
+                let session = self.sessions.get(&sa).map(|s| s.remote);
+                // A negotiation that never came up may be one of a flood's spoofed first
+                // messages: its line comes out only within the guard's budget, the rest
+                // are counted and summarised (`phase1` in the log summary).
+                if session.is_some() || self.guard.line_budget(now) {
+                    let peer = session.map(|r| format!(" with {r}")).unwrap_or_default();
+                    self.log
+                        .push(format!("SA {}{peer} failed: {}", sa.0, fail_words(&reason)));
+                } else {
+                    self.guard.something_counted(now);
+                }
                 bump(
                     &mut self.metrics.handshakes_failed,
                     fail_reason_key(&reason),
@@ -1270,6 +1274,14 @@ impl Gateway {
         }
         for (k, n) in self.policy.drops() {
             v.push(("policy", k.clone(), k.clone(), *n));
+        }
+        for (k, n) in &self.metrics.handshakes_failed {
+            v.push((
+                "phase1",
+                k.clone(),
+                format!("phase 1 negotiations failed ({k})"),
+                *n,
+            ));
         }
         v
     }
