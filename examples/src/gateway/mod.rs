@@ -360,6 +360,20 @@ impl Gateway {
                 self.ike.counters().get(*r)
             );
         }
+        let _ = writeln!(o, "# HELP pix_ike_half_open Half-open IKE SAs (phase 1 not finished).\n# TYPE pix_ike_half_open gauge");
+        let _ = writeln!(o, "pix_ike_half_open {}", self.ike.half_open_count());
+        let _ = writeln!(o, "# HELP pix_ike_under_pressure 1 while admission is under pressure (shorter half-open wait, DH key pairs reused).\n# TYPE pix_ike_under_pressure gauge");
+        let _ = writeln!(
+            o,
+            "pix_ike_under_pressure {}",
+            u8::from(self.ike.under_pressure())
+        );
+        let _ = writeln!(o, "# HELP pix_ike_phase1_modexps_total Diffie-Hellman modular exponentiations of phase 1 (key pairs and agreements).\n# TYPE pix_ike_phase1_modexps_total counter");
+        let _ = writeln!(
+            o,
+            "pix_ike_phase1_modexps_total {}",
+            self.ike.phase1_modexps()
+        );
         let t = self.guard.throttle().stats();
         let _ = writeln!(o, "# HELP pix_xauth_throttle_total Xauth guessing throttle: lockouts started and logins refused without asking AAA.\n# TYPE pix_xauth_throttle_total counter");
         for (what, n) in [
@@ -1066,6 +1080,19 @@ impl Gateway {
         let mut o = String::from("Global IKE Statistics\n");
         let _ = writeln!(o, "Active SAs:      {established}");
         let _ = writeln!(o, "Embryonic SAs:   {}", total.saturating_sub(established));
+        let l = self.ike.limits();
+        let _ = writeln!(
+            o,
+            "Half-open SAs:   {} of {}{}",
+            self.ike.half_open_count(),
+            l.max_half_open,
+            if self.ike.under_pressure() {
+                " (under pressure: shorter wait, DH key pairs reused)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(o, "Phase 1 modexps: {}", self.ike.phase1_modexps());
         let _ = writeln!(o, "Phase 1 up:      {}", self.metrics.handshakes_ok);
         let failed: u64 = self.metrics.handshakes_failed.values().sum();
         let _ = writeln!(o, "Phase 1 failed:  {failed}");

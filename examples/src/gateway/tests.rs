@@ -709,3 +709,46 @@ fn xauth_guessing_is_throttled_across_ike_sas_per_user_and_source() {
         assert!(!l.contains("guess") && !l.contains("cisco123"), "{l}");
     }
 }
+
+#[test]
+fn a_flood_shows_in_stats_and_metrics_without_debug() {
+    let mut rig = Rig::new(demo_plan(&[], |t| t));
+    rig.gw.ike.set_debug_events(false);
+    // A Main Mode first message of our client, sent from 300 spoofed addresses.
+    let mut spoofer = ike_sm::Endpoint::new(presets::client(), modecfg::Pools::new());
+    let profile = presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", "u", b"p");
+    spoofer
+        .initiate_main(
+            rig.now,
+            "10.99.0.1:500".parse().unwrap(),
+            GW.parse().unwrap(),
+            profile,
+            &mut rig.rng,
+        )
+        .unwrap();
+    let mut mm1 = spoofer.poll_transmit().unwrap().bytes;
+    for n in 0..300u32 {
+        mm1[..4].copy_from_slice(&n.to_be_bytes());
+        let from = SocketAddr::new(Ipv4Addr::from(0x0a63_0000 | n).into(), 500);
+        rig.gw
+            .ike
+            .handle_datagram(rig.now, GW.parse().unwrap(), from, &mm1, &mut rig.rng);
+        rig.gw.process(rig.now, &mut rig.rng);
+    }
+    let pressure = rig.gw.ike.limits().pressure_half_open;
+    assert!(300 >= pressure, "the test floods past the pressure mark");
+    let show = rig
+        .gw
+        .command(rig.now, "show crypto isakmp stats", &mut rig.rng);
+    assert!(
+        show.contains("Half-open SAs:   300 of 2048 (under pressure"),
+        "{show}"
+    );
+    let m = rig.gw.metrics_text();
+    assert!(m.contains("pix_ike_half_open 300\n"), "{m}");
+    assert!(m.contains("pix_ike_under_pressure 1\n"), "{m}");
+    assert!(m.contains("pix_ike_phase1_modexps_total 0\n"), "{m}");
+    // And a real user still gets in.
+    let sa = rig.connect("cisco_customer", "cisco123");
+    assert!(rig.client.ready_for_quick_mode(sa));
+}

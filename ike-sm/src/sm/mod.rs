@@ -147,6 +147,20 @@ impl Endpoint {
         self.half_open.len()
     }
 
+    /// The limits in force (`max_half_open`, `pressure_half_open`, ...).
+    #[must_use]
+    pub fn limits(&self) -> &crate::Limits {
+        &self.config.limits
+    }
+
+    /// Whether admission is under pressure now: at least
+    /// [`crate::Limits::pressure_half_open`] half-open SAs (shorter half-open wait, DH key
+    /// pairs reused).
+    #[must_use]
+    pub fn under_pressure(&self) -> bool {
+        self.half_open.len() >= self.config.limits.pressure_half_open
+    }
+
     /// Counts one drop or refusal.
     pub(crate) fn refuse(&mut self, r: crate::counters::Refusal) {
         self.counters.bump(r);
