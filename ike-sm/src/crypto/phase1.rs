@@ -154,10 +154,27 @@ impl Skeyids {
         sai_b: &[u8],
         idir_b: &[u8],
     ) -> Vec<u8> {
-        self.prf_skeyid
-            .mac(&[g_xr, g_xi, cky_r, cky_i, sai_b, idir_b])
-            .to_vec()
+        hash_r_with(&self.prf_skeyid, g_xr, g_xi, cky_r, cky_i, sai_b, idir_b)
     }
+}
+
+/// HASH_R = `prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)`, the one place
+/// that says so. Also called with SKEYID alone, before g^xy (and so SKEYID_d/a/e) exists:
+/// with pre-shared keys SKEYID does not depend on the shared secret, so an Aggressive
+/// Mode responder answers AM1 and computes the agreement only when AM3 proves the peer's
+/// address.
+pub(crate) fn hash_r_with(
+    prf_skeyid: &PrfKey,
+    g_xr: &[u8],
+    g_xi: &[u8],
+    cky_r: &[u8; 8],
+    cky_i: &[u8; 8],
+    sai_b: &[u8],
+    idir_b: &[u8],
+) -> Vec<u8> {
+    prf_skeyid
+        .mac(&[g_xr, g_xi, cky_r, cky_i, sai_b, idir_b])
+        .to_vec()
 }
 
 /// RFC 2409 Appendix B: the encryption key of `len` bytes from SKEYID_e. When SKEYID_e is

@@ -480,7 +480,11 @@ impl Endpoint {
                 && h.message_id == 0
             {
                 if let Err(e) = self.responder_start(now, local, remote, bytes, &msg, rng) {
-                    self.refuse(first_message_refusal(&e));
+                    // Admission refusals (`SmError::Limit`) are counted where they are
+                    // decided, by reason; anything else is an unusable first message.
+                    if !matches!(e, SmError::Limit { .. }) {
+                        self.refuse(crate::counters::Refusal::BadFirstMessage);
+                    }
                     self.debug(DebugEvent::Dropped(error_word(&e)));
                 }
             } else {
@@ -922,16 +926,6 @@ impl Endpoint {
         };
         self.put_back(s, now);
         r
-    }
-}
-
-/// The counter of a first message that started no negotiation.
-fn first_message_refusal(e: &SmError) -> crate::counters::Refusal {
-    use crate::counters::Refusal;
-    match e {
-        SmError::Limit { what, .. } if what.contains("rate") => Refusal::RateLimited,
-        SmError::Limit { .. } => Refusal::SaLimit,
-        _ => Refusal::BadFirstMessage,
     }
 }
 

@@ -352,8 +352,9 @@ impl Endpoint {
             .half_open
             .rate_ok(now, remote.ip(), l.new_sas_per_peer_per_sec, rng)
         {
+            self.refuse(crate::counters::Refusal::RateLimited);
             return Err(SmError::Limit {
-                what: "new negotiations per peer and second (rate)",
+                what: "new negotiations per peer and second",
                 max: usize::try_from(l.new_sas_per_peer_per_sec).unwrap_or(usize::MAX),
             });
         }
@@ -402,16 +403,15 @@ impl Endpoint {
                 // no agreement (`phase1_final`).
                 let psk = sa.psk.as_ref().ok_or(SmError::Config("pre-shared key"))?;
                 let skeyid = skeyid_psk(suite.hash, psk.expose_secret(), &sa.ni, &sa.nr);
-                let hash_r = suite
-                    .hash
-                    .prf(
-                        skeyid.expose_secret(),
-                        &[
-                            &sa.g_xr, &sa.g_xi, &sa.cky_r, &sa.cky_i, &sa.sa_i_b, &sa.id_r_b,
-                        ],
-                    )
-                    .expose_secret()
-                    .to_vec();
+                let hash_r = crate::crypto::phase1::hash_r_with(
+                    &crate::crypto::hash::PrfKey::new(suite.hash, skeyid.expose_secret()),
+                    &sa.g_xr,
+                    &sa.g_xi,
+                    &sa.cky_r,
+                    &sa.cky_i,
+                    &sa.sa_i_b,
+                    &sa.id_r_b,
+                );
                 let mut out = vec![
                     p(OwnedBody::Sa(reply_sa(&suite))),
                     p(OwnedBody::KeyExchange(sa.g_xr.clone())),
@@ -466,10 +466,11 @@ impl Endpoint {
             match self.half_open.victim(rng) {
                 Some(v) => self.evict(v),
                 None => {
+                    self.refuse(crate::counters::Refusal::SaLimit);
                     return Err(SmError::Limit {
                         what: "IKE SAs",
                         max: l.max_sas,
-                    })
+                    });
                 }
             }
         }
