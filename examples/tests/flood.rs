@@ -68,34 +68,11 @@ fn rx_packets(ns: &str, dev: &str) -> u64 {
 
 /// Our gateway on the demo configuration, without debug; waits until it listens.
 fn start_quiet_gateway(lab: &mut Lab) -> usize {
-    let cfg = lab.file("gw.cfg", &std::fs::read_to_string(DEMO_CFG).unwrap());
-    let sec = lab.file("gw.secrets", &demo_secrets());
-    let ctl = lab.control.clone();
-    let gw = lab.gw.clone();
-    let i = lab.spawn(
-        &gw,
-        "gateway",
-        &[
-            GATEWAY,
-            "run",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--secrets",
-            sec.to_str().unwrap(),
-            "--control",
-            ctl.to_str().unwrap(),
-        ],
-        120,
-    );
-    let up = wait_for(Duration::from_secs(20), || {
-        lab.proc(i).log_text().contains(" up: IKE on") || !lab.proc(i).alive()
-    });
-    assert!(
-        up && lab.proc(i).alive(),
-        "the gateway did not start:\n{}",
-        lab.proc(i).log_text()
-    );
-    i
+    lab.start_gateway_quiet(
+        &std::fs::read_to_string(DEMO_CFG).unwrap(),
+        &demo_secrets(),
+        &[],
+    )
 }
 
 /// The count on the line of `show crypto isakmp stats` that ends with `words`.

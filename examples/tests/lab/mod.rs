@@ -365,11 +365,23 @@ impl Lab {
         p
     }
 
-    /// Starts our gateway with `config` and `secrets` text; waits until it listens.
+    /// Starts our gateway with `config` and `secrets` text, a key log and both debugs;
+    /// waits until it listens.
     pub fn start_gateway(&mut self, config: &str, secrets: &str, extra: &[&str]) -> usize {
+        let keylog = self.dir.join("gw.keylog");
+        let keylog = keylog.to_str().unwrap().to_string();
+        let mut all = vec![
+            "--keylog", &keylog, "--debug", "crypto", "isakmp", "crypto", "ipsec",
+        ];
+        all.extend_from_slice(extra);
+        self.start_gateway_quiet(config, secrets, &all)
+    }
+
+    /// Starts our gateway with `config` and `secrets` text and only the `extra` flags (no
+    /// key log, no debug: as in production); waits until it listens.
+    pub fn start_gateway_quiet(&mut self, config: &str, secrets: &str, extra: &[&str]) -> usize {
         let cfg = self.file("gw.cfg", config);
         let sec = self.file("gw.secrets", secrets);
-        let keylog = self.dir.join("gw.keylog");
         let ctl = self.control.clone();
         let gw = self.gw.clone();
         let mut cmd = vec![
@@ -381,13 +393,6 @@ impl Lab {
             sec.to_str().unwrap(),
             "--control",
             ctl.to_str().unwrap(),
-            "--keylog",
-            keylog.to_str().unwrap(),
-            "--debug",
-            "crypto",
-            "isakmp",
-            "crypto",
-            "ipsec",
         ];
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_string()).collect();
         let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
