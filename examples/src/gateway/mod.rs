@@ -1129,6 +1129,14 @@ impl Gateway {
         o
     }
 
+    /// A datagram on an ESP path too short to be anything (a port-4500 payload of 1-7
+    /// bytes that is no keepalive, a raw packet without its IP header): counted as an
+    /// ESP-stage drop (`truncated`), then dropped.
+    pub fn truncated_esp(&mut self, now: Instant) {
+        bump(&mut self.data.global_drops, "truncated", 1);
+        self.guard.something_counted(now);
+    }
+
     /// Marks traffic on an IKE SA (idle-time).
     pub fn touch(&mut self, sa: SaId, now: Instant) {
         if let Some(s) = self.sessions.get_mut(&sa) {

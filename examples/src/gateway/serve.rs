@@ -695,7 +695,8 @@ async fn serve(
                         Ok(esp::udp_encap::Port4500::Esp(_)) => {
                             inbound_esp(&mut gw, &io, now, from.ip(), d, &mut rng).await;
                         }
-                        _ => {}
+                        Ok(esp::udp_encap::Port4500::Keepalive) => {}
+                        Err(_) => gw.truncated_esp(now),
                     }
                 }
             }
@@ -707,6 +708,8 @@ async fn serve(
                     let src = pkt.get(12..16).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(Ipv4Addr::from);
                     if let (Some(src), Some(esp_part)) = (src, pkt.get_mut(ihl..)) {
                         inbound_esp(&mut gw, &io, now, IpAddr::V4(src), esp_part, &mut rng).await;
+                    } else {
+                        gw.truncated_esp(now);
                     }
                 }
             }

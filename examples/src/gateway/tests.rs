@@ -752,3 +752,16 @@ fn a_flood_shows_in_stats_and_metrics_without_debug() {
     let sa = rig.connect("cisco_customer", "cisco123");
     assert!(rig.client.ready_for_quick_mode(sa));
 }
+
+#[test]
+fn truncated_esp_datagrams_are_counted() {
+    let mut rig = Rig::new(demo_plan(&[], |t| t));
+    rig.gw.truncated_esp(rig.now);
+    rig.gw.truncated_esp(rig.now);
+    assert!(rig
+        .gw
+        .metrics_text()
+        .contains("pix_drops_total{stage=\"esp\",reason=\"truncated\"} 2\n"));
+    let show = rig.gw.command(rig.now, "show drops", &mut rig.rng);
+    assert!(show.contains("truncated"), "{show}");
+}
