@@ -62,6 +62,7 @@
 pub mod attrs;
 pub mod client;
 pub mod error;
+pub mod lease_store;
 pub mod policy;
 pub mod pool;
 pub mod retransmit;
@@ -71,6 +72,7 @@ pub mod unity;
 pub use attrs::{AttrType, Ip4Subnet, Ip6Prefix, ModeCfgAttr, Text};
 pub use client::{ClientConfig, ClientEvent, PullClient, PushClient, VPN_CLIENT_4X_REQUEST};
 pub use error::ModeCfgError;
+pub use lease_store::LeaseStore;
 pub use policy::{GroupPolicy, SessionExpiry, SessionTimers};
 pub use pool::{AaaAddress, AddressPool, Lease, LeaseSource, Pools};
 pub use retransmit::RetransmitConfig;

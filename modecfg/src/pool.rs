@@ -326,7 +326,7 @@ impl Default for Pools {
 
 impl Pools {
     /// No pools.
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Pools {
             pools: Vec::new(),
             external: BTreeSet::new(),

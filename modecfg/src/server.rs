@@ -15,7 +15,7 @@
 //! (`poll_transmit`, `poll_event`, `poll_timeout`); the encrypted Transaction exchange that
 //! carries the payloads is the caller's job. The machine that assigned an address holds its
 //! [`Lease`]; the caller takes it ([`PullServer::take_lease`]) and releases it to the
-//! [`Pools`] when the SA goes away.
+//! [`Pools`](crate::Pools) when the SA goes away.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -27,8 +27,9 @@ use isakmp_wire::cfg::{CfgType, ConfigPayload, OwnedConfigPayload};
 
 use crate::attrs::{decode_payload, decode_type, tlv, AttrType};
 use crate::error::{cfg_name, ModeCfgError};
+use crate::lease_store::LeaseStore;
 use crate::policy::GroupPolicy;
-use crate::pool::{AaaAddress, Lease, LeaseSource, Pools};
+use crate::pool::{AaaAddress, Lease, LeaseSource};
 use crate::retransmit::{RetransmitConfig, Retransmitter, Tick};
 use crate::unity::encode_split_list;
 
@@ -149,8 +150,10 @@ impl ServerConfig {
 /// Who is being configured, and from what.
 #[derive(Debug)]
 pub struct Assign<'a> {
-    /// The address pools (shared by every SA).
-    pub pools: &'a mut Pools,
+    /// Where addresses are leased from (shared by every SA): the [`Pools`](crate::Pools)
+    /// themselves (`&mut pools` coerces), or a handle to pools that several endpoints
+    /// share.
+    pub pools: &'a mut dyn LeaseStore,
     /// The client's group policy.
     pub policy: &'a GroupPolicy,
     /// The authenticated (Xauth) user, for sticky addresses.
@@ -927,6 +930,7 @@ mod tests {
 
     use super::*;
     use crate::attrs::{decode_payload, encode_list, ModeCfgAttr, Text};
+    use crate::pool::Pools;
     use crate::unity::SplitEntry;
     use proptest::prelude::*;
 
