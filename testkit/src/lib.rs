@@ -8,6 +8,8 @@
 //!   corpus captures.
 //! - [`shared`]: the seed fixture and the interop kit in `../shared`.
 //! - [`snapshot`]: committed snapshots of human-facing output.
+//! - [`aaa`]: in-memory RADIUS and TACACS+ servers (and a router between them
+//!   and an `xauth::aaa::AaaClient`) for deterministic scenario tests.
 //! - [`freeradius`]: a private copy of the Debian FreeRADIUS configuration,
 //!   moved to a temp dir and to our own addresses and ports.
 //!
@@ -23,6 +25,7 @@
     clippy::arithmetic_side_effects
 )]
 
+pub mod aaa;
 pub mod corpus;
 pub mod freeradius;
 pub mod pcap;
