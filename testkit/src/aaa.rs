@@ -52,6 +52,7 @@ use xauth::tacacs::{
     AuthenStart, Header, PacketType, StreamBuffer,
 };
 use xauth::{Secret, XauthError};
+use zeroize::Zeroizing;
 
 /// Records kept per server; later ones are counted, not stored (a test that
 /// sends more is a flood test and asserts on counters).
@@ -594,7 +595,7 @@ enum Session {
     /// An ASCII login waiting for the CONTINUE that answers GETUSER or GETPASS.
     Ascii {
         header: Header,
-        start: AuthenStart,
+        start: Zeroizing<AuthenStart>,
         wants: u8,
     },
     /// The session is over; the server closed the connection.
@@ -701,6 +702,8 @@ impl MemTacacs {
 
     fn on_packet(&mut self, packet: &[u8]) -> Result<Vec<u8>, XauthError> {
         let (header, body) = tacacs::open(packet, &self.key)?;
+        // Zeroizing: a clear body may hold a password (PAP START, CONTINUE).
+        let body = Zeroizing::new(body);
         let session = std::mem::replace(&mut self.session, Session::Closed);
         match session {
             Session::Idle => {
@@ -733,7 +736,7 @@ impl MemTacacs {
     }
 
     fn on_start(&mut self, header: Header, body: &[u8]) -> Result<Vec<u8>, XauthError> {
-        let start = AuthenStart::parse(body)?;
+        let start = Zeroizing::new(AuthenStart::parse(body)?);
         let supported = start.action == 1
             && matches!(
                 (start.authen_type, header.version),
@@ -770,20 +773,20 @@ impl MemTacacs {
     fn on_continue(
         &mut self,
         last: Header,
-        mut start: AuthenStart,
+        mut start: Zeroizing<AuthenStart>,
         wants: u8,
         header: Header,
         body: &[u8],
     ) -> Result<Vec<u8>, XauthError> {
         expect_next(&last, &header)?;
-        let cont = AuthenContinue::parse(body)?;
+        let cont = Zeroizing::new(AuthenContinue::parse(body)?);
         if cont.flags & 1 != 0 {
             self.log_login(&header, &start, &start.user, TacacsLoginOutcome::Aborted);
             self.session = Session::Closed;
             return Ok(Vec::new());
         }
         if wants == authen_status::GETUSER {
-            start.user = cont.user_msg;
+            start.user = cont.user_msg.clone();
             let reply = self.authen_reply(header, authen_status::GETPASS, b"Password: ", false)?;
             self.session = Session::Ascii {
                 header: reply_header(header)?,
@@ -999,6 +1002,11 @@ impl MemTacacsServer {
         (reply, closed && !was_closed)
     }
 
+    /// Turns silence on or off for connections opened from now on.
+    pub fn set_silent(&mut self, on: bool) {
+        self.template.silent = on;
+    }
+
     /// The client closed connection `conn`: its state is forgotten.
     pub fn close(&mut self, conn: ConnId) {
         self.conns.remove(&conn);
@@ -1107,6 +1115,14 @@ impl MemAaa {
     /// The TACACS+ server listening on `addr`.
     pub fn tacacs(&self, addr: SocketAddr) -> Option<&MemTacacsServer> {
         self.tacacs.iter().find(|(a, _)| *a == addr).map(|(_, s)| s)
+    }
+
+    /// The TACACS+ server listening on `addr`, to reconfigure it mid-test.
+    pub fn tacacs_mut(&mut self, addr: SocketAddr) -> Option<&mut MemTacacsServer> {
+        self.tacacs
+            .iter_mut()
+            .find(|(a, _)| *a == addr)
+            .map(|(_, s)| s)
     }
 
     /// Transmits that reached no server.

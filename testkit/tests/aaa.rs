@@ -776,3 +776,172 @@ fn unrouted_transmits_are_counted() {
     );
     assert_eq!((rig.aaa.unrouted(), rig.elapsed()), (1, Duration::ZERO));
 }
+
+#[test]
+fn radius_failover_to_the_second_server_after_the_first_times_out() {
+    let second = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)), 1645);
+    let second_acct = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)), 1646);
+    let mut cfg = AaaConfig::new(Protocol::Radius, NAS);
+    cfg.radius_retries = 2;
+    for (addr, acct_addr) in [(RADIUS, RADIUS_ACCT), (second, second_acct)] {
+        cfg.servers.push(ServerSpec {
+            addr,
+            acct_addr: Some(acct_addr),
+            key: Secret::from("secretkey"),
+            timeout: TIMEOUT,
+        });
+    }
+    let aaa = MemAaa::new()
+        .with_radius(RADIUS, RADIUS_ACCT, radius_server().silent(true))
+        .with_radius(second, second_acct, radius_server());
+    let mut rig = Rig::new(AaaClient::new(cfg, LocalUsers::new()), aaa, 13);
+    assert!(matches!(
+        rig.login("cisco_customer", "cisco123"),
+        AuthOutcome::Accept(_)
+    ));
+    // Two tries on the first server, each waited out, then the second at once.
+    assert_eq!(rig.elapsed(), TIMEOUT * 2);
+    assert_eq!(rig.aaa.radius(RADIUS).unwrap().received(), 2);
+    assert_eq!(rig.aaa.radius(second).unwrap().attempts().len(), 1);
+    assert!(rig.aaa.radius(RADIUS).unwrap().attempts().is_empty());
+}
+
+#[test]
+fn tacacs_server_going_silent_mid_test() {
+    let mut rig = Rig::new(
+        tacacs_group(LoginKind::Pap, "secretkey"),
+        tacacs_servers(tacacs_server()),
+        14,
+    );
+    assert!(matches!(
+        rig.login("cisco_customer", "cisco123"),
+        AuthOutcome::Accept(_)
+    ));
+    rig.aaa.tacacs_mut(TACACS).unwrap().set_silent(true);
+    assert_eq!(
+        rig.login("cisco_customer", "cisco123"),
+        AuthOutcome::Unreachable
+    );
+    assert!(!rig.account(acct(AcctStatus::Start, None, None)));
+    assert_eq!(rig.elapsed(), TIMEOUT * 2);
+    rig.aaa.tacacs_mut(TACACS).unwrap().set_silent(false);
+    assert!(rig.account(acct(AcctStatus::Start, None, None)));
+    let s = rig.aaa.tacacs(TACACS).unwrap();
+    assert_eq!(
+        (s.logins().len(), s.accounting().len(), s.opened()),
+        (1, 1, 4)
+    );
+}
+
+/// A client packet of session 77 with `seq_no`, sealed with the test key.
+fn client_packet(version: u8, seq_no: u8, body: &[u8]) -> Vec<u8> {
+    let h = tacacs::Header {
+        version,
+        kind: tacacs::PacketType::Authentication,
+        seq_no,
+        flags: 0,
+        session_id: 77,
+        length: 0,
+    };
+    tacacs::seal(h, body, &Secret::from("secretkey")).unwrap()
+}
+
+/// The status of a server REPLY, checking its sequence number.
+fn reply_status(bytes: &[u8], seq_no: u8) -> u8 {
+    let (h, body) = tacacs::open(bytes, &Secret::from("secretkey")).unwrap();
+    assert_eq!((h.seq_no, h.session_id), (seq_no, 77));
+    tacacs::AuthenReply::parse(&body).unwrap().status
+}
+
+fn cont(msg: &[u8], flags: u8) -> Vec<u8> {
+    tacacs::AuthenContinue {
+        user_msg: msg.to_vec(),
+        data: Vec::new(),
+        flags,
+    }
+    .emit()
+    .unwrap()
+}
+
+fn ascii_start(user: &[u8]) -> Vec<u8> {
+    tacacs::AuthenStart {
+        action: 1,
+        priv_lvl: 1,
+        authen_type: authen_type::ASCII,
+        authen_service: 1,
+        user: user.to_vec(),
+        port: b"PIX".to_vec(),
+        rem_addr: Vec::new(),
+        data: Vec::new(),
+    }
+    .emit()
+    .unwrap()
+}
+
+#[test]
+fn tacacs_ascii_getuser_abort_and_out_of_sequence() {
+    use tacacs::authen_status::{GETPASS, GETUSER, PASS};
+    // No user in the START: GETUSER, then GETPASS, then PASS.
+    let mut s = tacacs_server();
+    let v = tacacs::VERSION_DEFAULT;
+    assert_eq!(
+        reply_status(&s.feed(&client_packet(v, 1, &ascii_start(b""))), 2),
+        GETUSER
+    );
+    assert_eq!(
+        reply_status(
+            &s.feed(&client_packet(v, 3, &cont(b"cisco_customer", 0))),
+            4
+        ),
+        GETPASS
+    );
+    assert_eq!(
+        reply_status(&s.feed(&client_packet(v, 5, &cont(b"cisco123", 0))), 6),
+        PASS
+    );
+    assert!(s.closed() && s.error().is_none());
+    assert_eq!(s.logins()[0].user, b"cisco_customer");
+    assert_eq!(s.logins()[0].outcome, TacacsLoginOutcome::Pass);
+
+    // ABORT ends the session without a reply.
+    let mut s = tacacs_server();
+    assert_eq!(
+        reply_status(
+            &s.feed(&client_packet(v, 1, &ascii_start(b"cisco_customer"))),
+            2
+        ),
+        GETPASS
+    );
+    assert!(s.feed(&client_packet(v, 3, &cont(b"", 1))).is_empty());
+    assert!(s.closed());
+    assert_eq!(s.logins()[0].outcome, TacacsLoginOutcome::Aborted);
+
+    // A CONTINUE out of sequence, or of another version, closes with the reason.
+    for (version, seq, what) in [
+        (v, 5, "TACACS+ seq_no"),
+        (tacacs::VERSION_ONE, 3, "TACACS+ version"),
+    ] {
+        let mut s = tacacs_server();
+        s.feed(&client_packet(v, 1, &ascii_start(b"cisco_customer")));
+        assert!(s
+            .feed(&client_packet(version, seq, &cont(b"cisco123", 0)))
+            .is_empty());
+        assert!(s.closed());
+        assert!(
+            matches!(s.error(), Some(XauthError::Mismatch { what: w, .. }) if *w == what),
+            "{:?}",
+            s.error()
+        );
+        assert!(s.logins().is_empty());
+    }
+
+    // An ASCII START sent as version 0xc1 (PAP's) is an ERROR, recorded.
+    let mut s = tacacs_server();
+    let r = s.feed(&client_packet(
+        tacacs::VERSION_ONE,
+        1,
+        &ascii_start(b"cisco_customer"),
+    ));
+    assert_eq!(reply_status(&r, 2), tacacs::authen_status::ERROR);
+    assert_eq!(s.logins()[0].outcome, TacacsLoginOutcome::Error);
+}
