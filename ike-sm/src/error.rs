@@ -137,4 +137,12 @@ pub enum SmError {
     /// The Mode Config machine refused a call.
     #[error("mode config: {0}")]
     ModeCfg(#[from] modecfg::ModeCfgError),
+    /// A [`crate::Shard`] outside its range.
+    #[error("shard {index} of {count}: need at least one shard and an index below the count")]
+    BadShard {
+        /// The index asked for.
+        index: u8,
+        /// The count asked for.
+        count: u8,
+    },
 }

@@ -175,10 +175,12 @@ pub mod crypto;
 mod error;
 pub mod event;
 pub mod presets;
+mod shard;
 mod sm;
 
 pub use config::*;
 pub use counters::{Counters, Refusal};
 pub use error::SmError;
 pub use event::{ChildSa, DebugEvent, Event, FailReason, SaId};
+pub use shard::Shard;
 pub use sm::{Endpoint, P1State, Role, Transmit};

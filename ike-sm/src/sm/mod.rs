@@ -45,7 +45,11 @@ const MAX_QUEUE: usize = 4096;
 /// A Sans-IO IKEv1 endpoint.
 pub struct Endpoint {
     pub(crate) config: Config,
-    pub(crate) pools: modecfg::Pools,
+    /// Where Mode Config leases addresses from: the endpoint's own pools, or a store
+    /// shared with other endpoints ([`Endpoint::with_lease_store`]).
+    pub(crate) pools: Leases,
+    /// Which shard's cookies and inbound SPIs this endpoint chooses ([`Endpoint::set_shard`]).
+    pub(crate) shard: crate::Shard,
     /// Boxed: an SA is taken out of the map while a datagram is processed, and moving a
     /// pointer is cheaper than moving the whole state.
     pub(crate) sas: BTreeMap<SaId, Box<IkeSa>>,
@@ -80,6 +84,100 @@ pub struct Endpoint {
     pub(crate) counters: crate::counters::Counters,
 }
 
+/// Where an endpoint leases Mode Config addresses from.
+#[derive(Debug)]
+pub(crate) enum Leases {
+    /// Its own pools ([`Endpoint::new`]).
+    Own(modecfg::Pools),
+    /// A store shared with other endpoints ([`Endpoint::with_lease_store`]).
+    Store(Box<dyn modecfg::LeaseStore>),
+}
+
+/// What [`Endpoint::pools`] shows for an endpoint that owns no pools.
+static NO_POOLS: modecfg::Pools = modecfg::Pools::new();
+
+impl Leases {
+    fn get(&self) -> &dyn modecfg::LeaseStore {
+        match self {
+            Leases::Own(p) => p,
+            Leases::Store(s) => s.as_ref(),
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut dyn modecfg::LeaseStore {
+        match self {
+            Leases::Own(p) => p,
+            Leases::Store(s) => s.as_mut(),
+        }
+    }
+
+    /// Gives a lease back.
+    pub(crate) fn release(&mut self, lease: modecfg::Lease) -> Result<(), modecfg::ModeCfgError> {
+        self.get_mut().release(lease)
+    }
+
+    /// The first address of `first..=last` that Mode Config hands out.
+    pub(crate) fn overlaps(
+        &self,
+        first: core::net::Ipv4Addr,
+        last: core::net::Ipv4Addr,
+    ) -> Option<core::net::Ipv4Addr> {
+        self.get().overlaps(first, last)
+    }
+}
+
+/// So that `modecfg::Assign { pools: &mut endpoint.pools, .. }` reads as before.
+impl modecfg::LeaseStore for Leases {
+    fn allocate(
+        &mut self,
+        pools: &[String],
+        user: &str,
+    ) -> Result<modecfg::Lease, modecfg::ModeCfgError> {
+        self.get_mut().allocate(pools, user)
+    }
+
+    fn assign_aaa(
+        &mut self,
+        aaa: modecfg::AaaAddress,
+        user: &str,
+    ) -> Result<modecfg::Lease, modecfg::ModeCfgError> {
+        self.get_mut().assign_aaa(aaa, user)
+    }
+
+    fn acquire(
+        &mut self,
+        user: &str,
+        aaa: Option<modecfg::AaaAddress>,
+        pools: &[String],
+    ) -> Result<modecfg::Lease, modecfg::ModeCfgError> {
+        self.get_mut().acquire(user, aaa, pools)
+    }
+
+    fn release(&mut self, lease: modecfg::Lease) -> Result<(), modecfg::ModeCfgError> {
+        self.get_mut().release(lease)
+    }
+
+    fn overlaps(
+        &self,
+        first: core::net::Ipv4Addr,
+        last: core::net::Ipv4Addr,
+    ) -> Option<core::net::Ipv4Addr> {
+        self.get().overlaps(first, last)
+    }
+
+    fn is_in_use(&self, addr: core::net::Ipv4Addr) -> bool {
+        self.get().is_in_use(addr)
+    }
+
+    fn total_in_use(&self) -> usize {
+        self.get().total_in_use()
+    }
+
+    fn with_pools(&self, f: &mut dyn FnMut(&modecfg::Pools)) {
+        self.get().with_pools(f);
+    }
+}
+
 /// See [`Endpoint::shared`].
 #[derive(Debug)]
 pub(crate) struct SharedServerConfig {
@@ -101,6 +199,20 @@ impl Endpoint {
     /// An endpoint with its configuration and the address pools Mode Config leases from.
     #[must_use]
     pub fn new(config: Config, pools: modecfg::Pools) -> Self {
+        Self::with_leases(config, Leases::Own(pools))
+    }
+
+    /// An endpoint that leases Mode Config addresses from `store`: a handle to pools
+    /// shared with other endpoints (one per worker thread of a gateway), so that an
+    /// address is never handed to two sessions whichever endpoint serves them. The store
+    /// is asked once per lease decision (an address handed out or given back, a Quick
+    /// Mode selector checked against the pools), never per packet.
+    #[must_use]
+    pub fn with_lease_store(config: Config, store: Box<dyn modecfg::LeaseStore>) -> Self {
+        Self::with_leases(config, Leases::Store(store))
+    }
+
+    fn with_leases(config: Config, pools: Leases) -> Self {
         let shared = config.gateway.as_ref().map(|gw| SharedServerConfig {
             xauth: std::sync::Arc::new(gw.xauth.clone()),
             modecfg: std::sync::Arc::new(gw.modecfg.clone()),
@@ -109,6 +221,7 @@ impl Endpoint {
             shared,
             config,
             pools,
+            shard: crate::Shard::SOLE,
             sas: BTreeMap::new(),
             by_cookies: BTreeMap::new(),
             half_open: admission::Admission::default(),
@@ -166,10 +279,45 @@ impl Endpoint {
         self.counters.bump(r);
     }
 
-    /// The address pools (for `show ip local pool`).
+    /// The address pools of an endpoint made with [`Endpoint::new`] (for `show ip local
+    /// pool`). An endpoint made with [`Endpoint::with_lease_store`] owns no pools and gets
+    /// an empty set here: read its store with [`Endpoint::with_pools`] (which works for
+    /// both), or the shared pools where they are kept.
     #[must_use]
     pub fn pools(&self) -> &modecfg::Pools {
-        &self.pools
+        match &self.pools {
+            Leases::Own(p) => p,
+            Leases::Store(_) => &NO_POOLS,
+        }
+    }
+
+    /// Calls `f` with the pools Mode Config leases from as they are now: the endpoint's
+    /// own, or those of its shared store (which holds its lock while `f` runs).
+    pub fn with_pools(&self, f: &mut dyn FnMut(&modecfg::Pools)) {
+        self.pools.get().with_pools(f);
+    }
+
+    /// Where Mode Config leases addresses from (usage: `total_in_use`, `is_in_use`).
+    #[must_use]
+    pub fn lease_store(&self) -> &dyn modecfg::LeaseStore {
+        self.pools.get()
+    }
+
+    /// Puts the endpoint on `shard`: from now on every cookie it chooses (the responder
+    /// cookie of the SAs it answers, the initiator cookie of those it starts) and every
+    /// inbound SPI has the shard's first byte ([`crate::Shard`]), so that a dispatcher
+    /// in front of several endpoints routes each datagram and ESP packet to its owner by
+    /// [`crate::Shard::of_cookie`] and [`crate::Shard::of_spi`]. Set it before the first
+    /// datagram: SAs made before keep the cookies and SPIs they have. The default is
+    /// [`crate::Shard::SOLE`], which draws exactly as an endpoint without shards.
+    pub fn set_shard(&mut self, shard: crate::Shard) {
+        self.shard = shard;
+    }
+
+    /// The shard this endpoint chooses cookies and inbound SPIs for.
+    #[must_use]
+    pub fn shard(&self) -> crate::Shard {
+        self.shard
     }
 
     /// How many IKE SAs exist.
@@ -937,6 +1085,61 @@ fn error_word(e: &SmError) -> &'static str {
         SmError::Limit { what, .. } => what,
         SmError::Config(w) => w,
         _ => "processing error",
+    }
+}
+
+/// Draws before a fresh cookie or SPI is taken even if it collides: with a working
+/// generator a second draw is already a 2^-24 event (SPI) or a 2^-64 one (cookie); the
+/// bound only keeps a broken generator (a constant stream) from hanging the endpoint.
+const MAX_FRESH_DRAWS: usize = 8;
+
+impl Endpoint {
+    /// A cookie of this endpoint's shard, never zero (a zero responder cookie means "no
+    /// responder yet"), and, as responder cookie for `cky_i`, not the cookie pair of an
+    /// SA that exists.
+    pub(crate) fn fresh_cookie<R: CryptoRng + ?Sized>(
+        &self,
+        cky_i: Option<[u8; 8]>,
+        rng: &mut R,
+    ) -> [u8; 8] {
+        let mut c = self.shard.random_cookie(rng);
+        for _ in 0..MAX_FRESH_DRAWS {
+            let taken = cky_i.is_some_and(|i| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&i);
+                k[8..].copy_from_slice(&c);
+                self.by_cookies.contains_key(&k)
+            });
+            if c != [0; 8] && !taken {
+                break;
+            }
+            c = self.shard.random_cookie(rng);
+        }
+        if c == [0; 8] {
+            // Only a broken generator gets here; the first byte (the shard's) stays.
+            c[7] = 1;
+        }
+        c
+    }
+
+    /// An inbound SPI of this endpoint's shard: not reserved (RFC 4303 section 2.1: 1 to
+    /// 255 are reserved, 0 is never sent) and not the inbound SPI of another child SA of
+    /// `sa` or of a Quick Mode in flight on it.
+    pub(crate) fn fresh_spi<R: CryptoRng + ?Sized>(&self, sa: &IkeSa, rng: &mut R) -> u32 {
+        let mut spi = self.shard.random_spi(rng);
+        for _ in 0..MAX_FRESH_DRAWS {
+            let taken = sa.children.iter().any(|c| c.0 == spi)
+                || sa.quick.values().any(|q| q.spi_in == spi);
+            if spi >= 256 && !taken {
+                break;
+            }
+            spi = self.shard.random_spi(rng);
+        }
+        if spi < 256 {
+            // Only a broken generator gets here; the top byte (the shard's) stays.
+            spi |= 0x100;
+        }
+        spi
     }
 }
 

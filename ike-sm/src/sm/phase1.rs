@@ -298,7 +298,7 @@ impl Endpoint {
         };
         let id = super::SaId(self.next_id);
         self.next_id = self.next_id.saturating_add(1);
-        let cky_r: [u8; 8] = random_bytes(rng);
+        let cky_r = self.fresh_cookie(Some(h.initiator_cookie), rng);
         let mut sa = IkeSa::new(
             id,
             Role::Responder,
@@ -1043,7 +1043,7 @@ impl Endpoint {
             .offers
             .first()
             .ok_or(SmError::Config("the client profile offers no transform"))?;
-        let cky_i: [u8; 8] = random_bytes(rng);
+        let cky_i = self.fresh_cookie(None, rng);
         let mut sa = IkeSa::new(
             id,
             Role::Initiator,

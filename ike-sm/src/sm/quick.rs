@@ -538,10 +538,7 @@ impl Endpoint {
             }
             _ => (None, Vec::new()),
         };
-        let mut spi_in = random_u32(rng);
-        while spi_in < 256 {
-            spi_in = random_u32(rng);
-        }
+        let spi_in = self.fresh_spi(sa, rng);
         self.debug(DebugEvent::GettingSpi { spi: spi_in });
         let nr = random_bytes::<R, 20>(rng).to_vec();
         let offered_secs = choice.life_secs.unwrap_or(28_800);
@@ -736,10 +733,7 @@ impl Endpoint {
         while msgid == 0 || sa.exchanges.contains_key(&msgid) {
             msgid = random_u32(rng);
         }
-        let mut spi_in = random_u32(rng);
-        while spi_in < 256 {
-            spi_in = random_u32(rng);
-        }
+        let spi_in = self.fresh_spi(sa, rng);
         let ni = random_bytes::<R, 20>(rng).to_vec();
         let kp = match req.pfs {
             Some(g) => Some(KeyPair::generate(g, self.config.exponent, rng)?),
