@@ -7,7 +7,7 @@
 mod capture;
 mod check;
 mod dump;
-mod gateway;
+mod shell;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ enum Command {
     /// TUN device. With no options: the bundled demo (the seed's configuration, group
     /// vpn3000, LOCAL user cisco_customer; published credentials, so on 127.0.0.1 only
     /// unless --outside-addr is given). Needs root.
-    Run(Box<gateway::serve::RunArgs>),
+    Run(Box<shell::serve::RunArgs>),
     /// Ask a running gateway: `show crypto isakmp sa | crypto ipsec sa | crypto isakmp
     /// stats | uauth | local-pool [NAME] | drops | version`.
     Show {
@@ -128,7 +128,7 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => return gateway::serve::run(*args),
+        Command::Run(args) => return shell::serve::run(*args),
         Command::Show { control, words } => control_client("show", control, words),
         Command::Clear { control, words } => control_client("clear", control, words),
         Command::Debug { control, words } => control_client("debug", control, words),
@@ -157,7 +157,7 @@ fn control_client(
 ) -> anyhow::Result<ExitCode> {
     let mut all = vec![verb.to_string()];
     all.extend(words);
-    gateway::control::client(&gateway::control::path(control), &all)
+    shell::control::client(&shell::control::path(control), &all)
 }
 
 fn run_dump(file: Option<PathBuf>, format: Format, all: bool) -> anyhow::Result<ExitCode> {

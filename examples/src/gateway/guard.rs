@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ike_sm::SaId;
@@ -37,11 +38,56 @@ pub enum Admit {
     RefuseAt(Instant),
 }
 
+/// One Xauth throttle shared by several gateway cores (shards): a guesser who spreads
+/// tries over the cores (each IKE SA lands on one) meets one set of counters. Each use
+/// locks it once: per Xauth login and verdict, never per packet.
+#[derive(Debug, Clone)]
+pub struct SharedThrottle(Arc<Mutex<xauth::Throttle>>);
+
+impl SharedThrottle {
+    /// A throttle with these limits, to share.
+    #[must_use]
+    pub fn new(config: xauth::ThrottleConfig) -> Self {
+        SharedThrottle(Arc::new(Mutex::new(xauth::Throttle::new(config))))
+    }
+
+    /// The throttle; a core that panicked while holding it left counters that are still
+    /// counters, so a poisoned lock is taken over rather than propagated.
+    fn lock(&self) -> MutexGuard<'_, xauth::Throttle> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The throttle a guard uses: its own, or one shared with other cores.
+#[derive(Debug)]
+enum Throttle {
+    Own(Box<xauth::Throttle>),
+    Shared(SharedThrottle),
+}
+
+impl Throttle {
+    fn with<T>(&mut self, f: impl FnOnce(&mut xauth::Throttle) -> T) -> T {
+        match self {
+            Throttle::Own(t) => f(t),
+            Throttle::Shared(s) => f(&mut s.lock()),
+        }
+    }
+
+    fn stats(&self) -> xauth::ThrottleStats {
+        match self {
+            Throttle::Own(t) => t.stats(),
+            Throttle::Shared(s) => s.lock().stats(),
+        }
+    }
+}
+
 /// Xauth throttling and rate-limited refusal summaries.
 #[derive(Debug)]
 pub struct Guard {
     limits: GuardLimits,
-    throttle: xauth::Throttle,
+    throttle: Throttle,
     /// Refusals held back until their deadline: (deadline, SA).
     held: BTreeSet<(Instant, SaId)>,
     /// Refusals whose answer was held back.
@@ -64,8 +110,20 @@ impl Guard {
     /// A guard with these limits.
     #[must_use]
     pub fn new(limits: GuardLimits) -> Self {
+        let own = Throttle::Own(Box::new(xauth::Throttle::new(limits.xauth.clone())));
+        Self::with_throttle_of(limits, own)
+    }
+
+    /// A guard with these limits around a throttle shared with other cores (the
+    /// throttle keeps the limits it was made with).
+    #[must_use]
+    pub fn with_throttle(limits: GuardLimits, shared: SharedThrottle) -> Self {
+        Self::with_throttle_of(limits, Throttle::Shared(shared))
+    }
+
+    fn with_throttle_of(limits: GuardLimits, throttle: Throttle) -> Self {
         Self {
-            throttle: xauth::Throttle::new(limits.xauth.clone()),
+            throttle,
             limits,
             held: BTreeSet::new(),
             delayed: 0,
@@ -94,7 +152,7 @@ impl Guard {
 
     /// Credentials of `user` from `source` arrived: ask AAA, or refuse (held back).
     pub fn admit(&mut self, now: Instant, user: &str, source: IpAddr) -> Admit {
-        match self.throttle.check(now, user.as_bytes(), source) {
+        match self.throttle.with(|t| t.check(now, user.as_bytes(), source)) {
             Ok(()) => Admit::AskAaa,
             Err(t) => {
                 // Held back like a wrong guess (the throttle's longest delay): a guesser
@@ -108,12 +166,15 @@ impl Guard {
 
     /// A login that was sent to AAA will get no verdict (server unreachable, SA gone).
     pub fn abandon(&mut self, now: Instant, user: &str, source: IpAddr) {
-        self.throttle.abandon(now, user.as_bytes(), source);
+        self.throttle
+            .with(|t| t.abandon(now, user.as_bytes(), source));
     }
 
     /// The AAA server's verdict on `user` from `source`: when the refusal must wait.
     pub fn verdict(&mut self, now: Instant, user: &str, source: IpAddr, ok: bool) -> Instant {
-        let r = self.throttle.record(now, user.as_bytes(), source, ok);
+        let r = self
+            .throttle
+            .with(|t| t.record(now, user.as_bytes(), source, ok));
         if r.locked.is_some() {
             self.something_counted(now);
         }
@@ -153,10 +214,10 @@ impl Guard {
         self.held.len()
     }
 
-    /// The throttle's state (entries, lockouts) for `show` and metrics.
+    /// The throttle's counters (entries, lockouts) for `show` and metrics.
     #[must_use]
-    pub fn throttle(&self) -> &xauth::Throttle {
-        &self.throttle
+    pub fn throttle_stats(&self) -> xauth::ThrottleStats {
+        self.throttle.stats()
     }
 
     /// Something was counted: a summary becomes due at the next interval boundary.

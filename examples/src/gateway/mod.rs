@@ -1,36 +1,43 @@
-//! `pix-gateway run`: the PIX-style VPN headend. The library crates are Sans-IO; this
-//! module is the one place with sockets, a TUN device, the clock and the OS random
-//! generator.
+//! The gateway core: everything a PIX 6.3 VPN headend holds that is not IO, driven
+//! like the crates (Sans-IO): [`Gateway::handle`] for what arrives,
+//! [`Gateway::poll_output`] for what to do, [`Gateway::poll_timeout`] /
+//! [`Gateway::handle_timeout`] for time. The binary (`pix-gateway run`) is sockets, a
+//! TUN device, timers and signals around it; tests and other programs drive the same
+//! API in memory.
 //!
-//! * [`setup`] maps the PIX configuration onto the crates.
-//! * [`Gateway`] is the state that is not IO: the IKE endpoint, the ESP SA database,
-//!   the AAA clients, the sessions (uauth), and what the `show` commands print. It is
-//!   driven by [`serve`], one event loop on a single-threaded tokio runtime.
-//! * [`control`] is the control socket (`show`, `clear`, `debug`).
+//! * [`setup`] maps the PIX configuration onto the crates ([`setup::Plan`]).
+//! * [`io`] is the contract: [`Input`], [`Handled`], [`Output`], [`LogRecord`].
+//! * [`view`] is what the operator reads (`show`, metrics), typed and rendered.
+//! * [`dataplane`] holds the ESP SAs, [`policy`] the PIX rules for tunnelled traffic,
+//!   [`guard`] the Xauth throttle and the log budget.
 
-pub mod control;
 pub mod dataplane;
 pub mod guard;
+pub mod io;
 pub mod keylog;
 #[cfg(test)]
 mod ownership_tests;
 pub mod policy;
-pub mod serve;
+pub mod route;
 pub mod setup;
 pub mod show;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
+pub mod view;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ike_sm::{Endpoint, Event, SaId};
 use rand_core::CryptoRng;
+use zeroize::Zeroizing;
 
 use dataplane::DataPlane;
+pub use io::{Handled, Input, Level, LogRecord, MsgId, Output};
+use view::{Command, IpsecSaView, PoolView, Show, Snapshot, Stats};
 
 /// One IKE SA the gateway knows about (a phase 1 that came up).
 #[derive(Debug, Clone)]
@@ -123,83 +130,106 @@ impl DebugKind {
     }
 }
 
-/// The AAA client of the `client authentication` group.
+/// The AAA client of one `aaa-server` group.
 #[derive(Debug)]
-pub struct Aaa {
+struct Aaa {
     /// Its tag.
-    pub tag: String,
+    tag: String,
     /// The Sans-IO client.
-    pub client: xauth::aaa::AaaClient,
+    client: xauth::aaa::AaaClient,
     /// Requests in flight, by request: the SA, the user and the client's address.
-    pub pending: HashMap<xauth::aaa::RequestId, (SaId, String, Option<IpAddr>)>,
+    pending: HashMap<xauth::aaa::RequestId, (SaId, String, Option<IpAddr>)>,
 }
 
-/// Everything the gateway holds that is not IO.
+/// How a core is set up beside its [`setup::Plan`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Our outside address (IKE and ESP).
+    pub outside_addr: Ipv4Addr,
+    /// Where the configuration came from (`show version`).
+    pub config_name: String,
+    /// Seconds since the Unix epoch at `now` of [`Gateway::new`]: accounting records
+    /// carry wall time (the driver reads the clock; tests give 0).
+    pub epoch_at_start: u64,
+    /// The Xauth throttle and log-summary limits (`--limit xauth-*`, `log-interval`).
+    pub guard: guard::GuardLimits,
+    /// The Xauth throttle, when several cores share one (`None`: a throttle of its own).
+    pub shared_throttle: Option<guard::SharedThrottle>,
+    /// This core's shard number (0 for a gateway of one).
+    pub shard: u8,
+}
+
+impl Settings {
+    /// Defaults for a gateway of one core on `outside_addr`.
+    #[must_use]
+    pub fn new(outside_addr: Ipv4Addr) -> Self {
+        Settings {
+            outside_addr,
+            config_name: String::new(),
+            epoch_at_start: 0,
+            guard: guard::GuardLimits::default(),
+            shared_throttle: None,
+            shard: 0,
+        }
+    }
+}
+
+/// The gateway core: the IKE endpoint, the ESP SAs, the AAA clients, the sessions
+/// (uauth), the PIX policy for tunnelled traffic, and the queue of what to do.
 #[derive(Debug)]
 pub struct Gateway {
     /// The IKE endpoint.
-    pub ike: Endpoint,
+    ike: Endpoint,
     /// The ESP SAs.
-    pub data: DataPlane,
+    data: DataPlane,
     /// Sessions by IKE SA.
-    pub sessions: BTreeMap<SaId, Session>,
+    sessions: BTreeMap<SaId, Session>,
     /// The AAA clients, one per `aaa-server` tag.
-    pub aaa: BTreeMap<String, Aaa>,
+    aaa: BTreeMap<String, Aaa>,
     /// `crypto map ... client authentication TAG`.
-    pub xauth_tag: Option<String>,
+    xauth_tag: Option<String>,
     /// The PIX policy for tunnelled traffic (pix-nat: permit-ipsec or ACLs, nat 0,
     /// uauth, per-connection accounting).
-    pub policy: policy::Policy,
-    /// Seconds since the Unix epoch at `started` (accounting records carry wall time;
-    /// the driver supplies it, tests use 0).
-    pub epoch_at_start: u64,
-    /// `hostname`.
-    pub hostname: String,
-    /// The crypto map's interface.
-    pub outside_if: String,
-    /// Our outside address.
-    pub outside_addr: Ipv4Addr,
-    /// The crypto map's name.
-    pub crypto_map: String,
+    policy: policy::Policy,
+    /// Seconds since the Unix epoch at `info.started`.
+    epoch_at_start: u64,
+    /// What `show version` and the `show` headers print.
+    info: view::Info,
     /// `vpngroup` idle/max times by group ("" for Main Mode peers).
-    pub session_limits: BTreeMap<String, (Option<Duration>, Option<Duration>)>,
-    /// Where the configuration came from (for `show version`).
-    pub config_name: String,
-    /// `timeout uauth`.
-    pub uauth_timeout: Duration,
-    /// Started.
-    pub started: Instant,
+    session_limits: BTreeMap<String, (Option<Duration>, Option<Duration>)>,
     /// Most authenticated users seen at once.
-    pub most_users: usize,
+    most_users: usize,
     /// Most Xauth in progress at once.
-    pub most_in_progress: usize,
+    most_in_progress: usize,
     /// Sessions with a user now / with Xauth in progress now, kept by
     /// [`Gateway::edit_session`] and friends, so that [`Gateway::process`] (after every
     /// IKE datagram) does not count every session (debug builds check the counts).
     users_now: usize,
     in_progress_now: usize,
-    /// Debug lines not yet handed out (drained by the loop).
-    pub debug: Vec<(DebugKind, String)>,
-    /// Keylog lines not yet written (drained by the loop).
-    pub keylog: Vec<String>,
-    /// Whether keylog lines are collected.
-    pub keylog_on: bool,
+    /// What to do, drained by [`Gateway::poll_output`].
+    out: VecDeque<Output>,
+    /// Debug lines wanted: `debug crypto isakmp`, `debug crypto ipsec`.
+    debug_on: [bool; 2],
+    /// Whether key log rows are produced.
+    keylog_on: bool,
     /// A lower bound of the sessions' `idle-time`/`max-time` and the ESP SAs' lifetime
     /// deadlines: lowered when a session or an ESP SA appears, recomputed by
     /// [`Gateway::handle_timeout`]. Traffic only pushes those deadlines later, so
     /// [`Gateway::poll_timeout`] (asked after every packet) needs no pass over every user;
     /// a bound that traffic has made early only costs one wake-up that recomputes it.
     timers_bound: Option<Instant>,
-    /// Log lines for the operator (drained by the loop).
-    pub log: Vec<String>,
-    /// Counters for `--metrics`.
-    pub metrics: Metrics,
+    /// Counters for metrics.
+    metrics: Metrics,
     /// The last packets the policy dropped, with the deciding config line (`show drops`).
-    pub recent_drops: std::collections::VecDeque<String>,
+    recent_drops: VecDeque<String>,
     /// Xauth guessing throttle and the rate-limited summaries of drops and refusals.
     guard: guard::Guard,
     /// The IKE endpoint's refusal total last seen (a change arms a summary).
     seen_refusals: u64,
+    /// The encapsulation buffer ([`Handled::ToOutside`]).
+    scratch: Vec<u8>,
+    /// This core's shard number.
+    shard: u8,
 }
 
 /// A name from the peer, safe for one log line (control characters and quotes escaped,
@@ -215,33 +245,28 @@ pub fn printable(name: &str) -> String {
 /// How many dropped packets `show drops` remembers.
 const RECENT_DROPS: usize = 32;
 
-/// Counters the Prometheus listener exports (monotonic since start).
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Phase 1s that came up.
-    pub handshakes_ok: u64,
-    /// SAs that failed, by reason.
-    pub handshakes_failed: BTreeMap<String, u64>,
-    /// Xauth verdicts: accepted / rejected.
-    pub xauth: BTreeMap<&'static str, u64>,
-    /// Inner bytes of IPsec SAs already removed (live ones are read from the data plane).
-    pub bytes_in_closed: u64,
-    /// Inner bytes sent to clients by removed SAs.
-    pub bytes_out_closed: u64,
-    /// Packets of removed SAs dropped, by reason.
-    pub drops_closed: BTreeMap<&'static str, u64>,
-}
+/// The encapsulation buffer: the largest IP packet plus ESP's overhead.
+const SCRATCH: usize = 65_535 + 128;
 
-fn metric_label(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c == '"' || c == '\\' || c == '\n' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect()
+/// Counters since start that outlive the SAs they came from.
+#[derive(Debug, Default)]
+struct Metrics {
+    /// Phase 1s that came up.
+    handshakes_ok: u64,
+    /// SAs that failed, by reason.
+    handshakes_failed: BTreeMap<String, u64>,
+    /// Xauth verdicts: accepted / rejected.
+    xauth: BTreeMap<&'static str, u64>,
+    /// Inner bytes of IPsec SAs already removed (live ones are read from the data plane).
+    bytes_in_closed: u64,
+    /// Inner bytes sent to clients by removed SAs.
+    bytes_out_closed: u64,
+    /// Packets of removed SAs dropped, by reason.
+    drops_closed: BTreeMap<&'static str, u64>,
+    /// Packets decapsulated and passed on.
+    packets_in: u64,
+    /// Packets encapsulated.
+    packets_out: u64,
 }
 
 fn bump<K: Ord>(m: &mut BTreeMap<K, u64>, k: K, n: u64) {
@@ -264,161 +289,50 @@ pub(crate) fn bound_holds(bound: Option<Instant>, real: Option<Instant>) -> bool
     }
 }
 
-impl Gateway {
-    /// The Prometheus text exposition (version 0.0.4) of the gateway's state.
-    pub fn metrics_text(&self) -> String {
-        use std::fmt::Write as _;
-        let mut o = String::new();
-        let established = self.sessions.values().filter(|s| s.established).count();
-        let total = self.ike.sa_count();
-        let users = self.sessions.values().filter(|s| s.user.is_some()).count();
-        let _ = writeln!(
-            o,
-            "# HELP pix_ike_sas IKE SAs by state.\n# TYPE pix_ike_sas gauge"
-        );
-        let _ = writeln!(o, "pix_ike_sas{{state=\"established\"}} {established}");
-        let _ = writeln!(
-            o,
-            "pix_ike_sas{{state=\"embryonic\"}} {}",
-            total.saturating_sub(established)
-        );
-        let _ = writeln!(
-            o,
-            "# HELP pix_ipsec_sa_pairs IPsec SA pairs installed.\n# TYPE pix_ipsec_sa_pairs gauge"
-        );
-        let _ = writeln!(o, "pix_ipsec_sa_pairs {}", self.data.len());
-        let _ = writeln!(
-            o,
-            "# HELP pix_uauth_users Authenticated VPN users.\n# TYPE pix_uauth_users gauge"
-        );
-        let _ = writeln!(o, "pix_uauth_users {users}");
-        let _ = writeln!(o, "# HELP pix_pool_addresses_in_use Leased ip local pool addresses.\n# TYPE pix_pool_addresses_in_use gauge");
-        for p in self.ike.pools().pools() {
-            let _ = writeln!(
-                o,
-                "pix_pool_addresses_in_use{{pool=\"{}\"}} {}",
-                metric_label(p.name()),
-                p.in_use()
-            );
-        }
-        let _ = writeln!(o, "# HELP pix_handshakes_total Phase 1 negotiations by result.\n# TYPE pix_handshakes_total counter");
-        let _ = writeln!(
-            o,
-            "pix_handshakes_total{{result=\"ok\"}} {}",
-            self.metrics.handshakes_ok
-        );
-        for (r, n) in &self.metrics.handshakes_failed {
-            let _ = writeln!(
-                o,
-                "pix_handshakes_total{{result=\"failed\",reason=\"{}\"}} {n}",
-                metric_label(r)
-            );
-        }
-        let _ = writeln!(
-            o,
-            "# HELP pix_xauth_total Xauth verdicts.\n# TYPE pix_xauth_total counter"
-        );
-        for (r, n) in &self.metrics.xauth {
-            let _ = writeln!(o, "pix_xauth_total{{verdict=\"{r}\"}} {n}");
-        }
-        let (mut bin, mut bout) = (self.metrics.bytes_in_closed, self.metrics.bytes_out_closed);
-        for (_, c) in self.data.children() {
-            bin = bin.saturating_add(c.counters.bytes_in);
-            bout = bout.saturating_add(c.counters.bytes_out);
-        }
-        let drops = self.esp_drops();
-        let _ = writeln!(o, "# HELP pix_tunnel_bytes_total Inner bytes through IPsec SAs.\n# TYPE pix_tunnel_bytes_total counter");
-        let _ = writeln!(
-            o,
-            "pix_tunnel_bytes_total{{direction=\"from_clients\"}} {bin}"
-        );
-        let _ = writeln!(
-            o,
-            "pix_tunnel_bytes_total{{direction=\"to_clients\"}} {bout}"
-        );
-        let _ = writeln!(o, "# HELP pix_drops_total Packets dropped, by stage and reason.\n# TYPE pix_drops_total counter");
-        for (k, n) in &drops {
-            let _ = writeln!(
-                o,
-                "pix_drops_total{{stage=\"esp\",reason=\"{}\"}} {n}",
-                metric_label(k)
-            );
-        }
-        for (k, n) in self.policy.drops() {
-            let _ = writeln!(
-                o,
-                "pix_drops_total{{stage=\"policy\",reason=\"{}\"}} {n}",
-                metric_label(k)
-            );
-        }
-        let _ = writeln!(o, "# HELP pix_ike_refusals_total IKE datagrams dropped and negotiations refused, by reason.\n# TYPE pix_ike_refusals_total counter");
-        for r in ike_sm::Refusal::ALL {
-            let _ = writeln!(
-                o,
-                "pix_ike_refusals_total{{reason=\"{}\"}} {}",
-                r.label(),
-                self.ike.counters().get(*r)
-            );
-        }
-        let _ = writeln!(o, "# HELP pix_ike_half_open Half-open IKE SAs (phase 1 not finished).\n# TYPE pix_ike_half_open gauge");
-        let _ = writeln!(o, "pix_ike_half_open {}", self.ike.half_open_count());
-        let _ = writeln!(o, "# HELP pix_ike_under_pressure 1 while admission is under pressure (shorter half-open wait, DH key pairs reused).\n# TYPE pix_ike_under_pressure gauge");
-        let _ = writeln!(
-            o,
-            "pix_ike_under_pressure {}",
-            u8::from(self.ike.under_pressure())
-        );
-        let _ = writeln!(o, "# HELP pix_ike_phase1_modexps_total Diffie-Hellman modular exponentiations of phase 1 (key pairs and agreements).\n# TYPE pix_ike_phase1_modexps_total counter");
-        let _ = writeln!(
-            o,
-            "pix_ike_phase1_modexps_total {}",
-            self.ike.phase1_modexps()
-        );
-        let t = self.guard.throttle().stats();
-        let _ = writeln!(o, "# HELP pix_xauth_throttle_total Xauth guessing throttle: lockouts started and logins refused without asking AAA.\n# TYPE pix_xauth_throttle_total counter");
-        for (what, n) in [
-            ("lockout_user_source", t.lockouts_user_source),
-            ("lockout_user", t.lockouts_user),
-            ("refused_user_source", t.refused_user_source),
-            ("refused_user", t.refused_user),
-            ("refused_in_flight", t.refused_in_flight),
-            ("failures", t.failures),
-            ("refusals_delayed", self.guard.delayed),
-        ] {
-            let _ = writeln!(o, "pix_xauth_throttle_total{{event=\"{what}\"}} {n}");
-        }
-        let _ = writeln!(o, "# HELP pix_xauth_throttle_entries Entries of the Xauth throttle's tables.\n# TYPE pix_xauth_throttle_entries gauge");
-        let _ = writeln!(
-            o,
-            "pix_xauth_throttle_entries{{table=\"user_source\"}} {}",
-            t.pair_entries
-        );
-        let _ = writeln!(
-            o,
-            "pix_xauth_throttle_entries{{table=\"user\"}} {}",
-            t.user_entries
-        );
-        let _ = writeln!(o, "# HELP pix_aaa_replies_refused_total AAA replies refused, by server group and reason.\n# TYPE pix_aaa_replies_refused_total counter");
-        for a in self.aaa.values() {
-            let _ = writeln!(
-                o,
-                "pix_aaa_replies_refused_total{{server_group=\"{}\",reason=\"no_message_authenticator\"}} {}",
-                metric_label(&a.tag),
-                a.client.refused_without_message_authenticator()
-            );
-        }
-        let _ = writeln!(o, "# HELP pix_xauth_refusals_held Xauth refusals held back now (growing delay).\n# TYPE pix_xauth_refusals_held gauge");
-        let _ = writeln!(o, "pix_xauth_refusals_held {}", self.guard.held());
-        o
+/// The view of one installed pair.
+fn ipsec_view(now: Instant, spi_in: u32, c: &dataplane::Child) -> IpsecSaView {
+    let overhead = 8usize
+        .saturating_add(c.encryption.iv_len())
+        .saturating_add(c.encryption.block_len().saturating_add(1))
+        .saturating_add(c.integrity.icv_len())
+        .saturating_add(20)
+        .saturating_add(if c.natt.is_some() { 8 } else { 0 });
+    let mode = match c.encapsulation {
+        esp::Encapsulation::Tunnel => "Tunnel",
+        esp::Encapsulation::Transport => "Transport",
+        esp::Encapsulation::UdpTunnel => "Tunnel UDP-Encaps",
+        esp::Encapsulation::UdpTransport => "Transport UDP-Encaps",
+        _ => "Tunnel",
+    };
+    IpsecSaView {
+        spi_in,
+        spi_out: c.outbound.spi(),
+        ike_sa: c.ike_sa,
+        local_selector: c.local_selector,
+        remote_selector: c.remote_selector,
+        local: c.local,
+        remote: c.remote,
+        natt: c.natt.is_some(),
+        cipher: c.encryption.pix_name(),
+        integrity: c.integrity.pix_name(),
+        overhead,
+        iv_len: c.encryption.iv_len(),
+        mode,
+        life_secs: c.life_secs,
+        life_kb: c.life_kb,
+        age: now.saturating_duration_since(c.installed),
+        bytes_in_sa: c.inbound.bytes(),
+        bytes_out_sa: c.outbound.bytes(),
+        serial: c.serial,
+        counters: c.counters.clone(),
     }
+}
 
-    /// A gateway from a plan, on `outside_addr`.
-    pub fn new(
-        plan: setup::Plan,
-        outside_addr: Ipv4Addr,
-        now: Instant,
-        config_name: String,
-    ) -> Self {
+impl Gateway {
+    /// A gateway core from a plan (the configuration mapped by [`setup`]) at `now`.
+    #[must_use]
+    pub fn new(plan: setup::Plan, settings: Settings, now: Instant) -> Self {
+        let outside_addr = settings.outside_addr;
         let mut local = xauth::LocalUsers::new();
         for (n, sec, p) in &plan.local_users {
             let _ = local.add(
@@ -446,6 +360,10 @@ impl Gateway {
                 },
             );
         }
+        let guard = match settings.shared_throttle {
+            Some(t) => guard::Guard::with_throttle(settings.guard, t),
+            None => guard::Guard::new(settings.guard),
+        };
         Gateway {
             ike: Endpoint::new(plan.ike, plan.pools),
             data: DataPlane::new(),
@@ -453,35 +371,420 @@ impl Gateway {
             aaa,
             xauth_tag: plan.xauth_tag,
             policy: plan.policy,
-            epoch_at_start: 0,
-            hostname: plan.hostname,
-            outside_if: plan.outside_if,
-            outside_addr,
-            crypto_map: plan.crypto_map,
+            epoch_at_start: settings.epoch_at_start,
+            info: view::Info {
+                hostname: plan.hostname,
+                outside_if: plan.outside_if,
+                outside_addr,
+                crypto_map: plan.crypto_map,
+                config_name: settings.config_name,
+                started: now,
+                uauth_timeout: Duration::from_secs(300),
+            },
             session_limits: plan.session_limits,
-            config_name,
-            uauth_timeout: Duration::from_secs(300),
-            started: now,
             most_users: 0,
             most_in_progress: 0,
             users_now: 0,
             in_progress_now: 0,
-            debug: Vec::new(),
-            keylog: Vec::new(),
+            out: VecDeque::new(),
+            debug_on: [false; 2],
             keylog_on: false,
             timers_bound: None,
-            log: Vec::new(),
             metrics: Metrics::default(),
-            recent_drops: std::collections::VecDeque::new(),
-            guard: guard::Guard::new(guard::GuardLimits::default()),
+            recent_drops: VecDeque::new(),
+            guard,
             seen_refusals: 0,
+            scratch: vec![0; SCRATCH],
+            shard: settings.shard,
         }
     }
 
-    /// Sets the Xauth throttle and log-summary limits (`--limit xauth-*`,
-    /// `--limit log-interval`); the throttle starts empty.
-    pub fn set_guard_limits(&mut self, limits: guard::GuardLimits) {
-        self.guard = guard::Guard::new(limits);
+    /// The cores of a gateway of `plans.len()` shards (one plan per shard, all from the
+    /// same configuration), shard `i` numbered `i`. They share the Xauth throttle given
+    /// in `settings` (or one made here) and the address pools.
+    #[must_use]
+    pub fn shards(plans: Vec<setup::Plan>, settings: &Settings, now: Instant) -> Vec<Gateway> {
+        let throttle = settings
+            .shared_throttle
+            .clone()
+            .unwrap_or_else(|| guard::SharedThrottle::new(settings.guard.xauth.clone()));
+        plans
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| {
+                let mut s = settings.clone();
+                s.shard = u8::try_from(i).unwrap_or(u8::MAX);
+                s.shared_throttle = Some(throttle.clone());
+                Gateway::new(plan, s, now)
+            })
+            .collect()
+    }
+
+    /// The shard that leased `addr` to one of its clients, as far as the shared pools
+    /// know (`None`: no shard did, or the pools are this core's own).
+    #[must_use]
+    pub fn owner_shard(&self, addr: Ipv4Addr) -> Option<u8> {
+        let _ = addr;
+        None
+    }
+
+    /// Which debug lines to produce (`debug crypto isakmp`, `debug crypto ipsec`); none
+    /// by default: with `no debug` nothing is even formatted.
+    pub fn set_debug(&mut self, kinds: &[DebugKind]) {
+        self.debug_on = [
+            kinds.contains(&DebugKind::Isakmp),
+            kinds.contains(&DebugKind::Ipsec),
+        ];
+        self.ike.set_debug_events(self.debug_on.iter().any(|b| *b));
+    }
+
+    /// Whether to produce key log rows ([`Output::Keylog`]); off by default.
+    pub fn set_keylog(&mut self, on: bool) {
+        self.keylog_on = on;
+    }
+
+    /// This core's shard number.
+    #[must_use]
+    pub fn shard(&self) -> u8 {
+        self.shard
+    }
+
+    /// The fixed facts `show` prints.
+    #[must_use]
+    pub fn info(&self) -> &view::Info {
+        &self.info
+    }
+
+    /// Sessions (IKE SAs that came up), by IKE SA.
+    pub fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.values()
+    }
+
+    /// The IKE endpoint (read only: its pools, counters, SAs).
+    #[must_use]
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.ike
+    }
+
+    /// The ESP SAs (read only).
+    #[must_use]
+    pub fn data_plane(&self) -> &DataPlane {
+        &self.data
+    }
+
+    fn log(&mut self, level: Level, id: MsgId, text: String) {
+        self.out.push_back(Output::Log(LogRecord::new(level, id, text)));
+    }
+
+    fn log_record(&mut self, r: LogRecord) {
+        self.out.push_back(Output::Log(r));
+    }
+
+    fn debug_wanted(&self, kind: DebugKind) -> bool {
+        match kind {
+            DebugKind::Isakmp => self.debug_on[0],
+            DebugKind::Ipsec => self.debug_on[1],
+        }
+    }
+
+    fn keylog(&mut self, line: String) {
+        self.out.push_back(Output::Keylog(Zeroizing::new(line)));
+    }
+
+    /// Everything to do, one at a time, until `None`: drain it after every call of
+    /// [`Gateway::handle`] and [`Gateway::handle_timeout`] (the queue is not bounded:
+    /// the driver is).
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(t) = self.ike.poll_transmit() {
+            // RFC 3948 2.2: IKE on port 4500 is preceded by the non-ESP marker; the
+            // NAT keepalive (one 0xFF byte) is not.
+            let payload = if t.local.port() == 4500 && t.bytes.as_slice() != [0xFF] {
+                let mut b = Vec::with_capacity(t.bytes.len().saturating_add(4));
+                b.extend_from_slice(&esp::udp_encap::NON_ESP_MARKER);
+                b.extend_from_slice(&t.bytes);
+                b
+            } else {
+                t.bytes
+            };
+            return Some(Output::Udp {
+                local: t.local,
+                remote: t.remote,
+                payload,
+            });
+        }
+        for (tag, a) in &mut self.aaa {
+            if let Some(t) = a.client.poll_transmit() {
+                return Some(match t {
+                    xauth::aaa::AaaTransmit::Datagram { to, payload, .. } => {
+                        Output::AaaDatagram { to, payload }
+                    }
+                    xauth::aaa::AaaTransmit::Stream { conn, to, payload } => Output::AaaStream {
+                        group: tag.clone(),
+                        conn,
+                        to,
+                        payload,
+                    },
+                    xauth::aaa::AaaTransmit::Close { conn } => Output::AaaClose {
+                        group: tag.clone(),
+                        conn,
+                    },
+                });
+            }
+        }
+        self.out.pop_front()
+    }
+
+    /// Handles one thing that arrived at `now`.
+    pub fn handle<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        input: Input<'_>,
+        rng: &mut R,
+    ) -> Handled<'_> {
+        match input {
+            Input::Udp {
+                local,
+                remote,
+                payload,
+            } => {
+                if local.port() != 4500 {
+                    self.ike.handle_datagram(now, local, remote, payload, rng);
+                    self.process(now, rng);
+                    return Handled::Done;
+                }
+                match esp::udp_encap::classify(payload) {
+                    Ok(esp::udp_encap::Port4500::Ike(ike)) => {
+                        self.ike.handle_datagram(now, local, remote, ike, rng);
+                        self.process(now, rng);
+                        Handled::Done
+                    }
+                    Ok(esp::udp_encap::Port4500::Esp(_)) => {
+                        match self.packet_from_client(now, remote.ip(), payload, rng) {
+                            Some(r) => Handled::ToInside(r),
+                            None => Handled::Done,
+                        }
+                    }
+                    Ok(esp::udp_encap::Port4500::Keepalive) => Handled::Done,
+                    Err(_) => {
+                        self.truncated_esp(now);
+                        Handled::Done
+                    }
+                }
+            }
+            Input::RawEsp { packet } => {
+                let ihl = packet.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+                let src = packet
+                    .get(12..16)
+                    .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                    .map(Ipv4Addr::from);
+                let Some(src) = src.filter(|_| ihl >= 20 && packet.len() > ihl) else {
+                    self.truncated_esp(now);
+                    return Handled::Done;
+                };
+                let Some(esp_part) = packet.get_mut(ihl..) else {
+                    return Handled::Done;
+                };
+                match self.packet_from_client(now, IpAddr::V4(src), esp_part, rng) {
+                    Some(r) => Handled::ToInside(r.start.saturating_add(ihl)..r.end.saturating_add(ihl)),
+                    None => Handled::Done,
+                }
+            }
+            Input::Inside { packet } => match self.packet_to_client(now, packet, rng) {
+                Some((len, dest, sa)) => Handled::ToOutside {
+                    dest,
+                    datagram: self.scratch.get(..len).unwrap_or_default(),
+                    sa,
+                },
+                None => Handled::Done,
+            },
+            Input::AaaDatagram { from, payload } => {
+                // The reply belongs to the group whose request it answers: each client
+                // checks identifier, authenticator and source itself.
+                let mut first_err = None;
+                let mut taken = false;
+                for a in self.aaa.values_mut() {
+                    match a.client.handle_datagram(now, rng, from, payload) {
+                        Ok(()) => {
+                            taken = true;
+                            break;
+                        }
+                        // Not the first error: the group that sent the request says
+                        // what was wrong (a missing Message-Authenticator, ...), the
+                        // others only that it is not theirs.
+                        Err(e) => {
+                            if matches!(
+                                first_err,
+                                None | Some(xauth::XauthError::StrayReply { .. })
+                            ) {
+                                first_err = Some(e);
+                            }
+                        }
+                    }
+                }
+                if !taken {
+                    if let Some(e) = first_err {
+                        self.log(
+                            Level::Warning,
+                            MsgId::AaaProblem,
+                            format!("RADIUS reply from {from} dropped: {e}"),
+                        );
+                    }
+                }
+                self.process(now, rng);
+                Handled::Done
+            }
+            Input::AaaStream { group, conn, bytes } => {
+                if let Some(a) = self.aaa.get_mut(group) {
+                    if let Err(e) = a.client.handle_stream(now, rng, conn, bytes) {
+                        self.log(
+                            Level::Warning,
+                            MsgId::AaaProblem,
+                            format!("TACACS+ reply from aaa-server {group} dropped: {e}"),
+                        );
+                    }
+                }
+                self.process(now, rng);
+                Handled::Done
+            }
+            Input::AaaStreamClosed { group, conn } => {
+                if let Some(a) = self.aaa.get_mut(group) {
+                    a.client.handle_stream_closed(now, rng, conn);
+                }
+                self.process(now, rng);
+                Handled::Done
+            }
+            Input::SendFailed { sa } => {
+                self.data.send_failed(sa);
+                Handled::Done
+            }
+            Input::Command { line } => Handled::Answer(self.command(now, line, rng)),
+            Input::Shutdown => {
+                let n = self.sessions.len();
+                self.log(
+                    Level::Notice,
+                    MsgId::Lifecycle,
+                    format!("shutting down: deleting {n} IKE SA(s) and their IPsec SAs, releasing addresses"),
+                );
+                self.clear(now, None, rng);
+                let leased = self.ike.pools().total_in_use();
+                self.log(
+                    Level::Notice,
+                    MsgId::Lifecycle,
+                    format!("stopped; {leased} address(es) still leased"),
+                );
+                Handled::Done
+            }
+        }
+    }
+
+    /// Everything this core shows, at `now`; `show` says which extra parts to take
+    /// (a policy table, a pool's addresses).
+    #[must_use]
+    pub fn snapshot(&self, now: Instant, show: Option<&Show>) -> Snapshot {
+        let mut ipsec: Vec<IpsecSaView> = self
+            .data
+            .children()
+            .map(|(spi, c)| ipsec_view(now, *spi, c))
+            .collect();
+        ipsec.sort_by_key(|c| c.serial);
+        let named_pool = match show {
+            Some(Show::LocalPool(Some(n))) => Some(n.as_str()),
+            _ => None,
+        };
+        let pools = self
+            .ike
+            .pools()
+            .pools()
+            .iter()
+            .map(|p| PoolView {
+                name: p.name().to_string(),
+                first: p.first(),
+                last: p.last(),
+                available: p.available(),
+                in_use: p.in_use(),
+                addresses: if named_pool == Some(p.name()) {
+                    (u32::from(p.first())..=u32::from(p.last()))
+                        .take(4096)
+                        .map(|x| (Ipv4Addr::from(x), p.is_leased(Ipv4Addr::from(x))))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        let policy = match show {
+            Some(Show::Policy(what)) => self.policy.show(now, what),
+            _ => None,
+        };
+        Snapshot {
+            shard: self.shard,
+            sessions: self.sessions.values().cloned().collect(),
+            ipsec,
+            stats: self.stats(),
+            recent_drops: self.recent_drops.iter().cloned().collect(),
+            pools,
+            policy,
+        }
+    }
+
+    /// This core's counters.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let established = self.sessions.values().filter(|s| s.established).count();
+        let (mut bin, mut bout) = (self.metrics.bytes_in_closed, self.metrics.bytes_out_closed);
+        for (_, c) in self.data.children() {
+            bin = bin.saturating_add(c.counters.bytes_in);
+            bout = bout.saturating_add(c.counters.bytes_out);
+        }
+        Stats {
+            ike_sas: self.ike.sa_count(),
+            established,
+            half_open: self.ike.half_open_count(),
+            max_half_open: self.ike.limits().max_half_open,
+            under_pressure: self.ike.under_pressure(),
+            modexps: self.ike.phase1_modexps(),
+            ipsec_pairs: self.data.len(),
+            users: self.users_now,
+            most_users: self.most_users,
+            in_progress: self.in_progress_now,
+            most_in_progress: self.most_in_progress,
+            handshakes_ok: self.metrics.handshakes_ok,
+            handshakes_failed: self.metrics.handshakes_failed.clone(),
+            xauth: self.metrics.xauth.clone(),
+            bytes_in: bin,
+            bytes_out: bout,
+            refusals: ike_sm::Refusal::ALL
+                .iter()
+                .map(|r| (*r, self.ike.counters().get(*r)))
+                .collect(),
+            throttle: self.guard.throttle_stats(),
+            delayed: self.guard.delayed,
+            held: self.guard.held(),
+            aaa_refused: self
+                .aaa
+                .values()
+                .map(|a| (a.tag.clone(), a.client.refused_without_message_authenticator()))
+                .collect(),
+            esp_drops: self.esp_drops(),
+            policy_drops: self.policy.drops().clone(),
+            packets_in: self.metrics.packets_in,
+            packets_out: self.metrics.packets_out,
+        }
+    }
+
+    /// This core alone as a whole gateway (what `show` and metrics render).
+    #[must_use]
+    pub fn whole(&self, now: Instant, show: Option<&Show>) -> view::Whole {
+        view::Whole {
+            info: self.info.clone(),
+            shards: vec![self.snapshot(now, show)],
+        }
+    }
+
+    /// The Prometheus text exposition of this core as a whole gateway.
+    #[must_use]
+    pub fn metrics_text(&self, now: Instant) -> String {
+        self.whole(now, None).metrics_text()
     }
 
     /// The Xauth throttle and refusal summaries.
@@ -491,12 +794,17 @@ impl Gateway {
         &self.guard
     }
 
+    /// A debug line, when its kind is wanted (callers that format something costly
+    /// ask [`Gateway::debug_wanted`] first).
     fn debug_line(&mut self, line: String) {
-        self.debug.push((DebugKind::of(&line), line));
+        let kind = DebugKind::of(&line);
+        if self.debug_wanted(kind) {
+            self.out.push_back(Output::Debug(kind, line));
+        }
     }
 
     /// Drains the endpoint's events and the AAA client's events, acting on each.
-    pub fn process<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
+    fn process<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
         loop {
             let mut progressed = false;
             while let Some(ev) = self.ike.poll_event() {
@@ -587,9 +895,11 @@ impl Gateway {
             xauth::aaa::AaaEvent::Auth { request, outcome } => (request, outcome),
             xauth::aaa::AaaEvent::Accounting { ok, .. } => {
                 if !ok {
-                    self.log.push(format!(
-                        "accounting: no server of aaa-server {tag} took a record"
-                    ));
+                    self.log(
+                        Level::Warning,
+                        MsgId::AaaProblem,
+                        format!("accounting: no server of aaa-server {tag} took a record"),
+                    );
                 }
                 return;
             }
@@ -625,8 +935,21 @@ impl Gateway {
         };
         let tag = a.tag.clone();
         let shown = printable(&user);
-        self.log
-            .push(format!("xauth: user '{shown}' {why} by aaa-server {tag}"));
+        let mut rec = LogRecord::new(
+            Level::Info,
+            if accept {
+                MsgId::AuthSucceeded
+            } else {
+                MsgId::AuthFailed
+            },
+            format!("xauth: user '{shown}' {why} by aaa-server {tag}"),
+        )
+        .with("user", &shown)
+        .with("server_group", &tag);
+        if let Some(src) = source {
+            rec = rec.with("peer", src);
+        }
+        self.log_record(rec);
         if !accept && refuse_at > now {
             // A wrong guess: the peer hears the refusal only after the growing delay.
             self.guard.hold(refuse_at, sa);
@@ -636,9 +959,13 @@ impl Gateway {
         // RADIUS Framed-IP-Address: Mode Config hands out that address.
         let framed = match &outcome {
             xauth::aaa::AuthOutcome::Accept(info) => info.framed_ip.map(|addr| {
-                self.log.push(format!(
-                    "xauth: aaa-server {tag} assigns {addr} to user '{shown}' (Framed-IP-Address)"
-                ));
+                self.log(
+                    Level::Info,
+                    MsgId::AddressAssigned,
+                    format!(
+                        "xauth: aaa-server {tag} assigns {addr} to user '{shown}' (Framed-IP-Address)"
+                    ),
+                );
                 modecfg::AaaAddress {
                     addr,
                     netmask: info.framed_netmask,
@@ -650,8 +977,11 @@ impl Gateway {
             .ike
             .xauth_verdict_with_address(now, sa, accept, framed, rng)
         {
-            self.log
-                .push(format!("xauth: verdict for SA {} not delivered: {e}", sa.0));
+            self.log(
+                Level::Warning,
+                MsgId::Internal,
+                format!("xauth: verdict for SA {} not delivered: {e}", sa.0),
+            );
         }
     }
 
@@ -669,19 +999,23 @@ impl Gateway {
                     .or_else(|| self.session_limits.get(""))
                     .copied()
                     .unwrap_or((None, None));
-                self.log.push(format!(
-                    "phase 1 up with {remote} ({identity}), SA {}",
-                    sa.0
-                ));
+                self.log_record(
+                    LogRecord::new(
+                        Level::Info,
+                        MsgId::Phase1Completed,
+                        format!("phase 1 up with {remote} ({identity}), SA {}", sa.0),
+                    )
+                    .with("peer", remote)
+                    .with("group", printable(&identity)),
+                );
                 if self.keylog_on {
                     if let Some((cky_i, key)) = self.ike.phase1_keylog(sa) {
-                        self.keylog
-                            .push(keylog::ike_line(&cky_i, key.expose_secret()));
+                        self.keylog(keylog::ike_line(&cky_i, key.expose_secret()));
                     }
                 }
                 self.insert_session(Session {
                     sa,
-                    local: SocketAddr::new(self.outside_addr.into(), 500),
+                    local: SocketAddr::new(self.info.outside_addr.into(), 500),
                     remote,
                     identity,
                     user: None,
@@ -723,14 +1057,16 @@ impl Gateway {
                                 a.pending.insert(id, (sa, user, client_addr));
                             }
                             Err(e) => {
-                                self.log
-                                    .push(format!("xauth: cannot ask aaa-server {}: {e}", a.tag));
+                                let text = format!("xauth: cannot ask aaa-server {}: {e}", a.tag);
+                                self.log(Level::Error, MsgId::AaaProblem, text);
                                 let _ = self.ike.xauth_verdict(now, sa, false, rng);
                             }
                         }
                     }
                     None => {
-                        self.log.push(
+                        self.log(
+                            Level::Error,
+                            MsgId::AaaProblem,
                             "xauth: no `crypto map ... client authentication TAG`: refused".into(),
                         );
                         let _ = self.ike.xauth_verdict(now, sa, false, rng);
@@ -748,30 +1084,48 @@ impl Gateway {
                 if let Some(s) = self.sessions.get_mut(&sa) {
                     s.addr = Some(addr);
                 }
-                self.log
-                    .push(format!("mode config: SA {} gets {addr}", sa.0));
+                self.log(
+                    Level::Info,
+                    MsgId::AddressAssigned,
+                    format!("mode config: SA {} gets {addr}", sa.0),
+                );
                 self.connect_policy(now, sa);
             }
             Event::ChildSa(c) => {
                 match self.data.install(&c, now) {
                     Ok(_) => {
                         self.lower_timers_bound(self.data.deadline_of(c.spi_in));
-                        self.log.push(format!(
-                            "IPsec SA up with {}: inbound spi {:#x}, outbound spi {:#x}{}",
-                            c.remote,
-                            c.spi_in,
-                            c.spi_out,
-                            if c.natt_ports.is_some() {
-                                " (UDP-encapsulated)"
-                            } else {
-                                ""
-                            }
-                        ));
+                        self.log_record(
+                            LogRecord::new(
+                                Level::Info,
+                                MsgId::IpsecSaCreated,
+                                format!(
+                                    "IPsec SA up with {}: inbound spi {:#x}, outbound spi {:#x}{}",
+                                    c.remote,
+                                    c.spi_in,
+                                    c.spi_out,
+                                    if c.natt_ports.is_some() {
+                                        " (UDP-encapsulated)"
+                                    } else {
+                                        ""
+                                    }
+                                ),
+                            )
+                            .with("peer", c.remote)
+                            .with("spi_in", format!("{:#x}", c.spi_in))
+                            .with("spi_out", format!("{:#x}", c.spi_out)),
+                        );
                         if self.keylog_on {
-                            self.keylog.extend(keylog::esp_lines(&c, self.outside_addr));
+                            for l in keylog::esp_lines(&c, self.info.outside_addr) {
+                                self.keylog(l);
+                            }
                         }
                     }
-                    Err(e) => self.log.push(format!("cannot install IPsec SA: {e}")),
+                    Err(e) => self.log(
+                        Level::Error,
+                        MsgId::Internal,
+                        format!("cannot install IPsec SA: {e}"),
+                    ),
                 }
                 if let Some(s) = self.sessions.get_mut(&c.ike_sa) {
                     s.last_activity = now;
@@ -792,10 +1146,14 @@ impl Gateway {
                     });
                     self.lower_timers_bound(Self::session_deadline(self.sessions.get(&new)));
                 }
-                self.log.push(format!(
-                    "IKE SA {} replaced by IKE SA {} (phase 1 rekey): {moved} IPsec SA(s) moved",
-                    old.0, new.0
-                ));
+                self.log(
+                    Level::Info,
+                    MsgId::Phase1Completed,
+                    format!(
+                        "IKE SA {} replaced by IKE SA {} (phase 1 rekey): {moved} IPsec SA(s) moved",
+                        old.0, new.0
+                    ),
+                );
             }
             Event::Deleted { sa } => self.forget(now, sa, "deleted", rng),
             Event::Failed { sa, reason } => {
@@ -805,8 +1163,11 @@ impl Gateway {
                 // are counted and summarised (`phase1` in the log summary).
                 if session.is_some() || self.guard.line_budget(now) {
                     let peer = session.map(|r| format!(" with {r}")).unwrap_or_default();
-                    self.log
-                        .push(format!("SA {}{peer} failed: {}", sa.0, fail_words(&reason)));
+                    self.log(
+                        Level::Warning,
+                        MsgId::NegotiationFailed,
+                        format!("SA {}{peer} failed: {}", sa.0, fail_words(&reason)),
+                    );
                 } else {
                     self.guard.something_counted(now);
                 }
@@ -818,8 +1179,10 @@ impl Gateway {
                 self.forget(now, sa, "failed", rng);
             }
             Event::Debug(d) => {
-                for l in d.pix_lines() {
-                    self.debug_line(l);
+                if self.debug_on.iter().any(|b| *b) {
+                    for l in d.pix_lines() {
+                        self.debug_line(l);
+                    }
                 }
             }
             _ => {}
@@ -836,7 +1199,7 @@ impl Gateway {
                 let ev = self.policy.vpn_disconnect(addr, now);
                 self.account(now, ev, rng);
             }
-            self.log.push(format!(
+            self.log(Level::Info, MsgId::Phase1Deleted, format!(
                 "SA {} with {} ({}) {why}{}{}; {} IPsec SA(s) removed",
                 sa.0,
                 s.remote,
@@ -895,7 +1258,7 @@ impl Gateway {
             let Some(tag) = e.tag.clone() else { continue };
             let start_time = self
                 .epoch_at_start
-                .saturating_add(now.saturating_duration_since(self.started).as_secs())
+                .saturating_add(now.saturating_duration_since(self.info.started).as_secs())
                 .saturating_sub(if e.start { 0 } else { e.elapsed.as_secs() });
             let info = xauth::aaa::AcctInfo {
                 status: if e.start {
@@ -918,7 +1281,7 @@ impl Gateway {
                 packets_out: None,
                 class: None,
             };
-            self.log.push(format!(
+            self.log(Level::Info, MsgId::Accounting, format!(
                 "accounting {}: user '{}' at {} {} to {}{}",
                 if e.start { "start" } else { "stop" },
                 e.user,
@@ -939,14 +1302,18 @@ impl Gateway {
             match self.aaa.get_mut(&tag) {
                 Some(a) => {
                     if let Err(err) = a.client.account(now, rng, info) {
-                        self.log.push(format!(
-                            "accounting: aaa-server {tag} refused a record: {err}"
-                        ));
+                        self.log(
+                            Level::Warning,
+                            MsgId::AaaProblem,
+                            format!("accounting: aaa-server {tag} refused a record: {err}"),
+                        );
                     }
                 }
-                None => self.log.push(format!(
-                    "accounting: `aaa accounting ... {tag}` names no aaa-server {tag}"
-                )),
+                None => self.log(
+                    Level::Error,
+                    MsgId::AaaProblem,
+                    format!("accounting: `aaa accounting ... {tag}` names no aaa-server {tag}"),
+                ),
             }
         }
     }
@@ -954,7 +1321,7 @@ impl Gateway {
     /// A decrypted ESP packet from `from`: decapsulated in place, checked against its
     /// SA's selectors and the PIX policy; the inner packet's range when it goes to the
     /// inside.
-    pub fn packet_from_client<R: CryptoRng + ?Sized>(
+    fn packet_from_client<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
         from: IpAddr,
@@ -963,6 +1330,7 @@ impl Gateway {
     ) -> Option<std::ops::Range<usize>> {
         match self.data.inbound(now, from, esp) {
             Ok((range, sa, _, _)) => {
+                self.metrics.packets_in = self.metrics.packets_in.saturating_add(1);
                 self.touch(sa, now);
                 let inner = esp.get_mut(range.clone())?;
                 let (d, ev) = self.policy.from_client(now, inner);
@@ -988,11 +1356,10 @@ impl Gateway {
 
     /// A packet from the inside TUN for a client: checked by the PIX policy, then
     /// encapsulated into `out`. The length and where to send it.
-    pub fn packet_to_client<R: CryptoRng + ?Sized>(
+    fn packet_to_client<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
         packet: &mut [u8],
-        out: &mut [u8],
         rng: &mut R,
     ) -> Option<(usize, dataplane::EspDest, SaId)> {
         let (d, ev) = self.policy.to_client(now, packet);
@@ -1001,8 +1368,9 @@ impl Gateway {
             self.guard.something_counted(now);
             return None;
         }
-        match self.data.outbound(now, rng, packet, out) {
+        match self.data.outbound(now, rng, packet, &mut self.scratch) {
             Ok((n, dest, sa)) => {
+                self.metrics.packets_out = self.metrics.packets_out.saturating_add(1);
                 self.touch(sa, now);
                 Some((n, dest, sa))
             }
@@ -1056,89 +1424,16 @@ impl Gateway {
         drops
     }
 
-    /// `show drops`: packets dropped in the data plane by stage and reason, and the
-    /// last ones the policy dropped with the configuration line that decided.
-    fn show_drops(&self) -> String {
-        use std::fmt::Write as _;
-        let mut o = String::from("Dropped packets and refused negotiations (since start)\n");
-        for (stage, _, words, n) in self.refusal_counts() {
-            let _ = writeln!(o, "  {stage:<7}{n:>10}  {words}");
-        }
-        let _ = writeln!(o, "\nLast {} policy drops:", self.recent_drops.len());
-        for l in &self.recent_drops {
-            let _ = writeln!(o, "  {l}");
-        }
-        o
-    }
-
-    /// `show crypto isakmp stats`: the IKE SAs by state, every refusal of the endpoint by
-    /// reason, and the Xauth throttle (in the manner of the ASA's command of that name).
-    fn show_isakmp_stats(&self) -> String {
-        use std::fmt::Write as _;
-        let established = self.sessions.values().filter(|s| s.established).count();
-        let total = self.ike.sa_count();
-        let mut o = String::from("Global IKE Statistics\n");
-        let _ = writeln!(o, "Active SAs:      {established}");
-        let _ = writeln!(o, "Embryonic SAs:   {}", total.saturating_sub(established));
-        let l = self.ike.limits();
-        let _ = writeln!(
-            o,
-            "Half-open SAs:   {} of {}{}",
-            self.ike.half_open_count(),
-            l.max_half_open,
-            if self.ike.under_pressure() {
-                " (under pressure: shorter wait, DH key pairs reused)"
-            } else {
-                ""
-            }
-        );
-        let _ = writeln!(o, "Phase 1 modexps: {}", self.ike.phase1_modexps());
-        let _ = writeln!(o, "Phase 1 up:      {}", self.metrics.handshakes_ok);
-        let failed: u64 = self.metrics.handshakes_failed.values().sum();
-        let _ = writeln!(o, "Phase 1 failed:  {failed}");
-        let _ = writeln!(o, "\nDropped or refused, by reason:");
-        for r in ike_sm::Refusal::ALL {
-            let n = self.ike.counters().get(*r);
-            let _ = writeln!(o, "  {n:>10}  {}", r.text());
-        }
-        let t = self.guard.throttle().stats();
-        let _ = writeln!(o, "\nXauth throttle:");
-        let _ = writeln!(o, "  {:>10}  wrong passwords", t.failures);
-        let _ = writeln!(
-            o,
-            "  {:>10}  lockouts of a user from one address",
-            t.lockouts_user_source
-        );
-        let _ = writeln!(
-            o,
-            "  {:>10}  lockouts of a user from every address",
-            t.lockouts_user
-        );
-        let _ = writeln!(
-            o,
-            "  {:>10}  logins refused without asking AAA (locked out)",
-            t.refused_user_source.saturating_add(t.refused_user)
-        );
-        let _ = writeln!(
-            o,
-            "  {:>10}  logins refused without asking AAA (too many in flight)",
-            t.refused_in_flight
-        );
-        let _ = writeln!(o, "  {:>10}  refusals held back now", self.guard.held());
-        let _ = writeln!(o, "  {:>10}  table entries (user, address)", t.pair_entries);
-        o
-    }
-
     /// A datagram on an ESP path too short to be anything (a port-4500 payload of 1-7
     /// bytes that is no keepalive, a raw packet without its IP header): counted as an
     /// ESP-stage drop (`truncated`), then dropped.
-    pub fn truncated_esp(&mut self, now: Instant) {
+    fn truncated_esp(&mut self, now: Instant) {
         bump(&mut self.data.global_drops, "truncated", 1);
         self.guard.something_counted(now);
     }
 
     /// Marks traffic on an IKE SA (idle-time).
-    pub fn touch(&mut self, sa: SaId, now: Instant) {
+    fn touch(&mut self, sa: SaId, now: Instant) {
         if let Some(s) = self.sessions.get_mut(&sa) {
             s.last_activity = now;
         }
@@ -1206,8 +1501,11 @@ impl Gateway {
         let ev = self.policy.expire(now);
         self.account(now, ev, rng);
         for (sa, spi) in self.data.expired(now) {
-            self.log
-                .push(format!("IPsec SA {spi:#x} reached its lifetime: deleted"));
+            self.log(
+                Level::Info,
+                MsgId::IpsecSaDeleted,
+                format!("IPsec SA {spi:#x} reached its lifetime: deleted"),
+            );
             self.data.remove(spi);
             let _ = self.ike.delete_child(now, sa, spi, rng);
         }
@@ -1225,10 +1523,11 @@ impl Gateway {
             }
         }
         for (sa, why) in ended {
-            self.log.push(format!(
-                "SA {}: vpngroup {why} reached: disconnecting",
-                sa.0
-            ));
+            self.log(
+                Level::Info,
+                MsgId::SessionLimit,
+                format!("SA {}: vpngroup {why} reached: disconnecting", sa.0),
+            );
             self.disconnect(now, sa, rng);
         }
         for sa in self.guard.due_refusals(now) {
@@ -1237,9 +1536,10 @@ impl Gateway {
             let _ = self.ike.xauth_verdict(now, sa, false, rng);
         }
         self.process(now, rng);
-        let counts = self.refusal_counts();
-        let lines = self.guard.summary(now, counts);
-        self.log.extend(lines);
+        let counts = self.stats().refusal_counts();
+        for line in self.guard.summary(now, counts) {
+            self.log(Level::Notice, MsgId::Summary, line);
+        }
         self.timers_bound = self.scan_timers();
     }
 
@@ -1249,76 +1549,6 @@ impl Gateway {
             .values()
             .map(|a| a.client.refused_without_message_authenticator())
             .fold(0, u64::saturating_add)
-    }
-
-    /// Every drop and refusal since start, by (stage, label, words, count): the IKE
-    /// endpoint's, the Xauth throttle's, the ESP data plane's and the policy's.
-    pub fn refusal_counts(&self) -> Vec<(&'static str, String, String, u64)> {
-        let mut v = Vec::new();
-        for (r, n) in self.ike.counters().iter() {
-            v.push(("isakmp", r.label().to_string(), r.text().to_string(), n));
-        }
-        let t = self.guard.throttle().stats();
-        for (label, words, n) in [
-            (
-                "refused_locked_user_source",
-                "logins refused without asking AAA: user locked out from that address",
-                t.refused_user_source,
-            ),
-            (
-                "refused_locked_user",
-                "logins refused without asking AAA: user locked out from every address",
-                t.refused_user,
-            ),
-            (
-                "refused_in_flight",
-                "logins refused without asking AAA: too many of the user's logins waiting for AAA",
-                t.refused_in_flight,
-            ),
-            (
-                "lockout_user_source",
-                "lockouts started (user from one address, too many wrong passwords)",
-                t.lockouts_user_source,
-            ),
-            (
-                "lockout_user",
-                "lockouts started (user from several addresses, too many wrong passwords)",
-                t.lockouts_user,
-            ),
-        ] {
-            if n > 0 {
-                v.push(("xauth", label.to_string(), words.to_string(), n));
-            }
-        }
-        for a in self.aaa.values() {
-            let n = a.client.refused_without_message_authenticator();
-            if n > 0 {
-                v.push((
-                    "aaa",
-                    format!("radius_without_message_authenticator_{}", a.tag),
-                    format!(
-                        "RADIUS replies of aaa-server {} refused: no Message-Authenticator (Blast-RADIUS, CVE-2024-3596)",
-                        a.tag
-                    ),
-                    n,
-                ));
-            }
-        }
-        for (k, n) in &self.esp_drops() {
-            v.push(("ipsec", (*k).to_string(), (*k).to_string(), *n));
-        }
-        for (k, n) in self.policy.drops() {
-            v.push(("policy", k.clone(), k.clone(), *n));
-        }
-        for (k, n) in &self.metrics.handshakes_failed {
-            v.push((
-                "phase1",
-                k.clone(),
-                format!("phase 1 negotiations failed ({k})"),
-                *n,
-            ));
-        }
-        v
     }
 
     /// Deletes an IKE SA and its IPsec SAs; the peer gets the ISAKMP DELETE first, then
@@ -1349,81 +1579,15 @@ impl Gateway {
         sas.len()
     }
 
-    /// Answers a `show` / `clear` command line (without the leading `show`/`clear`
-    /// handled by the caller: the whole line is given).
-    pub fn command<R: CryptoRng + ?Sized>(
-        &mut self,
-        now: Instant,
-        line: &str,
-        rng: &mut R,
-    ) -> String {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
-        let l: Vec<&str> = lower.iter().map(String::as_str).collect();
-        match l.as_slice() {
-            ["show", "crypto", "isakmp", "sa", ..] | ["show", "isakmp", "sa", ..] => {
-                let s: Vec<&Session> = self.sessions.values().collect();
-                let c: Vec<&dataplane::Child> = self.data.children().map(|(_, c)| c).collect();
-                show::isakmp_sa(&s, self.ike.sa_count(), &c)
+    /// Answers an operator's command line (`show ...`, `clear ...`).
+    fn command<R: CryptoRng + ?Sized>(&mut self, now: Instant, line: &str, rng: &mut R) -> String {
+        match Command::parse(line) {
+            Command::Show(what) => self.whole(now, Some(&what)).show(now, &what),
+            Command::Clear(peer) => {
+                let n = self.clear(now, peer, rng);
+                view::cleared(n, peer)
             }
-            ["show", "crypto", "ipsec", "sa", ..] => {
-                let mut c: Vec<(u32, &dataplane::Child)> =
-                    self.data.children().map(|(s, c)| (*s, c)).collect();
-                c.sort_by_key(|(_, c)| c.serial);
-                show::ipsec_sa(
-                    now,
-                    &self.outside_if,
-                    &self.crypto_map,
-                    Some(self.outside_addr),
-                    &c,
-                )
-            }
-            ["show", "uauth", ..] => {
-                let s: Vec<&Session> = self.sessions.values().collect();
-                show::uauth(
-                    now,
-                    &s,
-                    self.most_users,
-                    self.most_in_progress,
-                    self.uauth_timeout,
-                )
-            }
-            ["show", "local-pool", rest @ ..] | ["show", "ip", "local", "pool", rest @ ..] => {
-                let name = rest.first().and_then(|_| words.last().copied());
-                show::local_pool(self.ike.pools(), name)
-            }
-            ["show", what @ ("xlate" | "conn" | "local-host"), ..] => {
-                self.policy.show(now, what).unwrap_or_default()
-            }
-            ["show", "drops", ..] => self.show_drops(),
-            ["show", "crypto", "isakmp", "stats", ..] | ["show", "isakmp", "stats", ..] => {
-                self.show_isakmp_stats()
-            }
-            ["show", "version", ..] => show::version(
-                &self.hostname,
-                now.saturating_duration_since(self.started),
-                &self.config_name,
-            ),
-            ["clear", "crypto", "isakmp", "sa"] | ["clear", "isakmp", "sa"] => {
-                let n = self.clear(now, None, rng);
-                format!("{n} IKE SA(s) cleared\n")
-            }
-            ["clear", "crypto", "isakmp", "sa", _] | ["clear", "isakmp", "sa", _] => {
-                match words.last().and_then(|w| w.parse::<IpAddr>().ok()) {
-                    Some(p) => {
-                        let n = self.clear(now, Some(p), rng);
-                        format!("{n} IKE SA(s) with {p} cleared\n")
-                    }
-                    None => "% Invalid peer address\n".into(),
-                }
-            }
-            _ => format!(
-                "% Unknown command: {line}\n\
-                 % Known: show crypto isakmp sa | show crypto ipsec sa | show uauth | \
-                 show local-pool [NAME] | show drops | show crypto isakmp stats | show version | \
-                 clear crypto isakmp sa [PEER] | \
-                 debug crypto isakmp | debug crypto ipsec\n"
-            ),
+            Command::Invalid(answer) => answer,
         }
     }
 }

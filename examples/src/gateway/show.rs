@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ike_sm::{Selector, TrafficSelector};
 
-use super::dataplane::Child;
+use super::view::{IpsecSaView, PoolView};
 use super::Session;
 
 /// `H:MM:SS` as the PIX prints durations.
@@ -16,7 +16,7 @@ pub fn hms(d: Duration) -> String {
 }
 
 /// `show crypto isakmp sa`.
-pub fn isakmp_sa(sessions: &[&Session], total: usize, dp: &[&Child]) -> String {
+pub fn isakmp_sa(sessions: &[&Session], total: usize, dp: &[&IpsecSaView]) -> String {
     let mut out = String::new();
     let established = sessions.iter().filter(|s| s.established).count();
     let _ = writeln!(out, "Total     : {total}");
@@ -55,11 +55,10 @@ fn ident(t: &TrafficSelector) -> String {
 
 /// `show crypto ipsec sa`.
 pub fn ipsec_sa(
-    now: Instant,
     interface: &str,
     map: &str,
     local: Option<Ipv4Addr>,
-    children: &[(u32, &Child)],
+    children: &[&IpsecSaView],
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\n\ninterface: {interface}");
@@ -68,7 +67,7 @@ pub fn ipsec_sa(
         "    Crypto map tag: {map}, local addr. {}\n",
         local.map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string())
     );
-    for (spi_in, c) in children {
+    for c in children {
         let k = &c.counters;
         let _ = writeln!(
             out,
@@ -118,38 +117,22 @@ pub fn ipsec_sa(
             c.local.ip(),
             c.remote.ip()
         );
-        let overhead = 8usize
-            .saturating_add(c.encryption.iv_len())
-            .saturating_add(c.encryption.block_len().saturating_add(1))
-            .saturating_add(c.integrity.icv_len())
-            .saturating_add(20)
-            .saturating_add(if c.natt.is_some() { 8 } else { 0 });
         let _ = writeln!(
             out,
-            "     path mtu 1500, ipsec overhead {overhead}, media mtu 1500"
+            "     path mtu 1500, ipsec overhead {}, media mtu 1500",
+            c.overhead
         );
-        let _ = writeln!(out, "     current outbound spi: {:x}\n", c.outbound.spi());
-        let transform = format!(
-            "{} {} ",
-            c.encryption.pix_name(),
-            c.integrity.pix_name().unwrap_or("")
-        );
-        let mode = match c.encapsulation {
-            esp::Encapsulation::Tunnel => "Tunnel",
-            esp::Encapsulation::Transport => "Transport",
-            esp::Encapsulation::UdpTunnel => "Tunnel UDP-Encaps",
-            esp::Encapsulation::UdpTransport => "Transport UDP-Encaps",
-            _ => "Tunnel",
-        };
-        let age = now.saturating_duration_since(c.installed).as_secs();
+        let _ = writeln!(out, "     current outbound spi: {:x}\n", c.spi_out);
+        let transform = format!("{} {} ", c.cipher, c.integrity.unwrap_or(""));
+        let age = c.age.as_secs();
         for (dir, spi, bytes) in [
-            ("inbound", *spi_in, c.inbound.bytes()),
-            ("outbound", c.outbound.spi(), c.outbound.bytes()),
+            ("inbound", c.spi_in, c.bytes_in_sa),
+            ("outbound", c.spi_out, c.bytes_out_sa),
         ] {
             let _ = writeln!(out, "     {dir} esp sas:");
             let _ = writeln!(out, "      spi: {spi:#x}({spi})");
             let _ = writeln!(out, "        transform: {transform},");
-            let _ = writeln!(out, "        in use settings ={{{mode}, }}");
+            let _ = writeln!(out, "        in use settings ={{{}, }}", c.mode);
             let _ = writeln!(
                 out,
                 "        slot: 0, conn id: {}, crypto map: {map}",
@@ -161,7 +144,7 @@ pub fn ipsec_sa(
                 c.life_kb.saturating_sub(bytes / 1024),
                 c.life_secs.saturating_sub(age)
             );
-            let _ = writeln!(out, "        IV size: {} bytes", c.encryption.iv_len());
+            let _ = writeln!(out, "        IV size: {} bytes", c.iv_len);
             let _ = writeln!(out, "        replay detection support: Y\n");
             let _ = writeln!(out, "     {dir} ah sas:\n");
             let _ = writeln!(out, "     {dir} pcp sas:\n");
@@ -211,62 +194,44 @@ pub fn uauth(
 }
 
 /// `show ip local pool [NAME]`.
-pub fn local_pool(pools: &modecfg::Pools, name: Option<&str>) -> String {
+pub fn local_pool(pools: &[PoolView], name: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "Pool                         Begin           End             Free  In use"
     );
-    for p in pools.pools() {
-        if name.is_some_and(|n| n != p.name()) {
+    for p in pools {
+        if name.is_some_and(|n| n != p.name) {
             continue;
         }
         let _ = writeln!(
             out,
             "{:<28} {:<15} {:<15} {:<5} {}",
-            p.name(),
-            p.first(),
-            p.last(),
-            p.available(),
-            p.in_use()
+            p.name, p.first, p.last, p.available, p.in_use
         );
     }
-    if let Some(n) = name {
-        if let Some(p) = pools.pool(n) {
-            let (mut free, mut used) = (Vec::new(), Vec::new());
-            let (a, b) = (u32::from(p.first()), u32::from(p.last()));
-            for x in a..=b {
-                let ip = Ipv4Addr::from(x);
-                if p.is_leased(ip) {
-                    used.push(ip);
-                } else {
-                    free.push(ip);
-                }
-                if free.len().saturating_add(used.len()) >= 4096 {
-                    break;
-                }
-            }
-            let _ = writeln!(out, "\nAvailable Addresses:");
-            for ip in free {
-                let _ = writeln!(out, "{ip}");
-            }
-            let _ = writeln!(out, "\nIn use addresses:");
-            for ip in used {
-                let _ = writeln!(out, "{ip}");
-            }
+    if let Some(p) = name.and_then(|n| pools.iter().find(|p| p.name == n)) {
+        let _ = writeln!(out, "\nAvailable Addresses:");
+        for (ip, _) in p.addresses.iter().filter(|(_, leased)| !leased) {
+            let _ = writeln!(out, "{ip}");
+        }
+        let _ = writeln!(out, "\nIn use addresses:");
+        for (ip, _) in p.addresses.iter().filter(|(_, leased)| *leased) {
+            let _ = writeln!(out, "{ip}");
         }
     }
     out
 }
 
 /// `show version`.
-pub fn version(hostname: &str, up: Duration, config: &str) -> String {
+pub fn version(hostname: &str, up: Duration, config: &str, workers: usize) -> String {
     let s = up.as_secs();
     format!(
         "pix-gateway Version {} (PIX Version 6.3 compatible)\n\
          Compiled from the pix-ipsec workspace (Rust, Sans-IO crates)\n\n\
          {hostname} up {} days {} hours {} mins {} secs\n\n\
          Configuration: {config}\n\
+         Workers: {workers}\n\
          VPN-DES: Enabled\nVPN-3DES-AES: Enabled\n",
         env!("CARGO_PKG_VERSION"),
         s / 86_400,

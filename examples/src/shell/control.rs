@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use super::DebugKind;
+use pix_gateway::DebugKind;
 
 /// The default control socket.
 pub const DEFAULT_PATH: &str = "/run/pix-gateway.sock";

@@ -1,0 +1,11 @@
+//! `pix-gateway run`: the IO around the [`pix_gateway::Gateway`] core. Sockets (UDP
+//! 500/4500, raw ESP, the AAA servers), the TUN device for the inside, timers, signals,
+//! the control socket and the metrics listener; one core per worker thread.
+//!
+//! * [`serve`] is the event loop of one worker and the start of the whole gateway.
+//! * [`control`] is the control socket (`show`, `clear`, `debug`).
+//! * [`keylog_file`] opens the `--keylog` file safely.
+
+pub mod control;
+pub mod keylog_file;
+pub mod serve;

@@ -1,0 +1,1208 @@
+//! `pix-gateway run`: the IO around the gateway core, on every core.
+//!
+//! `--workers N` (default: one per CPU) runs N shards of [`Gateway`] as tasks of a tokio
+//! runtime of N threads. Each shard owns its IKE SAs and ESP SAs and has its own
+//! sockets: UDP 500 and 4500 in an `SO_REUSEPORT` group (the kernel spreads peers over
+//! them by a hash of address and port), a raw ESP socket whose socket filter passes only
+//! the SPIs of its shard, a queue of the multi-queue TUN device, and an AAA client
+//! socket. A datagram or inside packet that reaches a shard which does not own it
+//! (see [`pix_gateway::gateway::route`]) is handed to its owner over a channel. The main
+//! thread serves the control socket, the metrics endpoint and the signals, asking every
+//! shard and rendering the whole gateway.
+// The driver reads the clock (Instant::now, SystemTime::now): the core never does.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use super::control::{self, ControlMsg};
+use pix_gateway::gateway::{guard, route, setup, view};
+use pix_gateway::{DebugKind, EspDest, Gateway, Handled, Input, Level, LogRecord, Output, Settings};
+
+/// The bundled demo configuration: the seed's `show run` with Xauth against LOCAL.
+pub const DEMO_CONFIG: &str = pix_gateway::demo::CONFIG_PATH;
+/// The demo secrets for it (group `vpn3000`, user `cisco_customer`).
+pub const DEMO_SECRETS: &str = pix_gateway::demo::SECRETS_PATH;
+
+/// `pix-gateway run` options.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The PIX configuration (`show running-config`). Default: the bundled demo (the
+    /// seed's configuration with Xauth against LOCAL) and its demo secrets.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Secrets overlay: clear values for `********` keys and passwords, LOCAL users.
+    #[arg(long)]
+    pub secrets: Option<PathBuf>,
+    /// The outside address to listen on (default: `ip address <crypto map interface>`;
+    /// for the bundled demo, whose credentials are published, 127.0.0.1 only).
+    #[arg(long)]
+    pub outside_addr: Option<Ipv4Addr>,
+    /// The TUN device that stands for the inside interface (created if missing).
+    #[arg(long, default_value = "pixin0")]
+    pub inside_tun: String,
+    /// Do not add routes for the `ip local pool`s through the TUN device.
+    #[arg(long)]
+    pub no_routes: bool,
+    /// Append Wireshark key tables for every SA to this file (decrypts the traffic!).
+    /// Created 0600; a symbolic link, or an existing file that is not a regular file,
+    /// not ours or wider than 0600, is refused.
+    #[arg(long)]
+    pub keylog: Option<PathBuf>,
+    /// The control socket for `pix-gateway show|clear|debug` (mode 0600; only a stale
+    /// socket at PATH is replaced, nothing else).
+    #[arg(long)]
+    pub control: Option<PathBuf>,
+    /// Limits and timers, `NAME=VALUE`, repeatable: the IKE ones (half-open-timeout,
+    /// max-half-open, max-half-open-per-peer, max-sas, new-sas-per-peer-per-sec,
+    /// retransmit-initial-ms, retransmit-count, dpd-idle (0: off), dpd-retries,
+    /// dpd-retry-interval, natt-keepalive, and the admission ones in the README) and
+    /// the Xauth throttle's (xauth-max-failures, xauth-window, xauth-lockout, ...,
+    /// log-interval). An unknown name lists them all.
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    pub limits: Vec<String>,
+    /// Serve Prometheus metrics (SAs, handshakes by result, Xauth verdicts, tunnel
+    /// bytes, drops by reason) over HTTP on this address (off by default). At most 16
+    /// connections at once, 8 KiB and 5 s each.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// Accept `aaa-server TAG` RADIUS hosts configured without a key (repeatable; by
+    /// default a keyless host is a startup error: its replies can be forged and its
+    /// passwords read). Never for TACACS+, which does not send a clear body.
+    #[arg(long = "allow-keyless-aaa", value_name = "TAG")]
+    pub allow_keyless_aaa: Vec<String>,
+    /// Believe RADIUS replies of `aaa-server TAG` that carry no Message-Authenticator
+    /// (repeatable; by default such a reply is refused: Blast-RADIUS, CVE-2024-3596).
+    /// Only for a server that cannot send one; upgrade it instead when you can.
+    #[arg(long = "radius-without-message-authenticator", value_name = "TAG")]
+    pub radius_without_message_authenticator: Vec<String>,
+    /// Answer an Aggressive Mode initiator whose identity names no `vpngroup` (an
+    /// IPV4_ADDR, FQDN ...) with the `isakmp key ... address` key of its address. Off
+    /// by default: Aggressive Mode sends its HASH in the clear before the peer proves
+    /// anything, so anyone could fetch it and crack that key offline (ike-scan +
+    /// psk-crack); such initiators get the unknown group's fake key. Only for
+    /// site-to-site peers that cannot use Main Mode.
+    #[arg(long)]
+    pub allow_aggressive_address_keys: bool,
+    /// Print debug lines on stderr: `--debug crypto isakmp`, `--debug crypto ipsec`.
+    #[arg(long, num_args = 1.., value_name = "WORDS")]
+    pub debug: Vec<String>,
+    /// Worker threads, each running one shard of the gateway with its own IKE and ESP
+    /// SAs (default: one per CPU; at most 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub workers: Option<u8>,
+}
+
+/// Sends the shell's own lines (start, configuration problems) to the log.
+fn log(line: &str) {
+    tracing::info!("{line}");
+}
+
+/// Writes a record of the core to the log (stderr, through `tracing`).
+fn emit(r: &LogRecord) {
+    let line = r.pix_line();
+    match r.level {
+        Level::Alert | Level::Critical | Level::Error => tracing::error!("{line}"),
+        Level::Warning => tracing::warn!("{line}"),
+        Level::Notice | Level::Info => tracing::info!("{line}"),
+        Level::Debug => tracing::debug!("{line}"),
+    }
+}
+
+/// The log on stderr: time, level, text (`RUST_LOG`-style filtering is not needed: the
+/// core only produces what is asked for).
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .try_init();
+}
+
+fn debug_kinds(words: &[String]) -> Vec<DebugKind> {
+    let mut v = Vec::new();
+    let joined = words.join(" ").to_ascii_lowercase();
+    if joined.contains("isakmp") || joined.contains("all") {
+        v.push(DebugKind::Isakmp);
+    }
+    if joined.contains("ipsec") || joined.contains("all") {
+        v.push(DebugKind::Ipsec);
+    }
+    v
+}
+
+/// Loads, lints and maps the configuration; prints diagnostics. `Err` is the exit code.
+fn load(args: &RunArgs, count: u8) -> Result<(Vec<setup::Plan>, String, bool), ExitCode> {
+    let demo = args.config.is_none();
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEMO_CONFIG));
+    let secrets_path = args
+        .secrets
+        .clone()
+        .or_else(|| demo.then(|| PathBuf::from(DEMO_SECRETS)));
+    let fail = |m: String| {
+        log(&m);
+        ExitCode::from(1)
+    };
+    let bytes = std::fs::read(&config_path)
+        .map_err(|e| fail(format!("cannot read {}: {e}", config_path.display())))?;
+    let (overlay, odiags) = match &secrets_path {
+        Some(p) => {
+            let raw =
+                std::fs::read(p).map_err(|e| fail(format!("cannot read {}: {e}", p.display())))?;
+            let text = String::from_utf8(raw).map_err(|_| {
+                fail(format!(
+                    "{}: the secrets file must be UTF-8 text",
+                    p.display()
+                ))
+            })?;
+            let (ov, d) = pix_config::SecretsOverlay::parse(&text);
+            (Some(ov), d)
+        }
+        None => (None, Vec::new()),
+    };
+    if !odiags.is_empty() {
+        for d in &odiags {
+            log(&format!(
+                "{}:{}: {}: {}",
+                secrets_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                d.line,
+                format!("{:?}", d.severity).to_ascii_lowercase(),
+                d.error
+            ));
+        }
+        if odiags
+            .iter()
+            .any(|d| d.severity == pix_config::Severity::Error)
+        {
+            return Err(ExitCode::from(1));
+        }
+    }
+    let outcome = pix_config::parse_bytes(
+        &bytes,
+        &pix_config::ParseOptions {
+            strict: false,
+            secrets: overlay.as_ref(),
+        },
+    );
+    let text = pix_config::decode(&bytes);
+    let errors = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == pix_config::Severity::Error)
+        .count();
+    if errors > 0 {
+        let rendered = pix_config::render_diagnostics(
+            &config_path.display().to_string(),
+            &text,
+            &outcome.diagnostics,
+        );
+        eprint!("{rendered}");
+        return Err(fail(format!(
+            "{}: {errors} error(s) in the configuration; `pix-gateway check` shows them all",
+            config_path.display()
+        )));
+    }
+    let findings = pix_config::lint(&outcome.config);
+    for f in &findings {
+        log(&format!(
+            "lint: {}:{}: {}",
+            config_path.display(),
+            f.line,
+            f.message
+        ));
+    }
+    // One plan per shard: each core owns its IKE endpoint, policy and AAA clients (the
+    // address pools and the Xauth throttle are then shared between them).
+    let mut plans = Vec::with_capacity(usize::from(count));
+    for i in 0..count {
+        let users: Vec<(String, ike_sm::crypto::secret::Secret)> = overlay
+            .as_ref()
+            .map(|o| {
+                o.users()
+                    .into_iter()
+                    .map(|(n, s)| {
+                        (
+                            n.to_string(),
+                            ike_sm::crypto::secret::Secret::from_slice(s.expose().as_bytes()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        match setup::plan_with(&outcome.config, users, &args.allow_keyless_aaa) {
+            Ok(p) => {
+                if i == 0 {
+                    for w in &p.warnings {
+                        log(&format!("warning: {w}"));
+                    }
+                }
+                plans.push(p);
+            }
+            Err(errs) => {
+                for e in &errs {
+                    log(&format!("{}: {e}", config_path.display()));
+                }
+                return Err(ExitCode::from(1));
+            }
+        }
+    }
+    Ok((plans, config_path.display().to_string(), demo))
+}
+
+/// `pix-gateway run`.
+pub fn run(args: RunArgs) -> ExitCode {
+    init_logging();
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| u8::try_from(n.get().min(64)).unwrap_or(64))
+    });
+    let (mut plans, config_name, demo) = match load(&args, workers) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if args.allow_aggressive_address_keys {
+        for plan in &mut plans {
+            if let Some(g) = plan.ike.gateway.as_mut() {
+                g.aggressive_address_keys = true;
+            }
+        }
+        log("WARNING: --allow-aggressive-address-keys: an Aggressive Mode initiator with an address identity is answered with the isakmp key of its address, in a HASH anyone can fetch and crack offline (ike-scan + psk-crack)");
+    }
+    for tag in &args.radius_without_message_authenticator {
+        let groups: Vec<_> = plans.iter_mut().filter_map(|p| p.aaa.get_mut(tag)).collect();
+        match groups.first() {
+            Some(g) if g.protocol == xauth::aaa::Protocol::Radius => {
+                for g in groups {
+                    g.require_message_authenticator = false;
+                }
+                log(&format!(
+                    "WARNING: aaa-server {tag}: RADIUS replies without Message-Authenticator are believed (--radius-without-message-authenticator): a man in the middle can forge an Access-Accept (Blast-RADIUS, CVE-2024-3596); make the server send Message-Authenticator instead"
+                ));
+            }
+            _ => {
+                log(&format!(
+                    "--radius-without-message-authenticator {tag}: no `aaa-server {tag} protocol radius`"
+                ));
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let mut guard_limits = guard::GuardLimits::default();
+    for spec in &args.limits {
+        let applied = match guard::apply_limit(&mut guard_limits, spec) {
+            Ok(true) => Ok(()),
+            Ok(false) => plans
+                .iter_mut()
+                .try_for_each(|plan| setup::apply_limit(&mut plan.ike.limits, spec))
+                .map_err(|e| {
+                    if e.contains("unknown name") {
+                        format!("{e}; and {}", guard::LIMIT_NAMES)
+                    } else {
+                        e
+                    }
+                }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            log(&e);
+            return ExitCode::from(1);
+        }
+    }
+    let Some(plan) = plans.first() else {
+        return ExitCode::from(1);
+    };
+    let outside = match (demo, args.outside_addr) {
+        (_, Some(a)) => a,
+        // The demo's credentials are published: it serves loopback only unless told.
+        (true, None) => {
+            log(&format!(
+                "demo: listening on 127.0.0.1 only; the configuration's ip address {} is {} (pass --outside-addr A to listen on A)",
+                plan.outside_if,
+                plan.outside_addr
+                    .map_or_else(|| "not set".to_string(), |a| a.to_string()),
+            ));
+            Ipv4Addr::LOCALHOST
+        }
+        (false, None) => match plan.outside_addr {
+            Some(a) => a,
+            None => {
+                log(&format!(
+                    "no address for interface {}: pass --outside-addr A",
+                    plan.outside_if
+                ));
+                return ExitCode::from(1);
+            }
+        },
+    };
+    if demo {
+        log(&format!(
+            "WARNING: the bundled DEMO configuration runs with its PUBLISHED credentials LIVE (group vpn3000 / key cisco1234, user cisco_customer / password cisco123): anyone who reaches {outside} on UDP 500/4500 can log in; run with --config for real use"
+        ));
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(workers))
+        .thread_name("pix-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            log(&format!("cannot start the event loop: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let start = Start {
+        plans,
+        outside,
+        config_name,
+        guard: guard_limits,
+        workers,
+    };
+    match rt.block_on(serve(args, start)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log(&format!("{e:#}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What `run` worked out before the sockets open.
+struct Start {
+    plans: Vec<setup::Plan>,
+    outside: Ipv4Addr,
+    config_name: String,
+    guard: guard::GuardLimits,
+    workers: u8,
+}
+
+/// Receive buffer for the IKE and ESP sockets: bursts of hundreds of clients (the load
+/// test) overflow the kernel's default ~208 KiB, and a lost DELETE is never resent.
+const RECV_BUFFER: usize = 4 << 20;
+
+fn bind_udp(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<UdpSocket> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
+    s.bind(&addr.into()).map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "another IKE daemon (strongSwan, libreswan, racoon) holds it: stop it"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "ports below 1024 need root or CAP_NET_BIND_SERVICE: run as root"
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "that address is not on this host: pass --outside-addr A"
+            }
+            _ => "check the address",
+        };
+        anyhow::anyhow!("cannot listen on UDP {addr}: {e} ({hint})")
+    })?;
+    s.set_nonblocking(true)?;
+    // best effort: the kernel caps it at net.core.rmem_max
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    Ok(UdpSocket::from_std(std::net::UdpSocket::from(s))?)
+}
+
+/// The socket filter of shard `index` of `count` on a raw ESP socket (the packet starts
+/// at its IP header): it passes the ESP packets whose SPI names the shard (the top byte
+/// modulo `count`, [`route::of_spi`]); shard 0 also takes packets too short to carry an
+/// SPI, so that they are counted.
+fn esp_filter(index: u8, count: u8) -> Vec<socket2::SockFilter> {
+    use socket2::SockFilter as F;
+    // Classic BPF opcodes (linux/filter.h).
+    const LDX_B_MSH: u16 = 0x01 | 0x10 | 0xa0; // X = 4 * (P[k] & 0xf)
+    const LD_W_LEN: u16 = 0x00 | 0x80; // A = packet length
+    const ALU_SUB_X: u16 = 0x04 | 0x10 | 0x08; // A -= X
+    const JGE_K: u16 = 0x05 | 0x30; // if A >= k
+    const LD_B_IND: u16 = 0x00 | 0x10 | 0x40; // A = P[X + k]
+    const ALU_MOD_K: u16 = 0x04 | 0x90; // A %= k
+    const JEQ_K: u16 = 0x05 | 0x10; // if A == k
+    const RET_K: u16 = 0x06; // accept k bytes
+    let short = if index == 0 { 0xffff } else { 0 };
+    vec![
+        F::new(LDX_B_MSH, 0, 0, 0),
+        F::new(LD_W_LEN, 0, 0, 0),
+        F::new(ALU_SUB_X, 0, 0, 0),
+        F::new(JGE_K, 1, 0, 8),
+        F::new(RET_K, 0, 0, short),
+        F::new(LD_B_IND, 0, 0, 0),
+        F::new(ALU_MOD_K, 0, 0, u32::from(count)),
+        F::new(JEQ_K, 0, 1, u32::from(index)),
+        F::new(RET_K, 0, 0, 0xffff),
+        F::new(RET_K, 0, 0, 0),
+    ]
+}
+
+/// The raw ESP socket. It is driven through tokio's `UdpSocket`, which is only
+/// `recvfrom`/`sendto` on a datagram file descriptor: on a raw IPv4 socket `recv_from`
+/// returns the whole IP packet (header included) and the sender with port 0, and
+/// `send_to` an ESP packet to which the kernel adds the IP header. Every raw socket of
+/// protocol 50 sees every ESP packet: with several shards, each one's socket filter
+/// keeps only its own.
+fn raw_esp(addr: Ipv4Addr, shard: u8, count: u8) -> anyhow::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(50))).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open a raw socket for ESP (IP protocol 50): {e} (needs root or CAP_NET_RAW: run as root)"
+        )
+    })?;
+    if count > 1 {
+        s.attach_filter(&esp_filter(shard, count))
+            .context("cannot attach the shard's filter to the raw ESP socket")?;
+    }
+    s.bind(&SocketAddr::new(addr.into(), 0).into())
+        .with_context(|| format!("cannot bind the raw ESP socket to {addr}"))?;
+    s.set_nonblocking(true)?;
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    Ok(UdpSocket::from_std(std::net::UdpSocket::from(s))?)
+}
+
+/// Smallest set of prefixes covering `first..=last`.
+pub fn cover(first: Ipv4Addr, last: Ipv4Addr) -> Vec<ipnet::Ipv4Net> {
+    ipnet::Ipv4Subnets::new(first, last, 0).collect()
+}
+
+fn add_routes(tun: &str, pools: &modecfg::Pools) -> anyhow::Result<()> {
+    for p in pools.pools() {
+        for net in cover(p.first(), p.last()) {
+            let out = std::process::Command::new("ip")
+                .args(["route", "replace", &net.to_string(), "dev", tun])
+                .output()
+                .map_err(|e| anyhow::anyhow!("cannot run `ip route` to route pool {}: {e} (install iproute2, or pass --no-routes and add the routes yourself)", p.name()))?;
+            if !out.status.success() {
+                anyhow::bail!(
+                    "`ip route replace {net} dev {tun}` failed: {} (pass --no-routes and add the routes yourself)",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A TACACS+ connection: the server group's tag and the client's connection id.
+type ConnKey = (String, xauth::aaa::ConnId);
+
+enum AaaIn {
+    Data(ConnKey, Vec<u8>),
+    Closed(ConnKey),
+}
+
+/// A packet read by one shard for another.
+enum Handoff {
+    Udp {
+        local: SocketAddr,
+        remote: SocketAddr,
+        payload: Vec<u8>,
+    },
+    Raw(Vec<u8>),
+    Inside(Vec<u8>),
+}
+
+/// What the main thread asks of a shard.
+enum ShardCmd {
+    Snapshot(Option<view::Show>, oneshot::Sender<view::Snapshot>),
+    Clear(Option<IpAddr>, oneshot::Sender<usize>),
+    Debug(Vec<DebugKind>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Packets handed between shards wait at most this many per shard; past it they are
+/// dropped and counted (`pix_handoff_dropped_total`).
+const HANDOFF_QUEUE: usize = 4096;
+
+/// What every shard shares: none of it on the per-packet path of a packet the shard
+/// owns.
+struct Shared {
+    count: u8,
+    handoff: Vec<mpsc::Sender<Handoff>>,
+    handoff_dropped: std::sync::atomic::AtomicU64,
+    handed: std::sync::atomic::AtomicU64,
+    keylog: Option<Mutex<std::fs::File>>,
+    debug: mpsc::Sender<(DebugKind, String)>,
+    outside: Ipv4Addr,
+}
+
+impl Shared {
+    /// Hands a packet to the shard that owns it.
+    fn hand(&self, to: u8, h: Handoff) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sent = self
+            .handoff
+            .get(usize::from(to))
+            .is_some_and(|tx| tx.try_send(h).is_ok());
+        if sent {
+            self.handed.fetch_add(1, Relaxed);
+        } else {
+            self.handoff_dropped.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// One shard's sockets.
+struct Io {
+    udp500: UdpSocket,
+    udp4500: UdpSocket,
+    raw: UdpSocket,
+    tun: tokio_tun::Tun,
+    aaa_udp: UdpSocket,
+    aaa_conns: HashMap<ConnKey, mpsc::UnboundedSender<Option<Vec<u8>>>>,
+    aaa_in: mpsc::Sender<AaaIn>,
+}
+
+impl Io {
+    async fn send_udp(&self, local: SocketAddr, remote: SocketAddr, payload: &[u8]) {
+        let s = if local.port() == 4500 {
+            &self.udp4500
+        } else {
+            &self.udp500
+        };
+        if let Err(e) = s.send_to(payload, remote).await {
+            log(&format!("send to {remote} failed: {e}"));
+        }
+    }
+
+    async fn send_esp(&self, dest: EspDest, bytes: &[u8]) -> std::io::Result<()> {
+        match dest {
+            EspDest::Udp(to) => self.udp4500.send_to(bytes, to).await.map(|_| ()),
+            EspDest::Raw(ip) => self
+                .raw
+                .send_to(bytes, pix_gateway::gateway::io::raw_destination(ip))
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    fn spawn_tcp(
+        &mut self,
+        conn: ConnKey,
+        to: SocketAddr,
+    ) -> mpsc::UnboundedSender<Option<Vec<u8>>> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
+        let back = self.aaa_in.clone();
+        tokio::spawn(async move {
+            let s =
+                tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(to))
+                    .await;
+            let Ok(Ok(mut s)) = s else {
+                let _ = back.send(AaaIn::Closed(conn.clone())).await;
+                return;
+            };
+            let mut buf = vec![0u8; 4096];
+            loop {
+                tokio::select! {
+                    w = rx.recv() => match w {
+                        Some(Some(bytes)) => if s.write_all(&bytes).await.is_err() { break },
+                        _ => break,
+                    },
+                    r = s.read(&mut buf) => match r {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let _ = back.send(AaaIn::Data(conn.clone(), buf.get(..n).unwrap_or_default().to_vec())).await;
+                        }
+                    },
+                }
+            }
+            let _ = back.send(AaaIn::Closed(conn.clone())).await;
+        });
+        tx
+    }
+
+    /// Does what `handle` answered for a data-plane packet whose buffer is `buf`.
+    async fn deliver(&self, h: Handled<'_>, buf: &[u8]) -> Option<ike_sm::SaId> {
+        match h {
+            Handled::ToInside(r) => {
+                if let Some(inner) = buf.get(r) {
+                    if let Err(e) = self.tun.send(inner).await {
+                        log(&format!("write to the inside TUN failed: {e}"));
+                    }
+                }
+                None
+            }
+            Handled::ToOutside { dest, datagram, sa } => {
+                self.send_esp(dest, datagram).await.err().map(|_| sa)
+            }
+            Handled::Done | Handled::Answer(_) => None,
+        }
+    }
+}
+
+/// Does everything the core asked for.
+async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
+    let mut keylog = Vec::new();
+    while let Some(o) = gw.poll_output() {
+        match o {
+            Output::Udp {
+                local,
+                remote,
+                payload,
+            } => io.send_udp(local, remote, &payload).await,
+            Output::AaaDatagram { to, payload } => {
+                if let Err(e) = io.aaa_udp.send_to(&payload, to).await {
+                    log(&format!("RADIUS send to {to} failed: {e}"));
+                }
+            }
+            Output::AaaStream {
+                group,
+                conn,
+                to,
+                payload,
+            } => {
+                let key = (group, conn);
+                let tx = match io.aaa_conns.get(&key) {
+                    Some(tx) => tx.clone(),
+                    None => {
+                        let tx = io.spawn_tcp(key.clone(), to);
+                        io.aaa_conns.insert(key, tx.clone());
+                        tx
+                    }
+                };
+                let _ = tx.send(Some(payload));
+            }
+            Output::AaaClose { group, conn } => {
+                if let Some(tx) = io.aaa_conns.remove(&(group, conn)) {
+                    let _ = tx.send(None);
+                }
+            }
+            Output::Log(r) => emit(&r),
+            Output::Keylog(line) => keylog.push(line),
+            Output::Debug(kind, line) => {
+                // Only produced while someone reads them (`--debug`, `debug crypto ...`).
+                let _ = shared.debug.try_send((kind, line));
+            }
+        }
+    }
+    if !keylog.is_empty() {
+        if let Some(f) = &shared.keylog {
+            let mut f = f.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for l in &keylog {
+                let _ = writeln!(f, "{}", l.as_str());
+            }
+            let _ = f.flush();
+        }
+    }
+}
+
+/// One shard: its core and its sockets, until shutdown.
+#[allow(clippy::too_many_lines)]
+async fn shard(
+    index: u8,
+    mut gw: Gateway,
+    mut io: Io,
+    mut cmds: mpsc::Receiver<ShardCmd>,
+    mut handoff: mpsc::Receiver<Handoff>,
+    mut aaa_rx: mpsc::Receiver<AaaIn>,
+    shared: Arc<Shared>,
+) {
+    use rand::SeedableRng as _;
+    let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
+    let n = shared.count;
+    let outside = shared.outside;
+    let local500 = SocketAddr::new(outside.into(), 500);
+    let local4500 = SocketAddr::new(outside.into(), 4500);
+    let mut b500 = vec![0u8; 65_536];
+    let mut b4500 = vec![0u8; 65_536];
+    let mut braw = vec![0u8; 65_536];
+    let mut btun = vec![0u8; 65_536];
+    let mut baaa = vec![0u8; 4096];
+    loop {
+        let deadline = gw
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let mut failed = None;
+        tokio::select! {
+            r = io.udp500.recv_from(&mut b500) => {
+                if let Ok((len, from)) = r {
+                    let d = b500.get_mut(..len).unwrap_or_default();
+                    match route::udp(n, 500, d) {
+                        route::Route::Shard(o) if o != index => shared.hand(o, Handoff::Udp { local: local500, remote: from, payload: d.to_vec() }),
+                        _ => { let _ = gw.handle(Instant::now(), Input::Udp { local: local500, remote: from, payload: d }, &mut rng); }
+                    }
+                }
+            }
+            r = io.udp4500.recv_from(&mut b4500) => {
+                if let Ok((len, from)) = r {
+                    let d = b4500.get_mut(..len).unwrap_or_default();
+                    match route::udp(n, 4500, d) {
+                        route::Route::Shard(o) if o != index => shared.hand(o, Handoff::Udp { local: local4500, remote: from, payload: d.to_vec() }),
+                        _ => {
+                            let h = gw.handle(Instant::now(), Input::Udp { local: local4500, remote: from, payload: d }, &mut rng);
+                            failed = io.deliver(h, b4500.get(..len).unwrap_or_default()).await;
+                        }
+                    }
+                }
+            }
+            r = io.raw.recv_from(&mut braw) => {
+                if let Ok((len, _)) = r {
+                    let p = braw.get_mut(..len).unwrap_or_default();
+                    match route::raw(n, p) {
+                        route::Route::Shard(o) if o != index => shared.hand(o, Handoff::Raw(p.to_vec())),
+                        _ => {
+                            let h = gw.handle(Instant::now(), Input::RawEsp { packet: p }, &mut rng);
+                            failed = io.deliver(h, braw.get(..len).unwrap_or_default()).await;
+                        }
+                    }
+                }
+            }
+            r = io.tun.recv(&mut btun) => {
+                if let Ok(len) = r {
+                    let p = btun.get_mut(..len).unwrap_or_default();
+                    let owner = route::inside_destination(p).and_then(|d| gw.owner_shard(d));
+                    match owner {
+                        Some(o) if o != index => shared.hand(o, Handoff::Inside(p.to_vec())),
+                        _ => {
+                            let h = gw.handle(Instant::now(), Input::Inside { packet: p }, &mut rng);
+                            failed = io.deliver(h, &[]).await;
+                        }
+                    }
+                }
+            }
+            Some(h) = handoff.recv() => {
+                let now = Instant::now();
+                match h {
+                    Handoff::Udp { local, remote, mut payload } => {
+                        let h = gw.handle(now, Input::Udp { local, remote, payload: &mut payload }, &mut rng);
+                        failed = io.deliver(h, &payload).await;
+                    }
+                    Handoff::Raw(mut p) => {
+                        let h = gw.handle(now, Input::RawEsp { packet: &mut p }, &mut rng);
+                        failed = io.deliver(h, &p).await;
+                    }
+                    Handoff::Inside(mut p) => {
+                        let h = gw.handle(now, Input::Inside { packet: &mut p }, &mut rng);
+                        failed = io.deliver(h, &[]).await;
+                    }
+                }
+            }
+            r = io.aaa_udp.recv_from(&mut baaa) => {
+                if let Ok((len, from)) = r {
+                    let d = baaa.get(..len).unwrap_or_default();
+                    let _ = gw.handle(Instant::now(), Input::AaaDatagram { from, payload: d }, &mut rng);
+                }
+            }
+            Some(m) = aaa_rx.recv() => {
+                let now = Instant::now();
+                match m {
+                    AaaIn::Data((group, conn), b) => {
+                        let _ = gw.handle(now, Input::AaaStream { group: &group, conn, bytes: &b }, &mut rng);
+                    }
+                    AaaIn::Closed((group, conn)) => {
+                        io.aaa_conns.remove(&(group.clone(), conn));
+                        let _ = gw.handle(now, Input::AaaStreamClosed { group: &group, conn }, &mut rng);
+                    }
+                }
+            }
+            Some(c) = cmds.recv() => {
+                let now = Instant::now();
+                match c {
+                    ShardCmd::Snapshot(show, reply) => { let _ = reply.send(gw.snapshot(now, show.as_ref())); }
+                    ShardCmd::Clear(peer, reply) => { let _ = reply.send(gw.clear(now, peer, &mut rng)); }
+                    ShardCmd::Debug(kinds) => gw.set_debug(&kinds),
+                    ShardCmd::Shutdown(reply) => {
+                        let _ = gw.handle(now, Input::Shutdown, &mut rng);
+                        flush(&mut gw, &mut io, &shared).await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {
+                gw.handle_timeout(Instant::now(), &mut rng);
+            }
+        }
+        if let Some(sa) = failed {
+            let _ = gw.handle(Instant::now(), Input::SendFailed { sa }, &mut rng);
+        }
+        flush(&mut gw, &mut io, &shared).await;
+    }
+}
+
+/// The main thread's handle on one shard.
+struct ShardHandle {
+    cmds: mpsc::Sender<ShardCmd>,
+}
+
+/// Asks every shard for its snapshot and renders the whole gateway.
+async fn whole(shards: &[ShardHandle], info: &view::Info, show: Option<&view::Show>) -> view::Whole {
+    let mut parts = Vec::with_capacity(shards.len());
+    for s in shards {
+        let (tx, rx) = oneshot::channel();
+        if s.cmds.send(ShardCmd::Snapshot(show.cloned(), tx)).await.is_ok() {
+            if let Ok(p) = rx.await {
+                parts.push(p);
+            }
+        }
+    }
+    view::Whole {
+        info: info.clone(),
+        shards: parts,
+    }
+}
+
+/// Answers a control command for the whole gateway.
+async fn command(shards: &[ShardHandle], info: &view::Info, line: &str) -> String {
+    match view::Command::parse(line) {
+        view::Command::Show(what) => whole(shards, info, Some(&what))
+            .await
+            .show(Instant::now(), &what),
+        view::Command::Clear(peer) => {
+            let mut n = 0usize;
+            for s in shards {
+                let (tx, rx) = oneshot::channel();
+                if s.cmds.send(ShardCmd::Clear(peer, tx)).await.is_ok() {
+                    n = n.saturating_add(rx.await.unwrap_or(0));
+                }
+            }
+            view::cleared(n, peer)
+        }
+        view::Command::Invalid(answer) => answer,
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
+    let Start {
+        plans,
+        outside,
+        config_name,
+        guard: guard_limits,
+        workers,
+    } = start;
+    let now = Instant::now();
+    let count = workers;
+    let reuse = count > 1;
+    let tuns = tokio_tun::Tun::builder()
+        .name(&args.inside_tun)
+        .mtu(1400)
+        .queues(usize::from(count))
+        .up()
+        .build()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create TUN device {}: {e} (needs root or CAP_NET_ADMIN and /dev/net/tun)",
+                args.inside_tun
+            )
+        })?;
+    if tuns.len() != usize::from(count) {
+        anyhow::bail!(
+            "TUN device {}: {} queue(s) opened, {count} wanted",
+            args.inside_tun,
+            tuns.len()
+        );
+    }
+    let Some(first) = plans.first() else {
+        anyhow::bail!("no worker");
+    };
+    if !args.no_routes {
+        add_routes(&args.inside_tun, &first.pools)?;
+    }
+    let permit_ipsec = first.permit_ipsec;
+    let keylog = match &args.keylog {
+        Some(p) => {
+            let f = super::keylog_file::open(p)?;
+            log(&format!(
+                "WARNING: --keylog {} is ON: every IKE and ESP key is written there; anyone with the file decrypts the traffic",
+                p.display()
+            ));
+            Some(Mutex::new(f))
+        }
+        None => None,
+    };
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControlMsg>(64);
+    let control_path = control::path(args.control.clone());
+    let control_slots = Arc::new(Mutex::new(control::Slots::new(control::MAX_CONNS)));
+    let metrics_slots = Arc::new(Mutex::new(control::Slots::new(METRICS_MAX_CONNS)));
+    let control_bound = control::listen(&control_path, ctl_tx, control_slots.clone())?;
+    let (metrics_tx, mut metrics_rx) = mpsc::channel::<oneshot::Sender<String>>(16);
+    if let Some(addr) = args.metrics {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
+        log(&format!("metrics on http://{addr}/metrics"));
+        tokio::spawn(serve_metrics(l, metrics_tx, metrics_slots.clone()));
+    }
+    log(if permit_ipsec {
+        "sysopt connection permit-ipsec: tunnelled traffic bypasses the interface ACLs"
+    } else {
+        "no sysopt connection permit-ipsec: tunnelled traffic is checked by the outside ACL"
+    });
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let stderr_debug = debug_kinds(&args.debug);
+    let throttle = guard::SharedThrottle::new(guard_limits.xauth.clone());
+    let (debug_tx, mut debug_rx) = mpsc::channel::<(DebugKind, String)>(65_536);
+    let mut handoff_tx = Vec::new();
+    let mut handoff_rx = Vec::new();
+    for _ in 0..count {
+        let (tx, rx) = mpsc::channel(HANDOFF_QUEUE);
+        handoff_tx.push(tx);
+        handoff_rx.push(rx);
+    }
+    let shared = Arc::new(Shared {
+        count,
+        handoff: handoff_tx,
+        handoff_dropped: std::sync::atomic::AtomicU64::new(0),
+        handed: std::sync::atomic::AtomicU64::new(0),
+        keylog,
+        debug: debug_tx,
+        outside,
+    });
+    let cores = pix_gateway::gateway::Gateway::shards(
+        plans,
+        &Settings {
+            outside_addr: outside,
+            config_name,
+            epoch_at_start: epoch,
+            guard: guard_limits,
+            shared_throttle: Some(throttle),
+            shard: 0,
+        },
+        now,
+    );
+    let info = cores
+        .first()
+        .map(|g| g.info().clone())
+        .context("no shard")?;
+    let mut handles = Vec::new();
+    let mut tasks = Vec::new();
+    for ((mut gw, tun), hrx) in cores.into_iter().zip(tuns).zip(handoff_rx) {
+        let index = gw.shard();
+        gw.set_keylog(shared.keylog.is_some());
+        gw.set_debug(&stderr_debug);
+        let (aaa_tx, aaa_rx) = mpsc::channel::<AaaIn>(256);
+        let io = Io {
+            udp500: bind_udp(SocketAddr::new(outside.into(), 500), reuse)?,
+            udp4500: bind_udp(SocketAddr::new(outside.into(), 4500), reuse)?,
+            raw: raw_esp(outside, index, count)?,
+            tun,
+            aaa_udp: bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0), false)?,
+            aaa_conns: HashMap::new(),
+            aaa_in: aaa_tx,
+        };
+        let (ctx, crx) = mpsc::channel(64);
+        handles.push(ShardHandle { cmds: ctx });
+        tasks.push(tokio::spawn(shard(
+            index,
+            gw,
+            io,
+            crx,
+            hrx,
+            aaa_rx,
+            shared.clone(),
+        )));
+    }
+    let mut subscribers: Vec<(Vec<DebugKind>, mpsc::Sender<String>)> = Vec::new();
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    log(&format!(
+        "{} up: IKE on {outside}:500 and :4500, raw ESP, inside TUN {}, control {}, {count} worker(s)",
+        info.hostname,
+        args.inside_tun,
+        control_path.display()
+    ));
+    let mut wanted = stderr_debug.clone();
+    let why = loop {
+        tokio::select! {
+            Some((kind, line)) = debug_rx.recv() => {
+                if stderr_debug.contains(&kind) {
+                    eprintln!("{line}");
+                }
+                subscribers.retain(|(kinds, tx)| {
+                    if !kinds.contains(&kind) {
+                        return !tx.is_closed();
+                    }
+                    !matches!(
+                        tx.try_send(line.clone()),
+                        Err(mpsc::error::TrySendError::Closed(_))
+                    )
+                });
+            }
+            Some(reply) = metrics_rx.recv() => {
+                let mut text = whole(&handles, &info, None).await.metrics_text();
+                handoff_metrics(&shared, &mut text);
+                listener_metrics(&control_slots, &metrics_slots, &mut text);
+                let _ = reply.send(text);
+            }
+            Some(m) = ctl_rx.recv() => {
+                match m {
+                    ControlMsg::Command(line, reply) => {
+                        let _ = reply.send(command(&handles, &info, &line).await);
+                    }
+                    ControlMsg::Subscribe(kinds, tx) => subscribers.push((kinds, tx)),
+                }
+            }
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = sigint.recv() => break "SIGINT",
+            _ = sigterm.recv() => break "SIGTERM",
+        }
+        // Debug lines are built only while someone reads them (`--debug`, or a control
+        // client in `debug crypto ...`): the PIX with `no debug` formats nothing.
+        subscribers.retain(|(_, tx)| !tx.is_closed());
+        let mut now_wanted = stderr_debug.clone();
+        for (kinds, _) in &subscribers {
+            for k in kinds {
+                if !now_wanted.contains(k) {
+                    now_wanted.push(*k);
+                }
+            }
+        }
+        if now_wanted != wanted {
+            wanted = now_wanted;
+            for s in &handles {
+                let _ = s.cmds.send(ShardCmd::Debug(wanted.clone())).await;
+            }
+        }
+    };
+    log(&format!("{why}: stopping every worker"));
+    for s in &handles {
+        let (tx, rx) = oneshot::channel();
+        if s.cmds.send(ShardCmd::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    drop(control_bound); // removes the socket
+    Ok(())
+}
+
+/// Metrics connections served at once (see [`control::Slots`]).
+const METRICS_MAX_CONNS: usize = 16;
+/// Longest metrics request read.
+const METRICS_MAX_REQUEST: usize = 8192;
+/// Time for a whole metrics connection: request, answer and write.
+const METRICS_TIME: Duration = Duration::from_secs(5);
+
+fn handoff_metrics(shared: &Shared, out: &mut String) {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+    let _ = writeln!(out, "# HELP pix_handoff_total Packets read by one worker and handed to the worker that owns them.\n# TYPE pix_handoff_total counter");
+    let _ = writeln!(out, "pix_handoff_total {}", shared.handed.load(Relaxed));
+    let _ = writeln!(out, "# HELP pix_handoff_dropped_total Packets dropped because the owning worker's queue was full.\n# TYPE pix_handoff_dropped_total counter");
+    let _ = writeln!(out, "pix_handoff_dropped_total {}", shared.handoff_dropped.load(Relaxed));
+    let _ = writeln!(out, "# HELP pix_workers Worker threads (shards of the gateway core).\n# TYPE pix_workers gauge");
+    let _ = writeln!(out, "pix_workers {}", shared.count);
+}
+fn listener_metrics(
+    control: &Mutex<control::Slots>,
+    metrics: &Mutex<control::Slots>,
+    out: &mut String,
+) {
+    out.push_str(control::METRICS_HELP);
+    control::lock(control).metrics("control", out);
+    control::lock(metrics).metrics("metrics", out);
+}
+
+/// A minimal HTTP/1.0 responder for `GET /metrics` (anything else: 404). At most
+/// [`METRICS_MAX_CONNS`] connections at once (a new one evicts the oldest that has not
+/// sent its request yet, or is closed at once when all are answering); a request is read
+/// up to 8 KiB, and the whole connection (request, answer, write) gets 5 s. The text
+/// comes from the event loop.
+async fn serve_metrics(
+    l: tokio::net::TcpListener,
+    ask: mpsc::Sender<tokio::sync::oneshot::Sender<String>>,
+    slots: Arc<Mutex<control::Slots>>,
+) {
+    let lock = control::lock;
+    loop {
+        let mut s = match l.accept().await {
+            Ok((s, _)) => s,
+            Err(_) => {
+                // out of file descriptors and the like: do not spin
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let admitted = lock(&slots).admit();
+        let Some((id, evicted)) = admitted else {
+            continue; // dropped: closed at once
+        };
+        let ask = ask.clone();
+        let slots = slots.clone();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + METRICS_TIME;
+            let mut buf = vec![0u8; METRICS_MAX_REQUEST];
+            let mut n = 0usize;
+            let read = async {
+                while n < buf.len() {
+                    match s.read(buf.get_mut(n..).unwrap_or_default()).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => {
+                            n = n.saturating_add(k);
+                            if buf
+                                .get(..n)
+                                .is_some_and(|b| b.windows(4).any(|w| w == b"\r\n\r\n"))
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+            };
+            let read = tokio::select! {
+                _ = evicted => return, // a newer connection has our slot
+                r = tokio::time::timeout_at(deadline, read) => r,
+            };
+            if read.is_err() {
+                lock(&slots).done(id, control::Outcome::TimedOut);
+                return;
+            }
+            if !lock(&slots).busy(id) {
+                return;
+            }
+            let head = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
+            drop(buf);
+            let respond = async {
+                let ok = head.starts_with("GET /metrics ") || head.starts_with("GET /metrics?");
+                let body = if ok {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    if ask.send(tx).await.is_err() {
+                        return;
+                    }
+                    rx.await.unwrap_or_default()
+                } else {
+                    "not found: try /metrics\n".to_string()
+                };
+                let status = if ok { "200 OK" } else { "404 Not Found" };
+                let resp = format!(
+                    "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
+            };
+            let how = match tokio::time::timeout_at(deadline, respond).await {
+                Ok(()) => control::Outcome::Served,
+                Err(_) => control::Outcome::TimedOut,
+            };
+            lock(&slots).done(id, how);
+        });
+        // Let the connection just evicted (if any) close before the next accept: on this
+        // one-thread runtime a burst of accepts would otherwise hold every evicted
+        // socket open until the burst ends.
+        tokio::task::yield_now().await;
+    }
+}
