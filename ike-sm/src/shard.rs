@@ -1,37 +1,5 @@
 //! [`Shard`]: which of N endpoints (one per worker thread of a gateway) owns an SA, as
 //! the wire says it.
-//!
-//! A gateway that runs N endpoints side by side, each with its own IKE and ESP SAs, must
-//! send every datagram to the endpoint that owns its SA without a shared table on the
-//! per-packet path. The wire already carries a value the owner chose itself: the
-//! responder cookie of every ISAKMP message after the first, and the SPI of every ESP
-//! packet (our inbound SPI). An endpoint on shard `index` of `count` chooses them so that
-//!
-//! * `cookie[0] % count == index` for every cookie it chooses (the responder cookie of
-//!   the SAs it answers, and the initiator cookie of the SAs it starts), and
-//! * `(spi >> 24) as u8 % count == index` for every inbound SPI,
-//!
-//! and a dispatcher reads the owner back with [`Shard::of_cookie`] and [`Shard::of_spi`].
-//! (A first message, with a zero responder cookie, belongs to no shard yet: the
-//! dispatcher picks one, e.g. by a hash of the peer's address.)
-//!
-//! Only the first byte is constrained: it is drawn uniformly among the byte values of
-//! the shard (rejection sampling, no modulo bias) and every other byte stays uniformly
-//! random, so a cookie keeps 64 - log2(count) bits an attacker cannot guess, and an SPI
-//! 32 - log2(count). The sole shard ([`Shard::SOLE`], the default) draws exactly as an
-//! endpoint without shards always did: the same random bytes give the same cookies and
-//! SPIs.
-//!
-//! ```
-//! use ike_sm::Shard;
-//!
-//! let s = Shard::new(2, 3).unwrap();
-//! assert!(Shard::new(3, 3).is_err());
-//! assert_eq!(Shard::of_spi(3, 0x0512_3456), 2); // 0x05 % 3
-//! assert!(s.owns_spi(0x0512_3456));
-//! assert_eq!(Shard::of_cookie(3, &[0x08, 0, 0, 0, 0, 0, 0, 1]), 2);
-//! assert_eq!(Shard::SOLE.count(), 1);
-//! ```
 
 use crate::SmError;
 use rand_core::CryptoRng;
@@ -42,7 +10,39 @@ use rand_core::CryptoRng;
 const MAX_DRAWS: usize = 16;
 
 /// One shard of `count`: the endpoint that owns the cookies and SPIs whose first byte is
-/// `index` modulo `count`. See the [module documentation](self).
+/// `index` modulo `count`.
+///
+/// A gateway that runs N endpoints side by side, each with its own IKE and ESP SAs, must
+/// send every datagram to the endpoint that owns its SA without a shared table on the
+/// per-packet path. The wire already carries a value the owner chose itself: the
+/// responder cookie of every ISAKMP message after the first, and the SPI of every ESP
+/// packet (our inbound SPI). An endpoint on shard `index` of `count` chooses them so that
+///
+/// * `cookie[0] % count == index` for every cookie it chooses (the responder cookie of
+///   the SAs it answers, and the initiator cookie of the SAs it starts), and
+/// * `(spi >> 24) as u8 % count == index` for every inbound SPI,
+///
+/// and a dispatcher reads the owner back with [`Shard::of_cookie`] and [`Shard::of_spi`].
+/// (A first message, with a zero responder cookie, belongs to no shard yet: the
+/// dispatcher picks one, e.g. by a hash of the peer's address.)
+///
+/// Only the first byte is constrained: it is drawn uniformly among the byte values of
+/// the shard (rejection sampling, no modulo bias) and every other byte stays uniformly
+/// random, so a cookie keeps 64 - log2(count) bits an attacker cannot guess, and an SPI
+/// 32 - log2(count). The sole shard ([`Shard::SOLE`], the default) draws exactly as an
+/// endpoint without shards always did: the same random bytes give the same cookies and
+/// SPIs.
+///
+/// ```
+/// use ike_sm::Shard;
+///
+/// let s = Shard::new(2, 3).unwrap();
+/// assert!(Shard::new(3, 3).is_err());
+/// assert_eq!(Shard::of_spi(3, 0x0512_3456), 2); // 0x05 % 3
+/// assert!(s.owns_spi(0x0512_3456));
+/// assert_eq!(Shard::of_cookie(3, &[0x08, 0, 0, 0, 0, 0, 0, 1]), 2);
+/// assert_eq!(Shard::SOLE.count(), 1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shard {
     index: u8,
