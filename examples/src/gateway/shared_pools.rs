@@ -36,7 +36,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, TryLockError};
 
 use ike_sm::Shard;
 use modecfg::{AaaAddress, Lease, LeaseStore, ModeCfgError, Pools};
@@ -122,9 +122,15 @@ pub struct SharedPools {
 
 impl std::fmt::Debug for SharedPools {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never waits for the lock: a Debug inside `with_pools` must not deadlock.
+        let in_use = match self.inner.pools.try_lock() {
+            Ok(p) => Some(p.total_in_use()),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner().total_in_use()),
+            Err(TryLockError::WouldBlock) => None,
+        };
         f.debug_struct("SharedPools")
             .field("pools", &self.inner.slots.len())
-            .field("in_use", &self.total_in_use())
+            .field("in_use", &in_use)
             .finish_non_exhaustive()
     }
 }
@@ -168,7 +174,8 @@ impl SharedPools {
         self.inner.owner(addr)
     }
 
-    /// Calls `f` with the pools as they are now, under their lock (keep `f` short).
+    /// Calls `f` with the pools as they are now, under their lock: keep `f` short, and
+    /// lease nothing through a handle inside it (the lock is not reentrant).
     pub fn with_pools<T>(&self, f: impl FnOnce(&Pools) -> T) -> T {
         f(&self.inner.lock())
     }
@@ -461,6 +468,11 @@ mod tests {
         let r = std::thread::spawn(move || p.with_pools(|_| panic!("a panic under the lock")));
         assert!(r.join().is_err());
         assert!(pools.inner.pools.is_poisoned());
+        assert!(
+            format!("{pools:?}").contains("in_use: Some(0)"),
+            "{pools:?}"
+        );
+        pools.with_pools(|_| assert!(format!("{pools:?}").contains("in_use: None")));
         let mut h = pools.handle(Shard::new(1, 2).unwrap());
         let l = h.allocate(&names(), "u").unwrap();
         assert_eq!(pools.owner(l.addr()), Some(1));
