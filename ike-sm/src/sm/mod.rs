@@ -50,6 +50,10 @@ pub struct Endpoint {
     pub(crate) pools: Leases,
     /// Which shard's cookies and inbound SPIs this endpoint chooses ([`Endpoint::set_shard`]).
     pub(crate) shard: crate::Shard,
+    /// The inbound SPIs of every child SA of every IKE SA (kept by [`Endpoint::event`]
+    /// from the `ChildSa` and `ChildDeleted` events, which every path that makes or ends
+    /// a child SA reports), so that a fresh SPI is never one in use.
+    pub(crate) spis_in: BTreeSet<u32>,
     /// Boxed: an SA is taken out of the map while a datagram is processed, and moving a
     /// pointer is cheaper than moving the whole state.
     pub(crate) sas: BTreeMap<SaId, Box<IkeSa>>,
@@ -222,6 +226,7 @@ impl Endpoint {
             config,
             pools,
             shard: crate::Shard::SOLE,
+            spis_in: BTreeSet::new(),
             sas: BTreeMap::new(),
             by_cookies: BTreeMap::new(),
             half_open: admission::Admission::default(),
@@ -451,6 +456,16 @@ impl Endpoint {
     }
 
     pub(crate) fn event(&mut self, e: Event) {
+        // Before the queue bound: the set must follow every child SA, reported or not.
+        match &e {
+            Event::ChildSa(c) => {
+                self.spis_in.insert(c.spi_in);
+            }
+            Event::ChildDeleted { spi_in, .. } => {
+                self.spis_in.remove(spi_in);
+            }
+            _ => {}
+        }
         if self.events.len() < MAX_QUEUE {
             self.events.push_back(e);
         }
@@ -1123,12 +1138,15 @@ impl Endpoint {
     }
 
     /// An inbound SPI of this endpoint's shard: not reserved (RFC 4303 section 2.1: 1 to
-    /// 255 are reserved, 0 is never sent) and not the inbound SPI of another child SA of
-    /// `sa` or of a Quick Mode in flight on it.
+    /// 255 are reserved, 0 is never sent), not the inbound SPI of a child SA of any IKE
+    /// SA, nor of a Quick Mode in flight on `sa`. (A Quick Mode in flight on another IKE
+    /// SA is not looked for: that would be a pass over every SA per Quick Mode, for a
+    /// collision of two fresh draws within one exchange's time.)
     pub(crate) fn fresh_spi<R: CryptoRng + ?Sized>(&self, sa: &IkeSa, rng: &mut R) -> u32 {
         let mut spi = self.shard.random_spi(rng);
         for _ in 0..MAX_FRESH_DRAWS {
-            let taken = sa.children.iter().any(|c| c.0 == spi)
+            let taken = self.spis_in.contains(&spi)
+                || sa.children.iter().any(|c| c.0 == spi)
                 || sa.quick.values().any(|q| q.spi_in == spi);
             if spi >= 256 && !taken {
                 break;
@@ -1153,4 +1171,75 @@ pub(crate) fn random_bytes<R: CryptoRng + ?Sized, const N: usize>(rng: &mut R) -
     let mut b = [0u8; N];
     rng.fill_bytes(&mut b);
     b
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+    use super::*;
+    use crate::config::{Phase1Mode, Selector, TrafficSelector};
+    use crate::crypto::secret::Secret;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn child(spi_in: u32) -> Event {
+        let sel = TrafficSelector::new(Selector::Addr(core::net::Ipv4Addr::LOCALHOST));
+        let a: SocketAddr = "192.0.2.1:500".parse().unwrap();
+        Event::ChildSa(Box::new(crate::ChildSa {
+            ike_sa: SaId(2),
+            message_id: 1,
+            spi_in,
+            spi_out: 0x1234_5678,
+            protocol: 3,
+            esp_transform: 3,
+            key_bits: None,
+            auth_alg: 2,
+            encapsulation: 1,
+            enc_key_in: Secret::from_slice(&[1; 24]),
+            auth_key_in: Secret::from_slice(&[2; 20]),
+            enc_key_out: Secret::from_slice(&[3; 24]),
+            auth_key_out: Secret::from_slice(&[4; 20]),
+            local_selector: sel,
+            remote_selector: sel,
+            life_secs: 28_800,
+            life_kb: 0,
+            local: a,
+            remote: a,
+            natt_ports: None,
+            peer_original_addr: None,
+            assigned_address: None,
+        }))
+    }
+
+    /// A fresh inbound SPI is never the inbound SPI of a child SA of another IKE SA (the
+    /// same generator state would give it), and is free again once that child is gone.
+    #[test]
+    fn a_fresh_spi_is_never_one_in_use() {
+        let mut ep = Endpoint::new(crate::presets::client(), modecfg::Pools::new());
+        let shard = crate::Shard::new(1, 3).unwrap();
+        ep.set_shard(shard);
+        let a: SocketAddr = "192.0.2.1:500".parse().unwrap();
+        let sa = IkeSa::new(
+            SaId(1),
+            Role::Initiator,
+            Phase1Mode::Main,
+            (a, a),
+            ([1; 8], [0; 8]),
+            Instant::now(),
+            P1State::Dead,
+        );
+        let draw = |ep: &Endpoint| ep.fresh_spi(&sa, &mut StdRng::seed_from_u64(3));
+        let first = draw(&ep);
+        assert!(shard.owns_spi(first) && first >= 256);
+        ep.event(child(first));
+        let second = draw(&ep);
+        assert_ne!(second, first);
+        assert!(shard.owns_spi(second) && second >= 256);
+        ep.event(Event::ChildDeleted {
+            sa: SaId(2),
+            spi_in: first,
+        });
+        assert_eq!(draw(&ep), first);
+        assert!(ep.spis_in.is_empty());
+    }
 }
