@@ -374,7 +374,8 @@ fn sigterm_deletes_sas_and_the_client_sees_it() {
     let (p, _) = connect_vpnc(&mut lab, &ns, "vpnc", &conf, "10.89.129.200");
     lab.proc(gw).stop(Duration::from_secs(10));
     let log = lab.proc(gw).log_text();
-    assert!(log.contains("SIGTERM: deleting 1 IKE SA(s)"), "{log}");
+    assert!(log.contains("SIGTERM: stopping"), "{log}");
+    assert!(log.contains("deleting 1 IKE SA(s)"), "{log}");
     assert!(log.contains("stopped; 0 address(es) still leased"), "{log}");
     // vpnc leaves when it gets the gateway's DELETE
     let gone = wait_for(Duration::from_secs(10), || !lab.proc(p).alive());

@@ -224,7 +224,8 @@ fn run_without_options_is_the_demo_and_stops_on_sigint() {
     let done = wait_for(Duration::from_secs(10), || !lab.proc(p).alive());
     let log = lab.proc(p).log_text();
     assert!(done, "{log}");
-    assert!(log.contains("SIGINT: deleting 0 IKE SA(s)"), "{log}");
+    assert!(log.contains("SIGINT: stopping"), "{log}");
+    assert!(log.contains("deleting 0 IKE SA(s)"), "{log}");
     assert!(log.contains("stopped; 0 address(es) still leased"), "{log}");
     assert!(
         !std::path::Path::new("/run/pix-gateway.sock").exists(),

@@ -20,6 +20,7 @@ mod ownership_tests;
 pub mod policy;
 pub mod route;
 pub mod setup;
+pub mod shared_pools;
 pub mod show;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -228,6 +229,8 @@ pub struct Gateway {
     seen_refusals: u64,
     /// The encapsulation buffer ([`Handled::ToOutside`]).
     scratch: Vec<u8>,
+    /// The pools shared with the other shards (`None`: the endpoint's own).
+    shared_pools: Option<shared_pools::SharedPools>,
     /// This core's shard number.
     shard: u8,
 }
@@ -332,7 +335,27 @@ impl Gateway {
     /// A gateway core from a plan (the configuration mapped by [`setup`]) at `now`.
     #[must_use]
     pub fn new(plan: setup::Plan, settings: Settings, now: Instant) -> Self {
+        Self::with_pools(plan, settings, now, None)
+    }
+
+    /// A core whose endpoint leases from `shared` (as shard `settings.shard` of
+    /// `count`), or from the plan's own pools.
+    fn with_pools(
+        mut plan: setup::Plan,
+        settings: Settings,
+        now: Instant,
+        shared: Option<(shared_pools::SharedPools, ike_sm::Shard)>,
+    ) -> Self {
         let outside_addr = settings.outside_addr;
+        let pools = std::mem::take(&mut plan.pools);
+        let (ike, shared_pools) = match shared {
+            Some((sp, shard)) => {
+                let mut ike = Endpoint::with_lease_store(plan.ike, Box::new(sp.handle(shard)));
+                ike.set_shard(shard);
+                (ike, Some(sp))
+            }
+            None => (Endpoint::new(plan.ike, pools), None),
+        };
         let mut local = xauth::LocalUsers::new();
         for (n, sec, p) in &plan.local_users {
             let _ = local.add(
@@ -365,7 +388,7 @@ impl Gateway {
             None => guard::Guard::new(settings.guard),
         };
         Gateway {
-            ike: Endpoint::new(plan.ike, plan.pools),
+            ike,
             data: DataPlane::new(),
             sessions: BTreeMap::new(),
             aaa,
@@ -396,6 +419,7 @@ impl Gateway {
             seen_refusals: 0,
             scratch: vec![0; SCRATCH],
             shard: settings.shard,
+            shared_pools,
         }
     }
 
@@ -403,19 +427,39 @@ impl Gateway {
     /// same configuration), shard `i` numbered `i`. They share the Xauth throttle given
     /// in `settings` (or one made here) and the address pools.
     #[must_use]
-    pub fn shards(plans: Vec<setup::Plan>, settings: &Settings, now: Instant) -> Vec<Gateway> {
+    pub fn shards(mut plans: Vec<setup::Plan>, settings: &Settings, now: Instant) -> Vec<Gateway> {
+        let count = u8::try_from(plans.len()).unwrap_or(u8::MAX);
+        if count <= 1 {
+            return plans
+                .into_iter()
+                .map(|p| Gateway::new(p, settings.clone(), now))
+                .collect();
+        }
         let throttle = settings
             .shared_throttle
             .clone()
             .unwrap_or_else(|| guard::SharedThrottle::new(settings.guard.xauth.clone()));
+        let pools = plans
+            .first_mut()
+            .map(|p| std::mem::take(&mut p.pools))
+            .unwrap_or_default();
+        let shared = shared_pools::SharedPools::new(pools);
         plans
             .into_iter()
+            .take(usize::from(count))
             .enumerate()
-            .map(|(i, plan)| {
+            .filter_map(|(i, plan)| {
+                let index = u8::try_from(i).ok()?;
+                let shard = ike_sm::Shard::new(index, count).ok()?;
                 let mut s = settings.clone();
-                s.shard = u8::try_from(i).unwrap_or(u8::MAX);
+                s.shard = index;
                 s.shared_throttle = Some(throttle.clone());
-                Gateway::new(plan, s, now)
+                Some(Gateway::with_pools(
+                    plan,
+                    s,
+                    now,
+                    Some((shared.clone(), shard)),
+                ))
             })
             .collect()
     }
@@ -424,8 +468,7 @@ impl Gateway {
     /// know (`None`: no shard did, or the pools are this core's own).
     #[must_use]
     pub fn owner_shard(&self, addr: Ipv4Addr) -> Option<u8> {
-        let _ = addr;
-        None
+        self.shared_pools.as_ref()?.owner(addr)
     }
 
     /// Which debug lines to produce (`debug crypto isakmp`, `debug crypto ipsec`); none
@@ -663,15 +706,9 @@ impl Gateway {
                 self.log(
                     Level::Notice,
                     MsgId::Lifecycle,
-                    format!("shutting down: deleting {n} IKE SA(s) and their IPsec SAs, releasing addresses"),
+                    format!("deleting {n} IKE SA(s) and their IPsec SAs, releasing addresses"),
                 );
                 self.clear(now, None, rng);
-                let leased = self.ike.pools().total_in_use();
-                self.log(
-                    Level::Notice,
-                    MsgId::Lifecycle,
-                    format!("stopped; {leased} address(es) still leased"),
-                );
                 Handled::Done
             }
         }
@@ -691,27 +728,28 @@ impl Gateway {
             Some(Show::LocalPool(Some(n))) => Some(n.as_str()),
             _ => None,
         };
-        let pools = self
-            .ike
-            .pools()
-            .pools()
-            .iter()
-            .map(|p| PoolView {
-                name: p.name().to_string(),
-                first: p.first(),
-                last: p.last(),
-                available: p.available(),
-                in_use: p.in_use(),
-                addresses: if named_pool == Some(p.name()) {
-                    (u32::from(p.first())..=u32::from(p.last()))
-                        .take(4096)
-                        .map(|x| (Ipv4Addr::from(x), p.is_leased(Ipv4Addr::from(x))))
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            })
-            .collect();
+        let mut pools = Vec::new();
+        self.ike.with_pools(&mut |all| {
+            pools = all
+                .pools()
+                .iter()
+                .map(|p| PoolView {
+                    name: p.name().to_string(),
+                    first: p.first(),
+                    last: p.last(),
+                    available: p.available(),
+                    in_use: p.in_use(),
+                    addresses: if named_pool == Some(p.name()) {
+                        (u32::from(p.first())..=u32::from(p.last()))
+                            .take(4096)
+                            .map(|x| (Ipv4Addr::from(x), p.is_leased(Ipv4Addr::from(x))))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect();
+        });
         let policy = match show {
             Some(Show::Policy(what)) => self.policy.show(now, what),
             _ => None,

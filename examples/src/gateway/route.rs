@@ -28,13 +28,13 @@ pub enum Route {
 /// The shard named by a responder cookie.
 #[must_use]
 pub fn of_cookie(count: u8, cookie: &[u8; 8]) -> u8 {
-    cookie[0].checked_rem(count).unwrap_or(0)
+    ike_sm::Shard::of_cookie(count, cookie)
 }
 
 /// The shard named by an inbound SPI.
 #[must_use]
 pub fn of_spi(count: u8, spi: u32) -> u8 {
-    spi.to_be_bytes()[0].checked_rem(count).unwrap_or(0)
+    ike_sm::Shard::of_spi(count, spi)
 }
 
 /// The owner of an IKE message (its header at the start of `ike`).

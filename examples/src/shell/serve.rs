@@ -525,7 +525,8 @@ enum ShardCmd {
     Snapshot(Option<view::Show>, oneshot::Sender<view::Snapshot>),
     Clear(Option<IpAddr>, oneshot::Sender<usize>),
     Debug(Vec<DebugKind>),
-    Shutdown(oneshot::Sender<()>),
+    /// Delete every SA and stop; the answer is the addresses still leased after it.
+    Shutdown(oneshot::Sender<usize>),
 }
 
 /// Packets handed between shards wait at most this many per shard; past it they are
@@ -822,7 +823,7 @@ async fn shard(
                     ShardCmd::Shutdown(reply) => {
                         let _ = gw.handle(now, Input::Shutdown, &mut rng);
                         flush(&mut gw, &mut io, &shared).await;
-                        let _ = reply.send(());
+                        let _ = reply.send(gw.endpoint().lease_store().total_in_use());
                         return;
                     }
                 }
@@ -900,7 +901,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         .build()
         .map_err(|e| {
             anyhow::anyhow!(
-                "cannot create TUN device {}: {e} (needs root or CAP_NET_ADMIN and /dev/net/tun)",
+                "cannot create TUN device {}: {e} (needs root or CAP_NET_ADMIN and /dev/net/tun: run as root)",
                 args.inside_tun
             )
         })?;
@@ -1075,13 +1076,16 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
             }
         }
     };
-    log(&format!("{why}: stopping every worker"));
+    log(&format!("{why}: stopping {count} worker(s)"));
+    // One after the other: the last answer counts every shard's leases (shared pools).
+    let mut leased = 0;
     for s in &handles {
         let (tx, rx) = oneshot::channel();
         if s.cmds.send(ShardCmd::Shutdown(tx)).await.is_ok() {
-            let _ = rx.await;
+            leased = rx.await.unwrap_or(leased);
         }
     }
+    log(&format!("stopped; {leased} address(es) still leased"));
     for t in tasks {
         let _ = t.await;
     }
