@@ -294,6 +294,16 @@ impl LeaseStore for Shared {
     }
 }
 
+/// An endpoint moves to its worker thread, whatever it leases from.
+#[test]
+fn endpoints_stay_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let (cfg, pools) = seed_gateway_config(SEED_POOL);
+    let store = Shared(Arc::new(Mutex::new(pools)));
+    send_sync(&Endpoint::with_lease_store(cfg, Box::new(store)));
+    send_sync(&seed_gateway());
+}
+
 /// Two endpoints (shards 0 and 1 of 2) lease from one pool of five: every login gets
 /// an address no other session of either endpoint holds, the sixth is refused, a
 /// teardown on one endpoint frees the address for the other, and both see the same usage.

@@ -34,7 +34,10 @@ use crate::pool::{AaaAddress, Lease, Pools};
 
 /// Where leases come from: the operations Mode Config and an IKE endpoint need from the
 /// address pools. The semantics are those of the [`Pools`] methods of the same names.
-pub trait LeaseStore: core::fmt::Debug + Send {
+///
+/// `Send + Sync`, so that an endpoint holding a store stays `Send + Sync` (it moves to
+/// its worker thread; its read-only views may be shared).
+pub trait LeaseStore: core::fmt::Debug + Send + Sync {
     /// Leases an address for `user` from the first of `pools` that has one free
     /// ([`Pools::allocate`]).
     fn allocate(&mut self, pools: &[String], user: &str) -> Result<Lease, ModeCfgError>;
