@@ -17,6 +17,9 @@ use ike_sm::crypto::secret::Secret;
 use ike_sm::{presets, ChildSa, Selector, TrafficSelector};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use testkit::aaa::MemAaa;
+
+use super::test_support::{drain, frame, raw_esp, Seen};
 
 const GW: &str = "192.168.1.1:500";
 const A: &str = "198.51.100.7:500";
@@ -59,17 +62,25 @@ struct Rig {
     /// Client endpoints by IKE address, with the child SAs they got.
     #[allow(clippy::vec_box)] // as `Event::ChildSa` delivers them
     clients: Vec<(SocketAddr, ike_sm::Endpoint, Vec<Box<ChildSa>>)>,
+    /// The AAA servers the core's requests reach (none here).
+    aaa: MemAaa,
+    /// Log records and debug lines the core gave.
+    seen: Seen,
 }
 
 impl Rig {
     fn new() -> Rig {
         #[allow(clippy::disallowed_methods)] // the one clock reading: the virtual clock's base
         let now = Instant::now();
+        let mut gw = Gateway::new(plan(), Settings::new(ip("192.168.1.1")), now);
+        gw.set_debug(&[DebugKind::Isakmp, DebugKind::Ipsec]);
         Rig {
             now,
             rng: StdRng::seed_from_u64(15),
-            gw: Gateway::new(plan(), ip("192.168.1.1"), now, "demo".into()),
+            gw,
             clients: Vec::new(),
+            aaa: MemAaa::new(),
+            seen: Seen::default(),
         }
     }
 
@@ -79,20 +90,29 @@ impl Rig {
             for (_, c, _) in &mut self.clients {
                 while let Some(t) = c.poll_transmit() {
                     moved = true;
-                    self.gw.ike.handle_datagram(
+                    let mut payload = frame(t.remote, &t.bytes);
+                    self.gw.handle(
                         self.now,
-                        t.remote,
-                        t.local,
-                        &t.bytes,
+                        Input::Udp {
+                            local: t.remote,
+                            remote: t.local,
+                            payload: &mut payload,
+                        },
                         &mut self.rng,
                     );
                 }
             }
-            self.gw.process(self.now, &mut self.rng);
-            while let Some(t) = self.gw.ike.poll_transmit() {
+            let out = drain(
+                &mut self.gw,
+                self.now,
+                &mut self.rng,
+                &mut self.aaa,
+                &mut self.seen,
+            );
+            for (local, remote, bytes) in out {
                 moved = true;
-                if let Some((_, c, _)) = self.clients.iter_mut().find(|(a, _, _)| *a == t.remote) {
-                    c.handle_datagram(self.now, t.remote, t.local, &t.bytes, &mut self.rng);
+                if let Some((_, c, _)) = self.clients.iter_mut().find(|(a, _, _)| *a == remote) {
+                    c.handle_datagram(self.now, remote, local, &bytes, &mut self.rng);
                 }
             }
             for (_, c, children) in &mut self.clients {
@@ -132,11 +152,72 @@ impl Rig {
     fn gw_sa(&self, at: &str) -> ike_sm::SaId {
         let a: SocketAddr = at.parse().unwrap();
         self.gw
-            .sessions
-            .values()
+            .sessions()
             .find(|s| s.remote == a)
             .map(|s| s.sa)
             .unwrap()
+    }
+
+    /// Raw ESP from `from` (its IP header added): the inner packet when the core passes
+    /// it to the inside; the debug lines it caused.
+    fn esp_in(&mut self, from: Ipv4Addr, esp: &[u8]) -> (Option<Vec<u8>>, Vec<String>) {
+        let at = self.seen.debug.len();
+        let mut packet = raw_esp(from, ip("192.168.1.1"), esp);
+        let inner = match self.gw.handle(
+            self.now,
+            Input::RawEsp {
+                packet: &mut packet,
+            },
+            &mut self.rng,
+        ) {
+            Handled::ToInside(r) => Some(packet[r].to_vec()),
+            Handled::Done => None,
+            other => panic!("{other:?}"),
+        };
+        self.pump();
+        let lines = self.seen.debug[at..]
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        (inner, lines)
+    }
+
+    /// A packet from the inside: where the core sends it, the datagram and its IKE SA.
+    fn inside(&mut self, packet: &[u8]) -> Option<(EspDest, Vec<u8>, ike_sm::SaId)> {
+        let mut p = packet.to_vec();
+        let out = match self
+            .gw
+            .handle(self.now, Input::Inside { packet: &mut p }, &mut self.rng)
+        {
+            Handled::ToOutside { dest, datagram, sa } => Some((dest, datagram.to_vec(), sa)),
+            Handled::Done => None,
+            other => panic!("{other:?}"),
+        };
+        self.pump();
+        out
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        let answer = match self
+            .gw
+            .handle(self.now, Input::Command { line }, &mut self.rng)
+        {
+            Handled::Answer(a) => a,
+            other => panic!("{line}: {other:?}"),
+        };
+        self.pump();
+        answer
+    }
+
+    /// The IKE SA the data plane routes an inside packet from `src` to `dst` by (read
+    /// only: no packet, no policy).
+    fn route(&self, src: &str, dst: &str) -> Option<ike_sm::SaId> {
+        let spi = self.gw.data.route(ip(src), ip(dst))?;
+        self.gw
+            .data_plane()
+            .children()
+            .find(|(s, _)| **s == spi)
+            .map(|(_, c)| c.ike_sa)
     }
 }
 
@@ -242,27 +323,28 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
     assert_eq!(a_addr, ip("10.89.129.200"));
     rig.quick_mode(ia, a_sa, presets::vpn_client_quick_mode(a_addr));
     let a_gw = rig.gw_sa(A);
-    assert_eq!(rig.gw.data.owner_of(a_addr), Some(a_gw));
+    assert_eq!(rig.gw.data_plane().owner_of(a_addr), Some(a_gw));
 
     // B: Main Mode with its address key, no Xauth, no Mode Config.
     let (ib, b_sa) = rig.connect(B, b_profile());
     let b_gw = rig.gw_sa(B);
-    assert!(rig.gw.ike.assigned_address(b_gw).is_none());
+    assert!(rig.gw.endpoint().assigned_address(b_gw).is_none());
     // Its claim on the pool's subnet is refused at the IKE level and counted...
     let refused = ike_sm::counters::Refusal::SelectorNotOwned;
-    let before = rig.gw.ike.counters().get(refused);
+    let before = rig.gw.endpoint().counters().get(refused);
     rig.quick_mode(ib, b_sa, b_request(sel("10.89.129.0", "255.255.255.0")));
-    assert!(rig.gw.ike.counters().get(refused) > before);
+    assert!(rig.gw.endpoint().counters().get(refused) > before);
     assert!(rig.clients[ib].2.is_empty());
-    assert_eq!(rig.gw.data.len(), 1);
+    assert_eq!(rig.gw.data_plane().len(), 1);
     // ...its own LAN is accepted.
     rig.quick_mode(ib, b_sa, b_request(sel("10.1.2.0", "255.255.255.0")));
-    assert_eq!(rig.clients[ib].2.len(), 1, "{:?}", rig.gw.log);
-    assert_eq!(rig.gw.data.len(), 2);
+    assert_eq!(rig.clients[ib].2.len(), 1, "{:?}", rig.seen.texts());
+    assert_eq!(rig.gw.data_plane().len(), 2);
 
     // Forged from here on: B's pair on the gateway is replaced by one whose remote
     // selector is 10.89.129.0/24 (covering A's address), installed after A's, and B's
-    // side sends from that whole subnet.
+    // side sends from that whole subnet. No input of the core can do this (the IKE layer
+    // refused it above): the test writes the data plane itself, the one place it does.
     let b_child = {
         let c = &rig.clients[ib].2[0];
         with_selectors(c, c.local_selector, c.remote_selector)
@@ -270,51 +352,53 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
     let wide = sel("10.89.129.0", "255.255.255.0");
     let forged = gateway_side(&b_child, b_gw, wide);
     rig.gw.data.install(&forged, rig.now).unwrap();
-    assert_eq!(rig.gw.data.len(), 2);
+    assert_eq!(rig.gw.data_plane().len(), 2);
     let mut b_dp = DataPlane::new();
     b_dp.install(
         &with_selectors(&b_child, wide, b_child.remote_selector),
         rig.now,
     )
     .unwrap();
-    let b_from: IpAddr = ip("198.51.100.9").into();
+    let b_from = ip("198.51.100.9");
     let mut buf = vec![0u8; 2048];
+    let not_owner = format!(
+        "IPSEC(inbound): packet from 198.51.100.9 dropped: {}",
+        Drop::NotOwner {
+            src: ip("10.89.129.200")
+        }
+        .word()
+    );
 
     // B sends with A's address: dropped and counted, however B's selector reads.
     let now = rig.now;
-    let (n, _, _) = b_dp
-        .outbound(
-            now,
-            &mut rig.rng,
-            &icmp("10.89.129.200", "10.89.129.131"),
-            &mut buf,
-        )
-        .unwrap();
-    let mut copy = buf[..n].to_vec();
-    assert_eq!(
-        rig.gw.data.inbound(now, b_from, &mut copy),
-        Err(Drop::NotOwner {
-            src: ip("10.89.129.200")
-        })
-    );
-    let (n, _, _) = b_dp
-        .outbound(
-            now,
-            &mut rig.rng,
-            &icmp("10.89.129.200", "10.89.129.131"),
-            &mut buf,
-        )
-        .unwrap();
-    assert!(rig
-        .gw
-        .packet_from_client(now, b_from, &mut buf[..n], &mut rig.rng)
-        .is_none());
-    let s = rig.gw.command(now, "show crypto ipsec sa", &mut rig.rng);
+    for _ in 0..2 {
+        let (n, _, _) = b_dp
+            .outbound(
+                now,
+                &mut rig.rng,
+                &icmp("10.89.129.200", "10.89.129.131"),
+                &mut buf,
+            )
+            .unwrap();
+        let (inner, lines) = rig.esp_in(b_from, &buf[..n]);
+        assert_eq!(inner, None);
+        assert_eq!(lines, std::slice::from_ref(&not_owner));
+    }
+    let s = rig.cmd("show crypto ipsec sa");
     assert!(
         s.contains("recv errors (source address owned by another tunnel): 2"),
         "{s}"
     );
-    // An address of its subnet that nobody owns passes.
+    // An address of its subnet that nobody owns passes the ESP stage on B's tunnel.
+    let decaps = |rig: &Rig| {
+        rig.gw
+            .data_plane()
+            .children()
+            .filter(|(_, c)| c.ike_sa == b_gw)
+            .map(|(_, c)| c.counters.decaps)
+            .sum::<u64>()
+    };
+    let before = decaps(&rig);
     let (n, _, _) = b_dp
         .outbound(
             now,
@@ -323,69 +407,47 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
             &mut buf,
         )
         .unwrap();
-    let (_, sa, src, _) = rig.gw.data.inbound(now, b_from, &mut buf[..n]).unwrap();
-    assert_eq!((sa, src), (b_gw, ip("10.89.129.77")));
+    let (_, lines) = rig.esp_in(b_from, &buf[..n]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.starts_with("IPSEC(inbound): packet from")),
+        "{lines:?}"
+    );
+    assert_eq!(decaps(&rig), before + 1);
 
     // The inside answers A: the packet goes to A's pair, never to B's, although B's
     // pair is newer and its selector covers A's address.
     let mut a_dp = DataPlane::new();
     a_dp.install(&rig.clients[ia].2[0], now).unwrap();
+    let mut reply = icmp("10.89.129.131", "10.89.129.200");
+    reply[20] = 0; // echo reply
     for _ in 0..3 {
-        let (n, dest, sa) = rig
-            .gw
-            .data
-            .outbound(
-                now,
-                &mut rig.rng,
-                &icmp("10.89.129.131", "10.89.129.200"),
-                &mut buf,
-            )
-            .unwrap();
+        assert_eq!(rig.route("10.89.129.131", "10.89.129.200"), Some(a_gw));
+        // Through the gateway's policy too.
+        let r = rig.inside(&reply);
+        assert!(r.is_some(), "{:?}", rig.seen.debug);
+        let (dest, mut esp, sa) = r.unwrap();
         assert_eq!(sa, a_gw);
         assert_eq!(dest, EspDest::Raw(ip("198.51.100.7")));
         let (range, _, _, _) = a_dp
-            .inbound(now, ip("192.168.1.1").into(), &mut buf[..n])
+            .inbound(now, ip("192.168.1.1").into(), &mut esp)
             .unwrap();
-        assert_eq!(&buf[range], &icmp("10.89.129.131", "10.89.129.200")[..]);
+        assert_eq!(&esp[range], &reply[..]);
     }
-    // Through the gateway's policy too.
-    let mut reply = icmp("10.89.129.131", "10.89.129.200");
-    reply[20] = 0; // echo reply
-    let mut out = vec![0u8; 2048];
-    let r = rig
-        .gw
-        .packet_to_client(now, &mut reply, &mut out, &mut rig.rng);
-    assert_eq!(r.map(|(_, _, sa)| sa), Some(a_gw), "{:?}", rig.gw.debug);
     // An address of B's subnet that nobody owns is B's.
-    let (_, _, sa) = rig
-        .gw
-        .data
-        .outbound(
-            now,
-            &mut rig.rng,
-            &icmp("10.89.129.131", "10.89.129.77"),
-            &mut buf,
-        )
-        .unwrap();
-    assert_eq!(sa, b_gw);
+    assert_eq!(rig.route("10.89.129.131", "10.89.129.77"), Some(b_gw));
     // A pool address nobody holds is nobody's own: B's selector covers it.
-    let (_, _, sa) = rig
-        .gw
-        .data
-        .outbound(
-            now,
-            &mut rig.rng,
-            &icmp("10.89.129.131", "10.89.129.203"),
-            &mut buf,
-        )
-        .unwrap();
-    assert_eq!(sa, b_gw);
+    assert_eq!(rig.route("10.89.129.131", "10.89.129.203"), Some(b_gw));
 
     rig.gw.data.assert_indexes_consistent();
-    // A leaves: its address is owned by nobody any more.
-    let gone = rig.gw.data.remove_ike(a_gw);
-    assert_eq!(gone.len(), 1);
-    assert_eq!(rig.gw.data.owner_of(a_addr), None);
+    // A leaves (cleared by the operator): its address is owned by nobody any more.
+    let s = rig.cmd("clear crypto isakmp sa 198.51.100.7");
+    assert_eq!(s, "1 IKE SA(s) with 198.51.100.7 cleared\n");
+    assert_eq!(rig.gw.data_plane().len(), 1);
+    assert_eq!(rig.gw.data_plane().owner_of(a_addr), None);
+    rig.gw.data.assert_indexes_consistent();
+    let before = decaps(&rig);
     let (n, _, _) = b_dp
         .outbound(
             now,
@@ -394,7 +456,9 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
             &mut buf,
         )
         .unwrap();
-    assert!(rig.gw.data.inbound(now, b_from, &mut buf[..n]).is_ok());
+    let (_, lines) = rig.esp_in(b_from, &buf[..n]);
+    assert!(!lines.contains(&not_owner), "{lines:?}");
+    assert_eq!(decaps(&rig), before + 1);
 }
 
 /// A child SA with made-up keys (DES, HMAC-MD5) for the data plane alone.

@@ -49,15 +49,6 @@ impl Seen {
     pub fn logged(&self, f: impl Fn(&str) -> bool) -> bool {
         self.log.iter().any(|r| f(&r.text))
     }
-
-    /// The debug lines of one kind.
-    pub fn debug_of(&self, kind: DebugKind) -> Vec<&str> {
-        self.debug
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, l)| l.as_str())
-            .collect()
-    }
 }
 
 /// An IKE datagram from the gateway: (the gateway's address, the peer's, the IKE

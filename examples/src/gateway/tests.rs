@@ -170,7 +170,10 @@ impl Rig {
 
     /// The debug lines since `from` (an index into them).
     fn debug_since(&self, from: usize) -> Vec<&str> {
-        self.seen.debug[from..].iter().map(|(_, l)| l.as_str()).collect()
+        self.seen.debug[from..]
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect()
     }
 
     fn connect(&mut self, user: &str, password: &str) -> ike_sm::SaId {
@@ -425,7 +428,9 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
     let (dest, mut esp, sa_out) = rig.inside(&reply).unwrap();
     assert_eq!(dest, EspDest::Raw(client_ip()));
     assert_eq!(sa_out, ike);
-    let (range, _, _, _) = client_dp.inbound(rig.now, gw_ip().into(), &mut esp).unwrap();
+    let (range, _, _, _) = client_dp
+        .inbound(rig.now, gw_ip().into(), &mut esp)
+        .unwrap();
     assert_eq!(&esp[range], &reply[..]);
     // nobody has 10.89.129.202
     let at = rig.seen.debug.len();
@@ -489,18 +494,23 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
     let mut deletes = 0;
     for (local, remote, bytes) in rig.drain() {
         assert_eq!(bytes[18], 5, "Informational");
-        assert_eq!((local, remote), (GW.parse().unwrap(), CLIENT.parse().unwrap()));
+        assert_eq!(
+            (local, remote),
+            (GW.parse().unwrap(), CLIENT.parse().unwrap())
+        );
         deletes += 1;
         rig.client
             .handle_datagram(rig.now, remote, local, &bytes, &mut rig.rng);
     }
     assert_eq!(deletes, 2);
     assert_eq!(rig.client.sa_count(), 0, "the client kept its SA");
-    assert!(rig
-        .seen
-        .log
-        .iter()
-        .any(|r| r.id == MsgId::Phase1Deleted && r.text.contains("10.89.129.200 back to the pool")));
+    assert!(
+        rig.seen
+            .log
+            .iter()
+            .any(|r| r.id == MsgId::Phase1Deleted
+                && r.text.contains("10.89.129.200 back to the pool"))
+    );
 }
 
 #[test]
@@ -566,7 +576,10 @@ fn debug_of_seed_flow(kinds: &[DebugKind]) -> Vec<(DebugKind, String)> {
     rig.quick_mode(sa);
     assert_eq!(rig.client_children.len(), 1, "the flow ran");
     // an inbound drop (unknown SPI): an IPSEC( line
-    rig.esp_in(client_ip(), &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1, 0, 0, 0, 0]);
+    rig.esp_in(
+        client_ip(),
+        &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1, 0, 0, 0, 0],
+    );
     std::mem::take(&mut rig.seen.debug)
 }
 
@@ -589,7 +602,10 @@ fn debug_lines_are_sorted_by_debug_kind() {
             .any(|l| l.as_str() == "ISAKMP (0): atts are acceptable. Next payload is 3"),
         "{isakmp:?}"
     );
-    assert!(isakmp.iter().all(|l| !l.starts_with("IPSEC(")), "{isakmp:?}");
+    assert!(
+        isakmp.iter().all(|l| !l.starts_with("IPSEC(")),
+        "{isakmp:?}"
+    );
     assert!(ipsec.iter().all(|l| l.starts_with("IPSEC(")));
     assert!(
         ipsec.iter().any(|l| l.starts_with("IPSEC(spi_response)")),
@@ -603,7 +619,9 @@ fn debug_lines_are_sorted_by_debug_kind() {
     let only_ipsec = debug_of_seed_flow(&[DebugKind::Ipsec]);
     assert!(!only_ipsec.is_empty());
     assert!(
-        only_ipsec.iter().all(|(k, l)| *k == DebugKind::Ipsec && l.starts_with("IPSEC(")),
+        only_ipsec
+            .iter()
+            .all(|(k, l)| *k == DebugKind::Ipsec && l.starts_with("IPSEC(")),
         "{only_ipsec:?}"
     );
     let got: Vec<&String> = only_ipsec.iter().map(|(_, l)| l).collect();
@@ -662,7 +680,9 @@ fn tunnelled_packets_pass_the_policy_both_ways() {
     let r = rig.inside(&reply);
     assert!(r.is_some(), "{:?}", rig.seen.debug);
     let (_, mut esp, _) = r.unwrap();
-    let (range, _, _, _) = client_dp.inbound(rig.now, gw_ip().into(), &mut esp).unwrap();
+    let (range, _, _, _) = client_dp
+        .inbound(rig.now, gw_ip().into(), &mut esp)
+        .unwrap();
     assert_eq!(&esp[range], &reply[..]);
     let stats = rig.gw.stats();
     assert_eq!((stats.packets_in, stats.packets_out), (1, 1));
