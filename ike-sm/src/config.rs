@@ -243,6 +243,13 @@ pub struct Limits {
     /// Addresses that completed phase 1 recently, remembered (FIFO) so that their new
     /// negotiations are evicted last from a full half-open table (default 1024).
     pub recent_peers: usize,
+    /// Load testing only: an initiator makes one phase-1 DH key pair per group and uses
+    /// it for every negotiation it starts for this long (default zero: never, a fresh
+    /// exponent per SA, the same bytes as before). This halves what a load generator
+    /// pays per handshake so that it can saturate a gateway on the same machine. Never
+    /// set it for a real client: the same KE in every negotiation links all its
+    /// sessions to one another (the nonces, fresh per SA, still make the keys differ).
+    pub initiator_dh_reuse: Duration,
 }
 
 impl Default for Limits {
@@ -271,6 +278,7 @@ impl Default for Limits {
             dh_reuse_window: Duration::from_secs(10),
             first_reply_retransmits: 1,
             recent_peers: 1024,
+            initiator_dh_reuse: Duration::ZERO,
         }
     }
 }

@@ -117,6 +117,8 @@ pub(crate) struct Admission {
     recent_set: BTreeMap<u32, u32>,
     rate: Option<Rate>,
     reuse: BTreeMap<u16, Reused>,
+    /// The initiator's reused key pairs (`Limits::initiator_dh_reuse`, load testing).
+    initiator_reuse: BTreeMap<u16, Reused>,
     /// Phase-1 modular exponentiations the responder did (key pairs and agreements).
     pub(crate) modexps: u64,
 }
@@ -382,6 +384,35 @@ impl Admission {
         let kp = Arc::new(KeyPair::generate(group, size, rng)?);
         self.modexps = self.modexps.saturating_add(1);
         self.reuse.insert(
+            g,
+            Reused {
+                kp: Arc::clone(&kp),
+                made: now,
+            },
+        );
+        Ok(kp)
+    }
+
+    /// The key pair an initiator uses for `group` with `Limits::initiator_dh_reuse` on
+    /// (load testing only): one per group, made afresh once `window` has passed since it
+    /// was made. Kept apart from the responder's, and not counted in `modexps` (which
+    /// counts what the responder pays).
+    pub(crate) fn initiator_key_pair<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        group: DhGroup,
+        size: ExponentSize,
+        window: Duration,
+        rng: &mut R,
+    ) -> Result<Arc<KeyPair>, SmError> {
+        let g = group.attribute();
+        if let Some(r) = self.initiator_reuse.get(&g) {
+            if now.saturating_duration_since(r.made) < window && now >= r.made {
+                return Ok(Arc::clone(&r.kp));
+            }
+        }
+        let kp = Arc::new(KeyPair::generate(group, size, rng)?);
+        self.initiator_reuse.insert(
             g,
             Reused {
                 kp: Arc::clone(&kp),

@@ -526,6 +526,31 @@ impl Endpoint {
         Ok(())
     }
 
+    /// The initiator's DH key pair for an SA: a fresh one, or with
+    /// `Limits::initiator_dh_reuse` (load testing only) the group's shared one. Sets
+    /// `g_xi`.
+    fn initiator_key_pair<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        group: DhGroup,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
+        let window = self.config.limits.initiator_dh_reuse;
+        if window.is_zero() {
+            let kp = KeyPair::generate(group, self.config.exponent, rng)?;
+            sa.g_xi = kp.public_value().to_vec();
+            sa.kp = Some(kp);
+        } else {
+            let kp =
+                self.half_open
+                    .initiator_key_pair(now, group, self.config.exponent, window, rng)?;
+            sa.g_xi = kp.public_value().to_vec();
+            sa.shared_kp = Some(kp);
+        }
+        Ok(())
+    }
+
     /// Aggressive Mode: the PSK of the `vpngroup` named by the initiator's identity. An
     /// identity that names no group, of any ID type (ID_KEY_ID, FQDN, USER_FQDN,
     /// IPV4_ADDR, ...), gets a random key, so that it fails exactly like a wrong key: the
@@ -706,9 +731,7 @@ impl Endpoint {
                 let suite = suite_from_reply(&sa_p)?;
                 self.peer_vids(sa, &parsed.vids);
                 self.client_natt(sa);
-                let kp = KeyPair::generate(suite.group, self.config.exponent, rng)?;
-                sa.g_xi = kp.public_value().to_vec();
-                sa.kp = Some(kp);
+                self.initiator_key_pair(sa, now, suite.group, rng)?;
                 sa.suite = Some(suite);
                 sa.ni = random_bytes::<R, 20>(rng).to_vec();
                 let mut out = vec![
@@ -773,7 +796,13 @@ impl Endpoint {
                 let nr = need(parsed.nonce, "Aggressive Mode", "no NONCE payload")?;
                 let idr = need(parsed.ids.first(), "Aggressive Mode", "no ID payload")?;
                 let hash_r = need(parsed.hash, "Aggressive Mode", "no HASH payload")?;
-                if sa.kp.as_ref().map(KeyPair::group) != Some(suite.group) {
+                if sa
+                    .kp
+                    .as_ref()
+                    .or(sa.shared_kp.as_deref())
+                    .map(KeyPair::group)
+                    != Some(suite.group)
+                {
                     return Err(SmError::Protocol {
                         exchange: "Aggressive Mode",
                         what: "responder chose another group than our KE",
@@ -1074,9 +1103,7 @@ impl Endpoint {
                 )?
             }
             Phase1Mode::Aggressive => {
-                let kp = KeyPair::generate(first.group, self.config.exponent, rng)?;
-                sa.g_xi = kp.public_value().to_vec();
-                sa.kp = Some(kp);
+                self.initiator_key_pair(&mut sa, now, first.group, rng)?;
                 sa.ni = random_bytes::<R, 20>(rng).to_vec();
                 let mut idi = OwnedId::key_id(group_name.unwrap_or_default().into_bytes());
                 idi.protocol = 17;

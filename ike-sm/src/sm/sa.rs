@@ -166,7 +166,8 @@ pub(crate) struct IkeSa {
     /// use them); released with this SA.
     pub extra_leases: Vec<modecfg::Lease>,
     /// Responder under pressure: the key pair shared by the SAs of one group for a short
-    /// window (`Limits::dh_reuse_window`) instead of one per SA in `kp`.
+    /// window (`Limits::dh_reuse_window`) instead of one per SA in `kp`; initiator with
+    /// `Limits::initiator_dh_reuse` (load testing): likewise.
     pub shared_kp: Option<std::sync::Arc<KeyPair>>,
 }
 
