@@ -7,9 +7,11 @@
 //! N. So any thread that reads a datagram knows its owner without asking anyone:
 //!
 //! * IKE with a responder cookie: the cookie's shard;
-//! * IKE without one (a first message: MM1, AM1): any shard, the one that read it (the
-//!   kernel spreads a port's datagrams over the shards' sockets by a hash of the peer's
-//!   address and port, so a peer's retransmissions come back to the same shard);
+//! * IKE without one (a first message: MM1, AM1): the shard of the peer's address
+//!   ([`of_peer`], a keyed hash of the address only, not of its port): every IKE SA of
+//!   one peer lives on one shard, which a phase-1 rekey (the new SA takes over the old
+//!   one's IPsec SAs) and INITIAL-CONTACT (it ends the same user's older SAs from that
+//!   peer) need;
 //! * ESP (raw, or in UDP on 4500): the SPI's shard;
 //! * a packet from the inside: the shard that leased its destination address (see
 //!   `SharedPools::owner`), any shard when no one did.
@@ -35,6 +37,26 @@ pub fn of_cookie(count: u8, cookie: &[u8; 8]) -> u8 {
 #[must_use]
 pub fn of_spi(count: u8, spi: u32) -> u8 {
     ike_sm::Shard::of_spi(count, spi)
+}
+
+/// The shard of a peer's first messages: a hash of its address keyed with `key` (a
+/// random value of the process, so that the spread cannot be computed from outside).
+#[must_use]
+pub fn of_peer(count: u8, key: u64, peer: std::net::IpAddr) -> u8 {
+    if count <= 1 {
+        return 0;
+    }
+    let bits: u128 = match peer {
+        std::net::IpAddr::V4(a) => u128::from(u32::from(a)),
+        std::net::IpAddr::V6(a) => u128::from(a),
+    };
+    // SplitMix64 over the key and the address's halves: cheap, and good enough for spread.
+    let mut x = key ^ (bits as u64) ^ ((bits >> 64) as u64).rotate_left(32);
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    (x % u64::from(count)) as u8
 }
 
 /// The owner of an IKE message (its header at the start of `ike`).
@@ -111,6 +133,19 @@ mod tests {
         d.extend_from_slice(&ike_header(c));
         assert_eq!(udp(4, 4500, &d), Route::Shard(of_cookie(4, &c)));
         assert_eq!(udp(4, 500, &ike_header(c)), Route::Shard(of_cookie(4, &c)));
+    }
+
+    #[test]
+    fn a_peer_address_has_one_shard_whatever_its_port_and_peers_spread() {
+        let a: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(of_peer(4, 9, a), of_peer(4, 9, a));
+        assert_eq!(of_peer(1, 9, a), 0);
+        let mut seen = [0u32; 4];
+        for i in 0..4000u32 {
+            let p = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            seen[usize::from(of_peer(4, 12345, p))] += 1;
+        }
+        assert!(seen.iter().all(|n| (800..1200).contains(n)), "{seen:?}");
     }
 
     #[test]

@@ -543,6 +543,8 @@ struct Shared {
     keylog: Option<Mutex<std::fs::File>>,
     debug: mpsc::Sender<(DebugKind, String)>,
     outside: Ipv4Addr,
+    /// The key of [`route::of_peer`].
+    peer_key: u64,
 }
 
 impl Shared {
@@ -705,6 +707,14 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
     }
 }
 
+/// IKE that names no shard (a first message) belongs to the shard of its peer's address.
+fn first_to_peer(r: route::Route, n: u8, key: u64, from: SocketAddr) -> route::Route {
+    match r {
+        route::Route::Any if n > 1 => route::Route::Shard(route::of_peer(n, key, from.ip())),
+        r => r,
+    }
+}
+
 /// One shard: its core and its sockets, until shutdown.
 #[allow(clippy::too_many_lines)]
 async fn shard(
@@ -736,7 +746,7 @@ async fn shard(
             r = io.udp500.recv_from(&mut b500) => {
                 if let Ok((len, from)) = r {
                     let d = b500.get_mut(..len).unwrap_or_default();
-                    match route::udp(n, 500, d) {
+                    match first_to_peer(route::udp(n, 500, d), n, shared.peer_key, from) {
                         route::Route::Shard(o) if o != index => shared.hand(o, Handoff::Udp { local: local500, remote: from, payload: d.to_vec() }),
                         _ => { let _ = gw.handle(Instant::now(), Input::Udp { local: local500, remote: from, payload: d }, &mut rng); }
                     }
@@ -745,7 +755,7 @@ async fn shard(
             r = io.udp4500.recv_from(&mut b4500) => {
                 if let Ok((len, from)) = r {
                     let d = b4500.get_mut(..len).unwrap_or_default();
-                    match route::udp(n, 4500, d) {
+                    match first_to_peer(route::udp(n, 4500, d), n, shared.peer_key, from) {
                         route::Route::Shard(o) if o != index => shared.hand(o, Handoff::Udp { local: local4500, remote: from, payload: d.to_vec() }),
                         _ => {
                             let h = gw.handle(Instant::now(), Input::Udp { local: local4500, remote: from, payload: d }, &mut rng);
@@ -969,6 +979,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         keylog,
         debug: debug_tx,
         outside,
+        peer_key: rand::random(),
     });
     let cores = pix_gateway::gateway::Gateway::shards(
         plans,
