@@ -12,6 +12,9 @@
 # usage:  scripts/gateway-load.sh          (root)
 # env:    USERS=100 CONC=8 (hold) RATE_CONC=16 (throughput) RATE_SECS=20 DH_SECS=10 GW_CPU=0 LG_CPU=1 KEEP=1 (keep run dir)
 #         LOAD_LIMIT=900 (hard limit in seconds for the whole run)
+#         GW_WORKERS=1 (pix-gateway run --workers) GW_CPUS=$GW_CPU (taskset CPU list of the
+#         gateway, e.g. 0,1) LG_CPU=all (load generator not pinned) LG_ARGS="" (extra
+#         pix-loadgen arguments for the throughput run, e.g. --reuse-client-dh)
 #         CARGO_TARGET_DIR (default /work/targets/load)
 # exit:   0 every step passed, 1 a measurement or check failed, 2 setup failed, 77 not root
 set -u
@@ -21,6 +24,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/load}
 USERS=${USERS:-100}; CONC=${CONC:-8}; RATE_CONC=${RATE_CONC:-16}; RATE_SECS=${RATE_SECS:-20}; DH_SECS=${DH_SECS:-10}
 GW_CPU=${GW_CPU:-0}; LG_CPU=${LG_CPU:-1}; KEEP=${KEEP:-0}
+GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-$GW_CPU}; LG_ARGS=${LG_ARGS:-}
+METRICS=127.0.0.1:9464   # the gateway's Prometheus endpoint, inside its namespace
 RUN=$(mktemp -d /tmp/gateway-load.XXXXXX)
 GWNS=pixload-gw$$; CLNS=pixload-cl$$; VGW=vlgw$$; VCL=vlcl$$; TUN=pixld$$
 CTL=$RUN/control.sock
@@ -55,11 +60,16 @@ setsid bash -c '
 track() { PIDS+=("$1"); echo "$1" >> "$RUN/pids"; }
 
 [ "$(id -u)" = 0 ] || { echo "must run as root"; exit 77; }
-for t in ip taskset timeout cargo getconf; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
+for t in ip taskset timeout cargo getconf curl; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$GWPID/status"; }
 cpu_s() { # utime+stime of the gateway in seconds
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$GWPID/stat"; }
+lg_pin() { # the taskset prefix of the load generator (none with LG_CPU=all)
+  [ "$LG_CPU" = all ] || echo taskset -c "$LG_CPU"; }
+shard_handshakes() { # pix_shard_handshakes_total of every shard: "0=N 1=M"
+  ip netns exec "$GWNS" timeout 10 curl -s "http://$METRICS/metrics" \
+    | awk -F'[" ]' '/^pix_shard_handshakes_total\{/ { printf "%s=%s ", $2, $NF }'; }
 show() { ip netns exec "$GWNS" timeout 10 "$BIN/pix-gateway" show --control "$CTL" "$@"; }
 isakmp_total() { show crypto isakmp sa | awk '/^Total/ {print $3}'; }
 pool_in_use() { show local-pool | awk '$1 == "VPNpool" {print $5}'; }
@@ -89,12 +99,13 @@ grep -q '^ip local pool VPNpool 10.89.130.1-10.89.130.250$' "$RUN/gw.cfg" || die
 cp "$ROOT/examples/data/pix63-demo.secrets" "$RUN/gw.secrets"
 
 # ---- gateway -----------------------------------------------------------------------------
-log "starting pix-gateway run on CPU $GW_CPU; the load test lifts the per-peer limits"
+log "starting pix-gateway run --workers $GW_WORKERS on CPU $GW_CPUS; the load test lifts the per-peer limits"
 log "  (--limit new-sas-per-peer-per-sec=100000 --limit max-half-open-per-peer=100000:"
 log "   the defaults, 10/s and 8 half-open, rate-limit one source address, and every"
 log "   simulated user comes from 192.168.1.2)"
-timeout "${LOAD_LIMIT:-900}" taskset -c "$GW_CPU" ip netns exec "$GWNS" "$BIN/pix-gateway" run \
+timeout "${LOAD_LIMIT:-900}" taskset -c "$GW_CPUS" ip netns exec "$GWNS" "$BIN/pix-gateway" run \
   --config "$RUN/gw.cfg" --secrets "$RUN/gw.secrets" --control "$CTL" --inside-tun "$TUN" \
+  --workers "$GW_WORKERS" --metrics "$METRICS" \
   --limit new-sas-per-peer-per-sec=100000 --limit max-half-open-per-peer=100000 \
   > "$RUN/gateway.log" 2>&1 &
 track $!
@@ -107,14 +118,14 @@ wait_for 15 sh -c "ip netns exec $GWNS timeout 5 $BIN/pix-gateway show --control
 log "gateway PID $GWPID, affinity: $(taskset -pc "$GWPID" | sed 's/.*: //')"
 
 loadgen() { # loadgen ARGS... : the load generator in the client namespace, on CPU $LG_CPU
-  taskset -c "$LG_CPU" ip netns exec "$CLNS" "$BIN/pix-loadgen" --gateway 192.168.1.1 "$@"; }
+  $(lg_pin) ip netns exec "$CLNS" "$BIN/pix-loadgen" --gateway 192.168.1.1 "$@"; }
 field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
 
 # ---- memory: USERS held users, twice ----------------------------------------------------
 hold_round() { # hold_round N: connect USERS users, measure while held, release
   local n=$1 out=$RUN/hold$1.out
   mkfifo "$RUN/hold$n.in"
-  timeout 300 taskset -c "$LG_CPU" ip netns exec "$CLNS" "$BIN/pix-loadgen" --gateway 192.168.1.1 \
+  timeout 300 $(lg_pin) ip netns exec "$CLNS" "$BIN/pix-loadgen" --gateway 192.168.1.1 \
     --hold --users "$USERS" --concurrency "$CONC" < "$RUN/hold$n.in" > "$out" 2>"$RUN/hold$n.err" &
   local lp=$!; track $lp
   exec 7> "$RUN/hold$n.in"
@@ -143,9 +154,11 @@ hold_round 1
 hold_round 2
 
 # ---- throughput --------------------------------------------------------------------------
-log "throughput: connect-and-delete for $RATE_SECS s, $RATE_CONC handshakes in flight"
-timeout $((RATE_SECS + 120)) taskset -c "$LG_CPU" ip netns exec "$CLNS" "$BIN/pix-loadgen" \
-  --gateway 192.168.1.1 --rate-secs "$RATE_SECS" --concurrency "$RATE_CONC" --gateway-pid "$GWPID" \
+log "throughput: connect-and-delete for $RATE_SECS s, $RATE_CONC handshakes in flight${LG_ARGS:+, loadgen $LG_ARGS}"
+R[shards_before]=$(shard_handshakes)
+# shellcheck disable=SC2086  # LG_ARGS is a list of arguments
+timeout $((RATE_SECS + 120)) $(lg_pin) ip netns exec "$CLNS" "$BIN/pix-loadgen" \
+  --gateway 192.168.1.1 --rate-secs "$RATE_SECS" --concurrency "$RATE_CONC" --gateway-pid "$GWPID" $LG_ARGS \
   > "$RUN/rate.out" 2> "$RUN/rate.err" < /dev/null
 RC=$?
 sed 's/^/    /' "$RUN/rate.out"
@@ -155,6 +168,7 @@ R[gw_cpu]=$(field GATEWAY_CPU_SECS "$RUN/rate.out")
 R[gw_util]=$(field GATEWAY_CPU_UTIL_PCT "$RUN/rate.out")
 R[hs_cpu]=$(field HANDSHAKES_PER_GATEWAY_CPU_SEC "$RUN/rate.out")
 R[rate_line]=$(grep '^rate: completed' "$RUN/rate.out")
+R[shards_after]=$(shard_handshakes)
 [ -n "${R[hs]}" ] && [ -n "${R[hs_cpu]}" ] || die "throughput run printed no rate"
 udp_drops() { # udp_drops NS: UDP receive-buffer and total receive errors in a namespace
   ip netns exec "$1" awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 2; i <= NF; i++) if (n[i] ~ /RcvbufErrors|InErrors/) printf "%s=%s ", n[i], $i }' /proc/net/snmp; }
@@ -181,7 +195,7 @@ R[load_after]=$(cut -d' ' -f1-3 /proc/loadavg)
 per_user() { awk -v a="$1" -v b="$2" -v n="$USERS" 'BEGIN { printf "%.1f", (b - a) / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 echo
-echo "==== pix-gateway load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway on CPU $GW_CPU, load generator on CPU $LG_CPU)"
+echo "==== pix-gateway load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_WORKERS workers) on CPU $GW_CPUS, load generator on CPU $LG_CPU)"
 echo "     per-peer limits lifted for this test: new-sas-per-peer-per-sec=100000 max-half-open-per-peer=100000"
 printf '%-52s %s\n' \
   "gateway VmRSS idle" "${R[rss_idle]} kB" \
@@ -196,6 +210,7 @@ printf '%-52s %s\n' \
   "  $(echo "${R[rate_line]}" | sed 's/^rate: //')" "" \
   "gateway CPU over the window" "${R[gw_cpu]} s (${R[gw_util]}% of one CPU)" \
   "handshakes per gateway-CPU-second" "${R[hs_cpu]}" \
+  "phase 1s by shard (metrics) before / after it" "${R[shards_before]:-?}/ ${R[shards_after]:-?}" \
   "DH-only bound (keypair + agree, group 2, 256-bit x)" "${R[dh_cpu]} per CPU-second (${R[dh]}/s wall clock on CPU $GW_CPU)" \
   "handshakes per gateway-CPU-s / DH bound per CPU-s" "$(ratio "${R[hs_cpu]}" "${R[dh_cpu]}")" \
   "VmRSS after the throughput run" "${R[rss_after_rate]} kB" \

@@ -10,6 +10,12 @@
 //!   keep every SA up until SIGINT or EOF on stdin; then DELETE them all.
 //! * `--rate-secs S`: connect, then delete, users continuously for S seconds; report the
 //!   completed handshakes per second (and, with `--gateway-pid`, the gateway's CPU time).
+//!   With `--reuse-client-dh` each of the `--concurrency` workers keeps one endpoint
+//!   for all its handshakes (a new socket and port each time, as without it) with
+//!   `ike_sm::Limits::initiator_dh_reuse` set to an hour: the client then makes one DH
+//!   key pair per worker instead of one per handshake and pays half the gateway's DH,
+//!   so that it can saturate a gateway on the same machine. A load-testing knob only:
+//!   every handshake of a worker sends the same KE.
 //! * `--dh-bound S`: no network; the rate of (key pair generation + shared secret) in
 //!   group 2 with the default exponent size, what a responder pays per handshake.
 //! * `--flood mm1|am1|am1-unknown-group|header --rate R --sources CIDR --secs S
@@ -34,7 +40,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair};
-use ike_sm::{presets, Endpoint, Event, SaId};
+use ike_sm::{presets, Config, Endpoint, Event, Limits, SaId};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::net::UdpSocket;
@@ -90,6 +96,10 @@ struct Args {
     /// PID of the gateway: report its CPU time (utime+stime) over the measured window.
     #[arg(long)]
     gateway_pid: Option<u32>,
+    /// `--rate-secs`: one DH key pair per worker for the whole run instead of one per
+    /// handshake (`ike_sm::Limits::initiator_dh_reuse`; load testing only).
+    #[arg(long)]
+    reuse_client_dh: bool,
     /// Flood the gateway with spoofed first messages of this kind (namespaces only).
     #[arg(long, value_enum, value_name = "KIND")]
     flood: Option<flood::Kind>,
@@ -258,6 +268,19 @@ fn dh_bound(secs: f64) -> anyhow::Result<()> {
 
 // ---- one simulated user ---------------------------------------------------------------
 
+/// The users' endpoint configuration: the client preset, with `--reuse-client-dh` one
+/// DH key pair per group for an hour.
+fn client_config(args: &Args) -> Config {
+    let mut c = presets::client();
+    if args.reuse_client_dh {
+        c.limits = Limits {
+            initiator_dh_reuse: Duration::from_secs(3600),
+            ..c.limits
+        };
+    }
+    c
+}
+
 /// One simulated VPN client: its endpoint, socket and RNG.
 struct User {
     ep: Endpoint,
@@ -287,13 +310,22 @@ impl User {
             None => rand::make_rng(),
         };
         Ok(User {
-            ep: Endpoint::new(presets::client(), modecfg::Pools::new()),
+            ep: Endpoint::new(client_config(args), modecfg::Pools::new()),
             sock,
             rng,
             gw,
             local,
             buf: vec![0u8; 65_536],
         })
+    }
+
+    /// The same user on a new socket (a new port) with the endpoint and RNG of `self`:
+    /// `--reuse-client-dh` keeps the endpoint, and with it its reused key pair.
+    async fn next(self, args: &Args) -> anyhow::Result<User> {
+        let mut u = User::new(args, 0).await?;
+        u.ep = self.ep;
+        u.rng = self.rng;
+        Ok(u)
     }
 
     /// Sends everything the endpoint wants sent.
@@ -603,10 +635,15 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
         let (args, stats, late) = (args.clone(), stats.clone(), late.clone());
         workers.push(tokio::task::spawn_local(async move {
             let mut n: u64 = 0;
+            let mut kept: Option<User> = None;
             while now() < end {
                 let index = (w as u64).saturating_mul(1_000_000).saturating_add(n);
                 n = n.saturating_add(1);
-                let mut u = match User::new(&args, index).await {
+                let made = match kept.take() {
+                    Some(prev) => prev.next(&args).await,
+                    None => User::new(&args, index).await,
+                };
+                let mut u = match made {
                     Ok(u) => u,
                     Err(e) => {
                         stats.borrow_mut().fail(format!("{e:#}"));
@@ -630,6 +667,9 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
                         u.delete(sa).await;
                     }
                     Err(e) => stats.borrow_mut().fail(e),
+                }
+                if args.reuse_client_dh {
+                    kept = Some(u);
                 }
             }
         }));
