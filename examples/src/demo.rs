@@ -31,7 +31,10 @@ pub fn plan_with(
     let text = edit(CONFIG);
     let (ov, d) = pix_config::SecretsOverlay::parse(SECRETS);
     if !d.is_empty() {
-        return Err(d.iter().map(|d| format!("{}: {}", d.line, d.error)).collect());
+        return Err(d
+            .iter()
+            .map(|d| format!("{}: {}", d.line, d.error))
+            .collect());
     }
     let out = pix_config::parse_with(
         &text,

@@ -152,7 +152,10 @@ impl Guard {
 
     /// Credentials of `user` from `source` arrived: ask AAA, or refuse (held back).
     pub fn admit(&mut self, now: Instant, user: &str, source: IpAddr) -> Admit {
-        match self.throttle.with(|t| t.check(now, user.as_bytes(), source)) {
+        match self
+            .throttle
+            .with(|t| t.check(now, user.as_bytes(), source))
+        {
             Ok(()) => Admit::AskAaa,
             Err(t) => {
                 // Held back like a wrong guess (the throttle's longest delay): a guesser

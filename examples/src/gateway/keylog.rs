@@ -57,4 +57,3 @@ pub fn ike_line(icookie: &[u8; 8], enc_key: &[u8]) -> String {
         hex::encode(enc_key)
     )
 }
-

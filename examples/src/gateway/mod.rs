@@ -516,7 +516,8 @@ impl Gateway {
     }
 
     fn log(&mut self, level: Level, id: MsgId, text: String) {
-        self.out.push_back(Output::Log(LogRecord::new(level, id, text)));
+        self.out
+            .push_back(Output::Log(LogRecord::new(level, id, text)));
     }
 
     fn log_record(&mut self, r: LogRecord) {
@@ -628,7 +629,9 @@ impl Gateway {
                     return Handled::Done;
                 };
                 match self.packet_from_client(now, IpAddr::V4(src), esp_part, rng) {
-                    Some(r) => Handled::ToInside(r.start.saturating_add(ihl)..r.end.saturating_add(ihl)),
+                    Some(r) => {
+                        Handled::ToInside(r.start.saturating_add(ihl)..r.end.saturating_add(ihl))
+                    }
                     None => Handled::Done,
                 }
             }
@@ -801,7 +804,12 @@ impl Gateway {
             aaa_refused: self
                 .aaa
                 .values()
-                .map(|a| (a.tag.clone(), a.client.refused_without_message_authenticator()))
+                .map(|a| {
+                    (
+                        a.tag.clone(),
+                        a.client.refused_without_message_authenticator(),
+                    )
+                })
                 .collect(),
             esp_drops: self.esp_drops(),
             policy_drops: self.policy.drops().clone(),
@@ -1216,11 +1224,9 @@ impl Gateway {
                 );
                 self.forget(now, sa, "failed", rng);
             }
-            Event::Debug(d) => {
-                if self.debug_on.iter().any(|b| *b) {
-                    for l in d.pix_lines() {
-                        self.debug_line(l);
-                    }
+            Event::Debug(d) if self.debug_on.iter().any(|b| *b) => {
+                for l in d.pix_lines() {
+                    self.debug_line(l);
                 }
             }
             _ => {}
@@ -1237,20 +1243,24 @@ impl Gateway {
                 let ev = self.policy.vpn_disconnect(addr, now);
                 self.account(now, ev, rng);
             }
-            self.log(Level::Info, MsgId::Phase1Deleted, format!(
-                "SA {} with {} ({}) {why}{}{}; {} IPsec SA(s) removed",
-                sa.0,
-                s.remote,
-                s.identity,
-                s.user
-                    .as_ref()
-                    .map(|u| format!(", user '{u}'"))
-                    .unwrap_or_default(),
-                s.addr
-                    .map(|a| format!(", {a} back to the pool"))
-                    .unwrap_or_default(),
-                gone.len()
-            ));
+            self.log(
+                Level::Info,
+                MsgId::Phase1Deleted,
+                format!(
+                    "SA {} with {} ({}) {why}{}{}; {} IPsec SA(s) removed",
+                    sa.0,
+                    s.remote,
+                    s.identity,
+                    s.user
+                        .as_ref()
+                        .map(|u| format!(", user '{u}'"))
+                        .unwrap_or_default(),
+                    s.addr
+                        .map(|a| format!(", {a} back to the pool"))
+                        .unwrap_or_default(),
+                    gone.len()
+                ),
+            );
         }
         let mut abandoned = Vec::new();
         for a in self.aaa.values_mut() {
@@ -1319,24 +1329,28 @@ impl Gateway {
                 packets_out: None,
                 class: None,
             };
-            self.log(Level::Info, MsgId::Accounting, format!(
-                "accounting {}: user '{}' at {} {} to {}{}",
-                if e.start { "start" } else { "stop" },
-                e.user,
-                e.client,
-                e.service,
-                e.local,
-                if e.start {
-                    String::new()
-                } else {
-                    format!(
-                        ", {} bytes in, {} bytes out, {} s",
-                        e.bytes_in,
-                        e.bytes_out,
-                        e.elapsed.as_secs()
-                    )
-                }
-            ));
+            self.log(
+                Level::Info,
+                MsgId::Accounting,
+                format!(
+                    "accounting {}: user '{}' at {} {} to {}{}",
+                    if e.start { "start" } else { "stop" },
+                    e.user,
+                    e.client,
+                    e.service,
+                    e.local,
+                    if e.start {
+                        String::new()
+                    } else {
+                        format!(
+                            ", {} bytes in, {} bytes out, {} s",
+                            e.bytes_in,
+                            e.bytes_out,
+                            e.elapsed.as_secs()
+                        )
+                    }
+                ),
+            );
             match self.aaa.get_mut(&tag) {
                 Some(a) => {
                     if let Err(err) = a.client.account(now, rng, info) {

@@ -332,7 +332,9 @@ impl Command {
             ["show", "crypto", "ipsec", "sa", ..] => Command::Show(Show::IpsecSa),
             ["show", "uauth", ..] => Command::Show(Show::Uauth),
             ["show", "local-pool", rest @ ..] | ["show", "ip", "local", "pool", rest @ ..] => {
-                let name = rest.first().and_then(|_| words.last().map(|w| (*w).to_string()));
+                let name = rest
+                    .first()
+                    .and_then(|_| words.last().map(|w| (*w).to_string()));
                 Command::Show(Show::LocalPool(name))
             }
             ["show", "xlate", ..] => Command::Show(Show::Policy("xlate")),
@@ -533,9 +535,19 @@ impl Whole {
             "pix_ike_sas{{state=\"embryonic\"}} {}",
             st.ike_sas.saturating_sub(st.established)
         );
-        family(&mut o, "pix_ipsec_sa_pairs", "gauge", "IPsec SA pairs installed.");
+        family(
+            &mut o,
+            "pix_ipsec_sa_pairs",
+            "gauge",
+            "IPsec SA pairs installed.",
+        );
         let _ = writeln!(o, "pix_ipsec_sa_pairs {}", st.ipsec_pairs);
-        family(&mut o, "pix_uauth_users", "gauge", "Authenticated VPN users.");
+        family(
+            &mut o,
+            "pix_uauth_users",
+            "gauge",
+            "Authenticated VPN users.",
+        );
         let _ = writeln!(o, "pix_uauth_users {}", st.users);
         family(
             &mut o,

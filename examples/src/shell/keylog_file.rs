@@ -6,7 +6,6 @@ use std::fs::{File, Metadata};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-
 /// The mode the keylog is created with, and the widest one a pre-existing keylog may have.
 pub const MODE: u32 = 0o600;
 

@@ -27,7 +27,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::control::{self, ControlMsg};
 use pix_gateway::gateway::{guard, route, setup, view};
-use pix_gateway::{DebugKind, EspDest, Gateway, Handled, Input, Level, LogRecord, Output, Settings};
+use pix_gateway::{
+    DebugKind, EspDest, Gateway, Handled, Input, Level, LogRecord, Output, Settings,
+};
 
 /// The bundled demo configuration: the seed's `show run` with Xauth against LOCAL.
 pub const DEMO_CONFIG: &str = pix_gateway::demo::CONFIG_PATH;
@@ -286,7 +288,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         log("WARNING: --allow-aggressive-address-keys: an Aggressive Mode initiator with an address identity is answered with the isakmp key of its address, in a HASH anyone can fetch and crack offline (ike-scan + psk-crack)");
     }
     for tag in &args.radius_without_message_authenticator {
-        let groups: Vec<_> = plans.iter_mut().filter_map(|p| p.aaa.get_mut(tag)).collect();
+        let groups: Vec<_> = plans
+            .iter_mut()
+            .filter_map(|p| p.aaa.get_mut(tag))
+            .collect();
         match groups.first() {
             Some(g) if g.protocol == xauth::aaa::Protocol::Radius => {
                 for g in groups {
@@ -432,10 +437,10 @@ fn esp_filter(index: u8, count: u8) -> Vec<socket2::SockFilter> {
     use socket2::SockFilter as F;
     // Classic BPF opcodes (linux/filter.h).
     const LDX_B_MSH: u16 = 0x01 | 0x10 | 0xa0; // X = 4 * (P[k] & 0xf)
-    const LD_W_LEN: u16 = 0x00 | 0x80; // A = packet length
+    const LD_W_LEN: u16 = 0x80; // BPF_LD | BPF_W | BPF_LEN: A = packet length
     const ALU_SUB_X: u16 = 0x04 | 0x10 | 0x08; // A -= X
     const JGE_K: u16 = 0x05 | 0x30; // if A >= k
-    const LD_B_IND: u16 = 0x00 | 0x10 | 0x40; // A = P[X + k]
+    const LD_B_IND: u16 = 0x10 | 0x40; // BPF_LD | BPF_B | BPF_IND: A = P[X + k]
     const ALU_MOD_K: u16 = 0x04 | 0x90; // A %= k
     const JEQ_K: u16 = 0x05 | 0x10; // if A == k
     const RET_K: u16 = 0x06; // accept k bytes
@@ -855,11 +860,19 @@ struct ShardHandle {
 }
 
 /// Asks every shard for its snapshot and renders the whole gateway.
-async fn whole(shards: &[ShardHandle], info: &view::Info, show: Option<&view::Show>) -> view::Whole {
+async fn whole(
+    shards: &[ShardHandle],
+    info: &view::Info,
+    show: Option<&view::Show>,
+) -> view::Whole {
     let mut parts = Vec::with_capacity(shards.len());
     for s in shards {
         let (tx, rx) = oneshot::channel();
-        if s.cmds.send(ShardCmd::Snapshot(show.cloned(), tx)).await.is_ok() {
+        if s.cmds
+            .send(ShardCmd::Snapshot(show.cloned(), tx))
+            .await
+            .is_ok()
+        {
             if let Ok(p) = rx.await {
                 parts.push(p);
             }
@@ -1117,8 +1130,15 @@ fn handoff_metrics(shared: &Shared, out: &mut String) {
     let _ = writeln!(out, "# HELP pix_handoff_total Packets read by one worker and handed to the worker that owns them.\n# TYPE pix_handoff_total counter");
     let _ = writeln!(out, "pix_handoff_total {}", shared.handed.load(Relaxed));
     let _ = writeln!(out, "# HELP pix_handoff_dropped_total Packets dropped because the owning worker's queue was full.\n# TYPE pix_handoff_dropped_total counter");
-    let _ = writeln!(out, "pix_handoff_dropped_total {}", shared.handoff_dropped.load(Relaxed));
-    let _ = writeln!(out, "# HELP pix_workers Worker threads (shards of the gateway core).\n# TYPE pix_workers gauge");
+    let _ = writeln!(
+        out,
+        "pix_handoff_dropped_total {}",
+        shared.handoff_dropped.load(Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP pix_workers Worker threads (shards of the gateway core).\n# TYPE pix_workers gauge"
+    );
     let _ = writeln!(out, "pix_workers {}", shared.count);
 }
 fn listener_metrics(
