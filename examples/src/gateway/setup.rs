@@ -125,7 +125,6 @@ fn clear(v: &pix_config::SecretValue, what: &str, fix: &str) -> Result<Secret, S
 ///
 /// # Errors
 /// One line per problem, all of them.
-#[cfg(test)]
 pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan, Vec<String>> {
     plan_with(config, extra_users, &[])
 }
