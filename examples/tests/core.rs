@@ -154,6 +154,31 @@ struct Client {
     esp: Option<ClientEsp>,
     /// Informational exchanges (DELETEs) it received.
     informational: usize,
+    /// A NAT in front of it: its public address and the port offset of the mappings
+    /// (private port p is public port p + offset).
+    nat: Option<(Ipv4Addr, u16)>,
+}
+
+impl Client {
+    /// Where the gateway sees a datagram from the client's `local` address.
+    fn public(&self, local: SocketAddr) -> SocketAddr {
+        match self.nat {
+            Some((ip, offset)) => SocketAddr::new(ip.into(), local.port() + offset),
+            None => local,
+        }
+    }
+
+    /// The client's own address for a datagram the gateway sends to `public`.
+    fn private(&self, public: SocketAddr) -> Option<SocketAddr> {
+        match self.nat {
+            Some((ip, offset)) if public.ip() == std::net::IpAddr::V4(ip) => Some(SocketAddr::new(
+                self.addr.ip(),
+                public.port().checked_sub(offset)?,
+            )),
+            Some(_) => None,
+            None => (public.ip() == self.addr.ip()).then_some(public),
+        }
+    }
 }
 
 /// The gateway, its clients and AAA servers, on a virtual clock.
@@ -167,6 +192,13 @@ struct Net {
     debug: Vec<(DebugKind, String)>,
     /// Every IKE datagram the core sent and every ESP packet it encapsulated, in order.
     wire: Vec<Vec<u8>>,
+    /// NAT keepalives the core sent (port 4500, one 0xFF byte), by destination.
+    keepalives: Vec<SocketAddr>,
+    /// NAT keepalives the clients sent.
+    keepalives_in: usize,
+    /// IKE datagrams the clients sent to our port 4500, and the core sent from it.
+    ike_in_4500: usize,
+    ike_out_4500: usize,
 }
 
 impl Net {
@@ -182,6 +214,10 @@ impl Net {
             log: Vec::new(),
             debug: Vec::new(),
             wire: Vec::new(),
+            keepalives: Vec::new(),
+            keepalives_in: 0,
+            ike_in_4500: 0,
+            ike_out_4500: 0,
         }
     }
 
@@ -192,8 +228,16 @@ impl Net {
             children: Vec::new(),
             esp: None,
             informational: 0,
+            nat: None,
         });
         self.clients.len() - 1
+    }
+
+    /// A client at `addr` behind a NAT whose public address is `public` (ports + 30000).
+    fn add_client_behind_nat(&mut self, addr: &str, public: &str) -> usize {
+        let i = self.add_client(addr);
+        self.clients[i].nat = Some((public.parse().unwrap(), 30000));
+        i
     }
 
     /// Drains the core: IKE to the clients, AAA to the servers and back, the rest kept.
@@ -213,19 +257,29 @@ impl Net {
                     self.wire.push(payload.clone());
                     let ike = if local.port() == 4500 {
                         match esp::udp_encap::classify(&payload).unwrap() {
-                            esp::udp_encap::Port4500::Ike(ike) => ike.to_vec(),
-                            esp::udp_encap::Port4500::Keepalive => continue,
+                            esp::udp_encap::Port4500::Ike(ike) => {
+                                self.ike_out_4500 += 1;
+                                ike.to_vec()
+                            }
+                            esp::udp_encap::Port4500::Keepalive => {
+                                self.keepalives.push(remote);
+                                continue;
+                            }
                             esp::udp_encap::Port4500::Esp(_) => panic!("ESP as an Output"),
                         }
                     } else {
                         payload
                     };
-                    if let Some(c) = self.clients.iter_mut().find(|c| c.addr == remote) {
+                    let to = self
+                        .clients
+                        .iter_mut()
+                        .find_map(|c| c.private(remote).map(|p| (c, p)));
+                    if let Some((c, private)) = to {
                         moved = true;
                         if ike.get(18) == Some(&5) {
                             c.informational += 1;
                         }
-                        c.ep.handle_datagram(self.now, remote, local, &ike, &mut self.rng);
+                        c.ep.handle_datagram(self.now, private, local, &ike, &mut self.rng);
                     }
                 }
                 Output::AaaDatagram { to, payload } => {
@@ -288,15 +342,20 @@ impl Net {
                 while let Some(t) = c.ep.poll_transmit() {
                     moved = true;
                     let mut payload = Vec::new();
-                    if t.remote.port() == 4500 {
+                    // RFC 3948: IKE on 4500 behind the non-ESP marker; a NAT keepalive
+                    // (one 0xFF byte) as it is.
+                    if t.bytes == [0xff] {
+                        self.keepalives_in += 1;
+                    } else if t.remote.port() == 4500 {
                         payload.extend_from_slice(&esp::udp_encap::NON_ESP_MARKER);
+                        self.ike_in_4500 += 1;
                     }
                     payload.extend_from_slice(&t.bytes);
                     self.gw.handle(
                         self.now,
                         Input::Udp {
                             local: t.remote,
-                            remote: t.local,
+                            remote: c.public(t.local),
                             payload: &mut payload,
                         },
                         &mut self.rng,
@@ -398,6 +457,26 @@ impl Net {
             .encapsulate_ip(self.now, &mut self.rng, packet, &mut buf)
             .unwrap();
         buf.truncate(n);
+        if let Some(ports) = c.children.last().and_then(|ch| ch.natt_ports) {
+            // ESP in UDP from the client's 4500, through its NAT, to our 4500.
+            assert_eq!(ports.0, 4500);
+            let remote = c.public(SocketAddr::new(c.addr.ip(), 4500));
+            let inner = match self.gw.handle(
+                self.now,
+                Input::Udp {
+                    local: SocketAddr::new(GW_IP.into(), 4500),
+                    remote,
+                    payload: &mut buf,
+                },
+                &mut self.rng,
+            ) {
+                Handled::ToInside(r) => Some(buf[r].to_vec()),
+                Handled::Done => None,
+                other => panic!("{other:?}"),
+            };
+            self.pump();
+            return inner;
+        }
         let src = match c.addr.ip() {
             std::net::IpAddr::V4(a) => a,
             std::net::IpAddr::V6(_) => unreachable!(),
@@ -439,15 +518,16 @@ impl Net {
             };
         self.wire.push(datagram.clone());
         self.pump();
-        let EspDest::Raw(to) = dest else {
-            panic!("no NAT-T in these scenarios: {dest:?}")
-        };
         assert!(self.gw.sessions().any(|s| s.sa == sa));
         let i = self
             .clients
             .iter()
-            .position(|c| c.addr.ip() == std::net::IpAddr::V4(to))
-            .unwrap();
+            .position(|c| match dest {
+                EspDest::Raw(to) => c.nat.is_none() && c.addr.ip() == std::net::IpAddr::V4(to),
+                // ESP in UDP from our 4500 to the client's 4500 through its NAT.
+                EspDest::Udp(to) => c.private(to).is_some_and(|p| p.port() == 4500),
+            })
+            .unwrap_or_else(|| panic!("{dest:?} reaches no client"));
         let esp = self.clients[i].esp.as_mut().unwrap();
         let d = esp.inb.decapsulate(self.now, &mut datagram).unwrap();
         assert_eq!(d.next_header, 4, "IPv4 in tunnel mode");
@@ -818,6 +898,73 @@ fn tacacs_login_is_accepted_and_a_wrong_password_rejected() {
     assert_eq!(logins[1].rem_addr, b"198.51.100.8");
 }
 
+/// NAT traversal: a 4.x client behind a NAT floats to port 4500 (IKE behind the non-ESP
+/// marker both ways), its IPsec SA is UDP-encapsulated, ESP in UDP goes both ways
+/// through `Input::Udp` and `EspDest::Udp` to the NAT's mapping, and the client's
+/// keepalives are taken without a drop.
+#[test]
+fn nat_t_client_floats_to_4500_and_esp_goes_in_udp() {
+    let aaa = MemAaa::new().with_radius(radius_auth(), radius_acct(), radius_server());
+    let plan = radius_plan(2, |t| {
+        t.replace(
+            "isakmp enable outside\n",
+            "isakmp enable outside\nisakmp nat-traversal 20\n",
+        )
+    });
+    let mut net = Net::new(plan, aaa, 6, base());
+    let c = net.add_client_behind_nat("10.0.0.2:500", "203.0.113.50");
+    let mut profile = vpn_4x("cisco_customer", "cisco123");
+    profile.nat_t = true;
+    let sa = net.login(c, profile);
+    assert!(
+        net.clients[c].ep.ready_for_quick_mode(sa),
+        "{:?}",
+        net.texts()
+    );
+    assert!(
+        net.ike_in_4500 > 0 && net.ike_out_4500 > 0,
+        "floated to 4500"
+    );
+    let s = net.gw.sessions().next().unwrap().clone();
+    assert_eq!(
+        s.remote,
+        "203.0.113.50:34500".parse().unwrap(),
+        "the NAT's mapping"
+    );
+    let addr = net.quick_mode(c, sa);
+    assert_eq!(
+        net.clients[c].children[0].natt_ports,
+        Some((4500, 4500)),
+        "UDP-encapsulated on the client"
+    );
+    let show = net.cmd("show crypto ipsec sa");
+    assert!(show.contains("UDP-Encaps"), "{show}");
+    let ping = icmp(&addr.to_string(), "10.89.129.131", false);
+    assert_eq!(net.client_sends(c, &ping), Some(ping.clone()));
+    let pong = icmp("10.89.129.131", &addr.to_string(), true);
+    let mut p = pong.clone();
+    match net
+        .gw
+        .handle(net.now, Input::Inside { packet: &mut p }, &mut net.rng)
+    {
+        Handled::ToOutside { dest, .. } => assert_eq!(
+            dest,
+            EspDest::Udp("203.0.113.50:34500".parse().unwrap()),
+            "to the NAT's mapping of the client's 4500"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.inside_sends(&pong), Some((c, pong)));
+    // The client keeps its NAT mapping open; the core takes the keepalives silently.
+    let t = net.now;
+    net.run_until(Duration::from_secs(45), |n| {
+        n.now.saturating_duration_since(t) >= Duration::from_secs(41)
+    });
+    assert!(net.keepalives_in >= 2, "{}", net.keepalives_in);
+    assert_eq!(net.gw.stats().esp_drops.get("truncated"), None);
+    assert_eq!(net.gw.sessions().count(), 1);
+}
+
 /// (f) The same seed and clock give the same bytes: every IKE datagram and every ESP
 /// packet the core sent in scenario (a), byte for byte; another seed differs.
 #[test]
@@ -831,6 +978,8 @@ fn same_seed_same_bytes() {
     for (i, (x, y)) in a.wire.iter().zip(&b.wire).enumerate() {
         assert_eq!(x, y, "datagram {i} differs");
     }
+    assert_eq!(a.texts(), b.texts(), "the same log");
+    assert_eq!(a.debug, b.debug, "the same debug lines");
     let c = vpn_client_4x_flow(43, t0, radius_plan(2, |t| t));
     assert_eq!(a.wire.len(), c.wire.len());
     assert_ne!(

@@ -35,8 +35,6 @@ pub(crate) struct Seen {
     pub debug: Vec<(DebugKind, String)>,
     /// [`Output::Keylog`] (copied out of their zeroizing strings: test keys only).
     pub keylog: Vec<String>,
-    /// IKE datagrams to a peer, unframed (how many went out).
-    pub udp_out: usize,
 }
 
 impl Seen {
@@ -55,11 +53,11 @@ impl Seen {
 /// message without the port-4500 non-ESP marker).
 pub(crate) type Datagram = (SocketAddr, SocketAddr, Vec<u8>);
 
-/// An IKE message of a peer framed for the gateway's port `to` (RFC 3948: the non-ESP
-/// marker in front on 4500).
+/// A datagram of a peer's IKE endpoint framed for the gateway's port `to` (RFC 3948:
+/// IKE behind the non-ESP marker on 4500, a NAT keepalive as it is).
 pub(crate) fn frame(to: SocketAddr, ike: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(ike.len().saturating_add(4));
-    if to.port() == 4500 {
+    if to.port() == 4500 && ike != [0xff] {
         v.extend_from_slice(&esp::udp_encap::NON_ESP_MARKER);
     }
     v.extend_from_slice(ike);
@@ -99,7 +97,6 @@ pub(crate) fn drain(
                 } else {
                     datagrams.push((local, remote, payload));
                 }
-                seen.udp_out = seen.udp_out.saturating_add(1);
             }
             Output::AaaDatagram { to, payload } => {
                 let t = AaaTransmit::Datagram {
