@@ -715,6 +715,10 @@ fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
             "isakmp policy 10 lifetime 120",
         )
     }));
+    // The demo's `aaa accounting ... AuthInbound`: TACACS+ at 10.89.129.134, key
+    // secretkey, in memory.
+    let acct: SocketAddr = "10.89.129.134:49".parse().unwrap();
+    rig.aaa = MemAaa::new().with_tacacs(acct, testkit::aaa::MemTacacs::new("secretkey"));
     let sa = rig.connect("cisco_customer", "cisco123");
     rig.quick_mode(sa);
     let mut client_dp = DataPlane::new();
@@ -761,6 +765,23 @@ fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
     assert!(uauth.contains("Authenticated Users         0"), "{uauth}");
     let conn = rig.cmd("show conn");
     assert!(!conn.contains("10.89.129.200"), "{conn}");
+    // Both records reached the accounting server, over the core's AAA outputs: a start
+    // and a stop of the same task for the user at its address.
+    let server = rig.aaa.tacacs(acct).unwrap();
+    assert!(server.errors().is_empty(), "{:?}", server.errors());
+    let seen = server.accounting();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let flags: Vec<u8> = seen.iter().map(|r| r.request.flags).collect();
+    assert_eq!(
+        flags,
+        [
+            xauth::tacacs::acct_flag::START,
+            xauth::tacacs::acct_flag::STOP
+        ]
+    );
+    assert_eq!(seen[0].arg_u64("task_id"), seen[1].arg_u64("task_id"));
+    assert!(seen.iter().all(|r| r.request.user == b"cisco_customer"));
+    assert!(!rig.seen.log.iter().any(|r| r.id == MsgId::AaaProblem));
 }
 
 impl Rig {
