@@ -833,13 +833,6 @@ impl Gateway {
         self.whole(now, None).metrics_text()
     }
 
-    /// The Xauth throttle and refusal summaries.
-    #[cfg(test)]
-    #[must_use]
-    pub fn guard(&self) -> &guard::Guard {
-        &self.guard
-    }
-
     /// A debug line, when its kind is wanted (callers that format something costly
     /// ask [`Gateway::debug_wanted`] first).
     fn debug_line(&mut self, line: String) {

@@ -434,28 +434,36 @@ fn bind_udp(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<UdpSocket> {
 /// modulo `count`, [`route::of_spi`]); shard 0 also takes packets too short to carry an
 /// SPI, so that they are counted.
 fn esp_filter(index: u8, count: u8) -> Vec<socket2::SockFilter> {
-    use socket2::SockFilter as F;
-    // Classic BPF opcodes (linux/filter.h).
-    const LDX_B_MSH: u16 = 0x01 | 0x10 | 0xa0; // X = 4 * (P[k] & 0xf)
-    const LD_W_LEN: u16 = 0x80; // BPF_LD | BPF_W | BPF_LEN: A = packet length
-    const ALU_SUB_X: u16 = 0x04 | 0x10 | 0x08; // A -= X
-    const JGE_K: u16 = 0x05 | 0x30; // if A >= k
-    const LD_B_IND: u16 = 0x10 | 0x40; // BPF_LD | BPF_B | BPF_IND: A = P[X + k]
-    const ALU_MOD_K: u16 = 0x04 | 0x90; // A %= k
-    const JEQ_K: u16 = 0x05 | 0x10; // if A == k
-    const RET_K: u16 = 0x06; // accept k bytes
+    esp_program(index, count)
+        .into_iter()
+        .map(|(code, jt, jf, k)| socket2::SockFilter::new(code, jt, jf, k))
+        .collect()
+}
+
+// Classic BPF opcodes (linux/filter.h).
+const LDX_B_MSH: u16 = 0x01 | 0x10 | 0xa0; // BPF_LDX | BPF_B | BPF_MSH: X = 4 * (P[k] & 0xf)
+const LD_W_LEN: u16 = 0x80; // BPF_LD | BPF_W | BPF_LEN: A = packet length
+const ALU_SUB_X: u16 = 0x04 | 0x10 | 0x08; // BPF_ALU | BPF_SUB | BPF_X: A -= X
+const JGE_K: u16 = 0x05 | 0x30; // BPF_JMP | BPF_JGE | BPF_K: if A >= k
+const LD_B_IND: u16 = 0x10 | 0x40; // BPF_LD | BPF_B | BPF_IND: A = P[X + k]
+const ALU_MOD_K: u16 = 0x04 | 0x90; // BPF_ALU | BPF_MOD | BPF_K: A %= k
+const JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K: if A == k
+const RET_K: u16 = 0x06; // BPF_RET | BPF_K: accept k bytes
+
+/// [`esp_filter`] as (code, jt, jf, k) rows.
+fn esp_program(index: u8, count: u8) -> Vec<(u16, u8, u8, u32)> {
     let short = if index == 0 { 0xffff } else { 0 };
     vec![
-        F::new(LDX_B_MSH, 0, 0, 0),
-        F::new(LD_W_LEN, 0, 0, 0),
-        F::new(ALU_SUB_X, 0, 0, 0),
-        F::new(JGE_K, 1, 0, 8),
-        F::new(RET_K, 0, 0, short),
-        F::new(LD_B_IND, 0, 0, 0),
-        F::new(ALU_MOD_K, 0, 0, u32::from(count)),
-        F::new(JEQ_K, 0, 1, u32::from(index)),
-        F::new(RET_K, 0, 0, 0xffff),
-        F::new(RET_K, 0, 0, 0),
+        (LDX_B_MSH, 0, 0, 0),
+        (LD_W_LEN, 0, 0, 0),
+        (ALU_SUB_X, 0, 0, 0),
+        (JGE_K, 1, 0, 8),
+        (RET_K, 0, 0, short),
+        (LD_B_IND, 0, 0, 0),
+        (ALU_MOD_K, 0, 0, u32::from(count)),
+        (JEQ_K, 0, 1, u32::from(index)),
+        (RET_K, 0, 0, 0xffff),
+        (RET_K, 0, 0, 0),
     ]
 }
 
@@ -1239,5 +1247,78 @@ async fn serve_metrics(
         // one-thread runtime a burst of accepts would otherwise hold every evicted
         // socket open until the burst ends.
         tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn pool_cover_prefixes() {
+        let v = cover(
+            "10.89.129.200".parse().unwrap(),
+            "10.89.129.204".parse().unwrap(),
+        );
+        let s: Vec<String> = v.iter().map(ToString::to_string).collect();
+        assert_eq!(s, ["10.89.129.200/30", "10.89.129.204/32"]);
+    }
+
+    /// The classic BPF machine, for the instructions the filter uses (an out-of-range
+    /// load ends the program with 0, as the kernel does).
+    fn run_bpf(prog: &[(u16, u8, u8, u32)], p: &[u8]) -> u32 {
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        while let Some(&(code, jt, jf, k)) = prog.get(pc) {
+            pc += 1;
+            match code {
+                LDX_B_MSH => match p.get(k as usize) {
+                    Some(b) => x = 4 * u32::from(b & 0xf),
+                    None => return 0,
+                },
+                LD_W_LEN => a = p.len() as u32,
+                ALU_SUB_X => a = a.wrapping_sub(x),
+                LD_B_IND => match p.get((x + k) as usize) {
+                    Some(b) => a = u32::from(*b),
+                    None => return 0,
+                },
+                ALU_MOD_K => a %= k,
+                JGE_K => pc += usize::from(if a >= k { jt } else { jf }),
+                JEQ_K => pc += usize::from(if a == k { jt } else { jf }),
+                RET_K => return k,
+                other => panic!("opcode {other:#x} not modelled"),
+            }
+        }
+        0
+    }
+
+    #[test]
+    fn each_esp_packet_passes_exactly_the_filter_of_its_spis_shard() {
+        for count in [2u8, 3, 7, 64] {
+            for top in 0..=255u8 {
+                for ihl in [5u8, 6] {
+                    let mut p = vec![0x40 | ihl];
+                    p.resize(usize::from(ihl) * 4, 0);
+                    p.extend_from_slice(&[top, 1, 2, 3, 0, 0, 0, 1, 0xaa]);
+                    let passed: Vec<u8> = (0..count)
+                        .filter(|i| run_bpf(&esp_program(*i, count), &p) > 0)
+                        .collect();
+                    let spi = u32::from_be_bytes([top, 1, 2, 3]);
+                    assert_eq!(
+                        passed,
+                        [route::of_spi(count, spi)],
+                        "count {count} spi {spi:#x}"
+                    );
+                }
+            }
+            // Too short to hold an SPI and a sequence number: shard 0 takes it (counted).
+            let short = [
+                0x45u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9,
+            ];
+            let passed: Vec<u8> = (0..count)
+                .filter(|i| run_bpf(&esp_program(*i, count), &short) > 0)
+                .collect();
+            assert_eq!(passed, [0]);
+        }
     }
 }
