@@ -233,6 +233,8 @@ pub struct Gateway {
     shared_pools: Option<shared_pools::SharedPools>,
     /// This core's shard number.
     shard: u8,
+    /// How many shards the gateway has.
+    shard_count: u8,
 }
 
 /// A name from the peer, safe for one log line (control characters and quotes escaped,
@@ -348,7 +350,7 @@ impl Gateway {
     ) -> Self {
         let outside_addr = settings.outside_addr;
         let pools = std::mem::take(&mut plan.pools);
-        let (ike, shared_pools) = match shared {
+        let (ike, shared_pools) = match shared.clone() {
             Some((sp, shard)) => {
                 let mut ike = Endpoint::with_lease_store(plan.ike, Box::new(sp.handle(shard)));
                 ike.set_shard(shard);
@@ -419,6 +421,7 @@ impl Gateway {
             seen_refusals: 0,
             scratch: vec![0; SCRATCH],
             shard: settings.shard,
+            shard_count: shared.as_ref().map_or(1, |(_, s)| s.count()),
             shared_pools,
         }
     }
@@ -1168,6 +1171,8 @@ impl Gateway {
                 }
                 if let Some(s) = self.sessions.get_mut(&c.ike_sa) {
                     s.last_activity = now;
+                    // After a NAT-T float the IKE SA lives on port 4500.
+                    s.local = c.local;
                 }
             }
             Event::ChildDeleted { sa: _, spi_in } => {
@@ -1312,7 +1317,12 @@ impl Gateway {
                 client_addr: IpAddr::V4(e.client),
                 framed_ip: Some(e.client),
                 service: e.service.clone().into_bytes(),
-                task_id: e.task_id,
+                // Each shard's policy numbers its connections from 1: the record names
+                // the shard too, so that the server never sees one task id twice.
+                task_id: e
+                    .task_id
+                    .wrapping_mul(u32::from(self.shard_count))
+                    .wrapping_add(u32::from(self.shard)),
                 start_time,
                 elapsed_time: (!e.start)
                     .then(|| u32::try_from(e.elapsed.as_secs()).unwrap_or(u32::MAX)),
