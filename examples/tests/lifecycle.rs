@@ -61,10 +61,32 @@ fn a_sixth_client_on_the_five_address_pool_is_refused_and_the_five_keep_working(
     let _g = serial();
     require_root_and_tools(TOOLS);
     let mut lab = Lab::new();
+    // Two workers sharing the pool: a key that puts the five clients (192.168.1.11-15)
+    // on both, so that the pool is shared for real and every shard is used.
+    let placement = |key: u64, clients: u8| -> [u64; 2] {
+        let mut n = [0u64; 2];
+        for i in 1..=clients {
+            let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 10 + i));
+            n[usize::from(pix_gateway::gateway::route::of_peer(2, key, ip))] += 1;
+        }
+        n
+    };
+    let key = (1u64..)
+        .find(|k| placement(*k, 5).iter().all(|n| *n >= 2))
+        .unwrap();
+    let key_arg = key.to_string();
+    let metrics_at = "127.0.0.1:9479";
     let gw = lab.start_gateway(
         &std::fs::read_to_string(DEMO_CFG).unwrap(),
         &users_secrets(),
-        &[],
+        &[
+            "--workers",
+            "2",
+            "--shard-key",
+            &key_arg,
+            "--metrics",
+            metrics_at,
+        ],
     );
     let mut clients = Vec::new();
     for i in 1..=5u8 {
@@ -111,6 +133,22 @@ fn a_sixth_client_on_the_five_address_pool_is_refused_and_the_five_keep_working(
     }
     assert!(lab.show("crypto isakmp sa").contains("Total     : 5"));
     assert_eq!(in_use(&lab), "5");
+    // Each worker took the clients whose address hashes to it (the sixth's phase 1 came
+    // up too), and the whole gateway's counters are the sum of the workers'.
+    let m = metrics(&lab, metrics_at);
+    let want = placement(key, 6);
+    for (shard, n) in want.iter().enumerate() {
+        assert_eq!(
+            metric(
+                &m,
+                &format!("pix_shard_handshakes_total{{shard=\"{shard}\"}}")
+            ),
+            *n,
+            "{m}"
+        );
+    }
+    assert_eq!(metric(&m, "pix_handshakes_total{result=\"ok\"}"), 6, "{m}");
+    assert_eq!(metric(&m, "pix_workers"), 2, "{m}");
 }
 
 #[test]

@@ -103,6 +103,11 @@ pub struct RunArgs {
     /// SAs (default: one per CPU; at most 64).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
     pub workers: Option<u8>,
+    /// The key of the hash that places a peer's first message on a worker (default:
+    /// random at start, so that the placement cannot be computed from outside). For
+    /// tests that check the placement.
+    #[arg(long, hide = true, value_name = "U64")]
+    pub shard_key: Option<u64>,
 }
 
 /// Sends the shell's own lines (start, configuration problems) to the log.
@@ -1000,7 +1005,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         keylog,
         debug: debug_tx,
         outside,
-        peer_key: rand::random(),
+        peer_key: args.shard_key.unwrap_or_else(rand::random),
     });
     let cores = pix_gateway::gateway::Gateway::shards(
         plans,
