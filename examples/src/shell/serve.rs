@@ -1,8 +1,8 @@
 //! `pix-gateway run`: the IO around the gateway core, on every core.
 //!
-//! `--workers N` (default: one per CPU) runs N shards of [`Gateway`] as tasks of a tokio
-//! runtime of N threads. Each shard owns its IKE SAs and ESP SAs and has its own
-//! sockets: UDP 500 and 4500 in an `SO_REUSEPORT` group (the kernel spreads peers over
+//! `--workers N` (default: one per CPU) runs N shards of [`Gateway`], one per thread,
+//! each thread with its own current-thread tokio runtime (its own epoll and timers).
+//! Each shard owns its IKE SAs and ESP SAs and has its own sockets: UDP 500 and 4500 in an `SO_REUSEPORT` group (the kernel spreads peers over
 //! them by a hash of address and port), a raw ESP socket whose socket filter passes only
 //! the SPIs of its shard, a queue of the multi-queue TUN device, and an AAA client
 //! socket. A datagram or inside packet that reaches a shard which does not own it
@@ -366,9 +366,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             "WARNING: the bundled DEMO configuration runs with its PUBLISHED credentials LIVE (group vpn3000 / key cisco1234, user cisco_customer / password cisco123): anyone who reaches {outside} on UDP 500/4500 can log in; run with --config for real use"
         ));
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(usize::from(workers))
-        .thread_name("pix-worker")
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -407,7 +405,7 @@ struct Start {
 /// test) overflow the kernel's default ~208 KiB, and a lost DELETE is never resent.
 const RECV_BUFFER: usize = 4 << 20;
 
-fn bind_udp(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<UdpSocket> {
+fn bind_udp(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<std::net::UdpSocket> {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
     if reuse_port {
@@ -431,7 +429,7 @@ fn bind_udp(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<UdpSocket> {
     s.set_nonblocking(true)?;
     // best effort: the kernel caps it at net.core.rmem_max
     let _ = s.set_recv_buffer_size(RECV_BUFFER);
-    Ok(UdpSocket::from_std(std::net::UdpSocket::from(s))?)
+    Ok(std::net::UdpSocket::from(s))
 }
 
 /// The socket filter of shard `index` of `count` on a raw ESP socket (the packet starts
@@ -478,7 +476,7 @@ fn esp_program(index: u8, count: u8) -> Vec<(u16, u8, u8, u32)> {
 /// `send_to` an ESP packet to which the kernel adds the IP header. Every raw socket of
 /// protocol 50 sees every ESP packet: with several shards, each one's socket filter
 /// keeps only its own.
-fn raw_esp(addr: Ipv4Addr, shard: u8, count: u8) -> anyhow::Result<UdpSocket> {
+fn raw_esp(addr: Ipv4Addr, shard: u8, count: u8) -> anyhow::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(50))).map_err(|e| {
         anyhow::anyhow!(
@@ -493,7 +491,7 @@ fn raw_esp(addr: Ipv4Addr, shard: u8, count: u8) -> anyhow::Result<UdpSocket> {
         .with_context(|| format!("cannot bind the raw ESP socket to {addr}"))?;
     s.set_nonblocking(true)?;
     let _ = s.set_recv_buffer_size(RECV_BUFFER);
-    Ok(UdpSocket::from_std(std::net::UdpSocket::from(s))?)
+    Ok(std::net::UdpSocket::from(s))
 }
 
 /// Smallest set of prefixes covering `first..=last`.
@@ -581,18 +579,41 @@ impl Shared {
     }
 }
 
+/// One shard's sockets as opened by the main thread (errors are reported before any
+/// worker starts); each worker registers them with its own runtime ([`Io::new`]).
+struct StdIo {
+    udp500: std::net::UdpSocket,
+    udp4500: std::net::UdpSocket,
+    raw: std::net::UdpSocket,
+    tun: tun_rs::SyncDevice,
+    aaa_udp: std::net::UdpSocket,
+}
+
 /// One shard's sockets.
 struct Io {
     udp500: UdpSocket,
     udp4500: UdpSocket,
     raw: UdpSocket,
-    tun: tokio_tun::Tun,
+    tun: tun_rs::AsyncDevice,
     aaa_udp: UdpSocket,
     aaa_conns: HashMap<ConnKey, mpsc::UnboundedSender<Option<Vec<u8>>>>,
     aaa_in: mpsc::Sender<AaaIn>,
 }
 
 impl Io {
+    /// The sockets registered with the current (the worker's) runtime.
+    fn new(s: StdIo, aaa_in: mpsc::Sender<AaaIn>) -> std::io::Result<Io> {
+        Ok(Io {
+            udp500: UdpSocket::from_std(s.udp500)?,
+            udp4500: UdpSocket::from_std(s.udp4500)?,
+            raw: UdpSocket::from_std(s.raw)?,
+            tun: tun_rs::AsyncDevice::new(s.tun)?,
+            aaa_udp: UdpSocket::from_std(s.aaa_udp)?,
+            aaa_conns: HashMap::new(),
+            aaa_in,
+        })
+    }
+
     async fn send_udp(&self, local: SocketAddr, remote: SocketAddr, payload: &[u8]) {
         let s = if local.port() == 4500 {
             &self.udp4500
@@ -929,25 +950,25 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     let now = Instant::now();
     let count = workers;
     let reuse = count > 1;
-    let tuns = tokio_tun::Tun::builder()
+    let tun_err = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot create TUN device {}: {e} (needs root or CAP_NET_ADMIN and /dev/net/tun: run as root)",
+            args.inside_tun
+        )
+    };
+    // One queue per worker (IFF_MULTI_QUEUE when there are several).
+    let first_queue = tun_rs::DeviceBuilder::new()
         .name(&args.inside_tun)
         .mtu(1400)
-        .queues(usize::from(count))
-        .up()
-        .build()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create TUN device {}: {e} (needs root or CAP_NET_ADMIN and /dev/net/tun: run as root)",
-                args.inside_tun
-            )
-        })?;
-    if tuns.len() != usize::from(count) {
-        anyhow::bail!(
-            "TUN device {}: {} queue(s) opened, {count} wanted",
-            args.inside_tun,
-            tuns.len()
-        );
+        .multi_queue(count > 1)
+        .enable(true)
+        .build_sync()
+        .map_err(tun_err)?;
+    let mut tuns = Vec::with_capacity(usize::from(count));
+    for _ in 1..count {
+        tuns.push(first_queue.try_clone().map_err(tun_err)?);
     }
+    tuns.insert(0, first_queue);
     let Some(first) = plans.first() else {
         anyhow::bail!("no worker");
     };
@@ -1024,32 +1045,57 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         .map(|g| g.info().clone())
         .context("no shard")?;
     let mut handles = Vec::new();
-    let mut tasks = Vec::new();
+    let mut threads = Vec::new();
+    let mut readies = Vec::new();
     for ((mut gw, tun), hrx) in cores.into_iter().zip(tuns).zip(handoff_rx) {
         let index = gw.shard();
         gw.set_keylog(shared.keylog.is_some());
         gw.set_debug(&stderr_debug);
-        let (aaa_tx, aaa_rx) = mpsc::channel::<AaaIn>(256);
-        let io = Io {
+        let std_io = StdIo {
             udp500: bind_udp(SocketAddr::new(outside.into(), 500), reuse)?,
             udp4500: bind_udp(SocketAddr::new(outside.into(), 4500), reuse)?,
             raw: raw_esp(outside, index, count)?,
             tun,
             aaa_udp: bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0), false)?,
-            aaa_conns: HashMap::new(),
-            aaa_in: aaa_tx,
         };
         let (ctx, crx) = mpsc::channel(64);
         handles.push(ShardHandle { cmds: ctx });
-        tasks.push(tokio::spawn(shard(
-            index,
-            gw,
-            io,
-            crx,
-            hrx,
-            aaa_rx,
-            shared.clone(),
-        )));
+        let shared = shared.clone();
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
+        readies.push(ready_rx);
+        // One thread per shard, each with its own runtime (its own epoll and timers):
+        // nothing but the hand-off channels and the shared pools between them.
+        let t = std::thread::Builder::new()
+            .name(format!("pix-worker-{index}"))
+            .spawn(move || -> anyhow::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("cannot start a worker's event loop")?;
+                rt.block_on(async move {
+                    let (aaa_tx, aaa_rx) = mpsc::channel::<AaaIn>(256);
+                    let io = match Io::new(std_io, aaa_tx) {
+                        Ok(io) => io,
+                        Err(e) => {
+                            let e = format!("worker {index}: cannot register its sockets: {e}");
+                            let _ = ready_tx.send(Err(e.clone()));
+                            anyhow::bail!(e);
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    shard(index, gw, io, crx, hrx, aaa_rx, shared).await;
+                    Ok(())
+                })
+            })
+            .context("cannot start a worker thread")?;
+        threads.push(t);
+    }
+    for r in readies {
+        match r.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => anyhow::bail!(e),
+            Err(_) => anyhow::bail!("a worker thread ended before it started serving"),
+        }
     }
     let mut subscribers: Vec<(Vec<DebugKind>, mpsc::Sender<String>)> = Vec::new();
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -1123,8 +1169,12 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         }
     }
     log(&format!("stopped; {leased} address(es) still leased"));
-    for t in tasks {
-        let _ = t.await;
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log(&format!("a worker failed: {e:#}")),
+            Err(_) => log("a worker panicked"),
+        }
     }
     drop(control_bound); // removes the socket
     Ok(())
