@@ -1,0 +1,1339 @@
+//! Scenario tests of a gateway of N shards in memory, driven the way the binary drives
+//! its worker threads (`shell/serve.rs`, fn `shard` and `first_to_peer`): every datagram
+//! from a client goes to the shard that `route::udp` names (the responder cookie, or
+//! the SPI of ESP in UDP), a first message (`Route::Any`) to `route::of_peer` of the
+//! client's address with a fixed key; raw ESP to `route::raw` (its SPI); a packet from
+//! the inside to `owner_shard` of its destination as the shard that read it knows it
+//! (falling back to the reader). Each shard's outputs are drained after every input:
+//! IKE to the clients (`ike-sm` initiators, ESP with the `esp` crate), AAA to in-memory
+//! RADIUS and TACACS+ servers (`testkit::aaa`), whose replies go back to the shard that
+//! asked (each worker has its own AAA sockets and connections). Virtual clock, seeded
+//! randomness, nothing opens a socket.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use esp::{
+    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm,
+    LifetimeConfig, OutboundSa,
+};
+use ike_sm::crypto::dh::DhGroup;
+use ike_sm::{presets, ChildSa, ClientProfile, Endpoint, SaId, Shard};
+use pix_gateway::gateway::route::{self, Route};
+use pix_gateway::gateway::setup::Plan;
+use pix_gateway::gateway::view;
+use pix_gateway::{
+    demo, DebugKind, EspDest, Gateway, Handled, Input, LogRecord, MsgId, Output, Settings, Show,
+    Whole,
+};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use testkit::aaa::{AaaReply, MemAaa, MemRadius, MemTacacs};
+use xauth::aaa::{AaaTransmit, ConnId, RequestId};
+
+const GW_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
+const GW: SocketAddr = SocketAddr::new(IpAddr::V4(GW_IP), 500);
+/// The key of `route::of_peer` (the binary draws one per process; fixed here so that
+/// the tests can choose client addresses that spread).
+const PEER_KEY: u64 = 0x5eed_0fc0_ffee_0042;
+/// The RADIUS server of the edited demo.
+const RADIUS_IP: &str = "10.89.129.135";
+/// The demo's `aaa-server AuthInbound (inside) host 10.89.129.134 secretkey`.
+const ACCT_IP: &str = "10.89.129.134";
+/// The host behind the gateway that the clients talk to.
+const HOST: &str = "10.89.129.131";
+
+fn radius_auth() -> SocketAddr {
+    format!("{RADIUS_IP}:1645").parse().unwrap()
+}
+
+fn radius_acct() -> SocketAddr {
+    format!("{RADIUS_IP}:1646").parse().unwrap()
+}
+
+fn tacacs_acct() -> SocketAddr {
+    format!("{ACCT_IP}:49").parse().unwrap()
+}
+
+/// The demo with Xauth against RADIUS (key `radkey`) and NAT-T on; `edit` further.
+fn radius_plan(edit: impl Fn(String) -> String) -> Plan {
+    demo::plan_with(
+        |t| {
+            let t = t
+                .replace(
+                    "crypto map mymap client authentication LOCAL",
+                    "crypto map mymap client authentication RADIUS",
+                )
+                .replace(
+                    "aaa-server RADIUS protocol radius\n",
+                    &format!(
+                        "aaa-server RADIUS protocol radius\n\
+                         aaa-server RADIUS (inside) host {RADIUS_IP} radkey timeout 2\n"
+                    ),
+                )
+                .replace(
+                    "isakmp enable outside\n",
+                    "isakmp enable outside\nisakmp nat-traversal 20\n",
+                );
+            assert!(
+                t.contains("host 10.89.129.135") && t.contains("nat-traversal"),
+                "the demo changed"
+            );
+            edit(t)
+        },
+        &[],
+        &[],
+    )
+    .unwrap()
+}
+
+/// One plan per shard, all from the same configuration.
+fn plans(n: u8, plan: impl Fn() -> Plan) -> Vec<Plan> {
+    (0..n).map(|_| plan()).collect()
+}
+
+/// Users `user0` .. `user7` (password `pass0` ..) and the demo's user.
+fn radius_server() -> MemRadius {
+    let mut r = MemRadius::new("radkey").user("cisco_customer", "cisco123");
+    for i in 0..8 {
+        r = r.user(&format!("user{i}"), &format!("pass{i}"));
+    }
+    r
+}
+
+fn radius_aaa() -> MemAaa {
+    MemAaa::new().with_radius(radius_auth(), radius_acct(), radius_server())
+}
+
+fn vpn_4x(user: &str, password: &str) -> ClientProfile {
+    presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", user, password.as_bytes())
+}
+
+/// The `nth` address of `net` (x.y.z.10 upwards) whose first messages go to `shard` of
+/// `n` shards.
+fn addr_on(net: [u8; 3], n: u8, shard: u8, nth: usize) -> Ipv4Addr {
+    (10u8..=250)
+        .map(|x| Ipv4Addr::new(net[0], net[1], net[2], x))
+        .filter(|a| route::of_peer(n, PEER_KEY, IpAddr::V4(*a)) == shard)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no address {nth} of shard {shard}/{n}"))
+}
+
+/// A client address (port 500) on `shard` of `n`.
+fn client_on(n: u8, shard: u8, nth: usize) -> SocketAddr {
+    SocketAddr::new(addr_on([198, 51, 100], n, shard, nth).into(), 500)
+}
+
+#[allow(clippy::disallowed_methods)] // the one clock reading: the virtual clock's base
+fn base() -> Instant {
+    Instant::now()
+}
+
+/// A VPN client's ESP, built from its Quick Mode result with the `esp` crate alone.
+struct ClientEsp {
+    out: OutboundSa,
+    inb: InboundSa,
+}
+
+impl ClientEsp {
+    fn new(c: &ChildSa, now: Instant) -> ClientEsp {
+        let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits).unwrap();
+        let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg)).unwrap();
+        let encap = Encapsulation::from_attribute(c.encapsulation).unwrap();
+        let params = |spi: u32, ek: &[u8], ak: &[u8]| {
+            let mut p = EspSaParams::new(spi, enc, integ, encap, EspKeys::new(ek, ak));
+            p.lifetime = LifetimeConfig::from_hard(Some(c.life_secs), None);
+            p
+        };
+        ClientEsp {
+            out: OutboundSa::new(
+                &params(
+                    c.spi_out,
+                    c.enc_key_out.expose_secret(),
+                    c.auth_key_out.expose_secret(),
+                ),
+                now,
+            )
+            .unwrap(),
+            inb: InboundSa::new(
+                &params(
+                    c.spi_in,
+                    c.enc_key_in.expose_secret(),
+                    c.auth_key_in.expose_secret(),
+                ),
+                now,
+            )
+            .unwrap(),
+        }
+    }
+}
+
+/// One VPN client: an `ike-sm` initiator at `addr`, maybe behind a NAT.
+struct Client {
+    addr: SocketAddr,
+    ep: Endpoint,
+    #[allow(clippy::vec_box)] // as `Event::ChildSa` delivers them
+    children: Vec<Box<ChildSa>>,
+    esp: Option<ClientEsp>,
+    /// Informational exchanges (DELETEs) it received.
+    informational: usize,
+    /// A NAT in front of it: its public address; private port p is public p + 30000.
+    nat: Option<Ipv4Addr>,
+}
+
+impl Client {
+    /// Where the gateway sees a datagram from the client's `local` address.
+    fn public(&self, local: SocketAddr) -> SocketAddr {
+        match self.nat {
+            Some(ip) => SocketAddr::new(ip.into(), local.port() + 30000),
+            None => local,
+        }
+    }
+
+    /// The client's own address for a datagram the gateway sends to `public`.
+    fn private(&self, public: SocketAddr) -> Option<SocketAddr> {
+        match self.nat {
+            Some(ip) if public.ip() == IpAddr::V4(ip) => Some(SocketAddr::new(
+                self.addr.ip(),
+                public.port().checked_sub(30000)?,
+            )),
+            Some(_) => None,
+            None => (public.ip() == self.addr.ip()).then_some(public),
+        }
+    }
+
+    /// The address the gateway sees, which `route::of_peer` hashes.
+    fn public_ip(&self) -> IpAddr {
+        self.public(self.addr).ip()
+    }
+}
+
+/// What was routed to a shard, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Routed {
+    /// IKE datagrams without a responder cookie (to the peer's shard).
+    first: u64,
+    /// IKE datagrams with a responder cookie (to the cookie's shard).
+    ike: u64,
+    /// ESP, raw or in UDP (to the SPI's shard).
+    esp: u64,
+    /// Packets from the inside (to the owner of the destination).
+    inside: u64,
+}
+
+/// The gateway's shards, their clients and AAA servers, on a virtual clock.
+struct Net {
+    now: Instant,
+    rng: StdRng,
+    shards: Vec<Gateway>,
+    clients: Vec<Client>,
+    aaa: MemAaa,
+    log: Vec<(u8, LogRecord)>,
+    debug: Vec<(u8, DebugKind, String)>,
+    /// Every IKE datagram a shard sent and every ESP packet it encapsulated, in order.
+    wire: Vec<(u8, Vec<u8>)>,
+    /// The responder cookie of every IKE message a shard sent.
+    cookies: Vec<(u8, [u8; 8])>,
+    routed: Vec<Routed>,
+}
+
+impl Net {
+    fn new(plans: Vec<Plan>, settings: &Settings, aaa: MemAaa, seed: u64, base: Instant) -> Net {
+        let n = plans.len();
+        let mut shards = Gateway::shards(plans, settings, base);
+        assert_eq!(shards.len(), n);
+        for (i, g) in shards.iter_mut().enumerate() {
+            assert_eq!(usize::from(g.shard()), i);
+            g.set_debug(&[DebugKind::Isakmp, DebugKind::Ipsec]);
+        }
+        Net {
+            now: base,
+            rng: StdRng::seed_from_u64(seed),
+            shards,
+            clients: Vec::new(),
+            aaa,
+            log: Vec::new(),
+            debug: Vec::new(),
+            wire: Vec::new(),
+            cookies: Vec::new(),
+            routed: vec![Routed::default(); n],
+        }
+    }
+
+    fn n(&self) -> u8 {
+        u8::try_from(self.shards.len()).unwrap()
+    }
+
+    fn add_client(&mut self, addr: SocketAddr) -> usize {
+        self.clients.push(Client {
+            addr,
+            ep: Endpoint::new(presets::client(), modecfg::Pools::new()),
+            children: Vec::new(),
+            esp: None,
+            informational: 0,
+            nat: None,
+        });
+        self.clients.len() - 1
+    }
+
+    /// The shard the binary gives a client's first message: of its public address.
+    fn peer_shard(&self, i: usize) -> u8 {
+        route::of_peer(self.n(), PEER_KEY, self.clients[i].public_ip())
+    }
+
+    /// A datagram to our UDP port `local` from `remote`, routed as the binary routes it
+    /// (`first_to_peer(route::udp(..))`); the shard that took it and the inner packet it
+    /// passed to the inside, if any.
+    fn udp_in(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        payload: &mut [u8],
+    ) -> (u8, Option<Vec<u8>>) {
+        let n = self.n();
+        let routed = route::udp(n, local.port(), payload);
+        let s = match routed {
+            Route::Shard(s) => s,
+            Route::Any => route::of_peer(n, PEER_KEY, remote.ip()),
+        };
+        assert!(s < n, "{routed:?} of {n}");
+        let esp = local.port() == 4500
+            && matches!(
+                esp::udp_encap::classify(payload),
+                Ok(esp::udp_encap::Port4500::Esp(_))
+            );
+        let r = &mut self.routed[usize::from(s)];
+        match (esp, routed) {
+            (true, _) => r.esp += 1,
+            (false, Route::Shard(_)) => r.ike += 1,
+            (false, Route::Any) => r.first += 1,
+        }
+        let inner = match self.shards[usize::from(s)].handle(
+            self.now,
+            Input::Udp {
+                local,
+                remote,
+                payload,
+            },
+            &mut self.rng,
+        ) {
+            Handled::ToInside(r) => Some(payload[r].to_vec()),
+            Handled::Done => None,
+            other => panic!("{other:?}"),
+        };
+        (s, inner)
+    }
+
+    /// Drains every shard: IKE to the clients, AAA to the servers and back to the shard
+    /// that asked, the rest kept. Whether anything went to a client.
+    fn drain(&mut self) -> bool {
+        let mut moved = false;
+        for s in 0..self.n() {
+            let mut quiet = false;
+            for _ in 0..100_000 {
+                let Some(out) = self.shards[usize::from(s)].poll_output() else {
+                    quiet = true;
+                    break;
+                };
+                moved |= self.take(s, out);
+            }
+            assert!(quiet, "shard {s} never went quiet");
+        }
+        moved
+    }
+
+    /// One output of shard `s`; whether it went to a client.
+    fn take(&mut self, s: u8, out: Output) -> bool {
+        let gw = usize::from(s);
+        match out {
+            Output::Udp {
+                local,
+                remote,
+                payload,
+            } => {
+                self.wire.push((s, payload.clone()));
+                let ike = if local.port() == 4500 {
+                    match esp::udp_encap::classify(&payload).unwrap() {
+                        esp::udp_encap::Port4500::Ike(ike) => ike.to_vec(),
+                        esp::udp_encap::Port4500::Keepalive => return false,
+                        esp::udp_encap::Port4500::Esp(_) => panic!("ESP as an Output"),
+                    }
+                } else {
+                    payload
+                };
+                let rcookie: [u8; 8] = ike[8..16].try_into().unwrap();
+                self.cookies.push((s, rcookie));
+                let to = self
+                    .clients
+                    .iter_mut()
+                    .find_map(|c| c.private(remote).map(|p| (c, p)));
+                let Some((c, private)) = to else {
+                    return false;
+                };
+                if ike.get(18) == Some(&5) {
+                    c.informational += 1;
+                }
+                c.ep.handle_datagram(self.now, private, local, &ike, &mut self.rng);
+                true
+            }
+            Output::AaaDatagram { to, payload } => {
+                let t = AaaTransmit::Datagram {
+                    request: RequestId(0),
+                    to,
+                    payload,
+                };
+                for r in self.aaa.handle(&t) {
+                    if let AaaReply::Datagram { from, payload } = r {
+                        self.shards[gw].handle(
+                            self.now,
+                            Input::AaaDatagram {
+                                from,
+                                payload: &payload,
+                            },
+                            &mut self.rng,
+                        );
+                    }
+                }
+                false
+            }
+            Output::AaaStream {
+                group,
+                conn,
+                to,
+                payload,
+            } => {
+                // Each worker opens its own TCP connections: the server sees them apart.
+                let t = AaaTransmit::Stream {
+                    conn: wire_conn(s, conn),
+                    to,
+                    payload,
+                };
+                for r in self.aaa.handle(&t) {
+                    let input = match &r {
+                        AaaReply::Stream { payload, .. } => Input::AaaStream {
+                            group: &group,
+                            conn,
+                            bytes: payload,
+                        },
+                        AaaReply::Closed { .. } => Input::AaaStreamClosed {
+                            group: &group,
+                            conn,
+                        },
+                        AaaReply::Datagram { .. } => continue,
+                    };
+                    self.shards[gw].handle(self.now, input, &mut self.rng);
+                }
+                false
+            }
+            Output::AaaClose { conn, .. } => {
+                self.aaa.handle(&AaaTransmit::Close {
+                    conn: wire_conn(s, conn),
+                });
+                false
+            }
+            Output::Log(r) => {
+                self.log.push((s, r));
+                false
+            }
+            Output::Debug(k, l) => {
+                self.debug.push((s, k, l));
+                false
+            }
+            Output::Keylog(_) => false,
+        }
+    }
+
+    /// Moves IKE both ways until quiet.
+    fn pump(&mut self) {
+        for _ in 0..200 {
+            let mut moved = false;
+            for i in 0..self.clients.len() {
+                while let Some(t) = self.clients[i].ep.poll_transmit() {
+                    moved = true;
+                    let mut payload = Vec::new();
+                    // RFC 3948: IKE on 4500 behind the non-ESP marker; a NAT keepalive
+                    // (one 0xFF byte) as it is.
+                    if t.bytes != [0xff] && t.remote.port() == 4500 {
+                        payload.extend_from_slice(&esp::udp_encap::NON_ESP_MARKER);
+                    }
+                    payload.extend_from_slice(&t.bytes);
+                    let remote = self.clients[i].public(t.local);
+                    self.udp_in(t.remote, remote, &mut payload);
+                }
+            }
+            moved |= self.drain();
+            for c in &mut self.clients {
+                while let Some(e) = c.ep.poll_event() {
+                    if let ike_sm::Event::ChildSa(ch) = e {
+                        c.esp = Some(ClientEsp::new(&ch, self.now));
+                        c.children.push(ch);
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("IKE never went quiet");
+    }
+
+    /// Runs the virtual clock from deadline to deadline (every shard's and client's)
+    /// until `done` or `limit` of virtual time passed.
+    fn run_until(&mut self, limit: Duration, done: impl Fn(&Net) -> bool) {
+        let end = self.now + limit;
+        while !done(self) {
+            let next = self
+                .clients
+                .iter()
+                .filter_map(|c| c.ep.poll_timeout())
+                .chain(self.shards.iter().filter_map(Gateway::poll_timeout))
+                .min();
+            let Some(next) = next.filter(|t| *t <= end) else {
+                return;
+            };
+            self.now = self.now.max(next);
+            let now = self.now;
+            for g in &mut self.shards {
+                g.handle_timeout(now, &mut self.rng);
+            }
+            for c in &mut self.clients {
+                c.ep.handle_timeout(now, &mut self.rng);
+            }
+            self.pump();
+        }
+    }
+
+    /// Client `i` logs in with `profile`; IKE runs until quiet.
+    fn login(&mut self, i: usize, profile: ClientProfile) -> SaId {
+        let c = &mut self.clients[i];
+        let sa =
+            c.ep.initiate(self.now, c.addr, GW, profile, &mut self.rng)
+                .unwrap();
+        self.pump();
+        sa
+    }
+
+    /// Quick Mode of client `i` for its Mode Config address.
+    fn quick_mode(&mut self, i: usize, sa: SaId) -> Ipv4Addr {
+        let addr = self.clients[i].ep.assigned_address(sa).unwrap();
+        let before = self.clients[i].children.len();
+        self.clients[i]
+            .ep
+            .initiate_quick_mode(
+                self.now,
+                sa,
+                presets::vpn_client_quick_mode(addr),
+                &mut self.rng,
+            )
+            .unwrap();
+        self.pump();
+        assert_eq!(
+            self.clients[i].children.len(),
+            before + 1,
+            "Quick Mode done"
+        );
+        addr
+    }
+
+    /// Client `i` logs in as `user` and runs Quick Mode: its address.
+    fn connect(&mut self, i: usize, user: &str, password: &str) -> Ipv4Addr {
+        let sa = self.login(i, vpn_4x(user, password));
+        assert!(
+            self.clients[i].ep.ready_for_quick_mode(sa),
+            "client {i} ({}): {:?}",
+            self.clients[i].addr,
+            self.texts()
+        );
+        self.quick_mode(i, sa)
+    }
+
+    /// The whole gateway as the binary's main thread sees it: every shard's snapshot.
+    fn whole(&self, show: Option<&Show>) -> Whole {
+        Whole {
+            info: self.shards[0].info().clone(),
+            shards: self
+                .shards
+                .iter()
+                .map(|g| g.snapshot(self.now, show))
+                .collect(),
+        }
+    }
+
+    /// An operator's command for the whole gateway, as the binary's `command` answers
+    /// it: a `show` over every shard's snapshot, a `clear` on every shard.
+    fn cmd(&mut self, line: &str) -> String {
+        let answer = match view::Command::parse(line) {
+            view::Command::Show(what) => self.whole(Some(&what)).show(self.now, &what),
+            view::Command::Clear(peer) => {
+                let mut n = 0;
+                for g in &mut self.shards {
+                    n += g.clear(self.now, peer, &mut self.rng);
+                }
+                view::cleared(n, peer)
+            }
+            view::Command::Invalid(a) => a,
+        };
+        self.pump();
+        answer
+    }
+
+    /// Client `i` sends `packet` through its tunnel (raw ESP, or ESP in UDP after a
+    /// NAT-T float): the shard the SPI routed it to and the inner packet that shard
+    /// passed to the inside, if any.
+    fn client_sends(&mut self, i: usize, packet: &[u8]) -> (u8, Option<Vec<u8>>) {
+        let c = &mut self.clients[i];
+        let esp = c.esp.as_mut().unwrap();
+        let mut buf = vec![0u8; packet.len() + 128];
+        let n = esp
+            .out
+            .encapsulate_ip(self.now, &mut self.rng, packet, &mut buf)
+            .unwrap();
+        buf.truncate(n);
+        if c.children.last().and_then(|ch| ch.natt_ports).is_some() {
+            let remote = c.public(SocketAddr::new(c.addr.ip(), 4500));
+            let r = self.udp_in(SocketAddr::new(GW_IP.into(), 4500), remote, &mut buf);
+            self.pump();
+            return r;
+        }
+        let IpAddr::V4(src) = c.addr.ip() else {
+            unreachable!()
+        };
+        let mut raw = vec![0x45, 0];
+        raw.extend_from_slice(&u16::try_from(n + 20).unwrap().to_be_bytes());
+        raw.extend_from_slice(&[0, 1, 0, 0, 64, 50, 0, 0]);
+        raw.extend_from_slice(&src.octets());
+        raw.extend_from_slice(&GW_IP.octets());
+        raw.extend_from_slice(&buf);
+        // The raw socket of the shard that reads it (shard 0 here) hands it to the
+        // SPI's shard.
+        let s = match route::raw(self.n(), &raw) {
+            Route::Shard(s) => s,
+            Route::Any => 0,
+        };
+        self.routed[usize::from(s)].esp += 1;
+        let inner = match self.shards[usize::from(s)].handle(
+            self.now,
+            Input::RawEsp { packet: &mut raw },
+            &mut self.rng,
+        ) {
+            Handled::ToInside(r) => Some(raw[r].to_vec()),
+            Handled::Done => None,
+            other => panic!("{other:?}"),
+        };
+        self.pump();
+        (s, inner)
+    }
+
+    /// A packet from the inside read by shard `reader` (its TUN queue), handed to the
+    /// owner of its destination as the binary does: the shard that took it, and (the
+    /// client that decrypted it, the inner packet) if it went through a tunnel.
+    fn inside_sends(&mut self, reader: u8, packet: &[u8]) -> (u8, Option<(usize, Vec<u8>)>) {
+        let s = route::inside_destination(packet)
+            .and_then(|d| self.shards[usize::from(reader)].owner_shard(d))
+            .unwrap_or(reader);
+        self.routed[usize::from(s)].inside += 1;
+        (s, self.inside_at(s, packet))
+    }
+
+    /// A packet from the inside taken by shard `s` itself (no hand-off).
+    fn inside_at(&mut self, s: u8, packet: &[u8]) -> Option<(usize, Vec<u8>)> {
+        let mut p = packet.to_vec();
+        let (dest, mut datagram, sa) = match self.shards[usize::from(s)].handle(
+            self.now,
+            Input::Inside { packet: &mut p },
+            &mut self.rng,
+        ) {
+            Handled::ToOutside { dest, datagram, sa } => (dest, datagram.to_vec(), sa),
+            Handled::Done => {
+                self.pump();
+                return None;
+            }
+            other => panic!("{other:?}"),
+        };
+        self.wire.push((s, datagram.clone()));
+        self.pump();
+        assert!(self.shards[usize::from(s)].sessions().any(|x| x.sa == sa));
+        let i = self
+            .clients
+            .iter()
+            .position(|c| match dest {
+                EspDest::Raw(to) => c.nat.is_none() && c.addr.ip() == IpAddr::V4(to),
+                EspDest::Udp(to) => c.private(to).is_some_and(|p| p.port() == 4500),
+            })
+            .unwrap_or_else(|| panic!("{dest:?} reaches no client"));
+        let esp = self.clients[i].esp.as_mut().unwrap();
+        let d = esp.inb.decapsulate(self.now, &mut datagram).unwrap();
+        assert_eq!(d.next_header, 4, "IPv4 in tunnel mode");
+        Some((i, datagram[d.payload].to_vec()))
+    }
+
+    /// The shard whose sessions include client `i`'s (public) address.
+    fn holder(&self, i: usize) -> Option<u8> {
+        let ip = self.clients[i].public_ip();
+        let mut on = self
+            .shards
+            .iter()
+            .filter(|g| g.sessions().any(|s| s.remote.ip() == ip))
+            .map(Gateway::shard);
+        let first = on.next();
+        assert_eq!(on.next(), None, "client {i} has sessions on two shards");
+        first
+    }
+
+    fn texts(&self) -> Vec<String> {
+        self.log
+            .iter()
+            .map(|(s, r)| format!("[{s}] {}", r.text))
+            .collect()
+    }
+
+    fn logged(&self, id: MsgId, text: &str) -> usize {
+        self.log
+            .iter()
+            .filter(|(_, r)| r.id == id && r.text.contains(text))
+            .count()
+    }
+}
+
+/// The connection id the AAA servers see for shard `s`'s connection `conn` (each worker
+/// opens its own connections; their ids are its own).
+fn wire_conn(s: u8, conn: ConnId) -> ConnId {
+    ConnId(conn.0.wrapping_mul(16).wrapping_add(u64::from(s)))
+}
+
+/// An IPv4 ICMP echo request (`reply`: an echo reply) with a valid header checksum.
+fn icmp(src: &str, dst: &str, reply: bool) -> Vec<u8> {
+    let mut p = vec![
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0x12, 0x34, 0,
+        1,
+    ];
+    p[12..16].copy_from_slice(&src.parse::<Ipv4Addr>().unwrap().octets());
+    p[16..20].copy_from_slice(&dst.parse::<Ipv4Addr>().unwrap().octets());
+    if reply {
+        p[20] = 0;
+    }
+    let sum = checksum(&p[..20]);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    let sum = checksum(&p[20..]);
+    p[22..24].copy_from_slice(&sum.to_be_bytes());
+    p
+}
+
+fn checksum(b: &[u8]) -> u16 {
+    let mut s: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// A TCP segment (no options) with `flags`.
+fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Vec<u8> {
+    let mut p = vec![0u8; 40];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&40u16.to_be_bytes());
+    p[8] = 64;
+    p[9] = 6;
+    p[12..16].copy_from_slice(&src.parse::<Ipv4Addr>().unwrap().octets());
+    p[16..20].copy_from_slice(&dst.parse::<Ipv4Addr>().unwrap().octets());
+    p[20..22].copy_from_slice(&sport.to_be_bytes());
+    p[22..24].copy_from_slice(&dport.to_be_bytes());
+    p[32] = 0x50;
+    p[33] = flags;
+    let sum = checksum(&p[..20]);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    p
+}
+
+/// A number from a metrics line `name value`.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// The sharded 4.x scenario: four clients (round robin over the shards by their
+/// address) and a fifth behind a NAT (its public address on the last shard), each its
+/// own user (`user{i}`) against RADIUS, each with an address and an IPsec SA.
+fn spread(n: u8, seed: u64, t0: Instant) -> (Net, Vec<Ipv4Addr>) {
+    let mut net = Net::new(
+        plans(n, || radius_plan(|t| t)),
+        &Settings::new(GW_IP),
+        radius_aaa(),
+        seed,
+        t0,
+    );
+    for i in 0..4usize {
+        let s = u8::try_from(i % usize::from(n)).unwrap();
+        net.add_client(client_on(n, s, i / usize::from(n)));
+    }
+    let nat = net.add_client("10.0.0.2:500".parse().unwrap());
+    net.clients[nat].nat = Some(addr_on([203, 0, 113], n, n - 1, 0));
+    let mut addrs = Vec::new();
+    for i in 0..net.clients.len() {
+        let mut profile = vpn_4x(&format!("user{i}"), &format!("pass{i}"));
+        profile.nat_t = i == nat;
+        let sa = net.login(i, profile);
+        assert!(
+            net.clients[i].ep.ready_for_quick_mode(sa),
+            "client {i}: {:?}",
+            net.texts()
+        );
+        addrs.push(net.quick_mode(i, sa));
+    }
+    (net, addrs)
+}
+
+/// Test 1 for `n` shards: see [`several_clients_spread_over_two_shards`].
+fn several_clients_spread_over(n: u8) {
+    let (mut net, addrs) = spread(n, u64::from(n), base());
+    let count = net.clients.len();
+    // The addresses chosen spread the clients' first messages over every shard.
+    let want: Vec<u8> = (0..count).map(|i| net.peer_shard(i)).collect();
+    for s in 0..n {
+        assert!(want.contains(&s), "no client of shard {s}: {want:?}");
+    }
+    // Every shard holds IKE SAs: exactly those of its clients.
+    for (s, g) in net.shards.iter().enumerate() {
+        let mine = want.iter().filter(|w| usize::from(**w) == s).count();
+        assert!(mine >= 1);
+        assert_eq!(g.stats().ike_sas, mine, "shard {s}");
+        assert_eq!(g.sessions().count(), mine, "shard {s}");
+        assert_eq!(g.data_plane().len(), mine, "shard {s}");
+        assert_eq!(
+            net.routed[s].first, mine as u64,
+            "first messages of shard {s}"
+        );
+        assert!(net.routed[s].ike > 0, "shard {s} got no IKE by its cookie");
+    }
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(net.holder(i), Some(*w), "client {i}");
+    }
+    // Pool addresses unique over the whole gateway.
+    assert_eq!(addrs.iter().collect::<BTreeSet<_>>().len(), count);
+    // Every responder cookie and inbound SPI a shard chose names it.
+    for s in 0..n {
+        assert!(
+            net.cookies.iter().any(|(o, _)| *o == s),
+            "shard {s} sent nothing"
+        );
+    }
+    for (s, c) in &net.cookies {
+        assert_ne!(*c, [0; 8]);
+        assert_eq!(
+            Shard::of_cookie(n, c),
+            *s,
+            "cookie {c:02x?} sent by shard {s}"
+        );
+    }
+    let whole = net.whole(None);
+    for snap in &whole.shards {
+        assert!(!snap.ipsec.is_empty(), "shard {}", snap.shard);
+        for v in &snap.ipsec {
+            assert_eq!(Shard::of_spi(n, v.spi_in), snap.shard, "{:#x}", v.spi_in);
+        }
+    }
+    for (i, c) in net.clients.iter().enumerate() {
+        // The client's outbound SPI is the inbound SPI its shard chose.
+        let spi = c.children.last().unwrap().spi_out;
+        assert_eq!(Shard::of_spi(n, spi), want[i], "client {i} spi {spi:#x}");
+    }
+    assert!(
+        net.clients[count - 1].children[0].natt_ports.is_some(),
+        "the NATed client floated to 4500"
+    );
+    // ESP both ways for every client; the inside's packets as the binary routes them
+    // whichever shard's TUN queue reads them, and never through another shard.
+    for i in 0..count {
+        let a = addrs[i].to_string();
+        let ping = icmp(&a, HOST, false);
+        assert_eq!(net.client_sends(i, &ping), (want[i], Some(ping)));
+        let syn = tcp(&a, 40000, HOST, 23, 0x02);
+        assert_eq!(net.client_sends(i, &syn), (want[i], Some(syn)));
+        for reader in 0..n {
+            assert_eq!(
+                net.shards[usize::from(reader)].owner_shard(addrs[i]),
+                Some(want[i])
+            );
+            let pong = icmp(HOST, &a, true);
+            assert_eq!(
+                net.inside_sends(reader, &pong),
+                (want[i], Some((i, pong.clone()))),
+                "client {i}, read by shard {reader}"
+            );
+            if reader != want[i] {
+                // Without the hand-off the packet would be lost: the reader has no tunnel.
+                assert_eq!(net.inside_at(reader, &pong), None, "client {i} at {reader}");
+            }
+        }
+    }
+    for (s, g) in net.shards.iter().enumerate() {
+        let st = g.stats();
+        let mine = want.iter().filter(|w| usize::from(**w) == s).count() as u64;
+        assert_eq!(st.packets_in, 2 * mine, "shard {s}");
+        assert_eq!(st.packets_out, u64::from(n) * mine, "shard {s}");
+        assert_eq!(net.routed[s].esp, 2 * mine);
+    }
+    assert!(net
+        .aaa
+        .radius(radius_auth())
+        .unwrap()
+        .attempts()
+        .iter()
+        .all(|a| a.accepted));
+}
+
+/// (1) Several 4.x clients (Xauth against RADIUS, one behind a NAT on port 4500) over
+/// 2 shards: every shard holds the IKE SAs of the clients whose address hashes to it,
+/// every responder cookie and inbound SPI names its shard, ESP both ways works for
+/// every client (raw and in UDP), and a packet from the inside reaches its client's
+/// shard whichever shard reads it.
+#[test]
+fn several_clients_spread_over_two_shards() {
+    several_clients_spread_over(2);
+}
+
+/// (1) The same over 3 shards.
+#[test]
+fn several_clients_spread_over_three_shards() {
+    several_clients_spread_over(3);
+}
+
+/// (2) The demo's pool (5 addresses) over 2 shards: 5 clients get 5 distinct
+/// addresses; a 6th is refused whichever shard it lands on; when a client leaves
+/// (`clear crypto isakmp sa PEER`, then a client's own DELETE) the next one gets the
+/// freed address, on the other shard, and the inside's packets follow it there.
+#[test]
+fn the_pool_is_one_over_the_shards() {
+    let n = 2;
+    let mut net = Net::new(
+        plans(n, || radius_plan(|t| t)),
+        &Settings::new(GW_IP),
+        radius_aaa(),
+        20,
+        base(),
+    );
+    // Clients 0..7: shards 0, 1, 0, 1, ...
+    for i in 0..7usize {
+        net.add_client(client_on(n, u8::try_from(i % 2).unwrap(), i / 2));
+    }
+    let mut sas = Vec::new();
+    let mut addrs = Vec::new();
+    for i in 0..5 {
+        let sa = net.login(i, vpn_4x("cisco_customer", "cisco123"));
+        assert!(
+            net.clients[i].ep.ready_for_quick_mode(sa),
+            "{:?}",
+            net.texts()
+        );
+        addrs.push(net.quick_mode(i, sa));
+        sas.push(sa);
+    }
+    let distinct: BTreeSet<Ipv4Addr> = addrs.iter().copied().collect();
+    assert_eq!(distinct.len(), 5, "{addrs:?}");
+    let pool: BTreeSet<Ipv4Addr> = (200..=204).map(|x| Ipv4Addr::new(10, 89, 129, x)).collect();
+    assert_eq!(distinct, pool);
+    assert_eq!(net.shards[0].endpoint().lease_store().total_in_use(), 5);
+    assert_eq!(
+        (
+            net.shards[0].sessions().count(),
+            net.shards[1].sessions().count()
+        ),
+        (3, 2)
+    );
+    // The 6th, on shard 1 (client 5), and on shard 0 (client 6): both refused.
+    for i in [5, 6] {
+        let sa = net.login(i, vpn_4x("cisco_customer", "cisco123"));
+        assert_eq!(net.holder(i), None, "client {i} kept a session");
+        assert_eq!(net.clients[i].ep.assigned_address(sa), None);
+        assert!(!net.clients[i].ep.ready_for_quick_mode(sa));
+        assert_eq!(net.clients[i].ep.sa_count(), 0, "client {i} was told");
+    }
+    let failed: u64 = net
+        .shards
+        .iter()
+        .map(|g| g.stats().handshakes_failed.values().sum::<u64>())
+        .sum();
+    assert_eq!(
+        net.shards
+            .iter()
+            .map(|g| g.stats().handshakes_failed.len())
+            .collect::<Vec<_>>(),
+        [1, 1],
+        "one refusal on each shard"
+    );
+    assert_eq!(failed, 2);
+    assert_eq!(net.shards[1].endpoint().lease_store().total_in_use(), 5);
+
+    // Client 0 (shard 0) is cleared by the operator; client 5 (shard 1) gets its address.
+    let freed = addrs[0];
+    assert_eq!(net.shards[1].owner_shard(freed), Some(0));
+    let peer = net.clients[0].addr.ip();
+    let answer = net.cmd(&format!("clear crypto isakmp sa {peer}"));
+    assert_eq!(answer, format!("1 IKE SA(s) with {peer} cleared\n"));
+    assert_eq!(net.clients[0].ep.sa_count(), 0);
+    assert_eq!(net.shards[1].owner_shard(freed), None);
+    assert_eq!(net.shards[0].endpoint().lease_store().total_in_use(), 4);
+    net.now += Duration::from_secs(1);
+    let got = net.connect(5, "cisco_customer", "cisco123");
+    assert_eq!(got, freed);
+    assert_eq!(net.holder(5), Some(1));
+    for reader in 0..n {
+        assert_eq!(net.shards[usize::from(reader)].owner_shard(freed), Some(1));
+        let pong = icmp(HOST, &freed.to_string(), true);
+        assert_eq!(net.inside_sends(reader, &pong), (1, Some((5, pong))));
+    }
+    // Client 1 (shard 1) leaves with its own DELETE; client 6 (shard 0) gets its address.
+    let freed = addrs[1];
+    net.clients[1]
+        .ep
+        .delete(net.now, sas[1], &mut net.rng)
+        .unwrap();
+    net.pump();
+    assert_eq!(net.holder(1), None);
+    assert_eq!(net.shards[0].owner_shard(freed), None);
+    net.now += Duration::from_secs(1);
+    let got = net.connect(6, "cisco_customer", "cisco123");
+    assert_eq!(got, freed);
+    assert_eq!(net.holder(6), Some(0));
+    let pong = icmp(HOST, &freed.to_string(), true);
+    assert_eq!(net.inside_sends(1, &pong), (0, Some((6, pong))));
+    assert_eq!(net.shards[1].endpoint().lease_store().total_in_use(), 5);
+    let s = net.cmd("show local-pool");
+    assert!(s.contains("VPNpool"), "{s}");
+    assert!(s.lines().any(|l| l.ends_with(" 0     5")), "{s}");
+}
+
+/// (3) `show` and metrics of the whole gateway (`Whole` over every shard's snapshot):
+/// `show crypto isakmp sa` totals the shards, `show uauth` lists every user whatever
+/// its shard, `show local-pool` shows the one shared pool, and the per-shard handshake
+/// counters add up to the gateway's.
+#[test]
+fn whole_gateway_views_add_the_shards_up() {
+    let (mut net, addrs) = spread(2, 30, base());
+    let per: Vec<usize> = net.shards.iter().map(|g| g.stats().ike_sas).collect();
+    assert!(per.iter().all(|p| *p > 0), "{per:?}");
+    let total: usize = per.iter().sum();
+    assert_eq!(total, 5);
+
+    let s = net.cmd("show crypto isakmp sa");
+    assert!(
+        s.starts_with(&format!("Total     : {total}\nEmbryonic : 0\n")),
+        "{s}"
+    );
+    for c in &net.clients {
+        let ip = c.public_ip().to_string();
+        assert_eq!(
+            s.lines()
+                .filter(|l| l.contains(&ip) && l.contains("QM_IDLE"))
+                .count(),
+            1,
+            "{ip}: {s}"
+        );
+    }
+    // One shard alone knows only its own.
+    let alone = match net.shards[0].handle(
+        net.now,
+        Input::Command {
+            line: "show crypto isakmp sa",
+        },
+        &mut net.rng,
+    ) {
+        Handled::Answer(a) => a,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        alone.starts_with(&format!("Total     : {}\n", per[0])),
+        "{alone}"
+    );
+
+    let u = net.cmd("show uauth");
+    assert!(
+        u.contains(&format!("Authenticated Users     {:>5}", addrs.len())),
+        "{u}"
+    );
+    for (i, a) in addrs.iter().enumerate() {
+        assert!(
+            u.contains(&format!("ipsec user 'user{i}' at {a}, authenticated")),
+            "{u}"
+        );
+    }
+
+    let p = net.cmd("show local-pool");
+    let line = p.lines().find(|l| l.starts_with("VPNpool")).unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        cols,
+        ["VPNpool", "10.89.129.200", "10.89.129.204", "0", "5"],
+        "{p}"
+    );
+    let p = net.cmd("show local-pool VPNpool");
+    let in_use: BTreeSet<Ipv4Addr> = p
+        .split("In use addresses:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    assert_eq!(in_use, addrs.iter().copied().collect(), "{p}");
+    for snap in &net.whole(None).shards {
+        assert_eq!(
+            snap.pools[0].in_use, 5,
+            "shard {} sees the shared pool",
+            snap.shard
+        );
+    }
+    let v = net.cmd("show version");
+    assert!(v.contains("Workers: 2"), "{v}");
+
+    let m = net.whole(None).metrics_text();
+    let ok = metric(&m, "pix_handshakes_total{result=\"ok\"}");
+    let s0 = metric(&m, "pix_shard_handshakes_total{shard=\"0\"}");
+    let s1 = metric(&m, "pix_shard_handshakes_total{shard=\"1\"}");
+    assert!(s0 > 0 && s1 > 0, "{m}");
+    assert_eq!(s0 + s1, ok);
+    assert_eq!(ok, 5);
+    assert_eq!(metric(&m, "pix_pool_addresses_in_use{pool=\"VPNpool\"}"), 5);
+    assert_eq!(m.matches("pix_pool_addresses_in_use{").count(), 1, "{m}");
+    assert_eq!(metric(&m, "pix_uauth_users"), 5);
+    assert_eq!(metric(&m, "pix_ipsec_sa_pairs"), 5);
+    assert_eq!(
+        metric(&m, "pix_shard_ike_sas{shard=\"0\"}") + metric(&m, "pix_shard_ike_sas{shard=\"1\"}"),
+        5
+    );
+}
+
+/// (4) One Xauth throttle for all shards: wrong passwords of one user from three
+/// addresses, two of them on shard 0 and one on shard 1, lock the user out everywhere
+/// (neither shard alone saw enough sources and failures); afterwards even the right
+/// password, from new addresses on either shard, is refused without asking RADIUS.
+#[test]
+fn one_xauth_throttle_for_every_shard() {
+    let n = 2;
+    let mut settings = Settings::new(GW_IP);
+    // 2 failures lock a (user, address); 5 failures from at least 3 addresses lock the
+    // user: shard 0 alone sees at most 4 (2 addresses), shard 1 at most 2 (1 address).
+    settings.guard.xauth.max_failures = 2;
+    settings.guard.xauth.user_max_failures = 5;
+    settings.guard.xauth.user_min_sources = 3;
+    let mut net = Net::new(
+        plans(n, || radius_plan(|t| t)),
+        &settings,
+        radius_aaa(),
+        40,
+        base(),
+    );
+    let guessers = [client_on(n, 0, 0), client_on(n, 1, 0), client_on(n, 0, 1)];
+    for g in guessers {
+        net.add_client(g);
+    }
+    for i in 0..guessers.len() {
+        let mut p = vpn_4x("user3", "wrong");
+        p.initial_contact = false;
+        net.login(i, p);
+        net.run_until(Duration::from_secs(60), |net| {
+            net.clients[i].ep.sa_count() == 0 && net.shards.iter().all(|g| g.stats().held == 0)
+        });
+        assert_eq!(net.clients[i].ep.sa_count(), 0, "guesser {i} still in");
+    }
+    let shard_of: Vec<u8> = (0..3).map(|i| net.peer_shard(i)).collect();
+    assert_eq!(shard_of, [0, 1, 0]);
+    let t = net.shards[0].stats().throttle;
+    assert_eq!(t, net.shards[1].stats().throttle, "one throttle");
+    assert_eq!(t.lockouts_user, 1, "{t:?}");
+    let radius = net.aaa.radius(radius_auth()).unwrap();
+    let asked = radius.attempts().len();
+    assert!(radius
+        .attempts()
+        .iter()
+        .all(|a| !a.accepted && a.user == b"user3"));
+    assert_eq!(
+        asked as u64, t.failures,
+        "every failure was a RADIUS verdict"
+    );
+    assert!(t.failures >= 5, "{t:?}");
+    // Both shards took wrong passwords: the lockout needed both.
+    for (s, g) in net.shards.iter().enumerate() {
+        assert!(
+            g.stats().xauth.get("rejected").copied().unwrap_or(0) > 0,
+            "shard {s}"
+        );
+    }
+
+    // The right password from two new addresses, one on each shard: refused by the
+    // throttle, RADIUS never asked.
+    for s in 0..n {
+        let i = net.add_client(client_on(n, s, 2));
+        assert_eq!(net.peer_shard(i), s);
+        let refused_before = net.shards[0].stats().throttle.refused_user;
+        let mut p = vpn_4x("user3", "pass3");
+        p.initial_contact = false;
+        let sa = net.login(i, p);
+        net.run_until(Duration::from_secs(30), |net| {
+            net.clients[i].ep.sa_count() == 0 && net.shards.iter().all(|g| g.stats().held == 0)
+        });
+        assert!(!net.clients[i].ep.ready_for_quick_mode(sa));
+        assert_eq!(net.clients[i].ep.sa_count(), 0);
+        let after = net.shards[usize::from(1 - s)].stats().throttle.refused_user;
+        assert!(
+            after > refused_before,
+            "shard {s}: {refused_before} -> {after}"
+        );
+        assert!(
+            net.debug.iter().any(|(o, _, l)| *o == s
+                && l.contains("xauth: user 'user3' from")
+                && l.contains("locked out: refused without asking AAA")),
+            "shard {s}"
+        );
+    }
+    assert_eq!(
+        net.aaa.radius(radius_auth()).unwrap().attempts().len(),
+        asked
+    );
+    let stats = net.shards[1].stats().throttle;
+    let m = net.whole(None).metrics_text();
+    assert_eq!(
+        metric(&m, "pix_xauth_throttle_total{event=\"lockout_user\"}"),
+        1
+    );
+    assert_eq!(
+        metric(&m, "pix_xauth_throttle_total{event=\"refused_user\"}"),
+        stats.refused_user,
+        "the shared throttle counted once, not per shard"
+    );
+}
+
+/// (5) TACACS+ accounting (the demo's `aaa accounting include any inbound ...
+/// AuthInbound`, a server at its host) of TCP connections through both shards: each
+/// shard's policy numbers its connections from 1, yet no task id reaches the server
+/// twice, and every start has its stop under the same task id.
+#[test]
+fn accounting_task_ids_never_collide_across_shards() {
+    let n = 2;
+    let aaa = MemAaa::new().with_tacacs(tacacs_acct(), MemTacacs::new("secretkey"));
+    let mut net = Net::new(
+        plans(n, || demo::plan().unwrap()),
+        &Settings::new(GW_IP),
+        aaa,
+        50,
+        base(),
+    );
+    for i in 0..4usize {
+        net.add_client(client_on(n, u8::try_from(i % 2).unwrap(), i / 2));
+    }
+    let mut addrs = Vec::new();
+    for i in 0..4 {
+        addrs.push(net.connect(i, "cisco_customer", "cisco123"));
+    }
+    // Two telnet connections per client, answered from the inside.
+    for (i, a) in addrs.iter().enumerate() {
+        let a = a.to_string();
+        for port in [40000u16, 40001] {
+            let syn = tcp(&a, port, HOST, 23, 0x02);
+            let (s, got) = net.client_sends(i, &syn);
+            assert_eq!((s, got), (net.peer_shard(i), Some(syn)));
+            let synack = tcp(HOST, 23, &a, port, 0x12);
+            assert_eq!(net.inside_sends(0, &synack).1, Some((i, synack)));
+        }
+    }
+    let starts: Vec<u8> = net
+        .log
+        .iter()
+        .filter(|(_, r)| r.id == MsgId::Accounting && r.text.starts_with("accounting start"))
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(starts.len(), 8, "{:?}", net.texts());
+    assert!(starts.contains(&0) && starts.contains(&1), "{starts:?}");
+    // Everyone leaves: the stops.
+    let answer = net.cmd("clear crypto isakmp sa");
+    assert_eq!(answer, "4 IKE SA(s) cleared\n");
+    assert_eq!(net.logged(MsgId::Accounting, "accounting stop"), 8);
+
+    let server = net.aaa.tacacs(tacacs_acct()).unwrap();
+    assert!(server.errors().is_empty(), "{:?}", server.errors());
+    assert!(
+        !net.log.iter().any(|(_, r)| r.id == MsgId::AaaProblem),
+        "{:?}",
+        net.texts()
+    );
+    let seen = server.accounting();
+    assert_eq!(seen.len(), 16, "{seen:?}");
+    // task id -> (starts, stops, client addresses)
+    let mut tasks: BTreeMap<u64, (u32, u32, BTreeSet<Vec<u8>>)> = BTreeMap::new();
+    for r in seen {
+        let id = r.arg_u64("task_id").unwrap();
+        let e = tasks.entry(id).or_default();
+        match r.request.flags {
+            xauth::tacacs::acct_flag::START => e.0 += 1,
+            xauth::tacacs::acct_flag::STOP => e.1 += 1,
+            f => panic!("flags {f:#x}"),
+        }
+        e.2.insert(r.request.rem_addr.clone());
+    }
+    assert_eq!(tasks.len(), 8, "{tasks:?}");
+    for (id, (starts, stops, who)) in &tasks {
+        assert_eq!((*starts, *stops), (1, 1), "task {id}");
+        assert_eq!(who.len(), 1, "task {id} names one client: {who:?}");
+    }
+    // The task ids name their shard (task * count + shard): which shard each client's
+    // records came from.
+    for (id, (_, _, who)) in &tasks {
+        let rem = String::from_utf8(who.iter().next().unwrap().clone()).unwrap();
+        let i = (0..4)
+            .find(|i| rem == addrs[*i].to_string() || rem == net.clients[*i].addr.ip().to_string())
+            .unwrap_or_else(|| panic!("task {id} from {rem}"));
+        assert_eq!(
+            id % u64::from(n),
+            u64::from(net.peer_shard(i)),
+            "task {id} of {rem}"
+        );
+    }
+}
+
+/// (6) The same seed and clock give the same bytes for the whole sharded run: every IKE
+/// datagram and ESP packet of every shard, in order and by shard, and the same log and
+/// debug lines; another seed differs.
+#[test]
+fn same_seed_same_bytes_over_the_shards() {
+    let t0 = base();
+    let run = |seed| {
+        let (mut net, addrs) = spread(2, seed, t0);
+        for (i, a) in addrs.iter().enumerate() {
+            let ping = icmp(&a.to_string(), HOST, false);
+            net.client_sends(i, &ping);
+            let pong = icmp(HOST, &a.to_string(), true);
+            net.inside_sends(0, &pong);
+        }
+        net.cmd("clear crypto isakmp sa");
+        net
+    };
+    let a = run(7);
+    let b = run(7);
+    // Per client: Aggressive Mode 2, Xauth REQUEST and SET, Mode Config REPLY, Quick
+    // Mode 2, one ESP packet, two DELETEs.
+    assert_eq!(a.wire.len(), 5 * 8, "{}", a.wire.len());
+    assert!(a.wire.iter().any(|(s, _)| *s == 0) && a.wire.iter().any(|(s, _)| *s == 1));
+    assert_eq!(a.wire.len(), b.wire.len());
+    for (k, (x, y)) in a.wire.iter().zip(&b.wire).enumerate() {
+        assert_eq!(x, y, "datagram {k} differs");
+    }
+    assert_eq!(a.texts(), b.texts(), "the same log");
+    assert_eq!(a.debug, b.debug, "the same debug lines");
+    assert_eq!(a.routed, b.routed);
+    let c = run(8);
+    assert_ne!(
+        a.wire[0], c.wire[0],
+        "another seed, other cookies and nonces"
+    );
+}
