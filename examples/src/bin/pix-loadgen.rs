@@ -23,6 +23,11 @@
 //!   through a raw socket, at R packets/s, for S seconds at most; a test tool for
 //!   network namespaces only (see `loadgen_flood/mod.rs`). The last line is
 //!   `FLOOD kind=K sent=N errors=E secs=S rate=R target=T cpu=C`.
+//! * `--esp --tunnels N --esp-secs S --esp-rate PPS --esp-size BYTES --inside ADDR:PORT
+//!   --direction up|down|both`: N real tunnels, then ESP through them for S seconds,
+//!   against `--esp-inside --listen ADDR:PORT --secs S` behind the gateway (see
+//!   `loadgen_esp/mod.rs`); lines `ESP_PPS_SENT`, `ESP_PPS_RECEIVED`, `LOSS_PCT`,
+//!   `MBIT_PER_S`, `GATEWAY_CPU_SECS`, `GATEWAY_CPU_SECS_PER_GB`.
 //!
 //! The preset's INITIAL-CONTACT is turned off: every simulated user comes from the same
 //! address without NAT, and INITIAL-CONTACT would make the gateway drop the others.
@@ -46,6 +51,8 @@ use rand::SeedableRng;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
+#[path = "loadgen_esp/mod.rs"]
+mod esp_load;
 #[path = "loadgen_flood/mod.rs"]
 mod flood;
 
@@ -115,6 +122,9 @@ struct Args {
     /// Flood: at most this many packets (default rate x secs).
     #[arg(long, value_name = "N")]
     max_packets: Option<u64>,
+    /// `--esp` / `--esp-inside`: tunnel traffic (see `loadgen_esp/mod.rs`).
+    #[command(flatten)]
+    esp: esp_load::EspArgs,
 }
 
 fn main() -> ExitCode {
@@ -137,6 +147,26 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(secs) = args.dh_bound {
         dh_bound(secs)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.esp.esp || args.esp.esp_inside {
+        let common = esp_load::Common {
+            gateway: SocketAddrV4::new(args.gateway, args.port),
+            bind: args.bind,
+            user: args.user.clone(),
+            password: args.password.clone(),
+            group_key: args.group_key.clone(),
+            timeout_secs: args.timeout_secs,
+            seed: args.seed,
+            gateway_pid: args.gateway_pid,
+            secs: args.secs,
+            cpu_secs: proc_cpu_secs,
+        };
+        let done = esp_load::run(&args.esp, &common)?;
+        return Ok(if done {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
     }
     if let Some(kind) = args.flood {
         let f = flood::Flood {
@@ -320,8 +350,10 @@ impl User {
     }
 
     /// The same user on a new socket (a new port) with the endpoint and RNG of `self`:
-    /// `--reuse-client-dh` keeps the endpoint, and with it its reused key pair.
-    async fn next(self, args: &Args) -> anyhow::Result<User> {
+    /// `--reuse-client-dh` keeps the endpoint, and with it its reused key pair. The
+    /// events left from the last handshake (its own `Deleted`) are dropped first.
+    async fn next(mut self, args: &Args) -> anyhow::Result<User> {
+        while self.ep.poll_event().is_some() {}
         let mut u = User::new(args, 0).await?;
         u.ep = self.ep;
         u.rng = self.rng;
@@ -665,11 +697,11 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
                             *l = l.saturating_add(1);
                         }
                         u.delete(sa).await;
+                        if args.reuse_client_dh {
+                            kept = Some(u);
+                        }
                     }
                     Err(e) => stats.borrow_mut().fail(e),
-                }
-                if args.reuse_client_dh {
-                    kept = Some(u);
                 }
             }
         }));

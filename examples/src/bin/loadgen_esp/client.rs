@@ -1,0 +1,850 @@
+//! `pix-loadgen --esp`: the tunnels, the sender (this thread) and the receiver (a
+//! thread of its own, which owns the inbound SAs).
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use esp::{
+    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm,
+    LifetimeConfig, OutboundSa,
+};
+use ike_sm::crypto::dh::DhGroup;
+use ike_sm::{presets, ChildSa, Endpoint, EspAuth, EspCipher, Event, QmOffer, SaId};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_core::Rng as _;
+
+use super::wire::{self, Counters, Op, Start, IP_UDP, MAX_INNER, MIN_INNER};
+use super::{Common, EspArgs};
+
+/// Bounds on the command line (the tool must stop by itself).
+const MAX_TUNNELS: usize = 4096;
+const MAX_SECS: f64 = 3600.0;
+const MAX_RATE: f64 = 10_000_000.0;
+/// Packets sent back to back before the clock is read again.
+const BURST: u64 = 64;
+/// How often the IKE sockets are served during the load (DPD, DELETE from the gateway).
+const IKE_EVERY: Duration = Duration::from_millis(50);
+/// After the window: time for the last packets to arrive before the counters are read.
+const DRAIN: Duration = Duration::from_millis(500);
+/// START and QUERY: retransmitted this often, for at most this long.
+const CTL_EVERY: Duration = Duration::from_millis(200);
+const CTL_FOR: Duration = Duration::from_secs(5);
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Tunnels asked for, and up.
+    pub asked: usize,
+    /// Tunnels whose handshake completed.
+    pub up: usize,
+    /// Wall time of the handshakes.
+    pub handshake_secs: f64,
+    /// Tunnels whose START was acknowledged (the down path works).
+    pub started: usize,
+    /// Tunnels whose REPORT came back.
+    pub reported: usize,
+    /// The load window.
+    pub window_secs: f64,
+    /// Up: packets handed to the kernel, sends refused, and what the inside received.
+    pub up_sent: u64,
+    /// Sends the kernel refused.
+    pub up_errors: u64,
+    /// Up: DATA packets the inside counterpart received.
+    pub up_received: u64,
+    /// Up: their inner bytes.
+    pub up_bytes: u64,
+    /// Down: DATA packets the inside counterpart sent.
+    pub down_sent: u64,
+    /// Down: DATA packets the clients decrypted.
+    pub down_received: u64,
+    /// Down: their inner bytes.
+    pub down_bytes: u64,
+    /// ESP packets that failed to decapsulate.
+    pub esp_errors: u64,
+    /// Other packets on the raw socket (unknown SPI, not ours).
+    pub other: u64,
+    /// Tunnels the gateway deleted or that failed during the load.
+    pub lost: usize,
+    /// The gateway's CPU seconds from the window's start to the end of the drain.
+    pub gateway_cpu: Option<f64>,
+    /// This process's CPU seconds over the same time.
+    pub own_cpu: Option<f64>,
+    /// The ESP transform of the first tunnel (PIX name).
+    pub transform: String,
+}
+
+impl Report {
+    /// Every tunnel up, started and reported, none lost.
+    pub fn complete(&self) -> bool {
+        self.up == self.asked
+            && self.started == self.asked
+            && self.reported == self.asked
+            && self.lost == 0
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // a driver with IO: the clock is ours to read
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// One tunnel: its IKE endpoint and socket, and the child SA.
+struct Tunnel {
+    ep: Endpoint,
+    sock: UdpSocket,
+    rng: StdRng,
+    local: SocketAddr,
+    gw: SocketAddr,
+    sa: SaId,
+    addr: Ipv4Addr,
+    child: Box<ChildSa>,
+    lost: bool,
+}
+
+/// The sending half of a tunnel.
+struct Tx {
+    out: OutboundSa,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    buf: Vec<u8>,
+    seq: u64,
+    index: u32,
+}
+
+/// What the receiver hands to the sender.
+enum Ctl {
+    Ack(usize),
+    Report(usize, Counters),
+}
+
+/// What the receiver counted.
+#[derive(Debug, Default)]
+struct Rx {
+    packets: u64,
+    bytes: u64,
+    esp_errors: u64,
+    other: u64,
+}
+
+/// Checks the options, brings the tunnels up, runs the load, deletes the tunnels.
+pub fn run(a: &EspArgs, c: &Common) -> anyhow::Result<Report> {
+    if !(c.gateway.ip().is_private() || c.gateway.ip().is_loopback()) {
+        anyhow::bail!(
+            "--gateway {}: --esp is a test tool for namespaces; only loopback and private (RFC 1918) gateways",
+            c.gateway.ip()
+        );
+    }
+    if a.tunnels == 0 || a.tunnels > MAX_TUNNELS {
+        anyhow::bail!("--tunnels {}: give 1..={MAX_TUNNELS}", a.tunnels);
+    }
+    if !(a.esp_secs.is_finite() && a.esp_secs > 0.0 && a.esp_secs <= MAX_SECS) {
+        anyhow::bail!("--esp-secs {}: give 0 < S <= {MAX_SECS}", a.esp_secs);
+    }
+    if !(a.esp_rate.is_finite() && a.esp_rate >= 0.0 && a.esp_rate <= MAX_RATE) {
+        anyhow::bail!(
+            "--esp-rate {}: give 0 (as fast as possible) ..= {MAX_RATE}",
+            a.esp_rate
+        );
+    }
+    if !(MIN_INNER..=MAX_INNER).contains(&a.esp_size) {
+        anyhow::bail!("--esp-size {}: give {MIN_INNER}..={MAX_INNER}", a.esp_size);
+    }
+    let mut rng: StdRng = match c.seed {
+        Some(s) => StdRng::seed_from_u64(s),
+        None => rand::make_rng(),
+    };
+    let run_id = rng.next_u32().max(1);
+    let mut report = Report {
+        asked: a.tunnels,
+        ..Report::default()
+    };
+    let t0 = now();
+    let mut tunnels = Vec::new();
+    for i in 0..a.tunnels {
+        match connect(c, i as u64) {
+            Ok(t) => tunnels.push(t),
+            Err(e) => eprintln!("pix-loadgen: tunnel {i}: {e:#}"),
+        }
+    }
+    report.up = tunnels.len();
+    report.handshake_secs = now().saturating_duration_since(t0).as_secs_f64();
+    println!(
+        "esp: {} of {} tunnels up in {:.2} s",
+        report.up, report.asked, report.handshake_secs
+    );
+    if tunnels.is_empty() {
+        anyhow::bail!("no tunnel came up");
+    }
+    let r = load(a, c, &mut tunnels, run_id, &mut rng, &mut report);
+    for t in &mut tunnels {
+        let _ = t.ep.delete(now(), t.sa, &mut t.rng);
+        flush(&mut t.ep, &t.sock, t.gw);
+    }
+    r.map(|()| report)
+}
+
+/// The window and the control exchanges around it.
+fn load(
+    a: &EspArgs,
+    c: &Common,
+    tunnels: &mut [Tunnel],
+    run_id: u32,
+    rng: &mut StdRng,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let t = now();
+    let mut txs = Vec::new();
+    let mut inbound = HashMap::new();
+    for (i, tun) in tunnels.iter().enumerate() {
+        let (out, inb, name) = esp_sas(&tun.child, t).with_context(|| format!("tunnel {i}"))?;
+        if report.transform.is_empty() {
+            report.transform = name;
+        }
+        inbound.insert(inb.spi(), (i, inb));
+        txs.push(Tx {
+            out,
+            src: SocketAddrV4::new(tun.addr, tun.local.port()),
+            dst: a.inside,
+            buf: vec![0u8; 2048],
+            seq: 0,
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+        });
+    }
+    use socket2::{Domain, Protocol, Socket, Type};
+    let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(50)))
+        .context("raw socket for ESP (IP protocol 50): --esp needs root (CAP_NET_RAW)")?;
+    let _ = raw.set_recv_buffer_size(8 << 20);
+    let _ = raw.set_send_buffer_size(4 << 20);
+    let raw = UdpSocket::from(raw);
+    let rx_sock = raw.try_clone().context("clone the raw ESP socket")?;
+    rx_sock
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .context("raw ESP socket read timeout")?;
+    let gw = SocketAddr::V4(SocketAddrV4::new(*c.gateway.ip(), 0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ctl_tx, ctl_rx) = mpsc::channel();
+    let receiver = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || receive(&rx_sock, inbound, run_id, &stop, &ctl_tx))
+    };
+    let r = window(
+        a, c, tunnels, &mut txs, &raw, gw, run_id, rng, &ctl_rx, report,
+    );
+    stop.store(true, Ordering::Relaxed);
+    let rx = receiver
+        .join()
+        .map_err(|_| anyhow::anyhow!("the ESP receiver thread panicked"))?;
+    report.down_received = rx.packets;
+    report.down_bytes = rx.bytes;
+    report.esp_errors = rx.esp_errors;
+    report.other = rx.other;
+    report.lost = tunnels.iter().filter(|t| t.lost).count();
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn window(
+    a: &EspArgs,
+    c: &Common,
+    tunnels: &mut [Tunnel],
+    txs: &mut [Tx],
+    raw: &UdpSocket,
+    gw: SocketAddr,
+    run_id: u32,
+    rng: &mut StdRng,
+    ctl: &mpsc::Receiver<Ctl>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let n = txs.len();
+    let milli_pps = if a.esp_rate > 0.0 {
+        ((a.esp_rate * 1000.0 / n as f64) as u64).max(1)
+    } else {
+        0
+    };
+    let start_msg = wire::start(
+        run_id,
+        &Start {
+            direction: a.direction.bits(),
+            milli_pps,
+            size: u16::try_from(a.esp_size).unwrap_or(u16::MAX),
+            duration_ms: (a.esp_secs * 1000.0) as u32,
+        },
+    );
+    let acked = exchange(tunnels, txs, raw, gw, rng, ctl, &start_msg, |c| {
+        matches!(c, Ctl::Ack(_))
+    });
+    report.started = acked.iter().filter(|x| x.is_some()).count();
+    if report.started < n {
+        anyhow::bail!(
+            "{} of {n} tunnels had no answer to START from the inside counterpart {} within {} s (is `pix-loadgen --esp-inside --listen {}` running behind the gateway?)",
+            n.saturating_sub(report.started),
+            a.inside,
+            CTL_FOR.as_secs(),
+            a.inside
+        );
+    }
+
+    let gw_stat = c.gateway_pid.map(|p| format!("/proc/{p}/stat"));
+    let gw_cpu0 = gw_stat.as_deref().and_then(c.cpu_secs);
+    let own_cpu0 = (c.cpu_secs)("/proc/self/stat");
+    let start = now();
+    let span = Duration::from_secs_f64(a.esp_secs);
+    let (mut sent, mut errors, mut next) = (0u64, 0u64, 0usize);
+    let mut served = start;
+    let up = a.direction.up();
+    loop {
+        let t = now();
+        let el = t.saturating_duration_since(start);
+        if el >= span {
+            break;
+        }
+        if t.saturating_duration_since(served) >= IKE_EVERY {
+            serve_ike(tunnels);
+            served = t;
+        }
+        if !up {
+            std::thread::sleep(span.saturating_sub(el).min(Duration::from_millis(5)));
+            continue;
+        }
+        let due = if a.esp_rate > 0.0 {
+            ((a.esp_rate * el.as_secs_f64()) as u64).saturating_add(1)
+        } else {
+            sent.saturating_add(BURST)
+        };
+        if sent >= due {
+            let wait = ((sent as f64 + 1.0) / a.esp_rate - el.as_secs_f64()).clamp(0.0, 0.002);
+            std::thread::sleep(Duration::from_secs_f64(wait));
+            continue;
+        }
+        for _ in 0..due.saturating_sub(sent).min(BURST) {
+            next = next.wrapping_add(1) % n;
+            let Some(tx) = txs.get_mut(next) else { break };
+            tx.seq = tx.seq.wrapping_add(1);
+            let (run, index, seq) = (run_id, tx.index, tx.seq);
+            let r = tx.send(rng, raw, gw, a.esp_size, |p| {
+                let _ = wire::data(p, run, index, seq);
+            });
+            if r.is_err() {
+                errors = errors.saturating_add(1);
+            }
+            sent = sent.saturating_add(1);
+        }
+    }
+    report.window_secs = now().saturating_duration_since(start).as_secs_f64();
+    let drain_end = now().checked_add(DRAIN).unwrap_or_else(now);
+    while now() < drain_end {
+        serve_ike(tunnels);
+        std::thread::sleep(IKE_EVERY);
+    }
+    let gw_cpu1 = gw_stat.as_deref().and_then(c.cpu_secs);
+    let own_cpu1 = (c.cpu_secs)("/proc/self/stat");
+    report.gateway_cpu = gw_cpu0.zip(gw_cpu1).map(|(a, b)| b - a);
+    report.own_cpu = own_cpu0.zip(own_cpu1).map(|(a, b)| b - a);
+    report.up_sent = sent.saturating_sub(errors);
+    report.up_errors = errors;
+
+    let query = wire::bare(Op::Query, run_id);
+    let reports = exchange(tunnels, txs, raw, gw, rng, ctl, &query, |c| {
+        matches!(c, Ctl::Report(..))
+    });
+    for r in reports.iter().flatten() {
+        if let Ctl::Report(_, k) = r {
+            report.reported = report.reported.saturating_add(1);
+            report.up_received = report.up_received.saturating_add(k.rx_packets);
+            report.up_bytes = report.up_bytes.saturating_add(k.rx_bytes);
+            report.down_sent = report.down_sent.saturating_add(k.tx_packets);
+        }
+    }
+    if report.reported < n {
+        anyhow::bail!(
+            "{} of {n} tunnels had no answer to QUERY from the inside counterpart within {} s",
+            n.saturating_sub(report.reported),
+            CTL_FOR.as_secs()
+        );
+    }
+    Ok(())
+}
+
+/// Sends `msg` through every tunnel until each has an answer that `wanted` accepts
+/// (retransmitted every `CTL_EVERY`, for at most `CTL_FOR`); the answers by tunnel.
+#[allow(clippy::too_many_arguments)]
+fn exchange(
+    tunnels: &mut [Tunnel],
+    txs: &mut [Tx],
+    raw: &UdpSocket,
+    gw: SocketAddr,
+    rng: &mut StdRng,
+    ctl: &mpsc::Receiver<Ctl>,
+    msg: &[u8],
+    wanted: impl Fn(&Ctl) -> bool,
+) -> Vec<Option<Ctl>> {
+    let mut got: Vec<Option<Ctl>> = txs.iter().map(|_| None).collect();
+    let end = now().checked_add(CTL_FOR).unwrap_or_else(now);
+    while now() < end && got.iter().any(Option::is_none) {
+        for (tx, g) in txs.iter_mut().zip(&got) {
+            if g.is_none() {
+                let len = msg.len().saturating_add(IP_UDP);
+                let _ = tx.send(rng, raw, gw, len, |p| {
+                    if let Some(d) = p.get_mut(..msg.len()) {
+                        d.copy_from_slice(msg);
+                    }
+                });
+            }
+        }
+        serve_ike(tunnels);
+        let round = now().checked_add(CTL_EVERY).unwrap_or_else(now);
+        while got.iter().any(Option::is_none) {
+            let left = round.saturating_duration_since(now());
+            if left.is_zero() {
+                break;
+            }
+            let Ok(m) = ctl.recv_timeout(left) else {
+                continue;
+            };
+            if !wanted(&m) {
+                continue;
+            }
+            let i = match m {
+                Ctl::Ack(i) | Ctl::Report(i, _) => i,
+            };
+            if let Some(slot) = got.get_mut(i) {
+                *slot = Some(m);
+            }
+        }
+    }
+    got
+}
+
+impl Tx {
+    /// Writes an inner packet of `len` bytes (IP header included) whose UDP payload
+    /// `fill` writes, encapsulates it and sends it to `gw`.
+    fn send(
+        &mut self,
+        rng: &mut StdRng,
+        raw: &UdpSocket,
+        gw: SocketAddr,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> anyhow::Result<()> {
+        let off = self.out.payload_offset();
+        let total = self
+            .out
+            .encapsulated_len(len)
+            .map_err(|e| anyhow::anyhow!("ESP length: {e}"))?;
+        if self.buf.len() < total {
+            self.buf.resize(total, 0);
+        }
+        let inner = self
+            .buf
+            .get_mut(off..off.saturating_add(len))
+            .context("ESP buffer")?;
+        wire::ipv4_udp(inner, self.src, self.dst, len.saturating_sub(IP_UDP))
+            .context("inner packet")?;
+        fill(inner.get_mut(IP_UDP..).unwrap_or_default());
+        let n = self
+            .out
+            .encapsulate_in_place(now(), rng, 4, &mut self.buf, len)
+            .map_err(|e| anyhow::anyhow!("ESP encapsulation: {e}"))?;
+        let p = self.buf.get(..n).unwrap_or_default();
+        raw.send_to(p, gw).context("send ESP")?;
+        Ok(())
+    }
+}
+
+/// The receiver: decrypts what arrives on the raw socket until `stop`.
+fn receive(
+    sock: &UdpSocket,
+    mut sas: HashMap<u32, (usize, InboundSa)>,
+    run_id: u32,
+    stop: &AtomicBool,
+    ctl: &mpsc::Sender<Ctl>,
+) -> Rx {
+    let mut rx = Rx::default();
+    let mut buf = vec![0u8; 65_536];
+    while !stop.load(Ordering::Relaxed) {
+        let n = match sock.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+        };
+        // A raw IPv4 socket returns the IP header too.
+        let ihl = buf
+            .first()
+            .map_or(0, |b| usize::from(b & 0x0f).saturating_mul(4));
+        let Some(packet) = buf.get_mut(ihl..n) else {
+            rx.other = rx.other.saturating_add(1);
+            continue;
+        };
+        let Some((i, sa)) = esp::peek_spi(packet).ok().and_then(|spi| sas.get_mut(&spi)) else {
+            rx.other = rx.other.saturating_add(1);
+            continue;
+        };
+        let d = match sa.decapsulate(now(), packet) {
+            Ok(d) if !d.is_dummy() => d,
+            Ok(_) => continue,
+            Err(_) => {
+                rx.esp_errors = rx.esp_errors.saturating_add(1);
+                continue;
+            }
+        };
+        let inner = packet.get(d.payload).unwrap_or_default();
+        let Some((op, run, body)) =
+            wire::parse_ipv4_udp(inner).and_then(|(_, _, payload)| wire::parse(payload))
+        else {
+            rx.other = rx.other.saturating_add(1);
+            continue;
+        };
+        if run != run_id {
+            rx.other = rx.other.saturating_add(1);
+            continue;
+        }
+        match op {
+            Op::Data => {
+                rx.packets = rx.packets.saturating_add(1);
+                rx.bytes = rx.bytes.saturating_add(inner.len() as u64);
+            }
+            Op::Ack => {
+                let _ = ctl.send(Ctl::Ack(*i));
+            }
+            Op::Report => {
+                if let Some(k) = wire::parse_report(body) {
+                    let _ = ctl.send(Ctl::Report(*i, k));
+                }
+            }
+            Op::Start | Op::Query => rx.other = rx.other.saturating_add(1),
+        }
+    }
+    rx
+}
+
+/// The outbound and inbound ESP SAs of a child SA, and the transform's PIX name.
+fn esp_sas(c: &ChildSa, now: Instant) -> anyhow::Result<(OutboundSa, InboundSa, String)> {
+    let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits)
+        .map_err(|e| anyhow::anyhow!("ESP transform {}: {e}", c.esp_transform))?;
+    let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg))
+        .map_err(|e| anyhow::anyhow!("ESP authentication {}: {e}", c.auth_alg))?;
+    let encap = Encapsulation::from_attribute(c.encapsulation)
+        .map_err(|e| anyhow::anyhow!("encapsulation {}: {e}", c.encapsulation))?;
+    if encap.is_udp() {
+        anyhow::bail!(
+            "the tunnel floated to NAT-T (UDP-encapsulated ESP), which --esp does not send"
+        );
+    }
+    let params = |spi: u32, ek: &[u8], ak: &[u8]| {
+        let mut p = EspSaParams::new(spi, enc, integ, encap, EspKeys::new(ek, ak));
+        p.lifetime = LifetimeConfig::from_hard(Some(c.life_secs), None);
+        p
+    };
+    let out = OutboundSa::new(
+        &params(
+            c.spi_out,
+            c.enc_key_out.expose_secret(),
+            c.auth_key_out.expose_secret(),
+        ),
+        now,
+    )
+    .map_err(|e| anyhow::anyhow!("outbound SA: {e}"))?;
+    let inb = InboundSa::new(
+        &params(
+            c.spi_in,
+            c.enc_key_in.expose_secret(),
+            c.auth_key_in.expose_secret(),
+        ),
+        now,
+    )
+    .map_err(|e| anyhow::anyhow!("inbound SA: {e}"))?;
+    let name = format!("{} {}", enc.pix_name(), integ.pix_name().unwrap_or("none"));
+    Ok((out, inb, name))
+}
+
+// ---- IKE -------------------------------------------------------------------------------
+
+/// The Quick Mode of the 4.x client, with AES offered after the seed's DES and 3DES
+/// proposals (a transform set of `esp-aes esp-sha-hmac` then matches).
+fn quick_mode(addr: Ipv4Addr) -> ike_sm::QuickModeRequest {
+    let mut q = presets::vpn_client_quick_mode(addr);
+    for (cipher, auth) in [
+        (EspCipher::Aes(128), EspAuth::HmacSha1),
+        (EspCipher::Aes(128), EspAuth::HmacMd5),
+        (EspCipher::Aes(256), EspAuth::HmacSha1),
+        (EspCipher::Aes(256), EspAuth::HmacMd5),
+    ] {
+        q.offers.push(QmOffer {
+            cipher,
+            auth,
+            with_ipcomp: false,
+            transport: false,
+        });
+    }
+    q
+}
+
+/// Brings up one tunnel: Aggressive Mode, Xauth, Mode Config, Quick Mode.
+fn connect(c: &Common, index: u64) -> anyhow::Result<Tunnel> {
+    let sock = UdpSocket::bind(SocketAddrV4::new(c.bind, 0)).context("bind UDP socket")?;
+    let gw = SocketAddr::V4(c.gateway);
+    sock.connect(gw).context("connect UDP socket")?;
+    let mut local = sock.local_addr().context("local address")?;
+    if local.ip().is_unspecified() {
+        local.set_ip(std::net::IpAddr::V4(c.bind));
+    }
+    let mut rng = match c.seed {
+        Some(s) => StdRng::seed_from_u64(s.wrapping_add(index).wrapping_add(1)),
+        None => rand::make_rng(),
+    };
+    let mut ep = Endpoint::new(presets::client(), modecfg::Pools::new());
+    let mut profile = presets::vpn_client_4x(
+        DhGroup::Modp1024,
+        c.group_key.as_bytes(),
+        &c.user,
+        c.password.as_bytes(),
+    );
+    // Every tunnel comes from the same address: INITIAL-CONTACT would drop the others.
+    profile.initial_contact = false;
+    let start = now();
+    let limit = start
+        .checked_add(Duration::from_secs(c.timeout_secs))
+        .unwrap_or(start);
+    let sa = ep
+        .initiate(start, local, gw, profile, &mut rng)
+        .map_err(|e| anyhow::anyhow!("initiate: {e}"))?;
+    let mut qm_started = false;
+    let mut buf = vec![0u8; 65_536];
+    let mut addr = Ipv4Addr::UNSPECIFIED;
+    loop {
+        flush(&mut ep, &sock, gw);
+        while let Some(e) = ep.poll_event() {
+            match e {
+                Event::ChildSa(child) => {
+                    sock.set_nonblocking(true)
+                        .context("IKE socket non-blocking")?;
+                    return Ok(Tunnel {
+                        ep,
+                        sock,
+                        rng,
+                        local,
+                        gw,
+                        sa,
+                        addr,
+                        child,
+                        lost: false,
+                    });
+                }
+                Event::Failed { reason, .. } => anyhow::bail!("handshake failed: {reason:?}"),
+                Event::Deleted { .. } => anyhow::bail!("deleted by the gateway"),
+                Event::XauthDone { user: None, .. } => anyhow::bail!("Xauth refused"),
+                _ => {}
+            }
+        }
+        if !qm_started && ep.ready_for_quick_mode(sa) {
+            addr = ep.assigned_address(sa).context("no Mode Config address")?;
+            ep.initiate_quick_mode(now(), sa, quick_mode(addr), &mut rng)
+                .map_err(|e| anyhow::anyhow!("Quick Mode: {e}"))?;
+            qm_started = true;
+            continue;
+        }
+        let tn = now();
+        if tn >= limit {
+            anyhow::bail!(
+                "timeout ({} s, state {:?})",
+                c.timeout_secs,
+                ep.sa_state(sa)
+            );
+        }
+        let deadline = ep.poll_timeout().map_or(limit, |d| d.min(limit));
+        let wait = deadline
+            .saturating_duration_since(tn)
+            .max(Duration::from_millis(1));
+        sock.set_read_timeout(Some(wait))
+            .context("IKE socket timeout")?;
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                let bytes = buf.get(..n).unwrap_or_default();
+                ep.handle_datagram(now(), local, gw, bytes, &mut rng);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                let tn = now();
+                if ep.poll_timeout().is_some_and(|d| d <= tn) {
+                    ep.handle_timeout(tn, &mut rng);
+                }
+            }
+            Err(e) => anyhow::bail!("IKE receive: {e}"),
+        }
+    }
+}
+
+/// Sends what the endpoint wants sent to the gateway (a full socket drops it: IKE
+/// retransmits).
+fn flush(ep: &mut Endpoint, sock: &UdpSocket, gw: SocketAddr) {
+    while let Some(t) = ep.poll_transmit() {
+        if t.remote == gw {
+            let _ = sock.send(&t.bytes);
+        }
+    }
+}
+
+/// Feeds every tunnel's IKE socket and timers (non-blocking): DPD and DELETE from the
+/// gateway are answered during the load; a tunnel the gateway deletes is marked lost.
+fn serve_ike(tunnels: &mut [Tunnel]) {
+    let mut buf = [0u8; 4096];
+    for t in tunnels {
+        while let Ok(n) = t.sock.recv(&mut buf) {
+            let bytes = buf.get(..n).unwrap_or_default();
+            t.ep.handle_datagram(now(), t.local, t.gw, bytes, &mut t.rng);
+        }
+        let tn = now();
+        if t.ep.poll_timeout().is_some_and(|d| d <= tn) {
+            t.ep.handle_timeout(tn, &mut t.rng);
+        }
+        flush(&mut t.ep, &t.sock, t.gw);
+        while let Some(e) = t.ep.poll_event() {
+            if let Event::Deleted { .. } | Event::Failed { .. } = e {
+                if !t.lost {
+                    eprintln!(
+                        "pix-loadgen: tunnel {} ({}) lost during the load: {e:?}",
+                        t.local, t.addr
+                    );
+                }
+                t.lost = true;
+            }
+        }
+    }
+}
+
+// ---- report ----------------------------------------------------------------------------
+
+/// Prints the report: sentences, then the machine-readable lines (`KEY value`).
+pub fn print(a: &EspArgs, c: &Common, r: &Report) {
+    let secs = r.window_secs.max(1e-9);
+    let loss = |sent: u64, got: u64| {
+        if sent == 0 {
+            0.0
+        } else {
+            (sent as f64 - got as f64) * 100.0 / sent as f64
+        }
+    };
+    let mbit = |bytes: u64| bytes as f64 * 8.0 / 1e6 / secs;
+    println!(
+        "esp: {} tunnels ({}), direction {}, inner packets of {} bytes to {}, asked {} packets/s per direction ({}), window {:.2} s",
+        r.up,
+        r.transform,
+        a.direction.name(),
+        a.esp_size,
+        a.inside,
+        a.esp_rate,
+        if a.esp_rate > 0.0 { "total" } else { "as fast as possible" },
+        r.window_secs
+    );
+    let mut lines: Vec<(String, String)> = vec![
+        ("ESP_TUNNELS".into(), r.up.to_string()),
+        ("ESP_DIRECTION".into(), a.direction.name().into()),
+        ("ESP_SIZE".into(), a.esp_size.to_string()),
+        ("ESP_SECS".into(), format!("{:.3}", r.window_secs)),
+    ];
+    let (mut sent, mut got, mut bytes) = (0u64, 0u64, 0u64);
+    for (on, name, s, g, b) in [
+        (a.direction.up(), "UP", r.up_sent, r.up_received, r.up_bytes),
+        (
+            a.direction.down(),
+            "DOWN",
+            r.down_sent,
+            r.down_received,
+            r.down_bytes,
+        ),
+    ] {
+        if !on {
+            continue;
+        }
+        println!(
+            "esp: {}: sent {s}, received {g} ({:.2}% lost), {:.0} packets/s received, {:.1} Mbit/s inner",
+            if name == "UP" {
+                "up (clients -> inside counterpart)"
+            } else {
+                "down (inside counterpart -> clients)"
+            },
+            loss(s, g),
+            g as f64 / secs,
+            mbit(b)
+        );
+        lines.push((format!("ESP_{name}_SENT"), s.to_string()));
+        lines.push((format!("ESP_{name}_RECEIVED"), g.to_string()));
+        lines.push((
+            format!("ESP_{name}_PPS_SENT"),
+            format!("{:.0}", s as f64 / secs),
+        ));
+        lines.push((
+            format!("ESP_{name}_PPS_RECEIVED"),
+            format!("{:.0}", g as f64 / secs),
+        ));
+        lines.push((format!("ESP_{name}_LOSS_PCT"), format!("{:.2}", loss(s, g))));
+        lines.push((format!("ESP_{name}_MBIT_PER_S"), format!("{:.1}", mbit(b))));
+        sent = sent.saturating_add(s);
+        got = got.saturating_add(g);
+        bytes = bytes.saturating_add(b);
+    }
+    println!(
+        "esp: {} send errors, {} ESP packets that failed to decrypt, {} other packets on the raw socket, {} tunnels lost",
+        r.up_errors, r.esp_errors, r.other, r.lost
+    );
+    lines.push(("ESP_PPS_SENT".into(), format!("{:.0}", sent as f64 / secs)));
+    lines.push((
+        "ESP_PPS_RECEIVED".into(),
+        format!("{:.0}", got as f64 / secs),
+    ));
+    lines.push(("LOSS_PCT".into(), format!("{:.2}", loss(sent, got))));
+    lines.push(("MBIT_PER_S".into(), format!("{:.1}", mbit(bytes))));
+    lines.push(("ESP_DECRYPT_ERRORS".into(), r.esp_errors.to_string()));
+    let span = secs + DRAIN.as_secs_f64();
+    if let Some(cpu) = r.own_cpu {
+        println!(
+            "esp: load generator CPU {cpu:.2} s over {span:.2} s ({:.0}% of one CPU)",
+            cpu * 100.0 / span
+        );
+        lines.push(("LOADGEN_CPU_SECS".into(), format!("{cpu:.2}")));
+    }
+    if c.gateway_pid.is_some() {
+        match r.gateway_cpu {
+            Some(cpu) => {
+                println!(
+                    "esp: gateway CPU {cpu:.2} s over {span:.2} s (window and drain, {:.0}% of one CPU)",
+                    cpu * 100.0 / span
+                );
+                lines.push(("GATEWAY_CPU_SECS".into(), format!("{cpu:.2}")));
+                lines.push((
+                    "GATEWAY_CPU_UTIL_PCT".into(),
+                    format!("{:.0}", cpu * 100.0 / span),
+                ));
+                if bytes > 0 {
+                    lines.push((
+                        "GATEWAY_CPU_SECS_PER_GB".into(),
+                        format!("{:.2}", cpu / (bytes as f64 / 1e9)),
+                    ));
+                }
+            }
+            None => println!("esp: the gateway's CPU time could not be read"),
+        }
+    }
+    for (k, v) in lines {
+        println!("{k} {v}");
+    }
+}
