@@ -1337,3 +1337,94 @@ fn same_seed_same_bytes_over_the_shards() {
         "another seed, other cookies and nonces"
     );
 }
+
+/// A phase-1 rekey by the client (a new Aggressive Mode without a responder cookie)
+/// lands on the shard of the client's first SA, by the hash of its address: the new SA
+/// takes over the IPsec SA there and traffic goes on both ways, the inside's packets
+/// still handed to that shard.
+#[test]
+fn a_phase_1_rekey_stays_on_its_shard() {
+    let n = 2;
+    let mut net = Net::new(
+        plans(n, || radius_plan(|t| t)),
+        &Settings::new(GW_IP),
+        radius_aaa(),
+        70,
+        base(),
+    );
+    let c = net.add_client(client_on(n, 1, 0));
+    let sa = net.login(c, vpn_4x("user1", "pass1"));
+    let addr = net.quick_mode(c, sa);
+    assert_eq!(net.routed[1].first, 1);
+    net.now += Duration::from_secs(5);
+    let new = net.clients[c]
+        .ep
+        .rekey_phase1(net.now, sa, &mut net.rng)
+        .unwrap();
+    net.pump();
+    net.run_until(Duration::from_secs(30), |net| {
+        net.clients[c].ep.sa_count() == 1 && net.shards[1].sessions().count() == 1
+    });
+    assert!(net.clients[c].ep.ready_for_quick_mode(new));
+    assert_eq!(
+        net.routed[1].first, 2,
+        "the rekey's first message went to shard 1"
+    );
+    assert_eq!(net.routed[0], Routed::default(), "shard 0 saw nothing");
+    assert!(
+        net.logged(
+            MsgId::Phase1Completed,
+            "(phase 1 rekey): 1 IPsec SA(s) moved"
+        ) == 1
+    );
+    assert_eq!(net.holder(c), Some(1));
+    let s = net.shards[1].sessions().next().unwrap().sa;
+    assert_ne!(s, SaId(1), "the new IKE SA");
+    let a = addr.to_string();
+    let ping = icmp(&a, HOST, false);
+    assert_eq!(net.client_sends(c, &ping), (1, Some(ping)));
+    let pong = icmp(HOST, &a, true);
+    assert_eq!(net.inside_sends(0, &pong), (1, Some((c, pong))));
+}
+
+/// An address the RADIUS server assigns (Framed-IP-Address) outside every pool is
+/// owned by the shard that holds the tunnel too: the inside's packets for it are handed
+/// there, and it is free again when the client leaves.
+#[test]
+fn an_aaa_address_outside_the_pool_routes_to_its_shard() {
+    let n = 2;
+    let framed: Ipv4Addr = "10.89.129.77".parse().unwrap();
+    let aaa = MemAaa::new().with_radius(
+        radius_auth(),
+        radius_acct(),
+        radius_server().user_with_ip("framed", "fpw", framed),
+    );
+    let mut net = Net::new(
+        plans(n, || radius_plan(|t| t)),
+        &Settings::new(GW_IP),
+        aaa,
+        71,
+        base(),
+    );
+    let c = net.add_client(client_on(n, 1, 0));
+    assert_eq!(net.connect(c, "framed", "fpw"), framed);
+    for reader in 0..n {
+        assert_eq!(net.shards[usize::from(reader)].owner_shard(framed), Some(1));
+        let pong = icmp(HOST, "10.89.129.77", true);
+        let (s, got) = net.inside_sends(reader, &pong);
+        let (to, inner) = got.unwrap();
+        assert_eq!((s, to), (1, c), "read by shard {reader}");
+        // `nat 0 access-list 101` does not cover 10.89.129.77: the host's static
+        // translation applies (192.168.1.11); the rest arrives as sent.
+        assert_eq!(inner[12..16], [192, 168, 1, 11]);
+        assert_eq!(inner[16..20], framed.octets());
+        assert_eq!(inner[20..], pong[20..]);
+    }
+    let peer = net.clients[c].addr.ip();
+    assert!(net
+        .cmd(&format!("clear crypto isakmp sa {peer}"))
+        .starts_with("1 IKE"));
+    assert_eq!(net.shards[0].owner_shard(framed), None);
+    let pong = icmp(HOST, "10.89.129.77", true);
+    assert_eq!(net.inside_sends(1, &pong), (1, None));
+}
