@@ -2,11 +2,14 @@
 //!
 //! `--workers N` (default: one per CPU) runs N shards of [`Gateway`], one per thread,
 //! each thread with its own current-thread tokio runtime (its own epoll and timers).
-//! Each shard owns its IKE SAs and ESP SAs and has its own sockets: UDP 500 and 4500 in an `SO_REUSEPORT` group (the kernel spreads peers over
-//! them by a hash of address and port), a raw ESP socket whose socket filter passes only
-//! the SPIs of its shard, a queue of the multi-queue TUN device, and an AAA client
-//! socket. A datagram or inside packet that reaches a shard which does not own it
-//! (see [`pix_gateway::gateway::route`]) is handed to its owner over a channel. The main
+//! Each shard owns its IKE SAs and ESP SAs and has its own sockets: UDP 500 and 4500 in
+//! an `SO_REUSEPORT` group whose classic-BPF steering program makes the kernel deliver
+//! each datagram to the socket of the shard that owns it (responder cookie, SPI, or the
+//! peer's address for a first message: [`route::steering_program`]), a raw ESP socket
+//! whose socket filter passes only the SPIs of its shard, a queue of the multi-queue TUN
+//! device, and an AAA client socket. A datagram or inside packet that still reaches a
+//! shard which does not own it (a reply from the inside on another TUN queue, mostly;
+//! see [`pix_gateway::gateway::route`]) is handed to its owner over a channel. The main
 //! thread serves the control socket, the metrics endpoint and the signals, asking every
 //! shard and rendering the whole gateway.
 // The driver reads the clock (Instant::now, SystemTime::now): the core never does.
@@ -468,6 +471,28 @@ fn esp_program(index: u8, count: u8) -> Vec<(u16, u8, u8, u32)> {
         (RET_K, 0, 0, 0xffff),
         (RET_K, 0, 0, 0),
     ]
+}
+
+/// Attaches the steering program of `port` ([`route::steering_program`]) to the
+/// `SO_REUSEPORT` group of `socket`: the kernel then hands each datagram to the socket of
+/// the shard that owns it (responder cookie, SPI, or the peer's address for a first
+/// message), so that a worker seldom reads another's datagram.
+fn steer(socket: &std::net::UdpSocket, port: u16, count: u8, key: u64) -> anyhow::Result<()> {
+    let mut prog: Vec<libc::sock_filter> = route::steering_program(port, count, key)
+        .into_iter()
+        .map(|(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(prog.len()).context("steering program too long")?,
+        filter: prog.as_mut_ptr(),
+    };
+    nix::sys::socket::setsockopt(
+        socket,
+        nix::sys::socket::sockopt::AttachReusePortCbpf,
+        &fprog,
+    )
+    .with_context(|| format!("cannot attach the steering program to UDP port {port}"))?;
+    Ok(())
 }
 
 /// The raw ESP socket. It is driven through tokio's `UdpSocket`, which is only
@@ -1047,17 +1072,26 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     let mut handles = Vec::new();
     let mut threads = Vec::new();
     let mut readies = Vec::new();
-    for ((mut gw, tun), hrx) in cores.into_iter().zip(tuns).zip(handoff_rx) {
-        let index = gw.shard();
-        gw.set_keylog(shared.keylog.is_some());
-        gw.set_debug(&stderr_debug);
-        let std_io = StdIo {
+    // Every worker's sockets first: the UDP ones join their SO_REUSEPORT group in
+    // worker order, which the steering program's answer indexes.
+    let mut std_ios = Vec::with_capacity(usize::from(count));
+    for (index, tun) in (0..count).zip(tuns) {
+        std_ios.push(StdIo {
             udp500: bind_udp(SocketAddr::new(outside.into(), 500), reuse)?,
             udp4500: bind_udp(SocketAddr::new(outside.into(), 4500), reuse)?,
             raw: raw_esp(outside, index, count)?,
             tun,
             aaa_udp: bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0), false)?,
-        };
+        });
+    }
+    if let Some(first) = std_ios.first().filter(|_| count > 1) {
+        steer(&first.udp500, 500, count, shared.peer_key)?;
+        steer(&first.udp4500, 4500, count, shared.peer_key)?;
+    }
+    for ((mut gw, std_io), hrx) in cores.into_iter().zip(std_ios).zip(handoff_rx) {
+        let index = gw.shard();
+        gw.set_keylog(shared.keylog.is_some());
+        gw.set_debug(&stderr_debug);
         let (ctx, crx) = mpsc::channel(64);
         handles.push(ShardHandle { cmds: ctx });
         let shared = shared.clone();
@@ -1307,8 +1341,92 @@ async fn serve_metrics(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+
+    /// Datagrams to a group of `count` sockets steered by the program of `port`: which
+    /// socket got each (payload, source).
+    fn steered(
+        port: u16,
+        count: u8,
+        key: u64,
+        sends: &[(u8, Vec<u8>)],
+    ) -> Vec<(usize, u8, Vec<u8>)> {
+        let first = bind_udp("127.0.0.1:0".parse().unwrap(), true).unwrap();
+        let addr = first.local_addr().unwrap();
+        let mut socks = vec![first];
+        for _ in 1..count {
+            socks.push(bind_udp(addr, true).unwrap());
+        }
+        steer(&socks[0], port, count, key).unwrap();
+        for (src, payload) in sends {
+            let from = std::net::UdpSocket::bind((Ipv4Addr::new(127, 0, 0, *src), 0)).unwrap();
+            from.send_to(payload, addr).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        for (i, s) in socks.iter().enumerate() {
+            while let Ok((n, from)) = s.recv_from(&mut buf) {
+                let IpAddr::V4(f) = from.ip() else { panic!() };
+                got.push((i, f.octets()[3], buf[..n].to_vec()));
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn the_kernel_steers_each_datagram_to_the_socket_of_its_shard() {
+        let (count, key) = (3u8, 0x5eed_u64);
+        let ike = |rcookie0: u8, zero: bool| {
+            let mut h = vec![0x11u8; 28];
+            h[8..16].fill(if zero { 0 } else { 0x22 });
+            if !zero {
+                h[8] = rcookie0;
+            }
+            h
+        };
+        // Port 500: first messages from 12 addresses (their peer's shard), then IKE
+        // with a responder cookie (the cookie's shard).
+        let mut sends: Vec<(u8, Vec<u8>)> = (2..14).map(|a| (a, ike(0, true))).collect();
+        sends.extend((0..12u8).map(|b| (2, ike(b.wrapping_mul(37), false))));
+        let got = steered(500, count, key, &sends);
+        assert_eq!(got.len(), sends.len());
+        let mut used = [false; 3];
+        for (sock, src, p) in &got {
+            let want = match route::udp(count, 500, p) {
+                route::Route::Shard(s) => s,
+                route::Route::Any => {
+                    route::of_peer(count, key, Ipv4Addr::new(127, 0, 0, *src).into())
+                }
+            };
+            assert_eq!(*sock, usize::from(want), "from .{src}: {p:02x?}");
+            used[*sock] = true;
+        }
+        assert_eq!(used, [true; 3]);
+        // Port 4500: ESP by SPI, IKE behind the marker by cookie or peer.
+        let mut sends: Vec<(u8, Vec<u8>)> = (0..12u8)
+            .map(|b| {
+                (
+                    3,
+                    [&[b.wrapping_mul(29), 1, 2, 3, 0, 0, 0, 1][..], &[9; 20]].concat(),
+                )
+            })
+            .collect();
+        sends.extend((2..10).map(|a| (a, [&[0u8; 4][..], &ike(0, true)].concat())));
+        sends.extend((0..6u8).map(|b| (4, [&[0u8; 4][..], &ike(b * 5 + 1, false)].concat())));
+        let got = steered(4500, count, key, &sends);
+        assert_eq!(got.len(), sends.len());
+        for (sock, src, p) in &got {
+            let want = match route::udp(count, 4500, p) {
+                route::Route::Shard(s) => s,
+                route::Route::Any => {
+                    route::of_peer(count, key, Ipv4Addr::new(127, 0, 0, *src).into())
+                }
+            };
+            assert_eq!(*sock, usize::from(want), "from .{src}: {p:02x?}");
+        }
+    }
 
     #[test]
     fn pool_cover_prefixes() {
