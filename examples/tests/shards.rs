@@ -1428,3 +1428,39 @@ fn an_aaa_address_outside_the_pool_routes_to_its_shard() {
     let pong = icmp(HOST, "10.89.129.77", true);
     assert_eq!(net.inside_sends(1, &pong), (1, None));
 }
+
+/// `show uauth` "Most Seen" is the whole gateway's peak: one user at a time, first on
+/// shard 0 then on shard 1, is a peak of one, not one per shard.
+#[test]
+fn most_seen_users_is_the_whole_gateways_peak() {
+    let settings = Settings::new(GW_IP);
+    let mut net = Net::new(
+        plans(2, || radius_plan(|t| t)),
+        &settings,
+        radius_aaa(),
+        5,
+        base(),
+    );
+    let a = net.add_client(client_on(2, 0, 0));
+    let b = net.add_client(client_on(2, 1, 0));
+    assert_eq!((net.peer_shard(a), net.peer_shard(b)), (0, 1));
+    net.connect(a, "user0", "pass0");
+    let peer = net.clients[a].public_ip();
+    net.cmd(&format!("clear crypto isakmp sa {peer}"));
+    net.connect(b, "user1", "pass1");
+    let u = net.cmd("show uauth");
+    assert!(
+        u.contains("Authenticated Users         1          1"),
+        "{u}"
+    );
+    assert!(
+        u.contains("Authen In Progress          0          1"),
+        "{u}"
+    );
+    net.connect(a, "user0", "pass0");
+    let u = net.cmd("show uauth");
+    assert!(
+        u.contains("Authenticated Users         2          2"),
+        "{u}"
+    );
+}

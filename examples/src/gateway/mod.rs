@@ -30,6 +30,8 @@ pub mod view;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ike_sm::{Endpoint, Event, SaId};
@@ -142,8 +144,39 @@ struct Aaa {
     pending: HashMap<xauth::aaa::RequestId, (SaId, String, Option<IpAddr>)>,
 }
 
-/// How a core is set up beside its [`setup::Plan`].
+/// The users and Xauth logins in progress of a whole gateway, counted by every shard as
+/// its sessions change (never per packet), with the most seen at once.
+#[derive(Debug, Default)]
+pub struct Peaks {
+    users: AtomicUsize,
+    in_progress: AtomicUsize,
+    most_users: AtomicUsize,
+    most_in_progress: AtomicUsize,
+}
+
+impl Peaks {
+    fn count(&self, add: (usize, usize), remove: (usize, usize)) {
+        for (now, most, a, r) in [
+            (&self.users, &self.most_users, add.0, remove.0),
+            (&self.in_progress, &self.most_in_progress, add.1, remove.1),
+        ] {
+            if a == r {
+                continue;
+            }
+            let after = if a > r {
+                now.fetch_add(a - r, Relaxed).saturating_add(a - r)
+            } else {
+                now.fetch_sub(r - a, Relaxed).saturating_sub(r - a)
+            };
+            most.fetch_max(after, Relaxed);
+        }
+    }
+}
+
+/// How a core is set up beside its [`setup::Plan`] ([`Settings::new`], then the fields
+/// to change).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Settings {
     /// Our outside address (IKE and ESP).
     pub outside_addr: Ipv4Addr,
@@ -158,6 +191,8 @@ pub struct Settings {
     pub shared_throttle: Option<guard::SharedThrottle>,
     /// This core's shard number (0 for a gateway of one).
     pub shard: u8,
+    /// The gateway-wide user counts, when several cores share them (`None`: its own).
+    pub peaks: Option<Arc<Peaks>>,
 }
 
 impl Settings {
@@ -171,6 +206,7 @@ impl Settings {
             guard: guard::GuardLimits::default(),
             shared_throttle: None,
             shard: 0,
+            peaks: None,
         }
     }
 }
@@ -198,10 +234,9 @@ pub struct Gateway {
     info: view::Info,
     /// `vpngroup` idle/max times by group ("" for Main Mode peers).
     session_limits: BTreeMap<String, (Option<Duration>, Option<Duration>)>,
-    /// Most authenticated users seen at once.
-    most_users: usize,
-    /// Most Xauth in progress at once.
-    most_in_progress: usize,
+    /// Users and Xauth in progress of the whole gateway (shared by the shards), with
+    /// their peaks (`show uauth` "Most Seen").
+    peaks: Arc<Peaks>,
     /// Sessions with a user now / with Xauth in progress now, kept by
     /// [`Gateway::edit_session`] and friends, so that [`Gateway::process`] (after every
     /// IKE datagram) does not count every session (debug builds check the counts).
@@ -407,8 +442,7 @@ impl Gateway {
                 uauth_timeout: Duration::from_secs(300),
             },
             session_limits: plan.session_limits,
-            most_users: 0,
-            most_in_progress: 0,
+            peaks: settings.peaks.clone().unwrap_or_default(),
             users_now: 0,
             in_progress_now: 0,
             out: VecDeque::new(),
@@ -447,6 +481,7 @@ impl Gateway {
             .map(|p| std::mem::take(&mut p.pools))
             .unwrap_or_default();
         let shared = shared_pools::SharedPools::new(pools);
+        let peaks = settings.peaks.clone().unwrap_or_default();
         plans
             .into_iter()
             .take(usize::from(count))
@@ -457,6 +492,7 @@ impl Gateway {
                 let mut s = settings.clone();
                 s.shard = index;
                 s.shared_throttle = Some(throttle.clone());
+                s.peaks = Some(peaks.clone());
                 Some(Gateway::with_pools(
                     plan,
                     s,
@@ -789,9 +825,9 @@ impl Gateway {
             modexps: self.ike.phase1_modexps(),
             ipsec_pairs: self.data.len(),
             users: self.users_now,
-            most_users: self.most_users,
+            most_users: self.peaks.most_users.load(Relaxed),
             in_progress: self.in_progress_now,
-            most_in_progress: self.most_in_progress,
+            most_in_progress: self.peaks.most_in_progress.load(Relaxed),
             handshakes_ok: self.metrics.handshakes_ok,
             handshakes_failed: self.metrics.handshakes_failed.clone(),
             xauth: self.metrics.xauth.clone(),
@@ -875,8 +911,6 @@ impl Gateway {
             ),
             "session counts out of date"
         );
-        self.most_in_progress = self.most_in_progress.max(self.in_progress_now);
-        self.most_users = self.most_users.max(self.users_now);
         let refusals = self
             .ike
             .counters()
@@ -894,6 +928,7 @@ impl Gateway {
     }
 
     fn count(&mut self, add: (usize, usize), remove: (usize, usize)) {
+        self.peaks.count(add, remove);
         self.users_now = self
             .users_now
             .saturating_add(add.0)

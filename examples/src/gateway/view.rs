@@ -96,11 +96,11 @@ pub struct Stats {
     pub ipsec_pairs: usize,
     /// Users authenticated now.
     pub users: usize,
-    /// Most users at once (summed over cores: a bound of the whole gateway's most).
+    /// Most users at once (of the whole gateway: the shards share the count).
     pub most_users: usize,
     /// Xauth in progress now.
     pub in_progress: usize,
-    /// Most Xauth in progress at once (summed over cores, likewise).
+    /// Most Xauth in progress at once (of the whole gateway, likewise).
     pub most_in_progress: usize,
     /// Phase 1s that came up.
     pub handshakes_ok: u64,
@@ -150,9 +150,10 @@ impl Stats {
         self.modexps = self.modexps.saturating_add(o.modexps);
         self.ipsec_pairs = self.ipsec_pairs.saturating_add(o.ipsec_pairs);
         self.users = self.users.saturating_add(o.users);
-        self.most_users = self.most_users.saturating_add(o.most_users);
+        // One shared count: every shard reports the same peak.
+        self.most_users = self.most_users.max(o.most_users);
         self.in_progress = self.in_progress.saturating_add(o.in_progress);
-        self.most_in_progress = self.most_in_progress.saturating_add(o.most_in_progress);
+        self.most_in_progress = self.most_in_progress.max(o.most_in_progress);
         self.handshakes_ok = self.handshakes_ok.saturating_add(o.handshakes_ok);
         add(&mut self.handshakes_failed, &o.handshakes_failed);
         add(&mut self.xauth, &o.xauth);

@@ -1055,13 +1055,13 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     });
     let cores = pix_gateway::gateway::Gateway::shards(
         plans,
-        &Settings {
-            outside_addr: outside,
-            config_name,
-            epoch_at_start: epoch,
-            guard: guard_limits,
-            shared_throttle: Some(throttle),
-            shard: 0,
+        &{
+            let mut s = Settings::new(outside);
+            s.config_name = config_name;
+            s.epoch_at_start = epoch;
+            s.guard = guard_limits;
+            s.shared_throttle = Some(throttle);
+            s
         },
         now,
     );
