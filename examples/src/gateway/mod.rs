@@ -1218,11 +1218,25 @@ impl Gateway {
                 // under the new IKE SA, and the old one's Deleted must not tear them down.
                 let moved = self.data.reassign(old, new);
                 if let Some(o) = self.remove_session(old) {
+                    // The tunnels carry the old session's address: the new session takes
+                    // it, and its uauth entry (the PIX policy's) with it.
+                    let mut stale = None;
                     self.edit_session(new, |n| {
                         n.user = n.user.take().or(o.user);
-                        n.addr = n.addr.or(o.addr);
+                        if let (Some(a), Some(b)) = (o.addr, n.addr) {
+                            if a != b && n.in_policy {
+                                stale = Some(b);
+                            }
+                        }
+                        n.addr = o.addr.or(n.addr);
+                        n.in_policy |= o.in_policy;
                         n.created = o.created;
                     });
+                    if let Some(b) = stale {
+                        // The new SA was given another address that carries nothing.
+                        let ev = self.policy.vpn_disconnect(b, now);
+                        self.account(now, ev, rng);
+                    }
                     self.lower_timers_bound(Self::session_deadline(self.sessions.get(&new)));
                 }
                 self.log(
