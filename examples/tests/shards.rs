@@ -1,118 +1,60 @@
-//! Scenario tests of a gateway of N shards in memory, driven the way the binary drives
-//! its worker threads (`shell/serve.rs`, fn `shard` and `first_to_peer`): every datagram
-//! from a client goes to the shard that `route::udp` names (the responder cookie, or
-//! the SPI of ESP in UDP), a first message (`Route::Any`) to `route::of_peer` of the
-//! client's address with a fixed key; raw ESP to `route::raw` (its SPI); a packet from
-//! the inside to `owner_shard` of its destination as the shard that read it knows it
-//! (falling back to the reader). Each shard's outputs are drained after every input:
-//! IKE to the clients (`ike-sm` initiators, ESP with the `esp` crate), AAA to in-memory
-//! RADIUS and TACACS+ servers (`testkit::aaa`), whose replies go back to the shard that
-//! asked (each worker has its own AAA sockets and connections). Virtual clock, seeded
-//! randomness, nothing opens a socket.
+//! Scenario tests of a gateway of N shards in memory (`Gateway::shards`), driven by
+//! `common::Net` the way the binary drives its worker threads (`shell/serve.rs`): each
+//! datagram to the shard that its responder cookie, its SPI or (a first message) its
+//! peer's address names, raw ESP to its SPI's shard, a packet from the inside to the
+//! owner of its destination as the shard that read it knows it, AAA replies to the shard
+//! that asked. Virtual clock, seeded randomness, nothing opens a socket.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use esp::{
-    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm,
-    LifetimeConfig, OutboundSa,
+use common::{
+    base, icmp, radius_aaa, radius_acct, radius_auth, radius_plan, radius_server, tcp, vpn_4x,
+    with_nat_t, Net, Routed, GW_IP, PEER_KEY,
 };
-use ike_sm::crypto::dh::DhGroup;
-use ike_sm::{presets, ChildSa, ClientProfile, Endpoint, SaId, Shard};
-use pix_gateway::gateway::route::{self, Route};
+use ike_sm::{SaId, Shard};
+use pix_gateway::gateway::route;
 use pix_gateway::gateway::setup::Plan;
 use pix_gateway::gateway::view;
-use pix_gateway::{
-    demo, DebugKind, EspDest, Gateway, Handled, Input, LogRecord, MsgId, Output, Settings, Show,
-    Whole,
-};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use testkit::aaa::{AaaReply, MemAaa, MemRadius, MemTacacs};
-use xauth::aaa::{AaaTransmit, ConnId, RequestId};
+use pix_gateway::{demo, Gateway, MsgId, Settings, Show, Whole};
+use testkit::aaa::{MemAaa, MemTacacs};
 
-const GW_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
-const GW: SocketAddr = SocketAddr::new(IpAddr::V4(GW_IP), 500);
-/// The key of `route::of_peer` (the binary draws one per process; fixed here so that
-/// the tests can choose client addresses that spread).
-const PEER_KEY: u64 = 0x5eed_0fc0_ffee_0042;
-/// The RADIUS server of the edited demo.
-const RADIUS_IP: &str = "10.89.129.135";
 /// The demo's `aaa-server AuthInbound (inside) host 10.89.129.134 secretkey`.
 const ACCT_IP: &str = "10.89.129.134";
 /// The host behind the gateway that the clients talk to.
 const HOST: &str = "10.89.129.131";
 
-fn radius_auth() -> SocketAddr {
-    format!("{RADIUS_IP}:1645").parse().unwrap()
-}
-
-fn radius_acct() -> SocketAddr {
-    format!("{RADIUS_IP}:1646").parse().unwrap()
-}
-
 fn tacacs_acct() -> SocketAddr {
     format!("{ACCT_IP}:49").parse().unwrap()
 }
 
-/// The demo with Xauth against RADIUS (key `radkey`) and NAT-T on; `edit` further.
-fn radius_plan(edit: impl Fn(String) -> String) -> Plan {
-    demo::plan_with(
-        |t| {
-            let t = t
-                .replace(
-                    "crypto map mymap client authentication LOCAL",
-                    "crypto map mymap client authentication RADIUS",
-                )
-                .replace(
-                    "aaa-server RADIUS protocol radius\n",
-                    &format!(
-                        "aaa-server RADIUS protocol radius\n\
-                         aaa-server RADIUS (inside) host {RADIUS_IP} radkey timeout 2\n"
-                    ),
-                )
-                .replace(
-                    "isakmp enable outside\n",
-                    "isakmp enable outside\nisakmp nat-traversal 20\n",
-                );
-            assert!(
-                t.contains("host 10.89.129.135") && t.contains("nat-traversal"),
-                "the demo changed"
-            );
-            edit(t)
-        },
-        &[],
-        &[],
+/// The demo with Xauth against RADIUS (key `radkey`) and NAT-T on.
+fn nat_t_plan() -> Plan {
+    radius_plan(2, with_nat_t)
+}
+
+/// `n` shards of [`nat_t_plan`] with the default settings, against [`radius_aaa`].
+fn radius_shards(n: u8, seed: u64, t0: Instant) -> Net {
+    Net::sharded(
+        plans(n, nat_t_plan),
+        &Settings::new(GW_IP),
+        radius_aaa(),
+        seed,
+        t0,
     )
-    .unwrap()
 }
 
 /// One plan per shard, all from the same configuration.
 fn plans(n: u8, plan: impl Fn() -> Plan) -> Vec<Plan> {
     (0..n).map(|_| plan()).collect()
-}
-
-/// Users `user0` .. `user7` (password `pass0` ..) and the demo's user.
-fn radius_server() -> MemRadius {
-    let mut r = MemRadius::new("radkey").user("cisco_customer", "cisco123");
-    for i in 0..8 {
-        r = r.user(&format!("user{i}"), &format!("pass{i}"));
-    }
-    r
-}
-
-fn radius_aaa() -> MemAaa {
-    MemAaa::new().with_radius(radius_auth(), radius_acct(), radius_server())
-}
-
-fn vpn_4x(user: &str, password: &str) -> ClientProfile {
-    presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", user, password.as_bytes())
 }
 
 /// The `nth` address of `net` (x.y.z.10 upwards) whose first messages go to `shard` of
@@ -130,427 +72,10 @@ fn client_on(n: u8, shard: u8, nth: usize) -> SocketAddr {
     SocketAddr::new(addr_on([198, 51, 100], n, shard, nth).into(), 500)
 }
 
-#[allow(clippy::disallowed_methods)] // the one clock reading: the virtual clock's base
-fn base() -> Instant {
-    Instant::now()
-}
-
-/// A VPN client's ESP, built from its Quick Mode result with the `esp` crate alone.
-struct ClientEsp {
-    out: OutboundSa,
-    inb: InboundSa,
-}
-
-impl ClientEsp {
-    fn new(c: &ChildSa, now: Instant) -> ClientEsp {
-        let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits).unwrap();
-        let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg)).unwrap();
-        let encap = Encapsulation::from_attribute(c.encapsulation).unwrap();
-        let params = |spi: u32, ek: &[u8], ak: &[u8]| {
-            let mut p = EspSaParams::new(spi, enc, integ, encap, EspKeys::new(ek, ak));
-            p.lifetime = LifetimeConfig::from_hard(Some(c.life_secs), None);
-            p
-        };
-        ClientEsp {
-            out: OutboundSa::new(
-                &params(
-                    c.spi_out,
-                    c.enc_key_out.expose_secret(),
-                    c.auth_key_out.expose_secret(),
-                ),
-                now,
-            )
-            .unwrap(),
-            inb: InboundSa::new(
-                &params(
-                    c.spi_in,
-                    c.enc_key_in.expose_secret(),
-                    c.auth_key_in.expose_secret(),
-                ),
-                now,
-            )
-            .unwrap(),
-        }
-    }
-}
-
-/// One VPN client: an `ike-sm` initiator at `addr`, maybe behind a NAT.
-struct Client {
-    addr: SocketAddr,
-    ep: Endpoint,
-    #[allow(clippy::vec_box)] // as `Event::ChildSa` delivers them
-    children: Vec<Box<ChildSa>>,
-    esp: Option<ClientEsp>,
-    /// Informational exchanges (DELETEs) it received.
-    informational: usize,
-    /// A NAT in front of it: its public address; private port p is public p + 30000.
-    nat: Option<Ipv4Addr>,
-}
-
-impl Client {
-    /// Where the gateway sees a datagram from the client's `local` address.
-    fn public(&self, local: SocketAddr) -> SocketAddr {
-        match self.nat {
-            Some(ip) => SocketAddr::new(ip.into(), local.port() + 30000),
-            None => local,
-        }
-    }
-
-    /// The client's own address for a datagram the gateway sends to `public`.
-    fn private(&self, public: SocketAddr) -> Option<SocketAddr> {
-        match self.nat {
-            Some(ip) if public.ip() == IpAddr::V4(ip) => Some(SocketAddr::new(
-                self.addr.ip(),
-                public.port().checked_sub(30000)?,
-            )),
-            Some(_) => None,
-            None => (public.ip() == self.addr.ip()).then_some(public),
-        }
-    }
-
-    /// The address the gateway sees, which `route::of_peer` hashes.
-    fn public_ip(&self) -> IpAddr {
-        self.public(self.addr).ip()
-    }
-}
-
-/// What was routed to a shard, by kind.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Routed {
-    /// IKE datagrams without a responder cookie (to the peer's shard).
-    first: u64,
-    /// IKE datagrams with a responder cookie (to the cookie's shard).
-    ike: u64,
-    /// ESP, raw or in UDP (to the SPI's shard).
-    esp: u64,
-    /// Packets from the inside (to the owner of the destination).
-    inside: u64,
-}
-
-/// The gateway's shards, their clients and AAA servers, on a virtual clock.
-struct Net {
-    now: Instant,
-    rng: StdRng,
-    shards: Vec<Gateway>,
-    clients: Vec<Client>,
-    aaa: MemAaa,
-    log: Vec<(u8, LogRecord)>,
-    debug: Vec<(u8, DebugKind, String)>,
-    /// Every IKE datagram a shard sent and every ESP packet it encapsulated, in order.
-    wire: Vec<(u8, Vec<u8>)>,
-    /// The responder cookie of every IKE message a shard sent.
-    cookies: Vec<(u8, [u8; 8])>,
-    routed: Vec<Routed>,
-}
-
 impl Net {
-    fn new(plans: Vec<Plan>, settings: &Settings, aaa: MemAaa, seed: u64, base: Instant) -> Net {
-        let n = plans.len();
-        let mut shards = Gateway::shards(plans, settings, base);
-        assert_eq!(shards.len(), n);
-        for (i, g) in shards.iter_mut().enumerate() {
-            assert_eq!(usize::from(g.shard()), i);
-            g.set_debug(&[DebugKind::Isakmp, DebugKind::Ipsec]);
-        }
-        Net {
-            now: base,
-            rng: StdRng::seed_from_u64(seed),
-            shards,
-            clients: Vec::new(),
-            aaa,
-            log: Vec::new(),
-            debug: Vec::new(),
-            wire: Vec::new(),
-            cookies: Vec::new(),
-            routed: vec![Routed::default(); n],
-        }
-    }
-
-    fn n(&self) -> u8 {
-        u8::try_from(self.shards.len()).unwrap()
-    }
-
-    fn add_client(&mut self, addr: SocketAddr) -> usize {
-        self.clients.push(Client {
-            addr,
-            ep: Endpoint::new(presets::client(), modecfg::Pools::new()),
-            children: Vec::new(),
-            esp: None,
-            informational: 0,
-            nat: None,
-        });
-        self.clients.len() - 1
-    }
-
     /// The shard the binary gives a client's first message: of its public address.
     fn peer_shard(&self, i: usize) -> u8 {
         route::of_peer(self.n(), PEER_KEY, self.clients[i].public_ip())
-    }
-
-    /// A datagram to our UDP port `local` from `remote`, routed as the binary routes it
-    /// (`first_to_peer(route::udp(..))`); the shard that took it and the inner packet it
-    /// passed to the inside, if any.
-    fn udp_in(
-        &mut self,
-        local: SocketAddr,
-        remote: SocketAddr,
-        payload: &mut [u8],
-    ) -> (u8, Option<Vec<u8>>) {
-        let n = self.n();
-        let routed = route::udp(n, local.port(), payload);
-        let s = match routed {
-            Route::Shard(s) => s,
-            Route::Any => route::of_peer(n, PEER_KEY, remote.ip()),
-        };
-        assert!(s < n, "{routed:?} of {n}");
-        let esp = local.port() == 4500
-            && matches!(
-                esp::udp_encap::classify(payload),
-                Ok(esp::udp_encap::Port4500::Esp(_))
-            );
-        let r = &mut self.routed[usize::from(s)];
-        match (esp, routed) {
-            (true, _) => r.esp += 1,
-            (false, Route::Shard(_)) => r.ike += 1,
-            (false, Route::Any) => r.first += 1,
-        }
-        let inner = match self.shards[usize::from(s)].handle(
-            self.now,
-            Input::Udp {
-                local,
-                remote,
-                payload,
-            },
-            &mut self.rng,
-        ) {
-            Handled::ToInside(r) => Some(payload[r].to_vec()),
-            Handled::Done => None,
-            other => panic!("{other:?}"),
-        };
-        (s, inner)
-    }
-
-    /// Drains every shard: IKE to the clients, AAA to the servers and back to the shard
-    /// that asked, the rest kept. Whether anything went to a client.
-    fn drain(&mut self) -> bool {
-        let mut moved = false;
-        for s in 0..self.n() {
-            let mut quiet = false;
-            for _ in 0..100_000 {
-                let Some(out) = self.shards[usize::from(s)].poll_output() else {
-                    quiet = true;
-                    break;
-                };
-                moved |= self.take(s, out);
-            }
-            assert!(quiet, "shard {s} never went quiet");
-        }
-        moved
-    }
-
-    /// One output of shard `s`; whether it went to a client.
-    fn take(&mut self, s: u8, out: Output) -> bool {
-        let gw = usize::from(s);
-        match out {
-            Output::Udp {
-                local,
-                remote,
-                payload,
-            } => {
-                self.wire.push((s, payload.clone()));
-                let ike = if local.port() == 4500 {
-                    match esp::udp_encap::classify(&payload).unwrap() {
-                        esp::udp_encap::Port4500::Ike(ike) => ike.to_vec(),
-                        esp::udp_encap::Port4500::Keepalive => return false,
-                        esp::udp_encap::Port4500::Esp(_) => panic!("ESP as an Output"),
-                    }
-                } else {
-                    payload
-                };
-                let rcookie: [u8; 8] = ike[8..16].try_into().unwrap();
-                self.cookies.push((s, rcookie));
-                let to = self
-                    .clients
-                    .iter_mut()
-                    .find_map(|c| c.private(remote).map(|p| (c, p)));
-                let Some((c, private)) = to else {
-                    return false;
-                };
-                if ike.get(18) == Some(&5) {
-                    c.informational += 1;
-                }
-                c.ep.handle_datagram(self.now, private, local, &ike, &mut self.rng);
-                true
-            }
-            Output::AaaDatagram { to, payload } => {
-                let t = AaaTransmit::Datagram {
-                    request: RequestId(0),
-                    to,
-                    payload,
-                };
-                for r in self.aaa.handle(&t) {
-                    if let AaaReply::Datagram { from, payload } = r {
-                        self.shards[gw].handle(
-                            self.now,
-                            Input::AaaDatagram {
-                                from,
-                                payload: &payload,
-                            },
-                            &mut self.rng,
-                        );
-                    }
-                }
-                false
-            }
-            Output::AaaStream {
-                group,
-                conn,
-                to,
-                payload,
-            } => {
-                // Each worker opens its own TCP connections: the server sees them apart.
-                let t = AaaTransmit::Stream {
-                    conn: wire_conn(s, conn),
-                    to,
-                    payload,
-                };
-                for r in self.aaa.handle(&t) {
-                    let input = match &r {
-                        AaaReply::Stream { payload, .. } => Input::AaaStream {
-                            group: &group,
-                            conn,
-                            bytes: payload,
-                        },
-                        AaaReply::Closed { .. } => Input::AaaStreamClosed {
-                            group: &group,
-                            conn,
-                        },
-                        AaaReply::Datagram { .. } => continue,
-                    };
-                    self.shards[gw].handle(self.now, input, &mut self.rng);
-                }
-                false
-            }
-            Output::AaaClose { conn, .. } => {
-                self.aaa.handle(&AaaTransmit::Close {
-                    conn: wire_conn(s, conn),
-                });
-                false
-            }
-            Output::Log(r) => {
-                self.log.push((s, r));
-                false
-            }
-            Output::Debug(k, l) => {
-                self.debug.push((s, k, l));
-                false
-            }
-            Output::Keylog(_) => false,
-        }
-    }
-
-    /// Moves IKE both ways until quiet.
-    fn pump(&mut self) {
-        for _ in 0..200 {
-            let mut moved = false;
-            for i in 0..self.clients.len() {
-                while let Some(t) = self.clients[i].ep.poll_transmit() {
-                    moved = true;
-                    let mut payload = Vec::new();
-                    // RFC 3948: IKE on 4500 behind the non-ESP marker; a NAT keepalive
-                    // (one 0xFF byte) as it is.
-                    if t.bytes != [0xff] && t.remote.port() == 4500 {
-                        payload.extend_from_slice(&esp::udp_encap::NON_ESP_MARKER);
-                    }
-                    payload.extend_from_slice(&t.bytes);
-                    let remote = self.clients[i].public(t.local);
-                    self.udp_in(t.remote, remote, &mut payload);
-                }
-            }
-            moved |= self.drain();
-            for c in &mut self.clients {
-                while let Some(e) = c.ep.poll_event() {
-                    if let ike_sm::Event::ChildSa(ch) = e {
-                        c.esp = Some(ClientEsp::new(&ch, self.now));
-                        c.children.push(ch);
-                    }
-                }
-            }
-            if !moved {
-                return;
-            }
-        }
-        panic!("IKE never went quiet");
-    }
-
-    /// Runs the virtual clock from deadline to deadline (every shard's and client's)
-    /// until `done` or `limit` of virtual time passed.
-    fn run_until(&mut self, limit: Duration, done: impl Fn(&Net) -> bool) {
-        let end = self.now + limit;
-        while !done(self) {
-            let next = self
-                .clients
-                .iter()
-                .filter_map(|c| c.ep.poll_timeout())
-                .chain(self.shards.iter().filter_map(Gateway::poll_timeout))
-                .min();
-            let Some(next) = next.filter(|t| *t <= end) else {
-                return;
-            };
-            self.now = self.now.max(next);
-            let now = self.now;
-            for g in &mut self.shards {
-                g.handle_timeout(now, &mut self.rng);
-            }
-            for c in &mut self.clients {
-                c.ep.handle_timeout(now, &mut self.rng);
-            }
-            self.pump();
-        }
-    }
-
-    /// Client `i` logs in with `profile`; IKE runs until quiet.
-    fn login(&mut self, i: usize, profile: ClientProfile) -> SaId {
-        let c = &mut self.clients[i];
-        let sa =
-            c.ep.initiate(self.now, c.addr, GW, profile, &mut self.rng)
-                .unwrap();
-        self.pump();
-        sa
-    }
-
-    /// Quick Mode of client `i` for its Mode Config address.
-    fn quick_mode(&mut self, i: usize, sa: SaId) -> Ipv4Addr {
-        let addr = self.clients[i].ep.assigned_address(sa).unwrap();
-        let before = self.clients[i].children.len();
-        self.clients[i]
-            .ep
-            .initiate_quick_mode(
-                self.now,
-                sa,
-                presets::vpn_client_quick_mode(addr),
-                &mut self.rng,
-            )
-            .unwrap();
-        self.pump();
-        assert_eq!(
-            self.clients[i].children.len(),
-            before + 1,
-            "Quick Mode done"
-        );
-        addr
-    }
-
-    /// Client `i` logs in as `user` and runs Quick Mode: its address.
-    fn connect(&mut self, i: usize, user: &str, password: &str) -> Ipv4Addr {
-        let sa = self.login(i, vpn_4x(user, password));
-        assert!(
-            self.clients[i].ep.ready_for_quick_mode(sa),
-            "client {i} ({}): {:?}",
-            self.clients[i].addr,
-            self.texts()
-        );
-        self.quick_mode(i, sa)
     }
 
     /// The whole gateway as the binary's main thread sees it: every shard's snapshot.
@@ -583,96 +108,6 @@ impl Net {
         answer
     }
 
-    /// Client `i` sends `packet` through its tunnel (raw ESP, or ESP in UDP after a
-    /// NAT-T float): the shard the SPI routed it to and the inner packet that shard
-    /// passed to the inside, if any.
-    fn client_sends(&mut self, i: usize, packet: &[u8]) -> (u8, Option<Vec<u8>>) {
-        let c = &mut self.clients[i];
-        let esp = c.esp.as_mut().unwrap();
-        let mut buf = vec![0u8; packet.len() + 128];
-        let n = esp
-            .out
-            .encapsulate_ip(self.now, &mut self.rng, packet, &mut buf)
-            .unwrap();
-        buf.truncate(n);
-        if c.children.last().and_then(|ch| ch.natt_ports).is_some() {
-            let remote = c.public(SocketAddr::new(c.addr.ip(), 4500));
-            let r = self.udp_in(SocketAddr::new(GW_IP.into(), 4500), remote, &mut buf);
-            self.pump();
-            return r;
-        }
-        let IpAddr::V4(src) = c.addr.ip() else {
-            unreachable!()
-        };
-        let mut raw = vec![0x45, 0];
-        raw.extend_from_slice(&u16::try_from(n + 20).unwrap().to_be_bytes());
-        raw.extend_from_slice(&[0, 1, 0, 0, 64, 50, 0, 0]);
-        raw.extend_from_slice(&src.octets());
-        raw.extend_from_slice(&GW_IP.octets());
-        raw.extend_from_slice(&buf);
-        // The raw socket of the shard that reads it (shard 0 here) hands it to the
-        // SPI's shard.
-        let s = match route::raw(self.n(), &raw) {
-            Route::Shard(s) => s,
-            Route::Any => 0,
-        };
-        self.routed[usize::from(s)].esp += 1;
-        let inner = match self.shards[usize::from(s)].handle(
-            self.now,
-            Input::RawEsp { packet: &mut raw },
-            &mut self.rng,
-        ) {
-            Handled::ToInside(r) => Some(raw[r].to_vec()),
-            Handled::Done => None,
-            other => panic!("{other:?}"),
-        };
-        self.pump();
-        (s, inner)
-    }
-
-    /// A packet from the inside read by shard `reader` (its TUN queue), handed to the
-    /// owner of its destination as the binary does: the shard that took it, and (the
-    /// client that decrypted it, the inner packet) if it went through a tunnel.
-    fn inside_sends(&mut self, reader: u8, packet: &[u8]) -> (u8, Option<(usize, Vec<u8>)>) {
-        let s = route::inside_destination(packet)
-            .and_then(|d| self.shards[usize::from(reader)].owner_shard(d))
-            .unwrap_or(reader);
-        self.routed[usize::from(s)].inside += 1;
-        (s, self.inside_at(s, packet))
-    }
-
-    /// A packet from the inside taken by shard `s` itself (no hand-off).
-    fn inside_at(&mut self, s: u8, packet: &[u8]) -> Option<(usize, Vec<u8>)> {
-        let mut p = packet.to_vec();
-        let (dest, mut datagram, sa) = match self.shards[usize::from(s)].handle(
-            self.now,
-            Input::Inside { packet: &mut p },
-            &mut self.rng,
-        ) {
-            Handled::ToOutside { dest, datagram, sa } => (dest, datagram.to_vec(), sa),
-            Handled::Done => {
-                self.pump();
-                return None;
-            }
-            other => panic!("{other:?}"),
-        };
-        self.wire.push((s, datagram.clone()));
-        self.pump();
-        assert!(self.shards[usize::from(s)].sessions().any(|x| x.sa == sa));
-        let i = self
-            .clients
-            .iter()
-            .position(|c| match dest {
-                EspDest::Raw(to) => c.nat.is_none() && c.addr.ip() == IpAddr::V4(to),
-                EspDest::Udp(to) => c.private(to).is_some_and(|p| p.port() == 4500),
-            })
-            .unwrap_or_else(|| panic!("{dest:?} reaches no client"));
-        let esp = self.clients[i].esp.as_mut().unwrap();
-        let d = esp.inb.decapsulate(self.now, &mut datagram).unwrap();
-        assert_eq!(d.next_header, 4, "IPv4 in tunnel mode");
-        Some((i, datagram[d.payload].to_vec()))
-    }
-
     /// The shard whose sessions include client `i`'s (public) address.
     fn holder(&self, i: usize) -> Option<u8> {
         let ip = self.clients[i].public_ip();
@@ -685,73 +120,6 @@ impl Net {
         assert_eq!(on.next(), None, "client {i} has sessions on two shards");
         first
     }
-
-    fn texts(&self) -> Vec<String> {
-        self.log
-            .iter()
-            .map(|(s, r)| format!("[{s}] {}", r.text))
-            .collect()
-    }
-
-    fn logged(&self, id: MsgId, text: &str) -> usize {
-        self.log
-            .iter()
-            .filter(|(_, r)| r.id == id && r.text.contains(text))
-            .count()
-    }
-}
-
-/// The connection id the AAA servers see for shard `s`'s connection `conn` (each worker
-/// opens its own connections; their ids are its own).
-fn wire_conn(s: u8, conn: ConnId) -> ConnId {
-    ConnId(conn.0.wrapping_mul(16).wrapping_add(u64::from(s)))
-}
-
-/// An IPv4 ICMP echo request (`reply`: an echo reply) with a valid header checksum.
-fn icmp(src: &str, dst: &str, reply: bool) -> Vec<u8> {
-    let mut p = vec![
-        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0x12, 0x34, 0,
-        1,
-    ];
-    p[12..16].copy_from_slice(&src.parse::<Ipv4Addr>().unwrap().octets());
-    p[16..20].copy_from_slice(&dst.parse::<Ipv4Addr>().unwrap().octets());
-    if reply {
-        p[20] = 0;
-    }
-    let sum = checksum(&p[..20]);
-    p[10..12].copy_from_slice(&sum.to_be_bytes());
-    let sum = checksum(&p[20..]);
-    p[22..24].copy_from_slice(&sum.to_be_bytes());
-    p
-}
-
-fn checksum(b: &[u8]) -> u16 {
-    let mut s: u32 = b
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-/// A TCP segment (no options) with `flags`.
-fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Vec<u8> {
-    let mut p = vec![0u8; 40];
-    p[0] = 0x45;
-    p[2..4].copy_from_slice(&40u16.to_be_bytes());
-    p[8] = 64;
-    p[9] = 6;
-    p[12..16].copy_from_slice(&src.parse::<Ipv4Addr>().unwrap().octets());
-    p[16..20].copy_from_slice(&dst.parse::<Ipv4Addr>().unwrap().octets());
-    p[20..22].copy_from_slice(&sport.to_be_bytes());
-    p[22..24].copy_from_slice(&dport.to_be_bytes());
-    p[32] = 0x50;
-    p[33] = flags;
-    let sum = checksum(&p[..20]);
-    p[10..12].copy_from_slice(&sum.to_be_bytes());
-    p
 }
 
 /// A number from a metrics line `name value`.
@@ -767,19 +135,15 @@ fn metric(text: &str, name: &str) -> u64 {
 /// address) and a fifth behind a NAT (its public address on the last shard), each its
 /// own user (`user{i}`) against RADIUS, each with an address and an IPsec SA.
 fn spread(n: u8, seed: u64, t0: Instant) -> (Net, Vec<Ipv4Addr>) {
-    let mut net = Net::new(
-        plans(n, || radius_plan(|t| t)),
-        &Settings::new(GW_IP),
-        radius_aaa(),
-        seed,
-        t0,
-    );
+    let mut net = radius_shards(n, seed, t0);
     for i in 0..4usize {
         let s = u8::try_from(i % usize::from(n)).unwrap();
         net.add_client(client_on(n, s, i / usize::from(n)));
     }
-    let nat = net.add_client("10.0.0.2:500".parse().unwrap());
-    net.clients[nat].nat = Some(addr_on([203, 0, 113], n, n - 1, 0));
+    let nat = net.add_client_behind_nat(
+        "10.0.0.2:500".parse().unwrap(),
+        addr_on([203, 0, 113], n, n - 1, 0),
+    );
     let mut addrs = Vec::new();
     for i in 0..net.clients.len() {
         let mut profile = vpn_4x(&format!("user{i}"), &format!("pass{i}"));
@@ -917,13 +281,7 @@ fn several_clients_spread_over_three_shards() {
 #[test]
 fn the_pool_is_one_over_the_shards() {
     let n = 2;
-    let mut net = Net::new(
-        plans(n, || radius_plan(|t| t)),
-        &Settings::new(GW_IP),
-        radius_aaa(),
-        20,
-        base(),
-    );
+    let mut net = radius_shards(n, 20, base());
     // Clients 0..7: shards 0, 1, 0, 1, ...
     for i in 0..7usize {
         net.add_client(client_on(n, u8::try_from(i % 2).unwrap(), i / 2));
@@ -1043,16 +401,7 @@ fn whole_gateway_views_add_the_shards_up() {
         );
     }
     // One shard alone knows only its own.
-    let alone = match net.shards[0].handle(
-        net.now,
-        Input::Command {
-            line: "show crypto isakmp sa",
-        },
-        &mut net.rng,
-    ) {
-        Handled::Answer(a) => a,
-        other => panic!("{other:?}"),
-    };
+    let alone = net.command(0, "show crypto isakmp sa");
     assert!(
         alone.starts_with(&format!("Total     : {}\n", per[0])),
         "{alone}"
@@ -1127,13 +476,7 @@ fn one_xauth_throttle_for_every_shard() {
     settings.guard.xauth.max_failures = 2;
     settings.guard.xauth.user_max_failures = 5;
     settings.guard.xauth.user_min_sources = 3;
-    let mut net = Net::new(
-        plans(n, || radius_plan(|t| t)),
-        &settings,
-        radius_aaa(),
-        40,
-        base(),
-    );
+    let mut net = Net::sharded(plans(n, nat_t_plan), &settings, radius_aaa(), 40, base());
     let guessers = [client_on(n, 0, 0), client_on(n, 1, 0), client_on(n, 0, 1)];
     for g in guessers {
         net.add_client(g);
@@ -1222,7 +565,7 @@ fn one_xauth_throttle_for_every_shard() {
 fn accounting_task_ids_never_collide_across_shards() {
     let n = 2;
     let aaa = MemAaa::new().with_tacacs(tacacs_acct(), MemTacacs::new("secretkey"));
-    let mut net = Net::new(
+    let mut net = Net::sharded(
         plans(n, || demo::plan().unwrap()),
         &Settings::new(GW_IP),
         aaa,
@@ -1345,13 +688,7 @@ fn same_seed_same_bytes_over_the_shards() {
 #[test]
 fn a_phase_1_rekey_stays_on_its_shard() {
     let n = 2;
-    let mut net = Net::new(
-        plans(n, || radius_plan(|t| t)),
-        &Settings::new(GW_IP),
-        radius_aaa(),
-        70,
-        base(),
-    );
+    let mut net = radius_shards(n, 70, base());
     let c = net.add_client(client_on(n, 1, 0));
     let sa = net.login(c, vpn_4x("user1", "pass1"));
     let addr = net.quick_mode(c, sa);
@@ -1399,13 +736,7 @@ fn an_aaa_address_outside_the_pool_routes_to_its_shard() {
         radius_acct(),
         radius_server().user_with_ip("framed", "fpw", framed),
     );
-    let mut net = Net::new(
-        plans(n, || radius_plan(|t| t)),
-        &Settings::new(GW_IP),
-        aaa,
-        71,
-        base(),
-    );
+    let mut net = Net::sharded(plans(n, nat_t_plan), &Settings::new(GW_IP), aaa, 71, base());
     let c = net.add_client(client_on(n, 1, 0));
     assert_eq!(net.connect(c, "framed", "fpw"), framed);
     for reader in 0..n {
@@ -1433,14 +764,7 @@ fn an_aaa_address_outside_the_pool_routes_to_its_shard() {
 /// shard 0 then on shard 1, is a peak of one, not one per shard.
 #[test]
 fn most_seen_users_is_the_whole_gateways_peak() {
-    let settings = Settings::new(GW_IP);
-    let mut net = Net::new(
-        plans(2, || radius_plan(|t| t)),
-        &settings,
-        radius_aaa(),
-        5,
-        base(),
-    );
+    let mut net = radius_shards(2, 5, base());
     let a = net.add_client(client_on(2, 0, 0));
     let b = net.add_client(client_on(2, 1, 0));
     assert_eq!((net.peer_shard(a), net.peer_shard(b)), (0, 1));
