@@ -18,11 +18,23 @@
 //! of the same peer, identity and Xauth user instead of being deleted: in IKEv1 the IPsec
 //! SAs do not depend on the ISAKMP SA that negotiated them. (INITIAL-CONTACT deletes
 //! them instead: the peer has forgotten them.)
+//!
+//! The address, too, stays the client's: a responder that runs Mode Config on the new SA
+//! gives the client the address an older SA of the same client (role, peer address and
+//! port, phase-1 identity, Xauth user) holds, without leasing a second one, as a PIX does
+//! when a client re-runs phase 1 ([`Endpoint::lend_lease`]; the new SA notes it in
+//! `IkeSa::borrowed`). The older SA keeps the lease until it goes; then the lease moves to
+//! the SA that borrowed its address (the heir [`Endpoint::adopt_children`] picks first,
+//! whatever their ages), or, when the older SA goes without an heir (INITIAL-CONTACT), to
+//! that SA all the same ([`Endpoint::release_lease`]). So an address is held by one lease
+//! at a time, given to one client only, and freed only when no SA of that client uses it.
 
 use super::sa::{IkeSa, P1State, Role};
 use super::Endpoint;
 use crate::event::{DebugEvent, Event, SaId};
 use crate::SmError;
+use core::net::Ipv4Addr;
+use modecfg::Lease;
 use rand_core::CryptoRng;
 use std::time::{Duration, Instant};
 
@@ -31,6 +43,42 @@ const MAX_REPLACED: usize = 4096;
 
 /// Wait before a failed rekey is tried again (while the old SA lives).
 const REKEY_RETRY: Duration = Duration::from_secs(30);
+
+/// Whether `a` and `b` are SAs of one client: the same role, peer address and port,
+/// phase-1 identity and Xauth user (another user behind the same address and group is
+/// another client). What makes an SA the heir of another, and what lets a new SA give
+/// its client the address an older one holds.
+fn same_client(a: &IkeSa, b: &IkeSa) -> bool {
+    a.role == b.role && a.remote == b.remote && a.identity == b.identity && a.user == b.user
+}
+
+/// Whether `s`, a live SA other than `old`, gave its client an address `old` holds a
+/// lease for (`addr`, or any of `old`'s when `None`).
+fn borrows_from(s: &IkeSa, old: &IkeSa, addr: Option<Ipv4Addr>) -> bool {
+    let Some(b) = s.borrowed else {
+        return false;
+    };
+    let held = match addr {
+        Some(a) => a == b,
+        None => old
+            .lease
+            .iter()
+            .chain(&old.extra_leases)
+            .any(|l| l.addr() == b),
+    };
+    held && s.id != old.id && s.established() && same_client(s, old)
+}
+
+/// Where a lease lent to a Mode Config step came from ([`Endpoint::lend_lease`]), to
+/// put it back there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LentFrom {
+    /// The SA that holds it; `None`: the SA being configured itself (a lease it took
+    /// over from an SA it replaced, in its `extra_leases`).
+    holder: Option<SaId>,
+    /// Whether it is one of the holder's `extra_leases` (else its `lease`).
+    extra: bool,
+}
 
 impl Endpoint {
     /// Starts a phase-1 rekey of `old` now (an established SA we initiated). Returns the
@@ -176,9 +224,11 @@ impl Endpoint {
         let children = core::mem::take(&mut old.children);
         let moved = children.len();
         new.children.extend(children);
-        new.extra_leases.append(&mut old.extra_leases);
-        if let Some(l) = old.lease.take() {
-            new.extra_leases.push(l);
+        for l in core::mem::take(&mut old.extra_leases)
+            .into_iter()
+            .chain(old.lease.take())
+        {
+            new.take_lease(l);
         }
         // The children's lifetimes are the new SA's deadlines now.
         self.refile_timer(new_id);
@@ -187,28 +237,44 @@ impl Endpoint {
 
     /// An established SA that goes away hands its children to the newest established SA
     /// of the same peer (address and port) and identity, if there is one (the peer
-    /// rekeyed phase 1). Returns whether it did.
+    /// rekeyed phase 1). Returns whether it did. An SA that gave its client an address
+    /// `old` holds (it borrowed it) comes first, whatever its age: the address must not be
+    /// freed while its client uses it.
     pub(crate) fn adopt_children(&mut self, old: &mut IkeSa) -> bool {
-        if old.keys.is_none() || (old.children.is_empty() && old.lease.is_none()) {
+        if old.keys.is_none() {
             return false;
         }
-        let heir_of = |s: &IkeSa| {
-            s.established()
-                && s.role == old.role
-                && s.remote == old.remote
-                && s.identity == old.identity
-                // Another Xauth user behind the same address and group is no heir.
-                && s.user == old.user
-                && s.id > old.id
+        let holds = old.lease.is_some() || !old.extra_leases.is_empty();
+        let borrower = if holds {
+            self.sas_of_peer(old.remote.ip())
+                .filter(|s| borrows_from(s, old, None))
+                .map(|s| s.id)
+                .max()
+        } else {
+            None
         };
-        let heir = self
-            .sas_of_peer(old.remote.ip())
-            .filter(|s| heir_of(s))
-            .map(|s| s.id)
-            .max();
+        debug_assert_eq!(
+            borrower,
+            self.sas
+                .values()
+                .filter(|s| holds && borrows_from(s, old, None))
+                .map(|s| s.id)
+                .max(),
+            "peer index lookup differs from a pass over every SA"
+        );
+        if borrower.is_none() && old.children.is_empty() && old.lease.is_none() {
+            return false;
+        }
+        let heir_of = |s: &IkeSa| s.established() && same_client(s, old) && s.id > old.id;
+        let heir = borrower.or_else(|| {
+            self.sas_of_peer(old.remote.ip())
+                .filter(|s| heir_of(s))
+                .map(|s| s.id)
+                .max()
+        });
         debug_assert_eq!(
             heir,
-            self.sas.values().filter(|s| heir_of(s)).map(|s| s.id).max(),
+            borrower.or_else(|| self.sas.values().filter(|s| heir_of(s)).map(|s| s.id).max()),
             "peer index lookup differs from a pass over every SA"
         );
         let Some(heir) = heir else {
@@ -225,6 +291,100 @@ impl Endpoint {
             new: heir,
         });
         true
+    }
+
+    /// Responder, before a Mode Config server step that may lease an address for `sa`:
+    /// takes out the lease of the address `sa`'s client already holds, to give that
+    /// address again instead of leasing a second one (the client re-ran phase 1). That is
+    /// a lease `sa` took over from an SA it replaced, else the lease of the newest live
+    /// established SA of the same client (see `same_client`; the address that SA gave its
+    /// client first). With an AAA-assigned address (Framed-IP-Address), only a lease of
+    /// that very address: AAA decides. Put back with [`Self::repay_lease`] once the step
+    /// ran.
+    pub(crate) fn lend_lease(&mut self, sa: &mut IkeSa) -> Option<(Lease, LentFrom)> {
+        if sa.role != Role::Responder {
+            return None;
+        }
+        let aaa = sa.aaa_address.map(|a| a.addr);
+        let fits = |l: &Lease| aaa.is_none_or(|a| a == l.addr());
+        if let Some(i) = sa.extra_leases.iter().rposition(fits) {
+            let lease = sa.extra_leases.remove(i);
+            let from = LentFrom {
+                holder: None,
+                extra: true,
+            };
+            return Some((lease, from));
+        }
+        let holds = |h: &IkeSa| h.lease.iter().chain(&h.extra_leases).any(fits);
+        let holder = self
+            .sas_of_peer(sa.remote.ip())
+            .filter(|h| h.id != sa.id && h.established() && same_client(h, sa) && holds(h))
+            .map(|h| h.id)
+            .max()?;
+        let h = self.sas.get_mut(&holder)?;
+        // The address the holder gave its client first, then its own lease, then the
+        // newest it took over. `None`: its own lease.
+        let assigned = h.assigned;
+        let current = |l: &Lease| fits(l) && assigned == Some(l.addr());
+        let at = if h.lease.as_ref().is_some_and(current) {
+            None
+        } else if let Some(i) = h.extra_leases.iter().rposition(current) {
+            Some(i)
+        } else if h.lease.as_ref().is_some_and(fits) {
+            None
+        } else {
+            Some(h.extra_leases.iter().rposition(fits)?)
+        };
+        let lease = match at {
+            None => h.lease.take()?,
+            Some(i) => h.extra_leases.remove(i),
+        };
+        let from = LentFrom {
+            holder: Some(holder),
+            extra: at.is_some(),
+        };
+        Some((lease, from))
+    }
+
+    /// Puts a lease lent by [`Self::lend_lease`] back where it came from. `given`: the
+    /// Mode Config step gave its address to `sa`'s client, which from now on uses it
+    /// without holding it (`IkeSa::borrowed`).
+    pub(crate) fn repay_lease(
+        &mut self,
+        sa: &mut IkeSa,
+        lease: Lease,
+        from: LentFrom,
+        given: bool,
+    ) {
+        if given {
+            sa.borrowed = Some(lease.addr());
+        }
+        match from.holder.map(|id| self.sas.get_mut(&id)) {
+            None => sa.extra_leases.push(lease),
+            Some(Some(h)) if from.extra || h.lease.is_some() => h.extra_leases.push(lease),
+            Some(Some(h)) => h.lease = Some(lease),
+            // Cannot happen (no SA goes while a Mode Config step runs); the client uses
+            // the address, so it stays held, by this SA.
+            Some(None) => sa.take_lease(lease),
+        }
+    }
+
+    /// Gives back a lease of `old`, an SA that goes without handing its leases to an heir
+    /// (INITIAL-CONTACT), unless a live SA of the same client gave that address to its
+    /// client ([`Self::lend_lease`]): then that SA holds it from now on.
+    pub(crate) fn release_lease(&mut self, old: &IkeSa, lease: Lease) {
+        let addr = Some(lease.addr());
+        let borrower = self
+            .sas_of_peer(old.remote.ip())
+            .filter(|s| borrows_from(s, old, addr))
+            .map(|s| s.id)
+            .max();
+        match borrower.and_then(|id| self.sas.get_mut(&id)) {
+            Some(b) => b.take_lease(lease),
+            None => {
+                let _ = self.pools.release(lease);
+            }
+        }
     }
 
     /// The IKE SA that `sa` stands for now: itself, or the SA that replaced it through

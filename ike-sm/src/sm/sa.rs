@@ -165,6 +165,12 @@ pub(crate) struct IkeSa {
     /// Address leases taken over from the SAs this one replaced (their child SAs still
     /// use them); released with this SA.
     pub extra_leases: Vec<modecfg::Lease>,
+    /// Responder: the Mode Config address this SA gave its client without a lease of its
+    /// own, because an older SA of the same client (role, peer address and port, phase-1
+    /// identity, Xauth user: the client re-ran phase 1) holds it. That SA keeps the lease
+    /// until it goes; then the lease moves here (`Endpoint::adopt_children` picks this SA
+    /// as the heir).
+    pub borrowed: Option<core::net::Ipv4Addr>,
     /// Responder under pressure: the key pair shared by the SAs of one group for a short
     /// window (`Limits::dh_reuse_window`) instead of one per SA in `kp`; initiator with
     /// `Limits::initiator_dh_reuse` (load testing): likewise.
@@ -259,7 +265,20 @@ impl IkeSa {
             rekey_at: None,
             rekeyed_by: None,
             extra_leases: Vec::new(),
+            borrowed: None,
             shared_kp: None,
+        }
+    }
+
+    /// Takes over a lease of an SA that goes: as this SA's own lease when it is the
+    /// address this SA gave its client without holding it (`borrowed`), else as one more
+    /// of its `extra_leases`.
+    pub fn take_lease(&mut self, l: modecfg::Lease) {
+        if self.lease.is_none() && self.borrowed == Some(l.addr()) {
+            self.borrowed = None;
+            self.lease = Some(l);
+        } else {
+            self.extra_leases.push(l);
         }
     }
 

@@ -12,8 +12,10 @@ use crate::crypto::phase2::hashes_equal;
 use crate::crypto::secret::Secret;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::SmError;
+use core::net::Ipv4Addr;
 use isakmp_wire::cfg::{CfgType, ConfigPayload};
 use isakmp_wire::{Body, ExchangeType, Message};
+use modecfg::{AaaAddress, Lease, LeaseStore, ModeCfgError};
 use rand_core::CryptoRng;
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,77 @@ use std::time::{Duration, Instant};
 const MAX_EXCHANGES: usize = 16;
 /// Quick Modes held until Xauth and Mode Config finish.
 const MAX_HELD: usize = 4;
+
+/// The lease store a gateway's Mode Config server step sees: the endpoint's, except that
+/// the first address asked for is `lent`, the address the client already holds under an
+/// older SA ([`Endpoint::lend_lease`]), instead of a second lease; given back into `lent`
+/// when the server gives it back.
+#[derive(Debug)]
+struct Lending<'a> {
+    store: &'a mut dyn LeaseStore,
+    lent: Option<Lease>,
+    addr: Option<Ipv4Addr>,
+}
+
+impl Lending<'_> {
+    fn take(&mut self) -> Option<Result<Lease, ModeCfgError>> {
+        self.lent.take().map(Ok)
+    }
+}
+
+impl LeaseStore for Lending<'_> {
+    fn allocate(&mut self, pools: &[String], user: &str) -> Result<Lease, ModeCfgError> {
+        self.take()
+            .unwrap_or_else(|| self.store.allocate(pools, user))
+    }
+
+    fn assign_aaa(&mut self, aaa: AaaAddress, user: &str) -> Result<Lease, ModeCfgError> {
+        // Lent only when it is the AAA-assigned address.
+        self.take()
+            .unwrap_or_else(|| self.store.assign_aaa(aaa, user))
+    }
+
+    fn acquire(
+        &mut self,
+        user: &str,
+        aaa: Option<AaaAddress>,
+        pools: &[String],
+    ) -> Result<Lease, ModeCfgError> {
+        self.take()
+            .unwrap_or_else(|| self.store.acquire(user, aaa, pools))
+    }
+
+    fn release(&mut self, lease: Lease) -> Result<(), ModeCfgError> {
+        if self.lent.is_none() && self.addr == Some(lease.addr()) {
+            self.lent = Some(lease);
+            return Ok(());
+        }
+        self.store.release(lease)
+    }
+
+    fn overlaps(&self, first: Ipv4Addr, last: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.store.overlaps(first, last)
+    }
+
+    fn is_in_use(&self, addr: Ipv4Addr) -> bool {
+        self.store.is_in_use(addr)
+    }
+
+    fn total_in_use(&self) -> usize {
+        self.store.total_in_use()
+    }
+
+    fn with_pools(&self, f: &mut dyn FnMut(&modecfg::Pools)) {
+        self.store.with_pools(f);
+    }
+}
+
+/// Which Mode Config server a step runs (where a lent lease is to be found after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    Pull,
+    Push,
+}
 
 fn is_xauth(cfg: &ConfigPayload<'_>) -> bool {
     cfg.attributes()
@@ -218,6 +291,7 @@ impl Endpoint {
                     // configuration address respond` the request wins: the unanswered
                     // SET and its lease go (the client ignores the SET while its own
                     // request is open), and the pull is served, from the same pool.
+                    let mut dropped = None;
                     if sa.cfg_pull_srv.is_none()
                         && gw.mode_config.respond
                         && sa.cfg_push_srv.as_ref().is_some_and(|s| !s.is_done())
@@ -226,6 +300,11 @@ impl Endpoint {
                         {
                             let _ = self.pools.release(lease);
                         }
+                        // The SET's own lease (the SA holds it from the SET on) goes too;
+                        // an address the client already holds under an older SA is lent
+                        // again for the pull.
+                        sa.borrowed = None;
+                        dropped = sa.lease.take();
                         let ours: Vec<u32> = sa.last_tx_sent.keys().copied().collect();
                         for mid in ours {
                             if mid != m.header.message_id {
@@ -235,20 +314,17 @@ impl Endpoint {
                         sa.cfg_pull_srv =
                             Some(modecfg::PullServer::new(self.shared_modecfg(gw), now));
                     }
-                    if let Some(srv) = sa.cfg_pull_srv.as_mut() {
-                        let policy = match sa.group_idx.and_then(|i| gw.groups.get(i)) {
-                            Some(g) => &g.policy,
-                            None => &gw.default_policy,
-                        };
-                        let user = sa.user.clone().unwrap_or_default();
-                        let mut cx = modecfg::Assign {
-                            pools: &mut self.pools,
-                            policy,
-                            user: &user,
-                            aaa: sa.aaa_address,
-                        };
-                        if let Err(e) = srv.handle_payload(now, &cfg, &mut cx) {
-                            if !srv.is_failed() {
+                    if let Some(lease) = dropped {
+                        self.release_lease(sa, lease);
+                    }
+                    if sa.cfg_pull_srv.is_some() {
+                        let r = self.assign_step(sa, Server::Pull, |sa, cx, _| {
+                            sa.cfg_pull_srv
+                                .as_mut()
+                                .map_or(Ok(()), |srv| srv.handle_payload(now, &cfg, cx))
+                        })?;
+                        if let Err(e) = r {
+                            if !sa.cfg_pull_srv.as_ref().is_some_and(|s| s.is_failed()) {
                                 return Err(e.into());
                             }
                             // No address left: refuse the client now, as for a push,
@@ -482,12 +558,22 @@ impl Endpoint {
             return Ok(());
         }
         if !sa.cfg_done {
-            let addr = if let Some(s) = sa.cfg_pull_srv.as_mut().filter(|s| s.is_done()) {
-                sa.lease = s.take_lease();
-                sa.lease.as_ref().map(modecfg::Lease::addr)
-            } else if let Some(s) = sa.cfg_push_srv.as_mut().filter(|s| s.is_done()) {
-                sa.lease = s.take_lease();
-                sa.lease.as_ref().map(modecfg::Lease::addr)
+            let server = if let Some(s) = sa.cfg_pull_srv.as_mut().filter(|s| s.is_done()) {
+                Some(s.take_lease())
+            } else {
+                sa.cfg_push_srv
+                    .as_mut()
+                    .filter(|s| s.is_done())
+                    .map(modecfg::PushServer::take_lease)
+            };
+            let addr = if let Some(taken) = server {
+                if let Some(l) = taken {
+                    if let Some(before) = sa.lease.replace(l) {
+                        sa.extra_leases.push(before);
+                    }
+                }
+                // Its own lease, or the one an older SA of the client holds for it.
+                sa.lease.as_ref().map(modecfg::Lease::addr).or(sa.borrowed)
             } else if let Some(c) = sa.cfg_pull_cli.as_ref() {
                 c.config().and_then(|c| c.address)
             } else if let Some(c) = sa.cfg_push_cli.as_ref() {
@@ -621,7 +707,7 @@ impl Endpoint {
                     self.event(Event::ChildDeleted { sa: id, spi_in });
                 }
                 if let Some(l) = o.lease.take() {
-                    let _ = self.pools.release(l);
+                    self.release_lease(&o, l);
                 }
                 self.cleanup(&mut o);
             }
@@ -649,28 +735,88 @@ impl Endpoint {
         if pull {
             sa.cfg_pull_srv = Some(modecfg::PullServer::new(self.shared_modecfg(gw), now));
         } else {
+            let ident = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(1);
+            let started = self.assign_step(sa, Server::Push, |sa, cx, gw| {
+                modecfg::PushServer::start(&gw.modecfg, now, ident, cx)
+                    .map(|s| sa.cfg_push_srv = Some(s))
+            })?;
+            if started.is_err() {
+                let _ = self.send_delete(sa, rng);
+                self.fail(sa, FailReason::AddressUnavailable);
+                return Ok(());
+            }
+        }
+        self.drain_modecfg(sa, now, rng)
+    }
+
+    /// Runs one gateway Mode Config server step that may lease an address for `sa`
+    /// (`step` gets the SA, the assignment context and the gateway configuration). When
+    /// the client already holds an address under an older SA (it re-ran phase 1), that
+    /// address is lent to the step instead of a second lease, and put back where it was
+    /// afterwards; if the step gave it to the client, `sa` notes it as borrowed.
+    fn assign_step<T>(
+        &mut self,
+        sa: &mut IkeSa,
+        server: Server,
+        step: impl FnOnce(&mut IkeSa, &mut modecfg::Assign<'_>, &crate::config::GatewayConfig) -> T,
+    ) -> Result<T, SmError> {
+        if self.config.gateway.is_none() {
+            return Err(SmError::Config("gateway"));
+        }
+        let (lent, from) = self.lend_lease(sa).unzip();
+        let addr = lent.as_ref().map(Lease::addr);
+        let mut store = Lending {
+            store: &mut self.pools,
+            lent,
+            addr,
+        };
+        let out = self.config.gateway.as_ref().map(|gw| {
             let policy = match sa.group_idx.and_then(|i| gw.groups.get(i)) {
                 Some(g) => &g.policy,
                 None => &gw.default_policy,
             };
             let user = sa.user.clone().unwrap_or_default();
-            let ident = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(1);
             let mut cx = modecfg::Assign {
-                pools: &mut self.pools,
+                pools: &mut store,
                 policy,
                 user: &user,
                 aaa: sa.aaa_address,
             };
-            match modecfg::PushServer::start(&gw.modecfg, now, ident, &mut cx) {
-                Ok(s) => sa.cfg_push_srv = Some(s),
-                Err(_) => {
-                    let _ = self.send_delete(sa, rng);
-                    self.fail(sa, FailReason::AddressUnavailable);
-                    return Ok(());
+            step(sa, &mut cx, gw)
+        });
+        let unused = store.lent.take();
+        // What the server holds now: the lent lease when it handed that out, else a
+        // lease of its own (it leases once per dialogue).
+        let held = match server {
+            Server::Pull => sa.cfg_pull_srv.as_mut().and_then(|s| s.take_lease()),
+            Server::Push => sa.cfg_push_srv.as_mut().and_then(|s| s.take_lease()),
+        };
+        let (held, given) = match (from, unused) {
+            // Not handed out (or given back): it goes back as it was.
+            (Some(from), Some(l)) => {
+                self.repay_lease(sa, l, from, false);
+                (held, false)
+            }
+            // Handed out: it goes back all the same, and the client has its address.
+            (Some(from), None) => {
+                debug_assert_eq!(held.as_ref().map(Lease::addr), addr, "the lent lease");
+                if let Some(l) = held {
+                    self.repay_lease(sa, l, from, true);
                 }
+                (None, true)
+            }
+            (None, _) => (held, false),
+        };
+        // A lease of the server's own is the SA's from now on, before the dialogue ends:
+        // it goes back with the SA whichever way the SA goes (a CFG_SET never acknowledged
+        // included).
+        if let Some(l) = held {
+            debug_assert!(!given);
+            if let Some(before) = sa.lease.replace(l) {
+                sa.extra_leases.push(before);
             }
         }
-        self.drain_modecfg(sa, now, rng)
+        out.ok_or(SmError::Config("gateway"))
     }
 
     fn start_modecfg_client(&mut self, sa: &mut IkeSa, now: Instant) -> Result<(), SmError> {
