@@ -158,6 +158,10 @@
 //!   Config address (`no-config-mode`) may not claim 0.0.0.0/0, a pool's addresses or an
 //!   address assigned to another SA (`tests/ownership.rs`:
 //!   `a_peer_without_an_address_cannot_claim_pools_or_other_users_addresses`).
+//! * A client that re-runs phase 1 (a rekey, Xauth and Mode Config again, the old SA
+//!   still up) must get the address it holds, not a second lease: else it holds two, and
+//!   Mode Config names one while its tunnels carry the other. The old SA keeps the lease
+//!   until it goes, then the new one holds it (`tests/rekey_address.rs`).
 //!
 //! # Cargo features
 //! * `fuzzing` (off, never in `default`): **no security**. Diffie-Hellman becomes a
