@@ -15,6 +15,8 @@
 #         GW_WORKERS=1 (pix-gateway run --workers) GW_CPUS=$GW_CPU (taskset CPU list of the
 #         gateway, e.g. 0,1) LG_CPU=all (load generator not pinned) LG_ARGS="" (extra
 #         pix-loadgen arguments for the throughput run, e.g. --reuse-client-dh)
+#         LG_ADDRS=1 (client addresses 192.168.1.2.. of the throughput run: a gateway of
+#         several workers places a peer's first messages by its address, so give >= 8)
 #         CARGO_TARGET_DIR (default /work/targets/load)
 # exit:   0 every step passed, 1 a measurement or check failed, 2 setup failed, 77 not root
 set -u
@@ -24,7 +26,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/load}
 USERS=${USERS:-100}; CONC=${CONC:-8}; RATE_CONC=${RATE_CONC:-16}; RATE_SECS=${RATE_SECS:-20}; DH_SECS=${DH_SECS:-10}
 GW_CPU=${GW_CPU:-0}; LG_CPU=${LG_CPU:-1}; KEEP=${KEEP:-0}
-GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-$GW_CPU}; LG_ARGS=${LG_ARGS:-}
+GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-$GW_CPU}; LG_ARGS=${LG_ARGS:-}; LG_ADDRS=${LG_ADDRS:-1}
 METRICS=127.0.0.1:9464   # the gateway's Prometheus endpoint, inside its namespace
 RUN=$(mktemp -d /tmp/gateway-load.XXXXXX)
 GWNS=pixload-gw$$; CLNS=pixload-cl$$; VGW=vlgw$$; VCL=vlcl$$; TUN=pixld$$
@@ -92,6 +94,11 @@ ip -n "$GWNS" addr add 192.168.1.1/24 dev "$VGW" && ip -n "$CLNS" addr add 192.1
   || die "addresses" 2
 for n in "$GWNS" "$CLNS"; do ip -n "$n" link set lo up || die "lo up" 2; done
 ip -n "$GWNS" link set "$VGW" up && ip -n "$CLNS" link set "$VCL" up || die "veth up" 2
+[ "$LG_ADDRS" -ge 1 ] && [ "$LG_ADDRS" -le 200 ] || die "LG_ADDRS=$LG_ADDRS: want 1..200" 2
+for ((i = 3; i < 2 + LG_ADDRS; i++)); do
+  ip -n "$CLNS" addr add "192.168.1.$i/24" dev "$VCL" || die "client address 192.168.1.$i" 2
+done
+[ "$LG_ADDRS" -gt 1 ] && LG_ARGS="$LG_ARGS --bind 192.168.1.2 --bind-spread $LG_ADDRS"
 
 sed 's/^ip local pool VPNpool 10\.89\.129\.200-10\.89\.129\.204$/ip local pool VPNpool 10.89.130.1-10.89.130.250/' \
   "$ROOT/examples/data/pix63-demo.cfg" > "$RUN/gw.cfg"

@@ -70,6 +70,12 @@ struct Args {
     /// Local address the users' sockets bind to (each on its own ephemeral port).
     #[arg(long, default_value = "0.0.0.0")]
     bind: Ipv4Addr,
+    /// Spread the users over this many consecutive addresses from `--bind` (user or
+    /// handshake i binds to `--bind` + i mod N; the addresses must be configured): a
+    /// gateway of several workers places a peer's first messages by its address, so one
+    /// address loads one worker.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    bind_spread: u32,
     /// Users to connect (`--hold`).
     #[arg(long, default_value_t = 100)]
     users: usize,
@@ -326,14 +332,17 @@ type Failure = String;
 
 impl User {
     async fn new(args: &Args, index: u64) -> anyhow::Result<User> {
-        let sock = UdpSocket::bind(SocketAddrV4::new(args.bind, 0))
+        let spread = u64::from(args.bind_spread.max(1));
+        let offset = u32::try_from(index % spread).unwrap_or(0);
+        let bind = Ipv4Addr::from(u32::from(args.bind).wrapping_add(offset));
+        let sock = UdpSocket::bind(SocketAddrV4::new(bind, 0))
             .await
-            .context("bind UDP socket")?;
+            .with_context(|| format!("bind UDP socket to {bind}"))?;
         let gw = SocketAddr::V4(SocketAddrV4::new(args.gateway, args.port));
         sock.connect(gw).await.context("connect UDP socket")?;
         let mut local = sock.local_addr().context("local address")?;
         if local.ip().is_unspecified() {
-            local.set_ip(std::net::IpAddr::V4(args.bind));
+            local.set_ip(std::net::IpAddr::V4(bind));
         }
         let rng = match args.seed {
             Some(s) => StdRng::seed_from_u64(s.wrapping_add(index)),
@@ -352,9 +361,9 @@ impl User {
     /// The same user on a new socket (a new port) with the endpoint and RNG of `self`:
     /// `--reuse-client-dh` keeps the endpoint, and with it its reused key pair. The
     /// events left from the last handshake (its own `Deleted`) are dropped first.
-    async fn next(mut self, args: &Args) -> anyhow::Result<User> {
+    async fn next(mut self, args: &Args, index: u64) -> anyhow::Result<User> {
         while self.ep.poll_event().is_some() {}
-        let mut u = User::new(args, 0).await?;
+        let mut u = User::new(args, index).await?;
         u.ep = self.ep;
         u.rng = self.rng;
         Ok(u)
@@ -672,7 +681,7 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
                 let index = (w as u64).saturating_mul(1_000_000).saturating_add(n);
                 n = n.saturating_add(1);
                 let made = match kept.take() {
-                    Some(prev) => prev.next(&args).await,
+                    Some(prev) => prev.next(&args, index).await,
                     None => User::new(&args, index).await,
                 };
                 let mut u = match made {
