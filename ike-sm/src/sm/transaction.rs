@@ -786,10 +786,18 @@ impl Endpoint {
         });
         let unused = store.lent.take();
         // What the server holds now: the lent lease when it handed that out, else a
-        // lease of its own (it leases once per dialogue).
+        // lease of its own (it leases once per dialogue). A pull server that could not
+        // reply keeps its own, for the request's retransmission.
         let held = match server {
-            Server::Pull => sa.cfg_pull_srv.as_mut().and_then(|s| s.take_lease()),
-            Server::Push => sa.cfg_push_srv.as_mut().and_then(|s| s.take_lease()),
+            Server::Pull => sa
+                .cfg_pull_srv
+                .as_mut()
+                .filter(|s| from.is_some() || s.is_done())
+                .and_then(modecfg::PullServer::take_lease),
+            Server::Push => sa
+                .cfg_push_srv
+                .as_mut()
+                .and_then(modecfg::PushServer::take_lease),
         };
         let (held, given) = match (from, unused) {
             // Not handed out (or given back): it goes back as it was.
