@@ -17,7 +17,9 @@
 #
 # usage:  scripts/esp-load.sh          (root)
 # env:    SECS=5 (per point) SIZES="64 512 1400" DIRS="up down" (up, down, both)
-#         RATE=0 (packets/s per direction, 0: as fast as the load generator can) TUNNELS=4
+#         RATE=0 (packets/s per direction, 0: as fast as the load generator can) TUNNELS=8
+#         CLIENT_ADDRS=$TUNNELS (the tunnels come from 192.168.1.2, .3, ..: the gateway
+#         puts every IKE SA of one peer address on one shard, so one address = one shard)
 #         GW_WORKERS=1 (pix-gateway run --workers) GW_CPUS=0 (taskset CPU list of the
 #         gateway, e.g. 0,1) LG_CPU=1 (load generator and inside counterpart; "all": not
 #         pinned) ESP_TRANSFORM="esp-des esp-md5-hmac" (e.g. "esp-aes esp-sha-hmac")
@@ -31,7 +33,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/load}
 SECS=${SECS:-5}; SIZES=${SIZES:-64 512 1400}; DIRS=${DIRS:-up down}; RATE=${RATE:-0}
-TUNNELS=${TUNNELS:-4}; GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-0}; LG_CPU=${LG_CPU:-1}
+TUNNELS=${TUNNELS:-8}; CLIENT_ADDRS=${CLIENT_ADDRS:-$TUNNELS}; GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-0}; LG_CPU=${LG_CPU:-1}
 ESP_TRANSFORM=${ESP_TRANSFORM:-esp-des esp-md5-hmac}; INSIDE=${INSIDE:-10.89.129.131:9000}
 KEEP=${KEEP:-0}
 RUN=$(mktemp -d /tmp/esp-load.XXXXXX)
@@ -68,9 +70,16 @@ setsid bash -c '
 track() { PIDS+=("$1"); echo "$1" >> "$RUN/pids"; }
 
 [ "$(id -u)" = 0 ] || { echo "must run as root"; exit 77; }
-for t in ip taskset timeout cargo getconf; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
+for t in ip taskset timeout cargo getconf curl; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
 pin() { [ "$LG_CPU" = all ] || echo taskset -c "$LG_CPU"; }
 field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
+METRICS=127.0.0.1:9464   # the gateway's Prometheus endpoint, inside its namespace
+shard_packets() { # "SHARD DIRECTION COUNT" lines of pix_shard_packets_total
+  ip netns exec "$GWNS" timeout 10 curl -s "http://$METRICS/metrics" \
+    | awk -F'[" ]' '/^pix_shard_packets_total\{/ { print $2, $4, $NF }'; }
+shard_delta() { # shard_delta BEFORE AFTER: "0=from/to 1=from/to" packets during the point
+  awk 'NR == FNR { b[$1 " " $2] = $3; next } { d[$1] = d[$1] ($2 == "from_clients" ? "" : "/") ($3 - b[$1 " " $2]) }
+       END { for (s in d) printf "%s=%s ", s, d[s] }' "$1" "$2"; }
 
 log "machine: $(nproc) CPUs; load: $(uptime)"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -94,6 +103,10 @@ ip -n "$GWNS" addr add 192.168.1.1/24 dev "$VGW" && ip -n "$CLNS" addr add 192.1
   || die "addresses" 2
 for n in "$GWNS" "$CLNS"; do ip -n "$n" link set lo up || die "lo up" 2; done
 ip -n "$GWNS" link set "$VGW" up && ip -n "$CLNS" link set "$VCL" up || die "veth up" 2
+[ "$CLIENT_ADDRS" -ge 1 ] && [ "$CLIENT_ADDRS" -le 200 ] || die "CLIENT_ADDRS=$CLIENT_ADDRS: give 1..200" 2
+for ((i = 3; i < CLIENT_ADDRS + 2; i++)); do
+  ip -n "$CLNS" addr add "192.168.1.$i/24" dev "$VCL" || die "client address 192.168.1.$i" 2
+done
 ip -n "$GWNS" addr add "${INSIDE%:*}/32" dev lo || die "inside address ${INSIDE%:*} on lo" 2
 
 sed -e 's/^ip local pool VPNpool 10\.89\.129\.200-10\.89\.129\.204$/ip local pool VPNpool 10.89.130.1-10.89.130.250/' \
@@ -110,7 +123,7 @@ cp "$ROOT/examples/data/pix63-demo.secrets" "$RUN/gw.secrets"
 log "starting pix-gateway run --workers $GW_WORKERS on CPU $GW_CPUS (transform set: $ESP_TRANSFORM)"
 timeout "${LOAD_LIMIT:-900}" taskset -c "$GW_CPUS" ip netns exec "$GWNS" "$BIN/pix-gateway" run \
   --config "$RUN/gw.cfg" --secrets "$RUN/gw.secrets" --control "$CTL" --inside-tun "$TUN" \
-  --workers "$GW_WORKERS" > "$RUN/gateway.log" 2>&1 &
+  --workers "$GW_WORKERS" --metrics "$METRICS" > "$RUN/gateway.log" 2>&1 &
 track $!
 TPID=$!
 wait_for 5 sh -c "[ -n \"\$(cat /proc/$TPID/task/$TPID/children 2>/dev/null)\" ]" || die "gateway did not start" 2
@@ -133,18 +146,22 @@ ROWS=()
 for dir in $DIRS; do
   for size in $SIZES; do
     out=$RUN/$dir-$size.out
-    log "$dir, $size-byte inner packets, $TUNNELS tunnels, ${SECS} s, rate $RATE/s (0: as fast as possible)"
+    log "$dir, $size-byte inner packets, $TUNNELS tunnels from $CLIENT_ADDRS addresses, ${SECS} s, rate $RATE/s (0: as fast as possible)"
+    shard_packets > "$RUN/$dir-$size.shards0"
     # shellcheck disable=SC2046
     timeout $((SECS + 60)) $(pin) ip netns exec "$CLNS" "$BIN/pix-loadgen" --esp --gateway 192.168.1.1 \
-      --tunnels "$TUNNELS" --esp-secs "$SECS" --esp-rate "$RATE" --esp-size "$size" --direction "$dir" \
+      --bind 192.168.1.2 --esp-addrs "$CLIENT_ADDRS" --tunnels "$TUNNELS" --esp-secs "$SECS" --esp-rate "$RATE" --esp-size "$size" --direction "$dir" \
       --inside "$INSIDE" --gateway-pid "$GWPID" > "$out" 2> "$RUN/$dir-$size.err" < /dev/null
     rc=$?
     grep '^esp:' "$out" | sed 's/^/    /'
     [ "$rc" = 0 ] || { cat "$RUN/$dir-$size.err"; die "$dir $size: load generator exit $rc"; }
+    shard_packets > "$RUN/$dir-$size.shards1"
+    SHARDS=$(shard_delta "$RUN/$dir-$size.shards0" "$RUN/$dir-$size.shards1")
+    log "packets by shard (from clients/to clients, metrics): $SHARDS"
     ROWS+=("$(printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s' "$dir" "$size" \
       "$(field ESP_PPS_SENT "$out")" "$(field ESP_PPS_RECEIVED "$out")" "$(field LOSS_PCT "$out")" \
       "$(field MBIT_PER_S "$out")" "$(field GATEWAY_CPU_SECS "$out")" "$(field GATEWAY_CPU_UTIL_PCT "$out")" \
-      "$(field GATEWAY_CPU_SECS_PER_GB "$out")")")
+      "$(field GATEWAY_CPU_SECS_PER_GB "$out")")  $SHARDS")
     kill -0 "$GWPID" 2>/dev/null || die "the gateway died"
   done
 done
@@ -153,8 +170,8 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- summary -----------------------------------------------------------------------------
 echo
 echo "==== pix-gateway ESP load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_WORKERS workers) on CPU $GW_CPUS, load generator and inside counterpart on CPU $LG_CPU)"
-echo "     $TUNNELS tunnels, $ESP_TRANSFORM, $SECS s per point, asked rate $RATE packets/s per direction (0: as fast as possible), inside $INSIDE"
-printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s\n' dir bytes pps_sent pps_recv loss% Mbit/s gw_cpu_s gw_cpu% cpu_s/GB
+echo "     $TUNNELS tunnels from $CLIENT_ADDRS addresses, $ESP_TRANSFORM, $SECS s per point, asked rate $RATE packets/s per direction (0: as fast as possible), inside $INSIDE"
+printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s  %s\n' dir bytes pps_sent pps_recv loss% Mbit/s gw_cpu_s gw_cpu% cpu_s/GB "by shard: from/to clients"
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo "(pps and Mbit/s: inner packets received at the far end per second of the window; gw_cpu: the gateway's utime+stime over the window and a 0.5 s drain)"
 echo "load average before / after: $LOAD_BEFORE / $LOAD_AFTER"

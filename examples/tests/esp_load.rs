@@ -1,6 +1,7 @@
 //! The data-plane load generator against `pix-gateway run` (issue 20, item 1): in the
 //! lab's namespaces, `pix-loadgen --esp` brings up two real tunnels from a client
-//! namespace (our ike-sm initiator: Aggressive Mode, Xauth, Mode Config, Quick Mode)
+//! namespace, each from an address of its own (`--esp-addrs 2`: 192.168.1.11 and .12,
+//! as two users; our ike-sm initiator: Aggressive Mode, Xauth, Mode Config, Quick Mode)
 //! and sends ESP both ways for 2 s at 500 packets/s per direction (a debug-build gateway
 //! keeps up with that easily); `pix-loadgen --esp-inside` runs behind the gateway on the
 //! inside host's address 10.89.129.131 (the lab's inside namespace, reached through the
@@ -53,6 +54,21 @@ fn esp_both_ways_through_two_tunnels() {
     require_root_and_tools(&["ip"]);
     let mut lab = Lab::new();
     let client = lab.direct_client(1);
+    // A second user's address on the client's wan port (192.168.1.11/24).
+    let addrs = lab.exec(&client, 10, &["ip", "-o", "-4", "addr", "show"]);
+    let addrs = String::from_utf8_lossy(&addrs.stdout).into_owned();
+    let dev = addrs
+        .lines()
+        .find(|l| l.contains("192.168.1.11/24"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no 192.168.1.11 in\n{addrs}"))
+        .to_string();
+    let o = lab.exec(
+        &client,
+        10,
+        &["ip", "addr", "add", "192.168.1.12/24", "dev", &dev],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let gw_i = lab.start_gateway_quiet(
         &std::fs::read_to_string(DEMO_CFG).unwrap(),
         &demo_secrets(),
@@ -91,6 +107,10 @@ fn esp_both_ways_through_two_tunnels() {
             "--esp",
             "--gateway",
             GW_IP,
+            "--bind",
+            "192.168.1.11",
+            "--esp-addrs",
+            "2",
             "--tunnels",
             "2",
             "--esp-secs",

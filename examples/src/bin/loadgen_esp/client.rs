@@ -114,6 +114,8 @@ struct Tx {
     buf: Vec<u8>,
     seq: u64,
     index: u32,
+    /// Its raw socket (bound to the tunnel's IKE address).
+    raw: usize,
 }
 
 /// What the receiver hands to the sender.
@@ -165,8 +167,10 @@ pub fn run(a: &EspArgs, c: &Common) -> anyhow::Result<Report> {
     };
     let t0 = now();
     let mut tunnels = Vec::new();
+    let addrs = client_addrs(a, c)?;
     for i in 0..a.tunnels {
-        match connect(c, i as u64) {
+        let bind = addrs.get(i % addrs.len()).copied().unwrap_or(c.bind);
+        match connect(c, i as u64, bind) {
             Ok(t) => tunnels.push(t),
             Err(e) => eprintln!("pix-loadgen: tunnel {i}: {e:#}"),
         }
@@ -200,7 +204,22 @@ fn load(
     let t = now();
     let mut txs = Vec::new();
     let mut inbound = HashMap::new();
+    // One raw socket per client address, bound to it (the ESP's source is the SA's
+    // peer), which only sends; one unbound socket receives for all of them.
+    let mut raws: Vec<UdpSocket> = Vec::new();
+    let mut raw_of: HashMap<Ipv4Addr, usize> = HashMap::new();
     for (i, tun) in tunnels.iter().enumerate() {
+        let std::net::IpAddr::V4(local) = tun.local.ip() else {
+            anyhow::bail!("tunnel {i}: IKE address {} is not IPv4", tun.local);
+        };
+        let raw = match raw_of.get(&local) {
+            Some(r) => *r,
+            None => {
+                raws.push(raw_esp(Some(local))?);
+                raw_of.insert(local, raws.len().saturating_sub(1));
+                raws.len().saturating_sub(1)
+            }
+        };
         let (out, inb, name) = esp_sas(&tun.child, t).with_context(|| format!("tunnel {i}"))?;
         if report.transform.is_empty() {
             report.transform = name;
@@ -213,15 +232,10 @@ fn load(
             buf: vec![0u8; 2048],
             seq: 0,
             index: u32::try_from(i).unwrap_or(u32::MAX),
+            raw,
         });
     }
-    use socket2::{Domain, Protocol, Socket, Type};
-    let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(50)))
-        .context("raw socket for ESP (IP protocol 50): --esp needs root (CAP_NET_RAW)")?;
-    let _ = raw.set_recv_buffer_size(8 << 20);
-    let _ = raw.set_send_buffer_size(4 << 20);
-    let raw = UdpSocket::from(raw);
-    let rx_sock = raw.try_clone().context("clone the raw ESP socket")?;
+    let rx_sock = raw_esp(None)?;
     rx_sock
         .set_read_timeout(Some(Duration::from_millis(50)))
         .context("raw ESP socket read timeout")?;
@@ -233,7 +247,7 @@ fn load(
         std::thread::spawn(move || receive(&rx_sock, inbound, run_id, &stop, &ctl_tx))
     };
     let r = window(
-        a, c, tunnels, &mut txs, &raw, gw, run_id, rng, &ctl_rx, report,
+        a, c, tunnels, &mut txs, &raws, gw, run_id, rng, &ctl_rx, report,
     );
     stop.store(true, Ordering::Relaxed);
     let rx = receiver
@@ -253,7 +267,7 @@ fn window(
     c: &Common,
     tunnels: &mut [Tunnel],
     txs: &mut [Tx],
-    raw: &UdpSocket,
+    raws: &[UdpSocket],
     gw: SocketAddr,
     run_id: u32,
     rng: &mut StdRng,
@@ -275,7 +289,7 @@ fn window(
             duration_ms: (a.esp_secs * 1000.0) as u32,
         },
     );
-    let acked = exchange(tunnels, txs, raw, gw, rng, ctl, &start_msg, |c| {
+    let acked = exchange(tunnels, txs, raws, gw, rng, ctl, &start_msg, |c| {
         matches!(c, Ctl::Ack(_))
     });
     report.started = acked.iter().filter(|x| x.is_some()).count();
@@ -326,7 +340,7 @@ fn window(
             let Some(tx) = txs.get_mut(next) else { break };
             tx.seq = tx.seq.wrapping_add(1);
             let (run, index, seq) = (run_id, tx.index, tx.seq);
-            let r = tx.send(rng, raw, gw, a.esp_size, |p| {
+            let r = tx.send(rng, raws, gw, a.esp_size, |p| {
                 let _ = wire::data(p, run, index, seq);
             });
             if r.is_err() {
@@ -349,7 +363,7 @@ fn window(
     report.up_errors = errors;
 
     let query = wire::bare(Op::Query, run_id);
-    let reports = exchange(tunnels, txs, raw, gw, rng, ctl, &query, |c| {
+    let reports = exchange(tunnels, txs, raws, gw, rng, ctl, &query, |c| {
         matches!(c, Ctl::Report(..))
     });
     for r in reports.iter().flatten() {
@@ -376,7 +390,7 @@ fn window(
 fn exchange(
     tunnels: &mut [Tunnel],
     txs: &mut [Tx],
-    raw: &UdpSocket,
+    raws: &[UdpSocket],
     gw: SocketAddr,
     rng: &mut StdRng,
     ctl: &mpsc::Receiver<Ctl>,
@@ -389,7 +403,7 @@ fn exchange(
         for (tx, g) in txs.iter_mut().zip(&got) {
             if g.is_none() {
                 let len = msg.len().saturating_add(IP_UDP);
-                let _ = tx.send(rng, raw, gw, len, |p| {
+                let _ = tx.send(rng, raws, gw, len, |p| {
                     if let Some(d) = p.get_mut(..msg.len()) {
                         d.copy_from_slice(msg);
                     }
@@ -426,7 +440,7 @@ impl Tx {
     fn send(
         &mut self,
         rng: &mut StdRng,
-        raw: &UdpSocket,
+        raws: &[UdpSocket],
         gw: SocketAddr,
         len: usize,
         fill: impl FnOnce(&mut [u8]),
@@ -451,9 +465,62 @@ impl Tx {
             .encapsulate_in_place(now(), rng, 4, &mut self.buf, len)
             .map_err(|e| anyhow::anyhow!("ESP encapsulation: {e}"))?;
         let p = self.buf.get(..n).unwrap_or_default();
-        raw.send_to(p, gw).context("send ESP")?;
+        raws.get(self.raw)
+            .context("raw socket")?
+            .send_to(p, gw)
+            .context("send ESP")?;
         Ok(())
     }
+}
+
+/// A raw ESP socket: bound to `bind` for sending only (a filter drops everything it
+/// would receive), or unbound for receiving.
+fn raw_esp(bind: Option<Ipv4Addr>) -> anyhow::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, SockFilter, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(50)))
+        .context("raw socket for ESP (IP protocol 50): --esp needs root (CAP_NET_RAW)")?;
+    match bind {
+        Some(a) => {
+            // BPF_RET|BPF_K 0: keep nothing
+            s.attach_filter(&[SockFilter::new(0x06, 0, 0, 0)])
+                .context("drop filter on the sending raw socket")?;
+            let _ = s.set_send_buffer_size(4 << 20);
+            if !a.is_unspecified() {
+                s.bind(&SocketAddr::V4(SocketAddrV4::new(a, 0)).into())
+                    .with_context(|| format!("bind a raw ESP socket to {a}"))?;
+            }
+        }
+        None => {
+            let _ = s.set_recv_buffer_size(8 << 20);
+            s.set_read_timeout(Some(Duration::from_millis(50)))
+                .context("raw ESP socket read timeout")?;
+        }
+    }
+    Ok(UdpSocket::from(s))
+}
+
+/// The IKE addresses of the tunnels: `--bind`, or with `--esp-addrs N` the N
+/// consecutive addresses from `--bind` on.
+fn client_addrs(a: &EspArgs, c: &Common) -> anyhow::Result<Vec<Ipv4Addr>> {
+    if a.esp_addrs <= 1 {
+        return Ok(vec![c.bind]);
+    }
+    if c.bind.is_unspecified() || a.esp_addrs > MAX_TUNNELS {
+        anyhow::bail!(
+            "--esp-addrs {}: give --bind (the first address) and at most {MAX_TUNNELS}",
+            a.esp_addrs
+        );
+    }
+    let first = u32::from(c.bind);
+    (0..a.esp_addrs)
+        .map(|i| {
+            u32::try_from(i)
+                .ok()
+                .and_then(|i| first.checked_add(i))
+                .map(Ipv4Addr::from)
+                .context("--esp-addrs: past 255.255.255.255")
+        })
+        .collect()
 }
 
 /// The receiver: decrypts what arrives on the raw socket until `stop`.
@@ -595,13 +662,17 @@ fn quick_mode(addr: Ipv4Addr) -> ike_sm::QuickModeRequest {
 }
 
 /// Brings up one tunnel: Aggressive Mode, Xauth, Mode Config, Quick Mode.
-fn connect(c: &Common, index: u64) -> anyhow::Result<Tunnel> {
-    let sock = UdpSocket::bind(SocketAddrV4::new(c.bind, 0)).context("bind UDP socket")?;
+fn connect(c: &Common, index: u64, bind: Ipv4Addr) -> anyhow::Result<Tunnel> {
+    let sock = UdpSocket::bind(SocketAddrV4::new(bind, 0))
+        .with_context(|| format!("bind UDP socket to {bind}"))?;
     let gw = SocketAddr::V4(c.gateway);
     sock.connect(gw).context("connect UDP socket")?;
     let mut local = sock.local_addr().context("local address")?;
     if local.ip().is_unspecified() {
-        local.set_ip(std::net::IpAddr::V4(c.bind));
+        // the address the kernel picks towards the gateway (one interface here)
+        let probe = UdpSocket::bind("0.0.0.0:0").context("bind probe socket")?;
+        probe.connect(gw).context("route to the gateway")?;
+        local.set_ip(probe.local_addr().context("local address")?.ip());
     }
     let mut rng = match c.seed {
         Some(s) => StdRng::seed_from_u64(s.wrapping_add(index).wrapping_add(1)),
