@@ -722,6 +722,65 @@ fn a_phase_1_rekey_stays_on_its_shard() {
     assert_eq!(net.client_sends(c, &ping), (1, Some(ping)));
     let pong = icmp(HOST, &a, true);
     assert_eq!(net.inside_sends(0, &pong), (1, Some((c, pong))));
+    // One user, one address, one lease: the new IKE SA kept the client's address.
+    let u = net.cmd("show uauth");
+    assert!(u.contains("Authenticated Users         1"), "{u}");
+    assert_eq!(
+        u.matches(&format!("ipsec user 'user1' at {a}, authenticated"))
+            .count(),
+        1,
+        "{u}"
+    );
+    let p = net.cmd("show local-pool");
+    let line = p.lines().find(|l| l.starts_with("VPNpool")).unwrap();
+    assert!(line.ends_with(" 1"), "{p}");
+}
+
+/// While a client's old and new IKE SA both live (a phase-1 rekey in progress), they
+/// share its address: clearing the new one leaves the address, its uauth entry and the
+/// traffic with the old one.
+#[test]
+fn the_sa_of_a_rekey_that_goes_first_leaves_the_address_to_the_other() {
+    let n = 2;
+    let mut net = radius_shards(n, 71, base());
+    let c = net.add_client(client_on(n, 0, 0));
+    let sa = net.login(c, vpn_4x("user2", "pass2"));
+    let addr = net.quick_mode(c, sa);
+    net.now += Duration::from_secs(5);
+    // A second phase 1 of the same client and user, as a rekey starts one (without
+    // INITIAL-CONTACT, so that the old SA stays); both live.
+    let mut again = vpn_4x("user2", "pass2");
+    again.initial_contact = false;
+    let new = net.login(c, again);
+    assert_ne!(new, sa);
+    assert_eq!(net.shards[0].sessions().count(), 2);
+    let addrs: Vec<_> = net.shards[0].sessions().map(|s| s.addr).collect();
+    assert_eq!(addrs, [Some(addr), Some(addr)], "one address for both");
+    // The client deletes its new IKE SA (DELETE); the old one stays.
+    let now = net.now;
+    net.clients[c].ep.delete(now, new, &mut net.rng).unwrap();
+    net.pump();
+    assert_eq!(net.shards[0].sessions().count(), 1);
+    assert_eq!(
+        net.logged(MsgId::Phase1Deleted, &format!("{addr} stays with SA")),
+        1,
+        "{:?}",
+        net.texts()
+    );
+    assert_eq!(net.logged(MsgId::Phase1Deleted, "back to the pool"), 0);
+    let a = addr.to_string();
+    let u = net.cmd("show uauth");
+    assert!(
+        u.contains(&format!("ipsec user 'user2' at {a}, authenticated")),
+        "{u}"
+    );
+    let ping = icmp(&a, HOST, false);
+    assert_eq!(net.client_sends(c, &ping), (0, Some(ping)));
+    let pong = icmp(HOST, &a, true);
+    assert_eq!(net.inside_sends(1, &pong), (0, Some((c, pong))));
+    let p = net.cmd("show local-pool");
+    let line = p.lines().find(|l| l.starts_with("VPNpool")).unwrap();
+    assert!(line.ends_with(" 1"), "{p}");
 }
 
 /// An address the RADIUS server assigns (Framed-IP-Address) outside every pool is

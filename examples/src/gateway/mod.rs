@@ -1286,7 +1286,20 @@ impl Gateway {
             self.account_closed(c);
         }
         if let Some(s) = self.remove_session(sa) {
-            if let (Some(addr), true) = (s.addr, s.in_policy) {
+            // During a phase-1 rekey the old and the new IKE SA of one client share its
+            // address: whichever goes first leaves the address, and its uauth entry, to
+            // the other.
+            let heir = s.addr.and_then(|a| {
+                self.sessions
+                    .values()
+                    .find(|o| o.addr == Some(a) && o.remote.ip() == s.remote.ip())
+                    .map(|o| o.sa)
+            });
+            if let Some(h) = heir {
+                if s.in_policy {
+                    self.edit_session(h, |o| o.in_policy = true);
+                }
+            } else if let (Some(addr), true) = (s.addr, s.in_policy) {
                 let ev = self.policy.vpn_disconnect(addr, now);
                 self.account(now, ev, rng);
             }
@@ -1302,9 +1315,11 @@ impl Gateway {
                         .as_ref()
                         .map(|u| format!(", user '{u}'"))
                         .unwrap_or_default(),
-                    s.addr
-                        .map(|a| format!(", {a} back to the pool"))
-                        .unwrap_or_default(),
+                    match (s.addr, heir) {
+                        (Some(a), Some(h)) => format!(", {a} stays with SA {}", h.0),
+                        (Some(a), None) => format!(", {a} back to the pool"),
+                        (None, _) => String::new(),
+                    },
                     gone.len()
                 ),
             );
