@@ -158,10 +158,10 @@ for dir in $DIRS; do
     shard_packets > "$RUN/$dir-$size.shards1"
     SHARDS=$(shard_delta "$RUN/$dir-$size.shards0" "$RUN/$dir-$size.shards1")
     log "packets by shard (from clients/to clients, metrics): $SHARDS"
-    ROWS+=("$(printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s' "$dir" "$size" \
+    ROWS+=("$(printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s %7s' "$dir" "$size" \
       "$(field ESP_PPS_SENT "$out")" "$(field ESP_PPS_RECEIVED "$out")" "$(field LOSS_PCT "$out")" \
       "$(field MBIT_PER_S "$out")" "$(field GATEWAY_CPU_SECS "$out")" "$(field GATEWAY_CPU_UTIL_PCT "$out")" \
-      "$(field GATEWAY_CPU_SECS_PER_GB "$out")")  $SHARDS")
+      "$(field GATEWAY_CPU_SECS_PER_GB "$out")" "$(field GATEWAY_RUNQUEUE_WAIT_SECS "$out")")  $SHARDS")
     kill -0 "$GWPID" 2>/dev/null || die "the gateway died"
   done
 done
@@ -171,8 +171,9 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "==== pix-gateway ESP load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_WORKERS workers) on CPU $GW_CPUS, load generator and inside counterpart on CPU $LG_CPU)"
 echo "     $TUNNELS tunnels from $CLIENT_ADDRS addresses, $ESP_TRANSFORM, $SECS s per point, asked rate $RATE packets/s per direction (0: as fast as possible), inside $INSIDE"
-printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s  %s\n' dir bytes pps_sent pps_recv loss% Mbit/s gw_cpu_s gw_cpu% cpu_s/GB "by shard: from/to clients"
+printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s %7s  %s\n' dir bytes pps_sent pps_recv loss% Mbit/s gw_cpu_s gw_cpu% cpu_s/GB gw_wait "by shard: from/to clients"
 for r in "${ROWS[@]}"; do echo "$r"; done
-echo "(pps and Mbit/s: inner packets received at the far end per second of the window; gw_cpu: the gateway's utime+stime over the window and a 0.5 s drain)"
+echo "(pps and Mbit/s: inner packets received at the far end per second of the window; gw_cpu: the gateway's utime+stime over the window and a 0.5 s drain;"
+echo " gw_wait: the seconds its threads were runnable but waiting for a CPU over the same time, i.e. the machine's other load)"
 echo "load average before / after: $LOAD_BEFORE / $LOAD_AFTER"
 exit 0

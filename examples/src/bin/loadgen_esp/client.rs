@@ -72,6 +72,9 @@ pub struct Report {
     pub lost: usize,
     /// The gateway's CPU seconds from the window's start to the end of the drain.
     pub gateway_cpu: Option<f64>,
+    /// The seconds the gateway's threads were runnable but waiting for a CPU over the
+    /// same time (`/proc/PID/task/*/schedstat`): the machine's other load.
+    pub gateway_wait: Option<f64>,
     /// This process's CPU seconds over the same time.
     pub own_cpu: Option<f64>,
     /// The ESP transform of the first tunnel (PIX name).
@@ -305,6 +308,7 @@ fn window(
 
     let gw_stat = c.gateway_pid.map(|p| format!("/proc/{p}/stat"));
     let gw_cpu0 = gw_stat.as_deref().and_then(c.cpu_secs);
+    let gw_wait0 = c.gateway_pid.and_then(runqueue_wait_secs);
     let own_cpu0 = (c.cpu_secs)("/proc/self/stat");
     let start = now();
     let span = Duration::from_secs_f64(a.esp_secs);
@@ -356,6 +360,8 @@ fn window(
         std::thread::sleep(IKE_EVERY);
     }
     let gw_cpu1 = gw_stat.as_deref().and_then(c.cpu_secs);
+    let gw_wait1 = c.gateway_pid.and_then(runqueue_wait_secs);
+    report.gateway_wait = gw_wait0.zip(gw_wait1).map(|(a, b)| b - a);
     let own_cpu1 = (c.cpu_secs)("/proc/self/stat");
     report.gateway_cpu = gw_cpu0.zip(gw_cpu1).map(|(a, b)| b - a);
     report.own_cpu = own_cpu0.zip(own_cpu1).map(|(a, b)| b - a);
@@ -382,6 +388,25 @@ fn window(
         );
     }
     Ok(())
+}
+
+/// The time all threads of `pid` spent runnable but waiting for a CPU, in seconds (the
+/// second field of `/proc/PID/task/TID/schedstat`, in nanoseconds).
+fn runqueue_wait_secs(pid: u32) -> Option<f64> {
+    let mut ns: u64 = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+        let w: u64 = s
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        ns = ns.saturating_add(w);
+    }
+    Some(ns as f64 / 1e9)
 }
 
 /// Sends `msg` through every tunnel until each has an answer that `wanted` accepts
@@ -417,8 +442,11 @@ fn exchange(
             if left.is_zero() {
                 break;
             }
-            let Ok(m) = ctl.recv_timeout(left) else {
-                continue;
+            let m = match ctl.recv_timeout(left) {
+                Ok(m) => m,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                // the receiver is gone: no answer can come
+                Err(mpsc::RecvTimeoutError::Disconnected) => return got,
             };
             if !wanted(&m) {
                 continue;
@@ -901,6 +929,12 @@ pub fn print(a: &EspArgs, c: &Common, r: &Report) {
                     cpu * 100.0 / span
                 );
                 lines.push(("GATEWAY_CPU_SECS".into(), format!("{cpu:.2}")));
+                if let Some(w) = r.gateway_wait {
+                    println!(
+                        "esp: the gateway's threads waited {w:.2} s for a CPU (runnable, not running: other load on its CPUs)"
+                    );
+                    lines.push(("GATEWAY_RUNQUEUE_WAIT_SECS".into(), format!("{w:.2}")));
+                }
                 lines.push((
                     "GATEWAY_CPU_UTIL_PCT".into(),
                     format!("{:.0}", cpu * 100.0 / span),
