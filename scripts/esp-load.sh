@@ -22,7 +22,7 @@
 #         puts every IKE SA of one peer address on one shard, so one address = one shard)
 #         GW_WORKERS=1 (pix-gateway run --workers) GW_CPUS=0 (taskset CPU list of the
 #         gateway, e.g. 0,1) LG_CPU=1 (load generator and inside counterpart; "all": not
-#         pinned) ESP_TRANSFORM="esp-des esp-md5-hmac" (e.g. "esp-aes esp-sha-hmac")
+#         pinned) SINK_CPU=$LG_CPU (the inside counterpart alone) ESP_TRANSFORM="esp-des esp-md5-hmac" (e.g. "esp-aes esp-sha-hmac")
 #         INSIDE=10.89.129.131:9000 KEEP=1 (keep the run dir) LOAD_LIMIT=900 (hard limit in
 #         seconds for the whole run) CARGO_TARGET_DIR (default /work/targets/load, shared
 #         with gateway-load.sh) BIN=DIR (use pix-gateway and pix-loadgen from DIR, no build)
@@ -35,7 +35,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/load}
 SECS=${SECS:-5}; SIZES=${SIZES:-64 512 1400}; DIRS=${DIRS:-up down}; RATE=${RATE:-0}
 TUNNELS=${TUNNELS:-8}; CLIENT_ADDRS=${CLIENT_ADDRS:-$TUNNELS}; GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-0}; LG_CPU=${LG_CPU:-1}
 ESP_TRANSFORM=${ESP_TRANSFORM:-esp-des esp-md5-hmac}; INSIDE=${INSIDE:-10.89.129.131:9000}
-KEEP=${KEEP:-0}
+KEEP=${KEEP:-0}; SINK_CPU=${SINK_CPU:-$LG_CPU}
 RUN=$(mktemp -d /tmp/esp-load.XXXXXX)
 GWNS=pixesp-gw$$; CLNS=pixesp-cl$$; VGW=vegw$$; VCL=vecl$$; TUN=pixes$$
 CTL=$RUN/control.sock
@@ -71,7 +71,7 @@ track() { PIDS+=("$1"); echo "$1" >> "$RUN/pids"; }
 
 [ "$(id -u)" = 0 ] || { echo "must run as root"; exit 77; }
 for t in ip taskset timeout cargo getconf curl; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done
-pin() { [ "$LG_CPU" = all ] || echo taskset -c "$LG_CPU"; }
+pin() { [ "${1:-$LG_CPU}" = all ] || echo taskset -c "${1:-$LG_CPU}"; }
 field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
 METRICS=127.0.0.1:9464   # the gateway's Prometheus endpoint, inside its namespace
 shard_packets() { # "SHARD DIRECTION COUNT" lines of pix_shard_packets_total
@@ -136,7 +136,7 @@ log "gateway PID $GWPID, affinity: $(taskset -pc "$GWPID" | sed 's/.*: //')"
 set -f; POINTS=$(( $(echo $SIZES | wc -w) * $(echo $DIRS | wc -w) )); set +f
 SINK_SECS=$(( POINTS * (SECS + 20) + 30 ))
 # shellcheck disable=SC2046  # pin is a command prefix or nothing
-timeout $((SINK_SECS + 10)) $(pin) ip netns exec "$GWNS" "$BIN/pix-loadgen" --esp-inside \
+timeout $((SINK_SECS + 10)) $(pin "$SINK_CPU") ip netns exec "$GWNS" "$BIN/pix-loadgen" --esp-inside \
   --listen "$INSIDE" --secs "$SINK_SECS" > "$RUN/inside.log" 2>&1 &
 track $!
 wait_for 5 grep -q '^INSIDE listening' "$RUN/inside.log" || { cat "$RUN/inside.log"; die "inside counterpart did not start" 2; }
@@ -169,7 +169,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- summary -----------------------------------------------------------------------------
 echo
-echo "==== pix-gateway ESP load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_WORKERS workers) on CPU $GW_CPUS, load generator and inside counterpart on CPU $LG_CPU)"
+echo "==== pix-gateway ESP load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_WORKERS workers) on CPU $GW_CPUS, load generator on CPU $LG_CPU, inside counterpart on CPU $SINK_CPU)"
 echo "     $TUNNELS tunnels from $CLIENT_ADDRS addresses, $ESP_TRANSFORM, $SECS s per point, asked rate $RATE packets/s per direction (0: as fast as possible), inside $INSIDE"
 printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s %7s  %s\n' dir bytes pps_sent pps_recv loss% Mbit/s gw_cpu_s gw_cpu% cpu_s/GB gw_wait "by shard: from/to clients"
 for r in "${ROWS[@]}"; do echo "$r"; done
