@@ -150,7 +150,7 @@ for dir in $DIRS; do
     shard_packets > "$RUN/$dir-$size.shards0"
     # shellcheck disable=SC2046
     timeout $((SECS + 60)) $(pin) ip netns exec "$CLNS" "$BIN/pix-loadgen" --esp --gateway 192.168.1.1 \
-      --bind 192.168.1.2 --esp-addrs "$CLIENT_ADDRS" --tunnels "$TUNNELS" --esp-secs "$SECS" --esp-rate "$RATE" --esp-size "$size" --direction "$dir" \
+      --bind 192.168.1.2 --bind-spread "$CLIENT_ADDRS" --tunnels "$TUNNELS" --esp-secs "$SECS" --esp-rate "$RATE" --esp-size "$size" --direction "$dir" \
       --inside "$INSIDE" --gateway-pid "$GWPID" > "$out" 2> "$RUN/$dir-$size.err" < /dev/null
     rc=$?
     grep '^esp:' "$out" | sed 's/^/    /'

@@ -1,6 +1,6 @@
 //! The data-plane load generator against `pix-gateway run` (issue 20, item 1): in the
 //! lab's namespaces, `pix-loadgen --esp` brings up two real tunnels from a client
-//! namespace, each from an address of its own (`--esp-addrs 2`: 192.168.1.11 and .12,
+//! namespace, each from an address of its own (`--bind-spread 2`: 192.168.1.11 and .12,
 //! as two users; our ike-sm initiator: Aggressive Mode, Xauth, Mode Config, Quick Mode)
 //! and sends ESP both ways for 2 s at 500 packets/s per direction (a debug-build gateway
 //! keeps up with that easily); `pix-loadgen --esp-inside` runs behind the gateway on the
@@ -109,7 +109,7 @@ fn esp_both_ways_through_two_tunnels() {
             GW_IP,
             "--bind",
             "192.168.1.11",
-            "--esp-addrs",
+            "--bind-spread",
             "2",
             "--tunnels",
             "2",

@@ -158,6 +158,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let common = esp_load::Common {
             gateway: SocketAddrV4::new(args.gateway, args.port),
             bind: args.bind,
+            bind_spread: args.bind_spread,
             user: args.user.clone(),
             password: args.password.clone(),
             group_key: args.group_key.clone(),

@@ -170,7 +170,7 @@ pub fn run(a: &EspArgs, c: &Common) -> anyhow::Result<Report> {
     };
     let t0 = now();
     let mut tunnels = Vec::new();
-    let addrs = client_addrs(a, c)?;
+    let addrs = client_addrs(c)?;
     for i in 0..a.tunnels {
         let bind = addrs.get(i % addrs.len()).copied().unwrap_or(c.bind);
         match connect(c, i as u64, bind) {
@@ -527,26 +527,25 @@ fn raw_esp(bind: Option<Ipv4Addr>) -> anyhow::Result<UdpSocket> {
     Ok(UdpSocket::from(s))
 }
 
-/// The IKE addresses of the tunnels: `--bind`, or with `--esp-addrs N` the N
+/// The IKE addresses of the tunnels: `--bind`, or with `--bind-spread N` the N
 /// consecutive addresses from `--bind` on.
-fn client_addrs(a: &EspArgs, c: &Common) -> anyhow::Result<Vec<Ipv4Addr>> {
-    if a.esp_addrs <= 1 {
+fn client_addrs(c: &Common) -> anyhow::Result<Vec<Ipv4Addr>> {
+    if c.bind_spread <= 1 {
         return Ok(vec![c.bind]);
     }
-    if c.bind.is_unspecified() || a.esp_addrs > MAX_TUNNELS {
+    if c.bind.is_unspecified() || c.bind_spread as usize > MAX_TUNNELS {
         anyhow::bail!(
-            "--esp-addrs {}: give --bind (the first address) and at most {MAX_TUNNELS}",
-            a.esp_addrs
+            "--bind-spread {}: give --bind (the first address) and at most {MAX_TUNNELS}",
+            c.bind_spread
         );
     }
     let first = u32::from(c.bind);
-    (0..a.esp_addrs)
+    (0..c.bind_spread)
         .map(|i| {
-            u32::try_from(i)
-                .ok()
-                .and_then(|i| first.checked_add(i))
+            first
+                .checked_add(i)
                 .map(Ipv4Addr::from)
-                .context("--esp-addrs: past 255.255.255.255")
+                .context("--bind-spread: past 255.255.255.255")
         })
         .collect()
 }

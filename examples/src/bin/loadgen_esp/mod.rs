@@ -56,10 +56,6 @@ pub struct EspArgs {
     /// `--esp`: inner packet size in bytes, IP header included (52..=1400).
     #[arg(long, default_value_t = 512, value_name = "BYTES")]
     pub esp_size: usize,
-    /// `--esp`: spread the tunnels over this many consecutive client addresses from
-    /// `--bind` on (they must be on an interface), as many users would come from.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub esp_addrs: usize,
     /// `--esp`: the inside counterpart's address (`--esp-inside --listen`).
     #[arg(long, default_value = "10.89.129.131:9000", value_name = "ADDR:PORT")]
     pub inside: SocketAddrV4,
@@ -111,6 +107,9 @@ pub struct Common {
     pub gateway: SocketAddrV4,
     /// Local address of the IKE sockets.
     pub bind: Ipv4Addr,
+    /// `--bind-spread`: the tunnels come from this many consecutive addresses from
+    /// `bind` on (tunnel i from `bind + i % N`), one raw ESP socket bound to each.
+    pub bind_spread: u32,
     /// Xauth user name.
     pub user: String,
     /// Xauth password.
