@@ -18,6 +18,8 @@
 # usage:  scripts/esp-load.sh          (root)
 # env:    SECS=5 (per point) SIZES="64 512 1400" DIRS="up down" (up, down, both)
 #         RATE=0 (packets/s per direction, 0: as fast as the load generator can) TUNNELS=8
+#         VERIFY_EVERY=1 (down: decrypt one in K packets back, count the rest by length:
+#         with K > 1 the client pays little of the cipher and a down run measures the gateway)
 #         CLIENT_ADDRS=$TUNNELS (the tunnels come from 192.168.1.2, .3, ..: the gateway
 #         puts every IKE SA of one peer address on one shard, so one address = one shard)
 #         GW_WORKERS=1 (pix-gateway run --workers) GW_CPUS=0 (taskset CPU list of the
@@ -32,7 +34,7 @@ set -u
 [ -z "${_ESP_INNER:-}" ] && exec env _ESP_INNER=1 timeout -k 15 "${LOAD_LIMIT:-900}" "$0" "$@"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/load}
-SECS=${SECS:-5}; SIZES=${SIZES:-64 512 1400}; DIRS=${DIRS:-up down}; RATE=${RATE:-0}
+SECS=${SECS:-5}; SIZES=${SIZES:-64 512 1400}; DIRS=${DIRS:-up down}; RATE=${RATE:-0}; VERIFY_EVERY=${VERIFY_EVERY:-1}
 TUNNELS=${TUNNELS:-8}; CLIENT_ADDRS=${CLIENT_ADDRS:-$TUNNELS}; GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-0}; LG_CPU=${LG_CPU:-1}
 ESP_TRANSFORM=${ESP_TRANSFORM:-esp-des esp-md5-hmac}; INSIDE=${INSIDE:-10.89.129.131:9000}
 KEEP=${KEEP:-0}; SINK_CPU=${SINK_CPU:-$LG_CPU}
@@ -151,7 +153,7 @@ for dir in $DIRS; do
     # shellcheck disable=SC2046
     timeout $((SECS + 60)) $(pin) ip netns exec "$CLNS" "$BIN/pix-loadgen" --esp --gateway 192.168.1.1 \
       --bind 192.168.1.2 --bind-spread "$CLIENT_ADDRS" --tunnels "$TUNNELS" --esp-secs "$SECS" --esp-rate "$RATE" --esp-size "$size" --direction "$dir" \
-      --inside "$INSIDE" --gateway-pid "$GWPID" > "$out" 2> "$RUN/$dir-$size.err" < /dev/null
+      --esp-verify-every "$VERIFY_EVERY" --inside "$INSIDE" --gateway-pid "$GWPID" > "$out" 2> "$RUN/$dir-$size.err" < /dev/null
     rc=$?
     grep '^esp:' "$out" | sed 's/^/    /'
     [ "$rc" = 0 ] || { cat "$RUN/$dir-$size.err"; die "$dir $size: load generator exit $rc"; }

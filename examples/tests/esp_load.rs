@@ -121,6 +121,9 @@ fn esp_both_ways_through_two_tunnels() {
             "512",
             "--direction",
             "both",
+            // Open one in four packets coming back, count the rest by their length.
+            "--esp-verify-every",
+            "4",
             "--inside",
             SINK,
             "--gateway-pid",
@@ -150,6 +153,12 @@ fn esp_both_ways_through_two_tunnels() {
         assert!(v(&format!("ESP_{dir}_LOSS_PCT")) <= 3.0, "{ctx}");
     }
     assert_eq!(v("ESP_DECRYPT_ERRORS"), 0.0, "{ctx}");
+    // One in four data packets back was decrypted and verified (the first ones all).
+    let (verified, down) = (v("ESP_DOWN_VERIFIED"), v("ESP_DOWN_RECEIVED"));
+    assert!(
+        verified >= down / 4.0 - 1.0 && verified <= down / 4.0 + 2.0,
+        "{verified} of {down} verified: {ctx}"
+    );
     // 512-byte inner packets: the inner rate follows from the packet rate.
     let mbit = v("MBIT_PER_S");
     let from_pps = v("ESP_PPS_RECEIVED") * 512.0 * 8.0 / 1e6;

@@ -62,6 +62,12 @@ pub struct EspArgs {
     /// `--esp`: which way the load goes.
     #[arg(long, value_enum, default_value = "up")]
     pub direction: Direction,
+    /// `--esp`: decrypt and verify one in K ESP packets coming back (default 1: all);
+    /// the others of a data packet's length are counted unopened. With K > 1 the client
+    /// pays a fraction of the cipher, so a down-direction run measures the gateway and
+    /// not the load generator (this machine has as few cores as the gateway wants).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub esp_verify_every: u32,
     /// Run the inside counterpart on --listen for --secs seconds.
     #[arg(long)]
     pub esp_inside: bool,
