@@ -250,6 +250,19 @@ pub struct Limits {
     /// set it for a real client: the same KE in every negotiation links all its
     /// sessions to one another (the nonces, fresh per SA, still make the keys differ).
     pub initiator_dh_reuse: Duration,
+    /// Load testing only, with [`Limits::initiator_dh_reuse`]: an initiator remembers the
+    /// shared secret g^xy of its reused key pair with up to this many peer public values
+    /// (default 0: off, every phase 1 computes its agreement). A gateway under pressure
+    /// reuses one key pair per group (`Limits::dh_reuse_window`), so with both on every
+    /// handshake after the first within the windows costs the client no modular
+    /// exponentiation at all, and the client can drive a gateway of several workers on
+    /// the same machine. The cache belongs to the reused key pair (a new key pair starts
+    /// it empty; only an agreement with exactly that key pair and exactly that peer
+    /// value is reused), is bounded (the oldest entry goes first), and is zeroized when
+    /// it goes. The nonces still make every SA's keys differ. Never set it for a real
+    /// client: besides linking its sessions (see [`Limits::initiator_dh_reuse`]), it
+    /// keeps shared secrets in memory beyond their SA.
+    pub initiator_dh_agreement_cache: usize,
 }
 
 impl Default for Limits {
@@ -279,6 +292,7 @@ impl Default for Limits {
             first_reply_retransmits: 1,
             recent_peers: 1024,
             initiator_dh_reuse: Duration::ZERO,
+            initiator_dh_agreement_cache: 0,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! `Limits::initiator_dh_reuse` (a load-testing knob): a client endpoint with it sends
 //! the same KE in every negotiation it starts within the window and a new one after it,
 //! and the handshakes still complete; by default every negotiation has its own KE.
-//! Virtual clock, seeded RNG.
+//! `Limits::initiator_dh_agreement_cache` (likewise load testing only): against a
+//! gateway under pressure (one reused key pair, the same KE in every reply) a client with
+//! both knobs does no modexp from its second handshake on, and still agrees on the keys
+//! with the gateway. Virtual clock, seeded RNG.
 #![allow(
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
@@ -26,10 +29,41 @@ struct Net {
     gw_addr: SocketAddr,
     /// The KE payload of every plaintext message the client sent, in order.
     client_kes: Vec<Vec<u8>>,
+    /// Likewise the gateway's.
+    gw_kes: Vec<Vec<u8>>,
+    /// The gateway's SAs whose phase 1 completed, in order.
+    gw_established: Vec<SaId>,
+}
+
+/// The KE payload of a plaintext ISAKMP message, if it has one.
+fn ke_of(bytes: &[u8]) -> Option<Vec<u8>> {
+    Message::parse(bytes)
+        .ok()
+        .and_then(|m| m.payloads())
+        .and_then(|mut ps| {
+            ps.find_map(|p| match p.ok()?.body {
+                Payload::KeyExchange(k) => Some(k.to_vec()),
+                _ => None,
+            })
+        })
 }
 
 impl Net {
     fn new(seed: u64, main_mode: bool, reuse: Duration) -> Self {
+        Self::with(
+            seed,
+            main_mode,
+            Limits {
+                initiator_dh_reuse: reuse,
+                ..Limits::default()
+            },
+            false,
+        )
+    }
+
+    /// A client with `client_limits`; with `pressure` the gateway is under pressure from
+    /// the start (`pressure_half_open` 0), so it reuses one key pair per group.
+    fn with(seed: u64, main_mode: bool, client_limits: Limits, pressure: bool) -> Self {
         let (mut cfg, pools) = presets::seed_gateway(
             b"cisco1234",
             Ipv4Addr::new(10, 89, 129, 1),
@@ -41,11 +75,11 @@ impl Net {
             gw.client_authentication = false;
             gw.mode_config = ModeCfgMode::default();
         }
+        if pressure {
+            cfg.limits.pressure_half_open = 0;
+        }
         let client = Config {
-            limits: Limits {
-                initiator_dh_reuse: reuse,
-                ..Limits::default()
-            },
+            limits: client_limits,
             ..presets::client()
         };
         Net {
@@ -55,6 +89,8 @@ impl Net {
             cl: Endpoint::new(client, modecfg::Pools::new()),
             gw_addr: "192.168.1.1:500".parse().unwrap(),
             client_kes: Vec::new(),
+            gw_kes: Vec::new(),
+            gw_established: Vec::new(),
         }
     }
 
@@ -65,16 +101,7 @@ impl Net {
             let mut moved = false;
             while let Some(t) = self.cl.poll_transmit() {
                 moved = true;
-                if let Some(ke) = Message::parse(&t.bytes)
-                    .ok()
-                    .and_then(|m| m.payloads())
-                    .and_then(|mut ps| {
-                        ps.find_map(|p| match p.ok()?.body {
-                            Payload::KeyExchange(k) => Some(k.to_vec()),
-                            _ => None,
-                        })
-                    })
-                {
+                if let Some(ke) = ke_of(&t.bytes) {
                     self.client_kes.push(ke);
                 }
                 self.now += Duration::from_millis(5);
@@ -83,11 +110,17 @@ impl Net {
             }
             while let Some(t) = self.gw.poll_transmit() {
                 moved = true;
+                if let Some(ke) = ke_of(&t.bytes) {
+                    self.gw_kes.push(ke);
+                }
                 self.now += Duration::from_millis(5);
                 self.cl
                     .handle_datagram(self.now, t.remote, t.local, &t.bytes, &mut self.rng);
             }
             while let Some(e) = self.gw.poll_event() {
+                if let Event::Phase1Established { sa, .. } = &e {
+                    self.gw_established.push(*sa);
+                }
                 if let Event::XauthCredentials { sa, .. } = &e {
                     let (sa, now) = (*sa, self.now);
                     self.gw.xauth_verdict(now, sa, true, &mut self.rng).unwrap();
@@ -119,6 +152,12 @@ impl Net {
 
     /// One phase 1 from client port `port`, run to completion; returns the KE it sent.
     fn connect(&mut self, main_mode: bool, port: u16) -> Vec<u8> {
+        self.connect_sa(main_mode, port).1
+    }
+
+    /// One phase 1 from client port `port`, run to completion; returns the client's SA
+    /// and the KE it sent.
+    fn connect_sa(&mut self, main_mode: bool, port: u16) -> (SaId, Vec<u8>) {
         let profile = if main_mode {
             let mut p = presets::vpn_client_11(b"cisco1234", "u", b"p");
             p.offers[0].group = DhGroup::Modp1024;
@@ -141,7 +180,126 @@ impl Net {
             "phase 1 from port {port} did not complete"
         );
         assert_eq!(self.client_kes.len(), before + 1, "one KE per phase 1");
-        self.client_kes.pop().unwrap()
+        (sa, self.client_kes.pop().unwrap())
+    }
+
+    /// The phase-1 key-log material (initiator cookie, encryption key) of the gateway's
+    /// last established SA.
+    fn gw_last_keylog(&self) -> ([u8; 8], Vec<u8>) {
+        let sa = *self
+            .gw_established
+            .last()
+            .expect("gateway established no SA");
+        let (cky, key) = self.gw.phase1_keylog(sa).expect("gateway SA has keys");
+        (cky, key.expose_secret().to_vec())
+    }
+}
+
+fn cached_agreement_costs_the_second_handshake_no_modexp(main_mode: bool) {
+    let limits = Limits {
+        initiator_dh_reuse: Duration::from_secs(60),
+        initiator_dh_agreement_cache: 16,
+        ..Limits::default()
+    };
+    let mut net = Net::with(11, main_mode, limits, true);
+    assert!(net.gw.under_pressure(), "pressure_half_open 0: always");
+    let m0 = net.cl.initiator_phase1_modexps();
+    let (sa1, ke1) = net.connect_sa(main_mode, 500);
+    let m1 = net.cl.initiator_phase1_modexps();
+    assert_eq!(
+        m1 - m0,
+        2,
+        "first handshake: one key pair and one agreement"
+    );
+    let (sa2, ke2) = net.connect_sa(main_mode, 501);
+    let m2 = net.cl.initiator_phase1_modexps();
+    assert_eq!(ke1, ke2, "the client reuses its key pair");
+    let gw_kes = &net.gw_kes[net.gw_kes.len() - 2..];
+    assert_eq!(
+        gw_kes[0], gw_kes[1],
+        "the gateway under pressure reuses its key pair"
+    );
+    assert_eq!(
+        m2 - m1,
+        0,
+        "second handshake: the agreement comes from the cache"
+    );
+    // The cached g^xy is the right one: phase 1 completed (HASH_R/HASH_I verified), and
+    // the client's phase-1 key is the gateway's; the nonces make the two SAs' keys differ.
+    let (c1, k1) = net.cl.phase1_keylog(sa1).unwrap();
+    let (c2, k2) = net.cl.phase1_keylog(sa2).unwrap();
+    assert_eq!(net.gw_last_keylog(), (c2, k2.expose_secret().to_vec()));
+    assert_ne!(c1, c2);
+    assert_ne!(
+        k1.expose_secret(),
+        k2.expose_secret(),
+        "sessions still differ"
+    );
+    assert_eq!(net.gw_established.len(), 2);
+}
+
+#[test]
+fn aggressive_mode_cached_agreement_against_a_gateway_under_pressure() {
+    cached_agreement_costs_the_second_handshake_no_modexp(false);
+}
+
+#[test]
+fn main_mode_cached_agreement_against_a_gateway_under_pressure() {
+    cached_agreement_costs_the_second_handshake_no_modexp(true);
+}
+
+/// The cache is keyed by the peer's public value: a gateway not under pressure sends a
+/// new one each time, so every handshake computes its agreement (one modexp: the key
+/// pair is still reused), and the keys agree.
+#[test]
+fn cache_misses_on_a_new_peer_value() {
+    let limits = Limits {
+        initiator_dh_reuse: Duration::from_secs(60),
+        initiator_dh_agreement_cache: 16,
+        ..Limits::default()
+    };
+    for main_mode in [false, true] {
+        let mut net = Net::with(12, main_mode, limits, false);
+        net.connect(main_mode, 500);
+        for port in 501..504 {
+            let m = net.cl.initiator_phase1_modexps();
+            let (sa, _) = net.connect_sa(main_mode, port);
+            assert_eq!(
+                net.cl.initiator_phase1_modexps() - m,
+                1,
+                "main mode: {main_mode}"
+            );
+            let (c, k) = net.cl.phase1_keylog(sa).unwrap();
+            assert_eq!(net.gw_last_keylog(), (c, k.expose_secret().to_vec()));
+        }
+        let n = net.gw_kes.len();
+        assert_ne!(
+            net.gw_kes[n - 1],
+            net.gw_kes[n - 2],
+            "gateway not under pressure"
+        );
+    }
+}
+
+/// Off by default; without it (key pair reuse alone), a gateway under pressure still
+/// costs the client one agreement per handshake.
+#[test]
+fn by_default_the_agreement_is_computed_every_time() {
+    assert_eq!(Limits::default().initiator_dh_agreement_cache, 0);
+    for (reuse, per_handshake) in [(Duration::ZERO, 2), (Duration::from_secs(60), 1)] {
+        let limits = Limits {
+            initiator_dh_reuse: reuse,
+            ..Limits::default()
+        };
+        let mut net = Net::with(13, false, limits, true);
+        net.connect(false, 500);
+        let m = net.cl.initiator_phase1_modexps();
+        net.connect(false, 501);
+        assert_eq!(
+            net.cl.initiator_phase1_modexps() - m,
+            per_handshake,
+            "reuse {reuse:?}"
+        );
     }
 }
 

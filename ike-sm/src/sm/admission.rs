@@ -39,6 +39,7 @@
 use super::SaId;
 use crate::crypto::dh::{DhGroup, ExponentSize, KeyPair};
 use crate::crypto::hash::HashAlg;
+use crate::crypto::secret::Secret;
 use crate::SmError;
 use core::net::{IpAddr, SocketAddr};
 use rand_core::CryptoRng;
@@ -94,6 +95,10 @@ struct Rate {
 struct Reused {
     kp: Arc<KeyPair>,
     made: Instant,
+    /// Initiator with `Limits::initiator_dh_agreement_cache` (load testing only): the
+    /// shared secrets of this key pair with peer public values, oldest first, at most
+    /// the configured number. Zeroized when dropped (with the key pair, or evicted).
+    agreements: VecDeque<(Box<[u8]>, Secret)>,
 }
 
 /// The admission state of an endpoint (see the module docs).
@@ -121,6 +126,8 @@ pub(crate) struct Admission {
     initiator_reuse: BTreeMap<u16, Reused>,
     /// Phase-1 modular exponentiations the responder did (key pairs and agreements).
     pub(crate) modexps: u64,
+    /// Phase-1 modular exponentiations the initiator did (key pairs and agreements).
+    pub(crate) initiator_modexps: u64,
 }
 
 impl core::fmt::Debug for Admission {
@@ -388,6 +395,7 @@ impl Admission {
             Reused {
                 kp: Arc::clone(&kp),
                 made: now,
+                agreements: VecDeque::new(),
             },
         );
         Ok(kp)
@@ -395,8 +403,8 @@ impl Admission {
 
     /// The key pair an initiator uses for `group` with `Limits::initiator_dh_reuse` on
     /// (load testing only): one per group, made afresh once `window` has passed since it
-    /// was made. Kept apart from the responder's, and not counted in `modexps` (which
-    /// counts what the responder pays).
+    /// was made. Kept apart from the responder's, and counted in `initiator_modexps`, not
+    /// in `modexps` (which counts what the responder pays).
     pub(crate) fn initiator_key_pair<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
@@ -412,14 +420,53 @@ impl Admission {
             }
         }
         let kp = Arc::new(KeyPair::generate(group, size, rng)?);
+        self.initiator_modexps = self.initiator_modexps.saturating_add(1);
         self.initiator_reuse.insert(
             g,
             Reused {
                 kp: Arc::clone(&kp),
                 made: now,
+                agreements: VecDeque::new(),
             },
         );
         Ok(kp)
+    }
+
+    /// The initiator's shared secret of `kp` with `peer`. With `cache` > 0 (the
+    /// `Limits::initiator_dh_agreement_cache` load-testing knob) and `kp` the group's
+    /// current reused key pair, an agreement with exactly this peer value is taken from
+    /// that key pair's cache (no modexp) and a new one is added to it, the oldest going
+    /// once `cache` are held. Otherwise computed; every computation is counted in
+    /// `initiator_modexps`. The peer value is validated either way.
+    pub(crate) fn initiator_agree(
+        &mut self,
+        kp: &Arc<KeyPair>,
+        peer: &[u8],
+        cache: usize,
+    ) -> Result<Secret, SmError> {
+        let entry = if cache == 0 {
+            None
+        } else {
+            self.initiator_reuse
+                .get_mut(&kp.group().attribute())
+                .filter(|r| Arc::ptr_eq(&r.kp, kp))
+        };
+        let Some(r) = entry else {
+            let g_xy = kp.agree(peer)?;
+            self.initiator_modexps = self.initiator_modexps.saturating_add(1);
+            return Ok(g_xy);
+        };
+        kp.group().validate_public_value(peer)?;
+        if let Some((_, g_xy)) = r.agreements.iter().find(|(p, _)| **p == *peer) {
+            return Ok(g_xy.duplicate());
+        }
+        let g_xy = kp.agree(peer)?;
+        self.initiator_modexps = self.initiator_modexps.saturating_add(1);
+        while r.agreements.len() >= cache {
+            r.agreements.pop_front();
+        }
+        r.agreements.push_back((peer.into(), g_xy.duplicate()));
+        Ok(g_xy)
     }
 
     /// Drops reused key pairs whose window passed (called when pressure ends, so that an
@@ -526,5 +573,47 @@ mod tests {
             .count();
         assert!((10..13).contains(&ok), "{ok}");
         assert!(a.rate_ok(now + Duration::from_secs(1), one, 10, &mut rng));
+    }
+
+    /// The initiator's agreement cache holds at most `cache` peer values (the oldest
+    /// goes), answers only for the current key pair, and returns the right secret.
+    #[test]
+    fn initiator_agreement_cache_is_bounded_and_per_key_pair() {
+        let mut a = Admission::default();
+        let mut rng = StdRng::seed_from_u64(3);
+        let (g, size) = (DhGroup::Modp768, ExponentSize::Bits(160));
+        let now = Instant::now();
+        let w = Duration::from_secs(60);
+        let kp = a.initiator_key_pair(now, g, size, w, &mut rng).unwrap();
+        assert_eq!(a.initiator_modexps, 1);
+        let peers: Vec<KeyPair> = (0..3)
+            .map(|_| KeyPair::generate(g, size, &mut rng).unwrap())
+            .collect();
+        let agree = |a: &mut Admission, i: usize| {
+            let p = &peers[i];
+            let s = a.initiator_agree(&kp, p.public_value(), 2).unwrap();
+            assert!(s.ct_eq(p.agree(kp.public_value()).unwrap().expose_secret()));
+        };
+        agree(&mut a, 0);
+        agree(&mut a, 1);
+        assert_eq!(a.initiator_modexps, 3);
+        agree(&mut a, 0);
+        agree(&mut a, 1);
+        assert_eq!(a.initiator_modexps, 3, "both cached");
+        agree(&mut a, 2);
+        assert_eq!(a.initiator_modexps, 4);
+        agree(&mut a, 0);
+        assert_eq!(a.initiator_modexps, 5, "peer 0 was the oldest and went");
+        // A bad peer value is refused, cached or not.
+        assert!(a.initiator_agree(&kp, &[0], 2).is_err());
+        // Another key pair of the same group (not the current one): never from the cache.
+        let other = Arc::new(KeyPair::generate(g, size, &mut rng).unwrap());
+        let p = peers[2].public_value();
+        a.initiator_agree(&other, p, 2).unwrap();
+        a.initiator_agree(&other, p, 2).unwrap();
+        assert_eq!(a.initiator_modexps, 7);
+        // Cache size 0: off.
+        a.initiator_agree(&kp, p, 0).unwrap();
+        assert_eq!(a.initiator_modexps, 8);
     }
 }

@@ -258,6 +258,15 @@ impl Endpoint {
         self.half_open.modexps
     }
 
+    /// Phase-1 Diffie-Hellman modular exponentiations this endpoint did as an initiator
+    /// since it was made (key pairs made, shared secrets agreed): two per phase 1 by
+    /// default, fewer with the load-testing knobs [`crate::Limits::initiator_dh_reuse`]
+    /// and [`crate::Limits::initiator_dh_agreement_cache`].
+    #[must_use]
+    pub fn initiator_phase1_modexps(&self) -> u64 {
+        self.half_open.initiator_modexps
+    }
+
     /// Half-open responder SAs (phase 1 not finished), at most
     /// [`crate::Limits::max_half_open`].
     #[must_use]

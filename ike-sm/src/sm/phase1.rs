@@ -539,6 +539,7 @@ impl Endpoint {
         let window = self.config.limits.initiator_dh_reuse;
         if window.is_zero() {
             let kp = KeyPair::generate(group, self.config.exponent, rng)?;
+            self.half_open.initiator_modexps = self.half_open.initiator_modexps.saturating_add(1);
             sa.g_xi = kp.public_value().to_vec();
             sa.kp = Some(kp);
         } else {
@@ -625,19 +626,31 @@ impl Endpoint {
             .as_ref()
             .map(|s| (s.cipher, s.hash))
             .ok_or(SmError::Config("suite"))?;
-        let kp = sa
-            .kp
-            .as_ref()
-            .or(sa.shared_kp.as_deref())
-            .ok_or(SmError::Config("key pair"))?;
-        let peer = match sa.role {
-            Role::Responder => &sa.g_xi,
-            Role::Initiator => &sa.g_xr,
+        let g_xy = match (sa.role, &sa.kp, &sa.shared_kp) {
+            (Role::Responder, kp, shared) => {
+                let kp = kp
+                    .as_ref()
+                    .or(shared.as_deref())
+                    .ok_or(SmError::Config("key pair"))?;
+                let g_xy = kp.agree(&sa.g_xi)?;
+                self.half_open.modexps = self.half_open.modexps.saturating_add(1);
+                g_xy
+            }
+            (Role::Initiator, Some(kp), _) => {
+                let g_xy = kp.agree(&sa.g_xr)?;
+                self.half_open.initiator_modexps =
+                    self.half_open.initiator_modexps.saturating_add(1);
+                g_xy
+            }
+            // A reused key pair (`Limits::initiator_dh_reuse`): its agreements may be
+            // cached (`Limits::initiator_dh_agreement_cache`, load testing only).
+            (Role::Initiator, None, Some(kp)) => self.half_open.initiator_agree(
+                kp,
+                &sa.g_xr,
+                self.config.limits.initiator_dh_agreement_cache,
+            )?,
+            (Role::Initiator, None, None) => return Err(SmError::Config("key pair")),
         };
-        let g_xy = kp.agree(peer)?;
-        if sa.role == Role::Responder {
-            self.half_open.modexps = self.half_open.modexps.saturating_add(1);
-        }
         let psk = sa.psk.as_ref().ok_or(SmError::Config("pre-shared key"))?;
         let skeyid = skeyid_psk(s_hash, psk.expose_secret(), &sa.ni, &sa.nr);
         let keys = Skeyids::derive(s_hash, skeyid, g_xy.expose_secret(), &sa.cky_i, &sa.cky_r);
