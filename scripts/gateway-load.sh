@@ -17,6 +17,9 @@
 #         pix-loadgen arguments for the throughput run, e.g. --reuse-client-dh)
 #         LG_ADDRS=1 (client addresses 192.168.1.2.. of the throughput run: a gateway of
 #         several workers places a peer's first messages by its address, so give >= 8)
+#         GW_ARGS="" (extra pix-gateway run arguments, e.g. "--limit pressure-half-open=0": the
+#         gateway always under pressure, so it reuses one DH key pair per group, which
+#         pix-loadgen --cache-client-dh turns into no client modexp per handshake)
 #         CARGO_TARGET_DIR (default /work/targets/load)
 # exit:   0 every step passed, 1 a measurement or check failed, 2 setup failed, 77 not root
 set -u
@@ -27,6 +30,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/load}
 USERS=${USERS:-100}; CONC=${CONC:-8}; RATE_CONC=${RATE_CONC:-16}; RATE_SECS=${RATE_SECS:-20}; DH_SECS=${DH_SECS:-10}
 GW_CPU=${GW_CPU:-0}; LG_CPU=${LG_CPU:-1}; KEEP=${KEEP:-0}
 GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-$GW_CPU}; LG_ARGS=${LG_ARGS:-}; LG_ADDRS=${LG_ADDRS:-1}
+GW_ARGS=${GW_ARGS:-}
 METRICS=127.0.0.1:9464   # the gateway's Prometheus endpoint, inside its namespace
 RUN=$(mktemp -d /tmp/gateway-load.XXXXXX)
 GWNS=pixload-gw$$; CLNS=pixload-cl$$; VGW=vlgw$$; VCL=vlcl$$; TUN=pixld$$
@@ -109,11 +113,12 @@ cp "$ROOT/examples/data/pix63-demo.secrets" "$RUN/gw.secrets"
 log "starting pix-gateway run --workers $GW_WORKERS on CPU $GW_CPUS; the load test lifts the per-peer limits"
 log "  (--limit new-sas-per-peer-per-sec=100000 --limit max-half-open-per-peer=100000:"
 log "   the defaults, 10/s and 8 half-open, rate-limit one source address, and every"
-log "   simulated user comes from 192.168.1.2)"
+log "   simulated user comes from 192.168.1.2)${GW_ARGS:+; extra: $GW_ARGS}"
+# shellcheck disable=SC2086  # GW_ARGS is a list of arguments
 timeout "${LOAD_LIMIT:-900}" taskset -c "$GW_CPUS" ip netns exec "$GWNS" "$BIN/pix-gateway" run \
   --config "$RUN/gw.cfg" --secrets "$RUN/gw.secrets" --control "$CTL" --inside-tun "$TUN" \
   --workers "$GW_WORKERS" --metrics "$METRICS" \
-  --limit new-sas-per-peer-per-sec=100000 --limit max-half-open-per-peer=100000 \
+  --limit new-sas-per-peer-per-sec=100000 --limit max-half-open-per-peer=100000 $GW_ARGS \
   > "$RUN/gateway.log" 2>&1 &
 track $!
 TPID=$!
@@ -175,6 +180,8 @@ R[gw_cpu]=$(field GATEWAY_CPU_SECS "$RUN/rate.out")
 R[gw_util]=$(field GATEWAY_CPU_UTIL_PCT "$RUN/rate.out")
 R[hs_cpu]=$(field HANDSHAKES_PER_GATEWAY_CPU_SEC "$RUN/rate.out")
 R[rate_line]=$(grep '^rate: completed' "$RUN/rate.out")
+R[lg_cpu]=$(sed -n 's/^rate: load generator CPU //p' "$RUN/rate.out")
+R[lg_modexps]=$(field CLIENT_MODEXPS_PER_HANDSHAKE "$RUN/rate.out")
 R[shards_after]=$(shard_handshakes)
 [ -n "${R[hs]}" ] && [ -n "${R[hs_cpu]}" ] || die "throughput run printed no rate"
 udp_drops() { # udp_drops NS: UDP receive-buffer and total receive errors in a namespace
@@ -203,7 +210,8 @@ per_user() { awk -v a="$1" -v b="$2" -v n="$USERS" 'BEGIN { printf "%.1f", (b - 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 echo
 echo "==== pix-gateway load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_WORKERS workers) on CPU $GW_CPUS, load generator on CPU $LG_CPU)"
-echo "     per-peer limits lifted for this test: new-sas-per-peer-per-sec=100000 max-half-open-per-peer=100000"
+echo "     per-peer limits lifted for this test: new-sas-per-peer-per-sec=100000 max-half-open-per-peer=100000${GW_ARGS:+; gateway args: $GW_ARGS}"
+echo "     load generator: concurrency $RATE_CONC, $LG_ADDRS address(es)${LG_ARGS:+, $LG_ARGS}"
 printf '%-52s %s\n' \
   "gateway VmRSS idle" "${R[rss_idle]} kB" \
   "VmRSS with $USERS users held (round 1)" "${R[rss_held1]} kB" \
@@ -217,6 +225,8 @@ printf '%-52s %s\n' \
   "  $(echo "${R[rate_line]}" | sed 's/^rate: //')" "" \
   "gateway CPU over the window" "${R[gw_cpu]} s (${R[gw_util]}% of one CPU)" \
   "handshakes per gateway-CPU-second" "${R[hs_cpu]}" \
+  "load generator CPU over the window" "${R[lg_cpu]:-?}" \
+  "client phase-1 modexps per handshake" "${R[lg_modexps]:-?}" \
   "phase 1s by shard (metrics) before / after it" "${R[shards_before]:-?}/ ${R[shards_after]:-?}" \
   "DH-only bound (keypair + agree, group 2, 256-bit x)" "${R[dh_cpu]} per CPU-second (${R[dh]}/s wall clock on CPU $GW_CPU)" \
   "handshakes per gateway-CPU-s / DH bound per CPU-s" "$(ratio "${R[hs_cpu]}" "${R[dh_cpu]}")" \

@@ -15,7 +15,13 @@
 //!   `ike_sm::Limits::initiator_dh_reuse` set to an hour: the client then makes one DH
 //!   key pair per worker instead of one per handshake and pays half the gateway's DH,
 //!   so that it can saturate a gateway on the same machine. A load-testing knob only:
-//!   every handshake of a worker sends the same KE.
+//!   every handshake of a worker sends the same KE. `--cache-client-dh` (implies
+//!   `--reuse-client-dh`) also keeps the worker's DH agreements by the gateway's public
+//!   value (`ike_sm::Limits::initiator_dh_agreement_cache`): against a gateway under
+//!   pressure (`pix-gateway run --limit pressure-half-open=0`: one key pair per group
+//!   for `dh_reuse_window`) the client then does no modexp at all after each worker's
+//!   first handshake of a window. The line `CLIENT_MODEXPS_PER_HANDSHAKE` says what the
+//!   client paid.
 //! * `--dh-bound S`: no network; the rate of (key pair generation + shared secret) in
 //!   group 2 with the default exponent size, what a responder pays per handshake.
 //! * `--flood mm1|am1|am1-unknown-group|header --rate R --sources CIDR --secs S
@@ -113,6 +119,12 @@ struct Args {
     /// handshake (`ike_sm::Limits::initiator_dh_reuse`; load testing only).
     #[arg(long)]
     reuse_client_dh: bool,
+    /// `--rate-secs`: with `--reuse-client-dh` (implied), also remember each worker's DH
+    /// agreements by the gateway's public value, so that a gateway under pressure (one
+    /// reused key pair) costs the client no modexp per handshake
+    /// (`ike_sm::Limits::initiator_dh_agreement_cache`; load testing only).
+    #[arg(long)]
+    cache_client_dh: bool,
     /// Flood the gateway with spoofed first messages of this kind (namespaces only).
     #[arg(long, value_enum, value_name = "KIND")]
     flood: Option<flood::Kind>,
@@ -134,7 +146,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    args.reuse_client_dh |= args.cache_client_dh;
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -306,7 +319,8 @@ fn dh_bound(secs: f64) -> anyhow::Result<()> {
 // ---- one simulated user ---------------------------------------------------------------
 
 /// The users' endpoint configuration: the client preset, with `--reuse-client-dh` one
-/// DH key pair per group for an hour.
+/// DH key pair per group for an hour, with `--cache-client-dh` also its agreements with
+/// the last 16 peer public values.
 fn client_config(args: &Args) -> Config {
     let mut c = presets::client();
     if args.reuse_client_dh {
@@ -314,6 +328,9 @@ fn client_config(args: &Args) -> Config {
             initiator_dh_reuse: Duration::from_secs(3600),
             ..c.limits
         };
+    }
+    if args.cache_client_dh {
+        c.limits.initiator_dh_agreement_cache = 16;
     }
     c
 }
@@ -667,6 +684,8 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
     let args = Rc::new(args.clone());
     let stats = Rc::new(RefCell::new(Stats::default()));
     let late = Rc::new(RefCell::new(0u64));
+    // Phase-1 modexps the users did (all handshakes, counted or late).
+    let modexps = Rc::new(RefCell::new(0u64));
     let gw_stat = args.gateway_pid.map(|p| format!("/proc/{p}/stat"));
     let gw_cpu0 = gw_stat.as_deref().and_then(proc_cpu_secs);
     let self_cpu0 = self_cpu_secs();
@@ -674,7 +693,8 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
     let end = start.checked_add(window).unwrap_or(start);
     let mut workers = Vec::new();
     for w in 0..args.concurrency {
-        let (args, stats, late) = (args.clone(), stats.clone(), late.clone());
+        let (args, stats, late, modexps) =
+            (args.clone(), stats.clone(), late.clone(), modexps.clone());
         workers.push(tokio::task::spawn_local(async move {
             let mut n: u64 = 0;
             let mut kept: Option<User> = None;
@@ -694,8 +714,13 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
                     }
                 };
                 let t0 = now();
+                let m0 = u.ep.initiator_phase1_modexps();
                 let r = u.handshake(&args).await;
                 let t1 = now();
+                {
+                    let mut m = modexps.borrow_mut();
+                    *m = m.saturating_add(u.ep.initiator_phase1_modexps().saturating_sub(m0));
+                }
                 match r {
                     Ok(sa) => {
                         if t1 <= end {
@@ -731,6 +756,13 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
         late.borrow()
     );
     println!("RATE_HANDSHAKES_PER_SEC {hs:.1}");
+    let finished = s.completed.saturating_add(*late.borrow());
+    if finished > 0 {
+        println!(
+            "CLIENT_MODEXPS_PER_HANDSHAKE {:.3}",
+            *modexps.borrow() as f64 / finished as f64
+        );
+    }
     if let (Some(a), Some(b)) = (self_cpu0, self_cpu1) {
         println!(
             "rate: load generator CPU {:.2} s ({:.0}% of one CPU)",
