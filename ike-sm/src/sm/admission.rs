@@ -382,23 +382,15 @@ impl Admission {
         window: Duration,
         rng: &mut R,
     ) -> Result<Arc<KeyPair>, SmError> {
-        let g = group.attribute();
-        if let Some(r) = self.reuse.get(&g) {
-            if now.saturating_duration_since(r.made) < window && now >= r.made {
-                return Ok(Arc::clone(&r.kp));
-            }
-        }
-        let kp = Arc::new(KeyPair::generate(group, size, rng)?);
-        self.modexps = self.modexps.saturating_add(1);
-        self.reuse.insert(
-            g,
-            Reused {
-                kp: Arc::clone(&kp),
-                made: now,
-                agreements: VecDeque::new(),
-            },
-        );
-        Ok(kp)
+        reused_or_new(
+            &mut self.reuse,
+            &mut self.modexps,
+            now,
+            group,
+            size,
+            window,
+            rng,
+        )
     }
 
     /// The key pair an initiator uses for `group` with `Limits::initiator_dh_reuse` on
@@ -413,23 +405,15 @@ impl Admission {
         window: Duration,
         rng: &mut R,
     ) -> Result<Arc<KeyPair>, SmError> {
-        let g = group.attribute();
-        if let Some(r) = self.initiator_reuse.get(&g) {
-            if now.saturating_duration_since(r.made) < window && now >= r.made {
-                return Ok(Arc::clone(&r.kp));
-            }
-        }
-        let kp = Arc::new(KeyPair::generate(group, size, rng)?);
-        self.initiator_modexps = self.initiator_modexps.saturating_add(1);
-        self.initiator_reuse.insert(
-            g,
-            Reused {
-                kp: Arc::clone(&kp),
-                made: now,
-                agreements: VecDeque::new(),
-            },
-        );
-        Ok(kp)
+        reused_or_new(
+            &mut self.initiator_reuse,
+            &mut self.initiator_modexps,
+            now,
+            group,
+            size,
+            window,
+            rng,
+        )
     }
 
     /// The initiator's shared secret of `kp` with `peer`. With `cache` > 0 (the
@@ -475,6 +459,37 @@ impl Admission {
         self.reuse
             .retain(|_, r| now.saturating_duration_since(r.made) < window);
     }
+}
+
+/// The key pair kept in `table` for `group` while it is younger than `window`, else a
+/// new one (counted in `modexps`) that replaces it: the one rule of the responder's
+/// reuse under pressure and of the load-testing initiator's.
+fn reused_or_new<R: CryptoRng + ?Sized>(
+    table: &mut BTreeMap<u16, Reused>,
+    modexps: &mut u64,
+    now: Instant,
+    group: DhGroup,
+    size: ExponentSize,
+    window: Duration,
+    rng: &mut R,
+) -> Result<Arc<KeyPair>, SmError> {
+    let g = group.attribute();
+    if let Some(r) = table.get(&g) {
+        if now.saturating_duration_since(r.made) < window && now >= r.made {
+            return Ok(Arc::clone(&r.kp));
+        }
+    }
+    let kp = Arc::new(KeyPair::generate(group, size, rng)?);
+    *modexps = modexps.saturating_add(1);
+    table.insert(
+        g,
+        Reused {
+            kp: Arc::clone(&kp),
+            made: now,
+            agreements: VecDeque::new(),
+        },
+    );
+    Ok(kp)
 }
 
 #[cfg(test)]
