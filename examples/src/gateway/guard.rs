@@ -234,6 +234,12 @@ impl Guard {
         }
     }
 
+    /// Whether [`Guard::summary`] has lines to give at `now`.
+    #[must_use]
+    pub fn summary_due(&self, now: Instant) -> bool {
+        self.summary_due.is_some_and(|d| d <= now)
+    }
+
     /// The next deadline: a held refusal or a summary.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -250,7 +256,7 @@ impl Guard {
         now: Instant,
         counts: impl IntoIterator<Item = (&'static str, String, String, u64)>,
     ) -> Vec<String> {
-        if self.summary_due.is_none_or(|d| d > now) {
+        if !self.summary_due(now) {
             return Vec::new();
         }
         self.summary_due = None;

@@ -1655,9 +1655,13 @@ impl Gateway {
             let _ = self.ike.xauth_verdict(now, sa, false, rng);
         }
         self.process(now, rng);
-        let counts = self.stats().refusal_counts();
-        for line in self.guard.summary(now, counts) {
-            self.log(Level::Notice, MsgId::Summary, line);
+        // The counts (a pass over every IPsec SA, maps cloned) only when a summary is
+        // due, not at every timer.
+        if self.guard.summary_due(now) {
+            let counts = self.stats().refusal_counts();
+            for line in self.guard.summary(now, counts) {
+                self.log(Level::Notice, MsgId::Summary, line);
+            }
         }
         self.timers_bound = self.scan_timers();
     }
