@@ -433,6 +433,13 @@ pub struct ClientProfile {
     pub initial_contact: bool,
     /// Announce Cisco IKE fragmentation (we reassemble; we never need to fragment).
     pub fragmentation: bool,
+    /// With [`ClientProfile::nat_t`]: force UDP encapsulation even without a NAT, as
+    /// strongSwan's `forceencaps` does. Our NAT-D payload for our own address carries the
+    /// hash of a fake address (the unspecified address, port 0), so the responder
+    /// believes we are behind a NAT, and we float to port 4500 ourselves once NAT-T is
+    /// agreed; the Quick Modes then ask for UDP-encapsulated ESP. For load tests between
+    /// network namespaces (no NAT in the path); default `false`.
+    pub force_natt_encapsulation: bool,
 }
 
 impl ClientProfile {
@@ -451,6 +458,7 @@ impl ClientProfile {
             nat_t: self.nat_t,
             initial_contact: self.initial_contact,
             fragmentation: self.fragmentation,
+            force_natt_encapsulation: self.force_natt_encapsulation,
         }
     }
 }

@@ -150,6 +150,7 @@ pub fn vpn_client_4x(group: DhGroup, psk: &[u8], user: &str, password: &[u8]) ->
         nat_t: false,
         initial_contact: true,
         fragmentation: false,
+        force_natt_encapsulation: false,
     }
 }
 
@@ -174,6 +175,7 @@ pub fn vpn_client_11(psk: &[u8], user: &str, password: &[u8]) -> ClientProfile {
         nat_t: false,
         initial_contact: true,
         fragmentation: false,
+        force_natt_encapsulation: false,
     }
 }
 

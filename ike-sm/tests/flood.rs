@@ -79,6 +79,7 @@ fn profile_4x(group: &str, psk: &[u8]) -> ClientProfile {
         nat_t: false,
         initial_contact: true,
         fragmentation: false,
+        force_natt_encapsulation: false,
     }
 }
 
@@ -101,6 +102,7 @@ fn profile_mm() -> ClientProfile {
         nat_t: false,
         initial_contact: false,
         fragmentation: false,
+        force_natt_encapsulation: false,
     }
 }
 

@@ -96,6 +96,7 @@ fn profile_4x(psk: &[u8], password: &str) -> ClientProfile {
         nat_t: false,
         initial_contact: true,
         fragmentation: false,
+        force_natt_encapsulation: false,
     }
 }
 
@@ -117,6 +118,7 @@ fn profile_11() -> ClientProfile {
         nat_t: false,
         initial_contact: true,
         fragmentation: false,
+        force_natt_encapsulation: false,
     }
 }
 

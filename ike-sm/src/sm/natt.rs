@@ -2,7 +2,7 @@
 //! still send): vendor-ID negotiation, NAT-D hashes and their check, the float to UDP
 //! 4500, and keepalives.
 
-use super::sa::IkeSa;
+use super::sa::{IkeSa, Role};
 use super::Endpoint;
 use crate::crypto::natd::natd_hash;
 use crate::crypto::phase2::hashes_equal;
@@ -53,8 +53,19 @@ pub(crate) fn encapsulation(floated: bool, natt: Option<Vendor>, transport: bool
     }
 }
 
+/// An initiator whose profile forces UDP encapsulation
+/// ([`ClientProfile::force_natt_encapsulation`](crate::ClientProfile::force_natt_encapsulation)).
+fn forces_natt(sa: &IkeSa) -> bool {
+    sa.role == Role::Initiator
+        && sa
+            .profile
+            .as_ref()
+            .is_some_and(|p| p.force_natt_encapsulation)
+}
+
 impl Endpoint {
-    /// NAT-D payloads: the peer's address first, then ours.
+    /// NAT-D payloads: the peer's address first, then ours (with
+    /// `force_natt_encapsulation`, a fake one).
     pub(crate) fn natd_payloads(sa: &IkeSa) -> Vec<OwnedPayload> {
         let (Some(v), Some(suite)) = (sa.natt, sa.suite.as_ref()) else {
             return Vec::new();
@@ -67,9 +78,22 @@ impl Endpoint {
         let h = |a: core::net::SocketAddr| {
             natd_hash(suite.hash, &sa.cky_i, &sa.cky_r, a.ip(), a.port())
         };
+        let local = if forces_natt(sa) {
+            // `forceencaps`: the hash of an address no path has, so that the responder
+            // sees "initiator behind NAT" and both sides use UDP encapsulation.
+            let mut fake = sa.local;
+            fake.set_ip(match fake.ip() {
+                core::net::IpAddr::V4(_) => core::net::Ipv4Addr::UNSPECIFIED.into(),
+                core::net::IpAddr::V6(_) => core::net::Ipv6Addr::UNSPECIFIED.into(),
+            });
+            fake.set_port(0);
+            fake
+        } else {
+            sa.local
+        };
         vec![
             OwnedPayload::with_kind(kind, OwnedBody::NatD(h(sa.remote))),
-            OwnedPayload::with_kind(kind, OwnedBody::NatD(h(sa.local))),
+            OwnedPayload::with_kind(kind, OwnedBody::NatD(h(local))),
         ]
     }
 
@@ -112,6 +136,11 @@ impl Endpoint {
         let theirs = natd_hash(suite.hash, &sa.cky_i, &sa.cky_r, remote.ip(), remote.port());
         sa.nat_local = !hashes_equal(&ours, first);
         sa.nat_remote = !rest.iter().any(|r| hashes_equal(&theirs, r));
+        if forces_natt(sa) {
+            // We told the responder we are behind a NAT: act like it (float to 4500,
+            // send keepalives), whatever the hashes say.
+            sa.nat_local = true;
+        }
         self.debug(DebugEvent::NatDetected {
             local: sa.nat_local,
             remote: sa.nat_remote,
