@@ -89,6 +89,33 @@ pub struct Child {
     pub counters: Counters,
 }
 
+impl Child {
+    /// Counts what the outbound SA did with a packet of `len` bytes; the encapsulated
+    /// length and where it goes.
+    fn sent(
+        &mut self,
+        r: Result<usize, esp::EspError>,
+        len: usize,
+    ) -> Result<(usize, EspDest), Drop> {
+        match r {
+            Ok(n) => {
+                let dest = match (self.natt, self.remote.ip()) {
+                    (Some((_, theirs)), ip) => EspDest::Udp(SocketAddr::new(ip, theirs)),
+                    (None, IpAddr::V4(ip)) => EspDest::Raw(ip),
+                    (None, IpAddr::V6(_)) => return Err(Drop::Esp("IPv6 peer")),
+                };
+                self.counters.encaps = self.counters.encaps.saturating_add(1);
+                self.counters.bytes_out = self.counters.bytes_out.saturating_add(len as u64);
+                Ok((n, dest))
+            }
+            Err(e) => {
+                self.counters.send_errors = self.counters.send_errors.saturating_add(1);
+                Err(Drop::Esp(e.kind().as_str()))
+            }
+        }
+    }
+}
+
 /// The pairs of the IKE SA that owns one address.
 #[derive(Debug)]
 struct Owned {
@@ -685,6 +712,21 @@ impl DataPlane {
         best.map(|(s, _)| s)
     }
 
+    /// The ESP SA pair (by inbound SPI) that carries an inside packet, or why none does.
+    fn pair_for(&mut self, packet: &[u8]) -> Result<u32, Drop> {
+        let Some((src, dst, _)) = ipv4_header(packet) else {
+            let d = Drop::BadInner;
+            self.count_global(&d);
+            return Err(d);
+        };
+        let Some(spi) = self.route(src, dst) else {
+            let d = Drop::NoSa(dst);
+            self.count_global(&d);
+            return Err(d);
+        };
+        Ok(spi)
+    }
+
     /// Encapsulates an inside packet for its client into `out`.
     ///
     /// # Errors
@@ -696,36 +738,52 @@ impl DataPlane {
         packet: &[u8],
         out: &mut [u8],
     ) -> Result<(usize, EspDest, SaId), Drop> {
-        let Some((src, dst, _)) = ipv4_header(packet) else {
+        let spi = self.pair_for(packet)?;
+        let Some(child) = self.children.get_mut(&spi) else {
+            return Err(Drop::BadInner);
+        };
+        let r = child.outbound.encapsulate_ip(now, rng, packet, out);
+        child
+            .sent(r, packet.len())
+            .map(|(n, d)| (n, d, child.ike_sa))
+    }
+
+    /// Encapsulates the inside packet at `buf[INSIDE_HEADROOM..][..len]` where it lies
+    /// ([`super::io::Input::InsideInPlace`]); returns the ESP packet's range of `buf`.
+    ///
+    /// # Errors
+    /// The drop reason (counted).
+    pub fn outbound_in_place<R: rand_core::CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        rng: &mut R,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<(std::ops::Range<usize>, EspDest, SaId), Drop> {
+        use super::io::INSIDE_HEADROOM;
+        let end = INSIDE_HEADROOM.saturating_add(len);
+        let Some(packet) = buf.get(INSIDE_HEADROOM..end) else {
             let d = Drop::BadInner;
             self.count_global(&d);
             return Err(d);
         };
-        let Some(spi) = self.route(src, dst) else {
-            let d = Drop::NoSa(dst);
-            self.count_global(&d);
-            return Err(d);
+        let spi = self.pair_for(packet)?;
+        let nh = match packet.first().map(|b| b >> 4) {
+            Some(6) => 41,
+            _ => 4,
         };
         let Some(child) = self.children.get_mut(&spi) else {
-            return Err(Drop::NoSa(dst));
+            return Err(Drop::BadInner);
         };
-        match child.outbound.encapsulate_ip(now, rng, packet, out) {
-            Ok(n) => {
-                child.counters.encaps = child.counters.encaps.saturating_add(1);
-                child.counters.bytes_out =
-                    child.counters.bytes_out.saturating_add(packet.len() as u64);
-                let dest = match (child.natt, child.remote.ip()) {
-                    (Some((_, theirs)), ip) => EspDest::Udp(SocketAddr::new(ip, theirs)),
-                    (None, IpAddr::V4(ip)) => EspDest::Raw(ip),
-                    (None, IpAddr::V6(_)) => return Err(Drop::Esp("IPv6 peer")),
-                };
-                Ok((n, dest, child.ike_sa))
-            }
-            Err(e) => {
-                child.counters.send_errors = child.counters.send_errors.saturating_add(1);
-                Err(Drop::Esp(e.kind().as_str()))
-            }
-        }
+        // The ESP header and IV go right before the packet (AES: 24 bytes, DES: 16).
+        let start = INSIDE_HEADROOM.saturating_sub(child.outbound.payload_offset());
+        let Some(esp) = buf.get_mut(start..) else {
+            return Err(Drop::BadInner);
+        };
+        let r = child.outbound.encapsulate_in_place(now, rng, nh, esp, len);
+        child
+            .sent(r, len)
+            .map(|(n, d)| (start..start.saturating_add(n), d, child.ike_sa))
     }
 
     /// Counts a failed socket send on the SA that produced the packet.

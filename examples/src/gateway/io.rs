@@ -3,10 +3,12 @@
 //! `poll_output` what to do, `poll_timeout`/`handle_timeout` for time).
 //!
 //! Packets of the data plane are handled in place: [`Input::Udp`] (ESP in UDP),
-//! [`Input::RawEsp`] and [`Input::Inside`] lend the core a mutable buffer, and the
-//! [`Handled`] answer says where the result is (a range of that buffer for the inside,
-//! the core's own encapsulation buffer for the outside), so that a packet costs no
-//! allocation and no copy beyond the ones the kernel interface forces. Everything else
+//! [`Input::RawEsp`], [`Input::Inside`] and [`Input::InsideInPlace`] lend the core a
+//! mutable buffer, and the [`Handled`] answer says where the result is (a range of that
+//! buffer; for [`Input::Inside`] the core's own encapsulation buffer), so that a packet
+//! costs no allocation and no copy beyond the ones the kernel interface forces. A
+//! batched driver receives many packets into buffers of its own, hands each to
+//! [`Gateway::handle`](super::Gateway::handle) and sends the results in one system call. Everything else
 //! (IKE datagrams, AAA requests, log records, key log rows, debug lines) is queued and
 //! drained with [`Gateway::poll_output`](super::Gateway::poll_output) after each call.
 
@@ -45,6 +47,16 @@ pub enum Input<'a> {
     Inside {
         /// The IP packet (the policy may rewrite addresses and checksums in place).
         packet: &'a mut [u8],
+    },
+    /// An IPv4 packet from the inside network for a VPN client, with room around it
+    /// so that it is encapsulated where it lies (the batched data path: no copy).
+    /// The packet is `buf[INSIDE_HEADROOM..][..len]`; `buf` must extend at least
+    /// [`INSIDE_TAILROOM`] bytes past it. Answered with [`Handled::ToOutsideIn`].
+    InsideInPlace {
+        /// The buffer: headroom, the IP packet, tailroom.
+        buf: &'a mut [u8],
+        /// The IP packet's length.
+        len: usize,
     },
     /// A datagram on the AAA client's UDP socket (a RADIUS reply).
     AaaDatagram {
@@ -104,9 +116,27 @@ pub enum Handled<'g> {
         /// The IKE SA it belongs to (for [`Input::SendFailed`]).
         sa: SaId,
     },
+    /// An [`Input::InsideInPlace`] packet encapsulated in its own buffer: send this
+    /// range of it (ESP header to ICV; the kernel adds the UDP or IP header).
+    ToOutsideIn {
+        /// Where to.
+        dest: EspDest,
+        /// The ESP packet's place in the input buffer.
+        range: Range<usize>,
+        /// The IKE SA it belongs to (for [`Input::SendFailed`]).
+        sa: SaId,
+    },
     /// The answer to an [`Input::Command`], as the PIX prints it.
     Answer(String),
 }
+
+/// Bytes an [`Input::InsideInPlace`] buffer keeps before the packet: the ESP header
+/// (SPI, sequence number) and the longest IV (16 bytes, AES).
+pub const INSIDE_HEADROOM: usize = 8 + 16;
+
+/// Bytes an [`Input::InsideInPlace`] buffer keeps after the packet: the longest
+/// padding (15), pad length and next header, the ICV (12), rounded up.
+pub const INSIDE_TAILROOM: usize = 32;
 
 /// How much a log record matters: the syslog severities a PIX uses (`logging trap
 /// LEVEL`), most severe first.

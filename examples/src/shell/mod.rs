@@ -3,9 +3,11 @@
 //! the control socket and the metrics listener; one core per worker thread.
 //!
 //! * [`serve`] is the event loop of one worker and the start of the whole gateway.
+//! * [`batch`] is the batched data path's IO (recvmmsg/sendmmsg, TUN offloads).
 //! * [`control`] is the control socket (`show`, `clear`, `debug`).
 //! * [`keylog_file`] opens the `--keylog` file safely.
 
+pub mod batch;
 pub mod control;
 pub mod keylog_file;
 pub mod serve;

@@ -28,6 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch;
 use super::control::{self, ControlMsg};
 use pix_gateway::gateway::{guard, route, setup, view};
 use pix_gateway::{
@@ -59,6 +60,10 @@ pub struct RunArgs {
     /// Do not add routes for the `ip local pool`s through the TUN device.
     #[arg(long)]
     pub no_routes: bool,
+    /// Do not ask the TUN device for its offloads (the virtio-net header: TCP/UDP
+    /// segmentation offload on read, GRO on write); one packet per read and write.
+    #[arg(long)]
+    pub no_offload: bool,
     /// Append Wireshark key tables for every SA to this file (decrypts the traffic!).
     /// Created 0600; a symbolic link, or an existing file that is not a regular file,
     /// not ours or wider than 0600, is refused.
@@ -620,6 +625,9 @@ struct Io {
     udp4500: UdpSocket,
     raw: UdpSocket,
     tun: tun_rs::AsyncDevice,
+    /// The TUN device speaks the virtio-net header (GSO on read, GRO on write).
+    tun_offload: bool,
+    tun_mtu: usize,
     aaa_udp: UdpSocket,
     aaa_conns: HashMap<ConnKey, mpsc::UnboundedSender<Option<Vec<u8>>>>,
     aaa_in: mpsc::Sender<AaaIn>,
@@ -632,6 +640,8 @@ impl Io {
             udp500: UdpSocket::from_std(s.udp500)?,
             udp4500: UdpSocket::from_std(s.udp4500)?,
             raw: UdpSocket::from_std(s.raw)?,
+            tun_offload: s.tun.tcp_gso(),
+            tun_mtu: s.tun.mtu().map_or(1500, usize::from),
             tun: tun_rs::AsyncDevice::new(s.tun)?,
             aaa_udp: UdpSocket::from_std(s.aaa_udp)?,
             aaa_conns: HashMap::new(),
@@ -710,7 +720,8 @@ impl Io {
             Handled::ToOutside { dest, datagram, sa } => {
                 self.send_esp(dest, datagram).await.err().map(|_| sa)
             }
-            Handled::Done | Handled::Answer(_) => None,
+            // Only for Input::InsideInPlace, which this path does not use.
+            Handled::ToOutsideIn { .. } | Handled::Done | Handled::Answer(_) => None,
         }
     }
 }
@@ -771,6 +782,270 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
     }
 }
 
+/// Which outside socket a batch comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Port {
+    /// UDP 500: IKE.
+    Ike,
+    /// UDP 4500: IKE with the non-ESP marker, ESP in UDP, keepalives.
+    NatT,
+    /// Raw IP protocol 50.
+    Raw,
+}
+
+/// recvmmsg calls per readiness event before the loop looks at its other sockets and
+/// timers again (4 x 32 datagrams).
+const ROUNDS: usize = 4;
+
+/// One worker's data-path buffers (allocated once; see [`batch`]).
+struct DataBufs {
+    ike: batch::Slots,
+    natt: batch::Slots,
+    raw: batch::Slots,
+    tun: batch::Slots,
+    tun_sizes: Vec<usize>,
+    tun_read: Vec<u8>,
+    gro: tun_rs::GROTable,
+    /// Decrypted packets of the current batch for the TUN device: (slot, range).
+    to_inside: Vec<(usize, std::ops::Range<usize>)>,
+    raw_out: batch::SendQueue,
+    udp_out: batch::SendQueue,
+}
+
+impl DataBufs {
+    fn new(tun_mtu: usize) -> DataBufs {
+        DataBufs {
+            ike: batch::Slots::new(batch::BATCH, batch::SLOT),
+            natt: batch::Slots::new(batch::BATCH, batch::SLOT),
+            raw: batch::Slots::new(batch::BATCH, batch::SLOT),
+            tun: batch::Slots::new(batch::TUN_BATCH, batch::tun_slot(tun_mtu)),
+            tun_sizes: vec![0; batch::TUN_BATCH],
+            tun_read: vec![0; batch::VNET + 65_536],
+            gro: tun_rs::GROTable::default(),
+            to_inside: Vec::with_capacity(batch::BATCH),
+            raw_out: batch::SendQueue::default(),
+            udp_out: batch::SendQueue::default(),
+        }
+    }
+}
+
+/// Reads what waits on one outside socket, up to [`ROUNDS`] batches, hands each
+/// datagram to the core (or to the shard that owns it), writes the decrypted packets of
+/// each batch to the TUN device together. Returns the IKE SAs whose sends failed.
+#[allow(clippy::too_many_arguments)]
+async fn outside_batch(
+    port: Port,
+    index: u8,
+    gw: &mut Gateway,
+    io: &mut Io,
+    db: &mut DataBufs,
+    shared: &Shared,
+    rng: &mut rand::rngs::StdRng,
+) {
+    let n = shared.count;
+    let outside = shared.outside;
+    let local = SocketAddr::new(outside.into(), if port == Port::Ike { 500 } else { 4500 });
+    for _ in 0..ROUNDS {
+        let (sock, slots) = match port {
+            Port::Ike => (&io.udp500, &mut db.ike),
+            Port::NatT => (&io.udp4500, &mut db.natt),
+            Port::Raw => (&io.raw, &mut db.raw),
+        };
+        let got = sock.try_io(tokio::io::Interest::READABLE, || slots.recv(sock));
+        let Ok(count) = got else { break };
+        let now = Instant::now();
+        db.to_inside.clear();
+        for (i, (buf, (len, from))) in slots
+            .bufs
+            .iter_mut()
+            .zip(slots.got.iter())
+            .enumerate()
+            .take(count)
+        {
+            let Some(d) = buf.get_mut(..*len).filter(|d| !d.is_empty()) else {
+                continue;
+            };
+            let h = if port == Port::Raw {
+                match route::raw(n, d) {
+                    route::Route::Shard(o) if o != index => {
+                        shared.hand(o, Handoff::Raw(d.to_vec()));
+                        continue;
+                    }
+                    _ => gw.handle(now, Input::RawEsp { packet: d }, rng),
+                }
+            } else {
+                let Some(from) = from.map(SocketAddr::V4) else {
+                    continue;
+                };
+                match first_to_peer(route::udp(n, local.port(), d), n, shared.peer_key, from) {
+                    route::Route::Shard(o) if o != index => {
+                        shared.hand(
+                            o,
+                            Handoff::Udp {
+                                local,
+                                remote: from,
+                                payload: d.to_vec(),
+                            },
+                        );
+                        continue;
+                    }
+                    _ => gw.handle(
+                        now,
+                        Input::Udp {
+                            local,
+                            remote: from,
+                            payload: d,
+                        },
+                        rng,
+                    ),
+                }
+            };
+            if let Handled::ToInside(r) = h {
+                db.to_inside.push((i, r));
+            }
+        }
+        if !db.to_inside.is_empty() {
+            let bufs = match port {
+                Port::Ike => &mut db.ike.bufs,
+                Port::NatT => &mut db.natt.bufs,
+                Port::Raw => &mut db.raw.bufs,
+            };
+            write_inside(&io.tun, io.tun_offload, &mut db.gro, bufs, &db.to_inside).await;
+        }
+        // IKE answers, AAA requests and log records of this batch.
+        flush(gw, io, shared).await;
+        if count < batch::BATCH {
+            break;
+        }
+    }
+}
+
+/// Writes the decrypted packets `bufs[slot][range]` to the TUN device: with the
+/// offloads, coalesced by tun-rs's GRO (segments of one TCP or UDP flow become one
+/// super-packet) behind the virtio-net header written before each packet.
+async fn write_inside(
+    tun: &tun_rs::AsyncDevice,
+    offload: bool,
+    gro: &mut tun_rs::GROTable,
+    bufs: &mut [Vec<u8>],
+    packets: &[(usize, std::ops::Range<usize>)],
+) {
+    let result = if offload {
+        let mut want = packets.iter().peekable();
+        let mut wins = Vec::with_capacity(packets.len());
+        for (i, buf) in bufs.iter_mut().enumerate() {
+            let Some((slot, range)) = want.next_if(|(s, _)| *s == i) else {
+                continue;
+            };
+            debug_assert_eq!(*slot, i);
+            if let Some(w) = batch::Win::new(buf, range) {
+                wins.push(w);
+            }
+        }
+        tun.send_multiple(gro, &mut wins, batch::VNET)
+            .await
+            .map(|_| ())
+    } else {
+        let mut r = Ok(());
+        for (slot, range) in packets {
+            if let Some(p) = bufs.get(*slot).and_then(|b| b.get(range.clone())) {
+                if let Err(e) = tun.send(p).await {
+                    r = Err(e);
+                }
+            }
+        }
+        r
+    };
+    if let Err(e) = result {
+        log(&format!("write to the inside TUN failed: {e}"));
+    }
+}
+
+/// Reads what waits on the TUN device (with the offloads a read may be a GSO
+/// super-packet, split into segments), encapsulates every packet where it lies and
+/// sends the ESP with one `sendmmsg` per socket. Returns the IKE SAs whose sends failed.
+async fn inside_batch(
+    index: u8,
+    gw: &mut Gateway,
+    io: &mut Io,
+    db: &mut DataBufs,
+    shared: &Shared,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<ike_sm::SaId> {
+    use pix_gateway::gateway::dataplane::EspDest;
+    use pix_gateway::gateway::io::INSIDE_HEADROOM;
+    let mut failed = Vec::new();
+    for _ in 0..ROUNDS {
+        let mut used = 0usize;
+        while used.saturating_add(batch::TUN_READ_ROOM) <= batch::TUN_BATCH {
+            let (Some(bufs), Some(sizes)) =
+                (db.tun.bufs.get_mut(used..), db.tun_sizes.get_mut(used..))
+            else {
+                break;
+            };
+            match io
+                .tun
+                .try_recv_multiple(&mut db.tun_read, bufs, sizes, INSIDE_HEADROOM)
+            {
+                Ok(k) => used = used.saturating_add(k),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    log(&format!("read from the inside TUN failed: {e}"));
+                    break;
+                }
+            }
+        }
+        if used == 0 {
+            break;
+        }
+        let now = Instant::now();
+        for (i, (buf, len)) in db
+            .tun
+            .bufs
+            .iter_mut()
+            .zip(db.tun_sizes.iter())
+            .enumerate()
+            .take(used)
+        {
+            let end = INSIDE_HEADROOM.saturating_add(*len);
+            let owner = buf
+                .get(INSIDE_HEADROOM..end)
+                .and_then(route::inside_destination)
+                .and_then(|d| gw.owner_shard(d));
+            if let Some(o) = owner.filter(|o| *o != index) {
+                shared.hand(
+                    o,
+                    Handoff::Inside(buf.get(INSIDE_HEADROOM..end).unwrap_or_default().to_vec()),
+                );
+                continue;
+            }
+            if let Handled::ToOutsideIn { dest, range, sa } =
+                gw.handle(now, Input::InsideInPlace { buf, len: *len }, rng)
+            {
+                match dest {
+                    EspDest::Udp(to) => db.udp_out.push(i, range, to, sa),
+                    EspDest::Raw(ip) => {
+                        db.raw_out
+                            .push(i, range, pix_gateway::gateway::io::raw_destination(ip), sa)
+                    }
+                }
+            }
+        }
+        let bufs = &db.tun.bufs;
+        if !db.raw_out.items.is_empty() {
+            failed.extend(db.raw_out.send(bufs, &io.raw).await);
+        }
+        if !db.udp_out.items.is_empty() {
+            failed.extend(db.udp_out.send(bufs, &io.udp4500).await);
+        }
+        flush(gw, io, shared).await;
+        if used < batch::TUN_READ_ROOM {
+            break;
+        }
+    }
+    failed
+}
+
 /// IKE that names no shard (a first message) belongs to the shard of its peer's address.
 fn first_to_peer(r: route::Route, n: u8, key: u64, from: SocketAddr) -> route::Route {
     match r {
@@ -792,65 +1067,32 @@ async fn shard(
 ) {
     use rand::SeedableRng as _;
     let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
-    let n = shared.count;
-    let outside = shared.outside;
-    let local500 = SocketAddr::new(outside.into(), 500);
-    let local4500 = SocketAddr::new(outside.into(), 4500);
-    let mut b500 = vec![0u8; 65_536];
-    let mut b4500 = vec![0u8; 65_536];
-    let mut braw = vec![0u8; 65_536];
-    let mut btun = vec![0u8; 65_536];
+    let mut db = DataBufs::new(io.tun_mtu);
     let mut baaa = vec![0u8; 4096];
     loop {
         let deadline = gw
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        let mut failed = None;
+        let mut failed: Vec<ike_sm::SaId> = Vec::new();
         tokio::select! {
-            r = io.udp500.recv_from(&mut b500) => {
-                if let Ok((len, from)) = r {
-                    let d = b500.get_mut(..len).unwrap_or_default();
-                    match first_to_peer(route::udp(n, 500, d), n, shared.peer_key, from) {
-                        route::Route::Shard(o) if o != index => shared.hand(o, Handoff::Udp { local: local500, remote: from, payload: d.to_vec() }),
-                        _ => { let _ = gw.handle(Instant::now(), Input::Udp { local: local500, remote: from, payload: d }, &mut rng); }
-                    }
+            r = io.udp500.readable() => {
+                if r.is_ok() {
+                    outside_batch(Port::Ike, index, &mut gw, &mut io, &mut db, &shared, &mut rng).await;
                 }
             }
-            r = io.udp4500.recv_from(&mut b4500) => {
-                if let Ok((len, from)) = r {
-                    let d = b4500.get_mut(..len).unwrap_or_default();
-                    match first_to_peer(route::udp(n, 4500, d), n, shared.peer_key, from) {
-                        route::Route::Shard(o) if o != index => shared.hand(o, Handoff::Udp { local: local4500, remote: from, payload: d.to_vec() }),
-                        _ => {
-                            let h = gw.handle(Instant::now(), Input::Udp { local: local4500, remote: from, payload: d }, &mut rng);
-                            failed = io.deliver(h, b4500.get(..len).unwrap_or_default()).await;
-                        }
-                    }
+            r = io.udp4500.readable() => {
+                if r.is_ok() {
+                    outside_batch(Port::NatT, index, &mut gw, &mut io, &mut db, &shared, &mut rng).await;
                 }
             }
-            r = io.raw.recv_from(&mut braw) => {
-                if let Ok((len, _)) = r {
-                    let p = braw.get_mut(..len).unwrap_or_default();
-                    match route::raw(n, p) {
-                        route::Route::Shard(o) if o != index => shared.hand(o, Handoff::Raw(p.to_vec())),
-                        _ => {
-                            let h = gw.handle(Instant::now(), Input::RawEsp { packet: p }, &mut rng);
-                            failed = io.deliver(h, braw.get(..len).unwrap_or_default()).await;
-                        }
-                    }
+            r = io.raw.readable() => {
+                if r.is_ok() {
+                    outside_batch(Port::Raw, index, &mut gw, &mut io, &mut db, &shared, &mut rng).await;
                 }
             }
-            r = io.tun.recv(&mut btun) => {
-                if let Ok(len) = r {
-                    let p = btun.get_mut(..len).unwrap_or_default();
-                    let owner = route::inside_destination(p).and_then(|d| gw.owner_shard(d));
-                    match owner {
-                        Some(o) if o != index => shared.hand(o, Handoff::Inside(p.to_vec())),
-                        _ => {
-                            let h = gw.handle(Instant::now(), Input::Inside { packet: p }, &mut rng);
-                            failed = io.deliver(h, &[]).await;
-                        }
-                    }
+            r = io.tun.readable() => {
+                if r.is_ok() {
+                    failed = inside_batch(index, &mut gw, &mut io, &mut db, &shared, &mut rng).await;
                 }
             }
             Some(h) = handoff.recv() => {
@@ -858,15 +1100,15 @@ async fn shard(
                 match h {
                     Handoff::Udp { local, remote, mut payload } => {
                         let h = gw.handle(now, Input::Udp { local, remote, payload: &mut payload }, &mut rng);
-                        failed = io.deliver(h, &payload).await;
+                        failed.extend(io.deliver(h, &payload).await);
                     }
                     Handoff::Raw(mut p) => {
                         let h = gw.handle(now, Input::RawEsp { packet: &mut p }, &mut rng);
-                        failed = io.deliver(h, &p).await;
+                        failed.extend(io.deliver(h, &p).await);
                     }
                     Handoff::Inside(mut p) => {
                         let h = gw.handle(now, Input::Inside { packet: &mut p }, &mut rng);
-                        failed = io.deliver(h, &[]).await;
+                        failed.extend(io.deliver(h, &[]).await);
                     }
                 }
             }
@@ -906,7 +1148,7 @@ async fn shard(
                 gw.handle_timeout(Instant::now(), &mut rng);
             }
         }
-        if let Some(sa) = failed {
+        for sa in failed {
             let _ = gw.handle(Instant::now(), Input::SendFailed { sa }, &mut rng);
         }
         flush(&mut gw, &mut io, &shared).await;
@@ -982,13 +1224,40 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         )
     };
     // One queue per worker (IFF_MULTI_QUEUE when there are several).
-    let first_queue = tun_rs::DeviceBuilder::new()
-        .name(&args.inside_tun)
-        .mtu(1400)
-        .multi_queue(count > 1)
-        .enable(true)
-        .build_sync()
-        .map_err(tun_err)?;
+    let build = |offload: bool| {
+        tun_rs::DeviceBuilder::new()
+            .name(&args.inside_tun)
+            .mtu(1400)
+            .multi_queue(count > 1)
+            .offload(offload)
+            .enable(true)
+            .build_sync()
+    };
+    let first_queue = match build(!args.no_offload) {
+        Ok(d) => d,
+        Err(e) if !args.no_offload => {
+            log(&format!(
+                "TUN device {} without offloads (the kernel refused them: {e}): one packet per read and write",
+                args.inside_tun
+            ));
+            build(false).map_err(tun_err)?
+        }
+        Err(e) => return Err(tun_err(e)),
+    };
+    log(&format!(
+        "TUN device {}: {} queue(s), offloads {}",
+        args.inside_tun,
+        count,
+        if first_queue.tcp_gso() {
+            if first_queue.udp_gso() {
+                "TSO and USO (virtio-net header, GRO on write)"
+            } else {
+                "TSO (virtio-net header, GRO on write)"
+            }
+        } else {
+            "off"
+        }
+    ));
     let mut tuns = Vec::with_capacity(usize::from(count));
     for _ in 1..count {
         tuns.push(first_queue.try_clone().map_err(tun_err)?);

@@ -1,0 +1,311 @@
+//! Batched IO for the data path: many datagrams per system call (`recvmmsg`/`sendmmsg`
+//! through `nix`), and the TUN device with its offloads (`tun-rs`: the virtio-net
+//! header, GSO super-packets split on read, GRO coalescing on write; the technique of
+//! wireguard-go's TUN).
+//!
+//! Packets are received into fixed slots and handed to the core where they lie
+//! (decrypted in place, or encapsulated in place with [`INSIDE_HEADROOM`] before them),
+//! and the results are sent from the same slots: no allocation and no copy per packet
+//! besides the kernel's (and tun-rs's GSO split, which copies each segment out of the
+//! super-packet into its slot).
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::ops::Range;
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrIn};
+use pix_gateway::gateway::io::{INSIDE_HEADROOM, INSIDE_TAILROOM};
+use std::io::{IoSlice, IoSliceMut};
+
+/// Datagrams per `recvmmsg`/`sendmmsg`.
+pub const BATCH: usize = 32;
+
+/// One datagram slot: the largest IP packet (a raw socket hands over reassembled
+/// datagrams) and room to spare. Only the pages a packet touches become resident.
+pub const SLOT: usize = 65_536 + 64;
+
+/// Packets read from the TUN device before they are encapsulated and sent together;
+/// tun-rs's recommended batch (a GSO super-packet of 64 KiB splits into at most ~46
+/// segments of a 1,400-byte MTU).
+pub const TUN_BATCH: usize = tun_rs::IDEAL_BATCH_SIZE;
+
+/// Free slots a TUN read needs: the most segments one super-packet can split into.
+pub const TUN_READ_ROOM: usize = 64;
+
+/// The virtio-net header before every packet on an offloading TUN device.
+pub const VNET: usize = tun_rs::VIRTIO_NET_HDR_LEN;
+
+/// A set of packet slots with the `recvmmsg`/`sendmmsg` headers that point into them.
+pub struct Slots {
+    /// The buffers.
+    pub bufs: Vec<Vec<u8>>,
+    /// Per slot: the received length and sender.
+    pub got: Vec<(usize, Option<SocketAddrV4>)>,
+    headers: MultiHeaders<SockaddrIn>,
+}
+
+impl Slots {
+    /// `n` slots of `size` bytes.
+    pub fn new(n: usize, size: usize) -> Slots {
+        Slots {
+            bufs: (0..n).map(|_| vec![0u8; size]).collect(),
+            got: Vec::with_capacity(n),
+            headers: MultiHeaders::preallocate(n, None),
+        }
+    }
+
+    /// One `recvmmsg` on `fd` (non-blocking): fills `got` with the datagrams received.
+    ///
+    /// # Errors
+    /// The system call's (`WouldBlock` when nothing is waiting).
+    pub fn recv(&mut self, fd: &impl AsRawFd) -> io::Result<usize> {
+        self.got.clear();
+        let mut iovs: Vec<[IoSliceMut<'_>; 1]> = self
+            .bufs
+            .iter_mut()
+            .map(|b| [IoSliceMut::new(b.as_mut_slice())])
+            .collect();
+        let res = nix::sys::socket::recvmmsg(
+            fd.as_raw_fd(),
+            &mut self.headers,
+            iovs.iter_mut(),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )
+        .map_err(io::Error::from)?;
+        for m in res {
+            let from = m
+                .address
+                .map(|a: SockaddrIn| SocketAddrV4::new(a.ip(), a.port()));
+            // A datagram longer than its slot cannot be (SLOT > 65,535); drop it anyway.
+            let len = if m.flags.contains(MsgFlags::MSG_TRUNC) {
+                0
+            } else {
+                m.bytes
+            };
+            self.got.push((len, from));
+        }
+        Ok(self.got.len())
+    }
+}
+
+/// A queue of datagrams for one socket, each a range of a slot, sent with `sendmmsg`.
+#[derive(Default)]
+pub struct SendQueue {
+    /// (slot, range, destination, the IKE SA for a failed send).
+    pub items: Vec<(usize, Range<usize>, SocketAddrV4, ike_sm::SaId)>,
+    headers: Option<MultiHeaders<SockaddrIn>>,
+}
+
+impl SendQueue {
+    /// Queues `bufs[slot][range]` to `to`.
+    pub fn push(&mut self, slot: usize, range: Range<usize>, to: SocketAddr, sa: ike_sm::SaId) {
+        if let SocketAddr::V4(to) = to {
+            self.items.push((slot, range, to, sa));
+        }
+    }
+
+    /// Sends everything queued from `bufs` on `sock` with as few `sendmmsg` calls as
+    /// the kernel allows. Returns the IKE SAs of datagrams the kernel refused (counted
+    /// as send errors); the queue is empty afterwards. When the socket's buffer is
+    /// full the batch waits once for it to drain; what is still blocked then counts as
+    /// refused: nothing waits for long.
+    pub async fn send(
+        &mut self,
+        bufs: &[Vec<u8>],
+        sock: &tokio::net::UdpSocket,
+    ) -> Vec<ike_sm::SaId> {
+        let mut failed = Vec::new();
+        let mut done = 0usize;
+        let mut waited = false;
+        let headers = self
+            .headers
+            .get_or_insert_with(|| MultiHeaders::preallocate(TUN_BATCH.max(BATCH), None));
+        while done < self.items.len() {
+            let rest = self.items.get(done..).unwrap_or_default();
+            let chunk = rest
+                .get(..rest.len().min(TUN_BATCH.max(BATCH)))
+                .unwrap_or_default();
+            let iovs: Vec<[IoSlice<'_>; 1]> = chunk
+                .iter()
+                .map(|(slot, r, _, _)| {
+                    [IoSlice::new(
+                        bufs.get(*slot)
+                            .and_then(|b| b.get(r.clone()))
+                            .unwrap_or_default(),
+                    )]
+                })
+                .collect();
+            let addrs: Vec<Option<SockaddrIn>> = chunk
+                .iter()
+                .map(|(_, _, to, _)| Some(SockaddrIn::from(*to)))
+                .collect();
+            let fd = sock.as_raw_fd();
+            let mut call = || -> io::Result<usize> {
+                let r = nix::sys::socket::sendmmsg(
+                    fd,
+                    headers,
+                    iovs.iter(),
+                    &addrs,
+                    [],
+                    MsgFlags::MSG_DONTWAIT,
+                )
+                .map_err(io::Error::from)?;
+                Ok(r.count())
+            };
+            match sock.try_io(tokio::io::Interest::WRITABLE, &mut call) {
+                Ok(0) => {
+                    // Nothing sent and no error: count the first as refused.
+                    failed.extend(chunk.first().map(|c| c.3));
+                    done = done.saturating_add(1);
+                }
+                Ok(n) => done = done.saturating_add(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !waited => {
+                    waited = true;
+                    let _ = sock.writable().await;
+                }
+                Err(_) => {
+                    // The first datagram was refused (EMSGSIZE, EPERM by a firewall,
+                    // a full buffer after the wait ...): count it, go on with the rest.
+                    failed.extend(chunk.first().map(|c| c.3));
+                    done = done.saturating_add(1);
+                }
+            }
+        }
+        self.items.clear();
+        failed
+    }
+}
+
+/// A packet's window in a slot, as tun-rs's GRO wants it (`ExpandBuffer`): it starts
+/// [`VNET`] bytes before the packet (the virtio-net header is written there) and may
+/// grow into the rest of the slot when later segments of the same flow are coalesced
+/// onto it.
+pub struct Win<'a> {
+    buf: &'a mut [u8],
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Win<'a> {
+    /// The packet `buf[range]`; `None` when there is no room for the header before it.
+    pub fn new(buf: &'a mut [u8], range: &Range<usize>) -> Option<Win<'a>> {
+        let start = range.start.checked_sub(VNET)?;
+        (range.end <= buf.len()).then_some(Win {
+            buf,
+            start,
+            end: range.end,
+        })
+    }
+}
+
+impl AsRef<[u8]> for Win<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+impl AsMut<[u8]> for Win<'_> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        self.buf.get_mut(self.start..self.end).unwrap_or_default()
+    }
+}
+
+impl tun_rs::ExpandBuffer for Win<'_> {
+    fn buf_capacity(&self) -> usize {
+        self.buf.len().saturating_sub(self.start)
+    }
+
+    fn buf_resize(&mut self, new_len: usize, value: u8) {
+        let new_end = self.start.saturating_add(new_len).min(self.buf.len());
+        if let Some(grown) = self.buf.get_mut(self.end..new_end) {
+            grown.fill(value);
+        }
+        self.end = new_end;
+    }
+
+    fn buf_extend_from_slice(&mut self, src: &[u8]) {
+        let new_end = self.end.saturating_add(src.len()).min(self.buf.len());
+        let n = new_end.saturating_sub(self.end);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.end..new_end), src.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.end = new_end;
+    }
+}
+
+/// The slot size for packets read from a TUN device of this MTU: the packet, the ESP
+/// header and IV before it, padding and ICV after it.
+pub fn tun_slot(mtu: usize) -> usize {
+    INSIDE_HEADROOM
+        .saturating_add(mtu.max(1500))
+        .saturating_add(INSIDE_TAILROOM)
+        .saturating_add(64)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use tun_rs::ExpandBuffer as _;
+
+    #[test]
+    fn a_window_starts_at_the_header_and_grows_inside_its_slot_only() {
+        let mut slot = vec![0u8; 100];
+        assert!(
+            Win::new(&mut slot, &(4..20)).is_none(),
+            "no room for the header"
+        );
+        let mut w = Win::new(&mut slot, &(40..60)).unwrap();
+        assert_eq!(w.as_ref().len(), VNET + 20);
+        assert_eq!(w.buf_capacity(), 100 - (40 - VNET));
+        w.buf_extend_from_slice(&[7; 10]);
+        assert_eq!(w.as_ref().len(), VNET + 30);
+        // more than the slot holds: clipped, never a panic
+        w.buf_extend_from_slice(&[9; 100]);
+        assert_eq!(w.as_ref().len(), 100 - (40 - VNET));
+        w.buf_resize(VNET + 5, 0);
+        assert_eq!(w.as_ref().len(), VNET + 5);
+        drop(w);
+        assert_eq!(&slot[60..70], &[7; 10]);
+    }
+
+    #[test]
+    fn recvmmsg_and_sendmmsg_move_a_batch_in_one_call_each() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(to) = b.local_addr().unwrap() else {
+            panic!("v4")
+        };
+        let mut tx = Slots::new(8, 256);
+        let mut q = SendQueue::default();
+        for i in 0..8usize {
+            tx.bufs[i][..4].copy_from_slice(&(i as u32).to_be_bytes());
+            q.push(i, 0..4 + i, SocketAddr::V4(to), ike_sm::SaId(i as u64));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let failed = rt.block_on(async {
+            a.set_nonblocking(true).unwrap();
+            let a = tokio::net::UdpSocket::from_std(a.try_clone().unwrap()).unwrap();
+            q.send(&tx.bufs, &a).await
+        });
+        assert!(failed.is_empty());
+        assert!(q.items.is_empty());
+        let mut rx = Slots::new(BATCH, SLOT);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let n = rx.recv(&b).unwrap();
+        assert_eq!(n, 8, "one recvmmsg takes the whole batch");
+        for i in 0..8usize {
+            let (len, from) = rx.got[i];
+            assert_eq!(len, 4 + i);
+            assert_eq!(from.map(SocketAddr::V4), Some(a.local_addr().unwrap()));
+            assert_eq!(&rx.bufs[i][..4], &(i as u32).to_be_bytes());
+        }
+        let e = rx.recv(&b).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+}
