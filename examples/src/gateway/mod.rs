@@ -674,6 +674,12 @@ impl Gateway {
                     None => Handled::Done,
                 }
             }
+            Input::InsideInPlace { buf, len } => {
+                match self.packet_to_client_in_place(now, buf, len, rng) {
+                    Some((range, dest, sa)) => Handled::ToOutsideIn { dest, range, sa },
+                    None => Handled::Done,
+                }
+            }
             Input::Inside { packet } => match self.packet_to_client(now, packet, rng) {
                 Some((len, dest, sa)) => Handled::ToOutside {
                     dest,
@@ -1492,6 +1498,33 @@ impl Gateway {
                 self.metrics.packets_out = self.metrics.packets_out.saturating_add(1);
                 self.touch(sa, now);
                 Some((n, dest, sa))
+            }
+            Err(d) => {
+                self.debug_line(format!("IPSEC(outbound): packet dropped: {}", d.word()));
+                None
+            }
+        }
+    }
+
+    fn packet_to_client_in_place<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        len: usize,
+        rng: &mut R,
+    ) -> Option<(std::ops::Range<usize>, dataplane::EspDest, SaId)> {
+        let packet = buf.get_mut(io::INSIDE_HEADROOM..io::INSIDE_HEADROOM.saturating_add(len))?;
+        let (d, ev) = self.policy.to_client(now, packet);
+        self.account(now, ev, rng);
+        if !self.policy_verdict(d, "outbound") {
+            self.guard.something_counted(now);
+            return None;
+        }
+        match self.data.outbound_in_place(now, rng, buf, len) {
+            Ok((range, dest, sa)) => {
+                self.metrics.packets_out = self.metrics.packets_out.saturating_add(1);
+                self.touch(sa, now);
+                Some((range, dest, sa))
             }
             Err(d) => {
                 self.debug_line(format!("IPSEC(outbound): packet dropped: {}", d.word()));
