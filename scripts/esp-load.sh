@@ -25,6 +25,9 @@
 #         GW_WORKERS=1 (pix-gateway run --workers) GW_CPUS=0 (taskset CPU list of the
 #         gateway, e.g. 0,1) LG_CPU=1 (load generator and inside counterpart; "all": not
 #         pinned) SINK_CPU=$LG_CPU (the inside counterpart alone) ESP_TRANSFORM="esp-des esp-md5-hmac" (e.g. "esp-aes esp-sha-hmac")
+#         NATT=1 (ESP in UDP on port 4500, RFC 3948: the gateway gets `isakmp nat-traversal 20`
+#         and the load generator --natt, which forces the float without a NAT as strongSwan's
+#         forceencaps does; needs CLIENT_ADDRS >= TUNNELS, the default)
 #         INSIDE=10.89.129.131:9000 KEEP=1 (keep the run dir) LOAD_LIMIT=900 (hard limit in
 #         seconds for the whole run) CARGO_TARGET_DIR (default /work/targets/load, shared
 #         with gateway-load.sh) BIN=DIR (use pix-gateway and pix-loadgen from DIR, no build)
@@ -37,7 +40,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/targets/load}
 SECS=${SECS:-5}; SIZES=${SIZES:-64 512 1400}; DIRS=${DIRS:-up down}; RATE=${RATE:-0}; VERIFY_EVERY=${VERIFY_EVERY:-1}
 TUNNELS=${TUNNELS:-8}; CLIENT_ADDRS=${CLIENT_ADDRS:-$TUNNELS}; GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-0}; LG_CPU=${LG_CPU:-1}
 ESP_TRANSFORM=${ESP_TRANSFORM:-esp-des esp-md5-hmac}; INSIDE=${INSIDE:-10.89.129.131:9000}
-KEEP=${KEEP:-0}; SINK_CPU=${SINK_CPU:-$LG_CPU}
+KEEP=${KEEP:-0}; SINK_CPU=${SINK_CPU:-$LG_CPU}; NATT=${NATT:-0}
+NATT_ARG=; [ "$NATT" = 1 ] && NATT_ARG=--natt
 RUN=$(mktemp -d /tmp/esp-load.XXXXXX)
 GWNS=pixesp-gw$$; CLNS=pixesp-cl$$; VGW=vegw$$; VCL=vecl$$; TUN=pixes$$
 CTL=$RUN/control.sock
@@ -119,6 +123,10 @@ grep -q '^ip local pool VPNpool 10.89.130.1-10.89.130.250$' "$RUN/gw.cfg" || die
 grep -q '^access-list 101 permit ip 10.89.129.128 255.255.255.240 10.89.130.0 255.255.255.0$' "$RUN/gw.cfg" \
   || die "pool not exempted from NAT" 2
 grep -q "^crypto ipsec transform-set myset $ESP_TRANSFORM\$" "$RUN/gw.cfg" || die "transform set not set" 2
+if [ "$NATT" = 1 ]; then
+  [ "$CLIENT_ADDRS" -ge "$TUNNELS" ] || die "NATT=1: give CLIENT_ADDRS >= TUNNELS (one tunnel per address)" 2
+  echo "isakmp nat-traversal 20" >> "$RUN/gw.cfg"
+fi
 cp "$ROOT/examples/data/pix63-demo.secrets" "$RUN/gw.secrets"
 
 # ---- gateway and inside counterpart ------------------------------------------------------
@@ -153,7 +161,7 @@ for dir in $DIRS; do
     # shellcheck disable=SC2046
     timeout $((SECS + 60)) $(pin) ip netns exec "$CLNS" "$BIN/pix-loadgen" --esp --gateway 192.168.1.1 \
       --bind 192.168.1.2 --bind-spread "$CLIENT_ADDRS" --tunnels "$TUNNELS" --esp-secs "$SECS" --esp-rate "$RATE" --esp-size "$size" --direction "$dir" \
-      --esp-verify-every "$VERIFY_EVERY" --inside "$INSIDE" --gateway-pid "$GWPID" > "$out" 2> "$RUN/$dir-$size.err" < /dev/null
+      --esp-verify-every "$VERIFY_EVERY" --inside "$INSIDE" --gateway-pid "$GWPID" ${NATT_ARG:+"$NATT_ARG"} > "$out" 2> "$RUN/$dir-$size.err" < /dev/null
     rc=$?
     grep '^esp:' "$out" | sed 's/^/    /'
     [ "$rc" = 0 ] || { cat "$RUN/$dir-$size.err"; die "$dir $size: load generator exit $rc"; }
@@ -172,7 +180,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- summary -----------------------------------------------------------------------------
 echo
 echo "==== pix-gateway ESP load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_WORKERS workers) on CPU $GW_CPUS, load generator on CPU $LG_CPU, inside counterpart on CPU $SINK_CPU)"
-echo "     $TUNNELS tunnels from $CLIENT_ADDRS addresses, $ESP_TRANSFORM, $SECS s per point, asked rate $RATE packets/s per direction (0: as fast as possible), inside $INSIDE"
+echo "     $TUNNELS tunnels from $CLIENT_ADDRS addresses, $ESP_TRANSFORM$([ "$NATT" = 1 ] && echo ', ESP in UDP (NAT-T)'), $SECS s per point, asked rate $RATE packets/s per direction (0: as fast as possible), inside $INSIDE"
 printf '%-5s %5s %10s %10s %7s %9s %8s %6s %9s %7s  %s\n' dir bytes pps_sent pps_recv loss% Mbit/s gw_cpu_s gw_cpu% cpu_s/GB gw_wait "by shard: from/to clients"
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo "(pps and Mbit/s: inner packets received at the far end per second of the window; gw_cpu: the gateway's utime+stime over the window and a 0.5 s drain;"

@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use esp::udp_encap::{NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER, UDP_HEADER_LEN};
 use esp::{
     Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm,
     LifetimeConfig, OutboundSa,
@@ -18,6 +20,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_core::Rng as _;
 
+use super::batch::{Batch, BATCH};
 use super::wire::{self, Counters, Op, Start, IP_UDP, MAX_INNER, MIN_INNER};
 use super::{Common, EspArgs};
 
@@ -25,8 +28,8 @@ use super::{Common, EspArgs};
 const MAX_TUNNELS: usize = 4096;
 const MAX_SECS: f64 = 3600.0;
 const MAX_RATE: f64 = 10_000_000.0;
-/// Packets sent back to back before the clock is read again.
-const BURST: u64 = 64;
+/// A buffer of the batches: the largest ESP packet the load sends or receives.
+const BUF: usize = 2048;
 /// How often the IKE sockets are served during the load (DPD, DELETE from the gateway).
 const IKE_EVERY: Duration = Duration::from_millis(50);
 /// After the window: time for the last packets to arrive before the counters are read.
@@ -109,6 +112,11 @@ struct Tunnel {
     addr: Ipv4Addr,
     child: Box<ChildSa>,
     lost: bool,
+    /// `--natt`: the UDP socket on port 4500 (bound to our address, connected to the
+    /// gateway's port 4500; a filter keeps only IKE behind the non-ESP marker).
+    natt: Option<UdpSocket>,
+    /// IKE moved to port 4500.
+    floated: bool,
 }
 
 /// The sending half of a tunnel.
@@ -116,11 +124,21 @@ struct Tx {
     out: OutboundSa,
     src: SocketAddrV4,
     dst: SocketAddrV4,
+    /// For the control messages (the load goes through a `Batch`).
     buf: Vec<u8>,
     seq: u64,
     index: u32,
-    /// Its raw socket (bound to the tunnel's IKE address).
-    raw: usize,
+    /// Its sending socket (of the tunnel's IKE address).
+    sock: usize,
+}
+
+/// One sending socket (one per client address): a raw ESP socket, or with `--natt` the
+/// address's UDP socket on port 4500; connected to the gateway either way. The tunnels
+/// it carries take turns within each batch.
+struct Out {
+    sock: UdpSocket,
+    txs: Vec<usize>,
+    next: usize,
 }
 
 /// What the receiver hands to the sender.
@@ -172,12 +190,19 @@ pub fn run(a: &EspArgs, c: &Common) -> anyhow::Result<Report> {
         asked: a.tunnels,
         ..Report::default()
     };
+    let addrs = client_addrs(c)?;
+    if a.natt && addrs.len() < a.tunnels {
+        anyhow::bail!(
+            "--natt with {} tunnels from {} address(es): give --bind-spread >= --tunnels (one tunnel per address; without a NAT all tunnels of one address would come from the same address and port 4500, which the gateway takes for one client)",
+            a.tunnels,
+            addrs.len()
+        );
+    }
     let t0 = now();
     let mut tunnels = Vec::new();
-    let addrs = client_addrs(c)?;
     for i in 0..a.tunnels {
         let bind = addrs.get(i % addrs.len()).copied().unwrap_or(c.bind);
-        match connect(c, i as u64, bind) {
+        match connect(c, i as u64, bind, a.natt) {
             Ok(t) => tunnels.push(t),
             Err(e) => eprintln!("pix-loadgen: tunnel {i}: {e:#}"),
         }
@@ -194,7 +219,7 @@ pub fn run(a: &EspArgs, c: &Common) -> anyhow::Result<Report> {
     let r = load(a, c, &mut tunnels, run_id, &mut rng, &mut report);
     for t in &mut tunnels {
         let _ = t.ep.delete(now(), t.sa, &mut t.rng);
-        flush(&mut t.ep, &t.sock, t.gw);
+        flush(&mut t.ep, &t.sock, t.natt.as_ref(), t.gw);
     }
     r.map(|()| report)
 }
@@ -211,23 +236,44 @@ fn load(
     let t = now();
     let mut txs = Vec::new();
     let mut inbound = HashMap::new();
-    // One raw socket per client address, bound to it (the ESP's source is the SA's
-    // peer), which only sends; one unbound socket receives for all of them.
-    let mut raws: Vec<UdpSocket> = Vec::new();
-    let mut raw_of: HashMap<Ipv4Addr, usize> = HashMap::new();
+    // One sending socket per client address, connected to the gateway: a raw ESP
+    // socket bound to the address (the ESP's source is the SA's peer), or with --natt
+    // the address's UDP socket on port 4500. One unbound raw socket receives for all of
+    // them (ESP, or with --natt UDP: the ESP in UDP the filter keeps off the UDP
+    // sockets).
+    let gw_ip = *c.gateway.ip();
+    let mut outs: Vec<Out> = Vec::new();
+    let mut out_of: HashMap<Ipv4Addr, usize> = HashMap::new();
     for (i, tun) in tunnels.iter().enumerate() {
         let std::net::IpAddr::V4(local) = tun.local.ip() else {
             anyhow::bail!("tunnel {i}: IKE address {} is not IPv4", tun.local);
         };
-        let raw = match raw_of.get(&local) {
+        let sock = match out_of.get(&local) {
             Some(r) => *r,
             None => {
-                raws.push(raw_esp(Some(local))?);
-                raw_of.insert(local, raws.len().saturating_sub(1));
-                raws.len().saturating_sub(1)
+                let sock = match &tun.natt {
+                    Some(u) => u.try_clone().context("clone the port-4500 socket")?,
+                    None => {
+                        let r = raw_esp(Some(local))?;
+                        r.connect(SocketAddrV4::new(gw_ip, 0))
+                            .context("connect the raw ESP socket to the gateway")?;
+                        r
+                    }
+                };
+                outs.push(Out {
+                    sock,
+                    txs: Vec::new(),
+                    next: 0,
+                });
+                out_of.insert(local, outs.len().saturating_sub(1));
+                outs.len().saturating_sub(1)
             }
         };
-        let (out, inb, name) = esp_sas(&tun.child, t).with_context(|| format!("tunnel {i}"))?;
+        if let Some(o) = outs.get_mut(sock) {
+            o.txs.push(i);
+        }
+        let (out, inb, name) =
+            esp_sas(&tun.child, t, a.natt).with_context(|| format!("tunnel {i}"))?;
         if report.transform.is_empty() {
             report.transform = name;
         }
@@ -236,17 +282,13 @@ fn load(
             out,
             src: SocketAddrV4::new(tun.addr, tun.local.port()),
             dst: a.inside,
-            buf: vec![0u8; 2048],
+            buf: vec![0u8; BUF],
             seq: 0,
             index: u32::try_from(i).unwrap_or(u32::MAX),
-            raw,
+            sock,
         });
     }
-    let rx_sock = raw_esp(None)?;
-    rx_sock
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .context("raw ESP socket read timeout")?;
-    let gw = SocketAddr::V4(SocketAddrV4::new(*c.gateway.ip(), 0));
+    let rx_sock = if a.natt { raw_udp()? } else { raw_esp(None)? };
     let stop = Arc::new(AtomicBool::new(false));
     let (ctl_tx, ctl_rx) = mpsc::channel();
     let receiver = {
@@ -255,7 +297,7 @@ fn load(
         std::thread::spawn(move || receive(&rx_sock, inbound, run_id, every, &stop, &ctl_tx))
     };
     let r = window(
-        a, c, tunnels, &mut txs, &raws, gw, run_id, rng, &ctl_rx, report,
+        a, c, tunnels, &mut txs, &mut outs, run_id, rng, &ctl_rx, report,
     );
     stop.store(true, Ordering::Relaxed);
     let rx = receiver
@@ -276,8 +318,7 @@ fn window(
     c: &Common,
     tunnels: &mut [Tunnel],
     txs: &mut [Tx],
-    raws: &[UdpSocket],
-    gw: SocketAddr,
+    outs: &mut [Out],
     run_id: u32,
     rng: &mut StdRng,
     ctl: &mpsc::Receiver<Ctl>,
@@ -298,7 +339,7 @@ fn window(
             duration_ms: (a.esp_secs * 1000.0) as u32,
         },
     );
-    let acked = exchange(tunnels, txs, raws, gw, rng, ctl, &start_msg, |c| {
+    let acked = exchange(tunnels, txs, outs, rng, ctl, &start_msg, |c| {
         matches!(c, Ctl::Ack(_))
     });
     report.started = acked.iter().filter(|x| x.is_some()).count();
@@ -321,6 +362,7 @@ fn window(
     let (mut sent, mut errors, mut next) = (0u64, 0u64, 0usize);
     let mut served = start;
     let up = a.direction.up();
+    let mut batch = Batch::new(BUF);
     loop {
         let t = now();
         let el = t.saturating_duration_since(start);
@@ -338,26 +380,43 @@ fn window(
         let due = if a.esp_rate > 0.0 {
             ((a.esp_rate * el.as_secs_f64()) as u64).saturating_add(1)
         } else {
-            sent.saturating_add(BURST)
+            sent.saturating_add(BATCH as u64)
         };
         if sent >= due {
             let wait = ((sent as f64 + 1.0) / a.esp_rate - el.as_secs_f64()).clamp(0.0, 0.002);
             std::thread::sleep(Duration::from_secs_f64(wait));
             continue;
         }
-        for _ in 0..due.saturating_sub(sent).min(BURST) {
-            next = next.wrapping_add(1) % n;
-            let Some(tx) = txs.get_mut(next) else { break };
+        // One batch: the next socket in turn, its tunnels in turn within the batch.
+        let want = usize::try_from(due.saturating_sub(sent))
+            .unwrap_or(BATCH)
+            .min(BATCH);
+        next = next.wrapping_add(1) % outs.len().max(1);
+        let Some(o) = outs.get_mut(next) else { break };
+        let (mut filled, mut failed) = (0usize, 0u64);
+        for _ in 0..want {
+            o.next = o.next.wrapping_add(1) % o.txs.len().max(1);
+            let Some(tx) = o.txs.get(o.next).and_then(|i| txs.get_mut(*i)) else {
+                break;
+            };
             tx.seq = tx.seq.wrapping_add(1);
             let (run, index, seq) = (run_id, tx.index, tx.seq);
-            let r = tx.send(rng, raws, gw, a.esp_size, |p| {
+            let Some(buf) = batch.buf_mut(filled) else {
+                break;
+            };
+            match tx.build(t, rng, buf, a.esp_size, |p| {
                 let _ = wire::data(p, run, index, seq);
-            });
-            if r.is_err() {
-                errors = errors.saturating_add(1);
+            }) {
+                Ok(len) => {
+                    batch.set_len(filled, len);
+                    filled = filled.saturating_add(1);
+                }
+                Err(_) => failed = failed.saturating_add(1),
             }
-            sent = sent.saturating_add(1);
         }
+        let (_, refused) = batch.send(o.sock.as_raw_fd(), filled, None);
+        errors = errors.saturating_add(refused).saturating_add(failed);
+        sent = sent.saturating_add(want as u64);
     }
     report.window_secs = now().saturating_duration_since(start).as_secs_f64();
     let drain_end = now().checked_add(DRAIN).unwrap_or_else(now);
@@ -375,7 +434,7 @@ fn window(
     report.up_errors = errors;
 
     let query = wire::bare(Op::Query, run_id);
-    let reports = exchange(tunnels, txs, raws, gw, rng, ctl, &query, |c| {
+    let reports = exchange(tunnels, txs, outs, rng, ctl, &query, |c| {
         matches!(c, Ctl::Report(..))
     });
     for r in reports.iter().flatten() {
@@ -421,8 +480,7 @@ fn runqueue_wait_secs(pid: u32) -> Option<f64> {
 fn exchange(
     tunnels: &mut [Tunnel],
     txs: &mut [Tx],
-    raws: &[UdpSocket],
-    gw: SocketAddr,
+    outs: &[Out],
     rng: &mut StdRng,
     ctl: &mpsc::Receiver<Ctl>,
     msg: &[u8],
@@ -434,7 +492,7 @@ fn exchange(
         for (tx, g) in txs.iter_mut().zip(&got) {
             if g.is_none() {
                 let len = msg.len().saturating_add(IP_UDP);
-                let _ = tx.send(rng, raws, gw, len, |p| {
+                let _ = tx.send(rng, outs, len, |p| {
                     if let Some(d) = p.get_mut(..msg.len()) {
                         d.copy_from_slice(msg);
                     }
@@ -470,40 +528,48 @@ fn exchange(
 
 impl Tx {
     /// Writes an inner packet of `len` bytes (IP header included) whose UDP payload
-    /// `fill` writes, encapsulates it and sends it to `gw`.
-    fn send(
+    /// `fill` writes into `buf` and encapsulates it there, in place; returns the ESP
+    /// packet's length (what goes to the gateway: the raw socket or the UDP socket on
+    /// port 4500 adds the header in front).
+    fn build(
         &mut self,
+        now: Instant,
         rng: &mut StdRng,
-        raws: &[UdpSocket],
-        gw: SocketAddr,
+        buf: &mut [u8],
         len: usize,
         fill: impl FnOnce(&mut [u8]),
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<usize> {
         let off = self.out.payload_offset();
-        let total = self
-            .out
-            .encapsulated_len(len)
-            .map_err(|e| anyhow::anyhow!("ESP length: {e}"))?;
-        if self.buf.len() < total {
-            self.buf.resize(total, 0);
-        }
-        let inner = self
-            .buf
+        let inner = buf
             .get_mut(off..off.saturating_add(len))
             .context("ESP buffer")?;
         wire::ipv4_udp(inner, self.src, self.dst, len.saturating_sub(IP_UDP))
             .context("inner packet")?;
         fill(inner.get_mut(IP_UDP..).unwrap_or_default());
-        let n = self
-            .out
-            .encapsulate_in_place(now(), rng, 4, &mut self.buf, len)
-            .map_err(|e| anyhow::anyhow!("ESP encapsulation: {e}"))?;
-        let p = self.buf.get(..n).unwrap_or_default();
-        raws.get(self.raw)
-            .context("raw socket")?
-            .send_to(p, gw)
-            .context("send ESP")?;
-        Ok(())
+        self.out
+            .encapsulate_in_place(now, rng, 4, buf, len)
+            .map_err(|e| anyhow::anyhow!("ESP encapsulation: {e}"))
+    }
+
+    /// One packet on its own (the control messages): `build`, then a send.
+    fn send(
+        &mut self,
+        rng: &mut StdRng,
+        outs: &[Out],
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> anyhow::Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = self.build(now(), rng, &mut buf, len, fill);
+        let sent = r.and_then(|n| {
+            outs.get(self.sock)
+                .context("sending socket")?
+                .sock
+                .send(buf.get(..n).unwrap_or_default())
+                .context("send ESP")
+        });
+        self.buf = buf;
+        sent.map(|_| ())
     }
 }
 
@@ -533,6 +599,45 @@ fn raw_esp(bind: Option<Ipv4Addr>) -> anyhow::Result<UdpSocket> {
     Ok(UdpSocket::from(s))
 }
 
+/// The receiving socket of `--natt`: a raw UDP socket, which sees a copy of every UDP
+/// datagram for this namespace (the ESP in UDP from the gateway among them).
+fn raw_udp() -> anyhow::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
+        .context("raw UDP socket: --esp --natt needs root (CAP_NET_RAW)")?;
+    let _ = s.set_recv_buffer_size(8 << 20);
+    s.set_read_timeout(Some(Duration::from_millis(50)))
+        .context("raw UDP socket read timeout")?;
+    Ok(UdpSocket::from(s))
+}
+
+/// `--natt`: the UDP socket on `local`:4500, connected to the gateway's port 4500. A
+/// socket filter keeps only what starts with the non-ESP marker (IKE): the ESP that
+/// arrives on it is read from the raw UDP socket instead, and a NAT keepalive is of no
+/// use to us.
+fn natt_socket(local: Ipv4Addr, gw: Ipv4Addr) -> anyhow::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, SockFilter, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+        .context("UDP socket for port 4500")?;
+    // The filter sees the datagram from its UDP header on: the 32-bit word at offset 8
+    // is the marker. ld [8]; jeq #0 ? keep : drop (a datagram too short to load: drop).
+    s.attach_filter(&[
+        SockFilter::new(0x20, 0, 0, UDP_HEADER_LEN as u32),
+        SockFilter::new(0x15, 0, 1, 0),
+        SockFilter::new(0x06, 0, 0, u32::MAX),
+        SockFilter::new(0x06, 0, 0, 0),
+    ])
+    .context("IKE-only filter on the port-4500 socket")?;
+    let _ = s.set_send_buffer_size(4 << 20);
+    s.bind(&SocketAddr::V4(SocketAddrV4::new(local, NAT_T_PORT)).into())
+        .with_context(|| {
+            format!("bind UDP {local}:{NAT_T_PORT} (--natt: one tunnel per address, and nothing else on port 4500 there)")
+        })?;
+    s.connect(&SocketAddr::V4(SocketAddrV4::new(gw, NAT_T_PORT)).into())
+        .context("connect the port-4500 socket to the gateway")?;
+    Ok(UdpSocket::from(s))
+}
+
 /// The IKE addresses of the tunnels: `--bind`, or with `--bind-spread N` the N
 /// consecutive addresses from `--bind` on.
 fn client_addrs(c: &Common) -> anyhow::Result<Vec<Ipv4Addr>> {
@@ -559,65 +664,108 @@ fn client_addrs(c: &Common) -> anyhow::Result<Vec<Ipv4Addr>> {
 /// The receiver: decrypts what arrives on the raw socket until `stop`.
 fn receive(
     sock: &UdpSocket,
-    mut sas: HashMap<u32, (usize, InboundSa)>,
+    sas: HashMap<u32, (usize, InboundSa)>,
     run_id: u32,
     every: u32,
     stop: &AtomicBool,
     ctl: &mpsc::Sender<Ctl>,
 ) -> Rx {
-    let mut rx = Rx::default();
-    // The ESP length and inner length of a data packet, once one was opened; a packet
-    // of that ESP length is counted unopened except one in `every` (control packets
-    // are shorter and always opened).
-    let mut data_len: Option<(usize, u64)> = None;
-    let mut skipped = 0u32;
-    let mut buf = vec![0u8; 65_536];
+    let mut r = Receiver {
+        sas,
+        run_id,
+        every,
+        ctl,
+        rx: Rx::default(),
+        data_len: None,
+        skipped: 0,
+    };
+    let mut batch = Batch::new(BUF);
+    let fd = sock.as_raw_fd();
     while !stop.load(Ordering::Relaxed) {
-        let n = match sock.recv(&mut buf) {
+        let got = match batch.recv(fd) {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
             Err(_) => {
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
         };
-        // A raw IPv4 socket returns the IP header too.
+        let t = now();
+        for k in 0..got {
+            if let Some((d, _)) = batch.datagram_mut(k) {
+                r.packet(t, d);
+            }
+        }
+    }
+    r.rx
+}
+
+/// The receiver's state.
+struct Receiver<'a> {
+    sas: HashMap<u32, (usize, InboundSa)>,
+    run_id: u32,
+    every: u32,
+    ctl: &'a mpsc::Sender<Ctl>,
+    rx: Rx,
+    /// The ESP length and inner length of a data packet, once one was opened; a packet
+    /// of that ESP length is counted unopened except one in `every` (control packets
+    /// are shorter and always opened).
+    data_len: Option<(usize, u64)>,
+    skipped: u32,
+}
+
+impl Receiver<'_> {
+    /// One datagram from the raw socket (IP header first): ESP (protocol 50), or with
+    /// `--natt` UDP from port 4500 whose payload is ESP (not IKE behind the marker).
+    fn packet(&mut self, now: Instant, buf: &mut [u8]) {
+        let rx = &mut self.rx;
         let ihl = buf
             .first()
             .map_or(0, |b| usize::from(b & 0x0f).saturating_mul(4));
-        let Some(packet) = buf.get_mut(ihl..n) else {
-            rx.other = rx.other.saturating_add(1);
-            continue;
+        let esp_at = match buf.get(9) {
+            Some(50) => Some(ihl),
+            Some(17) => {
+                let src_port = buf.get(ihl..ihl.saturating_add(2)).map(|p| {
+                    u16::from_be_bytes([
+                        p.first().copied().unwrap_or(0),
+                        p.get(1).copied().unwrap_or(0),
+                    ])
+                });
+                let at = ihl.saturating_add(UDP_HEADER_LEN);
+                let marker = buf.get(at..at.saturating_add(4)) == Some(&NON_ESP_MARKER[..]);
+                (src_port == Some(NAT_T_PORT) && !marker).then_some(at)
+            }
+            _ => None,
         };
-        let Some((i, sa)) = esp::peek_spi(packet).ok().and_then(|spi| sas.get_mut(&spi)) else {
+        let Some(packet) = esp_at.and_then(|at| buf.get_mut(at..)) else {
             rx.other = rx.other.saturating_add(1);
-            continue;
+            return;
         };
-        if let Some((len, inner_len)) = data_len {
-            if packet.len() == len && every > 1 {
-                skipped = skipped.saturating_add(1);
-                if skipped < every {
+        let Some((i, sa)) = esp::peek_spi(packet)
+            .ok()
+            .and_then(|spi| self.sas.get_mut(&spi))
+        else {
+            rx.other = rx.other.saturating_add(1);
+            return;
+        };
+        if let Some((len, inner_len)) = self.data_len {
+            if packet.len() == len && self.every > 1 {
+                self.skipped = self.skipped.saturating_add(1);
+                if self.skipped < self.every {
                     rx.packets = rx.packets.saturating_add(1);
                     rx.bytes = rx.bytes.saturating_add(inner_len);
-                    continue;
+                    return;
                 }
-                skipped = 0;
+                self.skipped = 0;
             }
         }
         let esp_len = packet.len();
-        let d = match sa.decapsulate(now(), packet) {
+        let d = match sa.decapsulate(now, packet) {
             Ok(d) if !d.is_dummy() => d,
-            Ok(_) => continue,
+            Ok(_) => return,
             Err(_) => {
                 rx.esp_errors = rx.esp_errors.saturating_add(1);
-                continue;
+                return;
             }
         };
         let inner = packet.get(d.payload).unwrap_or_default();
@@ -625,44 +773,53 @@ fn receive(
             wire::parse_ipv4_udp(inner).and_then(|(_, _, payload)| wire::parse(payload))
         else {
             rx.other = rx.other.saturating_add(1);
-            continue;
+            return;
         };
-        if run != run_id {
+        if run != self.run_id {
             rx.other = rx.other.saturating_add(1);
-            continue;
+            return;
         }
         match op {
             Op::Data => {
                 rx.packets = rx.packets.saturating_add(1);
                 rx.verified = rx.verified.saturating_add(1);
                 rx.bytes = rx.bytes.saturating_add(inner.len() as u64);
-                data_len = Some((esp_len, inner.len() as u64));
+                self.data_len = Some((esp_len, inner.len() as u64));
             }
             Op::Ack => {
-                let _ = ctl.send(Ctl::Ack(*i));
+                let _ = self.ctl.send(Ctl::Ack(*i));
             }
             Op::Report => {
                 if let Some(k) = wire::parse_report(body) {
-                    let _ = ctl.send(Ctl::Report(*i, k));
+                    let _ = self.ctl.send(Ctl::Report(*i, k));
                 }
             }
             Op::Start | Op::Query => rx.other = rx.other.saturating_add(1),
         }
     }
-    rx
 }
 
 /// The outbound and inbound ESP SAs of a child SA, and the transform's PIX name.
-fn esp_sas(c: &ChildSa, now: Instant) -> anyhow::Result<(OutboundSa, InboundSa, String)> {
+fn esp_sas(
+    c: &ChildSa,
+    now: Instant,
+    natt: bool,
+) -> anyhow::Result<(OutboundSa, InboundSa, String)> {
     let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits)
         .map_err(|e| anyhow::anyhow!("ESP transform {}: {e}", c.esp_transform))?;
     let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg))
         .map_err(|e| anyhow::anyhow!("ESP authentication {}: {e}", c.auth_alg))?;
     let encap = Encapsulation::from_attribute(c.encapsulation)
         .map_err(|e| anyhow::anyhow!("encapsulation {}: {e}", c.encapsulation))?;
-    if encap.is_udp() {
+    if encap.is_udp() != natt {
         anyhow::bail!(
-            "the tunnel floated to NAT-T (UDP-encapsulated ESP), which --esp does not send"
+            "encapsulation {}: {}",
+            c.encapsulation,
+            if natt {
+                "--natt, but the tunnel did not float to UDP-encapsulated ESP (isakmp nat-traversal on the gateway?)"
+            } else {
+                "the tunnel floated to NAT-T (UDP-encapsulated ESP): give --natt"
+            }
         );
     }
     let params = |spi: u32, ek: &[u8], ak: &[u8]| {
@@ -715,7 +872,7 @@ fn quick_mode(addr: Ipv4Addr) -> ike_sm::QuickModeRequest {
 }
 
 /// Brings up one tunnel: Aggressive Mode, Xauth, Mode Config, Quick Mode.
-fn connect(c: &Common, index: u64, bind: Ipv4Addr) -> anyhow::Result<Tunnel> {
+fn connect(c: &Common, index: u64, bind: Ipv4Addr, natt: bool) -> anyhow::Result<Tunnel> {
     let sock = UdpSocket::bind(SocketAddrV4::new(bind, 0))
         .with_context(|| format!("bind UDP socket to {bind}"))?;
     let gw = SocketAddr::V4(c.gateway);
@@ -740,6 +897,20 @@ fn connect(c: &Common, index: u64, bind: Ipv4Addr) -> anyhow::Result<Tunnel> {
     );
     // Every tunnel comes from the same address: INITIAL-CONTACT would drop the others.
     profile.initial_contact = false;
+    profile.nat_t = natt;
+    profile.force_natt_encapsulation = natt;
+    let (std::net::IpAddr::V4(local_ip), std::net::IpAddr::V4(gw_ip)) = (local.ip(), gw.ip())
+    else {
+        anyhow::bail!("IKE addresses {local} and {gw}: IPv4 only");
+    };
+    let natt_sock = if natt {
+        Some(natt_socket(local_ip, gw_ip)?)
+    } else {
+        None
+    };
+    let local4500 = SocketAddr::V4(SocketAddrV4::new(local_ip, NAT_T_PORT));
+    let gw4500 = SocketAddr::V4(SocketAddrV4::new(gw_ip, NAT_T_PORT));
+    let mut floated = false;
     let start = now();
     let limit = start
         .checked_add(Duration::from_secs(c.timeout_secs))
@@ -751,7 +922,7 @@ fn connect(c: &Common, index: u64, bind: Ipv4Addr) -> anyhow::Result<Tunnel> {
     let mut buf = vec![0u8; 65_536];
     let mut addr = Ipv4Addr::UNSPECIFIED;
     loop {
-        flush(&mut ep, &sock, gw);
+        floated |= flush(&mut ep, &sock, natt_sock.as_ref(), gw);
         while let Some(e) = ep.poll_event() {
             match e {
                 Event::ChildSa(child) => {
@@ -767,6 +938,8 @@ fn connect(c: &Common, index: u64, bind: Ipv4Addr) -> anyhow::Result<Tunnel> {
                         addr,
                         child,
                         lost: false,
+                        natt: natt_sock,
+                        floated,
                     });
                 }
                 Event::Failed { reason, .. } => anyhow::bail!("handshake failed: {reason:?}"),
@@ -794,12 +967,25 @@ fn connect(c: &Common, index: u64, bind: Ipv4Addr) -> anyhow::Result<Tunnel> {
         let wait = deadline
             .saturating_duration_since(tn)
             .max(Duration::from_millis(1));
-        sock.set_read_timeout(Some(wait))
+        // After the float to port 4500 everything comes there, behind the marker.
+        let (rsock, from_local, from_gw) = match (&natt_sock, floated) {
+            (Some(u), true) => (u, local4500, gw4500),
+            _ => (&sock, local, gw),
+        };
+        rsock
+            .set_read_timeout(Some(wait))
             .context("IKE socket timeout")?;
-        match sock.recv(&mut buf) {
+        match rsock.recv(&mut buf) {
             Ok(n) => {
                 let bytes = buf.get(..n).unwrap_or_default();
-                ep.handle_datagram(now(), local, gw, bytes, &mut rng);
+                let bytes = if floated {
+                    bytes.strip_prefix(&NON_ESP_MARKER[..]).unwrap_or_default()
+                } else {
+                    bytes
+                };
+                if !bytes.is_empty() {
+                    ep.handle_datagram(now(), from_local, from_gw, bytes, &mut rng);
+                }
             }
             Err(e)
                 if matches!(
@@ -818,13 +1004,28 @@ fn connect(c: &Common, index: u64, bind: Ipv4Addr) -> anyhow::Result<Tunnel> {
 }
 
 /// Sends what the endpoint wants sent to the gateway (a full socket drops it: IKE
-/// retransmits).
-fn flush(ep: &mut Endpoint, sock: &UdpSocket, gw: SocketAddr) {
+/// retransmits): to its port 500 on `sock`, after the float to port 4500 on `natt`
+/// behind the non-ESP marker (a NAT keepalive without). Returns whether anything went
+/// to port 4500.
+fn flush(ep: &mut Endpoint, sock: &UdpSocket, natt: Option<&UdpSocket>, gw: SocketAddr) -> bool {
+    let mut to_4500 = false;
     while let Some(t) = ep.poll_transmit() {
         if t.remote == gw {
             let _ = sock.send(&t.bytes);
+        } else if t.remote.ip() == gw.ip() && t.remote.port() == NAT_T_PORT {
+            let Some(u) = natt else { continue };
+            to_4500 = true;
+            if t.bytes == [NAT_KEEPALIVE] {
+                let _ = u.send(&t.bytes);
+            } else {
+                let mut m = Vec::with_capacity(t.bytes.len().saturating_add(4));
+                m.extend_from_slice(&NON_ESP_MARKER);
+                m.extend_from_slice(&t.bytes);
+                let _ = u.send(&m);
+            }
         }
     }
+    to_4500
 }
 
 /// Feeds every tunnel's IKE socket and timers (non-blocking): DPD and DELETE from the
@@ -836,11 +1037,33 @@ fn serve_ike(tunnels: &mut [Tunnel]) {
             let bytes = buf.get(..n).unwrap_or_default();
             t.ep.handle_datagram(now(), t.local, t.gw, bytes, &mut t.rng);
         }
+        if let Some(u) = &t.natt {
+            // blocking for the batched sends: read without waiting
+            while let Ok(n) = nix::sys::socket::recv(
+                u.as_raw_fd(),
+                &mut buf,
+                nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+            ) {
+                let bytes = buf.get(..n).unwrap_or_default();
+                if let Some(ike) = bytes.strip_prefix(&NON_ESP_MARKER[..]) {
+                    let (std::net::IpAddr::V4(l), std::net::IpAddr::V4(g)) =
+                        (t.local.ip(), t.gw.ip())
+                    else {
+                        continue;
+                    };
+                    let (l, g) = (
+                        SocketAddr::V4(SocketAddrV4::new(l, NAT_T_PORT)),
+                        SocketAddr::V4(SocketAddrV4::new(g, NAT_T_PORT)),
+                    );
+                    t.ep.handle_datagram(now(), l, g, ike, &mut t.rng);
+                }
+            }
+        }
         let tn = now();
         if t.ep.poll_timeout().is_some_and(|d| d <= tn) {
             t.ep.handle_timeout(tn, &mut t.rng);
         }
-        flush(&mut t.ep, &t.sock, t.gw);
+        t.floated |= flush(&mut t.ep, &t.sock, t.natt.as_ref(), t.gw);
         while let Some(e) = t.ep.poll_event() {
             if let Event::Deleted { .. } | Event::Failed { .. } = e {
                 if !t.lost {

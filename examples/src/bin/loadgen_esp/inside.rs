@@ -1,24 +1,28 @@
 //! `pix-loadgen --esp-inside`: the inside counterpart of the ESP load. One UDP socket;
 //! the main thread receives (counts DATA per client address and run, answers START and
-//! QUERY), a second thread sends DATA down to the clients whose START asked for it.
+//! QUERY), a second thread sends DATA down to the clients whose START asked for it. Both
+//! batch their system calls (`recvmmsg`, `sendmmsg`: up to 64 datagrams each).
 //! Its readiness line is `INSIDE listening on ADDR:PORT`; its last line
 //! `INSIDE clients=N rx_packets=.. rx_bytes=.. tx_packets=.. tx_errors=..`.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use super::batch::{Batch, BATCH};
 use super::wire::{self, Counters, Op, IP_UDP, MAX_INNER, MIN_INNER};
 
 /// Bounds: the counterpart keeps state per client address and must stop by itself.
 const MAX_CLIENTS: usize = 65_536;
 const MAX_SECS: f64 = 3600.0;
-/// Packets sent to one client back to back before the clock is read again.
-const BURST: u64 = 64;
+/// Packets sent to one client back to back (one `sendmmsg`) before the clock is read
+/// again.
+const BURST: u64 = BATCH as u64;
 
 /// One client address: its current run and what it asked.
 #[derive(Debug, Default)]
@@ -67,34 +71,41 @@ pub fn run(listen: SocketAddrV4, secs: f64) -> anyhow::Result<()> {
     let end = Instant::now()
         .checked_add(Duration::from_secs_f64(secs))
         .context("--secs too large")?;
-    let mut buf = vec![0u8; 65_536];
+    // Datagrams larger than a buffer are not ours (the load's are at most MAX_INNER).
+    let mut batch = Batch::new(2048);
     let (mut foreign, mut refused) = (0u64, 0u64);
+    let mut replies: Vec<(Vec<u8>, SocketAddrV4)> = Vec::new();
+    let fd = sock.as_raw_fd();
     while Instant::now() < end {
-        let (n, from) = match sock.recv_from(&mut buf) {
-            Ok((n, SocketAddr::V4(from))) => (n, from),
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
+        let got = match batch.recv(fd) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
             Err(_) => {
                 // e.g. ICMP unreachable for an earlier send: counted, never fatal
                 refused = refused.saturating_add(1);
                 continue;
             }
         };
-        let Some(msg) = buf.get(..n) else { continue };
-        let Some((op, run, body)) = wire::parse(msg) else {
-            foreign = foreign.saturating_add(1);
-            continue;
-        };
-        let reply = handle(&clients, from, op, run, body, n);
-        if let Some(r) = reply {
-            let _ = sock.send_to(&r, from);
+        {
+            // one lock for the batch
+            let mut all = lock(&clients);
+            for k in 0..got {
+                let Some((msg, Some(from))) = batch.datagram_mut(k) else {
+                    continue;
+                };
+                let from = SocketAddrV4::from(from);
+                let n = msg.len();
+                let Some((op, run, body)) = wire::parse(msg) else {
+                    foreign = foreign.saturating_add(1);
+                    continue;
+                };
+                if let Some(r) = handle(&mut all, from, op, run, body, n) {
+                    replies.push((r, from));
+                }
+            }
+        }
+        for (r, to) in replies.drain(..) {
+            let _ = sock.send_to(&r, to);
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -129,14 +140,13 @@ pub fn run(listen: SocketAddrV4, secs: f64) -> anyhow::Result<()> {
 
 /// One message from `from` (`len` bytes of UDP payload); returns the reply, if any.
 fn handle(
-    clients: &Clients,
+    all: &mut HashMap<SocketAddrV4, Client>,
     from: SocketAddrV4,
     op: Op,
     run: u32,
     body: &[u8],
     len: usize,
 ) -> Option<Vec<u8>> {
-    let mut all = lock(clients);
     match op {
         Op::Data => {
             let c = all.get_mut(&from)?;
@@ -188,7 +198,8 @@ fn handle(
 
 /// Sends DATA to every client with a `Down` until `stop`.
 fn send_down(sock: &UdpSocket, clients: &Clients, stop: &AtomicBool) {
-    let mut payload = vec![0u8; MAX_INNER];
+    let mut batch = Batch::new(MAX_INNER);
+    let fd = sock.as_raw_fd();
     let mut jobs: Vec<(SocketAddrV4, u32, u64, u64, usize)> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -220,18 +231,17 @@ fn send_down(sock: &UdpSocket, clients: &Clients, stop: &AtomicBool) {
             continue;
         }
         for &(addr, run, first, n, size) in &jobs {
-            let (mut ok, mut err) = (0u64, 0u64);
             let len = size.saturating_sub(IP_UDP);
+            let mut filled = 0usize;
             for k in 0..n {
-                let Some(p) = payload.get_mut(..len) else {
+                let Some(p) = batch.buf_mut(filled).and_then(|b| b.get_mut(..len)) else {
                     break;
                 };
                 let _ = wire::data(p, run, 0, first.saturating_add(k));
-                match sock.send_to(p, addr) {
-                    Ok(_) => ok = ok.saturating_add(1),
-                    Err(_) => err = err.saturating_add(1),
-                }
+                batch.set_len(filled, len);
+                filled = filled.saturating_add(1);
             }
+            let (ok, err) = batch.send(fd, filled, Some(addr.into()));
             let mut all = lock(clients);
             if let Some(c) = all.get_mut(&addr).filter(|c| c.run == run) {
                 c.counters.tx_packets = c.counters.tx_packets.saturating_add(ok);

@@ -28,10 +28,24 @@
 //! to the end of the drain, per 10^9 inner bytes delivered), plus the same per direction
 //! prefixed `ESP_UP_` / `ESP_DOWN_`.
 //!
-//! Tunnels that floated to NAT-T (UDP-encapsulated ESP) are refused: without a NAT
-//! between the namespaces they do not float. Only private and loopback gateways are
-//! accepted: this is a test tool for network namespaces.
+//! With `--natt` the tunnels use ESP in UDP (RFC 3948) on port 4500: the initiator
+//! forces UDP encapsulation as strongSwan's `forceencaps` does
+//! (`ClientProfile::force_natt_encapsulation`: a NAT-D hash of a fake address, so the
+//! gateway sees "initiator behind NAT" and both sides float), which needs
+//! `isakmp nat-traversal` on the gateway and one tunnel per client address
+//! (`--bind-spread` >= `--tunnels`: without a NAT every tunnel of one address would be
+//! the same peer address and port 4500, which the gateway takes for one client). Each
+//! address has one UDP socket on port 4500, connected to the gateway's, which carries
+//! the IKE messages behind the non-ESP marker and sends the ESP; a filter keeps the ESP
+//! coming back off it, and the receiver reads that from a raw UDP socket. Without
+//! `--natt`, tunnels that floated anyway are refused. Only private and loopback
+//! gateways are accepted: this is a test tool for network namespaces.
+//!
+//! Sends and receives are batched (`sendmmsg`/`recvmmsg`, up to 64 packets per system
+//! call) on both sides; each packet is still encrypted on its own (the ICV covers its
+//! sequence number), in place in a buffer that is reused, with no allocation per packet.
 
+mod batch;
 mod client;
 mod inside;
 mod wire;
@@ -68,6 +82,11 @@ pub struct EspArgs {
     /// not the load generator (this machine has as few cores as the gateway wants).
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub esp_verify_every: u32,
+    /// `--esp`: ESP in UDP on port 4500 (NAT-T, RFC 3948), forced without a NAT as
+    /// strongSwan's `forceencaps` does; needs `isakmp nat-traversal` on the gateway and
+    /// one tunnel per address (`--bind-spread` >= `--tunnels`).
+    #[arg(long)]
+    pub natt: bool,
     /// Run the inside counterpart on --listen for --secs seconds.
     #[arg(long)]
     pub esp_inside: bool,
