@@ -1048,42 +1048,63 @@ impl Firewall {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn ride(
+    /// The fast path of an established flow, as the PIX's adaptive security algorithm
+    /// forwards a connection's later packets: when the packet's connection exists, the
+    /// packet neither opens nor closes it (UDP; TCP without SYN, FIN or RST) and nothing
+    /// is due to expire, the connection is updated exactly as [`process`](Self::process)
+    /// would (last use, bytes, idle deadline, xlate and uauth use) and its egress
+    /// addresses are returned. Otherwise `None`: the caller runs `process`, which
+    /// checks everything and explains itself in a trace. No trace and no allocation
+    /// here: the connection table is the per-flow cache of the policy decision.
+    ///
+    /// `input` is the ingress interface's index ([`Firewall::interface_index`]); the
+    /// `tuple` carries the IP protocol number and, for TCP and UDP, the ports.
+    pub fn forward_established(
         &self,
         st: &mut State,
-        p: &Packet,
+        input: usize,
+        tuple: &Tuple,
+        flags: crate::packet::TcpFlags,
+        len: u32,
         now: Instant,
-        id: u64,
-        dir: Direction,
-        tr: &mut Tr<'_>,
-        acct: &mut Vec<AccountingRecord>,
-    ) -> (Action, Option<usize>, Option<u64>, Option<Endpoints>) {
-        let Some(c) = st.conns.get_mut(id) else {
-            return (Action::Drop(DropReason::TcpNotSyn), None, None, None);
-        };
-        c.last = c.last.max(now);
-        let fwd = dir == Direction::Forward;
-        if fwd {
-            c.bytes_fwd = c.bytes_fwd.saturating_add(u64::from(p.len));
-        } else {
-            c.bytes_rev = c.bytes_rev.saturating_add(u64::from(p.len));
+    ) -> Option<Endpoints> {
+        let proto = Proto::from_number(tuple.proto);
+        if !proto.has_ports() || (proto == Proto::Tcp && (flags.syn || flags.fin || flags.rst)) {
+            return None;
         }
-        let mut closing = false;
-        if c.proto == Proto::Tcp {
-            if p.flags.rst {
-                closing = true;
-            } else if p.flags.fin {
-                let (a, b) = match c.tcp {
-                    TcpState::HalfClosed(a, b) => (a, b),
-                    _ => (false, false),
-                };
-                let (a, b) = if fwd { (true, b) } else { (a, true) };
-                closing = a && b;
-                c.tcp = TcpState::HalfClosed(a, b);
-            } else if c.tcp == TcpState::Embryonic && !fwd && p.flags.syn && p.flags.ack {
-                c.tcp = TcpState::Established;
-            }
+        if st.next_deadline.is_some_and(|d| now >= d) {
+            return None;
+        }
+        let key = (
+            input,
+            tuple.proto,
+            tuple.src,
+            tuple.sport,
+            tuple.dst,
+            tuple.dport,
+        );
+        let (id, dir) = st.conns.find(&key)?;
+        self.touch_flow(st, id, dir == Direction::Forward, len, now)
+            .map(|(_, egress)| egress)
+    }
+
+    /// A packet of `len` bytes rides connection `id` (forward: from its initiator):
+    /// last use, byte count, idle deadline, xlate and uauth use. Returns the output
+    /// interface and the egress addresses.
+    fn touch_flow(
+        &self,
+        st: &mut State,
+        id: u64,
+        fwd: bool,
+        len: u32,
+        now: Instant,
+    ) -> Option<(usize, Endpoints)> {
+        let c = st.conns.get_mut(id)?;
+        c.last = c.last.max(now);
+        if fwd {
+            c.bytes_fwd = c.bytes_fwd.saturating_add(u64::from(len));
+        } else {
+            c.bytes_rev = c.bytes_rev.saturating_add(u64::from(len));
         }
         let (output, egress) = if fwd {
             (c.output_if, c.xlated)
@@ -1111,6 +1132,43 @@ impl Firewall {
             x.last_used = x.last_used.max(now);
         }
         st.uauth.touch(user_addr, now);
+        Some((output, egress))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ride(
+        &self,
+        st: &mut State,
+        p: &Packet,
+        now: Instant,
+        id: u64,
+        dir: Direction,
+        tr: &mut Tr<'_>,
+        acct: &mut Vec<AccountingRecord>,
+    ) -> (Action, Option<usize>, Option<u64>, Option<Endpoints>) {
+        let Some(c) = st.conns.get_mut(id) else {
+            return (Action::Drop(DropReason::TcpNotSyn), None, None, None);
+        };
+        let fwd = dir == Direction::Forward;
+        let mut closing = false;
+        if c.proto == Proto::Tcp {
+            if p.flags.rst {
+                closing = true;
+            } else if p.flags.fin {
+                let (a, b) = match c.tcp {
+                    TcpState::HalfClosed(a, b) => (a, b),
+                    _ => (false, false),
+                };
+                let (a, b) = if fwd { (true, b) } else { (a, true) };
+                closing = a && b;
+                c.tcp = TcpState::HalfClosed(a, b);
+            } else if c.tcp == TcpState::Embryonic && !fwd && p.flags.syn && p.flags.ack {
+                c.tcp = TcpState::Established;
+            }
+        }
+        let Some((output, egress)) = self.touch_flow(st, id, fwd, p.len, now) else {
+            return (Action::Drop(DropReason::TcpNotSyn), None, None, None);
+        };
         let mut info = vec![format!(
             "Found flow with id {id}, using existing flow ({})",
             if fwd { "from the initiator" } else { "reply" }

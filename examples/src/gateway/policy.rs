@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 
 use pix_nat::{
     show_conn, show_local_host, show_uauth, show_xlate, AccountingRecord, Action, Endpoints,
-    Firewall, Packet, PhaseResult, Proto, RecordKind, State, TcpFlags, Verdict,
+    Firewall, Packet, PhaseResult, Proto, RecordKind, State, TcpFlags, Tuple, Verdict,
 };
 
 /// How long the last packets of a connection closed by FIN from both sides still pass.
@@ -136,6 +136,9 @@ pub struct Policy {
     st: State,
     outside: String,
     inside: String,
+    /// `outside`'s and `inside`'s interface indexes in `fw`.
+    outside_if: usize,
+    inside_if: usize,
     clients: HashMap<Ipv4Addr, Client>,
     starts: HashMap<u32, Instant>,
     linger: HashMap<Key, Linger>,
@@ -373,13 +376,13 @@ impl Policy {
         let o = fw.interface_index(outside_if).ok_or_else(|| {
             format!("firewall policy: no interface named {outside_if:?} (nameif)")
         })?;
-        let inside = fw
+        let (inside_if, inside) = fw
             .interfaces
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != o)
             .max_by_key(|(_, i)| i.security)
-            .map(|(_, i)| i.name.clone())
+            .map(|(n, i)| (n, i.name.clone()))
             .ok_or_else(|| {
                 format!("firewall policy: no interface besides {outside_if} for the inside")
             })?;
@@ -388,6 +391,8 @@ impl Policy {
             st: State::new(),
             outside: outside_if.to_owned(),
             inside,
+            outside_if: o,
+            inside_if,
             clients: HashMap::new(),
             starts: HashMap::new(),
             linger: HashMap::new(),
@@ -512,6 +517,35 @@ impl Policy {
                 return (self.drop(&key, reason, None), Vec::new());
             }
         };
+        // The established-flow fast path: a later packet of a live connection is
+        // forwarded as `process` would, without the trace (no allocation).
+        let known = if from_client {
+            self.st.vpn.contains_key(&h.src)
+        } else {
+            self.clients.contains_key(&h.dst)
+        };
+        if known {
+            let input = if from_client {
+                self.outside_if
+            } else {
+                self.inside_if
+            };
+            let tuple = Tuple {
+                proto: h.proto.number(),
+                src: u32::from(h.src),
+                dst: u32::from(h.dst),
+                sport: h.sport,
+                dport: h.dport,
+                icmp_type: 0,
+            };
+            if let Some(out) =
+                self.fw
+                    .forward_established(&mut self.st, input, &tuple, h.flags, h.payload, now)
+            {
+                rewrite(buf, &h, &out);
+                return (Decision::Forward, Vec::new());
+            }
+        }
         let user = if from_client {
             match self.st.vpn.get(&h.src) {
                 Some(v) => Some(v.user.clone()),
