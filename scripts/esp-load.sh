@@ -27,7 +27,8 @@
 #         pinned) SINK_CPU=$LG_CPU (the inside counterpart alone) ESP_TRANSFORM="esp-des esp-md5-hmac" (e.g. "esp-aes esp-sha-hmac")
 #         NATT=1 (ESP in UDP on port 4500, RFC 3948: the gateway gets `isakmp nat-traversal 20`
 #         and the load generator --natt, which forces the float without a NAT as strongSwan's
-#         forceencaps does; needs CLIENT_ADDRS >= TUNNELS, the default)
+#         forceencaps does; needs CLIENT_ADDRS >= TUNNELS, the default) GSO=1 (with NATT=1: the
+#         load generator sends each batch of a tunnel as one UDP GSO send, --esp-gso)
 #         INSIDE=10.89.129.131:9000 KEEP=1 (keep the run dir) LOAD_LIMIT=900 (hard limit in
 #         seconds for the whole run) CARGO_TARGET_DIR (default /work/targets/load, shared
 #         with gateway-load.sh) BIN=DIR (use pix-gateway and pix-loadgen from DIR, no build)
@@ -42,6 +43,7 @@ TUNNELS=${TUNNELS:-8}; CLIENT_ADDRS=${CLIENT_ADDRS:-$TUNNELS}; GW_WORKERS=${GW_W
 ESP_TRANSFORM=${ESP_TRANSFORM:-esp-des esp-md5-hmac}; INSIDE=${INSIDE:-10.89.129.131:9000}
 KEEP=${KEEP:-0}; SINK_CPU=${SINK_CPU:-$LG_CPU}; NATT=${NATT:-0}
 NATT_ARG=; [ "$NATT" = 1 ] && NATT_ARG=--natt
+GSO_ARG=; [ "${GSO:-0}" = 1 ] && GSO_ARG=--esp-gso
 RUN=$(mktemp -d /tmp/esp-load.XXXXXX)
 GWNS=pixesp-gw$$; CLNS=pixesp-cl$$; VGW=vegw$$; VCL=vecl$$; TUN=pixes$$
 CTL=$RUN/control.sock
@@ -161,7 +163,7 @@ for dir in $DIRS; do
     # shellcheck disable=SC2046
     timeout $((SECS + 60)) $(pin) ip netns exec "$CLNS" "$BIN/pix-loadgen" --esp --gateway 192.168.1.1 \
       --bind 192.168.1.2 --bind-spread "$CLIENT_ADDRS" --tunnels "$TUNNELS" --esp-secs "$SECS" --esp-rate "$RATE" --esp-size "$size" --direction "$dir" \
-      --esp-verify-every "$VERIFY_EVERY" --inside "$INSIDE" --gateway-pid "$GWPID" ${NATT_ARG:+"$NATT_ARG"} > "$out" 2> "$RUN/$dir-$size.err" < /dev/null
+      --esp-verify-every "$VERIFY_EVERY" --inside "$INSIDE" --gateway-pid "$GWPID" ${NATT_ARG:+"$NATT_ARG"} ${GSO_ARG:+"$GSO_ARG"} > "$out" 2> "$RUN/$dir-$size.err" < /dev/null
     rc=$?
     grep '^esp:' "$out" | sed 's/^/    /'
     [ "$rc" = 0 ] || { cat "$RUN/$dir-$size.err"; die "$dir $size: load generator exit $rc"; }

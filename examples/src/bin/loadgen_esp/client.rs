@@ -84,6 +84,8 @@ pub struct Report {
     pub own_cpu: Option<f64>,
     /// The ESP transform of the first tunnel (PIX name).
     pub transform: String,
+    /// `--esp-gso`: the UDP GSO sends that went out as such.
+    pub gso_sends: u64,
 }
 
 impl Report {
@@ -363,6 +365,8 @@ fn window(
     let mut served = start;
     let up = a.direction.up();
     let mut batch = Batch::new(BUF);
+    let gso = a.esp_gso && a.natt;
+    let mut gso_sends = 0u64;
     loop {
         let t = now();
         let el = t.saturating_duration_since(start);
@@ -388,9 +392,12 @@ fn window(
             continue;
         }
         // One batch: the next socket in turn, its tunnels in turn within the batch.
-        let want = usize::try_from(due.saturating_sub(sent))
+        let mut want = usize::try_from(due.saturating_sub(sent))
             .unwrap_or(BATCH)
             .min(BATCH);
+        if gso {
+            want = want.min(Batch::gso_limit(BUF.min(a.esp_size.saturating_add(64))));
+        }
         next = next.wrapping_add(1) % outs.len().max(1);
         let Some(o) = outs.get_mut(next) else { break };
         let (mut filled, mut failed) = (0usize, 0u64);
@@ -414,7 +421,19 @@ fn window(
                 Err(_) => failed = failed.saturating_add(1),
             }
         }
-        let (_, refused) = batch.send(o.sock.as_raw_fd(), filled, None);
+        let refused = if gso {
+            let seg = o
+                .txs
+                .first()
+                .and_then(|i| txs.get(*i))
+                .and_then(|tx| tx.out.encapsulated_len(a.esp_size).ok())
+                .unwrap_or(0);
+            let (_, refused, used) = batch.send_gso(o.sock.as_raw_fd(), filled, seg);
+            gso_sends = gso_sends.saturating_add(u64::from(used));
+            refused
+        } else {
+            batch.send(o.sock.as_raw_fd(), filled, None).1
+        };
         errors = errors.saturating_add(refused).saturating_add(failed);
         sent = sent.saturating_add(want as u64);
     }
@@ -431,6 +450,7 @@ fn window(
     report.gateway_cpu = gw_cpu0.zip(gw_cpu1).map(|(a, b)| b - a);
     report.own_cpu = own_cpu0.zip(own_cpu1).map(|(a, b)| b - a);
     report.up_sent = sent.saturating_sub(errors);
+    report.gso_sends = gso_sends;
     report.up_errors = errors;
 
     let query = wire::bare(Op::Query, run_id);
@@ -1162,6 +1182,13 @@ pub fn print(a: &EspArgs, c: &Common, r: &Report) {
     lines.push(("MBIT_PER_S".into(), format!("{:.1}", mbit(bytes))));
     lines.push(("ESP_DECRYPT_ERRORS".into(), r.esp_errors.to_string()));
     lines.push(("ESP_DOWN_VERIFIED".into(), r.down_verified.to_string()));
+    if a.esp_gso {
+        println!(
+            "esp: {} UDP GSO sends (one per batch of a tunnel)",
+            r.gso_sends
+        );
+        lines.push(("ESP_GSO_SENDS".into(), r.gso_sends.to_string()));
+    }
     let span = secs + DRAIN.as_secs_f64();
     if let Some(cpu) = r.own_cpu {
         println!(

@@ -87,6 +87,11 @@ pub struct EspArgs {
     /// one tunnel per address (`--bind-spread` >= `--tunnels`).
     #[arg(long)]
     pub natt: bool,
+    /// `--esp --natt`: send each batch of a tunnel as one UDP GSO send (`UDP_SEGMENT`),
+    /// which the kernel cuts into the ESP-in-UDP datagrams: one trip through the IP stack
+    /// per batch instead of one per packet (the gateway still receives single datagrams).
+    #[arg(long, requires = "natt")]
+    pub esp_gso: bool,
     /// Run the inside counterpart on --listen for --secs seconds.
     #[arg(long)]
     pub esp_inside: bool,
