@@ -1,6 +1,7 @@
 //! Diffie-Hellman over the MODP groups 1, 2, 5 and 14 (RFC 2409 section 6, RFC 3526),
-//! with a constant-time Montgomery exponentiation (crypto-bigint, one fixed-width
-//! integer per group).
+//! with a constant-time Montgomery exponentiation ([`super::monty`]: fixed-width limbs per
+//! group, dedicated squaring, fixed windows with a masked table lookup, and a cheaper
+//! window step for the generator 2).
 //!
 //! Two private exponent sizes are offered ([`ExponentSize`]): the full modulus size, or a
 //! bounded size (256 bits by default) as RFC 3526 section 8 sizes exponents by the
@@ -8,22 +9,43 @@
 //! time for a given size, and is about 3-4x faster.
 
 use super::modp::{MODP_1024_HEX, MODP_1536_HEX, MODP_2048_HEX, MODP_768_HEX};
+use super::monty::{limbs_from_be, limbs_to_be, Modulus};
 use super::secret::Secret;
 use crate::error::SmError;
-use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{Odd, Uint, U1024, U1536, U2048, U768};
 use rand_core::CryptoRng;
+use std::sync::LazyLock;
 use subtle::Choice;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-static PARAMS_768: FixedMontyParams<{ U768::LIMBS }> =
-    FixedMontyParams::new_vartime(Odd::<U768>::from_be_hex(MODP_768_HEX));
-static PARAMS_1024: FixedMontyParams<{ U1024::LIMBS }> =
-    FixedMontyParams::new_vartime(Odd::<U1024>::from_be_hex(MODP_1024_HEX));
-static PARAMS_1536: FixedMontyParams<{ U1536::LIMBS }> =
-    FixedMontyParams::new_vartime(Odd::<U1536>::from_be_hex(MODP_1536_HEX));
-static PARAMS_2048: FixedMontyParams<{ U2048::LIMBS }> =
-    FixedMontyParams::new_vartime(Odd::<U2048>::from_be_hex(MODP_2048_HEX));
+/// The Montgomery constants of each prime, computed on first use (public data).
+static MOD_768: LazyLock<Modulus<12>> = LazyLock::new(|| modulus(MODP_768_HEX));
+static MOD_1024: LazyLock<Modulus<16>> = LazyLock::new(|| modulus(MODP_1024_HEX));
+static MOD_1536: LazyLock<Modulus<24>> = LazyLock::new(|| modulus(MODP_1536_HEX));
+static MOD_2048: LazyLock<Modulus<32>> = LazyLock::new(|| modulus(MODP_2048_HEX));
+
+/// The Montgomery constants of a prime given as `8 N` bytes of big-endian hex.
+fn modulus<const N: usize>(hex: &str) -> Modulus<N> {
+    let mut limbs = [0u64; N];
+    // Sixteen hex digits per limb, the last ones least significant.
+    for (limb, chunk) in limbs.iter_mut().zip(hex.as_bytes().rchunks(16)) {
+        *limb = chunk
+            .iter()
+            .fold(0u64, |acc, &c| acc.wrapping_shl(4) | hex_digit(c));
+    }
+    // The constant primes above are odd and begin with 64 one bits: this cannot fail
+    // (the unit tests build all four).
+    #[allow(clippy::expect_used)]
+    Modulus::new(limbs).expect("a MODP prime")
+}
+
+const fn hex_digit(c: u8) -> u64 {
+    match c {
+        b'0'..=b'9' => c.wrapping_sub(b'0') as u64,
+        b'a'..=b'f' => c.wrapping_sub(b'a' - 10) as u64,
+        b'A'..=b'F' => c.wrapping_sub(b'A' - 10) as u64,
+        _ => 0,
+    }
+}
 
 /// `true` only when the crate was built with the `fuzzing` cargo feature, which replaces
 /// Diffie-Hellman by a no-security stand-in (the public value is the private exponent, the
@@ -124,32 +146,14 @@ impl DhGroup {
     /// The prime as big-endian bytes of [`DhGroup::modulus_len`].
     #[must_use]
     pub fn prime_be(self) -> Vec<u8> {
+        let mut out = vec![0u8; self.modulus_len()];
         match self {
-            Self::Modp768 => PARAMS_768
-                .modulus()
-                .as_ref()
-                .to_be_bytes()
-                .as_slice()
-                .to_vec(),
-            Self::Modp1024 => PARAMS_1024
-                .modulus()
-                .as_ref()
-                .to_be_bytes()
-                .as_slice()
-                .to_vec(),
-            Self::Modp1536 => PARAMS_1536
-                .modulus()
-                .as_ref()
-                .to_be_bytes()
-                .as_slice()
-                .to_vec(),
-            Self::Modp2048 => PARAMS_2048
-                .modulus()
-                .as_ref()
-                .to_be_bytes()
-                .as_slice()
-                .to_vec(),
+            Self::Modp768 => limbs_to_be(MOD_768.modulus(), &mut out),
+            Self::Modp1024 => limbs_to_be(MOD_1024.modulus(), &mut out),
+            Self::Modp1536 => limbs_to_be(MOD_1536.modulus(), &mut out),
+            Self::Modp2048 => limbs_to_be(MOD_2048.modulus(), &mut out),
         }
+        out
     }
 
     /// `base^exponent mod p` in constant time, taking only the `exponent_bits` least
@@ -166,22 +170,15 @@ impl DhGroup {
         }
         let b = left_pad(base, len)?;
         let e = left_pad(exponent, len)?;
-        // The generator 2 gets the square-and-double ladder (see `pow2_be`).
+        // The generator 2 (a public base) gets the cheaper window step of
+        // `Modulus::pow2`: a multiplication by 2^d instead of a table lookup and a product.
         let two = base.iter().rev().skip(1).all(|&x| x == 0) && base.last() == Some(&2);
-        if two {
-            return Some(match self {
-                Self::Modp768 => pow2_be(&PARAMS_768, &e, exponent_bits),
-                Self::Modp1024 => pow2_be(&PARAMS_1024, &e, exponent_bits),
-                Self::Modp1536 => pow2_be(&PARAMS_1536, &e, exponent_bits),
-                Self::Modp2048 => pow2_be(&PARAMS_2048, &e, exponent_bits),
-            });
+        match self {
+            Self::Modp768 => pow_be(&MOD_768, &b, &e, exponent_bits, two),
+            Self::Modp1024 => pow_be(&MOD_1024, &b, &e, exponent_bits, two),
+            Self::Modp1536 => pow_be(&MOD_1536, &b, &e, exponent_bits, two),
+            Self::Modp2048 => pow_be(&MOD_2048, &b, &e, exponent_bits, two),
         }
-        Some(match self {
-            Self::Modp768 => pow_be(&PARAMS_768, &b, &e, exponent_bits),
-            Self::Modp1024 => pow_be(&PARAMS_1024, &b, &e, exponent_bits),
-            Self::Modp1536 => pow_be(&PARAMS_1536, &b, &e, exponent_bits),
-            Self::Modp2048 => pow_be(&PARAMS_2048, &b, &e, exponent_bits),
-        })
     }
 
     /// Checks a peer's public value (KE payload data): exactly [`DhGroup::modulus_len`]
@@ -465,55 +462,25 @@ fn ct_lt_be(a: &[u8], b: &[u8]) -> Choice {
     Choice::from(u8::from(borrow))
 }
 
-/// `base^exp mod p` over the low `bits` bits of `exp`; inputs are exactly the modulus
-/// width (callers pad).
-fn pow_be<const L: usize>(
-    params: &FixedMontyParams<L>,
+/// `base^exp mod p` over the low `bits` bits of `exp` (`2^exp` when `two`); inputs are
+/// exactly the modulus width (callers pad), so `None` does not happen.
+fn pow_be<const N: usize>(
+    m: &Modulus<N>,
     base: &[u8],
     exp: &[u8],
     bits: u32,
-) -> Secret {
-    let mut b = Uint::<L>::from_be_slice(base);
-    let mut e = Uint::<L>::from_be_slice(exp);
-    let mut m = FixedMontyForm::new(&b, params);
-    let mut r = m.pow_bounded_exp(&e, bits);
-    let mut out = r.retrieve();
-    let mut enc = out.to_be_bytes();
-    let secret = Secret::from_slice(enc.as_slice());
-    enc.zeroize();
-    out.zeroize();
-    r.zeroize();
-    m.zeroize();
-    e.zeroize();
-    b.zeroize();
-    secret
-}
-
-/// `2^exp mod p` over the low `bits` bits of `exp`: one squaring per bit, then a modular
-/// doubling kept or dropped by a constant-time select. Multiplying by the generator 2 is
-/// an addition, so this skips the window table and the one multiplication per window of
-/// the general method (about a third faster for key generation). The sequence of
-/// operations depends on `bits` only, never on the exponent's value.
-fn pow2_be<const L: usize>(params: &FixedMontyParams<L>, exp: &[u8], bits: u32) -> Secret {
-    use crypto_bigint::ctutils::CtAssign;
-    let mut e = Uint::<L>::from_be_slice(exp);
-    let mut z = FixedMontyForm::one(params);
-    let mut i = bits.min(Uint::<L>::BITS);
-    while i > 0 {
-        i = i.saturating_sub(1);
-        z = z.square();
-        let mut doubled = z.double();
-        z.ct_assign(&doubled, e.bit(i));
-        doubled.zeroize();
-    }
-    let mut out = z.retrieve();
-    let mut enc = out.to_be_bytes();
-    let secret = Secret::from_slice(enc.as_slice());
-    enc.zeroize();
-    out.zeroize();
-    z.zeroize();
-    e.zeroize();
-    secret
+    two: bool,
+) -> Option<Secret> {
+    let e = Zeroizing::new(limbs_from_be::<N>(exp)?);
+    let r = if two {
+        m.pow2(&e, bits)
+    } else {
+        let b = Zeroizing::new(limbs_from_be::<N>(base)?);
+        m.pow(&b, &e, bits)
+    };
+    let mut out = Zeroizing::new(vec![0u8; N.checked_mul(8)?]);
+    limbs_to_be(&r, &mut out);
+    Some(Secret::from_slice(&out))
 }
 
 #[cfg(test)]

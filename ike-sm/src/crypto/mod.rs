@@ -3,10 +3,13 @@
 
 pub mod cipher;
 pub mod dh;
+#[doc(hidden)]
+pub mod dh_baseline;
 pub mod hash;
 pub mod iv;
 pub mod keymat;
 pub mod modp;
+mod monty;
 pub mod natd;
 pub mod phase1;
 pub mod phase2;
