@@ -13,6 +13,7 @@ use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrIn};
 use pix_gateway::gateway::io::{INSIDE_HEADROOM, INSIDE_TAILROOM};
@@ -35,6 +36,104 @@ pub const TUN_READ_ROOM: usize = 64;
 
 /// The virtio-net header before every packet on an offloading TUN device.
 pub const VNET: usize = tun_rs::VIRTIO_NET_HDR_LEN;
+
+/// How well the batching works, for the metrics page (`pix_batch_*`): system calls and
+/// the packets they moved, per socket kind. Updated once per batch.
+#[derive(Default)]
+pub struct IoCounters {
+    /// `recvmmsg` calls that returned datagrams, per socket: UDP 500, UDP 4500, raw ESP.
+    pub recv_calls: [AtomicU64; 3],
+    /// Datagrams those calls returned.
+    pub recv_datagrams: [AtomicU64; 3],
+    /// Reads from the TUN device that returned packets.
+    pub tun_reads: AtomicU64,
+    /// Packets they returned (more than reads: GSO super-packets were split).
+    pub tun_packets: AtomicU64,
+    /// Batches written to the TUN device.
+    pub tun_write_batches: AtomicU64,
+    /// Packets in them (coalesced by GRO when the device has the offloads).
+    pub tun_write_packets: AtomicU64,
+    /// `sendmmsg` batches of ESP.
+    pub send_batches: AtomicU64,
+    /// ESP datagrams in them.
+    pub sent: AtomicU64,
+    /// ESP datagrams the kernel refused.
+    pub send_refused: AtomicU64,
+}
+
+/// The socket names of [`IoCounters::recv_calls`].
+pub const SOCKETS: [&str; 3] = ["udp500", "udp4500", "raw_esp"];
+
+impl IoCounters {
+    /// Adds `n` to a counter.
+    pub fn add(c: &AtomicU64, n: usize) {
+        c.fetch_add(n as u64, Relaxed);
+    }
+
+    /// The Prometheus text of the counters.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(out, "# HELP pix_batch_recv_calls_total recvmmsg calls that returned datagrams, by socket.\n# TYPE pix_batch_recv_calls_total counter");
+        for (name, c) in SOCKETS.iter().zip(&self.recv_calls) {
+            let _ = writeln!(
+                out,
+                "pix_batch_recv_calls_total{{socket=\"{name}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP pix_batch_recv_datagrams_total Datagrams those recvmmsg calls returned, by socket.\n# TYPE pix_batch_recv_datagrams_total counter");
+        for (name, c) in SOCKETS.iter().zip(&self.recv_datagrams) {
+            let _ = writeln!(
+                out,
+                "pix_batch_recv_datagrams_total{{socket=\"{name}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+        for (name, help, c) in [
+            (
+                "pix_batch_tun_reads_total",
+                "Reads from the TUN device that returned packets.",
+                &self.tun_reads,
+            ),
+            (
+                "pix_batch_tun_packets_total",
+                "Packets those reads returned (GSO super-packets split into segments).",
+                &self.tun_packets,
+            ),
+            (
+                "pix_batch_tun_write_batches_total",
+                "Batches written to the TUN device.",
+                &self.tun_write_batches,
+            ),
+            (
+                "pix_batch_tun_write_packets_total",
+                "Packets in those batches (coalesced by GRO with the offloads).",
+                &self.tun_write_packets,
+            ),
+            (
+                "pix_batch_send_batches_total",
+                "sendmmsg batches of ESP.",
+                &self.send_batches,
+            ),
+            (
+                "pix_batch_sent_total",
+                "ESP datagrams in those batches.",
+                &self.sent,
+            ),
+            (
+                "pix_batch_send_refused_total",
+                "ESP datagrams the kernel refused.",
+                &self.send_refused,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                c.load(Relaxed)
+            );
+        }
+    }
+}
 
 /// A set of packet slots with the `recvmmsg`/`sendmmsg` headers that point into them.
 pub struct Slots {

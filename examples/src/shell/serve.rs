@@ -583,6 +583,8 @@ const HANDOFF_QUEUE: usize = 4096;
 /// owns.
 struct Shared {
     count: u8,
+    /// The batched data path's system calls and packets (`pix_batch_*`).
+    io: batch::IoCounters,
     handoff: Vec<mpsc::Sender<Handoff>>,
     handoff_dropped: std::sync::atomic::AtomicU64,
     handed: std::sync::atomic::AtomicU64,
@@ -782,7 +784,7 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
     }
 }
 
-/// Which outside socket a batch comes from.
+/// Which outside socket a batch comes from (the index of [`batch::SOCKETS`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Port {
     /// UDP 500: IKE.
@@ -853,6 +855,11 @@ async fn outside_batch(
         };
         let got = sock.try_io(tokio::io::Interest::READABLE, || slots.recv(sock));
         let Ok(count) = got else { break };
+        let k = port as usize;
+        if let (Some(c), Some(d)) = (shared.io.recv_calls.get(k), shared.io.recv_datagrams.get(k)) {
+            batch::IoCounters::add(c, 1);
+            batch::IoCounters::add(d, count);
+        }
         let now = Instant::now();
         db.to_inside.clear();
         for (i, (buf, (len, from))) in slots
@@ -911,6 +918,8 @@ async fn outside_batch(
                 Port::Raw => &mut db.raw.bufs,
             };
             write_inside(&io.tun, io.tun_offload, &mut db.gro, bufs, &db.to_inside).await;
+            batch::IoCounters::add(&shared.io.tun_write_batches, 1);
+            batch::IoCounters::add(&shared.io.tun_write_packets, db.to_inside.len());
         }
         // IKE answers, AAA requests and log records of this batch.
         flush(gw, io, shared).await;
@@ -987,7 +996,11 @@ async fn inside_batch(
                 .tun
                 .try_recv_multiple(&mut db.tun_read, bufs, sizes, INSIDE_HEADROOM)
             {
-                Ok(k) => used = used.saturating_add(k),
+                Ok(k) => {
+                    used = used.saturating_add(k);
+                    batch::IoCounters::add(&shared.io.tun_reads, 1);
+                    batch::IoCounters::add(&shared.io.tun_packets, k);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     log(&format!("read from the inside TUN failed: {e}"));
@@ -1032,11 +1045,23 @@ async fn inside_batch(
             }
         }
         let bufs = &db.tun.bufs;
+        let queued = db
+            .raw_out
+            .items
+            .len()
+            .saturating_add(db.udp_out.items.len());
+        let refused_before = failed.len();
         if !db.raw_out.items.is_empty() {
             failed.extend(db.raw_out.send(bufs, &io.raw).await);
         }
         if !db.udp_out.items.is_empty() {
             failed.extend(db.udp_out.send(bufs, &io.udp4500).await);
+        }
+        if queued > 0 {
+            let refused = failed.len().saturating_sub(refused_before);
+            batch::IoCounters::add(&shared.io.send_batches, 1);
+            batch::IoCounters::add(&shared.io.sent, queued.saturating_sub(refused));
+            batch::IoCounters::add(&shared.io.send_refused, refused);
         }
         flush(gw, io, shared).await;
         if used < batch::TUN_READ_ROOM {
@@ -1314,6 +1339,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     }
     let shared = Arc::new(Shared {
         count,
+        io: batch::IoCounters::default(),
         handoff: handoff_tx,
         handoff_dropped: std::sync::atomic::AtomicU64::new(0),
         handed: std::sync::atomic::AtomicU64::new(0),
@@ -1429,6 +1455,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
             Some(reply) = metrics_rx.recv() => {
                 let mut text = whole(&handles, &info, None).await.metrics_text();
                 handoff_metrics(&shared, &mut text);
+                shared.io.render(&mut text);
                 listener_metrics(&control_slots, &metrics_slots, &mut text);
                 let _ = reply.send(text);
             }
