@@ -137,9 +137,16 @@ fn esp_both_ways(natt: bool) {
     let ctl = lab.control.clone();
     let gw_ns = lab.gw.clone();
     let during = std::thread::spawn(move || {
-        // the middle of the window (the handshakes take a fraction of a second)
-        std::thread::sleep(Duration::from_millis(SECS * 500 + 500));
-        show_in(&gw_ns, &ctl, "crypto ipsec sa")
+        // Polled until both tunnels' SAs are there (the handshakes take a fraction of a
+        // second, the window SECS), bounded; the last answer otherwise.
+        let end = std::time::Instant::now() + Duration::from_secs(SECS + 20);
+        loop {
+            let out = show_in(&gw_ns, &ctl, "crypto ipsec sa");
+            if out.matches("in use settings").count() >= 4 || std::time::Instant::now() > end {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     });
     let natt_arg = if natt { "--natt" } else { "--esp-verify-every" };
     let natt_val: &[&str] = if natt { &[] } else { &["4"] };
