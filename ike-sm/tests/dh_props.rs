@@ -1,6 +1,8 @@
 //! Diffie-Hellman checks against num-bigint (an independent, variable-time reference):
-//! the MODP primes rebuilt from their defining formula, their primality, and proptest
-//! equality of our constant-time exponentiation with `BigUint::modpow` for every group.
+//! the MODP primes rebuilt from their defining formula, their primality, proptest
+//! equality of our constant-time exponentiation with `BigUint::modpow` for every group,
+//! edge bases and exponents, algebraic identities, and fixed known answers for groups 2
+//! and 14 (computed by CPython's `pow`).
 #![allow(
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
@@ -283,4 +285,144 @@ fn bounded_exponents_really_are_bounded() {
     let want = BigUint::from(2u8).modpow(&big(&x), &prime(DhGroup::Modp768));
     assert_eq!(k.public_value(), &be(&want, 96)[..]);
     assert_eq!(k.exponent_bits(), 160);
+}
+
+// Known answers for groups 2 and 14, computed by CPython's built-in three-argument
+// `pow` (an implementation independent of ours and of num-bigint) with
+//   x = int.from_bytes(sha256(b"pix-ipsec modp kat x").digest(), "big")           (256 bits)
+//   b = int.from_bytes(sha256(b"pix-ipsec modp kat y").digest() * (len // 32), "big")
+// (b < p for both primes; `len` is the modulus length in bytes): `2^x mod p`, `b^x mod p`.
+const KAT_G2_2X: &str = concat!(
+    "FC912A38F8A752FF12C2CC2FBD2F5957D525EA69D48F210F4269268B5D661E85",
+    "FBC21E8446701A9173128373666339CA71B8830662A984CBA158BC3BD9D75AFE",
+    "AD3D4C28CA4B1D279C1DE54A31D90BF6A2550858107C7CDB48DCF97CE27D3873",
+    "E254B5877B3D49690E2096A5F690D529C47AE678A1BB3A16B339CF5649A41187",
+);
+const KAT_G2_BX: &str = concat!(
+    "8ACBC8A786B73CFA6B2E71384F1DAD0ABAA0A4BDC3A034A7C12A124EE9266D8B",
+    "8F71BE9E783962BB7C9BD489E9F9694C5D6019C4FB39F9179E8D51A217955D9A",
+    "59098887FAC3556A72E3F7454301059849741B559F0B89E5885B392117300D0D",
+    "F455E27BC24609336E1DD7663D3B4171F82D8B00A6FD013489F2AC912FF0CAE0",
+);
+const KAT_G14_2X: &str = concat!(
+    "09BED971ED61B91C3D610B3AEBEC626B49420AF6DA661EF97481896E7E623FBE",
+    "458AAA36844CCFDF50DBF99D56F6A3C9CBE8A38E94792BA0970BBB200FF3FD0C",
+    "E030D80A6CB719DCEC9CEBB20D0C7EE213E467BC3892B7ACCA592FDF248AB7A0",
+    "CA96B1767422083A0232F53BCD48DEF69201EEF6FADB4117A6F78942602AD4B6",
+    "06AE12194F5ECA3463999B5C41CBA72030611A96EB7C5B48BDF792DCF6AD7D5D",
+    "4385AF57C8F2E4997E70668A408F269BA1FC7924B54D1BDC2A1B8FE28CA911F8",
+    "0427DF12B6D296C9CD0C2F109662CFF504CCCC6086DFC6D506D6F03642EDB6B3",
+    "D228FEAB9ED8DD07FF1FEF51575ADE6781F6CF282FB1E788DA3FBE84A2137443",
+);
+const KAT_G14_BX: &str = concat!(
+    "E8F17A7B344DBD66EA0D2C0E87C20A87BF0EDCE3ADBF784A4F9D2F39A1987FC3",
+    "19952E86460448C42E1845938CE923BB41FDFA36DE00F977207AA5233B34519A",
+    "1003229CE0FBEB8FBDF64E522FF8A4CD67FE6489A679EC076BE69A359DD6D644",
+    "9ACC3C3D2790174D8DE081E3E6ED2950143801E7C72AC586D447DC16EF3F34BC",
+    "144D2EF1F05921A1D8E0436C66E0C95B23BBAF4378785ED6871441775BDF9D28",
+    "14B444200DBB1B90F0549E4AC96490A4EB411940C8B1C04F6A402D8220F31C79",
+    "AA9065BD368FC314883F90FE8F93B6D91A0F9375FDF9168DA3C3A7B6F89FFD5C",
+    "FDF3D88FC13594A0CD995ACB3796B2954A13090BE2BF7D0425BE412159435CD7",
+);
+
+/// The fixed vectors above, through the general path, the generator-2 path and
+/// `KeyPair` (256-bit bounded and full-size exponent), and num-bigint agrees with them.
+#[test]
+fn known_answers_groups_2_and_14() {
+    use sha2::{Digest, Sha256};
+    for (g, want_2x, want_bx) in [
+        (DhGroup::Modp1024, KAT_G2_2X, KAT_G2_BX),
+        (DhGroup::Modp2048, KAT_G14_2X, KAT_G14_BX),
+    ] {
+        let len = g.modulus_len();
+        let x = Sha256::digest(b"pix-ipsec modp kat x").to_vec();
+        let b = Sha256::digest(b"pix-ipsec modp kat y").repeat(len / 32);
+        let (want_2x, want_bx) = (hex::decode(want_2x).unwrap(), hex::decode(want_bx).unwrap());
+        assert_eq!(
+            be(&BigUint::from(2u8).modpow(&big(&x), &prime(g)), len),
+            want_2x
+        );
+        assert_eq!(be(&big(&b).modpow(&big(&x), &prime(g)), len), want_bx);
+        for bits in [256, g.modulus_bits()] {
+            assert_eq!(
+                g.modexp(&[2], &x, bits).unwrap().expose_secret(),
+                &want_2x[..]
+            );
+            assert_eq!(
+                g.modexp(&b, &x, bits).unwrap().expose_secret(),
+                &want_bx[..]
+            );
+        }
+        for size in [ExponentSize::Bits(256), ExponentSize::Full] {
+            let k = KeyPair::from_private_exponent(g, &x, size).unwrap();
+            assert_eq!(k.public_value(), &want_2x[..]);
+            assert_eq!(k.agree(&b).unwrap().expose_secret(), &want_bx[..]);
+        }
+    }
+}
+
+/// Edge values in every group: bases 0, 1, p-1, p, p+1 and all ones (>= p: reduced),
+/// exponents 0, 1, 2, all ones; 2^x 2^y = 2^(x+y) and (b^x)^y = (b^y)^x.
+#[test]
+fn edge_bases_exponents_and_identities() {
+    for g in ALL_GROUPS {
+        let len = g.modulus_len();
+        let n = g.modulus_bits();
+        let p = prime(g);
+        let one = BigUint::from(1u8);
+        let bases = [
+            BigUint::from(0u8),
+            one.clone(),
+            &p - &one,
+            p.clone(),
+            &p + &one,
+            (&one << n) - &one,
+        ];
+        let exps = [
+            BigUint::from(0u8),
+            one.clone(),
+            BigUint::from(2u8),
+            (&one << n) - &one,
+            (&one << 256u32) - &one,
+        ];
+        for b in &bases {
+            for (i, e) in exps.iter().enumerate() {
+                // Full-width runs (slow in a debug build) for the all-ones exponent only.
+                let bit_list: &[u32] = if i == 3 {
+                    &[0, 1, 257, n - 1, n]
+                } else {
+                    &[0, 1, 2, 257]
+                };
+                for &bits in bit_list {
+                    let got = g.modexp(&be(b, len), &be(e, len), bits).unwrap();
+                    let e_used = e & ((&one << bits) - &one);
+                    let want = b.modpow(&e_used, &p);
+                    assert_eq!(
+                        big(got.expose_secret()),
+                        want,
+                        "group {} bits {bits}",
+                        g.attribute()
+                    );
+                }
+            }
+        }
+        // 2^x 2^y = 2^(x+y), with x + y < 2^n.
+        let mut rng = StdRng::seed_from_u64(u64::from(g.attribute()));
+        let mut x = vec![0u8; len];
+        let mut y = vec![0u8; len];
+        rand_core::Rng::fill_bytes(&mut rng, &mut x[1..]);
+        rand_core::Rng::fill_bytes(&mut rng, &mut y[1..]);
+        let gx = big(g.modexp(&[2], &x, n).unwrap().expose_secret());
+        let gy = big(g.modexp(&[2], &y, n).unwrap().expose_secret());
+        let sum = be(&(big(&x) + big(&y)), len);
+        let gxy = big(g.modexp(&[2], &sum, n).unwrap().expose_secret());
+        assert_eq!((gx * gy) % &p, gxy);
+        // (b^x)^y = (b^y)^x on the general path.
+        let b = be(&(&p - BigUint::from(12345u32)), len);
+        let bx = g.modexp(&b, &x, n).unwrap();
+        let by = g.modexp(&b, &y, n).unwrap();
+        let bxy = g.modexp(bx.expose_secret(), &y, n).unwrap();
+        let byx = g.modexp(by.expose_secret(), &x, n).unwrap();
+        assert_eq!(bxy.expose_secret(), byx.expose_secret());
+    }
 }
