@@ -59,6 +59,10 @@ pub struct IoCounters {
     pub sent: AtomicU64,
     /// ESP datagrams the kernel refused.
     pub send_refused: AtomicU64,
+    /// `sendmsg` calls with UDP GSO (ESP in UDP to one peer) ...
+    pub gso_sends: AtomicU64,
+    /// ... and the datagrams they carried.
+    pub gso_datagrams: AtomicU64,
 }
 
 /// The socket names of [`IoCounters::recv_calls`].
@@ -125,6 +129,16 @@ impl IoCounters {
                 "ESP datagrams the kernel refused.",
                 &self.send_refused,
             ),
+            (
+                "pix_batch_gso_sends_total",
+                "sendmsg calls with UDP segmentation offload (ESP in UDP to one peer).",
+                &self.gso_sends,
+            ),
+            (
+                "pix_batch_gso_datagrams_total",
+                "ESP datagrams those calls carried.",
+                &self.gso_datagrams,
+            ),
         ] {
             let _ = writeln!(
                 out,
@@ -189,15 +203,38 @@ impl Slots {
     }
 }
 
-/// A queue of datagrams for one socket, each a range of a slot, sent with `sendmmsg`.
+/// One queued datagram: (slot, range, destination, the IKE SA for a failed send).
+pub type Item = (usize, Range<usize>, SocketAddrV4, ike_sm::SaId);
+
+/// UDP segmentation offload: at most this many datagrams in one `sendmsg`.
+const GSO_MAX_SEGMENTS: usize = 64;
+
+/// ... and at most this many bytes of payload.
+const GSO_MAX_BYTES: usize = 65_000;
+
+/// A queue of datagrams for one socket, each a range of a slot, sent with `sendmmsg`;
+/// on a UDP socket with [`gso`](Self::gso), runs of datagrams to one peer go out as
+/// one `sendmsg` with `UDP_SEGMENT` (the kernel, or the NIC, cuts them apart).
 #[derive(Default)]
 pub struct SendQueue {
-    /// (slot, range, destination, the IKE SA for a failed send).
-    pub items: Vec<(usize, Range<usize>, SocketAddrV4, ike_sm::SaId)>,
+    /// The queued datagrams.
+    pub items: Vec<Item>,
+    /// Use UDP GSO (turned off for good when the kernel refuses it).
+    pub gso: bool,
+    /// `sendmsg` calls with UDP GSO and the datagrams they carried.
+    pub gso_sends: (u64, u64),
     headers: Option<MultiHeaders<SockaddrIn>>,
 }
 
 impl SendQueue {
+    /// A queue for a UDP socket: runs to one peer go out with UDP GSO.
+    pub fn with_gso() -> SendQueue {
+        SendQueue {
+            gso: true,
+            ..SendQueue::default()
+        }
+    }
+
     /// Queues `bufs[slot][range]` to `to`.
     pub fn push(&mut self, slot: usize, range: Range<usize>, to: SocketAddr, sa: ike_sm::SaId) {
         if let SocketAddr::V4(to) = to {
@@ -216,13 +253,19 @@ impl SendQueue {
         sock: &tokio::net::UdpSocket,
     ) -> Vec<ike_sm::SaId> {
         let mut failed = Vec::new();
+        let items = std::mem::take(&mut self.items);
+        let single = if self.gso {
+            self.send_gso(bufs, sock, items, &mut failed).await
+        } else {
+            items
+        };
         let mut done = 0usize;
         let mut waited = false;
         let headers = self
             .headers
             .get_or_insert_with(|| MultiHeaders::preallocate(TUN_BATCH.max(BATCH), None));
-        while done < self.items.len() {
-            let rest = self.items.get(done..).unwrap_or_default();
+        while done < single.len() {
+            let rest = single.get(done..).unwrap_or_default();
             let chunk = rest
                 .get(..rest.len().min(TUN_BATCH.max(BATCH)))
                 .unwrap_or_default();
@@ -272,8 +315,90 @@ impl SendQueue {
                 }
             }
         }
-        self.items.clear();
         failed
+    }
+
+    /// Sends the runs of datagrams to one peer of one size (the last may be shorter)
+    /// with UDP GSO; returns the datagrams left for `sendmmsg`.
+    async fn send_gso(
+        &mut self,
+        bufs: &[Vec<u8>],
+        sock: &tokio::net::UdpSocket,
+        items: Vec<Item>,
+        failed: &mut Vec<ike_sm::SaId>,
+    ) -> Vec<Item> {
+        let mut single = Vec::new();
+        let mut i = 0usize;
+        while let Some(first) = items.get(i) {
+            let seg = first.1.len();
+            let mut j = i.saturating_add(1);
+            let mut total = seg;
+            while let Some(next) = items.get(j) {
+                let len = next.1.len();
+                if next.2 != first.2
+                    || len > seg
+                    || j.saturating_sub(i) >= GSO_MAX_SEGMENTS
+                    || total.saturating_add(len) > GSO_MAX_BYTES
+                {
+                    break;
+                }
+                total = total.saturating_add(len);
+                j = j.saturating_add(1);
+                if len < seg {
+                    break;
+                }
+            }
+            let run = items.get(i..j).unwrap_or_default();
+            i = j;
+            if run.len() < 2 || !self.gso {
+                single.extend(run.iter().cloned());
+                continue;
+            }
+            let iovs: Vec<IoSlice<'_>> = run
+                .iter()
+                .map(|(slot, r, _, _)| {
+                    IoSlice::new(
+                        bufs.get(*slot)
+                            .and_then(|b| b.get(r.clone()))
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect();
+            let to = SockaddrIn::from(first.2);
+            let size = u16::try_from(seg).unwrap_or(u16::MAX);
+            let fd = sock.as_raw_fd();
+            let call = || -> io::Result<usize> {
+                let cmsg = [nix::sys::socket::ControlMessage::UdpGsoSegments(&size)];
+                nix::sys::socket::sendmsg(fd, &iovs, &cmsg, MsgFlags::MSG_DONTWAIT, Some(&to))
+                    .map_err(io::Error::from)
+            };
+            let mut r = sock.try_io(tokio::io::Interest::WRITABLE, call);
+            if r.as_ref()
+                .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock)
+            {
+                let _ = sock.writable().await;
+                r = sock.try_io(tokio::io::Interest::WRITABLE, call);
+            }
+            match r {
+                Ok(_) => {
+                    self.gso_sends.0 = self.gso_sends.0.saturating_add(1);
+                    self.gso_sends.1 = self.gso_sends.1.saturating_add(run.len() as u64);
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
+                    ) =>
+                {
+                    // No UDP GSO here (old kernel, a device without checksum offload):
+                    // one datagram per message from now on.
+                    self.gso = false;
+                    single.extend(run.iter().cloned());
+                }
+                Err(_) => failed.extend(run.iter().map(|c| c.3)),
+            }
+        }
+        single
     }
 }
 
@@ -406,5 +531,55 @@ mod tests {
         }
         let e = rx.recv(&b).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn a_run_to_one_peer_leaves_in_one_gso_sendmsg_and_arrives_as_datagrams() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (SocketAddr::V4(to_b), SocketAddr::V4(to_c)) =
+            (b.local_addr().unwrap(), c.local_addr().unwrap())
+        else {
+            panic!("v4")
+        };
+        let mut tx = Slots::new(12, 256);
+        let mut q = SendQueue::with_gso();
+        // 8 x 100 bytes and a shorter last one to b, then one to c, then 2 more to b
+        for i in 0..12usize {
+            tx.bufs[i].fill(i as u8);
+            let (len, to) = match i {
+                0..=7 => (100, to_b),
+                8 => (50, to_b),
+                9 => (100, to_c),
+                _ => (100, to_b),
+            };
+            q.push(i, 0..len, SocketAddr::V4(to), ike_sm::SaId(i as u64));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let failed = rt.block_on(async {
+            a.set_nonblocking(true).unwrap();
+            let a = tokio::net::UdpSocket::from_std(a.try_clone().unwrap()).unwrap();
+            q.send(&tx.bufs, &a).await
+        });
+        assert!(failed.is_empty());
+        assert!(q.gso, "the kernel took UDP GSO on loopback");
+        assert_eq!(q.gso_sends, (2, 11), "two runs to b (9 and 2 datagrams)");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut rx = Slots::new(BATCH, SLOT);
+        assert_eq!(
+            rx.recv(&b).unwrap(),
+            11,
+            "GSO cuts the run into its datagrams"
+        );
+        let lens: Vec<usize> = rx.got.iter().map(|g| g.0).collect();
+        assert_eq!(lens, [100, 100, 100, 100, 100, 100, 100, 100, 50, 100, 100]);
+        let firsts: Vec<u8> = rx.bufs.iter().take(11).map(|b| b[0]).collect();
+        assert_eq!(firsts, [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11]);
+        assert_eq!(rx.recv(&c).unwrap(), 1);
+        assert_eq!((rx.got[0].0, rx.bufs[0][0]), (100, 9));
     }
 }

@@ -826,7 +826,7 @@ impl DataBufs {
             gro: tun_rs::GROTable::default(),
             to_inside: Vec::with_capacity(batch::BATCH),
             raw_out: batch::SendQueue::default(),
-            udp_out: batch::SendQueue::default(),
+            udp_out: batch::SendQueue::with_gso(),
         }
     }
 }
@@ -1055,7 +1055,17 @@ async fn inside_batch(
             failed.extend(db.raw_out.send(bufs, &io.raw).await);
         }
         if !db.udp_out.items.is_empty() {
+            let before = db.udp_out.gso_sends;
             failed.extend(db.udp_out.send(bufs, &io.udp4500).await);
+            let after = db.udp_out.gso_sends;
+            batch::IoCounters::add(
+                &shared.io.gso_sends,
+                (after.0.saturating_sub(before.0)) as usize,
+            );
+            batch::IoCounters::add(
+                &shared.io.gso_datagrams,
+                (after.1.saturating_sub(before.1)) as usize,
+            );
         }
         if queued > 0 {
             let refused = failed.len().saturating_sub(refused_before);
