@@ -317,12 +317,24 @@ impl PullClient {
 
     /// The next payload to send (the CFG_REQUEST, again on each resend).
     pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
-        self.transmit.pop_front()
+        let next = self.transmit.pop_front();
+        if next.is_none() && self.transmit.capacity() > 0 {
+            // Drained: give the queue's allocation back (a finished dialogue stays with
+            // its SA for the SA's life).
+            self.transmit = VecDeque::new();
+        }
+        next
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        let next = self.events.pop_front();
+        if next.is_none() && self.events.capacity() > 0 {
+            // Drained: give the queue's allocation back (a finished dialogue stays with
+            // its SA for the SA's life).
+            self.events = VecDeque::new();
+        }
+        next
     }
 
     /// When [`PullClient::handle_timeout`] must be called next.
@@ -462,12 +474,24 @@ impl PushClient {
 
     /// The next payload to send (the CFG_ACK).
     pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
-        self.transmit.pop_front()
+        let next = self.transmit.pop_front();
+        if next.is_none() && self.transmit.capacity() > 0 {
+            // Drained: give the queue's allocation back (a finished dialogue stays with
+            // its SA for the SA's life).
+            self.transmit = VecDeque::new();
+        }
+        next
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        let next = self.events.pop_front();
+        if next.is_none() && self.events.capacity() > 0 {
+            // Drained: give the queue's allocation back (a finished dialogue stays with
+            // its SA for the SA's life).
+            self.events = VecDeque::new();
+        }
+        next
     }
 
     /// When [`PushClient::handle_timeout`] must be called next.

@@ -464,7 +464,16 @@ impl EventQueue {
 
     #[inline]
     fn pop_front(&mut self) -> Option<ServerEvent> {
-        Some(match self.order.pop_front()? {
+        let Some(next) = self.order.pop_front() else {
+            // Drained: give the queues' allocations back (a finished dialogue stays with
+            // its SA for the SA's life).
+            if self.order.capacity() > 0 || self.spill.capacity() > 0 {
+                self.order = VecDeque::new();
+                self.spill = VecDeque::new();
+            }
+            return None;
+        };
+        Some(match next {
             Queued::CheckingRequest(identifier) => ServerEvent::CheckingRequest { identifier },
             Queued::Attribute(attr) => ServerEvent::Attribute { attr },
             Queued::Unsupported(attr) => ServerEvent::Unsupported { attr },
@@ -879,12 +888,24 @@ impl PushServer {
 
     /// The next payload to send (the CFG_SET, again on each resend).
     pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
-        self.transmit.pop_front()
+        let next = self.transmit.pop_front();
+        if next.is_none() && self.transmit.capacity() > 0 {
+            // Drained: give the queue's allocation back (a finished dialogue stays with
+            // its SA for the SA's life).
+            self.transmit = VecDeque::new();
+        }
+        next
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        let next = self.events.pop_front();
+        if next.is_none() && self.events.capacity() > 0 {
+            // Drained: give the queue's allocation back (a finished dialogue stays with
+            // its SA for the SA's life).
+            self.events = VecDeque::new();
+        }
+        next
     }
 
     /// When [`PushServer::handle_timeout`] must be called next.

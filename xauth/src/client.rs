@@ -138,7 +138,13 @@ impl XauthClient {
 
     /// The next event for the driver.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        let next = self.events.pop_front();
+        if next.is_none() && self.events.capacity() > 0 {
+            // Drained: give the queue's allocation back (a finished dialogue stays with
+            // its SA for the SA's life).
+            self.events = VecDeque::new();
+        }
+        next
     }
 
     /// The next deadline.

@@ -25,7 +25,7 @@ use isakmp_wire::{ExchangeType, Message};
 use rand_core::CryptoRng;
 use sa::{IkeSa, Retx};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A datagram to send. Addresses are the IKE ones (UDP 500, or 4500 after a NAT-T float);
 /// on port 4500 the caller prefixes the 4-byte non-ESP marker.
@@ -558,6 +558,7 @@ impl Endpoint {
     /// [`Endpoint::peers`] under its peer's current address (each a no-op when that did
     /// not change). Every path that puts an SA back into `sas` calls it.
     pub(crate) fn file_timer(&mut self, sa: &mut IkeSa) {
+        sa.release_empty();
         let peer = sa.remote.ip();
         if sa.filed_peer != Some(peer) {
             if let Some(old) = sa.filed_peer.take() {
@@ -757,7 +758,6 @@ impl Endpoint {
 
     /// Re-files an SA after processing, or cleans it up when it died.
     pub(crate) fn put_back(&mut self, mut sa: Box<IkeSa>, now: Instant) {
-        let _ = now;
         if sa.state == P1State::Dead {
             self.cleanup(&mut sa);
             return;
@@ -772,6 +772,13 @@ impl Endpoint {
                 sa.in_half_open = false;
             }
             sa.half_open_deadline = None;
+            // What is kept for the peer's retransmissions goes one retransmission window
+            // after the SA's last activity.
+            sa.settle_at = if sa.has_leftovers() {
+                now.checked_add(self.settle_window())
+            } else {
+                None
+            };
         }
         self.file_timer(&mut sa);
         self.sas.insert(sa.id, sa);
@@ -844,7 +851,28 @@ impl Endpoint {
         self.finish_rekeys(now, rng);
     }
 
+    /// How long what is kept for the peer's retransmissions stays after an SA's last
+    /// activity: our own full retransmission schedule (`retransmit_initial` doubled
+    /// `retransmit_count` times: 2 + 4 + 8 + 16 + 32 = 62 s by default), the time a peer
+    /// on the same schedule goes on retransmitting its last message.
+    pub(crate) fn settle_window(&self) -> Duration {
+        let l = &self.config.limits;
+        let mut total = Duration::ZERO;
+        let mut step = l.retransmit_initial;
+        for _ in 0..=l.retransmit_count.min(16) {
+            total = total.saturating_add(step);
+            step = step.saturating_mul(2);
+        }
+        total.max(Duration::from_secs(1))
+    }
+
     fn timeout_sa<R: CryptoRng + ?Sized>(&mut self, sa: &mut IkeSa, now: Instant, rng: &mut R) {
+        if sa.settle_at.is_some_and(|d| d <= now) {
+            sa.settle_at = None;
+            if sa.quiet() {
+                sa.settle();
+            }
+        }
         if sa.half_open_deadline.is_some_and(|d| d <= now) && !sa.established() {
             self.refuse(crate::counters::Refusal::HalfOpenExpired);
             self.fail(sa, FailReason::Timeout);

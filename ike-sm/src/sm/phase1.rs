@@ -656,9 +656,9 @@ impl Endpoint {
         let keys = Skeyids::derive(s_hash, skeyid, g_xy.expose_secret(), &sa.cky_i, &sa.cky_r);
         let cipher = IkeCipher::new(s_cipher, keys.encryption_key(s_cipher))?;
         let iv = Iv::phase1(s_hash, &sa.g_xi, &sa.g_xr, s_cipher.block_size())?;
-        sa.p1_chain = Some(IvChain::new(iv));
+        sa.p1_chain = Some(Box::new(IvChain::new(iv)));
         sa.cipher = Some(cipher);
-        sa.keys = Some(keys);
+        sa.keys = Some(Box::new(keys));
         Ok(())
     }
 
@@ -965,6 +965,8 @@ impl Endpoint {
             // Acted on after Xauth, for this user only (transaction.rs).
             self.note_initial_contact(sa);
         }
+        // The peer has our earlier phase-1 messages (MM2 and MM4, or AM2).
+        sa.answered(0);
         if sa.state == P1State::RWaitMm5 {
             let idr = our_id(sa.local);
             sa.id_r_b = id_body(&idr);
@@ -1030,6 +1032,7 @@ impl Endpoint {
             identity: sa.identity.clone(),
         });
         self.after_phase1(sa, now, rng);
+        sa.drop_phase1_material();
     }
 
     /// Responder: use NAT-T when configured and the peer announced a version.
@@ -1103,7 +1106,7 @@ impl Endpoint {
         sa.identity = profile.group_name.clone().unwrap_or_default();
         let mode = profile.mode;
         let group_name = profile.group_name.clone();
-        sa.profile = Some(profile);
+        sa.profile = Some(Box::new(profile));
         sa.half_open_deadline = now.checked_add(self.config.limits.half_open_timeout);
         let b = match mode {
             Phase1Mode::Main => {

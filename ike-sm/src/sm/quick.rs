@@ -287,7 +287,7 @@ impl Endpoint {
                 if let Some(ch) = sa.exchanges.get_mut(&msgid) {
                     decrypted.accept(ch);
                 }
-                sa.retx.remove(&msgid);
+                sa.answered(msgid);
                 self.child_event(sa, now, msgid, &qm)?;
                 qm.done = true;
                 if qm.commit {
@@ -600,7 +600,7 @@ impl Endpoint {
         let spi_out = choice.peer_spi;
         sa.quick.insert(
             msgid,
-            QuickMode {
+            Box::new(QuickMode {
                 role: Role::Responder,
                 ni: ni.to_vec(),
                 nr,
@@ -616,7 +616,7 @@ impl Endpoint {
                 done: false,
                 commit: false,
                 peer_oa: peer_oa.filter(|_| udp_transport),
-            },
+            }),
         );
         self.send_awaiting(sa, now, msgid, Some(bytes), b);
         Ok(())
@@ -793,7 +793,7 @@ impl Endpoint {
         let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, &h1, kind, &rest)?;
         sa.quick.insert(
             msgid,
-            QuickMode {
+            Box::new(QuickMode {
                 role: Role::Initiator,
                 ni,
                 nr: Vec::new(),
@@ -809,7 +809,7 @@ impl Endpoint {
                 done: false,
                 commit: false,
                 peer_oa: None,
-            },
+            }),
         );
         self.send_awaiting(sa, now, msgid, None, b);
         Ok(msgid)

@@ -85,9 +85,11 @@ pub(crate) struct IkeSa {
     pub group_idx: Option<usize>,
     pub no_xauth: bool,
     pub no_config_mode: bool,
-    pub keys: Option<Skeyids>,
+    /// Boxed (784 bytes): most of an SA's life it is one pointer among many.
+    pub keys: Option<Box<Skeyids>>,
     pub cipher: Option<IkeCipher>,
-    pub p1_chain: Option<IvChain>,
+    /// Phase 1's IV chain: boxed, and dropped once phase 1 is up (`p2_base` is taken).
+    pub p1_chain: Option<Box<IvChain>>,
     pub p2_base: Option<Iv>,
     pub peer_dpd: bool,
     pub peer_unity: bool,
@@ -112,18 +114,21 @@ pub(crate) struct IkeSa {
     pub fragments: Vec<(u16, u8, bool, Vec<u8>)>,
     pub replies: VecDeque<(Digest, Vec<u8>)>,
     pub retx: BTreeMap<u32, Retx>,
-    pub exchanges: BTreeMap<u32, IvChain>,
+    /// Boxed values: a map's node holds 11 of them, allocated with the first entry.
+    pub exchanges: BTreeMap<u32, Box<IvChain>>,
     /// Per exchange we started or answered: the plaintext attribute payload (wiped on
     /// drop: an Xauth REPLY holds the password) and the datagram sent.
     pub last_tx_sent: BTreeMap<u32, (zeroize::Zeroizing<Vec<u8>>, Vec<u8>)>,
     pub last_in_tx_msgid: u32,
-    pub xauth_srv: Option<xauth::XauthServer>,
+    // The Xauth and Mode Config machines are boxed: each SA has at most two of the six
+    // (a gateway's the servers, a client's the clients), 144 to 680 bytes each inline.
+    pub xauth_srv: Option<Box<xauth::XauthServer>>,
     pub pending_verdict: Option<xauth::VerdictId>,
-    pub xauth_cli: Option<xauth::XauthClient>,
-    pub cfg_pull_srv: Option<modecfg::PullServer>,
-    pub cfg_push_srv: Option<modecfg::PushServer>,
-    pub cfg_pull_cli: Option<modecfg::PullClient>,
-    pub cfg_push_cli: Option<modecfg::PushClient>,
+    pub xauth_cli: Option<Box<xauth::XauthClient>>,
+    pub cfg_pull_srv: Option<Box<modecfg::PullServer>>,
+    pub cfg_push_srv: Option<Box<modecfg::PushServer>>,
+    pub cfg_pull_cli: Option<Box<modecfg::PullClient>>,
+    pub cfg_push_cli: Option<Box<modecfg::PushClient>>,
     pub user: Option<String>,
     pub lease: Option<modecfg::Lease>,
     /// The address the AAA server assigned with the Xauth verdict (Framed-IP-Address).
@@ -132,10 +137,12 @@ pub(crate) struct IkeSa {
     pub xauth_done: bool,
     pub cfg_done: bool,
     pub held: Vec<Vec<u8>>,
-    pub quick: BTreeMap<u32, QuickMode>,
+    /// Boxed values (336 bytes each; a map's node holds 11, allocated with the first).
+    pub quick: BTreeMap<u32, Box<QuickMode>>,
     /// Child SA pairs: (inbound SPI, outbound SPI, expiry).
     pub children: Vec<(u32, u32, Option<Instant>)>,
-    pub profile: Option<ClientProfile>,
+    /// Initiator only (boxed: 240 bytes).
+    pub profile: Option<Box<ClientProfile>>,
     pub last_activity: Instant,
     pub dpd_seq: u32,
     pub dpd_outstanding: u32,
@@ -175,6 +182,17 @@ pub(crate) struct IkeSa {
     /// window (`Limits::dh_reuse_window`) instead of one per SA in `kp`; initiator with
     /// `Limits::initiator_dh_reuse` (load testing): likewise.
     pub shared_kp: Option<std::sync::Arc<KeyPair>>,
+    /// When what is kept only for the peer's retransmissions (`replies`, `last_tx_sent`,
+    /// the IV chains of `exchanges`, finished Quick Modes) goes, if the SA is quiet then
+    /// ([`IkeSa::settle`]): the retransmission window after the SA's last activity.
+    pub settle_at: Option<Instant>,
+}
+
+/// The message ID of an ISAKMP message (header bytes 20..24).
+fn message_id(b: &[u8]) -> Option<u32> {
+    b.get(20..24)
+        .and_then(|m| <[u8; 4]>::try_from(m).ok())
+        .map(u32::from_be_bytes)
 }
 
 impl IkeSa {
@@ -267,6 +285,94 @@ impl IkeSa {
             extra_leases: Vec::new(),
             borrowed: None,
             shared_kp: None,
+            settle_at: None,
+        }
+    }
+
+    /// Phase 1 is up: what only phase 1 needed goes (the initiator's SA payload, the
+    /// public values, nonces and identity payloads, our key pair, the pre-shared key,
+    /// phase 1's IV chain, fragments). SKEYID_d/a/e, the cipher and the phase-2 IV base
+    /// stay. A peer that retransmits its last phase-1 message is answered from
+    /// `replies`, which holds the bytes sent, not the material they were made of.
+    pub fn drop_phase1_material(&mut self) {
+        self.sa_i_b = Vec::new();
+        self.g_xi = Vec::new();
+        self.g_xr = Vec::new();
+        self.ni = Vec::new();
+        self.nr = Vec::new();
+        self.id_i_b = Vec::new();
+        self.id_r_b = Vec::new();
+        self.kp = None;
+        self.shared_kp = None;
+        self.psk = None;
+        self.p1_chain = None;
+        self.fragments = Vec::new();
+    }
+
+    /// The peer answered our message of exchange `msgid`, so it has what we sent in
+    /// that exchange before: no more retransmission, and the replies and datagrams kept
+    /// for its retransmissions of the exchange's earlier messages go.
+    pub fn answered(&mut self, msgid: u32) {
+        self.retx.remove(&msgid);
+        self.replies.retain(|(_, b)| message_id(b) != Some(msgid));
+        self.last_tx_sent.remove(&msgid);
+    }
+
+    /// Something is kept only for the peer's retransmissions ([`IkeSa::settle`] would
+    /// drop it).
+    pub fn has_leftovers(&self) -> bool {
+        !self.replies.is_empty()
+            || !self.last_tx_sent.is_empty()
+            || !self.exchanges.is_empty()
+            || self.quick.values().any(|q| q.done)
+    }
+
+    /// No exchange is in progress: nothing awaits an answer, no Quick Mode is held or
+    /// unfinished, no Xauth verdict is pending.
+    pub fn quiet(&self) -> bool {
+        self.retx.is_empty()
+            && self.held.is_empty()
+            && self.pending_verdict.is_none()
+            && self.quick.values().all(|q| q.done)
+    }
+
+    /// The retransmission window passed since the SA's last activity and it is quiet:
+    /// what was kept to answer a retransmitted message goes (the stored replies and the
+    /// datagrams sent, the IV chains of the finished exchanges, the finished Quick
+    /// Modes). A message of an old exchange that comes later is dropped as one that
+    /// does not decrypt or verify.
+    pub fn settle(&mut self) {
+        self.replies = VecDeque::new();
+        self.last_tx_sent = BTreeMap::new();
+        self.exchanges = BTreeMap::new();
+        self.quick.retain(|_, q| !q.done);
+        self.release_empty();
+    }
+
+    /// Gives back the allocations of the maps and queues that are empty: a `BTreeMap`
+    /// keeps its node after its last entry is removed, a `Vec` or `VecDeque` its
+    /// capacity. Called whenever the SA is filed back (a few emptiness checks).
+    pub fn release_empty(&mut self) {
+        if self.retx.is_empty() {
+            self.retx = BTreeMap::new();
+        }
+        if self.exchanges.is_empty() {
+            self.exchanges = BTreeMap::new();
+        }
+        if self.quick.is_empty() {
+            self.quick = BTreeMap::new();
+        }
+        if self.last_tx_sent.is_empty() {
+            self.last_tx_sent = BTreeMap::new();
+        }
+        if self.replies.is_empty() && self.replies.capacity() > 0 {
+            self.replies = VecDeque::new();
+        }
+        if self.held.is_empty() && self.held.capacity() > 0 {
+            self.held = Vec::new();
+        }
+        if self.fragments.is_empty() && self.fragments.capacity() > 0 {
+            self.fragments = Vec::new();
         }
     }
 
@@ -305,6 +411,7 @@ impl IkeSa {
             .chain(self.rekey_at.filter(|_| self.rekeyed_by.is_none()))
             .chain(self.half_open_deadline)
             .chain(self.keepalive_deadline)
+            .chain(self.settle_at)
             .chain(self.children.iter().filter_map(|c| c.2))
             .chain(self.xauth_srv.as_ref().and_then(|x| x.poll_timeout()))
             .chain(self.xauth_cli.as_ref().and_then(|x| x.poll_timeout()))

@@ -116,10 +116,11 @@ impl Endpoint {
             while sa.exchanges.len() >= MAX_EXCHANGES {
                 sa.exchanges.pop_first();
             }
-            sa.exchanges.insert(msgid, IvChain::new(iv));
+            sa.exchanges.insert(msgid, Box::new(IvChain::new(iv)));
         }
         sa.exchanges
             .get_mut(&msgid)
+            .map(|c| &mut **c)
             .ok_or(SmError::Config("exchange"))
     }
 
@@ -259,7 +260,7 @@ impl Endpoint {
         rng: &mut R,
     ) -> Result<(), SmError> {
         let (pt, _) = Self::open_encrypted(sa, m)?;
-        sa.retx.remove(&m.header.message_id);
+        sa.answered(m.header.message_id);
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
         let parsed = Parsed::collect(c.iter())?;
@@ -311,8 +312,10 @@ impl Endpoint {
                                 sa.retx.remove(&mid);
                             }
                         }
-                        sa.cfg_pull_srv =
-                            Some(modecfg::PullServer::new(self.shared_modecfg(gw), now));
+                        sa.cfg_pull_srv = Some(Box::new(modecfg::PullServer::new(
+                            self.shared_modecfg(gw),
+                            now,
+                        )));
                     }
                     if let Some(lease) = dropped {
                         self.release_lease(sa, lease);
@@ -343,7 +346,8 @@ impl Endpoint {
             Role::Initiator => {
                 if is_xauth(&cfg) {
                     if sa.xauth_cli.is_none() {
-                        sa.xauth_cli = Some(xauth::XauthClient::new(Duration::from_secs(30)));
+                        sa.xauth_cli =
+                            Some(Box::new(xauth::XauthClient::new(Duration::from_secs(30))));
                     }
                     if let Some(x) = sa.xauth_cli.as_mut() {
                         x.handle(now, &cfg)
@@ -351,7 +355,7 @@ impl Endpoint {
                     }
                 } else if cfg.cfg_type == CfgType::Set {
                     if sa.cfg_push_cli.is_none() {
-                        sa.cfg_push_cli = Some(modecfg::PushClient::new(now, None));
+                        sa.cfg_push_cli = Some(Box::new(modecfg::PushClient::new(now, None)));
                     }
                     if let Some(c) = sa.cfg_push_cli.as_mut() {
                         c.handle_payload(now, &cfg)?;
@@ -564,7 +568,7 @@ impl Endpoint {
                 sa.cfg_push_srv
                     .as_mut()
                     .filter(|s| s.is_done())
-                    .map(modecfg::PushServer::take_lease)
+                    .map(|s| s.take_lease())
             };
             let addr = if let Some(taken) = server {
                 if let Some(l) = taken {
@@ -622,7 +626,7 @@ impl Endpoint {
                 match xauth {
                     Some(cfg) => {
                         self.debug(DebugEvent::XauthRequest);
-                        sa.xauth_srv = Some(xauth::XauthServer::start(cfg, now, rng));
+                        sa.xauth_srv = Some(Box::new(xauth::XauthServer::start(cfg, now, rng)));
                         self.drain_machines(sa, now, rng)
                     }
                     None => {
@@ -733,12 +737,15 @@ impl Endpoint {
         // A Unity client asks (pull); an older client waits for our SET (push).
         let pull = mode.respond && (sa.peer_unity || !mode.initiate);
         if pull {
-            sa.cfg_pull_srv = Some(modecfg::PullServer::new(self.shared_modecfg(gw), now));
+            sa.cfg_pull_srv = Some(Box::new(modecfg::PullServer::new(
+                self.shared_modecfg(gw),
+                now,
+            )));
         } else {
             let ident = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(1);
             let started = self.assign_step(sa, Server::Push, |sa, cx, gw| {
                 modecfg::PushServer::start(&gw.modecfg, now, ident, cx)
-                    .map(|s| sa.cfg_push_srv = Some(s))
+                    .map(|s| sa.cfg_push_srv = Some(Box::new(s)))
             })?;
             if started.is_err() {
                 let _ = self.send_delete(sa, rng);
@@ -793,11 +800,8 @@ impl Endpoint {
                 .cfg_pull_srv
                 .as_mut()
                 .filter(|s| from.is_some() || s.is_done())
-                .and_then(modecfg::PullServer::take_lease),
-            Server::Push => sa
-                .cfg_push_srv
-                .as_mut()
-                .and_then(modecfg::PushServer::take_lease),
+                .and_then(|s| s.take_lease()),
+            Server::Push => sa.cfg_push_srv.as_mut().and_then(|s| s.take_lease()),
         };
         let (held, given) = match (from, unused) {
             // Not handed out (or given back): it goes back as it was.
@@ -831,16 +835,16 @@ impl Endpoint {
         match sa.profile.as_ref().map(|p| p.mode_config) {
             Some(ClientModeCfg::Pull) => {
                 let ident = u16::try_from(sa.id.0 & 0xffff).unwrap_or(1);
-                sa.cfg_pull_cli = Some(modecfg::PullClient::vpn_client_4x(
+                sa.cfg_pull_cli = Some(Box::new(modecfg::PullClient::vpn_client_4x(
                     now,
                     ident,
                     "Cisco Systems VPN Client 4.0.5 (Rel)",
                     modecfg::RetransmitConfig::default(),
-                )?);
+                )?));
             }
             Some(ClientModeCfg::Push) => {
                 if sa.cfg_push_cli.is_none() {
-                    sa.cfg_push_cli = Some(modecfg::PushClient::new(now, None));
+                    sa.cfg_push_cli = Some(Box::new(modecfg::PushClient::new(now, None)));
                 }
             }
             _ => sa.cfg_done = true,
