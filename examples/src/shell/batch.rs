@@ -155,7 +155,11 @@ pub struct Slots {
     pub bufs: Vec<Vec<u8>>,
     /// Per slot: the received length and sender.
     pub got: Vec<(usize, Option<SocketAddrV4>)>,
+    /// Per slot: the segment size when the kernel coalesced several datagrams of one
+    /// peer into the slot (UDP GRO; [`Slots::with_gro`]), else 0.
+    pub segments: Vec<usize>,
     headers: MultiHeaders<SockaddrIn>,
+    gro: bool,
 }
 
 impl Slots {
@@ -164,7 +168,19 @@ impl Slots {
         Slots {
             bufs: (0..n).map(|_| vec![0u8; size]).collect(),
             got: Vec::with_capacity(n),
+            segments: Vec::with_capacity(n),
             headers: MultiHeaders::preallocate(n, None),
+            gro: false,
+        }
+    }
+
+    /// `n` slots of `size` bytes for a UDP socket with `UDP_GRO` on: each slot may hold
+    /// a run of datagrams of one peer, cut at [`segments`](Self::segments).
+    pub fn with_gro(n: usize, size: usize) -> Slots {
+        Slots {
+            headers: MultiHeaders::preallocate(n, Some(nix::cmsg_space!(i32))),
+            gro: true,
+            ..Slots::new(n, size)
         }
     }
 
@@ -174,6 +190,8 @@ impl Slots {
     /// The system call's (`WouldBlock` when nothing is waiting).
     pub fn recv(&mut self, fd: &impl AsRawFd) -> io::Result<usize> {
         self.got.clear();
+        self.segments.clear();
+        let gro = self.gro;
         let mut iovs: Vec<[IoSliceMut<'_>; 1]> = self
             .bufs
             .iter_mut()
@@ -197,7 +215,18 @@ impl Slots {
             } else {
                 m.bytes
             };
+            let mut seg = 0usize;
+            if gro {
+                if let Ok(cmsgs) = m.cmsgs() {
+                    for c in cmsgs {
+                        if let nix::sys::socket::ControlMessageOwned::UdpGroSegments(n) = c {
+                            seg = usize::try_from(n).unwrap_or(0);
+                        }
+                    }
+                }
+            }
             self.got.push((len, from));
+            self.segments.push(seg);
         }
         Ok(self.got.len())
     }
@@ -413,6 +442,36 @@ pub struct Win<'a> {
 }
 
 impl<'a> Win<'a> {
+    /// Windows for the packets `(slot, range)` of `bufs` (in slot order, and within a
+    /// slot in order of their ranges, as a batch produces them). Several packets of one
+    /// slot (a UDP GRO run) get disjoint windows: each ends where the next one's
+    /// header begins, the last one at the end of the slot.
+    pub fn of(bufs: &'a mut [Vec<u8>], packets: &[(usize, Range<usize>)]) -> Vec<Win<'a>> {
+        let mut wins = Vec::with_capacity(packets.len());
+        let mut want = packets.iter().peekable();
+        for (i, buf) in bufs.iter_mut().enumerate() {
+            let mut rest: &'a mut [u8] = buf.as_mut_slice();
+            let mut base = 0usize;
+            while let Some((_, r)) = want.next_if(|(s, _)| *s == i) {
+                let limit = match want.peek() {
+                    Some((s, n)) if *s == i => n.start.saturating_sub(VNET),
+                    _ => base.saturating_add(rest.len()),
+                };
+                let cut = limit.saturating_sub(base).min(rest.len());
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(cut);
+                let local = r.start.saturating_sub(base)..r.end.saturating_sub(base);
+                if r.start >= base {
+                    if let Some(w) = Win::new(head, &local) {
+                        wins.push(w);
+                    }
+                }
+                rest = tail;
+                base = base.saturating_add(cut);
+            }
+        }
+        wins
+    }
+
     /// The packet `buf[range]`; `None` when there is no room for the header before it.
     pub fn new(buf: &'a mut [u8], range: &Range<usize>) -> Option<Win<'a>> {
         let start = range.start.checked_sub(VNET)?;
@@ -491,7 +550,7 @@ mod tests {
         assert_eq!(w.as_ref().len(), 100 - (40 - VNET));
         w.buf_resize(VNET + 5, 0);
         assert_eq!(w.as_ref().len(), VNET + 5);
-        drop(w);
+        let _ = w;
         assert_eq!(&slot[60..70], &[7; 10]);
     }
 
@@ -581,5 +640,63 @@ mod tests {
         assert_eq!(firsts, [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11]);
         assert_eq!(rx.recv(&c).unwrap(), 1);
         assert_eq!((rx.got[0].0, rx.bufs[0][0]), (100, 9));
+    }
+
+    #[test]
+    fn a_gso_run_reaches_a_gro_socket_as_one_slot_with_its_segment_size() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        nix::sys::socket::setsockopt(&b, nix::sys::socket::sockopt::UdpGroSegment, &true).unwrap();
+        let SocketAddr::V4(to) = b.local_addr().unwrap() else {
+            panic!("v4")
+        };
+        let mut tx = Slots::new(5, 256);
+        let mut q = SendQueue::with_gso();
+        for i in 0..5usize {
+            tx.bufs[i].fill(i as u8 + 1);
+            q.push(
+                i,
+                0..if i == 4 { 40 } else { 120 },
+                SocketAddr::V4(to),
+                ike_sm::SaId(0),
+            );
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let failed = rt.block_on(async {
+            a.set_nonblocking(true).unwrap();
+            let a = tokio::net::UdpSocket::from_std(a.try_clone().unwrap()).unwrap();
+            q.send(&tx.bufs, &a).await
+        });
+        assert!(failed.is_empty());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut rx = Slots::with_gro(BATCH, SLOT);
+        assert_eq!(rx.recv(&b).unwrap(), 1, "the run stays one datagram");
+        assert_eq!((rx.got[0].0, rx.segments[0]), (4 * 120 + 40, 120));
+        for k in 0..5usize {
+            assert_eq!(rx.bufs[0][k * 120], k as u8 + 1);
+        }
+    }
+
+    #[test]
+    fn windows_of_several_packets_in_one_slot_do_not_overlap() {
+        let mut bufs = vec![vec![0u8; 400], vec![0u8; 100]];
+        // a GRO slot with three decrypted packets, and a plain slot
+        let packets = [(0usize, 30..90), (0, 130..190), (0, 230..300), (1, 40..80)];
+        let mut wins = Win::of(&mut bufs, &packets);
+        assert_eq!(wins.len(), 4);
+        let lens: Vec<usize> = wins.iter().map(|w| w.as_ref().len()).collect();
+        assert_eq!(lens, [VNET + 60, VNET + 60, VNET + 70, VNET + 40]);
+        use tun_rs::ExpandBuffer as _;
+        // each may grow only up to the next one's header
+        assert_eq!(wins[0].buf_capacity(), 130 - VNET - (30 - VNET));
+        assert_eq!(wins[2].buf_capacity(), 400 - (230 - VNET));
+        wins[0].buf_extend_from_slice(&[7; 500]);
+        wins[1].as_mut()[VNET] = 9;
+        let _ = wins;
+        assert_eq!(bufs[0][130 - VNET - 1], 7, "grew to its limit");
+        assert_eq!(bufs[0][130], 9, "the next packet is intact");
     }
 }

@@ -413,6 +413,13 @@ struct Start {
 /// test) overflow the kernel's default ~208 KiB, and a lost DELETE is never resent.
 const RECV_BUFFER: usize = 4 << 20;
 
+/// Asks the kernel to coalesce runs of one peer's datagrams (UDP GRO, Linux 5.0+):
+/// ESP in UDP then arrives many packets per slot. Best effort: without it, one each.
+fn udp_gro(s: std::net::UdpSocket) -> std::net::UdpSocket {
+    let _ = nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::UdpGroSegment, &true);
+    s
+}
+
 fn bind_udp(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<std::net::UdpSocket> {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
@@ -818,7 +825,7 @@ impl DataBufs {
     fn new(tun_mtu: usize) -> DataBufs {
         DataBufs {
             ike: batch::Slots::new(batch::BATCH, batch::SLOT),
-            natt: batch::Slots::new(batch::BATCH, batch::SLOT),
+            natt: batch::Slots::with_gro(batch::BATCH, batch::SLOT),
             raw: batch::Slots::new(batch::BATCH, batch::SLOT),
             tun: batch::Slots::new(batch::TUN_BATCH, batch::tun_slot(tun_mtu)),
             tun_sizes: vec![0; batch::TUN_BATCH],
@@ -862,53 +869,67 @@ async fn outside_batch(
         }
         let now = Instant::now();
         db.to_inside.clear();
-        for (i, (buf, (len, from))) in slots
-            .bufs
-            .iter_mut()
-            .zip(slots.got.iter())
-            .enumerate()
-            .take(count)
-        {
-            let Some(d) = buf.get_mut(..*len).filter(|d| !d.is_empty()) else {
+        for i in 0..count {
+            let (len, from) = slots.got.get(i).copied().unwrap_or((0, None));
+            // One datagram, or a run of one peer's datagrams coalesced by UDP GRO.
+            let seg = slots
+                .segments
+                .get(i)
+                .copied()
+                .filter(|s| *s > 0)
+                .unwrap_or(len.max(1));
+            let Some(buf) = slots.bufs.get_mut(i) else {
                 continue;
             };
-            let h = if port == Port::Raw {
-                match route::raw(n, d) {
-                    route::Route::Shard(o) if o != index => {
-                        shared.hand(o, Handoff::Raw(d.to_vec()));
-                        continue;
-                    }
-                    _ => gw.handle(now, Input::RawEsp { packet: d }, rng),
-                }
-            } else {
-                let Some(from) = from.map(SocketAddr::V4) else {
-                    continue;
+            let mut at = 0usize;
+            while at < len {
+                let end = at.saturating_add(seg).min(len);
+                let start = at;
+                at = end;
+                let Some(d) = buf.get_mut(start..end) else {
+                    break;
                 };
-                match first_to_peer(route::udp(n, local.port(), d), n, shared.peer_key, from) {
-                    route::Route::Shard(o) if o != index => {
-                        shared.hand(
-                            o,
-                            Handoff::Udp {
+                let h = if port == Port::Raw {
+                    match route::raw(n, d) {
+                        route::Route::Shard(o) if o != index => {
+                            shared.hand(o, Handoff::Raw(d.to_vec()));
+                            continue;
+                        }
+                        _ => gw.handle(now, Input::RawEsp { packet: d }, rng),
+                    }
+                } else {
+                    let Some(from) = from.map(SocketAddr::V4) else {
+                        continue;
+                    };
+                    match first_to_peer(route::udp(n, local.port(), d), n, shared.peer_key, from) {
+                        route::Route::Shard(o) if o != index => {
+                            shared.hand(
+                                o,
+                                Handoff::Udp {
+                                    local,
+                                    remote: from,
+                                    payload: d.to_vec(),
+                                },
+                            );
+                            continue;
+                        }
+                        _ => gw.handle(
+                            now,
+                            Input::Udp {
                                 local,
                                 remote: from,
-                                payload: d.to_vec(),
+                                payload: d,
                             },
-                        );
-                        continue;
+                            rng,
+                        ),
                     }
-                    _ => gw.handle(
-                        now,
-                        Input::Udp {
-                            local,
-                            remote: from,
-                            payload: d,
-                        },
-                        rng,
-                    ),
+                };
+                if let Handled::ToInside(r) = h {
+                    db.to_inside.push((
+                        i,
+                        r.start.saturating_add(start)..r.end.saturating_add(start),
+                    ));
                 }
-            };
-            if let Handled::ToInside(r) = h {
-                db.to_inside.push((i, r));
             }
         }
         if !db.to_inside.is_empty() {
@@ -940,17 +961,7 @@ async fn write_inside(
     packets: &[(usize, std::ops::Range<usize>)],
 ) {
     let result = if offload {
-        let mut want = packets.iter().peekable();
-        let mut wins = Vec::with_capacity(packets.len());
-        for (i, buf) in bufs.iter_mut().enumerate() {
-            let Some((slot, range)) = want.next_if(|(s, _)| *s == i) else {
-                continue;
-            };
-            debug_assert_eq!(*slot, i);
-            if let Some(w) = batch::Win::new(buf, range) {
-                wins.push(w);
-            }
-        }
+        let mut wins = batch::Win::of(bufs, packets);
         tun.send_multiple(gro, &mut wins, batch::VNET)
             .await
             .map(|_| ())
@@ -1383,7 +1394,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     for (index, tun) in (0..count).zip(tuns) {
         std_ios.push(StdIo {
             udp500: bind_udp(SocketAddr::new(outside.into(), 500), reuse)?,
-            udp4500: bind_udp(SocketAddr::new(outside.into(), 4500), reuse)?,
+            udp4500: udp_gro(bind_udp(SocketAddr::new(outside.into(), 4500), reuse)?),
             raw: raw_esp(outside, index, count)?,
             tun,
             aaa_udp: bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0), false)?,
