@@ -254,17 +254,23 @@ fn prefix_mask(len: u8) -> u32 {
         .unwrap_or(0)
 }
 
+/// The data plane's maps: every packet looks up its SPI or its inner addresses here,
+/// so they hash with the multiply-rotate hasher of `pix-nat` instead of SipHash (the keys
+/// are our own SPIs, pool addresses and the selectors of authenticated peers, nothing a
+/// stranger inserts), which also makes iteration order the same in every run.
+type Map<K, V> = HashMap<K, V, pix_nat::xlate::FxBuild>;
+
 /// The ESP SA database of the gateway.
 #[derive(Debug)]
 pub struct DataPlane {
-    children: HashMap<u32, Child>,
+    children: Map<u32, Child>,
     serial: u64,
     /// Owned address -> the pairs of the IKE SA that owns it.
-    owners: HashMap<Ipv4Addr, Owned>,
+    owners: Map<Ipv4Addr, Owned>,
     /// Pairs by remote selector, for the addresses nobody owns: (prefix length, network)
     /// -> inbound SPIs. A pair whose remote selector is exactly its owned address is
     /// found through `owners` only.
-    by_prefix: HashMap<(u8, u32), Vec<u32>>,
+    by_prefix: Map<(u8, u32), Vec<u32>>,
     /// How many `by_prefix` entries each prefix length has (lengths without any are not
     /// looked up).
     prefix_lens: [u32; 33],
@@ -272,7 +278,7 @@ pub struct DataPlane {
     odd: BTreeSet<u32>,
     /// Each IKE SA with pairs here: its seniority ([`Child::seniority`]) and how many
     /// pairs it has (the entry goes with its last pair).
-    ike_age: HashMap<SaId, (u64, usize)>,
+    ike_age: Map<SaId, (u64, usize)>,
     /// Packets dropped outside any SA, by reason.
     pub global_drops: BTreeMap<&'static str, u64>,
 }
@@ -280,13 +286,13 @@ pub struct DataPlane {
 impl Default for DataPlane {
     fn default() -> Self {
         Self {
-            children: HashMap::new(),
+            children: Map::default(),
             serial: 0,
-            owners: HashMap::new(),
-            by_prefix: HashMap::new(),
+            owners: Map::default(),
+            by_prefix: Map::default(),
             prefix_lens: [0; 33],
             odd: BTreeSet::new(),
-            ike_age: HashMap::new(),
+            ike_age: Map::default(),
             global_drops: BTreeMap::new(),
         }
     }
