@@ -16,7 +16,7 @@
 //! Limbs are little-endian (`[0]` is the least significant word). All values handed to
 //! the operations are below the modulus unless said otherwise.
 
-use subtle::{Choice, ConstantTimeEq};
+use subtle::Choice;
 use zeroize::Zeroizing;
 
 /// Window width of the general exponentiation for exponents of at least 512 bits (a
@@ -81,6 +81,57 @@ fn mac_row2(acc: &mut [u64], a: &[u64], b0: u64, b1: u64, c: (u64, u64)) -> (u64
         c1 = n1;
     }
     (c0, c1)
+}
+
+/// Four rows of a product-accumulation at once, after their first four positions (done
+/// by the caller, who also supplies the row factors `m` and the four carries `c` into
+/// position 4): `row[k] += a[k] m0 + a[k-1] m1 + a[k-2] m2 + a[k-3] m3` for `k` in
+/// `4..N`, then the rows' last products and carries added into `row[N..N+4]` together with
+/// `top`, the carry bit deferred to `row[N]` by the previous block. Returns the carry out
+/// of `row[N+3]`, which belongs to the next block's `row[N]`.
+#[inline(always)]
+fn rows4<const N: usize>(row: &mut [u64], a: &[u64; N], m: [u64; 4], c: [u64; 4], top: u64) -> u64 {
+    let [m0, m1, m2, m3] = m;
+    let mut c = c;
+    let ak = |k: usize| a.get(k).copied().unwrap_or(0);
+    let (s1, s2, s3, s4) = (
+        a.get(1..).unwrap_or(&[]),
+        a.get(2..).unwrap_or(&[]),
+        a.get(3..).unwrap_or(&[]),
+        a.get(4..).unwrap_or(&[]),
+    );
+    let body = row.get_mut(4..N).unwrap_or(&mut []);
+    for ((((r, &x0), &x1), &x2), &x3) in body.iter_mut().zip(s4).zip(s3).zip(s2).zip(s1) {
+        let (v, n0) = mac(*r, x0, m0, c[0]);
+        let (v, n1) = mac(v, x1, m1, c[1]);
+        let (v, n2) = mac(v, x2, m2, c[2]);
+        let (v, n3) = mac(v, x3, m3, c[3]);
+        *r = v;
+        c = [n0, n1, n2, n3];
+    }
+    // Positions N .. N+3: the rows' last products and carries.
+    let (q1, q2, q3) = (
+        ak(N.wrapping_sub(1)),
+        ak(N.wrapping_sub(2)),
+        ak(N.wrapping_sub(3)),
+    );
+    let (w0, d1) = mac(c[0], m1, q1, c[1]);
+    let (w0, d2) = mac(w0, m2, q2, c[2]);
+    let (w0, d3) = mac(w0, m3, q3, c[3]);
+    let (w1, e2) = mac(d1, m2, q1, d2);
+    let (w1, e3) = mac(w1, m3, q2, d3);
+    let (w2, f3) = mac(e2, m3, q1, e3);
+    let mut carry = top;
+    if let Some(dst) = row.get_mut(N..N.wrapping_add(4)) {
+        for (x, &y) in dst.iter_mut().zip(&[w0, w1, w2, f3]) {
+            let s = u128::from(*x)
+                .wrapping_add(u128::from(y))
+                .wrapping_add(u128::from(carry));
+            *x = s as u64;
+            carry = s.wrapping_shr(64) as u64;
+        }
+    }
+    carry
 }
 
 /// `t[at] + 2^64 t[at+1] += lo + 2^64 hi` (the sum fits: callers know it).
@@ -171,12 +222,23 @@ fn window(exp: &[u64], pos: u32, width: u32) -> u64 {
     (lo | hi) & 1u64.wrapping_shl(width).wrapping_sub(1)
 }
 
-/// Copies `table[idx]` into `out`, reading every entry (constant time in `idx`).
+/// Copies `table[idx]` into `out`, reading every entry (constant time in `idx`). The
+/// masks are computed arithmetically and then pass one optimisation barrier together
+/// (`core::hint::black_box`, the barrier `subtle` itself can use), so the compiler cannot
+/// see that they come from a comparison and turn the selection into a branch; one
+/// barrier per lookup instead of one call per entry. A `table` longer than
+/// `2^WIDE_WINDOW` entries is read only that far.
 #[inline(always)]
 fn ct_lookup<const N: usize>(table: &[[u64; N]], idx: u64, out: &mut [u64; N]) {
+    let mut masks = [0u64; 1 << WIDE_WINDOW];
+    for (j, m) in (0u64..).zip(masks.iter_mut()) {
+        let x = j ^ idx;
+        // The top bit of (x - 1) & !x is set exactly when x == 0.
+        *m = 0u64.wrapping_sub((x.wrapping_sub(1) & !x).wrapping_shr(63));
+    }
+    let masks = core::hint::black_box(masks);
     *out = [0u64; N];
-    for (j, entry) in (0u64..).zip(table) {
-        let m = mask(j.ct_eq(&idx));
+    for (entry, &m) in table.iter().zip(&masks) {
         for (o, &e) in out.iter_mut().zip(entry) {
             *o |= e & m;
         }
@@ -185,12 +247,13 @@ fn ct_lookup<const N: usize>(table: &[[u64; N]], idx: u64, out: &mut [u64; N]) {
 
 impl<const N: usize> Modulus<N> {
     /// The Montgomery constants of `p` (little-endian limbs); `None` unless `p` is odd,
-    /// `N >= 2` and the top limb is all ones (the bound the generator-2 path relies on).
+    /// `N` a multiple of 4 and the top limb is all ones (the bound the generator-2 path relies on).
     pub(crate) fn new(p: [u64; N]) -> Option<Self> {
         let (&low, &top) = (p.first()?, p.last()?);
         // p = -1 mod 2^64 makes -p^-1 = 1 (`n0`), so the reduction's factor is the word
-        // itself and its first product is free; rows are scanned two by two (N even).
-        if N < 2 || N % 2 != 0 || low != u64::MAX || top != u64::MAX {
+        // itself and its first product is free; rows are scanned two or four at a time
+        // (N a multiple of 4).
+        if N < 4 || N % 4 != 0 || low != u64::MAX || top != u64::MAX {
             return None;
         }
         // R mod p = R - p, since R/2 < p < R.
@@ -234,71 +297,62 @@ impl<const N: usize> Modulus<N> {
     }
 
     /// Montgomery reduction of the `2N`-word `t < p R`: `t R^-1 mod p`, fully reduced.
-    /// Two rows per step: with `p_0 = 2^64 - 1` (so `n0 = 1`) the factor of row `i` is
-    /// `m_i = t_i` and `t_i + m_i p_0 = m_i 2^64`, so the first product of each row is just
-    /// a carry of `m_i`.
+    /// Four rows per step (four carry chains, one load and store of `t` per four
+    /// products): with `p_0 = 2^64 - 1` (so `n0 = 1`) the factor of row `i` is the word
+    /// `m_i = t_i` as it stands when the row starts, and `t_i + m_i p_0 = m_i 2^64`, so
+    /// the first product of each row is just a carry of `m_i`.
     #[inline(always)]
     fn redc(&self, mut w: [[u64; N]; 2]) -> [u64; N] {
         let t = w.as_flattened_mut();
-        let p1 = self.p.get(1).copied().unwrap_or(0);
-        let p_top = self.p.last().copied().unwrap_or(0);
-        let p_rest = self.p.get(1..).unwrap_or(&[]);
+        let p = &self.p;
+        let pk = |k: usize| p.get(k).copied().unwrap_or(0);
+        let (p1, p2, p3) = (pk(1), pk(2), pk(3));
         let mut top = 0u64;
-        for i in (0..N).step_by(2) {
+        for i in (0..N).step_by(4) {
             let Some(row) = t.get_mut(i..) else { break };
-            let m0 = row.first().copied().unwrap_or(0);
-            let (m1, c0) = match row.get(1) {
-                Some(&x) => mac(x, m0, p1, m0),
-                None => (0, 0),
-            };
-            // Positions i+2 .. i+N-1 take m0 p[2..] and m1 p[1..N-1].
-            let (c0, c1) = mac_row2(
-                row.get_mut(2..).unwrap_or(&mut []),
-                p_rest,
-                m0,
-                m1,
-                (c0, m1),
-            );
-            // Position i+N (with the deferred carry bit of the previous pair) and i+N+1.
-            let (lo, hi) = mac(c0, p_top, m1, c1);
-            if let Some([x, y]) = row.get_mut(N..N.wrapping_add(2)) {
-                let s = u128::from(*x)
-                    .wrapping_add(u128::from(lo))
-                    .wrapping_add(u128::from(top));
-                *x = s as u64;
-                let s2 = u128::from(*y)
-                    .wrapping_add(u128::from(hi))
-                    .wrapping_add(s.wrapping_shr(64));
-                *y = s2 as u64;
-                top = s2.wrapping_shr(64) as u64;
-            } else if let Some(x) = row.get_mut(N) {
-                // Never with N even; kept for the bounds.
-                *x = x.wrapping_add(lo);
-            }
+            let tk = |row: &[u64], k: usize| row.get(k).copied().unwrap_or(0);
+            // The four factors, each from its word once the rows above have added in.
+            let m0 = tk(row, 0);
+            let (m1, c0) = mac(tk(row, 1), m0, p1, m0);
+            let (v, c0) = mac(tk(row, 2), m0, p2, c0);
+            let (m2, c1) = mac(v, m1, p1, m1);
+            let (v, c0) = mac(tk(row, 3), m0, p3, c0);
+            let (v, c1) = mac(v, m1, p2, c1);
+            let (m3, c2) = mac(v, m2, p1, m2);
+            top = rows4(row, p, [m0, m1, m2, m3], [c0, c1, c2, m3], top);
         }
         let [_, hi] = w;
         sub_if_ge(hi, top, &self.p)
     }
 
-    /// Montgomery product `a b R^-1 mod p` (`a < R`, `b < p`), two rows of the schoolbook
-    /// product at a time.
+    /// Montgomery product `a b R^-1 mod p` (`a < R`, `b < p`), four rows of the
+    /// schoolbook product at a time, then the reduction.
     #[inline(never)]
     pub(crate) fn mul(&self, a: &[u64; N], b: &[u64; N]) -> [u64; N] {
         let mut w = [[0u64; N]; 2];
         let t = w.as_flattened_mut();
-        let a0 = a.first().copied().unwrap_or(0);
-        let a_top = a.last().copied().unwrap_or(0);
-        for (i, pair) in (0usize..).step_by(2).zip(b.chunks_exact(2)) {
-            let [b0, b1] = [pair.first(), pair.get(1)].map(|x| x.copied().unwrap_or(0));
+        let ak = |k: usize| a.get(k).copied().unwrap_or(0);
+        let (a0, a1, a2, a3) = (ak(0), ak(1), ak(2), ak(3));
+        let mut top = 0u64;
+        for (i, quad) in (0usize..).step_by(4).zip(b.chunks_exact(4)) {
+            let [b0, b1, b2, b3] = [0, 1, 2, 3].map(|k| quad.get(k).copied().unwrap_or(0));
             let Some(row) = t.get_mut(i..) else { break };
-            // Position i: a0 b0; i+1 .. i+N-1: a[k+1] b0 + a[k] b1; i+N, i+N+1: the rest.
-            let (lo, c0) = mac(row.first().copied().unwrap_or(0), a0, b0, 0);
-            if let Some(x) = row.first_mut() {
-                *x = lo;
+            // Positions i .. i+3: the products a[k-r] b_r with k-r >= 0.
+            let tk = |row: &[u64], k: usize| row.get(k).copied().unwrap_or(0);
+            let (v0, c0) = mac(tk(row, 0), a0, b0, 0);
+            let (v, c0) = mac(tk(row, 1), a1, b0, c0);
+            let (v1, c1) = mac(v, a0, b1, 0);
+            let (v, c0) = mac(tk(row, 2), a2, b0, c0);
+            let (v, c1) = mac(v, a1, b1, c1);
+            let (v2, c2) = mac(v, a0, b2, 0);
+            let (v, c0) = mac(tk(row, 3), a3, b0, c0);
+            let (v, c1) = mac(v, a2, b1, c1);
+            let (v, c2) = mac(v, a1, b2, c2);
+            let (v3, c3) = mac(v, a0, b3, 0);
+            if let Some(head) = row.get_mut(..4) {
+                head.copy_from_slice(&[v0, v1, v2, v3]);
             }
-            let (c0, c1) = mac_row2(row.get_mut(1..).unwrap_or(&mut []), a, b0, b1, (c0, 0));
-            let (lo, hi) = mac(c0, a_top, b1, c1);
-            add2(row, N, lo, hi);
+            top = rows4(row, a, [b0, b1, b2, b3], [c0, c1, c2, c3], top);
         }
         self.redc(w)
     }
@@ -543,7 +597,8 @@ mod tests {
         p[3] = 0x7fff_ffff_ffff_ffff;
         assert!(Modulus::new(p).is_none(), "top limb not all ones");
         assert!(Modulus::new([u64::MAX; 1]).is_none());
-        assert!(Modulus::new([u64::MAX; 3]).is_none(), "odd limb count");
+        assert!(Modulus::new([u64::MAX; 3]).is_none(), "limb count");
+        assert!(Modulus::new([u64::MAX; 6]).is_none(), "limb count");
         assert_eq!(ALL_GROUPS.len(), 4);
     }
 
@@ -560,14 +615,18 @@ mod tests {
 
     #[test]
     fn lookup_returns_the_entry() {
-        let table: Vec<[u64; 3]> = (0..16u64).map(|j| [j, j * 7, !j]).collect();
+        let table: Vec<[u64; 3]> = (0..32u64).map(|j| [j, j * 7, !j]).collect();
         let mut out = [0u64; 3];
-        for j in 0..16u64 {
+        for j in 0..32u64 {
             ct_lookup(&table, j, &mut out);
             assert_eq!(out, table[j as usize]);
+            ct_lookup(&table[..16], j, &mut out);
+            assert_eq!(out, if j < 16 { table[j as usize] } else { [0; 3] });
         }
-        ct_lookup(&table, 16, &mut out);
-        assert_eq!(out, [0; 3]);
+        for j in [32, 33, u64::MAX, 1 << 63] {
+            ct_lookup(&table, j, &mut out);
+            assert_eq!(out, [0; 3]);
+        }
     }
 
     fn pow_case<const N: usize>(
