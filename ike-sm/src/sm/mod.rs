@@ -242,6 +242,24 @@ impl Endpoint {
         }
     }
 
+    /// The sizes in bytes of the structures an IKE SA is made of, by name (the heap
+    /// accounting test of issue 20 prints them beside its allocator figures).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn layout() -> Vec<(&'static str, usize)> {
+        use core::mem::size_of;
+        vec![
+            ("IkeSa", size_of::<IkeSa>()),
+            ("QuickMode", size_of::<quick::QuickMode>()),
+            ("Skeyids", size_of::<crate::crypto::phase1::Skeyids>()),
+            ("IkeCipher", size_of::<crate::crypto::cipher::IkeCipher>()),
+            ("IvChain", size_of::<crate::crypto::iv::IvChain>()),
+            ("XauthServer", size_of::<xauth::XauthServer>()),
+            ("PullServer", size_of::<modecfg::PullServer>()),
+            ("PushServer", size_of::<modecfg::PushServer>()),
+        ]
+    }
+
     /// Drops and refusals since the endpoint was made, by reason: visible without debug
     /// (a flood of spoofed first messages, malformed datagrams, rate limits, evictions).
     #[must_use]

@@ -521,7 +521,7 @@ impl Endpoint {
             let kp = KeyPair::generate(group, self.config.exponent, rng)?;
             self.half_open.modexps = self.half_open.modexps.saturating_add(1);
             sa.g_xr = kp.public_value().to_vec();
-            sa.kp = Some(kp);
+            sa.kp = Some(Box::new(kp));
         }
         Ok(())
     }
@@ -541,7 +541,7 @@ impl Endpoint {
             let kp = KeyPair::generate(group, self.config.exponent, rng)?;
             self.half_open.initiator_modexps = self.half_open.initiator_modexps.saturating_add(1);
             sa.g_xi = kp.public_value().to_vec();
-            sa.kp = Some(kp);
+            sa.kp = Some(Box::new(kp));
         } else {
             let kp =
                 self.half_open
@@ -582,7 +582,7 @@ impl Endpoint {
         match found {
             Some((i, key)) => {
                 sa.group_idx = Some(i);
-                sa.psk = Some(key);
+                sa.psk = Some(Box::new(key));
             }
             None => {
                 let allowed = self
@@ -593,12 +593,12 @@ impl Endpoint {
                 if allowed && idi.id_type != IdType::KeyId {
                     // Not a group name, and the operator allowed it: the address keys.
                     if let Some(k) = self.key_by_address(sa) {
-                        sa.psk = Some(k);
+                        sa.psk = Some(Box::new(k));
                         return;
                     }
                 }
                 self.debug(DebugEvent::NoKeyForPeer);
-                sa.psk = Some(Secret::new(random_bytes::<R, 32>(rng).to_vec()));
+                sa.psk = Some(Box::new(Secret::new(random_bytes::<R, 32>(rng).to_vec())));
             }
         }
     }
@@ -629,7 +629,7 @@ impl Endpoint {
         let g_xy = match (sa.role, &sa.kp, &sa.shared_kp) {
             (Role::Responder, kp, shared) => {
                 let kp = kp
-                    .as_ref()
+                    .as_deref()
                     .or(shared.as_deref())
                     .ok_or(SmError::Config("key pair"))?;
                 let g_xy = kp.agree(&sa.g_xi)?;
@@ -706,13 +706,13 @@ impl Endpoint {
                 self.check_natd(sa, &parsed.natd);
                 sa.g_xi = ke.to_vec();
                 sa.ni = ni.to_vec();
-                sa.psk = Some(match self.key_by_address(sa) {
+                sa.psk = Some(Box::new(match self.key_by_address(sa) {
                     Some(k) => k,
                     None => {
                         self.debug(DebugEvent::NoKeyForPeer);
                         Secret::new(random_bytes::<R, 32>(rng).to_vec())
                     }
-                });
+                }));
                 // The peer proved its address (our cookie came back); under pressure the
                 // group's shared key pair still saves one exponentiation.
                 let pressure = self.half_open.len() >= self.config.limits.pressure_half_open;
@@ -811,7 +811,7 @@ impl Endpoint {
                 let hash_r = need(parsed.hash, "Aggressive Mode", "no HASH payload")?;
                 if sa
                     .kp
-                    .as_ref()
+                    .as_deref()
                     .or(sa.shared_kp.as_deref())
                     .map(KeyPair::group)
                     != Some(suite.group)
@@ -1102,7 +1102,7 @@ impl Endpoint {
         let mut body = Vec::new();
         offer.emit(&mut body)?;
         sa.sa_i_b = body;
-        sa.psk = Some(profile.psk.duplicate());
+        sa.psk = Some(Box::new(profile.psk.duplicate()));
         sa.identity = profile.group_name.clone().unwrap_or_default();
         let mode = profile.mode;
         let group_name = profile.group_name.clone();

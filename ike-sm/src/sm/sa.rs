@@ -73,12 +73,14 @@ pub(crate) struct IkeSa {
     pub created: Instant,
     pub sa_i_b: Vec<u8>,
     pub suite: Option<Suite>,
-    pub kp: Option<KeyPair>,
+    /// Phase 1 only (boxed: 112 bytes).
+    pub kp: Option<Box<KeyPair>>,
     pub g_xi: Vec<u8>,
     pub g_xr: Vec<u8>,
     pub ni: Vec<u8>,
     pub nr: Vec<u8>,
-    pub psk: Option<Secret>,
+    /// Phase 1 only (boxed: 80 bytes).
+    pub psk: Option<Box<Secret>>,
     pub id_i_b: Vec<u8>,
     pub id_r_b: Vec<u8>,
     pub identity: String,
@@ -307,6 +309,10 @@ impl IkeSa {
         self.psk = None;
         self.p1_chain = None;
         self.fragments = Vec::new();
+        if let Some(s) = self.suite.as_mut() {
+            // The chosen transform as offered, echoed in our phase-1 reply only.
+            s.transform.attributes = Vec::new();
+        }
     }
 
     /// The peer answered our message of exchange `msgid`, so it has what we sent in
