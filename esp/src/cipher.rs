@@ -175,6 +175,51 @@ impl EspCipher {
         }
     }
 
+    /// Checks the ICV at `packet[ct_end..]` over `packet[..ct_end]` and decrypts
+    /// `packet[ct_start..ct_end]` in place. For AES with an HMAC the two are stitched:
+    /// each 64-byte chunk is hashed, then the blocks hashed one step earlier are
+    /// decrypted (both read only ciphertext, so the processor runs them side by side).
+    /// Returns whether the ICV matched; when it did not, the packet is as it was (the
+    /// decrypted part is encrypted again, which CBC restores exactly).
+    pub(crate) fn verify_decrypt(
+        &self,
+        integrity: &Integrity,
+        packet: &mut [u8],
+        ct_start: usize,
+        ct_end: usize,
+    ) -> bool {
+        match (&self.0, integrity) {
+            (Inner::Aes128(c), Integrity::Sha1(k)) => {
+                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
+            }
+            (Inner::Aes192(c), Integrity::Sha1(k)) => {
+                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
+            }
+            (Inner::Aes256(c), Integrity::Sha1(k)) => {
+                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
+            }
+            (Inner::Aes128(c), Integrity::Md5(k)) => {
+                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
+            }
+            (Inner::Aes192(c), Integrity::Md5(k)) => {
+                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
+            }
+            (Inner::Aes256(c), Integrity::Md5(k)) => {
+                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
+            }
+            _ => {
+                let ok = {
+                    let (data, icv) = packet.split_at(ct_end.min(packet.len()));
+                    integrity.verify(data, icv)
+                };
+                if ok {
+                    self.decrypt(packet, ct_start, ct_end);
+                }
+                ok
+            }
+        }
+    }
+
     /// Decrypts `packet[ct_start..ct_end]` in place (IV just before `ct_start`).
     pub(crate) fn decrypt(&self, packet: &mut [u8], ct_start: usize, ct_end: usize) {
         match &self.0 {
@@ -247,6 +292,63 @@ const STITCH: usize = 128;
 
 /// The HMAC block.
 const BLOCK64: usize = 64;
+
+fn cbc_verify_decrypt<C: BlockCipherDecrypt + BlockCipherEncrypt, H: HashCore>(
+    c: &C,
+    mac: &HmacKey<H>,
+    packet: &mut [u8],
+    ct_start: usize,
+    ct_end: usize,
+) -> bool {
+    let bs = <C as cipher::BlockSizeUser>::block_size();
+    let Some(iv) = iv_of::<C>(packet, ct_start) else {
+        return false;
+    };
+    if ct_end > packet.len() || ct_start > ct_end {
+        return false;
+    }
+    let whole = ct_end.saturating_sub(ct_end % BLOCK64);
+    let mut dec = cbc::Decryptor::<&C>::inner_iv_init(c, &iv);
+    let mut run = mac.start();
+    let mut hashed = 0usize; // packet[..hashed] is in the HMAC
+    let mut done = ct_start; // packet[ct_start..done] is decrypted
+    while hashed < whole {
+        // the blocks hashed by the previous step (ciphertext no longer needed)
+        let upto = ct_start.saturating_add(hashed.saturating_sub(ct_start) / bs * bs);
+        let next = hashed.saturating_add(STITCH).min(whole);
+        if let Some(d) = packet.get(hashed..next) {
+            run.update_blocks(d);
+        }
+        hashed = next;
+        if upto > done {
+            if let Some(ct) = packet.get_mut(done..upto) {
+                let (blocks, _) = Array::slice_as_chunks_mut(ct);
+                dec.decrypt_blocks(blocks);
+            }
+            done = upto;
+        }
+    }
+    let ok = match (packet.get(hashed..ct_end), packet.get(ct_end..)) {
+        (Some(tail), Some(icv)) => {
+            use subtle::ConstantTimeEq as _;
+            let mine = run.finish(tail);
+            bool::from(mine.as_slice().ct_eq(icv))
+        }
+        _ => false,
+    };
+    if ok {
+        if let Some(ct) = packet.get_mut(done..ct_end) {
+            let (blocks, _) = Array::slice_as_chunks_mut(ct);
+            dec.decrypt_blocks(blocks);
+        }
+    } else if let Some(pt) = packet.get_mut(ct_start..done) {
+        // a forgery: put the ciphertext back (CBC encryption with the same IV undoes
+        // the decryption exactly), so a refused packet is left as it came
+        let (blocks, _) = Array::slice_as_chunks_mut(pt);
+        cbc::Encryptor::<&C>::inner_iv_init(c, &iv).encrypt_blocks(blocks);
+    }
+    ok
+}
 
 fn cbc_decrypt<C: BlockCipherDecrypt + cipher::BlockCipherEncrypt>(
     c: &C,

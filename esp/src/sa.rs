@@ -66,7 +66,9 @@ impl SaCore {
 /// The sending half of an ESP SA.
 #[derive(Debug)]
 pub struct OutboundSa {
-    core: SaCore,
+    /// Boxed (656 bytes, most of it the cipher's key schedule): a table of SAs keeps
+    /// one pointer per SA in its slots, not the whole state times the table's slack.
+    core: Box<SaCore>,
     /// Last sequence number sent (0 before the first packet).
     seq: u32,
 }
@@ -75,7 +77,7 @@ impl OutboundSa {
     /// Installs the SA at `now`.
     pub fn new(params: &EspSaParams, now: Instant) -> Result<Self, EspError> {
         Ok(OutboundSa {
-            core: SaCore::new(params, now)?,
+            core: Box::new(SaCore::new(params, now)?),
             seq: 0,
         })
     }
@@ -271,7 +273,8 @@ impl Decapsulated {
 /// The receiving half of an ESP SA.
 #[derive(Debug)]
 pub struct InboundSa {
-    core: SaCore,
+    /// Boxed, as in [`OutboundSa`].
+    core: Box<SaCore>,
     replay: ReplayWindow,
 }
 
@@ -279,7 +282,7 @@ impl InboundSa {
     /// Installs the SA at `now`.
     pub fn new(params: &EspSaParams, now: Instant) -> Result<Self, EspError> {
         Ok(InboundSa {
-            core: SaCore::new(params, now)?,
+            core: Box::new(SaCore::new(params, now)?),
             replay: ReplayWindow::new(params.replay_window),
         })
     }
@@ -357,14 +360,18 @@ impl InboundSa {
         self.check_replay(seq)?;
         self.core.lifetime.check(spi, now)?;
         if icv_len > 0 {
-            let (data, icv) = packet.split_at(ct_end);
-            if !self.core.integrity.verify(data, icv) {
+            if !self
+                .core
+                .cipher
+                .verify_decrypt(&self.core.integrity, packet, ct_start, ct_end)
+            {
                 return Err(EspError::BadIcv { spi, seq });
             }
             // Authenticated: only now may the window move (RFC 4303 3.4.3).
             self.replay.update(seq);
+        } else {
+            self.core.cipher.decrypt(packet, ct_start, ct_end);
         }
-        self.core.cipher.decrypt(packet, ct_start, ct_end);
         let (payload_end, next_header) = check_trailer(spi, packet, ct_start, ct_end)?;
         let mode = self.core.encapsulation.mode();
         if mode == Mode::Tunnel

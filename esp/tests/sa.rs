@@ -818,3 +818,38 @@ fn debug_output_never_shows_keys() {
         }
     }
 }
+
+#[test]
+fn a_refused_packet_is_left_as_it_came() {
+    // AES with an HMAC checks and decrypts side by side: a forgery must still leave
+    // the caller's buffer exactly as it was (the decrypted part is encrypted back).
+    for (enc, auth) in [
+        (EncryptionAlgorithm::Aes128, IntegrityAlgorithm::HmacSha1_96),
+        (EncryptionAlgorithm::Aes256, IntegrityAlgorithm::HmacMd5_96),
+        (
+            EncryptionAlgorithm::TripleDes,
+            IntegrityAlgorithm::HmacSha1_96,
+        ),
+    ] {
+        let (mut o, mut i, now) = pair(enc, auth);
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut buf = vec![0u8; 2048];
+        let n = o
+            .encapsulate_ip(now, &mut rng, &ipv4(1400), &mut buf)
+            .unwrap();
+        for byte in [8usize, 30, 100, 700, n - 13, n - 1] {
+            let mut p = buf[..n].to_vec();
+            p[byte] ^= 0x01;
+            let before = p.clone();
+            let err = i.decapsulate(now, &mut p).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BadIcv, "{enc:?} byte {byte}");
+            assert!(
+                p == before,
+                "{enc:?}/{auth:?}: byte {byte} tampered, buffer changed"
+            );
+        }
+        let mut p = buf[..n].to_vec();
+        let d = i.decapsulate(now, &mut p).unwrap();
+        assert_eq!(&p[d.payload.clone()][..20], &ipv4(1400)[..20]);
+    }
+}
