@@ -314,7 +314,9 @@ fn cbc_verify_decrypt<C: BlockCipherDecrypt + BlockCipherEncrypt, H: HashCore>(
     let mut done = ct_start; // packet[ct_start..done] is decrypted
     while hashed < whole {
         // the blocks hashed by the previous step (ciphertext no longer needed)
-        let upto = ct_start.saturating_add(hashed.saturating_sub(ct_start) / bs * bs);
+        let since = hashed.saturating_sub(ct_start);
+        let upto =
+            ct_start.saturating_add(since.saturating_sub(since.checked_rem(bs).unwrap_or(0)));
         let next = hashed.saturating_add(STITCH).min(whole);
         if let Some(d) = packet.get(hashed..next) {
             run.update_blocks(d);
