@@ -83,24 +83,27 @@ fn mac_row2(acc: &mut [u64], a: &[u64], b0: u64, b1: u64, c: (u64, u64)) -> (u64
     (c0, c1)
 }
 
-/// Four rows of a product-accumulation at once, after their first four positions (done
-/// by the caller, who also supplies the row factors `m` and the four carries `c` into
-/// position 4): `row[k] += a[k] m0 + a[k-1] m1 + a[k-2] m2 + a[k-3] m3` for `k` in
-/// `4..N`, then the rows' last products and carries added into `row[N..N+4]` together with
-/// `top`, the carry bit deferred to `row[N]` by the previous block. Returns the carry out
-/// of `row[N+3]`, which belongs to the next block's `row[N]`.
+/// Four rows of a product-accumulation at once, after their first `start` (>= 3)
+/// positions (done by the caller, who also supplies the row factors `m` and the four
+/// carries `c` into position `start`): `row[k] += a[k] m0 + a[k-1] m1 + a[k-2] m2 +
+/// a[k-3] m3` for `k` in `start..n` (`n = a.len()`), then the rows' last products and
+/// carries added into `row[n..n+4]` together with `top`, the carry bit deferred to
+/// `row[n]` by the previous block. Returns the carry out of `row[n+3]`, which belongs to
+/// the next block's `row[n]`.
 #[inline(always)]
-fn rows4<const N: usize>(row: &mut [u64], a: &[u64; N], m: [u64; 4], c: [u64; 4], top: u64) -> u64 {
+fn rows4(row: &mut [u64], a: &[u64], start: usize, m: [u64; 4], c: [u64; 4], top: u64) -> u64 {
+    let n = a.len();
     let [m0, m1, m2, m3] = m;
     let mut c = c;
     let ak = |k: usize| a.get(k).copied().unwrap_or(0);
+    let from = |k: usize| a.get(k..).unwrap_or(&[]);
     let (s1, s2, s3, s4) = (
-        a.get(1..).unwrap_or(&[]),
-        a.get(2..).unwrap_or(&[]),
-        a.get(3..).unwrap_or(&[]),
-        a.get(4..).unwrap_or(&[]),
+        from(start.wrapping_sub(3)),
+        from(start.wrapping_sub(2)),
+        from(start.wrapping_sub(1)),
+        from(start),
     );
-    let body = row.get_mut(4..N).unwrap_or(&mut []);
+    let body = row.get_mut(start..n).unwrap_or(&mut []);
     for ((((r, &x0), &x1), &x2), &x3) in body.iter_mut().zip(s4).zip(s3).zip(s2).zip(s1) {
         let (v, n0) = mac(*r, x0, m0, c[0]);
         let (v, n1) = mac(v, x1, m1, c[1]);
@@ -111,9 +114,9 @@ fn rows4<const N: usize>(row: &mut [u64], a: &[u64; N], m: [u64; 4], c: [u64; 4]
     }
     // Positions N .. N+3: the rows' last products and carries.
     let (q1, q2, q3) = (
-        ak(N.wrapping_sub(1)),
-        ak(N.wrapping_sub(2)),
-        ak(N.wrapping_sub(3)),
+        ak(n.wrapping_sub(1)),
+        ak(n.wrapping_sub(2)),
+        ak(n.wrapping_sub(3)),
     );
     let (w0, d1) = mac(c[0], m1, q1, c[1]);
     let (w0, d2) = mac(w0, m2, q2, c[2]);
@@ -122,7 +125,7 @@ fn rows4<const N: usize>(row: &mut [u64], a: &[u64; N], m: [u64; 4], c: [u64; 4]
     let (w1, e3) = mac(w1, m3, q2, d3);
     let (w2, f3) = mac(e2, m3, q1, e3);
     let mut carry = top;
-    if let Some(dst) = row.get_mut(N..N.wrapping_add(4)) {
+    if let Some(dst) = row.get_mut(n..n.wrapping_add(4)) {
         for (x, &y) in dst.iter_mut().zip(&[w0, w1, w2, f3]) {
             let s = u128::from(*x)
                 .wrapping_add(u128::from(y))
@@ -319,7 +322,7 @@ impl<const N: usize> Modulus<N> {
             let (v, c0) = mac(tk(row, 3), m0, p3, c0);
             let (v, c1) = mac(v, m1, p2, c1);
             let (m3, c2) = mac(v, m2, p1, m2);
-            top = rows4(row, p, [m0, m1, m2, m3], [c0, c1, c2, m3], top);
+            top = rows4(row, p, 4, [m0, m1, m2, m3], [c0, c1, c2, m3], top);
         }
         let [_, hi] = w;
         sub_if_ge(hi, top, &self.p)
@@ -352,7 +355,7 @@ impl<const N: usize> Modulus<N> {
             if let Some(head) = row.get_mut(..4) {
                 head.copy_from_slice(&[v0, v1, v2, v3]);
             }
-            top = rows4(row, a, [b0, b1, b2, b3], [c0, c1, c2, c3], top);
+            top = rows4(row, a, 4, [b0, b1, b2, b3], [c0, c1, c2, c3], top);
         }
         self.redc(w)
     }
@@ -364,7 +367,38 @@ impl<const N: usize> Modulus<N> {
     pub(crate) fn square(&self, a: &[u64; N]) -> [u64; N] {
         let mut w = [[0u64; N]; 2];
         let t = w.as_flattened_mut();
-        for i in (0..N).step_by(2) {
+        // Cross products four rows at a time while the block's first row has at least 7
+        // of them (rows i..i+3: a_(i+r) a[i+r+1..] from position 2(i+r)+1; with
+        // A = a[i+1..], row r puts A[k-r] a_(i+r) at position 2i+1+k for k >= 2r).
+        let blocks4 = N.saturating_sub(4) / 4 * 4;
+        for i in (0..blocks4).step_by(4) {
+            let ak = |k: usize| a.get(k).copied().unwrap_or(0);
+            let m = [ak(i), ak(i + 1), ak(i + 2), ak(i + 3)];
+            let big_a = a.get(i.wrapping_add(1)..).unwrap_or(&[]);
+            let x = |k: usize| big_a.get(k).copied().unwrap_or(0);
+            let Some(row) = t.get_mut(i.wrapping_mul(2).wrapping_add(1)..) else {
+                break;
+            };
+            let d = |row: &[u64], k: usize| row.get(k).copied().unwrap_or(0);
+            let (v0, c0) = mac(d(row, 0), x(0), m[0], 0);
+            let (v1, c0) = mac(d(row, 1), x(1), m[0], c0);
+            let (v, c0) = mac(d(row, 2), x(2), m[0], c0);
+            let (v2, c1) = mac(v, x(1), m[1], 0);
+            let (v, c0) = mac(d(row, 3), x(3), m[0], c0);
+            let (v3, c1) = mac(v, x(2), m[1], c1);
+            let (v, c0) = mac(d(row, 4), x(4), m[0], c0);
+            let (v, c1) = mac(v, x(3), m[1], c1);
+            let (v4, c2) = mac(v, x(2), m[2], 0);
+            let (v, c0) = mac(d(row, 5), x(5), m[0], c0);
+            let (v, c1) = mac(v, x(4), m[1], c1);
+            let (v5, c2) = mac(v, x(3), m[2], c2);
+            if let Some(head) = row.get_mut(..6) {
+                head.copy_from_slice(&[v0, v1, v2, v3, v4, v5]);
+            }
+            // The partial sums fit below position i+N+4: no carry out.
+            let _ = rows4(row, big_a, 6, m, [c0, c1, c2, 0], 0);
+        }
+        for i in (blocks4..N).step_by(2) {
             // Rows i and i+1: a_i a[i+1..] from position 2i+1, a_(i+1) a[i+2..] from 2i+3.
             let get = |k: usize| a.get(k).copied().unwrap_or(0);
             let (ai, ai1, ai2) = (get(i), get(i.wrapping_add(1)), get(i.wrapping_add(2)));
