@@ -370,10 +370,10 @@ impl<const N: usize> Modulus<N> {
         // Cross products four rows at a time while the block's first row has at least 7
         // of them (rows i..i+3: a_(i+r) a[i+r+1..] from position 2(i+r)+1; with
         // A = a[i+1..], row r puts A[k-r] a_(i+r) at position 2i+1+k for k >= 2r).
-        let blocks4 = N.saturating_sub(4) / 4 * 4;
+        let blocks4 = N.saturating_sub(4) & !3;
         for i in (0..blocks4).step_by(4) {
             let ak = |k: usize| a.get(k).copied().unwrap_or(0);
-            let m = [ak(i), ak(i + 1), ak(i + 2), ak(i + 3)];
+            let m = [0usize, 1, 2, 3].map(|r| ak(i.wrapping_add(r)));
             let big_a = a.get(i.wrapping_add(1)..).unwrap_or(&[]);
             let x = |k: usize| big_a.get(k).copied().unwrap_or(0);
             let Some(row) = t.get_mut(i.wrapping_mul(2).wrapping_add(1)..) else {
