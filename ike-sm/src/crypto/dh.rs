@@ -1,7 +1,10 @@
 //! Diffie-Hellman over the MODP groups 1, 2, 5 and 14 (RFC 2409 section 6, RFC 3526),
-//! with a constant-time Montgomery exponentiation ([`super::monty`]: fixed-width limbs per
-//! group, dedicated squaring, fixed windows with a masked table lookup, and a cheaper
-//! window step for the generator 2).
+//! with a constant-time Montgomery exponentiation of our own (the private module
+//! `crypto::monty`: fixed-width 64-bit limbs per group, four-row operand scanning, a
+//! dedicated squaring, fixed windows with a masked table lookup, and a cheaper window
+//! step for the generator 2). No branch and no memory address depends on the secret
+//! exponent (nor on the base's value, beyond choosing the generator-2 path for the
+//! public base 2); only the exponent *size* sets the amount of work.
 //!
 //! Two private exponent sizes are offered ([`ExponentSize`]): the full modulus size, or a
 //! bounded size (256 bits by default) as RFC 3526 section 8 sizes exponents by the
@@ -32,7 +35,7 @@ fn modulus<const N: usize>(hex: &str) -> Modulus<N> {
             .iter()
             .fold(0u64, |acc, &c| acc.wrapping_shl(4) | hex_digit(c));
     }
-    // The constant primes above are odd and begin with 64 one bits: this cannot fail
+    // The constant primes above begin and end with 64 one bits: this cannot fail
     // (the unit tests build all four).
     #[allow(clippy::expect_used)]
     Modulus::new(limbs).expect("a MODP prime")

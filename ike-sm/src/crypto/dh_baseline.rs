@@ -2,7 +2,7 @@
 //! constant-time windowed `pow_bounded_exp`, and a square-and-double ladder for the
 //! generator 2), kept only as the same-run "before" baseline of
 //! `benches/benches/ike_crypto.rs`. Nothing in the crate uses it: [`super::dh`] runs on
-//! [`super::monty`]. Delete it (and the crypto-bigint dependency) once that comparison is
+//! the crate's own `crypto::monty`. Delete it (and the crypto-bigint dependency) once that comparison is
 //! no longer wanted.
 
 use super::dh::DhGroup;

@@ -1,17 +1,22 @@
 //! Constant-time Montgomery arithmetic for the MODP Diffie-Hellman groups: `N` 64-bit
 //! limbs (12, 16, 24 and 32 for the 768-, 1024-, 1536- and 2048-bit primes), separated
-//! operand scanning (schoolbook product, then a word-by-word Montgomery reduction), a
-//! dedicated squaring (each cross product computed once and doubled), and fixed-window
-//! exponentiation with a constant-time table lookup.
+//! operand scanning (the schoolbook product, then a word-by-word Montgomery reduction),
+//! both scanned four rows at a time (four carry chains, one load and store of the
+//! accumulator per four word products), a dedicated squaring (each cross product
+//! computed once and doubled), and fixed-window exponentiation with a constant-time
+//! table lookup. It relies on what the MODP primes have in common: the low and the top
+//! 64 bits are all ones, so `-p^-1 mod 2^64 = 1` (the reduction factor of a row is the
+//! word itself) and `R mod p < 2^(64(N-1))` (the generator-2 step folds with it).
 //!
 //! Constant time: the sequence of instructions and memory addresses depends only on the
 //! modulus, on `N` and on the public exponent *length* (`bits`), never on the base's or
 //! the exponent's value. There is no `if` on secret data: carries are handled in
 //! arithmetic, the final subtraction of the Montgomery product is a masked select, a
 //! window's table entry is read by scanning every entry and keeping the wanted one by a
-//! mask (the masks come from [`subtle`]'s optimisation barrier), and the generator-2 path
-//! computes `2^d` for a secret window digit `d` by multiplications, not by a shift or an
-//! index.
+//! mask (masks behind an optimisation barrier: [`subtle`]'s, or `core::hint::black_box`
+//! for the lookup), and the generator-2 path computes `2^d` for a secret window digit `d`
+//! by multiplications, not by a shift or an index. `benches/benches/ike_crypto.rs`
+//! checks the timing with a dudect-style t-test.
 //!
 //! Limbs are little-endian (`[0]` is the least significant word). All values handed to
 //! the operations are below the modulus unless said otherwise.
