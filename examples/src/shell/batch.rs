@@ -431,6 +431,56 @@ impl SendQueue {
     }
 }
 
+/// Sends owned datagrams (the core's IKE answers of one turn of the loop) on `sock`
+/// with as few `sendmmsg` calls as the kernel allows. Returns the destinations and
+/// errors of those it refused.
+pub async fn send_owned(
+    sock: &tokio::net::UdpSocket,
+    msgs: &[(SocketAddrV4, Vec<u8>)],
+) -> Vec<(SocketAddrV4, io::Error)> {
+    let mut refused = Vec::new();
+    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(msgs.len().clamp(1, BATCH), None);
+    let mut done = 0usize;
+    let mut waited = false;
+    while done < msgs.len() {
+        let rest = msgs.get(done..).unwrap_or_default();
+        let chunk = rest.get(..rest.len().min(BATCH)).unwrap_or_default();
+        let iovs: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|(_, p)| [IoSlice::new(p)]).collect();
+        let addrs: Vec<Option<SockaddrIn>> = chunk
+            .iter()
+            .map(|(to, _)| Some(SockaddrIn::from(*to)))
+            .collect();
+        let fd = sock.as_raw_fd();
+        let call = || -> io::Result<usize> {
+            let r = nix::sys::socket::sendmmsg(
+                fd,
+                &mut headers,
+                iovs.iter(),
+                &addrs,
+                [],
+                MsgFlags::MSG_DONTWAIT,
+            )
+            .map_err(io::Error::from)?;
+            Ok(r.count())
+        };
+        match sock.try_io(tokio::io::Interest::WRITABLE, call) {
+            Ok(n) if n > 0 => done = done.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !waited => {
+                waited = true;
+                let _ = sock.writable().await;
+            }
+            r => {
+                let e = r.err().unwrap_or_else(|| io::Error::other("nothing sent"));
+                if let Some((to, _)) = chunk.first() {
+                    refused.push((*to, e));
+                }
+                done = done.saturating_add(1);
+            }
+        }
+    }
+    refused
+}
+
 /// A packet's window in a slot, as tun-rs's GRO wants it (`ExpandBuffer`): it starts
 /// [`VNET`] bytes before the packet (the virtio-net header is written there) and may
 /// grow into the rest of the slot when later segments of the same flow are coalesced

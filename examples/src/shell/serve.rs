@@ -738,8 +738,19 @@ impl Io {
 /// Does everything the core asked for.
 async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
     let mut keylog = Vec::new();
+    // IKE answers of this turn, per port, sent together with sendmmsg.
+    let mut ike: [Vec<(std::net::SocketAddrV4, Vec<u8>)>; 2] = [Vec::new(), Vec::new()];
     while let Some(o) = gw.poll_output() {
         match o {
+            Output::Udp {
+                local,
+                remote: SocketAddr::V4(remote),
+                payload,
+            } => {
+                if let Some(q) = ike.get_mut(usize::from(local.port() == 4500)) {
+                    q.push((remote, payload));
+                }
+            }
             Output::Udp {
                 local,
                 remote,
@@ -777,6 +788,13 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
             Output::Debug(kind, line) => {
                 // Only produced while someone reads them (`--debug`, `debug crypto ...`).
                 let _ = shared.debug.try_send((kind, line));
+            }
+        }
+    }
+    for (q, sock) in ike.iter().zip([&io.udp500, &io.udp4500]) {
+        if !q.is_empty() {
+            for (to, e) in batch::send_owned(sock, q).await {
+                log(&format!("send to {to} failed: {e}"));
             }
         }
     }
