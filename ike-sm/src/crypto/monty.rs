@@ -253,6 +253,18 @@ fn ct_lookup<const N: usize>(table: &[[u64; N]], idx: u64, out: &mut [u64; N]) {
     }
 }
 
+/// Best-effort wipe of the stack below the caller after an exponentiation: the
+/// products' scratch arrays (up to `4N` words of secret-derived values, in the frames of
+/// `mul` and `square`, which are not wiped one by one for their cost) lie in the region
+/// this frame reuses at the same call depth. Not a guarantee (the compiler decides the
+/// frame layout); the named secrets are held in `Zeroizing` values.
+#[inline(never)]
+fn scrub_stack() {
+    let mut buf = [0u64; 512];
+    zeroize::Zeroize::zeroize(&mut buf[..]);
+    core::hint::black_box(&buf);
+}
+
 impl<const N: usize> Modulus<N> {
     /// The Montgomery constants of `p` (little-endian limbs); `None` unless `p` is odd,
     /// `N` a multiple of 4 and the top limb is all ones (the bound the generator-2 path relies on).
@@ -500,7 +512,9 @@ impl<const N: usize> Modulus<N> {
                 *acc = self.mul(&acc, &entry);
             }
         }
-        Zeroizing::new(self.retrieve(&acc))
+        let out = Zeroizing::new(self.retrieve(&acc));
+        scrub_stack();
+        out
     }
 
     /// `a 2^d mod p` for `a < p` and a secret `d < 2^POW2_WINDOW`, in constant time: the
@@ -536,7 +550,9 @@ impl<const N: usize> Modulus<N> {
             }
             *acc = self.mul_pow2(&acc, *d);
         }
-        Zeroizing::new(self.retrieve(&acc))
+        let out = Zeroizing::new(self.retrieve(&acc));
+        scrub_stack();
+        out
     }
 }
 
