@@ -134,11 +134,56 @@ fn emit(r: &LogRecord) {
     }
 }
 
+std::thread_local! {
+    /// A worker's log lines of one turn of its loop, written to stderr together at the
+    /// end of the turn ([`write_log_lines`]); `None` (every other thread): at once.
+    static LOG_LINES: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// stderr for `tracing`, through the worker's per-turn buffer when it has one.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let kept = LOG_LINES.with(|c| match c.borrow_mut().as_mut() {
+            Some(v) => {
+                v.extend_from_slice(b);
+                true
+            }
+            None => false,
+        });
+        if kept {
+            Ok(b.len())
+        } else {
+            std::io::stderr().write(b)
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes the current thread's buffered log lines to stderr in one call (a handshake's
+/// records cost one system call, not one each).
+fn write_log_lines() {
+    LOG_LINES.with(|c| {
+        if let Some(v) = c.borrow_mut().as_mut() {
+            if !v.is_empty() {
+                let _ = std::io::stderr().write_all(v);
+                v.clear();
+                // a burst of lines does not keep its memory
+                v.shrink_to(16 << 10);
+            }
+        }
+    });
+}
+
 /// The log on stderr: time, level, text (`RUST_LOG`-style filtering is not needed: the
 /// core only produces what is asked for).
 fn init_logging() {
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_target(false)
         .with_ansi(false)
         .with_max_level(tracing::Level::DEBUG)
@@ -798,6 +843,7 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
             }
         }
     }
+    write_log_lines();
     if !keylog.is_empty() {
         if let Some(f) = &shared.keylog {
             let mut f = f.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -1132,6 +1178,7 @@ async fn shard(
     use rand::SeedableRng as _;
     let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
     let mut db = DataBufs::new(io.tun_mtu);
+    LOG_LINES.with(|c| *c.borrow_mut() = Some(Vec::with_capacity(16 << 10)));
     let mut baaa = vec![0u8; 4096];
     loop {
         let deadline = gw
