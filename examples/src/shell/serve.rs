@@ -1045,6 +1045,157 @@ async fn write_inside(
     }
 }
 
+/// Encapsulates the inside packets in `db.tun`'s first `used` slots where they lie and
+/// sends the ESP with one `sendmmsg` (or UDP GSO `sendmsg`) per socket. With `index`,
+/// packets for another shard's clients are handed to it. Returns the IKE SAs whose
+/// sends failed.
+async fn encrypt_slots(
+    used: usize,
+    index: Option<u8>,
+    gw: &mut Gateway,
+    io: &mut Io,
+    db: &mut DataBufs,
+    shared: &Shared,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<ike_sm::SaId> {
+    use pix_gateway::gateway::dataplane::EspDest;
+    use pix_gateway::gateway::io::INSIDE_HEADROOM;
+    let mut failed = Vec::new();
+    let now = Instant::now();
+    for (i, (buf, len)) in db
+        .tun
+        .bufs
+        .iter_mut()
+        .zip(db.tun_sizes.iter())
+        .enumerate()
+        .take(used)
+    {
+        let end = INSIDE_HEADROOM.saturating_add(*len);
+        let owner = buf
+            .get(INSIDE_HEADROOM..end)
+            .and_then(route::inside_destination)
+            .and_then(|d| gw.owner_shard(d));
+        if let Some(o) = owner.filter(|o| index.is_some_and(|i| i != *o)) {
+            shared.hand(
+                o,
+                Handoff::Inside(buf.get(INSIDE_HEADROOM..end).unwrap_or_default().to_vec()),
+            );
+            continue;
+        }
+        if let Handled::ToOutsideIn { dest, range, sa } =
+            gw.handle(now, Input::InsideInPlace { buf, len: *len }, rng)
+        {
+            match dest {
+                EspDest::Udp(to) => db.udp_out.push(i, range, to, sa),
+                EspDest::Raw(ip) => {
+                    db.raw_out
+                        .push(i, range, pix_gateway::gateway::io::raw_destination(ip), sa)
+                }
+            }
+        }
+    }
+    let bufs = &db.tun.bufs;
+    let queued = db
+        .raw_out
+        .items
+        .len()
+        .saturating_add(db.udp_out.items.len());
+    let refused_before = failed.len();
+    if !db.raw_out.items.is_empty() {
+        failed.extend(db.raw_out.send(bufs, &io.raw).await);
+    }
+    if !db.udp_out.items.is_empty() {
+        let before = db.udp_out.gso_sends;
+        failed.extend(db.udp_out.send(bufs, &io.udp4500).await);
+        let after = db.udp_out.gso_sends;
+        batch::IoCounters::add(
+            &shared.io.gso_sends,
+            (after.0.saturating_sub(before.0)) as usize,
+        );
+        batch::IoCounters::add(
+            &shared.io.gso_datagrams,
+            (after.1.saturating_sub(before.1)) as usize,
+        );
+    }
+    if queued > 0 {
+        let refused = failed.len().saturating_sub(refused_before);
+        batch::IoCounters::add(&shared.io.send_batches, 1);
+        batch::IoCounters::add(&shared.io.sent, queued.saturating_sub(refused));
+        batch::IoCounters::add(&shared.io.send_refused, refused);
+    }
+    failed
+}
+
+/// Handles what other workers handed over, everything that is waiting (up to a TUN
+/// batch): inside packets are copied into the worker's TUN slots and encapsulated and
+/// sent together like its own; outside packets one by one (the kernel's steering
+/// already put nearly all of them on the right worker).
+async fn handoff_batch(
+    first: Handoff,
+    rx: &mut mpsc::Receiver<Handoff>,
+    gw: &mut Gateway,
+    io: &mut Io,
+    db: &mut DataBufs,
+    shared: &Shared,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<ike_sm::SaId> {
+    use pix_gateway::gateway::io::{INSIDE_HEADROOM, INSIDE_TAILROOM};
+    let now = Instant::now();
+    let mut failed = Vec::new();
+    let mut used = 0usize;
+    let mut next = Some(first);
+    while let Some(h) = next.take() {
+        match h {
+            Handoff::Inside(p) => {
+                let room = INSIDE_HEADROOM
+                    .saturating_add(p.len())
+                    .saturating_add(INSIDE_TAILROOM);
+                let slot = db.tun.bufs.get_mut(used).filter(|b| b.len() >= room);
+                if let (Some(buf), Some(size)) = (slot, db.tun_sizes.get_mut(used)) {
+                    if let Some(dst) =
+                        buf.get_mut(INSIDE_HEADROOM..INSIDE_HEADROOM.saturating_add(p.len()))
+                    {
+                        dst.copy_from_slice(&p);
+                        *size = p.len();
+                        used = used.saturating_add(1);
+                    }
+                } else {
+                    let mut p = p;
+                    let h = gw.handle(now, Input::Inside { packet: &mut p }, rng);
+                    failed.extend(io.deliver(h, &[]).await);
+                }
+            }
+            Handoff::Udp {
+                local,
+                remote,
+                mut payload,
+            } => {
+                let h = gw.handle(
+                    now,
+                    Input::Udp {
+                        local,
+                        remote,
+                        payload: &mut payload,
+                    },
+                    rng,
+                );
+                failed.extend(io.deliver(h, &payload).await);
+            }
+            Handoff::Raw(mut p) => {
+                let h = gw.handle(now, Input::RawEsp { packet: &mut p }, rng);
+                failed.extend(io.deliver(h, &p).await);
+            }
+        }
+        if used < batch::TUN_BATCH {
+            next = rx.try_recv().ok();
+        }
+    }
+    if used > 0 {
+        failed.extend(encrypt_slots(used, None, gw, io, db, shared, rng).await);
+    }
+    failed
+}
+
 /// Reads what waits on the TUN device (with the offloads a read may be a GSO
 /// super-packet, split into segments), encapsulates every packet where it lies and
 /// sends the ESP with one `sendmmsg` per socket. Returns the IKE SAs whose sends failed.
@@ -1056,7 +1207,6 @@ async fn inside_batch(
     shared: &Shared,
     rng: &mut rand::rngs::StdRng,
 ) -> Vec<ike_sm::SaId> {
-    use pix_gateway::gateway::dataplane::EspDest;
     use pix_gateway::gateway::io::INSIDE_HEADROOM;
     let mut failed = Vec::new();
     for _ in 0..ROUNDS {
@@ -1086,68 +1236,7 @@ async fn inside_batch(
         if used == 0 {
             break;
         }
-        let now = Instant::now();
-        for (i, (buf, len)) in db
-            .tun
-            .bufs
-            .iter_mut()
-            .zip(db.tun_sizes.iter())
-            .enumerate()
-            .take(used)
-        {
-            let end = INSIDE_HEADROOM.saturating_add(*len);
-            let owner = buf
-                .get(INSIDE_HEADROOM..end)
-                .and_then(route::inside_destination)
-                .and_then(|d| gw.owner_shard(d));
-            if let Some(o) = owner.filter(|o| *o != index) {
-                shared.hand(
-                    o,
-                    Handoff::Inside(buf.get(INSIDE_HEADROOM..end).unwrap_or_default().to_vec()),
-                );
-                continue;
-            }
-            if let Handled::ToOutsideIn { dest, range, sa } =
-                gw.handle(now, Input::InsideInPlace { buf, len: *len }, rng)
-            {
-                match dest {
-                    EspDest::Udp(to) => db.udp_out.push(i, range, to, sa),
-                    EspDest::Raw(ip) => {
-                        db.raw_out
-                            .push(i, range, pix_gateway::gateway::io::raw_destination(ip), sa)
-                    }
-                }
-            }
-        }
-        let bufs = &db.tun.bufs;
-        let queued = db
-            .raw_out
-            .items
-            .len()
-            .saturating_add(db.udp_out.items.len());
-        let refused_before = failed.len();
-        if !db.raw_out.items.is_empty() {
-            failed.extend(db.raw_out.send(bufs, &io.raw).await);
-        }
-        if !db.udp_out.items.is_empty() {
-            let before = db.udp_out.gso_sends;
-            failed.extend(db.udp_out.send(bufs, &io.udp4500).await);
-            let after = db.udp_out.gso_sends;
-            batch::IoCounters::add(
-                &shared.io.gso_sends,
-                (after.0.saturating_sub(before.0)) as usize,
-            );
-            batch::IoCounters::add(
-                &shared.io.gso_datagrams,
-                (after.1.saturating_sub(before.1)) as usize,
-            );
-        }
-        if queued > 0 {
-            let refused = failed.len().saturating_sub(refused_before);
-            batch::IoCounters::add(&shared.io.send_batches, 1);
-            batch::IoCounters::add(&shared.io.sent, queued.saturating_sub(refused));
-            batch::IoCounters::add(&shared.io.send_refused, refused);
-        }
+        failed.extend(encrypt_slots(used, Some(index), gw, io, db, shared, rng).await);
         flush(gw, io, shared).await;
         if used < batch::TUN_READ_ROOM {
             break;
@@ -1207,21 +1296,7 @@ async fn shard(
                 }
             }
             Some(h) = handoff.recv() => {
-                let now = Instant::now();
-                match h {
-                    Handoff::Udp { local, remote, mut payload } => {
-                        let h = gw.handle(now, Input::Udp { local, remote, payload: &mut payload }, &mut rng);
-                        failed.extend(io.deliver(h, &payload).await);
-                    }
-                    Handoff::Raw(mut p) => {
-                        let h = gw.handle(now, Input::RawEsp { packet: &mut p }, &mut rng);
-                        failed.extend(io.deliver(h, &p).await);
-                    }
-                    Handoff::Inside(mut p) => {
-                        let h = gw.handle(now, Input::Inside { packet: &mut p }, &mut rng);
-                        failed.extend(io.deliver(h, &[]).await);
-                    }
-                }
+                failed = handoff_batch(h, &mut handoff, &mut gw, &mut io, &mut db, &shared, &mut rng).await;
             }
             r = io.aaa_udp.recv_from(&mut baaa) => {
                 if let Ok((len, from)) = r {
