@@ -46,9 +46,10 @@ pub(crate) struct Modulus<const N: usize> {
     rr: [u64; N],
 }
 
-/// `acc + a * b + c` as (low word, high word); cannot overflow 128 bits. The carry `c`
-/// is added last, into the low word only, so that the carry chain from one word to the
-/// next is one `add` and one `adc` (the product and `acc` do not wait for it).
+/// `acc + a * b + c` as (low word, high word); cannot overflow 128 bits. `c` is added
+/// last, into the low word only, so whatever is passed as `c` waits for one `add` and one
+/// `adc` (the product and `acc` do not wait for it): the multi-row loops pass the column
+/// value being accumulated there, which is their longest dependency chain.
 #[inline(always)]
 fn mac(acc: u64, a: u64, b: u64, c: u64) -> (u64, u64) {
     let p = u128::from(a)
@@ -79,8 +80,8 @@ fn mac_row2(acc: &mut [u64], a: &[u64], b0: u64, b1: u64, c: (u64, u64)) -> (u64
     let (mut c0, mut c1) = c;
     let next = a.get(1..).unwrap_or(&[]);
     for ((r, &x), &prev) in acc.iter_mut().zip(next).zip(a) {
-        let (v, n0) = mac(*r, x, b0, c0);
-        let (v, n1) = mac(v, prev, b1, c1);
+        let (v, n0) = mac(c0, x, b0, *r);
+        let (v, n1) = mac(c1, prev, b1, v);
         *r = v;
         c0 = n0;
         c1 = n1;
@@ -110,10 +111,10 @@ fn rows4(row: &mut [u64], a: &[u64], start: usize, m: [u64; 4], c: [u64; 4], top
     );
     let body = row.get_mut(start..n).unwrap_or(&mut []);
     for ((((r, &x0), &x1), &x2), &x3) in body.iter_mut().zip(s4).zip(s3).zip(s2).zip(s1) {
-        let (v, n0) = mac(*r, x0, m0, c[0]);
-        let (v, n1) = mac(v, x1, m1, c[1]);
-        let (v, n2) = mac(v, x2, m2, c[2]);
-        let (v, n3) = mac(v, x3, m3, c[3]);
+        let (v, n0) = mac(c[0], x0, m0, *r);
+        let (v, n1) = mac(c[1], x1, m1, v);
+        let (v, n2) = mac(c[2], x2, m2, v);
+        let (v, n3) = mac(c[3], x3, m3, v);
         *r = v;
         c = [n0, n1, n2, n3];
     }
