@@ -146,6 +146,41 @@ pub fn run() -> Result<String, String> {
         "reply {INSIDE_HOST} -> {addr}: through the tunnel to the client\n"
     ));
 
+    // A batched driver encapsulates where the packet lies: room before and after it.
+    use pix_gateway::gateway::io::{INSIDE_HEADROOM, INSIDE_TAILROOM};
+    let mut buf = vec![0u8; INSIDE_HEADROOM + reply.len() + INSIDE_TAILROOM];
+    buf[INSIDE_HEADROOM..INSIDE_HEADROOM + reply.len()].copy_from_slice(&reply);
+    let range = match gw.handle(
+        now,
+        Input::InsideInPlace {
+            buf: &mut buf,
+            len: reply.len(),
+        },
+        &mut rng,
+    ) {
+        Handled::ToOutsideIn {
+            dest: EspDest::Raw(to),
+            range,
+            ..
+        } if to == CLIENT => range,
+        other => {
+            return Err(format!(
+                "the in-place reply did not go to the client: {other:?}"
+            ))
+        }
+    };
+    drain(&mut gw, &mut out);
+    let mut datagram = buf[range].to_vec();
+    let d = open
+        .decapsulate(now, &mut datagram)
+        .map_err(|e| format!("client ESP (in place): {e}"))?;
+    if datagram.get(d.payload) != Some(&reply[..]) {
+        return Err("the client decrypted something else (in place)".into());
+    }
+    out.push_str(&format!(
+        "reply {INSIDE_HOST} -> {addr}: encapsulated in place, through the tunnel\n"
+    ));
+
     // The operator's view.
     for line in ["show crypto isakmp sa", "show uauth"] {
         if let Handled::Answer(text) = gw.handle(now, Input::Command { line }, &mut rng) {

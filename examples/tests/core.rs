@@ -481,4 +481,8 @@ fn the_embedding_example_brings_a_tunnel_up() {
         out.contains("reply 10.89.129.131 -> 10.89.129.200: through"),
         "{out}"
     );
+    assert!(
+        out.contains("reply 10.89.129.131 -> 10.89.129.200: encapsulated in place, through"),
+        "{out}"
+    );
 }
