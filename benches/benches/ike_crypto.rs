@@ -267,7 +267,7 @@ fn paired(g: DhGroup, rounds: usize) {
 
 fn dh_paired(_c: &mut Criterion) {
     paired(DhGroup::Modp1024, 101);
-    paired(DhGroup::Modp2048, 31);
+    paired(DhGroup::Modp2048, 61);
 }
 
 /// Welch's t statistic of two samples.
