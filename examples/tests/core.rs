@@ -140,6 +140,77 @@ fn vpn_client_4x_with_radius_end_to_end() {
     assert_eq!(sess[0].addr, Some("10.89.129.200".parse().unwrap()));
 }
 
+/// Inside packets encapsulated where they lie (`Input::InsideInPlace`, the batched
+/// path): the ESP comes back as a range of the caller's buffer and decrypts at the
+/// client to the packet; a buffer without the tailroom, or a length past its end, is
+/// refused and counted, never a panic, and the next packet goes through.
+#[test]
+fn inside_packets_are_encapsulated_in_place_and_short_buffers_are_refused() {
+    use pix_gateway::gateway::io::{INSIDE_HEADROOM, INSIDE_TAILROOM};
+    let mut net = vpn_client_4x_flow(3, base(), radius_plan(2, |t| t));
+    let pong = icmp("10.89.129.131", "10.89.129.200", true);
+    let place = |room: usize| {
+        let mut b = vec![0u8; INSIDE_HEADROOM + pong.len() + room];
+        b[INSIDE_HEADROOM..INSIDE_HEADROOM + pong.len()].copy_from_slice(&pong);
+        b
+    };
+    let before = net.gw().stats().packets_out;
+    // too little room after the packet for padding and ICV
+    let mut short = place(4);
+    let h = net.shards[0].handle(
+        net.now,
+        Input::InsideInPlace {
+            buf: &mut short,
+            len: pong.len(),
+        },
+        &mut net.rng,
+    );
+    assert!(matches!(h, Handled::Done), "{h:?}");
+    // a length past the buffer
+    let mut b = place(INSIDE_TAILROOM);
+    let h = net.shards[0].handle(
+        net.now,
+        Input::InsideInPlace {
+            buf: &mut b,
+            len: usize::MAX,
+        },
+        &mut net.rng,
+    );
+    assert!(matches!(h, Handled::Done), "{h:?}");
+    assert_eq!(net.gw().stats().packets_out, before, "nothing left");
+    let sa = net.cmd("show crypto ipsec sa");
+    assert!(
+        sa.contains("#send errors 1"),
+        "the short buffer is counted:\n{sa}"
+    );
+    // with the room, the ESP is a range of the same buffer
+    let mut b = place(INSIDE_TAILROOM);
+    let range = match net.shards[0].handle(
+        net.now,
+        Input::InsideInPlace {
+            buf: &mut b,
+            len: pong.len(),
+        },
+        &mut net.rng,
+    ) {
+        Handled::ToOutsideIn { dest, range, .. } => {
+            assert_eq!(dest, EspDest::Raw("198.51.100.7".parse().unwrap()));
+            range
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        range.start < INSIDE_HEADROOM && range.end <= b.len(),
+        "{range:?}"
+    );
+    let now = net.now;
+    let c = net.clients[0].esp.as_mut().unwrap();
+    let mut esp = b[range].to_vec();
+    let d = c.inb.decapsulate(now, &mut esp).unwrap();
+    assert_eq!(&esp[d.payload], &pong[..]);
+    assert_eq!(net.gw().stats().packets_out, before + 1);
+}
+
 /// (a) Policy verdicts: without `sysopt connection permit-ipsec`, access-list 120
 /// decides what the client reaches (10.89.129.131 only); a denied packet is dropped,
 /// shown in `show drops` and counted.
