@@ -583,6 +583,23 @@ mod tests {
     use super::*;
     use tun_rs::ExpandBuffer as _;
 
+    /// Sends what `q` holds from socket `a` on a current-thread runtime.
+    fn send_from(
+        a: &std::net::UdpSocket,
+        q: &mut SendQueue,
+        bufs: &[Vec<u8>],
+    ) -> Vec<ike_sm::SaId> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            a.set_nonblocking(true).unwrap();
+            let a = tokio::net::UdpSocket::from_std(a.try_clone().unwrap()).unwrap();
+            q.send(bufs, &a).await
+        })
+    }
+
     #[test]
     fn a_window_starts_at_the_header_and_grows_inside_its_slot_only() {
         let mut slot = vec![0u8; 100];
@@ -617,15 +634,7 @@ mod tests {
             tx.bufs[i][..4].copy_from_slice(&(i as u32).to_be_bytes());
             q.push(i, 0..4 + i, SocketAddr::V4(to), ike_sm::SaId(i as u64));
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let failed = rt.block_on(async {
-            a.set_nonblocking(true).unwrap();
-            let a = tokio::net::UdpSocket::from_std(a.try_clone().unwrap()).unwrap();
-            q.send(&tx.bufs, &a).await
-        });
+        let failed = send_from(&a, &mut q, &tx.bufs);
         assert!(failed.is_empty());
         assert!(q.items.is_empty());
         let mut rx = Slots::new(BATCH, SLOT);
@@ -665,15 +674,7 @@ mod tests {
             };
             q.push(i, 0..len, SocketAddr::V4(to), ike_sm::SaId(i as u64));
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let failed = rt.block_on(async {
-            a.set_nonblocking(true).unwrap();
-            let a = tokio::net::UdpSocket::from_std(a.try_clone().unwrap()).unwrap();
-            q.send(&tx.bufs, &a).await
-        });
+        let failed = send_from(&a, &mut q, &tx.bufs);
         assert!(failed.is_empty());
         assert!(q.gso, "the kernel took UDP GSO on loopback");
         assert_eq!(q.gso_sends, (2, 11), "two runs to b (9 and 2 datagrams)");
@@ -711,15 +712,7 @@ mod tests {
                 ike_sm::SaId(0),
             );
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let failed = rt.block_on(async {
-            a.set_nonblocking(true).unwrap();
-            let a = tokio::net::UdpSocket::from_std(a.try_clone().unwrap()).unwrap();
-            q.send(&tx.bufs, &a).await
-        });
+        let failed = send_from(&a, &mut q, &tx.bufs);
         assert!(failed.is_empty());
         std::thread::sleep(std::time::Duration::from_millis(50));
         let mut rx = Slots::with_gro(BATCH, SLOT);
