@@ -25,6 +25,9 @@
 #         USERS > 250 as many /24s from 10.89.130.0 as USERS needs, e.g. 10,000 users:
 #         10.89.130.1-10.89.169.254)
 #         HOLD_ONLY=1 (memory rounds only: no throughput run, no DH-only bound)
+#         GW_IMPL=strongswan (the hold rounds against strongSwan's charon configured like the
+#         PIX by ../shared/interop, kernel-libipsec, instead of pix-gateway: implies
+#         HOLD_ONLY=1; its VmRSS per user beside ours)
 #         HOLD_SETTLE=S (seconds to wait with the users held before reading VmRSS a second
 #         time: the gateway drops what it keeps for retransmissions 62 s after an SA's
 #         last exchange; 0 = one reading only)
@@ -39,6 +42,8 @@ USERS=${USERS:-100}; CONC=${CONC:-8}; RATE_CONC=${RATE_CONC:-16}; RATE_SECS=${RA
 GW_CPU=${GW_CPU:-0}; LG_CPU=${LG_CPU:-1}; KEEP=${KEEP:-0}
 GW_WORKERS=${GW_WORKERS:-1}; GW_CPUS=${GW_CPUS:-$GW_CPU}; LG_ARGS=${LG_ARGS:-}; LG_ADDRS=${LG_ADDRS:-1}
 GW_ARGS=${GW_ARGS:-}; HOLD_ONLY=${HOLD_ONLY:-0}; HOLD_SETTLE=${HOLD_SETTLE:-0}
+GW_IMPL=${GW_IMPL:-pix}; KIT=${PIX_INTEROP_DIR:-$ROOT/../shared/interop}
+[ "$GW_IMPL" = strongswan ] && HOLD_ONLY=1
 # the gateway's IKE SA limit (default 4096) above the users held
 MAX_SAS=; [ "$USERS" -gt 3800 ] && MAX_SAS="--limit max-sas=$(( USERS + 1024 ))"
 if [ -z "${POOL:-}" ]; then
@@ -91,8 +96,14 @@ shard_handshakes() { # pix_shard_handshakes_total of every shard: "0=N 1=M"
   ip netns exec "$GWNS" timeout 10 curl -s "http://$METRICS/metrics" \
     | awk -F'[" ]' '/^pix_shard_handshakes_total\{/ { printf "%s=%s ", $2, $NF }'; }
 show() { ip netns exec "$GWNS" timeout 10 "$BIN/pix-gateway" show --control "$CTL" "$@"; }
-isakmp_total() { show crypto isakmp sa | awk '/^Total/ {print $3}'; }
-pool_in_use() { show local-pool | awk '$1 == "VPNpool" {print $5}'; }
+swan() { ip netns exec "$GWNS" timeout 10 swanctl "$@" --uri "unix://$RUN/gw-charon.vici"; }
+isakmp_total() {
+  if [ "$GW_IMPL" = strongswan ]; then swan --stats | awk '/^IKE_SAs:/ {print $2}'
+  else show crypto isakmp sa | awk '/^Total/ {print $3}'; fi; }
+pool_in_use() { # strongSwan: name base size / online / offline
+  if [ "$GW_IMPL" = strongswan ]; then swan --list-pools | awk '$1 == "vpnpool" {print $5}'
+  else show local-pool | awk '$1 == "VPNpool" {print $5}'; fi; }
+no_sas() { [ "$(isakmp_total)" = 0 ]; }
 
 log "machine: $(nproc) CPUs; load: $(uptime)"
 R[load_before]=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -131,6 +142,26 @@ log "starting pix-gateway run --workers $GW_WORKERS on CPU $GW_CPUS; the load te
 log "  (--limit new-sas-per-peer-per-sec=100000 --limit max-half-open-per-peer=100000:"
 log "   the defaults, 10/s and 8 half-open, rate-limit one source address, and every"
 log "   simulated user comes from 192.168.1.2)${MAX_SAS:+; $MAX_SAS}${GW_ARGS:+; extra: $GW_ARGS}"
+if [ "$GW_IMPL" = strongswan ]; then
+  [ -x /usr/lib/ipsec/charon ] && command -v swanctl >/dev/null || die "GW_IMPL=strongswan needs charon and swanctl (scripts/deps.sh)" 2
+  sed -e "s|RUNDIR|$RUN|g" -e 's/^\(\s*\)\(ike\|chd\) = 4/\1\2 = 1/' \
+      -e 's/^\(\s*\)\(cfg\|net\) = 2/\1\2 = 1/' "$KIT/gw-strongswan.conf" > "$RUN/gw-strongswan.conf"
+  sed -e 's/192\.0\.2\.1/192.168.1.1/g' -e "s/addrs = 10\.89\.129\.200-10\.89\.129\.204/addrs = $POOL/" \
+      "$KIT/gw-swanctl.conf" > "$RUN/swanctl.conf"
+  sed -i 's/block_threshold = 100$/block_threshold = 100000/' "$RUN/gw-strongswan.conf"
+  grep -q "addrs = $POOL" "$RUN/swanctl.conf" || die "strongSwan pool not widened" 2
+  log "starting strongSwan's charon on CPU $GW_CPUS (../shared/interop configuration, pool $POOL)"
+  timeout "${LOAD_LIMIT:-900}" taskset -c "$GW_CPUS" ip netns exec "$GWNS" unshare -m sh -c \
+    "mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF=$RUN/gw-strongswan.conf /usr/lib/ipsec/charon" \
+    > "$RUN/gateway.log" 2>&1 &
+  track $!
+  TPID=$!
+  wait_for 15 test -S "$RUN/gw-charon.vici" || { tail -20 "$RUN/gateway.log"; die "charon did not start" 2; }
+  swan --load-all --noprompt --file "$RUN/swanctl.conf" > "$RUN/swanctl.log" 2>&1
+  grep -q "loaded connection 'pix'" "$RUN/swanctl.log" || { cat "$RUN/swanctl.log"; die "charon did not load its configuration" 2; }
+  GWPID=$(awk '{print $1}' "/proc/$TPID/task/$TPID/children")   # timeout's child: exec'ed to charon
+  [ "$(cat "/proc/$GWPID/comm" 2>/dev/null)" = charon ] || die "no charon under $TPID (child $GWPID)" 2
+else
 # shellcheck disable=SC2086  # GW_ARGS is a list of arguments
 timeout "${LOAD_LIMIT:-900}" taskset -c "$GW_CPUS" ip netns exec "$GWNS" "$BIN/pix-gateway" run \
   --config "$RUN/gw.cfg" --secrets "$RUN/gw.secrets" --control "$CTL" --inside-tun "$TUN" \
@@ -144,6 +175,7 @@ GWPID=$(cat "/proc/$TPID/task/$TPID/children" | awk '{print $1}')
 wait_for 15 sh -c "ip netns exec $GWNS timeout 5 $BIN/pix-gateway show --control $CTL version >/dev/null 2>&1" \
   || { tail -20 "$RUN/gateway.log"; die "gateway control socket not answering" 2; }
 [ "$(cat /proc/$GWPID/comm)" = pix-gateway ] || die "gateway PID $GWPID is $(cat /proc/$GWPID/comm)" 2
+fi
 log "gateway PID $GWPID, affinity: $(taskset -pc "$GWPID" | sed 's/.*: //')"
 
 loadgen() { # loadgen ARGS... : the load generator in the client namespace, on CPU $LG_CPU
@@ -176,7 +208,7 @@ hold_round() { # hold_round N: connect USERS users, measure while held, release
   [ "$rc" = 0 ] || { cat "$out" "$RUN/hold$n.err"; die "hold round $n: load generator exit $rc"; }
   [ "${R[sa_total$n]}" = "$USERS" ] || die "round $n: show crypto isakmp sa says Total ${R[sa_total$n]}, want $USERS"
   [ "${R[pool_used$n]}" = "$USERS" ] || die "round $n: show local-pool says ${R[pool_used$n]} in use, want $USERS"
-  if ! wait_for 10 sh -c "[ \"\$(ip netns exec $GWNS timeout 5 $BIN/pix-gateway show --control $CTL crypto isakmp sa | awk '/^Total/ {print \$3}')\" = 0 ]"; then
+  if ! wait_for 10 no_sas; then
     # Above a few thousand users the load generator's burst of DELETEs (two datagrams per
     # user at once) overflows the gateway's UDP receive buffer (capped by the host's
     # net.core.rmem_max): the SAs whose DELETE was lost stay. Only one round then.
@@ -239,7 +271,7 @@ R[load_after]=$(cut -d' ' -f1-3 /proc/loadavg)
 per_user() { awk -v a="$1" -v b="$2" -v n="$USERS" 'BEGIN { printf "%.1f", (b - a) / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 echo
-echo "==== pix-gateway load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_WORKERS workers) on CPU $GW_CPUS, load generator on CPU $LG_CPU)"
+echo "==== pix-gateway load summary ($(date -u +%FT%TZ), $(nproc) CPUs, gateway ($GW_IMPL, $GW_WORKERS workers) on CPU $GW_CPUS, load generator on CPU $LG_CPU)"
 echo "     per-peer limits lifted for this test: new-sas-per-peer-per-sec=100000 max-half-open-per-peer=100000${GW_ARGS:+; gateway args: $GW_ARGS}"
 echo "     load generator: concurrency $RATE_CONC, $LG_ADDRS address(es)${LG_ARGS:+, $LG_ARGS}"
 printf '%-52s %s\n' \
