@@ -1421,7 +1421,8 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     };
     let first_queue = match build(!args.no_offload) {
         Ok(d) => d,
-        Err(e) if !args.no_offload => {
+        // Only a kernel that lacks them falls back; no permission stays an error.
+        Err(e) if !args.no_offload && e.kind() != std::io::ErrorKind::PermissionDenied => {
             log(&format!(
                 "TUN device {} without offloads (the kernel refused them: {e}): one packet per read and write",
                 args.inside_tun
