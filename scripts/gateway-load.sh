@@ -286,10 +286,12 @@ printf '%-52s %s\n' \
   "RSS growth per established user (round 1)" "$(per_user "${R[rss_idle]}" "${R[rss_held1]}") kB" \
   "RSS growth per user $HOLD_SETTLE s later (round 1)" "$( [ "$HOLD_SETTLE" -gt 0 ] && per_user "${R[rss_idle]}" "${R[rss_settled1]}" || echo -) kB" \
   "VmRSS after round-1 DELETEs" "${R[rss_released1]} kB" \
+  "show crypto isakmp sa Total / local-pool in use" "${R[sa_total1]} / ${R[pool_used1]} (round 1)"
+[ -n "${R[rss_held2]:-}" ] && printf '%-52s %s\n' \
   "VmRSS with $USERS users held (round 2)" "${R[rss_held2]} kB" \
   "RSS growth per user (round 2, from released)" "$(per_user "${R[rss_released1]}" "${R[rss_held2]}") kB" \
   "VmRSS after round-2 DELETEs" "${R[rss_released2]} kB" \
-  "show crypto isakmp sa Total / local-pool in use" "${R[sa_total1]} / ${R[pool_used1]} (round 1), ${R[sa_total2]} / ${R[pool_used2]} (round 2)"
+  "show crypto isakmp sa Total / local-pool in use" "${R[sa_total2]} / ${R[pool_used2]} (round 2)"
 [ "$HOLD_ONLY" = 1 ] && { printf '%-52s %s\n' "load average before / after" "${R[load_before]} / ${R[load_after]}"; exit 0; }
 printf '%-52s %s\n' \
   "throughput: handshakes/s ($RATE_SECS s, concurrency $RATE_CONC)" "${R[hs]}" \
