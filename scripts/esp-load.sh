@@ -110,6 +110,16 @@ ip link set "$VGW" netns "$GWNS" && ip link set "$VCL" netns "$CLNS" || die "vet
 ip -n "$GWNS" addr add 192.168.1.1/24 dev "$VGW" && ip -n "$CLNS" addr add 192.168.1.2/24 dev "$VCL" \
   || die "addresses" 2
 for n in "$GWNS" "$CLNS"; do ip -n "$n" link set lo up || die "lo up" 2; done
+if [ "$NATT" = 1 ]; then
+  # The gateway sends runs of ESP in UDP with UDP GSO. A veth hands such a super-packet
+  # to the other namespace whole, where the load generator's raw receive socket would
+  # see one 64 KB "datagram"; a wire never carries one. The gateway's veth therefore
+  # segments in software before it transmits, as a NIC without UDP segmentation
+  # offload would (the gateway pays for the segmentation: the conservative figure).
+  command -v ethtool >/dev/null || die "ethtool missing (apt-get install ethtool)" 77
+  ip netns exec "$GWNS" ethtool -K "$VGW" tx-udp-segmentation off >/dev/null \
+    || die "ethtool -K $VGW tx-udp-segmentation off" 2
+fi
 ip -n "$GWNS" link set "$VGW" up && ip -n "$CLNS" link set "$VCL" up || die "veth up" 2
 [ "$CLIENT_ADDRS" -ge 1 ] && [ "$CLIENT_ADDRS" -le 200 ] || die "CLIENT_ADDRS=$CLIENT_ADDRS: give 1..200" 2
 for ((i = 3; i < CLIENT_ADDRS + 2; i++)); do
