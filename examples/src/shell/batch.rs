@@ -192,6 +192,13 @@ impl Slots {
         self.got.clear();
         self.segments.clear();
         let gro = self.gro;
+        if gro {
+            // nix's recvmmsg sets each header's buffers but not its control length, which
+            // the kernel overwrote with what the last message used (0 for a plain
+            // datagram): without fresh headers a later run would lose its segment size
+            // and be taken for one datagram. One allocation per call, not per packet.
+            self.headers = MultiHeaders::preallocate(self.bufs.len(), Some(nix::cmsg_space!(i32)));
+        }
         let mut iovs: Vec<[IoSliceMut<'_>; 1]> = self
             .bufs
             .iter_mut()
@@ -712,10 +719,20 @@ mod tests {
                 ike_sm::SaId(0),
             );
         }
+        let mut rx = Slots::with_gro(BATCH, SLOT);
+        // a plain datagram first: the kernel then writes a control length of 0 into the
+        // slot's header, which must not stop the next run's segment size from arriving
+        a.send_to(&[1, 2, 3], b.local_addr().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(rx.recv(&b).unwrap(), 1);
+        assert_eq!(
+            (rx.got[0].0, rx.segments[0]),
+            (3, 0),
+            "no segments: one datagram"
+        );
         let failed = send_from(&a, &mut q, &tx.bufs);
         assert!(failed.is_empty());
         std::thread::sleep(std::time::Duration::from_millis(50));
-        let mut rx = Slots::with_gro(BATCH, SLOT);
         assert_eq!(rx.recv(&b).unwrap(), 1, "the run stays one datagram");
         assert_eq!((rx.got[0].0, rx.segments[0]), (4 * 120 + 40, 120));
         for k in 0..5usize {
