@@ -188,29 +188,34 @@ impl EspCipher {
         ct_start: usize,
         ct_end: usize,
     ) -> bool {
-        match (&self.0, integrity) {
-            (Inner::Aes128(c), Integrity::Sha1(k)) => {
-                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
+        match integrity {
+            Integrity::Sha1(k) => self.verify_decrypt_with(k, packet, ct_start, ct_end),
+            Integrity::Md5(k) => self.verify_decrypt_with(k, packet, ct_start, ct_end),
+            Integrity::None => {
+                let ok = packet.len() == ct_end;
+                if ok {
+                    self.decrypt(packet, ct_start, ct_end);
+                }
+                ok
             }
-            (Inner::Aes192(c), Integrity::Sha1(k)) => {
-                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
-            }
-            (Inner::Aes256(c), Integrity::Sha1(k)) => {
-                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
-            }
-            (Inner::Aes128(c), Integrity::Md5(k)) => {
-                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
-            }
-            (Inner::Aes192(c), Integrity::Md5(k)) => {
-                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
-            }
-            (Inner::Aes256(c), Integrity::Md5(k)) => {
-                cbc_verify_decrypt(c, k, packet, ct_start, ct_end)
-            }
-            _ => {
+        }
+    }
+
+    fn verify_decrypt_with<H: HashCore>(
+        &self,
+        mac: &HmacKey<H>,
+        packet: &mut [u8],
+        ct_start: usize,
+        ct_end: usize,
+    ) -> bool {
+        match &self.0 {
+            Inner::Aes128(c) => cbc_verify_decrypt(c, mac, packet, ct_start, ct_end),
+            Inner::Aes192(c) => cbc_verify_decrypt(c, mac, packet, ct_start, ct_end),
+            Inner::Aes256(c) => cbc_verify_decrypt(c, mac, packet, ct_start, ct_end),
+            Inner::Null | Inner::Des(_) | Inner::TripleDes(_) => {
                 let ok = {
                     let (data, icv) = packet.split_at(ct_end.min(packet.len()));
-                    integrity.verify(data, icv)
+                    mac.verify(data, icv)
                 };
                 if ok {
                     self.decrypt(packet, ct_start, ct_end);

@@ -1487,23 +1487,11 @@ impl Gateway {
         packet: &mut [u8],
         rng: &mut R,
     ) -> Option<(usize, dataplane::EspDest, SaId)> {
-        let (d, ev) = self.policy.to_client(now, packet);
-        self.account(now, ev, rng);
-        if !self.policy_verdict(d, "outbound") {
-            self.guard.something_counted(now);
+        if !self.outbound_allowed(now, packet, rng) {
             return None;
         }
-        match self.data.outbound(now, rng, packet, &mut self.scratch) {
-            Ok((n, dest, sa)) => {
-                self.metrics.packets_out = self.metrics.packets_out.saturating_add(1);
-                self.touch(sa, now);
-                Some((n, dest, sa))
-            }
-            Err(d) => {
-                self.debug_line(format!("IPSEC(outbound): packet dropped: {}", d.word()));
-                None
-            }
-        }
+        let r = self.data.outbound(now, rng, packet, &mut self.scratch);
+        self.encapsulated(now, r)
     }
 
     fn packet_to_client_in_place<R: CryptoRng + ?Sized>(
@@ -1514,17 +1502,42 @@ impl Gateway {
         rng: &mut R,
     ) -> Option<(std::ops::Range<usize>, dataplane::EspDest, SaId)> {
         let packet = buf.get_mut(io::INSIDE_HEADROOM..io::INSIDE_HEADROOM.saturating_add(len))?;
-        let (d, ev) = self.policy.to_client(now, packet);
-        self.account(now, ev, rng);
-        if !self.policy_verdict(d, "outbound") {
-            self.guard.something_counted(now);
+        if !self.outbound_allowed(now, packet, rng) {
             return None;
         }
-        match self.data.outbound_in_place(now, rng, buf, len) {
-            Ok((range, dest, sa)) => {
+        let r = self.data.outbound_in_place(now, rng, buf, len);
+        self.encapsulated(now, r)
+    }
+
+    /// The PIX policy for an inside packet to a client (accounting it; a refusal is
+    /// counted).
+    fn outbound_allowed<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        rng: &mut R,
+    ) -> bool {
+        let (d, ev) = self.policy.to_client(now, packet);
+        self.account(now, ev, rng);
+        let ok = self.policy_verdict(d, "outbound");
+        if !ok {
+            self.guard.something_counted(now);
+        }
+        ok
+    }
+
+    /// What the data plane made of an allowed inside packet: counted and the session
+    /// touched, or the drop told to `debug crypto ipsec`.
+    fn encapsulated<T>(
+        &mut self,
+        now: Instant,
+        r: Result<(T, dataplane::EspDest, SaId), dataplane::Drop>,
+    ) -> Option<(T, dataplane::EspDest, SaId)> {
+        match r {
+            Ok((at, dest, sa)) => {
                 self.metrics.packets_out = self.metrics.packets_out.saturating_add(1);
                 self.touch(sa, now);
-                Some((range, dest, sa))
+                Some((at, dest, sa))
             }
             Err(d) => {
                 self.debug_line(format!("IPSEC(outbound): packet dropped: {}", d.word()));

@@ -295,62 +295,25 @@ impl SendQueue {
         } else {
             items
         };
-        let mut done = 0usize;
-        let mut waited = false;
         let headers = self
             .headers
             .get_or_insert_with(|| MultiHeaders::preallocate(TUN_BATCH.max(BATCH), None));
-        while done < single.len() {
-            let rest = single.get(done..).unwrap_or_default();
-            let chunk = rest
-                .get(..rest.len().min(TUN_BATCH.max(BATCH)))
-                .unwrap_or_default();
-            let iovs: Vec<[IoSlice<'_>; 1]> = chunk
+        let refused = sendmmsg_all(sock, headers, TUN_BATCH.max(BATCH), single.len(), |i| {
+            single.get(i).map(|(slot, r, to, _)| {
+                let d = bufs
+                    .get(*slot)
+                    .and_then(|b| b.get(r.clone()))
+                    .unwrap_or_default();
+                (d, *to)
+            })
+        })
+        .await;
+        failed.extend(
+            refused
                 .iter()
-                .map(|(slot, r, _, _)| {
-                    [IoSlice::new(
-                        bufs.get(*slot)
-                            .and_then(|b| b.get(r.clone()))
-                            .unwrap_or_default(),
-                    )]
-                })
-                .collect();
-            let addrs: Vec<Option<SockaddrIn>> = chunk
-                .iter()
-                .map(|(_, _, to, _)| Some(SockaddrIn::from(*to)))
-                .collect();
-            let fd = sock.as_raw_fd();
-            let mut call = || -> io::Result<usize> {
-                let r = nix::sys::socket::sendmmsg(
-                    fd,
-                    headers,
-                    iovs.iter(),
-                    &addrs,
-                    [],
-                    MsgFlags::MSG_DONTWAIT,
-                )
-                .map_err(io::Error::from)?;
-                Ok(r.count())
-            };
-            match sock.try_io(tokio::io::Interest::WRITABLE, &mut call) {
-                Ok(0) => {
-                    // Nothing sent and no error: count the first as refused.
-                    failed.extend(chunk.first().map(|c| c.3));
-                    done = done.saturating_add(1);
-                }
-                Ok(n) => done = done.saturating_add(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !waited => {
-                    waited = true;
-                    let _ = sock.writable().await;
-                }
-                Err(_) => {
-                    // The first datagram was refused (EMSGSIZE, EPERM by a firewall,
-                    // a full buffer after the wait ...): count it, go on with the rest.
-                    failed.extend(chunk.first().map(|c| c.3));
-                    done = done.saturating_add(1);
-                }
-            }
-        }
+                .filter_map(|(i, _)| single.get(*i))
+                .map(|c| c.3),
+        );
         failed
     }
 
@@ -445,23 +408,46 @@ pub async fn send_owned(
     sock: &tokio::net::UdpSocket,
     msgs: &[(SocketAddrV4, Vec<u8>)],
 ) -> Vec<(SocketAddrV4, io::Error)> {
+    let per_call = msgs.len().clamp(1, BATCH);
+    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(per_call, None);
+    sendmmsg_all(sock, &mut headers, per_call, msgs.len(), |i| {
+        msgs.get(i).map(|(to, p)| (p.as_slice(), *to))
+    })
+    .await
+    .into_iter()
+    .filter_map(|(i, e)| msgs.get(i).map(|(to, _)| (*to, e)))
+    .collect()
+}
+
+/// Sends datagrams `0..n` (`datagram(i)`: the bytes and the destination) on `sock` with
+/// as few `sendmmsg` calls as the kernel allows, `per_call` (what `headers` holds) each.
+/// When the socket's buffer is full it waits once for it to drain; a datagram the
+/// kernel refuses (or that is still blocked after the wait) is skipped and returned
+/// with its error, so nothing waits for long.
+async fn sendmmsg_all<'d>(
+    sock: &tokio::net::UdpSocket,
+    headers: &mut MultiHeaders<SockaddrIn>,
+    per_call: usize,
+    n: usize,
+    datagram: impl Fn(usize) -> Option<(&'d [u8], SocketAddrV4)>,
+) -> Vec<(usize, io::Error)> {
     let mut refused = Vec::new();
-    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(msgs.len().clamp(1, BATCH), None);
+    let per_call = per_call.max(1);
     let mut done = 0usize;
     let mut waited = false;
-    while done < msgs.len() {
-        let rest = msgs.get(done..).unwrap_or_default();
-        let chunk = rest.get(..rest.len().min(BATCH)).unwrap_or_default();
-        let iovs: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|(_, p)| [IoSlice::new(p)]).collect();
+    while done < n {
+        let end = done.saturating_add(per_call).min(n);
+        let chunk: Vec<(&[u8], SocketAddrV4)> = (done..end).filter_map(&datagram).collect();
+        let iovs: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|(d, _)| [IoSlice::new(d)]).collect();
         let addrs: Vec<Option<SockaddrIn>> = chunk
             .iter()
-            .map(|(to, _)| Some(SockaddrIn::from(*to)))
+            .map(|(_, to)| Some(SockaddrIn::from(*to)))
             .collect();
         let fd = sock.as_raw_fd();
         let call = || -> io::Result<usize> {
             let r = nix::sys::socket::sendmmsg(
                 fd,
-                &mut headers,
+                headers,
                 iovs.iter(),
                 &addrs,
                 [],
@@ -471,16 +457,18 @@ pub async fn send_owned(
             Ok(r.count())
         };
         match sock.try_io(tokio::io::Interest::WRITABLE, call) {
-            Ok(n) if n > 0 => done = done.saturating_add(n),
+            Ok(k) if k > 0 => done = done.saturating_add(k),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && !waited => {
                 waited = true;
                 let _ = sock.writable().await;
             }
             r => {
-                let e = r.err().unwrap_or_else(|| io::Error::other("nothing sent"));
-                if let Some((to, _)) = chunk.first() {
-                    refused.push((*to, e));
-                }
+                // The first datagram was refused (EMSGSIZE, EPERM by a firewall, a full
+                // buffer after the wait ...): count it, go on with the rest.
+                refused.push((
+                    done,
+                    r.err().unwrap_or_else(|| io::Error::other("nothing sent")),
+                ));
                 done = done.saturating_add(1);
             }
         }

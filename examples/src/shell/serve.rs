@@ -1071,8 +1071,9 @@ async fn encrypt_slots(
         .take(used)
     {
         let end = INSIDE_HEADROOM.saturating_add(*len);
-        let owner = buf
-            .get(INSIDE_HEADROOM..end)
+        // Only packets read here may belong to another worker (hand-overs are ours).
+        let owner = index
+            .and_then(|_| buf.get(INSIDE_HEADROOM..end))
             .and_then(route::inside_destination)
             .and_then(|d| gw.owner_shard(d));
         if let Some(o) = owner.filter(|o| index.is_some_and(|i| i != *o)) {
