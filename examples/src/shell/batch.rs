@@ -257,6 +257,8 @@ pub struct SendQueue {
     pub items: Vec<Item>,
     /// Use UDP GSO (turned off for good when the kernel refuses it).
     pub gso: bool,
+    /// IKE SAs of datagrams queued to a destination the socket cannot reach.
+    unsendable: Vec<ike_sm::SaId>,
     /// `sendmsg` calls with UDP GSO and the datagrams they carried.
     pub gso_sends: (u64, u64),
     headers: Option<MultiHeaders<SockaddrIn>>,
@@ -271,10 +273,22 @@ impl SendQueue {
         }
     }
 
+    /// Datagrams queued (those that cannot be sent included).
+    pub fn len(&self) -> usize {
+        self.items.len().saturating_add(self.unsendable.len())
+    }
+
+    /// Nothing queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Queues `bufs[slot][range]` to `to`.
     pub fn push(&mut self, slot: usize, range: Range<usize>, to: SocketAddr, sa: ike_sm::SaId) {
-        if let SocketAddr::V4(to) = to {
-            self.items.push((slot, range, to, sa));
+        match to {
+            SocketAddr::V4(to) => self.items.push((slot, range, to, sa)),
+            // the sockets are IPv4: counted as a failed send like any other refusal
+            SocketAddr::V6(_) => self.unsendable.push(sa),
         }
     }
 
@@ -288,7 +302,7 @@ impl SendQueue {
         bufs: &[Vec<u8>],
         sock: &tokio::net::UdpSocket,
     ) -> Vec<ike_sm::SaId> {
-        let mut failed = Vec::new();
+        let mut failed = std::mem::take(&mut self.unsendable);
         let items = std::mem::take(&mut self.items);
         let single = if self.gso {
             self.send_gso(bufs, sock, items, &mut failed).await

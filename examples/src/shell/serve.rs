@@ -1096,16 +1096,12 @@ async fn encrypt_slots(
         }
     }
     let bufs = &db.tun.bufs;
-    let queued = db
-        .raw_out
-        .items
-        .len()
-        .saturating_add(db.udp_out.items.len());
+    let queued = db.raw_out.len().saturating_add(db.udp_out.len());
     let refused_before = failed.len();
-    if !db.raw_out.items.is_empty() {
+    if !db.raw_out.is_empty() {
         failed.extend(db.raw_out.send(bufs, &io.raw).await);
     }
-    if !db.udp_out.items.is_empty() {
+    if !db.udp_out.is_empty() {
         let before = db.udp_out.gso_sends;
         failed.extend(db.udp_out.send(bufs, &io.udp4500).await);
         let after = db.udp_out.gso_sends;
