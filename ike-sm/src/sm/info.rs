@@ -250,7 +250,7 @@ impl Endpoint {
             return;
         }
         if let Err(e) = self.dpd_send(sa, now, rng) {
-            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+            self.follow_up_failed(&e);
         }
     }
 }

@@ -649,7 +649,7 @@ impl Endpoint {
             .map_err(SmError::from)
             .and_then(|d| self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng));
         if let Err(e) = sent {
-            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+            self.follow_up_failed(&e);
         }
     }
 

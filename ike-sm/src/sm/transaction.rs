@@ -595,7 +595,7 @@ impl Endpoint {
             for b in core::mem::take(&mut sa.held) {
                 if let Ok(m) = Message::parse(&b) {
                     if let Err(e) = self.handle_quick(sa, now, &b, &m, rng) {
-                        self.debug(DebugEvent::Dropped(super::error_word(&e)));
+                        self.follow_up_failed(&e);
                     }
                 }
             }
@@ -650,7 +650,7 @@ impl Endpoint {
             }
         };
         if let Err(e) = r {
-            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+            self.follow_up_failed(&e);
         }
     }
 
@@ -902,7 +902,7 @@ impl Endpoint {
             x.handle_timeout(now);
         }
         if let Err(e) = self.drain_machines(sa, now, rng) {
-            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+            self.follow_up_failed(&e);
         }
     }
 }
