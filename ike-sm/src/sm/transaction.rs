@@ -519,7 +519,7 @@ impl Endpoint {
                 }
             }
             while let Some(t) = s.poll_transmit() {
-                out.push(t);
+                out.push(t.payload);
             }
             failed |= s.is_failed();
         }
@@ -530,21 +530,21 @@ impl Endpoint {
                 }
             }
             while let Some(t) = s.poll_transmit() {
-                out.push(t);
+                out.push(t.payload);
             }
             failed |= s.is_failed();
         }
         if let Some(c) = sa.cfg_pull_cli.as_mut() {
             while c.poll_event().is_some() {}
             while let Some(t) = c.poll_transmit() {
-                out.push(t);
+                out.push(t.payload);
             }
             failed |= c.is_failed();
         }
         if let Some(c) = sa.cfg_push_cli.as_mut() {
             while c.poll_event().is_some() {}
             while let Some(t) = c.poll_transmit() {
-                out.push(t);
+                out.push(t.payload);
             }
             failed |= c.is_failed();
         }
