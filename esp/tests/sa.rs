@@ -146,8 +146,8 @@ fn keymat_split_order() {
         IntegrityAlgorithm::HmacSha1_96,
     )
     .unwrap();
-    assert_eq!(k.encryption.expose(), &keymat[..24]);
-    assert_eq!(k.integrity.expose(), &keymat[24..44]);
+    assert_eq!(k.encryption.expose_secret(), &keymat[..24]);
+    assert_eq!(k.integrity.expose_secret(), &keymat[24..44]);
     assert_eq!(format!("{k:?}").matches("redacted").count(), 2);
     assert!(!format!("{k:?}").contains("23"));
     let short = EspKeys::from_keymat(
@@ -355,7 +355,7 @@ fn null_packet(seq: u32, plain: &[u8]) -> Vec<u8> {
     let mut pkt = 0xfeed_0001u32.to_be_bytes().to_vec();
     pkt.extend_from_slice(&seq.to_be_bytes());
     pkt.extend_from_slice(plain);
-    let icv = HmacKey::<Sha1>::new(p.keys.integrity.expose()).icv(&pkt);
+    let icv = HmacKey::<Sha1>::new(p.keys.integrity.expose_secret()).icv(&pkt);
     pkt.extend_from_slice(&icv);
     pkt
 }
