@@ -358,11 +358,7 @@ fn vpn_client_4x_flow_matches_the_seed() {
 fn same_seed_same_bytes() {
     let a = flow_4x(7, |_| {});
     let b = flow_4x(7, |_| {});
-    assert!(
-        a.wire.len() >= 11,
-        "AM(3) + Xauth(4) + CFG(2) + QM(2x3) = 15, got {}",
-        a.wire.len()
-    );
+    assert_eq!(a.wire.len(), 15, "AM(3) + Xauth(4) + CFG(2) + QM(2x3) = 15");
     assert_eq!(a.wire, b.wire);
     let c = flow_4x(8, |_| {});
     assert_ne!(a.wire, c.wire);
@@ -1373,8 +1369,7 @@ fn commit_bit_gets_connected_after_the_sas_are_installed() {
             &mut rng,
         )
         .unwrap();
-    net.cli_events.clear();
-    net.gw_events.clear();
+    net.clear_events();
     // Carry the datagrams by hand, setting the commit bit on the client's QM1 (the flags
     // byte is covered by neither the encryption nor HASH(1)).
     let mut first = true;
@@ -1398,10 +1393,10 @@ fn commit_bit_gets_connected_after_the_sas_are_installed() {
         }
     }
     while let Some(e) = net.gw.poll_event() {
-        net.gw_events.push(e);
+        net.record_gw_event(e);
     }
     while let Some(e) = net.cli(c).poll_event() {
-        net.cli_events.push((c, e));
+        net.record_cli_event(c, e);
     }
     // QM2, then QM4 (CONNECTED, commit bit, same message ID) after the child SA event.
     assert_eq!(gw_sent.len(), 2);
