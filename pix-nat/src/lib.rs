@@ -93,6 +93,7 @@ pub mod acl;
 pub mod classifier;
 pub mod cli;
 pub mod conn;
+mod decide;
 mod engine;
 mod error;
 mod model;
