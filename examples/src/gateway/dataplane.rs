@@ -512,7 +512,8 @@ impl DataPlane {
         let mut odd = BTreeSet::new();
         let mut pairs: BTreeMap<SaId, usize> = BTreeMap::new();
         for (spi, c) in &self.children {
-            *pairs.entry(c.ike_sa).or_default() += 1;
+            let n = pairs.entry(c.ike_sa).or_default();
+            *n = n.saturating_add(1);
             assert_eq!(self.ike_age.get(&c.ike_sa).map(|e| e.0), Some(c.seniority));
             if let Some(a) = c.owner {
                 owners.entry(a).or_default().insert(*spi);
@@ -543,7 +544,8 @@ impl DataPlane {
         assert_eq!(got, by_prefix, "by_prefix");
         let mut lens = [0u32; 33];
         for ((len, _), v) in &by_prefix {
-            lens[usize::from(*len)] += u32::try_from(v.len()).unwrap();
+            let n = &mut lens[usize::from(*len)];
+            *n = n.saturating_add(u32::try_from(v.len()).unwrap());
         }
         assert_eq!(self.prefix_lens, lens, "prefix_lens");
         assert_eq!(self.odd, odd, "odd");
