@@ -29,7 +29,7 @@ use isakmp_wire::attr::config::ConfigAttrType;
 use isakmp_wire::{AttrValue, Attribute, AttributeIter, OwnedAttrValue, OwnedAttribute};
 
 use crate::error::XauthError;
-use crate::secret::Secret;
+use crate::Secret;
 
 /// XAUTH_TYPE (16520).
 pub const XAUTH_TYPE: u16 = 16520;
@@ -242,7 +242,7 @@ impl XauthAttribute {
             | XauthAttribute::Passcode(s)
             | XauthAttribute::NextPin(s)
             | XauthAttribute::Answer(s) => {
-                OwnedAttribute::variable(self.kind(), s.expose().to_vec())
+                OwnedAttribute::variable(self.kind(), s.expose_secret().to_vec())
             }
             XauthAttribute::CiscoExtVendor(v) => OwnedAttribute {
                 kind: CISCO_EXT_VENDOR,

@@ -400,7 +400,7 @@ impl Endpoint {
                     sa.user = Some(user.clone());
                     let password = c.password.as_ref().map_or_else(
                         || Secret::new(Vec::new()),
-                        |p| Secret::from_slice(p.expose()),
+                        |p| Secret::from_slice(p.expose_secret()),
                     );
                     self.event(Event::XauthCredentials {
                         sa: sa.id,

@@ -3,7 +3,7 @@
 use super::body::{authen_type, AcctReply, AcctRequest};
 use super::packet::{open_reply, seal, Header, PacketType, VERSION_DEFAULT};
 use crate::error::XauthError;
-use crate::secret::Secret;
+use crate::Secret;
 
 /// A finished accounting exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! REPLY and CONTINUE (RFC 8907 5.1-5.3), accounting REQUEST and REPLY (7.1, 7.2).
 
 use crate::error::XauthError;
-use crate::reader::{len_u16, len_u8, Reader};
+use crate::error::{len_u16, len_u8};
+use pix_primitives::reader::Reader;
 
 /// authen_type values (RFC 8907 5.1).
 pub mod authen_type {

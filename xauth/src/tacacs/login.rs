@@ -3,7 +3,7 @@
 use super::body::{authen_status, authen_type, AuthenContinue, AuthenReply, AuthenStart};
 use super::packet::{open_reply, seal, Header, PacketType, VERSION_DEFAULT, VERSION_ONE};
 use crate::error::XauthError;
-use crate::secret::Secret;
+use crate::Secret;
 
 /// The login method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,7 +93,7 @@ impl TacacsLogin {
             LoginKind::Pap => (
                 VERSION_ONE,
                 authen_type::PAP,
-                req.password.expose().to_vec(),
+                req.password.expose_secret().to_vec(),
             ),
         };
         // Zeroizing: `data` is a copy of a PAP password.
@@ -154,7 +154,7 @@ impl TacacsLogin {
             }
             (GETPASS, LoginKind::Ascii) => {
                 let pw = self.password.duplicate();
-                LoginStep::Send(self.send_continue(pw.expose())?)
+                LoginStep::Send(self.send_continue(pw.expose_secret())?)
             }
             (GETDATA, LoginKind::Ascii) => LoginStep::NeedData {
                 server_msg: reply.server_msg,
@@ -179,7 +179,7 @@ impl TacacsLogin {
 
     /// Answers a [`LoginStep::NeedData`] prompt.
     pub fn continue_with(&mut self, answer: &Secret) -> Result<Vec<u8>, XauthError> {
-        self.send_continue(answer.expose())
+        self.send_continue(answer.expose_secret())
     }
 
     fn send_continue(&mut self, user_msg: &[u8]) -> Result<Vec<u8>, XauthError> {

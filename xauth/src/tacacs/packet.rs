@@ -5,8 +5,8 @@
 use md5::{Digest, Md5};
 
 use crate::error::XauthError;
-use crate::reader::Reader;
-use crate::secret::Secret;
+use crate::Secret;
+use pix_primitives::reader::Reader;
 
 /// Header length.
 pub const HEADER_LEN: usize = 12;
@@ -133,7 +133,7 @@ pub fn obfuscate(key: &Secret, header: &Header, body: &mut [u8]) {
     for chunk in body.chunks_mut(16) {
         let mut h = Md5::new();
         h.update(header.session_id.to_be_bytes());
-        h.update(key.expose());
+        h.update(key.expose_secret());
         h.update([header.version, header.seq_no]);
         if let Some(p) = prev {
             h.update(p);

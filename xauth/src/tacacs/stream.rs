@@ -51,8 +51,8 @@ impl StreamBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
     use crate::tacacs::packet::{seal, PacketType};
+    use crate::Secret;
 
     fn key() -> Secret {
         Secret::from("secretkey")
