@@ -17,7 +17,7 @@
 //! match ep.handle_datagram(now, local, remote, &[0u8; 10], &mut rng) {
 //!     Outcome::Dropped(why @ DropReason::Malformed(_)) => {
 //!         assert_eq!(why.refusal(), Refusal::Malformed);
-//!         assert!(why.to_string().contains("offset 0"), "{why}");
+//!         assert!(why.to_string().contains("at offset 8"), "{why}");
 //!     }
 //!     other => panic!("{other:?}"),
 //! }

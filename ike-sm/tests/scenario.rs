@@ -129,8 +129,8 @@ fn seed_qm_offers() -> Vec<QmOffer> {
         with_ipcomp: i,
         transport: false,
     };
-    use EspAuth::*;
-    use EspCipher::*;
+    use EncryptionAlgorithm::{Des, TripleDes};
+    use IntegrityAlgorithm::{HmacMd5_96 as HmacMd5, HmacSha1_96 as HmacSha1};
     vec![
         o(TripleDes, HmacMd5, true),
         o(TripleDes, HmacSha1, true),
@@ -314,7 +314,14 @@ fn vpn_client_4x_flow_matches_the_seed() {
     assert_eq!(g.len(), 2);
     assert_eq!(c.len(), 2);
     for gc in &g {
-        assert_eq!((gc.esp_transform, gc.auth_alg, gc.encapsulation), (2, 1, 1));
+        assert_eq!(
+            (
+                gc.encryption.transform_id(),
+                gc.integrity.attribute(),
+                gc.encapsulation
+            ),
+            (2, Some(1), 1)
+        );
         assert_eq!(gc.enc_key_in.len(), 8);
         assert_eq!(gc.auth_key_in.len(), 16);
         assert_eq!(
@@ -448,8 +455,8 @@ fn vpn_client_11_flow_main_mode_push() {
             sa,
             QuickModeRequest {
                 offers: vec![QmOffer {
-                    cipher: EspCipher::Des,
-                    auth: EspAuth::HmacMd5,
+                    cipher: EncryptionAlgorithm::Des,
+                    auth: IntegrityAlgorithm::HmacMd5_96,
                     with_ipcomp: false,
                     transport: false,
                 }],

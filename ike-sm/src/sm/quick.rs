@@ -6,7 +6,9 @@ use super::phase1::Parsed;
 use super::policy::{select_ipsec, IpsecChoice};
 use super::sa::{IkeSa, Role};
 use super::{random_bytes, random_u32, Endpoint};
-use crate::config::{EspAuth, EspCipher, QuickModeRequest, Selector, TrafficSelector};
+use crate::config::{
+    EncryptionAlgorithm, IntegrityAlgorithm, QuickModeRequest, Selector, TrafficSelector,
+};
 use crate::crypto::dh::{DhGroup, KeyPair};
 use crate::crypto::phase2::hashes_equal;
 use crate::crypto::secret::Secret;
@@ -132,8 +134,8 @@ fn keys_for(
     spi: u32,
     ni: &[u8],
     nr: &[u8],
-    cipher: EspCipher,
-    auth: EspAuth,
+    cipher: EncryptionAlgorithm,
+    auth: IntegrityAlgorithm,
 ) -> Result<(Secret, Secret), SmError> {
     let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
     let enc_len = cipher.key_len();
@@ -198,9 +200,8 @@ impl Endpoint {
             spi_in: qm.spi_in,
             spi_out: qm.spi_out,
             protocol: 3,
-            esp_transform: choice.cipher.transform_id(),
-            key_bits: choice.cipher.key_bits(),
-            auth_alg: choice.auth.attribute(),
+            encryption: choice.cipher,
+            integrity: choice.auth,
             encapsulation: choice.encapsulation,
             enc_key_in: ein,
             auth_key_in: ain,
@@ -745,8 +746,10 @@ impl Endpoint {
             let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
             let mut attrs = life_attrs(req.life_secs, req.life_kb);
             attrs.push(OwnedAttribute::basic(4, encaps));
-            attrs.push(OwnedAttribute::basic(5, o.auth.attribute()));
-            if let Some(k) = o.cipher.key_bits() {
+            if let Some(a) = o.auth.attribute() {
+                attrs.push(OwnedAttribute::basic(5, a));
+            }
+            if let Some(k) = o.cipher.key_length_attribute() {
                 attrs.push(OwnedAttribute::basic(6, k));
             }
             if let Some(g) = req.pfs {
@@ -847,15 +850,15 @@ impl Endpoint {
         let typed = IpsecTransform::from_attributes(t.attributes())?;
         // The responder's NAT-OAr, with UDP-Encapsulated-Transport.
         qm.peer_oa = parsed.nat_oa.get(1).copied().flatten();
-        let cipher =
-            EspCipher::from_wire(t.transform_id, typed.key_length).ok_or(SmError::Protocol {
+        let cipher = EncryptionAlgorithm::from_ike_transform(t.transform_id, typed.key_length)
+            .ok_or(SmError::Protocol {
                 exchange: EX,
                 what: "responder chose an unknown ESP transform",
             })?;
         let auth = typed
             .auth
             .map(|a| u64::from(u16::from(a)))
-            .and_then(EspAuth::from_attribute)
+            .and_then(IntegrityAlgorithm::from_ike_attribute)
             .ok_or(SmError::Protocol {
                 exchange: EX,
                 what: "responder chose an unknown authentication algorithm",
