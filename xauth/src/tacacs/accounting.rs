@@ -21,7 +21,7 @@ pub struct AcctResult {
 /// 10.89.129.194 telnet`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountingRecord {
-    /// [`acct_flag`] START, STOP or WATCHDOG.
+    /// [`acct_flag`](super::acct_flag) START, STOP or WATCHDOG.
     pub flag: u8,
     /// User.
     pub user: Vec<u8>,

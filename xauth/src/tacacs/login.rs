@@ -135,7 +135,7 @@ impl TacacsLogin {
         self.header.session_id
     }
 
-    /// Feeds one complete server packet (see [`StreamBuffer`]).
+    /// Feeds one complete server packet (see [`StreamBuffer`](super::StreamBuffer)).
     pub fn handle(&mut self, packet: &[u8]) -> Result<LoginStep, XauthError> {
         let body = open_reply(&self.key, &self.header, packet)?;
         let reply = AuthenReply::parse(&body)?;
