@@ -33,9 +33,22 @@ pub struct State {
 }
 
 impl State {
-    /// An empty state.
+    /// An empty state whose connection table hashes flows under the key 0: for
+    /// tests, tools and traces. A state that sees packets from untrusted hosts comes
+    /// from [`State::with_flow_key`] with a random key.
     pub fn new() -> State {
         State::default()
+    }
+
+    /// An empty state whose connection table hashes flows under `flow_key`
+    /// ([`crate::conn::FlowHasher`]): pass a random key when hosts that may want to
+    /// slow the table down choose the flows (the gateway does). Nothing observable
+    /// depends on the key.
+    pub fn with_flow_key(flow_key: u128) -> State {
+        State {
+            conns: ConnTable::with_flow_key(flow_key),
+            ..State::default()
+        }
     }
 
     pub(crate) fn note_deadline(&mut self, d: Option<Instant>) {
