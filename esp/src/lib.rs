@@ -47,7 +47,7 @@
 //! - KEYMAT order is the encryption key, then the authentication key:
 //!   `tests/sa.rs` (`keymat_split_order`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod cipher;
 pub mod des_table;

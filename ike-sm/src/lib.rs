@@ -171,7 +171,7 @@
 //!   [`crypto::dh::INSECURE_FUZZING_CRYPTO`] tells a driver whether it was compiled in,
 //!   and `tests/fuzzing_feature.rs` checks that a normal build does real DH.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod config;
 pub mod counters;

@@ -59,7 +59,7 @@
 //!   (`pool.rs`, `aaa_address_wins_and_is_checked_against_pool`).
 //! * SPLIT_INCLUDE entries are 14 bytes, not 8 (`unity.rs`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod attrs;
 pub mod client;

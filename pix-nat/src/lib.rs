@@ -86,7 +86,7 @@
 //! their tunnel ([`State::vpn_disconnect`]) rather than by the uauth timer.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod accounting;
 pub mod acl;

@@ -16,7 +16,7 @@
 //! Nothing here performs I/O, reads a clock or draws randomness.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod ipv4;
 pub mod reader;

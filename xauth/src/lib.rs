@@ -102,7 +102,7 @@
 //!   caller emits it (`payload` unit tests,
 //!   `tests/machines.rs`: `client_reply_secrets_are_zeroizing_and_redacted`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod aaa;
 pub mod attrs;
