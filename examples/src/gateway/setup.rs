@@ -113,7 +113,7 @@ fn pfs_group(g: Option<pix_config::crypto::PfsGroup>) -> DhGroup {
 /// The clear value of a secret, or an error line telling where to put it.
 fn clear(v: &pix_config::SecretValue, what: &str, fix: &str) -> Result<Secret, String> {
     match v.clear() {
-        Some(s) => Ok(Secret::from_slice(s.expose().as_bytes())),
+        Some(s) => Ok(Secret::from_slice(s.expose_secret())),
         None => Err(format!(
             "{what} is masked (********) in the configuration: give it in the secrets file \
              (--secrets FILE) as `{fix}`"
@@ -616,7 +616,7 @@ pub fn plan_with(
             Some(pix_config::misc::Password::Clear(v)) => match v.clear() {
                 Some(s) => local_users.push((
                     u.name.clone(),
-                    Secret::from_slice(s.expose().as_bytes()),
+                    Secret::from_slice(s.expose_secret()),
                     privilege,
                 )),
                 None => {
