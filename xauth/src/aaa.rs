@@ -17,12 +17,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use pix_primitives::retransmit::{Action, Backoff, Retransmit};
 use rand_core::CryptoRng;
 
 use crate::error::XauthError;
 use crate::local::LocalUsers;
 use crate::radius::{self, AcceptInfo, AccessResult, AcctStatus};
-use crate::server::{after, Verdict};
+use crate::server::Verdict;
 use crate::tacacs::{
     self, acct_flag, AccountingRecord, LoginKind, LoginRequest, LoginResult, LoginStep,
     StreamBuffer, TacacsAccounting, TacacsLogin,
@@ -53,6 +54,18 @@ pub struct ServerSpec {
     pub timeout: Duration,
 }
 
+impl ServerSpec {
+    /// The RADIUS schedule: `tries` sends (at least 1, at most 255), each waiting
+    /// the server's whole `timeout` (the PIX's fixed `timeout`/`retry`, no doubling).
+    pub fn radius_backoff(&self, tries: u32) -> Backoff {
+        Backoff {
+            initial: self.timeout,
+            max_interval: self.timeout,
+            max_sends: u8::try_from(tries.max(1)).unwrap_or(u8::MAX),
+        }
+    }
+}
+
 /// A server group (`aaa-server TAG`).
 #[derive(Debug)]
 pub struct AaaConfig {
@@ -60,7 +73,8 @@ pub struct AaaConfig {
     pub protocol: Protocol,
     /// Servers, tried in order.
     pub servers: Vec<ServerSpec>,
-    /// RADIUS transmissions per server (at least 1).
+    /// RADIUS transmissions per server (at least 1, at most 255); see
+    /// [`ServerSpec::radius_backoff`].
     pub radius_retries: u32,
     /// Whether Access-Requests carry a Message-Authenticator (RFC 3579).
     pub radius_message_authenticator: bool,
@@ -270,10 +284,12 @@ enum Wire {
 struct Pending {
     job: Job,
     server: usize,
-    tries: u32,
-    deadline: Instant,
+    /// RADIUS: the request's sends to this server, at the server's fixed timeout.
+    /// TACACS+: the wait for the server's next packet (a TCP stream is not resent).
+    /// Giving up moves the request to the next server.
+    timer: Retransmit,
     wire: Wire,
-    /// A TACACS+ GETDATA is with the user (no deadline while waiting).
+    /// A TACACS+ GETDATA is with the user (the timer is stopped while waiting).
     waiting_user: bool,
 }
 
@@ -362,7 +378,6 @@ impl AaaClient {
         request: RequestId,
         answer: &Secret,
     ) -> Result<(), XauthError> {
-        let timeout = self.server_timeout_of(request);
         let p = self
             .pending
             .get_mut(&request)
@@ -374,7 +389,7 @@ impl AaaClient {
         let bytes = login.continue_with(answer)?;
         let conn = *conn;
         p.waiting_user = false;
-        p.deadline = after(now, timeout);
+        p.timer.start(now);
         let to = self
             .config
             .servers
@@ -416,8 +431,7 @@ impl AaaClient {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.pending
             .values()
-            .filter(|p| !p.waiting_user)
-            .map(|p| p.deadline)
+            .filter_map(|p| p.timer.deadline())
             .min()
     }
 
@@ -437,27 +451,25 @@ impl AaaClient {
         let due: Vec<RequestId> = self
             .pending
             .iter()
-            .filter(|(_, p)| !p.waiting_user && p.deadline <= now)
+            .filter(|(_, p)| p.timer.deadline().is_some_and(|d| d <= now))
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            let retries = self.config.radius_retries.max(1);
-            let timeout = self.server_timeout_of(id);
             let Some(p) = self.pending.get_mut(&id) else {
                 continue;
             };
-            match &p.wire {
-                Wire::Radius { to, bytes, .. } if p.tries < retries => {
+            match (p.timer.on_timeout(now), &p.wire) {
+                (Action::NotYet, _) => {}
+                (Action::Resend, Wire::Radius { to, bytes, .. }) => {
                     // Same identifier and authenticator: a retransmission.
-                    p.tries = p.tries.saturating_add(1);
-                    p.deadline = after(now, timeout);
                     self.transmits.push_back(AaaTransmit::Datagram {
                         request: id,
                         to: *to,
                         payload: bytes.clone(),
                     });
                 }
-                _ => self.next_server(now, rng, id),
+                // A TACACS+ wait is a single send, and RADIUS sent its last try.
+                (Action::Resend | Action::GiveUp, _) => self.next_server(now, rng, id),
             }
         }
     }
@@ -607,7 +619,6 @@ impl AaaClient {
     ) -> Result<(), XauthError> {
         // Bounded: each pass consumes one buffered packet.
         for _ in 0..256 {
-            let timeout = self.server_timeout_of(id);
             let Some(p) = self.pending.get_mut(&id) else {
                 return Ok(());
             };
@@ -616,7 +627,7 @@ impl AaaClient {
                 Wire::Radius { .. } => return Ok(()),
             };
             match next {
-                Ok(Some(pk)) => match self.on_tacacs_packet(now, id, &pk, timeout) {
+                Ok(Some(pk)) => match self.on_tacacs_packet(now, id, &pk) {
                     Ok(true) => {}
                     Ok(false) => return Ok(()),
                     // A stray packet of another session: drop it, keep waiting.
@@ -642,7 +653,6 @@ impl AaaClient {
         now: Instant,
         id: RequestId,
         packet: &[u8],
-        timeout: Duration,
     ) -> Result<bool, XauthError> {
         let to = self.server_addr_of(id)?;
         let Some(p) = self.pending.get_mut(&id) else {
@@ -653,7 +663,7 @@ impl AaaClient {
                 let conn = *conn;
                 match login.handle(packet)? {
                     LoginStep::Send(bytes) => {
-                        p.deadline = after(now, timeout);
+                        p.timer.start(now);
                         self.transmits.push_back(AaaTransmit::Stream {
                             conn,
                             to,
@@ -663,6 +673,7 @@ impl AaaClient {
                     }
                     LoginStep::NeedData { server_msg, .. } => {
                         p.waiting_user = true;
+                        p.timer.stop();
                         self.events.push_back(AaaEvent::Auth {
                             request: id,
                             outcome: AuthOutcome::Challenge {
@@ -726,14 +737,6 @@ impl AaaClient {
             }
             _ => None,
         })
-    }
-
-    fn server_timeout_of(&self, id: RequestId) -> Duration {
-        self.pending
-            .get(&id)
-            .and_then(|p| self.config.servers.get(p.server))
-            .map(|s| s.timeout)
-            .unwrap_or(Duration::from_secs(5))
     }
 
     fn server_addr_of(&self, id: RequestId) -> Result<SocketAddr, XauthError> {
@@ -823,7 +826,10 @@ impl AaaClient {
             .servers
             .get(server)
             .ok_or(XauthError::NoServer("this AAA group"))?;
-        let deadline = after(now, spec.timeout);
+        let backoff = match self.config.protocol {
+            Protocol::Radius => spec.radius_backoff(self.config.radius_retries),
+            _ => Backoff::once(spec.timeout),
+        };
         let wire = match (self.config.protocol, &job) {
             (Protocol::Radius, job) => {
                 let (to, bytes, auth) = match job {
@@ -913,8 +919,7 @@ impl AaaClient {
             Pending {
                 job,
                 server,
-                tries: 1,
-                deadline,
+                timer: Retransmit::started(backoff, now),
                 wire,
                 waiting_user: false,
             },

@@ -77,8 +77,6 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::server::after;
-
 /// Addresses remembered per user as known-good (see the module docs).
 pub const KNOWN_SOURCES_PER_USER: usize = 4;
 
@@ -810,4 +808,8 @@ fn delay_for(config: &ThrottleConfig, n: u32) -> Duration {
         .checked_mul(factor)
         .unwrap_or(config.delay_max)
         .min(config.delay_max)
+}
+/// `now + d`, or `now` if that does not fit in an `Instant`.
+fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d).unwrap_or(now)
 }
