@@ -16,8 +16,8 @@ use ike_sm::crypto::dh::{DhGroup, ExponentSize};
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::secret::Secret;
 use ike_sm::{
-    EspAuth, EspCipher, GatewayConfig, IsakmpPolicy, Limits, ModeCfgMode, PeerKey, TransformSet,
-    VpnGroup,
+    EncryptionAlgorithm, GatewayConfig, IntegrityAlgorithm, IsakmpPolicy, Limits, ModeCfgMode,
+    PeerKey, TransformSet, VpnGroup,
 };
 use pix_config::{Command, Config};
 
@@ -457,13 +457,13 @@ pub fn plan_with(
                     let mut a = None;
                     for x in v {
                         match x {
-                            T::EspDes => c = Some(EspCipher::Des),
-                            T::Esp3des => c = Some(EspCipher::TripleDes),
-                            T::EspAes => c = Some(EspCipher::Aes(128)),
-                            T::EspAes192 => c = Some(EspCipher::Aes(192)),
-                            T::EspAes256 => c = Some(EspCipher::Aes(256)),
-                            T::EspMd5Hmac => a = Some(EspAuth::HmacMd5),
-                            T::EspShaHmac => a = Some(EspAuth::HmacSha1),
+                            T::EspDes => c = Some(EncryptionAlgorithm::Des),
+                            T::Esp3des => c = Some(EncryptionAlgorithm::TripleDes),
+                            T::EspAes => c = Some(EncryptionAlgorithm::Aes128),
+                            T::EspAes192 => c = Some(EncryptionAlgorithm::Aes192),
+                            T::EspAes256 => c = Some(EncryptionAlgorithm::Aes256),
+                            T::EspMd5Hmac => a = Some(IntegrityAlgorithm::HmacMd5_96),
+                            T::EspShaHmac => a = Some(IntegrityAlgorithm::HmacSha1_96),
                             other => warnings.push(format!(
                                 "line {line}: transform-set {name}: {} is not supported here; ignored",
                                 other.as_str()
