@@ -507,14 +507,14 @@ impl AaaClient {
             .get(server)
             .ok_or(XauthError::NoServer("the request"))?
             .key;
-        let p = radius::verify_response(datagram, ident, &auth, key)?;
+        let reply = radius::verify_response(datagram, ident, &auth, key)?;
         let is_auth = matches!(self.pending.get(&id).map(|p| &p.job), Some(Job::Auth(_)));
         // Why after the Response Authenticator: a reply that does not even verify
         // is noise (a silent drop); one that does but lacks the HMAC comes from a
         // server that must be fixed, or from a Blast-RADIUS forgery.
         if is_auth
             && self.config.radius_require_message_authenticator
-            && p.attr(radius::attr::MESSAGE_AUTHENTICATOR).is_none()
+            && reply.attr(radius::attr::MESSAGE_AUTHENTICATOR).is_none()
         {
             self.refused_without_message_authenticator =
                 self.refused_without_message_authenticator.saturating_add(1);
@@ -522,11 +522,11 @@ impl AaaClient {
             return Err(XauthError::MissingMessageAuthenticator {
                 group: self.config.tag.clone(),
                 server: from.ip(),
-                reply: radius::code_name(p.code),
+                reply: radius::code_name(reply.code),
             });
         }
         if is_auth {
-            match radius::access_result(&p) {
+            match radius::access_result(&reply) {
                 Ok(r) => {
                     self.pending.remove(&id);
                     let outcome = match r {
@@ -555,7 +555,7 @@ impl AaaClient {
                     Err(e)
                 }
             }
-        } else if p.code == radius::code::ACCOUNTING_RESPONSE {
+        } else if reply.code == radius::code::ACCOUNTING_RESPONSE {
             self.pending.remove(&id);
             self.events.push_back(AaaEvent::Accounting {
                 request: id,
@@ -566,7 +566,7 @@ impl AaaClient {
             self.next_server(now, rng, id);
             Err(XauthError::BadValue {
                 what: "RADIUS response code to an Accounting-Request",
-                value: u64::from(p.code),
+                value: u64::from(reply.code),
             })
         }
     }
@@ -702,11 +702,11 @@ impl AaaClient {
             }
             Wire::TacacsAcct { conn, acct, .. } => {
                 let conn = *conn;
-                let r = acct.handle(packet)?;
-                if !r.success {
+                let result = acct.handle(packet)?;
+                if !result.success {
                     return Err(XauthError::BadValue {
                         what: "TACACS+ accounting status",
-                        value: u64::from(r.status),
+                        value: u64::from(result.status),
                     });
                 }
                 self.pending.remove(&id);
@@ -837,7 +837,7 @@ impl AaaClient {
                         let mut auth = [0u8; 16];
                         rng.fill_bytes(&mut auth);
                         let station = req.client_addr.map(|a| a.to_string().into_bytes());
-                        let r = radius::AccessRequest {
+                        let access = radius::AccessRequest {
                             user_name: &req.user,
                             password: &req.password,
                             nas_ip: self.config.nas_ip,
@@ -846,12 +846,12 @@ impl AaaClient {
                             state: req.radius_state.as_deref(),
                             message_authenticator: self.config.radius_message_authenticator,
                         };
-                        let bytes = radius::build_access_request(&r, ident, auth, &spec.key)?;
+                        let bytes = radius::build_access_request(&access, ident, auth, &spec.key)?;
                         (spec.addr, bytes, auth)
                     }
                     Job::Acct(info) => {
-                        let r = radius_accounting(info, self.config.nas_ip);
-                        let bytes = radius::build_accounting_request(&r, ident, &spec.key)?;
+                        let record = radius_accounting(info, self.config.nas_ip);
+                        let bytes = radius::build_accounting_request(&record, ident, &spec.key)?;
                         let auth = radius::request_authenticator(&bytes).unwrap_or([0; 16]);
                         let to = spec.acct_addr.unwrap_or_else(|| {
                             SocketAddr::new(spec.addr.ip(), spec.addr.port().wrapping_add(1))
@@ -873,19 +873,19 @@ impl AaaClient {
             }
             (_, Job::Auth(req)) => {
                 let session_id = rng.next_u32();
-                let rem = req
+                let rem_addr = req
                     .client_addr
                     .map(|a| a.to_string().into_bytes())
                     .unwrap_or_default();
-                let lr = LoginRequest {
+                let login_request = LoginRequest {
                     kind: self.config.tacacs_login,
                     user: &req.user,
                     password: &req.password,
                     port: &self.config.port_name,
-                    rem_addr: &rem,
+                    rem_addr: &rem_addr,
                     priv_lvl: 1,
                 };
-                let (login, bytes) = TacacsLogin::start(&spec.key, session_id, &lr)?;
+                let (login, bytes) = TacacsLogin::start(&spec.key, session_id, &login_request)?;
                 self.transmits.push_back(AaaTransmit::Stream {
                     conn,
                     to: spec.addr,
