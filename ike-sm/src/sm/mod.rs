@@ -551,12 +551,9 @@ impl Endpoint {
     /// Whether a queue is at its bound: new datagrams are refused
     /// ([`DropReason::Backpressure`]).
     fn backpressure(&self) -> Option<DropReason> {
-        (self.transmits.len() >= Self::QUEUE_BOUND || self.events.len() >= Self::QUEUE_BOUND).then(
-            || DropReason::Backpressure {
-                transmits: self.transmits.len(),
-                events: self.events.len(),
-            },
-        )
+        let (transmits, events) = (self.transmits.len(), self.events.len());
+        (transmits >= Self::QUEUE_BOUND || events >= Self::QUEUE_BOUND)
+            .then_some(DropReason::Backpressure { transmits, events })
     }
 
     /// Sends `bytes` and remembers them as the answer to the datagram `incoming`.
