@@ -13,7 +13,7 @@
 use super::dataplane::{DataPlane, Drop, EspDest};
 use super::*;
 use ike_sm::crypto::dh::DhGroup;
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use ike_sm::{presets, ChildSa, Selector, TrafficSelector};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use ike_sm::crypto::cipher::CipherAlg;
 use ike_sm::crypto::dh::{DhGroup, ExponentSize};
 use ike_sm::crypto::hash::HashAlg;
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use ike_sm::{
     EncryptionAlgorithm, GatewayConfig, IntegrityAlgorithm, IsakmpPolicy, Limits, ModeCfgMode,
     PeerKey, TransformSet, VpnGroup,

@@ -12,7 +12,6 @@ use crate::crypto::hash::HashAlg;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase1::{skeyid_psk, Skeyids};
 use crate::crypto::phase2::hashes_equal;
-use crate::crypto::secret::Secret;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::SmError;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -29,6 +28,7 @@ use isakmp_wire::vendor::{identify, Vendor, VENDOR_IDS};
 use isakmp_wire::{
     Body, Doi, ExchangeType, IdType, Message, OwnedAttribute, Payload, PayloadRef, ProtocolId,
 };
+use pix_primitives::Secret;
 use rand_core::CryptoRng;
 use smallvec::SmallVec;
 use std::time::Instant;

@@ -9,9 +9,9 @@ use crate::crypto::dh::KeyPair;
 use crate::crypto::hash::Digest;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase1::Skeyids;
-use crate::crypto::secret::Secret;
 use crate::event::SaId;
 use core::net::SocketAddr;
+use pix_primitives::Secret;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
