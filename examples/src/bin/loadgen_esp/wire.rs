@@ -14,7 +14,9 @@
 //! REPORT  hdr | rx packets u64 | rx bytes u64 | tx packets u64 | tx errors u64
 //! ```
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
+
+use pix_primitives::ipv4::Ipv4Packet;
 
 /// The magic at the start of every message.
 pub const MAGIC: [u8; 4] = *b"PXLG";
@@ -218,25 +220,20 @@ pub fn ipv4_udp(
 /// The source, destination and UDP payload of an IPv4 UDP packet (options allowed),
 /// or `None` for anything else or a truncated packet.
 pub fn parse_ipv4_udp(p: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, &[u8])> {
-    let v_ihl = *p.first()?;
-    if v_ihl >> 4 != 4 || *p.get(9)? != 17 {
+    let ip = Ipv4Packet::new_checked(p).ok()?;
+    if ip.next_header() != 17 {
         return None;
     }
-    let ihl = usize::from(v_ihl & 0x0f).checked_mul(4)?;
-    let total = usize::from(u16::from_be_bytes(p.get(2..4)?.try_into().ok()?));
-    let ip = |at: usize| -> Option<Ipv4Addr> {
-        let o: [u8; 4] = p.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        Some(Ipv4Addr::from(o))
-    };
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let udp = ip.into_payload();
     let port = |at: usize| -> Option<u16> {
         Some(u16::from_be_bytes(
-            p.get(at..at.checked_add(2)?)?.try_into().ok()?,
+            udp.get(at..at.checked_add(2)?)?.try_into().ok()?,
         ))
     };
-    let src = SocketAddrV4::new(ip(12)?, port(ihl)?);
-    let dst = SocketAddrV4::new(ip(16)?, port(ihl.checked_add(2)?)?);
-    let payload = p.get(ihl.checked_add(8)?..total)?;
-    Some((src, dst, payload))
+    let src = SocketAddrV4::new(src, port(0)?);
+    let dst = SocketAddrV4::new(dst, port(2)?);
+    Some((src, dst, udp.get(8..)?))
 }
 
 /// The Internet checksum (RFC 1071) of `b`.
@@ -259,6 +256,7 @@ pub fn checksum(b: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn messages_round_trip() {
