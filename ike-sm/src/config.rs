@@ -261,7 +261,8 @@ pub struct GatewayConfig {
     /// `isakmp nat-traversal <keepalive>`: NAT-T (RFC 3947 and drafts 02, 02\n, 03) with
     /// this keepalive interval; `None` leaves NAT-T out.
     pub nat_traversal: Option<Duration>,
-    /// Mode Config server settings.
+    /// Mode Config server settings (its `retransmit` schedule is the endpoint's,
+    /// [`Limits::retransmit_backoff`]).
     pub modecfg: modecfg::ServerConfig,
     /// `crypto ipsec transform-set ... mode transport`: also accept transport-mode offers
     /// (2, or UDP-Encapsulated-Transport 4 / 61444 when NAT-T floated). Tunnel mode is

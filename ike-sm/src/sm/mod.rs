@@ -241,7 +241,13 @@ impl Endpoint {
         Self::with_leases(config, Leases::Store(store))
     }
 
-    fn with_leases(config: Config, pools: Leases) -> Self {
+    fn with_leases(mut config: Config, pools: Leases) -> Self {
+        // One retransmission schedule: a Mode Config SET is resent as every other
+        // message the endpoint starts.
+        let backoff = config.limits.retransmit_backoff();
+        if let Some(gw) = config.gateway.as_mut() {
+            gw.modecfg.retransmit = backoff;
+        }
         let shared = config.gateway.as_ref().map(|gw| SharedServerConfig {
             xauth: std::sync::Arc::new(gw.xauth.clone()),
             modecfg: std::sync::Arc::new(gw.modecfg.clone()),

@@ -839,7 +839,7 @@ impl Endpoint {
                     now,
                     ident,
                     "Cisco Systems VPN Client 4.0.5 (Rel)",
-                    modecfg::RetransmitConfig::default(),
+                    self.config.limits.retransmit_backoff(),
                 )?));
             }
             Some(ClientModeCfg::Push) => {
