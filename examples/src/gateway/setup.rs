@@ -808,6 +808,10 @@ pub const LIMIT_NAMES: &[(&str, &str)] = &[
         "first retransmission wait in milliseconds, doubling (default 2000)",
     ),
     (
+        "retransmit-max-interval-ms",
+        "cap on the doubling retransmission wait in milliseconds (default 32000)",
+    ),
+    (
         "retransmit-count",
         "retransmissions before an exchange is given up (default 4)",
     ),
@@ -878,6 +882,7 @@ pub fn apply_limit(l: &mut ike_sm::Limits, spec: &str) -> Result<(), String> {
         "max-sas" => l.max_sas = count()?,
         "new-sas-per-peer-per-sec" => l.new_sas_per_peer_per_sec = count32()?,
         "retransmit-initial-ms" => l.retransmit_initial = Duration::from_millis(n),
+        "retransmit-max-interval-ms" => l.retransmit_max_interval = Duration::from_millis(n),
         "retransmit-count" => l.retransmit_count = count32()?,
         "dpd-idle" => l.dpd_idle = (n > 0).then_some(secs),
         "pressure-half-open" => l.pressure_half_open = count()?,

@@ -523,6 +523,8 @@ fn limits_from_the_command_line() {
     assert_eq!(l.half_open_timeout, Duration::from_secs(5));
     assert_eq!(l.dpd_idle, Some(Duration::from_secs(10)));
     assert_eq!(l.retransmit_initial, Duration::from_millis(500));
+    setup::apply_limit(&mut l, "retransmit-max-interval-ms=4000").unwrap();
+    assert_eq!(l.retransmit_max_interval, Duration::from_secs(4));
     setup::apply_limit(&mut l, "dpd-idle=0").unwrap();
     assert_eq!(l.dpd_idle, None);
     let e = setup::apply_limit(&mut l, "bogus=1").unwrap_err();

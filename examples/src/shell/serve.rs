@@ -75,7 +75,8 @@ pub struct RunArgs {
     pub control: Option<PathBuf>,
     /// Limits and timers, `NAME=VALUE`, repeatable: the IKE ones (half-open-timeout,
     /// max-half-open, max-half-open-per-peer, max-sas, new-sas-per-peer-per-sec,
-    /// retransmit-initial-ms, retransmit-count, dpd-idle (0: off), dpd-retries,
+    /// retransmit-initial-ms, retransmit-max-interval-ms, retransmit-count, dpd-idle
+    /// (0: off), dpd-retries,
     /// dpd-retry-interval, natt-keepalive, and the admission ones in the README) and
     /// the Xauth throttle's (xauth-max-failures, xauth-window, xauth-lockout, ...,
     /// log-interval). An unknown name lists them all.
@@ -297,12 +298,7 @@ fn load(args: &RunArgs, count: u8) -> Result<(Vec<setup::Plan>, String, bool), E
             .map(|o| {
                 o.users()
                     .into_iter()
-                    .map(|(n, s)| {
-                        (
-                            n.to_string(),
-                            ike_sm::Secret::from_slice(s.expose_secret()),
-                        )
-                    })
+                    .map(|(n, s)| (n.to_string(), ike_sm::Secret::from_slice(s.expose_secret())))
                     .collect()
             })
             .unwrap_or_default();
