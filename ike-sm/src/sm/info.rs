@@ -2,8 +2,8 @@
 //! (RFC 3706 R-U-THERE / R-U-THERE-ACK with sequence numbers, both directions).
 
 use super::msg::p;
-use super::phase1::Parsed;
-use super::sa::{IkeSa, P1State};
+use super::msg::Parsed;
+use super::sa::IkeSa;
 use super::{random_u32, Endpoint};
 use crate::event::{DebugEvent, Event, FailReason};
 use crate::SmError;
@@ -27,8 +27,7 @@ impl Endpoint {
             msgid = random_u32(rng);
         }
         let rest = super::msg::chain_bytes(&payloads)?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let h = keys.informational_hash_out(msgid, &rest);
+        let h = sa.keys()?.keys.informational_hash_out(msgid, &rest);
         let kind = payloads
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
@@ -66,7 +65,7 @@ impl Endpoint {
         sa: &mut IkeSa,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        if sa.keys.is_none() || sa.p2_base.is_none() {
+        if sa.keys().is_err() {
             return Ok(());
         }
         // The ISAKMP DELETE goes first. A peer that gets an IPsec DELETE first may start
@@ -115,7 +114,7 @@ impl Endpoint {
                 Ok(())
             }
             Body::Encrypted(_) => {
-                if sa.p2_base.is_none() {
+                if sa.keys().is_err() {
                     return Err(SmError::Protocol {
                         exchange: "Informational",
                         what: "encrypted before phase 1 finished",
@@ -164,7 +163,7 @@ impl Endpoint {
                         protocol: d.protocol.into(),
                     });
                     match d.protocol {
-                        ProtocolId::Isakmp => sa.state = P1State::Dead,
+                        ProtocolId::Isakmp => sa.dead = true,
                         ProtocolId::Esp | ProtocolId::Ah => {
                             for spi in d.spis() {
                                 let Ok(s) = <[u8; 4]>::try_from(spi) else {

@@ -6,6 +6,7 @@ mod fragment;
 mod info;
 mod msg;
 mod natt;
+mod phase;
 mod phase1;
 pub(crate) mod policy;
 mod quick;
@@ -361,7 +362,7 @@ impl Endpoint {
     /// Phase-1 state of an SA.
     #[must_use]
     pub fn sa_state(&self, sa: SaId) -> Option<P1State> {
-        self.sas.get(&sa).map(|s| s.state)
+        self.sas.get(&sa).map(|s| s.state())
     }
 
     /// The Mode Config address of an SA (leased by a gateway, received by a client).
@@ -377,9 +378,8 @@ impl Endpoint {
     #[must_use]
     pub fn phase1_keylog(&self, sa: SaId) -> Option<([u8; 8], crate::crypto::secret::Secret)> {
         let s = self.sas.get(&sa)?;
-        let keys = s.keys.as_ref()?;
-        let suite = s.suite.as_ref()?;
-        Some((s.cky_i, keys.encryption_key(suite.cipher)))
+        let e = s.keys().ok()?;
+        Some((s.cky_i, e.keys.encryption_key(e.cipher.alg())))
     }
 
     /// Whether Xauth and Mode Config are done (Quick Mode may run).
@@ -776,7 +776,7 @@ impl Endpoint {
 
     /// Re-files an SA after processing, or cleans it up when it died.
     pub(crate) fn put_back(&mut self, mut sa: Box<IkeSa>, now: Instant) {
-        if sa.state == P1State::Dead {
+        if sa.dead {
             self.cleanup(&mut sa);
             return;
         }
@@ -838,8 +838,8 @@ impl Endpoint {
 
     /// Fails an SA: reports why; the SA is removed when it is put back.
     pub(crate) fn fail(&mut self, sa: &mut IkeSa, reason: FailReason) {
-        if sa.state != P1State::Dead {
-            sa.state = P1State::Dead;
+        if !sa.dead {
+            sa.dead = true;
             self.event(Event::Failed { sa: sa.id, reason });
         }
     }
@@ -898,7 +898,7 @@ impl Endpoint {
         }
         if sa.expires.is_some_and(|d| d <= now) {
             let _ = self.send_delete(sa, rng);
-            sa.state = P1State::Dead;
+            sa.dead = true;
             return;
         }
         let mut resend = Vec::new();
@@ -1069,7 +1069,7 @@ impl Endpoint {
         if s.established() {
             let _ = self.send_delete(&mut s, rng);
         }
-        s.state = P1State::Dead;
+        s.dead = true;
         self.put_back(s, now);
         Ok(())
     }
@@ -1281,7 +1281,7 @@ mod tests {
             (a, a),
             ([1; 8], [0; 8]),
             Instant::now(),
-            P1State::Dead,
+            phase::Phase::Ended,
         );
         let draw = |ep: &Endpoint| ep.fresh_spi(&sa, &mut StdRng::seed_from_u64(3));
         let first = draw(&ep);

@@ -1,8 +1,8 @@
 //! Quick Mode (RFC 2409 section 5.5), responder and initiator: proposals against the
 //! crypto map's transform sets, IDs, optional PFS, RESPONDER-LIFETIME, KEYMAT for both SPIs.
 
+use super::msg::Parsed;
 use super::msg::{self, p};
-use super::phase1::Parsed;
 use super::policy::{select_ipsec, IpsecChoice};
 use super::sa::{IkeSa, Role};
 use super::{random_bytes, random_u32, Endpoint};
@@ -135,7 +135,7 @@ fn keys_for(
     cipher: EspCipher,
     auth: EspAuth,
 ) -> Result<(Secret, Secret), SmError> {
-    let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+    let keys = &sa.phase.keys(sa.id)?.keys;
     let enc_len = cipher.key_len();
     let total = enc_len.saturating_add(auth.key_len());
     let km = keys.keymat(pfs, 3, &spi.to_be_bytes(), ni, nr, total)?;
@@ -260,7 +260,7 @@ impl Endpoint {
             exchange: EX,
             what: "no HASH payload",
         })?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
         match sa.quick.remove(&msgid) {
             None if sa.role == Role::Responder => {
                 let want = keys.qm_hash1_out(msgid, rest);
@@ -366,7 +366,7 @@ impl Endpoint {
             data: Vec::new(),
         }));
         let rest = msg::chain_bytes(core::slice::from_ref(&n))?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
         let h = keys.informational_hash_out(msgid, &rest);
         self.debug(DebugEvent::SendingNotify {
             notify: NotifyType::Connected.into(),
@@ -590,7 +590,7 @@ impl Endpoint {
             })));
         }
         let rest = msg::chain_bytes(&out)?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
         let h2 = keys.qm_hash2_out(msgid, ni, &rest);
         let kind = out
             .first()
@@ -651,26 +651,6 @@ impl Endpoint {
         if let Err(e) = sent {
             self.debug(DebugEvent::Dropped(super::error_word(&e)));
         }
-    }
-
-    /// The SA's cipher and the IV chain of exchange `msgid` (created if new).
-    pub(crate) fn cipher_and_chain(
-        sa: &mut IkeSa,
-        msgid: u32,
-    ) -> Result<
-        (
-            &crate::crypto::cipher::IkeCipher,
-            &mut crate::crypto::iv::IvChain,
-        ),
-        SmError,
-    > {
-        Self::exchange_chain(sa, msgid)?;
-        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
-        let chain = sa
-            .exchanges
-            .get_mut(&msgid)
-            .ok_or(SmError::Config("exchange"))?;
-        Ok((cipher, chain))
     }
 
     /// [`Self::encrypt_on`] for HASH + an already encoded chain `rest` (the bytes the HASH
@@ -784,7 +764,7 @@ impl Endpoint {
             out.extend(Self::nat_oa_payloads(sa, true));
         }
         let rest = msg::chain_bytes(&out)?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
         let h1 = keys.qm_hash1_out(msgid, &rest);
         let kind = out
             .first()
@@ -906,7 +886,7 @@ impl Endpoint {
             life_kb: typed.life_kilobytes,
             transform: t.to_owned_transform()?,
         });
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
         let h3 = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
         let b = self.encrypt_on(
             sa,

@@ -1,16 +1,13 @@
 //! The state of one IKE SA: phase 1, the Transaction dialogues, the Quick Modes under it,
 //! its timers and its stored replies.
 
-use super::policy::Suite;
+use super::phase::{Established, Phase};
 use super::quick::QuickMode;
 use crate::config::{ClientProfile, Phase1Mode};
-use crate::crypto::cipher::IkeCipher;
-use crate::crypto::dh::KeyPair;
 use crate::crypto::hash::Digest;
-use crate::crypto::iv::{Iv, IvChain};
-use crate::crypto::phase1::Skeyids;
-use crate::crypto::secret::Secret;
+use crate::crypto::iv::IvChain;
 use crate::event::SaId;
+use crate::SmError;
 use core::net::SocketAddr;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -47,6 +44,21 @@ pub enum P1State {
     Dead,
 }
 
+/// What a peer announced in its phase-1 vendor IDs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PeerCaps {
+    /// Dead Peer Detection (RFC 3706).
+    pub dpd: bool,
+    /// Cisco Unity (a VPN Client: Mode Config pull).
+    pub unity: bool,
+    /// Xauth.
+    pub xauth: bool,
+    /// Cisco IKE fragmentation.
+    pub frag: bool,
+    /// The best NAT-T version announced.
+    pub natt: Option<isakmp_wire::vendor::Vendor>,
+}
+
 /// An outstanding message that expects an answer.
 #[derive(Debug, Clone)]
 pub(crate) struct Retx {
@@ -67,37 +79,19 @@ pub(crate) struct IkeSa {
     pub remote: SocketAddr,
     pub cky_i: [u8; 8],
     pub cky_r: [u8; 8],
-    pub state: P1State,
+    /// Phase 1 under way or done, with what each step has.
+    pub phase: Phase,
+    /// Failed or deleted: removed (and reported) when filed back.
+    pub dead: bool,
     /// When phase 1 started.
     #[allow(dead_code)]
     pub created: Instant,
-    pub sa_i_b: Vec<u8>,
-    pub suite: Option<Suite>,
-    /// Phase 1 only (boxed: 112 bytes).
-    pub kp: Option<Box<KeyPair>>,
-    pub g_xi: Vec<u8>,
-    pub g_xr: Vec<u8>,
-    pub ni: Vec<u8>,
-    pub nr: Vec<u8>,
-    /// Phase 1 only (boxed: 80 bytes).
-    pub psk: Option<Box<Secret>>,
-    pub id_i_b: Vec<u8>,
-    pub id_r_b: Vec<u8>,
     pub identity: String,
     pub group_idx: Option<usize>,
     pub no_xauth: bool,
     pub no_config_mode: bool,
-    /// Boxed (784 bytes): most of an SA's life it is one pointer among many.
-    pub keys: Option<Box<Skeyids>>,
-    pub cipher: Option<IkeCipher>,
-    /// Phase 1's IV chain: boxed, and dropped once phase 1 is up (`p2_base` is taken).
-    pub p1_chain: Option<Box<IvChain>>,
-    pub p2_base: Option<Iv>,
-    pub peer_dpd: bool,
-    pub peer_unity: bool,
-    pub peer_xauth: bool,
-    /// The best NAT-T version the peer announced.
-    pub peer_natt: Option<isakmp_wire::vendor::Vendor>,
+    /// What the peer announced in its phase-1 vendor IDs.
+    pub peer: PeerCaps,
     /// The NAT-T version both sides use.
     pub natt: Option<isakmp_wire::vendor::Vendor>,
     /// NAT-D: we are behind a NAT.
@@ -110,8 +104,6 @@ pub(crate) struct IkeSa {
     pub pre_float: (SocketAddr, SocketAddr),
     /// Next NAT keepalive.
     pub keepalive_deadline: Option<Instant>,
-    /// The peer announced Cisco fragmentation.
-    pub peer_frag: bool,
     /// Fragments of the message being reassembled: (id, number, last, data).
     pub fragments: Vec<(u16, u8, bool, Vec<u8>)>,
     pub replies: VecDeque<(Digest, Vec<u8>)>,
@@ -157,7 +149,7 @@ pub(crate) struct IkeSa {
     pub filed_deadline: Option<Instant>,
     /// The peer address this SA is filed under in the endpoint's peer index.
     pub filed_peer: Option<core::net::IpAddr>,
-    /// Phase-1 HASH failures so far.
+    /// Phase-1 HASH failures so far (the second one fails the SA).
     pub auth_failures: u8,
     /// The peer sent INITIAL-CONTACT in phase 1: honoured (its other SAs of the same user
     /// and peer go) only once this SA passes Xauth, or right after phase 1 without Xauth.
@@ -180,10 +172,6 @@ pub(crate) struct IkeSa {
     /// until it goes; then the lease moves here (`Endpoint::adopt_children` picks this SA
     /// as the heir).
     pub borrowed: Option<core::net::Ipv4Addr>,
-    /// Responder under pressure: the key pair shared by the SAs of one group for a short
-    /// window (`Limits::dh_reuse_window`) instead of one per SA in `kp`; initiator with
-    /// `Limits::initiator_dh_reuse` (load testing): likewise.
-    pub shared_kp: Option<std::sync::Arc<KeyPair>>,
     /// When what is kept only for the peer's retransmissions (`replies`, `last_tx_sent`,
     /// the IV chains of `exchanges`, finished Quick Modes) goes, if the SA is quiet then
     /// ([`IkeSa::settle`]): the retransmission window after the SA's last activity.
@@ -205,7 +193,7 @@ impl IkeSa {
         (local, remote): (SocketAddr, SocketAddr),
         (cky_i, cky_r): ([u8; 8], [u8; 8]),
         now: Instant,
-        state: P1State,
+        phase: Phase,
     ) -> Self {
         Self {
             id,
@@ -215,37 +203,20 @@ impl IkeSa {
             remote,
             cky_i,
             cky_r,
-            state,
+            phase,
+            dead: false,
             created: now,
-            sa_i_b: Vec::new(),
-            suite: None,
-            kp: None,
-            g_xi: Vec::new(),
-            g_xr: Vec::new(),
-            ni: Vec::new(),
-            nr: Vec::new(),
-            psk: None,
-            id_i_b: Vec::new(),
-            id_r_b: Vec::new(),
             identity: String::new(),
             group_idx: None,
             no_xauth: false,
             no_config_mode: false,
-            keys: None,
-            cipher: None,
-            p1_chain: None,
-            p2_base: None,
-            peer_dpd: false,
-            peer_unity: false,
-            peer_xauth: false,
-            peer_natt: None,
+            peer: PeerCaps::default(),
             natt: None,
             nat_local: false,
             nat_remote: false,
             floated: false,
             pre_float: (local, remote),
             keepalive_deadline: None,
-            peer_frag: false,
             fragments: Vec::new(),
             replies: VecDeque::new(),
             retx: BTreeMap::new(),
@@ -286,33 +257,26 @@ impl IkeSa {
             rekeyed_by: None,
             extra_leases: Vec::new(),
             borrowed: None,
-            shared_kp: None,
             settle_at: None,
         }
     }
 
-    /// Phase 1 is up: what only phase 1 needed goes (the initiator's SA payload, the
-    /// public values, nonces and identity payloads, our key pair, the pre-shared key,
-    /// phase 1's IV chain, fragments). SKEYID_d/a/e, the cipher and the phase-2 IV base
-    /// stay. A peer that retransmits its last phase-1 message is answered from
-    /// `replies`, which holds the bytes sent, not the material they were made of.
-    pub fn drop_phase1_material(&mut self) {
-        self.sa_i_b = Vec::new();
-        self.g_xi = Vec::new();
-        self.g_xr = Vec::new();
-        self.ni = Vec::new();
-        self.nr = Vec::new();
-        self.id_i_b = Vec::new();
-        self.id_r_b = Vec::new();
-        self.kp = None;
-        self.shared_kp = None;
-        self.psk = None;
-        self.p1_chain = None;
+    /// Phase 1 is up: the negotiation's box (nonces, public values, identity payloads,
+    /// key pair, pre-shared key, phase 1's IV chain) goes with the step that held it, and
+    /// the fragments of phase-1 messages with it. A peer that retransmits its last phase-1
+    /// message is answered from `replies`, which holds the bytes sent, not the material
+    /// they were made of.
+    pub fn establish(&mut self, est: Established) {
+        self.phase = Phase::Established(est);
         self.fragments = Vec::new();
-        if let Some(s) = self.suite.as_mut() {
-            // The chosen transform as offered, echoed in our phase-1 reply only.
-            s.transform.attributes = Vec::new();
-        }
+    }
+
+    /// The keys of phase 1, for the exchanges that follow it.
+    ///
+    /// # Errors
+    /// [`SmError::NotEstablished`] while phase 1 is under way.
+    pub fn keys(&self) -> Result<&Established, SmError> {
+        self.phase.keys(self.id)
     }
 
     /// The peer answered our message of exchange `msgid`, so it has what we sent in
@@ -394,9 +358,19 @@ impl IkeSa {
         }
     }
 
-    /// Phase 1 done.
+    /// Phase 1 done (and the SA not failed or deleted since).
     pub fn established(&self) -> bool {
-        self.state == P1State::Established
+        !self.dead && matches!(self.phase, Phase::Established(_))
+    }
+
+    /// Where phase 1 stands, as [`crate::Endpoint::sa_state`] shows it.
+    pub fn state(&self) -> P1State {
+        match &self.phase {
+            _ if self.dead => P1State::Dead,
+            Phase::Negotiating(n) => n.step.view(),
+            Phase::Established(_) => P1State::Established,
+            Phase::Ended => P1State::Dead,
+        }
     }
 
     /// The cookie pair.

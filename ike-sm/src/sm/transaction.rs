@@ -3,10 +3,12 @@
 //! (exchange 6): IV = hash(last phase-1 block | M-ID), HASH = prf(SKEYID_a, M-ID | payloads).
 
 use super::msg;
-use super::phase1::Parsed;
+use super::msg::Parsed;
+use super::phase::Phase;
 use super::sa::{IkeSa, Role};
 use super::{random_u32, Endpoint};
 use crate::config::ClientModeCfg;
+use crate::crypto::cipher::IkeCipher;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase2::hashes_equal;
 use crate::crypto::secret::Secret;
@@ -102,26 +104,30 @@ fn is_xauth(cfg: &ConfigPayload<'_>) -> bool {
 }
 
 impl Endpoint {
-    pub(crate) fn exchange_chain(sa: &mut IkeSa, msgid: u32) -> Result<&mut IvChain, SmError> {
+    /// The SA's cipher and the IV chain of exchange `msgid` (made from the phase-2 IV
+    /// base when the exchange is new; the oldest exchanges are forgotten past
+    /// `MAX_EXCHANGES`).
+    pub(crate) fn cipher_and_chain(
+        sa: &mut IkeSa,
+        msgid: u32,
+    ) -> Result<(&IkeCipher, &mut IvChain), SmError> {
+        let Phase::Established(e) = &sa.phase else {
+            return Err(SmError::NotEstablished(sa.id.0));
+        };
         if !sa.exchanges.contains_key(&msgid) {
-            let hash = sa.keys.as_ref().ok_or(SmError::Config("keys"))?.hash_alg();
-            let block = sa
-                .cipher
-                .as_ref()
-                .ok_or(SmError::Config("cipher"))?
-                .alg()
-                .block_size();
-            let base = sa.p2_base.ok_or(SmError::Config("phase-2 IV base"))?;
-            let iv = Iv::for_message_id(hash, &base, msgid, block)?;
+            let block = e.cipher.alg().block_size();
+            let iv = Iv::for_message_id(e.keys.hash_alg(), &e.p2_base, msgid, block)?;
             while sa.exchanges.len() >= MAX_EXCHANGES {
                 sa.exchanges.pop_first();
             }
             sa.exchanges.insert(msgid, Box::new(IvChain::new(iv)));
         }
-        sa.exchanges
-            .get_mut(&msgid)
-            .map(|c| &mut **c)
-            .ok_or(SmError::Config("exchange"))
+        // Present (inserted just above when new): `or_insert_with` never runs.
+        let chain = sa
+            .exchanges
+            .entry(msgid)
+            .or_insert_with(|| Box::new(IvChain::new(e.p2_base)));
+        Ok((&e.cipher, chain))
     }
 
     /// Encrypts and sends one attribute payload on its exchange. The payload and its
@@ -177,8 +183,7 @@ impl Endpoint {
             }
             sa.last_in_tx_msgid
         };
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let hash = keys.informational_hash_out(msgid, &attr_bytes);
+        let hash = sa.keys()?.keys.informational_hash_out(msgid, &attr_bytes);
         let b = Self::encrypt_on_hashed(
             sa,
             ExchangeType::Transaction,
@@ -237,8 +242,7 @@ impl Endpoint {
             exchange: "after phase 1",
             what: "no HASH payload",
         })?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let want = keys.informational_hash_out(msgid, rest);
+        let want = sa.keys()?.keys.informational_hash_out(msgid, rest);
         if !hashes_equal(&want, got) {
             return Err(SmError::HashMismatch {
                 what: "Transaction/Informational HASH",
@@ -735,7 +739,7 @@ impl Endpoint {
             return Ok(());
         }
         // A Unity client asks (pull); an older client waits for our SET (push).
-        let pull = mode.respond && (sa.peer_unity || !mode.initiate);
+        let pull = mode.respond && (sa.peer.unity || !mode.initiate);
         if pull {
             sa.cfg_pull_srv = Some(Box::new(modecfg::PullServer::new(
                 self.shared_modecfg(gw),
