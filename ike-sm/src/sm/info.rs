@@ -120,7 +120,7 @@ impl Endpoint {
                         what: "encrypted before phase 1 finished",
                     });
                 }
-                let (pt, _) = Self::open_encrypted(sa, m)?;
+                let pt = Self::open_encrypted(sa, m)?;
                 sa.exchanges.remove(&msgid);
                 let limits = isakmp_wire::Limits::DEFAULT;
                 let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;

@@ -2,6 +2,7 @@
 //! cookies, fed datagrams and timeouts, drained of transmits, events and deadlines.
 
 mod admission;
+mod dialogue;
 mod fragment;
 mod info;
 mod msg;
@@ -1202,7 +1203,7 @@ impl Endpoint {
         for _ in 0..MAX_FRESH_DRAWS {
             let taken = self.spis_in.contains(&spi)
                 || sa.children.iter().any(|c| c.0 == spi)
-                || sa.quick.values().any(|q| q.spi_in == spi);
+                || sa.quick.values().any(|q| q.spi_in() == spi);
             if spi >= 256 && !taken {
                 break;
             }

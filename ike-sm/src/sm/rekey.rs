@@ -170,10 +170,7 @@ impl Endpoint {
                 }
                 Some(false) => {}
                 Some(true) => {
-                    let busy = self
-                        .sas
-                        .get(&old_id)
-                        .is_some_and(|o| o.quick.values().any(|q| !q.done));
+                    let busy = self.sas.get(&old_id).is_some_and(|o| !o.quick.is_empty());
                     if busy {
                         continue;
                     }

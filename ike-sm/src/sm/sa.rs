@@ -1,6 +1,7 @@
 //! The state of one IKE SA: phase 1, the Transaction dialogues, the Quick Modes under it,
 //! its timers and its stored replies.
 
+use super::dialogue::Dialogue;
 use super::phase::{Established, Phase};
 use super::quick::QuickMode;
 use crate::config::{ClientProfile, Phase1Mode};
@@ -114,15 +115,9 @@ pub(crate) struct IkeSa {
     /// drop: an Xauth REPLY holds the password) and the datagram sent.
     pub last_tx_sent: BTreeMap<u32, (zeroize::Zeroizing<Vec<u8>>, Vec<u8>)>,
     pub last_in_tx_msgid: u32,
-    // The Xauth and Mode Config machines are boxed: each SA has at most two of the six
-    // (a gateway's the servers, a client's the clients), 144 to 680 bytes each inline.
-    pub xauth_srv: Option<Box<xauth::XauthServer>>,
+    /// The Xauth and Mode Config machines, by role.
+    pub dialogue: Dialogue,
     pub pending_verdict: Option<xauth::VerdictId>,
-    pub xauth_cli: Option<Box<xauth::XauthClient>>,
-    pub cfg_pull_srv: Option<Box<modecfg::PullServer>>,
-    pub cfg_push_srv: Option<Box<modecfg::PushServer>>,
-    pub cfg_pull_cli: Option<Box<modecfg::PullClient>>,
-    pub cfg_push_cli: Option<Box<modecfg::PushClient>>,
     pub user: Option<String>,
     pub lease: Option<modecfg::Lease>,
     /// The address the AAA server assigned with the Xauth verdict (Framed-IP-Address).
@@ -173,7 +168,7 @@ pub(crate) struct IkeSa {
     /// as the heir).
     pub borrowed: Option<core::net::Ipv4Addr>,
     /// When what is kept only for the peer's retransmissions (`replies`, `last_tx_sent`,
-    /// the IV chains of `exchanges`, finished Quick Modes) goes, if the SA is quiet then
+    /// the IV chains of `exchanges`) goes, if the SA is quiet then
     /// ([`IkeSa::settle`]): the retransmission window after the SA's last activity.
     pub settle_at: Option<Instant>,
 }
@@ -223,13 +218,8 @@ impl IkeSa {
             exchanges: BTreeMap::new(),
             last_tx_sent: BTreeMap::new(),
             last_in_tx_msgid: 0,
-            xauth_srv: None,
+            dialogue: Dialogue::new(role),
             pending_verdict: None,
-            xauth_cli: None,
-            cfg_pull_srv: None,
-            cfg_push_srv: None,
-            cfg_pull_cli: None,
-            cfg_push_cli: None,
             user: None,
             lease: None,
             aaa_address: None,
@@ -291,31 +281,26 @@ impl IkeSa {
     /// Something is kept only for the peer's retransmissions ([`IkeSa::settle`] would
     /// drop it).
     pub fn has_leftovers(&self) -> bool {
-        !self.replies.is_empty()
-            || !self.last_tx_sent.is_empty()
-            || !self.exchanges.is_empty()
-            || self.quick.values().any(|q| q.done)
+        !self.replies.is_empty() || !self.last_tx_sent.is_empty() || !self.exchanges.is_empty()
     }
 
     /// No exchange is in progress: nothing awaits an answer, no Quick Mode is held or
-    /// unfinished, no Xauth verdict is pending.
+    /// in flight (a finished one is not kept), no Xauth verdict is pending.
     pub fn quiet(&self) -> bool {
         self.retx.is_empty()
             && self.held.is_empty()
             && self.pending_verdict.is_none()
-            && self.quick.values().all(|q| q.done)
+            && self.quick.is_empty()
     }
 
     /// The retransmission window passed since the SA's last activity and it is quiet:
     /// what was kept to answer a retransmitted message goes (the stored replies and the
-    /// datagrams sent, the IV chains of the finished exchanges, the finished Quick
-    /// Modes). A message of an old exchange that comes later is dropped as one that
+    /// datagrams sent, the IV chains of the finished exchanges). A message of an old exchange that comes later is dropped as one that
     /// does not decrypt or verify.
     pub fn settle(&mut self) {
         self.replies = VecDeque::new();
         self.last_tx_sent = BTreeMap::new();
         self.exchanges = BTreeMap::new();
-        self.quick.retain(|_, q| !q.done);
         self.release_empty();
     }
 
@@ -393,12 +378,7 @@ impl IkeSa {
             .chain(self.keepalive_deadline)
             .chain(self.settle_at)
             .chain(self.children.iter().filter_map(|c| c.2))
-            .chain(self.xauth_srv.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.xauth_cli.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.cfg_pull_srv.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.cfg_push_srv.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.cfg_pull_cli.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.cfg_push_cli.as_ref().and_then(|x| x.poll_timeout()))
+            .chain(self.dialogue.poll_timeout())
             .min()
     }
 }

@@ -2,6 +2,7 @@
 //! push (from `modecfg`), each message inside an encrypted Transaction exchange
 //! (exchange 6): IV = hash(last phase-1 block | M-ID), HASH = prf(SKEYID_a, M-ID | payloads).
 
+use super::dialogue::CfgServer;
 use super::msg;
 use super::msg::Parsed;
 use super::phase::Phase;
@@ -208,15 +209,15 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Decrypts and verifies an encrypted message on exchange `msgid`; returns the
-    /// plaintext (the caller parses it again to borrow from it).
-    pub(crate) fn open_encrypted(
+    /// Decrypts a message on its exchange, without accepting its IV yet: the caller
+    /// accepts once the HASH verified (a forged message does not move the chain).
+    pub(crate) fn decrypt_exchange(
         sa: &mut IkeSa,
         m: &Message<'_>,
     ) -> Result<
         (
             zeroize::Zeroizing<Vec<u8>>,
-            Option<crate::crypto::cipher::Decrypted>,
+            crate::crypto::cipher::Decrypted,
         ),
         SmError,
     > {
@@ -226,14 +227,19 @@ impl Endpoint {
                 what: "message not encrypted",
             });
         };
+        let (cipher, chain) = Self::cipher_and_chain(sa, m.header.message_id)?;
+        msg::decrypt(cipher, chain, ct)
+    }
+
+    /// Decrypts and verifies an encrypted Transaction or Informational message (HASH =
+    /// prf(SKEYID_a, M-ID | payloads)); returns the plaintext (the caller parses it again
+    /// to borrow from it).
+    pub(crate) fn open_encrypted(
+        sa: &mut IkeSa,
+        m: &Message<'_>,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SmError> {
         let msgid = m.header.message_id;
-        let (cipher, chain) = Self::cipher_and_chain(sa, msgid)?;
-        let (pt, d) = msg::decrypt(cipher, chain, ct)?;
-        if m.header.exchange_type == ExchangeType::QuickMode {
-            // The Quick Mode handler parses the plaintext itself (with the same checks, in
-            // the same order) and verifies HASH(1)/(2)/(3), then accepts: not parsed twice.
-            return Ok((pt, Some(d)));
-        }
+        let (pt, d) = Self::decrypt_exchange(sa, m)?;
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
         let rest = msg::after_first(&c)?;
@@ -252,7 +258,7 @@ impl Endpoint {
         if let Some(chain) = sa.exchanges.get_mut(&msgid) {
             d.accept(chain);
         }
-        Ok((pt, None))
+        Ok(pt)
     }
 
     pub(crate) fn handle_transaction<R: CryptoRng + ?Sized>(
@@ -263,7 +269,7 @@ impl Endpoint {
         m: &Message<'_>,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        let (pt, _) = Self::open_encrypted(sa, m)?;
+        let pt = Self::open_encrypted(sa, m)?;
         sa.answered(m.header.message_id);
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
@@ -280,7 +286,7 @@ impl Endpoint {
         });
         match sa.role {
             Role::Responder => {
-                if let Some(x) = sa.xauth_srv.as_mut().filter(|x| !x.is_finished()) {
+                if let Some(x) = sa.dialogue.xauth_server().filter(|x| !x.is_finished()) {
                     if matches!(cfg.cfg_type, CfgType::Reply | CfgType::Ack) {
                         x.handle(now, &cfg)
                             .map_err(|e| SmError::Xauth(e.to_string()))?;
@@ -297,13 +303,17 @@ impl Endpoint {
                     // SET and its lease go (the client ignores the SET while its own
                     // request is open), and the pull is served, from the same pool.
                     let mut dropped = None;
-                    if sa.cfg_pull_srv.is_none()
-                        && gw.mode_config.respond
-                        && sa.cfg_push_srv.as_ref().is_some_and(|s| !s.is_done())
+                    if gw.mode_config.respond
+                        && sa.dialogue.push_server().is_some_and(|s| !s.is_done())
                     {
-                        if let Some(lease) = sa.cfg_push_srv.take().and_then(|mut s| s.take_lease())
-                        {
-                            let _ = self.pools.release(lease);
+                        let pull = modecfg::PullServer::new(self.shared_modecfg(gw), now);
+                        let push = sa
+                            .dialogue
+                            .start_cfg_server(CfgServer::Pull(Box::new(pull)));
+                        if let Some(CfgServer::Push(mut s)) = push {
+                            if let Some(lease) = s.take_lease() {
+                                let _ = self.pools.release(lease);
+                            }
                         }
                         // The SET's own lease (the SA holds it from the SET on) goes too;
                         // an address the client already holds under an older SA is lent
@@ -316,22 +326,18 @@ impl Endpoint {
                                 sa.retx.remove(&mid);
                             }
                         }
-                        sa.cfg_pull_srv = Some(Box::new(modecfg::PullServer::new(
-                            self.shared_modecfg(gw),
-                            now,
-                        )));
                     }
                     if let Some(lease) = dropped {
                         self.release_lease(sa, lease);
                     }
-                    if sa.cfg_pull_srv.is_some() {
+                    if sa.dialogue.pull_server().is_some() {
                         let r = self.assign_step(sa, Server::Pull, |sa, cx, _| {
-                            sa.cfg_pull_srv
-                                .as_mut()
+                            sa.dialogue
+                                .pull_server()
                                 .map_or(Ok(()), |srv| srv.handle_payload(now, &cfg, cx))
                         })?;
                         if let Err(e) = r {
-                            if !sa.cfg_pull_srv.as_ref().is_some_and(|s| s.is_failed()) {
+                            if !sa.dialogue.pull_server().is_some_and(|s| s.is_failed()) {
                                 return Err(e.into());
                             }
                             // No address left: refuse the client now, as for a push,
@@ -342,30 +348,25 @@ impl Endpoint {
                         }
                     }
                 } else if cfg.cfg_type == CfgType::Ack {
-                    if let Some(srv) = sa.cfg_push_srv.as_mut() {
+                    if let Some(srv) = sa.dialogue.push_server() {
                         srv.handle_payload(now, &cfg)?;
                     }
                 }
             }
             Role::Initiator => {
                 if is_xauth(&cfg) {
-                    if sa.xauth_cli.is_none() {
-                        sa.xauth_cli =
-                            Some(Box::new(xauth::XauthClient::new(Duration::from_secs(30))));
-                    }
-                    if let Some(x) = sa.xauth_cli.as_mut() {
+                    let start = || xauth::XauthClient::new(Duration::from_secs(30));
+                    if let Some(x) = sa.dialogue.xauth_client_or(start) {
                         x.handle(now, &cfg)
                             .map_err(|e| SmError::Xauth(e.to_string()))?;
                     }
                 } else if cfg.cfg_type == CfgType::Set {
-                    if sa.cfg_push_cli.is_none() {
-                        sa.cfg_push_cli = Some(Box::new(modecfg::PushClient::new(now, None)));
-                    }
-                    if let Some(c) = sa.cfg_push_cli.as_mut() {
+                    let start = || modecfg::PushClient::new(now, None);
+                    if let Some(c) = sa.dialogue.push_client_or(start) {
                         c.handle_payload(now, &cfg)?;
                     }
                 } else if cfg.cfg_type == CfgType::Reply {
-                    if let Some(c) = sa.cfg_pull_cli.as_mut() {
+                    if let Some(c) = sa.dialogue.pull_client() {
                         c.handle_payload(now, &cfg)?;
                     }
                 }
@@ -385,7 +386,7 @@ impl Endpoint {
         // Xauth server.
         let mut out = Vec::new();
         let mut evs = Vec::new();
-        if let Some(x) = sa.xauth_srv.as_mut() {
+        if let Some(x) = sa.dialogue.xauth_server() {
             while let Some(t) = x.poll_transmit() {
                 out.push(t);
             }
@@ -443,7 +444,7 @@ impl Endpoint {
         }
         // Xauth client: answer prompts from the profile.
         let mut evs = Vec::new();
-        if let Some(x) = sa.xauth_cli.as_mut() {
+        if let Some(x) = sa.dialogue.xauth_client() {
             while let Some(e) = x.poll_event() {
                 evs.push(e);
             }
@@ -460,7 +461,7 @@ impl Endpoint {
                                 password: Some(xauth::Secret::new(pw.expose_secret().to_vec())),
                                 ..xauth::Answer::default()
                             });
-                    if let (Some(x), Some(a)) = (sa.xauth_cli.as_mut(), answer) {
+                    if let (Some(x), Some(a)) = (sa.dialogue.xauth_client(), answer) {
                         x.answer(now, pr.identifier, a)
                             .map_err(|e| SmError::Xauth(e.to_string()))?;
                     }
@@ -491,7 +492,7 @@ impl Endpoint {
         }
         // Its REPLY carries the password: kept in wiping buffers all the way.
         let mut out = Vec::new();
-        if let Some(x) = sa.xauth_cli.as_mut() {
+        if let Some(x) = sa.dialogue.xauth_client() {
             while let Some(t) = x.poll_transmit_zeroizing() {
                 out.push(t);
             }
@@ -513,7 +514,7 @@ impl Endpoint {
         let mut failed = false;
         // The PIX's Mode Config debug lines are formatted only when someone reads them.
         let debugging = self.debugging();
-        if let Some(s) = sa.cfg_pull_srv.as_mut() {
+        if let Some(s) = sa.dialogue.pull_server() {
             while let Some(e) = s.poll_event() {
                 if matches!(e, modecfg::ServerEvent::AddressUnavailable { .. }) {
                     failed = true;
@@ -527,7 +528,7 @@ impl Endpoint {
             }
             failed |= s.is_failed();
         }
-        if let Some(s) = sa.cfg_push_srv.as_mut() {
+        if let Some(s) = sa.dialogue.push_server() {
             while let Some(e) = s.poll_event() {
                 if debugging && !matches!(e, modecfg::ServerEvent::SetSent { .. }) {
                     lines.extend(e.pix_line());
@@ -538,14 +539,14 @@ impl Endpoint {
             }
             failed |= s.is_failed();
         }
-        if let Some(c) = sa.cfg_pull_cli.as_mut() {
+        if let Some(c) = sa.dialogue.pull_client() {
             while c.poll_event().is_some() {}
             while let Some(t) = c.poll_transmit() {
                 out.push(t);
             }
             failed |= c.is_failed();
         }
-        if let Some(c) = sa.cfg_push_cli.as_mut() {
+        if let Some(c) = sa.dialogue.push_client() {
             while c.poll_event().is_some() {}
             while let Some(t) = c.poll_transmit() {
                 out.push(t);
@@ -566,11 +567,11 @@ impl Endpoint {
             return Ok(());
         }
         if !sa.cfg_done {
-            let server = if let Some(s) = sa.cfg_pull_srv.as_mut().filter(|s| s.is_done()) {
+            let server = if let Some(s) = sa.dialogue.pull_server().filter(|s| s.is_done()) {
                 Some(s.take_lease())
             } else {
-                sa.cfg_push_srv
-                    .as_mut()
+                sa.dialogue
+                    .push_server()
                     .filter(|s| s.is_done())
                     .map(|s| s.take_lease())
             };
@@ -582,9 +583,9 @@ impl Endpoint {
                 }
                 // Its own lease, or the one an older SA of the client holds for it.
                 sa.lease.as_ref().map(modecfg::Lease::addr).or(sa.borrowed)
-            } else if let Some(c) = sa.cfg_pull_cli.as_ref() {
+            } else if let Some(c) = sa.dialogue.pull_client() {
                 c.config().and_then(|c| c.address)
-            } else if let Some(c) = sa.cfg_push_cli.as_ref() {
+            } else if let Some(c) = sa.dialogue.push_client() {
                 c.config().and_then(|c| c.address)
             } else {
                 None
@@ -630,7 +631,8 @@ impl Endpoint {
                 match xauth {
                     Some(cfg) => {
                         self.debug(DebugEvent::XauthRequest);
-                        sa.xauth_srv = Some(Box::new(xauth::XauthServer::start(cfg, now, rng)));
+                        sa.dialogue
+                            .start_xauth_server(xauth::XauthServer::start(cfg, now, rng));
                         self.drain_machines(sa, now, rng)
                     }
                     None => {
@@ -688,7 +690,9 @@ impl Endpoint {
             };
             let user = match sa.user.as_deref() {
                 Some(u) => o.user.as_deref() == Some(u),
-                None => o.user.is_none() && o.xauth_srv.is_none() && o.identity == sa.identity,
+                None => {
+                    o.user.is_none() && !o.dialogue.has_xauth_server() && o.identity == sa.identity
+                }
             };
             peer && user && o.established() && o.role == sa.role && o.id != sa.id
         };
@@ -741,15 +745,15 @@ impl Endpoint {
         // A Unity client asks (pull); an older client waits for our SET (push).
         let pull = mode.respond && (sa.peer.unity || !mode.initiate);
         if pull {
-            sa.cfg_pull_srv = Some(Box::new(modecfg::PullServer::new(
-                self.shared_modecfg(gw),
-                now,
-            )));
+            let pull = modecfg::PullServer::new(self.shared_modecfg(gw), now);
+            sa.dialogue
+                .start_cfg_server(CfgServer::Pull(Box::new(pull)));
         } else {
             let ident = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(1);
             let started = self.assign_step(sa, Server::Push, |sa, cx, gw| {
-                modecfg::PushServer::start(&gw.modecfg, now, ident, cx)
-                    .map(|s| sa.cfg_push_srv = Some(Box::new(s)))
+                modecfg::PushServer::start(&gw.modecfg, now, ident, cx).map(|s| {
+                    sa.dialogue.start_cfg_server(CfgServer::Push(Box::new(s)));
+                })
             })?;
             if started.is_err() {
                 let _ = self.send_delete(sa, rng);
@@ -801,11 +805,11 @@ impl Endpoint {
         // reply keeps its own, for the request's retransmission.
         let held = match server {
             Server::Pull => sa
-                .cfg_pull_srv
-                .as_mut()
+                .dialogue
+                .pull_server()
                 .filter(|s| from.is_some() || s.is_done())
                 .and_then(|s| s.take_lease()),
-            Server::Push => sa.cfg_push_srv.as_mut().and_then(|s| s.take_lease()),
+            Server::Push => sa.dialogue.push_server().and_then(|s| s.take_lease()),
         };
         let (held, given) = match (from, unused) {
             // Not handed out (or given back): it goes back as it was.
@@ -839,17 +843,17 @@ impl Endpoint {
         match sa.profile.as_ref().map(|p| p.mode_config) {
             Some(ClientModeCfg::Pull) => {
                 let ident = u16::try_from(sa.id.0 & 0xffff).unwrap_or(1);
-                sa.cfg_pull_cli = Some(Box::new(modecfg::PullClient::vpn_client_4x(
-                    now,
-                    ident,
-                    "Cisco Systems VPN Client 4.0.5 (Rel)",
-                    modecfg::RetransmitConfig::default(),
-                )?));
+                sa.dialogue
+                    .start_pull_client(modecfg::PullClient::vpn_client_4x(
+                        now,
+                        ident,
+                        "Cisco Systems VPN Client 4.0.5 (Rel)",
+                        modecfg::RetransmitConfig::default(),
+                    )?);
             }
             Some(ClientModeCfg::Push) => {
-                if sa.cfg_push_cli.is_none() {
-                    sa.cfg_push_cli = Some(Box::new(modecfg::PushClient::new(now, None)));
-                }
+                sa.dialogue
+                    .push_client_or(|| modecfg::PushClient::new(now, None));
             }
             _ => sa.cfg_done = true,
         }
@@ -868,8 +872,8 @@ impl Endpoint {
             .take()
             .ok_or(SmError::Xauth("no verdict is awaited".into()))?;
         let x = sa
-            .xauth_srv
-            .as_mut()
+            .dialogue
+            .xauth_server()
             .ok_or(SmError::Xauth("no Xauth dialogue".into()))?;
         let v = if accept {
             xauth::Verdict::Accept
@@ -887,24 +891,7 @@ impl Endpoint {
         now: Instant,
         rng: &mut R,
     ) {
-        if let Some(x) = sa.xauth_srv.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.xauth_cli.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.cfg_pull_srv.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.cfg_push_srv.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.cfg_pull_cli.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.cfg_push_cli.as_mut() {
-            x.handle_timeout(now);
-        }
+        sa.dialogue.handle_timeout(now);
         if let Err(e) = self.drain_machines(sa, now, rng) {
             self.debug(DebugEvent::Dropped(super::error_word(&e)));
         }
