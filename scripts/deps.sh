@@ -53,6 +53,15 @@ if [ ! -x "$LSW_ROOT/usr/libexec/ipsec/pluto" ]; then
   rm -rf "$tmp"
 fi
 
+# clippy and rustfmt: scripts/test.sh runs `cargo clippy -- -D warnings` and `cargo fmt --check`.
+for c in clippy rustfmt; do
+  sub=$c; [ "$c" = rustfmt ] && sub=fmt
+  if ! cargo "$sub" --version >/dev/null 2>&1; then
+    echo "deps.sh: installing the $c component"
+    rustup component add "$c" || { echo "deps.sh: rustup component add $c failed" >&2; exit 1; }
+  fi
+done
+
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "deps.sh: installing cargo-fuzz"
   cargo install -q cargo-fuzz || { echo "deps.sh: cargo install cargo-fuzz failed" >&2; exit 1; }

@@ -9,6 +9,10 @@ echo "== dependencies"
 scripts/deps.sh
 echo "== format"
 cargo fmt --all -- --check || { echo "test.sh: cargo fmt --all would change files" >&2; exit 1; }
+echo "== clippy (every target, warnings are errors; clippy.toml bans clocks, OS randomness, threads, files, sockets and std's randomly seeded hasher in the library crates)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== docs (rustdoc warnings are errors: broken links, missing docs of the library crates)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 echo "== unit, integration, corpus, interop and property tests (benches run once each in test mode)"
 cargo test --workspace --all-targets --locked
 echo "== flood interop tests (optimised build, profile 'flood': a debug gateway cannot keep up with the issue's flood rates)"

@@ -11,10 +11,9 @@
 //! table.
 //!
 //! Run: `cargo bench -p pix-benches --bench admission`
-#![allow(clippy::disallowed_methods)] // benches own the clock
 
 use std::hint::black_box;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -24,7 +23,7 @@ use isakmp_wire::Message;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-const GW: &str = "192.168.1.1:500";
+const GW: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)), 500);
 
 /// A first message of our own initiator (`aggressive`: the VPN Client 4.x preset with
 /// `group_name`; otherwise the same offers in Main Mode).
@@ -33,16 +32,18 @@ fn first_message(aggressive: bool, group_name: &str) -> Vec<u8> {
     let mut cl = Endpoint::new(presets::client(), modecfg::Pools::new());
     let mut profile = presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", "u", b"p");
     profile.group_name = Some(group_name.to_string());
-    let from: SocketAddr = "10.99.0.1:500".parse().unwrap();
+    let from = SocketAddr::from(([10, 99, 0, 1], 500));
     let now = Instant::now();
     if aggressive {
-        cl.initiate_aggressive(now, from, GW.parse().unwrap(), profile, &mut rng)
-            .unwrap();
+        cl.initiate_aggressive(now, from, GW, profile, &mut rng)
+            .expect("the VPN Client 4.x preset initiates");
     } else {
-        cl.initiate_main(now, from, GW.parse().unwrap(), profile, &mut rng)
-            .unwrap();
+        cl.initiate_main(now, from, GW, profile, &mut rng)
+            .expect("the VPN Client 4.x preset initiates");
     }
-    cl.poll_transmit().unwrap().bytes
+    cl.poll_transmit()
+        .expect("an initiator sends its first message at once")
+        .bytes
 }
 
 /// The seed's gateway with the debug events off, as in production.
@@ -52,18 +53,21 @@ fn gateway() -> Endpoint {
         Ipv4Addr::new(10, 89, 129, 200),
         Ipv4Addr::new(10, 89, 129, 204),
     )
-    .unwrap();
+    .expect("the seed's gateway configuration is valid");
     cfg.limits.debug_events = false;
     Endpoint::new(cfg, pools)
 }
 
 /// Feeds `bytes` as the `n`th spoofed datagram (cookie and source from `n`) and drains.
 fn spoof(gw: &mut Endpoint, now: Instant, bytes: &mut [u8], n: u32, rng: &mut StdRng) {
-    bytes[..4].copy_from_slice(&n.to_be_bytes());
-    bytes[4..8].copy_from_slice(&0x5a5a_5a5a_u32.to_be_bytes());
+    let cookie = bytes
+        .first_chunk_mut::<8>()
+        .expect("an ISAKMP message has a cookie");
+    cookie[..4].copy_from_slice(&n.to_be_bytes());
+    cookie[4..].copy_from_slice(&0x5a5a_5a5a_u32.to_be_bytes());
     let src = Ipv4Addr::from(0x0a63_0000 | (n & 0xffff));
     let from = SocketAddr::new(src.into(), 500);
-    gw.handle_datagram(now, GW.parse().unwrap(), from, bytes, rng);
+    gw.handle_datagram(now, GW, from, bytes, rng);
     while let Some(t) = gw.poll_transmit() {
         black_box(t);
     }
@@ -106,20 +110,26 @@ fn benches(c: &mut Criterion) {
     let am1_unknown = first_message(true, "flood-unknown-group");
     let mm1 = first_message(false, "vpn3000");
     let header = {
-        let mut h = mm1[..28].to_vec();
+        let mut h: [u8; 28] = *mm1
+            .first_chunk()
+            .expect("a Main Mode message 1 has an ISAKMP header");
         h[16] = 0; // next payload NONE
         h[24..28].copy_from_slice(&28u32.to_be_bytes());
-        h
+        h.to_vec()
     };
     {
         let mut g = c.benchmark_group("admission/am1");
         let mut rng = StdRng::seed_from_u64(3);
-        let peer = KeyPair::generate(DhGroup::Modp1024, ExponentSize::default(), &mut rng).unwrap();
+        let peer = KeyPair::generate(DhGroup::Modp1024, ExponentSize::default(), &mut rng)
+            .expect("group 2 key pair");
         g.bench_function("baseline_dh_per_first_message", |b| {
             b.iter(|| {
                 let kp = KeyPair::generate(DhGroup::Modp1024, ExponentSize::default(), &mut rng)
-                    .unwrap();
-                black_box(kp.agree(peer.public_value()).unwrap());
+                    .expect("group 2 key pair");
+                black_box(
+                    kp.agree(peer.public_value())
+                        .expect("a generated public value is in range"),
+                );
             })
         });
         g.finish();

@@ -12,6 +12,11 @@ use isakmp_wire::{parse_decrypted, Limits, Message, OwnedMessage, Packet, Payloa
 #[path = "../../isakmp-wire/tests/common/samples.rs"]
 mod samples;
 
+/// The samples are valid messages (the isakmp-wire tests parse each one).
+const SAMPLE: &str = "a sample message parses";
+/// Emitting a model parsed from valid bytes, into a Vec, cannot fail.
+const EMITS: &str = "a valid model emits";
+
 fn checksum(b: &[u8]) -> u64 {
     b.iter()
         .fold(0u64, |a, x| a.wrapping_mul(31).wrapping_add(u64::from(*x)))
@@ -35,20 +40,20 @@ fn bench_message(c: &mut Criterion, name: &str, bytes: &[u8]) {
         b.iter(|| Packet::new_checked(black_box(bytes)).map(|p| p.cookies()))
     });
     g.bench_function("borrowed_validating_parse", |b| {
-        b.iter(|| Message::parse(black_box(bytes)).unwrap())
+        b.iter(|| Message::parse(black_box(bytes)).expect(SAMPLE))
     });
     g.bench_function("borrowed_validating_walk", |b| {
-        b.iter(|| samples::walk(black_box(bytes)).unwrap())
+        b.iter(|| samples::walk(black_box(bytes)).expect(SAMPLE))
     });
     g.bench_function("owned_parse", |b| {
-        b.iter(|| OwnedMessage::parse(black_box(bytes)).unwrap())
+        b.iter(|| OwnedMessage::parse(black_box(bytes)).expect(SAMPLE))
     });
-    let owned = OwnedMessage::parse(bytes).unwrap();
+    let owned = OwnedMessage::parse(bytes).expect(SAMPLE);
     let mut out = Vec::with_capacity(bytes.len());
     g.bench_function("owned_emit", |b| {
         b.iter(|| {
             out.clear();
-            black_box(&owned).emit(&mut out).unwrap();
+            black_box(&owned).emit(&mut out).expect(EMITS);
             black_box(&out);
         })
     });
@@ -56,8 +61,8 @@ fn bench_message(c: &mut Criterion, name: &str, bytes: &[u8]) {
 }
 
 fn benches(c: &mut Criterion) {
-    let am1 = samples::am1().to_bytes().unwrap();
-    let mm1 = samples::mm1().to_bytes().unwrap();
+    let am1 = samples::am1().to_bytes().expect(EMITS);
+    let mm1 = samples::mm1().to_bytes().expect(EMITS);
     assert!(Message::parse(&am1).is_ok() && Message::parse(&mm1).is_ok());
     bench_message(c, "am1", &am1);
     bench_message(c, "mm1", &mm1);
@@ -68,28 +73,28 @@ fn benches(c: &mut Criterion) {
     g.bench_function("baseline_checksum", |b| b.iter(|| checksum(black_box(&qm))));
     g.bench_function("borrowed_validating_walk", |b| {
         b.iter(|| {
-            let chain =
-                parse_decrypted(PayloadType::Hash, black_box(&qm), 28, &Limits::DEFAULT).unwrap();
-            samples::walk_chain(&chain).unwrap()
+            let chain = parse_decrypted(PayloadType::Hash, black_box(&qm), 28, &Limits::DEFAULT)
+                .expect(SAMPLE);
+            samples::walk_chain(&chain).expect(SAMPLE)
         })
     });
     g.bench_function(BenchmarkId::new("owned_parse", qm.len()), |b| {
         b.iter(|| {
             parse_decrypted(PayloadType::Hash, black_box(&qm), 28, &Limits::DEFAULT)
-                .unwrap()
+                .expect(SAMPLE)
                 .to_owned_payloads()
-                .unwrap()
+                .expect(SAMPLE)
         })
     });
     let payloads = parse_decrypted(PayloadType::Hash, &qm, 28, &Limits::DEFAULT)
-        .unwrap()
+        .expect(SAMPLE)
         .to_owned_payloads()
-        .unwrap();
+        .expect(SAMPLE);
     let mut out = Vec::with_capacity(qm.len());
     g.bench_function("owned_emit", |b| {
         b.iter(|| {
             out.clear();
-            isakmp_wire::payload::emit_chain(black_box(&payloads), &mut out).unwrap();
+            isakmp_wire::payload::emit_chain(black_box(&payloads), &mut out).expect(EMITS);
             black_box(&out);
         })
     });

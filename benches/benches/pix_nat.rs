@@ -12,7 +12,6 @@
 //!   (static lookup among 10,000 statics, PAT allocation, xlate + conn creation).
 //!
 //! Run: `cargo bench -p pix-benches --bench pix_nat -- --warm-up-time 1 --measurement-time 3`
-#![allow(clippy::disallowed_methods)] // benches own the clock
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -33,7 +32,18 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next()
+            .checked_rem(n)
+            .expect("a bench draws below a positive bound")
+    }
+    /// One element of `xs`, uniformly.
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        let i = self.below(xs.len() as u64) as usize;
+        xs.get(i).expect("below(len) is an index of xs")
+    }
+    /// A source port in 1024..61024.
+    fn high_port(&mut self) -> u16 {
+        (self.below(60000) as u16).saturating_add(1024)
     }
 }
 
@@ -49,8 +59,7 @@ const PORTS: [u16; 8] = [80, 443, 25, 53, 22, 23, 3389, 8080];
 
 fn rules(n: usize, rng: &mut Rng) -> Vec<Ace> {
     let mut v = Vec::with_capacity(n);
-    for i in 0..n {
-        let line = i as u32 + 1;
+    for (i, line) in (0..n).zip(1u32..) {
         // one `any any` line per 1,000 (e.g. permit icmp any any echo-reply)
         if i % 1000 == 999 {
             v.push(Ace {
@@ -80,7 +89,7 @@ fn rules(n: usize, rng: &mut Rng) -> Vec<Ace> {
         };
         let dport = if proto == 6 || proto == 17 {
             match rng.below(10) {
-                0..=7 => eq(PORTS[rng.below(8) as usize]),
+                0..=7 => eq(*rng.pick(&PORTS)),
                 8 => PortMatch {
                     lo: 1024,
                     hi: 65535,
@@ -115,22 +124,22 @@ fn packets(aces: &[Ace], count: usize, rng: &mut Rng) -> Vec<Tuple> {
     (0..count)
         .map(|i| {
             if i % 2 == 0 {
-                let a = &aces[rng.below(aces.len() as u64) as usize];
+                let a = rng.pick(aces);
                 Tuple {
                     proto: if a.proto == 0 { 6 } else { a.proto },
                     src: a.src | (rng.next() as u32 & !a.src_mask),
                     dst: a.dst | (rng.next() as u32 & !a.dst_mask),
-                    sport: 1024 + rng.below(60000) as u16,
+                    sport: rng.high_port(),
                     dport: a.dport.lo,
                     icmp_type: 0,
                 }
             } else {
                 Tuple {
-                    proto: [6, 17, 1][rng.below(3) as usize],
+                    proto: *rng.pick(&[6, 17, 1]),
                     src: rng.next() as u32,
                     dst: 0x0A00_0000 | rng.below(1 << 20) as u32,
-                    sport: 1024 + rng.below(60000) as u16,
-                    dport: PORTS[rng.below(8) as usize],
+                    sport: rng.high_port(),
+                    dport: *rng.pick(&PORTS),
                     icmp_type: 8,
                 }
             }
@@ -165,7 +174,7 @@ fn acl(c: &mut Criterion) {
         });
         // the linear scan is slow at 100k: fewer packets keep the run short
         let lin_pkts = if n >= 100_000 {
-            &pkts[..256]
+            pkts.get(..256).expect("4,096 packets")
         } else {
             &pkts[..]
         };
@@ -196,11 +205,14 @@ fn acl(c: &mut Criterion) {
 }
 
 const STATICS: usize = 10_000;
+/// The probes' mapped addresses: the statics and a quarter more that match none.
+const PROBE_SPACE: u64 = STATICS as u64 * 5 / 4;
 
 fn static_rules() -> Vec<StaticRule> {
     (0..STATICS as u32)
-        .map(|i| StaticRule {
-            line: i + 1,
+        .zip(1u32..)
+        .map(|(i, line)| StaticRule {
+            line,
             real_if: 1,
             mapped_if: 0,
             proto: if i % 10 == 0 { Some(6) } else { None },
@@ -219,7 +231,7 @@ fn nat(c: &mut Criterion) {
     let mut rng = Rng(42);
     let probes: Vec<(Tuple, Tuple)> = (0..4096)
         .map(|_| {
-            let i = rng.below(STATICS as u64 + STATICS as u64 / 4) as u32;
+            let i = rng.below(PROBE_SPACE) as u32;
             let inbound = Tuple {
                 proto: 6,
                 src: rng.next() as u32,
@@ -250,27 +262,36 @@ fn nat(c: &mut Criterion) {
         );
     }
     let mut g = c.benchmark_group("nat_lookup");
-    g.throughput(Throughput::Elements(2 * probes.len() as u64));
+    g.throughput(Throughput::Elements(
+        (probes.len() as u64).saturating_mul(2),
+    ));
     g.bench_function(format!("indexed/{STATICS}"), |b| {
         b.iter(|| {
             let mut n = 0usize;
             for (i, o) in &probes {
-                n += table.find_inbound(0, black_box(i), &acls).is_some() as usize;
-                n += table.find_outbound(1, 0, black_box(o), &acls).is_some() as usize;
+                n = n.wrapping_add(table.find_inbound(0, black_box(i), &acls).is_some() as usize);
+                n =
+                    n.wrapping_add(
+                        table.find_outbound(1, 0, black_box(o), &acls).is_some() as usize
+                    );
             }
             n
         })
     });
-    let few = &probes[..128];
-    g.throughput(Throughput::Elements(2 * few.len() as u64));
+    let few = probes.get(..128).expect("4,096 probes");
+    g.throughput(Throughput::Elements((few.len() as u64).saturating_mul(2)));
     g.bench_function(format!("linear/{STATICS}"), |b| {
         b.iter(|| {
             let mut n = 0usize;
             for (i, o) in few {
-                n += table.find_inbound_linear(0, black_box(i), &acls).is_some() as usize;
-                n += table
-                    .find_outbound_linear(1, 0, black_box(o), &acls)
-                    .is_some() as usize;
+                n = n.wrapping_add(
+                    table.find_inbound_linear(0, black_box(i), &acls).is_some() as usize
+                );
+                n = n.wrapping_add(
+                    table
+                        .find_outbound_linear(1, 0, black_box(o), &acls)
+                        .is_some() as usize,
+                );
             }
             n
         })
@@ -291,9 +312,10 @@ fn nat(c: &mut Criterion) {
             cfg,
             "static (inside,outside) {m} {r} netmask 255.255.255.255 0 0"
         )
-        .unwrap();
+        .expect("writing to a String cannot fail");
     }
-    let fw = Firewall::new(&pix_config::parse(&cfg).config).unwrap();
+    let fw = Firewall::new(&pix_config::parse(&cfg).config)
+        .expect("the generated configuration is a valid PIX configuration");
     let now = Instant::now();
     const BATCH: u32 = 1000;
     let pk: Vec<Packet> = (0..BATCH)
@@ -301,7 +323,7 @@ fn nat(c: &mut Criterion) {
             Packet::tcp(
                 "inside",
                 Ipv4Addr::from(0x0A05_0000 | i),
-                1024 + (i as u16 % 4),
+                (i as u16 % 4).saturating_add(1024),
                 Ipv4Addr::new(203, 0, 113, 5),
                 80,
             )

@@ -47,7 +47,7 @@
 //! - KEYMAT order is the encryption key, then the authentication key:
 //!   `tests/sa.rs` (`keymat_split_order`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod cipher;
 pub mod des_table;
@@ -66,8 +66,10 @@ pub use error::{ErrorKind, EspError, LifetimeLimit};
 pub use lifetime::{LifetimeConfig, LifetimeEvent};
 pub use packet::{peek_spi, EspPacket};
 pub use params::{
-    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, IntegrityAlgorithm, Mode, SecretBytes,
+    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, IntegrityAlgorithm, Mode,
 };
+/// The secret type of [`EspKeys`] (the workspace's one zeroizing secret).
+pub use pix_primitives::Secret;
 pub use replay::ReplayWindow;
 pub use sa::{Decapsulated, InboundSa, OutboundSa};
 pub use sad::InboundSaTable;

@@ -4,8 +4,7 @@
 use crate::error::EspError;
 use crate::lifetime::LifetimeConfig;
 use crate::replay::{DEFAULT_WINDOW, MAX_WINDOW};
-use core::fmt;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use pix_primitives::Secret;
 
 /// ESP encryption transform (RFC 2407 4.4.4 transform IDs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +49,33 @@ impl EncryptionAlgorithm {
             (Self::ESP_AES, Some(192)) => Ok(Self::Aes192),
             (Self::ESP_AES, Some(256)) => Ok(Self::Aes256),
             _ => Err(unsupported),
+        }
+    }
+
+    /// A cipher as IKEv1 Quick Mode negotiates it on a PIX: ESP_DES and ESP_3DES
+    /// without a Key Length attribute, ESP_AES with 128 (or none: RFC 3602 5), 192 or
+    /// 256 bits; `key_bits` is the attribute value as IKE parses it. `None` for anything
+    /// else, ESP_NULL included (no transform set offers it).
+    pub fn from_ike_transform(transform_id: u8, key_bits: Option<u64>) -> Option<Self> {
+        match (transform_id, key_bits) {
+            (Self::ESP_DES, None) => Some(Self::Des),
+            (Self::ESP_3DES, None) => Some(Self::TripleDes),
+            (Self::ESP_AES, None | Some(128)) => Some(Self::Aes128),
+            (Self::ESP_AES, Some(192)) => Some(Self::Aes192),
+            (Self::ESP_AES, Some(256)) => Some(Self::Aes256),
+            _ => None,
+        }
+    }
+
+    /// The IPsec DOI name of an ESP transform ID as PIX debug output prints it
+    /// (`ESP_DES`, `ESP_3DES`, `ESP_NULL`, `ESP_AES`); `None` for an ID without one here.
+    pub fn doi_name(transform_id: u8) -> Option<&'static str> {
+        match transform_id {
+            Self::ESP_DES => Some("ESP_DES"),
+            Self::ESP_3DES => Some("ESP_3DES"),
+            Self::ESP_NULL => Some("ESP_NULL"),
+            Self::ESP_AES => Some("ESP_AES"),
+            _ => None,
         }
     }
 
@@ -140,6 +166,16 @@ impl IntegrityAlgorithm {
             Some(1) => Ok(Self::HmacMd5_96),
             Some(2) => Ok(Self::HmacSha1_96),
             Some(other) => Err(EspError::UnsupportedAuthentication { auth: other }),
+        }
+    }
+
+    /// An HMAC as IKEv1 Quick Mode negotiates it: the Authentication Algorithm
+    /// attribute value as IKE parses it (1 HMAC-MD5, 2 HMAC-SHA1); `None` for any other.
+    pub fn from_ike_attribute(auth: u64) -> Option<Self> {
+        match auth {
+            1 => Some(Self::HmacMd5_96),
+            2 => Some(Self::HmacSha1_96),
+            _ => None,
         }
     }
 
@@ -238,57 +274,14 @@ impl Encapsulation {
     }
 }
 
-/// A secret byte string: zeroized on drop, never printed, not `Clone`.
-pub struct SecretBytes(Vec<u8>);
-
-impl SecretBytes {
-    /// Takes ownership of key bytes.
-    pub fn new(bytes: Vec<u8>) -> Self {
-        SecretBytes(bytes)
-    }
-
-    /// Copies key bytes.
-    pub fn from_slice(bytes: &[u8]) -> Self {
-        SecretBytes(bytes.to_vec())
-    }
-
-    /// The bytes.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Drop for SecretBytes {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
-impl ZeroizeOnDrop for SecretBytes {}
-
-impl fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<redacted {} bytes>", self.0.len())
-    }
-}
-
-/// The keys of one ESP SA.
+/// The keys of one ESP SA, held inline (no allocation: every ESP key fits a
+/// [`Secret`]'s inline buffer) and wiped when dropped.
 #[derive(Debug)]
 pub struct EspKeys {
     /// Encryption key (empty for NULL).
-    pub encryption: SecretBytes,
+    pub encryption: Secret,
     /// Integrity key (empty for no integrity).
-    pub integrity: SecretBytes,
+    pub integrity: Secret,
 }
 
 impl EspKeys {
@@ -316,16 +309,16 @@ impl EspKeys {
             got: keymat.len(),
         })?;
         Ok(EspKeys {
-            encryption: SecretBytes::from_slice(enc),
-            integrity: SecretBytes::from_slice(auth),
+            encryption: Secret::from_slice(enc),
+            integrity: Secret::from_slice(auth),
         })
     }
 
     /// Keys given separately.
     pub fn new(encryption: &[u8], integrity: &[u8]) -> Self {
         EspKeys {
-            encryption: SecretBytes::from_slice(encryption),
-            integrity: SecretBytes::from_slice(integrity),
+            encryption: Secret::from_slice(encryption),
+            integrity: Secret::from_slice(integrity),
         }
     }
 }

@@ -48,8 +48,8 @@ impl SaCore {
             encryption: params.encryption,
             integrity_alg: params.integrity,
             encapsulation: params.encapsulation,
-            cipher: EspCipher::new(params.encryption, params.keys.encryption.expose())?,
-            integrity: integrity_from(params.integrity, params.keys.integrity.expose()),
+            cipher: EspCipher::new(params.encryption, params.keys.encryption.expose_secret())?,
+            integrity: integrity_from(params.integrity, params.keys.integrity.expose_secret()),
             lifetime: LifetimeTracker::new(params.lifetime, now),
         })
     }

@@ -148,8 +148,7 @@ pub fn run() -> Result<String, String> {
 
     // A batched driver encapsulates where the packet lies: room before and after it.
     use pix_gateway::gateway::io::{INSIDE_HEADROOM, INSIDE_TAILROOM};
-    let mut buf = vec![0u8; INSIDE_HEADROOM + reply.len() + INSIDE_TAILROOM];
-    buf[INSIDE_HEADROOM..INSIDE_HEADROOM + reply.len()].copy_from_slice(&reply);
+    let mut buf = [&[0u8; INSIDE_HEADROOM][..], &reply, &[0u8; INSIDE_TAILROOM]].concat();
     let range = match gw.handle(
         now,
         Input::InsideInPlace {
@@ -170,7 +169,10 @@ pub fn run() -> Result<String, String> {
         }
     };
     drain(&mut gw, &mut out);
-    let mut datagram = buf[range].to_vec();
+    let mut datagram = buf
+        .get(range)
+        .ok_or("the in-place datagram lies outside the buffer")?
+        .to_vec();
     let d = open
         .decapsulate(now, &mut datagram)
         .map_err(|e| format!("client ESP (in place): {e}"))?;

@@ -114,7 +114,7 @@ fn read_pcap(
     let link = DataLink::from(u32::from(parser.header().datalink) & 0xffff);
     let mut frame = 0u64;
     while !rest.is_empty() {
-        frame += 1;
+        frame = frame.saturating_add(1);
         // Raw records, as tcpdump reads them: a fuzzed snaplen or orig_len must not
         // hide the packet (only the captured length has to fit the file).
         match parser.next_raw_packet(rest) {
@@ -147,7 +147,7 @@ fn read_pcapng(bytes: &[u8], out: &mut Vec<Datagram>) -> Option<CaptureError> {
             Ok(x) => x,
             Err(e) => {
                 return Some(CaptureError::Damaged {
-                    frame: frame + 1,
+                    frame: frame.saturating_add(1),
                     reason: e.to_string(),
                 })
             }
@@ -157,7 +157,7 @@ fn read_pcapng(bytes: &[u8], out: &mut Vec<Datagram>) -> Option<CaptureError> {
             Block::SectionHeader(_) => links.clear(),
             Block::InterfaceDescription(idb) => links.push(idb.linktype),
             Block::EnhancedPacket(epb) => {
-                frame += 1;
+                frame = frame.saturating_add(1);
                 let link = usize::try_from(epb.interface_id)
                     .ok()
                     .and_then(|i| links.get(i).copied());
@@ -168,7 +168,7 @@ fn read_pcapng(bytes: &[u8], out: &mut Vec<Datagram>) -> Option<CaptureError> {
                 }
             }
             Block::SimplePacket(spb) => {
-                frame += 1;
+                frame = frame.saturating_add(1);
                 if let Some(link) = links.first().copied() {
                     if let Some(d) = frame_to_datagram(frame, link, &spb.data) {
                         out.push(d);
@@ -176,7 +176,7 @@ fn read_pcapng(bytes: &[u8], out: &mut Vec<Datagram>) -> Option<CaptureError> {
                 }
             }
             Block::Packet(pb) => {
-                frame += 1;
+                frame = frame.saturating_add(1);
                 let link = links.get(usize::from(pb.interface_id)).copied();
                 if let Some(link) = link {
                     if let Some(d) = frame_to_datagram(frame, link, &pb.data) {
@@ -237,7 +237,8 @@ pub fn frame_to_datagram(frame: u64, link: DataLink, data: &[u8]) -> Option<Data
     // datagram as a runt rather than hide it (tcpdump prints "[|isakmp]" for these).
     let ulen = udp
         .get(4..6)
-        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        .and_then(|b| b.try_into().ok())
+        .map(|b| usize::from(u16::from_be_bytes(b)));
     // Trust the UDP length when it is sane (it trims Ethernet padding); else take what was captured.
     let body = match ulen {
         Some(ulen) if ulen >= 8 && ulen <= udp.len() => udp.get(8..ulen).unwrap_or(&[]),
@@ -273,10 +274,10 @@ pub fn frame_to_datagram(frame: u64, link: DataLink, data: &[u8]) -> Option<Data
 fn ethernet(data: &[u8]) -> Option<&[u8]> {
     let mut off = 12usize;
     for _ in 0..3 {
-        let ty = u16::from_be_bytes(data.get(off..off + 2)?.try_into().ok()?);
+        let ty = u16::from_be_bytes(data.get(off..off.checked_add(2)?)?.try_into().ok()?);
         match ty {
-            0x8100 | 0x88a8 | 0x9100 => off += 4,
-            0x0800 | 0x86dd => return data.get(off + 2..),
+            0x8100 | 0x88a8 | 0x9100 => off = off.checked_add(4)?,
+            0x0800 | 0x86dd => return data.get(off.checked_add(2)?..),
             _ => return None,
         }
     }
@@ -315,10 +316,13 @@ fn ip_to_udp(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
                     17 => return Some((src.into(), dst.into(), ip.get(off..)?)),
                     0 | 43 | 60 => {
                         next = *ip.get(off)?;
-                        off = off.checked_add((usize::from(*ip.get(off + 1)?) + 1) * 8)?;
+                        // RFC 8200 4.3: the length is in 8-octet units, not counting the first 8
+                        let units = usize::from(*ip.get(off.checked_add(1)?)?);
+                        off = off.checked_add(units.checked_add(1)?.checked_mul(8)?)?;
                     }
                     44 => {
-                        let fo = u16::from_be_bytes(ip.get(off + 2..off + 4)?.try_into().ok()?);
+                        let fo_at = off.checked_add(2)?..off.checked_add(4)?;
+                        let fo = u16::from_be_bytes(ip.get(fo_at)?.try_into().ok()?);
                         if fo & 0xfff8 != 0 {
                             return None;
                         }
@@ -342,11 +346,15 @@ mod tests {
         let mut p = vec![
             0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
         ];
-        let total = (20 + 8 + payload.len()) as u16;
+        let udp_len = u16::try_from(payload.len())
+            .ok()
+            .and_then(|n| n.checked_add(8))
+            .expect("a test payload fits one UDP datagram");
+        let total = udp_len.checked_add(20).expect("and one IPv4 packet");
         p[2..4].copy_from_slice(&total.to_be_bytes());
         p.extend_from_slice(&sport.to_be_bytes());
         p.extend_from_slice(&dport.to_be_bytes());
-        p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&udp_len.to_be_bytes());
         p.extend_from_slice(&[0, 0]);
         p.extend_from_slice(payload);
         p

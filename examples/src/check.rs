@@ -72,9 +72,9 @@ pub fn check(
     let report = Report {
         file: config.display().to_string(),
         errors: count(&outcome.diagnostics, Severity::Error)
-            + count(&secrets_diagnostics, Severity::Error),
+            .saturating_add(count(&secrets_diagnostics, Severity::Error)),
         warnings: count(&outcome.diagnostics, Severity::Warning)
-            + count(&secrets_diagnostics, Severity::Warning),
+            .saturating_add(count(&secrets_diagnostics, Severity::Warning)),
         commands: outcome.config.iter().count(),
         findings,
         diagnostics: outcome.diagnostics,

@@ -188,7 +188,7 @@ fn run_dump(file: Option<PathBuf>, format: Format, all: bool) -> anyhow::Result<
             dump::Line::Other(o) => o.error.is_some(),
         };
         if bad {
-            malformed += 1;
+            malformed = malformed.saturating_add(1);
         }
         let is_other = matches!(line, dump::Line::Other(ref o) if o.kind != "isakmp");
         if is_other && !all {

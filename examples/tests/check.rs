@@ -14,16 +14,16 @@ fn check(args: &[&str]) -> (i32, String, String) {
         .expect("run pix-gateway");
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stdout).expect("utf-8 stdout"),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
 fn temp(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pix-gateway-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
     p
 }
 

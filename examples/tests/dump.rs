@@ -34,7 +34,11 @@ fn rows(tsv: &str) -> BTreeMap<u64, Vec<String>> {
         .map(|l| {
             let cols: Vec<String> = l.split('\t').map(str::to_owned).collect();
             assert_eq!(cols.len(), 21, "row with {} columns: {l}", cols.len());
-            (cols[0].parse().expect("frame number"), cols)
+            let frame = cols.first().and_then(|c| c.parse().ok());
+            (
+                frame.unwrap_or_else(|| panic!("no frame number: {l}")),
+                cols,
+            )
         })
         .collect()
 }

@@ -14,7 +14,7 @@ fn trace(words: &[&str]) -> (i32, String, String) {
         .expect("run pix-gateway");
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stdout).expect("utf-8 stdout"),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }

@@ -109,7 +109,7 @@ fuzz_target!(|data: &[u8]| {
         let mut insp = chunk.to_vec();
         let _ = inspect::decrypt_unauthenticated(
             p.encryption,
-            p.keys.encryption.expose(),
+            p.keys.encryption.expose_secret(),
             usize::from(op >> 4),
             &mut insp,
         );

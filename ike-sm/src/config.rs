@@ -59,114 +59,19 @@ impl PeerKey {
     }
 }
 
-/// ESP integrity algorithm of a transform set (IPsec DOI Authentication Algorithm).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EspAuth {
-    /// `esp-md5-hmac` (1).
-    HmacMd5,
-    /// `esp-sha-hmac` (2).
-    HmacSha1,
-}
-
-impl EspAuth {
-    /// The IPsec DOI attribute value.
-    #[must_use]
-    pub fn attribute(self) -> u16 {
-        match self {
-            Self::HmacMd5 => 1,
-            Self::HmacSha1 => 2,
-        }
-    }
-    /// From the IPsec DOI attribute value.
-    #[must_use]
-    pub fn from_attribute(v: u64) -> Option<Self> {
-        match v {
-            1 => Some(Self::HmacMd5),
-            2 => Some(Self::HmacSha1),
-            _ => None,
-        }
-    }
-    /// Key length in bytes.
-    #[must_use]
-    pub fn key_len(self) -> usize {
-        match self {
-            Self::HmacMd5 => 16,
-            Self::HmacSha1 => 20,
-        }
-    }
-}
-
-/// ESP cipher of a transform set (IPsec DOI ESP transform ID, key length).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EspCipher {
-    /// `esp-des` (2).
-    Des,
-    /// `esp-3des` (3).
-    TripleDes,
-    /// `esp-aes [128|192|256]` (12).
-    Aes(u16),
-}
-
-impl EspCipher {
-    /// ESP transform ID.
-    #[must_use]
-    pub fn transform_id(self) -> u8 {
-        match self {
-            Self::Des => 2,
-            Self::TripleDes => 3,
-            Self::Aes(_) => 12,
-        }
-    }
-    /// Key-Length attribute (AES only).
-    #[must_use]
-    pub fn key_bits(self) -> Option<u16> {
-        match self {
-            Self::Aes(b) => Some(b),
-            _ => None,
-        }
-    }
-    /// Key length in bytes.
-    #[must_use]
-    pub fn key_len(self) -> usize {
-        match self {
-            Self::Des => 8,
-            Self::TripleDes => 24,
-            Self::Aes(b) => usize::from(b / 8),
-        }
-    }
-    /// From the transform ID and Key-Length attribute.
-    #[must_use]
-    pub fn from_wire(id: u8, key_bits: Option<u64>) -> Option<Self> {
-        match (id, key_bits) {
-            (2, None) => Some(Self::Des),
-            (3, None) => Some(Self::TripleDes),
-            (12, None) => Some(Self::Aes(128)),
-            (12, Some(b @ (128 | 192 | 256))) => u16::try_from(b).ok().map(Self::Aes),
-            _ => None,
-        }
-    }
-    /// The PIX debug name (`ESP_DES`, `ESP_3DES`, `ESP_AES`).
-    #[must_use]
-    pub fn pix_name(id: u8) -> String {
-        match id {
-            2 => "ESP_DES".into(),
-            3 => "ESP_3DES".into(),
-            12 => "ESP_AES".into(),
-            11 => "ESP_NULL".into(),
-            n => format!("ESP_{n}"),
-        }
-    }
-}
+/// The ESP algorithms of transform sets and Quick Mode offers: `esp`'s, the one home of
+/// the ESP transform IDs, key lengths and DES tables.
+pub use esp::{EncryptionAlgorithm, IntegrityAlgorithm};
 
 /// `crypto ipsec transform-set <name> <esp-cipher> <esp-auth>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransformSet {
     /// Its name.
     pub name: String,
-    /// Cipher.
-    pub cipher: EspCipher,
-    /// Integrity.
-    pub auth: EspAuth,
+    /// Cipher (`esp-des`, `esp-3des`, `esp-aes[-192|-256]`).
+    pub cipher: EncryptionAlgorithm,
+    /// Integrity (`esp-md5-hmac`, `esp-sha-hmac`).
+    pub auth: IntegrityAlgorithm,
 }
 
 /// Bounds and timers, with PIX-like defaults.
@@ -501,9 +406,10 @@ impl TrafficSelector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QmOffer {
     /// ESP cipher.
-    pub cipher: EspCipher,
-    /// ESP integrity.
-    pub auth: EspAuth,
+    pub cipher: EncryptionAlgorithm,
+    /// ESP integrity ([`IntegrityAlgorithm::None`]: no Authentication Algorithm
+    /// attribute is sent).
+    pub auth: IntegrityAlgorithm,
     /// AND an IPCOMP (LZS) proposal to it, as the Cisco client does.
     pub with_ipcomp: bool,
     /// Transport mode (encapsulation 2; UDP-Encapsulated-Transport 4, or 61444 with a

@@ -79,6 +79,42 @@ refusals! {
     SelectorNotOwned = "selector_not_owned", "Quick Mode ID claims a pool address or another user's address";
     /// An INITIAL-CONTACT that was not honoured: its SA never passed Xauth.
     InitialContactIgnored = "initial_contact_ignored", "INITIAL-CONTACT ignored (Xauth did not succeed)";
+    /// A datagram refused before any work because the driver has not drained the
+    /// endpoint's queues ([`crate::DropReason::Backpressure`]).
+    Backpressure = "backpressure", "datagram refused: transmit or event queue full (driver not draining)";
+    /// A message of a known SA whose payloads did not parse.
+    MalformedPayload = "malformed_payload", "message of a known IKE SA has a malformed payload";
+    /// A message whose exchange type the SA does not take in its state (phase 1 after
+    /// it finished, Quick Mode or Transaction before).
+    UnexpectedExchange = "unexpected_exchange", "exchange type not expected in the IKE SA's state";
+    /// A Cisco fragment from a peer that did not announce fragmentation.
+    FragmentUnannounced = "fragment_unannounced", "IKE fragment from a peer without the fragmentation VID";
+    /// A Quick Mode or Transaction exchange abandoned after its last retransmission.
+    ExchangeAbandoned = "exchange_abandoned", "exchange unanswered after every retransmission, abandoned";
+    /// A follow-up action failed: one the endpoint takes on its own after a message or a
+    /// timer (a DPD, a rekey, a DELETE, a held Quick Mode, a Transaction exchange).
+    FollowUpFailed = "follow_up_failed", "follow-up action (DPD, rekey, DELETE, held Quick Mode) failed";
+    /// A debug event shed because the event queue was over its bound (never any other
+    /// event: see [`crate::Endpoint`]).
+    DebugShed = "debug_shed", "debug event shed: event queue full";
+}
+
+impl Refusal {
+    /// Whether this refusal refuses the message being processed (so the datagram's
+    /// [`crate::Outcome`] is `Dropped` with it), rather than something else decided
+    /// meanwhile (an older half-open SA evicted, a debug event shed).
+    #[must_use]
+    pub(crate) fn refuses_message(self) -> bool {
+        matches!(
+            self,
+            Refusal::NoProposalChosen
+                | Refusal::RateLimited
+                | Refusal::SaLimit
+                | Refusal::SelectorNotOwned
+                | Refusal::FragmentLimit
+                | Refusal::FragmentUnannounced
+        )
+    }
 }
 
 /// One counter per [`Refusal`], monotonic since the endpoint was made.

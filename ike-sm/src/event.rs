@@ -48,12 +48,13 @@ pub struct ChildSa {
     pub spi_out: u32,
     /// IPsec protocol (3: ESP).
     pub protocol: u8,
-    /// ESP transform ID (2 DES, 3 3DES, 12 AES).
-    pub esp_transform: u8,
-    /// Cipher key length in bits (AES), if sent.
-    pub key_bits: Option<u16>,
-    /// Authentication Algorithm attribute (1 HMAC-MD5, 2 HMAC-SHA1).
-    pub auth_alg: u16,
+    /// The ESP cipher (its transform ID and key length are
+    /// [`esp::EncryptionAlgorithm::transform_id`] and
+    /// [`esp::EncryptionAlgorithm::key_length_attribute`]).
+    pub encryption: esp::EncryptionAlgorithm,
+    /// The ESP integrity algorithm (its Authentication Algorithm attribute is
+    /// [`esp::IntegrityAlgorithm::attribute`]).
+    pub integrity: esp::IntegrityAlgorithm,
     /// Encapsulation Mode attribute (1 tunnel, 2 transport, 3/4 UDP, 61443/61444 drafts).
     pub encapsulation: u16,
     /// Inbound cipher key.
@@ -617,10 +618,10 @@ impl DebugEvent {
                 encaps,
                 life_secs,
             } => {
-                v.push(format!(
-                    "ISAKMP: transform {number}, {}",
-                    crate::config::EspCipher::pix_name(*transform_id)
-                ));
+                match esp::EncryptionAlgorithm::doi_name(*transform_id) {
+                    Some(name) => v.push(format!("ISAKMP: transform {number}, {name}")),
+                    None => v.push(format!("ISAKMP: transform {number}, ESP_{transform_id}")),
+                }
                 v.push("ISAKMP:   attributes in transform:".into());
                 match auth {
                     Some(1) => v.push("ISAKMP:      authenticator is HMAC-MD5".into()),

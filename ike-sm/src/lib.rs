@@ -171,13 +171,14 @@
 //!   [`crypto::dh::INSECURE_FUZZING_CRYPTO`] tells a driver whether it was compiled in,
 //!   and `tests/fuzzing_feature.rs` checks that a normal build does real DH.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod config;
 pub mod counters;
 pub mod crypto;
 mod error;
 pub mod event;
+pub mod outcome;
 pub mod presets;
 mod shard;
 mod sm;
@@ -186,5 +187,6 @@ pub use config::*;
 pub use counters::{Counters, Refusal};
 pub use error::SmError;
 pub use event::{ChildSa, DebugEvent, Event, FailReason, SaId};
+pub use outcome::{DropReason, Outcome};
 pub use shard::Shard;
 pub use sm::{Endpoint, P1State, Role, Transmit};

@@ -4,8 +4,9 @@
 //! its parsed PIX configuration onto [`crate::config`] the same way.
 
 use crate::config::{
-    ClientModeCfg, ClientProfile, Config, EspAuth, EspCipher, GatewayConfig, IsakmpPolicy, Limits,
-    ModeCfgMode, P1Offer, PeerKey, Phase1Mode, QmOffer, TransformSet, VpnGroup,
+    ClientModeCfg, ClientProfile, Config, EncryptionAlgorithm, GatewayConfig, IntegrityAlgorithm,
+    IsakmpPolicy, Limits, ModeCfgMode, P1Offer, PeerKey, Phase1Mode, QmOffer, TransformSet,
+    VpnGroup,
 };
 use crate::crypto::cipher::CipherAlg;
 use crate::crypto::dh::{DhGroup, ExponentSize};
@@ -63,8 +64,8 @@ pub fn seed_gateway(
         },
         transform_sets: vec![TransformSet {
             name: "myset".into(),
-            cipher: EspCipher::Des,
-            auth: EspAuth::HmacMd5,
+            cipher: EncryptionAlgorithm::Des,
+            auth: IntegrityAlgorithm::HmacMd5_96,
         }],
         client_authentication: true,
         mode_config: ModeCfgMode {
@@ -190,14 +191,46 @@ pub fn seed_qm_offers() -> Vec<QmOffer> {
         transport: false,
     };
     vec![
-        o(EspCipher::TripleDes, EspAuth::HmacMd5, true),
-        o(EspCipher::TripleDes, EspAuth::HmacSha1, true),
-        o(EspCipher::TripleDes, EspAuth::HmacMd5, false),
-        o(EspCipher::TripleDes, EspAuth::HmacSha1, false),
-        o(EspCipher::Des, EspAuth::HmacMd5, true),
-        o(EspCipher::Des, EspAuth::HmacSha1, true),
-        o(EspCipher::Des, EspAuth::HmacMd5, false),
-        o(EspCipher::Des, EspAuth::HmacSha1, false),
+        o(
+            EncryptionAlgorithm::TripleDes,
+            IntegrityAlgorithm::HmacMd5_96,
+            true,
+        ),
+        o(
+            EncryptionAlgorithm::TripleDes,
+            IntegrityAlgorithm::HmacSha1_96,
+            true,
+        ),
+        o(
+            EncryptionAlgorithm::TripleDes,
+            IntegrityAlgorithm::HmacMd5_96,
+            false,
+        ),
+        o(
+            EncryptionAlgorithm::TripleDes,
+            IntegrityAlgorithm::HmacSha1_96,
+            false,
+        ),
+        o(
+            EncryptionAlgorithm::Des,
+            IntegrityAlgorithm::HmacMd5_96,
+            true,
+        ),
+        o(
+            EncryptionAlgorithm::Des,
+            IntegrityAlgorithm::HmacSha1_96,
+            true,
+        ),
+        o(
+            EncryptionAlgorithm::Des,
+            IntegrityAlgorithm::HmacMd5_96,
+            false,
+        ),
+        o(
+            EncryptionAlgorithm::Des,
+            IntegrityAlgorithm::HmacSha1_96,
+            false,
+        ),
     ]
 }
 

@@ -259,8 +259,8 @@ impl Net {
                         local: TrafficSelector::new(Selector::Addr(addr)),
                         remote: TrafficSelector::new(remote),
                         offers: vec![QmOffer {
-                            cipher: EspCipher::Des,
-                            auth: EspAuth::HmacMd5,
+                            cipher: EncryptionAlgorithm::Des,
+                            auth: IntegrityAlgorithm::HmacMd5_96,
                             with_ipcomp: false,
                             transport: false,
                         }],

@@ -8,18 +8,18 @@
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
     clippy::unwrap_used,
-    clippy::disallowed_methods,
     missing_docs
 )]
 
+mod common;
+
+use common::net::{Net, Users, GW, SEED_PSK};
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::*;
 use modecfg::{AaaAddress, Lease, LeaseStore, ModeCfgError, Pools};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LIFE: u64 = 1000;
 const FIRST: Ipv4Addr = Ipv4Addr::new(10, 89, 129, 200);
@@ -35,6 +35,8 @@ struct Record {
     released: Vec<Ipv4Addr>,
     /// Releases the pools refused (an address given back twice).
     refused: Vec<(Ipv4Addr, ModeCfgError)>,
+    /// Addresses in use after every datagram, timer run and verdict of the gateway.
+    in_use: Vec<usize>,
 }
 
 /// The gateway's lease store: the pools behind a lock, every decision recorded.
@@ -56,6 +58,28 @@ impl Recorder {
 
     fn released(&self) -> Vec<Ipv4Addr> {
         self.with(|r| r.released.clone())
+    }
+
+    /// Notes the addresses in use now.
+    fn sample(&self) {
+        let mut g = self.0.lock().unwrap();
+        let n = g.pools.total_in_use();
+        g.in_use.push(n);
+    }
+
+    /// The addresses in use at each step since the last [`Recorder::clear_samples`].
+    fn samples(&self) -> Vec<usize> {
+        self.with(|r| r.in_use.clone())
+    }
+
+    fn clear_samples(&self) {
+        self.0.lock().unwrap().in_use.clear();
+    }
+
+    /// No address was given back twice (or never leased).
+    fn no_bad_release(&self) {
+        let refused = self.with(|r| r.refused.clone());
+        assert!(refused.is_empty(), "{refused:?}");
     }
 
     fn held(&self, a: Ipv4Addr) -> bool {
@@ -109,244 +133,159 @@ impl LeaseStore for Recorder {
     }
 }
 
-struct Net {
-    start: Instant,
-    now: Instant,
-    rng: StdRng,
-    gw: Endpoint,
-    cl: Endpoint,
-    store: Recorder,
-    gw_addr: SocketAddr,
-    /// Framed-IP-Address the gateway's AAA verdict carries, if any.
-    aaa: Option<AaaAddress>,
-    /// (seconds since start, event)
-    gw_events: Vec<(u64, Event)>,
-    cl_events: Vec<(u64, Event)>,
-    /// Addresses in use after every datagram and timer.
-    in_use: Vec<usize>,
-    /// Drop the client's datagrams once the gateway's Xauth accepted it.
-    cut_after_xauth: bool,
-}
-
-impl Net {
-    /// A gateway with a pool of two addresses; a client endpoint that rekeys phase 1
-    /// (`rekey`) or not.
-    fn new(seed: u64, rekey: bool) -> Self {
-        let (mut cfg, pools) = presets::seed_gateway(b"cisco1234", FIRST, SECOND).unwrap();
-        for p in &mut cfg.gateway.as_mut().unwrap().policies {
-            p.lifetime_secs = LIFE;
-        }
-        let store = Recorder(Arc::new(Mutex::new(Record {
-            pools,
-            ..Record::default()
-        })));
-        let mut client = presets::client();
-        if !rekey {
-            client.limits.phase1_rekey_margin = None;
-        }
-        let now = Instant::now();
-        Net {
-            start: now,
-            now,
-            rng: StdRng::seed_from_u64(seed),
-            gw: Endpoint::with_lease_store(cfg, Box::new(store.clone())),
-            cl: Endpoint::new(client, Pools::new()),
-            store,
-            gw_addr: "192.168.1.1:500".parse().unwrap(),
-            aaa: None,
-            gw_events: Vec::new(),
-            cl_events: Vec::new(),
-            in_use: Vec::new(),
-            cut_after_xauth: false,
-        }
-    }
-
-    fn secs(&self) -> u64 {
-        (self.now - self.start).as_secs()
-    }
-
-    /// Delivers datagrams (5 ms each) and runs timers until `limit` has passed.
-    fn run(&mut self, limit: Duration) {
-        let end = self.now + limit;
-        loop {
-            let mut moved = false;
-            while let Some(t) = self.cl.poll_transmit() {
-                moved = true;
-                self.now += Duration::from_millis(5);
-                let cut = self.cut_after_xauth
-                    && self
-                        .gw_events
-                        .iter()
-                        .any(|(_, e)| matches!(e, Event::XauthDone { user: Some(_), .. }));
-                if cut {
-                    continue;
-                }
-                self.gw
-                    .handle_datagram(self.now, t.remote, t.local, &t.bytes, &mut self.rng);
-                self.in_use.push(self.store.in_use());
-            }
-            while let Some(t) = self.gw.poll_transmit() {
-                moved = true;
-                self.now += Duration::from_millis(5);
-                self.cl
-                    .handle_datagram(self.now, t.remote, t.local, &t.bytes, &mut self.rng);
-            }
-            while let Some(e) = self.gw.poll_event() {
-                if let Event::XauthCredentials { sa, .. } = &e {
-                    let (sa, now, aaa) = (*sa, self.now, self.aaa);
-                    self.gw
-                        .xauth_verdict_with_address(now, sa, true, aaa, &mut self.rng)
-                        .unwrap();
-                    self.in_use.push(self.store.in_use());
-                    moved = true;
-                }
-                self.gw_events.push((self.secs(), e));
-            }
-            while let Some(e) = self.cl.poll_event() {
-                self.cl_events.push((self.secs(), e));
-            }
-            if moved {
-                continue;
-            }
-            match [self.gw.poll_timeout(), self.cl.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min()
-            {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    let now = self.now;
-                    self.gw.handle_timeout(now, &mut self.rng);
-                    self.in_use.push(self.store.in_use());
-                    self.cl.handle_timeout(now, &mut self.rng);
-                }
-                _ => {
-                    self.now = self.now.max(end);
-                    break;
-                }
-            }
-        }
-    }
-
-    /// Phase 1 (with Xauth and Mode Config) from `from` as `user`; `initial_contact` as
-    /// a fresh client sends it, not a rekeying one. Returns the client's SA.
-    fn login(&mut self, from: SocketAddr, user: &str, push: bool, initial_contact: bool) -> SaId {
-        let mut profile = if push {
-            presets::vpn_client_11(b"cisco1234", user, b"pw")
-        } else {
-            presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", user, b"pw")
-        };
-        for o in &mut profile.offers {
-            o.life_secs = Some(LIFE);
-        }
-        profile.initial_contact = initial_contact;
-        let (now, g) = (self.now, self.gw_addr);
-        let sa = self
-            .cl
-            .initiate(now, from, g, profile, &mut self.rng)
-            .unwrap();
-        self.run(Duration::from_secs(2));
-        assert!(self.cl.ready_for_quick_mode(sa), "{user} logged in");
-        sa
-    }
-
-    /// A Quick Mode for the client's Mode Config address on `sa` (as asked, the gateway
-    /// refuses any other source); returns how many child SAs the gateway made by then.
-    fn quick_mode(&mut self, sa: SaId) -> usize {
-        let local = self.cl.assigned_address(self.cl.current_sa(sa)).unwrap();
-        let req = QuickModeRequest {
-            local: TrafficSelector::new(Selector::Addr(local)),
-            remote: TrafficSelector::new(Selector::Addr(Ipv4Addr::new(192, 168, 1, 1))),
-            offers: presets::seed_qm_offers(),
-            pfs: None,
-            life_secs: 28_800,
-            life_kb: 0,
-        };
-        let now = self.now;
-        self.cl
-            .initiate_quick_mode(now, sa, req, &mut self.rng)
-            .unwrap();
-        self.run(Duration::from_secs(2));
-        Self::children(&self.gw_events).len()
-    }
-
-    fn gw_delete(&mut self, sa: SaId) {
-        let now = self.now;
-        self.gw.delete(now, sa, &mut self.rng).unwrap();
-        self.in_use.push(self.store.in_use());
-        self.run(Duration::from_secs(1));
-    }
-
-    fn assigned(events: &[(u64, Event)]) -> Vec<(SaId, Ipv4Addr)> {
-        events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::AddressAssigned { sa, addr } => Some((*sa, *addr)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn children(events: &[(u64, Event)]) -> Vec<(SaId, u32)> {
-        events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::ChildSa(c) => Some((c.ike_sa, c.spi_in)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn child_deleted(events: &[(u64, Event)]) -> Vec<(SaId, u32)> {
-        events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::ChildDeleted { sa, spi_in } => Some((*sa, *spi_in)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn rekeyed(events: &[(u64, Event)]) -> Vec<(SaId, SaId)> {
-        events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::Phase1Rekeyed { old, new } => Some((*old, *new)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn deleted(events: &[(u64, Event)]) -> Vec<SaId> {
-        events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::Deleted { sa } => Some(*sa),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn failed(events: &[(u64, Event)]) -> usize {
-        events
-            .iter()
-            .filter(|(_, e)| matches!(e, Event::Failed { .. }))
-            .count()
-    }
-
-    /// No address was given back twice (or never leased).
-    fn no_bad_release(&self) {
-        let refused = self.store.with(|r| r.refused.clone());
-        assert!(refused.is_empty(), "{refused:?}");
-    }
-}
-
 fn a() -> SocketAddr {
     "192.168.1.2:500".parse().unwrap()
 }
 
 fn b() -> SocketAddr {
     "192.168.1.3:500".parse().unwrap()
+}
+
+/// A gateway with a pool of two addresses behind a recording lease store, sampled after
+/// each of its inputs; client endpoints at [`a`] and [`b`] that rekey phase 1 (`rekey`)
+/// or not. Xauth accepts every password.
+fn new_net(seed: u64, rekey: bool) -> (Net, Recorder) {
+    let (mut cfg, pools) = presets::seed_gateway(SEED_PSK, FIRST, SECOND).unwrap();
+    for p in &mut cfg.gateway.as_mut().unwrap().policies {
+        p.lifetime_secs = LIFE;
+    }
+    let store = Recorder(Arc::new(Mutex::new(Record {
+        pools,
+        ..Record::default()
+    })));
+    let client = || {
+        let mut c = presets::client();
+        if !rekey {
+            c.limits.phase1_rekey_margin = None;
+        }
+        c
+    };
+    let mut net = Net::new(
+        seed,
+        Endpoint::with_lease_store(cfg, Box::new(store.clone())),
+    );
+    net.any_password = true;
+    let sampler = store.clone();
+    net.after_gw_input = Some(Box::new(move |_| sampler.sample()));
+    for at in [a(), b()] {
+        net.client_with(&at.to_string(), Endpoint::new(client(), Pools::new()));
+    }
+    (net, store)
+}
+
+/// Phase 1 (with Xauth and Mode Config) from `from` as `user`; `initial_contact` as
+/// a fresh client sends it, not a rekeying one. Returns the client's SA.
+fn login(net: &mut Net, from: SocketAddr, user: &str, push: bool, initial_contact: bool) -> SaId {
+    let mut profile = if push {
+        presets::vpn_client_11(b"cisco1234", user, b"pw")
+    } else {
+        presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", user, b"pw")
+    };
+    for o in &mut profile.offers {
+        o.life_secs = Some(LIFE);
+    }
+    profile.initial_contact = initial_contact;
+    let sa = initiate(net, from, profile);
+    net.run_for(Duration::from_secs(2));
+    assert!(net.cli(from).ready_for_quick_mode(sa), "{user} logged in");
+    sa
+}
+
+/// The client at `from` starts phase 1 with `profile`.
+fn initiate(net: &mut Net, from: SocketAddr, profile: ClientProfile) -> SaId {
+    let (now, g) = (net.now, GW.parse().unwrap());
+    let i = net.clients.iter().position(|(x, _)| *x == from).unwrap();
+    net.clients[i]
+        .1
+        .initiate(now, from, g, profile, &mut net.rng)
+        .unwrap()
+}
+
+/// A Quick Mode of the client at [`a`] for its Mode Config address on `sa` (as asked,
+/// the gateway refuses any other source); returns how many child SAs the gateway made
+/// by then.
+fn quick_mode(net: &mut Net, sa: SaId) -> usize {
+    let cur = net.cli(a()).current_sa(sa);
+    let local = net.cli(a()).assigned_address(cur).unwrap();
+    let req = QuickModeRequest {
+        local: TrafficSelector::new(Selector::Addr(local)),
+        remote: TrafficSelector::new(Selector::Addr(Ipv4Addr::new(192, 168, 1, 1))),
+        offers: presets::seed_qm_offers(),
+        pfs: None,
+        life_secs: 28_800,
+        life_kb: 0,
+    };
+    let now = net.now;
+    net.clients[0]
+        .1
+        .initiate_quick_mode(now, sa, req, &mut net.rng)
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    children(&net.gw_log()).len()
+}
+
+fn gw_delete(net: &mut Net, store: &Recorder, sa: SaId) {
+    let now = net.now;
+    net.gw.delete(now, sa, &mut net.rng).unwrap();
+    store.sample();
+    net.run_for(Duration::from_secs(1));
+}
+
+fn assigned(events: &[(u64, &Event)]) -> Vec<(SaId, Ipv4Addr)> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::AddressAssigned { sa, addr } => Some((*sa, *addr)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn children(events: &[(u64, &Event)]) -> Vec<(SaId, u32)> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::ChildSa(c) => Some((c.ike_sa, c.spi_in)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn child_deleted(events: &[(u64, &Event)]) -> Vec<(SaId, u32)> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::ChildDeleted { sa, spi_in } => Some((*sa, *spi_in)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rekeyed(events: &[(u64, &Event)]) -> Vec<(SaId, SaId)> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Phase1Rekeyed { old, new } => Some((*old, *new)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn deleted(events: &[(u64, &Event)]) -> Vec<SaId> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Deleted { sa } => Some(*sa),
+            _ => None,
+        })
+        .collect()
+}
+
+fn failed(events: &[(u64, &Event)]) -> usize {
+    events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Failed { .. }))
+        .count()
 }
 
 /// The client's own rekey (before the lifetime ends, Xauth and Mode Config again, the
@@ -357,59 +296,54 @@ fn b() -> SocketAddr {
 #[test]
 fn a_rekeying_client_keeps_its_address_and_holds_one_lease() {
     for (seed, push) in [(51, false), (52, true)] {
-        let mut net = Net::new(seed, true);
-        let old_cl = net.login(a(), "alice", push, true);
-        assert_eq!(net.quick_mode(old_cl), 1);
-        assert_eq!(net.store.leased(), [FIRST]);
-        let old_gw = Net::assigned(&net.gw_events)[0].0;
-        net.in_use.clear();
+        let (mut net, store) = new_net(seed, true);
+        let old_cl = login(&mut net, a(), "alice", push, true);
+        assert_eq!(quick_mode(&mut net, old_cl), 1);
+        assert_eq!(store.leased(), [FIRST]);
+        let old_gw = assigned(&net.gw_log())[0].0;
+        store.clear_samples();
 
-        net.run(Duration::from_secs(LIFE - 50));
+        net.run_for(Duration::from_secs(LIFE - 50));
         // The rekey happened (the client's old SA replaced and deleted)...
-        let rk = Net::rekeyed(&net.cl_events);
+        let rk = rekeyed(&net.cli_log());
         assert_eq!(rk.len(), 1, "{rk:?}");
         let new_cl = rk[0].1;
-        let grk = Net::rekeyed(&net.gw_events);
+        let grk = rekeyed(&net.gw_log());
         assert_eq!(grk.len(), 1, "{grk:?}");
         let new_gw = grk[0].1;
         assert_eq!(grk[0].0, old_gw);
-        assert_eq!(Net::deleted(&net.gw_events), [old_gw]);
+        assert_eq!(deleted(&net.gw_log()), [old_gw]);
         // ...with Mode Config on the new SA giving the same address, on both sides...
-        assert_eq!(
-            Net::assigned(&net.gw_events),
-            [(old_gw, FIRST), (new_gw, FIRST)]
-        );
-        assert_eq!(
-            Net::assigned(&net.cl_events),
-            [(old_cl, FIRST), (new_cl, FIRST)]
-        );
+        assert_eq!(assigned(&net.gw_log()), [(old_gw, FIRST), (new_gw, FIRST)]);
+        assert_eq!(assigned(&net.cli_log()), [(old_cl, FIRST), (new_cl, FIRST)]);
         assert_eq!(net.gw.assigned_address(new_gw), Some(FIRST));
-        assert_eq!(net.cl.assigned_address(new_cl), Some(FIRST));
+        assert_eq!(net.cli(a()).assigned_address(new_cl), Some(FIRST));
         // ...and never a second lease: one address in use at every step.
-        assert_eq!(net.store.leased(), [FIRST], "push {push}");
-        assert!(!net.in_use.is_empty());
-        assert!(net.in_use.iter().all(|n| *n == 1), "{:?}", net.in_use);
-        assert!(net.store.released().is_empty());
+        assert_eq!(store.leased(), [FIRST], "push {push}");
+        let in_use = store.samples();
+        assert!(!in_use.is_empty());
+        assert!(in_use.iter().all(|n| *n == 1), "{in_use:?}");
+        assert!(store.released().is_empty());
         // The child SA moved to the new IKE SA, none was deleted.
-        assert!(Net::child_deleted(&net.gw_events).is_empty());
-        assert!(Net::child_deleted(&net.cl_events).is_empty());
+        assert!(child_deleted(&net.gw_log()).is_empty());
+        assert!(child_deleted(&net.cli_log()).is_empty());
         // A Quick Mode asked for on the old SA runs on the new one, for the same address,
         // and the gateway accepts it (it checks the selector against the SA's address).
-        assert_eq!(net.quick_mode(old_cl), 2);
-        assert_eq!(Net::children(&net.gw_events)[1].0, new_gw);
-        assert_eq!(Net::failed(&net.gw_events), 0);
+        assert_eq!(quick_mode(&mut net, old_cl), 2);
+        assert_eq!(children(&net.gw_log())[1].0, new_gw);
+        assert_eq!(failed(&net.gw_log()), 0);
 
         // Another client gets the pool's other address (two leases would have left none).
-        let other = net.login(b(), "bob", push, true);
-        assert_eq!(net.cl.assigned_address(other), Some(SECOND));
-        assert_eq!(net.store.in_use(), 2);
+        let other = login(&mut net, b(), "bob", push, true);
+        assert_eq!(net.cli(b()).assigned_address(other), Some(SECOND));
+        assert_eq!(store.in_use(), 2);
 
         // The rekeyed client leaves: its address is given back, once.
-        net.gw_delete(new_gw);
-        assert_eq!(net.store.released(), [FIRST]);
-        assert!(!net.store.held(FIRST) && net.store.held(SECOND));
-        assert_eq!(net.store.in_use(), 1);
-        net.no_bad_release();
+        gw_delete(&mut net, &store, new_gw);
+        assert_eq!(store.released(), [FIRST]);
+        assert!(!store.held(FIRST) && store.held(SECOND));
+        assert_eq!(store.in_use(), 1);
+        store.no_bad_release();
     }
 }
 
@@ -418,83 +352,84 @@ fn a_rekeying_client_keeps_its_address_and_holds_one_lease() {
 /// until the old SA goes too, and then once.
 #[test]
 fn the_new_sa_going_first_leaves_the_lease_with_the_old() {
-    let mut net = Net::new(53, false);
-    let old_cl = net.login(a(), "alice", false, true);
-    assert_eq!(net.quick_mode(old_cl), 1);
-    let old_gw = Net::assigned(&net.gw_events)[0].0;
+    let (mut net, store) = new_net(53, false);
+    let old_cl = login(&mut net, a(), "alice", false, true);
+    assert_eq!(quick_mode(&mut net, old_cl), 1);
+    let old_gw = assigned(&net.gw_log())[0].0;
     // Phase 1 again, as a rekeying client does: same address, group and user, no
     // INITIAL-CONTACT.
-    let new_cl = net.login(a(), "alice", false, false);
-    let assigned = Net::assigned(&net.gw_events);
+    let new_cl = login(&mut net, a(), "alice", false, false);
+    let assigned = assigned(&net.gw_log());
     assert_eq!(assigned.len(), 2);
     let new_gw = assigned[1].0;
     assert_ne!(new_gw, old_gw);
     assert_eq!(assigned[1].1, FIRST);
-    assert_eq!(net.cl.assigned_address(new_cl), Some(FIRST));
-    assert_eq!(net.store.leased(), [FIRST]);
-    assert_eq!(net.store.in_use(), 1);
+    assert_eq!(net.cli(a()).assigned_address(new_cl), Some(FIRST));
+    assert_eq!(store.leased(), [FIRST]);
+    assert_eq!(store.in_use(), 1);
     // A tunnel under the new SA for that address.
-    assert_eq!(net.quick_mode(new_cl), 2);
+    assert_eq!(quick_mode(&mut net, new_cl), 2);
 
-    net.gw_delete(new_gw);
-    assert!(Net::deleted(&net.gw_events).contains(&new_gw));
+    gw_delete(&mut net, &store, new_gw);
+    assert!(deleted(&net.gw_log()).contains(&new_gw));
     assert_eq!(net.gw.sa_count(), 1);
     assert_eq!(net.gw.assigned_address(old_gw), Some(FIRST));
-    assert!(net.store.released().is_empty(), "the old SA still holds it");
-    assert!(net.store.held(FIRST));
-    assert_eq!(net.store.in_use(), 1);
+    assert!(store.released().is_empty(), "the old SA still holds it");
+    assert!(store.held(FIRST));
+    assert_eq!(store.in_use(), 1);
     // Still held: another client gets the other address.
-    let other = net.login(b(), "bob", false, true);
-    assert_eq!(net.cl.assigned_address(other), Some(SECOND));
-    assert_eq!(net.store.leased(), [FIRST, SECOND]);
+    let other = login(&mut net, b(), "bob", false, true);
+    assert_eq!(net.cli(b()).assigned_address(other), Some(SECOND));
+    assert_eq!(store.leased(), [FIRST, SECOND]);
 
     // The old SA's lifetime ends: its address goes back, once.
-    net.run(Duration::from_secs(LIFE));
-    assert!(Net::deleted(&net.gw_events).contains(&old_gw));
-    assert_eq!(net.store.released(), [FIRST, SECOND]);
-    assert_eq!(net.store.in_use(), 0);
-    net.no_bad_release();
+    net.run_for(Duration::from_secs(LIFE));
+    assert!(deleted(&net.gw_log()).contains(&old_gw));
+    assert_eq!(store.released(), [FIRST, SECOND]);
+    assert_eq!(store.in_use(), 0);
+    store.no_bad_release();
 }
 
 /// The old SA's lifetime ends while the new SA uses its address: the lease moves to the
 /// new SA with the child SAs, nothing is given back; the new SA's end gives it back once.
 #[test]
 fn the_old_sa_expiring_hands_its_lease_to_the_new() {
-    let mut net = Net::new(54, false);
-    let old_cl = net.login(a(), "alice", false, true);
-    assert_eq!(net.quick_mode(old_cl), 1);
-    let old_gw = Net::assigned(&net.gw_events)[0].0;
-    let first_child = Net::children(&net.gw_events)[0].1;
-    net.run(Duration::from_secs(10));
-    let new_cl = net.login(a(), "alice", false, false);
-    let new_gw = Net::assigned(&net.gw_events)[1].0;
-    assert_eq!(Net::assigned(&net.gw_events)[1].1, FIRST);
-    assert_eq!(net.quick_mode(new_cl), 2);
-    net.in_use.clear();
+    let (mut net, store) = new_net(54, false);
+    let old_cl = login(&mut net, a(), "alice", false, true);
+    assert_eq!(quick_mode(&mut net, old_cl), 1);
+    let old_gw = assigned(&net.gw_log())[0].0;
+    let first_child = children(&net.gw_log())[0].1;
+    net.run_for(Duration::from_secs(10));
+    let new_cl = login(&mut net, a(), "alice", false, false);
+    let new_gw = assigned(&net.gw_log())[1].0;
+    assert_eq!(assigned(&net.gw_log())[1].1, FIRST);
+    assert_eq!(quick_mode(&mut net, new_cl), 2);
+    store.clear_samples();
 
     // Past the old SA's lifetime, before the new one's.
-    net.run(Duration::from_secs(LIFE - 10));
-    assert!(Net::deleted(&net.gw_events).contains(&old_gw));
-    assert!(!Net::deleted(&net.gw_events).contains(&new_gw));
-    assert_eq!(Net::rekeyed(&net.gw_events), [(old_gw, new_gw)]);
+    net.run_for(Duration::from_secs(LIFE - 10));
+    assert!(deleted(&net.gw_log()).contains(&old_gw));
+    assert!(!deleted(&net.gw_log()).contains(&new_gw));
+    assert_eq!(rekeyed(&net.gw_log()), [(old_gw, new_gw)]);
     assert!(
-        !Net::child_deleted(&net.gw_events).contains(&(old_gw, first_child)),
+        !child_deleted(&net.gw_log()).contains(&(old_gw, first_child)),
         "the old SA's child moved"
     );
     assert_eq!(net.gw.sa_count(), 1);
     assert_eq!(net.gw.assigned_address(new_gw), Some(FIRST));
-    assert!(net.in_use.iter().all(|n| *n == 1), "{:?}", net.in_use);
-    assert!(net.store.released().is_empty());
-    assert!(net.store.held(FIRST));
+    let in_use = store.samples();
+    assert!(in_use.iter().all(|n| *n == 1), "{in_use:?}");
+    assert!(store.released().is_empty());
+    assert!(store.held(FIRST));
     // Moved, not lost: a newcomer gets the other address.
-    let other = net.login(b(), "bob", false, true);
-    assert_eq!(net.cl.assigned_address(other), Some(SECOND));
+    let other = login(&mut net, b(), "bob", false, true);
+    assert_eq!(net.cli(b()).assigned_address(other), Some(SECOND));
 
-    net.gw_delete(new_gw);
-    assert_eq!(net.store.released(), [FIRST]);
-    assert_eq!(net.store.in_use(), 1);
-    assert_eq!(net.store.leased(), [FIRST, SECOND]);
-    net.no_bad_release();
+    gw_delete(&mut net, &store, new_gw);
+    assert_eq!(store.released(), [FIRST]);
+    assert_eq!(store.in_use(), 1);
+    assert_eq!(store.leased(), [FIRST, SECOND]);
+    store.no_bad_release();
 }
 
 /// A third phase 1 with INITIAL-CONTACT (the client restarted) drops the old SA that
@@ -502,40 +437,40 @@ fn the_old_sa_expiring_hands_its_lease_to_the_new() {
 /// the restarted client gets it again.
 #[test]
 fn initial_contact_frees_a_lent_address_once() {
-    let mut net = Net::new(55, false);
-    let first = net.login(a(), "alice", false, true);
-    let second = net.login(a(), "alice", false, false);
-    assert_eq!(net.cl.assigned_address(second), Some(FIRST));
-    assert_eq!(net.store.leased(), [FIRST]);
+    let (mut net, store) = new_net(55, false);
+    let first = login(&mut net, a(), "alice", false, true);
+    let second = login(&mut net, a(), "alice", false, false);
+    assert_eq!(net.cli(a()).assigned_address(second), Some(FIRST));
+    assert_eq!(store.leased(), [FIRST]);
     let (g1, g2) = {
-        let a = Net::assigned(&net.gw_events);
+        let a = assigned(&net.gw_log());
         (a[0].0, a[1].0)
     };
-    let third = net.login(a(), "alice", false, true);
-    let deleted = Net::deleted(&net.gw_events);
+    let third = login(&mut net, a(), "alice", false, true);
+    let deleted = deleted(&net.gw_log());
     assert!(
         deleted.contains(&g1) && deleted.contains(&g2),
         "{deleted:?}"
     );
     assert_eq!(net.gw.sa_count(), 1);
-    assert_eq!(net.store.released(), [FIRST]);
-    assert_eq!(net.store.leased(), [FIRST, FIRST]);
-    assert_eq!(net.cl.assigned_address(third), Some(FIRST));
-    assert_eq!(net.store.in_use(), 1);
+    assert_eq!(store.released(), [FIRST]);
+    assert_eq!(store.leased(), [FIRST, FIRST]);
+    assert_eq!(net.cli(a()).assigned_address(third), Some(FIRST));
+    assert_eq!(store.in_use(), 1);
     assert_ne!(first, third);
-    net.no_bad_release();
+    store.no_bad_release();
 }
 
 /// Another user from the same address and group gets an address of its own: an address
 /// is given again only to the same client.
 #[test]
 fn another_user_behind_the_same_address_gets_its_own() {
-    let mut net = Net::new(56, false);
-    let _ = net.login(a(), "alice", false, true);
-    let other = net.login(a(), "bob", false, false);
-    assert_eq!(net.cl.assigned_address(other), Some(SECOND));
-    assert_eq!(net.store.leased(), [FIRST, SECOND]);
-    assert_eq!(net.store.in_use(), 2);
+    let (mut net, store) = new_net(56, false);
+    let _ = login(&mut net, a(), "alice", false, true);
+    let other = login(&mut net, a(), "bob", false, false);
+    assert_eq!(net.cli(a()).assigned_address(other), Some(SECOND));
+    assert_eq!(store.leased(), [FIRST, SECOND]);
+    assert_eq!(store.in_use(), 2);
 }
 
 /// A RADIUS Framed-IP-Address: the client's second phase 1 gets the same AAA address
@@ -543,46 +478,45 @@ fn another_user_behind_the_same_address_gets_its_own() {
 #[test]
 fn an_aaa_address_is_given_again_on_a_rekey() {
     let framed = Ipv4Addr::new(172, 16, 0, 9);
-    let mut net = Net::new(57, true);
-    net.aaa = Some(AaaAddress {
-        addr: framed,
-        netmask: None,
-    });
-    let old_cl = net.login(a(), "alice", false, true);
-    assert_eq!(net.cl.assigned_address(old_cl), Some(framed));
-    assert_eq!(net.quick_mode(old_cl), 1);
-    net.run(Duration::from_secs(LIFE - 50));
-    let rk = Net::rekeyed(&net.cl_events);
+    let (mut net, store) = new_net(57, true);
+    net.users = Some(Users::from([("alice".to_string(), ("pw", Some(framed)))]));
+    let old_cl = login(&mut net, a(), "alice", false, true);
+    assert_eq!(net.cli(a()).assigned_address(old_cl), Some(framed));
+    assert_eq!(quick_mode(&mut net, old_cl), 1);
+    net.run_for(Duration::from_secs(LIFE - 50));
+    let rk = rekeyed(&net.cli_log());
     assert_eq!(rk.len(), 1, "{rk:?}");
-    assert_eq!(net.cl.assigned_address(rk[0].1), Some(framed));
-    let gw = Net::assigned(&net.gw_events);
+    assert_eq!(net.cli(a()).assigned_address(rk[0].1), Some(framed));
+    let gw = assigned(&net.gw_log());
     assert_eq!(gw.len(), 2);
     assert!(gw.iter().all(|(_, a)| *a == framed), "{gw:?}");
-    assert_eq!(Net::failed(&net.gw_events), 0);
-    assert_eq!(net.store.leased(), [framed]);
-    assert_eq!(net.store.in_use(), 1);
+    assert_eq!(failed(&net.gw_log()), 0);
+    assert_eq!(store.leased(), [framed]);
+    assert_eq!(store.in_use(), 1);
     let new_gw = gw[1].0;
-    net.gw_delete(new_gw);
-    assert_eq!(net.store.released(), [framed]);
-    assert_eq!(net.store.in_use(), 0);
-    net.no_bad_release();
+    gw_delete(&mut net, &store, new_gw);
+    assert_eq!(store.released(), [framed]);
+    assert_eq!(store.in_use(), 0);
+    store.no_bad_release();
 }
 
 /// A 1.x client whose CFG_ACK never arrives: the gateway's CFG_SET gives up, the SA
 /// fails, and the address it leased for the SET goes back to the pool.
 #[test]
 fn a_push_that_fails_gives_its_address_back() {
-    let mut net = Net::new(58, false);
-    net.cut_after_xauth = true;
+    let (mut net, store) = new_net(58, false);
+    // The client's datagrams are lost from the SET's lease on (its CFG_ACK, after Xauth).
+    let leased = store.clone();
+    let gw: SocketAddr = GW.parse().unwrap();
+    net.drop = Box::new(move |_, t| t.remote == gw && !leased.leased().is_empty());
     let mut profile = presets::vpn_client_11(b"cisco1234", "alice", b"pw");
     profile.offers[0].life_secs = Some(LIFE);
-    let (now, g) = (net.now, net.gw_addr);
-    let _ = net.cl.initiate(now, a(), g, profile, &mut net.rng).unwrap();
-    net.run(Duration::from_secs(2));
-    assert_eq!(net.store.leased(), [FIRST], "the SET's address");
-    net.run(Duration::from_secs(120));
+    let _ = initiate(&mut net, a(), profile);
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(store.leased(), [FIRST], "the SET's address");
+    net.run_for(Duration::from_secs(120));
     assert!(
-        net.gw_events.iter().any(|(_, e)| matches!(
+        net.gw_events.iter().any(|e| matches!(
             e,
             Event::Failed {
                 reason: FailReason::AddressUnavailable,
@@ -592,7 +526,7 @@ fn a_push_that_fails_gives_its_address_back() {
         "the push gave up"
     );
     assert_eq!(net.gw.sa_count(), 0);
-    assert_eq!(net.store.released(), [FIRST]);
-    assert_eq!(net.store.in_use(), 0);
-    net.no_bad_release();
+    assert_eq!(store.released(), [FIRST]);
+    assert_eq!(store.in_use(), 0);
+    store.no_bad_release();
 }

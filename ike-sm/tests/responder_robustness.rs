@@ -85,7 +85,9 @@ proptest! {
                         gw.handle_datagram(now, t.remote, t.local, &t.bytes, &mut rng);
                     }
                 }
-                Op::Raw(b) => gw.handle_datagram(now, g, c, &b, &mut rng),
+                Op::Raw(b) => {
+                    gw.handle_datagram(now, g, c, &b, &mut rng);
+                }
                 Op::Wait(s) => {
                     now += Duration::from_secs(u64::from(s));
                     gw.handle_timeout(now, &mut rng);

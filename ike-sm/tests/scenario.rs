@@ -129,8 +129,8 @@ fn seed_qm_offers() -> Vec<QmOffer> {
         with_ipcomp: i,
         transport: false,
     };
-    use EspAuth::*;
-    use EspCipher::*;
+    use EncryptionAlgorithm::{Des, TripleDes};
+    use IntegrityAlgorithm::{HmacMd5_96 as HmacMd5, HmacSha1_96 as HmacSha1};
     vec![
         o(TripleDes, HmacMd5, true),
         o(TripleDes, HmacSha1, true),
@@ -314,7 +314,14 @@ fn vpn_client_4x_flow_matches_the_seed() {
     assert_eq!(g.len(), 2);
     assert_eq!(c.len(), 2);
     for gc in &g {
-        assert_eq!((gc.esp_transform, gc.auth_alg, gc.encapsulation), (2, 1, 1));
+        assert_eq!(
+            (
+                gc.encryption.transform_id(),
+                gc.integrity.attribute(),
+                gc.encapsulation
+            ),
+            (2, Some(1), 1)
+        );
         assert_eq!(gc.enc_key_in.len(), 8);
         assert_eq!(gc.auth_key_in.len(), 16);
         assert_eq!(
@@ -358,11 +365,7 @@ fn vpn_client_4x_flow_matches_the_seed() {
 fn same_seed_same_bytes() {
     let a = flow_4x(7, |_| {});
     let b = flow_4x(7, |_| {});
-    assert!(
-        a.wire.len() >= 11,
-        "AM(3) + Xauth(4) + CFG(2) + QM(2x3) = 15, got {}",
-        a.wire.len()
-    );
+    assert_eq!(a.wire.len(), 15, "AM(3) + Xauth(4) + CFG(2) + QM(2x3) = 15");
     assert_eq!(a.wire, b.wire);
     let c = flow_4x(8, |_| {});
     assert_ne!(a.wire, c.wire);
@@ -452,8 +455,8 @@ fn vpn_client_11_flow_main_mode_push() {
             sa,
             QuickModeRequest {
                 offers: vec![QmOffer {
-                    cipher: EspCipher::Des,
-                    auth: EspAuth::HmacMd5,
+                    cipher: EncryptionAlgorithm::Des,
+                    auth: IntegrityAlgorithm::HmacMd5_96,
                     with_ipcomp: false,
                     transport: false,
                 }],
@@ -1373,8 +1376,7 @@ fn commit_bit_gets_connected_after_the_sas_are_installed() {
             &mut rng,
         )
         .unwrap();
-    net.cli_events.clear();
-    net.gw_events.clear();
+    net.clear_events();
     // Carry the datagrams by hand, setting the commit bit on the client's QM1 (the flags
     // byte is covered by neither the encryption nor HASH(1)).
     let mut first = true;
@@ -1398,10 +1400,10 @@ fn commit_bit_gets_connected_after_the_sas_are_installed() {
         }
     }
     while let Some(e) = net.gw.poll_event() {
-        net.gw_events.push(e);
+        net.record_gw_event(e);
     }
     while let Some(e) = net.cli(c).poll_event() {
-        net.cli_events.push((c, e));
+        net.record_cli_event(c, e);
     }
     // QM2, then QM4 (CONNECTED, commit bit, same message ID) after the child SA event.
     assert_eq!(gw_sent.len(), 2);

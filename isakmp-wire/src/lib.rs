@@ -60,7 +60,7 @@
 //! - Address ID types must carry exactly their address bytes (an IPv6 subnet
 //!   of 24 bytes crashed tcpdump once): INVALID-ID-INFORMATION, same test file.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod attr;
 pub mod cfg;

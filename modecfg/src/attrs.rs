@@ -20,7 +20,7 @@
 //! | 28672 | UNITY BANNER | TLV text |
 //! | 28673 | UNITY SAVE_PASSWD | TV (0 = do not save, 1 = allowed) |
 //! | 28674 | UNITY DEF_DOMAIN | TLV text |
-//! | 28675 | UNITY SPLIT_DNS | TLV text, comma-separated domains |
+//! | 28675 | UNITY SPLITDNS_NAME | TLV text, comma-separated domains |
 //! | 28676 | UNITY SPLIT_INCLUDE | TLV, 14-byte entries ([`SplitEntry`]) |
 //! | 28677 | UNITY NATT_PORT | TV (UDP port) |
 //! | 28678 | UNITY LOCAL_LAN | TLV, 14-byte entries (split exclude) |
@@ -29,8 +29,10 @@
 //! | 28681 | UNITY BACKUP_SERVERS | TLV text, comma-separated |
 //! | 28682 | UNITY DDNS_HOSTNAME | TLV text |
 //!
-//! Numbers checked against vpnc's `isakmp.h`, ipsec-tools' `isakmp_unity.h` and strongSwan's
-//! attribute names; 28683 is not assigned by any of them and stays [`AttrType::Unknown`].
+//! The numbers and names come from the one registry, [`ConfigAttrType`] in `isakmp-wire`
+//! (checked against vpnc's `isakmp.h`, ipsec-tools' `isakmp_unity.h` and strongSwan's
+//! attribute names); 28683 (SMARTCARD_REMOVAL_DISCONNECT) has no value this crate decodes
+//! and stays [`AttrType::Unknown`].
 //!
 //! A zero-length TLV of any type decodes to [`ModeCfgAttr::Request`]: in a CFG_REQUEST it
 //! asks for that attribute, in a CFG_ACK it acknowledges it. Unknown types are kept as they
@@ -39,14 +41,17 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use isakmp_wire::attr::config::ConfigAttrType;
 use isakmp_wire::attr::{AttrValue, Attribute, AttributeIter, OwnedAttribute, MAX_ATTRIBUTES};
 use isakmp_wire::cfg::ConfigPayload;
 
 use crate::error::ModeCfgError;
 use crate::unity::{decode_split_list, encode_split_list, SplitEntry, SPLIT_ENTRY_LEN};
 
+/// The Mode Config types this crate decodes, each tied to its entry in the one
+/// registry of numbers and names, [`ConfigAttrType`].
 macro_rules! attr_types {
-    ($( $(#[$doc:meta])* $var:ident = $num:literal, $name:literal, $pix:literal; )*) => {
+    ($( $(#[$doc:meta])* $var:ident = $registry:ident; )*) => {
         /// A Mode Config attribute type number.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -62,34 +67,26 @@ macro_rules! attr_types {
 
             /// The type for a 15-bit number.
             pub fn from_u16(n: u16) -> Self {
-                match n & 0x7fff {
-                    $( $num => AttrType::$var, )*
-                    other => AttrType::Unknown(other),
+                let n = n & 0x7fff;
+                match ConfigAttrType::from(n) {
+                    $( ConfigAttrType::$registry => AttrType::$var, )*
+                    _ => AttrType::Unknown(n),
                 }
             }
 
             /// The number on the wire.
             pub fn number(self) -> u16 {
                 match self {
-                    $( AttrType::$var => $num, )*
+                    $( AttrType::$var => ConfigAttrType::$registry.number(), )*
                     AttrType::Unknown(n) => n & 0x7fff,
                 }
             }
 
-            /// The name the drafts (and Wireshark/strongSwan) use.
-            pub fn name(self) -> &'static str {
+            /// The registry entry, `None` for a type this crate does not decode.
+            pub fn registry(self) -> Option<ConfigAttrType> {
                 match self {
-                    $( AttrType::$var => $name, )*
-                    AttrType::Unknown(_) => "UNKNOWN",
-                }
-            }
-
-            /// The name a PIX 6.3 prints in `debug crypto isakmp` ("ISAKMP: attribute
-            /// IP4_ADDRESS (1)"); the PIX prints every Unity type as "UNKNOWN".
-            pub fn pix_name(self) -> &'static str {
-                match self {
-                    $( AttrType::$var => $pix, )*
-                    AttrType::Unknown(_) => "UNKNOWN",
+                    $( AttrType::$var => Some(ConfigAttrType::$registry), )*
+                    AttrType::Unknown(_) => None,
                 }
             }
         }
@@ -98,57 +95,71 @@ macro_rules! attr_types {
 
 attr_types! {
     /// INTERNAL_IP4_ADDRESS (1).
-    Ip4Address = 1, "INTERNAL_IP4_ADDRESS", "IP4_ADDRESS";
+    Ip4Address = InternalIp4Address;
     /// INTERNAL_IP4_NETMASK (2).
-    Ip4Netmask = 2, "INTERNAL_IP4_NETMASK", "IP4_NETMASK";
+    Ip4Netmask = InternalIp4Netmask;
     /// INTERNAL_IP4_DNS (3).
-    Ip4Dns = 3, "INTERNAL_IP4_DNS", "IP4_DNS";
+    Ip4Dns = InternalIp4Dns;
     /// INTERNAL_IP4_NBNS (4), the WINS server.
-    Ip4Nbns = 4, "INTERNAL_IP4_NBNS", "IP4_NBNS";
+    Ip4Nbns = InternalIp4Nbns;
     /// INTERNAL_ADDRESS_EXPIRY (5).
-    AddressExpiry = 5, "INTERNAL_ADDRESS_EXPIRY", "ADDRESS_EXPIRY";
+    AddressExpiry = InternalAddressExpiry;
     /// INTERNAL_IP4_DHCP (6).
-    Ip4Dhcp = 6, "INTERNAL_IP4_DHCP", "IP4_DHCP";
+    Ip4Dhcp = InternalIp4Dhcp;
     /// APPLICATION_VERSION (7).
-    ApplicationVersion = 7, "APPLICATION_VERSION", "APPLICATION_VERSION";
+    ApplicationVersion = ApplicationVersion;
     /// INTERNAL_IP6_ADDRESS (8).
-    Ip6Address = 8, "INTERNAL_IP6_ADDRESS", "IP6_ADDRESS";
+    Ip6Address = InternalIp6Address;
     /// INTERNAL_IP6_NETMASK (9).
-    Ip6Netmask = 9, "INTERNAL_IP6_NETMASK", "IP6_NETMASK";
+    Ip6Netmask = InternalIp6Netmask;
     /// INTERNAL_IP6_DNS (10).
-    Ip6Dns = 10, "INTERNAL_IP6_DNS", "IP6_DNS";
+    Ip6Dns = InternalIp6Dns;
     /// INTERNAL_IP6_NBNS (11).
-    Ip6Nbns = 11, "INTERNAL_IP6_NBNS", "IP6_NBNS";
+    Ip6Nbns = InternalIp6Nbns;
     /// INTERNAL_IP6_DHCP (12).
-    Ip6Dhcp = 12, "INTERNAL_IP6_DHCP", "IP6_DHCP";
+    Ip6Dhcp = InternalIp6Dhcp;
     /// INTERNAL_IP4_SUBNET (13).
-    Ip4Subnet = 13, "INTERNAL_IP4_SUBNET", "IP4_SUBNET";
+    Ip4Subnet = InternalIp4Subnet;
     /// SUPPORTED_ATTRIBUTES (14).
-    SupportedAttributes = 14, "SUPPORTED_ATTRIBUTES", "SUPPORTED_ATTRIBUTES";
+    SupportedAttributes = SupportedAttributes;
     /// INTERNAL_IP6_SUBNET (15).
-    Ip6Subnet = 15, "INTERNAL_IP6_SUBNET", "IP6_SUBNET";
+    Ip6Subnet = InternalIp6Subnet;
     /// Cisco Unity BANNER (28672).
-    Banner = 28672, "UNITY_BANNER", "UNKNOWN";
+    Banner = UnityBanner;
     /// Cisco Unity SAVE_PASSWD (28673).
-    SavePasswd = 28673, "UNITY_SAVE_PASSWD", "UNKNOWN";
+    SavePasswd = UnitySavePasswd;
     /// Cisco Unity DEF_DOMAIN (28674).
-    DefDomain = 28674, "UNITY_DEF_DOMAIN", "UNKNOWN";
+    DefDomain = UnityDefDomain;
     /// Cisco Unity SPLIT_DNS (28675).
-    SplitDns = 28675, "UNITY_SPLIT_DNS", "UNKNOWN";
+    SplitDns = UnitySplitDomain;
     /// Cisco Unity SPLIT_INCLUDE (28676).
-    SplitInclude = 28676, "UNITY_SPLIT_INCLUDE", "UNKNOWN";
+    SplitInclude = UnitySplitInclude;
     /// Cisco Unity NATT_PORT (28677).
-    NattPort = 28677, "UNITY_NATT_PORT", "UNKNOWN";
+    NattPort = UnityNattPort;
     /// Cisco Unity LOCAL_LAN (28678), the split-exclude list.
-    LocalLan = 28678, "UNITY_LOCAL_LAN", "UNKNOWN";
+    LocalLan = UnityLocalLan;
     /// Cisco Unity PFS (28679).
-    Pfs = 28679, "UNITY_PFS", "UNKNOWN";
+    Pfs = UnityPfs;
     /// Cisco Unity FW_TYPE (28680).
-    FwType = 28680, "UNITY_FW_TYPE", "UNKNOWN";
+    FwType = UnityFwType;
     /// Cisco Unity BACKUP_SERVERS (28681).
-    BackupServers = 28681, "UNITY_BACKUP_SERVERS", "UNKNOWN";
+    BackupServers = UnityBackupServers;
     /// Cisco Unity DDNS_HOSTNAME (28682).
-    DdnsHostname = 28682, "UNITY_DDNS_HOSTNAME", "UNKNOWN";
+    DdnsHostname = UnityDdnsHostname;
+}
+
+impl AttrType {
+    /// The name the drafts (and Wireshark/strongSwan) use, from the registry;
+    /// "UNKNOWN" for a type this crate does not decode.
+    pub fn name(self) -> &'static str {
+        self.registry().map_or("UNKNOWN", ConfigAttrType::name)
+    }
+
+    /// The name a PIX 6.3 prints in `debug crypto isakmp` ("ISAKMP: attribute
+    /// IP4_ADDRESS (1)"); the PIX prints every Unity type as "UNKNOWN".
+    pub fn pix_name(self) -> &'static str {
+        self.registry().map_or("UNKNOWN", ConfigAttrType::pix_name)
+    }
 }
 
 impl AttrType {

@@ -17,9 +17,11 @@ use crate::attrs::{
     decode_payload, encode_list, AttrType, Ip4Subnet, Ip6Prefix, ModeCfgAttr, Text,
 };
 use crate::error::{cfg_name, ModeCfgError};
-use crate::retransmit::{RetransmitConfig, Retransmitter, Tick};
 use crate::server::AttrSet;
+use crate::transmit::Transmit;
 use crate::unity::SplitEntry;
+use crate::RetransmitConfig;
+use pix_primitives::retransmit::{Action, Retransmit};
 
 /// Cap on queued outgoing payloads and events.
 const MAX_QUEUED: usize = 64;
@@ -164,7 +166,7 @@ pub enum ClientEvent {
 
 #[derive(Debug)]
 enum PullClientState {
-    WaitReply { timer: Retransmitter },
+    WaitReply { timer: Retransmit },
     Done,
     Failed,
 }
@@ -178,7 +180,7 @@ pub struct PullClient {
     state: PullClientState,
     config: Option<ClientConfig>,
     events: VecDeque<ClientEvent>,
-    transmit: VecDeque<OwnedConfigPayload>,
+    transmit: VecDeque<Transmit>,
 }
 
 impl PullClient {
@@ -207,11 +209,11 @@ impl PullClient {
             requested,
             wants_address: requested.contains(AttrType::Ip4Address),
             state: PullClientState::WaitReply {
-                timer: Retransmitter::start(now, retransmit),
+                timer: Retransmit::started(retransmit, now),
             },
             config: None,
             events: VecDeque::new(),
-            transmit: VecDeque::from([request]),
+            transmit: VecDeque::from([Transmit::first(request)]),
         })
     }
 
@@ -298,14 +300,15 @@ impl PullClient {
     pub fn handle_timeout(&mut self, now: Instant) {
         if let PullClientState::WaitReply { timer } = &mut self.state {
             match timer.on_timeout(now) {
-                Tick::Wait => {}
-                Tick::Resend => {
-                    self.transmit.push_back(self.request.clone());
+                Action::NotYet => {}
+                Action::Resend => {
+                    self.transmit
+                        .push_back(Transmit::again(self.request.clone()));
                     self.events.push_back(ClientEvent::Retransmitted {
                         identifier: self.request.identifier,
                     });
                 }
-                Tick::GiveUp => {
+                Action::GiveUp => {
                     self.state = PullClientState::Failed;
                     self.events.push_back(ClientEvent::TimedOut {
                         waiting_for: "CFG_REPLY",
@@ -315,8 +318,9 @@ impl PullClient {
         }
     }
 
-    /// The next payload to send (the CFG_REQUEST, again on each resend).
-    pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
+    /// The next payload to send (the CFG_REQUEST; again, marked as a retransmission, on
+    /// each resend).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let next = self.transmit.pop_front();
         if next.is_none() && self.transmit.capacity() > 0 {
             // Drained: give the queue's allocation back (a finished dialogue stays with
@@ -340,7 +344,7 @@ impl PullClient {
     /// When [`PullClient::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
-            PullClientState::WaitReply { timer } => Some(timer.deadline()),
+            PullClientState::WaitReply { timer } => timer.deadline(),
             _ => None,
         }
     }
@@ -374,7 +378,7 @@ pub struct PushClient {
     state: PushClientState,
     config: Option<ClientConfig>,
     events: VecDeque<ClientEvent>,
-    transmit: VecDeque<OwnedConfigPayload>,
+    transmit: VecDeque<Transmit>,
 }
 
 impl PushClient {
@@ -405,7 +409,7 @@ impl PushClient {
                 if payload.cfg_type == CfgType::Set && payload.identifier == *identifier {
                     // Bounded: a peer resending while nobody drains cannot grow the queues.
                     if self.transmit.len() < MAX_QUEUED {
-                        self.transmit.push_back(ack.clone());
+                        self.transmit.push_back(Transmit::again(ack.clone()));
                     }
                     if self.events.len() < MAX_QUEUED {
                         self.events.push_back(ClientEvent::Retransmitted {
@@ -449,7 +453,7 @@ impl PushClient {
             identifier: payload.identifier,
             attributes: encode_list(&ack)?,
         };
-        self.transmit.push_back(ack.clone());
+        self.transmit.push_back(Transmit::first(ack.clone()));
         self.state = PushClientState::Acked {
             identifier: payload.identifier,
             ack,
@@ -472,8 +476,9 @@ impl PushClient {
         }
     }
 
-    /// The next payload to send (the CFG_ACK).
-    pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
+    /// The next payload to send (the CFG_ACK; again, marked as a retransmission, for
+    /// each retransmitted SET).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let next = self.transmit.pop_front();
         if next.is_none() && self.transmit.capacity() > 0 {
             // Drained: give the queue's allocation back (a finished dialogue stays with

@@ -23,12 +23,14 @@
 //! let mut server = PullServer::new(ServerConfig::pix63(), now);
 //!
 //! // Client -> gateway: CFG_REQUEST (ike-sm would encrypt it in a Transaction exchange).
-//! let request = modecfg::to_bytes(&client.poll_transmit().unwrap())?;
+//! let request = modecfg::to_bytes(&client.poll_transmit().unwrap().payload)?;
 //! let mut cx = Assign { pools: &mut pools, policy: &policy, user: "alice", aaa: None };
 //! server.handle_payload(now, &ConfigPayload::parse(&request, 0)?, &mut cx)?;
 //!
 //! // Gateway -> client: CFG_REPLY.
-//! let reply = modecfg::to_bytes(&server.poll_transmit().unwrap())?;
+//! let reply = server.poll_transmit().unwrap();
+//! assert!(!reply.retransmission); // a first send; resends say so
+//! let reply = modecfg::to_bytes(&reply.payload)?;
 //! client.handle_payload(now, &ConfigPayload::parse(&reply, 0)?)?;
 //! assert_eq!(client.config().unwrap().address, Some("10.89.129.200".parse()?));
 //!
@@ -57,7 +59,7 @@
 //!   (`pool.rs`, `aaa_address_wins_and_is_checked_against_pool`).
 //! * SPLIT_INCLUDE entries are 14 bytes, not 8 (`unity.rs`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod attrs;
 pub mod client;
@@ -65,8 +67,8 @@ pub mod error;
 pub mod lease_store;
 pub mod policy;
 pub mod pool;
-pub mod retransmit;
 pub mod server;
+pub mod transmit;
 pub mod unity;
 
 pub use attrs::{AttrType, Ip4Subnet, Ip6Prefix, ModeCfgAttr, Text};
@@ -75,9 +77,16 @@ pub use error::ModeCfgError;
 pub use lease_store::LeaseStore;
 pub use policy::{GroupPolicy, SessionExpiry, SessionTimers};
 pub use pool::{AaaAddress, AddressPool, Lease, LeaseSource, Pools};
-pub use retransmit::RetransmitConfig;
 pub use server::{Assign, AttrSet, PullServer, PushServer, ServerConfig, ServerEvent};
+pub use transmit::Transmit;
 pub use unity::SplitEntry;
+
+/// The retransmission schedule (the one model shared with IKE and Xauth).
+pub use pix_primitives::retransmit::Backoff;
+
+/// The resend schedule of the side that sends first (the push server's SET, the pull
+/// client's REQUEST): the shared [`Backoff`] under the name this crate has used.
+pub type RetransmitConfig = Backoff;
 
 use isakmp_wire::cfg::OwnedConfigPayload;
 

@@ -30,8 +30,10 @@ use crate::error::{cfg_name, ModeCfgError};
 use crate::lease_store::LeaseStore;
 use crate::policy::GroupPolicy;
 use crate::pool::{AaaAddress, Lease, LeaseSource};
-use crate::retransmit::{RetransmitConfig, Retransmitter, Tick};
+use crate::transmit::Transmit;
 use crate::unity::encode_split_list;
+use crate::RetransmitConfig;
+use pix_primitives::retransmit::{Action, Retransmit};
 
 /// Cap on queued outgoing payloads and events: a peer that keeps retransmitting while the
 /// caller does not drain cannot grow the queues without bound.
@@ -682,15 +684,16 @@ impl PullServer {
         }
     }
 
-    /// The next payload to send (a CFG_REPLY).
-    pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
+    /// The next payload to send (the CFG_REPLY; again, marked as a retransmission, for
+    /// each retransmitted REQUEST).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if let Some(reply) = self.fresh.take() {
-            return Some(reply);
+            return Some(Transmit::first(reply));
         }
         match &self.state {
             PullState::Replied(sent) if self.resend > 0 => {
                 self.resend = self.resend.saturating_sub(1);
-                Some(sent.payload())
+                Some(Transmit::again(sent.payload()))
             }
             _ => None,
         }
@@ -732,7 +735,7 @@ impl PullServer {
 
 #[derive(Debug)]
 enum PushState {
-    WaitAck { timer: Retransmitter },
+    WaitAck { timer: Retransmit },
     Done,
     Failed,
 }
@@ -746,7 +749,7 @@ pub struct PushServer {
     state: PushState,
     lease: Option<Lease>,
     events: VecDeque<ServerEvent>,
-    transmit: VecDeque<OwnedConfigPayload>,
+    transmit: VecDeque<Transmit>,
 }
 
 impl PushServer {
@@ -803,11 +806,11 @@ impl PushServer {
             set: set.clone(),
             addr,
             state: PushState::WaitAck {
-                timer: Retransmitter::start(now, config.retransmit),
+                timer: Retransmit::started(config.retransmit, now),
             },
             lease: Some(lease),
             events,
-            transmit: VecDeque::from([set]),
+            transmit: VecDeque::from([Transmit::first(set)]),
         })
     }
 
@@ -869,14 +872,14 @@ impl PushServer {
     pub fn handle_timeout(&mut self, now: Instant) {
         if let PushState::WaitAck { timer } = &mut self.state {
             match timer.on_timeout(now) {
-                Tick::Wait => {}
-                Tick::Resend => {
-                    self.transmit.push_back(self.set.clone());
+                Action::NotYet => {}
+                Action::Resend => {
+                    self.transmit.push_back(Transmit::again(self.set.clone()));
                     self.events.push_back(ServerEvent::Retransmitted {
                         identifier: self.identifier,
                     });
                 }
-                Tick::GiveUp => {
+                Action::GiveUp => {
                     self.state = PushState::Failed;
                     self.events.push_back(ServerEvent::TimedOut {
                         waiting_for: "CFG_ACK",
@@ -886,8 +889,9 @@ impl PushServer {
         }
     }
 
-    /// The next payload to send (the CFG_SET, again on each resend).
-    pub fn poll_transmit(&mut self) -> Option<OwnedConfigPayload> {
+    /// The next payload to send (the CFG_SET; again, marked as a retransmission, on each
+    /// resend).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let next = self.transmit.pop_front();
         if next.is_none() && self.transmit.capacity() > 0 {
             // Drained: give the queue's allocation back (a finished dialogue stays with
@@ -911,7 +915,7 @@ impl PushServer {
     /// When [`PushServer::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
-            PushState::WaitAck { timer } => Some(timer.deadline()),
+            PushState::WaitAck { timer } => timer.deadline(),
             _ => None,
         }
     }
@@ -1168,6 +1172,8 @@ mod tests {
                 let result = srv.handle_payload(now, &payload, &mut cx);
                 let events: Vec<_> = std::iter::from_fn(|| srv.poll_event()).collect();
                 let reply = srv.poll_transmit();
+                assert!(reply.as_ref().is_none_or(|t| !t.retransmission));
+                let reply = reply.map(Transmit::into_payload);
                 assert!(srv.poll_transmit().is_none());
                 let got = (result, events, reply, srv.lease().map(Lease::addr));
                 assert_eq!(got, want);
@@ -1176,8 +1182,9 @@ mod tests {
                     // A retransmitted request gets the same REPLY, twice if asked twice.
                     srv.handle_payload(now, &payload, &mut cx).unwrap();
                     srv.handle_payload(now, &payload, &mut cx).unwrap();
-                    assert_eq!(srv.poll_transmit().as_ref(), Some(&first));
-                    assert_eq!(srv.poll_transmit().as_ref(), Some(&first));
+                    let again = Some(Transmit::again(first));
+                    assert_eq!(srv.poll_transmit(), again);
+                    assert_eq!(srv.poll_transmit(), again);
                     assert!(srv.poll_transmit().is_none());
                 }
             }

@@ -15,7 +15,7 @@ use isakmp_wire::cfg::{CfgType, ConfigPayload, OwnedConfigPayload};
 use modecfg::{
     to_bytes, AaaAddress, Assign, AttrSet, AttrType, ClientEvent, GroupPolicy, LeaseSource,
     ModeCfgAttr, ModeCfgError, Pools, PullClient, PullServer, PushClient, PushServer,
-    RetransmitConfig, ServerConfig, ServerEvent,
+    RetransmitConfig, ServerConfig, ServerEvent, Transmit,
 };
 
 #[allow(clippy::disallowed_methods)]
@@ -54,7 +54,7 @@ fn parse(b: &[u8]) -> ConfigPayload<'_> {
 fn rt() -> RetransmitConfig {
     RetransmitConfig {
         initial: Duration::from_secs(2),
-        max_retries: 2,
+        max_sends: 3, // two resends
         max_interval: Duration::from_secs(8),
     }
 }
@@ -72,7 +72,7 @@ fn pull_round_trip_with_policy() {
     ];
     let mut client = PullClient::new(now, 0x4242, &request, rt()).unwrap();
     let mut server = PullServer::new(ServerConfig::full(), now);
-    let req = wire(&client.poll_transmit().unwrap());
+    let req = wire(&client.poll_transmit().unwrap().payload);
     let mut cx = Assign {
         pools: &mut pools,
         policy: &policy,
@@ -81,7 +81,7 @@ fn pull_round_trip_with_policy() {
     };
     server.handle_payload(now, &parse(&req), &mut cx).unwrap();
     assert!(server.is_done());
-    let reply = server.poll_transmit().unwrap();
+    let reply = server.poll_transmit().unwrap().payload;
     assert_eq!(reply.cfg_type, CfgType::Reply);
     assert_eq!(reply.identifier, 0x4242);
     client.handle_payload(now, &parse(&wire(&reply))).unwrap();
@@ -107,7 +107,7 @@ fn retransmitted_request_gets_same_reply() {
     let policy = policy();
     let mut client = PullClient::vpn_client_4x(now, 9, "v", rt()).unwrap();
     let mut server = PullServer::new(ServerConfig::pix63(), now);
-    let req = wire(&client.poll_transmit().unwrap());
+    let req = wire(&client.poll_transmit().unwrap().payload);
     let mut cx = Assign {
         pools: &mut pools,
         policy: &policy,
@@ -116,6 +116,8 @@ fn retransmitted_request_gets_same_reply() {
     };
     server.handle_payload(now, &parse(&req), &mut cx).unwrap();
     let first = server.poll_transmit().unwrap();
+    assert!(!first.retransmission);
+    let first = first.payload;
     // The reply is lost; the client resends at its deadline.
     assert_eq!(client.poll_timeout(), Some(now + Duration::from_secs(2)));
     client.handle_timeout(now + Duration::from_secs(2));
@@ -123,7 +125,9 @@ fn retransmitted_request_gets_same_reply() {
         client.poll_event(),
         Some(ClientEvent::Retransmitted { identifier: 9 })
     );
-    let again = wire(&client.poll_transmit().unwrap());
+    let again = client.poll_transmit().unwrap();
+    assert!(again.retransmission, "a resend says so");
+    let again = wire(&again.payload);
     assert_eq!(again, req);
     while server.poll_event().is_some() {}
     server.handle_payload(now, &parse(&again), &mut cx).unwrap();
@@ -131,7 +135,7 @@ fn retransmitted_request_gets_same_reply() {
         server.poll_event(),
         Some(ServerEvent::Retransmitted { identifier: 9 })
     );
-    assert_eq!(server.poll_transmit().unwrap(), first);
+    assert_eq!(server.poll_transmit(), Some(Transmit::again(first.clone())));
     assert_eq!(pools.total_in_use(), 1, "no second address");
     client.handle_payload(now, &parse(&wire(&first))).unwrap();
     assert!(client.config().is_some());
@@ -254,7 +258,7 @@ fn pull_aaa_address_wins_over_pool() {
     let policy = policy();
     let mut client = PullClient::vpn_client_4x(now, 3, "v", rt()).unwrap();
     let mut server = PullServer::new(ServerConfig::pix63(), now);
-    let req = wire(&client.poll_transmit().unwrap());
+    let req = wire(&client.poll_transmit().unwrap().payload);
     let aaa = Some(AaaAddress {
         addr: ip("172.16.9.9"),
         netmask: Some(ip("255.255.255.0")),
@@ -267,7 +271,7 @@ fn pull_aaa_address_wins_over_pool() {
     };
     server.handle_payload(now, &parse(&req), &mut cx).unwrap();
     client
-        .handle_payload(now, &parse(&wire(&server.poll_transmit().unwrap())))
+        .handle_payload(now, &parse(&wire(&server.poll_transmit().unwrap().payload)))
         .unwrap();
     assert_eq!(client.config().unwrap().address, Some(ip("172.16.9.9")));
     assert_eq!(client.config().unwrap().netmask, Some(ip("255.255.255.0")));
@@ -345,11 +349,11 @@ fn push_round_trip_like_vpn_client_1_1() {
     };
     let mut server = PushServer::start(&cfg, now, 0xbe8d, &mut cx).unwrap();
     let mut client = PushClient::new(now, Some(Duration::from_secs(30)));
-    let set = server.poll_transmit().unwrap();
+    let set = server.poll_transmit().unwrap().payload;
     // CFG_SET carries the address alone, as the PIX gives the 1.1 client.
     assert_eq!(wire(&set), [3, 0, 0xbe, 0x8d, 0, 1, 0, 4, 10, 89, 129, 200]);
     client.handle_payload(now, &parse(&wire(&set))).unwrap();
-    let ack = client.poll_transmit().unwrap();
+    let ack = client.poll_transmit().unwrap().payload;
     assert_eq!(wire(&ack), [4, 0, 0xbe, 0x8d, 0, 1, 0, 0]);
     server.handle_payload(now, &parse(&wire(&ack))).unwrap();
     assert!(server.is_done());
@@ -381,25 +385,29 @@ fn push_set_lost_then_ack_lost() {
     };
     let mut server = PushServer::start(&cfg, now, 77, &mut cx).unwrap();
     let mut client = PushClient::new(now, None);
-    let _lost = server.poll_transmit().unwrap();
+    let lost = server.poll_transmit().unwrap();
+    assert!(!lost.retransmission);
     assert_eq!(server.poll_timeout(), Some(now + Duration::from_secs(2)));
     server.handle_timeout(now + Duration::from_secs(1));
     assert!(server.poll_transmit().is_none());
     let t1 = now + Duration::from_secs(2);
     server.handle_timeout(t1);
     let set = server.poll_transmit().expect("resent");
+    assert!(set.retransmission);
+    let set = set.payload;
     // Extra pushed types the policy fills (no banner configured: left out).
     let kinds: Vec<u16> = set.attributes.iter().map(|a| a.kind).collect();
     assert_eq!(kinds, [1, 2, 3]);
     client.handle_payload(t1, &parse(&wire(&set))).unwrap();
-    let _ack_lost = client.poll_transmit().unwrap();
+    let _ack_lost = client.poll_transmit().unwrap().payload;
     let t2 = server.poll_timeout().unwrap();
     assert_eq!(t2, t1 + Duration::from_secs(4));
     server.handle_timeout(t2);
     let set2 = server.poll_transmit().unwrap();
-    assert_eq!(set2, set);
+    assert_eq!(set2, Transmit::again(set.clone()));
+    let set2 = set2.payload;
     client.handle_payload(t2, &parse(&wire(&set2))).unwrap();
-    let ack = client.poll_transmit().unwrap();
+    let ack = client.poll_transmit().unwrap().payload;
     assert_eq!(ack.attributes.len(), 3);
     server.handle_payload(t2, &parse(&wire(&ack))).unwrap();
     assert!(server.is_done());
@@ -543,6 +551,8 @@ fn push_client_acks_known_types_only_and_resends_ack() {
     };
     client.handle_payload(now, &parse(&wire(&set))).unwrap();
     let ack = client.poll_transmit().unwrap();
+    assert!(!ack.retransmission);
+    let ack = ack.payload;
     assert_eq!(
         ack,
         OwnedConfigPayload {
@@ -559,7 +569,7 @@ fn push_client_acks_known_types_only_and_resends_ack() {
     // The SET again (our ACK was lost): the same ACK again.
     let _ = client.poll_event();
     client.handle_payload(now, &parse(&wire(&set))).unwrap();
-    assert_eq!(client.poll_transmit().unwrap(), ack);
+    assert_eq!(client.poll_transmit(), Some(Transmit::again(ack.clone())));
     assert_eq!(
         client.poll_event(),
         Some(ClientEvent::Retransmitted { identifier: 0x6231 })
@@ -609,7 +619,7 @@ fn invalid_policy_is_refused_before_any_address_is_taken() {
     );
     let mut server = PullServer::new(ServerConfig::pix63(), now);
     let mut client = PullClient::vpn_client_4x(now, 1, "v", rt()).unwrap();
-    let req = wire(&client.poll_transmit().unwrap());
+    let req = wire(&client.poll_transmit().unwrap().payload);
     assert_eq!(server.handle_payload(now, &parse(&req), &mut cx), Err(bad));
     assert!(server.lease().is_none());
     assert_eq!(pools.total_in_use(), 0);
@@ -622,7 +632,7 @@ fn retransmit_flood_without_draining_is_bounded() {
     let policy = policy();
     let mut server = PullServer::new(ServerConfig::pix63(), now);
     let mut client = PullClient::vpn_client_4x(now, 1, "v", rt()).unwrap();
-    let req = wire(&client.poll_transmit().unwrap());
+    let req = wire(&client.poll_transmit().unwrap().payload);
     let mut cx = Assign {
         pools: &mut pools,
         policy: &policy,

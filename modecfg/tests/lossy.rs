@@ -59,13 +59,13 @@ proptest! {
         let mut server = PullServer::new(ServerConfig { request_timeout: None, ..ServerConfig::pix63() }, now);
         for _ in 0..100 {
             while let Some(req) = client.poll_transmit() {
-                if let Some(b) = deliver(&mut loss, req) {
+                if let Some(b) = deliver(&mut loss, req.payload) {
                     let mut cx = Assign { pools: &mut pools, policy: &policy, user: "u", aaa: None };
                     server.handle_payload(now, &ConfigPayload::parse(&b, 0).unwrap(), &mut cx).unwrap();
                 }
             }
             while let Some(rep) = server.poll_transmit() {
-                if let Some(b) = deliver(&mut loss, rep) {
+                if let Some(b) = deliver(&mut loss, rep.payload) {
                     // A duplicate reply after the first is refused, harmlessly.
                     let _ = client.handle_payload(now, &ConfigPayload::parse(&b, 0).unwrap());
                 }
@@ -98,12 +98,12 @@ proptest! {
         let mut client = PushClient::new(now, None);
         for _ in 0..100 {
             while let Some(set) = server.poll_transmit() {
-                if let Some(b) = deliver(&mut loss, set) {
+                if let Some(b) = deliver(&mut loss, set.payload) {
                     client.handle_payload(now, &ConfigPayload::parse(&b, 0).unwrap()).unwrap();
                 }
             }
             while let Some(ack) = client.poll_transmit() {
-                if let Some(b) = deliver(&mut loss, ack) {
+                if let Some(b) = deliver(&mut loss, ack.payload) {
                     server.handle_payload(now, &ConfigPayload::parse(&b, 0).unwrap()).unwrap();
                 }
             }
@@ -132,7 +132,7 @@ fn every_prefix_of_the_seed_request_is_handled() {
         RetransmitConfig::default(),
     )
     .unwrap();
-    let bytes = to_bytes(&c.poll_transmit().unwrap()).unwrap();
+    let bytes = to_bytes(&c.poll_transmit().unwrap().payload).unwrap();
     let attrs = &bytes[4..];
     let full = modecfg::attrs::decode_bytes(attrs, 4).unwrap();
     for n in 0..attrs.len() {

@@ -80,7 +80,7 @@ fn run_4x(
     )
     .unwrap();
     let mut server = PullServer::new(config, now);
-    let req = to_bytes(&client.poll_transmit().unwrap()).unwrap();
+    let req = to_bytes(&client.poll_transmit().unwrap().payload).unwrap();
     let mut cx = Assign {
         pools,
         policy,
@@ -90,7 +90,7 @@ fn run_4x(
     server
         .handle_payload(now, &ConfigPayload::parse(&req, 0).unwrap(), &mut cx)
         .unwrap();
-    let reply = to_bytes(&server.poll_transmit().unwrap()).unwrap();
+    let reply = to_bytes(&server.poll_transmit().unwrap().payload).unwrap();
     client
         .handle_payload(now, &ConfigPayload::parse(&reply, 0).unwrap())
         .unwrap();
@@ -107,7 +107,7 @@ fn request_is_the_seed_list_in_order() {
         [1, 2, 3, 4, 5, 7, 28672, 28673, 28674, 28676, 28679, 28680, 28677]
     );
     let mut c = PullClient::vpn_client_4x(t0(), 7, "v", RetransmitConfig::default()).unwrap();
-    let req = c.poll_transmit().unwrap();
+    let req = c.poll_transmit().unwrap().payload;
     assert_eq!(req.cfg_type, CfgType::Request);
     let kinds: Vec<u16> = req.attributes.iter().map(|a| a.kind).collect();
     assert_eq!(kinds, numbers);
@@ -204,7 +204,7 @@ fn second_seed_client_gets_the_next_address_and_sixth_is_refused() {
     let now = t0();
     let mut client = PullClient::vpn_client_4x(now, 6, "v", RetransmitConfig::default()).unwrap();
     let mut server = PullServer::new(ServerConfig::pix63(), now);
-    let req = to_bytes(&client.poll_transmit().unwrap()).unwrap();
+    let req = to_bytes(&client.poll_transmit().unwrap().payload).unwrap();
     let mut cx = Assign {
         pools: &mut pools,
         policy: &policy,

@@ -78,7 +78,7 @@
 //!   (`tests/secrets.rs`).
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod aaa;
 pub mod acl;

@@ -3,7 +3,6 @@
 //! source, destination, ports and ICMP type. First match wins; no match is the
 //! implicit deny.
 
-use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use pix_config::acl::{
@@ -11,6 +10,7 @@ use pix_config::acl::{
 };
 use pix_config::object_group::{GroupKind, Member};
 use pix_config::Config;
+use rustc_hash::FxHashSet;
 
 use crate::error::BuildError;
 
@@ -380,7 +380,7 @@ impl<'c> Expander<'c> {
 
 /// The ids of every access-list in the configuration, in first-seen order.
 pub(crate) fn acl_ids(config: &Config) -> Vec<String> {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     let mut ids = Vec::new();
     for (_, c) in config.iter() {
         if let pix_config::Command::AccessList(a) = c {

@@ -264,7 +264,7 @@ fn levels(mut entries: Vec<(u32, u32, u32)>) -> (Vec<IntervalIndex>, Vec<u32>) {
             out.push(idx);
         }
         let before = entries.len();
-        let keep: std::collections::HashSet<u32> = rejected.into_iter().collect();
+        let keep: rustc_hash::FxHashSet<u32> = rejected.into_iter().collect();
         entries.retain(|e| keep.contains(&e.0));
         if entries.len() == before {
             break;

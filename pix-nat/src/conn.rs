@@ -2,8 +2,11 @@
 //! packet of it (either direction) rides the connection without any check.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
+
+use siphasher::sip::SipHasher13;
 
 use crate::packet::Proto;
 
@@ -108,11 +111,54 @@ pub enum Direction {
     Reverse,
 }
 
+/// The hasher of the connection table's flow index: SipHash-1-3 (the algorithm of
+/// std's `HashMap`) under a 128-bit key the caller chooses.
+///
+/// A flow key is chosen by whoever sends the packet, hosts on the Internet included,
+/// so an unkeyed hash (Fx) would let them aim every flow at one bucket and turn each
+/// lookup into a scan. A `BTreeMap` would resist that too, but costs a dozen or more
+/// key comparisons per lookup, and this lookup is on every forwarded packet
+/// ([`crate::Firewall::forward_established`]); a keyed SipHash costs what std's
+/// `HashMap` did. The key comes from the caller ([`crate::State::with_flow_key`])
+/// because the library draws no randomness itself; nothing observable depends on it
+/// (the index is only looked up, never iterated), so runs stay reproducible.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowHasher {
+    k0: u64,
+    k1: u64,
+}
+
+impl FlowHasher {
+    /// The hasher under `key` (a random one for a table that sees untrusted traffic).
+    pub fn new(key: u128) -> FlowHasher {
+        FlowHasher {
+            k0: (key >> 64) as u64,
+            k1: key as u64,
+        }
+    }
+}
+
+impl std::fmt::Debug for FlowHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // the key is a secret: printing it would hand out the collisions
+        f.write_str("FlowHasher(..)")
+    }
+}
+
+impl BuildHasher for FlowHasher {
+    type Hasher = SipHasher13;
+
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.k0, self.k1)
+    }
+}
+
 /// The connection table.
 #[derive(Debug, Clone, Default)]
 pub struct ConnTable {
     conns: BTreeMap<u64, Conn>,
-    index: HashMap<FlowKey, (u64, Direction)>,
+    /// Both directions of every connection (see [`FlowHasher`] for the hashing).
+    index: HashMap<FlowKey, (u64, Direction), FlowHasher>,
     next_id: u64,
     most_used: usize,
 }
@@ -140,6 +186,16 @@ fn keys(c: &Conn) -> (FlowKey, FlowKey) {
 }
 
 impl ConnTable {
+    /// An empty table whose flow index hashes under `key` ([`FlowHasher`]).
+    /// [`ConnTable::default`] uses the key 0: fine for tests and tools, not for a
+    /// table that sees packets from hosts that may want to slow it down.
+    pub fn with_flow_key(key: u128) -> ConnTable {
+        ConnTable {
+            index: HashMap::with_hasher(FlowHasher::new(key)),
+            ..ConnTable::default()
+        }
+    }
+
     /// Connections in creation order.
     pub fn iter(&self) -> impl Iterator<Item = &Conn> {
         self.conns.values()

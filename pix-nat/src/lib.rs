@@ -86,13 +86,14 @@
 //! their tunnel ([`State::vpn_disconnect`]) rather than by the uauth timer.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod accounting;
 pub mod acl;
 pub mod classifier;
 pub mod cli;
 pub mod conn;
+mod decide;
 mod engine;
 mod error;
 mod model;

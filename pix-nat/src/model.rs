@@ -1,6 +1,5 @@
 //! [`Firewall`]: the parts of a [`Config`] that decide a packet's fate, compiled once.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use pix_config::interface::IpAddressKind;
 use pix_config::nat::{GlobalPool as CfgPool, NatSource, StaticMapped, StaticReal as CfgReal};
 use pix_config::timeout::{TimeoutKind, UauthMode};
 use pix_config::{Command, Config, Located};
+use rustc_hash::FxHashMap;
 
 use crate::acl::{acl_ids, Ace, Expander};
 use crate::classifier::Classifier;
@@ -108,12 +108,12 @@ pub struct Firewall {
     /// Timers.
     pub timeouts: Timeouts,
     /// `aaa-server TAG (IF) host A`: the interface each server group is reached through.
-    pub aaa_server_if: HashMap<String, usize>,
+    pub aaa_server_if: FxHashMap<String, usize>,
     /// Line of the `timeout uauth` item, if any.
     pub uauth_line: Option<u32>,
     /// What the model could not use (unknown names, groups, interfaces).
     pub warnings: Vec<String>,
-    texts: HashMap<u32, String>,
+    texts: FxHashMap<u32, String>,
 }
 
 fn mask_u32(m: Ipv4Addr) -> u32 {
@@ -131,7 +131,7 @@ impl Firewall {
     /// Build from a parsed configuration.
     pub fn new(config: &Config) -> Result<Firewall, BuildError> {
         let mut warnings = Vec::new();
-        let mut texts = HashMap::new();
+        let mut texts = FxHashMap::default();
         let mut interfaces = Vec::new();
         for (line, n) in config.nameifs() {
             if interfaces.iter().any(|i: &Interface| i.name == n.name) {
@@ -156,7 +156,7 @@ impl Firewall {
             config,
             warnings: Vec::new(),
         };
-        let mut acls = AclMap::new();
+        let mut acls = AclMap::default();
         for id in acl_ids(config) {
             let aces = exp.acl(&id)?;
             acls.insert(id, Classifier::new(aces));
@@ -171,7 +171,7 @@ impl Firewall {
         let mut permit_ipsec = None;
         let mut timeouts = Timeouts::default();
         let mut uauth_line = None;
-        let mut aaa_server_if = HashMap::new();
+        let mut aaa_server_if = FxHashMap::default();
 
         for (line, cmd) in config.iter() {
             match cmd {

@@ -1,7 +1,7 @@
 //! `nat`, `global` and `static` as the PIX 6.x evaluates them, and the static
 //! table index (first match in config order, found without a scan).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::net::Ipv4Addr;
 
 use crate::acl::{AclAction, Tuple};
@@ -68,7 +68,7 @@ pub struct StaticHit {
 }
 
 /// Per netmask: (interface, masked address) -> static indexes, ascending.
-type MaskGroups = Vec<(u32, HashMap<(usize, u32), Vec<u32>>)>;
+type MaskGroups = Vec<(u32, FxHashMap<(usize, u32), Vec<u32>>)>;
 
 /// All `static` lines with two hash indexes (real side, mapped side) per netmask.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +83,7 @@ fn index_push(groups: &mut MaskGroups, mask: u32, key: (usize, u32), i: u32) {
     let pos = match groups.iter().position(|g| g.0 == mask) {
         Some(p) => p,
         None => {
-            groups.push((mask, HashMap::new()));
+            groups.push((mask, FxHashMap::default()));
             groups.len().saturating_sub(1)
         }
     };
@@ -93,7 +93,7 @@ fn index_push(groups: &mut MaskGroups, mask: u32, key: (usize, u32), i: u32) {
 }
 
 /// Policy ACLs by id, for policy statics and policy NAT.
-pub type AclMap = HashMap<String, Classifier>;
+pub type AclMap = FxHashMap<String, Classifier>;
 
 fn acl_permits(acls: &AclMap, id: &str, t: &Tuple) -> bool {
     acls.get(id)

@@ -1,9 +1,11 @@
 //! Translation slots (`show xlate`): dynamic NAT, PAT and identity xlates, with the
 //! global-pool allocation they come from.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
 
 /// The kind of a dynamic translation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,50 +56,20 @@ type MappedKey = (usize, u8, u32, u16);
 /// Index key of the real side: (real interface, mapped interface, protocol or 0, address, port or 0).
 type RealKey = (usize, usize, u8, u32, u16);
 
-/// A small multiplicative hasher for the xlate table's integer keys. Xlates are
-/// created only by new connections from the higher-security side, so their keys are
-/// not chosen by hosts on the Internet; the connection table, whose keys are, keeps
-/// the standard keyed hasher.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-/// `BuildHasher` for [`FxHasher`].
-pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
-
 /// The xlate table.
+///
+/// Its indexes hash with the unkeyed Fx hasher: xlates are created only by new
+/// connections from the higher-security side, and the mapped side's addresses and
+/// ports are ours (global pools), so no host on the Internet chooses their keys; the
+/// connection table, whose keys it does choose, hashes with a secret key
+/// ([`crate::conn::FlowHasher`]).
 #[derive(Debug, Clone, Default)]
 pub struct XlateTable {
     slots: BTreeMap<u64, Xlate>,
-    by_mapped: HashMap<MappedKey, u64, FxBuild>,
-    by_real: HashMap<RealKey, u64, FxBuild>,
+    by_mapped: FxHashMap<MappedKey, u64>,
+    by_real: FxHashMap<RealKey, u64>,
     /// Next PAT port to try per (interface, protocol, address, band start).
-    pat_cursor: HashMap<(usize, u8, u32, u16), u16, FxBuild>,
+    pat_cursor: FxHashMap<(usize, u8, u32, u16), u16>,
     next_id: u64,
     most_used: usize,
 }

@@ -9,8 +9,6 @@
 )] // test code
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::HashMap;
-
 use pix_nat::nat::{StaticReal, StaticRule, StaticTable};
 use pix_nat::{Ace, AclAction, Classifier, PortMatch, Tuple};
 use proptest::prelude::*;
@@ -126,7 +124,7 @@ proptest! {
             mask: *mask,
         }).collect();
         let table = StaticTable::new(statics);
-        let acls = HashMap::new();
+        let acls = pix_nat::nat::AclMap::default();
         for (t, input) in &pkts {
             let t = Tuple { sport: t.sport % 8, dport: t.dport % 8, ..*t };
             prop_assert_eq!(table.find_inbound(*input, &t, &acls), table.find_inbound_linear(*input, &t, &acls));

@@ -377,7 +377,7 @@ impl MemRadius {
             .ok_or(missing("User-Password"))?;
         let password = radius::unhide_password(&self.secret, &p.authenticator, hidden)
             .map_err(|error| RadiusDrop::BadPassword { identifier, error })?;
-        let found = check(&self.users, user, password.expose());
+        let found = check(&self.users, user, password.expose_secret());
         let framed_ip = found.and_then(|u| u.framed_ip);
         let accepted = found.is_some();
         let mut attributes = Vec::new();
@@ -512,7 +512,7 @@ fn message_authenticator_ok(packet: &[u8], auth: &[u8; 16], secret: &Secret) -> 
     let (Some(given), Ok(bytes)) = (given, zeroed.emit()) else {
         return false;
     };
-    let Ok(mut mac) = <Hmac<Md5> as KeyInit>::new_from_slice(secret.expose()) else {
+    let Ok(mut mac) = <Hmac<Md5> as KeyInit>::new_from_slice(secret.expose_secret()) else {
         return false;
     };
     mac.update(&bytes);
@@ -526,7 +526,7 @@ fn accounting_authenticator_ok(packet: &[u8], auth: &[u8; 16], secret: &Secret) 
         .chain_update(packet.get(..4).unwrap_or(&[]))
         .chain_update([0u8; 16])
         .chain_update(packet.get(radius::HEADER_LEN..).unwrap_or(&[]))
-        .chain_update(secret.expose())
+        .chain_update(secret.expose_secret())
         .finalize()
         .into();
     bool::from(want.ct_eq(auth))

@@ -22,12 +22,12 @@ use rand_core::CryptoRng;
 use crate::error::XauthError;
 use crate::local::LocalUsers;
 use crate::radius::{self, AcceptInfo, AccessResult, AcctStatus};
-use crate::secret::Secret;
 use crate::server::{after, Verdict};
 use crate::tacacs::{
     self, acct_flag, AccountingRecord, LoginKind, LoginRequest, LoginResult, LoginStep,
     StreamBuffer, TacacsAccounting, TacacsLogin,
 };
+use crate::Secret;
 
 /// The protocol of a server group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -316,7 +316,10 @@ impl AaaClient {
     ) -> Result<RequestId, XauthError> {
         let id = self.take_request_id();
         if self.config.protocol == Protocol::Local {
-            let outcome = if self.local.authenticate(&req.user, req.password.expose()) {
+            let outcome = if self
+                .local
+                .authenticate(&req.user, req.password.expose_secret())
+            {
                 AuthOutcome::Accept(AcceptInfo::default())
             } else {
                 AuthOutcome::Reject { message: None }

@@ -25,10 +25,11 @@
 //! of these; integer attributes remember their form so bytes -> model -> bytes is the
 //! identity, text in TV form becomes its two bytes (and is emitted as TLV).
 
+use isakmp_wire::attr::config::ConfigAttrType;
 use isakmp_wire::{AttrValue, Attribute, AttributeIter, OwnedAttrValue, OwnedAttribute};
 
 use crate::error::XauthError;
-use crate::secret::Secret;
+use crate::Secret;
 
 /// XAUTH_TYPE (16520).
 pub const XAUTH_TYPE: u16 = 16520;
@@ -241,7 +242,7 @@ impl XauthAttribute {
             | XauthAttribute::Passcode(s)
             | XauthAttribute::NextPin(s)
             | XauthAttribute::Answer(s) => {
-                OwnedAttribute::variable(self.kind(), s.expose().to_vec())
+                OwnedAttribute::variable(self.kind(), s.expose_secret().to_vec())
             }
             XauthAttribute::CiscoExtVendor(v) => OwnedAttribute {
                 kind: CISCO_EXT_VENDOR,
@@ -266,21 +267,14 @@ impl XauthAttribute {
     }
 }
 
-/// The draft's name for an attribute type (`"UNKNOWN"` for others).
+/// The draft's name for an Xauth attribute type (`"UNKNOWN"` for others), from
+/// the registry in [`isakmp_wire::attr::config`].
 pub fn kind_name(kind: u16) -> &'static str {
-    match kind {
-        XAUTH_TYPE => "XAUTH_TYPE",
-        XAUTH_USER_NAME => "XAUTH_USER_NAME",
-        XAUTH_USER_PASSWORD => "XAUTH_USER_PASSWORD",
-        XAUTH_PASSCODE => "XAUTH_PASSCODE",
-        XAUTH_MESSAGE => "XAUTH_MESSAGE",
-        XAUTH_CHALLENGE => "XAUTH_CHALLENGE",
-        XAUTH_DOMAIN => "XAUTH_DOMAIN",
-        XAUTH_STATUS => "XAUTH_STATUS",
-        XAUTH_NEXT_PIN => "XAUTH_NEXT_PIN",
-        XAUTH_ANSWER => "XAUTH_ANSWER",
-        CISCO_EXT_VENDOR => "CISCO_EXT_VENDOR",
-        _ => "UNKNOWN",
+    let t = ConfigAttrType::from(kind);
+    if t.is_xauth() {
+        t.name()
+    } else {
+        "UNKNOWN"
     }
 }
 

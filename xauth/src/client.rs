@@ -19,8 +19,8 @@ use isakmp_wire::{CfgType, ConfigPayload, OwnedConfigPayload};
 use crate::attrs::{self, IntForm, XauthAttribute, XauthStatus, XauthType};
 use crate::error::XauthError;
 use crate::payload::ZeroizingPayload;
-use crate::secret::Secret;
 use crate::server::after;
+use crate::Secret;
 
 /// Which fields a REQUEST asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]

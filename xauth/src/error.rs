@@ -1,6 +1,7 @@
 //! The crate's error type: what went wrong and where.
 
 use isakmp_wire::{CfgType, WireError};
+use pix_primitives::reader::ReadError;
 use thiserror::Error;
 
 /// Every failure of the Xauth machines and the AAA codecs.
@@ -188,6 +189,36 @@ pub enum XauthError {
     /// A server group with no servers, or an unknown group.
     #[error("no AAA server configured for {0}")]
     NoServer(&'static str),
+}
+
+impl From<ReadError> for XauthError {
+    /// A field cut short in peer input: what, where, needed and available.
+    fn from(e: ReadError) -> Self {
+        XauthError::Truncated {
+            what: e.what,
+            offset: e.offset,
+            needed: e.needed,
+            available: e.available,
+        }
+    }
+}
+
+/// Converts a caller-given length to a one-byte wire field, or says it is too long.
+pub(crate) fn len_u8(what: &'static str, len: usize) -> Result<u8, XauthError> {
+    u8::try_from(len).map_err(|_| XauthError::TooLong {
+        what,
+        length: len,
+        max: 255,
+    })
+}
+
+/// Converts a caller-given length to a 16-bit wire field, or says it is too long.
+pub(crate) fn len_u16(what: &'static str, len: usize) -> Result<u16, XauthError> {
+    u16::try_from(len).map_err(|_| XauthError::TooLong {
+        what,
+        length: len,
+        max: 65535,
+    })
 }
 
 impl XauthError {

@@ -55,7 +55,7 @@
 //! let reply = vpn.poll_transmit_zeroizing().unwrap().to_bytes()?;
 //! gw.handle(now, &ConfigPayload::parse(&reply, 0)?)?;
 //! let Some(ServerEvent::Credentials(c)) = gw.poll_event() else { unreachable!() };
-//! let ok = users.authenticate(&c.user_name, c.password.as_ref().unwrap().expose());
+//! let ok = users.authenticate(&c.user_name, c.password.as_ref().unwrap().expose_secret());
 //! gw.verdict(now, c.id, if ok { Verdict::Accept } else { Verdict::Reject })?;
 //!
 //! // SET(STATUS=OK) -> ACK.
@@ -102,7 +102,7 @@
 //!   caller emits it (`payload` unit tests,
 //!   `tests/machines.rs`: `client_reply_secrets_are_zeroizing_and_redacted`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod aaa;
 pub mod attrs;
@@ -111,8 +111,6 @@ pub mod error;
 pub mod local;
 pub mod payload;
 pub mod radius;
-mod reader;
-pub mod secret;
 pub mod server;
 pub mod tacacs;
 pub mod throttle;
@@ -122,7 +120,8 @@ pub use client::{Answer, ClientEvent, Prompt, Wants, XauthClient};
 pub use error::XauthError;
 pub use local::LocalUsers;
 pub use payload::ZeroizingPayload;
-pub use secret::Secret;
+/// The zeroizing secret bytes of the workspace (passwords, shared keys).
+pub use pix_primitives::Secret;
 pub use server::{
     Credentials, FailReason, Outcome, Round, ServerConfig, ServerEvent, Verdict, VerdictId,
     XauthServer,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::XauthError;
-use crate::secret::Secret;
+use crate::Secret;
 
 /// One local user.
 #[derive(Debug, PartialEq, Eq)]

@@ -25,9 +25,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
 
+use crate::error::len_u8;
 use crate::error::XauthError;
-use crate::reader::{len_u8, Reader};
-use crate::secret::Secret;
+use crate::Secret;
+use pix_primitives::reader::Reader;
 
 /// Smallest packet (the header).
 pub const HEADER_LEN: usize = 20;
@@ -277,13 +278,13 @@ pub fn hide_password(
     }
     let blocks = password.len().div_ceil(16).max(1);
     let mut out = zeroize::Zeroizing::new(vec![0u8; blocks.saturating_mul(16)]);
-    for (o, p) in out.iter_mut().zip(password.expose()) {
+    for (o, p) in out.iter_mut().zip(password.expose_secret()) {
         *o = *p;
     }
     let mut prev: [u8; 16] = *authenticator;
     for chunk in out.chunks_mut(16) {
         let b: [u8; 16] = Md5::new()
-            .chain_update(secret.expose())
+            .chain_update(secret.expose_secret())
             .chain_update(prev)
             .finalize()
             .into();
@@ -314,7 +315,7 @@ pub fn unhide_password(
     let mut prev: &[u8] = authenticator;
     for chunk in hidden.chunks(16) {
         let b: [u8; 16] = Md5::new()
-            .chain_update(secret.expose())
+            .chain_update(secret.expose_secret())
             .chain_update(prev)
             .finalize()
             .into();
@@ -333,7 +334,7 @@ fn response_authenticator(packet: &[u8], request_auth: &[u8; 16], secret: &Secre
     h.update(packet.get(..4).unwrap_or(&[]));
     h.update(request_auth);
     h.update(packet.get(HEADER_LEN..).unwrap_or(&[]));
-    h.update(secret.expose());
+    h.update(secret.expose_secret());
     h.finalize().into()
 }
 
@@ -356,7 +357,7 @@ fn message_authenticator(packet: &[u8], auth: &[u8; 16], secret: &Secret) -> Opt
         }
         i = i.checked_add(len)?;
     }
-    let mut mac = <Hmac<Md5> as KeyInit>::new_from_slice(secret.expose()).ok()?;
+    let mut mac = <Hmac<Md5> as KeyInit>::new_from_slice(secret.expose_secret()).ok()?;
     mac.update(&copy);
     Some(mac.finalize().into_bytes().into())
 }

@@ -31,7 +31,7 @@ use crate::attrs::{
     XAUTH_USER_PASSWORD,
 };
 use crate::error::XauthError;
-use crate::secret::Secret;
+use crate::Secret;
 
 /// How the gateway runs Xauth.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +171,9 @@ impl Outcome {
 }
 
 /// What the server machine tells its driver.
+// Why the allow: `Credentials` holds four inline `Secret`s; the event exists once per
+// REPLY and is moved out at once, so boxing it would only add an allocation per REPLY.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq, Eq)]
 pub enum ServerEvent {
     /// Ask the AAA backend, then call [`XauthServer::verdict`].

@@ -351,7 +351,7 @@ type Failure = String;
 impl User {
     async fn new(args: &Args, index: u64) -> anyhow::Result<User> {
         let spread = u64::from(args.bind_spread.max(1));
-        let offset = u32::try_from(index % spread).unwrap_or(0);
+        let offset = u32::try_from(index.checked_rem(spread).unwrap_or(0)).unwrap_or(0);
         let bind = Ipv4Addr::from(u32::from(args.bind).wrapping_add(offset));
         let sock = UdpSocket::bind(SocketAddrV4::new(bind, 0))
             .await

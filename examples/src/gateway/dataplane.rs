@@ -13,7 +13,7 @@
 //! hash lookup by owned address, or at most one per prefix length in use: nothing that
 //! grows with the number of SAs, and no allocation.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
@@ -255,10 +255,10 @@ fn prefix_mask(len: u8) -> u32 {
 }
 
 /// The data plane's maps: every packet looks up its SPI or its inner addresses here,
-/// so they hash with the multiply-rotate hasher of `pix-nat` instead of SipHash (the keys
-/// are our own SPIs, pool addresses and the selectors of authenticated peers, nothing a
-/// stranger inserts), which also makes iteration order the same in every run.
-type Map<K, V> = HashMap<K, V, pix_nat::xlate::FxBuild>;
+/// so they hash with the Fx hasher of `rustc-hash` instead of SipHash (the keys are our
+/// own SPIs, pool addresses and the selectors of authenticated peers, nothing a stranger
+/// inserts), which also makes iteration order the same in every run.
+type Map<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// The ESP SA database of the gateway.
 #[derive(Debug)]
@@ -309,10 +309,7 @@ impl DataPlane {
     /// # Errors
     /// A transform or key the `esp` crate refuses (one line).
     pub fn install(&mut self, c: &ChildSa, now: Instant) -> Result<u32, String> {
-        let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits)
-            .map_err(|e| format!("child SA {:#x}: {e}", c.spi_in))?;
-        let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg))
-            .map_err(|e| format!("child SA {:#x}: {e}", c.spi_in))?;
+        let (enc, integ) = (c.encryption, c.integrity);
         let encap = Encapsulation::from_attribute(c.encapsulation)
             .map_err(|e| format!("child SA {:#x}: {e}", c.spi_in))?;
         let lifetime = LifetimeConfig::from_hard(
@@ -512,7 +509,8 @@ impl DataPlane {
         let mut odd = BTreeSet::new();
         let mut pairs: BTreeMap<SaId, usize> = BTreeMap::new();
         for (spi, c) in &self.children {
-            *pairs.entry(c.ike_sa).or_default() += 1;
+            let n = pairs.entry(c.ike_sa).or_default();
+            *n = n.saturating_add(1);
             assert_eq!(self.ike_age.get(&c.ike_sa).map(|e| e.0), Some(c.seniority));
             if let Some(a) = c.owner {
                 owners.entry(a).or_default().insert(*spi);
@@ -543,7 +541,8 @@ impl DataPlane {
         assert_eq!(got, by_prefix, "by_prefix");
         let mut lens = [0u32; 33];
         for ((len, _), v) in &by_prefix {
-            lens[usize::from(*len)] += u32::try_from(v.len()).unwrap();
+            let n = &mut lens[usize::from(*len)];
+            *n = n.saturating_add(u32::try_from(v.len()).unwrap());
         }
         assert_eq!(self.prefix_lens, lens, "prefix_lens");
         assert_eq!(self.odd, odd, "odd");

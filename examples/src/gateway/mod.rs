@@ -163,10 +163,11 @@ impl Peaks {
             if a == r {
                 continue;
             }
+            let d = a.abs_diff(r);
             let after = if a > r {
-                now.fetch_add(a - r, Relaxed).saturating_add(a - r)
+                now.fetch_add(d, Relaxed).saturating_add(d)
             } else {
-                now.fetch_sub(r - a, Relaxed).saturating_sub(r - a)
+                now.fetch_sub(d, Relaxed).saturating_sub(d)
             };
             most.fetch_max(after, Relaxed);
         }

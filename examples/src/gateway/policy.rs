@@ -388,7 +388,9 @@ impl Policy {
             })?;
         Ok(Policy {
             fw,
-            st: State::new(),
+            // a random key for the flow index: the flows are chosen by hosts on the
+            // Internet (pix_nat::conn::FlowHasher); no output depends on it
+            st: State::with_flow_key(rand::random()),
             outside: outside_if.to_owned(),
             inside,
             outside_if: o,

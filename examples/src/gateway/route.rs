@@ -55,7 +55,10 @@ pub fn of_peer(count: u8, key: u64, peer: std::net::IpAddr) -> u8 {
             (b as u32) ^ ((b >> 32) as u32) ^ ((b >> 64) as u32) ^ ((b >> 96) as u32)
         }
     };
-    (mix(a ^ key as u32) % u32::from(count)) as u8
+    // count > 1 here: the remainder is a shard index below it
+    mix(a ^ key as u32)
+        .checked_rem(u32::from(count))
+        .unwrap_or(0) as u8
 }
 
 /// The multipliers and shifts of [`mix`] (the finaliser of MurmurHash3).
@@ -153,8 +156,13 @@ pub fn steering_program(port: u16, count: u8, key: u64) -> Vec<BpfInsn> {
     use bpf::*;
     use Step::{Jump, Label, Op};
     let n = u32::from(count.max(1));
-    // The IKE header's responder cookie: after the non-ESP marker on 4500.
-    let cookie = if port == 4500 { 12 } else { 8 };
+    // The IKE header's responder cookie (its offset, its second word's, its end's):
+    // after the non-ESP marker on 4500.
+    let [cookie, cookie_low, cookie_end] = if port == 4500 {
+        [12, 16, 20]
+    } else {
+        [8, 12, 16]
+    };
     let mut p = vec![Op(LD_W_LEN, 0)];
     if port == 4500 {
         p.extend([
@@ -170,10 +178,10 @@ pub fn steering_program(port: u16, count: u8, key: u64) -> Vec<BpfInsn> {
         ]);
     }
     p.extend([
-        Jump(JGE_K, cookie + 8, None, Some("any")),
+        Jump(JGE_K, cookie_end, None, Some("any")),
         Op(LD_W_ABS, cookie),
         Jump(JEQ_K, 0, None, Some("cookie")),
-        Op(LD_W_ABS, cookie + 4),
+        Op(LD_W_ABS, cookie_low),
         Jump(JEQ_K, 0, Some("peer"), None),
         Label("cookie"),
         Op(LD_B_ABS, cookie),
@@ -295,14 +303,13 @@ mod tests {
         ]
         .concat();
         while let Some(&(code, jt, jf, k)) = prog.get(pc) {
-            pc += 1;
+            pc = pc.saturating_add(1);
             let word = |o: u32| -> Option<u32> {
-                let (buf, o) = if o >= NET_OFF {
-                    (&net[..], (o - NET_OFF) as usize)
-                } else {
-                    (p, o as usize)
+                let (buf, o) = match o.checked_sub(NET_OFF) {
+                    Some(in_net) => (&net[..], in_net as usize),
+                    None => (p, o as usize),
                 };
-                buf.get(o..o + 4)
+                buf.get(o..o.checked_add(4)?)
                     .map(|b| u32::from_be_bytes(b.try_into().unwrap()))
             };
             match code {
@@ -315,13 +322,14 @@ mod tests {
                     Some(b) => a = u32::from(*b),
                     None => return 0,
                 },
-                JEQ_K => pc += usize::from(if a == k { jt } else { jf }),
-                JGE_K => pc += usize::from(if a >= k { jt } else { jf }),
+                JEQ_K => pc = pc.saturating_add(usize::from(if a == k { jt } else { jf })),
+                JGE_K => pc = pc.saturating_add(usize::from(if a >= k { jt } else { jf })),
                 XOR_K => a ^= k,
                 XOR_X => a ^= x,
                 MUL_K => a = a.wrapping_mul(k),
                 RSH_K => a >>= k,
-                MOD_K => a %= k,
+                // the kernel refuses a program that divides by a constant 0
+                MOD_K => a = a.checked_rem(k).expect("MOD by a constant 0"),
                 TAX => x = a,
                 RET_K => return k,
                 RET_A => return a,

@@ -1267,9 +1267,11 @@ async fn shard(
     LOG_LINES.with(|c| *c.borrow_mut() = Some(Vec::with_capacity(16 << 10)));
     let mut baaa = vec![0u8; 4096];
     loop {
-        let deadline = gw
-            .poll_timeout()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let deadline = gw.poll_timeout().unwrap_or_else(|| {
+            Instant::now()
+                .checked_add(Duration::from_secs(3600))
+                .expect("an hour from now is a representable instant")
+        });
         let mut failed: Vec<ike_sm::SaId> = Vec::new();
         tokio::select! {
             r = io.udp500.readable() => {
@@ -1730,7 +1732,9 @@ async fn serve_metrics(
         let ask = ask.clone();
         let slots = slots.clone();
         tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + METRICS_TIME;
+            let deadline = tokio::time::Instant::now()
+                .checked_add(METRICS_TIME)
+                .expect("a few seconds from now is a representable instant");
             let mut buf = vec![0u8; METRICS_MAX_REQUEST];
             let mut n = 0usize;
             let read = async {
@@ -1897,8 +1901,9 @@ mod tests {
     /// load ends the program with 0, as the kernel does).
     fn run_bpf(prog: &[(u16, u8, u8, u32)], p: &[u8]) -> u32 {
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        // u32 arithmetic wraps, as in the kernel's interpreter.
         while let Some(&(code, jt, jf, k)) = prog.get(pc) {
-            pc += 1;
+            pc = pc.saturating_add(1);
             match code {
                 LDX_B_MSH => match p.get(k as usize) {
                     Some(b) => x = 4 * u32::from(b & 0xf),
@@ -1906,13 +1911,14 @@ mod tests {
                 },
                 LD_W_LEN => a = p.len() as u32,
                 ALU_SUB_X => a = a.wrapping_sub(x),
-                LD_B_IND => match p.get((x + k) as usize) {
+                LD_B_IND => match p.get(x.wrapping_add(k) as usize) {
                     Some(b) => a = u32::from(*b),
                     None => return 0,
                 },
-                ALU_MOD_K => a %= k,
-                JGE_K => pc += usize::from(if a >= k { jt } else { jf }),
-                JEQ_K => pc += usize::from(if a == k { jt } else { jf }),
+                // the kernel refuses a program that divides by a constant 0
+                ALU_MOD_K => a = a.checked_rem(k).expect("MOD by a constant 0"),
+                JGE_K => pc = pc.saturating_add(usize::from(if a >= k { jt } else { jf })),
+                JEQ_K => pc = pc.saturating_add(usize::from(if a == k { jt } else { jf })),
                 RET_K => return k,
                 other => panic!("opcode {other:#x} not modelled"),
             }

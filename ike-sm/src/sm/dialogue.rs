@@ -36,7 +36,74 @@ pub(crate) enum CfgServer {
     Push(Box<modecfg::PushServer>),
 }
 
+/// What the Mode Config machines produced ([`Dialogue::poll_modecfg`]).
+pub(crate) struct CfgPolled {
+    /// Attribute payloads to send.
+    pub out: Vec<isakmp_wire::cfg::OwnedConfigPayload>,
+    /// The PIX's debug lines (only when asked for).
+    pub lines: Vec<String>,
+    /// No address for the client: the SA fails.
+    pub failed: bool,
+}
+
 impl Dialogue {
+    /// Drains the Mode Config machines: their messages, debug lines (formatted only
+    /// when `debugging`) and whether one failed.
+    pub fn poll_modecfg(&mut self, debugging: bool) -> CfgPolled {
+        let mut p = CfgPolled {
+            out: Vec::new(),
+            lines: Vec::new(),
+            failed: false,
+        };
+        match self {
+            Dialogue::Server { cfg, .. } => match cfg {
+                Some(CfgServer::Pull(s)) => {
+                    while let Some(e) = s.poll_event() {
+                        if matches!(e, modecfg::ServerEvent::AddressUnavailable { .. }) {
+                            p.failed = true;
+                        }
+                        if debugging && !matches!(e, modecfg::ServerEvent::Replied { .. }) {
+                            p.lines.extend(e.pix_line());
+                        }
+                    }
+                    while let Some(t) = s.poll_transmit() {
+                        p.out.push(t.payload);
+                    }
+                    p.failed |= s.is_failed();
+                }
+                Some(CfgServer::Push(s)) => {
+                    while let Some(e) = s.poll_event() {
+                        if debugging && !matches!(e, modecfg::ServerEvent::SetSent { .. }) {
+                            p.lines.extend(e.pix_line());
+                        }
+                    }
+                    while let Some(t) = s.poll_transmit() {
+                        p.out.push(t.payload);
+                    }
+                    p.failed |= s.is_failed();
+                }
+                None => {}
+            },
+            Dialogue::Client { pull, push, .. } => {
+                if let Some(c) = pull {
+                    while c.poll_event().is_some() {}
+                    while let Some(t) = c.poll_transmit() {
+                        p.out.push(t.payload);
+                    }
+                    p.failed |= c.is_failed();
+                }
+                if let Some(c) = push {
+                    while c.poll_event().is_some() {}
+                    while let Some(t) = c.poll_transmit() {
+                        p.out.push(t.payload);
+                    }
+                    p.failed |= c.is_failed();
+                }
+            }
+        }
+        p
+    }
+
     /// No machine yet, for an SA of `role` (the responder is the gateway).
     pub fn new(role: Role) -> Self {
         match role {

@@ -21,6 +21,7 @@ use crate::config::{ClientProfile, Config, QuickModeRequest};
 use crate::crypto::hash::Digest;
 use crate::crypto::hash::HashAlg;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
+use crate::outcome::{DropReason, Outcome};
 use crate::SmError;
 use core::net::{IpAddr, SocketAddr};
 use isakmp_wire::{ExchangeType, Message};
@@ -41,10 +42,25 @@ pub struct Transmit {
     pub bytes: Vec<u8>,
 }
 
-/// Bound on queued transmits and events (a driver that never drains cannot grow them).
-const MAX_QUEUE: usize = 4096;
-
 /// A Sans-IO IKEv1 endpoint.
+///
+/// # Driving it
+/// Feed it datagrams ([`Endpoint::handle_datagram`]), timeouts
+/// ([`Endpoint::handle_timeout`] once [`Endpoint::poll_timeout`] passes) and commands
+/// ([`Endpoint::initiate`], [`Endpoint::xauth_verdict`], ...); after each, drain
+/// [`Endpoint::poll_transmit`] and [`Endpoint::poll_event`].
+///
+/// # Back-pressure
+/// Nothing the endpoint queues is ever discarded, except debug events: every transmit
+/// and every [`Event`] other than [`Event::Debug`] (`ChildSa`, `Deleted`, ...) reaches
+/// the driver. The queues are bounded by refusing new work instead: while either queue
+/// holds [`Endpoint::QUEUE_BOUND`] items, [`Endpoint::handle_datagram`] refuses every
+/// datagram before parsing it, with [`DropReason::Backpressure`] (counted as
+/// [`crate::Refusal::Backpressure`]); the peer's retransmission brings it again once the
+/// driver drained. Timers and commands still run, so a queue can pass its bound by what
+/// they produce (a few items per IKE SA). Debug events past the bound are shed and
+/// counted ([`crate::Refusal::DebugShed`]). A driver that drains after every datagram
+/// (or every batch of fewer than `QUEUE_BOUND` / 8 datagrams) never sees back-pressure.
 pub struct Endpoint {
     pub(crate) config: Config,
     /// Where Mode Config leases addresses from: the endpoint's own pools, or a store
@@ -88,6 +104,9 @@ pub struct Endpoint {
     pub(crate) shared: Option<SharedServerConfig>,
     /// Drops and refusals by reason ([`Endpoint::counters`]).
     pub(crate) counters: crate::counters::Counters,
+    /// The refusal of the datagram being processed, already counted where it was decided
+    /// (see [`crate::Refusal::refuses_message`]): it becomes the datagram's [`Outcome`].
+    pub(crate) refused_now: Option<crate::counters::Refusal>,
 }
 
 /// Where an endpoint leases Mode Config addresses from.
@@ -202,6 +221,11 @@ impl core::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
+    /// The bound on queued transmits and on queued events at which
+    /// [`Endpoint::handle_datagram`] refuses new datagrams (back-pressure, see
+    /// [`Endpoint`]) and debug events are shed.
+    pub const QUEUE_BOUND: usize = 4096;
+
     /// An endpoint with its configuration and the address pools Mode Config leases from.
     #[must_use]
     pub fn new(config: Config, pools: modecfg::Pools) -> Self {
@@ -241,6 +265,7 @@ impl Endpoint {
             rekeys: BTreeMap::new(),
             replaced: BTreeMap::new(),
             counters: crate::counters::Counters::default(),
+            refused_now: None,
         }
     }
 
@@ -308,9 +333,20 @@ impl Endpoint {
         self.half_open.len() >= self.config.limits.pressure_half_open
     }
 
-    /// Counts one drop or refusal.
+    /// Counts one drop or refusal; one that refuses the message being processed becomes
+    /// its [`Outcome`].
     pub(crate) fn refuse(&mut self, r: crate::counters::Refusal) {
         self.counters.bump(r);
+        if r.refuses_message() {
+            self.refused_now = Some(r);
+        }
+    }
+
+    /// A follow-up action the endpoint took on its own failed (a DPD, a rekey, a DELETE,
+    /// a held Quick Mode): counted, and a debug event says what.
+    pub(crate) fn follow_up_failed(&mut self, e: &SmError) {
+        self.counters.bump(crate::counters::Refusal::FollowUpFailed);
+        self.debug(DebugEvent::Dropped(error_word(e)));
     }
 
     /// The address pools of an endpoint made with [`Endpoint::new`] (for `show ip local
@@ -483,8 +519,10 @@ impl Endpoint {
         self.config.limits.debug_events
     }
 
+    /// Queues an event. Never discards one but a debug event past
+    /// [`Endpoint::QUEUE_BOUND`] (counted): the queue is bounded by back-pressure (see
+    /// [`Endpoint`]).
     pub(crate) fn event(&mut self, e: Event) {
-        // Before the queue bound: the set must follow every child SA, reported or not.
         match &e {
             Event::ChildSa(c) => {
                 self.spis_in.insert(c.spi_in);
@@ -492,21 +530,34 @@ impl Endpoint {
             Event::ChildDeleted { spi_in, .. } => {
                 self.spis_in.remove(spi_in);
             }
+            Event::Debug(_) if self.events.len() >= Self::QUEUE_BOUND => {
+                self.counters.bump(crate::counters::Refusal::DebugShed);
+                return;
+            }
             _ => {}
         }
-        if self.events.len() < MAX_QUEUE {
-            self.events.push_back(e);
-        }
+        self.events.push_back(e);
     }
 
+    /// Queues a datagram to the SA's peer. Never discards one: the queue is bounded by
+    /// back-pressure (see [`Endpoint`]).
     pub(crate) fn send(&mut self, sa: &IkeSa, bytes: Vec<u8>) {
-        if self.transmits.len() < MAX_QUEUE {
-            self.transmits.push_back(Transmit {
-                local: sa.local,
-                remote: sa.remote,
-                bytes,
-            });
-        }
+        self.transmits.push_back(Transmit {
+            local: sa.local,
+            remote: sa.remote,
+            bytes,
+        });
+    }
+
+    /// Whether a queue is at its bound: new datagrams are refused
+    /// ([`DropReason::Backpressure`]).
+    fn backpressure(&self) -> Option<DropReason> {
+        (self.transmits.len() >= Self::QUEUE_BOUND || self.events.len() >= Self::QUEUE_BOUND).then(
+            || DropReason::Backpressure {
+                transmits: self.transmits.len(),
+                events: self.events.len(),
+            },
+        )
     }
 
     /// Sends `bytes` and remembers them as the answer to the datagram `incoming`.
@@ -614,7 +665,11 @@ impl Endpoint {
         }
     }
 
-    /// Feeds one UDP datagram (the ISAKMP message, without a non-ESP marker).
+    /// Feeds one UDP datagram (the ISAKMP message, without a non-ESP marker) and says
+    /// what became of it. Every [`Outcome::Dropped`] is also counted in
+    /// [`Endpoint::counters`] (debug events on or off), so a driver may ignore the
+    /// outcome. While a queue is at [`Endpoint::QUEUE_BOUND`] the datagram is refused
+    /// unparsed ([`DropReason::Backpressure`]).
     pub fn handle_datagram<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
@@ -622,8 +677,21 @@ impl Endpoint {
         remote: SocketAddr,
         bytes: &[u8],
         rng: &mut R,
-    ) {
-        self.datagram(now, local, remote, bytes, rng, false);
+    ) -> Outcome {
+        if let Some(why) = self.backpressure() {
+            self.counters.bump(why.refusal());
+            return Outcome::Dropped(why);
+        }
+        self.datagram(now, local, remote, bytes, rng, false)
+    }
+
+    /// Counts `why` unless it was counted where it was decided, and makes it the outcome.
+    fn drop_datagram(&mut self, why: DropReason) -> Outcome {
+        let r = why.refusal();
+        if self.refused_now.take() != Some(r) {
+            self.counters.bump(r);
+        }
+        Outcome::Dropped(why)
     }
 
     fn datagram<R: CryptoRng + ?Sized>(
@@ -634,13 +702,13 @@ impl Endpoint {
         bytes: &[u8],
         rng: &mut R,
         reassembled: bool,
-    ) {
+    ) -> Outcome {
+        self.refused_now = None;
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(_) => {
-                self.refuse(crate::counters::Refusal::Malformed);
+            Err(e) => {
                 self.debug(DebugEvent::Dropped("malformed ISAKMP message"));
-                return;
+                return self.drop_datagram(DropReason::Malformed(e));
             }
         };
         let h = msg.header;
@@ -671,27 +739,50 @@ impl Endpoint {
                 )
                 && h.message_id == 0
             {
-                if let Err(e) = self.responder_start(now, local, remote, bytes, &msg, rng) {
-                    // Admission refusals (`SmError::Limit`) are counted where they are
-                    // decided, by reason; anything else is an unusable first message.
-                    if !matches!(e, SmError::Limit { .. }) {
-                        self.refuse(crate::counters::Refusal::BadFirstMessage);
-                    }
-                    self.debug(DebugEvent::Dropped(error_word(&e)));
+                // Admission refusals (rate, SA limit, no proposal) are counted where they
+                // are decided, by reason; any other error is an unusable first message.
+                let r = self.responder_start(now, local, remote, bytes, &msg, rng);
+                if let Err(e) = &r {
+                    self.debug(DebugEvent::Dropped(error_word(e)));
                 }
-            } else {
-                // Deliberately silent, as the PIX is: no INVALID-COOKIE notify (RFC 2408
-                // section 5.2 makes it optional). An unauthenticated answer to any spoofed
-                // datagram would be a reflector, would confirm an IKE responder to a
-                // scanner, and a peer cannot act on it safely anyway. The drop is visible
-                // as an event (`tests/scenario.rs`: `unknown_cookies_are_dropped_silently`).
-                self.refuse(crate::counters::Refusal::UnknownCookies);
-                self.debug(DebugEvent::Dropped("unknown cookies"));
+                return match (self.refused_now, r) {
+                    (None, Ok(())) => Outcome::Handled,
+                    (Some(refusal), r) => self.drop_datagram(DropReason::FirstMessage {
+                        refusal,
+                        error: r.err(),
+                    }),
+                    (None, Err(e)) => self.drop_datagram(DropReason::FirstMessage {
+                        refusal: crate::counters::Refusal::BadFirstMessage,
+                        error: Some(e),
+                    }),
+                };
             }
-            return;
+            // Deliberately silent, as the PIX is: no INVALID-COOKIE notify (RFC 2408
+            // section 5.2 makes it optional). An unauthenticated answer to any spoofed
+            // datagram would be a reflector, would confirm an IKE responder to a
+            // scanner, and a peer cannot act on it safely anyway. The drop is visible
+            // as an outcome, a counter and a debug event (`tests/scenario.rs`:
+            // `unknown_cookies_are_dropped_silently`).
+            self.debug(DebugEvent::Dropped("unknown cookies"));
+            return self.drop_datagram(DropReason::UnknownCookies {
+                exchange: h.exchange_type.into(),
+                message_id: h.message_id,
+            });
         };
         let Some(mut sa) = self.sas.remove(&id) else {
-            return;
+            // The cookie index names an SA that is not there (cannot happen: the index is
+            // kept with the map): as unknown cookies.
+            return self.drop_datagram(DropReason::UnknownCookies {
+                exchange: h.exchange_type.into(),
+                message_id: h.message_id,
+            });
+        };
+        let dropped = |refusal, error| DropReason::Sa {
+            sa: id,
+            exchange: h.exchange_type.into(),
+            message_id: h.message_id,
+            refusal,
+            error,
         };
         if h.next_payload == isakmp_wire::PayloadType::CiscoFragmentation && !h.flags.encrypted() {
             let full = if reassembled {
@@ -702,9 +793,12 @@ impl Endpoint {
             self.file_timer(&mut sa);
             self.sas.insert(id, sa);
             if let Some(full) = full {
-                self.datagram(now, local, remote, &full, rng, true);
+                return self.datagram(now, local, remote, &full, rng, true);
             }
-            return;
+            return match self.refused_now {
+                Some(r) => self.drop_datagram(dropped(r, None)),
+                None => Outcome::Handled,
+            };
         }
         // A byte-identical retransmission gets the stored reply, never a second computation.
         let digest = HashAlg::Sha1.digest(&[bytes]);
@@ -716,7 +810,7 @@ impl Endpoint {
             self.send(&sa, reply);
             self.file_timer(&mut sa);
             self.sas.insert(id, sa);
-            return;
+            return Outcome::Handled;
         }
         sa.cur_in = Some(digest);
         sa.cur_in_at = (bytes.as_ptr().addr(), bytes.len());
@@ -733,6 +827,7 @@ impl Endpoint {
             sa.local = local;
             sa.remote = remote;
         }
+        let mut unexpected = false;
         let r = match h.exchange_type {
             ExchangeType::IdentityProtection | ExchangeType::Aggressive if !sa.established() => {
                 self.handle_phase1(&mut sa, now, bytes, &msg, rng)
@@ -744,10 +839,13 @@ impl Endpoint {
                 self.handle_quick(&mut sa, now, bytes, &msg, rng)
             }
             ExchangeType::Informational => self.handle_informational(&mut sa, now, bytes, &msg),
-            _ => Err(SmError::Protocol {
-                exchange: "ISAKMP",
-                what: "unexpected exchange type in this state",
-            }),
+            _ => {
+                unexpected = true;
+                Err(SmError::Protocol {
+                    exchange: "ISAKMP",
+                    what: "unexpected exchange type in this state",
+                })
+            }
         };
         sa.cur_in = None;
         if r.is_err() {
@@ -759,20 +857,30 @@ impl Endpoint {
         }
         if let Some((_, seq)) = self.pending_dpd_ack.take() {
             if let Err(e) = self.dpd_ack(&mut sa, seq, rng) {
-                self.debug(DebugEvent::Dropped(error_word(&e)));
+                self.follow_up_failed(&e);
             }
         }
-        if let Err(e) = r {
-            self.refuse(match e {
-                SmError::HashMismatch { .. } => crate::counters::Refusal::HashMismatch,
-                _ => crate::counters::Refusal::ProcessingError,
-            });
-            self.debug(DebugEvent::Dropped(error_word(&e)));
-        } else {
-            sa.last_activity = now;
-        }
+        let outcome = match r {
+            Err(e) => {
+                self.debug(DebugEvent::Dropped(error_word(&e)));
+                let refusal = match self.refused_now {
+                    Some(r) => r,
+                    None if unexpected => crate::counters::Refusal::UnexpectedExchange,
+                    None => crate::outcome::refusal_of(&e),
+                };
+                self.drop_datagram(dropped(refusal, Some(e)))
+            }
+            Ok(()) => {
+                sa.last_activity = now;
+                match self.refused_now {
+                    Some(r) => self.drop_datagram(dropped(r, None)),
+                    None => Outcome::Handled,
+                }
+            }
+        };
         self.put_back(sa, now);
         self.finish_rekeys(now, rng);
+        outcome
     }
 
     /// Re-files an SA after processing, or cleans it up when it died.
@@ -928,6 +1036,7 @@ impl Endpoint {
                 return;
             }
             if sa.quick.remove(&mid).is_some() {
+                self.refuse(crate::counters::Refusal::ExchangeAbandoned);
                 self.debug(DebugEvent::Dropped("Quick Mode unanswered, abandoned"));
             }
         }
@@ -1247,9 +1356,8 @@ mod tests {
             spi_in,
             spi_out: 0x1234_5678,
             protocol: 3,
-            esp_transform: 3,
-            key_bits: None,
-            auth_alg: 2,
+            encryption: esp::EncryptionAlgorithm::TripleDes,
+            integrity: esp::IntegrityAlgorithm::HmacSha1_96,
             encapsulation: 1,
             enc_key_in: Secret::from_slice(&[1; 24]),
             auth_key_in: Secret::from_slice(&[2; 20]),
@@ -1265,6 +1373,62 @@ mod tests {
             peer_original_addr: None,
             assigned_address: None,
         }))
+    }
+
+    /// Past the queue bound only debug events are shed (counted): every `ChildSa`,
+    /// `ChildDeleted` and `Deleted` is delivered, in order, and datagrams are refused
+    /// (typed, counted) until the driver drains.
+    #[test]
+    fn past_the_bound_only_debug_events_are_shed() {
+        let mut ep = Endpoint::new(crate::presets::client(), modecfg::Pools::new());
+        assert!(ep.debug_events());
+        let extra = 1_000;
+        for _ in 0..Endpoint::QUEUE_BOUND + extra {
+            ep.debug(DebugEvent::Floated);
+        }
+        let n = u32::try_from(Endpoint::QUEUE_BOUND + extra).unwrap();
+        for spi in 256..256 + n {
+            ep.event(child(spi));
+            ep.event(Event::ChildDeleted {
+                sa: SaId(2),
+                spi_in: spi,
+            });
+            ep.debug(DebugEvent::Floated);
+        }
+        ep.event(Event::Deleted { sa: SaId(2) });
+        let shed = ep.counters().get(crate::counters::Refusal::DebugShed);
+        assert_eq!(shed, u64::from(n) + u64::try_from(extra).unwrap());
+        let a: SocketAddr = "192.0.2.1:500".parse().unwrap();
+        let mut rng = StdRng::seed_from_u64(1);
+        let o = ep.handle_datagram(Instant::now(), a, a, &[0; 28], &mut rng);
+        assert_eq!(
+            o,
+            Outcome::Dropped(DropReason::Backpressure {
+                transmits: 0,
+                events: Endpoint::QUEUE_BOUND + 2 * usize::try_from(n).unwrap() + 1,
+            })
+        );
+        assert_eq!(ep.counters().get(crate::counters::Refusal::Backpressure), 1);
+        assert_eq!(ep.counters().get(crate::counters::Refusal::Malformed), 0);
+        let (mut debug, mut spis, mut deleted) = (0, Vec::new(), Vec::new());
+        while let Some(e) = ep.poll_event() {
+            match e {
+                Event::Debug(_) => debug += 1,
+                Event::ChildSa(c) => spis.push(c.spi_in),
+                Event::ChildDeleted { spi_in, .. } => deleted.push(spi_in),
+                Event::Deleted { sa } => assert_eq!(sa, SaId(2)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(debug, Endpoint::QUEUE_BOUND);
+        assert_eq!(spis, (256..256 + n).collect::<Vec<_>>());
+        assert_eq!(deleted, spis);
+        // Drained: taken again (and found malformed).
+        let o = ep.handle_datagram(Instant::now(), a, a, &[0; 10], &mut rng);
+        assert!(
+            matches!(o, Outcome::Dropped(DropReason::Malformed(_))),
+            "{o:?}"
+        );
     }
 
     /// A fresh inbound SPI is never the inbound SPI of a child SA of another IKE SA (the

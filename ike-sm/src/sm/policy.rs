@@ -2,7 +2,9 @@
 //! order against every offered transform in offered order (first acceptable wins), and
 //! Quick Mode proposals against the crypto map's transform sets.
 
-use crate::config::{EspAuth, EspCipher, GatewayConfig, IsakmpPolicy, TransformSet};
+use crate::config::{
+    EncryptionAlgorithm, GatewayConfig, IntegrityAlgorithm, IsakmpPolicy, TransformSet,
+};
 use crate::crypto::cipher::CipherAlg;
 use crate::crypto::dh::DhGroup;
 use crate::crypto::hash::HashAlg;
@@ -134,15 +136,15 @@ fn chosen_suite(
 pub(crate) struct IpsecChoice {
     pub proposal_number: u8,
     pub peer_spi: u32,
-    pub cipher: EspCipher,
-    pub auth: EspAuth,
+    pub cipher: EncryptionAlgorithm,
+    pub auth: IntegrityAlgorithm,
     pub encapsulation: u16,
     pub life_secs: Option<u64>,
     pub life_kb: Option<u64>,
     pub transform: OwnedTransform,
 }
 
-fn set_matches(sets: &[TransformSet], c: EspCipher, a: EspAuth) -> bool {
+fn set_matches(sets: &[TransformSet], c: EncryptionAlgorithm, a: IntegrityAlgorithm) -> bool {
     sets.iter().any(|s| s.cipher == c && s.auth == a)
 }
 
@@ -198,8 +200,8 @@ pub(crate) fn select_ipsec(
                 encaps: typed.encapsulation.map(|e| u64::from(u16::from(e))),
                 life_secs: typed.life_seconds,
             });
-            let cipher = EspCipher::from_wire(t.transform_id, typed.key_length);
-            let a = auth.and_then(EspAuth::from_attribute);
+            let cipher = EncryptionAlgorithm::from_ike_transform(t.transform_id, typed.key_length);
+            let a = auth.and_then(IntegrityAlgorithm::from_ike_attribute);
             // Tunnel mode (and transport mode when configured); UDP-encapsulated exactly
             // when a NAT was detected, plain otherwise.
             let mode_ok = modes.contains(&typed.encapsulation.map_or(1, u16::from));

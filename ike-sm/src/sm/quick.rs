@@ -6,7 +6,9 @@ use super::msg::{self, p};
 use super::policy::{select_ipsec, IpsecChoice};
 use super::sa::{IkeSa, Role};
 use super::{random_bytes, random_u32, Endpoint};
-use crate::config::{EspAuth, EspCipher, QuickModeRequest, Selector, TrafficSelector};
+use crate::config::{
+    EncryptionAlgorithm, IntegrityAlgorithm, QuickModeRequest, Selector, TrafficSelector,
+};
 use crate::crypto::dh::{DhGroup, KeyPair};
 use crate::crypto::phase2::hashes_equal;
 use crate::crypto::secret::Secret;
@@ -174,6 +176,16 @@ fn life_attrs(secs: u64, kb: u64) -> Vec<OwnedAttribute> {
     v
 }
 
+/// `got` is the HASH we computed (constant time), else [`SmError::HashMismatch`] naming
+/// which.
+fn check_hash(want: &[u8], got: &[u8], what: &'static str) -> Result<(), SmError> {
+    if hashes_equal(want, got) {
+        Ok(())
+    } else {
+        Err(SmError::HashMismatch { what })
+    }
+}
+
 /// KEYMAT for `spi` (RFC 2409 section 5.5): the ESP encryption and authentication keys.
 fn keys_for(
     sa: &IkeSa,
@@ -229,9 +241,8 @@ impl Endpoint {
             spi_in: qm.spi_in,
             spi_out: qm.spi_out,
             protocol: 3,
-            esp_transform: choice.cipher.transform_id(),
-            key_bits: choice.cipher.key_bits(),
-            auth_alg: choice.auth.attribute(),
+            encryption: choice.cipher,
+            integrity: choice.auth,
             encapsulation: choice.encapsulation,
             enc_key_in: ein,
             auth_key_in: ain,
@@ -282,13 +293,8 @@ impl Endpoint {
         let keys = &sa.phase.keys(sa.id)?.keys;
         match sa.quick.remove(&msgid).map(|b| *b) {
             None if sa.role == Role::Responder => {
-                let want = keys.qm_hash1_out(msgid, rest);
-                if !hashes_equal(&want, got) {
-                    return Err(SmError::HashMismatch { what: "HASH(1)" });
-                }
-                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
-                    decrypted.accept(ch);
-                }
+                check_hash(&keys.qm_hash1_out(msgid, rest), got, "HASH(1)")?;
+                Self::accept_iv(sa, msgid, decrypted);
                 self.quick_respond(sa, now, bytes, msgid, &parsed, rng)?;
                 if m.header.flags.commit() {
                     if let Some(QuickMode::Answered(qm)) =
@@ -301,13 +307,11 @@ impl Endpoint {
             }
             Some(QuickMode::Answered(qm)) => {
                 let want = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
-                if !hashes_equal(&want, got) {
+                if let Err(e) = check_hash(&want, got, "HASH(3)") {
                     sa.quick.insert(msgid, Box::new(QuickMode::Answered(qm)));
-                    return Err(SmError::HashMismatch { what: "HASH(3)" });
+                    return Err(e);
                 }
-                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
-                    decrypted.accept(ch);
-                }
+                Self::accept_iv(sa, msgid, decrypted);
                 sa.answered(msgid);
                 self.child_event(sa, now, msgid, &qm)?;
                 if qm.commit {
@@ -317,13 +321,11 @@ impl Endpoint {
             }
             Some(QuickMode::Offered(offer)) => {
                 let want = keys.qm_hash2_out(msgid, &offer.ni, rest);
-                if !hashes_equal(&want, got) {
+                if let Err(e) = check_hash(&want, got, "HASH(2)") {
                     sa.quick.insert(msgid, Box::new(QuickMode::Offered(offer)));
-                    return Err(SmError::HashMismatch { what: "HASH(2)" });
+                    return Err(e);
                 }
-                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
-                    decrypted.accept(ch);
-                }
+                Self::accept_iv(sa, msgid, decrypted);
                 let r = self.quick_finish(sa, now, bytes, msgid, offer, &parsed);
                 if r.is_err() {
                     sa.retx.remove(&msgid);
@@ -339,14 +341,8 @@ impl Endpoint {
                 // The responder's fourth message after we set the commit bit: HASH as in
                 // an Informational exchange (prf(SKEYID_a, M-ID | N)), on this QM's IVs.
                 let want = keys.informational_hash_out(msgid, rest);
-                if !hashes_equal(&want, got) {
-                    return Err(SmError::HashMismatch {
-                        what: "HASH(CONNECTED)",
-                    });
-                }
-                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
-                    decrypted.accept(ch);
-                }
+                check_hash(&want, got, "HASH(CONNECTED)")?;
+                Self::accept_iv(sa, msgid, decrypted);
                 self.debug(DebugEvent::Processing {
                     what: "NOTIFY CONNECTED",
                     message_id: msgid,
@@ -357,6 +353,13 @@ impl Endpoint {
                 exchange: EX,
                 what: "unknown Quick Mode message ID",
             }),
+        }
+    }
+
+    /// The message's HASH verified: exchange `msgid`'s IV chain moves past it.
+    fn accept_iv(sa: &mut IkeSa, msgid: u32, decrypted: crate::crypto::cipher::Decrypted) {
+        if let Some(ch) = sa.exchanges.get_mut(&msgid) {
+            decrypted.accept(ch);
         }
     }
 
@@ -714,7 +717,7 @@ impl Endpoint {
             .map_err(SmError::from)
             .and_then(|d| self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng));
         if let Err(e) = sent {
-            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+            self.follow_up_failed(&e);
         }
     }
 
@@ -784,37 +787,7 @@ impl Endpoint {
             Some(g) => Some(KeyPair::generate(g, self.config.exponent, rng)?),
             None => None,
         };
-        let mut proposals = Vec::new();
-        for (i, o) in req.offers.iter().enumerate() {
-            let encaps = super::natt::encapsulation(sa.floated, sa.natt, o.transport);
-            let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
-            let mut attrs = life_attrs(req.life_secs, req.life_kb);
-            attrs.push(OwnedAttribute::basic(4, encaps));
-            attrs.push(OwnedAttribute::basic(5, o.auth.attribute()));
-            if let Some(k) = o.cipher.key_bits() {
-                attrs.push(OwnedAttribute::basic(6, k));
-            }
-            if let Some(g) = req.pfs {
-                attrs.push(OwnedAttribute::basic(3, g.attribute()));
-            }
-            proposals.push(OwnedProposal::new(
-                n,
-                ProtocolId::Esp,
-                spi_in.to_be_bytes().to_vec(),
-                vec![OwnedTransform::new(1, o.cipher.transform_id(), attrs)],
-            ));
-            if o.with_ipcomp {
-                let cpi = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(0x1000);
-                let mut a = life_attrs(req.life_secs, req.life_kb);
-                a.push(OwnedAttribute::basic(4, encaps));
-                proposals.push(OwnedProposal::new(
-                    n,
-                    ProtocolId::Ipcomp,
-                    cpi.to_be_bytes().to_vec(),
-                    vec![OwnedTransform::new(1, 3, a)],
-                ));
-            }
-        }
+        let proposals = quick_proposals(sa, &req, spi_in, rng);
         let mut out = vec![
             p(OwnedBody::Sa(OwnedSa::ipsec(proposals))),
             p(OwnedBody::Nonce(ni.clone())),
@@ -879,6 +852,42 @@ impl Endpoint {
 /// What the responder's HASH(2) message makes of our offer: its proposal, SPI, nonce,
 /// KE (with PFS), RESPONDER-LIFETIME and NAT-OAr.
 fn agreed(offer: Offer, parsed: &Parsed<'_>) -> Result<Agreed, SmError> {
+    let choice = responder_choice(parsed)?;
+    let nr = parsed.nonce.ok_or(SmError::Protocol {
+        exchange: EX,
+        what: "no NONCE payload",
+    })?;
+    let pfs = match offer.kp {
+        Some(kp) => {
+            let ke = parsed.ke.ok_or(SmError::Protocol {
+                exchange: EX,
+                what: "PFS without the responder's KE",
+            })?;
+            kp.group().validate_public_value(ke)?;
+            Some((kp, ke.to_vec()))
+        }
+        None => None,
+    };
+    let (life_secs, life_kb) = responder_lifetime(parsed, offer.life_secs, offer.life_kb);
+    Ok(Agreed {
+        ni: offer.ni,
+        nr: nr.to_vec(),
+        pfs,
+        spi_in: offer.spi_in,
+        spi_out: choice.peer_spi,
+        choice,
+        local_sel: offer.local_sel,
+        remote_sel: offer.remote_sel,
+        life_secs,
+        life_kb,
+        commit: false,
+        // The responder's NAT-OAr, with UDP-Encapsulated-Transport.
+        peer_oa: parsed.nat_oa.get(1).copied().flatten(),
+    })
+}
+
+/// The proposal the responder chose (its single transform) and its SPI.
+fn responder_choice(parsed: &Parsed<'_>) -> Result<IpsecChoice, SmError> {
     let sa_p = parsed.sa.ok_or(SmError::Protocol {
         exchange: EX,
         what: "no SA payload",
@@ -900,15 +909,16 @@ fn agreed(offer: Offer, parsed: &Parsed<'_>) -> Result<Agreed, SmError> {
             what: "proposal without transform",
         })?;
     let typed = IpsecTransform::from_attributes(t.attributes())?;
-    let cipher =
-        EspCipher::from_wire(t.transform_id, typed.key_length).ok_or(SmError::Protocol {
+    let cipher = EncryptionAlgorithm::from_ike_transform(t.transform_id, typed.key_length).ok_or(
+        SmError::Protocol {
             exchange: EX,
             what: "responder chose an unknown ESP transform",
-        })?;
+        },
+    )?;
     let auth = typed
         .auth
         .map(|a| u64::from(u16::from(a)))
-        .and_then(EspAuth::from_attribute)
+        .and_then(IntegrityAlgorithm::from_ike_attribute)
         .ok_or(SmError::Protocol {
             exchange: EX,
             what: "responder chose an unknown authentication algorithm",
@@ -917,23 +927,20 @@ fn agreed(offer: Offer, parsed: &Parsed<'_>) -> Result<Agreed, SmError> {
         exchange: EX,
         what: "responder SPI is not 4 bytes",
     })?;
-    let spi_out = u32::from_be_bytes(spi);
-    let nr = parsed.nonce.ok_or(SmError::Protocol {
-        exchange: EX,
-        what: "no NONCE payload",
-    })?;
-    let pfs = match offer.kp {
-        Some(kp) => {
-            let ke = parsed.ke.ok_or(SmError::Protocol {
-                exchange: EX,
-                what: "PFS without the responder's KE",
-            })?;
-            kp.group().validate_public_value(ke)?;
-            Some((kp, ke.to_vec()))
-        }
-        None => None,
-    };
-    let (mut life_secs, mut life_kb) = (offer.life_secs, offer.life_kb);
+    Ok(IpsecChoice {
+        proposal_number: prop.number,
+        peer_spi: u32::from_be_bytes(spi),
+        cipher,
+        auth,
+        encapsulation: typed.encapsulation.map_or(1, u16::from),
+        life_secs: typed.life_seconds,
+        life_kb: typed.life_kilobytes,
+        transform: t.to_owned_transform()?,
+    })
+}
+
+/// Our lifetimes as the responder's RESPONDER-LIFETIME notify shortens them.
+fn responder_lifetime(parsed: &Parsed<'_>, mut secs: u64, mut kb: u64) -> (u64, u64) {
     for n in &parsed.notifies {
         if n.notify_type == NotifyType::ResponderLifetime {
             let attrs = isakmp_wire::AttributeIter::new(n.data, 0);
@@ -941,36 +948,56 @@ fn agreed(offer: Offer, parsed: &Parsed<'_>) -> Result<Agreed, SmError> {
             for a in attrs.flatten() {
                 match a.kind {
                     1 => kind = a.as_u64().unwrap_or(0),
-                    2 if kind == 1 => life_secs = a.as_u64().unwrap_or(life_secs),
-                    2 if kind == 2 => life_kb = a.as_u64().unwrap_or(life_kb),
+                    2 if kind == 1 => secs = a.as_u64().unwrap_or(secs),
+                    2 if kind == 2 => kb = a.as_u64().unwrap_or(kb),
                     _ => {}
                 }
             }
         }
     }
-    let choice = IpsecChoice {
-        proposal_number: prop.number,
-        peer_spi: spi_out,
-        cipher,
-        auth,
-        encapsulation: typed.encapsulation.map_or(1, u16::from),
-        life_secs: typed.life_seconds,
-        life_kb: typed.life_kilobytes,
-        transform: t.to_owned_transform()?,
-    };
-    Ok(Agreed {
-        ni: offer.ni,
-        nr: nr.to_vec(),
-        pfs,
-        spi_in: offer.spi_in,
-        spi_out,
-        choice,
-        local_sel: offer.local_sel,
-        remote_sel: offer.remote_sel,
-        life_secs,
-        life_kb,
-        commit: false,
-        // The responder's NAT-OAr, with UDP-Encapsulated-Transport.
-        peer_oa: parsed.nat_oa.get(1).copied().flatten(),
-    })
+    (secs, kb)
+}
+
+/// The proposals of a Quick Mode request: one ESP proposal per offer (with an IPComp
+/// one beside it when asked), each with our inbound SPI.
+fn quick_proposals<R: CryptoRng + ?Sized>(
+    sa: &IkeSa,
+    req: &QuickModeRequest,
+    spi_in: u32,
+    rng: &mut R,
+) -> Vec<OwnedProposal> {
+    let mut proposals = Vec::new();
+    for (i, o) in req.offers.iter().enumerate() {
+        let encaps = super::natt::encapsulation(sa.floated, sa.natt, o.transport);
+        let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
+        let mut attrs = life_attrs(req.life_secs, req.life_kb);
+        attrs.push(OwnedAttribute::basic(4, encaps));
+        if let Some(a) = o.auth.attribute() {
+            attrs.push(OwnedAttribute::basic(5, a));
+        }
+        if let Some(k) = o.cipher.key_length_attribute() {
+            attrs.push(OwnedAttribute::basic(6, k));
+        }
+        if let Some(g) = req.pfs {
+            attrs.push(OwnedAttribute::basic(3, g.attribute()));
+        }
+        proposals.push(OwnedProposal::new(
+            n,
+            ProtocolId::Esp,
+            spi_in.to_be_bytes().to_vec(),
+            vec![OwnedTransform::new(1, o.cipher.transform_id(), attrs)],
+        ));
+        if o.with_ipcomp {
+            let cpi = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(0x1000);
+            let mut a = life_attrs(req.life_secs, req.life_kb);
+            a.push(OwnedAttribute::basic(4, encaps));
+            proposals.push(OwnedProposal::new(
+                n,
+                ProtocolId::Ipcomp,
+                cpi.to_be_bytes().to_vec(),
+                vec![OwnedTransform::new(1, 3, a)],
+            ));
+        }
+    }
+    proposals
 }

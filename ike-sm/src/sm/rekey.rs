@@ -137,7 +137,7 @@ impl Endpoint {
         }
         sa.rekey_at = None;
         if let Err(e) = self.start_rekey(sa, now, rng) {
-            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+            self.follow_up_failed(&e);
             sa.rekey_at = now
                 .checked_add(REKEY_RETRY)
                 .filter(|t| sa.expires.is_some_and(|e| *t < e));

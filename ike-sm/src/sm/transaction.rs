@@ -16,6 +16,7 @@ use crate::crypto::secret::Secret;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::SmError;
 use core::net::Ipv4Addr;
+use core::ops::ControlFlow;
 use isakmp_wire::cfg::{CfgType, ConfigPayload};
 use isakmp_wire::{Body, ExchangeType, Message};
 use modecfg::{AaaAddress, Lease, LeaseStore, ModeCfgError};
@@ -284,95 +285,121 @@ impl Endpoint {
             message_id: m.header.message_id,
             cfg_type: cfg.cfg_type.name(),
         });
-        match sa.role {
-            Role::Responder => {
-                if let Some(x) = sa.dialogue.xauth_server().filter(|x| !x.is_finished()) {
-                    if matches!(cfg.cfg_type, CfgType::Reply | CfgType::Ack) {
-                        x.handle(now, &cfg)
-                            .map_err(|e| SmError::Xauth(e.to_string()))?;
-                    }
-                } else if cfg.cfg_type == CfgType::Request {
-                    let gw = self
-                        .config
-                        .gateway
-                        .as_ref()
-                        .ok_or(SmError::Config("gateway"))?;
-                    // A client without the Unity VID that asks anyway (strongSwan's
-                    // charon-cmd): our CFG_SET crossed its CFG_REQUEST. With `client
-                    // configuration address respond` the request wins: the unanswered
-                    // SET and its lease go (the client ignores the SET while its own
-                    // request is open), and the pull is served, from the same pool.
-                    let mut dropped = None;
-                    if gw.mode_config.respond
-                        && sa.dialogue.push_server().is_some_and(|s| !s.is_done())
-                    {
-                        let pull = modecfg::PullServer::new(self.shared_modecfg(gw), now);
-                        let push = sa
-                            .dialogue
-                            .start_cfg_server(CfgServer::Pull(Box::new(pull)));
-                        if let Some(CfgServer::Push(mut s)) = push {
-                            if let Some(lease) = s.take_lease() {
-                                let _ = self.pools.release(lease);
-                            }
-                        }
-                        // The SET's own lease (the SA holds it from the SET on) goes too;
-                        // an address the client already holds under an older SA is lent
-                        // again for the pull.
-                        sa.borrowed = None;
-                        dropped = sa.lease.take();
-                        let ours: Vec<u32> = sa.last_tx_sent.keys().copied().collect();
-                        for mid in ours {
-                            if mid != m.header.message_id {
-                                sa.retx.remove(&mid);
-                            }
-                        }
-                    }
-                    if let Some(lease) = dropped {
-                        self.release_lease(sa, lease);
-                    }
-                    if sa.dialogue.pull_server().is_some() {
-                        let r = self.assign_step(sa, Server::Pull, |sa, cx, _| {
-                            sa.dialogue
-                                .pull_server()
-                                .map_or(Ok(()), |srv| srv.handle_payload(now, &cfg, cx))
-                        })?;
-                        if let Err(e) = r {
-                            if !sa.dialogue.pull_server().is_some_and(|s| s.is_failed()) {
-                                return Err(e.into());
-                            }
-                            // No address left: refuse the client now, as for a push,
-                            // instead of dropping its request until it gives up.
-                            let _ = self.send_delete(sa, rng);
-                            self.fail(sa, FailReason::AddressUnavailable);
-                            return Ok(());
-                        }
-                    }
-                } else if cfg.cfg_type == CfgType::Ack {
-                    if let Some(srv) = sa.dialogue.push_server() {
-                        srv.handle_payload(now, &cfg)?;
-                    }
-                }
-            }
+        let flow = match sa.role {
+            Role::Responder => self.transaction_server(sa, now, &cfg, m.header.message_id, rng)?,
             Role::Initiator => {
-                if is_xauth(&cfg) {
-                    let start = || xauth::XauthClient::new(Duration::from_secs(30));
-                    if let Some(x) = sa.dialogue.xauth_client_or(start) {
-                        x.handle(now, &cfg)
-                            .map_err(|e| SmError::Xauth(e.to_string()))?;
-                    }
-                } else if cfg.cfg_type == CfgType::Set {
-                    let start = || modecfg::PushClient::new(now, None);
-                    if let Some(c) = sa.dialogue.push_client_or(start) {
-                        c.handle_payload(now, &cfg)?;
-                    }
-                } else if cfg.cfg_type == CfgType::Reply {
-                    if let Some(c) = sa.dialogue.pull_client() {
-                        c.handle_payload(now, &cfg)?;
-                    }
-                }
+                Self::transaction_client(sa, now, &cfg)?;
+                ControlFlow::Continue(())
             }
+        };
+        if flow.is_break() {
+            return Ok(());
         }
         self.drain_machines(sa, now, rng)
+    }
+
+    /// A gateway's Transaction message: to the Xauth server while it runs, then a Unity
+    /// client's CFG_REQUEST or an older client's CFG_ACK to Mode Config. `Break`: the SA
+    /// failed.
+    fn transaction_server<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        cfg: &ConfigPayload<'_>,
+        msgid: u32,
+        rng: &mut R,
+    ) -> Result<ControlFlow<()>, SmError> {
+        if let Some(x) = sa.dialogue.xauth_server().filter(|x| !x.is_finished()) {
+            if matches!(cfg.cfg_type, CfgType::Reply | CfgType::Ack) {
+                x.handle(now, cfg)
+                    .map_err(|e| SmError::Xauth(e.to_string()))?;
+            }
+        } else if cfg.cfg_type == CfgType::Request {
+            let gw = self
+                .config
+                .gateway
+                .as_ref()
+                .ok_or(SmError::Config("gateway"))?;
+            // A client without the Unity VID that asks anyway (strongSwan's
+            // charon-cmd): our CFG_SET crossed its CFG_REQUEST. With `client
+            // configuration address respond` the request wins: the unanswered
+            // SET and its lease go (the client ignores the SET while its own
+            // request is open), and the pull is served, from the same pool.
+            let mut dropped = None;
+            if gw.mode_config.respond && sa.dialogue.push_server().is_some_and(|s| !s.is_done()) {
+                let pull = modecfg::PullServer::new(self.shared_modecfg(gw), now);
+                let push = sa
+                    .dialogue
+                    .start_cfg_server(CfgServer::Pull(Box::new(pull)));
+                if let Some(CfgServer::Push(mut s)) = push {
+                    if let Some(lease) = s.take_lease() {
+                        let _ = self.pools.release(lease);
+                    }
+                }
+                // The SET's own lease (the SA holds it from the SET on) goes too;
+                // an address the client already holds under an older SA is lent
+                // again for the pull.
+                sa.borrowed = None;
+                dropped = sa.lease.take();
+                let ours: Vec<u32> = sa.last_tx_sent.keys().copied().collect();
+                for mid in ours {
+                    if mid != msgid {
+                        sa.retx.remove(&mid);
+                    }
+                }
+            }
+            if let Some(lease) = dropped {
+                self.release_lease(sa, lease);
+            }
+            if sa.dialogue.pull_server().is_some() {
+                let r = self.assign_step(sa, Server::Pull, |sa, cx, _| {
+                    sa.dialogue
+                        .pull_server()
+                        .map_or(Ok(()), |srv| srv.handle_payload(now, cfg, cx))
+                })?;
+                if let Err(e) = r {
+                    if !sa.dialogue.pull_server().is_some_and(|s| s.is_failed()) {
+                        return Err(e.into());
+                    }
+                    // No address left: refuse the client now, as for a push,
+                    // instead of dropping its request until it gives up.
+                    let _ = self.send_delete(sa, rng);
+                    self.fail(sa, FailReason::AddressUnavailable);
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+        } else if cfg.cfg_type == CfgType::Ack {
+            if let Some(srv) = sa.dialogue.push_server() {
+                srv.handle_payload(now, cfg)?;
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// A client's Transaction message: the gateway's Xauth request, CFG_SET (push) or
+    /// CFG_REPLY (pull).
+    fn transaction_client(
+        sa: &mut IkeSa,
+        now: Instant,
+        cfg: &ConfigPayload<'_>,
+    ) -> Result<(), SmError> {
+        if is_xauth(cfg) {
+            let start = || xauth::XauthClient::new(Duration::from_secs(30));
+            if let Some(x) = sa.dialogue.xauth_client_or(start) {
+                x.handle(now, cfg)
+                    .map_err(|e| SmError::Xauth(e.to_string()))?;
+            }
+        } else if cfg.cfg_type == CfgType::Set {
+            let start = || modecfg::PushClient::new(now, None);
+            if let Some(c) = sa.dialogue.push_client_or(start) {
+                c.handle_payload(now, cfg)?;
+            }
+        } else if cfg.cfg_type == CfgType::Reply {
+            if let Some(c) = sa.dialogue.pull_client() {
+                c.handle_payload(now, cfg)?;
+            }
+        }
+        Ok(())
     }
 
     /// Moves whatever the Xauth and Mode Config machines produced onto the wire and into
@@ -383,7 +410,21 @@ impl Endpoint {
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        // Xauth server.
+        if self.drain_xauth_server(sa, now, rng)?.is_break() {
+            return Ok(());
+        }
+        self.drain_xauth_client(sa, now, rng)?;
+        self.drain_modecfg(sa, now, rng)
+    }
+
+    /// The gateway's Xauth server: its messages out, the credentials to the driver; when
+    /// it finishes, Mode Config starts, or the SA fails (`Break`).
+    fn drain_xauth_server<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<ControlFlow<()>, SmError> {
         let mut out = Vec::new();
         let mut evs = Vec::new();
         if let Some(x) = sa.dialogue.xauth_server() {
@@ -405,7 +446,7 @@ impl Endpoint {
                     sa.user = Some(user.clone());
                     let password = c.password.as_ref().map_or_else(
                         || Secret::new(Vec::new()),
-                        |p| Secret::from_slice(p.expose()),
+                        |p| Secret::from_slice(p.expose_secret()),
                     );
                     self.event(Event::XauthCredentials {
                         sa: sa.id,
@@ -438,11 +479,20 @@ impl Endpoint {
                     });
                     let _ = self.send_delete(sa, rng);
                     self.fail(sa, FailReason::XauthFailed);
-                    return Ok(());
+                    return Ok(ControlFlow::Break(()));
                 }
             }
         }
-        // Xauth client: answer prompts from the profile.
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The client's Xauth machine: prompts answered from the profile, its messages out.
+    fn drain_xauth_client<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
         let mut evs = Vec::new();
         if let Some(x) = sa.dialogue.xauth_client() {
             while let Some(e) = x.poll_event() {
@@ -500,7 +550,7 @@ impl Endpoint {
         for t in out {
             self.send_cfg(sa, now, t, rng)?;
         }
-        self.drain_modecfg(sa, now, rng)
+        Ok(())
     }
 
     fn drain_modecfg<R: CryptoRng + ?Sized>(
@@ -509,57 +559,15 @@ impl Endpoint {
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        let mut out = Vec::new();
-        let mut lines = Vec::new();
-        let mut failed = false;
         // The PIX's Mode Config debug lines are formatted only when someone reads them.
-        let debugging = self.debugging();
-        if let Some(s) = sa.dialogue.pull_server() {
-            while let Some(e) = s.poll_event() {
-                if matches!(e, modecfg::ServerEvent::AddressUnavailable { .. }) {
-                    failed = true;
-                }
-                if debugging && !matches!(e, modecfg::ServerEvent::Replied { .. }) {
-                    lines.extend(e.pix_line());
-                }
-            }
-            while let Some(t) = s.poll_transmit() {
-                out.push(t);
-            }
-            failed |= s.is_failed();
-        }
-        if let Some(s) = sa.dialogue.push_server() {
-            while let Some(e) = s.poll_event() {
-                if debugging && !matches!(e, modecfg::ServerEvent::SetSent { .. }) {
-                    lines.extend(e.pix_line());
-                }
-            }
-            while let Some(t) = s.poll_transmit() {
-                out.push(t);
-            }
-            failed |= s.is_failed();
-        }
-        if let Some(c) = sa.dialogue.pull_client() {
-            while c.poll_event().is_some() {}
-            while let Some(t) = c.poll_transmit() {
-                out.push(t);
-            }
-            failed |= c.is_failed();
-        }
-        if let Some(c) = sa.dialogue.push_client() {
-            while c.poll_event().is_some() {}
-            while let Some(t) = c.poll_transmit() {
-                out.push(t);
-            }
-            failed |= c.is_failed();
-        }
-        for l in lines {
+        let polled = sa.dialogue.poll_modecfg(self.debugging());
+        for l in polled.lines {
             self.debug(DebugEvent::ModeCfg(l));
         }
-        for t in out {
+        for t in polled.out {
             self.send_cfg(sa, now, t, rng)?;
         }
-        if failed {
+        if polled.failed {
             if sa.role == Role::Responder {
                 let _ = self.send_delete(sa, rng);
             }
@@ -567,30 +575,7 @@ impl Endpoint {
             return Ok(());
         }
         if !sa.cfg_done {
-            let server = if let Some(s) = sa.dialogue.pull_server().filter(|s| s.is_done()) {
-                Some(s.take_lease())
-            } else {
-                sa.dialogue
-                    .push_server()
-                    .filter(|s| s.is_done())
-                    .map(|s| s.take_lease())
-            };
-            let addr = if let Some(taken) = server {
-                if let Some(l) = taken {
-                    if let Some(before) = sa.lease.replace(l) {
-                        sa.extra_leases.push(before);
-                    }
-                }
-                // Its own lease, or the one an older SA of the client holds for it.
-                sa.lease.as_ref().map(modecfg::Lease::addr).or(sa.borrowed)
-            } else if let Some(c) = sa.dialogue.pull_client() {
-                c.config().and_then(|c| c.address)
-            } else if let Some(c) = sa.dialogue.push_client() {
-                c.config().and_then(|c| c.address)
-            } else {
-                None
-            };
-            if let Some(a) = addr {
+            if let Some(a) = Self::modecfg_address(sa) {
                 sa.cfg_done = true;
                 sa.assigned = Some(a);
                 self.event(Event::AddressAssigned { sa: sa.id, addr: a });
@@ -600,12 +585,40 @@ impl Endpoint {
             for b in core::mem::take(&mut sa.held) {
                 if let Ok(m) = Message::parse(&b) {
                     if let Err(e) = self.handle_quick(sa, now, &b, &m, rng) {
-                        self.debug(DebugEvent::Dropped(super::error_word(&e)));
+                        self.follow_up_failed(&e);
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// The Mode Config address once the dialogue is done: the gateway's lease (taken
+    /// from the server: the SA holds it from now on), or what the client received.
+    fn modecfg_address(sa: &mut IkeSa) -> Option<Ipv4Addr> {
+        let server = if let Some(s) = sa.dialogue.pull_server().filter(|s| s.is_done()) {
+            Some(s.take_lease())
+        } else {
+            sa.dialogue
+                .push_server()
+                .filter(|s| s.is_done())
+                .map(|s| s.take_lease())
+        };
+        if let Some(taken) = server {
+            if let Some(l) = taken {
+                if let Some(before) = sa.lease.replace(l) {
+                    sa.extra_leases.push(before);
+                }
+            }
+            // Its own lease, or the one an older SA of the client holds for it.
+            sa.lease.as_ref().map(modecfg::Lease::addr).or(sa.borrowed)
+        } else if let Some(c) = sa.dialogue.pull_client() {
+            c.config().and_then(|c| c.address)
+        } else if let Some(c) = sa.dialogue.push_client() {
+            c.config().and_then(|c| c.address)
+        } else {
+            None
+        }
     }
 
     /// Holds a Quick Mode until Xauth and Mode Config are done ("Need XAUTH").
@@ -656,7 +669,7 @@ impl Endpoint {
             }
         };
         if let Err(e) = r {
-            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+            self.follow_up_failed(&e);
         }
     }
 
@@ -893,7 +906,7 @@ impl Endpoint {
     ) {
         sa.dialogue.handle_timeout(now);
         if let Err(e) = self.drain_machines(sa, now, rng) {
-            self.debug(DebugEvent::Dropped(super::error_word(&e)));
+            self.follow_up_failed(&e);
         }
     }
 }

@@ -1,13 +1,19 @@
-//! The two-endpoint scenario harness shared by `scenario.rs`, `ownership.rs` and
-//! `flood.rs`: a gateway [`Endpoint`] and clients of ours on a virtual clock with a
-//! seeded RNG, pumping datagrams, answering Xauth and driving timeouts.
+//! The one scenario harness of ike-sm's integration tests: a gateway [`Endpoint`] and
+//! clients of ours on a virtual clock with a seeded RNG, pumping datagrams, answering
+//! Xauth and driving timeouts.
 //!
 //! By default [`Net::run`] delivers every datagram (5 ms each), answers Xauth with
-//! [`Net::passwords_ok`] and runs timers at the endpoints' next deadlines. Options:
+//! [`Net::passwords_ok`] and runs timers at the endpoints' next deadlines
+//! ([`Net::run_for`] also lets the clock reach the end of the span). Every delivered
+//! datagram is kept in [`Net::wire`] (with its sender in [`Net::wire_side`]), every event
+//! with the time it was seen ([`Net::gw_log`], [`Net::cli_log`]). Options:
 //! * [`Net::drop`] loses chosen datagrams, [`Net::latency`] and [`Net::nat`] shape the path;
 //! * [`Net::users`] answers Xauth per user, with an AAA-assigned address;
+//!   [`Net::any_password`] accepts every password;
 //!   [`Net::hold_verdicts`] keeps verdicts in [`Net::held`] until
 //!   [`Net::release_verdicts`]; [`Net::answer_xauth`] `false` never answers;
+//! * [`Net::after_gw_input`] looks at the gateway after each datagram, timer run and
+//!   verdict it handled (a lease store's usage at every step);
 //! * [`Net::flood`] runs a hook before each client datagram reaches the gateway (spoofed
 //!   traffic in progress), [`Net::timer_step`] drives the gateway's timers on a fixed
 //!   step and [`Net::keep_gw_event`] keeps the gateway's event log small under a flood.
@@ -48,8 +54,20 @@ pub type FloodHook = Box<dyn FnMut(&mut Endpoint, Instant, &mut StdRng, &mut Vec
 /// user -> (password, RADIUS-style Framed-IP-Address).
 pub type Users = BTreeMap<String, (&'static str, Option<Ipv4Addr>)>;
 
+/// Who sent a datagram on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Gateway,
+    Client,
+}
+
+/// Looks at the gateway after each of its inputs.
+pub type GwHook = Box<dyn FnMut(&Endpoint)>;
+
 /// A gateway and clients of ours on a virtual clock.
 pub struct Net {
+    /// The clock's start ([`Net::secs`] counts from it).
+    pub start: Instant,
     pub now: Instant,
     pub rng: StdRng,
     pub gw: Endpoint,
@@ -62,11 +80,19 @@ pub struct Net {
     pub cli_sent: usize,
     pub latency: Duration,
     pub gw_events: Vec<Event>,
+    /// When each of [`Net::gw_events`] was seen.
+    pub gw_event_at: Vec<Instant>,
     pub cli_events: Vec<(SocketAddr, Event)>,
+    /// When each of [`Net::cli_events`] was seen.
+    pub cli_event_at: Vec<Instant>,
     /// Every delivered datagram, in order.
     pub wire: Vec<Vec<u8>>,
+    /// Who sent each of [`Net::wire`].
+    pub wire_side: Vec<Side>,
     /// The one password Xauth accepts (when [`Net::users`] is `None`).
     pub passwords_ok: &'static str,
+    /// Xauth accepts every password (when [`Net::users`] is `None`).
+    pub any_password: bool,
     /// Per-user Xauth answers with an AAA address; overrides [`Net::passwords_ok`].
     pub users: Option<Users>,
     /// Xauth credentials get no verdict at all while false.
@@ -85,6 +111,8 @@ pub struct Net {
     pub timer_step: Option<Duration>,
     /// Which gateway events are logged in [`Net::gw_events`].
     pub keep_gw_event: fn(&Event) -> bool,
+    /// Runs after each datagram, timer run and verdict the gateway handled.
+    pub after_gw_input: Option<GwHook>,
     /// Gateway datagrams queued by the flood hook for a client.
     pending: Vec<Transmit>,
 }
@@ -95,6 +123,7 @@ impl Net {
         #[allow(clippy::disallowed_methods)]
         let base = Instant::now();
         Net {
+            start: base,
             now: base,
             rng: StdRng::seed_from_u64(seed),
             gw,
@@ -104,9 +133,13 @@ impl Net {
             cli_sent: 0,
             latency: Duration::from_millis(5),
             gw_events: Vec::new(),
+            gw_event_at: Vec::new(),
             cli_events: Vec::new(),
+            cli_event_at: Vec::new(),
             wire: Vec::new(),
+            wire_side: Vec::new(),
             passwords_ok: "cisco123",
+            any_password: false,
             users: None,
             answer_xauth: true,
             hold_verdicts: false,
@@ -115,6 +148,7 @@ impl Net {
             flood: None,
             timer_step: None,
             keep_gw_event: |_| true,
+            after_gw_input: None,
             pending: Vec::new(),
         }
     }
@@ -133,6 +167,25 @@ impl Net {
         let a: SocketAddr = addr.parse().unwrap();
         self.clients.retain(|(x, _)| *x != a);
         self.client(addr)
+    }
+
+    /// `ep` as the client at `addr` (replacing any client there).
+    pub fn client_with(&mut self, addr: &str, ep: Endpoint) -> SocketAddr {
+        let a: SocketAddr = addr.parse().unwrap();
+        self.clients.retain(|(x, _)| *x != a);
+        self.clients.push((a, ep));
+        a
+    }
+
+    /// Whole seconds of virtual time since the start.
+    pub fn secs(&self) -> u64 {
+        (self.now - self.start).as_secs()
+    }
+
+    fn gw_input_done(&mut self) {
+        if let Some(h) = self.after_gw_input.as_mut() {
+            h(&self.gw);
+        }
     }
 
     pub fn cli(&mut self, a: SocketAddr) -> &mut Endpoint {
@@ -157,6 +210,7 @@ impl Net {
         self.gw
             .xauth_verdict_with_address(now, sa, ok, aaa, &mut self.rng)
             .unwrap();
+        self.gw_input_done();
     }
 
     /// Gives the held verdicts and runs the network for 30 s.
@@ -190,6 +244,7 @@ impl Net {
             return;
         }
         self.wire.push(t.bytes.clone());
+        self.wire_side.push(Side::Gateway);
         self.now += self.latency;
         let now = self.now;
         if let Some((i, to)) = self.route(t.remote) {
@@ -211,7 +266,10 @@ impl Net {
                             Some((pw, addr)) => (password.ct_eq(pw.as_bytes()), *addr),
                             None => (false, None),
                         },
-                        None => (password.ct_eq(self.passwords_ok.as_bytes()), None),
+                        None => (
+                            self.any_password || password.ct_eq(self.passwords_ok.as_bytes()),
+                            None,
+                        ),
                     };
                     if self.hold_verdicts {
                         self.held.push((*sa, ok, addr));
@@ -222,7 +280,7 @@ impl Net {
                 }
             }
             if (self.keep_gw_event)(&e) {
-                self.gw_events.push(e);
+                self.record_gw_event(e);
             }
         }
         answered
@@ -251,6 +309,7 @@ impl Net {
                         continue;
                     }
                     self.wire.push(t.bytes.clone());
+                    self.wire_side.push(Side::Client);
                     self.now += self.latency;
                     let now = self.now;
                     if let Some(hook) = self.flood.as_mut() {
@@ -272,9 +331,10 @@ impl Net {
                     }
                     self.gw
                         .handle_datagram(now, t.remote, from, &t.bytes, &mut self.rng);
+                    self.gw_input_done();
                 }
                 while let Some(e) = self.clients[i].1.poll_event() {
-                    self.cli_events.push((self.clients[i].0, e));
+                    self.record_cli_event(self.clients[i].0, e);
                 }
             }
             moved |= self.gw_events_pump();
@@ -305,6 +365,7 @@ impl Net {
                     self.now = self.now.max(t);
                     let now = self.now;
                     self.gw.handle_timeout(now, &mut self.rng);
+                    self.gw_input_done();
                     for (_, c) in &mut self.clients {
                         c.handle_timeout(now, &mut self.rng);
                     }
@@ -320,6 +381,62 @@ impl Net {
                 _ => break,
             }
         }
+    }
+
+    /// Keeps a gateway event (seen now).
+    pub fn record_gw_event(&mut self, e: Event) {
+        self.gw_events.push(e);
+        self.gw_event_at.push(self.now);
+    }
+
+    /// Keeps an event of the client at `a` (seen now).
+    pub fn record_cli_event(&mut self, a: SocketAddr, e: Event) {
+        self.cli_events.push((a, e));
+        self.cli_event_at.push(self.now);
+    }
+
+    /// Forgets the events kept so far.
+    pub fn clear_events(&mut self) {
+        self.gw_events.clear();
+        self.gw_event_at.clear();
+        self.cli_events.clear();
+        self.cli_event_at.clear();
+    }
+
+    /// [`Net::run`], then the clock moves on to the end of `limit` if nothing was due.
+    pub fn run_for(&mut self, limit: Duration) {
+        let end = self.now + limit;
+        self.run(limit);
+        self.now = self.now.max(end);
+    }
+
+    /// The gateway's events with the second (since the start) each was seen at.
+    pub fn gw_log(&self) -> Vec<(u64, &Event)> {
+        let secs = |t: &Instant| (*t - self.start).as_secs();
+        self.gw_event_at
+            .iter()
+            .map(secs)
+            .zip(&self.gw_events)
+            .collect()
+    }
+
+    /// The clients' events likewise.
+    pub fn cli_log(&self) -> Vec<(u64, &Event)> {
+        let secs = |t: &Instant| (*t - self.start).as_secs();
+        self.cli_event_at
+            .iter()
+            .map(secs)
+            .zip(self.cli_events.iter().map(|(_, e)| e))
+            .collect()
+    }
+
+    /// The delivered datagrams `side` sent, in order.
+    pub fn sent_by(&self, side: Side) -> impl Iterator<Item = &[u8]> {
+        self.wire
+            .iter()
+            .zip(&self.wire_side)
+            .filter(move |(_, s)| **s == side)
+            .map(|(w, _)| w.as_slice())
     }
 
     /// The gateway's `debug crypto isakmp` lines.

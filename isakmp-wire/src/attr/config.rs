@@ -1,6 +1,11 @@
 //! Attribute types of the Mode Config payload (14): Mode Config
 //! (draft-dukes-ike-mode-cfg 3.3: 1-15), Xauth (draft-beaulieu-ike-xauth 3.1:
-//! 16520-16529) and Cisco Unity (28672-28683, as vpnc and libreswan name them).
+//! 16520-16529), Cisco Unity (28672-28683, as vpnc and libreswan name them) and
+//! the Cisco extension that rides in Xauth requests (0x7d88, vpnc's name).
+//!
+//! [`ConfigAttrType`] is the workspace's one registry of these numbers and their
+//! names: `xauth` and `modecfg` take their attribute names from it, and
+//! [`ConfigAttrType::pix_name`] gives the name a PIX prints in its debug output.
 
 use crate::wire_enum::wire_enum;
 
@@ -81,6 +86,35 @@ wire_enum! {
         UnityDdnsHostname = 28682 => "UNITY_DDNS_HOSTNAME",
         /// 28683.
         UnitySmartcardRemovalDisconnect = 28683 => "UNITY_SMARTCARD_REMOVAL_DISCONNECT",
+        /// 32136 (0x7d88): Cisco concentrators add it to Xauth requests; clients
+        /// accept and ignore it.
+        CiscoExtVendor = 32136 => "CISCO_EXT_VENDOR",
+    }
+}
+
+impl ConfigAttrType {
+    /// Whether this is an Xauth attribute (16520-16529, and the Cisco extension
+    /// that comes with them).
+    pub fn is_xauth(self) -> bool {
+        matches!(self.number(), 16520..=16529) || self == ConfigAttrType::CiscoExtVendor
+    }
+
+    /// Whether this is a Cisco Unity attribute (28672-28683).
+    pub fn is_unity(self) -> bool {
+        matches!(self.number(), 28672..=28683)
+    }
+
+    /// The name a PIX 6.3 prints under `debug crypto isakmp`: a Mode Config type
+    /// without its `INTERNAL_` prefix ("ISAKMP: attribute IP4_ADDRESS (1)"), an
+    /// Xauth type as the draft names it ("request attribute XAUTH_TYPE"), and
+    /// "UNKNOWN" for everything else, the Unity types included.
+    pub fn pix_name(self) -> &'static str {
+        let name = self.name();
+        match self.number() {
+            1..=15 => name.strip_prefix("INTERNAL_").unwrap_or(name),
+            _ if self.is_xauth() => name,
+            _ => "UNKNOWN",
+        }
     }
 }
 
@@ -115,5 +149,49 @@ pub fn value_name(kind: u16, value: u64) -> Option<&'static str> {
         ConfigAttrType::XauthType => Some(XauthType::from(v).name()),
         ConfigAttrType::XauthStatus => Some(XauthStatus::from(v).name()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pix_names_follow_the_pix_debug_output() {
+        // What `debug crypto isakmp` prints, from the seed's traces and the
+        // modecfg/xauth tables this registry replaced.
+        let pix = [
+            (1, "IP4_ADDRESS"),
+            (2, "IP4_NETMASK"),
+            (5, "ADDRESS_EXPIRY"),
+            (7, "APPLICATION_VERSION"),
+            (13, "IP4_SUBNET"),
+            (14, "SUPPORTED_ATTRIBUTES"),
+            (15, "IP6_SUBNET"),
+            (16520, "XAUTH_TYPE"),
+            (16529, "XAUTH_ANSWER"),
+            (32136, "CISCO_EXT_VENDOR"),
+            (28672, "UNKNOWN"),
+            (28683, "UNKNOWN"),
+            (16, "UNKNOWN"),
+            (16530, "UNKNOWN"),
+        ];
+        for (n, want) in pix {
+            assert_eq!(ConfigAttrType::from(n).pix_name(), want, "{n}");
+        }
+        let xauth: Vec<u16> = ConfigAttrType::KNOWN
+            .iter()
+            .filter(|t| t.is_xauth())
+            .map(|t| t.number())
+            .collect();
+        assert_eq!(
+            xauth,
+            [16520, 16521, 16522, 16523, 16524, 16525, 16526, 16527, 16528, 16529, 32136]
+        );
+        let unity = ConfigAttrType::KNOWN
+            .iter()
+            .filter(|t| t.is_unity())
+            .count();
+        assert_eq!(unity, 12);
     }
 }

@@ -107,7 +107,10 @@ impl Batch {
 
     /// How many datagrams of `seg` bytes one GSO send may carry.
     pub fn gso_limit(seg: usize) -> usize {
-        (GSO_MAX_BYTES / seg.max(1)).clamp(1, BATCH)
+        GSO_MAX_BYTES
+            .checked_div(seg)
+            .unwrap_or(BATCH)
+            .clamp(1, BATCH)
     }
 
     /// Sends the datagrams in buffers `0..n` on the connected UDP socket `fd` as one UDP

@@ -203,7 +203,10 @@ pub fn run(a: &EspArgs, c: &Common) -> anyhow::Result<Report> {
     let t0 = now();
     let mut tunnels = Vec::new();
     for i in 0..a.tunnels {
-        let bind = addrs.get(i % addrs.len()).copied().unwrap_or(c.bind);
+        let bind = i
+            .checked_rem(addrs.len())
+            .and_then(|j| addrs.get(j).copied())
+            .unwrap_or(c.bind);
         match connect(c, i as u64, bind, a.natt) {
             Ok(t) => tunnels.push(t),
             Err(e) => eprintln!("pix-loadgen: tunnel {i}: {e:#}"),
@@ -398,11 +401,11 @@ fn window(
         if gso {
             want = want.min(Batch::gso_limit(BUF.min(a.esp_size.saturating_add(64))));
         }
-        next = next.wrapping_add(1) % outs.len().max(1);
+        next = next.wrapping_add(1).checked_rem(outs.len()).unwrap_or(0);
         let Some(o) = outs.get_mut(next) else { break };
         let (mut filled, mut failed) = (0usize, 0u64);
         for _ in 0..want {
-            o.next = o.next.wrapping_add(1) % o.txs.len().max(1);
+            o.next = o.next.wrapping_add(1).checked_rem(o.txs.len()).unwrap_or(0);
             let Some(tx) = o.txs.get(o.next).and_then(|i| txs.get_mut(*i)) else {
                 break;
             };

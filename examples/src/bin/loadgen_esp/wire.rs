@@ -157,11 +157,9 @@ pub fn bare(op: Op, run: u32) -> Vec<u8> {
 pub fn report(run: u32, c: &Counters) -> Vec<u8> {
     let mut v = vec![0u8; HDR + 32];
     let _ = header(&mut v, Op::Report, run);
-    for (i, x) in [c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_errors]
-        .iter()
-        .enumerate()
-    {
-        put(&mut v, HDR + 8 * i, &x.to_be_bytes());
+    let fields = [c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_errors];
+    for (at, x) in (HDR..).step_by(8).zip(fields) {
+        put(&mut v, at, &x.to_be_bytes());
     }
     v
 }
@@ -169,8 +167,9 @@ pub fn report(run: u32, c: &Counters) -> Vec<u8> {
 /// Reads the body of a REPORT.
 pub fn parse_report(body: &[u8]) -> Option<Counters> {
     let at = |i: usize| -> Option<u64> {
+        let from = i.checked_mul(8)?;
         Some(u64::from_be_bytes(
-            body.get(8 * i..8 * i + 8)?.try_into().ok()?,
+            body.get(from..from.checked_add(8)?)?.try_into().ok()?,
         ))
     };
     Some(Counters {
@@ -226,11 +225,13 @@ pub fn parse_ipv4_udp(p: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, &[u8])> {
     let ihl = usize::from(v_ihl & 0x0f).checked_mul(4)?;
     let total = usize::from(u16::from_be_bytes(p.get(2..4)?.try_into().ok()?));
     let ip = |at: usize| -> Option<Ipv4Addr> {
-        let o: [u8; 4] = p.get(at..at + 4)?.try_into().ok()?;
+        let o: [u8; 4] = p.get(at..at.checked_add(4)?)?.try_into().ok()?;
         Some(Ipv4Addr::from(o))
     };
     let port = |at: usize| -> Option<u16> {
-        Some(u16::from_be_bytes(p.get(at..at + 2)?.try_into().ok()?))
+        Some(u16::from_be_bytes(
+            p.get(at..at.checked_add(2)?)?.try_into().ok()?,
+        ))
     };
     let src = SocketAddrV4::new(ip(12)?, port(ihl)?);
     let dst = SocketAddrV4::new(ip(16)?, port(ihl.checked_add(2)?)?);

@@ -184,7 +184,10 @@ pub fn run(f: &Flood, cpu_secs: fn() -> Option<f64>, stop: &AtomicBool) -> anyho
         }
         let n = due.saturating_sub(sent).min(BURST);
         for _ in 0..n {
-            next_t = next_t.wrapping_add(1) % templates.len().max(1);
+            next_t = next_t
+                .wrapping_add(1)
+                .checked_rem(templates.len())
+                .unwrap_or(0);
             let (Some(t), Some(buf)) = (templates.get(next_t), bufs.get_mut(next_t)) else {
                 break 'run;
             };
@@ -261,7 +264,8 @@ fn patch(
     // a source inside the CIDR, never the network or broadcast address of a /24 or wider
     let mut host = (r as u32) & host_mask;
     if host_mask >= 0xff {
-        host = (host & !0xff) | (1 + (host & 0xff) % 254);
+        // (host & 0xff) % 254 is at most 253: adding 1 cannot overflow
+        host = (host & !0xff) | ((host & 0xff) % 254).saturating_add(1);
     }
     let src = (net | host).to_be_bytes();
     let port = 1024u16.saturating_add(((r >> 32) as u16) % 64_000);
