@@ -552,12 +552,9 @@ impl Endpoint {
     /// Whether a queue is at its bound: new datagrams are refused
     /// ([`DropReason::Backpressure`]).
     fn backpressure(&self) -> Option<DropReason> {
-        (self.transmits.len() >= Self::QUEUE_BOUND || self.events.len() >= Self::QUEUE_BOUND).then(
-            || DropReason::Backpressure {
-                transmits: self.transmits.len(),
-                events: self.events.len(),
-            },
-        )
+        let (transmits, events) = (self.transmits.len(), self.events.len());
+        (transmits >= Self::QUEUE_BOUND || events >= Self::QUEUE_BOUND)
+            .then_some(DropReason::Backpressure { transmits, events })
     }
 
     /// Sends `bytes` and remembers them as the answer to the datagram `incoming`.
@@ -717,57 +714,8 @@ impl Endpoint {
             dst: local,
             exchange: h.exchange_type.into(),
         });
-        let mut ck = [0u8; 16];
-        ck[..8].copy_from_slice(&h.initiator_cookie);
-        ck[8..].copy_from_slice(&h.responder_cookie);
-        let id = if let Some(id) = self.by_cookies.get(&ck) {
-            Some(*id)
-        } else if h.responder_cookie == [0; 8] {
-            self.half_open.get(&(h.initiator_cookie, remote))
-        } else {
-            // A response to our first message: the pair is new, our initiator cookie is
-            // known with a zero responder cookie.
-            let mut zero = ck;
-            zero[8..].fill(0);
-            self.by_cookies.get(&zero).copied()
-        };
-        let Some(id) = id else {
-            if h.responder_cookie == [0; 8]
-                && matches!(
-                    h.exchange_type,
-                    ExchangeType::Aggressive | ExchangeType::IdentityProtection
-                )
-                && h.message_id == 0
-            {
-                // Admission refusals (rate, SA limit, no proposal) are counted where they
-                // are decided, by reason; any other error is an unusable first message.
-                let r = self.responder_start(now, local, remote, bytes, &msg, rng);
-                if let Err(e) = &r {
-                    self.debug(DebugEvent::Dropped(error_word(e)));
-                }
-                return match (self.refused_now, r) {
-                    (None, Ok(())) => Outcome::Handled,
-                    (Some(refusal), r) => self.drop_datagram(DropReason::FirstMessage {
-                        refusal,
-                        error: r.err(),
-                    }),
-                    (None, Err(e)) => self.drop_datagram(DropReason::FirstMessage {
-                        refusal: crate::counters::Refusal::BadFirstMessage,
-                        error: Some(e),
-                    }),
-                };
-            }
-            // Deliberately silent, as the PIX is: no INVALID-COOKIE notify (RFC 2408
-            // section 5.2 makes it optional). An unauthenticated answer to any spoofed
-            // datagram would be a reflector, would confirm an IKE responder to a
-            // scanner, and a peer cannot act on it safely anyway. The drop is visible
-            // as an outcome, a counter and a debug event (`tests/scenario.rs`:
-            // `unknown_cookies_are_dropped_silently`).
-            self.debug(DebugEvent::Dropped("unknown cookies"));
-            return self.drop_datagram(DropReason::UnknownCookies {
-                exchange: h.exchange_type.into(),
-                message_id: h.message_id,
-            });
+        let Some(id) = self.sa_of(&h, remote) else {
+            return self.no_sa(now, local, remote, bytes, &msg, rng);
         };
         let Some(mut sa) = self.sas.remove(&id) else {
             // The cookie index names an SA that is not there (cannot happen: the index is
@@ -827,26 +775,7 @@ impl Endpoint {
             sa.local = local;
             sa.remote = remote;
         }
-        let mut unexpected = false;
-        let r = match h.exchange_type {
-            ExchangeType::IdentityProtection | ExchangeType::Aggressive if !sa.established() => {
-                self.handle_phase1(&mut sa, now, bytes, &msg, rng)
-            }
-            ExchangeType::Transaction if sa.established() => {
-                self.handle_transaction(&mut sa, now, bytes, &msg, rng)
-            }
-            ExchangeType::QuickMode if sa.established() => {
-                self.handle_quick(&mut sa, now, bytes, &msg, rng)
-            }
-            ExchangeType::Informational => self.handle_informational(&mut sa, now, bytes, &msg),
-            _ => {
-                unexpected = true;
-                Err(SmError::Protocol {
-                    exchange: "ISAKMP",
-                    what: "unexpected exchange type in this state",
-                })
-            }
-        };
+        let (r, unexpected) = self.dispatch(&mut sa, now, bytes, &msg, rng);
         sa.cur_in = None;
         if r.is_err() {
             (sa.local, sa.remote) = old_addrs;
@@ -881,6 +810,108 @@ impl Endpoint {
         self.put_back(sa, now);
         self.finish_rekeys(now, rng);
         outcome
+    }
+
+    /// The SA a datagram's cookies name: by the pair; a first message being answered
+    /// again by the responder's half-open table; our first message's answer by our
+    /// initiator cookie with a zero responder cookie.
+    fn sa_of(&self, h: &isakmp_wire::Header, remote: SocketAddr) -> Option<SaId> {
+        let mut ck = [0u8; 16];
+        ck[..8].copy_from_slice(&h.initiator_cookie);
+        ck[8..].copy_from_slice(&h.responder_cookie);
+        if let Some(id) = self.by_cookies.get(&ck) {
+            Some(*id)
+        } else if h.responder_cookie == [0; 8] {
+            self.half_open.get(&(h.initiator_cookie, remote))
+        } else {
+            // A response to our first message: the pair is new, our initiator cookie is
+            // known with a zero responder cookie.
+            let mut zero = ck;
+            zero[8..].fill(0);
+            self.by_cookies.get(&zero).copied()
+        }
+    }
+
+    /// A datagram for no SA: a first message (MM1/AM1) starts one, anything else is
+    /// dropped.
+    fn no_sa<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        msg: &Message<'_>,
+        rng: &mut R,
+    ) -> Outcome {
+        let h = msg.header;
+        if h.responder_cookie == [0; 8]
+            && matches!(
+                h.exchange_type,
+                ExchangeType::Aggressive | ExchangeType::IdentityProtection
+            )
+            && h.message_id == 0
+        {
+            // Admission refusals (rate, SA limit, no proposal) are counted where they
+            // are decided, by reason; any other error is an unusable first message.
+            let r = self.responder_start(now, local, remote, bytes, msg, rng);
+            if let Err(e) = &r {
+                self.debug(DebugEvent::Dropped(error_word(e)));
+            }
+            return match (self.refused_now, r) {
+                (None, Ok(())) => Outcome::Handled,
+                (Some(refusal), r) => self.drop_datagram(DropReason::FirstMessage {
+                    refusal,
+                    error: r.err(),
+                }),
+                (None, Err(e)) => self.drop_datagram(DropReason::FirstMessage {
+                    refusal: crate::counters::Refusal::BadFirstMessage,
+                    error: Some(e),
+                }),
+            };
+        }
+        // Deliberately silent, as the PIX is: no INVALID-COOKIE notify (RFC 2408
+        // section 5.2 makes it optional). An unauthenticated answer to any spoofed
+        // datagram would be a reflector, would confirm an IKE responder to a
+        // scanner, and a peer cannot act on it safely anyway. The drop is visible
+        // as an outcome, a counter and a debug event (`tests/scenario.rs`:
+        // `unknown_cookies_are_dropped_silently`).
+        self.debug(DebugEvent::Dropped("unknown cookies"));
+        self.drop_datagram(DropReason::UnknownCookies {
+            exchange: h.exchange_type.into(),
+            message_id: h.message_id,
+        })
+    }
+
+    /// The exchange's handler for the phase the SA is in; `true` beside the error when
+    /// the exchange is not one this phase takes.
+    fn dispatch<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        bytes: &[u8],
+        msg: &Message<'_>,
+        rng: &mut R,
+    ) -> (Result<(), SmError>, bool) {
+        let r = match msg.header.exchange_type {
+            ExchangeType::IdentityProtection | ExchangeType::Aggressive if !sa.established() => {
+                self.handle_phase1(sa, now, bytes, msg, rng)
+            }
+            ExchangeType::Transaction if sa.established() => {
+                self.handle_transaction(sa, now, bytes, msg, rng)
+            }
+            ExchangeType::QuickMode if sa.established() => {
+                self.handle_quick(sa, now, bytes, msg, rng)
+            }
+            ExchangeType::Informational => self.handle_informational(sa, now, bytes, msg),
+            _ => {
+                let e = SmError::Protocol {
+                    exchange: "ISAKMP",
+                    what: "unexpected exchange type in this state",
+                };
+                return (Err(e), true);
+            }
+        };
+        (r, false)
     }
 
     /// Re-files an SA after processing, or cleans it up when it died.

@@ -312,12 +312,7 @@ impl Endpoint {
                     return Err(e);
                 }
                 Self::accept_iv(sa, msgid, decrypted);
-                sa.answered(msgid);
-                self.child_event(sa, now, msgid, &qm)?;
-                if qm.commit {
-                    self.send_connected(sa, bytes, msgid, qm.spi_out)?;
-                }
-                Ok(())
+                self.quick_installed(sa, now, bytes, msgid, &qm)
             }
             Some(QuickMode::Offered(offer)) => {
                 let want = keys.qm_hash2_out(msgid, &offer.ni, rest);
@@ -340,8 +335,11 @@ impl Endpoint {
             {
                 // The responder's fourth message after we set the commit bit: HASH as in
                 // an Informational exchange (prf(SKEYID_a, M-ID | N)), on this QM's IVs.
-                let want = keys.informational_hash_out(msgid, rest);
-                check_hash(&want, got, "HASH(CONNECTED)")?;
+                check_hash(
+                    &keys.informational_hash_out(msgid, rest),
+                    got,
+                    "HASH(CONNECTED)",
+                )?;
                 Self::accept_iv(sa, msgid, decrypted);
                 self.debug(DebugEvent::Processing {
                     what: "NOTIFY CONNECTED",
@@ -354,6 +352,24 @@ impl Endpoint {
                 what: "unknown Quick Mode message ID",
             }),
         }
+    }
+
+    /// Responder, HASH(3) verified: the child SAs are made (and CONNECTED sent when the
+    /// initiator set the commit bit).
+    fn quick_installed(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        bytes: &[u8],
+        msgid: u32,
+        qm: &Agreed,
+    ) -> Result<(), SmError> {
+        sa.answered(msgid);
+        self.child_event(sa, now, msgid, qm)?;
+        if qm.commit {
+            self.send_connected(sa, bytes, msgid, qm.spi_out)?;
+        }
+        Ok(())
     }
 
     /// The message's HASH verified: exchange `msgid`'s IV chain moves past it.
