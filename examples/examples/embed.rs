@@ -19,10 +19,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use esp::{
-    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm,
-    OutboundSa,
-};
+use esp::{Encapsulation, EspKeys, EspSaParams, InboundSa, OutboundSa};
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::{presets, ChildSa, Endpoint};
 use pix_gateway::{demo, EspDest, Gateway, Handled, Input, Output, Settings};
@@ -251,9 +248,7 @@ fn drain(gw: &mut Gateway, out: &mut String) {
 
 /// The client's two ESP SAs (outbound, inbound) from its Quick Mode result.
 fn client_esp(c: &ChildSa, now: Instant) -> Result<(OutboundSa, InboundSa), String> {
-    let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits)
-        .map_err(|e| e.to_string())?;
-    let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg)).map_err(|e| e.to_string())?;
+    let (enc, integ) = (c.encryption, c.integrity);
     let encap = Encapsulation::from_attribute(c.encapsulation).map_err(|e| e.to_string())?;
     let params =
         |spi, ek: &[u8], ak: &[u8]| EspSaParams::new(spi, enc, integ, encap, EspKeys::new(ek, ak));

@@ -46,7 +46,7 @@ pub fn plan_with(
     let mut users: Vec<(String, Secret)> = ov
         .users()
         .into_iter()
-        .map(|(n, s)| (n.to_string(), Secret::from_slice(s.expose().as_bytes())))
+        .map(|(n, s)| (n.to_string(), Secret::from_slice(s.expose_secret())))
         .collect();
     for (n, p) in extra_users {
         users.push(((*n).into(), Secret::from_slice(p.as_bytes())));

@@ -22,7 +22,7 @@ use bytes::BufMut;
 
 use crate::error::{Location, WireError};
 use crate::payload_type::PayloadType;
-use crate::reader::Reader;
+use crate::reader::{location, Reader};
 use crate::wire_enum::wire_enum;
 
 /// Length of the ISAKMP header.
@@ -168,11 +168,11 @@ impl Header {
     #[cold]
     #[inline(never)]
     fn parse_fields(input: &[u8]) -> Result<Header, WireError> {
-        let mut r = Reader::new(input, 0, None);
+        let mut r = Reader::new(input, 0);
         let initiator_cookie = r.array::<8>("ISAKMP header")?;
         let responder_cookie = r.array::<8>("ISAKMP header")?;
         let next_payload = r.u8("ISAKMP header")?;
-        let at = r.location();
+        let at = location(&r, None);
         let version = r.u8("ISAKMP header")?;
         let exchange_type = r.u8("ISAKMP header")?;
         let flags = r.u8("ISAKMP header")?;

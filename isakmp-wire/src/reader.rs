@@ -1,118 +1,87 @@
-//! A cursor over borrowed bytes, turning short reads into located
-//! [`WireError::Truncated`] values.
+//! Field reads for the parsers: the workspace's one bounded reader,
+//! [`pix_primitives::Reader`], whose short reads become located
+//! [`WireError::Truncated`] values here.
+
+pub(crate) use pix_primitives::Reader;
 
 use crate::error::{Location, WireError};
+use pix_primitives::ReadError;
 
-/// Reads fields from the front of a slice, tracking the absolute offset.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Reader<'a> {
-    input: &'a [u8],
-    offset: usize,
-    payload: Option<u8>,
+impl From<ReadError> for WireError {
+    /// A short read outside any payload (the ISAKMP header): [`WireError::Truncated`]
+    /// at the same offset, with the same counts.
+    #[cold]
+    fn from(e: ReadError) -> Self {
+        truncated(e, None)
+    }
 }
 
-impl<'a> Reader<'a> {
-    /// A reader over `input`, which starts at `offset` in the message.
-    #[inline]
-    pub(crate) fn new(input: &'a [u8], offset: usize, payload: Option<u8>) -> Self {
-        Reader {
-            input,
-            offset,
+#[cold]
+#[inline(never)]
+fn truncated(e: ReadError, payload: Option<u8>) -> WireError {
+    WireError::Truncated {
+        what: e.what,
+        at: Location {
+            offset: e.offset,
             payload,
+        },
+        needed: e.needed,
+        available: e.available,
+    }
+}
+
+/// Locates a short read inside a payload of type `payload`.
+pub(crate) trait InPayload<T> {
+    /// The read's value, or its [`WireError::Truncated`] in payload type `payload`.
+    fn in_payload(self, payload: u8) -> Result<T, WireError>;
+}
+
+impl<T> InPayload<T> for Result<T, ReadError> {
+    #[inline(always)]
+    fn in_payload(self, payload: u8) -> Result<T, WireError> {
+        match self {
+            Ok(v) => Ok(v),
+            Err(e) => Err(truncated(e, Some(payload))),
         }
     }
+}
 
-    /// Where the next byte is, for error locations.
-    #[inline]
-    pub(crate) fn location(&self) -> Location {
-        Location {
-            offset: self.offset,
-            payload: self.payload,
-        }
+/// Where `r`'s next byte is, in payload type `payload` (if any).
+#[inline]
+pub(crate) fn location(r: &Reader<'_>, payload: Option<u8>) -> Location {
+    Location {
+        offset: r.offset(),
+        payload,
     }
+}
 
-    /// Absolute offset of the next byte.
-    #[inline]
-    pub(crate) fn offset(&self) -> usize {
-        self.offset
-    }
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
 
-    #[cold]
-    #[inline(never)]
-    fn truncated(&self, what: &'static str, needed: usize) -> WireError {
-        WireError::Truncated {
-            what,
-            at: self.location(),
-            needed,
-            available: self.input.len(),
-        }
-    }
-
-    #[inline]
-    fn advance(&mut self, rest: &'a [u8]) {
-        let used = self.input.len().saturating_sub(rest.len());
-        self.offset = self.offset.saturating_add(used);
-        self.input = rest;
-    }
-
-    #[inline]
-    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
-        match self.input.split_first() {
-            Some((&v, rest)) => {
-                self.advance(rest);
-                Ok(v)
+    #[test]
+    fn short_reads_keep_what_where_and_counts() {
+        let mut r = Reader::new(&[1, 2, 3], 40);
+        r.u8("a").unwrap();
+        let e = r.u32("notification header").in_payload(11).unwrap_err();
+        assert_eq!(
+            e,
+            WireError::Truncated {
+                what: "notification header",
+                at: Location {
+                    offset: 41,
+                    payload: Some(11)
+                },
+                needed: 4,
+                available: 2,
             }
-            None => Err(self.truncated(what, 1)),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
-        match self.input.split_first_chunk::<2>() {
-            Some((v, rest)) => {
-                self.advance(rest);
-                Ok(u16::from_be_bytes(*v))
-            }
-            None => Err(self.truncated(what, 2)),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
-        match self.input.split_first_chunk::<4>() {
-            Some((v, rest)) => {
-                self.advance(rest);
-                Ok(u32::from_be_bytes(*v))
-            }
-            None => Err(self.truncated(what, 4)),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
-        match self.input.split_at_checked(n) {
-            Some((v, rest)) => {
-                self.advance(rest);
-                Ok(v)
-            }
-            None => Err(self.truncated(what, n)),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn array<const N: usize>(
-        &mut self,
-        what: &'static str,
-    ) -> Result<[u8; N], WireError> {
-        let s = self.take(N, what)?;
-        s.try_into().map_err(|_| self.truncated(what, N))
-    }
-
-    /// Takes everything left.
-    #[inline]
-    pub(crate) fn take_rest(&mut self) -> &'a [u8] {
-        let all = self.input;
-        self.advance(&[]);
-        all
+        );
+        let e: WireError = r.take(3, "ISAKMP header").unwrap_err().into();
+        assert_eq!(e.location(), location(&r, None));
+        assert_eq!(
+            e.to_string(),
+            "truncated ISAKMP header at offset 41: need 3 bytes, have 2"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! with a version error), round-trips byte for byte, and agrees with ike-scan's
 //! own decode (check-decode.expected.txt) on the fields it states.
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: reads ike-scan's corpus
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use isakmp_wire::attr::phase1::{Phase1Attribute, Phase1Transform};

@@ -2,6 +2,7 @@
 //! round-trips byte for byte, and agrees with tshark's decode (the oracle TSVs)
 //! field by field; every malformed or fuzzed capture gives errors or bounded
 //! parses and never panics.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: reads the capture corpus and tshark's oracle files
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

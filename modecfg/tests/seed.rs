@@ -3,6 +3,7 @@
 //! `vpngroup vpn3000 address-pool VPNpool`, `vpngroup vpn3000 idle-time 1800`), and the PIX
 //! answers and logs as its `debug crypto isakmp` trace shows.
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: reads the seed's configuration fixture
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -1,4 +1,5 @@
 //! Parse, print and lint a configuration file: `cargo run -p pix-config --example check FILE`.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: a command-line example reads the file it is given
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

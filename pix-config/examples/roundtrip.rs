@@ -1,5 +1,6 @@
 //! Check that a file's printed model parses back to the same model (a debugging aid
 //! for fuzz findings): `cargo run -p pix-config --example roundtrip FILE`.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: a command-line example reads the file it is given
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -200,6 +200,23 @@ impl PartialEq<Ident> for String {
     }
 }
 
+/// A name as a map key, hashed as its bytes (an [`Ident`] hashes as a `str` so that
+/// it can be looked up by one, which checks its UTF-8 first) and compared inline.
+#[derive(PartialEq, Eq)]
+pub(crate) struct RawKey(Ident);
+
+impl RawKey {
+    pub(crate) fn new(name: &str) -> RawKey {
+        RawKey(Ident::new(name))
+    }
+}
+
+impl Hash for RawKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0.raw_bytes());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,7 +85,6 @@ pub mod acl;
 pub mod crypto;
 mod diagnostic;
 mod error;
-mod fasthash;
 pub mod fixup;
 mod ident;
 pub mod interface;

@@ -47,8 +47,9 @@
 //!   --idtype=1`, then `psk-crack`). pix-gateway answers such probes with a random key
 //!   unless run with `--allow-aggressive-address-keys`.
 
-use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::acl::{AccessList, AclBody, AclRule, Action, AddrSpec};
 use crate::crypto::{CryptoMapLine, MapSet, PfsGroup, Transform, TransformSet, TransformSetLine};
@@ -183,16 +184,16 @@ impl Range {
 
 struct Ctx<'c> {
     config: &'c Config,
-    names: HashMap<&'c str, Ipv4Addr>,
-    security: HashMap<&'c str, u8>,
-    globals: HashSet<(&'c str, u32)>,
+    names: FxHashMap<&'c str, Ipv4Addr>,
+    security: FxHashMap<&'c str, u8>,
+    globals: FxHashSet<(&'c str, u32)>,
 }
 
 impl<'c> Ctx<'c> {
     fn new(config: &'c Config) -> Self {
-        let mut names = HashMap::new();
-        let mut security = HashMap::new();
-        let mut globals = HashSet::new();
+        let mut names = FxHashMap::default();
+        let mut security = FxHashMap::default();
+        let mut globals = FxHashSet::default();
         for (_, c) in config.iter() {
             match c {
                 Command::Name(n) => {
@@ -260,13 +261,13 @@ pub fn lint(config: &Config) -> Vec<Finding> {
     out
 }
 
-type StaticIndex<'c> = HashMap<Cidr, (u32, &'c Static, Range, Range)>;
+type StaticIndex<'c> = FxHashMap<Cidr, (u32, &'c Static, Range, Range)>;
 
 fn acl_real_address(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let c = cx.config;
     // one pass to group statics by mapped interface and ACL lines by id
-    let mut statics_on: HashMap<&str, Vec<(u32, &Static)>> = HashMap::new();
-    let mut acls: HashMap<&str, Vec<(u32, &AccessList)>> = HashMap::new();
+    let mut statics_on: FxHashMap<&str, Vec<(u32, &Static)>> = FxHashMap::default();
+    let mut acls: FxHashMap<&str, Vec<(u32, &AccessList)>> = FxHashMap::default();
     for (l, cmd) in c.iter() {
         match cmd {
             Command::Static(s) => statics_on
@@ -277,8 +278,8 @@ fn acl_real_address(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
-    let mut done: HashSet<(&str, &str)> = HashSet::new();
-    let mut indexes: HashMap<&str, StaticIndex<'_>> = HashMap::new();
+    let mut done: FxHashSet<(&str, &str)> = FxHashSet::default();
+    let mut indexes: FxHashMap<&str, StaticIndex<'_>> = FxHashMap::default();
     for (_, cmd) in c.iter() {
         let Command::AccessGroup(g) = cmd else {
             continue;
@@ -292,7 +293,7 @@ fn acl_real_address(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         // statics that present a more secure interface's hosts on this interface,
         // indexed by their real CIDR block (first in the file wins, as on the PIX)
         let statics = indexes.entry(g.interface.as_str()).or_insert_with(|| {
-            let mut idx: StaticIndex<'_> = HashMap::new();
+            let mut idx: StaticIndex<'_> = FxHashMap::default();
             for (l, s) in statics_on.get(g.interface.as_str()).into_iter().flatten() {
                 if cx.sec(&s.real_interface).is_none_or(|r| r <= sec_in) {
                     continue;
@@ -399,7 +400,7 @@ impl core::fmt::Display for AccessList {
 fn weak_crypto(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // isakmp policies: explicit weak attributes, and weak defaults
     let mut policies: Vec<(u16, u32, bool, bool)> = Vec::new();
-    let mut policy_index: HashMap<u16, usize> = HashMap::new(); // prio, first line, has enc, has group
+    let mut policy_index: FxHashMap<u16, usize> = FxHashMap::default(); // prio, first line, has enc, has group
     for (line, c) in cx.config.iter() {
         match c {
             Command::Isakmp(Isakmp::Policy { priority, attr }) => {
@@ -748,7 +749,7 @@ fn pools(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         }
     }
     // pool against interface addresses, the crypto interfaces' subnets, globals, statics
-    let crypto_ifs: HashSet<&str> = c
+    let crypto_ifs: FxHashSet<&str> = c
         .iter()
         .filter_map(|(_, x)| match x {
             Command::CryptoMap(m) => match &m.line {
@@ -762,7 +763,7 @@ fn pools(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let mut if_nets = Vec::new();
     let mut globals = Vec::new();
     let mut statics = Vec::new();
-    let mut what: HashMap<u32, String> = HashMap::new();
+    let mut what: FxHashMap<u32, String> = FxHashMap::default();
     for (l, x) in c.iter() {
         match x {
             Command::IpAddress(ipa) => {
@@ -1039,7 +1040,7 @@ fn unaligned(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
 }
 
 fn same_security(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
-    let mut first: HashMap<u8, (u32, &str)> = HashMap::new();
+    let mut first: FxHashMap<u8, (u32, &str)> = FxHashMap::default();
     for (l, n) in cx.config.nameifs() {
         match first.get(&n.security) {
             Some((l1, a)) if *a != n.name => {
@@ -1073,8 +1074,8 @@ fn shadowed_statics(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         StaticReal::AccessList(_) => None,
     };
     // first line of each (interface(s), shape, CIDR)
-    let mut by_mapped: HashMap<(&str, Shape, Cidr), u32> = HashMap::new();
-    let mut by_real: HashMap<(&str, &str, Shape, Cidr), u32> = HashMap::new();
+    let mut by_mapped: FxHashMap<(&str, Shape, Cidr), u32> = FxHashMap::default();
+    let mut by_real: FxHashMap<(&str, &str, Shape, Cidr), u32> = FxHashMap::default();
     for (l, c) in cx.config.iter() {
         let Command::Static(s) = c else { continue };
         if let Some(m) = mapped(s) {

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::lexer::{Cur, PErr};
 use crate::pixhash::PixHash;
-use crate::secret::{Secret, SecretValue};
+use crate::secret::SecretValue;
 
 /// A login password as configured: a PIX-MD5 hash (`... encrypted`) or clear text.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,7 +20,7 @@ impl Password {
     pub fn verify(&self, candidate: &str) -> bool {
         match self {
             Password::Encrypted(h) => h.verify(candidate),
-            Password::Clear(SecretValue::Clear(s)) => *s == Secret::new(candidate),
+            Password::Clear(SecretValue::Clear(s)) => s.ct_eq(candidate.as_bytes()),
             Password::Clear(SecretValue::Masked) => false,
         }
     }

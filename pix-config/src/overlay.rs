@@ -163,7 +163,7 @@ fn parse_entry(cur: &mut Cur<'_, '_>) -> Result<(OverlayTarget, Secret), crate::
         }));
     }
     cur.finish("overlay entry")?;
-    Ok((target, Secret::new(secret)))
+    Ok((target, Secret::from(secret)))
 }
 
 /// Does an overlay entry's target name this secret slot?
@@ -249,7 +249,7 @@ impl Config {
                 .enumerate()
                 .find(|(_, e)| matches(&e.target))
             {
-                *value = SecretValue::Clear(e.secret.duplicate());
+                *value = SecretValue::Clear(Box::new(e.secret.duplicate()));
                 if let Some(u) = used.get_mut(i) {
                     *u = true;
                 }

@@ -2,12 +2,12 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::ConfigError;
-use crate::fasthash::{FastMap, RawKey};
-use crate::ident::Ident;
+use rustc_hash::FxHashMap;
+
+use crate::ident::{Ident, RawKey};
 use crate::lexer::{
     is_blank, tokenize, tokenize_piece, trim_blank, trim_blank_end, trim_blank_start, Cur, PErr,
     Tok,
@@ -59,7 +59,7 @@ impl ParseOutcome {
 pub(crate) struct ParseState<'t> {
     /// The kind of every object-group defined on the lines read so far (first
     /// definition wins).
-    kinds: FastMap<RawKey, GroupKind>,
+    kinds: FxHashMap<RawKey, GroupKind>,
     /// The kind of every object-group defined anywhere in the text (first definition
     /// wins), scanned only when a name is not among `kinds` (a group used above its
     /// definition, or not defined at all): the kind tells a service group from a
@@ -67,7 +67,7 @@ pub(crate) struct ParseState<'t> {
     /// not only the lines above, so that the parse does not depend on line order (the
     /// printer reorders). A `show run` defines groups above their uses, so the whole
     /// text is normally never scanned twice.
-    all_kinds: OnceCell<HashMap<String, GroupKind>>,
+    all_kinds: OnceCell<FxHashMap<String, GroupKind>>,
     text: &'t str,
     /// Index in `commands` of the object-group whose members may follow.
     open_group: Option<usize>,
@@ -164,8 +164,8 @@ fn clean_line(raw: &str) -> &str {
 }
 
 /// Every `object-group KIND NAME` definition in the text, first one per name.
-fn prescan_groups(text: &str) -> HashMap<String, GroupKind> {
-    let mut kinds = HashMap::new();
+fn prescan_groups(text: &str) -> FxHashMap<String, GroupKind> {
+    let mut kinds = FxHashMap::default();
     for raw in text.split('\n') {
         let line = trim_blank_start(clean_line(raw));
         let Some(head) = line.get(..12) else { continue };
@@ -245,14 +245,14 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
     let mut commands = Commands::with_capacity(estimate);
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut st = ParseState {
-        kinds: FastMap::default(),
+        kinds: FxHashMap::default(),
         all_kinds: OnceCell::new(),
         text,
         open_group: None,
     };
     let mut toks: Vec<Tok<'_>> = Vec::with_capacity(32);
     let mut line_no: u32 = 0;
-    let mut seen_groups: FastMap<Ident, u32> = FastMap::default();
+    let mut seen_groups: FxHashMap<Ident, u32> = FxHashMap::default();
     // The lines are the pieces of `text.split('\n')`, found while their tokens are
     // (one pass over the bytes instead of a newline search and then a token scan).
     let mut next: Option<usize> = Some(0);

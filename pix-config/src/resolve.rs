@@ -8,12 +8,13 @@
 
 use std::hash::{Hash, Hasher};
 
+use rustc_hash::FxHashMap;
+
 use crate::aaa::{AaaRule, AaaServerLine};
 use crate::acl::{AclBody, AddrSpec, IcmpSpec, PortSpec, ProtocolSpec};
 use crate::crypto::{CryptoMapLine, MapSet};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::ConfigError;
-use crate::fasthash::FastMap;
 use crate::ident::Ident;
 use crate::isakmp::Isakmp;
 use crate::model::{AddrTok, Command, Config};
@@ -138,10 +139,10 @@ impl Hash for Key {
 }
 
 struct Resolver<'c> {
-    defs: FastMap<Key, (Kind, u32)>,
+    defs: FxHashMap<Key, (Kind, u32)>,
     /// Case-folded definitions, built on the first dangling reference (for the
     /// "a similar one is defined on line N" hint) instead of a scan per reference.
-    folded: Option<FastMap<(u8, String), u32>>,
+    folded: Option<FxHashMap<(u8, String), u32>>,
     out: Vec<Pending<'c>>,
     check_hardware: bool,
 }
@@ -221,7 +222,7 @@ impl<'c> Resolver<'c> {
                 let similar = self
                     .folded
                     .get_or_insert_with(|| {
-                        let mut m = FastMap::default();
+                        let mut m = FxHashMap::default();
                         for (k, (_, l)) in defs {
                             m.entry((k.space, k.name.to_ascii_lowercase()))
                                 .or_insert(*l);
@@ -436,7 +437,7 @@ fn rule_refs<'c>(r: &mut Resolver<'c>, rule: &'c crate::acl::AclRule, line: u32)
 /// checked only then).
 pub(crate) fn resolve(config: &Config, source: &str, check_hardware: bool) -> Vec<Diagnostic> {
     let mut r = Resolver {
-        defs: FastMap::default(),
+        defs: FxHashMap::default(),
         folded: None,
         out: Vec::new(),
         check_hardware,

@@ -1,42 +1,12 @@
 //! Secrets: pre-shared keys, group passwords, AAA keys, clear passwords.
+//!
+//! A clear value is a [`Secret`], the workspace's one zeroizing secret type
+//! (`pix_primitives::Secret`): wiped on drop, `Debug` prints `<redacted>`,
+//! equality is constant-time, no `Display`, no `Clone` (copies are an explicit
+//! [`Secret::duplicate`]). The parser makes one from a token, so its bytes are always
+//! text ([`Secret::expose_str`]).
 
-use core::fmt;
-use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
-
-/// A clear-text secret. Zeroized on drop, `Debug` prints `<redacted>`, equality is
-/// constant-time (`subtle`). There is deliberately no `Display`.
-pub struct Secret(Zeroizing<String>);
-
-impl Secret {
-    /// Wrap a clear value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(Zeroizing::new(value.into()))
-    }
-
-    /// The clear value, for the code that must use it (PSK derivation, the printer).
-    pub fn expose(&self) -> &str {
-        self.0.as_str()
-    }
-
-    /// A second zeroizing copy (explicit, so secrets are never cloned by accident).
-    pub fn duplicate(&self) -> Secret {
-        Secret::new(self.expose())
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-impl Eq for Secret {}
+pub use pix_primitives::Secret;
 
 /// A secret as a configuration carries it: either masked (`show run` prints
 /// `********`) or clear. The two are distinct values: a masked key never equals a
@@ -45,8 +15,9 @@ impl Eq for Secret {}
 pub enum SecretValue {
     /// Printed as `********` by the PIX; the value is unknown here.
     Masked,
-    /// Known clear value.
-    Clear(Secret),
+    /// Known clear value (boxed: a [`Secret`] holds up to 64 bytes inline, and every
+    /// command that carries a secret stays small).
+    Clear(Box<Secret>),
 }
 
 /// The PIX mask shown instead of a secret.
@@ -58,7 +29,7 @@ impl SecretValue {
         if tok == MASK {
             SecretValue::Masked
         } else {
-            SecretValue::Clear(Secret::new(tok))
+            SecretValue::Clear(Box::new(Secret::from(tok)))
         }
     }
 
@@ -75,10 +46,11 @@ impl SecretValue {
         }
     }
 
-    /// The token to print: the clear value, or `********` when `mask` or unknown.
+    /// The token to print: the clear value, or `********` when `mask` or unknown (or
+    /// when the value is not text, which a parsed configuration never holds).
     pub fn token(&self, mask: bool) -> &str {
         match self {
-            SecretValue::Clear(s) if !mask => s.expose(),
+            SecretValue::Clear(s) if !mask => s.expose_str().unwrap_or(MASK),
             _ => MASK,
         }
     }
@@ -87,7 +59,7 @@ impl SecretValue {
     pub fn duplicate(&self) -> SecretValue {
         match self {
             SecretValue::Masked => SecretValue::Masked,
-            SecretValue::Clear(s) => SecretValue::Clear(s.duplicate()),
+            SecretValue::Clear(s) => SecretValue::Clear(Box::new(s.duplicate())),
         }
     }
 }

@@ -17,15 +17,18 @@ use pix_config::{
 fn masked_is_not_clear() {
     assert_ne!(
         SecretValue::Masked,
-        SecretValue::Clear(Secret::new("********x"))
+        SecretValue::Clear(Box::new(Secret::from("********x")))
     );
-    assert_ne!(SecretValue::Masked, SecretValue::Clear(Secret::new("")));
+    assert_ne!(
+        SecretValue::Masked,
+        SecretValue::Clear(Box::new(Secret::from("")))
+    );
     assert_eq!(SecretValue::from_token("********"), SecretValue::Masked);
     assert_eq!(
         SecretValue::from_token("abc"),
-        SecretValue::Clear(Secret::new("abc"))
+        SecretValue::Clear(Box::new(Secret::from("abc")))
     );
-    assert_eq!(format!("{:?}", Secret::new("hunter2")), "<redacted>");
+    assert_eq!(format!("{:?}", Secret::from("hunter2")), "<redacted>");
 }
 
 #[test]
@@ -47,12 +50,12 @@ fn overlay_fills_the_fixture_secrets() {
     for (_, c) in out.config.iter() {
         match c {
             Command::Isakmp(Isakmp::Key { key, .. }) => {
-                assert_eq!(key.clear().unwrap().expose(), "cisco123");
+                assert_eq!(key.clear().unwrap().expose_str(), Some("cisco123"));
                 filled += 1;
             }
             Command::Vpngroup(g) => {
                 if let VpngroupAttr::Password(p) = &g.attr {
-                    assert_eq!(p.clear().unwrap().expose(), "groupsecret");
+                    assert_eq!(p.clear().unwrap().expose_str(), Some("groupsecret"));
                     filled += 1;
                 }
             }
@@ -140,7 +143,11 @@ fn overlay_username_entries_are_local_users_not_model_changes() {
     // the bare `username` line is an error on line 4; the good lines are kept
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].line, 4);
-    let users: Vec<(&str, &str)> = ov.users().iter().map(|(n, s)| (*n, s.expose())).collect();
+    let users: Vec<(&str, &str)> = ov
+        .users()
+        .iter()
+        .map(|(n, s)| (*n, s.expose_str().unwrap()))
+        .collect();
     assert_eq!(users, vec![("cisco_customer", "cisco123"), ("bob", "two")]);
     let text = "username cisco_customer password 3USUcOPFUiMCO4Jk encrypted privilege 2\n";
     let out = parse_with(

@@ -3,11 +3,14 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use pix_config::aaa::{AaaKind, AaaRule as CfgAaaRule};
-use pix_config::acl::AclBody;
-use pix_config::interface::IpAddressKind;
-use pix_config::nat::{GlobalPool as CfgPool, NatSource, StaticMapped, StaticReal as CfgReal};
-use pix_config::timeout::{TimeoutKind, UauthMode};
+use pix_config::aaa::{Aaa, AaaKind, AaaRule as CfgAaaRule};
+use pix_config::acl::{AccessGroup, AclBody, Conduit};
+use pix_config::interface::{IpAddress, IpAddressKind};
+use pix_config::nat::{
+    Global, GlobalPool as CfgPool, Nat, NatSource, Route, Static, StaticMapped,
+    StaticReal as CfgReal,
+};
+use pix_config::timeout::{Timeout as CfgTimeout, TimeoutKind, UauthMode};
 use pix_config::{Command, Config, Located};
 use rustc_hash::FxHashMap;
 
@@ -127,330 +130,35 @@ fn text_of(cmd: Command) -> String {
     c.to_show_run_string().trim_end().to_owned()
 }
 
+/// What [`Firewall::new`] has compiled so far, one configuration command at a time.
+struct Compiler<'c> {
+    config: &'c Config,
+    exp: Expander<'c>,
+    warnings: Vec<String>,
+    texts: FxHashMap<u32, String>,
+    interfaces: Vec<Interface>,
+    acls: AclMap,
+    conduit_aces: Vec<Ace>,
+    routes: Vec<RouteEntry>,
+    access_groups: Vec<Option<(String, u32)>>,
+    static_rules: Vec<StaticRule>,
+    nats: Vec<NatRule>,
+    globals: Vec<GlobalRule>,
+    aaa: Vec<AaaRule>,
+    permit_ipsec: Option<u32>,
+    timeouts: Timeouts,
+    uauth_line: Option<u32>,
+    aaa_server_if: FxHashMap<String, usize>,
+}
+
 impl Firewall {
     /// Build from a parsed configuration.
     pub fn new(config: &Config) -> Result<Firewall, BuildError> {
-        let mut warnings = Vec::new();
-        let mut texts = FxHashMap::default();
-        let mut interfaces = Vec::new();
-        for (line, n) in config.nameifs() {
-            if interfaces.iter().any(|i: &Interface| i.name == n.name) {
-                warnings.push(format!(
-                    "line {line}: interface {} named twice; first kept",
-                    n.name
-                ));
-                continue;
-            }
-            interfaces.push(Interface {
-                name: n.name.clone(),
-                hardware: n.hardware.clone(),
-                security: n.security,
-                address: config.interface_address(&n.name),
-                line,
-            });
-            texts.insert(line, text_of(Command::Nameif(n.clone())));
-        }
-        let ifx = |name: &str| interfaces.iter().position(|i| i.name == name);
-
-        let mut exp = Expander {
-            config,
-            warnings: Vec::new(),
-        };
-        let mut acls = AclMap::default();
-        for id in acl_ids(config) {
-            let aces = exp.acl(&id)?;
-            acls.insert(id, Classifier::new(aces));
-        }
-        let mut conduit_aces: Vec<Ace> = Vec::new();
-        let mut routes = Vec::new();
-        let mut access_groups: Vec<Option<(String, u32)>> = vec![None; interfaces.len()];
-        let mut static_rules = Vec::new();
-        let mut nats = Vec::new();
-        let mut globals = Vec::new();
-        let mut aaa = Vec::new();
-        let mut permit_ipsec = None;
-        let mut timeouts = Timeouts::default();
-        let mut uauth_line = None;
-        let mut aaa_server_if = FxHashMap::default();
-
+        let mut c = Compiler::new(config)?;
         for (line, cmd) in config.iter() {
-            match cmd {
-                Command::IpAddress(a) => {
-                    if let (IpAddressKind::Static { address, mask }, Some(i)) =
-                        (&a.kind, ifx(&a.interface))
-                    {
-                        let m = mask_u32(*mask);
-                        routes.push(RouteEntry {
-                            interface: i,
-                            network: u32::from(*address) & m,
-                            mask: m,
-                            gateway: None,
-                            line,
-                        });
-                        texts.insert(line, text_of(Command::IpAddress(a.clone())));
-                    }
-                }
-                Command::AccessList(a) => {
-                    if matches!(a.body, AclBody::Rule(_)) {
-                        texts.insert(line, text_of(Command::AccessList(a.clone())));
-                    }
-                }
-                Command::Route(r) => match (ifx(&r.interface), config.resolve_addr(&r.gateway)) {
-                    (Some(i), gw) => {
-                        let m = mask_u32(r.mask);
-                        routes.push(RouteEntry {
-                            interface: i,
-                            network: u32::from(r.network) & m,
-                            mask: m,
-                            gateway: gw,
-                            line,
-                        });
-                        texts.insert(line, text_of(Command::Route(r.clone())));
-                    }
-                    (None, _) => warnings.push(format!(
-                        "line {line}: route on unknown interface {}",
-                        r.interface
-                    )),
-                },
-                Command::AccessGroup(g) => match ifx(&g.interface) {
-                    Some(i) => {
-                        if !acls.contains_key(g.acl.as_str()) {
-                            warnings.push(format!(
-                                "line {line}: access-group {} has no entries: everything hits the implicit deny",
-                                g.acl
-                            ));
-                        }
-                        if let Some(slot) = access_groups.get_mut(i) {
-                            *slot = Some((g.acl.to_string(), line));
-                        }
-                        texts.insert(line, text_of(Command::AccessGroup(g.clone())));
-                    }
-                    None => warnings.push(format!(
-                        "line {line}: access-group on unknown interface {}",
-                        g.interface
-                    )),
-                },
-                Command::Conduit(c) => {
-                    let mut tmp = Vec::new();
-                    exp.rule(line, "conduit", &c.rule, &mut tmp)?;
-                    // conduit: first address = global (the packet's destination), second = foreign
-                    for a in tmp {
-                        conduit_aces.push(Ace {
-                            src: a.dst,
-                            src_mask: a.dst_mask,
-                            dst: a.src,
-                            dst_mask: a.src_mask,
-                            sport: a.dport,
-                            dport: a.sport,
-                            ..a
-                        });
-                    }
-                    texts.insert(line, text_of(Command::Conduit(c.clone())));
-                }
-                Command::Static(s) => {
-                    let (Some(real_if), Some(mapped_if)) =
-                        (ifx(&s.real_interface), ifx(&s.mapped_interface))
-                    else {
-                        warnings.push(format!("line {line}: static on unknown interface"));
-                        continue;
-                    };
-                    let mapped = match &s.mapped {
-                        StaticMapped::Address(a) => config.resolve_addr(a),
-                        StaticMapped::Interface => interfaces
-                            .get(mapped_if)
-                            .and_then(|i| i.address)
-                            .map(|a| a.0),
-                    };
-                    let real = match &s.real {
-                        CfgReal::Address(a) => config
-                            .resolve_addr(a)
-                            .map(|ip| StaticReal::Address(u32::from(ip))),
-                        CfgReal::AccessList(id) => Some(StaticReal::Policy(id.clone())),
-                    };
-                    let (Some(mapped), Some(real)) = (mapped, real) else {
-                        warnings.push(format!(
-                            "line {line}: static address does not resolve; ignored"
-                        ));
-                        continue;
-                    };
-                    static_rules.push(StaticRule {
-                        line,
-                        real_if,
-                        mapped_if,
-                        proto: s.ports.map(|p| match p.protocol {
-                            pix_config::names_table::PortProto::Udp => 17,
-                            _ => 6,
-                        }),
-                        mapped_port: s.ports.map_or(0, |p| p.mapped_port),
-                        real_port: s.ports.and_then(|p| p.real_port).unwrap_or(0),
-                        mapped: u32::from(mapped),
-                        real,
-                        mask: mask_u32(s.effective_mask()),
-                    });
-                    texts.insert(line, text_of(Command::Static(s.clone())));
-                }
-                Command::Nat(n) => {
-                    let Some(i) = ifx(&n.interface) else {
-                        warnings.push(format!(
-                            "line {line}: nat on unknown interface {}",
-                            n.interface
-                        ));
-                        continue;
-                    };
-                    let select = match &n.source {
-                        NatSource::AccessList(id) => NatSelect::Acl(id.clone()),
-                        NatSource::Address { address, mask } => {
-                            match config.resolve_addr(address) {
-                                Some(a) => NatSelect::Net {
-                                    addr: u32::from(a) & mask_u32(*mask),
-                                    mask: mask_u32(*mask),
-                                },
-                                None => {
-                                    warnings.push(format!(
-                                        "line {line}: nat address does not resolve; ignored"
-                                    ));
-                                    continue;
-                                }
-                            }
-                        }
-                    };
-                    nats.push(NatRule {
-                        line,
-                        interface: i,
-                        id: n.id,
-                        select,
-                    });
-                    texts.insert(line, text_of(Command::Nat(n.clone())));
-                }
-                Command::Global(g) => {
-                    let Some(i) = ifx(&g.interface) else {
-                        warnings.push(format!(
-                            "line {line}: global on unknown interface {}",
-                            g.interface
-                        ));
-                        continue;
-                    };
-                    let pool = match &g.pool {
-                        CfgPool::Range { first, last, .. } => GlobalPool::Nat {
-                            first: u32::from(*first),
-                            last: u32::from(*last),
-                        },
-                        CfgPool::Single { address, .. } => GlobalPool::Pat(u32::from(*address)),
-                        CfgPool::Interface => match interfaces.get(i).and_then(|x| x.address) {
-                            Some((a, _)) => GlobalPool::Pat(u32::from(a)),
-                            None => {
-                                warnings.push(format!(
-                                    "line {line}: global interface without an address; ignored"
-                                ));
-                                continue;
-                            }
-                        },
-                    };
-                    globals.push(GlobalRule {
-                        line,
-                        interface: i,
-                        id: g.id,
-                        pool,
-                    });
-                    texts.insert(line, text_of(Command::Global(g.clone())));
-                }
-                Command::Sysopt(s) if s.is_permit_ipsec() => {
-                    permit_ipsec = Some(line);
-                    texts.insert(line, text_of(Command::Sysopt(s.clone())));
-                }
-                Command::Timeout(t) => {
-                    for item in &t.items {
-                        let d = Duration::from_secs(u64::from(item.value.0));
-                        match item.kind {
-                            TimeoutKind::Xlate => timeouts.xlate = d,
-                            TimeoutKind::Conn => timeouts.conn = d,
-                            TimeoutKind::HalfClosed => timeouts.half_closed = d,
-                            TimeoutKind::Udp => timeouts.udp = d,
-                            TimeoutKind::Uauth => {
-                                timeouts.uauth = d;
-                                timeouts.uauth_inactivity =
-                                    item.mode == Some(UauthMode::Inactivity);
-                                uauth_line = Some(line);
-                            }
-                            _ => {}
-                        }
-                    }
-                    texts.insert(line, text_of(Command::Timeout(t.clone())));
-                }
-                Command::AaaServer(s) => {
-                    if let pix_config::aaa::AaaServerLine::Host { interface, .. } = &s.line {
-                        if let Some(i) = ifx(interface) {
-                            aaa_server_if.entry(s.tag.clone()).or_insert(i);
-                        }
-                    }
-                }
-                Command::Aaa(a) => {
-                    if let CfgAaaRule::Traffic {
-                        include,
-                        service,
-                        interface,
-                        local,
-                        local_mask,
-                        foreign,
-                        foreign_mask,
-                        tag,
-                    } = &a.rule
-                    {
-                        let direction = if interface.eq_ignore_ascii_case("inbound") {
-                            Some(AaaDirection::Inbound)
-                        } else if interface.eq_ignore_ascii_case("outbound") {
-                            Some(AaaDirection::Outbound)
-                        } else {
-                            ifx(interface).map(AaaDirection::Interface)
-                        };
-                        let (Some(direction), Some(service)) = (direction, Service::parse(service))
-                        else {
-                            warnings.push(format!("line {line}: aaa rule not understood; ignored"));
-                            continue;
-                        };
-                        let kind = match a.kind {
-                            AaaKind::Authentication => crate::uauth::AaaKind::Authentication,
-                            AaaKind::Accounting => crate::uauth::AaaKind::Accounting,
-                            AaaKind::Authorization => continue,
-                        };
-                        let lm = mask_u32(*local_mask);
-                        let fm = mask_u32(*foreign_mask);
-                        aaa.push(AaaRule {
-                            line,
-                            kind,
-                            include: *include,
-                            service,
-                            direction,
-                            local: u32::from(*local) & lm,
-                            local_mask: lm,
-                            foreign: u32::from(*foreign) & fm,
-                            foreign_mask: fm,
-                            tag: tag.clone().unwrap_or_default(),
-                        });
-                        texts.insert(line, text_of(Command::Aaa(a.clone())));
-                    }
-                }
-                _ => {}
-            }
+            c.command(line, cmd)?;
         }
-        warnings.extend(exp.warnings);
-        Ok(Firewall {
-            interfaces,
-            routes,
-            acls,
-            access_groups,
-            conduits: Classifier::new(conduit_aces),
-            statics: StaticTable::new(static_rules),
-            nats,
-            globals,
-            aaa,
-            permit_ipsec,
-            timeouts,
-            aaa_server_if,
-            uauth_line,
-            warnings,
-            texts,
-        })
+        Ok(c.finish())
     }
 
     /// Parse `text` and build; `Err` carries the number of error diagnostics.
@@ -480,5 +188,387 @@ impl Firewall {
     /// The configuration text of `line` as `show run` prints it (for modelled commands).
     pub fn line_text(&self, line: u32) -> Option<&str> {
         self.texts.get(&line).map(String::as_str)
+    }
+}
+
+impl<'c> Compiler<'c> {
+    /// The interfaces (`nameif`, first of a name kept) and every access-list, compiled;
+    /// the other commands follow in configuration order ([`Compiler::command`]).
+    fn new(config: &'c Config) -> Result<Compiler<'c>, BuildError> {
+        let mut warnings = Vec::new();
+        let mut texts = FxHashMap::default();
+        let mut interfaces = Vec::new();
+        for (line, n) in config.nameifs() {
+            if interfaces.iter().any(|i: &Interface| i.name == n.name) {
+                warnings.push(format!(
+                    "line {line}: interface {} named twice; first kept",
+                    n.name
+                ));
+                continue;
+            }
+            interfaces.push(Interface {
+                name: n.name.clone(),
+                hardware: n.hardware.clone(),
+                security: n.security,
+                address: config.interface_address(&n.name),
+                line,
+            });
+            texts.insert(line, text_of(Command::Nameif(n.clone())));
+        }
+        let mut exp = Expander {
+            config,
+            warnings: Vec::new(),
+        };
+        let mut acls = AclMap::default();
+        for id in acl_ids(config) {
+            let aces = exp.acl(&id)?;
+            acls.insert(id, Classifier::new(aces));
+        }
+        Ok(Compiler {
+            config,
+            exp,
+            warnings,
+            texts,
+            access_groups: vec![None; interfaces.len()],
+            interfaces,
+            acls,
+            conduit_aces: Vec::new(),
+            routes: Vec::new(),
+            static_rules: Vec::new(),
+            nats: Vec::new(),
+            globals: Vec::new(),
+            aaa: Vec::new(),
+            permit_ipsec: None,
+            timeouts: Timeouts::default(),
+            uauth_line: None,
+            aaa_server_if: FxHashMap::default(),
+        })
+    }
+
+    fn finish(mut self) -> Firewall {
+        self.warnings.extend(self.exp.warnings);
+        Firewall {
+            interfaces: self.interfaces,
+            routes: self.routes,
+            acls: self.acls,
+            access_groups: self.access_groups,
+            conduits: Classifier::new(self.conduit_aces),
+            statics: StaticTable::new(self.static_rules),
+            nats: self.nats,
+            globals: self.globals,
+            aaa: self.aaa,
+            permit_ipsec: self.permit_ipsec,
+            timeouts: self.timeouts,
+            aaa_server_if: self.aaa_server_if,
+            uauth_line: self.uauth_line,
+            warnings: self.warnings,
+            texts: self.texts,
+        }
+    }
+
+    /// Index of the interface called `name`.
+    fn ifx(&self, name: &str) -> Option<usize> {
+        self.interfaces.iter().position(|i| i.name == name)
+    }
+
+    /// Keep `cmd`'s `show run` text for the traces that quote line `line`.
+    fn keep_text(&mut self, line: u32, cmd: Command) {
+        self.texts.insert(line, text_of(cmd));
+    }
+
+    fn command(&mut self, line: u32, cmd: &Command) -> Result<(), BuildError> {
+        match cmd {
+            Command::IpAddress(a) => self.ip_address(line, a),
+            Command::AccessList(a) => {
+                if matches!(a.body, AclBody::Rule(_)) {
+                    self.keep_text(line, Command::AccessList(a.clone()));
+                }
+            }
+            Command::Route(r) => self.route(line, r),
+            Command::AccessGroup(g) => self.access_group(line, g),
+            Command::Conduit(c) => self.conduit(line, c)?,
+            Command::Static(s) => self.static_(line, s),
+            Command::Nat(n) => self.nat(line, n),
+            Command::Global(g) => self.global(line, g),
+            Command::Sysopt(s) if s.is_permit_ipsec() => {
+                self.permit_ipsec = Some(line);
+                self.keep_text(line, Command::Sysopt(s.clone()));
+            }
+            Command::Timeout(t) => self.timeout(line, t),
+            Command::AaaServer(s) => {
+                if let pix_config::aaa::AaaServerLine::Host { interface, .. } = &s.line {
+                    if let Some(i) = self.ifx(interface) {
+                        self.aaa_server_if.entry(s.tag.clone()).or_insert(i);
+                    }
+                }
+            }
+            Command::Aaa(a) => self.aaa(line, a),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `ip address IF A M`: a connected route.
+    fn ip_address(&mut self, line: u32, a: &IpAddress) {
+        if let (IpAddressKind::Static { address, mask }, Some(i)) =
+            (&a.kind, self.ifx(&a.interface))
+        {
+            let m = mask_u32(*mask);
+            self.routes.push(RouteEntry {
+                interface: i,
+                network: u32::from(*address) & m,
+                mask: m,
+                gateway: None,
+                line,
+            });
+            self.keep_text(line, Command::IpAddress(a.clone()));
+        }
+    }
+
+    /// `route IF NET MASK GW`.
+    fn route(&mut self, line: u32, r: &Route) {
+        match (self.ifx(&r.interface), self.config.resolve_addr(&r.gateway)) {
+            (Some(i), gw) => {
+                let m = mask_u32(r.mask);
+                self.routes.push(RouteEntry {
+                    interface: i,
+                    network: u32::from(r.network) & m,
+                    mask: m,
+                    gateway: gw,
+                    line,
+                });
+                self.keep_text(line, Command::Route(r.clone()));
+            }
+            (None, _) => self.warnings.push(format!(
+                "line {line}: route on unknown interface {}",
+                r.interface
+            )),
+        }
+    }
+
+    /// `access-group ACL in interface IF`.
+    fn access_group(&mut self, line: u32, g: &AccessGroup) {
+        let Some(i) = self.ifx(&g.interface) else {
+            self.warnings.push(format!(
+                "line {line}: access-group on unknown interface {}",
+                g.interface
+            ));
+            return;
+        };
+        if !self.acls.contains_key(g.acl.as_str()) {
+            self.warnings.push(format!(
+                "line {line}: access-group {} has no entries: everything hits the implicit deny",
+                g.acl
+            ));
+        }
+        if let Some(slot) = self.access_groups.get_mut(i) {
+            *slot = Some((g.acl.to_string(), line));
+        }
+        self.keep_text(line, Command::AccessGroup(g.clone()));
+    }
+
+    /// `conduit`: one list for all of them, entries turned to source = foreign,
+    /// destination = global.
+    fn conduit(&mut self, line: u32, c: &Conduit) -> Result<(), BuildError> {
+        let mut tmp = Vec::new();
+        self.exp.rule(line, "conduit", &c.rule, &mut tmp)?;
+        // conduit: first address = global (the packet's destination), second = foreign
+        for a in tmp {
+            self.conduit_aces.push(Ace {
+                src: a.dst,
+                src_mask: a.dst_mask,
+                dst: a.src,
+                dst_mask: a.src_mask,
+                sport: a.dport,
+                dport: a.sport,
+                ..a
+            });
+        }
+        self.keep_text(line, Command::Conduit(c.clone()));
+        Ok(())
+    }
+
+    /// `static (REAL,MAPPED) ...`.
+    fn static_(&mut self, line: u32, s: &Static) {
+        let (Some(real_if), Some(mapped_if)) =
+            (self.ifx(&s.real_interface), self.ifx(&s.mapped_interface))
+        else {
+            self.warnings
+                .push(format!("line {line}: static on unknown interface"));
+            return;
+        };
+        let mapped = match &s.mapped {
+            StaticMapped::Address(a) => self.config.resolve_addr(a),
+            StaticMapped::Interface => self
+                .interfaces
+                .get(mapped_if)
+                .and_then(|i| i.address)
+                .map(|a| a.0),
+        };
+        let real = match &s.real {
+            CfgReal::Address(a) => self
+                .config
+                .resolve_addr(a)
+                .map(|ip| StaticReal::Address(u32::from(ip))),
+            CfgReal::AccessList(id) => Some(StaticReal::Policy(id.clone())),
+        };
+        let (Some(mapped), Some(real)) = (mapped, real) else {
+            self.warnings.push(format!(
+                "line {line}: static address does not resolve; ignored"
+            ));
+            return;
+        };
+        self.static_rules.push(StaticRule {
+            line,
+            real_if,
+            mapped_if,
+            proto: s.ports.map(|p| match p.protocol {
+                pix_config::names_table::PortProto::Udp => 17,
+                _ => 6,
+            }),
+            mapped_port: s.ports.map_or(0, |p| p.mapped_port),
+            real_port: s.ports.and_then(|p| p.real_port).unwrap_or(0),
+            mapped: u32::from(mapped),
+            real,
+            mask: mask_u32(s.effective_mask()),
+        });
+        self.keep_text(line, Command::Static(Box::new(s.clone())));
+    }
+
+    /// `nat (IF) ID access-list ACL` or `nat (IF) ID A M`.
+    fn nat(&mut self, line: u32, n: &Nat) {
+        let Some(i) = self.ifx(&n.interface) else {
+            self.warnings.push(format!(
+                "line {line}: nat on unknown interface {}",
+                n.interface
+            ));
+            return;
+        };
+        let select = match &n.source {
+            NatSource::AccessList(id) => NatSelect::Acl(id.clone()),
+            NatSource::Address { address, mask } => match self.config.resolve_addr(address) {
+                Some(a) => NatSelect::Net {
+                    addr: u32::from(a) & mask_u32(*mask),
+                    mask: mask_u32(*mask),
+                },
+                None => {
+                    self.warnings.push(format!(
+                        "line {line}: nat address does not resolve; ignored"
+                    ));
+                    return;
+                }
+            },
+        };
+        self.nats.push(NatRule {
+            line,
+            interface: i,
+            id: n.id,
+            select,
+        });
+        self.keep_text(line, Command::Nat(Box::new(n.clone())));
+    }
+
+    /// `global (IF) ID range | address | interface`.
+    fn global(&mut self, line: u32, g: &Global) {
+        let Some(i) = self.ifx(&g.interface) else {
+            self.warnings.push(format!(
+                "line {line}: global on unknown interface {}",
+                g.interface
+            ));
+            return;
+        };
+        let pool = match &g.pool {
+            CfgPool::Range { first, last, .. } => GlobalPool::Nat {
+                first: u32::from(*first),
+                last: u32::from(*last),
+            },
+            CfgPool::Single { address, .. } => GlobalPool::Pat(u32::from(*address)),
+            CfgPool::Interface => match self.interfaces.get(i).and_then(|x| x.address) {
+                Some((a, _)) => GlobalPool::Pat(u32::from(a)),
+                None => {
+                    self.warnings.push(format!(
+                        "line {line}: global interface without an address; ignored"
+                    ));
+                    return;
+                }
+            },
+        };
+        self.globals.push(GlobalRule {
+            line,
+            interface: i,
+            id: g.id,
+            pool,
+        });
+        self.keep_text(line, Command::Global(g.clone()));
+    }
+
+    /// `timeout xlate|conn|half-closed|udp|uauth ...`.
+    fn timeout(&mut self, line: u32, t: &CfgTimeout) {
+        for item in &t.items {
+            let d = Duration::from_secs(u64::from(item.value.0));
+            match item.kind {
+                TimeoutKind::Xlate => self.timeouts.xlate = d,
+                TimeoutKind::Conn => self.timeouts.conn = d,
+                TimeoutKind::HalfClosed => self.timeouts.half_closed = d,
+                TimeoutKind::Udp => self.timeouts.udp = d,
+                TimeoutKind::Uauth => {
+                    self.timeouts.uauth = d;
+                    self.timeouts.uauth_inactivity = item.mode == Some(UauthMode::Inactivity);
+                    self.uauth_line = Some(line);
+                }
+                _ => {}
+            }
+        }
+        self.keep_text(line, Command::Timeout(t.clone()));
+    }
+
+    /// `aaa authentication|accounting include|exclude SERVICE IF ... TAG`
+    /// (authorization is not modelled).
+    fn aaa(&mut self, line: u32, a: &Aaa) {
+        let CfgAaaRule::Traffic {
+            include,
+            service,
+            interface,
+            local,
+            local_mask,
+            foreign,
+            foreign_mask,
+            tag,
+        } = &a.rule
+        else {
+            return;
+        };
+        let direction = if interface.eq_ignore_ascii_case("inbound") {
+            Some(AaaDirection::Inbound)
+        } else if interface.eq_ignore_ascii_case("outbound") {
+            Some(AaaDirection::Outbound)
+        } else {
+            self.ifx(interface).map(AaaDirection::Interface)
+        };
+        let (Some(direction), Some(service)) = (direction, Service::parse(service)) else {
+            self.warnings
+                .push(format!("line {line}: aaa rule not understood; ignored"));
+            return;
+        };
+        let kind = match a.kind {
+            AaaKind::Authentication => crate::uauth::AaaKind::Authentication,
+            AaaKind::Accounting => crate::uauth::AaaKind::Accounting,
+            AaaKind::Authorization => return,
+        };
+        let lm = mask_u32(*local_mask);
+        let fm = mask_u32(*foreign_mask);
+        self.aaa.push(AaaRule {
+            line,
+            kind,
+            include: *include,
+            service,
+            direction,
+            local: u32::from(*local) & lm,
+            local_mask: lm,
+            foreign: u32::from(*foreign) & fm,
+            foreign_mask: fm,
+            tag: tag.clone().unwrap_or_default(),
+        });
+        self.keep_text(line, Command::Aaa(Box::new(a.clone())));
     }
 }

@@ -19,7 +19,7 @@ pub const INLINE_CAPACITY: usize = 64;
 /// - No `Clone` and no `Display`: a copy is always an explicit [`Secret::duplicate`],
 ///   and the bytes are reached only through [`Secret::expose_secret`] (or
 ///   [`Secret::expose_str`]), named loudly so every use is easy to audit.
-/// - `Debug` prints `<redacted N bytes>`: the length, never the contents.
+/// - `Debug` prints `<redacted>`: neither the contents nor the length.
 /// - Equality ([`PartialEq`], [`Secret::ct_eq`]) runs in constant time for equal
 ///   lengths (the length itself is not secret).
 ///
@@ -31,7 +31,7 @@ pub const INLINE_CAPACITY: usize = 64;
 ///
 /// let psk = Secret::from("cisco123");
 /// assert!(psk.ct_eq(b"cisco123"));
-/// assert_eq!(format!("{psk:?}"), "<redacted 8 bytes>");
+/// assert_eq!(format!("{psk:?}"), "<redacted>");
 /// assert_eq!(psk.expose_str(), Some("cisco123"));
 /// ```
 #[derive(Default)]
@@ -205,7 +205,9 @@ impl ZeroizeOnDrop for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<redacted {} bytes>", self.len())
+        // Not even the length: a password's length is a hint worth keeping out of logs
+        // (callers that want it ask `len()`).
+        f.write_str("<redacted>")
     }
 }
 
@@ -254,9 +256,10 @@ mod tests {
         let s = Secret::from_slice(b"hunter2");
         let d = format!("{s:?}");
         assert!(!d.contains("hunter2") && !d.contains("68756e"), "{d}");
-        assert_eq!(d, "<redacted 7 bytes>");
+        assert_eq!(d, "<redacted>");
         let long = Secret::from(vec![b'h'; 100]);
-        assert_eq!(format!("{long:?}"), "<redacted 100 bytes>");
+        assert_eq!(format!("{long:?}"), "<redacted>");
+        assert_eq!(format!("{:?}", Some(long)), "Some(<redacted>)");
     }
 
     #[test]

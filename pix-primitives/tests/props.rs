@@ -191,6 +191,6 @@ proptest! {
         grown.extend_from_slice(&a[..cut]);
         grown.extend_from_slice(&a[cut..]);
         prop_assert_eq!(grown.expose_secret(), &a[..]);
-        prop_assert_eq!(format!("{grown:?}"), format!("<redacted {} bytes>", a.len()));
+        prop_assert_eq!(format!("{grown:?}"), "<redacted>");
     }
 }

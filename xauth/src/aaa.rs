@@ -17,12 +17,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use pix_primitives::retransmit::{Action, Backoff, Retransmit};
 use rand_core::CryptoRng;
 
 use crate::error::XauthError;
 use crate::local::LocalUsers;
 use crate::radius::{self, AcceptInfo, AccessResult, AcctStatus};
-use crate::server::{after, Verdict};
+use crate::server::Verdict;
 use crate::tacacs::{
     self, acct_flag, AccountingRecord, LoginKind, LoginRequest, LoginResult, LoginStep,
     StreamBuffer, TacacsAccounting, TacacsLogin,
@@ -53,6 +54,18 @@ pub struct ServerSpec {
     pub timeout: Duration,
 }
 
+impl ServerSpec {
+    /// The RADIUS schedule: `tries` sends (at least 1, at most 255), each waiting
+    /// the server's whole `timeout` (the PIX's fixed `timeout`/`retry`, no doubling).
+    pub fn radius_backoff(&self, tries: u32) -> Backoff {
+        Backoff {
+            initial: self.timeout,
+            max_interval: self.timeout,
+            max_sends: u8::try_from(tries.max(1)).unwrap_or(u8::MAX),
+        }
+    }
+}
+
 /// A server group (`aaa-server TAG`).
 #[derive(Debug)]
 pub struct AaaConfig {
@@ -60,7 +73,8 @@ pub struct AaaConfig {
     pub protocol: Protocol,
     /// Servers, tried in order.
     pub servers: Vec<ServerSpec>,
-    /// RADIUS transmissions per server (at least 1).
+    /// RADIUS transmissions per server (at least 1, at most 255); see
+    /// [`ServerSpec::radius_backoff`].
     pub radius_retries: u32,
     /// Whether Access-Requests carry a Message-Authenticator (RFC 3579).
     pub radius_message_authenticator: bool,
@@ -270,10 +284,12 @@ enum Wire {
 struct Pending {
     job: Job,
     server: usize,
-    tries: u32,
-    deadline: Instant,
+    /// RADIUS: the request's sends to this server, at the server's fixed timeout.
+    /// TACACS+: the wait for the server's next packet (a TCP stream is not resent).
+    /// Giving up moves the request to the next server.
+    timer: Retransmit,
     wire: Wire,
-    /// A TACACS+ GETDATA is with the user (no deadline while waiting).
+    /// A TACACS+ GETDATA is with the user (the timer is stopped while waiting).
     waiting_user: bool,
 }
 
@@ -362,7 +378,6 @@ impl AaaClient {
         request: RequestId,
         answer: &Secret,
     ) -> Result<(), XauthError> {
-        let timeout = self.server_timeout_of(request);
         let p = self
             .pending
             .get_mut(&request)
@@ -374,7 +389,7 @@ impl AaaClient {
         let bytes = login.continue_with(answer)?;
         let conn = *conn;
         p.waiting_user = false;
-        p.deadline = after(now, timeout);
+        p.timer.start(now);
         let to = self
             .config
             .servers
@@ -416,8 +431,7 @@ impl AaaClient {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.pending
             .values()
-            .filter(|p| !p.waiting_user)
-            .map(|p| p.deadline)
+            .filter_map(|p| p.timer.deadline())
             .min()
     }
 
@@ -437,27 +451,25 @@ impl AaaClient {
         let due: Vec<RequestId> = self
             .pending
             .iter()
-            .filter(|(_, p)| !p.waiting_user && p.deadline <= now)
+            .filter(|(_, p)| p.timer.deadline().is_some_and(|d| d <= now))
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            let retries = self.config.radius_retries.max(1);
-            let timeout = self.server_timeout_of(id);
             let Some(p) = self.pending.get_mut(&id) else {
                 continue;
             };
-            match &p.wire {
-                Wire::Radius { to, bytes, .. } if p.tries < retries => {
+            match (p.timer.on_timeout(now), &p.wire) {
+                (Action::NotYet, _) => {}
+                (Action::Resend, Wire::Radius { to, bytes, .. }) => {
                     // Same identifier and authenticator: a retransmission.
-                    p.tries = p.tries.saturating_add(1);
-                    p.deadline = after(now, timeout);
                     self.transmits.push_back(AaaTransmit::Datagram {
                         request: id,
                         to: *to,
                         payload: bytes.clone(),
                     });
                 }
-                _ => self.next_server(now, rng, id),
+                // A TACACS+ wait is a single send, and RADIUS sent its last try.
+                (Action::Resend | Action::GiveUp, _) => self.next_server(now, rng, id),
             }
         }
     }
@@ -495,14 +507,14 @@ impl AaaClient {
             .get(server)
             .ok_or(XauthError::NoServer("the request"))?
             .key;
-        let p = radius::verify_response(datagram, ident, &auth, key)?;
+        let reply = radius::verify_response(datagram, ident, &auth, key)?;
         let is_auth = matches!(self.pending.get(&id).map(|p| &p.job), Some(Job::Auth(_)));
         // Why after the Response Authenticator: a reply that does not even verify
         // is noise (a silent drop); one that does but lacks the HMAC comes from a
         // server that must be fixed, or from a Blast-RADIUS forgery.
         if is_auth
             && self.config.radius_require_message_authenticator
-            && p.attr(radius::attr::MESSAGE_AUTHENTICATOR).is_none()
+            && reply.attr(radius::attr::MESSAGE_AUTHENTICATOR).is_none()
         {
             self.refused_without_message_authenticator =
                 self.refused_without_message_authenticator.saturating_add(1);
@@ -510,11 +522,11 @@ impl AaaClient {
             return Err(XauthError::MissingMessageAuthenticator {
                 group: self.config.tag.clone(),
                 server: from.ip(),
-                reply: radius::code_name(p.code),
+                reply: radius::code_name(reply.code),
             });
         }
         if is_auth {
-            match radius::access_result(&p) {
+            match radius::access_result(&reply) {
                 Ok(r) => {
                     self.pending.remove(&id);
                     let outcome = match r {
@@ -543,7 +555,7 @@ impl AaaClient {
                     Err(e)
                 }
             }
-        } else if p.code == radius::code::ACCOUNTING_RESPONSE {
+        } else if reply.code == radius::code::ACCOUNTING_RESPONSE {
             self.pending.remove(&id);
             self.events.push_back(AaaEvent::Accounting {
                 request: id,
@@ -554,7 +566,7 @@ impl AaaClient {
             self.next_server(now, rng, id);
             Err(XauthError::BadValue {
                 what: "RADIUS response code to an Accounting-Request",
-                value: u64::from(p.code),
+                value: u64::from(reply.code),
             })
         }
     }
@@ -607,7 +619,6 @@ impl AaaClient {
     ) -> Result<(), XauthError> {
         // Bounded: each pass consumes one buffered packet.
         for _ in 0..256 {
-            let timeout = self.server_timeout_of(id);
             let Some(p) = self.pending.get_mut(&id) else {
                 return Ok(());
             };
@@ -616,7 +627,7 @@ impl AaaClient {
                 Wire::Radius { .. } => return Ok(()),
             };
             match next {
-                Ok(Some(pk)) => match self.on_tacacs_packet(now, id, &pk, timeout) {
+                Ok(Some(pk)) => match self.on_tacacs_packet(now, id, &pk) {
                     Ok(true) => {}
                     Ok(false) => return Ok(()),
                     // A stray packet of another session: drop it, keep waiting.
@@ -642,7 +653,6 @@ impl AaaClient {
         now: Instant,
         id: RequestId,
         packet: &[u8],
-        timeout: Duration,
     ) -> Result<bool, XauthError> {
         let to = self.server_addr_of(id)?;
         let Some(p) = self.pending.get_mut(&id) else {
@@ -653,7 +663,7 @@ impl AaaClient {
                 let conn = *conn;
                 match login.handle(packet)? {
                     LoginStep::Send(bytes) => {
-                        p.deadline = after(now, timeout);
+                        p.timer.start(now);
                         self.transmits.push_back(AaaTransmit::Stream {
                             conn,
                             to,
@@ -663,6 +673,7 @@ impl AaaClient {
                     }
                     LoginStep::NeedData { server_msg, .. } => {
                         p.waiting_user = true;
+                        p.timer.stop();
                         self.events.push_back(AaaEvent::Auth {
                             request: id,
                             outcome: AuthOutcome::Challenge {
@@ -691,11 +702,11 @@ impl AaaClient {
             }
             Wire::TacacsAcct { conn, acct, .. } => {
                 let conn = *conn;
-                let r = acct.handle(packet)?;
-                if !r.success {
+                let result = acct.handle(packet)?;
+                if !result.success {
                     return Err(XauthError::BadValue {
                         what: "TACACS+ accounting status",
-                        value: u64::from(r.status),
+                        value: u64::from(result.status),
                     });
                 }
                 self.pending.remove(&id);
@@ -726,14 +737,6 @@ impl AaaClient {
             }
             _ => None,
         })
-    }
-
-    fn server_timeout_of(&self, id: RequestId) -> Duration {
-        self.pending
-            .get(&id)
-            .and_then(|p| self.config.servers.get(p.server))
-            .map(|s| s.timeout)
-            .unwrap_or(Duration::from_secs(5))
     }
 
     fn server_addr_of(&self, id: RequestId) -> Result<SocketAddr, XauthError> {
@@ -823,7 +826,10 @@ impl AaaClient {
             .servers
             .get(server)
             .ok_or(XauthError::NoServer("this AAA group"))?;
-        let deadline = after(now, spec.timeout);
+        let backoff = match self.config.protocol {
+            Protocol::Radius => spec.radius_backoff(self.config.radius_retries),
+            _ => Backoff::once(spec.timeout),
+        };
         let wire = match (self.config.protocol, &job) {
             (Protocol::Radius, job) => {
                 let (to, bytes, auth) = match job {
@@ -831,7 +837,7 @@ impl AaaClient {
                         let mut auth = [0u8; 16];
                         rng.fill_bytes(&mut auth);
                         let station = req.client_addr.map(|a| a.to_string().into_bytes());
-                        let r = radius::AccessRequest {
+                        let access = radius::AccessRequest {
                             user_name: &req.user,
                             password: &req.password,
                             nas_ip: self.config.nas_ip,
@@ -840,12 +846,12 @@ impl AaaClient {
                             state: req.radius_state.as_deref(),
                             message_authenticator: self.config.radius_message_authenticator,
                         };
-                        let bytes = radius::build_access_request(&r, ident, auth, &spec.key)?;
+                        let bytes = radius::build_access_request(&access, ident, auth, &spec.key)?;
                         (spec.addr, bytes, auth)
                     }
                     Job::Acct(info) => {
-                        let r = radius_accounting(info, self.config.nas_ip);
-                        let bytes = radius::build_accounting_request(&r, ident, &spec.key)?;
+                        let record = radius_accounting(info, self.config.nas_ip);
+                        let bytes = radius::build_accounting_request(&record, ident, &spec.key)?;
                         let auth = radius::request_authenticator(&bytes).unwrap_or([0; 16]);
                         let to = spec.acct_addr.unwrap_or_else(|| {
                             SocketAddr::new(spec.addr.ip(), spec.addr.port().wrapping_add(1))
@@ -867,19 +873,19 @@ impl AaaClient {
             }
             (_, Job::Auth(req)) => {
                 let session_id = rng.next_u32();
-                let rem = req
+                let rem_addr = req
                     .client_addr
                     .map(|a| a.to_string().into_bytes())
                     .unwrap_or_default();
-                let lr = LoginRequest {
+                let login_request = LoginRequest {
                     kind: self.config.tacacs_login,
                     user: &req.user,
                     password: &req.password,
                     port: &self.config.port_name,
-                    rem_addr: &rem,
+                    rem_addr: &rem_addr,
                     priv_lvl: 1,
                 };
-                let (login, bytes) = TacacsLogin::start(&spec.key, session_id, &lr)?;
+                let (login, bytes) = TacacsLogin::start(&spec.key, session_id, &login_request)?;
                 self.transmits.push_back(AaaTransmit::Stream {
                     conn,
                     to: spec.addr,
@@ -913,8 +919,7 @@ impl AaaClient {
             Pending {
                 job,
                 server,
-                tries: 1,
-                deadline,
+                timer: Retransmit::started(backoff, now),
                 wire,
                 waiting_user: false,
             },

@@ -19,8 +19,8 @@ use isakmp_wire::{CfgType, ConfigPayload, OwnedConfigPayload};
 use crate::attrs::{self, IntForm, XauthAttribute, XauthStatus, XauthType};
 use crate::error::XauthError;
 use crate::payload::ZeroizingPayload;
-use crate::server::after;
 use crate::Secret;
+use pix_primitives::retransmit::{Action, Backoff, Retransmit};
 
 /// Which fields a REQUEST asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -87,10 +87,9 @@ pub enum ClientEvent {
 
 #[derive(Debug)]
 enum State {
-    /// Waiting for a REQUEST or SET from the gateway.
-    Waiting {
-        deadline: Option<Instant>,
-    },
+    /// Waiting for a REQUEST or SET from the gateway (after a REPLY, until the
+    /// `gateway_wait` deadline).
+    Waiting,
     /// A REQUEST is with the user.
     Prompting {
         prompt: Prompt,
@@ -102,7 +101,9 @@ enum State {
 #[derive(Debug)]
 pub struct XauthClient {
     state: State,
-    reply_timeout: Duration,
+    /// How long the gateway has to send the next REQUEST or the SET after our
+    /// REPLY: a give-up deadline (ike-sm resends the REPLY itself).
+    gateway_wait: Retransmit,
     /// Wiped on drop: a queued REPLY holds the user's secrets.
     transmits: VecDeque<ZeroizingPayload>,
     events: VecDeque<ClientEvent>,
@@ -113,8 +114,8 @@ impl XauthClient {
     /// gateway has `reply_timeout` to send the next REQUEST or the SET.
     pub fn new(reply_timeout: Duration) -> Self {
         XauthClient {
-            state: State::Waiting { deadline: None },
-            reply_timeout,
+            state: State::Waiting,
+            gateway_wait: Retransmit::new(Backoff::once(reply_timeout)),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -149,8 +150,8 @@ impl XauthClient {
 
     /// The next deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match &self.state {
-            State::Waiting { deadline } => *deadline,
+        match self.state {
+            State::Waiting => self.gateway_wait.deadline(),
             _ => None,
         }
     }
@@ -162,27 +163,24 @@ impl XauthClient {
 
     /// Acts on a passed deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let State::Waiting {
-            deadline: Some(d), ..
-        } = self.state
+        if matches!(self.state, State::Waiting)
+            && self.gateway_wait.on_timeout(now) == Action::GiveUp
         {
-            if now >= d {
-                self.state = State::Done;
-                self.events.push_back(ClientEvent::TimedOut);
-            }
+            self.state = State::Done;
+            self.events.push_back(ClientEvent::TimedOut);
         }
     }
 
     /// Feeds a message from the gateway.
     pub fn handle(&mut self, _now: Instant, msg: &ConfigPayload<'_>) -> Result<(), XauthError> {
         let state = match &self.state {
-            State::Waiting { .. } => "waiting for the gateway",
+            State::Waiting => "waiting for the gateway",
             State::Prompting { .. } => "prompting the user",
             State::Done => "finished",
         };
         match (msg.cfg_type, &self.state) {
             // A new REQUEST replaces an unanswered one (the gateway re-sent it).
-            (CfgType::Request, State::Waiting { .. } | State::Prompting { .. }) => {
+            (CfgType::Request, State::Waiting | State::Prompting { .. }) => {
                 let prompt = read_request(msg)?;
                 self.state = State::Prompting {
                     prompt: prompt.clone(),
@@ -190,7 +188,7 @@ impl XauthClient {
                 self.events.push_back(ClientEvent::Prompt(prompt));
                 Ok(())
             }
-            (CfgType::Set, State::Waiting { .. } | State::Prompting { .. }) => {
+            (CfgType::Set, State::Waiting | State::Prompting { .. }) => {
                 let mut status = None;
                 for a in attrs::parse_list(msg.attributes())? {
                     if let XauthAttribute::Status { value, .. } = a {
@@ -309,9 +307,8 @@ impl XauthClient {
                 identifier,
                 attributes: attrs::to_owned_list(&list),
             }));
-        self.state = State::Waiting {
-            deadline: Some(after(now, self.reply_timeout)),
-        };
+        self.state = State::Waiting;
+        self.gateway_wait.start(now);
     }
 }
 

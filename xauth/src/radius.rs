@@ -160,11 +160,11 @@ pub struct Packet {
 impl Packet {
     /// Parses a datagram. Octets beyond `Length` are padding and ignored (RFC 2865 3).
     pub fn parse(datagram: &[u8]) -> Result<Self, XauthError> {
-        let mut r = Reader::new(datagram, 0);
-        let code = r.u8("RADIUS header")?;
-        let identifier = r.u8("RADIUS header")?;
-        let length = usize::from(r.u16("RADIUS header")?);
-        let authenticator = r.array::<16>("RADIUS header")?;
+        let mut header = Reader::new(datagram, 0);
+        let code = header.u8("RADIUS header")?;
+        let identifier = header.u8("RADIUS header")?;
+        let length = usize::from(header.u16("RADIUS header")?);
+        let authenticator = header.array::<16>("RADIUS header")?;
         if !(HEADER_LEN..=MAX_PACKET_LEN).contains(&length) {
             return Err(XauthError::BadLength {
                 what: "RADIUS Length",
@@ -181,19 +181,19 @@ impl Packet {
                 available: datagram.len(),
             });
         }
-        let mut r = Reader::new(datagram.get(HEADER_LEN..length).unwrap_or(&[]), HEADER_LEN);
+        let mut attrs = Reader::new(datagram.get(HEADER_LEN..length).unwrap_or(&[]), HEADER_LEN);
         let mut attributes = Vec::new();
-        while !r.is_empty() {
-            let at = r.offset();
-            let kind = r.u8("RADIUS attribute")?;
-            let len = usize::from(r.u8("RADIUS attribute")?);
-            let vlen = len.checked_sub(2).ok_or(XauthError::BadLength {
+        while !attrs.is_empty() {
+            let at = attrs.offset();
+            let kind = attrs.u8("RADIUS attribute")?;
+            let len = usize::from(attrs.u8("RADIUS attribute")?);
+            let value_len = len.checked_sub(2).ok_or(XauthError::BadLength {
                 what: "RADIUS attribute",
                 offset: at,
                 length: len,
                 reason: "is below the 2-byte header",
             })?;
-            let value = r.take(vlen, "RADIUS attribute value")?.to_vec();
+            let value = attrs.take(value_len, "RADIUS attribute value")?.to_vec();
             attributes.push(RadiusAttr { kind, value });
         }
         Ok(Packet {

@@ -23,6 +23,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use pix_primitives::retransmit::{Action, Backoff, Retransmit};
+
 use isakmp_wire::{CfgType, ConfigPayload, OwnedConfigPayload};
 use rand_core::CryptoRng;
 
@@ -184,20 +186,9 @@ pub enum ServerEvent {
 
 #[derive(Debug)]
 enum State {
-    AwaitReply {
-        id: u16,
-        deadline: Instant,
-        round: Round,
-    },
-    AwaitVerdict {
-        verdict: VerdictId,
-        deadline: Instant,
-    },
-    AwaitAck {
-        id: u16,
-        deadline: Instant,
-        outcome: Outcome,
-    },
+    AwaitReply { id: u16, round: Round },
+    AwaitVerdict { verdict: VerdictId },
+    AwaitAck { id: u16, outcome: Outcome },
     Done,
 }
 
@@ -218,6 +209,9 @@ pub struct XauthServer {
     /// Shared: a gateway starts one dialogue per IKE SA from the same configuration.
     config: std::sync::Arc<ServerConfig>,
     state: State,
+    /// The give-up deadline of the state that waits (the user's REPLY, the AAA
+    /// verdict, the ACK): one send, no resend here (ike-sm resends the message).
+    timer: Retransmit,
     next_id: u16,
     next_verdict: u64,
     attempts: u32,
@@ -244,6 +238,8 @@ impl XauthServer {
         let mut s = XauthServer {
             config,
             state: State::Done,
+            // Armed by the first REQUEST below.
+            timer: Retransmit::new(Backoff::once(Duration::ZERO)),
             next_id: u16::from_be_bytes(first),
             next_verdict: 1,
             attempts: 1,
@@ -275,11 +271,9 @@ impl XauthServer {
 
     /// The next deadline; call [`Self::handle_timeout`] when it passes.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match &self.state {
-            State::AwaitReply { deadline, .. }
-            | State::AwaitVerdict { deadline, .. }
-            | State::AwaitAck { deadline, .. } => Some(*deadline),
+        match self.state {
             State::Done => None,
+            _ => self.timer.deadline(),
         }
     }
 
@@ -364,10 +358,7 @@ impl XauthServer {
 
     /// Acts on deadlines that have passed by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(deadline) = self.poll_timeout() else {
-            return;
-        };
-        if now < deadline {
+        if self.is_finished() || self.timer.on_timeout(now) != Action::GiveUp {
             return;
         }
         match std::mem::replace(&mut self.state, State::Done) {
@@ -476,10 +467,8 @@ impl XauthServer {
             }
         }
         self.next_verdict = self.next_verdict.wrapping_add(1);
-        self.state = State::AwaitVerdict {
-            verdict: creds.id,
-            deadline: after(now, self.config.verdict_timeout),
-        };
+        self.state = State::AwaitVerdict { verdict: creds.id };
+        self.wait(now, self.config.verdict_timeout);
         self.events.push_back(ServerEvent::Credentials(creds));
         Ok(())
     }
@@ -520,11 +509,8 @@ impl XauthServer {
             identifier: id,
             attributes: attrs::to_owned_list(&list),
         });
-        self.state = State::AwaitReply {
-            id,
-            deadline: after(now, self.config.reply_timeout),
-            round,
-        };
+        self.state = State::AwaitReply { id, round };
+        self.wait(now, self.config.reply_timeout);
     }
 
     fn send_set(&mut self, now: Instant, outcome: Outcome) {
@@ -542,11 +528,13 @@ impl XauthServer {
             identifier: id,
             attributes: vec![status.to_owned_attr()],
         });
-        self.state = State::AwaitAck {
-            id,
-            deadline: after(now, self.config.ack_timeout),
-            outcome,
-        };
+        self.state = State::AwaitAck { id, outcome };
+        self.wait(now, self.config.ack_timeout);
+    }
+
+    /// Arms the give-up deadline of the state just entered.
+    fn wait(&mut self, now: Instant, timeout: Duration) {
+        self.timer = Retransmit::started(Backoff::once(timeout), now);
     }
 
     fn fail_with_set(&mut self, now: Instant, reason: FailReason) {
@@ -588,10 +576,6 @@ pub(crate) fn check_id(expected: u16, got: u16) -> Result<(), XauthError> {
     } else {
         Err(XauthError::IdentifierMismatch { expected, got })
     }
-}
-
-pub(crate) fn after(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d).unwrap_or(now)
 }
 
 fn missing(kind: u16) -> XauthError {

@@ -71,13 +71,10 @@
 //! ended without one). An attempt never reported stops counting as in flight after
 //! `window`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::Hash;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-
-use crate::server::after;
 
 /// Addresses remembered per user as known-good (see the module docs).
 pub const KNOWN_SOURCES_PER_USER: usize = 4;
@@ -234,7 +231,7 @@ pub struct ThrottleStats {
 }
 
 /// A user name as a table key (bounded in size).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct UserKey {
     name: Vec<u8>,
     truncated: bool,
@@ -342,18 +339,23 @@ struct UserEntry {
 
 /// A map bounded to `max` entries that forgets the oldest one (by insertion or
 /// last `touch`), preferring entries `keep` says are worth keeping.
+///
+/// Why a `BTreeMap`: the keys (user names, source addresses) come from the wire,
+/// so a hash table would need a secret seed against collision floods, and std's
+/// randomly seeded one would make runs differ; an ordered map is O(log n) for
+/// any keys and the same in every run.
 #[derive(Debug)]
 struct Table<K, V> {
-    map: HashMap<K, (u64, V)>,
+    map: BTreeMap<K, (u64, V)>,
     order: BTreeMap<u64, K>,
     next_seq: u64,
     max: usize,
 }
 
-impl<K: Hash + Eq + Clone, V> Table<K, V> {
+impl<K: Ord + Clone, V> Table<K, V> {
     fn new(max: usize) -> Self {
         Table {
-            map: HashMap::new(),
+            map: BTreeMap::new(),
             order: BTreeMap::new(),
             next_seq: 0,
             max: max.max(1),
@@ -810,4 +812,8 @@ fn delay_for(config: &ThrottleConfig, n: u32) -> Duration {
         .checked_mul(factor)
         .unwrap_or(config.delay_max)
         .min(config.delay_max)
+}
+/// `now + d`, or `now` if that does not fit in an `Instant`.
+fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d).unwrap_or(now)
 }

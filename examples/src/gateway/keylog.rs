@@ -5,24 +5,26 @@
 
 use std::net::Ipv4Addr;
 
+use esp::{EncryptionAlgorithm, IntegrityAlgorithm};
 use ike_sm::ChildSa;
 
 /// The ESP transform names Wireshark's `esp_sa` table uses.
-pub fn wireshark_cipher(transform: u8, key_bits: Option<u16>) -> &'static str {
-    match (transform, key_bits) {
-        (2, _) => "DES-CBC [RFC2405]",
-        (3, _) => "TripleDES-CBC [RFC2451]",
-        (12, _) => "AES-CBC [RFC3602]",
-        (11, _) => "NULL",
+pub fn wireshark_cipher(alg: EncryptionAlgorithm) -> &'static str {
+    match alg {
+        EncryptionAlgorithm::Des => "DES-CBC [RFC2405]",
+        EncryptionAlgorithm::TripleDes => "TripleDES-CBC [RFC2451]",
+        EncryptionAlgorithm::Aes128 | EncryptionAlgorithm::Aes192 | EncryptionAlgorithm::Aes256 => {
+            "AES-CBC [RFC3602]"
+        }
         _ => "NULL",
     }
 }
 
 /// The ESP integrity names Wireshark's `esp_sa` table uses.
-pub fn wireshark_auth(alg: u16) -> &'static str {
+pub fn wireshark_auth(alg: IntegrityAlgorithm) -> &'static str {
     match alg {
-        1 => "HMAC-MD5-96 [RFC2403]",
-        2 => "HMAC-SHA-1-96 [RFC2404]",
+        IntegrityAlgorithm::HmacMd5_96 => "HMAC-MD5-96 [RFC2403]",
+        IntegrityAlgorithm::HmacSha1_96 => "HMAC-SHA-1-96 [RFC2404]",
         _ => "NULL",
     }
 }
@@ -31,8 +33,8 @@ pub fn wireshark_auth(alg: u16) -> &'static str {
 /// tables; `pix-gateway` users split them with `grep` (see the README).
 pub fn esp_lines(c: &ChildSa, ours: Ipv4Addr) -> Vec<String> {
     let peer = c.remote.ip();
-    let enc = wireshark_cipher(c.esp_transform, c.key_bits);
-    let auth = wireshark_auth(c.auth_alg);
+    let enc = wireshark_cipher(c.encryption);
+    let auth = wireshark_auth(c.integrity);
     vec![
         format!(
             "esp_sa:\"IPv4\",\"{peer}\",\"{ours}\",\"{:#010x}\",\"{enc}\",\"0x{}\",\"{auth}\",\"0x{}\"",

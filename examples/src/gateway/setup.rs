@@ -16,8 +16,8 @@ use ike_sm::crypto::dh::{DhGroup, ExponentSize};
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::secret::Secret;
 use ike_sm::{
-    EspAuth, EspCipher, GatewayConfig, IsakmpPolicy, Limits, ModeCfgMode, PeerKey, TransformSet,
-    VpnGroup,
+    EncryptionAlgorithm, GatewayConfig, IntegrityAlgorithm, IsakmpPolicy, Limits, ModeCfgMode,
+    PeerKey, TransformSet, VpnGroup,
 };
 use pix_config::{Command, Config};
 
@@ -113,7 +113,7 @@ fn pfs_group(g: Option<pix_config::crypto::PfsGroup>) -> DhGroup {
 /// The clear value of a secret, or an error line telling where to put it.
 fn clear(v: &pix_config::SecretValue, what: &str, fix: &str) -> Result<Secret, String> {
     match v.clear() {
-        Some(s) => Ok(Secret::from_slice(s.expose().as_bytes())),
+        Some(s) => Ok(Secret::from_slice(s.expose_secret())),
         None => Err(format!(
             "{what} is masked (********) in the configuration: give it in the secrets file \
              (--secrets FILE) as `{fix}`"
@@ -457,13 +457,13 @@ pub fn plan_with(
                     let mut a = None;
                     for x in v {
                         match x {
-                            T::EspDes => c = Some(EspCipher::Des),
-                            T::Esp3des => c = Some(EspCipher::TripleDes),
-                            T::EspAes => c = Some(EspCipher::Aes(128)),
-                            T::EspAes192 => c = Some(EspCipher::Aes(192)),
-                            T::EspAes256 => c = Some(EspCipher::Aes(256)),
-                            T::EspMd5Hmac => a = Some(EspAuth::HmacMd5),
-                            T::EspShaHmac => a = Some(EspAuth::HmacSha1),
+                            T::EspDes => c = Some(EncryptionAlgorithm::Des),
+                            T::Esp3des => c = Some(EncryptionAlgorithm::TripleDes),
+                            T::EspAes => c = Some(EncryptionAlgorithm::Aes128),
+                            T::EspAes192 => c = Some(EncryptionAlgorithm::Aes192),
+                            T::EspAes256 => c = Some(EncryptionAlgorithm::Aes256),
+                            T::EspMd5Hmac => a = Some(IntegrityAlgorithm::HmacMd5_96),
+                            T::EspShaHmac => a = Some(IntegrityAlgorithm::HmacSha1_96),
                             other => warnings.push(format!(
                                 "line {line}: transform-set {name}: {} is not supported here; ignored",
                                 other.as_str()
@@ -616,7 +616,7 @@ pub fn plan_with(
             Some(pix_config::misc::Password::Clear(v)) => match v.clear() {
                 Some(s) => local_users.push((
                     u.name.clone(),
-                    Secret::from_slice(s.expose().as_bytes()),
+                    Secret::from_slice(s.expose_secret()),
                     privilege,
                 )),
                 None => {

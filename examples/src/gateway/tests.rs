@@ -215,9 +215,8 @@ fn loosen(c: &ike_sm::ChildSa) -> ike_sm::ChildSa {
         spi_in: c.spi_in,
         spi_out: c.spi_out,
         protocol: c.protocol,
-        esp_transform: c.esp_transform,
-        key_bits: c.key_bits,
-        auth_alg: c.auth_alg,
+        encryption: c.encryption,
+        integrity: c.integrity,
         encapsulation: c.encapsulation,
         enc_key_in: c.enc_key_in.duplicate(),
         auth_key_in: c.auth_key_in.duplicate(),
@@ -279,7 +278,10 @@ fn demo_config_maps_onto_the_crates() {
     );
     assert_eq!(gw.keys.len(), 1);
     assert_eq!(gw.transform_sets.len(), 1);
-    assert_eq!(gw.transform_sets[0].cipher, ike_sm::EspCipher::Des);
+    assert_eq!(
+        gw.transform_sets[0].cipher,
+        ike_sm::EncryptionAlgorithm::Des
+    );
     assert!(gw.client_authentication);
     assert!(gw.mode_config.initiate && gw.mode_config.respond);
     assert_eq!(gw.nat_traversal, None);

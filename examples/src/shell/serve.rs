@@ -300,7 +300,7 @@ fn load(args: &RunArgs, count: u8) -> Result<(Vec<setup::Plan>, String, bool), E
                     .map(|(n, s)| {
                         (
                             n.to_string(),
-                            ike_sm::crypto::secret::Secret::from_slice(s.expose().as_bytes()),
+                            ike_sm::crypto::secret::Secret::from_slice(s.expose_secret()),
                         )
                     })
                     .collect()

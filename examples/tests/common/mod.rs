@@ -24,10 +24,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use esp::{
-    Encapsulation, EncryptionAlgorithm, EspKeys, EspSaParams, InboundSa, IntegrityAlgorithm,
-    LifetimeConfig, OutboundSa,
-};
+use esp::{Encapsulation, EspKeys, EspSaParams, InboundSa, LifetimeConfig, OutboundSa};
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::{presets, ChildSa, ClientProfile, Endpoint, SaId};
 use pix_gateway::gateway::route::{self, Route};
@@ -193,8 +190,7 @@ pub struct ClientEsp {
 
 impl ClientEsp {
     fn new(c: &ChildSa, now: Instant) -> ClientEsp {
-        let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits).unwrap();
-        let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg)).unwrap();
+        let (enc, integ) = (c.encryption, c.integrity);
         let encap = Encapsulation::from_attribute(c.encapsulation).unwrap();
         let params = |spi: u32, ek: &[u8], ak: &[u8]| {
             let mut p = EspSaParams::new(spi, enc, integ, encap, EspKeys::new(ek, ak));

@@ -15,7 +15,7 @@ use bytes::BufMut;
 
 use crate::doi::CertEncoding;
 use crate::error::WireError;
-use crate::reader::Reader;
+use crate::reader::{InPayload, Reader};
 
 /// A borrowed CERT or CR payload body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,8 +29,8 @@ pub struct CertPayload<'a> {
 impl<'a> CertPayload<'a> {
     /// Parses the body at `offset`; `payload` is 6 (CERT) or 7 (CR), for errors.
     pub fn parse(body: &'a [u8], offset: usize, payload: u8) -> Result<Self, WireError> {
-        let mut r = Reader::new(body, offset, Some(payload));
-        let encoding = CertEncoding::from(r.u8("certificate encoding")?);
+        let mut r = Reader::new(body, offset);
+        let encoding = CertEncoding::from(r.u8("certificate encoding").in_payload(payload)?);
         Ok(CertPayload {
             encoding,
             data: r.take_rest(),

@@ -18,7 +18,7 @@ use bytes::BufMut;
 use crate::doi::{Doi, ProtocolId};
 use crate::error::{Location, WireError};
 use crate::limits::Limits;
-use crate::reader::Reader;
+use crate::reader::{location, InPayload, Reader};
 
 /// Payload type number.
 pub const PAYLOAD_TYPE: u8 = 12;
@@ -41,12 +41,12 @@ pub struct DeletePayload<'a> {
 impl<'a> DeletePayload<'a> {
     /// Parses the body at `offset`; the SPIs must fill the body exactly.
     pub fn parse(body: &'a [u8], offset: usize, limits: &Limits) -> Result<Self, WireError> {
-        let mut r = Reader::new(body, offset, Some(PAYLOAD_TYPE));
-        let doi = Doi::from(r.u32("delete header")?);
-        let protocol = ProtocolId::from(r.u8("delete header")?);
-        let spi_size = r.u8("delete header")?;
-        let count_at = r.location();
-        let spi_count = r.u16("delete header")?;
+        let mut r = Reader::new(body, offset);
+        let doi = Doi::from(r.u32("delete header").in_payload(PAYLOAD_TYPE)?);
+        let protocol = ProtocolId::from(r.u8("delete header").in_payload(PAYLOAD_TYPE)?);
+        let spi_size = r.u8("delete header").in_payload(PAYLOAD_TYPE)?;
+        let count_at = location(&r, Some(PAYLOAD_TYPE));
+        let spi_count = r.u16("delete header").in_payload(PAYLOAD_TYPE)?;
         if usize::from(spi_count) > limits.max_spis {
             return Err(WireError::TooMany {
                 what: "SPIs in a delete payload",
@@ -54,7 +54,7 @@ impl<'a> DeletePayload<'a> {
                 limit: limits.max_spis,
             });
         }
-        let at = r.location();
+        let at = location(&r, Some(PAYLOAD_TYPE));
         let raw_spis = r.take_rest();
         let need = usize::from(spi_size).saturating_mul(usize::from(spi_count));
         if raw_spis.len() != need {

@@ -16,7 +16,7 @@
 use bytes::BufMut;
 
 use crate::error::WireError;
-use crate::reader::Reader;
+use crate::reader::{InPayload, Reader};
 
 /// Payload type number.
 pub const PAYLOAD_TYPE: u8 = 132;
@@ -40,10 +40,10 @@ pub struct FragmentPayload<'a> {
 impl<'a> FragmentPayload<'a> {
     /// Parses the body at `offset`.
     pub fn parse(body: &'a [u8], offset: usize) -> Result<Self, WireError> {
-        let mut r = Reader::new(body, offset, Some(PAYLOAD_TYPE));
-        let fragment_id = r.u16("fragment header")?;
-        let number = r.u8("fragment header")?;
-        let flags = r.u8("fragment header")?;
+        let mut r = Reader::new(body, offset);
+        let fragment_id = r.u16("fragment header").in_payload(PAYLOAD_TYPE)?;
+        let number = r.u8("fragment header").in_payload(PAYLOAD_TYPE)?;
+        let flags = r.u8("fragment header").in_payload(PAYLOAD_TYPE)?;
         Ok(FragmentPayload {
             fragment_id,
             number,

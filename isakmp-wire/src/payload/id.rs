@@ -16,7 +16,7 @@ use bytes::BufMut;
 
 use crate::doi::IdType;
 use crate::error::{WireError, ID_DATA};
-use crate::reader::Reader;
+use crate::reader::{location, InPayload, Reader};
 
 /// Payload type number.
 pub const PAYLOAD_TYPE: u8 = 5;
@@ -94,11 +94,11 @@ impl<'a> IdPayload<'a> {
     /// Parses the body at `offset` of the message. Address types must carry
     /// exactly their address bytes.
     pub fn parse(body: &'a [u8], offset: usize) -> Result<Self, WireError> {
-        let mut r = Reader::new(body, offset, Some(PAYLOAD_TYPE));
-        let id_type = IdType::from(r.u8("identification header")?);
-        let protocol = r.u8("identification header")?;
-        let port = r.u16("identification header")?;
-        let at = r.location();
+        let mut r = Reader::new(body, offset);
+        let id_type = IdType::from(r.u8("identification header").in_payload(PAYLOAD_TYPE)?);
+        let protocol = r.u8("identification header").in_payload(PAYLOAD_TYPE)?;
+        let port = r.u16("identification header").in_payload(PAYLOAD_TYPE)?;
+        let at = location(&r, Some(PAYLOAD_TYPE));
         let data = r.take_rest();
         if let Some(n) = fixed_len(id_type) {
             if data.len() != n {

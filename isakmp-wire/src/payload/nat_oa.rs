@@ -17,7 +17,7 @@ use bytes::BufMut;
 
 use crate::doi::IdType;
 use crate::error::WireError;
-use crate::reader::Reader;
+use crate::reader::{InPayload, Reader};
 
 /// A borrowed NAT-OA payload body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,9 +33,9 @@ pub struct NatOaPayload<'a> {
 impl<'a> NatOaPayload<'a> {
     /// Parses the body at `offset`; `payload` is 21 or 131, for errors.
     pub fn parse(body: &'a [u8], offset: usize, payload: u8) -> Result<Self, WireError> {
-        let mut r = Reader::new(body, offset, Some(payload));
-        let id_type = IdType::from(r.u8("NAT-OA header")?);
-        let reserved = r.array::<3>("NAT-OA header")?;
+        let mut r = Reader::new(body, offset);
+        let id_type = IdType::from(r.u8("NAT-OA header").in_payload(payload)?);
+        let reserved = r.array::<3>("NAT-OA header").in_payload(payload)?;
         Ok(NatOaPayload {
             id_type,
             reserved,

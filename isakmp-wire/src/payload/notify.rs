@@ -19,7 +19,7 @@ use bytes::BufMut;
 
 use crate::doi::{Doi, ProtocolId};
 use crate::error::WireError;
-use crate::reader::Reader;
+use crate::reader::{InPayload, Reader};
 use crate::wire_enum::wire_enum;
 
 /// Payload type number.
@@ -134,12 +134,14 @@ pub struct NotifyPayload<'a> {
 impl<'a> NotifyPayload<'a> {
     /// Parses the body at `offset` of the message.
     pub fn parse(body: &'a [u8], offset: usize) -> Result<Self, WireError> {
-        let mut r = Reader::new(body, offset, Some(PAYLOAD_TYPE));
-        let doi = Doi::from(r.u32("notification header")?);
-        let protocol = ProtocolId::from(r.u8("notification header")?);
-        let spi_size = r.u8("notification header")?;
-        let notify_type = NotifyType::from(r.u16("notification header")?);
-        let spi = r.take(usize::from(spi_size), "notification SPI")?;
+        let mut r = Reader::new(body, offset);
+        let doi = Doi::from(r.u32("notification header").in_payload(PAYLOAD_TYPE)?);
+        let protocol = ProtocolId::from(r.u8("notification header").in_payload(PAYLOAD_TYPE)?);
+        let spi_size = r.u8("notification header").in_payload(PAYLOAD_TYPE)?;
+        let notify_type = NotifyType::from(r.u16("notification header").in_payload(PAYLOAD_TYPE)?);
+        let spi = r
+            .take(usize::from(spi_size), "notification SPI")
+            .in_payload(PAYLOAD_TYPE)?;
         let data = r.take_rest();
         Ok(NotifyPayload {
             doi,

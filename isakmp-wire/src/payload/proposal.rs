@@ -22,7 +22,7 @@ use crate::limits::Limits;
 use crate::payload::nested::NestedIter;
 use crate::payload::transform::{OwnedTransform, Transform};
 use crate::payload::GENERIC_HEADER_LEN;
-use crate::reader::Reader;
+use crate::reader::{InPayload, Reader};
 
 /// Fixed part of a proposal after the generic header.
 pub const PROPOSAL_FIXED_LEN: usize = 4;
@@ -94,12 +94,14 @@ impl<'a> Proposal<'a> {
         reserved: u8,
         limits: &Limits,
     ) -> Result<Self, WireError> {
-        let mut r = Reader::new(body, offset, Some(2));
-        let number = r.u8("proposal")?;
-        let protocol = ProtocolId::from(r.u8("proposal")?);
-        let spi_size = r.u8("proposal")?;
-        let transform_count = r.u8("proposal")?;
-        let spi = r.take(usize::from(spi_size), "proposal SPI")?;
+        let mut r = Reader::new(body, offset);
+        let number = r.u8("proposal").in_payload(2)?;
+        let protocol = ProtocolId::from(r.u8("proposal").in_payload(2)?);
+        let spi_size = r.u8("proposal").in_payload(2)?;
+        let transform_count = r.u8("proposal").in_payload(2)?;
+        let spi = r
+            .take(usize::from(spi_size), "proposal SPI")
+            .in_payload(2)?;
         let transforms_offset = r.offset();
         let raw_transforms = r.take_rest();
         Ok(Proposal {

@@ -20,7 +20,7 @@ use crate::error::WireError;
 use crate::limits::Limits;
 use crate::payload::nested::NestedIter;
 use crate::payload::proposal::{OwnedProposal, Proposal};
-use crate::reader::Reader;
+use crate::reader::{InPayload, Reader};
 
 /// Payload type number.
 pub const PAYLOAD_TYPE: u8 = 1;
@@ -76,9 +76,9 @@ impl<'a> SaPayload<'a> {
         offset: usize,
         limits: &Limits,
     ) -> Result<Self, WireError> {
-        let mut r = Reader::new(body, offset, Some(PAYLOAD_TYPE));
-        let doi = Doi::from(r.u32("SA DOI")?);
-        let situation = r.u32("SA situation")?;
+        let mut r = Reader::new(body, offset);
+        let doi = Doi::from(r.u32("SA DOI").in_payload(PAYLOAD_TYPE)?);
+        let situation = r.u32("SA situation").in_payload(PAYLOAD_TYPE)?;
         let proposals_offset = r.offset();
         let raw_proposals = r.take_rest();
         Ok(SaPayload {

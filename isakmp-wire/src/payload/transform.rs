@@ -14,10 +14,9 @@
 use bytes::BufMut;
 
 use crate::attr::{attributes_wire_len, validate_attributes, AttributeIter, OwnedAttribute};
-use crate::error::WireError;
+use crate::error::{Location, WireError};
 use crate::limits::Limits;
 use crate::payload::GENERIC_HEADER_LEN;
-use crate::reader::Reader;
 
 /// Fixed part of a transform after the generic header.
 pub const TRANSFORM_FIXED_LEN: usize = 4;
@@ -73,12 +72,12 @@ impl<'a> Transform<'a> {
         // The hot path of every SA walk: one bounds check for the fixed part.
         let Some((&[number, transform_id, r0, r1], raw_attributes)) = body.split_first_chunk::<4>()
         else {
-            // Let the reader describe the truncation.
-            let mut r = Reader::new(body, offset, Some(3));
-            r.take(TRANSFORM_FIXED_LEN, "transform")?;
             return Err(WireError::Truncated {
                 what: "transform",
-                at: r.location(),
+                at: Location {
+                    offset,
+                    payload: Some(3),
+                },
                 needed: TRANSFORM_FIXED_LEN,
                 available: body.len(),
             });

@@ -1,4 +1,5 @@
 //! Shared test helpers: snapshot comparison and file loading.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: loads the fixture and snapshot files
 #![allow(
     dead_code,
     clippy::unwrap_used,

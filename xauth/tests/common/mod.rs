@@ -1,5 +1,6 @@
 //! Shared test support: a seeded RNG, temp dirs, port picking, process guards,
 //! and the socket driver around the Sans-IO AAA client.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: the socket driver, temp dirs and server processes of the tests
 #![allow(dead_code, clippy::map_entry)]
 
 use std::collections::HashMap;

@@ -15,7 +15,7 @@ use esp::{
     LifetimeConfig, OutboundSa,
 };
 use ike_sm::crypto::dh::DhGroup;
-use ike_sm::{presets, ChildSa, Endpoint, EspAuth, EspCipher, Event, QmOffer, SaId};
+use ike_sm::{presets, ChildSa, Endpoint, Event, QmOffer, SaId};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_core::Rng as _;
@@ -828,10 +828,7 @@ fn esp_sas(
     now: Instant,
     natt: bool,
 ) -> anyhow::Result<(OutboundSa, InboundSa, String)> {
-    let enc = EncryptionAlgorithm::from_transform(c.esp_transform, c.key_bits)
-        .map_err(|e| anyhow::anyhow!("ESP transform {}: {e}", c.esp_transform))?;
-    let integ = IntegrityAlgorithm::from_attribute(Some(c.auth_alg))
-        .map_err(|e| anyhow::anyhow!("ESP authentication {}: {e}", c.auth_alg))?;
+    let (enc, integ) = (c.encryption, c.integrity);
     let encap = Encapsulation::from_attribute(c.encapsulation)
         .map_err(|e| anyhow::anyhow!("encapsulation {}: {e}", c.encapsulation))?;
     if encap.is_udp() != natt {
@@ -879,10 +876,10 @@ fn esp_sas(
 fn quick_mode(addr: Ipv4Addr) -> ike_sm::QuickModeRequest {
     let mut q = presets::vpn_client_quick_mode(addr);
     for (cipher, auth) in [
-        (EspCipher::Aes(128), EspAuth::HmacSha1),
-        (EspCipher::Aes(128), EspAuth::HmacMd5),
-        (EspCipher::Aes(256), EspAuth::HmacSha1),
-        (EspCipher::Aes(256), EspAuth::HmacMd5),
+        (EncryptionAlgorithm::Aes128, IntegrityAlgorithm::HmacSha1_96),
+        (EncryptionAlgorithm::Aes128, IntegrityAlgorithm::HmacMd5_96),
+        (EncryptionAlgorithm::Aes256, IntegrityAlgorithm::HmacSha1_96),
+        (EncryptionAlgorithm::Aes256, IntegrityAlgorithm::HmacMd5_96),
     ] {
         q.offers.push(QmOffer {
             cipher,
