@@ -725,26 +725,18 @@ impl Endpoint {
                 message_id: h.message_id,
             });
         };
-        let dropped = |refusal, error| DropReason::Sa {
-            sa: id,
-            exchange: h.exchange_type.into(),
-            message_id: h.message_id,
-            refusal,
-            error,
-        };
         if h.next_payload == isakmp_wire::PayloadType::CiscoFragmentation && !h.flags.encrypted() {
-            let full = if reassembled {
-                None
-            } else {
-                self.fragment(&mut sa, &msg)
-            };
+            // Reassembled: the whole message goes through here again.
+            let full = (!reassembled)
+                .then(|| self.fragment(&mut sa, &msg))
+                .flatten();
             self.file_timer(&mut sa);
             self.sas.insert(id, sa);
             if let Some(full) = full {
                 return self.datagram(now, local, remote, &full, rng, true);
             }
             return match self.refused_now {
-                Some(r) => self.drop_datagram(dropped(r, None)),
+                Some(r) => self.drop_datagram(sa_drop(id, &h, r, None)),
                 None => Outcome::Handled,
             };
         }
@@ -756,8 +748,7 @@ impl Endpoint {
                 message_id: h.message_id,
             });
             self.send(&sa, reply);
-            self.file_timer(&mut sa);
-            self.sas.insert(id, sa);
+            self.put_back_unchanged(sa);
             return Outcome::Handled;
         }
         sa.cur_in = Some(digest);
@@ -777,19 +768,24 @@ impl Endpoint {
         }
         let (r, unexpected) = self.dispatch(&mut sa, now, bytes, &msg, rng);
         sa.cur_in = None;
-        if r.is_err() {
-            (sa.local, sa.remote) = old_addrs;
-        } else if (sa.local, sa.remote) != old_addrs && !sa.floated {
-            sa.floated = true;
-            self.debug(DebugEvent::Floated);
-            self.schedule_keepalive(&mut sa, now);
-        }
-        if let Some((_, seq)) = self.pending_dpd_ack.take() {
-            if let Err(e) = self.dpd_ack(&mut sa, seq, rng) {
-                self.follow_up_failed(&e);
-            }
-        }
-        let outcome = match r {
+        self.after_message(&mut sa, r.is_ok(), old_addrs, now, rng);
+        let outcome = self.message_outcome(&mut sa, r, unexpected, &h, now);
+        self.put_back(sa, now);
+        self.finish_rekeys(now, rng);
+        outcome
+    }
+
+    /// What became of a message of `sa`: handled (the SA was active), or dropped for
+    /// the refusal counted where it was decided, or for the error.
+    fn message_outcome(
+        &mut self,
+        sa: &mut IkeSa,
+        r: Result<(), SmError>,
+        unexpected: bool,
+        h: &isakmp_wire::Header,
+        now: Instant,
+    ) -> Outcome {
+        match r {
             Err(e) => {
                 self.debug(DebugEvent::Dropped(error_word(&e)));
                 let refusal = match self.refused_now {
@@ -797,19 +793,40 @@ impl Endpoint {
                     None if unexpected => crate::counters::Refusal::UnexpectedExchange,
                     None => crate::outcome::refusal_of(&e),
                 };
-                self.drop_datagram(dropped(refusal, Some(e)))
+                self.drop_datagram(sa_drop(sa.id, h, refusal, Some(e)))
             }
             Ok(()) => {
                 sa.last_activity = now;
                 match self.refused_now {
-                    Some(r) => self.drop_datagram(dropped(r, None)),
+                    Some(r) => self.drop_datagram(sa_drop(sa.id, h, r, None)),
                     None => Outcome::Handled,
                 }
             }
-        };
-        self.put_back(sa, now);
-        self.finish_rekeys(now, rng);
-        outcome
+        }
+    }
+
+    /// After a message of `sa` was handled (`ok`) or dropped: a NAT-T float is kept
+    /// only when the message authenticated, and a DPD R-U-THERE it carried is answered.
+    fn after_message<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        ok: bool,
+        old_addrs: (SocketAddr, SocketAddr),
+        now: Instant,
+        rng: &mut R,
+    ) {
+        if !ok {
+            (sa.local, sa.remote) = old_addrs;
+        } else if (sa.local, sa.remote) != old_addrs && !sa.floated {
+            sa.floated = true;
+            self.debug(DebugEvent::Floated);
+            self.schedule_keepalive(sa, now);
+        }
+        if let Some((_, seq)) = self.pending_dpd_ack.take() {
+            if let Err(e) = self.dpd_ack(sa, seq, rng) {
+                self.follow_up_failed(&e);
+            }
+        }
     }
 
     /// The SA a datagram's cookies name: by the pair; a first message being answered
@@ -912,6 +929,13 @@ impl Endpoint {
             }
         };
         (r, false)
+    }
+
+    /// Files an SA back that a datagram did not change (a fragment stored, a stored
+    /// reply resent).
+    fn put_back_unchanged(&mut self, mut sa: Box<IkeSa>) {
+        self.file_timer(&mut sa);
+        self.sas.insert(sa.id, sa);
     }
 
     /// Re-files an SA after processing, or cleans it up when it died.
@@ -1285,6 +1309,22 @@ impl Endpoint {
         };
         self.put_back(s, now);
         r
+    }
+}
+
+/// A message of SA `sa` dropped for `refusal` (and `error`, when one was raised).
+fn sa_drop(
+    sa: SaId,
+    h: &isakmp_wire::Header,
+    refusal: crate::counters::Refusal,
+    error: Option<SmError>,
+) -> DropReason {
+    DropReason::Sa {
+        sa,
+        exchange: h.exchange_type.into(),
+        message_id: h.message_id,
+        refusal,
+        error,
     }
 }
 
