@@ -270,17 +270,9 @@ impl Endpoint {
         rng: &mut R,
     ) -> Result<(), SmError> {
         let msgid = m.header.message_id;
-        if msgid == 0 {
-            return Err(SmError::Protocol {
-                exchange: EX,
-                what: "message ID 0",
-            });
-        }
-        if sa.role == Role::Responder && !(sa.xauth_done && sa.cfg_done) {
-            self.hold_quick(sa, bytes);
+        if !self.quick_admit(sa, msgid, bytes)? {
             return Ok(());
         }
-        self.quick_room(sa, msgid)?;
         let (pt, decrypted) = Self::decrypt_exchange(sa, m)?;
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
@@ -295,15 +287,7 @@ impl Endpoint {
             None if sa.role == Role::Responder => {
                 check_hash(&keys.qm_hash1_out(msgid, rest), got, "HASH(1)")?;
                 Self::accept_iv(sa, msgid, decrypted);
-                self.quick_respond(sa, now, bytes, msgid, &parsed, rng)?;
-                if m.header.flags.commit() {
-                    if let Some(QuickMode::Answered(qm)) =
-                        sa.quick.get_mut(&msgid).map(|b| &mut **b)
-                    {
-                        qm.commit = true;
-                    }
-                }
-                Ok(())
+                self.quick_respond(sa, now, bytes, m.header, &parsed, rng)
             }
             Some(QuickMode::Answered(qm)) => {
                 let want = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
@@ -379,9 +363,20 @@ impl Endpoint {
         }
     }
 
-    /// Room for the Quick Mode `msgid` when it is a new one: the bounds on child SAs and
-    /// on concurrent Quick Modes of one IKE SA.
-    fn quick_room(&self, sa: &IkeSa, msgid: u32) -> Result<(), SmError> {
+    /// Whether Quick Mode `msgid` is taken now: not message ID 0; a gateway holds it
+    /// until Xauth and Mode Config are done (`false`); a new one within the bounds on
+    /// child SAs and on concurrent Quick Modes of one IKE SA.
+    fn quick_admit(&mut self, sa: &mut IkeSa, msgid: u32, bytes: &[u8]) -> Result<bool, SmError> {
+        if msgid == 0 {
+            return Err(SmError::Protocol {
+                exchange: EX,
+                what: "message ID 0",
+            });
+        }
+        if sa.role == Role::Responder && !(sa.xauth_done && sa.cfg_done) {
+            self.hold_quick(sa, bytes);
+            return Ok(false);
+        }
         let l = &self.config.limits;
         if !sa.quick.contains_key(&msgid) && sa.children.len() >= l.max_child_sas {
             return Err(SmError::Limit {
@@ -395,7 +390,7 @@ impl Endpoint {
                 max: l.max_quick_modes,
             });
         }
-        Ok(())
+        Ok(true)
     }
 
     /// RFC 2408 section 3.1 / RFC 2409 section 5.5: with the commit bit set, the responder
@@ -438,17 +433,19 @@ impl Endpoint {
     }
 
     /// HASH(1) verified: choose a proposal, check the peer's proxy identities and PFS,
-    /// answer with HASH(2) and wait for HASH(3). A refusal is told to the peer (a notify
+    /// answer with HASH(2) and wait for HASH(3) (and remember the commit bit of `h`:
+    /// CONNECTED follows HASH(3) then). A refusal is told to the peer (a notify
     /// inside the IKE SA) and is not an error.
     fn quick_respond<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
         now: Instant,
         bytes: &[u8],
-        msgid: u32,
+        h: isakmp_wire::Header,
         parsed: &Parsed<'_>,
         rng: &mut R,
     ) -> Result<(), SmError> {
+        let msgid = h.message_id;
         let Some(choice) = self.quick_choose(sa, msgid, parsed)? else {
             self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
             return Ok(());
@@ -487,7 +484,7 @@ impl Endpoint {
             remote_sel,
             life_secs: 0,
             life_kb: 0,
-            commit: false,
+            commit: h.flags.commit(),
             peer_oa: None,
         };
         let out = self.quick_reply(sa, &mut qm, &ids, parsed)?;
