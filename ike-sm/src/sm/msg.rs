@@ -79,7 +79,10 @@ pub(crate) fn encrypted_hashed(
 ) -> Result<Vec<u8>, SmError> {
     // The HASH payload: generic header (next payload, reserved, length) and the digest.
     let hash_len = hash.len().saturating_add(4);
-    let len = u16::try_from(hash_len).map_err(|_| SmError::Config("HASH length"))?;
+    let len = u16::try_from(hash_len).map_err(|_| SmError::Limit {
+        what: "HASH payload length",
+        max: usize::from(u16::MAX),
+    })?;
     let plain_len = hash_len.saturating_add(rest.len());
     seal(header, PayloadType::Hash, plain_len, cipher, chain, |out| {
         out.push(rest_kind.into());
@@ -112,7 +115,12 @@ fn seal(
     header.emit(&mut out);
     body(&mut out)?;
     if out.len() != HEADER_LEN.saturating_add(plain_len) {
-        return Err(SmError::Config("encoded length"));
+        // The payloads wrote another length than their `wire_len` said: never with the
+        // isakmp-wire emitters, refused rather than sent with a wrong length.
+        return Err(SmError::Limit {
+            what: "encrypted payloads (encoded length differs from the computed one)",
+            max: plain_len,
+        });
     }
     out.resize(total, 0);
     let n = cipher.encrypt_next(
