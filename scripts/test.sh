@@ -13,6 +13,10 @@ echo "== clippy (every target, warnings are errors; clippy.toml bans clocks, OS 
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== docs (rustdoc warnings are errors: broken links, missing docs of the library crates)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+echo "== cargo package (each library crate as crates.io would get it, built from its .crate; the crates that depend on each other are resolved through cargo's local overlay)"
+# --allow-dirty: this checks that the crates package and build, it publishes nothing.
+cargo package --locked --allow-dirty \
+  -p pix-primitives -p isakmp-wire -p esp -p pix-config -p pix-nat -p xauth -p modecfg -p ike-sm
 echo "== unit, integration, corpus, interop and property tests (benches run once each in test mode)"
 cargo test --workspace --all-targets --locked
 echo "== flood interop tests (optimised build, profile 'flood': a debug gateway cannot keep up with the issue's flood rates)"

@@ -18,6 +18,7 @@ use common::*;
 use esp::inspect::decrypt_unauthenticated;
 use esp::*;
 use pcap_file::pcap::PcapReader;
+use pix_primitives::Ipv4Packet;
 use testkit::corpus::read_corpus;
 
 /// The IPv4 packets (Ethernet link type) of a capture.
@@ -31,8 +32,9 @@ fn ipv4_packets(rel: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn ip(b: &[u8]) -> String {
-    format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
+/// An IPv4 packet of a capture, checked (version, header and total lengths).
+fn ipv4(p: &[u8]) -> Ipv4Packet<&[u8]> {
+    Ipv4Packet::new_checked(p).unwrap()
 }
 
 /// Secrets file lines `0xSPI@dst alg:0xKEY`.
@@ -61,10 +63,10 @@ fn key_for(spi: u32) -> Vec<u8> {
 }
 
 /// Decrypts the ESP in an IPv4 packet; returns (spi, seq, esp length, inner packet).
-fn open(ipv4: &[u8], key: &[u8]) -> Result<(u32, u32, usize, Vec<u8>), EspError> {
-    let ihl = usize::from(ipv4[0] & 0x0f) * 4;
-    assert_eq!(ipv4[9], 50, "not ESP");
-    let mut esp = ipv4[ihl..].to_vec();
+fn open(packet: &[u8], key: &[u8]) -> Result<(u32, u32, usize, Vec<u8>), EspError> {
+    let outer = ipv4(packet);
+    assert_eq!(outer.next_header(), 50, "not ESP");
+    let mut esp = outer.payload().to_vec();
     let esp_len = esp.len();
     let d = decrypt_unauthenticated(EncryptionAlgorithm::TripleDes, key, 12, &mut esp)?;
     if d.next_header != 4 {
@@ -79,16 +81,17 @@ fn open(ipv4: &[u8], key: &[u8]) -> Result<(u32, u32, usize, Vec<u8>), EspError>
 
 /// tcpdump's one-line rendering of an inner ICMP echo request.
 fn render_icmp(inner: &[u8]) -> String {
-    assert_eq!(inner[0] >> 4, 4);
-    assert_eq!(inner[9], 1, "inner protocol ICMP");
-    let ihl = usize::from(inner[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([inner[2], inner[3]]));
+    let packet = ipv4(inner);
+    assert_eq!(packet.version(), 4);
+    assert_eq!(packet.next_header(), 1, "inner protocol ICMP");
+    let ihl = packet.header_len();
+    let total = usize::from(packet.total_len());
     assert_eq!(
         total,
         inner.len(),
         "inner IP total length equals the decrypted payload"
     );
-    let icmp = &inner[ihl..];
+    let icmp = packet.payload();
     assert_eq!(icmp[0], 8, "echo request");
     let id = u16::from_be_bytes([icmp[4], icmp[5]]);
     let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
@@ -96,8 +99,8 @@ fn render_icmp(inner: &[u8]) -> String {
     assert_eq!(internet_checksum(icmp), 0);
     format!(
         "IP {} > {}: ICMP echo request, id {id}, seq {seq}, length {}",
-        ip(&inner[12..16]),
-        ip(&inner[16..20]),
+        packet.src_addr(),
+        packet.dst_addr(),
         total - ihl
     )
 }
@@ -144,8 +147,8 @@ fn sunrise_sunset_esp_every_packet_matches_tcpdump() {
         let (spi, seq, esp_len, inner) = open(p, &key).unwrap();
         let line = format!(
             "IP {} > {}: ESP(spi={spi:#010x},seq={seq:#x}), length {esp_len}: {}",
-            ip(&p[12..16]),
-            ip(&p[16..20]),
+            ipv4(p).src_addr(),
+            ipv4(p).dst_addr(),
             render_icmp(&inner)
         );
         assert_eq!(&line, want);
@@ -164,10 +167,10 @@ fn nested_esp_every_packet_matches_tcpdump() {
         let (spi2, seq2, esp_len2, inner) = open(&mid, &inner_key).unwrap();
         let line = format!(
             "IP {} > {}: ESP(spi={spi:#010x},seq={seq:#x}), length {esp_len}: IP {} > {}: ESP(spi={spi2:#010x},seq={seq2:#x}), length {esp_len2}: {}",
-            ip(&p[12..16]),
-            ip(&p[16..20]),
-            ip(&mid[12..16]),
-            ip(&mid[16..20]),
+            ipv4(p).src_addr(),
+            ipv4(p).dst_addr(),
+            ipv4(&mid).src_addr(),
+            ipv4(&mid).dst_addr(),
             render_icmp(&inner)
         );
         assert_eq!(&line, want);
@@ -180,9 +183,9 @@ fn espudp1_wrong_key_fails_cleanly() {
     assert_eq!(pkts.len(), 8);
     let key = key_for(0x1234_5678);
     for (i, p) in pkts.iter().enumerate() {
-        assert_eq!(p[9], 17, "UDP");
-        let ihl = usize::from(p[0] & 0x0f) * 4;
-        let udp = &p[ihl..];
+        let packet = ipv4(p);
+        assert_eq!(packet.next_header(), 17, "UDP");
+        let udp = packet.payload();
         assert_eq!(u16::from_be_bytes([udp[2], udp[3]]), udp_encap::NAT_T_PORT);
         let esp = udp_encap::esp_payload(&udp[8..]).unwrap();
         assert_eq!(peek_spi(esp).unwrap(), 0x1234_5678);

@@ -380,13 +380,71 @@ mod tests {
         assert!(frame_to_datagram(1, DataLink::RAW, &udp4(53, 53, &[1])).is_none());
     }
 
+    /// What a frame cut to `n` bytes of its IPv4 packet (`udp4(500, 500, &[7; 40])`)
+    /// decodes to: nothing while the ports are cut, a runt while the UDP header is, then
+    /// the captured part of the payload (the UDP length is not trusted past the capture).
+    fn cut_udp4_expectation(n: usize) -> Option<(Kind, Vec<u8>)> {
+        match n {
+            0..=23 => None,
+            24..=28 => Some((Kind::Runt, Vec::new())),
+            _ => Some((Kind::Isakmp, vec![7; n.min(68).saturating_sub(28)])),
+        }
+    }
+
     #[test]
     fn truncated_frames_are_skipped_not_fatal() {
-        let full = udp4(500, 500, &[7; 40]);
-        for n in 0..full.len() {
-            let _ = frame_to_datagram(1, DataLink::RAW, &full[..n]);
-            let _ = frame_to_datagram(1, DataLink::ETHERNET, &full[..n]);
-            let _ = frame_to_datagram(1, DataLink::NULL, &full[..n]);
+        let ip = udp4(500, 500, &[7; 40]);
+        assert_eq!(ip.len(), 68);
+        let mut eth = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        eth.extend_from_slice(&ip);
+        // BSD loopback: AF_INET in host order.
+        let mut null = vec![2, 0, 0, 0];
+        null.extend_from_slice(&ip);
+        // Cut inside the link header, the IPv4 header or the UDP ports: skipped; inside
+        // the rest of the UDP header: a runt; then as much payload as there is (40 cuts).
+        for (link, frame, header, skipped) in [
+            (DataLink::RAW, &ip, 0, 24),
+            (DataLink::ETHERNET, &eth, 14, 38),
+            (DataLink::NULL, &null, 4, 28),
+        ] {
+            let mut kinds = Vec::new();
+            for n in 0..=frame.len() {
+                let got = frame_to_datagram(9, link, frame.get(..n).expect("a prefix"));
+                let want = n.checked_sub(header).and_then(cut_udp4_expectation);
+                match (&got, &want) {
+                    (None, None) => {}
+                    (Some(d), Some((kind, payload))) => {
+                        assert_eq!(
+                            (d.frame, d.src, d.dst, d.sport, d.dport),
+                            (
+                                9,
+                                "10.0.0.1".parse().expect("an address"),
+                                "10.0.0.2".parse().expect("an address"),
+                                500,
+                                500
+                            ),
+                            "{link:?} cut to {n}"
+                        );
+                        assert_eq!(
+                            (d.kind, &d.payload),
+                            (*kind, payload),
+                            "{link:?} cut to {n}"
+                        );
+                    }
+                    _ => panic!("{link:?} cut to {n}: got {got:?}, want {want:?}"),
+                }
+                kinds.push(got.map(|d| d.kind));
+            }
+            let count = |k: Option<Kind>| kinds.iter().filter(|x| **x == k).count();
+            assert_eq!(
+                (
+                    count(None),
+                    count(Some(Kind::Runt)),
+                    count(Some(Kind::Isakmp))
+                ),
+                (skipped, 5, 40),
+                "{link:?}"
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 //! user `cisco_customer` / password `cisco123`). For tests, examples and a first run on
 //! loopback, never for a real headend: anyone can read these credentials.
 
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 
 use crate::gateway::setup;
 

@@ -5,8 +5,8 @@
 use crate::crypto::cipher::CipherAlg;
 use crate::crypto::dh::DhGroup;
 use crate::crypto::hash::HashAlg;
-use crate::crypto::secret::Secret;
 use core::net::Ipv4Addr;
+use pix_primitives::Secret;
 use std::time::Duration;
 
 /// One `isakmp policy <priority> ...` entry (authentication is always `pre-share`).

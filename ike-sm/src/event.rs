@@ -3,9 +3,9 @@
 //! under `debug crypto isakmp`.
 
 use crate::config::TrafficSelector;
-use crate::crypto::secret::Secret;
 use core::fmt::Write as _;
 use core::net::{Ipv4Addr, SocketAddr};
+use pix_primitives::Secret;
 
 /// Names one IKE SA of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

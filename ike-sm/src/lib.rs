@@ -188,5 +188,8 @@ pub use counters::{Counters, Refusal};
 pub use error::SmError;
 pub use event::{ChildSa, DebugEvent, Event, FailReason, SaId};
 pub use outcome::{DropReason, Outcome};
+/// Secret bytes (a PSK, a password, g^xy, SKEYID*, a key, KEYMAT): the workspace's one
+/// zeroizing type, redacted in `Debug`, compared in constant time.
+pub use pix_primitives::Secret;
 pub use shard::Shard;
 pub use sm::{Endpoint, P1State, Role, Transmit};

@@ -11,8 +11,8 @@ use crate::config::{
 use crate::crypto::cipher::CipherAlg;
 use crate::crypto::dh::{DhGroup, ExponentSize};
 use crate::crypto::hash::HashAlg;
-use crate::crypto::secret::Secret;
 use core::net::Ipv4Addr;
+use pix_primitives::Secret;
 
 fn policy(priority: u32, group: DhGroup) -> IsakmpPolicy {
     IsakmpPolicy {

@@ -13,7 +13,7 @@ mod common;
 use common::parse_blocks;
 use ike_sm::crypto::cipher::{CipherAlg, IkeCipher};
 use ike_sm::crypto::iv::Iv;
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use ike_sm::SmError;
 use testkit::corpus::read_corpus_text;
 

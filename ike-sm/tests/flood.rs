@@ -19,7 +19,7 @@ use ike_sm::crypto::cipher::CipherAlg;
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::phase1::skeyid_psk;
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use ike_sm::*;
 use isakmp_wire::payload::id::OwnedId;
 use isakmp_wire::payload::OwnedBody;

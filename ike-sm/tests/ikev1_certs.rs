@@ -21,7 +21,7 @@ use ike_sm::crypto::cipher::{CipherAlg, IkeCipher};
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::iv::{IncomingIv, Iv, IvChain};
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 
 use common::capture::{isakmp_messages, walk, Msg};
 

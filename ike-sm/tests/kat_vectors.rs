@@ -18,7 +18,7 @@ use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::iv::{Iv, IvChain};
 use ike_sm::crypto::keymat;
 use ike_sm::crypto::phase1::{expand_key, skeyid_psk, skeyid_signature, Skeyids};
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use testkit::corpus::read_corpus_text;
 
 fn blocks(file: &str) -> Vec<Block> {

@@ -12,7 +12,7 @@ mod common;
 use common::{parse_blocks, Block};
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::phase1::{skeyid_psk, skeyid_signature, Skeyids};
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use testkit::corpus::read_corpus_text;
 
 /// The five SHA-1 groups of each file and their sizes in bits: (g^xy, Ni/Nr, PSK).

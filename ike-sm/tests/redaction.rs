@@ -9,7 +9,7 @@ use ike_sm::crypto::cipher::{CipherAlg, IkeCipher};
 use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair};
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::phase1::{skeyid_psk, Skeyids};
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 
 fn assert_hidden(debug: &str, secret: &[u8]) {
     assert!(debug.contains("<redacted>"), "{debug}");

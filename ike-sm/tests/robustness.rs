@@ -10,7 +10,7 @@ use ike_sm::crypto::cipher::{CipherAlg, IkeCipher};
 use ike_sm::crypto::dh::{DhGroup, ExponentSize, KeyPair, ALL_GROUPS};
 use ike_sm::crypto::hash::HashAlg;
 use ike_sm::crypto::iv::{Iv, IvChain};
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use ike_sm::SmError;
 use proptest::prelude::*;
 

@@ -15,7 +15,7 @@ use common::net::*;
 use ike_sm::crypto::cipher::CipherAlg;
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::crypto::hash::HashAlg;
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use ike_sm::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

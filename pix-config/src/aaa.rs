@@ -5,8 +5,8 @@ use std::net::Ipv4Addr;
 
 use crate::acl::parse_paren_if;
 use crate::lexer::{Cur, PErr};
-use crate::misc::Password;
 use crate::model::AddrTok;
+use crate::passwords::Password;
 use crate::secret::SecretValue;
 
 crate::interface::keyword_enum! {

@@ -9,11 +9,11 @@ use std::net::Ipv4Addr;
 use crate::error::ConfigError;
 use crate::ident::Ident;
 use crate::lexer::{Cur, PErr};
-use crate::model::AddrTok;
-use crate::names_table::{
+use crate::literal_names::{
     icmp_to_string, lookup_icmp, lookup_port, lookup_protocol, port_to_string, protocol_to_string,
     PortLookup, PortProto,
 };
+use crate::model::AddrTok;
 use crate::object_group::GroupKind;
 use crate::parser::ParseState;
 

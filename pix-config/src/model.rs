@@ -11,11 +11,12 @@ use crate::fixup::{Fixup, Sysopt};
 use crate::ident::Ident;
 use crate::interface::{Interface, IpAddress, Mtu, Nameif};
 use crate::isakmp::Isakmp;
-use crate::misc::{EnablePassword, Known, Passwd};
-use crate::names::Name;
+use crate::name_command::Name;
 use crate::nat::{Global, Nat, Route, Static};
 use crate::object_group::ObjectGroup;
+use crate::passwords::{EnablePassword, Passwd};
 use crate::timeout::Timeout;
+use crate::verbatim::Known;
 use crate::vpngroup::{IpLocalPool, Vpngroup};
 
 /// A value and the 1-based source line it came from.

@@ -7,8 +7,8 @@ use crate::acl::parse_paren_if;
 use crate::error::ConfigError;
 use crate::ident::Ident;
 use crate::lexer::{parse_ip, Cur, PErr};
+use crate::literal_names::{port_to_string, PortProto};
 use crate::model::AddrTok;
-use crate::names_table::{port_to_string, PortProto};
 
 /// `route IF NET MASK GATEWAY [METRIC]`
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,10 +6,10 @@ use crate::acl::{parse_addr_spec, parse_port_op, write_addr, AddrSpec, PortOp};
 use crate::error::ConfigError;
 use crate::ident::Ident;
 use crate::lexer::{Cur, PErr};
-use crate::model::Located;
-use crate::names_table::{
+use crate::literal_names::{
     icmp_to_string, lookup_icmp, lookup_protocol, protocol_to_string, PortProto,
 };
+use crate::model::Located;
 
 /// The kind of an object-group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

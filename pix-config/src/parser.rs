@@ -12,10 +12,10 @@ use crate::lexer::{
     is_blank, tokenize, tokenize_piece, trim_blank, trim_blank_end, trim_blank_start, Cur, PErr,
     Tok,
 };
-use crate::misc::Family;
 use crate::model::{Command, Config, Located};
 use crate::object_group::{is_member_keyword, parse_member, GroupKind};
 use crate::overlay::SecretsOverlay;
+use crate::verbatim::Family;
 
 /// Parser options.
 #[derive(Debug, Clone, Copy, Default)]
@@ -478,7 +478,7 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
     cur.bump();
     let cmd = match kw {
         "access-list" => Command::AccessList(hard(crate::acl::parse_access_list(cur, st))?),
-        "name" => Command::Name(hard(crate::names::parse_name(cur))?),
+        "name" => Command::Name(hard(crate::name_command::parse_name(cur))?),
         "static" => Command::Static(Box::new(hard(crate::nat::parse_static(cur))?)),
         "route" => Command::Route(hard(crate::nat::parse_route(cur))?),
         "object-group" => Command::ObjectGroup(hard(crate::object_group::parse_object_group(cur))?),
@@ -495,8 +495,8 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
             hard(cur.finish("domain-name"))?;
             Command::DomainName(n)
         }
-        "enable" => Command::EnablePassword(hard(crate::misc::parse_enable(cur))?),
-        "passwd" => Command::Passwd(hard(crate::misc::parse_passwd(cur))?),
+        "enable" => Command::EnablePassword(hard(crate::passwords::parse_enable(cur))?),
+        "passwd" => Command::Passwd(hard(crate::passwords::parse_passwd(cur))?),
         "names" => {
             hard(cur.finish("names"))?;
             Command::Names(true)
@@ -526,7 +526,7 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
                 Command::DynamicMap(hard(crate::crypto::parse_dynamic_map(cur))?)
             } else if cur.at("ca") {
                 cur.bump();
-                return Ok(Command::Known(crate::misc::parse_known(
+                return Ok(Command::Known(crate::verbatim::parse_known(
                     cur,
                     false,
                     Family::CryptoCa,
@@ -547,9 +547,9 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
                 cur.bump();
                 Command::IpLocalPool(hard(crate::vpngroup::parse_ip_local_pool(cur))?)
             } else if cur.eat("audit") {
-                Command::Known(crate::misc::parse_known(cur, false, Family::IpAudit))
+                Command::Known(crate::verbatim::parse_known(cur, false, Family::IpAudit))
             } else if cur.eat("verify") {
-                Command::Known(crate::misc::parse_known(cur, false, Family::IpVerify))
+                Command::Known(crate::verbatim::parse_known(cur, false, Family::IpVerify))
             } else {
                 return unknown(cur, "ip", strict);
             }
@@ -557,7 +557,7 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
         "no" => return dispatch_no(cur, strict),
         other => match Family::from_keyword(other) {
             Some(f) if !matches!(f, Family::IpAudit | Family::IpVerify) => {
-                Command::Known(crate::misc::parse_known(cur, false, f))
+                Command::Known(crate::verbatim::parse_known(cur, false, f))
             }
             _ => return unknown(cur, other, strict),
         },
@@ -580,19 +580,19 @@ fn dispatch_no(cur: &mut Cur<'_, '_>, strict: bool) -> DResult {
         "sysopt" => Ok(Command::Sysopt(hard(crate::fixup::parse_sysopt(
             cur, false,
         ))?)),
-        "ip" if cur.eat("audit") => Ok(Command::Known(crate::misc::parse_known(
+        "ip" if cur.eat("audit") => Ok(Command::Known(crate::verbatim::parse_known(
             cur,
             true,
             Family::IpAudit,
         ))),
-        "ip" if cur.eat("verify") => Ok(Command::Known(crate::misc::parse_known(
+        "ip" if cur.eat("verify") => Ok(Command::Known(crate::verbatim::parse_known(
             cur,
             true,
             Family::IpVerify,
         ))),
         _ => match Family::from_keyword(&kw) {
             Some(f) if !matches!(f, Family::IpAudit | Family::IpVerify) => {
-                Ok(Command::Known(crate::misc::parse_known(cur, true, f)))
+                Ok(Command::Known(crate::verbatim::parse_known(cur, true, f)))
             }
             _ => unknown(cur, &format!("no {kw}"), strict),
         },

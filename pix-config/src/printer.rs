@@ -10,8 +10,8 @@
 //! Commands kept verbatim (unknown ones, `:` comments) stay after the command they
 //! followed.
 
-use crate::misc::Family;
 use crate::model::{Command, Config, Located};
+use crate::verbatim::Family;
 
 /// The rank before the first command (a leading comment or unknown line keeps it).
 pub(crate) const FIRST_RANK: u8 = 1;

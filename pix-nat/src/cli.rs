@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use pix_config::names_table::{lookup_icmp, lookup_port, lookup_protocol, PortLookup};
+use pix_config::literal_names::{lookup_icmp, lookup_port, lookup_protocol, PortLookup};
 
 use crate::engine::State;
 use crate::error::{TraceArgsError, TraceError};

@@ -423,7 +423,7 @@ impl<'c> Compiler<'c> {
             real_if,
             mapped_if,
             proto: s.ports.map(|p| match p.protocol {
-                pix_config::names_table::PortProto::Udp => 17,
+                pix_config::literal_names::PortProto::Udp => 17,
                 _ => 6,
             }),
             mapped_port: s.ports.map_or(0, |p| p.mapped_port),

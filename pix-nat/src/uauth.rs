@@ -45,10 +45,10 @@ impl Service {
             "https" => named(443),
             other => {
                 let (p, port) = other.split_once('/')?;
-                let proto = pix_config::names_table::lookup_protocol(p)?;
-                let port = match pix_config::names_table::lookup_port(port)? {
-                    pix_config::names_table::PortLookup::Exact(v) => v,
-                    pix_config::names_table::PortLookup::Abbreviation { port, .. } => port,
+                let proto = pix_config::literal_names::lookup_protocol(p)?;
+                let port = match pix_config::literal_names::lookup_port(port)? {
+                    pix_config::literal_names::PortLookup::Exact(v) => v,
+                    pix_config::literal_names::PortLookup::Abbreviation { port, .. } => port,
                 };
                 Some(Service { proto, port })
             }

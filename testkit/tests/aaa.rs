@@ -20,7 +20,7 @@ use xauth::aaa::{
     ServerSpec,
 };
 use xauth::radius::{self, AcceptInfo, AcctStatus};
-use xauth::tacacs::{self, acct_flag, authen_type, LoginKind, StreamBuffer};
+use xauth::tacacs::{acct_flag, authen_type, LoginKind};
 use xauth::{LocalUsers, Secret, XauthError};
 
 const RADIUS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), 1645);
@@ -453,65 +453,61 @@ fn radius_wrong_secret_is_dropped_by_the_server() {
     ));
 }
 
+/// The client takes only a reply the server signed: every prefix of a genuine
+/// Access-Accept and every single-bit flip of it is dropped (no event, the request still
+/// pending), and the genuine reply still completes the login.
 #[test]
-fn radius_malformed_datagrams_are_dropped_without_panic() {
-    let mut s = radius_server();
-    let pw = Secret::from("cisco123");
-    let good = radius::build_access_request(
-        &radius::AccessRequest {
-            user_name: b"cisco_customer",
-            password: &pw,
-            nas_ip: NAS,
-            nas_port: Some(1),
-            calling_station_id: None,
-            state: None,
-            message_authenticator: true,
-        },
-        1,
-        [3; 16],
-        &Secret::from("secretkey"),
-    )
-    .unwrap();
-    for n in 0..good.len() {
-        assert_eq!(s.answer(&good[..n]), None, "prefix {n}");
-    }
-    // Every single-bit flip of the signed request is dropped (the HMAC covers
-    // it all), except one that turns the Message-Authenticator's type into
-    // another attribute: a request without one, which only a server that
-    // requires it drops. None panics.
-    let ma_type_at = good.len() - 18;
-    assert_eq!(good[ma_type_at], radius::attr::MESSAGE_AUTHENTICATOR);
-    let mut strict = radius_server().require_message_authenticator(true);
-    for i in 0..good.len() {
+fn a_radius_reply_cut_short_or_with_a_bit_flipped_is_never_taken() {
+    let mut client = group(Protocol::Radius, RADIUS, "secretkey");
+    let mut server = radius_server();
+    let mut rng = StdRng::seed_from_u64(16);
+    #[allow(clippy::disallowed_methods)] // any fixed Instant will do
+    let now = Instant::now();
+    let id = client
+        .authenticate(
+            now,
+            &mut rng,
+            AuthRequest {
+                user: b"cisco_customer".to_vec(),
+                password: Secret::from("cisco123"),
+                client_addr: Some(CLIENT.parse().unwrap()),
+                radius_state: None,
+            },
+        )
+        .unwrap();
+    let request = match client.poll_transmit() {
+        Some(AaaTransmit::Datagram { payload, .. }) => payload,
+        other => panic!("an Access-Request expected, got {other:?}"),
+    };
+    let reply = server.answer(&request).expect("the server answers");
+    assert_eq!(reply[0], radius::code::ACCESS_ACCEPT);
+    let mut forged: Vec<Vec<u8>> = (0..reply.len()).map(|n| reply[..n].to_vec()).collect();
+    for i in 0..reply.len() {
         for bit in 0..8 {
-            let mut b = good.clone();
+            let mut b = reply.clone();
             b[i] ^= 1 << bit;
-            assert_eq!(strict.answer(&b), None, "byte {i} bit {bit} answered");
-            if s.answer(&b).is_some() {
-                assert_eq!(i, ma_type_at, "byte {i} bit {bit} answered");
-            }
+            forged.push(b);
         }
     }
-    assert!(strict.attempts().is_empty(), "{:?}", strict.attempts());
-    assert!(s.attempts().iter().all(|a| !a.message_authenticator));
-    assert_eq!(s.attempts().len(), 8);
-    let code_5 = {
-        let mut b = good.clone();
-        b[0] = radius::code::ACCOUNTING_RESPONSE;
-        b
-    };
-    s.answer(&code_5);
-    assert_eq!(
-        s.drops().last(),
-        Some(&RadiusDrop::UnexpectedCode {
-            identifier: 1,
-            code: 5
-        })
-    );
-    assert_eq!(
-        s.answer(&good).map(|r| r[0]),
-        Some(radius::code::ACCESS_ACCEPT)
-    );
+    assert_eq!(forged.len(), reply.len() * 9);
+    for f in &forged {
+        let _ = client.handle_datagram(now, &mut rng, RADIUS, f);
+        if let Some(e) = client.poll_event() {
+            panic!("{e:?} from a forged reply {f:02x?}");
+        }
+        assert_eq!(client.pending(), 1, "{f:02x?}");
+    }
+    client
+        .handle_datagram(now, &mut rng, RADIUS, &reply)
+        .unwrap();
+    match client.poll_event() {
+        Some(AaaEvent::Auth {
+            request,
+            outcome: AuthOutcome::Accept(_),
+        }) if request == id => {}
+        other => panic!("the genuine reply: {other:?}"),
+    }
+    assert_eq!(client.pending(), 0);
 }
 
 fn tacacs_server() -> MemTacacs {
@@ -634,82 +630,64 @@ fn tacacs_silent_server_and_wrong_key_end_in_unreachable() {
     assert!(s.logins().is_empty());
 }
 
-/// The bytes an AAA client of `kind` writes first for a login.
-fn client_bytes(kind: LoginKind) -> Vec<Vec<u8>> {
-    let mut c = tacacs_group(kind, "secretkey");
-    let mut rng = StdRng::seed_from_u64(11);
-    #[allow(clippy::disallowed_methods)]
-    let now = Instant::now();
-    c.authenticate(
-        now,
-        &mut rng,
-        AuthRequest {
-            user: b"cisco_customer".to_vec(),
-            password: Secret::from("cisco123"),
-            client_addr: None,
-            radius_state: None,
-        },
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    while let Some(t) = c.poll_transmit() {
-        if let AaaTransmit::Stream { payload, .. } = t {
-            out.push(payload);
-        }
-    }
-    out
-}
-
+/// The client reassembles the server's replies from a stream that brings them one
+/// byte at a time: nothing happens before a reply is whole, and the login completes
+/// once (PAP: one reply; ASCII: GETPASS, then PASS).
 #[test]
-fn tacacs_bytes_in_pieces_are_reassembled_and_garbage_closes() {
-    // PAP START fed one byte at a time: one reply, after the last byte.
-    let start = &client_bytes(LoginKind::Pap)[0];
-    let mut s = tacacs_server();
-    let mut replies = Vec::new();
-    for (i, b) in start.iter().enumerate() {
-        let r = s.feed(&[*b]);
-        if i + 1 < start.len() {
-            assert!(r.is_empty(), "reply before the packet was whole (byte {i})");
-        }
-        replies.extend(r);
-    }
-    let mut buf = StreamBuffer::new();
-    buf.feed(&replies);
-    let reply = buf.next_packet().unwrap().unwrap();
-    let (h, body) = tacacs::open(&reply, &Secret::from("secretkey")).unwrap();
-    assert_eq!(h.seq_no, 2);
-    assert_eq!(
-        tacacs::AuthenReply::parse(&body).unwrap().status,
-        tacacs::authen_status::PASS
-    );
-    assert!(s.closed() && s.error().is_none());
-    // Bytes after the session are ignored.
-    assert!(s.feed(start).is_empty());
-
-    // Every prefix of a START is incomplete, not an error; garbage closes.
-    for n in 0..start.len() {
-        let mut s = tacacs_server();
-        assert!(s.feed(&start[..n]).is_empty());
-        assert!(!s.closed(), "prefix {n}");
-    }
-    let mut s = tacacs_server();
-    assert!(s.feed(b"GET / HTTP/1.0\r\n\r\n").is_empty());
-    assert!(s.closed());
-    assert!(matches!(s.error(), Some(XauthError::BadValue { .. })));
-    // Every single-bit flip of the START: no panic; one in the password (the
-    // last 8 bytes of a PAP START) is a FAIL, never a PASS.
-    for i in 0..start.len() {
-        for bit in 0..8 {
-            let mut b = start.clone();
-            b[i] ^= 1 << bit;
-            let mut s = tacacs_server();
-            let _ = s.feed(&b);
-            assert!(s.closed() || s.received() < start.len() as u64 || s.logins().is_empty());
-            if i >= start.len() - 8 {
-                let outcomes: Vec<_> = s.logins().iter().map(|l| l.outcome).collect();
-                assert_eq!(outcomes, [TacacsLoginOutcome::Fail], "byte {i} bit {bit}");
+fn a_tacacs_reply_in_pieces_completes_the_login_once() {
+    for (kind, replies) in [(LoginKind::Pap, 1), (LoginKind::Ascii, 2)] {
+        let mut client = tacacs_group(kind, "secretkey");
+        let mut server = tacacs_server();
+        let mut rng = StdRng::seed_from_u64(17);
+        #[allow(clippy::disallowed_methods)] // any fixed Instant will do
+        let now = Instant::now();
+        let id = client
+            .authenticate(
+                now,
+                &mut rng,
+                AuthRequest {
+                    user: b"cisco_customer".to_vec(),
+                    password: Secret::from("cisco123"),
+                    client_addr: None,
+                    radius_state: None,
+                },
+            )
+            .unwrap();
+        let mut whole = 0;
+        let mut events = Vec::new();
+        for _ in 0..10 {
+            let mut reply = Vec::new();
+            let mut conn = None;
+            while let Some(t) = client.poll_transmit() {
+                if let AaaTransmit::Stream {
+                    conn: c, payload, ..
+                } = t
+                {
+                    conn = Some(c);
+                    reply.extend(server.feed(&payload));
+                }
+            }
+            let Some(conn) = conn.filter(|_| !reply.is_empty()) else {
+                break;
+            };
+            whole += 1;
+            for (i, b) in reply.iter().enumerate() {
+                client.handle_stream(now, &mut rng, conn, &[*b]).unwrap();
+                events.extend(std::iter::from_fn(|| client.poll_event()));
+                if i + 1 < reply.len() {
+                    assert!(events.is_empty(), "{kind:?}: {events:?} at byte {i}");
+                }
             }
         }
+        assert_eq!(whole, replies, "{kind:?}");
+        match events.as_slice() {
+            [AaaEvent::Auth {
+                request,
+                outcome: AuthOutcome::Accept(_),
+            }] if *request == id => {}
+            other => panic!("{kind:?}: {other:?}"),
+        }
+        assert_eq!(client.pending(), 0);
     }
 }
 
@@ -756,8 +734,10 @@ fn same_seed_same_bytes() {
     assert_ne!(a, c);
 }
 
+/// No server at the address: the client gives up on RADIUS after its tries (each one
+/// sent, none reaching a server) and at once on a refused TCP connection.
 #[test]
-fn unrouted_transmits_are_counted() {
+fn unreachable_servers_end_in_unreachable() {
     let mut rig = Rig::new(
         group(Protocol::Radius, RADIUS, "secretkey"),
         MemAaa::new(),
@@ -767,14 +747,17 @@ fn unrouted_transmits_are_counted() {
         rig.login("cisco_customer", "cisco123"),
         AuthOutcome::Unreachable
     );
-    assert_eq!(rig.aaa.unrouted(), 4);
+    assert_eq!((rig.wire.len(), rig.aaa.unrouted()), (4, 4));
     let mut rig = Rig::new(tacacs_group(LoginKind::Pap, "secretkey"), MemAaa::new(), 12);
     // A refused TCP connection: the client gives up at once.
     assert_eq!(
         rig.login("cisco_customer", "cisco123"),
         AuthOutcome::Unreachable
     );
-    assert_eq!((rig.aaa.unrouted(), rig.elapsed()), (1, Duration::ZERO));
+    assert_eq!(
+        (rig.wire.len(), rig.aaa.unrouted(), rig.elapsed()),
+        (1, 1, Duration::ZERO)
+    );
 }
 
 #[test]
@@ -831,117 +814,4 @@ fn tacacs_server_going_silent_mid_test() {
         (s.logins().len(), s.accounting().len(), s.opened()),
         (1, 1, 4)
     );
-}
-
-/// A client packet of session 77 with `seq_no`, sealed with the test key.
-fn client_packet(version: u8, seq_no: u8, body: &[u8]) -> Vec<u8> {
-    let h = tacacs::Header {
-        version,
-        kind: tacacs::PacketType::Authentication,
-        seq_no,
-        flags: 0,
-        session_id: 77,
-        length: 0,
-    };
-    tacacs::seal(h, body, &Secret::from("secretkey")).unwrap()
-}
-
-/// The status of a server REPLY, checking its sequence number.
-fn reply_status(bytes: &[u8], seq_no: u8) -> u8 {
-    let (h, body) = tacacs::open(bytes, &Secret::from("secretkey")).unwrap();
-    assert_eq!((h.seq_no, h.session_id), (seq_no, 77));
-    tacacs::AuthenReply::parse(&body).unwrap().status
-}
-
-fn cont(msg: &[u8], flags: u8) -> Vec<u8> {
-    tacacs::AuthenContinue {
-        user_msg: msg.to_vec(),
-        data: Vec::new(),
-        flags,
-    }
-    .emit()
-    .unwrap()
-}
-
-fn ascii_start(user: &[u8]) -> Vec<u8> {
-    tacacs::AuthenStart {
-        action: 1,
-        priv_lvl: 1,
-        authen_type: authen_type::ASCII,
-        authen_service: 1,
-        user: user.to_vec(),
-        port: b"PIX".to_vec(),
-        rem_addr: Vec::new(),
-        data: Vec::new(),
-    }
-    .emit()
-    .unwrap()
-}
-
-#[test]
-fn tacacs_ascii_getuser_abort_and_out_of_sequence() {
-    use tacacs::authen_status::{GETPASS, GETUSER, PASS};
-    // No user in the START: GETUSER, then GETPASS, then PASS.
-    let mut s = tacacs_server();
-    let v = tacacs::VERSION_DEFAULT;
-    assert_eq!(
-        reply_status(&s.feed(&client_packet(v, 1, &ascii_start(b""))), 2),
-        GETUSER
-    );
-    assert_eq!(
-        reply_status(
-            &s.feed(&client_packet(v, 3, &cont(b"cisco_customer", 0))),
-            4
-        ),
-        GETPASS
-    );
-    assert_eq!(
-        reply_status(&s.feed(&client_packet(v, 5, &cont(b"cisco123", 0))), 6),
-        PASS
-    );
-    assert!(s.closed() && s.error().is_none());
-    assert_eq!(s.logins()[0].user, b"cisco_customer");
-    assert_eq!(s.logins()[0].outcome, TacacsLoginOutcome::Pass);
-
-    // ABORT ends the session without a reply.
-    let mut s = tacacs_server();
-    assert_eq!(
-        reply_status(
-            &s.feed(&client_packet(v, 1, &ascii_start(b"cisco_customer"))),
-            2
-        ),
-        GETPASS
-    );
-    assert!(s.feed(&client_packet(v, 3, &cont(b"", 1))).is_empty());
-    assert!(s.closed());
-    assert_eq!(s.logins()[0].outcome, TacacsLoginOutcome::Aborted);
-
-    // A CONTINUE out of sequence, or of another version, closes with the reason.
-    for (version, seq, what) in [
-        (v, 5, "TACACS+ seq_no"),
-        (tacacs::VERSION_ONE, 3, "TACACS+ version"),
-    ] {
-        let mut s = tacacs_server();
-        s.feed(&client_packet(v, 1, &ascii_start(b"cisco_customer")));
-        assert!(s
-            .feed(&client_packet(version, seq, &cont(b"cisco123", 0)))
-            .is_empty());
-        assert!(s.closed());
-        assert!(
-            matches!(s.error(), Some(XauthError::Mismatch { what: w, .. }) if *w == what),
-            "{:?}",
-            s.error()
-        );
-        assert!(s.logins().is_empty());
-    }
-
-    // An ASCII START sent as version 0xc1 (PAP's) is an ERROR, recorded.
-    let mut s = tacacs_server();
-    let r = s.feed(&client_packet(
-        tacacs::VERSION_ONE,
-        1,
-        &ascii_start(b"cisco_customer"),
-    ));
-    assert_eq!(reply_status(&r, 2), tacacs::authen_status::ERROR);
-    assert_eq!(s.logins()[0].outcome, TacacsLoginOutcome::Error);
 }

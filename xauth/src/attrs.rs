@@ -55,44 +55,10 @@ pub const XAUTH_ANSWER: u16 = 16529;
 /// requests; clients accept and ignore it.
 pub const CISCO_EXT_VENDOR: u16 = 0x7d88;
 
-/// The XAUTH_TYPE value (draft-beaulieu-ike-xauth-02 2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum XauthType {
-    /// 0: generic user name / password (what the PIX and VPN Client use).
-    Generic,
-    /// 1: RADIUS-CHAP: the client answers a CHALLENGE with a CHAP response.
-    RadiusChap,
-    /// 2: one-time password.
-    Otp,
-    /// 3: S/KEY: the CHALLENGE carries the sequence number and seed.
-    SKey,
-    /// Any other value, kept for round trips.
-    Unknown(u16),
-}
-
-impl From<u16> for XauthType {
-    fn from(v: u16) -> Self {
-        match v {
-            0 => XauthType::Generic,
-            1 => XauthType::RadiusChap,
-            2 => XauthType::Otp,
-            3 => XauthType::SKey,
-            n => XauthType::Unknown(n),
-        }
-    }
-}
-
-impl From<XauthType> for u16 {
-    fn from(t: XauthType) -> u16 {
-        match t {
-            XauthType::Generic => 0,
-            XauthType::RadiusChap => 1,
-            XauthType::Otp => 2,
-            XauthType::SKey => 3,
-            XauthType::Unknown(n) => n,
-        }
-    }
-}
+/// The XAUTH_TYPE value (draft-beaulieu-ike-xauth-02 2.3.1): 0 generic (what the
+/// PIX and VPN Client use), 1 RADIUS-CHAP, 2 OTP, 3 S/KEY, `Unknown(n)` kept for
+/// round trips. The registry's enum, with its names.
+pub use isakmp_wire::attr::config::XauthType;
 
 /// The on-the-wire form of an integer attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

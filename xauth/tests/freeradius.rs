@@ -1,6 +1,6 @@
 //! The RADIUS client against a real FreeRADIUS 3.2, started by the test on
 //! unique loopback ports with its own copy of the Debian configuration.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: runs FreeRADIUS on loopback from a configuration in a temp dir
+#![allow(clippy::disallowed_types)] // IO in a test: runs FreeRADIUS on loopback from a configuration in a temp dir
 #![allow(
     clippy::disallowed_methods,
     clippy::arithmetic_side_effects,

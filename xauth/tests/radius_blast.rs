@@ -2,7 +2,7 @@
 //! Response Authenticator is refused. A tiny RADIUS responder in this process, on
 //! loopback, answers each Access-Request with a correctly Response-Authenticated
 //! reply, with or without a (valid or wrong) Message-Authenticator.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: a RADIUS responder on a loopback UDP socket
+#![allow(clippy::disallowed_types)] // IO in a test: a RADIUS responder on a loopback UDP socket
 #![allow(
     clippy::disallowed_methods,
     clippy::arithmetic_side_effects,

@@ -1,7 +1,7 @@
 //! The TACACS+ client against the scapy-based TACACS+ server of the interop kit
 //! (`shared/interop/tacacs-scapy-server.py`: packet coding and obfuscation by
 //! scapy's independent implementation), started by the test on a unique port.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // IO in a test: starts the scapy TACACS+ server and reads its files
+#![allow(clippy::disallowed_types)] // IO in a test: starts the scapy TACACS+ server and reads its files
 #![allow(
     clippy::disallowed_methods,
     clippy::arithmetic_side_effects,

@@ -22,6 +22,7 @@ use esp::{
     LifetimeConfig, OutboundSa,
 };
 use ike_sm::{ChildSa, SaId, Selector, TrafficSelector};
+use pix_primitives::Ipv4Packet;
 
 /// PIX-style counters of one SA pair (`show crypto ipsec sa`).
 #[derive(Debug, Default, Clone)]
@@ -178,16 +179,12 @@ impl Drop {
     }
 }
 
-/// The inner IPv4 addresses and protocol of a packet.
+/// The source and destination addresses and the protocol of an IPv4 packet; `None`
+/// unless [`Ipv4Packet::new_checked`] accepts it (version 4, a whole header, a total
+/// length within the packet).
 pub fn ipv4_header(p: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8)> {
-    let vihl = *p.first()?;
-    if vihl >> 4 != 4 || usize::from(vihl & 0x0f) * 4 < 20 {
-        return None;
-    }
-    let proto = *p.get(9)?;
-    let src: [u8; 4] = p.get(12..16)?.try_into().ok()?;
-    let dst: [u8; 4] = p.get(16..20)?.try_into().ok()?;
-    Some((src.into(), dst.into(), proto))
+    let ip = Ipv4Packet::new_checked(p).ok()?;
+    Some((ip.src_addr(), ip.dst_addr(), ip.next_header()))
 }
 
 /// Whether a selector covers an address (protocol/port selectors cover the address too;

@@ -656,16 +656,16 @@ impl Gateway {
                 }
             }
             Input::RawEsp { packet } => {
-                let ihl = packet.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
-                let src = packet
-                    .get(12..16)
-                    .and_then(|s| <[u8; 4]>::try_from(s).ok())
-                    .map(Ipv4Addr::from);
-                let Some(src) = src.filter(|_| ihl >= 20 && packet.len() > ihl) else {
-                    self.truncated_esp(now);
-                    return Handled::Done;
+                let (src, ihl, total) = match pix_primitives::Ipv4Packet::new_checked(&*packet) {
+                    Ok(ip) if usize::from(ip.total_len()) > ip.header_len() => {
+                        (ip.src_addr(), ip.header_len(), usize::from(ip.total_len()))
+                    }
+                    _ => {
+                        self.truncated_esp(now);
+                        return Handled::Done;
+                    }
                 };
-                let Some(esp_part) = packet.get_mut(ihl..) else {
+                let Some(esp_part) = packet.get_mut(ihl..total) else {
                     return Handled::Done;
                 };
                 match self.packet_from_client(now, IpAddr::V4(src), esp_part, rng) {

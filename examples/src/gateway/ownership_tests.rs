@@ -13,13 +13,13 @@
 use super::dataplane::{DataPlane, Drop, EspDest};
 use super::*;
 use ike_sm::crypto::dh::DhGroup;
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use ike_sm::{presets, ChildSa, Selector, TrafficSelector};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use testkit::aaa::MemAaa;
 
-use super::test_support::{drain, frame, raw_esp, Seen};
+use super::test_support::rig::{base, Net};
 
 const GW: &str = "192.168.1.1:500";
 const A: &str = "198.51.100.7:500";
@@ -55,170 +55,62 @@ fn plan() -> setup::Plan {
     plan
 }
 
-struct Rig {
-    now: Instant,
-    rng: StdRng,
-    gw: Gateway,
-    /// Client endpoints by IKE address, with the child SAs they got.
-    #[allow(clippy::vec_box)] // as `Event::ChildSa` delivers them
-    clients: Vec<(SocketAddr, ike_sm::Endpoint, Vec<Box<ChildSa>>)>,
-    /// The AAA servers the core's requests reach (none here).
-    aaa: MemAaa,
-    /// Log records and debug lines the core gave.
-    seen: Seen,
+/// The core alone (seed 15), both debugs on, no clients yet.
+fn rig() -> Net {
+    Net::one(
+        plan(),
+        Settings::new(ip("192.168.1.1")),
+        MemAaa::new(),
+        15,
+        base(),
+    )
 }
 
-impl Rig {
-    fn new() -> Rig {
-        #[allow(clippy::disallowed_methods)] // the one clock reading: the virtual clock's base
-        let now = Instant::now();
-        let mut gw = Gateway::new(plan(), Settings::new(ip("192.168.1.1")), now);
-        gw.set_debug(&[DebugKind::Isakmp, DebugKind::Ipsec]);
-        Rig {
-            now,
-            rng: StdRng::seed_from_u64(15),
-            gw,
-            clients: Vec::new(),
-            aaa: MemAaa::new(),
-            seen: Seen::default(),
-        }
-    }
+/// A client at `at` logs in with `profile`: its index and SA.
+fn connect(rig: &mut Net, at: &str, profile: ike_sm::ClientProfile) -> (usize, ike_sm::SaId) {
+    let i = rig.add_client(at.parse().unwrap());
+    let sa = rig.login(i, profile);
+    assert!(rig.clients[i].ep.ready_for_quick_mode(sa));
+    (i, sa)
+}
 
-    fn pump(&mut self) {
-        for _ in 0..100 {
-            let mut moved = false;
-            for (_, c, _) in &mut self.clients {
-                while let Some(t) = c.poll_transmit() {
-                    moved = true;
-                    let mut payload = frame(t.remote, &t.bytes);
-                    self.gw.handle(
-                        self.now,
-                        Input::Udp {
-                            local: t.remote,
-                            remote: t.local,
-                            payload: &mut payload,
-                        },
-                        &mut self.rng,
-                    );
-                }
-            }
-            let out = drain(
-                &mut self.gw,
-                self.now,
-                &mut self.rng,
-                &mut self.aaa,
-                &mut self.seen,
-            );
-            for (local, remote, bytes) in out {
-                moved = true;
-                if let Some((_, c, _)) = self.clients.iter_mut().find(|(a, _, _)| *a == remote) {
-                    c.handle_datagram(self.now, remote, local, &bytes, &mut self.rng);
-                }
-            }
-            for (_, c, children) in &mut self.clients {
-                while let Some(e) = c.poll_event() {
-                    if let ike_sm::Event::ChildSa(ch) = e {
-                        children.push(ch);
-                    }
-                }
-            }
-            if !moved {
-                return;
-            }
-        }
-    }
+/// Client `i` asks for `req` on `sa`; IKE runs until quiet.
+fn quick_mode(rig: &mut Net, i: usize, sa: ike_sm::SaId, req: ike_sm::QuickModeRequest) {
+    rig.clients[i]
+        .ep
+        .initiate_quick_mode(rig.now, sa, req, &mut rig.rng)
+        .unwrap();
+    rig.pump();
+}
 
-    fn connect(&mut self, at: &str, profile: ike_sm::ClientProfile) -> (usize, ike_sm::SaId) {
-        let a: SocketAddr = at.parse().unwrap();
-        let mut c = ike_sm::Endpoint::new(presets::client(), modecfg::Pools::new());
-        let sa = c
-            .initiate(self.now, a, GW.parse().unwrap(), profile, &mut self.rng)
-            .unwrap();
-        self.clients.push((a, c, Vec::new()));
-        self.pump();
-        assert!(self.clients.last().unwrap().1.ready_for_quick_mode(sa));
-        (self.clients.len() - 1, sa)
-    }
+/// The gateway's IKE SA with the peer at `at`.
+fn gw_sa(rig: &Net, at: &str) -> ike_sm::SaId {
+    let a: SocketAddr = at.parse().unwrap();
+    rig.shards[0]
+        .sessions()
+        .find(|s| s.remote == a)
+        .map(|s| s.sa)
+        .unwrap()
+}
 
-    fn quick_mode(&mut self, i: usize, sa: ike_sm::SaId, req: ike_sm::QuickModeRequest) {
-        self.clients[i]
-            .1
-            .initiate_quick_mode(self.now, sa, req, &mut self.rng)
-            .unwrap();
-        self.pump();
-    }
+/// Raw ESP from `from` (its IP header added): the inner packet when the core passes it
+/// to the inside; the debug lines it caused.
+fn esp_in(rig: &mut Net, from: Ipv4Addr, esp: &[u8]) -> (Option<Vec<u8>>, Vec<String>) {
+    let at = rig.debug.len();
+    let (_, inner) = rig.raw_esp_in(from, esp);
+    let lines = rig.debug_since(at).into_iter().map(String::from).collect();
+    (inner, lines)
+}
 
-    /// The gateway's IKE SA with the peer at `at`.
-    fn gw_sa(&self, at: &str) -> ike_sm::SaId {
-        let a: SocketAddr = at.parse().unwrap();
-        self.gw
-            .sessions()
-            .find(|s| s.remote == a)
-            .map(|s| s.sa)
-            .unwrap()
-    }
-
-    /// Raw ESP from `from` (its IP header added): the inner packet when the core passes
-    /// it to the inside; the debug lines it caused.
-    fn esp_in(&mut self, from: Ipv4Addr, esp: &[u8]) -> (Option<Vec<u8>>, Vec<String>) {
-        let at = self.seen.debug.len();
-        let mut packet = raw_esp(from, ip("192.168.1.1"), esp);
-        let inner = match self.gw.handle(
-            self.now,
-            Input::RawEsp {
-                packet: &mut packet,
-            },
-            &mut self.rng,
-        ) {
-            Handled::ToInside(r) => Some(packet[r].to_vec()),
-            Handled::Done => None,
-            other => panic!("{other:?}"),
-        };
-        self.pump();
-        let lines = self.seen.debug[at..]
-            .iter()
-            .map(|(_, l)| l.clone())
-            .collect();
-        (inner, lines)
-    }
-
-    /// A packet from the inside: where the core sends it, the datagram and its IKE SA.
-    fn inside(&mut self, packet: &[u8]) -> Option<(EspDest, Vec<u8>, ike_sm::SaId)> {
-        let mut p = packet.to_vec();
-        let out = match self
-            .gw
-            .handle(self.now, Input::Inside { packet: &mut p }, &mut self.rng)
-        {
-            Handled::ToOutside { dest, datagram, sa } => Some((dest, datagram.to_vec(), sa)),
-            Handled::Done => None,
-            other => panic!("{other:?}"),
-        };
-        self.pump();
-        out
-    }
-
-    fn cmd(&mut self, line: &str) -> String {
-        let answer = match self
-            .gw
-            .handle(self.now, Input::Command { line }, &mut self.rng)
-        {
-            Handled::Answer(a) => a,
-            other => panic!("{line}: {other:?}"),
-        };
-        self.pump();
-        answer
-    }
-
-    /// The IKE SA the data plane routes an inside packet from `src` to `dst` by (read
-    /// only: no packet, no policy).
-    fn route(&self, src: &str, dst: &str) -> Option<ike_sm::SaId> {
-        let spi = self.gw.data.route(ip(src), ip(dst))?;
-        self.gw
-            .data_plane()
-            .children()
-            .find(|(s, _)| **s == spi)
-            .map(|(_, c)| c.ike_sa)
-    }
+/// The IKE SA the data plane routes an inside packet from `src` to `dst` by (read only:
+/// no packet, no policy).
+fn route(rig: &Net, src: &str, dst: &str) -> Option<ike_sm::SaId> {
+    let gw = &rig.shards[0];
+    let spi = gw.data.route(ip(src), ip(dst))?;
+    gw.data_plane()
+        .children()
+        .find(|(s, _)| **s == spi)
+        .map(|(_, c)| c.ike_sa)
 }
 
 fn b_profile() -> ike_sm::ClientProfile {
@@ -306,9 +198,10 @@ fn icmp(src: &str, dst: &str) -> Vec<u8> {
 
 #[test]
 fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
-    let mut rig = Rig::new();
+    let mut rig = rig();
     // A: the seed's 4.x flow, 10.89.129.200 from the pool, a pair for it.
-    let (ia, a_sa) = rig.connect(
+    let (ia, a_sa) = connect(
+        &mut rig,
         A,
         presets::vpn_client_4x(
             DhGroup::Modp1024,
@@ -317,40 +210,50 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
             b"cisco123",
         ),
     );
-    let a_addr = rig.clients[ia].1.assigned_address(a_sa).unwrap();
+    let a_addr = rig.clients[ia].ep.assigned_address(a_sa).unwrap();
     assert_eq!(a_addr, ip("10.89.129.200"));
-    rig.quick_mode(ia, a_sa, presets::vpn_client_quick_mode(a_addr));
-    let a_gw = rig.gw_sa(A);
-    assert_eq!(rig.gw.data_plane().owner_of(a_addr), Some(a_gw));
+    quick_mode(&mut rig, ia, a_sa, presets::vpn_client_quick_mode(a_addr));
+    let a_gw = gw_sa(&rig, A);
+    assert_eq!(rig.shards[0].data_plane().owner_of(a_addr), Some(a_gw));
 
     // B: Main Mode with its address key, no Xauth, no Mode Config.
-    let (ib, b_sa) = rig.connect(B, b_profile());
-    let b_gw = rig.gw_sa(B);
-    assert!(rig.gw.endpoint().assigned_address(b_gw).is_none());
+    let (ib, b_sa) = connect(&mut rig, B, b_profile());
+    let b_gw = gw_sa(&rig, B);
+    assert!(rig.shards[0].endpoint().assigned_address(b_gw).is_none());
     // Its claim on the pool's subnet is refused at the IKE level and counted...
     let refused = ike_sm::counters::Refusal::SelectorNotOwned;
-    let before = rig.gw.endpoint().counters().get(refused);
-    rig.quick_mode(ib, b_sa, b_request(sel("10.89.129.0", "255.255.255.0")));
-    assert!(rig.gw.endpoint().counters().get(refused) > before);
-    assert!(rig.clients[ib].2.is_empty());
-    assert_eq!(rig.gw.data_plane().len(), 1);
+    let before = rig.shards[0].endpoint().counters().get(refused);
+    quick_mode(
+        &mut rig,
+        ib,
+        b_sa,
+        b_request(sel("10.89.129.0", "255.255.255.0")),
+    );
+    assert!(rig.shards[0].endpoint().counters().get(refused) > before);
+    assert!(rig.clients[ib].children.is_empty());
+    assert_eq!(rig.shards[0].data_plane().len(), 1);
     // ...its own LAN is accepted.
-    rig.quick_mode(ib, b_sa, b_request(sel("10.1.2.0", "255.255.255.0")));
-    assert_eq!(rig.clients[ib].2.len(), 1, "{:?}", rig.seen.texts());
-    assert_eq!(rig.gw.data_plane().len(), 2);
+    quick_mode(
+        &mut rig,
+        ib,
+        b_sa,
+        b_request(sel("10.1.2.0", "255.255.255.0")),
+    );
+    assert_eq!(rig.clients[ib].children.len(), 1, "{:?}", rig.texts());
+    assert_eq!(rig.shards[0].data_plane().len(), 2);
 
     // Forged from here on: B's pair on the gateway is replaced by one whose remote
     // selector is 10.89.129.0/24 (covering A's address), installed after A's, and B's
     // side sends from that whole subnet. No input of the core can do this (the IKE layer
     // refused it above): the test writes the data plane itself, the one place it does.
     let b_child = {
-        let c = &rig.clients[ib].2[0];
+        let c = &rig.clients[ib].children[0];
         with_selectors(c, c.local_selector, c.remote_selector)
     };
     let wide = sel("10.89.129.0", "255.255.255.0");
     let forged = gateway_side(&b_child, b_gw, wide);
-    rig.gw.data.install(&forged, rig.now).unwrap();
-    assert_eq!(rig.gw.data_plane().len(), 2);
+    rig.shards[0].data.install(&forged, rig.now).unwrap();
+    assert_eq!(rig.shards[0].data_plane().len(), 2);
     let mut b_dp = DataPlane::new();
     b_dp.install(
         &with_selectors(&b_child, wide, b_child.remote_selector),
@@ -378,18 +281,18 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
                 &mut buf,
             )
             .unwrap();
-        let (inner, lines) = rig.esp_in(b_from, &buf[..n]);
+        let (inner, lines) = esp_in(&mut rig, b_from, &buf[..n]);
         assert_eq!(inner, None);
         assert_eq!(lines, std::slice::from_ref(&not_owner));
     }
-    let s = rig.cmd("show crypto ipsec sa");
+    let s = rig.command(0, "show crypto ipsec sa");
     assert!(
         s.contains("recv errors (source address owned by another tunnel): 2"),
         "{s}"
     );
     // An address of its subnet that nobody owns passes the ESP stage on B's tunnel.
-    let decaps = |rig: &Rig| {
-        rig.gw
+    let decaps = |rig: &Net| {
+        rig.shards[0]
             .data_plane()
             .children()
             .filter(|(_, c)| c.ike_sa == b_gw)
@@ -405,7 +308,7 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
             &mut buf,
         )
         .unwrap();
-    let (_, lines) = rig.esp_in(b_from, &buf[..n]);
+    let (_, lines) = esp_in(&mut rig, b_from, &buf[..n]);
     assert!(
         lines
             .iter()
@@ -417,14 +320,14 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
     // The inside answers A: the packet goes to A's pair, never to B's, although B's
     // pair is newer and its selector covers A's address.
     let mut a_dp = DataPlane::new();
-    a_dp.install(&rig.clients[ia].2[0], now).unwrap();
+    a_dp.install(&rig.clients[ia].children[0], now).unwrap();
     let mut reply = icmp("10.89.129.131", "10.89.129.200");
     reply[20] = 0; // echo reply
     for _ in 0..3 {
-        assert_eq!(rig.route("10.89.129.131", "10.89.129.200"), Some(a_gw));
+        assert_eq!(route(&rig, "10.89.129.131", "10.89.129.200"), Some(a_gw));
         // Through the gateway's policy too.
-        let r = rig.inside(&reply);
-        assert!(r.is_some(), "{:?}", rig.seen.debug);
+        let r = rig.encapsulate_at(0, &reply);
+        assert!(r.is_some(), "{:?}", rig.debug);
         let (dest, mut esp, sa) = r.unwrap();
         assert_eq!(sa, a_gw);
         assert_eq!(dest, EspDest::Raw(ip("198.51.100.7")));
@@ -434,17 +337,17 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
         assert_eq!(&esp[range], &reply[..]);
     }
     // An address of B's subnet that nobody owns is B's.
-    assert_eq!(rig.route("10.89.129.131", "10.89.129.77"), Some(b_gw));
+    assert_eq!(route(&rig, "10.89.129.131", "10.89.129.77"), Some(b_gw));
     // A pool address nobody holds is nobody's own: B's selector covers it.
-    assert_eq!(rig.route("10.89.129.131", "10.89.129.203"), Some(b_gw));
+    assert_eq!(route(&rig, "10.89.129.131", "10.89.129.203"), Some(b_gw));
 
-    rig.gw.data.assert_indexes_consistent();
+    rig.shards[0].data.assert_indexes_consistent();
     // A leaves (cleared by the operator): its address is owned by nobody any more.
-    let s = rig.cmd("clear crypto isakmp sa 198.51.100.7");
+    let s = rig.command(0, "clear crypto isakmp sa 198.51.100.7");
     assert_eq!(s, "1 IKE SA(s) with 198.51.100.7 cleared\n");
-    assert_eq!(rig.gw.data_plane().len(), 1);
-    assert_eq!(rig.gw.data_plane().owner_of(a_addr), None);
-    rig.gw.data.assert_indexes_consistent();
+    assert_eq!(rig.shards[0].data_plane().len(), 1);
+    assert_eq!(rig.shards[0].data_plane().owner_of(a_addr), None);
+    rig.shards[0].data.assert_indexes_consistent();
     let before = decaps(&rig);
     let (n, _, _) = b_dp
         .outbound(
@@ -454,7 +357,7 @@ fn a_no_config_mode_peer_cannot_send_as_a_user_nor_take_its_traffic() {
             &mut buf,
         )
         .unwrap();
-    let (_, lines) = rig.esp_in(b_from, &buf[..n]);
+    let (_, lines) = esp_in(&mut rig, b_from, &buf[..n]);
     assert!(!lines.contains(&not_owner), "{lines:?}");
     assert_eq!(decaps(&rig), before + 1);
 }

@@ -54,6 +54,7 @@ use pix_nat::{
     show_conn, show_local_host, show_uauth, show_xlate, AccountingRecord, Action, Endpoints,
     Firewall, Packet, PhaseResult, Proto, RecordKind, State, TcpFlags, Tuple, Verdict,
 };
+use pix_primitives::Ipv4Packet;
 
 /// How long the last packets of a connection closed by FIN from both sides still pass.
 pub const LINGER: Duration = Duration::from_secs(30);
@@ -174,53 +175,23 @@ fn be16(p: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }
 
-fn addr(p: &[u8], at: usize) -> Option<Ipv4Addr> {
-    let b = p.get(at..at.checked_add(4)?)?;
-    Some(Ipv4Addr::new(
-        *b.first()?,
-        *b.get(1)?,
-        *b.get(2)?,
-        *b.get(3)?,
-    ))
-}
-
 /// Parse an IPv4 packet; `Err` is the drop reason.
 fn parse(p: &[u8]) -> Result<Parsed, String> {
     let bad = |why: &str| Err(format!("{MALFORMED}: {why}"));
-    let Some(&v) = p.first() else {
-        return bad("empty packet");
+    // Version, header length and total length checked once; the error says which is wrong.
+    let ip = match Ipv4Packet::new_checked(p) {
+        Ok(ip) => ip,
+        Err(e) => return bad(&e.to_string()),
     };
-    if v >> 4 != 4 {
-        return bad(&format!("IP version {} (IPv4 only)", v >> 4));
-    }
-    let ihl = usize::from(v & 0x0f).saturating_mul(4);
-    if ihl < 20 {
-        return bad(&format!("header length {ihl} below 20"));
-    }
-    if p.len() < ihl {
-        return bad(&format!(
-            "truncated: {} bytes, header length {ihl}",
-            p.len()
-        ));
-    }
-    let total = usize::from(be16(p, 2).unwrap_or(0));
-    if total < ihl || total > p.len() {
-        return bad(&format!(
-            "total length {total} (header {ihl}, {} bytes received)",
-            p.len()
-        ));
-    }
-    let frag = be16(p, 6).unwrap_or(0);
-    if frag & 0x3fff != 0 {
+    if ip.is_fragment() {
         return Err(
             "(fragment) IP fragment: this gateway does not reassemble (the PIX would)".into(),
         );
     }
-    let proto = Proto::from_number(p.get(9).copied().unwrap_or(0));
-    let (Some(src), Some(dst)) = (addr(p, 12), addr(p, 16)) else {
-        return bad("truncated addresses");
-    };
-    let l4 = p.get(ihl..total).unwrap_or(&[]);
+    let (ihl, total) = (ip.header_len(), usize::from(ip.total_len()));
+    let proto = Proto::from_number(ip.next_header());
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let l4 = ip.payload();
     let mut out = Parsed {
         ihl,
         total,

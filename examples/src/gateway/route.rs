@@ -18,6 +18,8 @@
 
 use std::net::Ipv4Addr;
 
+use pix_primitives::Ipv4Packet;
+
 /// Where a packet goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -236,8 +238,12 @@ pub fn udp(count: u8, local_port: u16, payload: &[u8]) -> Route {
 
 /// The owner of a raw ESP packet (an IPv4 packet, its header included).
 #[must_use]
+///
+/// Steering reads only the header length, as the kernel's steering program does (the two
+/// must agree); the shard that takes the packet checks the rest
+/// ([`Ipv4Packet::new_checked`]) and counts what it refuses.
 pub fn raw(count: u8, packet: &[u8]) -> Route {
-    let ihl = packet.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+    let ihl = Ipv4Packet::new_unchecked(packet).header_len();
     match packet.get(ihl..) {
         Some(e) if ihl >= 20 => esp(count, e),
         _ => Route::Any,
@@ -246,11 +252,11 @@ pub fn raw(count: u8, packet: &[u8]) -> Route {
 
 /// The destination of an IPv4 packet from the inside.
 #[must_use]
+///
+/// `None` for what [`Ipv4Packet::new_checked`] refuses: the worker that read it drops
+/// and counts it.
 pub fn inside_destination(packet: &[u8]) -> Option<Ipv4Addr> {
-    packet
-        .get(16..20)
-        .and_then(|d| <[u8; 4]>::try_from(d).ok())
-        .map(Ipv4Addr::from)
+    Ipv4Packet::new_checked(packet).ok().map(|ip| ip.dst_addr())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use ike_sm::crypto::cipher::CipherAlg;
 use ike_sm::crypto::dh::{DhGroup, ExponentSize};
 use ike_sm::crypto::hash::HashAlg;
-use ike_sm::crypto::secret::Secret;
+use ike_sm::Secret;
 use ike_sm::{
     EncryptionAlgorithm, GatewayConfig, IntegrityAlgorithm, IsakmpPolicy, Limits, ModeCfgMode,
     PeerKey, TransformSet, VpnGroup,
@@ -613,7 +613,7 @@ pub fn plan_with(
         let Command::Username(u) = c else { continue };
         let privilege = u.privilege.unwrap_or(2);
         match &u.password {
-            Some(pix_config::misc::Password::Clear(v)) => match v.clear() {
+            Some(pix_config::passwords::Password::Clear(v)) => match v.clear() {
                 Some(s) => local_users.push((
                     u.name.clone(),
                     Secret::from_slice(s.expose_secret()),
@@ -628,7 +628,7 @@ pub fn plan_with(
                     }
                 }
             },
-            Some(pix_config::misc::Password::Encrypted(_)) => {
+            Some(pix_config::passwords::Password::Encrypted(_)) => {
                 if !extra_users.iter().any(|(n, _)| *n == u.name) {
                     warnings.push(format!(
                         "line {line}: username {}: an encrypted (hashed) password cannot be checked against an Xauth password; give the clear one in the secrets file as `username {} password <secret>`",

@@ -10,12 +10,10 @@
 )]
 
 use super::dataplane::{DataPlane, Drop, EspDest};
-use super::test_support::{drain, frame, raw_esp, Datagram, Seen};
+use super::test_support::rig::{base, vpn_4x, Net};
 use super::*;
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::{presets, Selector, TrafficSelector};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use std::net::SocketAddr;
 use testkit::aaa::MemAaa;
 
@@ -34,177 +32,22 @@ fn client_ip() -> Ipv4Addr {
     "198.51.100.7".parse().unwrap()
 }
 
-struct Rig {
-    now: Instant,
-    rng: StdRng,
-    gw: Gateway,
-    client: ike_sm::Endpoint,
-    #[allow(clippy::vec_box)] // as `Event::ChildSa` delivers them
-    client_children: Vec<Box<ike_sm::ChildSa>>,
-    /// The AAA servers the core's requests reach (none: a TACACS+ connection is
-    /// refused, a RADIUS request is lost).
-    aaa: MemAaa,
-    /// Log records, debug lines and key log rows the core gave.
-    seen: Seen,
+/// The demo core alone (seed 7), both debugs on, and the client of ours (the seed's VPN
+/// Client 4.x) at [`CLIENT`] as client 0.
+fn demo_rig(plan: setup::Plan) -> Net {
+    demo_rig_with(plan, Settings::new(gw_ip()))
 }
 
-impl Rig {
-    fn new(plan: setup::Plan) -> Rig {
-        Rig::with_settings(plan, Settings::new(gw_ip()))
-    }
+fn demo_rig_with(plan: setup::Plan, mut settings: Settings) -> Net {
+    settings.config_name = "demo".into();
+    let mut rig = Net::one(plan, settings, MemAaa::new(), 7, base());
+    rig.add_client(CLIENT.parse().unwrap());
+    rig
+}
 
-    fn with_settings(plan: setup::Plan, mut settings: Settings) -> Rig {
-        #[allow(clippy::disallowed_methods)] // the one clock reading: the virtual clock's base
-        let now = Instant::now();
-        settings.config_name = "demo".into();
-        let mut gw = Gateway::new(plan, settings, now);
-        gw.set_debug(&[DebugKind::Isakmp, DebugKind::Ipsec]);
-        Rig {
-            now,
-            rng: StdRng::seed_from_u64(7),
-            gw,
-            client: ike_sm::Endpoint::new(presets::client(), modecfg::Pools::new()),
-            client_children: Vec::new(),
-            aaa: MemAaa::new(),
-            seen: Seen::default(),
-        }
-    }
-
-    /// Everything the core wants done, until it is quiet; the IKE datagrams for peers.
-    fn drain(&mut self) -> Vec<Datagram> {
-        drain(
-            &mut self.gw,
-            self.now,
-            &mut self.rng,
-            &mut self.aaa,
-            &mut self.seen,
-        )
-    }
-
-    /// Moves datagrams both ways until quiet.
-    fn pump(&mut self) {
-        for _ in 0..50 {
-            let mut moved = false;
-            while let Some(t) = self.client.poll_transmit() {
-                moved = true;
-                let mut payload = frame(t.remote, &t.bytes);
-                self.gw.handle(
-                    self.now,
-                    Input::Udp {
-                        local: t.remote,
-                        remote: t.local,
-                        payload: &mut payload,
-                    },
-                    &mut self.rng,
-                );
-            }
-            for (local, remote, bytes) in self.drain() {
-                moved = true;
-                self.client
-                    .handle_datagram(self.now, remote, local, &bytes, &mut self.rng);
-            }
-            while let Some(e) = self.client.poll_event() {
-                if let ike_sm::Event::ChildSa(c) = e {
-                    self.client_children.push(c);
-                }
-            }
-            if !moved {
-                return;
-            }
-        }
-    }
-
-    /// The core's timers at the rig's clock, then the datagrams they caused.
-    fn timeout(&mut self) {
-        let now = self.now;
-        self.gw.handle_timeout(now, &mut self.rng);
-        self.pump();
-    }
-
-    /// An operator's command line.
-    fn cmd(&mut self, line: &str) -> String {
-        let answer = match self
-            .gw
-            .handle(self.now, Input::Command { line }, &mut self.rng)
-        {
-            Handled::Answer(a) => a,
-            other => panic!("{line}: {other:?}"),
-        };
-        self.pump();
-        answer
-    }
-
-    /// Raw ESP from `from` (its IP header added): the inner packet when the core passes
-    /// it to the inside.
-    fn esp_in(&mut self, from: Ipv4Addr, esp: &[u8]) -> Option<Vec<u8>> {
-        let mut packet = raw_esp(from, gw_ip(), esp);
-        let inner = match self.gw.handle(
-            self.now,
-            Input::RawEsp {
-                packet: &mut packet,
-            },
-            &mut self.rng,
-        ) {
-            Handled::ToInside(r) => Some(packet[r].to_vec()),
-            Handled::Done => None,
-            other => panic!("{other:?}"),
-        };
-        self.pump();
-        inner
-    }
-
-    /// A packet from the inside: where the core sends it, the datagram and its IKE SA.
-    fn inside(&mut self, packet: &[u8]) -> Option<(EspDest, Vec<u8>, ike_sm::SaId)> {
-        let mut p = packet.to_vec();
-        let out = match self
-            .gw
-            .handle(self.now, Input::Inside { packet: &mut p }, &mut self.rng)
-        {
-            Handled::ToOutside { dest, datagram, sa } => Some((dest, datagram.to_vec(), sa)),
-            Handled::Done => None,
-            other => panic!("{other:?}"),
-        };
-        self.pump();
-        out
-    }
-
-    /// The debug lines since `from` (an index into them).
-    fn debug_since(&self, from: usize) -> Vec<&str> {
-        self.seen.debug[from..]
-            .iter()
-            .map(|(_, l)| l.as_str())
-            .collect()
-    }
-
-    fn connect(&mut self, user: &str, password: &str) -> ike_sm::SaId {
-        let profile =
-            presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", user, password.as_bytes());
-        let sa = self
-            .client
-            .initiate(
-                self.now,
-                CLIENT.parse().unwrap(),
-                GW.parse().unwrap(),
-                profile,
-                &mut self.rng,
-            )
-            .unwrap();
-        self.pump();
-        sa
-    }
-
-    fn quick_mode(&mut self, sa: ike_sm::SaId) {
-        let addr = self.client.assigned_address(sa).unwrap();
-        self.client
-            .initiate_quick_mode(
-                self.now,
-                sa,
-                presets::vpn_client_quick_mode(addr),
-                &mut self.rng,
-            )
-            .unwrap();
-        self.pump();
-    }
+/// Client 0 logs in as `user`; IKE runs until quiet.
+fn connect(rig: &mut Net, user: &str, password: &str) -> ike_sm::SaId {
+    rig.login(0, vpn_4x(user, password))
 }
 
 /// The same child SA with its local selector widened to any address.
@@ -324,49 +167,44 @@ fn config_mistakes_are_one_clear_line_each() {
 
 #[test]
 fn seed_flow_through_the_gateway_core_and_the_data_plane() {
-    let mut rig = Rig::new(demo_plan(&[], |t| t));
-    rig.gw.set_keylog(true);
-    let sa = rig.connect("cisco_customer", "cisco123");
-    assert!(rig.client.ready_for_quick_mode(sa));
+    let mut rig = demo_rig(demo_plan(&[], |t| t));
+    rig.shards[0].set_keylog(true);
+    let sa = connect(&mut rig, "cisco_customer", "cisco123");
+    assert!(rig.clients[0].ep.ready_for_quick_mode(sa));
     assert_eq!(
-        rig.client.assigned_address(sa),
+        rig.clients[0].ep.assigned_address(sa),
         Some("10.89.129.200".parse().unwrap())
     );
-    rig.quick_mode(sa);
-    assert_eq!(rig.client_children.len(), 1);
-    assert_eq!(rig.gw.data_plane().len(), 1);
+    rig.quick_mode(0, sa);
+    assert_eq!(rig.clients[0].children.len(), 1);
+    assert_eq!(rig.shards[0].data_plane().len(), 1);
     // keylog: one IKE row and two ESP rows, and nothing of it in the operator log
-    assert_eq!(rig.seen.keylog.len(), 3, "{:?}", rig.seen.keylog);
-    assert!(rig.seen.keylog[0].starts_with("ikev1_decryption_table:"));
-    let (cky, key) = rig.client.phase1_keylog(sa).unwrap();
-    assert_eq!(
-        rig.seen.keylog[0],
-        keylog::ike_line(&cky, key.expose_secret())
-    );
-    let ike_key = rig.seen.keylog[0].rsplit(',').next().unwrap().to_string();
-    for r in &rig.seen.log {
+    assert_eq!(rig.keylog.len(), 3, "{:?}", rig.keylog);
+    assert!(rig.keylog[0].1.starts_with("ikev1_decryption_table:"));
+    let (cky, key) = rig.clients[0].ep.phase1_keylog(sa).unwrap();
+    assert_eq!(rig.keylog[0].1, keylog::ike_line(&cky, key.expose_secret()));
+    let ike_key = rig.keylog[0].1.rsplit(',').next().unwrap().to_string();
+    for r in rig.records() {
         let fields: Vec<&str> = r.fields.iter().map(|(_, v)| v.as_str()).collect();
         for t in std::iter::once(r.text.as_str()).chain(fields) {
             assert!(!t.contains("cisco123") && !t.contains(&ike_key), "{r:?}");
         }
     }
-    for (_, l) in &rig.seen.debug {
+    for (_, _, l) in &rig.debug {
         assert!(!l.contains("cisco123"), "{l}");
     }
     // typed records: phase 1, the address, Xauth, the IPsec SA, each with its PIX id
-    let ids: Vec<MsgId> = rig.seen.log.iter().map(|r| r.id).collect();
+    let ids: Vec<MsgId> = rig.records().map(|r| r.id).collect();
     for id in [
         MsgId::Phase1Completed,
         MsgId::AuthSucceeded,
         MsgId::AddressAssigned,
         MsgId::IpsecSaCreated,
     ] {
-        assert!(ids.contains(&id), "{id:?} not in {:?}", rig.seen.log);
+        assert!(ids.contains(&id), "{id:?} not in {:?}", rig.log);
     }
     let auth = rig
-        .seen
-        .log
-        .iter()
+        .records()
         .find(|r| r.id == MsgId::AuthSucceeded)
         .unwrap();
     assert_eq!(
@@ -379,29 +217,37 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
 
     // client -> gateway: an ICMP echo from its pool address to the inside host
     let mut client_dp = DataPlane::new();
-    client_dp.install(&rig.client_children[0], rig.now).unwrap();
+    client_dp
+        .install(&rig.clients[0].children[0], rig.now)
+        .unwrap();
     let ping = icmp("10.89.129.200", "10.89.129.131");
     let mut buf = vec![0u8; 2048];
     let (n, dest, _) = client_dp
         .outbound(rig.now, &mut rig.rng, &ping, &mut buf)
         .unwrap();
     assert_eq!(dest, EspDest::Raw(gw_ip()));
-    let inner = rig.esp_in(client_ip(), &buf[..n]).unwrap();
+    let inner = rig.raw_esp_in(client_ip(), &buf[..n]).1.unwrap();
     assert_eq!(inner, ping);
-    let ike = rig.gw.data_plane().children().next().unwrap().1.ike_sa;
-    assert!(rig.gw.sessions().any(|s| s.sa == ike));
+    let ike = rig.shards[0]
+        .data_plane()
+        .children()
+        .next()
+        .unwrap()
+        .1
+        .ike_sa;
+    assert!(rig.shards[0].sessions().any(|s| s.sa == ike));
     // A client that forges: a second sender with the same keys and no source check of
     // its own. Its first packet reuses sequence number 1 (a replay, counted by kind);
     // its second claims another user's pool address (dropped by the selector check).
     let mut forger = DataPlane::new();
     forger
-        .install(&loosen(&rig.client_children[0]), rig.now)
+        .install(&loosen(&rig.clients[0].children[0]), rig.now)
         .unwrap();
     let (n, _, _) = forger
         .outbound(rig.now, &mut rig.rng, &ping, &mut buf)
         .unwrap();
-    let at = rig.seen.debug.len();
-    assert_eq!(rig.esp_in(client_ip(), &buf[..n]), None);
+    let at = rig.debug.len();
+    assert_eq!(rig.raw_esp_in(client_ip(), &buf[..n]).1, None);
     let replayed = format!(
         "IPSEC(inbound): packet from 198.51.100.7 dropped: {}",
         Drop::Esp("replayed").word()
@@ -411,8 +257,8 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
     let (n, _, _) = forger
         .outbound(rig.now, &mut rig.rng, &spoof, &mut buf)
         .unwrap();
-    let at = rig.seen.debug.len();
-    assert_eq!(rig.esp_in(client_ip(), &buf[..n]), None);
+    let at = rig.debug.len();
+    assert_eq!(rig.raw_esp_in(client_ip(), &buf[..n]).1, None);
     let selector = Drop::Selector {
         src: "10.89.129.201".parse().unwrap(),
         dst: "10.89.129.131".parse().unwrap(),
@@ -427,7 +273,7 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
 
     // gateway -> client: the reply from the inside host is routed to the client's SA
     let reply = icmp_reply("10.89.129.131", "10.89.129.200");
-    let (dest, mut esp, sa_out) = rig.inside(&reply).unwrap();
+    let (dest, mut esp, sa_out) = rig.encapsulate_at(0, &reply).unwrap();
     assert_eq!(dest, EspDest::Raw(client_ip()));
     assert_eq!(sa_out, ike);
     let (range, _, _, _) = client_dp
@@ -435,9 +281,9 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
         .unwrap();
     assert_eq!(&esp[range], &reply[..]);
     // nobody has 10.89.129.202
-    let at = rig.seen.debug.len();
+    let at = rig.debug.len();
     assert!(rig
-        .inside(&icmp_reply("10.89.129.131", "10.89.129.202"))
+        .encapsulate_at(0, &icmp_reply("10.89.129.131", "10.89.129.202"))
         .is_none());
     let dropped = rig.debug_since(at);
     assert!(
@@ -446,10 +292,10 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
     );
 
     // show commands in the PIX's layout
-    let s = rig.cmd("show crypto isakmp sa");
+    let s = rig.command(0, "show crypto isakmp sa");
     assert!(s.starts_with("Total     : 1\nEmbryonic : 0\n"), "{s}");
     assert!(s.contains("192.168.1.1     198.51.100.7    QM_IDLE"), "{s}");
-    let s = rig.cmd("show crypto ipsec sa");
+    let s = rig.command(0, "show crypto ipsec sa");
     assert!(
         s.contains("#pkts decaps: 1, #pkts decrypt: 1, #pkts verify 1"),
         "{s}"
@@ -467,18 +313,18 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
         s.contains("remote ident (addr/mask/prot/port): (10.89.129.200/255.255.255.255/0/0)"),
         "{s}"
     );
-    let s = rig.cmd("show uauth");
+    let s = rig.command(0, "show uauth");
     assert!(
         s.contains("ipsec user 'cisco_customer' at 10.89.129.200, authenticated"),
         "{s}"
     );
-    let s = rig.cmd("show ip local pool VPNpool");
+    let s = rig.command(0, "show ip local pool VPNpool");
     assert!(s.contains("In use addresses:\n10.89.129.200\n"), "{s}");
-    let s = rig.cmd("show nonsense");
+    let s = rig.command(0, "show nonsense");
     assert!(s.starts_with("% Unknown command"), "{s}");
 
     // clear crypto isakmp sa: DELETEs out, the session and the lease gone
-    let s = match rig.gw.handle(
+    let s = match rig.shards[0].handle(
         rig.now,
         Input::Command {
             line: "clear crypto isakmp sa 198.51.100.7",
@@ -489,27 +335,24 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
         other => panic!("{other:?}"),
     };
     assert_eq!(s, "1 IKE SA(s) with 198.51.100.7 cleared\n");
-    assert_eq!(rig.gw.sessions().count(), 0);
-    assert!(rig.gw.data_plane().is_empty());
-    assert_eq!(rig.gw.endpoint().pools().total_in_use(), 0);
+    assert_eq!(rig.shards[0].sessions().count(), 0);
+    assert!(rig.shards[0].data_plane().is_empty());
+    assert_eq!(rig.shards[0].endpoint().pools().total_in_use(), 0);
     // the client gets the ISAKMP DELETE, then the IPsec one, and drops everything
     let mut deletes = 0;
-    for (local, remote, bytes) in rig.drain() {
-        assert_eq!(bytes[18], 5, "Informational");
+    for d in rig.drain_datagrams(0) {
+        assert_eq!(d.ike[18], 5, "Informational");
         assert_eq!(
-            (local, remote),
+            (d.local, d.remote),
             (GW.parse().unwrap(), CLIENT.parse().unwrap())
         );
         deletes += 1;
-        rig.client
-            .handle_datagram(rig.now, remote, local, &bytes, &mut rig.rng);
+        rig.deliver(&d);
     }
     assert_eq!(deletes, 2);
-    assert_eq!(rig.client.sa_count(), 0, "the client kept its SA");
+    assert_eq!(rig.clients[0].ep.sa_count(), 0, "the client kept its SA");
     assert!(
-        rig.seen
-            .log
-            .iter()
+        rig.records()
             .any(|r| r.id == MsgId::Phase1Deleted
                 && r.text.contains("10.89.129.200 back to the pool"))
     );
@@ -517,77 +360,121 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
 
 #[test]
 fn wrong_password_is_refused_by_local_and_leaves_nothing() {
-    let mut rig = Rig::new(demo_plan(&[], |t| t));
-    let sa = rig.connect("cisco_customer", "wrong");
-    assert!(!rig.client.ready_for_quick_mode(sa));
+    let mut rig = demo_rig(demo_plan(&[], |t| t));
+    let sa = connect(&mut rig, "cisco_customer", "wrong");
+    assert!(!rig.clients[0].ep.ready_for_quick_mode(sa));
     let refused = rig
-        .seen
-        .log
-        .iter()
+        .records()
         .find(|r| r.text == "xauth: user 'cisco_customer' rejected by aaa-server LOCAL");
-    assert!(refused.is_some(), "{:?}", rig.seen.texts());
+    assert!(refused.is_some(), "{:?}", rig.texts());
     assert_eq!(refused.unwrap().id, MsgId::AuthFailed);
     // the retries run out on the SA's timers
     for _ in 0..20 {
         rig.now += Duration::from_secs(10);
         let now = rig.now;
-        rig.client.handle_timeout(now, &mut rig.rng);
-        rig.timeout();
+        rig.clients[0].ep.handle_timeout(now, &mut rig.rng);
+        rig.core_timeouts();
     }
-    assert_eq!(rig.gw.endpoint().pools().total_in_use(), 0);
+    assert_eq!(rig.shards[0].endpoint().pools().total_in_use(), 0);
     assert_eq!(
-        rig.gw.sessions().count(),
+        rig.shards[0].sessions().count(),
         0,
         "{:?}",
-        rig.gw.sessions().collect::<Vec<_>>()
+        rig.shards[0].sessions().collect::<Vec<_>>()
     );
-    assert_eq!(rig.gw.endpoint().sa_count(), 0);
-    assert!(!rig.seen.logged(|t| t.contains("wrong")));
+    assert_eq!(rig.shards[0].endpoint().sa_count(), 0);
+    assert!(!rig.records().any(|r| r.text.contains("wrong")));
 }
 
 #[test]
 fn idle_time_disconnects_and_returns_the_address() {
-    let mut rig = Rig::new(demo_plan(&[], |t| {
+    let mut rig = demo_rig(demo_plan(&[], |t| {
         t.replace(
             "vpngroup vpn3000 idle-time 1800",
             "vpngroup vpn3000 idle-time 60",
         )
     }));
-    let sa = rig.connect("cisco_customer", "cisco123");
-    rig.quick_mode(sa);
-    assert_eq!(rig.gw.endpoint().pools().total_in_use(), 1);
-    let deadline = rig.gw.poll_timeout().unwrap();
+    let sa = connect(&mut rig, "cisco_customer", "cisco123");
+    rig.quick_mode(0, sa);
+    assert_eq!(rig.shards[0].endpoint().pools().total_in_use(), 1);
+    let deadline = rig.shards[0].poll_timeout().unwrap();
     assert!(deadline <= rig.now + Duration::from_secs(60));
     rig.now += Duration::from_secs(61);
-    rig.timeout();
-    assert_eq!(rig.gw.sessions().count(), 0);
-    assert!(rig.gw.data_plane().is_empty());
-    assert_eq!(rig.gw.endpoint().pools().total_in_use(), 0);
+    rig.core_timeouts();
+    assert_eq!(rig.shards[0].sessions().count(), 0);
+    assert!(rig.shards[0].data_plane().is_empty());
+    assert_eq!(rig.shards[0].endpoint().pools().total_in_use(), 0);
     assert!(rig
-        .seen
-        .log
-        .iter()
+        .records()
         .any(|r| r.id == MsgId::SessionLimit && r.text.contains("vpngroup idle-time reached")));
 }
 
-/// The seed flow with only `kinds` of debug wanted: the debug lines that came out.
-fn debug_of_seed_flow(kinds: &[DebugKind]) -> Vec<(DebugKind, String)> {
-    let mut rig = Rig::new(demo_plan(&[], |t| t));
-    rig.gw.set_debug(kinds);
-    let sa = rig.connect("cisco_customer", "cisco123");
-    rig.quick_mode(sa);
-    assert_eq!(rig.client_children.len(), 1, "the flow ran");
+/// The seed flow with only `kinds` of debug wanted: the debug lines that came out, and
+/// the gateway's inbound SPI of the tunnel.
+fn debug_of_seed_flow(kinds: &[DebugKind]) -> (Vec<(DebugKind, String)>, u32) {
+    let mut rig = demo_rig(demo_plan(&[], |t| t));
+    rig.shards[0].set_debug(kinds);
+    let sa = connect(&mut rig, "cisco_customer", "cisco123");
+    rig.quick_mode(0, sa);
+    assert_eq!(rig.clients[0].children.len(), 1, "the flow ran");
     // an inbound drop (unknown SPI): an IPSEC( line
-    rig.esp_in(
+    rig.raw_esp_in(
         client_ip(),
         &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1, 0, 0, 0, 0],
     );
-    std::mem::take(&mut rig.seen.debug)
+    let lines = std::mem::take(&mut rig.debug)
+        .into_iter()
+        .map(|(_, kind, line)| (kind, line))
+        .collect();
+    (lines, rig.clients[0].children[0].spi_out)
+}
+
+/// The `debug crypto ipsec` lines of the seed flow, in order, as the PIX prints them
+/// (the seed's trace): the 4.x client's Quick Mode proposals the transform set refuses
+/// (ESP-3DES and ESP-DES with the other HMAC), the SPI the gateway takes for the one it
+/// accepts, and the drop of the ESP packet with an unknown SPI.
+fn seed_flow_ipsec_lines(spi: u32) -> Vec<String> {
+    let refused = |trans: u8, hmac: u8| {
+        format!(
+            "IPSEC(validate_proposal): transform proposal (prot 3, trans {trans}, hmac_alg {hmac}) not supported"
+        )
+    };
+    vec![
+        refused(3, 1),
+        refused(3, 2),
+        refused(3, 1),
+        refused(3, 2),
+        refused(2, 2),
+        format!("IPSEC(spi_response): getting spi {spi:#x}({spi}) for SA"),
+        "IPSEC(inbound): packet from 198.51.100.7 dropped: unknown SPI".to_string(),
+    ]
+}
+
+/// Lines of the seed flow that the PIX prints under `debug crypto isakmp`, among them
+/// ones that name IPsec SAs or do not start with `ISAKMP`.
+fn seed_flow_isakmp_lines(spi: u32) -> Vec<String> {
+    [
+        "crypto_isakmp_process_block: src 198.51.100.7, dest 192.168.1.1",
+        "OAK_AG exchange",
+        "ISAKMP (0): atts are acceptable. Next payload is 3",
+        "ISAKMP (0): speaking to a Unity client",
+        "ISAKMP/xauth: request attribute XAUTH_TYPE",
+        "ISAKMP_TRANSACTION exchange",
+        "ISAKMP: Config payload CFG_REQUEST",
+        "Unsupported Attr: 5",
+        "OAK_QM exchange",
+        "ISAKMP : Checking IPsec proposal 1",
+        "ISAKMP: transform 1, ESP_3DES",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([format!("        inbound SA has spi {spi:#x}")])
+    .collect()
 }
 
 #[test]
 fn debug_lines_are_sorted_by_debug_kind() {
-    let both = debug_of_seed_flow(&[DebugKind::Isakmp, DebugKind::Ipsec]);
+    let (both, spi) = debug_of_seed_flow(&[DebugKind::Isakmp, DebugKind::Ipsec]);
     let isakmp: Vec<&String> = both
         .iter()
         .filter(|(k, _)| *k == DebugKind::Isakmp)
@@ -598,48 +485,33 @@ fn debug_lines_are_sorted_by_debug_kind() {
         .filter(|(k, _)| *k == DebugKind::Ipsec)
         .map(|(_, l)| l)
         .collect();
-    assert!(
-        isakmp
-            .iter()
-            .any(|l| l.as_str() == "ISAKMP (0): atts are acceptable. Next payload is 3"),
-        "{isakmp:?}"
-    );
-    assert!(
-        isakmp.iter().all(|l| !l.starts_with("IPSEC(")),
-        "{isakmp:?}"
-    );
-    assert!(ipsec.iter().all(|l| l.starts_with("IPSEC(")));
-    assert!(
-        ipsec.iter().any(|l| l.starts_with("IPSEC(spi_response)")),
-        "{ipsec:?}"
-    );
-    assert!(
-        ipsec.iter().any(|l| l.starts_with("IPSEC(inbound)")),
-        "{ipsec:?}"
-    );
+    // Against what the PIX's own trace files under each debug: exactly the expected
+    // IPsec lines, in order, and the known ISAKMP lines among the ISAKMP ones.
+    assert_eq!(ipsec, seed_flow_ipsec_lines(spi).iter().collect::<Vec<_>>());
+    for want in seed_flow_isakmp_lines(spi) {
+        assert!(isakmp.contains(&&want), "{want:?} not in {isakmp:#?}");
+    }
+    assert_eq!(isakmp.len() + ipsec.len(), both.len());
     // Routing: with one kind wanted, exactly that kind's lines come out, the same ones.
-    let only_ipsec = debug_of_seed_flow(&[DebugKind::Ipsec]);
+    let (only_ipsec, spi2) = debug_of_seed_flow(&[DebugKind::Ipsec]);
+    assert_eq!(spi2, spi, "the same seed, the same flow");
     assert!(!only_ipsec.is_empty());
     assert!(
-        only_ipsec
-            .iter()
-            .all(|(k, l)| *k == DebugKind::Ipsec && l.starts_with("IPSEC(")),
+        only_ipsec.iter().all(|(k, _)| *k == DebugKind::Ipsec),
         "{only_ipsec:?}"
     );
     let got: Vec<&String> = only_ipsec.iter().map(|(_, l)| l).collect();
     assert_eq!(got, ipsec);
-    let only_isakmp = debug_of_seed_flow(&[DebugKind::Isakmp]);
+    let (only_isakmp, _) = debug_of_seed_flow(&[DebugKind::Isakmp]);
     assert!(!only_isakmp.is_empty());
     assert!(
-        only_isakmp
-            .iter()
-            .all(|(k, l)| *k == DebugKind::Isakmp && !l.starts_with("IPSEC(")),
+        only_isakmp.iter().all(|(k, _)| *k == DebugKind::Isakmp),
         "{only_isakmp:?}"
     );
     let got: Vec<&String> = only_isakmp.iter().map(|(_, l)| l).collect();
     assert_eq!(got, isakmp);
     // `no debug`: nothing at all.
-    assert_eq!(debug_of_seed_flow(&[]), []);
+    assert_eq!(debug_of_seed_flow(&[]).0, []);
 }
 
 #[test]
@@ -665,28 +537,30 @@ fn limits_from_the_command_line() {
 
 #[test]
 fn tunnelled_packets_pass_the_policy_both_ways() {
-    let mut rig = Rig::new(demo_plan(&[], |t| t));
-    let sa = rig.connect("cisco_customer", "cisco123");
-    rig.quick_mode(sa);
+    let mut rig = demo_rig(demo_plan(&[], |t| t));
+    let sa = connect(&mut rig, "cisco_customer", "cisco123");
+    rig.quick_mode(0, sa);
     let mut client_dp = DataPlane::new();
-    client_dp.install(&rig.client_children[0], rig.now).unwrap();
+    client_dp
+        .install(&rig.clients[0].children[0], rig.now)
+        .unwrap();
     let ping = icmp("10.89.129.200", "10.89.129.131");
     let mut buf = vec![0u8; 2048];
     let (n, _, _) = client_dp
         .outbound(rig.now, &mut rig.rng, &ping, &mut buf)
         .unwrap();
-    let r = rig.esp_in(client_ip(), &buf[..n]);
-    assert!(r.is_some(), "{:?}", rig.seen.debug);
+    let r = rig.raw_esp_in(client_ip(), &buf[..n]).1;
+    assert!(r.is_some(), "{:?}", rig.debug);
     assert_eq!(r.unwrap(), ping);
     let reply = icmp_reply("10.89.129.131", "10.89.129.200");
-    let r = rig.inside(&reply);
-    assert!(r.is_some(), "{:?}", rig.seen.debug);
+    let r = rig.encapsulate_at(0, &reply);
+    assert!(r.is_some(), "{:?}", rig.debug);
     let (_, mut esp, _) = r.unwrap();
     let (range, _, _, _) = client_dp
         .inbound(rig.now, gw_ip().into(), &mut esp)
         .unwrap();
     assert_eq!(&esp[range], &reply[..]);
-    let stats = rig.gw.stats();
+    let stats = rig.shards[0].stats();
     assert_eq!((stats.packets_in, stats.packets_out), (1, 1));
 }
 
@@ -711,7 +585,7 @@ fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8, payload: &[u8]) 
 /// goes, the open TCP connection gets its accounting stop, the address returns.
 #[test]
 fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
-    let mut rig = Rig::new(demo_plan(&[], |t| {
+    let mut rig = demo_rig(demo_plan(&[], |t| {
         t.replace(
             "isakmp policy 10 lifetime 86400",
             "isakmp policy 10 lifetime 120",
@@ -721,10 +595,12 @@ fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
     // secretkey, in memory.
     let acct: SocketAddr = "10.89.129.134:49".parse().unwrap();
     rig.aaa = MemAaa::new().with_tacacs(acct, testkit::aaa::MemTacacs::new("secretkey"));
-    let sa = rig.connect("cisco_customer", "cisco123");
-    rig.quick_mode(sa);
+    let sa = connect(&mut rig, "cisco_customer", "cisco123");
+    rig.quick_mode(0, sa);
     let mut client_dp = DataPlane::new();
-    client_dp.install(&rig.client_children[0], rig.now).unwrap();
+    client_dp
+        .install(&rig.clients[0].children[0], rig.now)
+        .unwrap();
     let mut buf = vec![0u8; 2048];
     // a telnet connection through the tunnel: SYN from the client, SYN-ACK back
     let syn = tcp("10.89.129.200", 40000, "10.89.129.131", 23, 0x02, b"");
@@ -732,40 +608,40 @@ fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
         .outbound(rig.now, &mut rig.rng, &syn, &mut buf)
         .unwrap();
     assert!(
-        rig.esp_in(client_ip(), &buf[..n]).is_some(),
+        rig.raw_esp_in(client_ip(), &buf[..n]).1.is_some(),
         "{:?}",
-        rig.seen.debug
+        rig.debug
     );
     let synack = tcp("10.89.129.131", 23, "10.89.129.200", 40000, 0x12, b"");
-    assert!(rig.inside(&synack).is_some());
-    let start = rig.seen.log.iter().find(|r| {
+    assert!(rig.encapsulate_at(0, &synack).is_some());
+    let start = rig.records().find(|r| {
         r.text.starts_with(
             "accounting start: user 'cisco_customer' at 10.89.129.200 telnet to 10.89.129.131",
         )
     });
-    assert!(start.is_some(), "{:?}", rig.seen.texts());
+    assert!(start.is_some(), "{:?}", rig.texts());
     assert_eq!(start.unwrap().id, MsgId::Accounting);
-    let conn = rig.cmd("show conn");
+    let conn = rig.command(0, "show conn");
     assert!(
         conn.contains("10.89.129.131") && conn.contains("10.89.129.200"),
         "{conn}"
     );
     // the IKE SA's lifetime runs out on the gateway
     rig.now += Duration::from_secs(121);
-    rig.timeout();
-    assert_eq!(rig.gw.sessions().count(), 0, "{:?}", rig.seen.texts());
-    assert!(rig.gw.data_plane().is_empty());
-    assert_eq!(rig.gw.endpoint().pools().total_in_use(), 0);
+    rig.core_timeouts();
+    assert_eq!(rig.shards[0].sessions().count(), 0, "{:?}", rig.texts());
+    assert!(rig.shards[0].data_plane().is_empty());
+    assert_eq!(rig.shards[0].endpoint().pools().total_in_use(), 0);
     assert!(
-        rig.seen.logged(|t| t.starts_with(
+        rig.records().any(|r| r.text.starts_with(
             "accounting stop: user 'cisco_customer' at 10.89.129.200 telnet to 10.89.129.131"
         )),
         "{:?}",
-        rig.seen.texts()
+        rig.texts()
     );
-    let uauth = rig.cmd("show uauth");
+    let uauth = rig.command(0, "show uauth");
     assert!(uauth.contains("Authenticated Users         0"), "{uauth}");
-    let conn = rig.cmd("show conn");
+    let conn = rig.command(0, "show conn");
     assert!(!conn.contains("10.89.129.200"), "{conn}");
     // Both records reached the accounting server, over the core's AAA outputs: a start
     // and a stop of the same task for the user at its address.
@@ -783,45 +659,38 @@ fn phase1_expiry_ends_the_user_with_an_accounting_stop() {
     );
     assert_eq!(seen[0].arg_u64("task_id"), seen[1].arg_u64("task_id"));
     assert!(seen.iter().all(|r| r.request.user == b"cisco_customer"));
-    assert!(!rig.seen.log.iter().any(|r| r.id == MsgId::AaaProblem));
+    assert!(!rig.records().any(|r| r.id == MsgId::AaaProblem));
 }
 
-impl Rig {
-    /// A login of the 4.x client from `from` (another address than [`CLIENT`]); the
-    /// exchange runs until quiet, held Xauth refusals included (the clock moves on).
-    fn connect_from(&mut self, from: &str, user: &str, password: &str) -> ike_sm::SaId {
-        let mut profile =
-            presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", user, password.as_bytes());
-        profile.initial_contact = false;
-        let sa = self
-            .client
-            .initiate(
-                self.now,
-                from.parse().unwrap(),
-                GW.parse().unwrap(),
-                profile,
-                &mut self.rng,
-            )
-            .unwrap();
-        self.pump();
-        // Held refusals come due: let the clock run until nothing is held.
-        for _ in 0..20 {
-            if self.gw.stats().held == 0 {
-                break;
-            }
-            let Some(t) = self.gw.poll_timeout() else {
-                break;
-            };
-            self.now = self.now.max(t);
-            self.timeout();
+/// A login of the 4.x client from `from` (a client of its own there, made if new);
+/// the exchange runs until quiet, held Xauth refusals included (the clock moves on).
+/// The client and its SA.
+fn connect_from(rig: &mut Net, from: &str, user: &str, password: &str) -> (usize, ike_sm::SaId) {
+    let at: SocketAddr = from.parse().unwrap();
+    let i = match rig.clients.iter().position(|c| c.addr == at) {
+        Some(i) => i,
+        None => rig.add_client(at),
+    };
+    let mut profile = vpn_4x(user, password);
+    profile.initial_contact = false;
+    let sa = rig.login(i, profile);
+    // Held refusals come due: let the clock run until nothing is held.
+    for _ in 0..20 {
+        if rig.shards[0].stats().held == 0 {
+            break;
         }
-        sa
+        let Some(t) = rig.shards[0].poll_timeout() else {
+            break;
+        };
+        rig.now = rig.now.max(t);
+        rig.core_timeouts();
     }
+    (i, sa)
+}
 
-    /// AAA verdicts given so far (LOCAL: each one is a password check).
-    fn aaa_checks(&self) -> u64 {
-        self.gw.stats().xauth.values().sum()
-    }
+/// AAA verdicts given so far (LOCAL: each one is a password check).
+fn aaa_checks(rig: &Net) -> u64 {
+    rig.shards[0].stats().xauth.values().sum()
 }
 
 #[test]
@@ -837,7 +706,7 @@ fn xauth_guessing_is_throttled_across_ike_sas_per_user_and_source() {
         xauth: cfg.clone(),
         ..guard::GuardLimits::default()
     };
-    let mut rig = Rig::with_settings(demo_plan(&[], |t| t), settings);
+    let mut rig = demo_rig_with(demo_plan(&[], |t| t), settings);
     let guesser = "198.51.100.66:500";
     let t0 = rig.now;
     // A guesser in a loop: a new IKE SA per try (and the client's own Xauth retries
@@ -845,15 +714,15 @@ fn xauth_guessing_is_throttled_across_ike_sas_per_user_and_source() {
     let mut refused_at = Vec::new();
     for _ in 0..40 {
         let before = rig.now;
-        let sa = rig.connect_from(guesser, "cisco_customer", "guess");
-        assert!(!rig.client.ready_for_quick_mode(sa));
+        let (i, sa) = connect_from(&mut rig, guesser, "cisco_customer", "guess");
+        assert!(!rig.clients[i].ep.ready_for_quick_mode(sa));
         refused_at.push(rig.now.saturating_duration_since(before));
         rig.now += Duration::from_millis(100);
     }
     // Only `max_failures` guesses reached the password check; every later one was
     // refused by the throttle without asking.
-    assert_eq!(rig.aaa_checks(), u64::from(cfg.max_failures));
-    let stats = rig.gw.stats().throttle;
+    assert_eq!(aaa_checks(&rig), u64::from(cfg.max_failures));
+    let stats = rig.shards[0].stats().throttle;
     assert_eq!(stats.lockouts_user_source, 1);
     assert!(stats.refused_user_source >= 30, "{stats:?}");
     assert_eq!(
@@ -866,33 +735,31 @@ fn xauth_guessing_is_throttled_across_ike_sas_per_user_and_source() {
         "{refused_at:?}"
     );
     // Visible without debug: metrics and show.
-    let m = rig.gw.metrics_text(rig.now);
+    let m = rig.shards[0].metrics_text(rig.now);
     assert!(
         m.contains("pix_xauth_throttle_total{event=\"lockout_user_source\"} 1"),
         "{m}"
     );
-    let show = rig.cmd("show crypto isakmp stats");
+    let show = rig.command(0, "show crypto isakmp stats");
     assert!(
         show.contains("lockouts of a user from one address"),
         "{show}"
     );
     // The right password from the guesser's address is refused while locked...
-    let sa = rig.connect_from(guesser, "cisco_customer", "cisco123");
-    assert!(!rig.client.ready_for_quick_mode(sa));
-    assert_eq!(rig.aaa_checks(), u64::from(cfg.max_failures));
+    let (i, sa) = connect_from(&mut rig, guesser, "cisco_customer", "cisco123");
+    assert!(!rig.clients[i].ep.ready_for_quick_mode(sa));
+    assert_eq!(aaa_checks(&rig), u64::from(cfg.max_failures));
     // ... while the same user from another address gets in.
-    let sa = rig.connect_from("203.0.113.9:500", "cisco_customer", "cisco123");
-    assert!(rig.client.ready_for_quick_mode(sa));
+    let (i, sa) = connect_from(&mut rig, "203.0.113.9:500", "cisco_customer", "cisco123");
+    assert!(rig.clients[i].ep.ready_for_quick_mode(sa));
     // Once the lockout passed, the right password works from the guesser's address.
     rig.now = t0 + cfg.lockout + cfg.window + Duration::from_secs(60);
-    rig.timeout();
-    let sa = rig.connect_from(guesser, "cisco_customer", "cisco123");
-    assert!(rig.client.ready_for_quick_mode(sa));
+    rig.core_timeouts();
+    let (i, sa) = connect_from(&mut rig, guesser, "cisco_customer", "cisco123");
+    assert!(rig.clients[i].ep.ready_for_quick_mode(sa));
     // The log summarised the refusals in a bounded number of lines, and no password.
     let lines: Vec<&LogRecord> = rig
-        .seen
-        .log
-        .iter()
+        .records()
         .filter(|r| r.text.starts_with("xauth: ") && r.text.contains("dropped or refused"))
         .collect();
     // At most one line per reason per interval (two xauth reasons here).
@@ -903,7 +770,7 @@ fn xauth_guessing_is_throttled_across_ike_sas_per_user_and_source() {
         lines.len()
     );
     assert!(lines.iter().all(|r| r.id == MsgId::Summary), "{lines:?}");
-    for r in &rig.seen.log {
+    for r in rig.records() {
         assert!(
             !r.text.contains("guess") && !r.text.contains("cisco123"),
             "{r:?}"
@@ -913,8 +780,8 @@ fn xauth_guessing_is_throttled_across_ike_sas_per_user_and_source() {
 
 #[test]
 fn a_flood_shows_in_stats_and_metrics_without_debug() {
-    let mut rig = Rig::new(demo_plan(&[], |t| t));
-    rig.gw.set_debug(&[]);
+    let mut rig = demo_rig(demo_plan(&[], |t| t));
+    rig.shards[0].set_debug(&[]);
     // A Main Mode first message of our client, sent from 300 spoofed addresses.
     let mut spoofer = ike_sm::Endpoint::new(presets::client(), modecfg::Pools::new());
     let profile = presets::vpn_client_4x(DhGroup::Modp1024, b"cisco1234", "u", b"p");
@@ -933,7 +800,7 @@ fn a_flood_shows_in_stats_and_metrics_without_debug() {
         mm1[..4].copy_from_slice(&n.to_be_bytes());
         let from = SocketAddr::new(Ipv4Addr::from(0x0a63_0000 | n).into(), 500);
         let mut payload = mm1.clone();
-        rig.gw.handle(
+        rig.shards[0].handle(
             rig.now,
             Input::Udp {
                 local: GW.parse().unwrap(),
@@ -942,33 +809,37 @@ fn a_flood_shows_in_stats_and_metrics_without_debug() {
             },
             &mut rig.rng,
         );
-        answered += rig.drain().iter().filter(|(_, to, _)| *to == from).count();
+        answered += rig
+            .drain_datagrams(0)
+            .iter()
+            .filter(|d| d.remote == from)
+            .count();
     }
     assert!(answered > 0, "the gateway answered some first messages");
-    assert!(rig.seen.debug.is_empty(), "{:?}", rig.seen.debug);
-    let pressure = rig.gw.endpoint().limits().pressure_half_open;
+    assert!(rig.debug.is_empty(), "{:?}", rig.debug);
+    let pressure = rig.shards[0].endpoint().limits().pressure_half_open;
     assert!(300 >= pressure, "the test floods past the pressure mark");
-    let show = rig.cmd("show crypto isakmp stats");
+    let show = rig.command(0, "show crypto isakmp stats");
     assert!(
         show.contains("Half-open SAs:   300 of 2048 (under pressure"),
         "{show}"
     );
-    let m = rig.gw.metrics_text(rig.now);
+    let m = rig.shards[0].metrics_text(rig.now);
     assert!(m.contains("pix_ike_half_open 300\n"), "{m}");
     assert!(m.contains("pix_ike_under_pressure 1\n"), "{m}");
     assert!(m.contains("pix_ike_phase1_modexps_total 0\n"), "{m}");
     // And a real user still gets in.
-    let sa = rig.connect("cisco_customer", "cisco123");
-    assert!(rig.client.ready_for_quick_mode(sa));
+    let sa = connect(&mut rig, "cisco_customer", "cisco123");
+    assert!(rig.clients[0].ep.ready_for_quick_mode(sa));
 }
 
 #[test]
 fn truncated_esp_datagrams_are_counted() {
-    let mut rig = Rig::new(demo_plan(&[], |t| t));
+    let mut rig = demo_rig(demo_plan(&[], |t| t));
     // A port-4500 payload of 3 bytes (no keepalive, too short for ESP or IKE) and a raw
     // packet without its whole IP header.
     let mut short = [1u8, 2, 3];
-    rig.gw.handle(
+    rig.shards[0].handle(
         rig.now,
         Input::Udp {
             local: "192.168.1.1:4500".parse().unwrap(),
@@ -978,7 +849,7 @@ fn truncated_esp_datagrams_are_counted() {
         &mut rig.rng,
     );
     let mut headless = [0x45u8, 0, 0, 10, 0, 0, 0, 0, 64, 50];
-    rig.gw.handle(
+    rig.shards[0].handle(
         rig.now,
         Input::RawEsp {
             packet: &mut headless,
@@ -987,7 +858,7 @@ fn truncated_esp_datagrams_are_counted() {
     );
     // A keepalive is no drop.
     let mut keepalive = [0xffu8];
-    rig.gw.handle(
+    rig.shards[0].handle(
         rig.now,
         Input::Udp {
             local: "192.168.1.1:4500".parse().unwrap(),
@@ -996,12 +867,12 @@ fn truncated_esp_datagrams_are_counted() {
         },
         &mut rig.rng,
     );
-    assert!(rig.drain().is_empty());
-    let m = rig.gw.metrics_text(rig.now);
+    assert!(rig.drain_datagrams(0).is_empty());
+    let m = rig.shards[0].metrics_text(rig.now);
     assert!(
         m.contains("pix_drops_total{stage=\"esp\",reason=\"truncated\"} 2\n"),
         "{m}"
     );
-    let show = rig.cmd("show drops");
+    let show = rig.command(0, "show drops");
     assert!(show.contains("truncated"), "{show}");
 }

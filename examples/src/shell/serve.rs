@@ -292,7 +292,7 @@ fn load(args: &RunArgs, count: u8) -> Result<(Vec<setup::Plan>, String, bool), E
     // address pools and the Xauth throttle are then shared between them).
     let mut plans = Vec::with_capacity(usize::from(count));
     for i in 0..count {
-        let users: Vec<(String, ike_sm::crypto::secret::Secret)> = overlay
+        let users: Vec<(String, ike_sm::Secret)> = overlay
             .as_ref()
             .map(|o| {
                 o.users()
@@ -300,7 +300,7 @@ fn load(args: &RunArgs, count: u8) -> Result<(Vec<setup::Plan>, String, bool), E
                     .map(|(n, s)| {
                         (
                             n.to_string(),
-                            ike_sm::crypto::secret::Secret::from_slice(s.expose_secret()),
+                            ike_sm::Secret::from_slice(s.expose_secret()),
                         )
                     })
                     .collect()

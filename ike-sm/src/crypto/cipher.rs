@@ -7,7 +7,6 @@
 //! length in the last byte) are accepted.
 
 use super::iv::{IncomingIv, Iv, IvChain};
-use super::secret::Secret;
 use crate::error::SmError;
 use aes::{Aes128, Aes192, Aes256};
 use cipher::{
@@ -15,6 +14,7 @@ use cipher::{
     KeyIvInit,
 };
 use esp::des_table::{DesFast, TdesFast};
+use pix_primitives::Secret;
 
 /// A DES or 3DES key schedule, built once per ISAKMP SA (`esp::des_table`, the
 /// table-driven DES of the ESP transforms, checked against the NIST vectors there and,

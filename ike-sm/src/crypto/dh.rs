@@ -13,8 +13,8 @@
 
 use super::modp::{MODP_1024_HEX, MODP_1536_HEX, MODP_2048_HEX, MODP_768_HEX};
 use super::monty::{limbs_from_be, limbs_to_be, Modulus};
-use super::secret::Secret;
 use crate::error::SmError;
+use pix_primitives::Secret;
 use rand_core::CryptoRng;
 use std::sync::LazyLock;
 use subtle::Choice;

@@ -7,9 +7,9 @@
 
 use super::dh::DhGroup;
 use super::modp::{MODP_1024_HEX, MODP_1536_HEX, MODP_2048_HEX, MODP_768_HEX};
-use super::secret::Secret;
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, Uint, U1024, U1536, U2048, U768};
+use pix_primitives::Secret;
 use zeroize::{Zeroize, Zeroizing};
 
 static PARAMS_768: FixedMontyParams<{ U768::LIMBS }> =

@@ -1,9 +1,9 @@
 //! The negotiated hash and its HMAC PRF (RFC 2409 section 5: `prf` is the HMAC
 //! version of the negotiated hash when no PRF attribute is given).
 
-use super::secret::Secret;
 use crate::error::SmError;
 use hmac::{Hmac, KeyInit, Mac};
+use pix_primitives::Secret;
 
 /// Phase-1 `Hash Algorithm` (RFC 2409 Appendix A, class 2; SHA2-256 from RFC 4868).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

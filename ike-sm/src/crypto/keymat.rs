@@ -10,8 +10,8 @@
 
 use super::hash::{HashAlg, PrfKey};
 use super::phase1::{Skeyids, MAX_EXPANSION};
-use super::secret::Secret;
 use crate::error::SmError;
+use pix_primitives::Secret;
 
 /// `K1 | K2 | ...` truncated to `len` bytes, with `K1 = prf(key, seed)` and
 /// `Kn = prf(key, K(n-1) | seed)`; `seed` is the concatenation of `seed_parts`.

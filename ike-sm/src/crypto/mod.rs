@@ -13,4 +13,3 @@ mod monty;
 pub mod natd;
 pub mod phase1;
 pub mod phase2;
-pub mod secret;

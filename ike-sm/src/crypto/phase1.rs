@@ -3,8 +3,8 @@
 
 use super::cipher::CipherAlg;
 use super::hash::{HashAlg, PrfKey};
-use super::secret::Secret;
 use crate::error::SmError;
+use pix_primitives::Secret;
 
 /// The most bytes [`expand_key`] and [`super::keymat::expand`] will produce (far above the
 /// 32-byte AES-256 key plus 32-byte HMAC key that any suite here needs).

@@ -39,9 +39,9 @@
 use super::SaId;
 use crate::crypto::dh::{DhGroup, ExponentSize, KeyPair};
 use crate::crypto::hash::HashAlg;
-use crate::crypto::secret::Secret;
 use crate::SmError;
 use core::net::{IpAddr, SocketAddr};
+use pix_primitives::Secret;
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;

@@ -413,7 +413,7 @@ impl Endpoint {
     /// where needed). A secret: for a driver whose operator asked for a key log
     /// (`pix-gateway run --keylog`), never for a log line.
     #[must_use]
-    pub fn phase1_keylog(&self, sa: SaId) -> Option<([u8; 8], crate::crypto::secret::Secret)> {
+    pub fn phase1_keylog(&self, sa: SaId) -> Option<([u8; 8], pix_primitives::Secret)> {
         let s = self.sas.get(&sa)?;
         let e = s.keys().ok()?;
         Some((s.cky_i, e.keys.encryption_key(e.cipher.alg())))
@@ -1414,7 +1414,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
     use super::*;
     use crate::config::{Phase1Mode, Selector, TrafficSelector};
-    use crate::crypto::secret::Secret;
+    use pix_primitives::Secret;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

@@ -11,9 +11,9 @@ use crate::crypto::dh::KeyPair;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase1::Skeyids;
 use crate::crypto::phase2::hashes_equal;
-use crate::crypto::secret::Secret;
 use crate::event::SaId;
 use crate::SmError;
+use pix_primitives::Secret;
 use std::sync::Arc;
 
 /// The life of an IKE SA: phase 1 under way, or authenticated.

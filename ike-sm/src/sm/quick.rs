@@ -11,7 +11,6 @@ use crate::config::{
 };
 use crate::crypto::dh::{DhGroup, KeyPair};
 use crate::crypto::phase2::hashes_equal;
-use crate::crypto::secret::Secret;
 use crate::event::{ChildSa, DebugEvent, Event};
 use crate::SmError;
 use isakmp_wire::attr::ipsec::IpsecTransform;
@@ -22,6 +21,7 @@ use isakmp_wire::payload::sa::OwnedSa;
 use isakmp_wire::payload::transform::OwnedTransform;
 use isakmp_wire::payload::OwnedBody;
 use isakmp_wire::{Doi, ExchangeType, IdType, Message, OwnedAttribute, ProtocolId};
+use pix_primitives::Secret;
 use rand_core::CryptoRng;
 use std::time::Instant;
 

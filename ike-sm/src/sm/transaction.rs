@@ -12,7 +12,6 @@ use crate::config::ClientModeCfg;
 use crate::crypto::cipher::IkeCipher;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase2::hashes_equal;
-use crate::crypto::secret::Secret;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::SmError;
 use core::net::Ipv4Addr;
@@ -20,6 +19,7 @@ use core::ops::ControlFlow;
 use isakmp_wire::cfg::{CfgType, ConfigPayload};
 use isakmp_wire::{Body, ExchangeType, Message};
 use modecfg::{AaaAddress, Lease, LeaseStore, ModeCfgError};
+use pix_primitives::Secret;
 use rand_core::CryptoRng;
 use std::time::{Duration, Instant};
 

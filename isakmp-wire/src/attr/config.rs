@@ -121,13 +121,13 @@ impl ConfigAttrType {
 wire_enum! {
     /// XAUTH_TYPE values (draft-beaulieu-ike-xauth 3.2).
     pub enum XauthType: u16 {
-        /// 0.
+        /// 0: generic user name / password (what the PIX and VPN Client use).
         Generic = 0 => "Generic",
-        /// 1.
+        /// 1: RADIUS-CHAP: the client answers a CHALLENGE with a CHAP response.
         RadiusChap = 1 => "RADIUS-CHAP",
-        /// 2.
+        /// 2: one-time password.
         Otp = 2 => "OTP",
-        /// 3.
+        /// 3: S/KEY: the CHALLENGE carries the sequence number and seed.
         SKey = 3 => "S/KEY",
     }
 }

@@ -9,7 +9,6 @@ use super::{
 };
 use crate::config::{ClientProfile, Phase1Mode};
 use crate::crypto::dh::{DhGroup, KeyPair};
-use crate::crypto::secret::Secret;
 use crate::event::SaId;
 use crate::sm::msg::{self, p};
 use crate::sm::sa::{IkeSa, Role};
@@ -20,6 +19,7 @@ use isakmp_wire::payload::id::OwnedId;
 use isakmp_wire::payload::OwnedBody;
 use isakmp_wire::vendor::Vendor;
 use isakmp_wire::{ExchangeType, Message};
+use pix_primitives::Secret;
 use rand_core::CryptoRng;
 use std::time::Instant;
 

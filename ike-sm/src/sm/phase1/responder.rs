@@ -8,7 +8,6 @@ use super::{
 };
 use crate::config::Phase1Mode;
 use crate::crypto::dh::{DhGroup, KeyPair};
-use crate::crypto::secret::Secret;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::sm::msg::{self, p, Parsed};
 use crate::sm::policy::{select_phase1, Suite};
@@ -21,6 +20,7 @@ use isakmp_wire::payload::notify::NotifyType;
 use isakmp_wire::payload::sa::SaPayload;
 use isakmp_wire::payload::OwnedBody;
 use isakmp_wire::{ExchangeType, IdType, Message};
+use pix_primitives::Secret;
 use rand_core::CryptoRng;
 use std::time::Instant;
 
