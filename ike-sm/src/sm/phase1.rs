@@ -161,6 +161,18 @@ pub(super) enum Next {
     Done,
 }
 
+/// The phase-1 message a step takes: when it came, its bytes (replies are stored under
+/// their digest), and its parse.
+#[derive(Clone, Copy)]
+pub(super) struct Received<'a> {
+    /// When it came.
+    pub now: Instant,
+    /// The datagram.
+    pub bytes: &'a [u8],
+    /// Its parse.
+    pub m: &'a Message<'a>,
+}
+
 /// A step's outcome: where the SA goes, and whether the message was processed.
 pub(super) type Stepped = (Next, Result<(), SmError>);
 
@@ -296,16 +308,17 @@ impl Endpoint {
             return Ok(());
         };
         let Negotiation { sa_i_b, step } = *neg;
+        let rx = Received { now, bytes, m };
         let x = &sa_i_b[..];
         let (next, r) = match step {
-            Step::RWaitMm3 { suite } => self.rwait_mm3(sa, suite, now, bytes, m, rng),
-            Step::RWaitMm5(k) => self.phase1_final(sa, x, k, Final::Mm5, now, bytes, m, rng),
-            Step::RWaitAm3Keyed(k) => self.phase1_final(sa, x, k, Final::Am3, now, bytes, m, rng),
-            Step::RWaitAm3(mat) => self.rwait_am3(sa, x, mat, now, bytes, m, rng),
-            Step::IWaitMm2 { psk } => self.iwait_mm2(sa, psk, now, bytes, m, rng),
-            Step::IWaitMm4(mat) => self.iwait_mm4(sa, x, mat, now, bytes, m),
-            Step::IWaitMm6(k) => self.phase1_final(sa, x, k, Final::Mm6, now, bytes, m, rng),
-            Step::IWaitAm2(offered) => self.iwait_am2(sa, x, offered, now, bytes, m, rng),
+            Step::RWaitMm3 { suite } => self.rwait_mm3(sa, suite, rx, rng),
+            Step::RWaitMm5(k) => self.phase1_final(sa, x, k, Final::Mm5, rx, rng),
+            Step::RWaitAm3Keyed(k) => self.phase1_final(sa, x, k, Final::Am3, rx, rng),
+            Step::RWaitAm3(mat) => self.rwait_am3(sa, x, mat, rx, rng),
+            Step::IWaitMm2 { psk } => self.iwait_mm2(sa, psk, rx, rng),
+            Step::IWaitMm4(mat) => self.iwait_mm4(sa, x, mat, rx),
+            Step::IWaitMm6(k) => self.phase1_final(sa, x, k, Final::Mm6, rx, rng),
+            Step::IWaitAm2(offered) => self.iwait_am2(sa, x, offered, rx, rng),
         };
         if let Next::Step(step) = next {
             sa.phase = Phase::Negotiating(Box::new(Negotiation { sa_i_b, step }));
@@ -315,28 +328,16 @@ impl Endpoint {
 
     /// Aggressive Mode responder, AM3: g^xy and the keys only now, when AM3 came back
     /// with our responder cookie (see `responder_start`), then the final HASH.
-    #[allow(clippy::too_many_arguments)]
     fn rwait_am3<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
         sa_i_b: &[u8],
         mat: Material,
-        now: Instant,
-        bytes: &[u8],
-        m: &Message<'_>,
+        rx: Received<'_>,
         rng: &mut R,
     ) -> Stepped {
         match self.derive_keys(sa, &mat) {
-            Ok(d) => self.phase1_final(
-                sa,
-                sa_i_b,
-                Keyed::new(mat, d),
-                Final::Am3,
-                now,
-                bytes,
-                m,
-                rng,
-            ),
+            Ok(d) => self.phase1_final(sa, sa_i_b, Keyed::new(mat, d), Final::Am3, rx, rng),
             Err(e) => (Next::Step(Step::RWaitAm3(mat)), Err(e)),
         }
     }
@@ -356,18 +357,16 @@ impl Endpoint {
     }
 
     /// AM3 (responder), MM5 (responder) or MM6 (initiator): the HASH that authenticates.
-    #[allow(clippy::too_many_arguments)]
     fn phase1_final<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
         sa_i_b: &[u8],
         mut keyed: Keyed,
         which: Final,
-        now: Instant,
-        bytes: &[u8],
-        m: &Message<'_>,
+        rx: Received<'_>,
         rng: &mut R,
     ) -> Stepped {
+        let Received { now, bytes, m } = rx;
         match self.verify_final(sa, sa_i_b, &mut keyed, which, m, rng) {
             Ok(Some(proof)) => {
                 let r = self.answer_final(sa, sa_i_b, &mut keyed, which, bytes);

@@ -5,7 +5,7 @@ use super::super::phase::{Derived, Dh, Keyed, Material, Negotiation, Offered, Ph
 use super::super::random_bytes;
 use super::{
     id_body, id_body_ref, initial_contact, need, our_id, phase1_sa, plain_payloads,
-    suite_from_reply, Next, Stepped,
+    suite_from_reply, Next, Received, Stepped,
 };
 use crate::config::{ClientProfile, Phase1Mode};
 use crate::crypto::dh::{DhGroup, KeyPair};
@@ -169,11 +169,10 @@ impl Endpoint {
         &mut self,
         sa: &mut IkeSa,
         psk: Secret,
-        now: Instant,
-        bytes: &[u8],
-        m: &Message<'_>,
+        rx: Received<'_>,
         rng: &mut R,
     ) -> Stepped {
+        let Received { now, bytes, m } = rx;
         let r = (|| {
             let parsed = plain_payloads(m, "Main Mode", "MM2 encrypted")?;
             let sa_p = need(parsed.sa, "Main Mode", "no SA payload")?;
@@ -220,10 +219,9 @@ impl Endpoint {
         sa: &mut IkeSa,
         sa_i_b: &[u8],
         mut mat: Material,
-        now: Instant,
-        bytes: &[u8],
-        m: &Message<'_>,
+        rx: Received<'_>,
     ) -> Stepped {
+        let Received { now, bytes, m } = rx;
         let r = (|| {
             let parsed = plain_payloads(m, "Main Mode", "MM4 encrypted")?;
             let ke = need(parsed.ke, "Main Mode", "no KE payload")?;
@@ -260,17 +258,15 @@ impl Endpoint {
 
     /// Aggressive Mode initiator, AM2 (SA, KE, Nr, IDir, HASH_R) -> AM3 (HASH_I): phase 1
     /// is up.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn iwait_am2<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
         sa_i_b: &[u8],
         offered: Offered,
-        now: Instant,
-        bytes: &[u8],
-        m: &Message<'_>,
+        rx: Received<'_>,
         rng: &mut R,
     ) -> Stepped {
+        let Received { now, bytes, m } = rx;
         let (mat, mut d, hash_r) = match self.am2_keys(sa, offered, m) {
             Ok(k) => k,
             Err((offered, e)) => return (Next::Step(Step::IWaitAm2(offered)), Err(e)),

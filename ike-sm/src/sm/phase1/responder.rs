@@ -4,7 +4,8 @@
 use super::super::phase::{Dh, Material, Negotiation, Phase, Step};
 use super::super::random_bytes;
 use super::{
-    id_body, id_body_ref, need, nonce, our_id, plain_payloads, reply_sa, sa_body, Next, Stepped,
+    id_body, id_body_ref, need, nonce, our_id, plain_payloads, reply_sa, sa_body, Next, Received,
+    Stepped,
 };
 use crate::config::Phase1Mode;
 use crate::crypto::dh::{DhGroup, KeyPair};
@@ -68,6 +69,7 @@ impl Endpoint {
         } else {
             Phase1Mode::Main
         };
+        let rx = Received { now, bytes, m };
         let id = self.next_sa_id();
         let cky_r = self.fresh_cookie(Some(h.initiator_cookie), rng);
         let cookies = (h.initiator_cookie, cky_r);
@@ -99,12 +101,10 @@ impl Endpoint {
         };
         let pressure = self.admit(&mut sa, now, rng)?;
         let step = match am1 {
-            None => self.mm1_reply(&mut sa, suite, &parsed, now, bytes)?,
+            None => self.mm1_reply(&mut sa, suite, &parsed, rx)?,
             Some(am1) => {
                 let vids = &parsed.vids;
-                self.am1_reply(
-                    &mut sa, &sa_i_b, suite, am1, vids, pressure, now, bytes, rng,
-                )?
+                self.am1_reply(&mut sa, &sa_i_b, suite, am1, vids, pressure, rx, rng)?
             }
         };
         sa.phase = Phase::Negotiating(Box::new(Negotiation { sa_i_b, step }));
@@ -177,9 +177,9 @@ impl Endpoint {
         sa: &mut IkeSa,
         suite: Suite,
         parsed: &Parsed<'_>,
-        now: Instant,
-        bytes: &[u8],
+        rx: Received<'_>,
     ) -> Result<Step, SmError> {
+        let Received { now, bytes, .. } = rx;
         self.debug(DebugEvent::DoingPsk);
         self.peer_vids(&mut sa.peer, &parsed.vids);
         self.choose_natt(sa);
@@ -207,10 +207,10 @@ impl Endpoint {
         am1: Am1<'_, '_>,
         vids: &[&[u8]],
         pressure: bool,
-        now: Instant,
-        bytes: &[u8],
+        rx: Received<'_>,
         rng: &mut R,
     ) -> Result<Step, SmError> {
+        let Received { now, bytes, .. } = rx;
         for what in ["KE", "NONCE", "ID"] {
             self.debug(DebugEvent::Processing {
                 what,
@@ -272,11 +272,10 @@ impl Endpoint {
         &mut self,
         sa: &mut IkeSa,
         suite: Suite,
-        now: Instant,
-        bytes: &[u8],
-        m: &Message<'_>,
+        rx: Received<'_>,
         rng: &mut R,
     ) -> Stepped {
+        let Received { now, bytes, m } = rx;
         let (psk, dh, g_xi, ni) = match self.mm3_parts(sa, &suite, now, m, rng) {
             Ok(parts) => parts,
             Err(e) => return (Next::Step(Step::RWaitMm3 { suite }), Err(e)),
