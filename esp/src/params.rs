@@ -392,3 +392,45 @@ impl EspSaParams {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What IKEv1 negotiates maps onto the ESP transform IDs and key lengths both ways;
+    /// what a PIX does not negotiate (ESP_NULL, a Key Length on DES/3DES, an AES key
+    /// length other than 128/192/256, an unknown HMAC) is refused.
+    #[test]
+    fn ike_transforms_round_trip() {
+        use EncryptionAlgorithm as E;
+        for e in [E::Des, E::TripleDes, E::Aes128, E::Aes192, E::Aes256] {
+            let bits = e.key_length_attribute().map(u64::from);
+            assert_eq!(E::from_ike_transform(e.transform_id(), bits), Some(e));
+            assert_eq!(
+                e.key_len(),
+                E::from_transform(e.transform_id(), e.key_length_attribute())
+                    .map(E::key_len)
+                    .unwrap_or(0)
+            );
+            assert!(E::doi_name(e.transform_id()).is_some_and(|n| n.starts_with("ESP_")));
+        }
+        assert_eq!(E::from_ike_transform(E::ESP_AES, None), Some(E::Aes128));
+        for (id, bits) in [
+            (E::ESP_NULL, None),
+            (E::ESP_DES, Some(64)),
+            (E::ESP_3DES, Some(192)),
+            (E::ESP_AES, Some(512)),
+            (4, None),
+        ] {
+            assert_eq!(E::from_ike_transform(id, bits), None, "{id} {bits:?}");
+        }
+        assert_eq!(E::doi_name(4), None);
+        use IntegrityAlgorithm as I;
+        for i in [I::HmacMd5_96, I::HmacSha1_96] {
+            let a = i.attribute().map(u64::from).unwrap_or(0);
+            assert_eq!(I::from_ike_attribute(a), Some(i));
+        }
+        assert_eq!(I::from_ike_attribute(0), None);
+        assert_eq!(I::from_ike_attribute(3), None);
+    }
+}

@@ -6,6 +6,7 @@ use crate::crypto::cipher::CipherAlg;
 use crate::crypto::dh::DhGroup;
 use crate::crypto::hash::HashAlg;
 use core::net::Ipv4Addr;
+use pix_primitives::retransmit::Backoff;
 use pix_primitives::Secret;
 use std::time::Duration;
 
@@ -90,8 +91,12 @@ pub struct Limits {
     pub max_quick_modes: usize,
     /// Child SA pairs alive under one IKE SA.
     pub max_child_sas: usize,
-    /// First retransmission wait; doubles each time.
+    /// First retransmission wait; doubles each time, up to
+    /// [`Limits::retransmit_max_interval`].
     pub retransmit_initial: Duration,
+    /// Cap on the doubling retransmission wait (default 32 s: the waits are 2, 4, 8, 16
+    /// and 32 s, as on a PIX).
+    pub retransmit_max_interval: Duration,
     /// Retransmissions before the exchange is given up.
     pub retransmit_count: u32,
     /// A half-open SA is dropped after this long (when not under pressure, see
@@ -170,6 +175,20 @@ pub struct Limits {
     pub initiator_dh_agreement_cache: usize,
 }
 
+impl Limits {
+    /// The retransmission schedule of every exchange we start (phase 1, Quick Mode,
+    /// Transaction): [`Limits::retransmit_initial`] doubling up to
+    /// [`Limits::retransmit_max_interval`], 1 + [`Limits::retransmit_count`] sends.
+    #[must_use]
+    pub fn retransmit_backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.retransmit_initial,
+            max_interval: self.retransmit_max_interval,
+            max_sends: u8::try_from(self.retransmit_count.saturating_add(1)).unwrap_or(u8::MAX),
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -179,6 +198,7 @@ impl Default for Limits {
             max_quick_modes: 16,
             max_child_sas: 64,
             retransmit_initial: Duration::from_secs(2),
+            retransmit_max_interval: Duration::from_secs(32),
             retransmit_count: 4,
             half_open_timeout: Duration::from_secs(60),
             dpd_idle: None,

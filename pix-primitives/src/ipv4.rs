@@ -296,6 +296,16 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 }
 
+impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
+    /// The payload (as [`Ipv4Packet::payload`]) with the lifetime of the borrowed
+    /// buffer rather than of the view, for a function that returns part of its input.
+    #[inline]
+    pub fn into_payload(self) -> &'a [u8] {
+        let range = self.header_len()..usize::from(self.total_len());
+        self.buffer.as_ref().get(range).unwrap_or_default()
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     #[inline]
     fn set_be16(&mut self, at: core::ops::Range<usize>, v: u16) {
@@ -477,6 +487,22 @@ mod tests {
         let mut q = Ipv4Packet::new_unchecked(&mut h[..]);
         q.fill_checksum();
         assert_eq!(q.checksum(), 0xb861);
+    }
+
+    #[test]
+    fn into_payload_outlives_the_view() {
+        fn udp_of(ip: &[u8]) -> Option<&[u8]> {
+            Ipv4Packet::new_checked(ip)
+                .ok()
+                .map(Ipv4Packet::into_payload)
+        }
+        let mut buf = packet(0x73);
+        buf.extend_from_slice(&[0; 10]);
+        let payload = udp_of(&buf).unwrap();
+        assert_eq!(payload, &buf[20..0x73]);
+        assert_eq!(udp_of(&buf[..0x72]), None);
+        let cut = Ipv4Packet::new_unchecked(&buf[..0x72]);
+        assert!(cut.into_payload().is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
+use pix_primitives::{Ipv4Error, Ipv4Packet};
 
 /// One UDP datagram.
 #[derive(Debug, Clone)]
@@ -47,18 +48,27 @@ fn ip_of(linktype: u32, frame: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// The UDP header and payload inside an IP packet (first fragments only).
+/// The UDP header and payload inside an IP packet (first fragments only). An IPv4
+/// header must pass [`Ipv4Packet::new_checked`], except that the packet may end early
+/// (a capture cut by its snap length).
 fn udp_of(ip: &[u8]) -> Option<(u16, u16, &[u8])> {
     let version = ip.first()? >> 4;
     let l4 = match version {
         4 => {
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let total = usize::from(be16(ip, 2)?);
-            let frag = be16(ip, 6)? & 0x1fff;
-            if *ip.get(9)? != 17 || frag != 0 {
+            let (header, l4) = match Ipv4Packet::new_checked(ip) {
+                Ok(p) => (p, p.into_payload()),
+                // Cut by the capture's snap length: the UDP is what was captured.
+                Err(Ipv4Error::TotalLen {
+                    total_len,
+                    header_len,
+                    len,
+                }) if total_len > len => (Ipv4Packet::new_unchecked(ip), ip.get(header_len..)?),
+                Err(_) => return None,
+            };
+            if header.next_header() != 17 || header.frag_offset() != 0 {
                 return None;
             }
-            ip.get(ihl..total.min(ip.len()))?
+            l4
         }
         6 => {
             let plen = usize::from(be16(ip, 4)?);

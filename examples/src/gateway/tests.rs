@@ -778,6 +778,46 @@ fn xauth_guessing_is_throttled_across_ike_sas_per_user_and_source() {
     }
 }
 
+/// IKE datagrams the endpoint drops show in the metrics by reason with debug off (a
+/// malformed one, one with cookies of no SA), and every reason has its line.
+#[test]
+fn dropped_ike_datagrams_show_in_metrics_by_reason_without_debug() {
+    let mut rig = demo_rig(demo_plan(&[], |t| t));
+    rig.shards[0].set_debug(&[]);
+    let remote: SocketAddr = "10.99.0.1:500".parse().unwrap();
+    // An ISAKMP header alone: both cookies set, Identity Protection, length 28.
+    let mut unknown = vec![0u8; 28];
+    unknown[..16].fill(7);
+    unknown[17] = 0x10;
+    unknown[18] = 2;
+    unknown[27] = 28;
+    for mut payload in [vec![0u8; 10], unknown] {
+        rig.shards[0].handle(
+            rig.now,
+            Input::Udp {
+                local: GW.parse().unwrap(),
+                remote,
+                payload: &mut payload,
+            },
+            &mut rig.rng,
+        );
+    }
+    assert!(rig.drain_datagrams(0).is_empty(), "no answer to either");
+    assert!(rig.debug.is_empty(), "{:?}", rig.debug);
+    let m = rig.shards[0].metrics_text(rig.now);
+    for (reason, n) in [
+        ("malformed", 1),
+        ("unknown_cookies", 1),
+        ("backpressure", 0),
+    ] {
+        let line = format!("pix_ike_refusals_total{{reason=\"{reason}\"}} {n}\n");
+        assert!(m.contains(&line), "{line} in {m}");
+    }
+    for r in ike_sm::Refusal::ALL {
+        assert!(m.contains(&format!("reason=\"{}\"}}", r.label())), "{r:?}");
+    }
+}
+
 #[test]
 fn a_flood_shows_in_stats_and_metrics_without_debug() {
     let mut rig = demo_rig(demo_plan(&[], |t| t));

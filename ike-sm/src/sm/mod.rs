@@ -25,6 +25,7 @@ use crate::outcome::{DropReason, Outcome};
 use crate::SmError;
 use core::net::{IpAddr, SocketAddr};
 use isakmp_wire::{ExchangeType, Message};
+use pix_primitives::retransmit::{Action, Retransmit};
 use rand_core::CryptoRng;
 use sa::{IkeSa, Retx};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -593,14 +594,12 @@ impl Endpoint {
         incoming: Option<&[u8]>,
         bytes: Vec<u8>,
     ) {
-        let l = self.config.limits;
+        let backoff = self.config.limits.retransmit_backoff();
         sa.retx.insert(
             msgid,
             Retx {
                 bytes: bytes.clone(),
-                deadline: now.checked_add(l.retransmit_initial).unwrap_or(now),
-                interval: l.retransmit_initial,
-                left: l.retransmit_count,
+                timer: Retransmit::started(backoff, now),
             },
         );
         match incoming {
@@ -1034,17 +1033,11 @@ impl Endpoint {
     }
 
     /// How long what is kept for the peer's retransmissions stays after an SA's last
-    /// activity: our own full retransmission schedule (`retransmit_initial` doubled
-    /// `retransmit_count` times: 2 + 4 + 8 + 16 + 32 = 62 s by default), the time a peer
-    /// on the same schedule goes on retransmitting its last message.
+    /// activity: our own full retransmission schedule
+    /// ([`crate::Limits::retransmit_backoff`]: 2 + 4 + 8 + 16 + 32 = 62 s by default), the
+    /// time a peer on the same schedule goes on retransmitting its last message.
     pub(crate) fn settle_window(&self) -> Duration {
-        let l = &self.config.limits;
-        let mut total = Duration::ZERO;
-        let mut step = l.retransmit_initial;
-        for _ in 0..=l.retransmit_count.min(16) {
-            total = total.saturating_add(step);
-            step = step.saturating_mul(2);
-        }
+        let total = self.config.limits.retransmit_backoff().total();
         total.max(Duration::from_secs(1))
     }
 
@@ -1068,15 +1061,10 @@ impl Endpoint {
         let mut resend = Vec::new();
         let mut give_up = Vec::new();
         for (mid, r) in &mut sa.retx {
-            if r.deadline <= now {
-                if r.left == 0 {
-                    give_up.push(*mid);
-                } else {
-                    r.left = r.left.saturating_sub(1);
-                    r.interval = r.interval.saturating_mul(2);
-                    r.deadline = now.checked_add(r.interval).unwrap_or(now);
-                    resend.push(r.bytes.clone());
-                }
+            match r.timer.on_timeout(now) {
+                Action::NotYet => {}
+                Action::Resend => resend.push(r.bytes.clone()),
+                Action::GiveUp => give_up.push(*mid),
             }
         }
         for b in resend {

@@ -11,7 +11,7 @@ use crate::event::SaId;
 use crate::SmError;
 use core::net::SocketAddr;
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Which side of phase 1 we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +60,12 @@ pub(crate) struct PeerCaps {
     pub natt: Option<isakmp_wire::vendor::Vendor>,
 }
 
-/// An outstanding message that expects an answer.
+/// An outstanding message that expects an answer, and its retransmission timer
+/// ([`crate::Limits::retransmit_backoff`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Retx {
     pub bytes: Vec<u8>,
-    pub deadline: Instant,
-    pub interval: Duration,
-    pub left: u32,
+    pub timer: pix_primitives::retransmit::Retransmit,
 }
 
 /// One IKE SA.
@@ -370,7 +369,7 @@ impl IkeSa {
     pub fn next_deadline(&self) -> Option<Instant> {
         self.retx
             .values()
-            .map(|r| r.deadline)
+            .filter_map(|r| r.timer.deadline())
             .chain(self.dpd_deadline)
             .chain(self.expires)
             .chain(self.rekey_at.filter(|_| self.rekeyed_by.is_none()))

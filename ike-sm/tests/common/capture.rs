@@ -4,6 +4,8 @@
 
 use std::net::Ipv4Addr;
 
+use pix_primitives::Ipv4Packet;
+
 /// One ISAKMP message from a capture.
 #[derive(Debug, Clone)]
 pub struct Msg {
@@ -23,7 +25,8 @@ pub struct Msg {
 
 /// Every UDP datagram to or from port 500 or 4500 in an Ethernet/IPv4 capture, parsed as
 /// ISAKMP (the 4-byte non-ESP marker on port 4500 is removed; NAT-keepalives and ESP-in-UDP
-/// are skipped). Every length is checked against its container.
+/// are skipped). Every length is checked against its container (the IPv4 header's by
+/// [`Ipv4Packet::new_checked`]).
 pub fn isakmp_messages(rel: &str) -> Vec<Msg> {
     let mut out = Vec::new();
     for (i, d) in testkit::pcap::ethernet_frames(rel).iter().enumerate() {
@@ -33,23 +36,14 @@ pub fn isakmp_messages(rel: &str) -> Vec<Msg> {
         if d[12..14] != [0x08, 0x00] {
             continue;
         }
-        let ip = &d[14..];
-        assert!(
-            ip.len() >= 20 && ip[0] >> 4 == 4,
-            "{rel} frame {frame}: IPv4"
-        );
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        assert!(
-            ihl >= 20 && total <= ip.len() && total >= ihl,
-            "{rel} frame {frame}: IP lengths"
-        );
-        if ip[9] != 17 {
+        // Version 4, a whole header, header <= total length <= what was captured.
+        let ip = Ipv4Packet::new_checked(&d[14..])
+            .unwrap_or_else(|e| panic!("{rel} frame {frame}: IPv4: {e}"));
+        if ip.next_header() != 17 {
             continue;
         }
-        let src_ip = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-        let dst_ip = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-        let udp = &ip[ihl..total];
+        let (src_ip, dst_ip) = (ip.src_addr(), ip.dst_addr());
+        let udp = ip.payload();
         assert!(udp.len() >= 8, "{rel} frame {frame}: UDP header");
         let ulen = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
         assert_eq!(ulen, udp.len(), "{rel} frame {frame}: UDP length");

@@ -113,7 +113,8 @@ impl Endpoint {
         // resent at most `first_reply_retransmits` times (no amplification toward a
         // spoofed source).
         if let Some(r) = sa.retx.get_mut(&0) {
-            r.left = r.left.min(l.first_reply_retransmits);
+            let sends = l.first_reply_retransmits.saturating_add(1);
+            r.timer.limit_sends(u8::try_from(sends).unwrap_or(u8::MAX));
         }
         let protected = l.max_half_open.checked_div(4).unwrap_or(0);
         self.half_open.insert(id, (sa.cky_i, remote), protected);
