@@ -7,11 +7,12 @@
 //! such, not parsed as ISAKMP.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::DataLink;
+use pix_primitives::{Ipv4Error, Ipv4Packet};
 
 /// Largest capture file `dump` reads into memory.
 pub const MAX_CAPTURE_BYTES: usize = 256 << 20;
@@ -288,23 +289,19 @@ fn ethernet(data: &[u8]) -> Option<&[u8]> {
 fn ip_to_udp(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
     match ip.first()? >> 4 {
         4 => {
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            if ihl < 20 {
-                return None;
-            }
-            let total = usize::from(u16::from_be_bytes(ip.get(2..4)?.try_into().ok()?));
-            let frag = u16::from_be_bytes(ip.get(6..8)?.try_into().ok()?);
-            if frag & 0x1fff != 0 || *ip.get(9)? != 17 {
-                return None;
-            }
-            let src = Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(12..16)?).ok()?);
-            let dst = Ipv4Addr::from(<[u8; 4]>::try_from(ip.get(16..20)?).ok()?);
-            let end = if total >= ihl && total <= ip.len() {
-                total
-            } else {
-                ip.len()
+            // A whole IPv4 header; the total length when it is sane (it trims link
+            // padding), else what was captured (a capture cut by its snap length).
+            let (header, l4) = match Ipv4Packet::new_checked(ip) {
+                Ok(p) => (p, p.into_payload()),
+                Err(Ipv4Error::TotalLen { header_len, .. }) => {
+                    (Ipv4Packet::new_unchecked(ip), ip.get(header_len..)?)
+                }
+                Err(_) => return None,
             };
-            Some((src.into(), dst.into(), ip.get(ihl..end)?))
+            if header.frag_offset() != 0 || header.next_header() != 17 {
+                return None;
+            }
+            Some((header.src_addr().into(), header.dst_addr().into(), l4))
         }
         6 => {
             let src = Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?);

@@ -165,7 +165,7 @@ impl AttrType {
 impl AttrType {
     /// Whether this is one of the Cisco Unity types.
     pub fn is_unity(self) -> bool {
-        (28672..=28682).contains(&self.number())
+        self.registry().is_some_and(ConfigAttrType::is_unity)
     }
 
     /// Whether a value of this type is carried in TV (basic) form.

@@ -363,7 +363,7 @@ impl PullClient {
 #[derive(Debug)]
 enum PushClientState {
     WaitSet {
-        deadline: Option<Instant>,
+        timer: Retransmit,
     },
     Acked {
         identifier: u16,
@@ -386,7 +386,7 @@ impl PushClient {
     pub fn new(now: Instant, wait: Option<Duration>) -> Self {
         PushClient {
             state: PushClientState::WaitSet {
-                deadline: wait.and_then(|w| now.checked_add(w)),
+                timer: Retransmit::timeout(wait, now),
             },
             config: None,
             events: VecDeque::new(),
@@ -466,8 +466,8 @@ impl PushClient {
 
     /// Fails the dialogue if the SET is overdue.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let PushClientState::WaitSet { deadline: Some(d) } = self.state {
-            if now >= d {
+        if let PushClientState::WaitSet { timer } = &mut self.state {
+            if timer.on_timeout(now) == Action::GiveUp {
                 self.state = PushClientState::Failed;
                 self.events.push_back(ClientEvent::TimedOut {
                     waiting_for: "CFG_SET",
@@ -502,7 +502,7 @@ impl PushClient {
     /// When [`PushClient::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            PushClientState::WaitSet { deadline } => deadline,
+            PushClientState::WaitSet { timer } => timer.deadline(),
             _ => None,
         }
     }

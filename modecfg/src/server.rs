@@ -490,7 +490,7 @@ impl EventQueue {
 
 #[derive(Debug)]
 enum PullState {
-    WaitRequest { deadline: Option<Instant> },
+    WaitRequest { timer: Retransmit },
     Replied(SentReply),
     Failed,
 }
@@ -515,10 +515,10 @@ impl PullServer {
     /// (`Arc<ServerConfig>`), so a gateway does not copy it per IKE SA.
     pub fn new(config: impl Into<std::sync::Arc<ServerConfig>>, now: Instant) -> Self {
         let config = config.into();
-        let deadline = config.request_timeout.and_then(|d| now.checked_add(d));
+        let timer = Retransmit::timeout(config.request_timeout, now);
         PullServer {
             config,
-            state: PullState::WaitRequest { deadline },
+            state: PullState::WaitRequest { timer },
             lease: None,
             events: EventQueue::default(),
             fresh: None,
@@ -676,8 +676,8 @@ impl PullServer {
 
     /// Fails the dialogue if the client's request is overdue.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let PullState::WaitRequest { deadline: Some(d) } = self.state {
-            if now >= d {
+        if let PullState::WaitRequest { timer } = &mut self.state {
+            if timer.on_timeout(now) == Action::GiveUp {
                 self.state = PullState::Failed;
                 self.events.push(Queued::TimedOut("CFG_REQUEST"));
             }
@@ -707,7 +707,7 @@ impl PullServer {
     /// When [`PullServer::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            PullState::WaitRequest { deadline } => deadline,
+            PullState::WaitRequest { timer } => timer.deadline(),
             _ => None,
         }
     }

@@ -143,11 +143,21 @@ impl Retransmit {
         r
     }
 
+    /// A plain timeout: `wait` from `now` ([`Backoff::once`]); `None` is a timer that
+    /// never fires (no deadline, never [`Action::GiveUp`]).
+    #[must_use]
+    pub fn timeout(wait: Option<Duration>, now: Instant) -> Self {
+        match wait {
+            Some(w) => Self::started(Backoff::once(w), now),
+            None => Self::new(Backoff::once(Duration::ZERO)),
+        }
+    }
+
     /// The first send went out at `now`: the timer runs from there (restarting it if
     /// it was running).
     pub fn start(&mut self, now: Instant) {
         self.sends = 1;
-        self.deadline = Some(later(now, self.backoff.interval(1)));
+        self.deadline = now.checked_add(self.backoff.interval(1));
     }
 
     /// The schedule.
@@ -162,7 +172,9 @@ impl Retransmit {
         self.backoff = self.backoff.with_max_sends(max_sends);
     }
 
-    /// When [`Retransmit::on_timeout`] next has something to do; `None` when stopped.
+    /// When [`Retransmit::on_timeout`] next has something to do; `None` when stopped
+    /// (or when the wait ends past what an `Instant` can hold: a wait of
+    /// `Duration::MAX` is a wait without end, never one that ends at once).
     #[must_use]
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
@@ -198,15 +210,9 @@ impl Retransmit {
             return Action::GiveUp;
         }
         self.sends = self.sends.saturating_add(1);
-        self.deadline = Some(later(now, self.backoff.interval(self.sends)));
+        self.deadline = now.checked_add(self.backoff.interval(self.sends));
         Action::Resend
     }
-}
-
-/// `now + wait`, or `now` when that is past what an `Instant` can hold (the timer then
-/// fires at once and the schedule still ends after its sends: bounded either way).
-fn later(now: Instant, wait: Duration) -> Instant {
-    now.checked_add(wait).unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -256,12 +262,33 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_past_the_end_of_time_never_ends() {
+        let t = t0();
+        let mut r = Retransmit::started(Backoff::once(Duration::MAX), t);
+        assert_eq!(r.deadline(), None);
+        assert_eq!(
+            r.on_timeout(t + Duration::from_secs(1 << 40)),
+            Action::NotYet
+        );
+        assert_eq!(r.sends(), 1);
+    }
+
+    #[test]
     fn once_is_a_plain_timeout() {
         let t = t0();
         let mut r = Retransmit::started(Backoff::once(Duration::from_secs(30)), t);
         assert_eq!(r.on_timeout(t + Duration::from_secs(29)), Action::NotYet);
         assert_eq!(r.on_timeout(t + Duration::from_secs(30)), Action::GiveUp);
         assert_eq!(Backoff::once(Duration::from_secs(30)).total().as_secs(), 30);
+        let mut t30 = Retransmit::timeout(Some(Duration::from_secs(30)), t);
+        assert_eq!(t30.deadline(), Some(t + Duration::from_secs(30)));
+        assert_eq!(t30.on_timeout(t + Duration::from_secs(30)), Action::GiveUp);
+        let mut never = Retransmit::timeout(None, t);
+        assert_eq!(never.deadline(), None);
+        assert_eq!(
+            never.on_timeout(t + Duration::from_secs(1 << 30)),
+            Action::NotYet
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use esp::{
 };
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::{presets, ChildSa, Endpoint, Event, QmOffer, SaId};
+use pix_primitives::{Ipv4Error, Ipv4Packet};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_core::Rng as _;
@@ -742,25 +743,37 @@ impl Receiver<'_> {
     /// `--natt` UDP from port 4500 whose payload is ESP (not IKE behind the marker).
     fn packet(&mut self, now: Instant, buf: &mut [u8]) {
         let rx = &mut self.rx;
-        let ihl = buf
-            .first()
-            .map_or(0, |b| usize::from(b & 0x0f).saturating_mul(4));
-        let esp_at = match buf.get(9) {
-            Some(50) => Some(ihl),
-            Some(17) => {
-                let src_port = buf.get(ihl..ihl.saturating_add(2)).map(|p| {
-                    u16::from_be_bytes([
-                        p.first().copied().unwrap_or(0),
-                        p.get(1).copied().unwrap_or(0),
-                    ])
-                });
-                let at = ihl.saturating_add(UDP_HEADER_LEN);
-                let marker = buf.get(at..at.saturating_add(4)) == Some(&NON_ESP_MARKER[..]);
-                (src_port == Some(NAT_T_PORT) && !marker).then_some(at)
+        // The kernel hands over whole IPv4 packets; one longer than the receive buffer
+        // arrives cut short (its total length past the end) and is still tried (its ICV
+        // fails: an ESP error).
+        let (ip, end) = match Ipv4Packet::new_checked(&*buf) {
+            Ok(ip) => (ip, usize::from(ip.total_len())),
+            Err(Ipv4Error::TotalLen { total_len, len, .. }) if total_len > len => {
+                (Ipv4Packet::new_unchecked(&*buf), len)
+            }
+            Err(_) => {
+                rx.other = rx.other.saturating_add(1);
+                return;
+            }
+        };
+        let ihl = ip.header_len();
+        let esp_at = match ip.next_header() {
+            50 => Some(ihl),
+            17 => {
+                let udp = buf.get(ihl..end).unwrap_or_default();
+                let src_port = udp
+                    .get(..2)
+                    .and_then(|p| <[u8; 2]>::try_from(p).ok())
+                    .map(u16::from_be_bytes);
+                let marker = udp
+                    .get(UDP_HEADER_LEN..)
+                    .is_some_and(|p| p.starts_with(&NON_ESP_MARKER));
+                (src_port == Some(NAT_T_PORT) && !marker)
+                    .then(|| ihl.saturating_add(UDP_HEADER_LEN))
             }
             _ => None,
         };
-        let Some(packet) = esp_at.and_then(|at| buf.get_mut(at..)) else {
+        let Some(packet) = esp_at.and_then(|at| buf.get_mut(at..end)) else {
             rx.other = rx.other.saturating_add(1);
             return;
         };
