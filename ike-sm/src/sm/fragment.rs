@@ -10,7 +10,7 @@ use isakmp_wire::{Message, Payload};
 impl Endpoint {
     /// Stores one fragment; returns the whole message once every fragment is in.
     pub(crate) fn fragment(&mut self, sa: &mut IkeSa, m: &Message<'_>) -> Option<Vec<u8>> {
-        if !sa.peer_frag {
+        if !sa.peer.frag {
             self.refuse(crate::counters::Refusal::FragmentUnannounced);
             self.debug(DebugEvent::Dropped(
                 "fragment from a peer without the fragmentation VID",

@@ -2,8 +2,8 @@
 //! (RFC 3706 R-U-THERE / R-U-THERE-ACK with sequence numbers, both directions).
 
 use super::msg::p;
-use super::phase1::Parsed;
-use super::sa::{IkeSa, P1State};
+use super::msg::Parsed;
+use super::sa::IkeSa;
 use super::{random_u32, Endpoint};
 use crate::event::{DebugEvent, Event, FailReason};
 use crate::SmError;
@@ -27,8 +27,7 @@ impl Endpoint {
             msgid = random_u32(rng);
         }
         let rest = super::msg::chain_bytes(&payloads)?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let h = keys.informational_hash_out(msgid, &rest);
+        let h = sa.keys()?.keys.informational_hash_out(msgid, &rest);
         let kind = payloads
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
@@ -66,7 +65,7 @@ impl Endpoint {
         sa: &mut IkeSa,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        if sa.keys.is_none() || sa.p2_base.is_none() {
+        if sa.keys().is_err() {
             return Ok(());
         }
         // The ISAKMP DELETE goes first. A peer that gets an IPsec DELETE first may start
@@ -92,100 +91,124 @@ impl Endpoint {
         m: &Message<'_>,
     ) -> Result<(), SmError> {
         let msgid = m.header.message_id;
-        match m.body {
-            Body::Payloads(c) => {
-                // Before phase 1 is authenticated a peer can only tell us it failed.
-                let parsed = Parsed::collect(c.iter())?;
-                if sa.established() {
-                    return Err(SmError::Protocol {
-                        exchange: "Informational",
-                        what: "unprotected notify after phase 1",
+        let Body::Payloads(c) = m.body else {
+            return self.informational_protected(sa, now, m);
+        };
+        // Before phase 1 is authenticated a peer can only tell us it failed.
+        let parsed = Parsed::collect(c.iter())?;
+        if sa.established() {
+            return Err(SmError::Protocol {
+                exchange: "Informational",
+                what: "unprotected notify after phase 1",
+            });
+        }
+        for n in &parsed.notifies {
+            self.debug(DebugEvent::ProcessingNotify {
+                notify: n.notify_type.into(),
+                protocol: n.protocol.into(),
+                message_id: msgid,
+            });
+            if n.notify_type.is_error() {
+                self.fail(sa, FailReason::PeerNotify(n.notify_type.into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// An encrypted, HASH-protected Informational: DPD, notifies, deletes.
+    fn informational_protected(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        m: &Message<'_>,
+    ) -> Result<(), SmError> {
+        let msgid = m.header.message_id;
+        if sa.keys().is_err() {
+            return Err(SmError::Protocol {
+                exchange: "Informational",
+                what: "encrypted before phase 1 finished",
+            });
+        }
+        let pt = Self::open_encrypted(sa, m)?;
+        sa.exchanges.remove(&msgid);
+        let limits = isakmp_wire::Limits::DEFAULT;
+        let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
+        let parsed = Parsed::collect(c.iter())?;
+        let ack = self.protected_notifies(sa, now, msgid, &parsed);
+        self.protected_deletes(sa, &parsed);
+        if let Some(seq) = ack {
+            self.pending_dpd_ack = Some((sa.id, seq));
+        }
+        Ok(())
+    }
+
+    /// The notifies of a protected Informational; returns the sequence of an R-U-THERE
+    /// to acknowledge.
+    fn protected_notifies(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        msgid: u32,
+        parsed: &Parsed<'_>,
+    ) -> Option<u32> {
+        let mut ack = None;
+        for n in &parsed.notifies {
+            let t: u16 = n.notify_type.into();
+            match n.notify_type {
+                NotifyType::RUThere => {
+                    let seq = n.dpd_sequence().unwrap_or(0);
+                    self.debug(DebugEvent::Dpd {
+                        request: true,
+                        sequence: seq,
                     });
+                    ack = Some(seq);
                 }
-                for n in &parsed.notifies {
+                NotifyType::RUThereAck => {
+                    let seq = n.dpd_sequence().unwrap_or(0);
+                    self.debug(DebugEvent::Dpd {
+                        request: false,
+                        sequence: seq,
+                    });
+                    if seq == sa.dpd_seq {
+                        sa.dpd_outstanding = 0;
+                        sa.dpd_deadline =
+                            self.config.limits.dpd_idle.and_then(|d| now.checked_add(d));
+                    }
+                }
+                _ => {
                     self.debug(DebugEvent::ProcessingNotify {
-                        notify: n.notify_type.into(),
+                        notify: t,
                         protocol: n.protocol.into(),
                         message_id: msgid,
                     });
-                    if n.notify_type.is_error() {
-                        self.fail(sa, FailReason::PeerNotify(n.notify_type.into()));
-                    }
                 }
-                Ok(())
             }
-            Body::Encrypted(_) => {
-                if sa.p2_base.is_none() {
-                    return Err(SmError::Protocol {
-                        exchange: "Informational",
-                        what: "encrypted before phase 1 finished",
-                    });
-                }
-                let (pt, _) = Self::open_encrypted(sa, m)?;
-                sa.exchanges.remove(&msgid);
-                let limits = isakmp_wire::Limits::DEFAULT;
-                let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
-                let parsed = Parsed::collect(c.iter())?;
-                let mut ack = None;
-                for n in &parsed.notifies {
-                    let t: u16 = n.notify_type.into();
-                    match n.notify_type {
-                        NotifyType::RUThere => {
-                            let seq = n.dpd_sequence().unwrap_or(0);
-                            self.debug(DebugEvent::Dpd {
-                                request: true,
-                                sequence: seq,
-                            });
-                            ack = Some(seq);
-                        }
-                        NotifyType::RUThereAck => {
-                            let seq = n.dpd_sequence().unwrap_or(0);
-                            self.debug(DebugEvent::Dpd {
-                                request: false,
-                                sequence: seq,
-                            });
-                            if seq == sa.dpd_seq {
-                                sa.dpd_outstanding = 0;
-                                sa.dpd_deadline =
-                                    self.config.limits.dpd_idle.and_then(|d| now.checked_add(d));
-                            }
-                        }
-                        _ => {
-                            self.debug(DebugEvent::ProcessingNotify {
-                                notify: t,
-                                protocol: n.protocol.into(),
-                                message_id: msgid,
-                            });
+        }
+        ack
+    }
+
+    /// The deletes of a protected Informational: the IKE SA itself, or child SAs by the
+    /// peer's inbound SPI (our outbound one).
+    fn protected_deletes(&mut self, sa: &mut IkeSa, parsed: &Parsed<'_>) {
+        for d in &parsed.deletes {
+            self.debug(DebugEvent::ProcessingDelete {
+                protocol: d.protocol.into(),
+            });
+            match d.protocol {
+                ProtocolId::Isakmp => sa.dead = true,
+                ProtocolId::Esp | ProtocolId::Ah => {
+                    for spi in d.spis() {
+                        let Ok(s) = <[u8; 4]>::try_from(spi) else {
+                            continue;
+                        };
+                        let s = u32::from_be_bytes(s);
+                        if let Some(pos) = sa.children.iter().position(|(_, out, _)| *out == s) {
+                            let (spi_in, _, _) = sa.children.remove(pos);
+                            self.event(Event::ChildDeleted { sa: sa.id, spi_in });
                         }
                     }
                 }
-                for d in &parsed.deletes {
-                    self.debug(DebugEvent::ProcessingDelete {
-                        protocol: d.protocol.into(),
-                    });
-                    match d.protocol {
-                        ProtocolId::Isakmp => sa.state = P1State::Dead,
-                        ProtocolId::Esp | ProtocolId::Ah => {
-                            for spi in d.spis() {
-                                let Ok(s) = <[u8; 4]>::try_from(spi) else {
-                                    continue;
-                                };
-                                let s = u32::from_be_bytes(s);
-                                if let Some(pos) =
-                                    sa.children.iter().position(|(_, out, _)| *out == s)
-                                {
-                                    let (spi_in, _, _) = sa.children.remove(pos);
-                                    self.event(Event::ChildDeleted { sa: sa.id, spi_in });
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some(seq) = ack {
-                    self.pending_dpd_ack = Some((sa.id, seq));
-                }
-                Ok(())
+                _ => {}
             }
         }
     }

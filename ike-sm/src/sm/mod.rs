@@ -2,10 +2,12 @@
 //! cookies, fed datagrams and timeouts, drained of transmits, events and deadlines.
 
 mod admission;
+mod dialogue;
 mod fragment;
 mod info;
 mod msg;
 mod natt;
+mod phase;
 mod phase1;
 pub(crate) mod policy;
 mod quick;
@@ -404,7 +406,7 @@ impl Endpoint {
     /// Phase-1 state of an SA.
     #[must_use]
     pub fn sa_state(&self, sa: SaId) -> Option<P1State> {
-        self.sas.get(&sa).map(|s| s.state)
+        self.sas.get(&sa).map(|s| s.state())
     }
 
     /// The Mode Config address of an SA (leased by a gateway, received by a client).
@@ -420,9 +422,8 @@ impl Endpoint {
     #[must_use]
     pub fn phase1_keylog(&self, sa: SaId) -> Option<([u8; 8], pix_primitives::Secret)> {
         let s = self.sas.get(&sa)?;
-        let keys = s.keys.as_ref()?;
-        let suite = s.suite.as_ref()?;
-        Some((s.cky_i, keys.encryption_key(suite.cipher)))
+        let e = s.keys().ok()?;
+        Some((s.cky_i, e.keys.encryption_key(e.cipher.alg())))
     }
 
     /// Whether Xauth and Mode Config are done (Quick Mode may run).
@@ -718,57 +719,8 @@ impl Endpoint {
             dst: local,
             exchange: h.exchange_type.into(),
         });
-        let mut ck = [0u8; 16];
-        ck[..8].copy_from_slice(&h.initiator_cookie);
-        ck[8..].copy_from_slice(&h.responder_cookie);
-        let id = if let Some(id) = self.by_cookies.get(&ck) {
-            Some(*id)
-        } else if h.responder_cookie == [0; 8] {
-            self.half_open.get(&(h.initiator_cookie, remote))
-        } else {
-            // A response to our first message: the pair is new, our initiator cookie is
-            // known with a zero responder cookie.
-            let mut zero = ck;
-            zero[8..].fill(0);
-            self.by_cookies.get(&zero).copied()
-        };
-        let Some(id) = id else {
-            if h.responder_cookie == [0; 8]
-                && matches!(
-                    h.exchange_type,
-                    ExchangeType::Aggressive | ExchangeType::IdentityProtection
-                )
-                && h.message_id == 0
-            {
-                // Admission refusals (rate, SA limit, no proposal) are counted where they
-                // are decided, by reason; any other error is an unusable first message.
-                let r = self.responder_start(now, local, remote, bytes, &msg, rng);
-                if let Err(e) = &r {
-                    self.debug(DebugEvent::Dropped(error_word(e)));
-                }
-                return match (self.refused_now, r) {
-                    (None, Ok(())) => Outcome::Handled,
-                    (Some(refusal), r) => self.drop_datagram(DropReason::FirstMessage {
-                        refusal,
-                        error: r.err(),
-                    }),
-                    (None, Err(e)) => self.drop_datagram(DropReason::FirstMessage {
-                        refusal: crate::counters::Refusal::BadFirstMessage,
-                        error: Some(e),
-                    }),
-                };
-            }
-            // Deliberately silent, as the PIX is: no INVALID-COOKIE notify (RFC 2408
-            // section 5.2 makes it optional). An unauthenticated answer to any spoofed
-            // datagram would be a reflector, would confirm an IKE responder to a
-            // scanner, and a peer cannot act on it safely anyway. The drop is visible
-            // as an outcome, a counter and a debug event (`tests/scenario.rs`:
-            // `unknown_cookies_are_dropped_silently`).
-            self.debug(DebugEvent::Dropped("unknown cookies"));
-            return self.drop_datagram(DropReason::UnknownCookies {
-                exchange: h.exchange_type.into(),
-                message_id: h.message_id,
-            });
+        let Some(id) = self.sa_of(&h, remote) else {
+            return self.no_sa(now, local, remote, bytes, &msg, rng);
         };
         let Some(mut sa) = self.sas.remove(&id) else {
             // The cookie index names an SA that is not there (cannot happen: the index is
@@ -778,26 +730,18 @@ impl Endpoint {
                 message_id: h.message_id,
             });
         };
-        let dropped = |refusal, error| DropReason::Sa {
-            sa: id,
-            exchange: h.exchange_type.into(),
-            message_id: h.message_id,
-            refusal,
-            error,
-        };
         if h.next_payload == isakmp_wire::PayloadType::CiscoFragmentation && !h.flags.encrypted() {
-            let full = if reassembled {
-                None
-            } else {
-                self.fragment(&mut sa, &msg)
-            };
+            // Reassembled: the whole message goes through here again.
+            let full = (!reassembled)
+                .then(|| self.fragment(&mut sa, &msg))
+                .flatten();
             self.file_timer(&mut sa);
             self.sas.insert(id, sa);
             if let Some(full) = full {
                 return self.datagram(now, local, remote, &full, rng, true);
             }
             return match self.refused_now {
-                Some(r) => self.drop_datagram(dropped(r, None)),
+                Some(r) => self.drop_datagram(sa_drop(id, &h, r, None)),
                 None => Outcome::Handled,
             };
         }
@@ -809,8 +753,7 @@ impl Endpoint {
                 message_id: h.message_id,
             });
             self.send(&sa, reply);
-            self.file_timer(&mut sa);
-            self.sas.insert(id, sa);
+            self.put_back_unchanged(sa);
             return Outcome::Handled;
         }
         sa.cur_in = Some(digest);
@@ -828,40 +771,26 @@ impl Endpoint {
             sa.local = local;
             sa.remote = remote;
         }
-        let mut unexpected = false;
-        let r = match h.exchange_type {
-            ExchangeType::IdentityProtection | ExchangeType::Aggressive if !sa.established() => {
-                self.handle_phase1(&mut sa, now, bytes, &msg, rng)
-            }
-            ExchangeType::Transaction if sa.established() => {
-                self.handle_transaction(&mut sa, now, bytes, &msg, rng)
-            }
-            ExchangeType::QuickMode if sa.established() => {
-                self.handle_quick(&mut sa, now, bytes, &msg, rng)
-            }
-            ExchangeType::Informational => self.handle_informational(&mut sa, now, bytes, &msg),
-            _ => {
-                unexpected = true;
-                Err(SmError::Protocol {
-                    exchange: "ISAKMP",
-                    what: "unexpected exchange type in this state",
-                })
-            }
-        };
+        let (r, unexpected) = self.dispatch(&mut sa, now, bytes, &msg, rng);
         sa.cur_in = None;
-        if r.is_err() {
-            (sa.local, sa.remote) = old_addrs;
-        } else if (sa.local, sa.remote) != old_addrs && !sa.floated {
-            sa.floated = true;
-            self.debug(DebugEvent::Floated);
-            self.schedule_keepalive(&mut sa, now);
-        }
-        if let Some((_, seq)) = self.pending_dpd_ack.take() {
-            if let Err(e) = self.dpd_ack(&mut sa, seq, rng) {
-                self.follow_up_failed(&e);
-            }
-        }
-        let outcome = match r {
+        self.after_message(&mut sa, r.is_ok(), old_addrs, now, rng);
+        let outcome = self.message_outcome(&mut sa, r, unexpected, &h, now);
+        self.put_back(sa, now);
+        self.finish_rekeys(now, rng);
+        outcome
+    }
+
+    /// What became of a message of `sa`: handled (the SA was active), or dropped for
+    /// the refusal counted where it was decided, or for the error.
+    fn message_outcome(
+        &mut self,
+        sa: &mut IkeSa,
+        r: Result<(), SmError>,
+        unexpected: bool,
+        h: &isakmp_wire::Header,
+        now: Instant,
+    ) -> Outcome {
+        match r {
             Err(e) => {
                 self.debug(DebugEvent::Dropped(error_word(&e)));
                 let refusal = match self.refused_now {
@@ -869,24 +798,154 @@ impl Endpoint {
                     None if unexpected => crate::counters::Refusal::UnexpectedExchange,
                     None => crate::outcome::refusal_of(&e),
                 };
-                self.drop_datagram(dropped(refusal, Some(e)))
+                self.drop_datagram(sa_drop(sa.id, h, refusal, Some(e)))
             }
             Ok(()) => {
                 sa.last_activity = now;
                 match self.refused_now {
-                    Some(r) => self.drop_datagram(dropped(r, None)),
+                    Some(r) => self.drop_datagram(sa_drop(sa.id, h, r, None)),
                     None => Outcome::Handled,
                 }
             }
+        }
+    }
+
+    /// After a message of `sa` was handled (`ok`) or dropped: a NAT-T float is kept
+    /// only when the message authenticated, and a DPD R-U-THERE it carried is answered.
+    fn after_message<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        ok: bool,
+        old_addrs: (SocketAddr, SocketAddr),
+        now: Instant,
+        rng: &mut R,
+    ) {
+        if !ok {
+            (sa.local, sa.remote) = old_addrs;
+        } else if (sa.local, sa.remote) != old_addrs && !sa.floated {
+            sa.floated = true;
+            self.debug(DebugEvent::Floated);
+            self.schedule_keepalive(sa, now);
+        }
+        if let Some((_, seq)) = self.pending_dpd_ack.take() {
+            if let Err(e) = self.dpd_ack(sa, seq, rng) {
+                self.follow_up_failed(&e);
+            }
+        }
+    }
+
+    /// The SA a datagram's cookies name: by the pair; a first message being answered
+    /// again by the responder's half-open table; our first message's answer by our
+    /// initiator cookie with a zero responder cookie.
+    fn sa_of(&self, h: &isakmp_wire::Header, remote: SocketAddr) -> Option<SaId> {
+        let mut ck = [0u8; 16];
+        ck[..8].copy_from_slice(&h.initiator_cookie);
+        ck[8..].copy_from_slice(&h.responder_cookie);
+        if let Some(id) = self.by_cookies.get(&ck) {
+            Some(*id)
+        } else if h.responder_cookie == [0; 8] {
+            self.half_open.get(&(h.initiator_cookie, remote))
+        } else {
+            // A response to our first message: the pair is new, our initiator cookie is
+            // known with a zero responder cookie.
+            let mut zero = ck;
+            zero[8..].fill(0);
+            self.by_cookies.get(&zero).copied()
+        }
+    }
+
+    /// A datagram for no SA: a first message (MM1/AM1) starts one, anything else is
+    /// dropped.
+    fn no_sa<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        msg: &Message<'_>,
+        rng: &mut R,
+    ) -> Outcome {
+        let h = msg.header;
+        if h.responder_cookie == [0; 8]
+            && matches!(
+                h.exchange_type,
+                ExchangeType::Aggressive | ExchangeType::IdentityProtection
+            )
+            && h.message_id == 0
+        {
+            // Admission refusals (rate, SA limit, no proposal) are counted where they
+            // are decided, by reason; any other error is an unusable first message.
+            let r = self.responder_start(now, local, remote, bytes, msg, rng);
+            if let Err(e) = &r {
+                self.debug(DebugEvent::Dropped(error_word(e)));
+            }
+            return match (self.refused_now, r) {
+                (None, Ok(())) => Outcome::Handled,
+                (Some(refusal), r) => self.drop_datagram(DropReason::FirstMessage {
+                    refusal,
+                    error: r.err(),
+                }),
+                (None, Err(e)) => self.drop_datagram(DropReason::FirstMessage {
+                    refusal: crate::counters::Refusal::BadFirstMessage,
+                    error: Some(e),
+                }),
+            };
+        }
+        // Deliberately silent, as the PIX is: no INVALID-COOKIE notify (RFC 2408
+        // section 5.2 makes it optional). An unauthenticated answer to any spoofed
+        // datagram would be a reflector, would confirm an IKE responder to a
+        // scanner, and a peer cannot act on it safely anyway. The drop is visible
+        // as an outcome, a counter and a debug event (`tests/scenario.rs`:
+        // `unknown_cookies_are_dropped_silently`).
+        self.debug(DebugEvent::Dropped("unknown cookies"));
+        self.drop_datagram(DropReason::UnknownCookies {
+            exchange: h.exchange_type.into(),
+            message_id: h.message_id,
+        })
+    }
+
+    /// The exchange's handler for the phase the SA is in; `true` beside the error when
+    /// the exchange is not one this phase takes.
+    fn dispatch<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        bytes: &[u8],
+        msg: &Message<'_>,
+        rng: &mut R,
+    ) -> (Result<(), SmError>, bool) {
+        let r = match msg.header.exchange_type {
+            ExchangeType::IdentityProtection | ExchangeType::Aggressive if !sa.established() => {
+                self.handle_phase1(sa, now, bytes, msg, rng)
+            }
+            ExchangeType::Transaction if sa.established() => {
+                self.handle_transaction(sa, now, bytes, msg, rng)
+            }
+            ExchangeType::QuickMode if sa.established() => {
+                self.handle_quick(sa, now, bytes, msg, rng)
+            }
+            ExchangeType::Informational => self.handle_informational(sa, now, bytes, msg),
+            _ => {
+                let e = SmError::Protocol {
+                    exchange: "ISAKMP",
+                    what: "unexpected exchange type in this state",
+                };
+                return (Err(e), true);
+            }
         };
-        self.put_back(sa, now);
-        self.finish_rekeys(now, rng);
-        outcome
+        (r, false)
+    }
+
+    /// Files an SA back that a datagram did not change (a fragment stored, a stored
+    /// reply resent).
+    fn put_back_unchanged(&mut self, mut sa: Box<IkeSa>) {
+        self.file_timer(&mut sa);
+        self.sas.insert(sa.id, sa);
     }
 
     /// Re-files an SA after processing, or cleans it up when it died.
     pub(crate) fn put_back(&mut self, mut sa: Box<IkeSa>, now: Instant) {
-        if sa.state == P1State::Dead {
+        if sa.dead {
             self.cleanup(&mut sa);
             return;
         }
@@ -948,8 +1007,8 @@ impl Endpoint {
 
     /// Fails an SA: reports why; the SA is removed when it is put back.
     pub(crate) fn fail(&mut self, sa: &mut IkeSa, reason: FailReason) {
-        if sa.state != P1State::Dead {
-            sa.state = P1State::Dead;
+        if !sa.dead {
+            sa.dead = true;
             self.event(Event::Failed { sa: sa.id, reason });
         }
     }
@@ -1002,7 +1061,7 @@ impl Endpoint {
         }
         if sa.expires.is_some_and(|d| d <= now) {
             let _ = self.send_delete(sa, rng);
-            sa.state = P1State::Dead;
+            sa.dead = true;
             return;
         }
         let mut resend = Vec::new();
@@ -1169,7 +1228,7 @@ impl Endpoint {
         if s.established() {
             let _ = self.send_delete(&mut s, rng);
         }
-        s.state = P1State::Dead;
+        s.dead = true;
         self.put_back(s, now);
         Ok(())
     }
@@ -1247,6 +1306,22 @@ impl Endpoint {
     }
 }
 
+/// A message of SA `sa` dropped for `refusal` (and `error`, when one was raised).
+fn sa_drop(
+    sa: SaId,
+    h: &isakmp_wire::Header,
+    refusal: crate::counters::Refusal,
+    error: Option<SmError>,
+) -> DropReason {
+    DropReason::Sa {
+        sa,
+        exchange: h.exchange_type.into(),
+        message_id: h.message_id,
+        refusal,
+        error,
+    }
+}
+
 fn error_word(e: &SmError) -> &'static str {
     match e {
         SmError::Wire(_) => "malformed payload",
@@ -1302,7 +1377,7 @@ impl Endpoint {
         for _ in 0..MAX_FRESH_DRAWS {
             let taken = self.spis_in.contains(&spi)
                 || sa.children.iter().any(|c| c.0 == spi)
-                || sa.quick.values().any(|q| q.spi_in == spi);
+                || sa.quick.values().any(|q| q.spi_in() == spi);
             if spi >= 256 && !taken {
                 break;
             }
@@ -1436,7 +1511,7 @@ mod tests {
             (a, a),
             ([1; 8], [0; 8]),
             Instant::now(),
-            P1State::Dead,
+            phase::Phase::Ended,
         );
         let draw = |ep: &Endpoint| ep.fresh_spi(&sa, &mut StdRng::seed_from_u64(3));
         let first = draw(&ep);

@@ -3,10 +3,17 @@
 use crate::crypto::cipher::{Decrypted, IkeCipher};
 use crate::crypto::iv::IvChain;
 use crate::SmError;
+use isakmp_wire::cfg::ConfigPayload;
 use isakmp_wire::header::{ExchangeType, Flags, Header, VERSION_1_0};
 use isakmp_wire::message::OwnedBodyKind;
+use isakmp_wire::payload::delete::DeletePayload;
+use isakmp_wire::payload::id::IdPayload;
+use isakmp_wire::payload::notify::NotifyPayload;
+use isakmp_wire::payload::sa::SaPayload;
 use isakmp_wire::payload::{chain_wire_len, emit_chain, OwnedBody, OwnedPayload};
 use isakmp_wire::{OwnedMessage, PayloadType, HEADER_LEN};
+use isakmp_wire::{Payload, PayloadRef};
+use smallvec::SmallVec;
 
 /// A header template (length and next payload are derived on emit).
 pub(crate) fn header(
@@ -72,7 +79,10 @@ pub(crate) fn encrypted_hashed(
 ) -> Result<Vec<u8>, SmError> {
     // The HASH payload: generic header (next payload, reserved, length) and the digest.
     let hash_len = hash.len().saturating_add(4);
-    let len = u16::try_from(hash_len).map_err(|_| SmError::Config("HASH length"))?;
+    let len = u16::try_from(hash_len).map_err(|_| SmError::Limit {
+        what: "HASH payload length",
+        max: usize::from(u16::MAX),
+    })?;
     let plain_len = hash_len.saturating_add(rest.len());
     seal(header, PayloadType::Hash, plain_len, cipher, chain, |out| {
         out.push(rest_kind.into());
@@ -105,7 +115,12 @@ fn seal(
     header.emit(&mut out);
     body(&mut out)?;
     if out.len() != HEADER_LEN.saturating_add(plain_len) {
-        return Err(SmError::Config("encoded length"));
+        // The payloads wrote another length than their `wire_len` said: never with the
+        // isakmp-wire emitters, refused rather than sent with a wrong length.
+        return Err(SmError::Limit {
+            what: "encrypted payloads (encoded length differs from the computed one)",
+            max: plain_len,
+        });
     }
     out.resize(total, 0);
     let n = cipher.encrypt_next(
@@ -152,4 +167,51 @@ pub(crate) fn after_first<'a>(chain: &isakmp_wire::PayloadChain<'a>) -> Result<&
         .bytes
         .get(usize::from(first.length)..)
         .unwrap_or_default())
+}
+
+/// The payloads of one message, sorted by kind.
+#[derive(Default)]
+pub(crate) struct Parsed<'a> {
+    pub sa: Option<SaPayload<'a>>,
+    pub ke: Option<&'a [u8]>,
+    pub nonce: Option<&'a [u8]>,
+    pub ids: SmallVec<[IdPayload<'a>; 2]>,
+    pub hash: Option<&'a [u8]>,
+    pub notifies: SmallVec<[NotifyPayload<'a>; 4]>,
+    pub deletes: SmallVec<[DeletePayload<'a>; 2]>,
+    pub vids: SmallVec<[&'a [u8]; 16]>,
+    pub attrs: Option<ConfigPayload<'a>>,
+    pub natd: SmallVec<[&'a [u8]; 4]>,
+    /// NAT-OA payloads (Quick Mode), in order: NAT-OAi then NAT-OAr.
+    pub nat_oa: SmallVec<[Option<core::net::IpAddr>; 2]>,
+}
+
+/// At most this many payloads of one kind are kept (the wire limits bound the rest).
+const MAX_OF_A_KIND: usize = 32;
+
+impl<'a> Parsed<'a> {
+    pub(crate) fn collect(
+        it: impl Iterator<Item = Result<PayloadRef<'a>, isakmp_wire::WireError>>,
+    ) -> Result<Self, SmError> {
+        let mut out = Parsed::default();
+        for pl in it {
+            match pl?.body {
+                Payload::Sa(s) if out.sa.is_none() => out.sa = Some(s),
+                Payload::KeyExchange(k) if out.ke.is_none() => out.ke = Some(k),
+                Payload::Nonce(n) if out.nonce.is_none() => out.nonce = Some(n),
+                Payload::Identification(i) if out.ids.len() < 2 => out.ids.push(i),
+                Payload::Hash(h) if out.hash.is_none() => out.hash = Some(h),
+                Payload::Notification(n) if out.notifies.len() < MAX_OF_A_KIND => {
+                    out.notifies.push(n);
+                }
+                Payload::Delete(d) if out.deletes.len() < MAX_OF_A_KIND => out.deletes.push(d),
+                Payload::VendorId(v) if out.vids.len() < MAX_OF_A_KIND => out.vids.push(v.0),
+                Payload::Attributes(a) if out.attrs.is_none() => out.attrs = Some(a),
+                Payload::NatD(n) if out.natd.len() < MAX_OF_A_KIND => out.natd.push(n),
+                Payload::NatOa(n) if out.nat_oa.len() < 2 => out.nat_oa.push(n.addr()),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
 }

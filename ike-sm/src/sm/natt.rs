@@ -4,6 +4,7 @@
 
 use super::sa::{IkeSa, Role};
 use super::Endpoint;
+use crate::crypto::hash::HashAlg;
 use crate::crypto::natd::natd_hash;
 use crate::crypto::phase2::hashes_equal;
 use crate::event::DebugEvent;
@@ -66,8 +67,8 @@ fn forces_natt(sa: &IkeSa) -> bool {
 impl Endpoint {
     /// NAT-D payloads: the peer's address first, then ours (with
     /// `force_natt_encapsulation`, a fake one).
-    pub(crate) fn natd_payloads(sa: &IkeSa) -> Vec<OwnedPayload> {
-        let (Some(v), Some(suite)) = (sa.natt, sa.suite.as_ref()) else {
+    pub(crate) fn natd_payloads(sa: &IkeSa, hash: HashAlg) -> Vec<OwnedPayload> {
+        let Some(v) = sa.natt else {
             return Vec::new();
         };
         let kind = if v == Vendor::NatTRfc3947 {
@@ -75,9 +76,7 @@ impl Endpoint {
         } else {
             PayloadType::NatDDraft
         };
-        let h = |a: core::net::SocketAddr| {
-            natd_hash(suite.hash, &sa.cky_i, &sa.cky_r, a.ip(), a.port())
-        };
+        let h = |a: core::net::SocketAddr| natd_hash(hash, &sa.cky_i, &sa.cky_r, a.ip(), a.port());
         let local = if forces_natt(sa) {
             // `forceencaps`: the hash of an address no path has, so that the responder
             // sees "initiator behind NAT" and both sides use UDP encapsulation.
@@ -121,10 +120,10 @@ impl Endpoint {
     }
 
     /// Compares the peer's NAT-D payloads with what we see.
-    pub(crate) fn check_natd(&mut self, sa: &mut IkeSa, received: &[&[u8]]) {
-        let (Some(_), Some(suite)) = (sa.natt, sa.suite.as_ref()) else {
+    pub(crate) fn check_natd(&mut self, sa: &mut IkeSa, hash: HashAlg, received: &[&[u8]]) {
+        if sa.natt.is_none() {
             return;
-        };
+        }
         let Some((first, rest)) = received.split_first() else {
             // NAT-T negotiated but no NAT-D: assume no NAT.
             return;
@@ -132,8 +131,8 @@ impl Endpoint {
         // The hashes describe the addresses phase 1 started on, even when the message that
         // carries them (Aggressive Mode's third) already came over UDP 4500.
         let (local, remote) = sa.pre_float;
-        let ours = natd_hash(suite.hash, &sa.cky_i, &sa.cky_r, local.ip(), local.port());
-        let theirs = natd_hash(suite.hash, &sa.cky_i, &sa.cky_r, remote.ip(), remote.port());
+        let ours = natd_hash(hash, &sa.cky_i, &sa.cky_r, local.ip(), local.port());
+        let theirs = natd_hash(hash, &sa.cky_i, &sa.cky_r, remote.ip(), remote.port());
         sa.nat_local = !hashes_equal(&ours, first);
         sa.nat_remote = !rest.iter().any(|r| hashes_equal(&theirs, r));
         if forces_natt(sa) {

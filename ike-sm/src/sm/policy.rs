@@ -11,8 +11,10 @@ use crate::crypto::hash::HashAlg;
 use crate::event::DebugEvent;
 use isakmp_wire::attr::ipsec::IpsecTransform;
 use isakmp_wire::attr::phase1::Phase1Transform;
+use isakmp_wire::payload::proposal::Proposal;
 use isakmp_wire::payload::sa::SaPayload;
 use isakmp_wire::payload::transform::OwnedTransform;
+use isakmp_wire::payload::transform::Transform;
 use isakmp_wire::ProtocolId;
 
 /// The phase-1 suite both sides use.
@@ -148,6 +150,65 @@ fn set_matches(sets: &[TransformSet], c: EncryptionAlgorithm, a: IntegrityAlgori
     sets.iter().any(|s| s.cipher == c && s.auth == a)
 }
 
+/// The first ESP transform of `esp` that a transform set and the encapsulation modes
+/// allow, with its algorithms and typed attributes.
+fn pick_transform<'a>(
+    sets: &[TransformSet],
+    modes: &[u16],
+    esp: &Proposal<'a>,
+    note: &mut impl FnMut(DebugEvent),
+    debugging: bool,
+) -> Result<
+    Option<(
+        Transform<'a>,
+        EncryptionAlgorithm,
+        IntegrityAlgorithm,
+        IpsecTransform,
+    )>,
+    crate::SmError,
+> {
+    for t in esp.transforms() {
+        let t = t?;
+        // Without debugging nothing is logged for a rejected transform: one whose ESP
+        // transform ID no transform set has is rejected without typing its attributes
+        // (they were validated when the SA payload was parsed).
+        if !debugging
+            && !sets
+                .iter()
+                .any(|s| s.cipher.transform_id() == t.transform_id)
+        {
+            continue;
+        }
+        let typed = IpsecTransform::from_attributes(t.attributes())?;
+        let auth = typed.auth.map(|a| u64::from(u16::from(a)));
+        note(DebugEvent::IpsecTransform {
+            number: t.number,
+            transform_id: t.transform_id,
+            auth,
+            encaps: typed.encapsulation.map(|e| u64::from(u16::from(e))),
+            life_secs: typed.life_seconds,
+        });
+        let cipher = EncryptionAlgorithm::from_ike_transform(t.transform_id, typed.key_length);
+        let a = auth.and_then(IntegrityAlgorithm::from_ike_attribute);
+        // Tunnel mode (and transport mode when configured); UDP-encapsulated exactly
+        // when a NAT was detected, plain otherwise.
+        let mode_ok = modes.contains(&typed.encapsulation.map_or(1, u16::from));
+        match (cipher, a) {
+            (Some(c), Some(a)) if set_matches(sets, c, a) && mode_ok => {
+                return Ok(Some((t, c, a, typed)));
+            }
+            _ => {
+                note(DebugEvent::IpsecNotSupported {
+                    protocol: 3,
+                    transform_id: t.transform_id,
+                    hmac_alg: auth.unwrap_or(0),
+                });
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Quick Mode selection, proposal by proposal (AND-ed proposals share a number).
 pub(crate) fn select_ipsec(
     sets: &[TransformSet],
@@ -178,47 +239,7 @@ pub(crate) fn select_ipsec(
             note(DebugEvent::IpsecVerdict { acceptable: false });
             continue;
         };
-        let mut chosen = None;
-        for t in esp.transforms() {
-            let t = t?;
-            // Without debugging nothing is logged for a rejected transform: one whose ESP
-            // transform ID no transform set has is rejected without typing its attributes
-            // (they were validated when the SA payload was parsed).
-            if !debugging
-                && !sets
-                    .iter()
-                    .any(|s| s.cipher.transform_id() == t.transform_id)
-            {
-                continue;
-            }
-            let typed = IpsecTransform::from_attributes(t.attributes())?;
-            let auth = typed.auth.map(|a| u64::from(u16::from(a)));
-            note(DebugEvent::IpsecTransform {
-                number: t.number,
-                transform_id: t.transform_id,
-                auth,
-                encaps: typed.encapsulation.map(|e| u64::from(u16::from(e))),
-                life_secs: typed.life_seconds,
-            });
-            let cipher = EncryptionAlgorithm::from_ike_transform(t.transform_id, typed.key_length);
-            let a = auth.and_then(IntegrityAlgorithm::from_ike_attribute);
-            // Tunnel mode (and transport mode when configured); UDP-encapsulated exactly
-            // when a NAT was detected, plain otherwise.
-            let mode_ok = modes.contains(&typed.encapsulation.map_or(1, u16::from));
-            match (cipher, a) {
-                (Some(c), Some(a)) if set_matches(sets, c, a) && mode_ok => {
-                    chosen = Some((t, c, a, typed));
-                    break;
-                }
-                _ => {
-                    note(DebugEvent::IpsecNotSupported {
-                        protocol: 3,
-                        transform_id: t.transform_id,
-                        hmac_alg: auth.unwrap_or(0),
-                    });
-                }
-            }
-        }
+        let chosen = pick_transform(sets, modes, esp, &mut note, debugging)?;
         let Some((t, cipher, auth, typed)) = chosen else {
             note(DebugEvent::IpsecVerdict { acceptable: false });
             if group_len > 1 {

@@ -1,8 +1,8 @@
 //! Quick Mode (RFC 2409 section 5.5), responder and initiator: proposals against the
 //! crypto map's transform sets, IDs, optional PFS, RESPONDER-LIFETIME, KEYMAT for both SPIs.
 
+use super::msg::Parsed;
 use super::msg::{self, p};
-use super::phase1::Parsed;
 use super::policy::{select_ipsec, IpsecChoice};
 use super::sa::{IkeSa, Role};
 use super::{random_bytes, random_u32, Endpoint};
@@ -25,21 +25,50 @@ use pix_primitives::Secret;
 use rand_core::CryptoRng;
 use std::time::Instant;
 
-/// One Quick Mode in flight.
-pub(crate) struct QuickMode {
-    pub role: Role,
+/// One Quick Mode in flight, by where it stands. (A finished one is not kept: the
+/// stored reply answers a retransmission of its last message.)
+pub(crate) enum QuickMode {
+    /// Initiator: HASH(1) sent (SA, Ni, [KE], IDs); HASH(2) awaited.
+    Offered(Offer),
+    /// Responder: HASH(2) sent; HASH(3) awaited.
+    Answered(Agreed),
+}
+
+impl QuickMode {
+    /// Our inbound SPI.
+    pub fn spi_in(&self) -> u32 {
+        match self {
+            QuickMode::Offered(o) => o.spi_in,
+            QuickMode::Answered(a) => a.spi_in,
+        }
+    }
+}
+
+/// What a Quick Mode initiator sent.
+pub(crate) struct Offer {
     pub ni: Vec<u8>,
-    pub nr: Vec<u8>,
+    /// PFS: our key pair.
     pub kp: Option<KeyPair>,
-    pub g_peer: Vec<u8>,
     pub spi_in: u32,
-    pub spi_out: u32,
-    pub choice: Option<IpsecChoice>,
     pub local_sel: TrafficSelector,
     pub remote_sel: TrafficSelector,
     pub life_secs: u64,
     pub life_kb: u64,
-    pub done: bool,
+}
+
+/// What both sides agreed: everything the child SAs are made from.
+pub(crate) struct Agreed {
+    pub ni: Vec<u8>,
+    pub nr: Vec<u8>,
+    /// PFS: our key pair and the peer's public value.
+    pub pfs: Option<(KeyPair, Vec<u8>)>,
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub choice: IpsecChoice,
+    pub local_sel: TrafficSelector,
+    pub remote_sel: TrafficSelector,
+    pub life_secs: u64,
+    pub life_kb: u64,
     /// The initiator set the commit bit (RFC 2408 section 3.1): as responder we answer
     /// its HASH(3) with a CONNECTED notify once the SAs are installed.
     pub commit: bool,
@@ -48,6 +77,25 @@ pub(crate) struct QuickMode {
 }
 
 const EX: &str = "Quick Mode";
+
+/// The initiator's proxy identities (IDci, IDcr) as selectors, when it sent them.
+struct ProxyIds(Option<(TrafficSelector, TrafficSelector)>);
+
+impl ProxyIds {
+    /// (remote, local) selectors: the IDs, or the IKE SA's own addresses without them.
+    fn selectors(&self, sa: &IkeSa) -> (TrafficSelector, TrafficSelector) {
+        let host = |a: core::net::SocketAddr| match a.ip() {
+            core::net::IpAddr::V4(v) => TrafficSelector::new(Selector::Addr(v)),
+            core::net::IpAddr::V6(_) => {
+                TrafficSelector::new(Selector::Addr(core::net::Ipv4Addr::UNSPECIFIED))
+            }
+        };
+        match self.0 {
+            Some((src, dst)) => (src, dst),
+            None => (host(sa.remote), host(sa.local)),
+        }
+    }
+}
 
 fn selector(id: &IdPayload<'_>) -> Result<TrafficSelector, SmError> {
     let addr = match id.value() {
@@ -128,19 +176,28 @@ fn life_attrs(secs: u64, kb: u64) -> Vec<OwnedAttribute> {
     v
 }
 
+/// `got` is the HASH we computed (constant time), else [`SmError::HashMismatch`] naming
+/// which.
+fn check_hash(want: &[u8], got: &[u8], what: &'static str) -> Result<(), SmError> {
+    if hashes_equal(want, got) {
+        Ok(())
+    } else {
+        Err(SmError::HashMismatch { what })
+    }
+}
+
+/// KEYMAT for `spi` (RFC 2409 section 5.5): the ESP encryption and authentication keys.
 fn keys_for(
     sa: &IkeSa,
     pfs: Option<&[u8]>,
     spi: u32,
-    ni: &[u8],
-    nr: &[u8],
-    cipher: EncryptionAlgorithm,
-    auth: IntegrityAlgorithm,
+    qm: &Agreed,
+    choice: &IpsecChoice,
 ) -> Result<(Secret, Secret), SmError> {
-    let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-    let enc_len = cipher.key_len();
-    let total = enc_len.saturating_add(auth.key_len());
-    let km = keys.keymat(pfs, 3, &spi.to_be_bytes(), ni, nr, total)?;
+    let keys = &sa.phase.keys(sa.id)?.keys;
+    let enc_len = choice.cipher.key_len();
+    let total = enc_len.saturating_add(choice.auth.key_len());
+    let km = keys.keymat(pfs, 3, &spi.to_be_bytes(), &qm.ni, &qm.nr, total)?;
     let (e, a) = km.expose_secret().split_at(enc_len.min(km.len()));
     Ok((Secret::from_slice(e), Secret::from_slice(a)))
 }
@@ -162,32 +219,16 @@ impl Endpoint {
         sa: &mut IkeSa,
         now: Instant,
         msgid: u32,
-        qm: &QuickMode,
+        qm: &Agreed,
     ) -> Result<(), SmError> {
-        let choice = qm.choice.as_ref().ok_or(SmError::Config("choice"))?;
-        let g_xy = match (&qm.kp, qm.g_peer.is_empty()) {
-            (Some(kp), false) => Some(kp.agree(&qm.g_peer)?),
-            _ => None,
+        let choice = &qm.choice;
+        let g_xy = match &qm.pfs {
+            Some((kp, g_peer)) => Some(kp.agree(g_peer)?),
+            None => None,
         };
         let pfs = g_xy.as_ref().map(Secret::expose_secret);
-        let (ein, ain) = keys_for(
-            sa,
-            pfs,
-            qm.spi_in,
-            &qm.ni,
-            &qm.nr,
-            choice.cipher,
-            choice.auth,
-        )?;
-        let (eout, aout) = keys_for(
-            sa,
-            pfs,
-            qm.spi_out,
-            &qm.ni,
-            &qm.nr,
-            choice.cipher,
-            choice.auth,
-        )?;
+        let (ein, ain) = keys_for(sa, pfs, qm.spi_in, qm, choice)?;
+        let (eout, aout) = keys_for(sa, pfs, qm.spi_out, qm, choice)?;
         self.debug(DebugEvent::CreatingIpsecSas {
             spi_in: qm.spi_in,
             spi_out: qm.spi_out,
@@ -229,30 +270,10 @@ impl Endpoint {
         rng: &mut R,
     ) -> Result<(), SmError> {
         let msgid = m.header.message_id;
-        if msgid == 0 {
-            return Err(SmError::Protocol {
-                exchange: EX,
-                what: "message ID 0",
-            });
-        }
-        if sa.role == Role::Responder && !(sa.xauth_done && sa.cfg_done) {
-            self.hold_quick(sa, bytes);
+        if !self.quick_admit(sa, msgid, bytes)? {
             return Ok(());
         }
-        if !sa.quick.contains_key(&msgid) && sa.children.len() >= self.config.limits.max_child_sas {
-            return Err(SmError::Limit {
-                what: "child SAs of one IKE SA",
-                max: self.config.limits.max_child_sas,
-            });
-        }
-        if !sa.quick.contains_key(&msgid) && sa.quick.len() >= self.config.limits.max_quick_modes {
-            return Err(SmError::Limit {
-                what: "concurrent Quick Modes",
-                max: self.config.limits.max_quick_modes,
-            });
-        }
-        let (pt, decrypted) = Self::open_encrypted(sa, m)?;
-        let decrypted = decrypted.ok_or(SmError::Config("decrypted"))?;
+        let (pt, decrypted) = Self::decrypt_exchange(sa, m)?;
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
         let rest = msg::after_first(&c)?;
@@ -261,62 +282,34 @@ impl Endpoint {
             exchange: EX,
             what: "no HASH payload",
         })?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        match sa.quick.remove(&msgid) {
+        let keys = &sa.phase.keys(sa.id)?.keys;
+        match sa.quick.remove(&msgid).map(|b| *b) {
             None if sa.role == Role::Responder => {
-                let want = keys.qm_hash1_out(msgid, rest);
-                if !hashes_equal(&want, got) {
-                    return Err(SmError::HashMismatch { what: "HASH(1)" });
-                }
-                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
-                    decrypted.accept(ch);
-                }
-                self.quick_respond(sa, now, bytes, msgid, &parsed, rng)?;
-                if m.header.flags.commit() {
-                    if let Some(qm) = sa.quick.get_mut(&msgid) {
-                        qm.commit = true;
-                    }
-                }
-                Ok(())
+                check_hash(&keys.qm_hash1_out(msgid, rest), got, "HASH(1)")?;
+                Self::accept_iv(sa, msgid, decrypted);
+                self.quick_respond(sa, now, bytes, m.header, &parsed, rng)
             }
-            Some(mut qm) if qm.role == Role::Responder && !qm.done => {
+            Some(QuickMode::Answered(qm)) => {
                 let want = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
-                if !hashes_equal(&want, got) {
-                    sa.quick.insert(msgid, qm);
-                    return Err(SmError::HashMismatch { what: "HASH(3)" });
+                if let Err(e) = check_hash(&want, got, "HASH(3)") {
+                    sa.quick.insert(msgid, Box::new(QuickMode::Answered(qm)));
+                    return Err(e);
                 }
-                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
-                    decrypted.accept(ch);
-                }
-                sa.answered(msgid);
-                self.child_event(sa, now, msgid, &qm)?;
-                qm.done = true;
-                if qm.commit {
-                    self.send_connected(sa, bytes, msgid, qm.spi_out)?;
-                }
-                Ok(())
+                Self::accept_iv(sa, msgid, decrypted);
+                self.quick_installed(sa, now, bytes, msgid, &qm)
             }
-            Some(mut qm) if qm.role == Role::Initiator && !qm.done => {
-                let want = keys.qm_hash2_out(msgid, &qm.ni, rest);
-                if !hashes_equal(&want, got) {
-                    sa.quick.insert(msgid, qm);
-                    return Err(SmError::HashMismatch { what: "HASH(2)" });
+            Some(QuickMode::Offered(offer)) => {
+                let want = keys.qm_hash2_out(msgid, &offer.ni, rest);
+                if let Err(e) = check_hash(&want, got, "HASH(2)") {
+                    sa.quick.insert(msgid, Box::new(QuickMode::Offered(offer)));
+                    return Err(e);
                 }
-                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
-                    decrypted.accept(ch);
-                }
-                let r = self.quick_finish(sa, now, bytes, msgid, &mut qm, &parsed);
+                Self::accept_iv(sa, msgid, decrypted);
+                let r = self.quick_finish(sa, now, bytes, msgid, offer, &parsed);
                 if r.is_err() {
                     sa.retx.remove(&msgid);
                 }
                 r
-            }
-            Some(qm) => {
-                sa.quick.insert(msgid, qm);
-                Err(SmError::Protocol {
-                    exchange: EX,
-                    what: "message for a finished Quick Mode",
-                })
             }
             None if m.header.flags.commit()
                 && parsed
@@ -326,15 +319,12 @@ impl Endpoint {
             {
                 // The responder's fourth message after we set the commit bit: HASH as in
                 // an Informational exchange (prf(SKEYID_a, M-ID | N)), on this QM's IVs.
-                let want = keys.informational_hash_out(msgid, rest);
-                if !hashes_equal(&want, got) {
-                    return Err(SmError::HashMismatch {
-                        what: "HASH(CONNECTED)",
-                    });
-                }
-                if let Some(ch) = sa.exchanges.get_mut(&msgid) {
-                    decrypted.accept(ch);
-                }
+                check_hash(
+                    &keys.informational_hash_out(msgid, rest),
+                    got,
+                    "HASH(CONNECTED)",
+                )?;
+                Self::accept_iv(sa, msgid, decrypted);
                 self.debug(DebugEvent::Processing {
                     what: "NOTIFY CONNECTED",
                     message_id: msgid,
@@ -346,6 +336,61 @@ impl Endpoint {
                 what: "unknown Quick Mode message ID",
             }),
         }
+    }
+
+    /// Responder, HASH(3) verified: the child SAs are made (and CONNECTED sent when the
+    /// initiator set the commit bit).
+    fn quick_installed(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        bytes: &[u8],
+        msgid: u32,
+        qm: &Agreed,
+    ) -> Result<(), SmError> {
+        sa.answered(msgid);
+        self.child_event(sa, now, msgid, qm)?;
+        if qm.commit {
+            self.send_connected(sa, bytes, msgid, qm.spi_out)?;
+        }
+        Ok(())
+    }
+
+    /// The message's HASH verified: exchange `msgid`'s IV chain moves past it.
+    fn accept_iv(sa: &mut IkeSa, msgid: u32, decrypted: crate::crypto::cipher::Decrypted) {
+        if let Some(ch) = sa.exchanges.get_mut(&msgid) {
+            decrypted.accept(ch);
+        }
+    }
+
+    /// Whether Quick Mode `msgid` is taken now: not message ID 0; a gateway holds it
+    /// until Xauth and Mode Config are done (`false`); a new one within the bounds on
+    /// child SAs and on concurrent Quick Modes of one IKE SA.
+    fn quick_admit(&mut self, sa: &mut IkeSa, msgid: u32, bytes: &[u8]) -> Result<bool, SmError> {
+        if msgid == 0 {
+            return Err(SmError::Protocol {
+                exchange: EX,
+                what: "message ID 0",
+            });
+        }
+        if sa.role == Role::Responder && !(sa.xauth_done && sa.cfg_done) {
+            self.hold_quick(sa, bytes);
+            return Ok(false);
+        }
+        let l = &self.config.limits;
+        if !sa.quick.contains_key(&msgid) && sa.children.len() >= l.max_child_sas {
+            return Err(SmError::Limit {
+                what: "child SAs of one IKE SA",
+                max: l.max_child_sas,
+            });
+        }
+        if !sa.quick.contains_key(&msgid) && sa.quick.len() >= l.max_quick_modes {
+            return Err(SmError::Limit {
+                what: "concurrent Quick Modes",
+                max: l.max_quick_modes,
+            });
+        }
+        Ok(true)
     }
 
     /// RFC 2408 section 3.1 / RFC 2409 section 5.5: with the commit bit set, the responder
@@ -367,7 +412,7 @@ impl Endpoint {
             data: Vec::new(),
         }));
         let rest = msg::chain_bytes(core::slice::from_ref(&n))?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
         let h = keys.informational_hash_out(msgid, &rest);
         self.debug(DebugEvent::SendingNotify {
             notify: NotifyType::Connected.into(),
@@ -387,26 +432,89 @@ impl Endpoint {
         Ok(())
     }
 
+    /// HASH(1) verified: choose a proposal, check the peer's proxy identities and PFS,
+    /// answer with HASH(2) and wait for HASH(3) (and remember the commit bit of `h`:
+    /// CONNECTED follows HASH(3) then). A refusal is told to the peer (a notify
+    /// inside the IKE SA) and is not an error.
     fn quick_respond<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
         now: Instant,
         bytes: &[u8],
-        msgid: u32,
+        h: isakmp_wire::Header,
         parsed: &Parsed<'_>,
         rng: &mut R,
     ) -> Result<(), SmError> {
+        let msgid = h.message_id;
+        let Some(choice) = self.quick_choose(sa, msgid, parsed)? else {
+            self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
+            return Ok(());
+        };
+        self.debug(DebugEvent::Processing {
+            what: "NONCE",
+            message_id: msgid,
+        });
+        let ni = parsed.nonce.ok_or(SmError::Protocol {
+            exchange: EX,
+            what: "no NONCE payload",
+        })?;
+        let Some(ids) = self.quick_ids(msgid, parsed) else {
+            self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
+            return Ok(());
+        };
+        let (remote_sel, local_sel) = ids.selectors(sa);
+        if !self.may_claim(sa, &remote_sel) {
+            self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
+            return Ok(());
+        }
+        let Some(pfs) = self.quick_pfs(parsed, &choice, rng)? else {
+            self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
+            return Ok(());
+        };
+        let spi_in = self.fresh_spi(sa, rng);
+        self.debug(DebugEvent::GettingSpi { spi: spi_in });
+        let mut qm = Agreed {
+            ni: ni.to_vec(),
+            nr: random_bytes::<R, 20>(rng).to_vec(),
+            pfs,
+            spi_in,
+            spi_out: choice.peer_spi,
+            choice,
+            local_sel,
+            remote_sel,
+            life_secs: 0,
+            life_kb: 0,
+            commit: h.flags.commit(),
+            peer_oa: None,
+        };
+        let out = self.quick_reply(sa, &mut qm, &ids, parsed)?;
+        let rest = msg::chain_bytes(&out)?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
+        let h2 = keys.qm_hash2_out(msgid, ni, &rest);
+        let kind = out
+            .first()
+            .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
+        drop(out);
+        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, &h2, kind, &rest)?;
+        sa.quick.insert(msgid, Box::new(QuickMode::Answered(qm)));
+        self.send_awaiting(sa, now, msgid, Some(bytes), b);
+        Ok(())
+    }
+
+    /// The proposal chosen against the crypto map's transform sets (`None`: nothing
+    /// acceptable).
+    fn quick_choose(
+        &mut self,
+        sa: &IkeSa,
+        msgid: u32,
+        parsed: &Parsed<'_>,
+    ) -> Result<Option<IpsecChoice>, SmError> {
         let gw = self
             .config
             .gateway
             .as_ref()
             .ok_or(SmError::Config("gateway"))?;
-        let (pfs_cfg, our_secs, our_kb, transport_ok) = (
-            gw.pfs,
-            gw.ipsec_lifetime_secs,
-            gw.ipsec_lifetime_kb,
-            gw.transport_mode,
-        );
+        let transport_ok = gw.transport_mode;
         self.debug(DebugEvent::ProcessingSa { message_id: msgid });
         let sa_p = parsed.sa.ok_or(SmError::Protocol {
             exchange: EX,
@@ -431,60 +539,40 @@ impl Endpoint {
         for d in dbg {
             self.debug(d);
         }
-        let Some(choice) = choice? else {
-            self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
-            return Ok(());
+        choice
+    }
+
+    /// The initiator's proxy identities (IDci, IDcr), if it sent them; `None` when they
+    /// are not IPv4 selectors (INVALID-ID-INFORMATION).
+    fn quick_ids(&mut self, msgid: u32, parsed: &Parsed<'_>) -> Option<ProxyIds> {
+        let (Some(a), Some(b)) = (parsed.ids.first(), parsed.ids.get(1)) else {
+            return Some(ProxyIds(None));
         };
         self.debug(DebugEvent::Processing {
-            what: "NONCE",
+            what: "ID",
             message_id: msgid,
         });
-        let ni = parsed.nonce.ok_or(SmError::Protocol {
-            exchange: EX,
-            what: "no NONCE payload",
-        })?;
-        let (idci, idcr) = match (parsed.ids.first(), parsed.ids.get(1)) {
-            (Some(a), Some(b)) => {
-                self.debug(DebugEvent::Processing {
-                    what: "ID",
-                    message_id: msgid,
-                });
-                let (sa_, sb) = match (selector(a), selector(b)) {
-                    (Ok(x), Ok(y)) => (x, y),
-                    _ => {
-                        self.send_info_notify(
-                            sa,
-                            NotifyType::InvalidIdInformation,
-                            ProtocolId::Esp,
-                            rng,
-                        )?;
-                        return Ok(());
-                    }
-                };
-                self.debug(DebugEvent::QmId {
-                    side: "src",
-                    selector: sa_,
-                });
-                self.debug(DebugEvent::Processing {
-                    what: "ID",
-                    message_id: msgid,
-                });
-                self.debug(DebugEvent::QmId {
-                    side: "dst",
-                    selector: sb,
-                });
-                (Some(sa_), Some(sb))
-            }
-            _ => (None, None),
+        let (Ok(src), Ok(dst)) = (selector(a), selector(b)) else {
+            return None;
         };
-        let host = |a: core::net::SocketAddr| match a.ip() {
-            core::net::IpAddr::V4(v) => TrafficSelector::new(Selector::Addr(v)),
-            core::net::IpAddr::V6(_) => {
-                TrafficSelector::new(Selector::Addr(core::net::Ipv4Addr::UNSPECIFIED))
-            }
-        };
-        let remote_sel = idci.unwrap_or_else(|| host(sa.remote));
-        let local_sel = idcr.unwrap_or_else(|| host(sa.local));
+        self.debug(DebugEvent::QmId {
+            side: "src",
+            selector: src,
+        });
+        self.debug(DebugEvent::Processing {
+            what: "ID",
+            message_id: msgid,
+        });
+        self.debug(DebugEvent::QmId {
+            side: "dst",
+            selector: dst,
+        });
+        Some(ProxyIds(Some((src, dst))))
+    }
+
+    /// Whether the peer may claim `remote_sel` as its proxy identity (counted and shown
+    /// when not).
+    fn may_claim(&mut self, sa: &IkeSa, remote_sel: &TrafficSelector) -> bool {
         // A client we gave an address with Mode Config may only build tunnels for that
         // address: otherwise one authenticated user could claim another user's (or an
         // inside host's) address as its proxy and receive its traffic.
@@ -494,8 +582,7 @@ impl Endpoint {
                 self.debug(DebugEvent::Dropped(
                     "Quick Mode initiator ID is not the Mode Config address",
                 ));
-                self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
-                return Ok(());
+                return false;
             }
         } else if let Some(covers) = self.not_owned(&remote_sel.addr) {
             // An SA without a Mode Config address (an `isakmp key ... no-config-mode` peer,
@@ -506,13 +593,24 @@ impl Endpoint {
             // as for the check above; the IKE SA stays.
             self.refuse(crate::counters::Refusal::SelectorNotOwned);
             self.debug(DebugEvent::SelectorNotOwned {
-                selector: remote_sel,
+                selector: *remote_sel,
                 covers,
             });
-            self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
-            return Ok(());
+            return false;
         }
-        // PFS: the peer's KE decides when we have no `set pfs`; with one, KE is required.
+        true
+    }
+
+    /// PFS: the peer's KE decides when we have no `set pfs`; with one, KE is required
+    /// (`None`: refused). `Some(None)`: no PFS.
+    #[allow(clippy::type_complexity)]
+    fn quick_pfs<R: CryptoRng + ?Sized>(
+        &mut self,
+        parsed: &Parsed<'_>,
+        choice: &IpsecChoice,
+        rng: &mut R,
+    ) -> Result<Option<Option<(KeyPair, Vec<u8>)>>, SmError> {
+        let pfs_cfg = self.config.gateway.as_ref().and_then(|gw| gw.pfs);
         let group = match (parsed.ke, pfs_cfg) {
             (Some(_), Some(g)) => Some(g),
             (Some(_), None) => choice
@@ -523,29 +621,36 @@ impl Endpoint {
                 .and_then(|a| a.as_attr().as_u64())
                 .and_then(|g| u16::try_from(g).ok())
                 .and_then(|g| DhGroup::from_attribute(g).ok()),
-            (None, Some(_)) => {
-                self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
-                return Ok(());
-            }
+            (None, Some(_)) => return Ok(None),
             (None, None) => None,
         };
-        let (kp, g_peer) = match (group, parsed.ke) {
+        match (group, parsed.ke) {
             (Some(g), Some(ke)) => {
                 g.validate_public_value(ke)?;
-                (
-                    Some(KeyPair::generate(g, self.config.exponent, rng)?),
-                    ke.to_vec(),
-                )
+                let kp = KeyPair::generate(g, self.config.exponent, rng)?;
+                Ok(Some(Some((kp, ke.to_vec()))))
             }
-            _ => (None, Vec::new()),
-        };
-        let spi_in = self.fresh_spi(sa, rng);
-        self.debug(DebugEvent::GettingSpi { spi: spi_in });
-        let nr = random_bytes::<R, 20>(rng).to_vec();
+            _ => Ok(Some(None)),
+        }
+    }
+
+    /// HASH(2)'s payloads (SA, Nr, [KE], [IDs], [NAT-OA], [RESPONDER-LIFETIME]); sets
+    /// the lifetimes and the peer's NAT-OA of `qm`.
+    fn quick_reply(
+        &mut self,
+        sa: &IkeSa,
+        qm: &mut Agreed,
+        ids: &ProxyIds,
+        parsed: &Parsed<'_>,
+    ) -> Result<Vec<isakmp_wire::OwnedPayload>, SmError> {
+        let (our_secs, our_kb) = self.config.gateway.as_ref().map_or((28_800, 0), |gw| {
+            (gw.ipsec_lifetime_secs, gw.ipsec_lifetime_kb)
+        });
+        let choice = &qm.choice;
         let offered_secs = choice.life_secs.unwrap_or(28_800);
-        let life_secs = offered_secs.min(our_secs);
+        qm.life_secs = offered_secs.min(our_secs);
         let offered_kb = choice.life_kb.unwrap_or(0);
-        let life_kb = if offered_kb == 0 {
+        qm.life_kb = if offered_kb == 0 {
             our_kb
         } else {
             offered_kb.min(our_kb)
@@ -554,17 +659,17 @@ impl Endpoint {
             p(OwnedBody::Sa(OwnedSa::ipsec(vec![OwnedProposal::new(
                 choice.proposal_number,
                 ProtocolId::Esp,
-                spi_in.to_be_bytes().to_vec(),
+                qm.spi_in.to_be_bytes().to_vec(),
                 vec![choice.transform.clone()],
             )]))),
-            p(OwnedBody::Nonce(nr.clone())),
+            p(OwnedBody::Nonce(qm.nr.clone())),
         ];
-        if let Some(kp) = kp.as_ref() {
+        if let Some((kp, _)) = qm.pfs.as_ref() {
             out.push(p(OwnedBody::KeyExchange(kp.public_value().to_vec())));
         }
-        if let (Some(a), Some(b)) = (idci, idcr) {
-            out.push(p(OwnedBody::Identification(owned_id(&a))));
-            out.push(p(OwnedBody::Identification(owned_id(&b))));
+        if let ProxyIds(Some((a, b))) = ids {
+            out.push(p(OwnedBody::Identification(owned_id(a))));
+            out.push(p(OwnedBody::Identification(owned_id(b))));
         }
         // RFC 3947 section 5.2: the responder sends NAT-OA only when it selected
         // UDP-Encapsulated-Transport mode; the initiator's NAT-OAi is its original address.
@@ -572,14 +677,19 @@ impl Endpoint {
         if udp_transport {
             out.extend(Self::nat_oa_payloads(sa, false));
         }
-        let peer_oa = parsed.nat_oa.first().copied().flatten();
+        qm.peer_oa = parsed
+            .nat_oa
+            .first()
+            .copied()
+            .flatten()
+            .filter(|_| udp_transport);
         // RESPONDER-LIFETIME when either of ours is shorter than the offer (an offer
         // without a kilobyte lifetime is unbounded in volume, so any limit of ours is
         // shorter); it carries the seconds and, when that is what we shortened, kilobytes.
         let kb_shorter = our_kb > 0 && (offered_kb == 0 || offered_kb > our_kb);
         if offered_secs > our_secs || kb_shorter {
             let mut data = Vec::new();
-            for a in life_attrs(life_secs, if kb_shorter { life_kb } else { 0 }) {
+            for a in life_attrs(qm.life_secs, if kb_shorter { qm.life_kb } else { 0 }) {
                 a.emit(&mut data)?;
             }
             out.push(p(OwnedBody::Notification(OwnedNotify {
@@ -590,37 +700,7 @@ impl Endpoint {
                 data,
             })));
         }
-        let rest = msg::chain_bytes(&out)?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let h2 = keys.qm_hash2_out(msgid, ni, &rest);
-        let kind = out
-            .first()
-            .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
-        drop(out);
-        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, &h2, kind, &rest)?;
-        let spi_out = choice.peer_spi;
-        sa.quick.insert(
-            msgid,
-            Box::new(QuickMode {
-                role: Role::Responder,
-                ni: ni.to_vec(),
-                nr,
-                kp,
-                g_peer,
-                spi_in,
-                spi_out,
-                choice: Some(choice),
-                local_sel,
-                remote_sel,
-                life_secs,
-                life_kb,
-                done: false,
-                commit: false,
-                peer_oa: peer_oa.filter(|_| udp_transport),
-            }),
-        );
-        self.send_awaiting(sa, now, msgid, Some(bytes), b);
-        Ok(())
+        Ok(out)
     }
 
     /// Child SAs past their lifetime are deleted, and the peer is told (IPsec Delete).
@@ -652,26 +732,6 @@ impl Endpoint {
         if let Err(e) = sent {
             self.follow_up_failed(&e);
         }
-    }
-
-    /// The SA's cipher and the IV chain of exchange `msgid` (created if new).
-    pub(crate) fn cipher_and_chain(
-        sa: &mut IkeSa,
-        msgid: u32,
-    ) -> Result<
-        (
-            &crate::crypto::cipher::IkeCipher,
-            &mut crate::crypto::iv::IvChain,
-        ),
-        SmError,
-    > {
-        Self::exchange_chain(sa, msgid)?;
-        let cipher = sa.cipher.as_ref().ok_or(SmError::Config("cipher"))?;
-        let chain = sa
-            .exchanges
-            .get_mut(&msgid)
-            .ok_or(SmError::Config("exchange"))?;
-        Ok((cipher, chain))
     }
 
     /// [`Self::encrypt_on`] for HASH + an already encoded chain `rest` (the bytes the HASH
@@ -740,39 +800,7 @@ impl Endpoint {
             Some(g) => Some(KeyPair::generate(g, self.config.exponent, rng)?),
             None => None,
         };
-        let mut proposals = Vec::new();
-        for (i, o) in req.offers.iter().enumerate() {
-            let encaps = super::natt::encapsulation(sa.floated, sa.natt, o.transport);
-            let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
-            let mut attrs = life_attrs(req.life_secs, req.life_kb);
-            attrs.push(OwnedAttribute::basic(4, encaps));
-            if let Some(a) = o.auth.attribute() {
-                attrs.push(OwnedAttribute::basic(5, a));
-            }
-            if let Some(k) = o.cipher.key_length_attribute() {
-                attrs.push(OwnedAttribute::basic(6, k));
-            }
-            if let Some(g) = req.pfs {
-                attrs.push(OwnedAttribute::basic(3, g.attribute()));
-            }
-            proposals.push(OwnedProposal::new(
-                n,
-                ProtocolId::Esp,
-                spi_in.to_be_bytes().to_vec(),
-                vec![OwnedTransform::new(1, o.cipher.transform_id(), attrs)],
-            ));
-            if o.with_ipcomp {
-                let cpi = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(0x1000);
-                let mut a = life_attrs(req.life_secs, req.life_kb);
-                a.push(OwnedAttribute::basic(4, encaps));
-                proposals.push(OwnedProposal::new(
-                    n,
-                    ProtocolId::Ipcomp,
-                    cpi.to_be_bytes().to_vec(),
-                    vec![OwnedTransform::new(1, 3, a)],
-                ));
-            }
-        }
+        let proposals = quick_proposals(sa, &req, spi_in, rng);
         let mut out = vec![
             p(OwnedBody::Sa(OwnedSa::ipsec(proposals))),
             p(OwnedBody::Nonce(ni.clone())),
@@ -787,129 +815,40 @@ impl Endpoint {
             out.extend(Self::nat_oa_payloads(sa, true));
         }
         let rest = msg::chain_bytes(&out)?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
         let h1 = keys.qm_hash1_out(msgid, &rest);
         let kind = out
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
         drop(out);
         let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, &h1, kind, &rest)?;
-        sa.quick.insert(
-            msgid,
-            Box::new(QuickMode {
-                role: Role::Initiator,
-                ni,
-                nr: Vec::new(),
-                kp,
-                g_peer: Vec::new(),
-                spi_in,
-                spi_out: 0,
-                choice: None,
-                local_sel: req.local,
-                remote_sel: req.remote,
-                life_secs: req.life_secs,
-                life_kb: req.life_kb,
-                done: false,
-                commit: false,
-                peer_oa: None,
-            }),
-        );
+        let offer = Offer {
+            ni,
+            kp,
+            spi_in,
+            local_sel: req.local,
+            remote_sel: req.remote,
+            life_secs: req.life_secs,
+            life_kb: req.life_kb,
+        };
+        sa.quick.insert(msgid, Box::new(QuickMode::Offered(offer)));
         self.send_awaiting(sa, now, msgid, None, b);
         Ok(msgid)
     }
 
+    /// Initiator, HASH(2) verified: the responder's choice taken, HASH(3) sent, the
+    /// child SAs made.
     fn quick_finish(
         &mut self,
         sa: &mut IkeSa,
         now: Instant,
         bytes: &[u8],
         msgid: u32,
-        qm: &mut QuickMode,
+        offer: Offer,
         parsed: &Parsed<'_>,
     ) -> Result<(), SmError> {
-        let sa_p = parsed.sa.ok_or(SmError::Protocol {
-            exchange: EX,
-            what: "no SA payload",
-        })?;
-        let prop = sa_p
-            .proposals()
-            .next()
-            .transpose()?
-            .ok_or(SmError::Protocol {
-                exchange: EX,
-                what: "SA without proposal",
-            })?;
-        let t = prop
-            .transforms()
-            .next()
-            .transpose()?
-            .ok_or(SmError::Protocol {
-                exchange: EX,
-                what: "proposal without transform",
-            })?;
-        let typed = IpsecTransform::from_attributes(t.attributes())?;
-        // The responder's NAT-OAr, with UDP-Encapsulated-Transport.
-        qm.peer_oa = parsed.nat_oa.get(1).copied().flatten();
-        let cipher = EncryptionAlgorithm::from_ike_transform(t.transform_id, typed.key_length)
-            .ok_or(SmError::Protocol {
-                exchange: EX,
-                what: "responder chose an unknown ESP transform",
-            })?;
-        let auth = typed
-            .auth
-            .map(|a| u64::from(u16::from(a)))
-            .and_then(IntegrityAlgorithm::from_ike_attribute)
-            .ok_or(SmError::Protocol {
-                exchange: EX,
-                what: "responder chose an unknown authentication algorithm",
-            })?;
-        let spi = <[u8; 4]>::try_from(prop.spi).map_err(|_| SmError::Protocol {
-            exchange: EX,
-            what: "responder SPI is not 4 bytes",
-        })?;
-        qm.spi_out = u32::from_be_bytes(spi);
-        qm.nr = parsed
-            .nonce
-            .ok_or(SmError::Protocol {
-                exchange: EX,
-                what: "no NONCE payload",
-            })?
-            .to_vec();
-        if qm.kp.is_some() {
-            let ke = parsed.ke.ok_or(SmError::Protocol {
-                exchange: EX,
-                what: "PFS without the responder's KE",
-            })?;
-            if let Some(kp) = qm.kp.as_ref() {
-                kp.group().validate_public_value(ke)?;
-            }
-            qm.g_peer = ke.to_vec();
-        }
-        for n in &parsed.notifies {
-            if n.notify_type == NotifyType::ResponderLifetime {
-                let attrs = isakmp_wire::AttributeIter::new(n.data, 0);
-                let mut kind = 0u64;
-                for a in attrs.flatten() {
-                    match a.kind {
-                        1 => kind = a.as_u64().unwrap_or(0),
-                        2 if kind == 1 => qm.life_secs = a.as_u64().unwrap_or(qm.life_secs),
-                        2 if kind == 2 => qm.life_kb = a.as_u64().unwrap_or(qm.life_kb),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        qm.choice = Some(IpsecChoice {
-            proposal_number: prop.number,
-            peer_spi: qm.spi_out,
-            cipher,
-            auth,
-            encapsulation: typed.encapsulation.map_or(1, u16::from),
-            life_secs: typed.life_seconds,
-            life_kb: typed.life_kilobytes,
-            transform: t.to_owned_transform()?,
-        });
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
+        let qm = agreed(offer, parsed)?;
+        let keys = &sa.phase.keys(sa.id)?.keys;
         let h3 = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
         let b = self.encrypt_on(
             sa,
@@ -919,8 +858,159 @@ impl Endpoint {
         )?;
         sa.retx.remove(&msgid);
         self.reply(sa, bytes, b);
-        self.child_event(sa, now, msgid, qm)?;
-        qm.done = true;
-        Ok(())
+        self.child_event(sa, now, msgid, &qm)
     }
+}
+
+/// What the responder's HASH(2) message makes of our offer: its proposal, SPI, nonce,
+/// KE (with PFS), RESPONDER-LIFETIME and NAT-OAr.
+fn agreed(offer: Offer, parsed: &Parsed<'_>) -> Result<Agreed, SmError> {
+    let choice = responder_choice(parsed)?;
+    let nr = parsed.nonce.ok_or(SmError::Protocol {
+        exchange: EX,
+        what: "no NONCE payload",
+    })?;
+    let pfs = match offer.kp {
+        Some(kp) => {
+            let ke = parsed.ke.ok_or(SmError::Protocol {
+                exchange: EX,
+                what: "PFS without the responder's KE",
+            })?;
+            kp.group().validate_public_value(ke)?;
+            Some((kp, ke.to_vec()))
+        }
+        None => None,
+    };
+    let (life_secs, life_kb) = responder_lifetime(parsed, offer.life_secs, offer.life_kb);
+    Ok(Agreed {
+        ni: offer.ni,
+        nr: nr.to_vec(),
+        pfs,
+        spi_in: offer.spi_in,
+        spi_out: choice.peer_spi,
+        choice,
+        local_sel: offer.local_sel,
+        remote_sel: offer.remote_sel,
+        life_secs,
+        life_kb,
+        commit: false,
+        // The responder's NAT-OAr, with UDP-Encapsulated-Transport.
+        peer_oa: parsed.nat_oa.get(1).copied().flatten(),
+    })
+}
+
+/// The proposal the responder chose (its single transform) and its SPI.
+fn responder_choice(parsed: &Parsed<'_>) -> Result<IpsecChoice, SmError> {
+    let sa_p = parsed.sa.ok_or(SmError::Protocol {
+        exchange: EX,
+        what: "no SA payload",
+    })?;
+    let prop = sa_p
+        .proposals()
+        .next()
+        .transpose()?
+        .ok_or(SmError::Protocol {
+            exchange: EX,
+            what: "SA without proposal",
+        })?;
+    let t = prop
+        .transforms()
+        .next()
+        .transpose()?
+        .ok_or(SmError::Protocol {
+            exchange: EX,
+            what: "proposal without transform",
+        })?;
+    let typed = IpsecTransform::from_attributes(t.attributes())?;
+    let cipher = EncryptionAlgorithm::from_ike_transform(t.transform_id, typed.key_length).ok_or(
+        SmError::Protocol {
+            exchange: EX,
+            what: "responder chose an unknown ESP transform",
+        },
+    )?;
+    let auth = typed
+        .auth
+        .map(|a| u64::from(u16::from(a)))
+        .and_then(IntegrityAlgorithm::from_ike_attribute)
+        .ok_or(SmError::Protocol {
+            exchange: EX,
+            what: "responder chose an unknown authentication algorithm",
+        })?;
+    let spi = <[u8; 4]>::try_from(prop.spi).map_err(|_| SmError::Protocol {
+        exchange: EX,
+        what: "responder SPI is not 4 bytes",
+    })?;
+    Ok(IpsecChoice {
+        proposal_number: prop.number,
+        peer_spi: u32::from_be_bytes(spi),
+        cipher,
+        auth,
+        encapsulation: typed.encapsulation.map_or(1, u16::from),
+        life_secs: typed.life_seconds,
+        life_kb: typed.life_kilobytes,
+        transform: t.to_owned_transform()?,
+    })
+}
+
+/// Our lifetimes as the responder's RESPONDER-LIFETIME notify shortens them.
+fn responder_lifetime(parsed: &Parsed<'_>, mut secs: u64, mut kb: u64) -> (u64, u64) {
+    for n in &parsed.notifies {
+        if n.notify_type == NotifyType::ResponderLifetime {
+            let attrs = isakmp_wire::AttributeIter::new(n.data, 0);
+            let mut kind = 0u64;
+            for a in attrs.flatten() {
+                match a.kind {
+                    1 => kind = a.as_u64().unwrap_or(0),
+                    2 if kind == 1 => secs = a.as_u64().unwrap_or(secs),
+                    2 if kind == 2 => kb = a.as_u64().unwrap_or(kb),
+                    _ => {}
+                }
+            }
+        }
+    }
+    (secs, kb)
+}
+
+/// The proposals of a Quick Mode request: one ESP proposal per offer (with an IPComp
+/// one beside it when asked), each with our inbound SPI.
+fn quick_proposals<R: CryptoRng + ?Sized>(
+    sa: &IkeSa,
+    req: &QuickModeRequest,
+    spi_in: u32,
+    rng: &mut R,
+) -> Vec<OwnedProposal> {
+    let mut proposals = Vec::new();
+    for (i, o) in req.offers.iter().enumerate() {
+        let encaps = super::natt::encapsulation(sa.floated, sa.natt, o.transport);
+        let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
+        let mut attrs = life_attrs(req.life_secs, req.life_kb);
+        attrs.push(OwnedAttribute::basic(4, encaps));
+        if let Some(a) = o.auth.attribute() {
+            attrs.push(OwnedAttribute::basic(5, a));
+        }
+        if let Some(k) = o.cipher.key_length_attribute() {
+            attrs.push(OwnedAttribute::basic(6, k));
+        }
+        if let Some(g) = req.pfs {
+            attrs.push(OwnedAttribute::basic(3, g.attribute()));
+        }
+        proposals.push(OwnedProposal::new(
+            n,
+            ProtocolId::Esp,
+            spi_in.to_be_bytes().to_vec(),
+            vec![OwnedTransform::new(1, o.cipher.transform_id(), attrs)],
+        ));
+        if o.with_ipcomp {
+            let cpi = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(0x1000);
+            let mut a = life_attrs(req.life_secs, req.life_kb);
+            a.push(OwnedAttribute::basic(4, encaps));
+            proposals.push(OwnedProposal::new(
+                n,
+                ProtocolId::Ipcomp,
+                cpi.to_be_bytes().to_vec(),
+                vec![OwnedTransform::new(1, 3, a)],
+            ));
+        }
+    }
+    proposals
 }

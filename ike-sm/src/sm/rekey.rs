@@ -29,7 +29,7 @@
 //! that SA all the same ([`Endpoint::release_lease`]). So an address is held by one lease
 //! at a time, given to one client only, and freed only when no SA of that client uses it.
 
-use super::sa::{IkeSa, P1State, Role};
+use super::sa::{IkeSa, Role};
 use super::Endpoint;
 use crate::event::{DebugEvent, Event, SaId};
 use crate::SmError;
@@ -170,10 +170,7 @@ impl Endpoint {
                 }
                 Some(false) => {}
                 Some(true) => {
-                    let busy = self
-                        .sas
-                        .get(&old_id)
-                        .is_some_and(|o| o.quick.values().any(|q| !q.done));
+                    let busy = self.sas.get(&old_id).is_some_and(|o| !o.quick.is_empty());
                     if busy {
                         continue;
                     }
@@ -206,7 +203,7 @@ impl Endpoint {
             if old.established() {
                 let _ = self.send_delete(&mut old, rng);
             }
-            old.state = P1State::Dead;
+            old.dead = true;
             self.put_back(old, now);
         }
         self.event(Event::Phase1Rekeyed {
@@ -241,7 +238,7 @@ impl Endpoint {
     /// `old` holds (it borrowed it) comes first, whatever its age: the address must not be
     /// freed while its client uses it.
     pub(crate) fn adopt_children(&mut self, old: &mut IkeSa) -> bool {
-        if old.keys.is_none() {
+        if old.keys().is_err() {
             return false;
         }
         let holds = old.lease.is_some() || !old.extra_leases.is_empty();

@@ -1,17 +1,15 @@
 //! The state of one IKE SA: phase 1, the Transaction dialogues, the Quick Modes under it,
 //! its timers and its stored replies.
 
-use super::policy::Suite;
+use super::dialogue::Dialogue;
+use super::phase::{Established, Phase};
 use super::quick::QuickMode;
 use crate::config::{ClientProfile, Phase1Mode};
-use crate::crypto::cipher::IkeCipher;
-use crate::crypto::dh::KeyPair;
 use crate::crypto::hash::Digest;
-use crate::crypto::iv::{Iv, IvChain};
-use crate::crypto::phase1::Skeyids;
+use crate::crypto::iv::IvChain;
 use crate::event::SaId;
+use crate::SmError;
 use core::net::SocketAddr;
-use pix_primitives::Secret;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
@@ -47,6 +45,21 @@ pub enum P1State {
     Dead,
 }
 
+/// What a peer announced in its phase-1 vendor IDs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PeerCaps {
+    /// Dead Peer Detection (RFC 3706).
+    pub dpd: bool,
+    /// Cisco Unity (a VPN Client: Mode Config pull).
+    pub unity: bool,
+    /// Xauth.
+    pub xauth: bool,
+    /// Cisco IKE fragmentation.
+    pub frag: bool,
+    /// The best NAT-T version announced.
+    pub natt: Option<isakmp_wire::vendor::Vendor>,
+}
+
 /// An outstanding message that expects an answer, and its retransmission timer
 /// ([`crate::Limits::retransmit_backoff`]).
 #[derive(Debug, Clone)]
@@ -66,37 +79,19 @@ pub(crate) struct IkeSa {
     pub remote: SocketAddr,
     pub cky_i: [u8; 8],
     pub cky_r: [u8; 8],
-    pub state: P1State,
+    /// Phase 1 under way or done, with what each step has.
+    pub phase: Phase,
+    /// Failed or deleted: removed (and reported) when filed back.
+    pub dead: bool,
     /// When phase 1 started.
     #[allow(dead_code)]
     pub created: Instant,
-    pub sa_i_b: Vec<u8>,
-    pub suite: Option<Suite>,
-    /// Phase 1 only (boxed: 112 bytes).
-    pub kp: Option<Box<KeyPair>>,
-    pub g_xi: Vec<u8>,
-    pub g_xr: Vec<u8>,
-    pub ni: Vec<u8>,
-    pub nr: Vec<u8>,
-    /// Phase 1 only (boxed: 80 bytes).
-    pub psk: Option<Box<Secret>>,
-    pub id_i_b: Vec<u8>,
-    pub id_r_b: Vec<u8>,
     pub identity: String,
     pub group_idx: Option<usize>,
     pub no_xauth: bool,
     pub no_config_mode: bool,
-    /// Boxed (784 bytes): most of an SA's life it is one pointer among many.
-    pub keys: Option<Box<Skeyids>>,
-    pub cipher: Option<IkeCipher>,
-    /// Phase 1's IV chain: boxed, and dropped once phase 1 is up (`p2_base` is taken).
-    pub p1_chain: Option<Box<IvChain>>,
-    pub p2_base: Option<Iv>,
-    pub peer_dpd: bool,
-    pub peer_unity: bool,
-    pub peer_xauth: bool,
-    /// The best NAT-T version the peer announced.
-    pub peer_natt: Option<isakmp_wire::vendor::Vendor>,
+    /// What the peer announced in its phase-1 vendor IDs.
+    pub peer: PeerCaps,
     /// The NAT-T version both sides use.
     pub natt: Option<isakmp_wire::vendor::Vendor>,
     /// NAT-D: we are behind a NAT.
@@ -109,8 +104,6 @@ pub(crate) struct IkeSa {
     pub pre_float: (SocketAddr, SocketAddr),
     /// Next NAT keepalive.
     pub keepalive_deadline: Option<Instant>,
-    /// The peer announced Cisco fragmentation.
-    pub peer_frag: bool,
     /// Fragments of the message being reassembled: (id, number, last, data).
     pub fragments: Vec<(u16, u8, bool, Vec<u8>)>,
     pub replies: VecDeque<(Digest, Vec<u8>)>,
@@ -121,15 +114,9 @@ pub(crate) struct IkeSa {
     /// drop: an Xauth REPLY holds the password) and the datagram sent.
     pub last_tx_sent: BTreeMap<u32, (zeroize::Zeroizing<Vec<u8>>, Vec<u8>)>,
     pub last_in_tx_msgid: u32,
-    // The Xauth and Mode Config machines are boxed: each SA has at most two of the six
-    // (a gateway's the servers, a client's the clients), 144 to 680 bytes each inline.
-    pub xauth_srv: Option<Box<xauth::XauthServer>>,
+    /// The Xauth and Mode Config machines, by role.
+    pub dialogue: Dialogue,
     pub pending_verdict: Option<xauth::VerdictId>,
-    pub xauth_cli: Option<Box<xauth::XauthClient>>,
-    pub cfg_pull_srv: Option<Box<modecfg::PullServer>>,
-    pub cfg_push_srv: Option<Box<modecfg::PushServer>>,
-    pub cfg_pull_cli: Option<Box<modecfg::PullClient>>,
-    pub cfg_push_cli: Option<Box<modecfg::PushClient>>,
     pub user: Option<String>,
     pub lease: Option<modecfg::Lease>,
     /// The address the AAA server assigned with the Xauth verdict (Framed-IP-Address).
@@ -156,7 +143,7 @@ pub(crate) struct IkeSa {
     pub filed_deadline: Option<Instant>,
     /// The peer address this SA is filed under in the endpoint's peer index.
     pub filed_peer: Option<core::net::IpAddr>,
-    /// Phase-1 HASH failures so far.
+    /// Phase-1 HASH failures so far (the second one fails the SA).
     pub auth_failures: u8,
     /// The peer sent INITIAL-CONTACT in phase 1: honoured (its other SAs of the same user
     /// and peer go) only once this SA passes Xauth, or right after phase 1 without Xauth.
@@ -179,12 +166,8 @@ pub(crate) struct IkeSa {
     /// until it goes; then the lease moves here (`Endpoint::adopt_children` picks this SA
     /// as the heir).
     pub borrowed: Option<core::net::Ipv4Addr>,
-    /// Responder under pressure: the key pair shared by the SAs of one group for a short
-    /// window (`Limits::dh_reuse_window`) instead of one per SA in `kp`; initiator with
-    /// `Limits::initiator_dh_reuse` (load testing): likewise.
-    pub shared_kp: Option<std::sync::Arc<KeyPair>>,
     /// When what is kept only for the peer's retransmissions (`replies`, `last_tx_sent`,
-    /// the IV chains of `exchanges`, finished Quick Modes) goes, if the SA is quiet then
+    /// the IV chains of `exchanges`) goes, if the SA is quiet then
     /// ([`IkeSa::settle`]): the retransmission window after the SA's last activity.
     pub settle_at: Option<Instant>,
 }
@@ -204,7 +187,7 @@ impl IkeSa {
         (local, remote): (SocketAddr, SocketAddr),
         (cky_i, cky_r): ([u8; 8], [u8; 8]),
         now: Instant,
-        state: P1State,
+        phase: Phase,
     ) -> Self {
         Self {
             id,
@@ -214,50 +197,28 @@ impl IkeSa {
             remote,
             cky_i,
             cky_r,
-            state,
+            phase,
+            dead: false,
             created: now,
-            sa_i_b: Vec::new(),
-            suite: None,
-            kp: None,
-            g_xi: Vec::new(),
-            g_xr: Vec::new(),
-            ni: Vec::new(),
-            nr: Vec::new(),
-            psk: None,
-            id_i_b: Vec::new(),
-            id_r_b: Vec::new(),
             identity: String::new(),
             group_idx: None,
             no_xauth: false,
             no_config_mode: false,
-            keys: None,
-            cipher: None,
-            p1_chain: None,
-            p2_base: None,
-            peer_dpd: false,
-            peer_unity: false,
-            peer_xauth: false,
-            peer_natt: None,
+            peer: PeerCaps::default(),
             natt: None,
             nat_local: false,
             nat_remote: false,
             floated: false,
             pre_float: (local, remote),
             keepalive_deadline: None,
-            peer_frag: false,
             fragments: Vec::new(),
             replies: VecDeque::new(),
             retx: BTreeMap::new(),
             exchanges: BTreeMap::new(),
             last_tx_sent: BTreeMap::new(),
             last_in_tx_msgid: 0,
-            xauth_srv: None,
+            dialogue: Dialogue::new(role),
             pending_verdict: None,
-            xauth_cli: None,
-            cfg_pull_srv: None,
-            cfg_push_srv: None,
-            cfg_pull_cli: None,
-            cfg_push_cli: None,
             user: None,
             lease: None,
             aaa_address: None,
@@ -285,33 +246,26 @@ impl IkeSa {
             rekeyed_by: None,
             extra_leases: Vec::new(),
             borrowed: None,
-            shared_kp: None,
             settle_at: None,
         }
     }
 
-    /// Phase 1 is up: what only phase 1 needed goes (the initiator's SA payload, the
-    /// public values, nonces and identity payloads, our key pair, the pre-shared key,
-    /// phase 1's IV chain, fragments). SKEYID_d/a/e, the cipher and the phase-2 IV base
-    /// stay. A peer that retransmits its last phase-1 message is answered from
-    /// `replies`, which holds the bytes sent, not the material they were made of.
-    pub fn drop_phase1_material(&mut self) {
-        self.sa_i_b = Vec::new();
-        self.g_xi = Vec::new();
-        self.g_xr = Vec::new();
-        self.ni = Vec::new();
-        self.nr = Vec::new();
-        self.id_i_b = Vec::new();
-        self.id_r_b = Vec::new();
-        self.kp = None;
-        self.shared_kp = None;
-        self.psk = None;
-        self.p1_chain = None;
+    /// Phase 1 is up: the negotiation's box (nonces, public values, identity payloads,
+    /// key pair, pre-shared key, phase 1's IV chain) goes with the step that held it, and
+    /// the fragments of phase-1 messages with it. A peer that retransmits its last phase-1
+    /// message is answered from `replies`, which holds the bytes sent, not the material
+    /// they were made of.
+    pub fn establish(&mut self, est: Established) {
+        self.phase = Phase::Established(est);
         self.fragments = Vec::new();
-        if let Some(s) = self.suite.as_mut() {
-            // The chosen transform as offered, echoed in our phase-1 reply only.
-            s.transform.attributes = Vec::new();
-        }
+    }
+
+    /// The keys of phase 1, for the exchanges that follow it.
+    ///
+    /// # Errors
+    /// [`SmError::NotEstablished`] while phase 1 is under way.
+    pub fn keys(&self) -> Result<&Established, SmError> {
+        self.phase.keys(self.id)
     }
 
     /// The peer answered our message of exchange `msgid`, so it has what we sent in
@@ -326,31 +280,26 @@ impl IkeSa {
     /// Something is kept only for the peer's retransmissions ([`IkeSa::settle`] would
     /// drop it).
     pub fn has_leftovers(&self) -> bool {
-        !self.replies.is_empty()
-            || !self.last_tx_sent.is_empty()
-            || !self.exchanges.is_empty()
-            || self.quick.values().any(|q| q.done)
+        !self.replies.is_empty() || !self.last_tx_sent.is_empty() || !self.exchanges.is_empty()
     }
 
     /// No exchange is in progress: nothing awaits an answer, no Quick Mode is held or
-    /// unfinished, no Xauth verdict is pending.
+    /// in flight (a finished one is not kept), no Xauth verdict is pending.
     pub fn quiet(&self) -> bool {
         self.retx.is_empty()
             && self.held.is_empty()
             && self.pending_verdict.is_none()
-            && self.quick.values().all(|q| q.done)
+            && self.quick.is_empty()
     }
 
     /// The retransmission window passed since the SA's last activity and it is quiet:
     /// what was kept to answer a retransmitted message goes (the stored replies and the
-    /// datagrams sent, the IV chains of the finished exchanges, the finished Quick
-    /// Modes). A message of an old exchange that comes later is dropped as one that
+    /// datagrams sent, the IV chains of the finished exchanges). A message of an old exchange that comes later is dropped as one that
     /// does not decrypt or verify.
     pub fn settle(&mut self) {
         self.replies = VecDeque::new();
         self.last_tx_sent = BTreeMap::new();
         self.exchanges = BTreeMap::new();
-        self.quick.retain(|_, q| !q.done);
         self.release_empty();
     }
 
@@ -393,9 +342,19 @@ impl IkeSa {
         }
     }
 
-    /// Phase 1 done.
+    /// Phase 1 done (and the SA not failed or deleted since).
     pub fn established(&self) -> bool {
-        self.state == P1State::Established
+        !self.dead && matches!(self.phase, Phase::Established(_))
+    }
+
+    /// Where phase 1 stands, as [`crate::Endpoint::sa_state`] shows it.
+    pub fn state(&self) -> P1State {
+        match &self.phase {
+            _ if self.dead => P1State::Dead,
+            Phase::Negotiating(n) => n.step.view(),
+            Phase::Established(_) => P1State::Established,
+            Phase::Ended => P1State::Dead,
+        }
     }
 
     /// The cookie pair.
@@ -418,12 +377,7 @@ impl IkeSa {
             .chain(self.keepalive_deadline)
             .chain(self.settle_at)
             .chain(self.children.iter().filter_map(|c| c.2))
-            .chain(self.xauth_srv.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.xauth_cli.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.cfg_pull_srv.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.cfg_push_srv.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.cfg_pull_cli.as_ref().and_then(|x| x.poll_timeout()))
-            .chain(self.cfg_push_cli.as_ref().and_then(|x| x.poll_timeout()))
+            .chain(self.dialogue.poll_timeout())
             .min()
     }
 }

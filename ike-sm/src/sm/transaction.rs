@@ -2,16 +2,20 @@
 //! push (from `modecfg`), each message inside an encrypted Transaction exchange
 //! (exchange 6): IV = hash(last phase-1 block | M-ID), HASH = prf(SKEYID_a, M-ID | payloads).
 
+use super::dialogue::CfgServer;
 use super::msg;
-use super::phase1::Parsed;
+use super::msg::Parsed;
+use super::phase::Phase;
 use super::sa::{IkeSa, Role};
 use super::{random_u32, Endpoint};
 use crate::config::ClientModeCfg;
+use crate::crypto::cipher::IkeCipher;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase2::hashes_equal;
 use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::SmError;
 use core::net::Ipv4Addr;
+use core::ops::ControlFlow;
 use isakmp_wire::cfg::{CfgType, ConfigPayload};
 use isakmp_wire::{Body, ExchangeType, Message};
 use modecfg::{AaaAddress, Lease, LeaseStore, ModeCfgError};
@@ -102,26 +106,30 @@ fn is_xauth(cfg: &ConfigPayload<'_>) -> bool {
 }
 
 impl Endpoint {
-    pub(crate) fn exchange_chain(sa: &mut IkeSa, msgid: u32) -> Result<&mut IvChain, SmError> {
+    /// The SA's cipher and the IV chain of exchange `msgid` (made from the phase-2 IV
+    /// base when the exchange is new; the oldest exchanges are forgotten past
+    /// `MAX_EXCHANGES`).
+    pub(crate) fn cipher_and_chain(
+        sa: &mut IkeSa,
+        msgid: u32,
+    ) -> Result<(&IkeCipher, &mut IvChain), SmError> {
+        let Phase::Established(e) = &sa.phase else {
+            return Err(SmError::NotEstablished(sa.id.0));
+        };
         if !sa.exchanges.contains_key(&msgid) {
-            let hash = sa.keys.as_ref().ok_or(SmError::Config("keys"))?.hash_alg();
-            let block = sa
-                .cipher
-                .as_ref()
-                .ok_or(SmError::Config("cipher"))?
-                .alg()
-                .block_size();
-            let base = sa.p2_base.ok_or(SmError::Config("phase-2 IV base"))?;
-            let iv = Iv::for_message_id(hash, &base, msgid, block)?;
+            let block = e.cipher.alg().block_size();
+            let iv = Iv::for_message_id(e.keys.hash_alg(), &e.p2_base, msgid, block)?;
             while sa.exchanges.len() >= MAX_EXCHANGES {
                 sa.exchanges.pop_first();
             }
             sa.exchanges.insert(msgid, Box::new(IvChain::new(iv)));
         }
-        sa.exchanges
-            .get_mut(&msgid)
-            .map(|c| &mut **c)
-            .ok_or(SmError::Config("exchange"))
+        // Present (inserted just above when new): `or_insert_with` never runs.
+        let chain = sa
+            .exchanges
+            .entry(msgid)
+            .or_insert_with(|| Box::new(IvChain::new(e.p2_base)));
+        Ok((&e.cipher, chain))
     }
 
     /// Encrypts and sends one attribute payload on its exchange. The payload and its
@@ -177,8 +185,7 @@ impl Endpoint {
             }
             sa.last_in_tx_msgid
         };
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let hash = keys.informational_hash_out(msgid, &attr_bytes);
+        let hash = sa.keys()?.keys.informational_hash_out(msgid, &attr_bytes);
         let b = Self::encrypt_on_hashed(
             sa,
             ExchangeType::Transaction,
@@ -203,15 +210,15 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Decrypts and verifies an encrypted message on exchange `msgid`; returns the
-    /// plaintext (the caller parses it again to borrow from it).
-    pub(crate) fn open_encrypted(
+    /// Decrypts a message on its exchange, without accepting its IV yet: the caller
+    /// accepts once the HASH verified (a forged message does not move the chain).
+    pub(crate) fn decrypt_exchange(
         sa: &mut IkeSa,
         m: &Message<'_>,
     ) -> Result<
         (
             zeroize::Zeroizing<Vec<u8>>,
-            Option<crate::crypto::cipher::Decrypted>,
+            crate::crypto::cipher::Decrypted,
         ),
         SmError,
     > {
@@ -221,14 +228,19 @@ impl Endpoint {
                 what: "message not encrypted",
             });
         };
+        let (cipher, chain) = Self::cipher_and_chain(sa, m.header.message_id)?;
+        msg::decrypt(cipher, chain, ct)
+    }
+
+    /// Decrypts and verifies an encrypted Transaction or Informational message (HASH =
+    /// prf(SKEYID_a, M-ID | payloads)); returns the plaintext (the caller parses it again
+    /// to borrow from it).
+    pub(crate) fn open_encrypted(
+        sa: &mut IkeSa,
+        m: &Message<'_>,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SmError> {
         let msgid = m.header.message_id;
-        let (cipher, chain) = Self::cipher_and_chain(sa, msgid)?;
-        let (pt, d) = msg::decrypt(cipher, chain, ct)?;
-        if m.header.exchange_type == ExchangeType::QuickMode {
-            // The Quick Mode handler parses the plaintext itself (with the same checks, in
-            // the same order) and verifies HASH(1)/(2)/(3), then accepts: not parsed twice.
-            return Ok((pt, Some(d)));
-        }
+        let (pt, d) = Self::decrypt_exchange(sa, m)?;
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
         let rest = msg::after_first(&c)?;
@@ -237,8 +249,7 @@ impl Endpoint {
             exchange: "after phase 1",
             what: "no HASH payload",
         })?;
-        let keys = sa.keys.as_ref().ok_or(SmError::Config("keys"))?;
-        let want = keys.informational_hash_out(msgid, rest);
+        let want = sa.keys()?.keys.informational_hash_out(msgid, rest);
         if !hashes_equal(&want, got) {
             return Err(SmError::HashMismatch {
                 what: "Transaction/Informational HASH",
@@ -248,7 +259,7 @@ impl Endpoint {
         if let Some(chain) = sa.exchanges.get_mut(&msgid) {
             d.accept(chain);
         }
-        Ok((pt, None))
+        Ok(pt)
     }
 
     pub(crate) fn handle_transaction<R: CryptoRng + ?Sized>(
@@ -259,7 +270,7 @@ impl Endpoint {
         m: &Message<'_>,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        let (pt, _) = Self::open_encrypted(sa, m)?;
+        let pt = Self::open_encrypted(sa, m)?;
         sa.answered(m.header.message_id);
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
@@ -274,100 +285,121 @@ impl Endpoint {
             message_id: m.header.message_id,
             cfg_type: cfg.cfg_type.name(),
         });
-        match sa.role {
-            Role::Responder => {
-                if let Some(x) = sa.xauth_srv.as_mut().filter(|x| !x.is_finished()) {
-                    if matches!(cfg.cfg_type, CfgType::Reply | CfgType::Ack) {
-                        x.handle(now, &cfg)
-                            .map_err(|e| SmError::Xauth(e.to_string()))?;
-                    }
-                } else if cfg.cfg_type == CfgType::Request {
-                    let gw = self
-                        .config
-                        .gateway
-                        .as_ref()
-                        .ok_or(SmError::Config("gateway"))?;
-                    // A client without the Unity VID that asks anyway (strongSwan's
-                    // charon-cmd): our CFG_SET crossed its CFG_REQUEST. With `client
-                    // configuration address respond` the request wins: the unanswered
-                    // SET and its lease go (the client ignores the SET while its own
-                    // request is open), and the pull is served, from the same pool.
-                    let mut dropped = None;
-                    if sa.cfg_pull_srv.is_none()
-                        && gw.mode_config.respond
-                        && sa.cfg_push_srv.as_ref().is_some_and(|s| !s.is_done())
-                    {
-                        if let Some(lease) = sa.cfg_push_srv.take().and_then(|mut s| s.take_lease())
-                        {
-                            let _ = self.pools.release(lease);
-                        }
-                        // The SET's own lease (the SA holds it from the SET on) goes too;
-                        // an address the client already holds under an older SA is lent
-                        // again for the pull.
-                        sa.borrowed = None;
-                        dropped = sa.lease.take();
-                        let ours: Vec<u32> = sa.last_tx_sent.keys().copied().collect();
-                        for mid in ours {
-                            if mid != m.header.message_id {
-                                sa.retx.remove(&mid);
-                            }
-                        }
-                        sa.cfg_pull_srv = Some(Box::new(modecfg::PullServer::new(
-                            self.shared_modecfg(gw),
-                            now,
-                        )));
-                    }
-                    if let Some(lease) = dropped {
-                        self.release_lease(sa, lease);
-                    }
-                    if sa.cfg_pull_srv.is_some() {
-                        let r = self.assign_step(sa, Server::Pull, |sa, cx, _| {
-                            sa.cfg_pull_srv
-                                .as_mut()
-                                .map_or(Ok(()), |srv| srv.handle_payload(now, &cfg, cx))
-                        })?;
-                        if let Err(e) = r {
-                            if !sa.cfg_pull_srv.as_ref().is_some_and(|s| s.is_failed()) {
-                                return Err(e.into());
-                            }
-                            // No address left: refuse the client now, as for a push,
-                            // instead of dropping its request until it gives up.
-                            let _ = self.send_delete(sa, rng);
-                            self.fail(sa, FailReason::AddressUnavailable);
-                            return Ok(());
-                        }
-                    }
-                } else if cfg.cfg_type == CfgType::Ack {
-                    if let Some(srv) = sa.cfg_push_srv.as_mut() {
-                        srv.handle_payload(now, &cfg)?;
-                    }
-                }
-            }
+        let flow = match sa.role {
+            Role::Responder => self.transaction_server(sa, now, &cfg, m.header.message_id, rng)?,
             Role::Initiator => {
-                if is_xauth(&cfg) {
-                    if sa.xauth_cli.is_none() {
-                        sa.xauth_cli =
-                            Some(Box::new(xauth::XauthClient::new(Duration::from_secs(30))));
-                    }
-                    if let Some(x) = sa.xauth_cli.as_mut() {
-                        x.handle(now, &cfg)
-                            .map_err(|e| SmError::Xauth(e.to_string()))?;
-                    }
-                } else if cfg.cfg_type == CfgType::Set {
-                    if sa.cfg_push_cli.is_none() {
-                        sa.cfg_push_cli = Some(Box::new(modecfg::PushClient::new(now, None)));
-                    }
-                    if let Some(c) = sa.cfg_push_cli.as_mut() {
-                        c.handle_payload(now, &cfg)?;
-                    }
-                } else if cfg.cfg_type == CfgType::Reply {
-                    if let Some(c) = sa.cfg_pull_cli.as_mut() {
-                        c.handle_payload(now, &cfg)?;
-                    }
-                }
+                Self::transaction_client(sa, now, &cfg)?;
+                ControlFlow::Continue(())
             }
+        };
+        if flow.is_break() {
+            return Ok(());
         }
         self.drain_machines(sa, now, rng)
+    }
+
+    /// A gateway's Transaction message: to the Xauth server while it runs, then a Unity
+    /// client's CFG_REQUEST or an older client's CFG_ACK to Mode Config. `Break`: the SA
+    /// failed.
+    fn transaction_server<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        cfg: &ConfigPayload<'_>,
+        msgid: u32,
+        rng: &mut R,
+    ) -> Result<ControlFlow<()>, SmError> {
+        if let Some(x) = sa.dialogue.xauth_server().filter(|x| !x.is_finished()) {
+            if matches!(cfg.cfg_type, CfgType::Reply | CfgType::Ack) {
+                x.handle(now, cfg)
+                    .map_err(|e| SmError::Xauth(e.to_string()))?;
+            }
+        } else if cfg.cfg_type == CfgType::Request {
+            let gw = self
+                .config
+                .gateway
+                .as_ref()
+                .ok_or(SmError::Config("gateway"))?;
+            // A client without the Unity VID that asks anyway (strongSwan's
+            // charon-cmd): our CFG_SET crossed its CFG_REQUEST. With `client
+            // configuration address respond` the request wins: the unanswered
+            // SET and its lease go (the client ignores the SET while its own
+            // request is open), and the pull is served, from the same pool.
+            let mut dropped = None;
+            if gw.mode_config.respond && sa.dialogue.push_server().is_some_and(|s| !s.is_done()) {
+                let pull = modecfg::PullServer::new(self.shared_modecfg(gw), now);
+                let push = sa
+                    .dialogue
+                    .start_cfg_server(CfgServer::Pull(Box::new(pull)));
+                if let Some(CfgServer::Push(mut s)) = push {
+                    if let Some(lease) = s.take_lease() {
+                        let _ = self.pools.release(lease);
+                    }
+                }
+                // The SET's own lease (the SA holds it from the SET on) goes too;
+                // an address the client already holds under an older SA is lent
+                // again for the pull.
+                sa.borrowed = None;
+                dropped = sa.lease.take();
+                let ours: Vec<u32> = sa.last_tx_sent.keys().copied().collect();
+                for mid in ours {
+                    if mid != msgid {
+                        sa.retx.remove(&mid);
+                    }
+                }
+            }
+            if let Some(lease) = dropped {
+                self.release_lease(sa, lease);
+            }
+            if sa.dialogue.pull_server().is_some() {
+                let r = self.assign_step(sa, Server::Pull, |sa, cx, _| {
+                    sa.dialogue
+                        .pull_server()
+                        .map_or(Ok(()), |srv| srv.handle_payload(now, cfg, cx))
+                })?;
+                if let Err(e) = r {
+                    if !sa.dialogue.pull_server().is_some_and(|s| s.is_failed()) {
+                        return Err(e.into());
+                    }
+                    // No address left: refuse the client now, as for a push,
+                    // instead of dropping its request until it gives up.
+                    let _ = self.send_delete(sa, rng);
+                    self.fail(sa, FailReason::AddressUnavailable);
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+        } else if cfg.cfg_type == CfgType::Ack {
+            if let Some(srv) = sa.dialogue.push_server() {
+                srv.handle_payload(now, cfg)?;
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// A client's Transaction message: the gateway's Xauth request, CFG_SET (push) or
+    /// CFG_REPLY (pull).
+    fn transaction_client(
+        sa: &mut IkeSa,
+        now: Instant,
+        cfg: &ConfigPayload<'_>,
+    ) -> Result<(), SmError> {
+        if is_xauth(cfg) {
+            let start = || xauth::XauthClient::new(Duration::from_secs(30));
+            if let Some(x) = sa.dialogue.xauth_client_or(start) {
+                x.handle(now, cfg)
+                    .map_err(|e| SmError::Xauth(e.to_string()))?;
+            }
+        } else if cfg.cfg_type == CfgType::Set {
+            let start = || modecfg::PushClient::new(now, None);
+            if let Some(c) = sa.dialogue.push_client_or(start) {
+                c.handle_payload(now, cfg)?;
+            }
+        } else if cfg.cfg_type == CfgType::Reply {
+            if let Some(c) = sa.dialogue.pull_client() {
+                c.handle_payload(now, cfg)?;
+            }
+        }
+        Ok(())
     }
 
     /// Moves whatever the Xauth and Mode Config machines produced onto the wire and into
@@ -378,10 +410,24 @@ impl Endpoint {
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        // Xauth server.
+        if self.drain_xauth_server(sa, now, rng)?.is_break() {
+            return Ok(());
+        }
+        self.drain_xauth_client(sa, now, rng)?;
+        self.drain_modecfg(sa, now, rng)
+    }
+
+    /// The gateway's Xauth server: its messages out, the credentials to the driver; when
+    /// it finishes, Mode Config starts, or the SA fails (`Break`).
+    fn drain_xauth_server<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<ControlFlow<()>, SmError> {
         let mut out = Vec::new();
         let mut evs = Vec::new();
-        if let Some(x) = sa.xauth_srv.as_mut() {
+        if let Some(x) = sa.dialogue.xauth_server() {
             while let Some(t) = x.poll_transmit() {
                 out.push(t);
             }
@@ -433,13 +479,22 @@ impl Endpoint {
                     });
                     let _ = self.send_delete(sa, rng);
                     self.fail(sa, FailReason::XauthFailed);
-                    return Ok(());
+                    return Ok(ControlFlow::Break(()));
                 }
             }
         }
-        // Xauth client: answer prompts from the profile.
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The client's Xauth machine: prompts answered from the profile, its messages out.
+    fn drain_xauth_client<R: CryptoRng + ?Sized>(
+        &mut self,
+        sa: &mut IkeSa,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<(), SmError> {
         let mut evs = Vec::new();
-        if let Some(x) = sa.xauth_cli.as_mut() {
+        if let Some(x) = sa.dialogue.xauth_client() {
             while let Some(e) = x.poll_event() {
                 evs.push(e);
             }
@@ -456,7 +511,7 @@ impl Endpoint {
                                 password: Some(xauth::Secret::new(pw.expose_secret().to_vec())),
                                 ..xauth::Answer::default()
                             });
-                    if let (Some(x), Some(a)) = (sa.xauth_cli.as_mut(), answer) {
+                    if let (Some(x), Some(a)) = (sa.dialogue.xauth_client(), answer) {
                         x.answer(now, pr.identifier, a)
                             .map_err(|e| SmError::Xauth(e.to_string()))?;
                     }
@@ -487,7 +542,7 @@ impl Endpoint {
         }
         // Its REPLY carries the password: kept in wiping buffers all the way.
         let mut out = Vec::new();
-        if let Some(x) = sa.xauth_cli.as_mut() {
+        if let Some(x) = sa.dialogue.xauth_client() {
             while let Some(t) = x.poll_transmit_zeroizing() {
                 out.push(t);
             }
@@ -495,7 +550,7 @@ impl Endpoint {
         for t in out {
             self.send_cfg(sa, now, t, rng)?;
         }
-        self.drain_modecfg(sa, now, rng)
+        Ok(())
     }
 
     fn drain_modecfg<R: CryptoRng + ?Sized>(
@@ -504,57 +559,15 @@ impl Endpoint {
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        let mut out = Vec::new();
-        let mut lines = Vec::new();
-        let mut failed = false;
         // The PIX's Mode Config debug lines are formatted only when someone reads them.
-        let debugging = self.debugging();
-        if let Some(s) = sa.cfg_pull_srv.as_mut() {
-            while let Some(e) = s.poll_event() {
-                if matches!(e, modecfg::ServerEvent::AddressUnavailable { .. }) {
-                    failed = true;
-                }
-                if debugging && !matches!(e, modecfg::ServerEvent::Replied { .. }) {
-                    lines.extend(e.pix_line());
-                }
-            }
-            while let Some(t) = s.poll_transmit() {
-                out.push(t.payload);
-            }
-            failed |= s.is_failed();
-        }
-        if let Some(s) = sa.cfg_push_srv.as_mut() {
-            while let Some(e) = s.poll_event() {
-                if debugging && !matches!(e, modecfg::ServerEvent::SetSent { .. }) {
-                    lines.extend(e.pix_line());
-                }
-            }
-            while let Some(t) = s.poll_transmit() {
-                out.push(t.payload);
-            }
-            failed |= s.is_failed();
-        }
-        if let Some(c) = sa.cfg_pull_cli.as_mut() {
-            while c.poll_event().is_some() {}
-            while let Some(t) = c.poll_transmit() {
-                out.push(t.payload);
-            }
-            failed |= c.is_failed();
-        }
-        if let Some(c) = sa.cfg_push_cli.as_mut() {
-            while c.poll_event().is_some() {}
-            while let Some(t) = c.poll_transmit() {
-                out.push(t.payload);
-            }
-            failed |= c.is_failed();
-        }
-        for l in lines {
+        let polled = sa.dialogue.poll_modecfg(self.debugging());
+        for l in polled.lines {
             self.debug(DebugEvent::ModeCfg(l));
         }
-        for t in out {
+        for t in polled.out {
             self.send_cfg(sa, now, t, rng)?;
         }
-        if failed {
+        if polled.failed {
             if sa.role == Role::Responder {
                 let _ = self.send_delete(sa, rng);
             }
@@ -562,30 +575,7 @@ impl Endpoint {
             return Ok(());
         }
         if !sa.cfg_done {
-            let server = if let Some(s) = sa.cfg_pull_srv.as_mut().filter(|s| s.is_done()) {
-                Some(s.take_lease())
-            } else {
-                sa.cfg_push_srv
-                    .as_mut()
-                    .filter(|s| s.is_done())
-                    .map(|s| s.take_lease())
-            };
-            let addr = if let Some(taken) = server {
-                if let Some(l) = taken {
-                    if let Some(before) = sa.lease.replace(l) {
-                        sa.extra_leases.push(before);
-                    }
-                }
-                // Its own lease, or the one an older SA of the client holds for it.
-                sa.lease.as_ref().map(modecfg::Lease::addr).or(sa.borrowed)
-            } else if let Some(c) = sa.cfg_pull_cli.as_ref() {
-                c.config().and_then(|c| c.address)
-            } else if let Some(c) = sa.cfg_push_cli.as_ref() {
-                c.config().and_then(|c| c.address)
-            } else {
-                None
-            };
-            if let Some(a) = addr {
+            if let Some(a) = Self::modecfg_address(sa) {
                 sa.cfg_done = true;
                 sa.assigned = Some(a);
                 self.event(Event::AddressAssigned { sa: sa.id, addr: a });
@@ -601,6 +591,34 @@ impl Endpoint {
             }
         }
         Ok(())
+    }
+
+    /// The Mode Config address once the dialogue is done: the gateway's lease (taken
+    /// from the server: the SA holds it from now on), or what the client received.
+    fn modecfg_address(sa: &mut IkeSa) -> Option<Ipv4Addr> {
+        let server = if let Some(s) = sa.dialogue.pull_server().filter(|s| s.is_done()) {
+            Some(s.take_lease())
+        } else {
+            sa.dialogue
+                .push_server()
+                .filter(|s| s.is_done())
+                .map(|s| s.take_lease())
+        };
+        if let Some(taken) = server {
+            if let Some(l) = taken {
+                if let Some(before) = sa.lease.replace(l) {
+                    sa.extra_leases.push(before);
+                }
+            }
+            // Its own lease, or the one an older SA of the client holds for it.
+            sa.lease.as_ref().map(modecfg::Lease::addr).or(sa.borrowed)
+        } else if let Some(c) = sa.dialogue.pull_client() {
+            c.config().and_then(|c| c.address)
+        } else if let Some(c) = sa.dialogue.push_client() {
+            c.config().and_then(|c| c.address)
+        } else {
+            None
+        }
     }
 
     /// Holds a Quick Mode until Xauth and Mode Config are done ("Need XAUTH").
@@ -626,7 +644,8 @@ impl Endpoint {
                 match xauth {
                     Some(cfg) => {
                         self.debug(DebugEvent::XauthRequest);
-                        sa.xauth_srv = Some(Box::new(xauth::XauthServer::start(cfg, now, rng)));
+                        sa.dialogue
+                            .start_xauth_server(xauth::XauthServer::start(cfg, now, rng));
                         self.drain_machines(sa, now, rng)
                     }
                     None => {
@@ -684,7 +703,9 @@ impl Endpoint {
             };
             let user = match sa.user.as_deref() {
                 Some(u) => o.user.as_deref() == Some(u),
-                None => o.user.is_none() && o.xauth_srv.is_none() && o.identity == sa.identity,
+                None => {
+                    o.user.is_none() && !o.dialogue.has_xauth_server() && o.identity == sa.identity
+                }
             };
             peer && user && o.established() && o.role == sa.role && o.id != sa.id
         };
@@ -735,17 +756,17 @@ impl Endpoint {
             return Ok(());
         }
         // A Unity client asks (pull); an older client waits for our SET (push).
-        let pull = mode.respond && (sa.peer_unity || !mode.initiate);
+        let pull = mode.respond && (sa.peer.unity || !mode.initiate);
         if pull {
-            sa.cfg_pull_srv = Some(Box::new(modecfg::PullServer::new(
-                self.shared_modecfg(gw),
-                now,
-            )));
+            let pull = modecfg::PullServer::new(self.shared_modecfg(gw), now);
+            sa.dialogue
+                .start_cfg_server(CfgServer::Pull(Box::new(pull)));
         } else {
             let ident = u16::try_from(random_u32(rng) & 0xffff).unwrap_or(1);
             let started = self.assign_step(sa, Server::Push, |sa, cx, gw| {
-                modecfg::PushServer::start(&gw.modecfg, now, ident, cx)
-                    .map(|s| sa.cfg_push_srv = Some(Box::new(s)))
+                modecfg::PushServer::start(&gw.modecfg, now, ident, cx).map(|s| {
+                    sa.dialogue.start_cfg_server(CfgServer::Push(Box::new(s)));
+                })
             })?;
             if started.is_err() {
                 let _ = self.send_delete(sa, rng);
@@ -797,11 +818,11 @@ impl Endpoint {
         // reply keeps its own, for the request's retransmission.
         let held = match server {
             Server::Pull => sa
-                .cfg_pull_srv
-                .as_mut()
+                .dialogue
+                .pull_server()
                 .filter(|s| from.is_some() || s.is_done())
                 .and_then(|s| s.take_lease()),
-            Server::Push => sa.cfg_push_srv.as_mut().and_then(|s| s.take_lease()),
+            Server::Push => sa.dialogue.push_server().and_then(|s| s.take_lease()),
         };
         let (held, given) = match (from, unused) {
             // Not handed out (or given back): it goes back as it was.
@@ -835,17 +856,17 @@ impl Endpoint {
         match sa.profile.as_ref().map(|p| p.mode_config) {
             Some(ClientModeCfg::Pull) => {
                 let ident = u16::try_from(sa.id.0 & 0xffff).unwrap_or(1);
-                sa.cfg_pull_cli = Some(Box::new(modecfg::PullClient::vpn_client_4x(
-                    now,
-                    ident,
-                    "Cisco Systems VPN Client 4.0.5 (Rel)",
-                    self.config.limits.retransmit_backoff(),
-                )?));
+                sa.dialogue
+                    .start_pull_client(modecfg::PullClient::vpn_client_4x(
+                        now,
+                        ident,
+                        "Cisco Systems VPN Client 4.0.5 (Rel)",
+                        self.config.limits.retransmit_backoff(),
+                    )?);
             }
             Some(ClientModeCfg::Push) => {
-                if sa.cfg_push_cli.is_none() {
-                    sa.cfg_push_cli = Some(Box::new(modecfg::PushClient::new(now, None)));
-                }
+                sa.dialogue
+                    .push_client_or(|| modecfg::PushClient::new(now, None));
             }
             _ => sa.cfg_done = true,
         }
@@ -864,8 +885,8 @@ impl Endpoint {
             .take()
             .ok_or(SmError::Xauth("no verdict is awaited".into()))?;
         let x = sa
-            .xauth_srv
-            .as_mut()
+            .dialogue
+            .xauth_server()
             .ok_or(SmError::Xauth("no Xauth dialogue".into()))?;
         let v = if accept {
             xauth::Verdict::Accept
@@ -883,24 +904,7 @@ impl Endpoint {
         now: Instant,
         rng: &mut R,
     ) {
-        if let Some(x) = sa.xauth_srv.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.xauth_cli.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.cfg_pull_srv.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.cfg_push_srv.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.cfg_pull_cli.as_mut() {
-            x.handle_timeout(now);
-        }
-        if let Some(x) = sa.cfg_push_cli.as_mut() {
-            x.handle_timeout(now);
-        }
+        sa.dialogue.handle_timeout(now);
         if let Err(e) = self.drain_machines(sa, now, rng) {
             self.follow_up_failed(&e);
         }
