@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::events::{child_deleted, children, debug, deleted, established, rekeyed};
 use common::net::{Net, GW, SEED_PSK};
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::*;
@@ -68,67 +69,6 @@ fn quick_mode(net: &mut Net, sa: SaId, life_secs: u64) {
         .1
         .initiate_quick_mode(now, sa, req, &mut net.rng)
         .unwrap();
-}
-
-fn children(events: &[(u64, &Event)]) -> Vec<(SaId, u32, u32)> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::ChildSa(c) => Some((c.ike_sa, c.spi_in, c.spi_out)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn established(events: &[(u64, &Event)]) -> Vec<(u64, SaId)> {
-    events
-        .iter()
-        .filter_map(|(t, e)| match e {
-            Event::Phase1Established { sa, .. } => Some((*t, *sa)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn rekeyed(events: &[(u64, &Event)]) -> Vec<(u64, SaId, SaId)> {
-    events
-        .iter()
-        .filter_map(|(t, e)| match e {
-            Event::Phase1Rekeyed { old, new } => Some((*t, *old, *new)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn deleted(events: &[(u64, &Event)]) -> Vec<(u64, SaId)> {
-    events
-        .iter()
-        .filter_map(|(t, e)| match e {
-            Event::Deleted { sa } => Some((*t, *sa)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn child_deleted(events: &[(u64, &Event)]) -> Vec<(SaId, u32)> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::ChildDeleted { sa, spi_in } => Some((*sa, *spi_in)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn debug(events: &[(u64, &Event)]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Debug(d) => Some(d.pix_lines()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
 }
 
 /// The client starts phase 1 with `profile`; its SA.

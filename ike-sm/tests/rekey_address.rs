@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::events::{self, assigned, child_deleted, failed};
 use common::net::{Net, Users, GW, SEED_PSK};
 use ike_sm::crypto::dh::DhGroup;
 use ike_sm::*;
@@ -231,61 +232,28 @@ fn gw_delete(net: &mut Net, store: &Recorder, sa: SaId) {
     net.run_for(Duration::from_secs(1));
 }
 
-fn assigned(events: &[(u64, &Event)]) -> Vec<(SaId, Ipv4Addr)> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::AddressAssigned { sa, addr } => Some((*sa, *addr)),
-            _ => None,
-        })
-        .collect()
-}
-
+/// Child SAs installed: (IKE SA, inbound SPI).
 fn children(events: &[(u64, &Event)]) -> Vec<(SaId, u32)> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::ChildSa(c) => Some((c.ike_sa, c.spi_in)),
-            _ => None,
-        })
+    events::children(events)
+        .into_iter()
+        .map(|(sa, spi_in, _)| (sa, spi_in))
         .collect()
 }
 
-fn child_deleted(events: &[(u64, &Event)]) -> Vec<(SaId, u32)> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::ChildDeleted { sa, spi_in } => Some((*sa, *spi_in)),
-            _ => None,
-        })
-        .collect()
-}
-
+/// Phase 1 rekeyed: (old SA, new SA).
 fn rekeyed(events: &[(u64, &Event)]) -> Vec<(SaId, SaId)> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Phase1Rekeyed { old, new } => Some((*old, *new)),
-            _ => None,
-        })
+    events::rekeyed(events)
+        .into_iter()
+        .map(|(_, old, new)| (old, new))
         .collect()
 }
 
+/// IKE SAs deleted.
 fn deleted(events: &[(u64, &Event)]) -> Vec<SaId> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Deleted { sa } => Some(*sa),
-            _ => None,
-        })
+    events::deleted(events)
+        .into_iter()
+        .map(|(_, sa)| sa)
         .collect()
-}
-
-fn failed(events: &[(u64, &Event)]) -> usize {
-    events
-        .iter()
-        .filter(|(_, e)| matches!(e, Event::Failed { .. }))
-        .count()
 }
 
 /// The client's own rekey (before the lifetime ends, Xauth and Mode Config again, the

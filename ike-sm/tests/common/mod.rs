@@ -10,6 +10,7 @@
 )]
 
 pub mod capture;
+pub mod events;
 pub mod net;
 
 /// Strict hex decoding with a useful panic message.
