@@ -38,8 +38,8 @@ pub(crate) enum CfgServer {
 
 /// What the Mode Config machines produced ([`Dialogue::poll_modecfg`]).
 pub(crate) struct CfgPolled {
-    /// Attribute payloads to send.
-    pub out: Vec<isakmp_wire::cfg::OwnedConfigPayload>,
+    /// Attribute payloads to send, each saying whether the machine sends it again.
+    pub out: Vec<modecfg::Transmit>,
     /// The PIX's debug lines (only when asked for).
     pub lines: Vec<String>,
     /// No address for the client: the SA fails.
@@ -67,7 +67,7 @@ impl Dialogue {
                         }
                     }
                     while let Some(t) = s.poll_transmit() {
-                        p.out.push(t.payload);
+                        p.out.push(t);
                     }
                     p.failed |= s.is_failed();
                 }
@@ -78,7 +78,7 @@ impl Dialogue {
                         }
                     }
                     while let Some(t) = s.poll_transmit() {
-                        p.out.push(t.payload);
+                        p.out.push(t);
                     }
                     p.failed |= s.is_failed();
                 }
@@ -88,14 +88,14 @@ impl Dialogue {
                 if let Some(c) = pull {
                     while c.poll_event().is_some() {}
                     while let Some(t) = c.poll_transmit() {
-                        p.out.push(t.payload);
+                        p.out.push(t);
                     }
                     p.failed |= c.is_failed();
                 }
                 if let Some(c) = push {
                     while c.poll_event().is_some() {}
                     while let Some(t) = c.poll_transmit() {
-                        p.out.push(t.payload);
+                        p.out.push(t);
                     }
                     p.failed |= c.is_failed();
                 }

@@ -99,6 +99,16 @@ enum Server {
     Push,
 }
 
+/// Which machine hands [`Endpoint::send_cfg`] a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sender {
+    /// An Xauth machine (it never resends: ike-sm times the exchanges it starts).
+    Xauth,
+    /// A Mode Config machine; `again`: the same payload once more
+    /// ([`modecfg::Transmit::retransmission`]).
+    ModeCfg { again: bool },
+}
+
 fn is_xauth(cfg: &ConfigPayload<'_>) -> bool {
     cfg.attributes()
         .flatten()
@@ -134,36 +144,36 @@ impl Endpoint {
 
     /// Encrypts and sends one attribute payload on its exchange. The payload and its
     /// plaintext encoding are wiped when dropped: an Xauth REPLY carries the password.
+    ///
+    /// A REQUEST or SET starts a new exchange, unless its Mode Config machine says it
+    /// sends it again ([`Sender::ModeCfg`]): then the datagram of the exchange that
+    /// machine started goes again, never a new encryption. One timer runs per exchange:
+    /// the Mode Config machine's for the exchanges it starts, ike-sm's
+    /// ([`Endpoint::send_awaiting`]) for the Xauth server's, which resends nothing itself.
     fn send_cfg<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
         now: Instant,
         payload: impl Into<xauth::ZeroizingPayload>,
+        from: Sender,
         rng: &mut R,
     ) -> Result<(), SmError> {
         let payload = payload.into();
         let cfg_type = payload.cfg_type();
+        let starts = matches!(cfg_type, CfgType::Request | CfgType::Set);
+        if starts && from == (Sender::ModeCfg { again: true }) {
+            // Nothing kept (answered, or settled): the peer has what it needs.
+            if let Some(d) = sa.cfg_started.and_then(|m| sa.last_tx_sent.get(&m)) {
+                let d = d.clone();
+                self.send(sa, d);
+            }
+            return Ok(());
+        }
         let attr_bytes = payload
             .to_payload_bytes()
             .map_err(|e| SmError::Xauth(e.to_string()))?;
         drop(payload);
         let attr_kind = isakmp_wire::PayloadType::Attributes;
-        let starts = matches!(cfg_type, CfgType::Request | CfgType::Set);
-        if starts {
-            // The machine resends: send the same bytes again, never a new encryption.
-            if let Some((mid, (_, dgram))) = sa
-                .last_tx_sent
-                .iter()
-                .find(|(_, (a, _))| **a == *attr_bytes)
-            {
-                // Our own retransmission timer already covers this exchange.
-                if !sa.retx.contains_key(mid) {
-                    let d = dgram.clone();
-                    self.send(sa, d);
-                }
-                return Ok(());
-            }
-        }
         let msgid = if starts {
             let mut m = random_u32(rng);
             while m == 0 || sa.exchanges.contains_key(&m) {
@@ -194,13 +204,21 @@ impl Endpoint {
             attr_kind,
             &attr_bytes,
         )?;
-        while sa.last_tx_sent.len() >= MAX_EXCHANGES {
-            sa.last_tx_sent.pop_first();
-        }
-        sa.last_tx_sent.insert(msgid, (attr_bytes, b.clone()));
+        drop(attr_bytes);
         if starts {
-            // Resent on the PIX schedule until the peer answers on this message ID.
-            self.send_awaiting(sa, now, msgid, None, b);
+            match from {
+                Sender::ModeCfg { .. } => {
+                    // Its machine's timer resends it (above) until the peer answers.
+                    while sa.last_tx_sent.len() >= MAX_EXCHANGES {
+                        sa.last_tx_sent.pop_first();
+                    }
+                    sa.last_tx_sent.insert(msgid, b.clone());
+                    sa.cfg_started = Some(msgid);
+                    self.send(sa, b);
+                }
+                // Resent on the PIX schedule until the peer answers on this message ID.
+                Sender::Xauth => self.send_awaiting(sa, now, msgid, None, b),
+            }
             return Ok(());
         }
         if let Some(d) = sa.cur_in.clone() {
@@ -341,11 +359,9 @@ impl Endpoint {
                 // again for the pull.
                 sa.borrowed = None;
                 dropped = sa.lease.take();
-                let ours: Vec<u32> = sa.last_tx_sent.keys().copied().collect();
-                for mid in ours {
-                    if mid != msgid {
-                        sa.retx.remove(&mid);
-                    }
+                // Its SET goes unanswered: nothing resends it (its timer went with it).
+                if let Some(mid) = sa.cfg_started.take().filter(|m| *m != msgid) {
+                    sa.last_tx_sent.remove(&mid);
                 }
             }
             if let Some(lease) = dropped {
@@ -436,7 +452,7 @@ impl Endpoint {
             }
         }
         for t in out {
-            self.send_cfg(sa, now, t, rng)?;
+            self.send_cfg(sa, now, t, Sender::Xauth, rng)?;
         }
         for e in evs {
             match e {
@@ -548,7 +564,7 @@ impl Endpoint {
             }
         }
         for t in out {
-            self.send_cfg(sa, now, t, rng)?;
+            self.send_cfg(sa, now, t, Sender::Xauth, rng)?;
         }
         Ok(())
     }
@@ -565,7 +581,10 @@ impl Endpoint {
             self.debug(DebugEvent::ModeCfg(l));
         }
         for t in polled.out {
-            self.send_cfg(sa, now, t, rng)?;
+            let from = Sender::ModeCfg {
+                again: t.retransmission,
+            };
+            self.send_cfg(sa, now, t.payload, from, rng)?;
         }
         if polled.failed {
             if sa.role == Role::Responder {
