@@ -584,9 +584,10 @@ impl DebugEvent {
             }
             Self::NeedXauth => v.push("ISAKMP (0:0): Need XAUTH".into()),
             Self::XauthRequest => {
-                v.push("ISAKMP/xauth: request attribute XAUTH_TYPE".into());
-                v.push("ISAKMP/xauth: request attribute XAUTH_USER_NAME".into());
-                v.push("ISAKMP/xauth: request attribute XAUTH_USER_PASSWORD".into());
+                use isakmp_wire::attr::config::ConfigAttrType as A;
+                for a in [A::XauthType, A::XauthUserName, A::XauthUserPassword] {
+                    v.push(format!("ISAKMP/xauth: request attribute {}", a.name()));
+                }
             }
             Self::InitiatingPeerConfig { peer, message_id } => v.push(format!(
                 "ISAKMP (0:0): initiating peer config to {}. ID = {message_id} ({message_id:#x})",
