@@ -7,7 +7,7 @@
 //! command and says what to do (a masked secret with no secrets file entry, a crypto map
 //! on no interface, a transform set that does not exist, ...).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -132,6 +132,8 @@ pub fn plan(config: &Config, extra_users: Vec<(String, Secret)>) -> Result<Plan,
 /// [`plan`], with the `aaa-server` tags whose RADIUS hosts may have no key
 /// (`pix-gateway run --allow-keyless-aaa TAG`); a keyless host anywhere else is an error.
 ///
+/// The steps run in this order, and their errors and warnings come out in it.
+///
 /// # Errors
 /// One line per problem, all of them.
 pub fn plan_with(
@@ -139,51 +141,118 @@ pub fn plan_with(
     extra_users: Vec<(String, Secret)>,
     allow_keyless_aaa: &[String],
 ) -> Result<Plan, Vec<String>> {
-    use pix_config::isakmp::{IkeAuth, Isakmp, PolicyAttr};
-    use pix_config::vpngroup::VpngroupAttr;
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-
-    // --- isakmp policy: PIX defaults (rsa-sig, des, sha, group 1, 86400 s) per priority.
-    #[derive(Clone, Copy)]
-    struct P {
-        auth: IkeAuth,
-        enc: CipherAlg,
-        hash: HashAlg,
-        group: DhGroup,
-        life: u64,
-    }
-    let default_p = P {
-        auth: IkeAuth::RsaSig,
-        enc: CipherAlg::Des,
-        hash: HashAlg::Sha1,
-        group: DhGroup::Modp768,
-        life: 86_400,
+    let mut d = Diagnostics::default();
+    let isakmp = isakmp_settings(config, &mut d);
+    let policies = pre_shared_key_policies(&isakmp.policies, &mut d);
+    let pools = local_pools(config, &mut d);
+    let (groups, mut session_limits) = vpngroups(config, &pools, &mut d);
+    let Some((map_name, outside_if)) = bound_crypto_map(config) else {
+        d.errors.push(
+            "no `crypto map NAME interface IF`: the gateway does not know where to listen".into(),
+        );
+        return Err(d.errors);
     };
-    let mut policies: BTreeMap<u16, P> = BTreeMap::new();
-    let mut keys = Vec::new();
-    let mut default_pools = Vec::new();
-    let mut nat_traversal = None;
-    let mut enabled_ifs = Vec::new();
-    let mut keepalive = None;
+    if !isakmp.enabled_ifs.contains(&outside_if) {
+        d.warnings.push(format!(
+            "no `isakmp enable {outside_if}`: a PIX would not answer IKE there; this gateway listens anyway"
+        ));
+    }
+    let map = crypto_map_settings(config, &map_name);
+    let transforms = transform_sets(config, &map_name, &map.transform_set_names, &mut d);
+    let radius_ports = radius_ports(config);
+    let (aaa, keyless_allowed) = aaa_groups(config, allow_keyless_aaa, &mut d);
+    check_client_authentication(&map_name, map.xauth_tag.as_deref(), &aaa, &mut d);
+    warn_unused_keyless_allowances(allow_keyless_aaa, &keyless_allowed, &mut d);
+    let local_users = local_users(config, extra_users, &mut d);
+    let system = system_settings(config, &outside_if);
+    session_limits.insert(String::new(), (None, None));
+    let policy = match super::policy::Policy::new(config, &outside_if) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            d.errors.push(e);
+            None
+        }
+    };
+    let Some(policy) = policy.filter(|_| d.errors.is_empty()) else {
+        return Err(d.errors);
+    };
+    let ike = ike_config(isakmp, policies, groups, &map, transforms);
+    Ok(Plan {
+        ike,
+        pools,
+        hostname: system.hostname,
+        outside_if,
+        outside_addr: system.outside_addr,
+        crypto_map: map_name,
+        xauth_tag: map.xauth_tag,
+        aaa,
+        radius_ports,
+        local_users,
+        session_limits,
+        permit_ipsec: system.permit_ipsec,
+        policy,
+        warnings: d.warnings,
+    })
+}
+
+/// What the steps of [`plan_with`] find, in the order they find it: errors refuse the
+/// configuration, warnings go with the plan.
+#[derive(Default)]
+struct Diagnostics {
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// One `isakmp policy PRIORITY` as its lines leave it, starting from the PIX defaults
+/// (rsa-sig, des, sha, group 1, 86400 s).
+#[derive(Clone, Copy)]
+struct IsakmpPolicyLines {
+    auth: pix_config::isakmp::IkeAuth,
+    enc: CipherAlg,
+    hash: HashAlg,
+    group: DhGroup,
+    life: u64,
+}
+
+impl Default for IsakmpPolicyLines {
+    fn default() -> Self {
+        Self {
+            auth: pix_config::isakmp::IkeAuth::RsaSig,
+            enc: CipherAlg::Des,
+            hash: HashAlg::Sha1,
+            group: DhGroup::Modp768,
+            life: 86_400,
+        }
+    }
+}
+
+/// Everything the `isakmp ...` lines say.
+#[derive(Default)]
+struct IsakmpSettings {
+    /// `isakmp policy` by priority.
+    policies: BTreeMap<u16, IsakmpPolicyLines>,
+    /// `isakmp key ... address ...`, with their clear secrets.
+    keys: Vec<PeerKey>,
+    /// `isakmp client configuration address-pool local POOL`: the Main Mode pools.
+    default_pools: Vec<String>,
+    /// `isakmp nat-traversal [N]` (PIX default 20 s).
+    nat_traversal: Option<Duration>,
+    /// `isakmp enable IF`.
+    enabled_ifs: Vec<String>,
+    /// `isakmp keepalive S [R]`: DPD idle time and retry interval.
+    keepalive: Option<(Duration, Duration)>,
+}
+
+/// Reads the `isakmp` lines: policies, peer keys, pools, NAT-T, interfaces, keepalive.
+fn isakmp_settings(config: &Config, d: &mut Diagnostics) -> IsakmpSettings {
+    use pix_config::isakmp::Isakmp;
+    let mut s = IsakmpSettings::default();
     for (line, c) in config.iter() {
         let Command::Isakmp(i) = c else { continue };
         match i {
             Isakmp::Policy { priority, attr } => {
-                let p = policies.entry(*priority).or_insert(default_p);
-                match attr {
-                    PolicyAttr::Authentication(a) => p.auth = *a,
-                    PolicyAttr::Encryption(e) => p.enc = cipher(*e),
-                    PolicyAttr::Hash(pix_config::isakmp::IkeHash::Md5) => p.hash = HashAlg::Md5,
-                    PolicyAttr::Hash(pix_config::isakmp::IkeHash::Sha) => p.hash = HashAlg::Sha1,
-                    PolicyAttr::Group(g) => match group(*g) {
-                        Some(g) => p.group = g,
-                        None => errors.push(format!(
-                            "line {line}: isakmp policy {priority} group {g}: only groups 1, 2, 5 and 14 are supported"
-                        )),
-                    },
-                    PolicyAttr::Lifetime(l) => p.life = u64::from(*l),
-                }
+                let p = s.policies.entry(*priority).or_default();
+                apply_policy_attr(p, attr, line, *priority, d);
             }
             Isakmp::Key {
                 key,
@@ -191,36 +260,25 @@ pub fn plan_with(
                 netmask,
                 no_xauth,
                 no_config_mode,
-            } => {
-                let Some(addr) = config.resolve_addr(address) else {
-                    errors.push(format!("line {line}: isakmp key: unknown name {address}"));
-                    continue;
-                };
-                let mask = netmask.unwrap_or(Ipv4Addr::BROADCAST);
-                let fix = match netmask {
-                    Some(m) => format!("isakmp key {addr} netmask {m} <secret>"),
-                    None => format!("isakmp key {addr} <secret>"),
-                };
-                match clear(key, &format!("line {line}: isakmp key for {addr}"), &fix) {
-                    Ok(k) => keys.push(PeerKey {
-                        address: addr,
-                        netmask: mask,
-                        key: k,
-                        no_xauth: *no_xauth,
-                        no_config_mode: *no_config_mode,
-                    }),
-                    Err(e) => errors.push(e),
-                }
-            }
-            Isakmp::ClientAddressPool { pool, .. } => default_pools.push(pool.clone()),
+            } => match peer_key_secret(config, line, key, address, *netmask) {
+                Ok((address, netmask, key)) => s.keys.push(PeerKey {
+                    address,
+                    netmask,
+                    key,
+                    no_xauth: *no_xauth,
+                    no_config_mode: *no_config_mode,
+                }),
+                Err(e) => d.errors.push(e),
+            },
+            Isakmp::ClientAddressPool { pool, .. } => s.default_pools.push(pool.clone()),
             Isakmp::NatTraversal(n) => {
-                nat_traversal = Some(Duration::from_secs(u64::from(n.unwrap_or(20))));
+                s.nat_traversal = Some(Duration::from_secs(u64::from(n.unwrap_or(20))));
             }
-            Isakmp::Enable(ifname) => enabled_ifs.push(ifname.clone()),
+            Isakmp::Enable(ifname) => s.enabled_ifs.push(ifname.clone()),
             Isakmp::Keepalive { seconds, retry } => {
                 // PIX 6.3 `isakmp keepalive` is what DPD does for us (RFC 3706):
                 // R-U-THERE after `seconds` of silence, every `retry` seconds after.
-                keepalive = Some((
+                s.keepalive = Some((
                     Duration::from_secs(u64::from(*seconds)),
                     Duration::from_secs(u64::from(retry.unwrap_or(2))),
                 ));
@@ -228,10 +286,62 @@ pub fn plan_with(
             _ => {}
         }
     }
+    s
+}
+
+/// Applies one `isakmp policy PRIORITY ATTR` line (`line`) to its policy.
+fn apply_policy_attr(
+    p: &mut IsakmpPolicyLines,
+    attr: &pix_config::isakmp::PolicyAttr,
+    line: u32,
+    priority: u16,
+    d: &mut Diagnostics,
+) {
+    use pix_config::isakmp::{IkeHash, PolicyAttr};
+    match attr {
+        PolicyAttr::Authentication(a) => p.auth = *a,
+        PolicyAttr::Encryption(e) => p.enc = cipher(*e),
+        PolicyAttr::Hash(IkeHash::Md5) => p.hash = HashAlg::Md5,
+        PolicyAttr::Hash(IkeHash::Sha) => p.hash = HashAlg::Sha1,
+        PolicyAttr::Group(g) => match group(*g) {
+            Some(g) => p.group = g,
+            None => d.errors.push(format!(
+                "line {line}: isakmp policy {priority} group {g}: only groups 1, 2, 5 and 14 are supported"
+            )),
+        },
+        PolicyAttr::Lifetime(l) => p.life = u64::from(*l),
+    }
+}
+
+/// The address, netmask and clear secret of `isakmp key KEY address A [netmask M]`.
+fn peer_key_secret(
+    config: &Config,
+    line: u32,
+    key: &pix_config::SecretValue,
+    address: &pix_config::AddrTok,
+    netmask: Option<Ipv4Addr>,
+) -> Result<(Ipv4Addr, Ipv4Addr, Secret), String> {
+    let Some(addr) = config.resolve_addr(address) else {
+        return Err(format!("line {line}: isakmp key: unknown name {address}"));
+    };
+    let fix = match netmask {
+        Some(m) => format!("isakmp key {addr} netmask {m} <secret>"),
+        None => format!("isakmp key {addr} <secret>"),
+    };
+    let secret = clear(key, &format!("line {line}: isakmp key for {addr}"), &fix)?;
+    Ok((addr, netmask.unwrap_or(Ipv4Addr::BROADCAST), secret))
+}
+
+/// The policies this gateway negotiates: the pre-shared key ones (the others are
+/// skipped with a warning); none at all is an error.
+fn pre_shared_key_policies(
+    policies: &BTreeMap<u16, IsakmpPolicyLines>,
+    d: &mut Diagnostics,
+) -> Vec<IsakmpPolicy> {
     let mut ike_policies = Vec::new();
-    for (prio, p) in &policies {
-        if p.auth != IkeAuth::PreShare {
-            warnings.push(format!(
+    for (prio, p) in policies {
+        if p.auth != pix_config::isakmp::IkeAuth::PreShare {
+            d.warnings.push(format!(
                 "isakmp policy {prio} uses rsa-sig authentication (the PIX default when \
                  `authentication pre-share` is not set): this gateway does pre-shared keys only, \
                  so the policy is skipped"
@@ -247,12 +357,15 @@ pub fn plan_with(
         });
     }
     if ike_policies.is_empty() {
-        errors.push(
+        d.errors.push(
             "no `isakmp policy N authentication pre-share`: no client can negotiate phase 1".into(),
         );
     }
+    ike_policies
+}
 
-    // --- ip local pool
+/// The `ip local pool` lines.
+fn local_pools(config: &Config, d: &mut Diagnostics) -> modecfg::Pools {
     let mut pools = modecfg::Pools::new();
     for (line, c) in config.iter() {
         if let Command::IpLocalPool(p) = c {
@@ -261,49 +374,59 @@ pub fn plan_with(
                 None => pools.add(&p.name, p.first, p.last),
             };
             if let Err(e) = r {
-                errors.push(format!("line {line}: ip local pool {}: {e}", p.name));
+                d.errors
+                    .push(format!("line {line}: ip local pool {}: {e}", p.name));
             }
         }
     }
+    pools
+}
 
-    // --- access lists (split-tunnel)
-    let split_entries = |acl: &str| -> Vec<modecfg::unity::SplitEntry> {
-        let mut v = Vec::new();
-        for (_, c) in config.iter() {
-            let Command::AccessList(a) = c else { continue };
-            if a.id != acl {
-                continue;
-            }
-            let pix_config::acl::AclBody::Rule(r) = &a.body else {
-                continue;
-            };
-            if r.action != pix_config::acl::Action::Permit {
-                continue;
-            }
-            let (addr, mask) = match &r.src {
-                pix_config::acl::AddrSpec::Host(t) => (config.resolve_addr(t), Ipv4Addr::BROADCAST),
-                pix_config::acl::AddrSpec::Net { address, mask } => {
-                    (config.resolve_addr(address), *mask)
-                }
-                pix_config::acl::AddrSpec::Any => {
-                    (Some(Ipv4Addr::UNSPECIFIED), Ipv4Addr::UNSPECIFIED)
-                }
-                _ => (None, Ipv4Addr::UNSPECIFIED),
-            };
-            if let Some(addr) = addr {
-                v.push(modecfg::unity::SplitEntry {
-                    addr,
-                    mask,
-                    protocol: 0,
-                    sport: 0,
-                    dport: 0,
-                });
-            }
+/// The split-tunnel networks of access list `acl`: the sources of its `permit` rules.
+fn split_tunnel_entries(config: &Config, acl: &str) -> Vec<modecfg::unity::SplitEntry> {
+    use pix_config::acl::{AclBody, Action, AddrSpec};
+    let mut v = Vec::new();
+    for (_, c) in config.iter() {
+        let Command::AccessList(a) = c else { continue };
+        if a.id != acl {
+            continue;
         }
-        v
-    };
+        let AclBody::Rule(r) = &a.body else {
+            continue;
+        };
+        if r.action != Action::Permit {
+            continue;
+        }
+        let (addr, mask) = match &r.src {
+            AddrSpec::Host(t) => (config.resolve_addr(t), Ipv4Addr::BROADCAST),
+            AddrSpec::Net { address, mask } => (config.resolve_addr(address), *mask),
+            AddrSpec::Any => (Some(Ipv4Addr::UNSPECIFIED), Ipv4Addr::UNSPECIFIED),
+            _ => (None, Ipv4Addr::UNSPECIFIED),
+        };
+        if let Some(addr) = addr {
+            v.push(modecfg::unity::SplitEntry {
+                addr,
+                mask,
+                protocol: 0,
+                sport: 0,
+                dport: 0,
+            });
+        }
+    }
+    v
+}
 
-    // --- vpngroup
+/// `vpngroup` idle-time / max-time by group name.
+type SessionLimits = BTreeMap<String, (Option<Duration>, Option<Duration>)>;
+
+/// The `vpngroup`s in the order they first appear: those with a password (the
+/// Aggressive Mode groups; a group without one is a warning), and every group's
+/// session limits.
+fn vpngroups(
+    config: &Config,
+    pools: &modecfg::Pools,
+    d: &mut Diagnostics,
+) -> (Vec<VpnGroup>, SessionLimits) {
     let mut group_names: Vec<String> = Vec::new();
     for (_, c) in config.iter() {
         if let Command::Vpngroup(g) = c {
@@ -315,50 +438,7 @@ pub fn plan_with(
     let mut groups = Vec::new();
     let mut session_limits = BTreeMap::new();
     for name in &group_names {
-        let mut policy = modecfg::GroupPolicy::named(name);
-        let mut password = None;
-        for (line, c) in config.iter() {
-            let Command::Vpngroup(g) = c else { continue };
-            if g.group != *name {
-                continue;
-            }
-            match &g.attr {
-                VpngroupAttr::AddressPool(p) => {
-                    if pools.pool(p).is_none() {
-                        errors.push(format!(
-                            "line {line}: vpngroup {name} address-pool {p}: no `ip local pool {p}`"
-                        ));
-                    }
-                    policy.address_pools.push(p.clone());
-                }
-                VpngroupAttr::DnsServer(v) => policy.dns_servers.clone_from(v),
-                VpngroupAttr::WinsServer(v) => policy.wins_servers.clone_from(v),
-                VpngroupAttr::DefaultDomain(d) => policy.default_domain = Some(d.clone()),
-                VpngroupAttr::SplitTunnel(acl) => policy.split_tunnel = split_entries(acl),
-                VpngroupAttr::SplitDns(v) => policy.split_dns.clone_from(v),
-                VpngroupAttr::IdleTime(t) => {
-                    policy.idle_time = Some(Duration::from_secs(u64::from(*t)));
-                }
-                VpngroupAttr::MaxTime(t) => {
-                    policy.max_time = (*t > 0).then(|| Duration::from_secs(u64::from(*t)));
-                }
-                VpngroupAttr::Password(p) => {
-                    match clear(
-                        p,
-                        &format!("line {line}: vpngroup {name} password"),
-                        &format!("vpngroup {name} password <secret>"),
-                    ) {
-                        Ok(s) => password = Some(s),
-                        Err(e) => errors.push(e),
-                    }
-                }
-                VpngroupAttr::Pfs => policy.pfs = true,
-                VpngroupAttr::BackupServer(v) => {
-                    policy.backup_servers = v.iter().map(ToString::to_string).collect();
-                }
-                _ => {}
-            }
-        }
+        let (policy, password) = vpngroup(config, name, pools, d);
         session_limits.insert(name.clone(), (policy.idle_time, policy.max_time));
         match password {
             Some(password) => groups.push(VpnGroup {
@@ -366,61 +446,127 @@ pub fn plan_with(
                 password,
                 policy,
             }),
-            None => warnings.push(format!(
+            None => d.warnings.push(format!(
                 "vpngroup {name} has no password: Aggressive Mode clients of this group cannot connect"
             )),
         }
     }
+    (groups, session_limits)
+}
 
-    // --- crypto map bound to an interface, its dynamic map, transform sets.
-    let mut map_if: Option<(String, String)> = None;
-    let mut xauth_tag = None;
-    let mut mode_config = ModeCfgMode::default();
-    for (_, c) in config.iter() {
-        if let Command::CryptoMap(m) = c {
-            if let pix_config::crypto::CryptoMapLine::Interface(i) = &m.line {
-                map_if.get_or_insert((m.name.clone(), i.clone()));
+/// The policy and the clear password of `vpngroup NAME`, from all its lines.
+fn vpngroup(
+    config: &Config,
+    name: &str,
+    pools: &modecfg::Pools,
+    d: &mut Diagnostics,
+) -> (modecfg::GroupPolicy, Option<Secret>) {
+    use pix_config::vpngroup::VpngroupAttr;
+    let mut policy = modecfg::GroupPolicy::named(name);
+    let mut password = None;
+    for (line, c) in config.iter() {
+        let Command::Vpngroup(g) = c else { continue };
+        if g.group != name {
+            continue;
+        }
+        match &g.attr {
+            VpngroupAttr::AddressPool(p) => {
+                if pools.pool(p).is_none() {
+                    d.errors.push(format!(
+                        "line {line}: vpngroup {name} address-pool {p}: no `ip local pool {p}`"
+                    ));
+                }
+                policy.address_pools.push(p.clone());
             }
+            VpngroupAttr::DnsServer(v) => policy.dns_servers.clone_from(v),
+            VpngroupAttr::WinsServer(v) => policy.wins_servers.clone_from(v),
+            VpngroupAttr::DefaultDomain(domain) => policy.default_domain = Some(domain.clone()),
+            VpngroupAttr::SplitTunnel(acl) => {
+                policy.split_tunnel = split_tunnel_entries(config, acl)
+            }
+            VpngroupAttr::SplitDns(v) => policy.split_dns.clone_from(v),
+            VpngroupAttr::IdleTime(t) => {
+                policy.idle_time = Some(Duration::from_secs(u64::from(*t)));
+            }
+            VpngroupAttr::MaxTime(t) => {
+                policy.max_time = (*t > 0).then(|| Duration::from_secs(u64::from(*t)));
+            }
+            VpngroupAttr::Password(p) => match clear(
+                p,
+                &format!("line {line}: vpngroup {name} password"),
+                &format!("vpngroup {name} password <secret>"),
+            ) {
+                Ok(s) => password = Some(s),
+                Err(e) => d.errors.push(e),
+            },
+            VpngroupAttr::Pfs => policy.pfs = true,
+            VpngroupAttr::BackupServer(v) => {
+                policy.backup_servers = v.iter().map(ToString::to_string).collect();
+            }
+            _ => {}
         }
     }
-    let Some((map_name, outside_if)) = map_if else {
-        errors.push(
-            "no `crypto map NAME interface IF`: the gateway does not know where to listen".into(),
-        );
-        return Err(errors);
+    (policy, password)
+}
+
+/// The first `crypto map NAME interface IF`: the map's name and the interface.
+fn bound_crypto_map(config: &Config) -> Option<(String, String)> {
+    config.iter().find_map(|(_, c)| match c {
+        Command::CryptoMap(m) => match &m.line {
+            pix_config::crypto::CryptoMapLine::Interface(i) => Some((m.name.clone(), i.clone())),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// What the bound crypto map, its dynamic maps and `crypto ipsec security-association
+/// lifetime` say.
+struct CryptoMapSettings {
+    /// `crypto map M client authentication TAG`.
+    xauth_tag: Option<String>,
+    /// `crypto map M client configuration address initiate|respond`.
+    mode_config: ModeCfgMode,
+    /// `set pfs [groupN]` of the map or its dynamic maps.
+    pfs: Option<DhGroup>,
+    /// PIX defaults 28800 s and 4608000 KB.
+    ipsec_lifetime_secs: u64,
+    ipsec_lifetime_kb: u64,
+    /// `set transform-set ...`: the map's, then its dynamic maps', in order.
+    transform_set_names: Vec<String>,
+}
+
+/// Reads crypto map `map_name`, the dynamic maps it names and the global SA lifetimes.
+fn crypto_map_settings(config: &Config, map_name: &str) -> CryptoMapSettings {
+    use pix_config::crypto::{CryptoMapLine as L, MapSet, SaLifetime};
+    let mut s = CryptoMapSettings {
+        xauth_tag: None,
+        mode_config: ModeCfgMode::default(),
+        pfs: None,
+        ipsec_lifetime_secs: 28_800,
+        ipsec_lifetime_kb: 4_608_000,
+        transform_set_names: Vec::new(),
     };
-    if !enabled_ifs.contains(&outside_if) {
-        warnings.push(format!(
-            "no `isakmp enable {outside_if}`: a PIX would not answer IKE there; this gateway listens anyway"
-        ));
-    }
     let mut dynamic_maps = Vec::new();
-    let mut set_names: Vec<String> = Vec::new();
-    let mut pfs = None;
-    let mut life_secs = 28_800u64;
-    let mut life_kb = 4_608_000u64;
     for (_, c) in config.iter() {
         match c {
-            Command::CryptoMap(m) if m.name == map_name => {
-                use pix_config::crypto::{CryptoMapLine as L, MapSet};
-                match &m.line {
-                    L::IpsecIsakmp { dynamic: Some(d) } => dynamic_maps.push(d.clone()),
-                    L::ClientAuthentication(t) => xauth_tag = Some(t.clone()),
-                    L::ClientConfiguration { initiate } => {
-                        if *initiate {
-                            mode_config.initiate = true;
-                        } else {
-                            mode_config.respond = true;
-                        }
+            Command::CryptoMap(m) if m.name == map_name => match &m.line {
+                L::IpsecIsakmp { dynamic: Some(d) } => dynamic_maps.push(d.clone()),
+                L::ClientAuthentication(t) => s.xauth_tag = Some(t.clone()),
+                L::ClientConfiguration { initiate } => {
+                    if *initiate {
+                        s.mode_config.initiate = true;
+                    } else {
+                        s.mode_config.respond = true;
                     }
-                    L::Set(MapSet::TransformSets(v)) => set_names.extend(v.iter().cloned()),
-                    L::Set(MapSet::Pfs(g)) => pfs = Some(pfs_group(*g)),
-                    _ => {}
                 }
-            }
+                L::Set(MapSet::TransformSets(v)) => s.transform_set_names.extend(v.iter().cloned()),
+                L::Set(MapSet::Pfs(g)) => s.pfs = Some(pfs_group(*g)),
+                _ => {}
+            },
             Command::IpsecGlobal(g) => match g.lifetime {
-                pix_config::crypto::SaLifetime::Seconds(s) => life_secs = u64::from(s),
-                pix_config::crypto::SaLifetime::Kilobytes(k) => life_kb = u64::from(k),
+                SaLifetime::Seconds(secs) => s.ipsec_lifetime_secs = u64::from(secs),
+                SaLifetime::Kilobytes(k) => s.ipsec_lifetime_kb = u64::from(k),
             },
             _ => {}
         }
@@ -428,76 +574,112 @@ pub fn plan_with(
     for (_, c) in config.iter() {
         if let Command::DynamicMap(d) = c {
             if dynamic_maps.contains(&d.name) {
-                use pix_config::crypto::MapSet;
                 match &d.set {
-                    MapSet::TransformSets(v) => set_names.extend(v.iter().cloned()),
-                    MapSet::Pfs(g) => pfs = Some(pfs_group(*g)),
+                    MapSet::TransformSets(v) => s.transform_set_names.extend(v.iter().cloned()),
+                    MapSet::Pfs(g) => s.pfs = Some(pfs_group(*g)),
                     _ => {}
                 }
             }
         }
     }
-    let mut transform_sets = Vec::new();
-    let mut transport_mode = false;
-    for name in &set_names {
+    s
+}
+
+/// The transform sets a crypto map uses, and whether one says `mode transport`.
+struct Transforms {
+    sets: Vec<TransformSet>,
+    transport_mode: bool,
+}
+
+/// Looks up every set `crypto map map_name` names (`crypto ipsec transform-set`);
+/// a missing set, or none usable, is an error.
+fn transform_sets(
+    config: &Config,
+    map_name: &str,
+    set_names: &[String],
+    d: &mut Diagnostics,
+) -> Transforms {
+    use pix_config::crypto::TransformSetLine;
+    let mut t = Transforms {
+        sets: Vec::new(),
+        transport_mode: false,
+    };
+    for name in set_names {
         let mut found = false;
         for (line, c) in config.iter() {
-            let Command::TransformSet(t) = c else {
+            let Command::TransformSet(set) = c else {
                 continue;
             };
-            if t.name != *name {
+            if set.name != *name {
                 continue;
             }
             found = true;
-            use pix_config::crypto::{Transform as T, TransformSetLine};
-            match &t.line {
-                TransformSetLine::ModeTransport => transport_mode = true,
+            match &set.line {
+                TransformSetLine::ModeTransport => t.transport_mode = true,
                 TransformSetLine::Transforms(v) => {
-                    let mut c = None;
-                    let mut a = None;
-                    for x in v {
-                        match x {
-                            T::EspDes => c = Some(EncryptionAlgorithm::Des),
-                            T::Esp3des => c = Some(EncryptionAlgorithm::TripleDes),
-                            T::EspAes => c = Some(EncryptionAlgorithm::Aes128),
-                            T::EspAes192 => c = Some(EncryptionAlgorithm::Aes192),
-                            T::EspAes256 => c = Some(EncryptionAlgorithm::Aes256),
-                            T::EspMd5Hmac => a = Some(IntegrityAlgorithm::HmacMd5_96),
-                            T::EspShaHmac => a = Some(IntegrityAlgorithm::HmacSha1_96),
-                            other => warnings.push(format!(
-                                "line {line}: transform-set {name}: {} is not supported here; ignored",
-                                other.as_str()
-                            )),
-                        }
-                    }
-                    match (c, a) {
-                        (Some(cipher), Some(auth)) => transform_sets.push(TransformSet {
-                            name: name.clone(),
-                            cipher,
-                            auth,
-                        }),
-                        _ => errors.push(format!(
-                            "line {line}: transform-set {name}: needs an ESP cipher and esp-md5-hmac or esp-sha-hmac"
-                        )),
+                    if let Some(set) = esp_transform_set(line, name, v, d) {
+                        t.sets.push(set);
                     }
                 }
             }
         }
         if !found {
-            errors.push(format!(
+            d.errors.push(format!(
                 "crypto map {map_name}: transform-set {name} is not defined (`crypto ipsec transform-set {name} ...`)"
             ));
         }
     }
-    if transform_sets.is_empty() {
-        errors.push(format!(
+    if t.sets.is_empty() {
+        d.errors.push(format!(
             "crypto map {map_name}: no transform set (`crypto dynamic-map D N set transform-set T`)"
         ));
     }
+    t
+}
 
-    // --- aaa-server groups
-    let mut aaa: BTreeMap<String, AaaGroup> = BTreeMap::new();
-    let mut keyless_allowed = std::collections::BTreeSet::new();
+/// `crypto ipsec transform-set NAME T...` (at `line`) as an ESP cipher and integrity
+/// algorithm; other transforms are ignored with a warning, a missing half is an error.
+fn esp_transform_set(
+    line: u32,
+    name: &str,
+    transforms: &[pix_config::crypto::Transform],
+    d: &mut Diagnostics,
+) -> Option<TransformSet> {
+    use pix_config::crypto::Transform as T;
+    let mut c = None;
+    let mut a = None;
+    for x in transforms {
+        match x {
+            T::EspDes => c = Some(EncryptionAlgorithm::Des),
+            T::Esp3des => c = Some(EncryptionAlgorithm::TripleDes),
+            T::EspAes => c = Some(EncryptionAlgorithm::Aes128),
+            T::EspAes192 => c = Some(EncryptionAlgorithm::Aes192),
+            T::EspAes256 => c = Some(EncryptionAlgorithm::Aes256),
+            T::EspMd5Hmac => a = Some(IntegrityAlgorithm::HmacMd5_96),
+            T::EspShaHmac => a = Some(IntegrityAlgorithm::HmacSha1_96),
+            other => d.warnings.push(format!(
+                "line {line}: transform-set {name}: {} is not supported here; ignored",
+                other.as_str()
+            )),
+        }
+    }
+    match (c, a) {
+        (Some(cipher), Some(auth)) => Some(TransformSet {
+            name: name.to_string(),
+            cipher,
+            auth,
+        }),
+        _ => {
+            d.errors.push(format!(
+                "line {line}: transform-set {name}: needs an ESP cipher and esp-md5-hmac or esp-sha-hmac"
+            ));
+            None
+        }
+    }
+}
+
+/// `aaa-server radius-authport|radius-acctport P` (PIX defaults 1645 / 1646).
+fn radius_ports(config: &Config) -> (u16, u16) {
     let mut radius_ports = (1645u16, 1646u16);
     for (_, c) in config.iter() {
         if let Command::AaaServer(s) = c {
@@ -510,25 +692,24 @@ pub fn plan_with(
             }
         }
     }
+    radius_ports
+}
+
+/// The `aaa-server TAG protocol P` groups with their `host` lines, and the tags of
+/// which a keyless host was accepted (see [`keyless_host`]).
+fn aaa_groups(
+    config: &Config,
+    allow_keyless_aaa: &[String],
+    d: &mut Diagnostics,
+) -> (BTreeMap<String, AaaGroup>, BTreeSet<String>) {
+    use pix_config::aaa::AaaServerLine;
+    let mut aaa: BTreeMap<String, AaaGroup> = BTreeMap::new();
+    let mut keyless_allowed = BTreeSet::new();
     for (line, c) in config.iter() {
         let Command::AaaServer(s) = c else { continue };
-        use pix_config::aaa::{AaaProtocol, AaaServerLine};
         match &s.line {
             AaaServerLine::Protocol(p) => {
-                let protocol = match p {
-                    AaaProtocol::Tacacs => xauth::aaa::Protocol::Tacacs,
-                    AaaProtocol::Radius => xauth::aaa::Protocol::Radius,
-                    AaaProtocol::Local => xauth::aaa::Protocol::Local,
-                };
-                aaa.insert(
-                    s.tag.clone(),
-                    AaaGroup {
-                        tag: s.tag.clone(),
-                        protocol,
-                        servers: Vec::new(),
-                        require_message_authenticator: true,
-                    },
-                );
+                aaa.insert(s.tag.clone(), empty_aaa_group(&s.tag, *p));
             }
             AaaServerLine::Host {
                 interface,
@@ -537,37 +718,23 @@ pub fn plan_with(
                 timeout,
             } => {
                 let Some(addr) = config.resolve_addr(address) else {
-                    errors.push(format!(
+                    d.errors.push(format!(
                         "line {line}: aaa-server {}: unknown name {address}",
                         s.tag
                     ));
                     continue;
                 };
-                let key = match key {
-                    Some(k) => match clear(
-                        k,
-                        &format!("line {line}: aaa-server {} host {addr} key", s.tag),
-                        &format!("aaa-server {} {addr} key <secret>", s.tag),
-                    ) {
-                        Ok(k) => k,
-                        Err(e) => {
-                            errors.push(e);
-                            continue;
-                        }
-                    },
-                    None => {
-                        let protocol = aaa.get(&s.tag).map(|g| g.protocol);
-                        let at = (line, s.tag.as_str(), interface.as_str(), addr);
-                        match keyless_host(at, protocol, allow_keyless_aaa) {
-                            Ok(()) => {
-                                keyless_allowed.insert(s.tag.clone());
-                                Secret::from_slice(b"")
-                            }
-                            Err(e) => {
-                                errors.push(e);
-                                continue;
-                            }
-                        }
+                let protocol = aaa.get(&s.tag).map(|g| g.protocol);
+                let at = (line, s.tag.as_str(), interface.as_str(), addr);
+                let key = match aaa_host_key(key.as_ref(), at, protocol, allow_keyless_aaa) {
+                    Ok(Some(k)) => k,
+                    Ok(None) => {
+                        keyless_allowed.insert(s.tag.clone());
+                        Secret::from_slice(b"")
+                    }
+                    Err(e) => {
+                        d.errors.push(e);
+                        continue;
                     }
                 };
                 match aaa.get_mut(&s.tag) {
@@ -576,7 +743,7 @@ pub fn plan_with(
                         key,
                         timeout: Duration::from_secs(u64::from(timeout.unwrap_or(5))),
                     }),
-                    None => errors.push(format!(
+                    None => d.errors.push(format!(
                         "line {line}: aaa-server {} host: no `aaa-server {} protocol ...` before it",
                         s.tag, s.tag
                     )),
@@ -585,58 +752,123 @@ pub fn plan_with(
             _ => {}
         }
     }
-    if let Some(tag) = &xauth_tag {
-        match aaa.get(tag) {
-            None => errors.push(format!(
-                "crypto map {map_name} client authentication {tag}: no `aaa-server {tag} protocol ...`"
-            )),
-            Some(g) if g.protocol != xauth::aaa::Protocol::Local && g.servers.is_empty() => {
-                errors.push(format!(
-                    "crypto map {map_name} client authentication {tag}: the group has no `aaa-server {tag} (IF) host ...`"
-                ));
-            }
-            _ => {}
-        }
-    }
+    (aaa, keyless_allowed)
+}
 
+/// `aaa-server TAG protocol P`: the group, still without hosts; RADIUS replies must
+/// carry a Message-Authenticator until the operator says otherwise.
+fn empty_aaa_group(tag: &str, protocol: pix_config::aaa::AaaProtocol) -> AaaGroup {
+    use pix_config::aaa::AaaProtocol;
+    let protocol = match protocol {
+        AaaProtocol::Tacacs => xauth::aaa::Protocol::Tacacs,
+        AaaProtocol::Radius => xauth::aaa::Protocol::Radius,
+        AaaProtocol::Local => xauth::aaa::Protocol::Local,
+    };
+    AaaGroup {
+        tag: tag.to_string(),
+        protocol,
+        servers: Vec::new(),
+        require_message_authenticator: true,
+    }
+}
+
+/// The clear key of an `aaa-server TAG (IF) host ADDR [KEY]` line, or `None` for a
+/// host without a key that [`keyless_host`] accepts.
+fn aaa_host_key(
+    key: Option<&pix_config::SecretValue>,
+    at: (u32, &str, &str, Ipv4Addr),
+    protocol: Option<xauth::aaa::Protocol>,
+    allow_keyless_aaa: &[String],
+) -> Result<Option<Secret>, String> {
+    let (line, tag, _, addr) = at;
+    match key {
+        Some(k) => clear(
+            k,
+            &format!("line {line}: aaa-server {tag} host {addr} key"),
+            &format!("aaa-server {tag} {addr} key <secret>"),
+        )
+        .map(Some),
+        None => keyless_host(at, protocol, allow_keyless_aaa).map(|()| None),
+    }
+}
+
+/// `crypto map M client authentication TAG` needs an `aaa-server TAG` group, with
+/// hosts unless it is LOCAL.
+fn check_client_authentication(
+    map_name: &str,
+    xauth_tag: Option<&str>,
+    aaa: &BTreeMap<String, AaaGroup>,
+    d: &mut Diagnostics,
+) {
+    let Some(tag) = xauth_tag else { return };
+    match aaa.get(tag) {
+        None => d.errors.push(format!(
+            "crypto map {map_name} client authentication {tag}: no `aaa-server {tag} protocol ...`"
+        )),
+        Some(g) if g.protocol != xauth::aaa::Protocol::Local && g.servers.is_empty() => {
+            d.errors.push(format!(
+                "crypto map {map_name} client authentication {tag}: the group has no `aaa-server {tag} (IF) host ...`"
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// A `--allow-keyless-aaa TAG` that allowed nothing is a warning (a typo, or a key
+/// was added since).
+fn warn_unused_keyless_allowances(
+    allow_keyless_aaa: &[String],
+    keyless_allowed: &BTreeSet<String>,
+    d: &mut Diagnostics,
+) {
     for tag in allow_keyless_aaa {
         if !keyless_allowed.contains(tag) {
-            warnings.push(format!(
+            d.warnings.push(format!(
                 "--allow-keyless-aaa {tag}: no `aaa-server {tag}` RADIUS host without a key; nothing allowed"
             ));
         }
     }
+}
 
-    // --- LOCAL users
+/// LOCAL users: `username NAME password PW` lines with a clear password (a masked,
+/// hashed or missing one is a warning unless the secrets file has the user), then the
+/// secrets file's users (`extra_users`, privilege 2), which replace same-named ones.
+fn local_users(
+    config: &Config,
+    extra_users: Vec<(String, Secret)>,
+    d: &mut Diagnostics,
+) -> Vec<(String, Secret, u8)> {
+    use pix_config::passwords::Password;
     let mut local_users = Vec::new();
+    let in_secrets_file = |name: &str| extra_users.iter().any(|(n, _)| n == name);
     for (line, c) in config.iter() {
         let Command::Username(u) = c else { continue };
         let privilege = u.privilege.unwrap_or(2);
         match &u.password {
-            Some(pix_config::passwords::Password::Clear(v)) => match v.clear() {
+            Some(Password::Clear(v)) => match v.clear() {
                 Some(s) => local_users.push((
                     u.name.clone(),
                     Secret::from_slice(s.expose_secret()),
                     privilege,
                 )),
                 None => {
-                    if !extra_users.iter().any(|(n, _)| *n == u.name) {
-                        warnings.push(format!(
+                    if !in_secrets_file(&u.name) {
+                        d.warnings.push(format!(
                             "line {line}: username {}: masked password; give it in the secrets file as `username {} password <secret>`",
                             u.name, u.name
                         ));
                     }
                 }
             },
-            Some(pix_config::passwords::Password::Encrypted(_)) => {
-                if !extra_users.iter().any(|(n, _)| *n == u.name) {
-                    warnings.push(format!(
+            Some(Password::Encrypted(_)) => {
+                if !in_secrets_file(&u.name) {
+                    d.warnings.push(format!(
                         "line {line}: username {}: an encrypted (hashed) password cannot be checked against an Xauth password; give the clear one in the secrets file as `username {} password <secret>`",
                         u.name, u.name
                     ));
                 }
             }
-            None => warnings.push(format!(
+            None => d.warnings.push(format!(
                 "line {line}: username {} nopassword: refused for Xauth",
                 u.name
             )),
@@ -646,82 +878,79 @@ pub fn plan_with(
         local_users.retain(|(m, _, _)| *m != n);
         local_users.push((n, s, 2));
     }
+    local_users
+}
 
-    // --- addresses, hostname, sysopt
-    let mut outside_addr = None;
-    let mut hostname = "pixfirewall".to_string();
-    let mut permit_ipsec = false;
+/// `ip address` of the outside interface, `hostname`, `sysopt connection permit-ipsec`.
+struct SystemSettings {
+    outside_addr: Option<Ipv4Addr>,
+    hostname: String,
+    permit_ipsec: bool,
+}
+
+/// Reads the [`SystemSettings`] (hostname defaults to `pixfirewall`).
+fn system_settings(config: &Config, outside_if: &str) -> SystemSettings {
+    let mut s = SystemSettings {
+        outside_addr: None,
+        hostname: "pixfirewall".to_string(),
+        permit_ipsec: false,
+    };
     for (_, c) in config.iter() {
         match c {
             Command::IpAddress(a) if a.interface == outside_if => {
                 if let pix_config::interface::IpAddressKind::Static { address, .. } = a.kind {
-                    outside_addr = Some(address);
+                    s.outside_addr = Some(address);
                 }
             }
-            Command::Hostname(h) => hostname.clone_from(h),
-            Command::Sysopt(s) if s.words.join(" ") == "connection permit-ipsec" => {
-                permit_ipsec = s.enabled;
+            Command::Hostname(h) => s.hostname.clone_from(h),
+            Command::Sysopt(o) if o.words.join(" ") == "connection permit-ipsec" => {
+                s.permit_ipsec = o.enabled;
             }
             _ => {}
         }
     }
+    s
+}
 
+/// The IKE endpoint configuration from the steps' results.
+fn ike_config(
+    isakmp: IsakmpSettings,
+    policies: Vec<IsakmpPolicy>,
+    groups: Vec<VpnGroup>,
+    map: &CryptoMapSettings,
+    transforms: Transforms,
+) -> ike_sm::Config {
     let mut default_policy = modecfg::GroupPolicy::named("default");
-    default_policy.address_pools = default_pools;
-    session_limits.insert(String::new(), (None, None));
-    let policy = match super::policy::Policy::new(config, &outside_if) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
-    let Some(policy) = policy.filter(|_| errors.is_empty()) else {
-        return Err(errors);
-    };
+    default_policy.address_pools = isakmp.default_pools;
     let gateway = GatewayConfig {
-        policies: ike_policies,
+        policies,
         groups,
-        keys,
+        keys: isakmp.keys,
         default_policy,
-        transform_sets,
-        client_authentication: xauth_tag.is_some(),
-        mode_config,
-        pfs,
-        ipsec_lifetime_secs: life_secs,
-        ipsec_lifetime_kb: life_kb,
+        transform_sets: transforms.sets,
+        client_authentication: map.xauth_tag.is_some(),
+        mode_config: map.mode_config,
+        pfs: map.pfs,
+        ipsec_lifetime_secs: map.ipsec_lifetime_secs,
+        ipsec_lifetime_kb: map.ipsec_lifetime_kb,
         xauth: xauth::ServerConfig::default(),
-        nat_traversal,
+        nat_traversal: isakmp.nat_traversal,
         modecfg: modecfg::ServerConfig::pix63(),
-        transport_mode,
+        transport_mode: transforms.transport_mode,
         // Aggressive Mode never answers with an `isakmp key ... address` key unless the
         // operator allows it (`run --allow-aggressive-address-keys`).
         aggressive_address_keys: false,
     };
-    Ok(Plan {
-        ike: ike_sm::Config {
-            gateway: Some(gateway),
-            limits: Limits {
-                dpd_idle: keepalive.map(|(idle, _)| idle),
-                dpd_retry_interval: keepalive.map_or(Duration::from_secs(2), |(_, r)| r),
-                ..Limits::default()
-            },
-            exponent: ExponentSize::default(),
+    let keepalive = isakmp.keepalive;
+    ike_sm::Config {
+        gateway: Some(gateway),
+        limits: Limits {
+            dpd_idle: keepalive.map(|(idle, _)| idle),
+            dpd_retry_interval: keepalive.map_or(Duration::from_secs(2), |(_, r)| r),
+            ..Limits::default()
         },
-        pools,
-        hostname,
-        outside_if,
-        outside_addr,
-        crypto_map: map_name,
-        xauth_tag,
-        aaa,
-        radius_ports,
-        local_users,
-        session_limits,
-        permit_ipsec,
-        policy,
-        warnings,
-    })
+        exponent: ExponentSize::default(),
+    }
 }
 
 /// An `aaa-server TAG (IF) host ADDR` line without a key: allowed only for RADIUS
