@@ -171,7 +171,7 @@ impl Endpoint {
                     });
                     if seq == sa.dpd_seq {
                         sa.dpd_outstanding = 0;
-                        sa.dpd_deadline =
+                        sa.timers.dpd =
                             self.config.limits.dpd_idle.and_then(|d| now.checked_add(d));
                     }
                 }
@@ -244,7 +244,7 @@ impl Endpoint {
         }
         sa.dpd_seq = sa.dpd_seq.wrapping_add(1);
         sa.dpd_outstanding = sa.dpd_outstanding.saturating_add(1);
-        sa.dpd_deadline = now.checked_add(self.config.limits.dpd_retry_interval);
+        sa.timers.dpd = now.checked_add(self.config.limits.dpd_retry_interval);
         let n = Self::dpd_notify(sa, NotifyType::RUThere, sa.dpd_seq);
         self.debug(DebugEvent::Dpd {
             request: true,
@@ -259,7 +259,7 @@ impl Endpoint {
         now: Instant,
         rng: &mut R,
     ) {
-        if !sa.established() || sa.dpd_deadline.is_none_or(|d| d > now) {
+        if !sa.established() || sa.timers.dpd.is_none_or(|d| d > now) {
             return;
         }
         let l = self.config.limits;
@@ -269,7 +269,7 @@ impl Endpoint {
         }
         let idle_until = l.dpd_idle.and_then(|d| sa.last_activity.checked_add(d));
         if sa.dpd_outstanding == 0 && idle_until.is_some_and(|t| t > now) {
-            sa.dpd_deadline = idle_until;
+            sa.timers.dpd = idle_until;
             return;
         }
         if let Err(e) = self.dpd_send(sa, now, rng) {

@@ -24,10 +24,11 @@ use crate::event::{DebugEvent, Event, FailReason, SaId};
 use crate::outcome::{DropReason, Outcome};
 use crate::SmError;
 use core::net::{IpAddr, SocketAddr};
+use core::ops::ControlFlow;
 use isakmp_wire::{ExchangeType, Message};
 use pix_primitives::retransmit::{Action, Retransmit};
 use rand_core::CryptoRng;
-use sa::{IkeSa, Retx};
+use sa::{IkeSa, Retx, Timer};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -601,7 +602,7 @@ impl Endpoint {
         bytes: Vec<u8>,
     ) {
         let backoff = self.config.limits.retransmit_backoff();
-        sa.retx.insert(
+        sa.timers.retx.insert(
             msgid,
             Retx {
                 bytes: bytes.clone(),
@@ -958,10 +959,10 @@ impl Endpoint {
                 self.half_open.completed(sa.remote.ip(), recent);
                 sa.in_half_open = false;
             }
-            sa.half_open_deadline = None;
+            sa.timers.half_open = None;
             // What is kept for the peer's retransmissions goes one retransmission window
             // after the SA's last activity.
-            sa.settle_at = if sa.has_leftovers() {
+            sa.timers.settle = if sa.has_leftovers() {
                 now.checked_add(self.settle_window())
             } else {
                 None
@@ -1047,26 +1048,52 @@ impl Endpoint {
         total.max(Duration::from_secs(1))
     }
 
+    /// Acts on the timers of `sa` that are due at `now` ([`IkeSa::due`]), in order; a
+    /// timer that ends the SA ends the pass.
     fn timeout_sa<R: CryptoRng + ?Sized>(&mut self, sa: &mut IkeSa, now: Instant, rng: &mut R) {
-        if sa.settle_at.is_some_and(|d| d <= now) {
-            sa.settle_at = None;
-            if sa.quiet() {
-                sa.settle();
+        // Taken before acting: what one timer's action schedules waits for the next pass.
+        for timer in sa.due(now) {
+            match timer {
+                Timer::Settle => {
+                    sa.timers.settle = None;
+                    if sa.quiet() {
+                        sa.settle();
+                    }
+                }
+                Timer::HalfOpen => {
+                    if !sa.established() {
+                        self.refuse(crate::counters::Refusal::HalfOpenExpired);
+                        self.fail(sa, FailReason::Timeout);
+                        return;
+                    }
+                }
+                Timer::Expires => {
+                    let _ = self.send_delete(sa, rng);
+                    sa.dead = true;
+                    return;
+                }
+                Timer::Retransmit => {
+                    if self.retransmit_timeout(sa, now).is_break() {
+                        return;
+                    }
+                }
+                Timer::ChildExpiry => self.child_expiry(sa, now, rng),
+                Timer::Rekey => self.rekey_timeout(sa, now, rng),
+                Timer::Keepalive => self.keepalive_timeout(sa, now),
+                Timer::Dialogue => self.transaction_timeouts(sa, now, rng),
+                Timer::Dpd => self.dpd_timeout(sa, now, rng),
             }
         }
-        if sa.half_open_deadline.is_some_and(|d| d <= now) && !sa.established() {
-            self.refuse(crate::counters::Refusal::HalfOpenExpired);
-            self.fail(sa, FailReason::Timeout);
-            return;
-        }
-        if sa.expires.is_some_and(|d| d <= now) {
-            let _ = self.send_delete(sa, rng);
-            sa.dead = true;
-            return;
-        }
+    }
+
+    /// The messages awaiting an answer: resent on their schedule, or given up. Phase 1
+    /// unanswered: the SA fails (`Break`). A Quick Mode or Transaction exchange
+    /// unanswered: only that exchange is abandoned (Xauth/Mode Config report their own
+    /// timeouts).
+    fn retransmit_timeout(&mut self, sa: &mut IkeSa, now: Instant) -> ControlFlow<()> {
         let mut resend = Vec::new();
         let mut give_up = Vec::new();
-        for (mid, r) in &mut sa.retx {
+        for (mid, r) in &mut sa.timers.retx {
             match r.timer.on_timeout(now) {
                 Action::NotYet => {}
                 Action::Resend => resend.push(r.bytes.clone()),
@@ -1076,24 +1103,18 @@ impl Endpoint {
         for b in resend {
             self.send(sa, b);
         }
-        // Phase 1 unanswered: the SA fails. A Quick Mode or Transaction exchange unanswered:
-        // only that exchange is abandoned (Xauth/Mode Config report their own timeouts).
         for mid in give_up {
-            sa.retx.remove(&mid);
+            sa.timers.retx.remove(&mid);
             if mid == 0 {
                 self.fail(sa, FailReason::Timeout);
-                return;
+                return ControlFlow::Break(());
             }
             if sa.quick.remove(&mid).is_some() {
                 self.refuse(crate::counters::Refusal::ExchangeAbandoned);
                 self.debug(DebugEvent::Dropped("Quick Mode unanswered, abandoned"));
             }
         }
-        self.child_expiry(sa, now, rng);
-        self.rekey_timeout(sa, now, rng);
-        self.keepalive_timeout(sa, now);
-        self.transaction_timeouts(sa, now, rng);
-        self.dpd_timeout(sa, now, rng);
+        ControlFlow::Continue(())
     }
 
     /// Starts phase 1 as a client towards `remote`.

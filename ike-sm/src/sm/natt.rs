@@ -159,13 +159,13 @@ impl Endpoint {
 
     pub(crate) fn schedule_keepalive(&self, sa: &mut IkeSa, now: Instant) {
         if sa.floated && sa.nat_local {
-            sa.keepalive_deadline = now.checked_add(self.config.limits.natt_keepalive);
+            sa.timers.keepalive = now.checked_add(self.config.limits.natt_keepalive);
         }
     }
 
     /// Sends the 1-byte 0xFF NAT keepalive when due (the driver sends it without a marker).
     pub(crate) fn keepalive_timeout(&mut self, sa: &mut IkeSa, now: Instant) {
-        if sa.keepalive_deadline.is_some_and(|d| d <= now) {
+        if sa.timers.keepalive.is_some_and(|d| d <= now) {
             self.send(sa, vec![0xff]);
             self.schedule_keepalive(sa, now);
         }

@@ -373,7 +373,7 @@ impl Endpoint {
                 if let Err(e) = r {
                     return (Next::Step(which.stay(keyed)), Err(e));
                 }
-                sa.retx.remove(&0);
+                sa.timers.retx.remove(&0);
                 self.established(sa, keyed, proof, now, rng);
                 (Next::Done, Ok(()))
             }
@@ -566,17 +566,18 @@ impl Endpoint {
         let life = keyed.suite.life_secs;
         sa.establish(Established::new(keyed, proof));
         self.debug(DebugEvent::Authenticated);
-        sa.expires = now.checked_add(std::time::Duration::from_secs(life));
+        sa.timers.expires = now.checked_add(std::time::Duration::from_secs(life));
         if sa.role == Role::Initiator {
-            if let (Some(margin), Some(exp)) = (self.config.limits.phase1_rekey_margin, sa.expires)
+            if let (Some(margin), Some(exp)) =
+                (self.config.limits.phase1_rekey_margin, sa.timers.expires)
             {
                 let margin = margin.min(std::time::Duration::from_secs(life / 10));
-                sa.rekey_at = exp.checked_sub(margin);
+                sa.timers.rekey = exp.checked_sub(margin);
             }
         }
         if let Some(d) = self.config.limits.dpd_idle {
             if sa.peer.dpd || sa.role == Role::Initiator {
-                sa.dpd_deadline = now.checked_add(d);
+                sa.timers.dpd = now.checked_add(d);
             }
         }
         self.event(Event::Phase1Established {

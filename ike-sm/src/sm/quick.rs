@@ -307,7 +307,7 @@ impl Endpoint {
                 Self::accept_iv(sa, msgid, decrypted);
                 let r = self.quick_finish(sa, now, bytes, msgid, offer, &parsed);
                 if r.is_err() {
-                    sa.retx.remove(&msgid);
+                    sa.timers.retx.remove(&msgid);
                 }
                 r
             }
@@ -856,7 +856,7 @@ impl Endpoint {
             msgid,
             &[p(OwnedBody::Hash(h3.to_vec()))],
         )?;
-        sa.retx.remove(&msgid);
+        sa.timers.retx.remove(&msgid);
         self.reply(sa, bytes, b);
         self.child_event(sa, now, msgid, &qm)
     }

@@ -115,6 +115,7 @@ impl Endpoint {
         old.rekeyed_by = Some(id);
         self.rekeys.insert(id, old.id);
         let secs_left = old
+            .timers
             .expires
             .map_or(0, |e| e.saturating_duration_since(now).as_secs());
         self.debug(DebugEvent::Phase1RekeyStarted {
@@ -132,15 +133,15 @@ impl Endpoint {
         now: Instant,
         rng: &mut R,
     ) {
-        if sa.rekeyed_by.is_some() || sa.rekey_at.is_none_or(|t| t > now) {
+        if sa.rekeyed_by.is_some() || sa.timers.rekey.is_none_or(|t| t > now) {
             return;
         }
-        sa.rekey_at = None;
+        sa.timers.rekey = None;
         if let Err(e) = self.start_rekey(sa, now, rng) {
             self.follow_up_failed(&e);
-            sa.rekey_at = now
+            sa.timers.rekey = now
                 .checked_add(REKEY_RETRY)
-                .filter(|t| sa.expires.is_some_and(|e| *t < e));
+                .filter(|t| sa.timers.expires.is_some_and(|e| *t < e));
         }
     }
 
@@ -162,9 +163,9 @@ impl Endpoint {
                     self.rekeys.remove(&new_id);
                     if let Some(o) = self.sas.get_mut(&old_id) {
                         o.rekeyed_by = None;
-                        o.rekey_at = now
+                        o.timers.rekey = now
                             .checked_add(REKEY_RETRY)
-                            .filter(|t| o.expires.is_some_and(|e| *t < e));
+                            .filter(|t| o.timers.expires.is_some_and(|e| *t < e));
                     }
                     self.refile_timer(old_id);
                 }

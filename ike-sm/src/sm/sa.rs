@@ -68,6 +68,52 @@ pub(crate) struct Retx {
     pub timer: pix_primitives::retransmit::Retransmit,
 }
 
+/// The deadlines an IKE SA keeps itself (its children's expiries and its dialogue
+/// machines' deadlines are theirs): [`IkeSa::deadlines`] puts them all together.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    /// The messages that await an answer, by message ID, each with its retransmission
+    /// timer.
+    pub retx: BTreeMap<u32, Retx>,
+    /// The next DPD R-U-THERE (or the give-up on an unanswered one).
+    pub dpd: Option<Instant>,
+    /// The end of phase 1's lifetime.
+    pub expires: Option<Instant>,
+    /// Initiator: when the phase-1 rekey starts (see `Limits::phase1_rekey_margin`).
+    pub rekey: Option<Instant>,
+    /// A negotiation that has not completed by then fails.
+    pub half_open: Option<Instant>,
+    /// Next NAT keepalive.
+    pub keepalive: Option<Instant>,
+    /// When what is kept only for the peer's retransmissions (`replies`, `last_tx_sent`,
+    /// the IV chains of `exchanges`) goes, if the SA is quiet then
+    /// ([`IkeSa::settle`]): the retransmission window after the SA's last activity.
+    pub settle: Option<Instant>,
+}
+
+/// Which of an SA's deadlines passed ([`IkeSa::due`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// What is kept for the peer's retransmissions may go ([`Timers::settle`]).
+    Settle,
+    /// Phase 1 did not complete in time.
+    HalfOpen,
+    /// Phase 1's lifetime ended.
+    Expires,
+    /// A message awaiting an answer is to be resent, or given up.
+    Retransmit,
+    /// A child SA's lifetime ended.
+    ChildExpiry,
+    /// The phase-1 rekey starts.
+    Rekey,
+    /// A NAT keepalive is due.
+    Keepalive,
+    /// An Xauth or Mode Config machine's timer.
+    Dialogue,
+    /// DPD.
+    Dpd,
+}
+
 /// One IKE SA.
 pub(crate) struct IkeSa {
     pub id: SaId,
@@ -102,12 +148,11 @@ pub(crate) struct IkeSa {
     pub floated: bool,
     /// The addresses phase 1 started with (what NAT-D hashes describe).
     pub pre_float: (SocketAddr, SocketAddr),
-    /// Next NAT keepalive.
-    pub keepalive_deadline: Option<Instant>,
     /// Fragments of the message being reassembled: (id, number, last, data).
     pub fragments: Vec<(u16, u8, bool, Vec<u8>)>,
     pub replies: VecDeque<(Digest, Vec<u8>)>,
-    pub retx: BTreeMap<u32, Retx>,
+    /// Every deadline of the SA but those of its children and dialogue machines.
+    pub timers: Timers,
     /// Boxed values: a map's node holds 11 of them, allocated with the first entry.
     pub exchanges: BTreeMap<u32, Box<IvChain>>,
     /// Per Transaction exchange a Mode Config machine started: the datagram sent, sent
@@ -136,9 +181,6 @@ pub(crate) struct IkeSa {
     pub last_activity: Instant,
     pub dpd_seq: u32,
     pub dpd_outstanding: u32,
-    pub dpd_deadline: Option<Instant>,
-    pub expires: Option<Instant>,
-    pub half_open_deadline: Option<Instant>,
     /// Filed in the endpoint's `half_open` table (a responder before phase 1 completes).
     pub in_half_open: bool,
     /// The deadline this SA is filed under in the endpoint's timer index.
@@ -155,8 +197,6 @@ pub(crate) struct IkeSa {
     /// Address and length of the datagram `cur_in` is the digest of (identity only, never
     /// dereferenced).
     pub cur_in_at: (usize, usize),
-    /// Initiator: when the phase-1 rekey starts (see `Limits::phase1_rekey_margin`).
-    pub rekey_at: Option<Instant>,
     /// Initiator: the SA that is replacing this one (rekey in progress or done).
     pub rekeyed_by: Option<SaId>,
     /// Address leases taken over from the SAs this one replaced (their child SAs still
@@ -168,10 +208,6 @@ pub(crate) struct IkeSa {
     /// until it goes; then the lease moves here (`Endpoint::adopt_children` picks this SA
     /// as the heir).
     pub borrowed: Option<core::net::Ipv4Addr>,
-    /// When what is kept only for the peer's retransmissions (`replies`, `last_tx_sent`,
-    /// the IV chains of `exchanges`) goes, if the SA is quiet then
-    /// ([`IkeSa::settle`]): the retransmission window after the SA's last activity.
-    pub settle_at: Option<Instant>,
 }
 
 /// The message ID of an ISAKMP message (header bytes 20..24).
@@ -212,10 +248,9 @@ impl IkeSa {
             nat_remote: false,
             floated: false,
             pre_float: (local, remote),
-            keepalive_deadline: None,
             fragments: Vec::new(),
+            timers: Timers::default(),
             replies: VecDeque::new(),
-            retx: BTreeMap::new(),
             exchanges: BTreeMap::new(),
             last_tx_sent: BTreeMap::new(),
             cfg_started: None,
@@ -235,9 +270,6 @@ impl IkeSa {
             last_activity: now,
             dpd_seq: 0,
             dpd_outstanding: 0,
-            dpd_deadline: None,
-            expires: None,
-            half_open_deadline: None,
             in_half_open: false,
             filed_deadline: None,
             filed_peer: None,
@@ -245,11 +277,9 @@ impl IkeSa {
             cur_in_at: (0, 0),
             auth_failures: 0,
             initial_contact: false,
-            rekey_at: None,
             rekeyed_by: None,
             extra_leases: Vec::new(),
             borrowed: None,
-            settle_at: None,
         }
     }
 
@@ -275,7 +305,7 @@ impl IkeSa {
     /// that exchange before: no more retransmission, and the replies and datagrams kept
     /// for its retransmissions of the exchange's earlier messages go.
     pub fn answered(&mut self, msgid: u32) {
-        self.retx.remove(&msgid);
+        self.timers.retx.remove(&msgid);
         self.replies.retain(|(_, b)| message_id(b) != Some(msgid));
         self.last_tx_sent.remove(&msgid);
     }
@@ -289,7 +319,7 @@ impl IkeSa {
     /// No exchange is in progress: nothing awaits an answer, no Quick Mode is held or
     /// in flight (a finished one is not kept), no Xauth verdict is pending.
     pub fn quiet(&self) -> bool {
-        self.retx.is_empty()
+        self.timers.retx.is_empty()
             && self.held.is_empty()
             && self.pending_verdict.is_none()
             && self.quick.is_empty()
@@ -310,8 +340,8 @@ impl IkeSa {
     /// keeps its node after its last entry is removed, a `Vec` or `VecDeque` its
     /// capacity. Called whenever the SA is filed back (a few emptiness checks).
     pub fn release_empty(&mut self) {
-        if self.retx.is_empty() {
-            self.retx = BTreeMap::new();
+        if self.timers.retx.is_empty() {
+            self.timers.retx = BTreeMap::new();
         }
         if self.exchanges.is_empty() {
             self.exchanges = BTreeMap::new();
@@ -368,19 +398,40 @@ impl IkeSa {
         c
     }
 
+    /// Every deadline of this SA, one per [`Timer`], in the order
+    /// [`crate::Endpoint::handle_timeout`] acts on them (no allocation).
+    pub fn deadlines(&self) -> [(Timer, Option<Instant>); 9] {
+        let t = &self.timers;
+        [
+            (Timer::Settle, t.settle),
+            (Timer::HalfOpen, t.half_open),
+            (Timer::Expires, t.expires),
+            (
+                Timer::Retransmit,
+                t.retx.values().filter_map(|r| r.timer.deadline()).min(),
+            ),
+            (
+                Timer::ChildExpiry,
+                self.children.iter().filter_map(|c| c.2).min(),
+            ),
+            (Timer::Rekey, t.rekey.filter(|_| self.rekeyed_by.is_none())),
+            (Timer::Keepalive, t.keepalive),
+            (Timer::Dialogue, self.dialogue.poll_timeout()),
+            (Timer::Dpd, t.dpd),
+        ]
+    }
+
     /// The earliest deadline of this SA.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.retx
-            .values()
-            .filter_map(|r| r.timer.deadline())
-            .chain(self.dpd_deadline)
-            .chain(self.expires)
-            .chain(self.rekey_at.filter(|_| self.rekeyed_by.is_none()))
-            .chain(self.half_open_deadline)
-            .chain(self.keepalive_deadline)
-            .chain(self.settle_at)
-            .chain(self.children.iter().filter_map(|c| c.2))
-            .chain(self.dialogue.poll_timeout())
-            .min()
+        self.deadlines().into_iter().filter_map(|(_, d)| d).min()
+    }
+
+    /// The timers due at `now`, in the order they are acted on: a snapshot (it does not
+    /// borrow the SA), so what acting on one schedules waits for the next pass.
+    pub fn due(&self, now: Instant) -> impl Iterator<Item = Timer> {
+        self.deadlines()
+            .into_iter()
+            .filter(move |(_, d)| d.is_some_and(|d| d <= now))
+            .map(|(t, _)| t)
     }
 }

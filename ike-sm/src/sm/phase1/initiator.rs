@@ -71,7 +71,7 @@ impl Endpoint {
         let mode = profile.mode;
         let group_name = profile.group_name.clone();
         sa.profile = Some(Box::new(profile));
-        sa.half_open_deadline = now.checked_add(self.config.limits.half_open_timeout);
+        sa.timers.half_open = now.checked_add(self.config.limits.half_open_timeout);
         let (b, step) = match mode {
             Phase1Mode::Main => {
                 let mut out = vec![p(OwnedBody::Sa(offer))];
@@ -297,7 +297,7 @@ impl Endpoint {
             Ok(b) => b,
             Err(e) => return (Next::Step(Step::IWaitAm2(mat.into_offered())), Err(e)),
         };
-        sa.retx.remove(&0);
+        sa.timers.retx.remove(&0);
         self.reply(sa, bytes, b);
         self.established(sa, Keyed::new(mat, d), proof, now, rng);
         (Next::Done, Ok(()))

@@ -112,7 +112,7 @@ impl Endpoint {
         // The peer's address is unproven until its next message: the first reply is
         // resent at most `first_reply_retransmits` times (no amplification toward a
         // spoofed source).
-        if let Some(r) = sa.retx.get_mut(&0) {
+        if let Some(r) = sa.timers.retx.get_mut(&0) {
             let sends = l.first_reply_retransmits.saturating_add(1);
             r.timer.limit_sends(u8::try_from(sends).unwrap_or(u8::MAX));
         }
@@ -164,7 +164,7 @@ impl Endpoint {
         }
         self.make_room(remote, rng)?;
         let pressure = self.half_open.len() >= l.pressure_half_open;
-        sa.half_open_deadline = now.checked_add(if pressure {
+        sa.timers.half_open = now.checked_add(if pressure {
             l.half_open_timeout_under_pressure.min(l.half_open_timeout)
         } else {
             l.half_open_timeout
