@@ -1069,93 +1069,17 @@ impl Gateway {
         }
     }
 
+    /// Reacts to one event of the IKE endpoint (sessions, AAA requests, data-plane SAs,
+    /// logs and counters); the larger cases have their own method below.
     fn on_event<R: CryptoRng + ?Sized>(&mut self, now: Instant, ev: Event, rng: &mut R) {
         match ev {
             Event::Phase1Established {
                 sa,
                 remote,
                 identity,
-            } => {
-                self.metrics.handshakes_ok = self.metrics.handshakes_ok.saturating_add(1);
-                let (idle_time, max_time) = self
-                    .session_limits
-                    .get(&identity)
-                    .or_else(|| self.session_limits.get(""))
-                    .copied()
-                    .unwrap_or((None, None));
-                self.log_record(
-                    LogRecord::new(
-                        Level::Info,
-                        MsgId::Phase1Completed,
-                        format!("phase 1 up with {remote} ({identity}), SA {}", sa.0),
-                    )
-                    .with("peer", remote)
-                    .with("group", printable(&identity)),
-                );
-                if self.keylog_on {
-                    if let Some((cky_i, key)) = self.ike.phase1_keylog(sa) {
-                        self.keylog(keylog::ike_line(&cky_i, key.expose_secret()));
-                    }
-                }
-                self.insert_session(Session {
-                    sa,
-                    local: SocketAddr::new(self.info.outside_addr.into(), 500),
-                    remote,
-                    identity,
-                    user: None,
-                    xauth_pending: false,
-                    addr: None,
-                    established: true,
-                    created: now,
-                    last_activity: now,
-                    idle_time,
-                    max_time,
-                    in_policy: false,
-                });
-                self.lower_timers_bound(Self::session_deadline(self.sessions.get(&sa)));
-            }
+            } => self.on_phase1_established(now, sa, remote, identity),
             Event::XauthCredentials { sa, user, password } => {
-                let client_addr = self.sessions.get(&sa).map(|s| s.remote.ip());
-                self.edit_session(sa, |s| s.xauth_pending = true);
-                if let Some(source) = client_addr {
-                    if let guard::Admit::RefuseAt(at) = self.guard.admit(now, &user, source) {
-                        // Locked out: the AAA server is not asked; the refusal waits.
-                        self.debug_line(format!(
-                            "xauth: user '{}' from {source} locked out: refused without asking AAA",
-                            printable(&user)
-                        ));
-                        self.guard.hold(at, sa);
-                        return;
-                    }
-                }
-                match self.xauth_tag.as_ref().and_then(|t| self.aaa.get_mut(t)) {
-                    Some(a) => {
-                        let req = xauth::aaa::AuthRequest {
-                            user: user.clone().into_bytes(),
-                            password: xauth::Secret::new(password.expose_secret().to_vec()),
-                            client_addr,
-                            radius_state: None,
-                        };
-                        match a.client.authenticate(now, rng, req) {
-                            Ok(id) => {
-                                a.pending.insert(id, (sa, user, client_addr));
-                            }
-                            Err(e) => {
-                                let text = format!("xauth: cannot ask aaa-server {}: {e}", a.tag);
-                                self.log(Level::Error, MsgId::AaaProblem, text);
-                                let _ = self.ike.xauth_verdict(now, sa, false, rng);
-                            }
-                        }
-                    }
-                    None => {
-                        self.log(
-                            Level::Error,
-                            MsgId::AaaProblem,
-                            "xauth: no `crypto map ... client authentication TAG`: refused".into(),
-                        );
-                        let _ = self.ike.xauth_verdict(now, sa, false, rng);
-                    }
-                }
+                self.on_xauth_credentials(now, sa, user, &password, rng);
             }
             Event::XauthDone { sa, user } => {
                 self.edit_session(sa, |s| {
@@ -1175,109 +1099,13 @@ impl Gateway {
                 );
                 self.connect_policy(now, sa);
             }
-            Event::ChildSa(c) => {
-                match self.data.install(&c, now) {
-                    Ok(_) => {
-                        self.lower_timers_bound(self.data.deadline_of(c.spi_in));
-                        self.log_record(
-                            LogRecord::new(
-                                Level::Info,
-                                MsgId::IpsecSaCreated,
-                                format!(
-                                    "IPsec SA up with {}: inbound spi {:#x}, outbound spi {:#x}{}",
-                                    c.remote,
-                                    c.spi_in,
-                                    c.spi_out,
-                                    if c.natt_ports.is_some() {
-                                        " (UDP-encapsulated)"
-                                    } else {
-                                        ""
-                                    }
-                                ),
-                            )
-                            .with("peer", c.remote)
-                            .with("spi_in", format!("{:#x}", c.spi_in))
-                            .with("spi_out", format!("{:#x}", c.spi_out)),
-                        );
-                        if self.keylog_on {
-                            for l in keylog::esp_lines(&c, self.info.outside_addr) {
-                                self.keylog(l);
-                            }
-                        }
-                    }
-                    Err(e) => self.log(
-                        Level::Error,
-                        MsgId::Internal,
-                        format!("cannot install IPsec SA: {e}"),
-                    ),
-                }
-                if let Some(s) = self.sessions.get_mut(&c.ike_sa) {
-                    s.last_activity = now;
-                    // After a NAT-T float the IKE SA lives on port 4500.
-                    s.local = c.local;
-                }
-            }
+            Event::ChildSa(c) => self.on_child_sa(now, &c),
             Event::ChildDeleted { sa: _, spi_in } => {
                 self.data.remove(spi_in);
             }
-            Event::Phase1Rekeyed { old, new } => {
-                // The peer ran phase 1 again: its IPsec SAs and its lease now live
-                // under the new IKE SA, and the old one's Deleted must not tear them down.
-                let moved = self.data.reassign(old, new);
-                if let Some(o) = self.remove_session(old) {
-                    // The tunnels carry the old session's address: the new session takes
-                    // it, and its uauth entry (the PIX policy's) with it.
-                    let mut stale = None;
-                    self.edit_session(new, |n| {
-                        n.user = n.user.take().or(o.user);
-                        if let (Some(a), Some(b)) = (o.addr, n.addr) {
-                            if a != b && n.in_policy {
-                                stale = Some(b);
-                            }
-                        }
-                        n.addr = o.addr.or(n.addr);
-                        n.in_policy |= o.in_policy;
-                        n.created = o.created;
-                    });
-                    if let Some(b) = stale {
-                        // The new SA was given another address that carries nothing.
-                        let ev = self.policy.vpn_disconnect(b, now);
-                        self.account(now, ev, rng);
-                    }
-                    self.lower_timers_bound(Self::session_deadline(self.sessions.get(&new)));
-                }
-                self.log(
-                    Level::Info,
-                    MsgId::Phase1Completed,
-                    format!(
-                        "IKE SA {} replaced by IKE SA {} (phase 1 rekey): {moved} IPsec SA(s) moved",
-                        old.0, new.0
-                    ),
-                );
-            }
+            Event::Phase1Rekeyed { old, new } => self.on_phase1_rekeyed(now, old, new, rng),
             Event::Deleted { sa } => self.forget(now, sa, "deleted", rng),
-            Event::Failed { sa, reason } => {
-                let session = self.sessions.get(&sa).map(|s| s.remote);
-                // A negotiation that never came up may be one of a flood's spoofed first
-                // messages: its line comes out only within the guard's budget, the rest
-                // are counted and summarised (`phase1` in the log summary).
-                if session.is_some() || self.guard.line_budget(now) {
-                    let peer = session.map(|r| format!(" with {r}")).unwrap_or_default();
-                    self.log(
-                        Level::Warning,
-                        MsgId::NegotiationFailed,
-                        format!("SA {}{peer} failed: {}", sa.0, fail_words(&reason)),
-                    );
-                } else {
-                    self.guard.something_counted(now);
-                }
-                bump(
-                    &mut self.metrics.handshakes_failed,
-                    fail_reason_key(&reason),
-                    1,
-                );
-                self.forget(now, sa, "failed", rng);
-            }
+            Event::Failed { sa, reason } => self.on_failed(now, sa, &reason, rng),
             Event::Debug(d) if self.debug_on.iter().any(|b| *b) => {
                 for l in d.pix_lines() {
                     self.debug_line(l);
@@ -1285,6 +1113,228 @@ impl Gateway {
             }
             _ => {}
         }
+    }
+
+    /// Phase 1 is up: counted, logged (and key-logged), and a session opens with its
+    /// group's `vpngroup` idle-time / max-time.
+    fn on_phase1_established(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        remote: SocketAddr,
+        identity: String,
+    ) {
+        self.metrics.handshakes_ok = self.metrics.handshakes_ok.saturating_add(1);
+        let (idle_time, max_time) = self
+            .session_limits
+            .get(&identity)
+            .or_else(|| self.session_limits.get(""))
+            .copied()
+            .unwrap_or((None, None));
+        self.log_record(
+            LogRecord::new(
+                Level::Info,
+                MsgId::Phase1Completed,
+                format!("phase 1 up with {remote} ({identity}), SA {}", sa.0),
+            )
+            .with("peer", remote)
+            .with("group", printable(&identity)),
+        );
+        if self.keylog_on {
+            if let Some((cky_i, key)) = self.ike.phase1_keylog(sa) {
+                self.keylog(keylog::ike_line(&cky_i, key.expose_secret()));
+            }
+        }
+        self.insert_session(Session {
+            sa,
+            local: SocketAddr::new(self.info.outside_addr.into(), 500),
+            remote,
+            identity,
+            user: None,
+            xauth_pending: false,
+            addr: None,
+            established: true,
+            created: now,
+            last_activity: now,
+            idle_time,
+            max_time,
+            in_policy: false,
+        });
+        self.lower_timers_bound(Self::session_deadline(self.sessions.get(&sa)));
+    }
+
+    /// Xauth credentials arrived: refused at once for a locked-out user, else sent to
+    /// the `crypto map ... client authentication` AAA group (its answer comes in
+    /// [`Self::on_aaa`]); no group or an AAA error refuses.
+    fn on_xauth_credentials<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        user: String,
+        password: &ike_sm::Secret,
+        rng: &mut R,
+    ) {
+        let client_addr = self.sessions.get(&sa).map(|s| s.remote.ip());
+        self.edit_session(sa, |s| s.xauth_pending = true);
+        if let Some(source) = client_addr {
+            if let guard::Admit::RefuseAt(at) = self.guard.admit(now, &user, source) {
+                // Locked out: the AAA server is not asked; the refusal waits.
+                self.debug_line(format!(
+                    "xauth: user '{}' from {source} locked out: refused without asking AAA",
+                    printable(&user)
+                ));
+                self.guard.hold(at, sa);
+                return;
+            }
+        }
+        match self.xauth_tag.as_ref().and_then(|t| self.aaa.get_mut(t)) {
+            Some(a) => {
+                let req = xauth::aaa::AuthRequest {
+                    user: user.clone().into_bytes(),
+                    password: xauth::Secret::new(password.expose_secret().to_vec()),
+                    client_addr,
+                    radius_state: None,
+                };
+                match a.client.authenticate(now, rng, req) {
+                    Ok(id) => {
+                        a.pending.insert(id, (sa, user, client_addr));
+                    }
+                    Err(e) => {
+                        let text = format!("xauth: cannot ask aaa-server {}: {e}", a.tag);
+                        self.log(Level::Error, MsgId::AaaProblem, text);
+                        let _ = self.ike.xauth_verdict(now, sa, false, rng);
+                    }
+                }
+            }
+            None => {
+                self.log(
+                    Level::Error,
+                    MsgId::AaaProblem,
+                    "xauth: no `crypto map ... client authentication TAG`: refused".into(),
+                );
+                let _ = self.ike.xauth_verdict(now, sa, false, rng);
+            }
+        }
+    }
+
+    /// An IPsec SA pair was negotiated: installed in the data plane (logged, and
+    /// key-logged), and its IKE session follows a NAT-T float.
+    fn on_child_sa(&mut self, now: Instant, c: &ike_sm::ChildSa) {
+        match self.data.install(c, now) {
+            Ok(_) => {
+                self.lower_timers_bound(self.data.deadline_of(c.spi_in));
+                self.log_record(
+                    LogRecord::new(
+                        Level::Info,
+                        MsgId::IpsecSaCreated,
+                        format!(
+                            "IPsec SA up with {}: inbound spi {:#x}, outbound spi {:#x}{}",
+                            c.remote,
+                            c.spi_in,
+                            c.spi_out,
+                            if c.natt_ports.is_some() {
+                                " (UDP-encapsulated)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    )
+                    .with("peer", c.remote)
+                    .with("spi_in", format!("{:#x}", c.spi_in))
+                    .with("spi_out", format!("{:#x}", c.spi_out)),
+                );
+                if self.keylog_on {
+                    for l in keylog::esp_lines(c, self.info.outside_addr) {
+                        self.keylog(l);
+                    }
+                }
+            }
+            Err(e) => self.log(
+                Level::Error,
+                MsgId::Internal,
+                format!("cannot install IPsec SA: {e}"),
+            ),
+        }
+        if let Some(s) = self.sessions.get_mut(&c.ike_sa) {
+            s.last_activity = now;
+            // After a NAT-T float the IKE SA lives on port 4500.
+            s.local = c.local;
+        }
+    }
+
+    /// Phase 1 ran again: the IPsec SAs, address and uauth entry of IKE SA `old` move
+    /// to `new`.
+    fn on_phase1_rekeyed<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        old: SaId,
+        new: SaId,
+        rng: &mut R,
+    ) {
+        // The peer ran phase 1 again: its IPsec SAs and its lease now live
+        // under the new IKE SA, and the old one's Deleted must not tear them down.
+        let moved = self.data.reassign(old, new);
+        if let Some(o) = self.remove_session(old) {
+            // The tunnels carry the old session's address: the new session takes
+            // it, and its uauth entry (the PIX policy's) with it.
+            let mut stale = None;
+            self.edit_session(new, |n| {
+                n.user = n.user.take().or(o.user);
+                if let (Some(a), Some(b)) = (o.addr, n.addr) {
+                    if a != b && n.in_policy {
+                        stale = Some(b);
+                    }
+                }
+                n.addr = o.addr.or(n.addr);
+                n.in_policy |= o.in_policy;
+                n.created = o.created;
+            });
+            if let Some(b) = stale {
+                // The new SA was given another address that carries nothing.
+                let ev = self.policy.vpn_disconnect(b, now);
+                self.account(now, ev, rng);
+            }
+            self.lower_timers_bound(Self::session_deadline(self.sessions.get(&new)));
+        }
+        self.log(
+            Level::Info,
+            MsgId::Phase1Completed,
+            format!(
+                "IKE SA {} replaced by IKE SA {} (phase 1 rekey): {moved} IPsec SA(s) moved",
+                old.0, new.0
+            ),
+        );
+    }
+
+    /// An IKE SA failed: logged (within the guard's budget for a flood's never-established
+    /// ones), counted by reason, and forgotten.
+    fn on_failed<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        reason: &ike_sm::FailReason,
+        rng: &mut R,
+    ) {
+        let session = self.sessions.get(&sa).map(|s| s.remote);
+        // A negotiation that never came up may be one of a flood's spoofed first
+        // messages: its line comes out only within the guard's budget, the rest
+        // are counted and summarised (`phase1` in the log summary).
+        if session.is_some() || self.guard.line_budget(now) {
+            let peer = session.map(|r| format!(" with {r}")).unwrap_or_default();
+            self.log(
+                Level::Warning,
+                MsgId::NegotiationFailed,
+                format!("SA {}{peer} failed: {}", sa.0, fail_words(reason)),
+            );
+        } else {
+            self.guard.something_counted(now);
+        }
+        bump(
+            &mut self.metrics.handshakes_failed,
+            fail_reason_key(reason),
+            1,
+        );
+        self.forget(now, sa, "failed", rng);
     }
 
     fn forget<R: CryptoRng + ?Sized>(&mut self, now: Instant, sa: SaId, why: &str, rng: &mut R) {
