@@ -28,7 +28,7 @@ use std::time::Instant;
 /// One Quick Mode in flight, by where it stands. (A finished one is not kept: the
 /// stored reply answers a retransmission of its last message.)
 pub(crate) enum QuickMode {
-    /// Initiator: HASH(1) sent (SA, Ni, [KE], IDs); HASH(2) awaited.
+    /// Initiator: HASH(1) sent (SA, Ni, \[KE\], IDs); HASH(2) awaited.
     Offered(Offer),
     /// Responder: HASH(2) sent; HASH(3) awaited.
     Answered(Agreed),
@@ -634,7 +634,7 @@ impl Endpoint {
         }
     }
 
-    /// HASH(2)'s payloads (SA, Nr, [KE], [IDs], [NAT-OA], [RESPONDER-LIFETIME]); sets
+    /// HASH(2)'s payloads (SA, Nr, \[KE\], \[IDs\], \[NAT-OA\], \[RESPONDER-LIFETIME\]); sets
     /// the lifetimes and the peer's NAT-OA of `qm`.
     fn quick_reply(
         &mut self,
