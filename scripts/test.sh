@@ -15,8 +15,18 @@ echo "== docs (rustdoc warnings are errors: broken links, missing docs of the li
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 echo "== cargo package (each library crate as crates.io would get it, built from its .crate; the crates that depend on each other are resolved through cargo's local overlay)"
 # --allow-dirty: this checks that the crates package and build, it publishes nothing.
-cargo package --locked --allow-dirty \
-  -p pix-primitives -p isakmp-wire -p esp -p pix-config -p pix-nat -p xauth -p modecfg -p ike-sm
+# Cargo takes a registry crate of a given name and version as immutable: it reuses the
+# sources it unpacked ($CARGO_HOME/registry/src/-<hash>/, a local registry has no host
+# name) and what it built from them. Our crates keep their version while they change,
+# so a second run would verify the dependents against the first run's crates: drop both
+# (the builds in a target dir of their own, so the workspace's are left alone).
+verify_dir=target/package-verify
+packages=()
+for c in pix-primitives isakmp-wire esp pix-config pix-nat xauth modecfg ike-sm; do
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$c"-[0-9]* "$verify_dir"/debug/.fingerprint/"$c"-*
+  packages+=(-p "$c")
+done
+CARGO_TARGET_DIR=$verify_dir cargo package --locked --allow-dirty "${packages[@]}"
 echo "== unit, integration, corpus, interop and property tests (benches run once each in test mode)"
 cargo test --workspace --all-targets --locked
 echo "== flood interop tests (optimised build, profile 'flood': a debug gateway cannot keep up with the issue's flood rates)"
