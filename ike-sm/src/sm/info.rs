@@ -3,6 +3,7 @@
 
 use super::msg::p;
 use super::msg::Parsed;
+use super::phase::{Established, Phase};
 use super::sa::IkeSa;
 use super::{random_u32, Endpoint};
 use crate::event::{DebugEvent, Event, FailReason};
@@ -19,6 +20,7 @@ impl Endpoint {
     pub(crate) fn send_info<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         payloads: Vec<OwnedPayload>,
         rng: &mut R,
     ) -> Result<(), SmError> {
@@ -27,12 +29,13 @@ impl Endpoint {
             msgid = random_u32(rng);
         }
         let rest = super::msg::chain_bytes(&payloads)?;
-        let h = sa.keys()?.keys.informational_hash_out(msgid, &rest);
+        let h = est.keys.informational_hash_out(msgid, &rest);
         let kind = payloads
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
         drop(payloads);
-        let b = Self::encrypt_on_hashed(sa, ExchangeType::Informational, msgid, &h, kind, &rest)?;
+        let b =
+            Self::encrypt_on_hashed(sa, est, ExchangeType::Informational, msgid, &h, kind, &rest)?;
         sa.exchanges.remove(&msgid);
         self.send(sa, b);
         Ok(())
@@ -42,6 +45,7 @@ impl Endpoint {
     pub(crate) fn send_info_notify<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         notify: NotifyType,
         protocol: ProtocolId,
         rng: &mut R,
@@ -56,33 +60,32 @@ impl Endpoint {
             spi: Vec::new(),
             data: Vec::new(),
         };
-        self.send_info(sa, vec![p(OwnedBody::Notification(n))], rng)
+        self.send_info(sa, est, vec![p(OwnedBody::Notification(n))], rng)
     }
 
     /// Delete of the ISAKMP SA (and of its child SAs first).
     pub(crate) fn send_delete<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        if sa.keys().is_err() {
-            return Ok(());
-        }
         // The ISAKMP DELETE goes first. A peer that gets an IPsec DELETE first may start
         // a new Quick Mode to replace the SA (vpnc 0.5.3 does) and then take the ISAKMP
         // DELETE for a broken Quick Mode reply; told first that the IKE SA is gone, it
         // drops everything. The IPsec DELETEs follow for peers that keep IPsec SAs
         // alive without their IKE SA.
         let d = OwnedDelete::isakmp(sa.cky_i, sa.cky_r);
-        self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng)?;
+        self.send_info(sa, est, vec![p(OwnedBody::Delete(d))], rng)?;
         let spis: Vec<u32> = sa.children.iter().map(|(i, _, _)| *i).collect();
         if !spis.is_empty() {
             let d = OwnedDelete::ipsec(ProtocolId::Esp, &spis)?;
-            self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng)?;
+            self.send_info(sa, est, vec![p(OwnedBody::Delete(d))], rng)?;
         }
         Ok(())
     }
 
+    /// An Informational: encrypted (after phase 1, with its keys) or plain (before it).
     pub(crate) fn handle_informational(
         &mut self,
         sa: &mut IkeSa,
@@ -92,15 +95,23 @@ impl Endpoint {
     ) -> Result<(), SmError> {
         let msgid = m.header.message_id;
         let Body::Payloads(c) = m.body else {
-            return self.informational_protected(sa, now, m);
+            return sa
+                .with_established(|sa, est| self.informational_protected(sa, est, now, m))
+                .unwrap_or(Err(SmError::Protocol {
+                    exchange: "Informational",
+                    what: "encrypted before phase 1 finished",
+                }));
         };
         // Before phase 1 is authenticated a peer can only tell us it failed.
         let parsed = Parsed::collect(c.iter())?;
-        if sa.established() {
-            return Err(SmError::Protocol {
-                exchange: "Informational",
-                what: "unprotected notify after phase 1",
-            });
+        match sa.phase {
+            Phase::Established(_) if !sa.dead => {
+                return Err(SmError::Protocol {
+                    exchange: "Informational",
+                    what: "unprotected notify after phase 1",
+                })
+            }
+            Phase::Established(_) | Phase::Negotiating(_) | Phase::Ended => {}
         }
         for n in &parsed.notifies {
             self.debug(DebugEvent::ProcessingNotify {
@@ -119,17 +130,12 @@ impl Endpoint {
     fn informational_protected(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         m: &Message<'_>,
     ) -> Result<(), SmError> {
         let msgid = m.header.message_id;
-        if sa.keys().is_err() {
-            return Err(SmError::Protocol {
-                exchange: "Informational",
-                what: "encrypted before phase 1 finished",
-            });
-        }
-        let pt = Self::open_encrypted(sa, m)?;
+        let pt = Self::open_encrypted(sa, est, m)?;
         sa.exchanges.remove(&msgid);
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
@@ -226,16 +232,18 @@ impl Endpoint {
     pub(crate) fn dpd_ack<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         seq: u32,
         rng: &mut R,
     ) -> Result<(), SmError> {
         let n = Self::dpd_notify(sa, NotifyType::RUThereAck, seq);
-        self.send_info(sa, vec![n], rng)
+        self.send_info(sa, est, vec![n], rng)
     }
 
     pub(crate) fn dpd_send<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
@@ -250,16 +258,18 @@ impl Endpoint {
             request: true,
             sequence: sa.dpd_seq,
         });
-        self.send_info(sa, vec![n], rng)
+        self.send_info(sa, est, vec![n], rng)
     }
 
+    /// The DPD timer of an established SA.
     pub(crate) fn dpd_timeout<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         rng: &mut R,
     ) {
-        if !sa.established() || sa.timers.dpd.is_none_or(|d| d > now) {
+        if sa.dead || sa.timers.dpd.is_none_or(|d| d > now) {
             return;
         }
         let l = self.config.limits;
@@ -272,7 +282,7 @@ impl Endpoint {
             sa.timers.dpd = idle_until;
             return;
         }
-        if let Err(e) = self.dpd_send(sa, now, rng) {
+        if let Err(e) = self.dpd_send(sa, est, now, rng) {
             self.follow_up_failed(&e);
         }
     }

@@ -423,7 +423,9 @@ impl Endpoint {
     #[must_use]
     pub fn phase1_keylog(&self, sa: SaId) -> Option<([u8; 8], pix_primitives::Secret)> {
         let s = self.sas.get(&sa)?;
-        let e = s.keys().ok()?;
+        let phase::Phase::Established(e) = &s.phase else {
+            return None;
+        };
         Some((s.cky_i, e.keys.encryption_key(e.cipher.alg())))
     }
 
@@ -828,8 +830,9 @@ impl Endpoint {
             self.debug(DebugEvent::Floated);
             self.schedule_keepalive(sa, now);
         }
+        // Only an encrypted Informational, read with the SA's keys, leaves an ack pending.
         if let Some((_, seq)) = self.pending_dpd_ack.take() {
-            if let Err(e) = self.dpd_ack(sa, seq, rng) {
+            if let Some(Err(e)) = sa.with_established(|sa, est| self.dpd_ack(sa, est, seq, rng)) {
                 self.follow_up_failed(&e);
             }
         }
@@ -915,24 +918,32 @@ impl Endpoint {
         msg: &Message<'_>,
         rng: &mut R,
     ) -> (Result<(), SmError>, bool) {
-        let r = match msg.header.exchange_type {
+        let unexpected = SmError::Protocol {
+            exchange: "ISAKMP",
+            what: "unexpected exchange type in this state",
+        };
+        let kind = msg.header.exchange_type;
+        let r = match kind {
             ExchangeType::IdentityProtection | ExchangeType::Aggressive if !sa.established() => {
                 self.handle_phase1(sa, now, bytes, msg, rng)
             }
-            ExchangeType::Transaction if sa.established() => {
-                self.handle_transaction(sa, now, bytes, msg, rng)
-            }
-            ExchangeType::QuickMode if sa.established() => {
-                self.handle_quick(sa, now, bytes, msg, rng)
+            // The exchanges of an established SA: its keys are lent to the handler, which
+            // cannot ask for them.
+            ExchangeType::Transaction | ExchangeType::QuickMode if !sa.dead => {
+                let r = sa.with_established(|sa, est| {
+                    if kind == ExchangeType::QuickMode {
+                        self.handle_quick(sa, est, now, bytes, msg, rng)
+                    } else {
+                        self.handle_transaction(sa, est, now, bytes, msg, rng)
+                    }
+                });
+                match r {
+                    Some(r) => r,
+                    None => return (Err(unexpected), true),
+                }
             }
             ExchangeType::Informational => self.handle_informational(sa, now, bytes, msg),
-            _ => {
-                let e = SmError::Protocol {
-                    exchange: "ISAKMP",
-                    what: "unexpected exchange type in this state",
-                };
-                return (Err(e), true);
-            }
+            _ => return (Err(unexpected), true),
         };
         (r, false)
     }
@@ -1068,7 +1079,7 @@ impl Endpoint {
                     }
                 }
                 Timer::Expires => {
-                    let _ = self.send_delete(sa, rng);
+                    let _ = sa.with_established(|sa, est| self.send_delete(sa, est, rng));
                     sa.dead = true;
                     return;
                 }
@@ -1081,7 +1092,9 @@ impl Endpoint {
                 Timer::Rekey => self.rekey_timeout(sa, now, rng),
                 Timer::Keepalive => self.keepalive_timeout(sa, now),
                 Timer::Dialogue => self.transaction_timeouts(sa, now, rng),
-                Timer::Dpd => self.dpd_timeout(sa, now, rng),
+                Timer::Dpd => {
+                    let _ = sa.with_established(|sa, est| self.dpd_timeout(sa, est, now, rng));
+                }
             }
         }
     }
@@ -1187,11 +1200,11 @@ impl Endpoint {
         // After a phase-1 rekey the new SA carries the Quick Modes of the old one.
         let sa = self.current_sa(sa);
         let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
-        let r = if s.established() {
-            self.quick_initiate(&mut s, now, request, rng)
-        } else {
-            Err(SmError::NotEstablished(sa.0))
+        let r = match s.dead {
+            false => s.with_established(|s, est| self.quick_initiate(s, est, now, request, rng)),
+            true => None,
         };
+        let r = r.unwrap_or(Err(SmError::NotEstablished(sa.0)));
         self.put_back(s, now);
         r
     }
@@ -1229,7 +1242,10 @@ impl Endpoint {
         if accept {
             s.aaa_address = address;
         }
-        let r = self.verdict(&mut s, now, accept, rng);
+        // Only an established SA runs an Xauth dialogue.
+        let r = s
+            .with_established(|s, est| self.verdict(s, est, now, accept, rng))
+            .unwrap_or_else(|| Err(SmError::Xauth("no verdict is awaited".into())));
         self.put_back(s, now);
         self.finish_rekeys(now, rng);
         r
@@ -1246,8 +1262,8 @@ impl Endpoint {
         rng: &mut R,
     ) -> Result<(), SmError> {
         let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
-        if s.established() {
-            let _ = self.send_delete(&mut s, rng);
+        if !s.dead {
+            let _ = s.with_established(|s, est| self.send_delete(s, est, rng));
         }
         s.dead = true;
         self.put_back(s, now);
@@ -1280,28 +1296,24 @@ impl Endpoint {
         rng: &mut R,
     ) -> Result<(), SmError> {
         let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
-        let r = if !s.established() {
-            Err(SmError::NotEstablished(sa.0))
-        } else if let Some(pos) = s.children.iter().position(|(i, _, _)| *i == spi_in) {
+        let delete = |s: &mut IkeSa, est: &phase::Established| {
+            let Some(pos) = s.children.iter().position(|(i, _, _)| *i == spi_in) else {
+                return Err(SmError::Config("no child SA with that inbound SPI"));
+            };
             s.children.remove(pos);
             self.event(Event::ChildDeleted { sa, spi_in });
-            isakmp_wire::payload::delete::OwnedDelete::ipsec(
+            let d = isakmp_wire::payload::delete::OwnedDelete::ipsec(
                 isakmp_wire::ProtocolId::Esp,
                 &[spi_in],
-            )
-            .map_err(SmError::from)
-            .and_then(|d| {
-                self.send_info(
-                    &mut s,
-                    vec![isakmp_wire::OwnedPayload::new(
-                        isakmp_wire::OwnedBody::Delete(d),
-                    )],
-                    rng,
-                )
-            })
-        } else {
-            Err(SmError::Config("no child SA with that inbound SPI"))
+            )?;
+            let d = isakmp_wire::OwnedPayload::new(isakmp_wire::OwnedBody::Delete(d));
+            self.send_info(s, est, vec![d], rng)
         };
+        let r = match s.dead {
+            false => s.with_established(delete),
+            true => None,
+        };
+        let r = r.unwrap_or(Err(SmError::NotEstablished(sa.0)));
         self.put_back(s, now);
         r
     }
@@ -1317,11 +1329,11 @@ impl Endpoint {
         rng: &mut R,
     ) -> Result<(), SmError> {
         let mut s = self.sas.remove(&sa).ok_or(SmError::UnknownSa(sa.0))?;
-        let r = if s.established() {
-            self.dpd_send(&mut s, now, rng)
-        } else {
-            Err(SmError::NotEstablished(sa.0))
+        let r = match s.dead {
+            false => s.with_established(|s, est| self.dpd_send(s, est, now, rng)),
+            true => None,
         };
+        let r = r.unwrap_or(Err(SmError::NotEstablished(sa.0)));
         self.put_back(s, now);
         r
     }

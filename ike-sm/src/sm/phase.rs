@@ -11,8 +11,6 @@ use crate::crypto::dh::KeyPair;
 use crate::crypto::iv::{Iv, IvChain};
 use crate::crypto::phase1::Skeyids;
 use crate::crypto::phase2::hashes_equal;
-use crate::event::SaId;
-use crate::SmError;
 use pix_primitives::Secret;
 use std::sync::Arc;
 
@@ -28,22 +26,10 @@ pub(crate) enum Phase {
     /// Phase 1 authenticated.
     Established(Established),
     /// Phase 1 failed: nothing kept. Also the phase while a phase-1 step function holds
-    /// the negotiation ([`crate::Endpoint`]'s `handle_phase1` puts the next one back).
+    /// the negotiation ([`crate::Endpoint`]'s `handle_phase1` puts the next one back),
+    /// and while the handler of a later exchange holds the keys
+    /// (`IkeSa::with_established` puts them back).
     Ended,
-}
-
-impl Phase {
-    /// The keys of phase 1, for the exchanges that follow it (`sa` names the SA in the
-    /// error). Borrows only the phase: the rest of the SA stays free to change.
-    ///
-    /// # Errors
-    /// [`SmError::NotEstablished`] while phase 1 is under way or after it failed.
-    pub fn keys(&self, sa: SaId) -> Result<&Established, SmError> {
-        match self {
-            Phase::Established(e) => Ok(e),
-            Phase::Negotiating(_) | Phase::Ended => Err(SmError::NotEstablished(sa.0)),
-        }
-    }
 }
 
 /// Phase 1 under way.

@@ -161,8 +161,8 @@ pub(super) enum Next {
     Done,
 }
 
-/// The phase-1 message a step takes: when it came, its bytes (replies are stored under
-/// their digest), and its parse.
+/// The message a step takes (phase 1, Quick Mode): when it came, its bytes (replies are
+/// stored under their digest), and its parse.
 #[derive(Clone, Copy)]
 pub(super) struct Received<'a> {
     /// When it came.
@@ -564,7 +564,7 @@ impl Endpoint {
         rng: &mut R,
     ) {
         let life = keyed.suite.life_secs;
-        sa.establish(Established::new(keyed, proof));
+        let est = Established::new(keyed, proof);
         self.debug(DebugEvent::Authenticated);
         sa.timers.expires = now.checked_add(std::time::Duration::from_secs(life));
         if sa.role == Role::Initiator {
@@ -585,7 +585,7 @@ impl Endpoint {
             remote: sa.remote,
             identity: sa.identity.clone(),
         });
-        self.after_phase1(sa, now, rng);
+        sa.establish(est, |sa, est| self.after_phase1(sa, est, now, rng));
     }
 }
 

@@ -3,6 +3,8 @@
 
 use super::msg::Parsed;
 use super::msg::{self, p};
+use super::phase::Established;
+use super::phase1::Received;
 use super::policy::{select_ipsec, IpsecChoice};
 use super::sa::{IkeSa, Role};
 use super::{random_bytes, random_u32, Endpoint};
@@ -188,13 +190,13 @@ fn check_hash(want: &[u8], got: &[u8], what: &'static str) -> Result<(), SmError
 
 /// KEYMAT for `spi` (RFC 2409 section 5.5): the ESP encryption and authentication keys.
 fn keys_for(
-    sa: &IkeSa,
+    est: &Established,
     pfs: Option<&[u8]>,
     spi: u32,
     qm: &Agreed,
     choice: &IpsecChoice,
 ) -> Result<(Secret, Secret), SmError> {
-    let keys = &sa.phase.keys(sa.id)?.keys;
+    let keys = &est.keys;
     let enc_len = choice.cipher.key_len();
     let total = enc_len.saturating_add(choice.auth.key_len());
     let km = keys.keymat(pfs, 3, &spi.to_be_bytes(), &qm.ni, &qm.nr, total)?;
@@ -217,6 +219,7 @@ impl Endpoint {
     fn child_event(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         msgid: u32,
         qm: &Agreed,
@@ -227,8 +230,8 @@ impl Endpoint {
             None => None,
         };
         let pfs = g_xy.as_ref().map(Secret::expose_secret);
-        let (ein, ain) = keys_for(sa, pfs, qm.spi_in, qm, choice)?;
-        let (eout, aout) = keys_for(sa, pfs, qm.spi_out, qm, choice)?;
+        let (ein, ain) = keys_for(est, pfs, qm.spi_in, qm, choice)?;
+        let (eout, aout) = keys_for(est, pfs, qm.spi_out, qm, choice)?;
         self.debug(DebugEvent::CreatingIpsecSas {
             spi_in: qm.spi_in,
             spi_out: qm.spi_out,
@@ -264,6 +267,7 @@ impl Endpoint {
     pub(crate) fn handle_quick<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         bytes: &[u8],
         m: &Message<'_>,
@@ -273,7 +277,7 @@ impl Endpoint {
         if !self.quick_admit(sa, msgid, bytes)? {
             return Ok(());
         }
-        let (pt, decrypted) = Self::decrypt_exchange(sa, m)?;
+        let (pt, decrypted) = Self::decrypt_exchange(sa, est, m)?;
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
         let rest = msg::after_first(&c)?;
@@ -282,12 +286,12 @@ impl Endpoint {
             exchange: EX,
             what: "no HASH payload",
         })?;
-        let keys = &sa.phase.keys(sa.id)?.keys;
+        let keys = &est.keys;
         match sa.quick.remove(&msgid).map(|b| *b) {
             None if sa.role == Role::Responder => {
                 check_hash(&keys.qm_hash1_out(msgid, rest), got, "HASH(1)")?;
                 Self::accept_iv(sa, msgid, decrypted);
-                self.quick_respond(sa, now, bytes, m.header, &parsed, rng)
+                self.quick_respond(sa, est, &Received { now, bytes, m }, &parsed, rng)
             }
             Some(QuickMode::Answered(qm)) => {
                 let want = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
@@ -296,7 +300,7 @@ impl Endpoint {
                     return Err(e);
                 }
                 Self::accept_iv(sa, msgid, decrypted);
-                self.quick_installed(sa, now, bytes, msgid, &qm)
+                self.quick_installed(sa, est, now, bytes, msgid, &qm)
             }
             Some(QuickMode::Offered(offer)) => {
                 let want = keys.qm_hash2_out(msgid, &offer.ni, rest);
@@ -305,7 +309,7 @@ impl Endpoint {
                     return Err(e);
                 }
                 Self::accept_iv(sa, msgid, decrypted);
-                let r = self.quick_finish(sa, now, bytes, msgid, offer, &parsed);
+                let r = self.quick_finish(sa, est, &Received { now, bytes, m }, offer, &parsed);
                 if r.is_err() {
                     sa.timers.retx.remove(&msgid);
                 }
@@ -343,15 +347,16 @@ impl Endpoint {
     fn quick_installed(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         bytes: &[u8],
         msgid: u32,
         qm: &Agreed,
     ) -> Result<(), SmError> {
         sa.answered(msgid);
-        self.child_event(sa, now, msgid, qm)?;
+        self.child_event(sa, est, now, msgid, qm)?;
         if qm.commit {
-            self.send_connected(sa, bytes, msgid, qm.spi_out)?;
+            self.send_connected(sa, est, bytes, msgid, qm.spi_out)?;
         }
         Ok(())
     }
@@ -400,6 +405,7 @@ impl Endpoint {
     fn send_connected(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         incoming: &[u8],
         msgid: u32,
         peer_spi: u32,
@@ -412,13 +418,14 @@ impl Endpoint {
             data: Vec::new(),
         }));
         let rest = msg::chain_bytes(core::slice::from_ref(&n))?;
-        let keys = &sa.phase.keys(sa.id)?.keys;
+        let keys = &est.keys;
         let h = keys.informational_hash_out(msgid, &rest);
         self.debug(DebugEvent::SendingNotify {
             notify: NotifyType::Connected.into(),
         });
         let mut b = self.encrypt_on(
             sa,
+            est,
             ExchangeType::QuickMode,
             msgid,
             &[p(OwnedBody::Hash(h.to_vec())), n],
@@ -439,15 +446,16 @@ impl Endpoint {
     fn quick_respond<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
-        now: Instant,
-        bytes: &[u8],
-        h: isakmp_wire::Header,
+        est: &Established,
+        rx: &Received<'_>,
         parsed: &Parsed<'_>,
         rng: &mut R,
     ) -> Result<(), SmError> {
+        let Received { now, bytes, m } = *rx;
+        let h = m.header;
         let msgid = h.message_id;
         let Some(choice) = self.quick_choose(sa, msgid, parsed)? else {
-            self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
+            self.send_info_notify(sa, est, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
             return Ok(());
         };
         self.debug(DebugEvent::Processing {
@@ -459,16 +467,28 @@ impl Endpoint {
             what: "no NONCE payload",
         })?;
         let Some(ids) = self.quick_ids(msgid, parsed) else {
-            self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
+            self.send_info_notify(
+                sa,
+                est,
+                NotifyType::InvalidIdInformation,
+                ProtocolId::Esp,
+                rng,
+            )?;
             return Ok(());
         };
         let (remote_sel, local_sel) = ids.selectors(sa);
         if !self.may_claim(sa, &remote_sel) {
-            self.send_info_notify(sa, NotifyType::InvalidIdInformation, ProtocolId::Esp, rng)?;
+            self.send_info_notify(
+                sa,
+                est,
+                NotifyType::InvalidIdInformation,
+                ProtocolId::Esp,
+                rng,
+            )?;
             return Ok(());
         }
         let Some(pfs) = self.quick_pfs(parsed, &choice, rng)? else {
-            self.send_info_notify(sa, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
+            self.send_info_notify(sa, est, NotifyType::NoProposalChosen, ProtocolId::Esp, rng)?;
             return Ok(());
         };
         let spi_in = self.fresh_spi(sa, rng);
@@ -489,13 +509,13 @@ impl Endpoint {
         };
         let out = self.quick_reply(sa, &mut qm, &ids, parsed)?;
         let rest = msg::chain_bytes(&out)?;
-        let keys = &sa.phase.keys(sa.id)?.keys;
+        let keys = &est.keys;
         let h2 = keys.qm_hash2_out(msgid, ni, &rest);
         let kind = out
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
         drop(out);
-        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, &h2, kind, &rest)?;
+        let b = Self::encrypt_on_hashed(sa, est, ExchangeType::QuickMode, msgid, &h2, kind, &rest)?;
         sa.quick.insert(msgid, Box::new(QuickMode::Answered(qm)));
         self.send_awaiting(sa, now, msgid, Some(bytes), b);
         Ok(())
@@ -728,8 +748,13 @@ impl Endpoint {
         }
         let sent = isakmp_wire::payload::delete::OwnedDelete::ipsec(ProtocolId::Esp, &expired)
             .map_err(SmError::from)
-            .and_then(|d| self.send_info(sa, vec![p(OwnedBody::Delete(d))], rng));
-        if let Err(e) = sent {
+            .map(|d| {
+                // Child SAs are made, and handed over, only on an established SA.
+                sa.with_established(|sa, est| {
+                    self.send_info(sa, est, vec![p(OwnedBody::Delete(d))], rng)
+                })
+            });
+        if let Err(e) | Ok(Some(Err(e))) = sent {
             self.follow_up_failed(&e);
         }
     }
@@ -738,6 +763,7 @@ impl Endpoint {
     /// covers), without encoding that chain again.
     pub(crate) fn encrypt_on_hashed(
         sa: &mut IkeSa,
+        est: &Established,
         exchange: ExchangeType,
         msgid: u32,
         hash: &[u8],
@@ -745,7 +771,7 @@ impl Endpoint {
         rest: &[u8],
     ) -> Result<Vec<u8>, SmError> {
         let (ci, cr) = (sa.cky_i, sa.cky_r);
-        let (cipher, chain) = Self::cipher_and_chain(sa, msgid)?;
+        let (cipher, chain) = Self::cipher_and_chain(sa, est, msgid)?;
         msg::encrypted_hashed(
             msg::header(ci, cr, exchange, msgid),
             hash,
@@ -760,12 +786,13 @@ impl Endpoint {
     pub(crate) fn encrypt_on(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         exchange: ExchangeType,
         msgid: u32,
         payloads: &[isakmp_wire::OwnedPayload],
     ) -> Result<Vec<u8>, SmError> {
         let (ci, cr) = (sa.cky_i, sa.cky_r);
-        let (cipher, chain) = Self::cipher_and_chain(sa, msgid)?;
+        let (cipher, chain) = Self::cipher_and_chain(sa, est, msgid)?;
         msg::encrypted(
             msg::header(ci, cr, exchange, msgid),
             payloads,
@@ -777,6 +804,7 @@ impl Endpoint {
     pub(crate) fn quick_initiate<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         req: QuickModeRequest,
         rng: &mut R,
@@ -815,13 +843,13 @@ impl Endpoint {
             out.extend(Self::nat_oa_payloads(sa, true));
         }
         let rest = msg::chain_bytes(&out)?;
-        let keys = &sa.phase.keys(sa.id)?.keys;
+        let keys = &est.keys;
         let h1 = keys.qm_hash1_out(msgid, &rest);
         let kind = out
             .first()
             .map_or(isakmp_wire::PayloadType::None, |p| p.kind);
         drop(out);
-        let b = Self::encrypt_on_hashed(sa, ExchangeType::QuickMode, msgid, &h1, kind, &rest)?;
+        let b = Self::encrypt_on_hashed(sa, est, ExchangeType::QuickMode, msgid, &h1, kind, &rest)?;
         let offer = Offer {
             ni,
             kp,
@@ -841,24 +869,26 @@ impl Endpoint {
     fn quick_finish(
         &mut self,
         sa: &mut IkeSa,
-        now: Instant,
-        bytes: &[u8],
-        msgid: u32,
+        est: &Established,
+        rx: &Received<'_>,
         offer: Offer,
         parsed: &Parsed<'_>,
     ) -> Result<(), SmError> {
+        let Received { now, bytes, m } = *rx;
+        let msgid = m.header.message_id;
         let qm = agreed(offer, parsed)?;
-        let keys = &sa.phase.keys(sa.id)?.keys;
+        let keys = &est.keys;
         let h3 = keys.qm_hash3_out(msgid, &qm.ni, &qm.nr);
         let b = self.encrypt_on(
             sa,
+            est,
             ExchangeType::QuickMode,
             msgid,
             &[p(OwnedBody::Hash(h3.to_vec()))],
         )?;
         sa.timers.retx.remove(&msgid);
         self.reply(sa, bytes, b);
-        self.child_event(sa, now, msgid, &qm)
+        self.child_event(sa, est, now, msgid, &qm)
     }
 }
 

@@ -29,6 +29,7 @@
 //! that SA all the same ([`Endpoint::release_lease`]). So an address is held by one lease
 //! at a time, given to one client only, and freed only when no SA of that client uses it.
 
+use super::phase::Phase;
 use super::sa::{IkeSa, Role};
 use super::Endpoint;
 use crate::event::{DebugEvent, Event, SaId};
@@ -201,8 +202,8 @@ impl Endpoint {
                 new: new_id.0,
                 children: moved,
             });
-            if old.established() {
-                let _ = self.send_delete(&mut old, rng);
+            if !old.dead {
+                let _ = old.with_established(|old, est| self.send_delete(old, est, rng));
             }
             old.dead = true;
             self.put_back(old, now);
@@ -239,7 +240,7 @@ impl Endpoint {
     /// `old` holds (it borrowed it) comes first, whatever its age: the address must not be
     /// freed while its client uses it.
     pub(crate) fn adopt_children(&mut self, old: &mut IkeSa) -> bool {
-        if old.keys().is_err() {
+        if !matches!(old.phase, Phase::Established(_)) {
             return false;
         }
         let holds = old.lease.is_some() || !old.extra_leases.is_empty();

@@ -8,7 +8,6 @@ use crate::config::{ClientProfile, Phase1Mode};
 use crate::crypto::hash::Digest;
 use crate::crypto::iv::IvChain;
 use crate::event::SaId;
-use crate::SmError;
 use core::net::SocketAddr;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -288,17 +287,43 @@ impl IkeSa {
     /// the fragments of phase-1 messages with it. A peer that retransmits its last phase-1
     /// message is answered from `replies`, which holds the bytes sent, not the material
     /// they were made of.
-    pub fn establish(&mut self, est: Established) {
-        self.phase = Phase::Established(est);
+    ///
+    /// `then` runs first, with the keys lent as in [`IkeSa::with_established`] (what
+    /// follows phase 1: Xauth, Mode Config); `est` is the SA's phase when it returns.
+    pub fn establish<T>(
+        &mut self,
+        est: Established,
+        then: impl FnOnce(&mut IkeSa, &Established) -> T,
+    ) -> T {
         self.fragments = Vec::new();
+        let t = then(self, &est);
+        self.phase = Phase::Established(est);
+        t
     }
 
-    /// The keys of phase 1, for the exchanges that follow it.
+    /// Runs `f` with the keys of phase 1, for the exchanges that follow it; `None`
+    /// (and `f` not run) while phase 1 is under way or after it failed. This is the one
+    /// place that asks: the handlers `f` calls take `&Established`, so none of them can
+    /// meet missing keys.
     ///
-    /// # Errors
-    /// [`SmError::NotEstablished`] while phase 1 is under way.
-    pub fn keys(&self) -> Result<&Established, SmError> {
-        self.phase.keys(self.id)
+    /// The established value is moved out of the SA for `f`'s duration (the phase reads
+    /// [`Phase::Ended`] meanwhile: `f` must not ask [`IkeSa::established`] of this SA)
+    /// and put back when `f` returns, whatever it returns: `f` has no path around it.
+    pub fn with_established<T>(
+        &mut self,
+        f: impl FnOnce(&mut IkeSa, &Established) -> T,
+    ) -> Option<T> {
+        match core::mem::replace(&mut self.phase, Phase::Ended) {
+            Phase::Established(est) => {
+                let t = f(self, &est);
+                self.phase = Phase::Established(est);
+                Some(t)
+            }
+            other => {
+                self.phase = other;
+                None
+            }
+        }
     }
 
     /// The peer answered our message of exchange `msgid`, so it has what we sent in

@@ -5,7 +5,7 @@
 use super::dialogue::CfgServer;
 use super::msg;
 use super::msg::Parsed;
-use super::phase::Phase;
+use super::phase::Established;
 use super::sa::{IkeSa, Role};
 use super::{random_u32, Endpoint};
 use crate::config::ClientModeCfg;
@@ -119,13 +119,11 @@ impl Endpoint {
     /// The SA's cipher and the IV chain of exchange `msgid` (made from the phase-2 IV
     /// base when the exchange is new; the oldest exchanges are forgotten past
     /// `MAX_EXCHANGES`).
-    pub(crate) fn cipher_and_chain(
-        sa: &mut IkeSa,
+    pub(crate) fn cipher_and_chain<'a>(
+        sa: &'a mut IkeSa,
+        e: &'a Established,
         msgid: u32,
-    ) -> Result<(&IkeCipher, &mut IvChain), SmError> {
-        let Phase::Established(e) = &sa.phase else {
-            return Err(SmError::NotEstablished(sa.id.0));
-        };
+    ) -> Result<(&'a IkeCipher, &'a mut IvChain), SmError> {
         if !sa.exchanges.contains_key(&msgid) {
             let block = e.cipher.alg().block_size();
             let iv = Iv::for_message_id(e.keys.hash_alg(), &e.p2_base, msgid, block)?;
@@ -153,6 +151,7 @@ impl Endpoint {
     fn send_cfg<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         payload: impl Into<xauth::ZeroizingPayload>,
         from: Sender,
@@ -195,9 +194,10 @@ impl Endpoint {
             }
             sa.last_in_tx_msgid
         };
-        let hash = sa.keys()?.keys.informational_hash_out(msgid, &attr_bytes);
+        let hash = est.keys.informational_hash_out(msgid, &attr_bytes);
         let b = Self::encrypt_on_hashed(
             sa,
+            est,
             ExchangeType::Transaction,
             msgid,
             &hash,
@@ -232,6 +232,7 @@ impl Endpoint {
     /// accepts once the HASH verified (a forged message does not move the chain).
     pub(crate) fn decrypt_exchange(
         sa: &mut IkeSa,
+        est: &Established,
         m: &Message<'_>,
     ) -> Result<
         (
@@ -246,7 +247,7 @@ impl Endpoint {
                 what: "message not encrypted",
             });
         };
-        let (cipher, chain) = Self::cipher_and_chain(sa, m.header.message_id)?;
+        let (cipher, chain) = Self::cipher_and_chain(sa, est, m.header.message_id)?;
         msg::decrypt(cipher, chain, ct)
     }
 
@@ -255,10 +256,11 @@ impl Endpoint {
     /// to borrow from it).
     pub(crate) fn open_encrypted(
         sa: &mut IkeSa,
+        est: &Established,
         m: &Message<'_>,
     ) -> Result<zeroize::Zeroizing<Vec<u8>>, SmError> {
         let msgid = m.header.message_id;
-        let (pt, d) = Self::decrypt_exchange(sa, m)?;
+        let (pt, d) = Self::decrypt_exchange(sa, est, m)?;
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
         let rest = msg::after_first(&c)?;
@@ -267,7 +269,7 @@ impl Endpoint {
             exchange: "after phase 1",
             what: "no HASH payload",
         })?;
-        let want = sa.keys()?.keys.informational_hash_out(msgid, rest);
+        let want = est.keys.informational_hash_out(msgid, rest);
         if !hashes_equal(&want, got) {
             return Err(SmError::HashMismatch {
                 what: "Transaction/Informational HASH",
@@ -283,12 +285,13 @@ impl Endpoint {
     pub(crate) fn handle_transaction<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         _bytes: &[u8],
         m: &Message<'_>,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        let pt = Self::open_encrypted(sa, m)?;
+        let pt = Self::open_encrypted(sa, est, m)?;
         sa.answered(m.header.message_id);
         let limits = isakmp_wire::Limits::DEFAULT;
         let c = isakmp_wire::parse_decrypted(m.header.next_payload, &pt, 28, &limits)?;
@@ -304,7 +307,9 @@ impl Endpoint {
             cfg_type: cfg.cfg_type.name(),
         });
         let flow = match sa.role {
-            Role::Responder => self.transaction_server(sa, now, &cfg, m.header.message_id, rng)?,
+            Role::Responder => {
+                self.transaction_server(sa, est, now, &cfg, m.header.message_id, rng)?
+            }
             Role::Initiator => {
                 Self::transaction_client(sa, now, &cfg)?;
                 ControlFlow::Continue(())
@@ -313,7 +318,7 @@ impl Endpoint {
         if flow.is_break() {
             return Ok(());
         }
-        self.drain_machines(sa, now, rng)
+        self.drain_machines(sa, est, now, rng)
     }
 
     /// A gateway's Transaction message: to the Xauth server while it runs, then a Unity
@@ -322,6 +327,7 @@ impl Endpoint {
     fn transaction_server<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         cfg: &ConfigPayload<'_>,
         msgid: u32,
@@ -379,7 +385,7 @@ impl Endpoint {
                     }
                     // No address left: refuse the client now, as for a push,
                     // instead of dropping its request until it gives up.
-                    let _ = self.send_delete(sa, rng);
+                    let _ = self.send_delete(sa, est, rng);
                     self.fail(sa, FailReason::AddressUnavailable);
                     return Ok(ControlFlow::Break(()));
                 }
@@ -423,14 +429,15 @@ impl Endpoint {
     pub(crate) fn drain_machines<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
-        if self.drain_xauth_server(sa, now, rng)?.is_break() {
+        if self.drain_xauth_server(sa, est, now, rng)?.is_break() {
             return Ok(());
         }
-        self.drain_xauth_client(sa, now, rng)?;
-        self.drain_modecfg(sa, now, rng)
+        self.drain_xauth_client(sa, est, now, rng)?;
+        self.drain_modecfg(sa, est, now, rng)
     }
 
     /// The gateway's Xauth server: its messages out, the credentials to the driver; when
@@ -438,6 +445,7 @@ impl Endpoint {
     fn drain_xauth_server<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         rng: &mut R,
     ) -> Result<ControlFlow<()>, SmError> {
@@ -452,7 +460,7 @@ impl Endpoint {
             }
         }
         for t in out {
-            self.send_cfg(sa, now, t, Sender::Xauth, rng)?;
+            self.send_cfg(sa, est, now, t, Sender::Xauth, rng)?;
         }
         for e in evs {
             match e {
@@ -480,7 +488,7 @@ impl Endpoint {
                     });
                     // Before Mode Config: the old SA's address is free again for this one.
                     self.honour_initial_contact(sa);
-                    self.start_modecfg_server(sa, now, rng)?;
+                    self.start_modecfg_server(sa, est, now, rng)?;
                 }
                 xauth::ServerEvent::Finished(xauth::Outcome::Failed { .. }) => {
                     if core::mem::take(&mut sa.initial_contact) {
@@ -493,7 +501,7 @@ impl Endpoint {
                         sa: sa.id,
                         user: None,
                     });
-                    let _ = self.send_delete(sa, rng);
+                    let _ = self.send_delete(sa, est, rng);
                     self.fail(sa, FailReason::XauthFailed);
                     return Ok(ControlFlow::Break(()));
                 }
@@ -506,6 +514,7 @@ impl Endpoint {
     fn drain_xauth_client<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
@@ -564,7 +573,7 @@ impl Endpoint {
             }
         }
         for t in out {
-            self.send_cfg(sa, now, t, Sender::Xauth, rng)?;
+            self.send_cfg(sa, est, now, t, Sender::Xauth, rng)?;
         }
         Ok(())
     }
@@ -572,6 +581,7 @@ impl Endpoint {
     fn drain_modecfg<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
@@ -584,11 +594,11 @@ impl Endpoint {
             let from = Sender::ModeCfg {
                 again: t.retransmission,
             };
-            self.send_cfg(sa, now, t.payload, from, rng)?;
+            self.send_cfg(sa, est, now, t.payload, from, rng)?;
         }
         if polled.failed {
             if sa.role == Role::Responder {
-                let _ = self.send_delete(sa, rng);
+                let _ = self.send_delete(sa, est, rng);
             }
             self.fail(sa, FailReason::AddressUnavailable);
             return Ok(());
@@ -603,7 +613,7 @@ impl Endpoint {
         if sa.xauth_done && sa.cfg_done && !sa.held.is_empty() {
             for b in core::mem::take(&mut sa.held) {
                 if let Ok(m) = Message::parse(&b) {
-                    if let Err(e) = self.handle_quick(sa, now, &b, &m, rng) {
+                    if let Err(e) = self.handle_quick(sa, est, now, &b, &m, rng) {
                         self.follow_up_failed(&e);
                     }
                 }
@@ -652,6 +662,7 @@ impl Endpoint {
     pub(crate) fn after_phase1<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         rng: &mut R,
     ) {
@@ -665,12 +676,12 @@ impl Endpoint {
                         self.debug(DebugEvent::XauthRequest);
                         sa.dialogue
                             .start_xauth_server(xauth::XauthServer::start(cfg, now, rng));
-                        self.drain_machines(sa, now, rng)
+                        self.drain_machines(sa, est, now, rng)
                     }
                     None => {
                         sa.xauth_done = true;
                         self.honour_initial_contact(sa);
-                        self.start_modecfg_server(sa, now, rng)
+                        self.start_modecfg_server(sa, est, now, rng)
                     }
                 }
             }
@@ -683,7 +694,7 @@ impl Endpoint {
                 } else {
                     sa.xauth_done = true;
                     self.start_modecfg_client(sa, now)
-                        .and_then(|()| self.drain_modecfg(sa, now, rng))
+                        .and_then(|()| self.drain_modecfg(sa, est, now, rng))
                 }
             }
         };
@@ -761,6 +772,7 @@ impl Endpoint {
     fn start_modecfg_server<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         rng: &mut R,
     ) -> Result<(), SmError> {
@@ -788,12 +800,12 @@ impl Endpoint {
                 })
             })?;
             if started.is_err() {
-                let _ = self.send_delete(sa, rng);
+                let _ = self.send_delete(sa, est, rng);
                 self.fail(sa, FailReason::AddressUnavailable);
                 return Ok(());
             }
         }
-        self.drain_modecfg(sa, now, rng)
+        self.drain_modecfg(sa, est, now, rng)
     }
 
     /// Runs one gateway Mode Config server step that may lease an address for `sa`
@@ -895,6 +907,7 @@ impl Endpoint {
     pub(crate) fn verdict<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
+        est: &Established,
         now: Instant,
         accept: bool,
         rng: &mut R,
@@ -914,9 +927,10 @@ impl Endpoint {
         };
         x.verdict(now, id, v)
             .map_err(|e| SmError::Xauth(e.to_string()))?;
-        self.drain_machines(sa, now, rng)
+        self.drain_machines(sa, est, now, rng)
     }
 
+    /// The timers of the Xauth and Mode Config machines, and what they send.
     pub(crate) fn transaction_timeouts<R: CryptoRng + ?Sized>(
         &mut self,
         sa: &mut IkeSa,
@@ -924,7 +938,9 @@ impl Endpoint {
         rng: &mut R,
     ) {
         sa.dialogue.handle_timeout(now);
-        if let Err(e) = self.drain_machines(sa, now, rng) {
+        // The machines run only on an established SA (`after_phase1` starts them).
+        let drained = sa.with_established(|sa, est| self.drain_machines(sa, est, now, rng));
+        if let Some(Err(e)) = drained {
             self.follow_up_failed(&e);
         }
     }
