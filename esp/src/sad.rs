@@ -3,13 +3,15 @@
 use crate::error::EspError;
 use crate::packet::peek_spi;
 use crate::sa::{Decapsulated, InboundSa};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::time::Instant;
 
 /// Inbound SAs by SPI.
 #[derive(Debug, Default)]
 pub struct InboundSaTable {
-    sas: HashMap<u32, InboundSa>,
+    /// Keyed by the SPIs this side chose (a peer only looks up): the deterministic Fx
+    /// hash, the same in every run.
+    sas: FxHashMap<u32, InboundSa>,
 }
 
 impl InboundSaTable {

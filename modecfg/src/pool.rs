@@ -16,7 +16,7 @@
 //! mask of the pool's first address (what ASA documents for a pool without a mask), and
 //! [`Pools::add_with_mask`] sets one explicitly.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -42,7 +42,9 @@ pub struct AddressPool {
     /// allocation per remembered user, none when a user gets its address back).
     last_user: Vec<Option<Arc<str>>>,
     /// User -> offset it held last (inverse of `last_user`, so at most `size` entries).
-    sticky: HashMap<Arc<str>, u32>,
+    /// A `BTreeMap`: user names come from the peer, so no hash table whose collisions
+    /// they could choose, and the same order in every run.
+    sticky: BTreeMap<Arc<str>, u32>,
 }
 
 impl AddressPool {
@@ -73,7 +75,7 @@ impl AddressPool {
             in_use: 0,
             cursor: 0,
             last_user: vec![None; slots],
-            sticky: HashMap::new(),
+            sticky: BTreeMap::new(),
         })
     }
 

@@ -8,7 +8,7 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use modecfg::{AaaAddress, Lease, ModeCfgError, Pools};
@@ -48,7 +48,7 @@ proptest! {
         let mut held: Vec<(Lease, u8)> = Vec::new();
         let mut model: BTreeSet<u32> = BTreeSet::new();
         // user -> the pool address it got last, forgotten once somebody else gets it.
-        let mut last: HashMap<u8, u32> = HashMap::new();
+        let mut last: BTreeMap<u8, u32> = BTreeMap::new();
 
         for op in ops {
             match op {

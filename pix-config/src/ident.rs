@@ -220,7 +220,7 @@ impl Hash for RawKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use rustc_hash::FxHashMap;
 
     #[test]
     fn same_size_as_string() {
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(Ident::new("exactly-22-bytes-long!").len(), Ident::INLINE);
         assert_ne!(Ident::new("ab"), Ident::new("abc"));
         assert!(Ident::new("a") < Ident::new("b"));
-        let mut m = HashMap::new();
+        let mut m = FxHashMap::default();
         m.insert(Ident::new("inside"), 1);
         m.insert(Ident::new(long), 2);
         assert_eq!(m.get("inside"), Some(&1));
