@@ -47,32 +47,12 @@ fn gateway(f: impl FnOnce(&mut GatewayConfig, &mut Limits)) -> Endpoint {
     Endpoint::new(cfg, pools)
 }
 
-/// VPN Client 4.x's first offers (3DES/DES x SHA/MD5 x XAUTH/PSK, group 2).
-fn offers_4x() -> Vec<P1Offer> {
-    let g2 = DhGroup::from_attribute(2).unwrap();
-    let mut v = Vec::new();
-    for e in [CipherAlg::TripleDes, CipherAlg::Des] {
-        for a in [65001, 1] {
-            for h in [HashAlg::Sha1, HashAlg::Md5] {
-                v.push(P1Offer {
-                    encryption: e,
-                    hash: h,
-                    group: g2,
-                    auth_method: a,
-                    life_secs: Some(2_147_483),
-                });
-            }
-        }
-    }
-    v
-}
-
 fn profile_4x(group: &str, psk: &[u8]) -> ClientProfile {
     ClientProfile {
         mode: Phase1Mode::Aggressive,
         group_name: Some(group.into()),
         psk: Secret::from_slice(psk),
-        offers: offers_4x(),
+        offers: offers_4x_des(),
         xauth: Some(("cisco_customer".into(), Secret::from_slice(b"cisco123"))),
         mode_config: ClientModeCfg::Pull,
         vendor_ids: true,

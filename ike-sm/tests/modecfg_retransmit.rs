@@ -12,9 +12,6 @@
 mod common;
 
 use common::net::*;
-use ike_sm::crypto::cipher::CipherAlg;
-use ike_sm::crypto::dh::DhGroup;
-use ike_sm::crypto::hash::HashAlg;
 use ike_sm::Secret;
 use ike_sm::*;
 use rand::rngs::StdRng;
@@ -26,32 +23,12 @@ use std::time::Duration;
 
 const CLIENT: &str = "192.168.1.2:500";
 
-/// VPN Client 4.x's first offers (3DES/DES x XAUTH/PSK x SHA/MD5, group 2).
-fn offers_4x() -> Vec<P1Offer> {
-    let g2 = DhGroup::from_attribute(2).unwrap();
-    let mut v = Vec::new();
-    for e in [CipherAlg::TripleDes, CipherAlg::Des] {
-        for a in [65001, 1] {
-            for h in [HashAlg::Sha1, HashAlg::Md5] {
-                v.push(P1Offer {
-                    encryption: e,
-                    hash: h,
-                    group: g2,
-                    auth_method: a,
-                    life_secs: Some(2_147_483),
-                });
-            }
-        }
-    }
-    v
-}
-
 fn profile(mode: Phase1Mode, mode_config: ClientModeCfg) -> ClientProfile {
     ClientProfile {
         mode,
         group_name: Some("vpn3000".into()),
         psk: Secret::from_slice(SEED_PSK),
-        offers: offers_4x(),
+        offers: offers_4x_des(),
         xauth: Some(("cisco_customer".into(), Secret::from_slice(b"cisco123"))),
         mode_config,
         vendor_ids: true,

@@ -38,6 +38,14 @@ pub fn seed_gateway_config((first, last): (&str, &str)) -> (Config, modecfg::Poo
     presets::seed_gateway(SEED_PSK, first.parse().unwrap(), last.parse().unwrap()).unwrap()
 }
 
+/// VPN Client 4.x's first offers, the 3DES and DES ones (3DES/DES x XAUTH/PSK x SHA/MD5,
+/// group 2): the first eight of [`presets::vpn_client_4x_offers`].
+pub fn offers_4x_des() -> Vec<P1Offer> {
+    let mut v = presets::vpn_client_4x_offers(ike_sm::crypto::dh::DhGroup::Modp1024);
+    v.truncate(8);
+    v
+}
+
 /// A client endpoint of ours (no gateway configuration).
 pub fn client_endpoint() -> Endpoint {
     Endpoint::new(presets::client(), modecfg::Pools::new())
