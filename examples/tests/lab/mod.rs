@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use testkit::freeradius::{self, edit};
 
+pub mod multi;
+
 /// The gateway binary under test.
 pub const GATEWAY: &str = env!("CARGO_BIN_EXE_pix-gateway");
 /// The interop kit.
