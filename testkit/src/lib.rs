@@ -12,6 +12,8 @@
 //!   and an `xauth::aaa::AaaClient`) for deterministic scenario tests.
 //! - [`freeradius`]: a private copy of the Debian FreeRADIUS configuration,
 //!   moved to a temp dir and to our own addresses and ports.
+//! - [`aaa_tier`]: the shared AAA tier of many gateways: PostgreSQL and
+//!   FreeRADIUS with `sql` accounting and the `sqlippool` address pool.
 //!
 //! ```
 //! let p = testkit::corpus::corpus("SOURCES.md");
@@ -26,6 +28,7 @@
 )]
 
 pub mod aaa;
+pub mod aaa_tier;
 pub mod corpus;
 pub mod freeradius;
 pub mod pcap;
