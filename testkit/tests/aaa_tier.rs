@@ -17,6 +17,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use testkit::aaa_tier::{AaaTier, AaaTierOpts};
 
@@ -83,6 +84,16 @@ impl Drop for Place {
         } else {
             eprintln!("AAA tier directory kept: {}", self.dir.display());
         }
+    }
+}
+
+/// A helper process killed if the test fails before it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -393,15 +404,61 @@ fn pool_accounting_sticky_addresses_accounting_on_and_outage() {
     assert_eq!(t.live_leases().len(), 3);
 }
 
-/// Two gateways allocating at once from a threaded FreeRADIUS: every accepted
-/// login has its own address, a pool of 10 serves exactly 10 of 12 users, and
-/// the refusals are for want of an address, not lock waits.
+/// Two gateways allocating at once from a threaded FreeRADIUS: an allocation
+/// skips the rows another transaction holds locked (SKIP LOCKED: no wait, no
+/// double allocation); every accepted login has its own address, a pool of 10
+/// free addresses serves exactly 10 of 12 users, and the refusals are for want
+/// of an address.
 #[test]
 fn concurrent_allocation_from_two_nases() {
     let place = Place::new();
-    let users: Vec<String> = (1..=12).map(|i| format!("u{i:02}")).collect();
+    let mut users: Vec<String> = (1..=12).map(|i| format!("u{i:02}")).collect();
+    users.push("x".into());
     let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let t = AaaTier::start(place.opts(&names, 10));
+    let t = AaaTier::start(place.opts(&names, 11));
+    users.pop();
+
+    // Another allocation holds every address but the last locked for 4 s: x's
+    // login does not wait for it and gets the last one.
+    let locker = Command::new("timeout")
+        .args(["-k", "2", "20", "psql", "-X", "-q", "-h"])
+        .arg(t.socket_dir())
+        .args(["-U", "postgres", "-d", "radius", "-c"])
+        .arg(
+            "BEGIN; SELECT id FROM radippool WHERE framedipaddress <> '10.89.130.11' FOR UPDATE; \
+             SELECT pg_sleep(4); COMMIT;",
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql");
+    let mut locker = KillOnDrop(locker);
+    let t0 = Instant::now();
+    while t
+        .sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND state = 'active' AND pid <> pg_backend_pid()")
+        != vec![vec!["1"]]
+    {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the locking transaction did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let t1 = Instant::now();
+    let x = login(&t, "x", NAS_B, "192.168.1.99");
+    let took = t1.elapsed();
+    assert_eq!(x.code, "Access-Accept", "{}", x.raw);
+    assert_eq!(
+        x.framed_ip(),
+        Some(Ipv4Addr::new(10, 89, 130, 11)),
+        "{}",
+        x.raw
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "the allocation waited {took:?} on locked rows"
+    );
+    assert!(
+        locker.0.wait().unwrap().success(),
+        "the locking transaction failed"
+    );
+
     let lines: Vec<Vec<String>> = users
         .iter()
         .enumerate()
@@ -439,9 +496,9 @@ fn concurrent_allocation_from_two_nases() {
         "an address handed out twice: {accepted:?}"
     );
     let live = t.live_leases();
-    assert_eq!(live.len(), 10);
+    assert_eq!(live.len(), 11);
     let holders: BTreeSet<&str> = live.iter().map(|l| l.user.as_str()).collect();
-    assert_eq!(holders.len(), 10, "{live:?}");
+    assert_eq!(holders.len(), 11, "{live:?}");
     assert_eq!(
         replies.iter().filter(|r| r.code == "Access-Reject").count(),
         2
