@@ -55,6 +55,17 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true)]
         words: Vec<String>,
     },
+    /// Tell a running gateway of a failover pair its role: `failover active` (what
+    /// keepalived's notify_master runs: the unit sends Accounting-On and serves the
+    /// shared address) or `failover standby`. `show failover` prints the role.
+    Failover {
+        /// The control socket.
+        #[arg(long)]
+        control: Option<PathBuf>,
+        /// `active` or `standby`.
+        #[arg(value_parser = ["active", "standby"])]
+        role: String,
+    },
     /// Stream a running gateway's `debug crypto isakmp` / `debug crypto ipsec` lines
     /// (until interrupted).
     Debug {
@@ -132,6 +143,7 @@ fn main() -> ExitCode {
         Command::Show { control, words } => control_client("show", control, words),
         Command::Clear { control, words } => control_client("clear", control, words),
         Command::Debug { control, words } => control_client("debug", control, words),
+        Command::Failover { control, role } => control_client("failover", control, vec![role]),
         Command::Dump { file, format, all } => run_dump(file, format, all),
         Command::Trace { config, words } => run_trace(&config, &words),
         Command::Check {

@@ -35,6 +35,26 @@ pub enum FailReason {
     Protocol(&'static str),
 }
 
+/// Why an IKE SA ended ([`Event::Deleted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeleteReason {
+    /// The peer sent an ISAKMP Delete.
+    PeerDelete,
+    /// Our driver deleted it ([`crate::Endpoint::delete`]).
+    Local,
+    /// Its lifetime ran out without a rekey.
+    Expired,
+    /// A phase-1 rekey replaced it (its children live on under the new SA).
+    Replaced,
+    /// It failed ([`Event::Failed`] came first, with the reason).
+    Failed,
+    /// A half-open negotiation evicted to make room.
+    Evicted,
+    /// The same peer and user came back with INITIAL-CONTACT: it forgot this SA.
+    InitialContact,
+}
+
 /// One child (IPsec) SA pair from Quick Mode: everything `esp` needs.
 #[derive(Debug)]
 pub struct ChildSa {
@@ -132,6 +152,8 @@ pub enum Event {
     Deleted {
         /// The SA.
         sa: SaId,
+        /// Why it ended.
+        reason: DeleteReason,
     },
     /// An IKE SA failed.
     Failed {

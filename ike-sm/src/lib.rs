@@ -186,7 +186,7 @@ mod sm;
 pub use config::*;
 pub use counters::{Counters, Refusal};
 pub use error::SmError;
-pub use event::{ChildSa, DebugEvent, Event, FailReason, SaId};
+pub use event::{ChildSa, DebugEvent, DeleteReason, Event, FailReason, SaId};
 pub use outcome::{DropReason, Outcome};
 /// Secret bytes (a PSK, a password, g^xy, SKEYID*, a key, KEYMAT): the workspace's one
 /// zeroizing type, redacted in `Debug`, compared in constant time.

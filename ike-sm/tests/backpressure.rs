@@ -125,7 +125,7 @@ fn a_full_queue_refuses_datagrams_and_loses_no_event() {
     let (mut deleted, mut child_deleted, mut debug) = (Vec::new(), Vec::new(), 0usize);
     while let Some(e) = net.gw.poll_event() {
         match e {
-            Event::Deleted { sa } => deleted.push(sa),
+            Event::Deleted { sa, .. } => deleted.push(sa),
             Event::ChildDeleted { spi_in, .. } => child_deleted.push(spi_in),
             Event::Debug(_) => debug += 1,
             _ => {}

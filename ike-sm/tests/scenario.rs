@@ -667,7 +667,7 @@ fn initial_contact_drops_only_that_peers_sa() {
         .gw_events
         .iter()
         .filter_map(|e| match e {
-            Event::Deleted { sa } => Some(*sa),
+            Event::Deleted { sa, .. } => Some(*sa),
             _ => None,
         })
         .collect();

@@ -27,6 +27,7 @@
 //!     nas_ip: Ipv4Addr::LOCALHOST,
 //!     nas_port: None,
 //!     calling_station_id: None,
+//!     nas_identifier: None,
 //!     state: None,
 //!     message_authenticator: true,
 //! };
@@ -163,6 +164,8 @@ pub struct RadiusAttempt {
     pub nas_port: Option<u32>,
     /// Calling-Station-Id (the VPN client's address).
     pub calling_station_id: Option<Vec<u8>>,
+    /// NAS-Identifier.
+    pub nas_identifier: Option<Vec<u8>>,
     /// The Framed-IP-Address sent in the Access-Accept.
     pub framed_ip: Option<Ipv4Addr>,
 }
@@ -184,6 +187,8 @@ pub struct RadiusAcctRecord {
     pub framed_ip: Option<Ipv4Addr>,
     /// Calling-Station-Id.
     pub calling_station_id: Option<Vec<u8>>,
+    /// NAS-Identifier.
+    pub nas_identifier: Option<Vec<u8>>,
     /// Class.
     pub class: Option<Vec<u8>>,
     /// Acct-Session-Time, seconds.
@@ -207,6 +212,8 @@ impl RadiusAcctRecord {
             1 => Some(AcctStatus::Start),
             2 => Some(AcctStatus::Stop),
             3 => Some(AcctStatus::InterimUpdate),
+            7 => Some(AcctStatus::AccountingOn),
+            8 => Some(AcctStatus::AccountingOff),
             _ => None,
         }
     }
@@ -411,6 +418,7 @@ impl MemRadius {
                 nas_ip: p.attr_ipv4(attr::NAS_IP_ADDRESS),
                 nas_port: p.attr_u32(attr::NAS_PORT),
                 calling_station_id: p.attr(attr::CALLING_STATION_ID).map(<[u8]>::to_vec),
+                nas_identifier: p.attr(attr::NAS_IDENTIFIER).map(<[u8]>::to_vec),
                 framed_ip,
             },
         );
@@ -453,6 +461,7 @@ impl MemRadius {
                 nas_ip: p.attr_ipv4(attr::NAS_IP_ADDRESS),
                 framed_ip: p.attr_ipv4(attr::FRAMED_IP_ADDRESS),
                 calling_station_id: p.attr(attr::CALLING_STATION_ID).map(<[u8]>::to_vec),
+                nas_identifier: p.attr(attr::NAS_IDENTIFIER).map(<[u8]>::to_vec),
                 class: p.attr(attr::CLASS).map(<[u8]>::to_vec),
                 session_time: p.attr_u32(attr::ACCT_SESSION_TIME),
                 input_octets: octets(attr::ACCT_INPUT_OCTETS, attr::ACCT_INPUT_GIGAWORDS),

@@ -193,6 +193,8 @@ fn acct(status: AcctStatus, elapsed: Option<u32>, bytes: Option<(u64, u64)>) -> 
         packets_in: bytes.map(|_| 3),
         packets_out: bytes.map(|_| 4),
         class: None,
+        terminate_cause: None,
+        session_id: None,
     }
 }
 
@@ -367,7 +369,7 @@ fn radius_lost_request_is_retransmitted_and_answered_once() {
     // the same reply and is not recorded twice.
     let mut s = radius_server();
     let bytes = radius::build_accounting_request(
-        &xauth::aaa::radius_accounting(&acct(AcctStatus::Start, None, None), NAS),
+        &xauth::aaa::radius_accounting(&acct(AcctStatus::Start, None, None), NAS, None),
         9,
         &Secret::from("secretkey"),
     )

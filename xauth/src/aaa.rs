@@ -22,7 +22,7 @@ use rand_core::CryptoRng;
 
 use crate::error::XauthError;
 use crate::local::LocalUsers;
-use crate::radius::{self, AcceptInfo, AccessResult, AcctStatus};
+use crate::radius::{self, AcceptInfo, AccessResult, AcctStatus, TerminateCause};
 use crate::server::Verdict;
 use crate::tacacs::{
     self, acct_flag, AccountingRecord, LoginKind, LoginRequest, LoginResult, LoginStep,
@@ -89,6 +89,8 @@ pub struct AaaConfig {
     pub tag: String,
     /// Our address: NAS-IP-Address, and the TACACS+ `nas_addr` argument.
     pub nas_ip: Ipv4Addr,
+    /// NAS-Identifier in every RADIUS request (`None`: left out).
+    pub nas_identifier: Option<Vec<u8>>,
     /// The TACACS+ `port` field (the PIX sends `PIX`).
     pub port_name: Vec<u8>,
     /// TACACS+ login type.
@@ -108,6 +110,7 @@ impl AaaConfig {
             radius_require_message_authenticator: true,
             tag: String::new(),
             nas_ip,
+            nas_identifier: None,
             port_name: b"PIX".to_vec(),
             tacacs_login: LoginKind::Pap,
             max_pending: 256,
@@ -233,6 +236,35 @@ pub struct AcctInfo {
     pub packets_out: Option<u32>,
     /// RADIUS Class from the Access-Accept.
     pub class: Option<Vec<u8>>,
+    /// Why the session ended (Stop; `None`: User-Request).
+    pub terminate_cause: Option<TerminateCause>,
+    /// Acct-Session-Id (`None`: `task_id` in 8 hex digits).
+    pub session_id: Option<Vec<u8>>,
+}
+
+impl AcctInfo {
+    /// An Accounting-On or Accounting-Off record (about the NAS, no user or session).
+    #[must_use]
+    pub fn nas(status: AcctStatus, session_id: Vec<u8>, nas_addr: Ipv4Addr) -> Self {
+        AcctInfo {
+            status,
+            user: Vec::new(),
+            group: None,
+            client_addr: IpAddr::V4(nas_addr),
+            framed_ip: None,
+            service: Vec::new(),
+            task_id: 0,
+            start_time: 0,
+            elapsed_time: None,
+            bytes_in: None,
+            bytes_out: None,
+            packets_in: None,
+            packets_out: None,
+            class: None,
+            terminate_cause: None,
+            session_id: Some(session_id),
+        }
+    }
 }
 
 /// What the client tells its driver.
@@ -357,6 +389,12 @@ impl AaaClient {
         rng: &mut R,
         info: AcctInfo,
     ) -> Result<RequestId, XauthError> {
+        if info.status.is_nas_wide() && self.config.protocol != Protocol::Radius {
+            return Err(XauthError::BadValue {
+                what: "Accounting-On/Off outside RADIUS (Acct-Status-Type)",
+                value: u64::from(info.status.value()),
+            });
+        }
         let id = self.take_request_id();
         if self.config.protocol == Protocol::Local {
             self.events.push_back(AaaEvent::Accounting {
@@ -843,6 +881,7 @@ impl AaaClient {
                             nas_ip: self.config.nas_ip,
                             nas_port: Some(u32::try_from(id.0 & 0xffff).unwrap_or(0)),
                             calling_station_id: station.as_deref(),
+                            nas_identifier: self.config.nas_identifier.as_deref(),
                             state: req.radius_state.as_deref(),
                             message_authenticator: self.config.radius_message_authenticator,
                         };
@@ -850,7 +889,11 @@ impl AaaClient {
                         (spec.addr, bytes, auth)
                     }
                     Job::Acct(info) => {
-                        let record = radius_accounting(info, self.config.nas_ip);
+                        let record = radius_accounting(
+                            info,
+                            self.config.nas_ip,
+                            self.config.nas_identifier.as_deref(),
+                        );
                         let bytes = radius::build_accounting_request(&record, ident, &spec.key)?;
                         let auth = radius::request_authenticator(&bytes).unwrap_or([0; 16]);
                         let to = spec.acct_addr.unwrap_or_else(|| {
@@ -951,21 +994,34 @@ impl AaaClient {
 }
 
 /// The RADIUS Accounting-Request for a record.
-pub fn radius_accounting(info: &AcctInfo, nas_ip: Ipv4Addr) -> radius::AccountingRequest {
+pub fn radius_accounting(
+    info: &AcctInfo,
+    nas_ip: Ipv4Addr,
+    nas_identifier: Option<&[u8]>,
+) -> radius::AccountingRequest {
+    let nas_wide = info.status.is_nas_wide();
     radius::AccountingRequest {
         status: info.status,
-        session_id: format!("{:08X}", info.task_id).into_bytes(),
+        session_id: info
+            .session_id
+            .clone()
+            .unwrap_or_else(|| format!("{:08X}", info.task_id).into_bytes()),
         user_name: info.user.clone(),
         nas_ip,
+        nas_identifier: nas_identifier.map(<[u8]>::to_vec),
         framed_ip: info.framed_ip,
-        calling_station_id: Some(info.client_addr.to_string().into_bytes()),
+        calling_station_id: (!nas_wide).then(|| info.client_addr.to_string().into_bytes()),
         class: info.class.clone(),
         input_octets: info.bytes_in,
         output_octets: info.bytes_out,
         input_packets: info.packets_in,
         output_packets: info.packets_out,
         session_time: info.elapsed_time,
-        terminate_cause: (info.status == AcctStatus::Stop).then_some(1),
+        terminate_cause: (info.status == AcctStatus::Stop).then(|| {
+            info.terminate_cause
+                .unwrap_or(TerminateCause::UserRequest)
+                .value()
+        }),
     }
 }
 
@@ -975,7 +1031,10 @@ pub fn tacacs_record(info: &AcctInfo, nas_ip: Ipv4Addr, port: &[u8]) -> Accounti
         flag: match info.status {
             AcctStatus::Start => acct_flag::START,
             AcctStatus::Stop => acct_flag::STOP,
-            AcctStatus::InterimUpdate => acct_flag::WATCHDOG,
+            // Accounting-On/Off never reach TACACS+ (`AaaClient::account` refuses them).
+            AcctStatus::InterimUpdate | AcctStatus::AccountingOn | AcctStatus::AccountingOff => {
+                acct_flag::WATCHDOG
+            }
         },
         user: info.user.clone(),
         group: info.group.clone(),

@@ -116,6 +116,8 @@ pub mod attr {
     pub const ACCT_INPUT_GIGAWORDS: u8 = 52;
     /// Acct-Output-Gigawords (RFC 2869).
     pub const ACCT_OUTPUT_GIGAWORDS: u8 = 53;
+    /// Acct-Interim-Interval (RFC 2869).
+    pub const ACCT_INTERIM_INTERVAL: u8 = 85;
     /// NAS-Port-Type.
     pub const NAS_PORT_TYPE: u8 = 61;
     /// Message-Authenticator (RFC 3579).
@@ -375,6 +377,9 @@ pub struct AccessRequest<'a> {
     pub nas_port: Option<u32>,
     /// Calling-Station-Id (the VPN client's address).
     pub calling_station_id: Option<&'a [u8]>,
+    /// NAS-Identifier (the gateway's name: several gateways may share one
+    /// NAS-IP-Address, as a failover pair does).
+    pub nas_identifier: Option<&'a [u8]>,
     /// State from an Access-Challenge being answered.
     pub state: Option<&'a [u8]>,
     /// Whether to add a Message-Authenticator (RFC 3579; FreeRADIUS 3.2 and
@@ -407,6 +412,12 @@ pub fn build_access_request(
     ];
     if let Some(p) = req.nas_port {
         attributes.push(RadiusAttr::u32(attr::NAS_PORT, p));
+    }
+    if let Some(n) = req.nas_identifier {
+        attributes.push(RadiusAttr {
+            kind: attr::NAS_IDENTIFIER,
+            value: n.to_vec(),
+        });
     }
     attributes.push(RadiusAttr::u32(attr::NAS_PORT_TYPE, NAS_PORT_TYPE_VIRTUAL));
     if let Some(c) = req.calling_station_id {
@@ -558,6 +569,9 @@ pub struct AcceptInfo {
     pub idle_timeout: Option<u32>,
     /// Reply-Message.
     pub reply_message: Option<Vec<u8>>,
+    /// Acct-Interim-Interval, seconds (RFC 2869 5.16): how often the server wants
+    /// an Interim-Update for this session.
+    pub interim_interval: Option<u32>,
 }
 
 /// The answer to an Access-Request.
@@ -590,6 +604,7 @@ pub fn access_result(p: &Packet) -> Result<AccessResult, XauthError> {
             session_timeout: p.attr_u32(attr::SESSION_TIMEOUT),
             idle_timeout: p.attr_u32(attr::IDLE_TIMEOUT),
             reply_message: msg,
+            interim_interval: p.attr_u32(attr::ACCT_INTERIM_INTERVAL),
         })),
         code::ACCESS_REJECT => Ok(AccessResult::Reject { reply_message: msg }),
         code::ACCESS_CHALLENGE => Ok(AccessResult::Challenge {
@@ -612,14 +627,98 @@ pub enum AcctStatus {
     Stop,
     /// 3: Interim-Update.
     InterimUpdate,
+    /// 7: Accounting-On (the NAS starts: every session the server still holds
+    /// open for it is over, and its address leases are free).
+    AccountingOn,
+    /// 8: Accounting-Off (the NAS stops cleanly).
+    AccountingOff,
 }
 
 impl AcctStatus {
-    fn value(self) -> u32 {
+    /// The Acct-Status-Type value.
+    #[must_use]
+    pub fn value(self) -> u32 {
         match self {
             AcctStatus::Start => 1,
             AcctStatus::Stop => 2,
             AcctStatus::InterimUpdate => 3,
+            AcctStatus::AccountingOn => 7,
+            AcctStatus::AccountingOff => 8,
+        }
+    }
+
+    /// The RADIUS dictionary's name (`Start`, `Interim-Update`, `Accounting-On` ...).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            AcctStatus::Start => "Start",
+            AcctStatus::Stop => "Stop",
+            AcctStatus::InterimUpdate => "Interim-Update",
+            AcctStatus::AccountingOn => "Accounting-On",
+            AcctStatus::AccountingOff => "Accounting-Off",
+        }
+    }
+
+    /// Whether the record is about the NAS, not about one session (Accounting-On/Off).
+    #[must_use]
+    pub fn is_nas_wide(self) -> bool {
+        matches!(self, AcctStatus::AccountingOn | AcctStatus::AccountingOff)
+    }
+}
+
+/// Acct-Terminate-Cause (RFC 2866 5.10): why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TerminateCause {
+    /// 1: the user asked (the client deleted its SA).
+    UserRequest,
+    /// 2: the peer went away (DPD found it dead, retransmissions unanswered).
+    LostCarrier,
+    /// 3: the service ended (the peer's error notify).
+    LostService,
+    /// 4: `idle-time` passed without traffic.
+    IdleTimeout,
+    /// 5: `max-time` or the SA's lifetime ran out.
+    SessionTimeout,
+    /// 6: an administrator cleared it (`clear uauth`, `clear crypto isakmp sa`).
+    AdminReset,
+    /// 7: the gateway was shut down by its administrator.
+    AdminReboot,
+    /// 10: the gateway ended it (e.g. the group or key went away).
+    NasRequest,
+    /// 11: the gateway restarted without closing it (what Accounting-On implies).
+    NasReboot,
+}
+
+impl TerminateCause {
+    /// The attribute's value.
+    #[must_use]
+    pub fn value(self) -> u32 {
+        match self {
+            TerminateCause::UserRequest => 1,
+            TerminateCause::LostCarrier => 2,
+            TerminateCause::LostService => 3,
+            TerminateCause::IdleTimeout => 4,
+            TerminateCause::SessionTimeout => 5,
+            TerminateCause::AdminReset => 6,
+            TerminateCause::AdminReboot => 7,
+            TerminateCause::NasRequest => 10,
+            TerminateCause::NasReboot => 11,
+        }
+    }
+
+    /// The RADIUS dictionary's name (what FreeRADIUS stores in radacct).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            TerminateCause::UserRequest => "User-Request",
+            TerminateCause::LostCarrier => "Lost-Carrier",
+            TerminateCause::LostService => "Lost-Service",
+            TerminateCause::IdleTimeout => "Idle-Timeout",
+            TerminateCause::SessionTimeout => "Session-Timeout",
+            TerminateCause::AdminReset => "Admin-Reset",
+            TerminateCause::AdminReboot => "Admin-Reboot",
+            TerminateCause::NasRequest => "NAS-Request",
+            TerminateCause::NasReboot => "NAS-Reboot",
         }
     }
 }
@@ -627,14 +726,16 @@ impl AcctStatus {
 /// What an Accounting-Request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountingRequest {
-    /// Start, Stop or Interim-Update.
+    /// Start, Stop, Interim-Update, Accounting-On or -Off.
     pub status: AcctStatus,
     /// Acct-Session-Id (the same in Start and Stop).
     pub session_id: Vec<u8>,
-    /// User-Name.
+    /// User-Name (left out when empty: Accounting-On/Off name no user).
     pub user_name: Vec<u8>,
     /// NAS-IP-Address.
     pub nas_ip: Ipv4Addr,
+    /// NAS-Identifier.
+    pub nas_identifier: Option<Vec<u8>>,
     /// Framed-IP-Address given to the client.
     pub framed_ip: Option<Ipv4Addr>,
     /// Calling-Station-Id (the client's public address).
@@ -668,17 +769,27 @@ pub fn build_accounting_request(
             kind: attr::ACCT_SESSION_ID,
             value: req.session_id.clone(),
         },
-        RadiusAttr {
+    ];
+    if !req.user_name.is_empty() {
+        a.push(RadiusAttr {
             kind: attr::USER_NAME,
             value: req.user_name.clone(),
-        },
-        RadiusAttr {
-            kind: attr::NAS_IP_ADDRESS,
-            value: req.nas_ip.octets().to_vec(),
-        },
-        RadiusAttr::u32(attr::NAS_PORT_TYPE, NAS_PORT_TYPE_VIRTUAL),
-        RadiusAttr::u32(attr::ACCT_AUTHENTIC, 1),
-    ];
+        });
+    }
+    a.push(RadiusAttr {
+        kind: attr::NAS_IP_ADDRESS,
+        value: req.nas_ip.octets().to_vec(),
+    });
+    if let Some(n) = &req.nas_identifier {
+        a.push(RadiusAttr {
+            kind: attr::NAS_IDENTIFIER,
+            value: n.clone(),
+        });
+    }
+    if !req.status.is_nas_wide() {
+        a.push(RadiusAttr::u32(attr::NAS_PORT_TYPE, NAS_PORT_TYPE_VIRTUAL));
+        a.push(RadiusAttr::u32(attr::ACCT_AUTHENTIC, 1));
+    }
     if let Some(ip) = req.framed_ip {
         a.push(RadiusAttr {
             kind: attr::FRAMED_IP_ADDRESS,
@@ -809,6 +920,7 @@ mod tests {
             nas_ip: Ipv4Addr::new(127, 0, 0, 1),
             nas_port: Some(1),
             calling_station_id: Some(b"192.168.1.2"),
+            nas_identifier: Some(b"pix-a"),
             state: None,
             message_authenticator: true,
         };
@@ -817,6 +929,8 @@ mod tests {
         assert_eq!(p.emit().unwrap(), bytes);
         assert_eq!((p.code, p.identifier), (code::ACCESS_REQUEST, 42));
         assert_eq!(p.attr(attr::USER_NAME), Some(&b"cisco_customer"[..]));
+        assert_eq!(p.attr(attr::NAS_IDENTIFIER), Some(&b"pix-a"[..]));
+        assert_eq!(p.attr(attr::CALLING_STATION_ID), Some(&b"192.168.1.2"[..]));
         assert_eq!(p.attr_u32(attr::NAS_PORT_TYPE), Some(5));
         assert_eq!(
             p.attr_ipv4(attr::NAS_IP_ADDRESS),
@@ -953,12 +1067,47 @@ mod tests {
     }
 
     #[test]
+    fn accounting_on_names_the_nas_and_no_user() {
+        let req = AccountingRequest {
+            status: AcctStatus::AccountingOn,
+            session_id: b"5F00000000".to_vec(),
+            user_name: Vec::new(),
+            nas_ip: Ipv4Addr::new(192, 168, 1, 1),
+            nas_identifier: Some(b"pix-b".to_vec()),
+            framed_ip: None,
+            calling_station_id: None,
+            class: None,
+            input_octets: None,
+            output_octets: None,
+            input_packets: None,
+            output_packets: None,
+            session_time: None,
+            terminate_cause: None,
+        };
+        let b = build_accounting_request(&req, 9, &secret()).unwrap();
+        let p = Packet::parse(&b).unwrap();
+        assert_eq!(p.attr_u32(attr::ACCT_STATUS_TYPE), Some(7));
+        assert_eq!(p.attr(attr::USER_NAME), None);
+        assert_eq!(p.attr(attr::NAS_PORT_TYPE), None);
+        assert_eq!(p.attr(attr::NAS_IDENTIFIER), Some(&b"pix-b"[..]));
+        assert_eq!(
+            p.attr_ipv4(attr::NAS_IP_ADDRESS),
+            Some(Ipv4Addr::new(192, 168, 1, 1))
+        );
+        assert_eq!(AcctStatus::AccountingOff.value(), 8);
+        assert_eq!(AcctStatus::AccountingOff.name(), "Accounting-Off");
+        assert_eq!(TerminateCause::LostCarrier.value(), 2);
+        assert_eq!(TerminateCause::AdminReboot.name(), "Admin-Reboot");
+    }
+
+    #[test]
     fn accounting_request_authenticator() {
         let req = AccountingRequest {
             status: AcctStatus::Stop,
             session_id: b"0000000A".to_vec(),
             user_name: b"cisco_customer".to_vec(),
             nas_ip: Ipv4Addr::new(127, 0, 0, 1),
+            nas_identifier: None,
             framed_ip: Some(Ipv4Addr::new(10, 1, 1, 1)),
             calling_station_id: None,
             class: None,

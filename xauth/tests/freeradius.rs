@@ -299,6 +299,8 @@ fn accounting_start_stop_in_detail_file() {
         packets_in: None,
         packets_out: None,
         class: None,
+        terminate_cause: None,
+        session_id: None,
     };
     for status in [AcctStatus::Start, AcctStatus::Stop] {
         info.status = status;

@@ -860,6 +860,8 @@ fn tacacs_group_with_an_empty_key_sends_nothing() {
         packets_in: None,
         packets_out: None,
         class: None,
+        terminate_cause: None,
+        session_id: None,
     };
     assert_eq!(c.account(Instant::now(), &mut TestRng(1), acct), Err(want));
     assert_eq!(c.poll_transmit(), None);

@@ -190,6 +190,8 @@ fn record(status: AcctStatus) -> AcctInfo {
         packets_in: None,
         packets_out: None,
         class: None,
+        terminate_cause: None,
+        session_id: None,
     }
 }
 

@@ -453,6 +453,26 @@ impl DataPlane {
         Some(c)
     }
 
+    /// The octets and packets of the live pairs of IKE SA `sa` (those that own `addr`
+    /// are found through it; without such pairs, every pair is looked at).
+    #[must_use]
+    pub fn tally_of(&self, sa: SaId, addr: Ipv4Addr) -> super::session_acct::Tally {
+        let mut t = super::session_acct::Tally::default();
+        match self.owners.get(&addr).filter(|o| o.ike_sa == sa) {
+            Some(o) => {
+                for c in o.spis.iter().filter_map(|s| self.children.get(s)) {
+                    t.add_child(c);
+                }
+            }
+            None => {
+                for c in self.children.values().filter(|c| c.ike_sa == sa) {
+                    t.add_child(c);
+                }
+            }
+        }
+        t
+    }
+
     /// Removes every pair of an IKE SA; returns them (for counters and accounting).
     pub fn remove_ike(&mut self, sa: SaId) -> Vec<Child> {
         let spis: Vec<u32> = self

@@ -319,6 +319,15 @@ pub enum Output {
     /// A `debug crypto isakmp` / `debug crypto ipsec` line: only for the kinds asked
     /// for ([`Gateway::set_debug`](super::Gateway::set_debug)).
     Debug(DebugKind, String),
+    /// A client's inside address is in use (`up`) or no longer: a driver that routes
+    /// each client on its own (a host route to the TUN device and proxy ARP on the
+    /// inside interface, as the PIX answers ARP for its pool) adds or removes it.
+    ClientRoute {
+        /// The client's address (Mode Config's, from a pool or RADIUS).
+        addr: std::net::Ipv4Addr,
+        /// In use from now on, or not any more.
+        up: bool,
+    },
 }
 
 /// The address a packet to a raw ESP destination goes to, for a shell that sends with

@@ -19,6 +19,7 @@ pub mod keylog;
 mod ownership_tests;
 pub mod policy;
 pub mod route;
+pub mod session_acct;
 pub mod setup;
 pub mod shared_pools;
 pub mod show;
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use ike_sm::{Endpoint, Event, SaId};
 use rand_core::CryptoRng;
+use xauth::radius::TerminateCause;
 use zeroize::Zeroizing;
 
 use dataplane::DataPlane;
@@ -71,6 +73,14 @@ pub struct Session {
     pub max_time: Option<Duration>,
     /// Entered in the policy (uauth) after Xauth and Mode Config.
     pub in_policy: bool,
+    /// RADIUS Class of the Access-Accept (echoed in the session's records).
+    pub class: Option<Vec<u8>>,
+    /// The Access-Accept's Acct-Interim-Interval.
+    pub interim_from_server: Option<Duration>,
+    /// Session accounting, once its Start went out.
+    pub acct: Option<session_acct::SessionAcct>,
+    /// Why we end it (set before we delete it: idle, max time, clear, shutdown).
+    pub end_cause: Option<xauth::radius::TerminateCause>,
 }
 
 /// A short metric label for a failure.
@@ -194,6 +204,10 @@ pub struct Settings {
     pub shard: u8,
     /// The gateway-wide user counts, when several cores share them (`None`: its own).
     pub peaks: Option<Arc<Peaks>>,
+    /// VPN-session accounting (`None`: only the PIX's per-connection records).
+    pub session_accounting: Option<session_acct::SessionAccounting>,
+    /// NAS-Identifier in every RADIUS request (`None`: left out).
+    pub nas_identifier: Option<String>,
 }
 
 impl Settings {
@@ -208,6 +222,8 @@ impl Settings {
             shared_throttle: None,
             shard: 0,
             peaks: None,
+            session_accounting: None,
+            nas_identifier: None,
         }
     }
 }
@@ -271,6 +287,10 @@ pub struct Gateway {
     shard: u8,
     /// How many shards the gateway has.
     shard_count: u8,
+    /// VPN-session accounting.
+    session_accounting: Option<session_acct::SessionAccounting>,
+    /// The next Acct-Session-Id's serial.
+    acct_serial: u32,
 }
 
 /// A name from the peer, safe for one log line (control characters and quotes escaped,
@@ -294,6 +314,8 @@ const SCRATCH: usize = 65_535 + 128;
 struct Metrics {
     /// Phase 1s that came up.
     handshakes_ok: u64,
+    /// Session accounting records handed to the AAA client.
+    session_records: u64,
     /// SAs that failed, by reason.
     handshakes_failed: BTreeMap<String, u64>,
     /// Xauth verdicts: accepted / rejected.
@@ -414,7 +436,12 @@ impl Gateway {
                 Aaa {
                     tag: tag.clone(),
                     client: xauth::aaa::AaaClient::new(
-                        setup::aaa_config(group, outside_addr, plan.radius_ports),
+                        {
+                            let mut c = setup::aaa_config(group, outside_addr, plan.radius_ports);
+                            c.nas_identifier =
+                                settings.nas_identifier.clone().map(String::into_bytes);
+                            c
+                        },
                         users,
                     ),
                     pending: HashMap::new(),
@@ -458,6 +485,8 @@ impl Gateway {
             shard: settings.shard,
             shard_count: shared.as_ref().map_or(1, |(_, s)| s.count()),
             shared_pools,
+            session_accounting: settings.session_accounting,
+            acct_serial: 0,
         }
     }
 
@@ -757,7 +786,10 @@ impl Gateway {
                     MsgId::Lifecycle,
                     format!("deleting {n} IKE SA(s) and their IPsec SAs, releasing addresses"),
                 );
-                self.clear(now, None, rng);
+                let sas: Vec<SaId> = self.sessions.keys().copied().collect();
+                for sa in sas {
+                    self.disconnect_because(now, sa, TerminateCause::AdminReboot, rng);
+                }
                 Handled::Done
             }
         }
@@ -1039,7 +1071,16 @@ impl Gateway {
             self.guard.hold(refuse_at, sa);
             return;
         }
-        self.edit_session(sa, |s| s.xauth_pending = false);
+        self.edit_session(sa, |s| {
+            s.xauth_pending = false;
+            if let xauth::aaa::AuthOutcome::Accept(info) = &outcome {
+                s.class.clone_from(&info.class);
+                s.interim_from_server = info
+                    .interim_interval
+                    .filter(|n| *n > 0)
+                    .map(|n| Duration::from_secs(u64::from(n)));
+            }
+        });
         // RADIUS Framed-IP-Address: Mode Config hands out that address.
         let framed = match &outcome {
             xauth::aaa::AuthOutcome::Accept(info) => info.framed_ip.map(|addr| {
@@ -1086,7 +1127,7 @@ impl Gateway {
                     s.xauth_pending = false;
                     s.user.clone_from(&user);
                 });
-                self.connect_policy(now, sa);
+                self.connect_policy(now, sa, rng);
             }
             Event::AddressAssigned { sa, addr } => {
                 if let Some(s) = self.sessions.get_mut(&sa) {
@@ -1097,14 +1138,22 @@ impl Gateway {
                     MsgId::AddressAssigned,
                     format!("mode config: SA {} gets {addr}", sa.0),
                 );
-                self.connect_policy(now, sa);
+                self.connect_policy(now, sa, rng);
             }
             Event::ChildSa(c) => self.on_child_sa(now, &c),
             Event::ChildDeleted { sa: _, spi_in } => {
-                self.data.remove(spi_in);
+                if let Some(c) = self.data.remove(spi_in) {
+                    self.acct_child_gone(&c);
+                }
             }
             Event::Phase1Rekeyed { old, new } => self.on_phase1_rekeyed(now, old, new, rng),
-            Event::Deleted { sa } => self.forget(now, sa, "deleted", rng),
+            Event::Deleted { sa, reason } => self.forget(
+                now,
+                sa,
+                "deleted",
+                session_acct::cause_of_delete(reason),
+                rng,
+            ),
             Event::Failed { sa, reason } => self.on_failed(now, sa, &reason, rng),
             Event::Debug(d) if self.debug_on.iter().any(|b| *b) => {
                 for l in d.pix_lines() {
@@ -1159,6 +1208,10 @@ impl Gateway {
             idle_time,
             max_time,
             in_policy: false,
+            class: None,
+            interim_from_server: None,
+            acct: None,
+            end_cause: None,
         });
         self.lower_timers_bound(Self::session_deadline(self.sessions.get(&sa)));
     }
@@ -1288,6 +1341,12 @@ impl Gateway {
                 n.addr = o.addr.or(n.addr);
                 n.in_policy |= o.in_policy;
                 n.created = o.created;
+                if o.acct.is_some() {
+                    // The new SA carries the old one's session on (its Start was not sent).
+                    n.acct = o.acct;
+                    n.class = o.class;
+                    n.interim_from_server = o.interim_from_server;
+                }
             });
             if let Some(b) = stale {
                 // The new SA was given another address that carries nothing.
@@ -1334,10 +1393,25 @@ impl Gateway {
             fail_reason_key(reason),
             1,
         );
-        self.forget(now, sa, "failed", rng);
+        self.forget(
+            now,
+            sa,
+            "failed",
+            session_acct::cause_of_failure(reason),
+            rng,
+        );
     }
 
-    fn forget<R: CryptoRng + ?Sized>(&mut self, now: Instant, sa: SaId, why: &str, rng: &mut R) {
+    /// Forgets an IKE SA: its IPsec SAs, its session (uauth entry, accounting Stop with
+    /// `cause` unless the session had a cause of its own), its pending AAA requests.
+    fn forget<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        why: &str,
+        cause: xauth::radius::TerminateCause,
+        rng: &mut R,
+    ) {
         let gone = self.data.remove_ike(sa);
         for c in &gone {
             self.account_closed(c);
@@ -1353,12 +1427,27 @@ impl Gateway {
                     .map(|o| o.sa)
             });
             if let Some(h) = heir {
-                if s.in_policy {
-                    self.edit_session(h, |o| o.in_policy = true);
+                let mut acct = s.acct.clone();
+                if let Some(a) = acct.as_mut() {
+                    for c in &gone {
+                        a.closed.add_child(c);
+                    }
                 }
-            } else if let (Some(addr), true) = (s.addr, s.in_policy) {
-                let ev = self.policy.vpn_disconnect(addr, now);
-                self.account(now, ev, rng);
+                self.edit_session(h, |o| {
+                    o.in_policy |= s.in_policy;
+                    if o.acct.is_none() {
+                        o.acct = acct;
+                        o.class.clone_from(&s.class);
+                    }
+                });
+            } else {
+                if let (Some(addr), true) = (s.addr, s.in_policy) {
+                    let ev = self.policy.vpn_disconnect(addr, now);
+                    self.account(now, ev, rng);
+                    self.out.push_back(Output::ClientRoute { addr, up: false });
+                }
+                let cause = s.end_cause.unwrap_or(cause);
+                self.acct_stop(now, &s, &gone, cause, rng);
             }
             self.log(
                 Level::Info,
@@ -1399,7 +1488,7 @@ impl Gateway {
     }
 
     /// Enters a user in the policy (uauth, route) once Xauth and Mode Config are done.
-    fn connect_policy(&mut self, now: Instant, sa: SaId) {
+    fn connect_policy<R: CryptoRng + ?Sized>(&mut self, now: Instant, sa: SaId, rng: &mut R) {
         let Some(s) = self.sessions.get_mut(&sa) else {
             return;
         };
@@ -1412,6 +1501,15 @@ impl Gateway {
         s.in_policy = true;
         let peer = s.remote.ip();
         self.policy.vpn_connect(&user, addr, Some(peer), now);
+        self.out.push_back(Output::ClientRoute { addr, up: true });
+        // A phase-1 rekey's new SA takes over the old one's session (and its records)
+        // in `on_phase1_rekeyed`: no second Start for the same tunnel.
+        let carried = self.sessions.values().any(|o| {
+            o.sa != sa && o.acct.is_some() && o.addr == Some(addr) && o.remote.ip() == peer
+        });
+        if !carried {
+            self.acct_start(now, sa, rng);
+        }
     }
 
     /// Sends accounting records to the server group their `aaa accounting` names.
@@ -1452,6 +1550,8 @@ impl Gateway {
                 packets_in: None,
                 packets_out: None,
                 class: None,
+                terminate_cause: None,
+                session_id: None,
             };
             self.log(
                 Level::Info,
@@ -1682,10 +1782,10 @@ impl Gateway {
         let s = s?;
         let idle = s.idle_time.and_then(|d| s.last_activity.checked_add(d));
         let max = s.max_time.and_then(|d| s.created.checked_add(d));
-        match (idle, max) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [idle, max, Self::interim_deadline(s)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The exact earliest session and ESP lifetime deadline: a pass over every user.
@@ -1716,13 +1816,16 @@ impl Gateway {
         }
         let ev = self.policy.expire(now);
         self.account(now, ev, rng);
+        self.acct_interims(now, rng);
         for (sa, spi) in self.data.expired(now) {
             self.log(
                 Level::Info,
                 MsgId::IpsecSaDeleted,
                 format!("IPsec SA {spi:#x} reached its lifetime: deleted"),
             );
-            self.data.remove(spi);
+            if let Some(c) = self.data.remove(spi) {
+                self.acct_child_gone(&c);
+            }
             let _ = self.ike.delete_child(now, sa, spi, rng);
         }
         let mut ended = Vec::new();
@@ -1730,21 +1833,21 @@ impl Gateway {
             if s.idle_time
                 .is_some_and(|d| now.saturating_duration_since(s.last_activity) >= d)
             {
-                ended.push((s.sa, "idle-time"));
+                ended.push((s.sa, "idle-time", TerminateCause::IdleTimeout));
             } else if s
                 .max_time
                 .is_some_and(|d| now.saturating_duration_since(s.created) >= d)
             {
-                ended.push((s.sa, "max-time"));
+                ended.push((s.sa, "max-time", TerminateCause::SessionTimeout));
             }
         }
-        for (sa, why) in ended {
+        for (sa, why, cause) in ended {
             self.log(
                 Level::Info,
                 MsgId::SessionLimit,
                 format!("SA {}: vpngroup {why} reached: disconnecting", sa.0),
             );
-            self.disconnect(now, sa, rng);
+            self.disconnect_because(now, sa, cause, rng);
         }
         for sa in self.guard.due_refusals(now) {
             self.edit_session(sa, |s| s.xauth_pending = false);
@@ -1763,6 +1866,12 @@ impl Gateway {
         self.timers_bound = self.scan_timers();
     }
 
+    /// AAA requests (authentications, accounting records) still waiting for a server.
+    #[must_use]
+    pub fn aaa_pending(&self) -> usize {
+        self.aaa.values().map(|a| a.client.pending()).sum()
+    }
+
     /// RADIUS replies refused for want of a Message-Authenticator, over every group.
     fn radius_refused_unauthenticated(&self) -> u64 {
         self.aaa
@@ -1774,10 +1883,24 @@ impl Gateway {
     /// Deletes an IKE SA and its IPsec SAs; the peer gets the ISAKMP DELETE first, then
     /// the IPsec DELETEs (`ike_sm::Endpoint::delete`).
     pub fn disconnect<R: CryptoRng + ?Sized>(&mut self, now: Instant, sa: SaId, rng: &mut R) {
+        self.disconnect_because(now, sa, TerminateCause::AdminReset, rng);
+    }
+
+    /// [`Gateway::disconnect`] with the cause its accounting Stop gives.
+    pub fn disconnect_because<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        cause: TerminateCause,
+        rng: &mut R,
+    ) {
+        self.edit_session(sa, |s| {
+            s.end_cause.get_or_insert(cause);
+        });
         let _ = self.ike.delete(now, sa, rng);
         self.process(now, rng);
         // An SA that was never established produces no Deleted event.
-        self.forget(now, sa, "cleared", rng);
+        self.forget(now, sa, "cleared", cause, rng);
     }
 
     /// `clear crypto isakmp sa [PEER]`: how many were cleared.

@@ -117,6 +117,48 @@ pub struct RunArgs {
     /// tests that check the placement.
     #[arg(long, hide = true, value_name = "U64")]
     pub shard_key: Option<u64>,
+    /// VPN-session accounting to the RADIUS `aaa-server TAG`: Accounting Start when a
+    /// user's tunnel is up, Interim-Update (see --interim-interval), Stop with the
+    /// session's time, octets, packets and Acct-Terminate-Cause; Accounting-On when the
+    /// gateway starts (or, with --failover, becomes active) and Accounting-Off when it
+    /// stops cleanly, so that the server closes a restarted gateway's sessions and frees
+    /// their address leases. Beside the PIX's per-connection `aaa accounting` records.
+    #[arg(long, value_name = "TAG")]
+    pub session_accounting: Option<String>,
+    /// Seconds between Interim-Updates of a session (default 0: none, unless the
+    /// Access-Accept carries Acct-Interim-Interval, which wins).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub interim_interval: u64,
+    /// NAS-Identifier in every RADIUS request (default: the configuration's `hostname`).
+    /// Gateways that share one NAS-IP-Address (a failover pair) still tell apart.
+    #[arg(long, value_name = "NAME")]
+    pub nas_identifier: Option<String>,
+    /// Run as one unit of a failover pair whose outside address a VRRP daemon
+    /// (keepalived) moves: the sockets bind that address even while another box holds
+    /// it (IP_FREEBIND), so a standby answers the moment the address arrives, without a
+    /// restart. `active` starts serving at once (Accounting-On); `standby` waits for
+    /// `pix-gateway failover active` (keepalived's notify script), which sends the
+    /// Accounting-On that closes the failed unit's sessions in the AAA server. As on PIX
+    /// 6.3, no IKE or IPsec state is carried over: clients log in again.
+    #[arg(long, value_enum, value_name = "ROLE")]
+    pub failover: Option<FailoverRole>,
+    /// The inside interface: route each client's address to the TUN device with a host
+    /// route and answer ARP for it on this interface (proxy ARP, as the PIX does for its
+    /// pool), with a gratuitous ARP when it appears, instead of one route for each
+    /// `ip local pool`. For addresses from RADIUS and for several gateways on one inside
+    /// network. The gratuitous ARP (`arping -U`, Debian iputils-arping) needs
+    /// net.ipv4.ip_nonlocal_bind=1 in the gateway's network namespace.
+    #[arg(long, value_name = "IF")]
+    pub inside_interface: Option<String>,
+}
+
+/// A failover unit's role at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailoverRole {
+    /// Serve at once.
+    Active,
+    /// Bind and wait for `pix-gateway failover active`.
+    Standby,
 }
 
 /// Sends the shell's own lines (start, configuration problems) to the log.
@@ -462,10 +504,24 @@ fn udp_gro(s: std::net::UdpSocket) -> std::net::UdpSocket {
 }
 
 fn bind_udp(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<std::net::UdpSocket> {
+    bind_udp_free(addr, reuse_port, false)
+}
+
+/// [`bind_udp`], with IP_FREEBIND when `freebind` (a failover standby binds the shared
+/// address before it holds it).
+fn bind_udp_free(
+    addr: SocketAddr,
+    reuse_port: bool,
+    freebind: bool,
+) -> anyhow::Result<std::net::UdpSocket> {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
     if reuse_port {
         s.set_reuse_port(true)?;
+    }
+    if freebind {
+        s.set_freebind_v4(true)
+            .with_context(|| format!("cannot set IP_FREEBIND on UDP {addr}"))?;
     }
     s.bind(&addr.into()).map_err(|e| {
         let hint = match e.kind() {
@@ -554,13 +610,22 @@ fn steer(socket: &std::net::UdpSocket, port: u16, count: u8, key: u64) -> anyhow
 /// `send_to` an ESP packet to which the kernel adds the IP header. Every raw socket of
 /// protocol 50 sees every ESP packet: with several shards, each one's socket filter
 /// keeps only its own.
-fn raw_esp(addr: Ipv4Addr, shard: u8, count: u8) -> anyhow::Result<std::net::UdpSocket> {
+fn raw_esp(
+    addr: Ipv4Addr,
+    shard: u8,
+    count: u8,
+    freebind: bool,
+) -> anyhow::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(50))).map_err(|e| {
         anyhow::anyhow!(
             "cannot open a raw socket for ESP (IP protocol 50): {e} (needs root or CAP_NET_RAW: run as root)"
         )
     })?;
+    if freebind {
+        s.set_freebind_v4(true)
+            .context("cannot set IP_FREEBIND on the raw ESP socket")?;
+    }
     if count > 1 {
         s.attach_filter(&esp_filter(shard, count))
             .context("cannot attach the shard's filter to the raw ESP socket")?;
@@ -619,8 +684,14 @@ enum ShardCmd {
     Snapshot(Option<view::Show>, oneshot::Sender<view::Snapshot>),
     Clear(Option<IpAddr>, oneshot::Sender<usize>),
     Debug(Vec<DebugKind>),
-    /// Delete every SA and stop; the answer is the addresses still leased after it.
-    Shutdown(oneshot::Sender<usize>),
+    /// Accounting-On/Off for the whole gateway (shard 0 sends it).
+    Nas(
+        xauth::radius::AcctStatus,
+        oneshot::Sender<Result<(), String>>,
+    ),
+    /// Delete every SA and stop (with an Accounting-Off last when `off`); the answer is
+    /// the addresses still leased after it.
+    Shutdown(oneshot::Sender<usize>, bool),
 }
 
 /// Packets handed between shards wait at most this many per shard; past it they are
@@ -641,6 +712,9 @@ struct Shared {
     outside: Ipv4Addr,
     /// The key of [`route::of_peer`].
     peer_key: u64,
+    /// Per-client routes (`--inside-interface`): to the thread that runs `ip` and
+    /// `arping`.
+    routes: Option<std::sync::mpsc::Sender<(Ipv4Addr, bool)>>,
 }
 
 impl Shared {
@@ -829,6 +903,11 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
             Output::Debug(kind, line) => {
                 // Only produced while someone reads them (`--debug`, `debug crypto ...`).
                 let _ = shared.debug.try_send((kind, line));
+            }
+            Output::ClientRoute { addr, up } => {
+                if let Some(tx) = &shared.routes {
+                    let _ = tx.send((addr, up));
+                }
             }
         }
     }
@@ -1317,9 +1396,18 @@ async fn shard(
                     ShardCmd::Snapshot(show, reply) => { let _ = reply.send(gw.snapshot(now, show.as_ref())); }
                     ShardCmd::Clear(peer, reply) => { let _ = reply.send(gw.clear(now, peer, &mut rng)); }
                     ShardCmd::Debug(kinds) => gw.set_debug(&kinds),
-                    ShardCmd::Shutdown(reply) => {
+                    ShardCmd::Nas(status, reply) => {
+                        let _ = reply.send(gw.account_nas(now, status, &mut rng));
+                    }
+                    ShardCmd::Shutdown(reply, off) => {
                         let _ = gw.handle(now, Input::Shutdown, &mut rng);
+                        if off {
+                            if let Err(e) = gw.account_nas(now, xauth::radius::AcctStatus::AccountingOff, &mut rng) {
+                                log(&format!("no Accounting-Off: {e}"));
+                            }
+                        }
                         flush(&mut gw, &mut io, &shared).await;
+                        drain_aaa(&mut gw, &mut io, &mut aaa_rx, &shared, &mut baaa, &mut rng).await;
                         let _ = reply.send(gw.endpoint().lease_store().total_in_use());
                         return;
                     }
@@ -1334,6 +1422,196 @@ async fn shard(
         }
         flush(&mut gw, &mut io, &shared).await;
     }
+}
+
+/// How long a stopping shard waits for its AAA servers to acknowledge the last records
+/// (accounting Stops, Accounting-Off), answering their replies and resending on time.
+const AAA_DRAIN: Duration = Duration::from_secs(4);
+
+/// After a shutdown: serves the AAA sockets and timers until no request is pending or
+/// [`AAA_DRAIN`] has passed.
+async fn drain_aaa(
+    gw: &mut Gateway,
+    io: &mut Io,
+    aaa_rx: &mut mpsc::Receiver<AaaIn>,
+    shared: &Shared,
+    baaa: &mut [u8],
+    rng: &mut rand::rngs::StdRng,
+) {
+    let Some(end) = Instant::now().checked_add(AAA_DRAIN) else {
+        return;
+    };
+    while gw.aaa_pending() > 0 && Instant::now() < end {
+        let wake = gw.poll_timeout().map_or(end, |t| t.min(end));
+        tokio::select! {
+            r = io.aaa_udp.recv_from(baaa) => {
+                if let Ok((len, from)) = r {
+                    let d = baaa.get(..len).unwrap_or_default();
+                    let _ = gw.handle(Instant::now(), Input::AaaDatagram { from, payload: d }, rng);
+                }
+            }
+            Some(m) = aaa_rx.recv() => {
+                let now = Instant::now();
+                match m {
+                    AaaIn::Data((group, conn), b) => {
+                        let _ = gw.handle(now, Input::AaaStream { group: &group, conn, bytes: &b }, rng);
+                    }
+                    AaaIn::Closed((group, conn)) => {
+                        io.aaa_conns.remove(&(group.clone(), conn));
+                        let _ = gw.handle(now, Input::AaaStreamClosed { group: &group, conn }, rng);
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(wake.into()) => {
+                gw.handle_timeout(Instant::now(), rng);
+            }
+        }
+        flush(gw, io, shared).await;
+    }
+    if gw.aaa_pending() > 0 {
+        log(&format!(
+            "stopping with {} AAA request(s) unanswered after {} s",
+            gw.aaa_pending(),
+            AAA_DRAIN.as_secs()
+        ));
+    }
+}
+
+/// `failover active|standby` and `show failover`, which the main thread answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failover {
+    Active,
+    Standby,
+    Show,
+}
+
+fn failover_command(line: &str) -> Option<Failover> {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    match w.as_slice() {
+        ["failover", "active"] => Some(Failover::Active),
+        ["failover", "standby"] | ["no", "failover", "active"] => Some(Failover::Standby),
+        ["show", "failover"] => Some(Failover::Show),
+        _ => None,
+    }
+}
+
+/// Applies a failover command; the answer, and whether to send Accounting-On now.
+fn failover_change(f: Failover, active: &mut bool, accounting: bool) -> (String, bool) {
+    let state = |a: bool| if a { "Active" } else { "Standby" };
+    match f {
+        Failover::Show => (
+            format!("Failover On\nThis host: {}\n", state(*active)),
+            false,
+        ),
+        Failover::Active if *active => ("This unit is already active\n".into(), false),
+        Failover::Active => {
+            *active = true;
+            log("failover: this unit is now active");
+            (
+                format!(
+                    "This unit is now active{}\n",
+                    if accounting {
+                        " (Accounting-On sent)"
+                    } else {
+                        ""
+                    }
+                ),
+                accounting,
+            )
+        }
+        Failover::Standby => {
+            let was = std::mem::replace(active, false);
+            if was {
+                log("failover: this unit is now standby (its SAs stay until they end)");
+            }
+            ("This unit is now standby\n".into(), false)
+        }
+    }
+}
+
+/// Accounting-On/Off through shard 0 (logged when it cannot go).
+async fn nas_accounting(handles: &[ShardHandle], status: xauth::radius::AcctStatus) {
+    let Some(s) = handles.first() else { return };
+    let (tx, rx) = oneshot::channel();
+    if s.cmds.send(ShardCmd::Nas(status, tx)).await.is_ok() {
+        if let Ok(Err(e)) = rx.await {
+            log(&format!("no {}: {e}", status.name()));
+        }
+    }
+}
+
+/// Starts the thread that keeps one host route and one proxy-ARP entry per client
+/// address (`--inside-interface`), and announces each new one with a gratuitous ARP.
+fn client_routes(
+    tun: &str,
+    inside: &str,
+) -> anyhow::Result<std::sync::mpsc::Sender<(Ipv4Addr, bool)>> {
+    let ifindex = std::fs::read_to_string(format!("/sys/class/net/{inside}/ifindex"));
+    if ifindex.is_err() {
+        anyhow::bail!("--inside-interface {inside}: no such interface");
+    }
+    let nonlocal = std::fs::read_to_string("/proc/sys/net/ipv4/ip_nonlocal_bind")
+        .is_ok_and(|s| s.trim() == "1");
+    let arping = std::process::Command::new("arping")
+        .arg("-V")
+        .output()
+        .is_ok();
+    let garp = nonlocal && arping;
+    if !garp {
+        log(&format!(
+            "WARNING: no gratuitous ARP for client addresses on {inside} ({}): the inside learns a client that moved here only when its ARP entry expires",
+            if arping { "net.ipv4.ip_nonlocal_bind is 0 in this namespace" } else { "arping (Debian iputils-arping) is missing" }
+        ));
+    }
+    log(&format!(
+        "client addresses: a host route to {tun} and proxy ARP on {inside} each{}",
+        if garp {
+            ", announced by gratuitous ARP"
+        } else {
+            ""
+        }
+    ));
+    let (tx, rx) = std::sync::mpsc::channel::<(Ipv4Addr, bool)>();
+    let (tun, inside) = (tun.to_string(), inside.to_string());
+    std::thread::Builder::new()
+        .name("pix-routes".into())
+        .spawn(move || {
+            let run = |args: &[&str]| match std::process::Command::new(args[0])
+                .args(&args[1..])
+                .stdout(std::process::Stdio::null())
+                .output()
+            {
+                Ok(o) if o.status.success() => true,
+                Ok(o) => {
+                    log(&format!(
+                        "`{}` failed: {}",
+                        args.join(" "),
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ));
+                    false
+                }
+                Err(e) => {
+                    log(&format!("cannot run `{}`: {e}", args.join(" ")));
+                    false
+                }
+            };
+            for (addr, up) in rx {
+                let a = addr.to_string();
+                let host = format!("{a}/32");
+                if up {
+                    run(&["ip", "route", "replace", &host, "dev", &tun]);
+                    run(&["ip", "neigh", "replace", "proxy", &a, "dev", &inside]);
+                    if garp {
+                        run(&["arping", "-q", "-U", "-c", "1", "-I", &inside, &a]);
+                    }
+                } else {
+                    run(&["ip", "neigh", "del", "proxy", &a, "dev", &inside]);
+                    run(&["ip", "route", "del", &host, "dev", &tun]);
+                }
+            }
+        })
+        .context("cannot start the client-routes thread")?;
+    Ok(tx)
 }
 
 /// The main thread's handle on one shard.
@@ -1448,9 +1726,39 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     let Some(first) = plans.first() else {
         anyhow::bail!("no worker");
     };
-    if !args.no_routes {
-        add_routes(&args.inside_tun, &first.pools)?;
-    }
+    let freebind = args.failover.is_some();
+    let routes = match &args.inside_interface {
+        Some(inside) if !args.no_routes => Some(client_routes(&args.inside_tun, inside)?),
+        _ => {
+            if !args.no_routes {
+                add_routes(&args.inside_tun, &first.pools)?;
+            }
+            None
+        }
+    };
+    let session_accounting = match &args.session_accounting {
+        Some(tag) => {
+            match first.aaa.iter().find(|(t, _)| *t == tag) {
+                Some((_, g)) if g.protocol == xauth::aaa::Protocol::Radius => {}
+                Some(_) => anyhow::bail!(
+                    "--session-accounting {tag}: aaa-server {tag} is not RADIUS (session records, Accounting-On/Off and address leases are RADIUS accounting)"
+                ),
+                None => anyhow::bail!(
+                    "--session-accounting {tag}: the configuration has no `aaa-server {tag} protocol radius`"
+                ),
+            }
+            Some(pix_gateway::gateway::session_acct::SessionAccounting {
+                tag: tag.clone(),
+                interim: (args.interim_interval > 0)
+                    .then(|| Duration::from_secs(args.interim_interval)),
+            })
+        }
+        None => None,
+    };
+    let nas_identifier = args
+        .nas_identifier
+        .clone()
+        .unwrap_or_else(|| first.hostname.clone());
     let permit_ipsec = first.permit_ipsec;
     let keylog = match &args.keylog {
         Some(p) => {
@@ -1504,6 +1812,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         debug: debug_tx,
         outside,
         peer_key: args.shard_key.unwrap_or_else(rand::random),
+        routes,
     });
     let cores = pix_gateway::gateway::Gateway::shards(
         plans,
@@ -1513,6 +1822,8 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
             s.epoch_at_start = epoch;
             s.guard = guard_limits;
             s.shared_throttle = Some(throttle);
+            s.session_accounting = session_accounting.clone();
+            s.nas_identifier = Some(nas_identifier.clone());
             s
         },
         now,
@@ -1529,9 +1840,13 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     let mut std_ios = Vec::with_capacity(usize::from(count));
     for (index, tun) in (0..count).zip(tuns) {
         std_ios.push(StdIo {
-            udp500: bind_udp(SocketAddr::new(outside.into(), 500), reuse)?,
-            udp4500: udp_gro(bind_udp(SocketAddr::new(outside.into(), 4500), reuse)?),
-            raw: raw_esp(outside, index, count)?,
+            udp500: bind_udp_free(SocketAddr::new(outside.into(), 500), reuse, freebind)?,
+            udp4500: udp_gro(bind_udp_free(
+                SocketAddr::new(outside.into(), 4500),
+                reuse,
+                freebind,
+            )?),
+            raw: raw_esp(outside, index, count, freebind)?,
             tun,
             aaa_udp: bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0), false)?,
         });
@@ -1593,6 +1908,21 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         control_path.display()
     ));
     let mut wanted = stderr_debug.clone();
+    // Failover: a standby waits for `failover active`; anything else is active now.
+    let mut active = args.failover != Some(FailoverRole::Standby);
+    if let Some(role) = args.failover {
+        log(&format!(
+            "failover: this unit starts {} (outside {outside} bound with IP_FREEBIND)",
+            if role == FailoverRole::Active {
+                "active"
+            } else {
+                "standby: it answers once the address is here"
+            }
+        ));
+    }
+    if active && session_accounting.is_some() {
+        nas_accounting(&handles, xauth::radius::AcctStatus::AccountingOn).await;
+    }
     let why = loop {
         tokio::select! {
             Some((kind, line)) = debug_rx.recv() => {
@@ -1619,7 +1949,17 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
             Some(m) = ctl_rx.recv() => {
                 match m {
                     ControlMsg::Command(line, reply) => {
-                        let _ = reply.send(command(&handles, &info, &line).await);
+                        let answer = match failover_command(&line) {
+                            Some(f) => {
+                                let (answer, on) = failover_change(f, &mut active, session_accounting.is_some());
+                                if on {
+                                    nas_accounting(&handles, xauth::radius::AcctStatus::AccountingOn).await;
+                                }
+                                answer
+                            }
+                            None => command(&handles, &info, &line).await,
+                        };
+                        let _ = reply.send(answer);
                     }
                     ControlMsg::Subscribe(kinds, tx) => subscribers.push((kinds, tx)),
                 }
@@ -1648,10 +1988,12 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     };
     log(&format!("{why}: stopping {count} worker(s)"));
     // One after the other: the last answer counts every shard's leases (shared pools).
+    // Shard 0 goes last: its Accounting-Off follows every shard's Stops.
     let mut leased = 0;
-    for s in &handles {
+    for (i, s) in handles.iter().enumerate().rev() {
         let (tx, rx) = oneshot::channel();
-        if s.cmds.send(ShardCmd::Shutdown(tx)).await.is_ok() {
+        let off = i == 0 && active && session_accounting.is_some();
+        if s.cmds.send(ShardCmd::Shutdown(tx, off)).await.is_ok() {
             leased = rx.await.unwrap_or(leased);
         }
     }

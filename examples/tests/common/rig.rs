@@ -304,6 +304,8 @@ pub struct Net {
     /// Key log rows (`Gateway::set_keylog`), copied out of their zeroizing strings
     /// (test keys only).
     pub keylog: Vec<(u8, String)>,
+    /// Client routes the cores asked for: (shard, address, up).
+    pub routes: Vec<(u8, std::net::Ipv4Addr, bool)>,
     /// Every IKE datagram a core sent and every ESP packet it encapsulated, in order.
     pub wire: Vec<(u8, Vec<u8>)>,
     /// The responder cookie of every IKE message a core sent.
@@ -351,6 +353,7 @@ impl Net {
             log: Vec::new(),
             debug: Vec::new(),
             keylog: Vec::new(),
+            routes: Vec::new(),
             wire: Vec::new(),
             cookies: Vec::new(),
             keepalives_in: 0,
@@ -565,6 +568,10 @@ impl Net {
             }
             Output::Keylog(k) => {
                 self.keylog.push((s, k.as_str().to_string()));
+                None
+            }
+            Output::ClientRoute { addr, up } => {
+                self.routes.push((s, addr, up));
                 None
             }
         }

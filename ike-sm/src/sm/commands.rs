@@ -147,6 +147,7 @@ impl Endpoint {
             let _ = s.with_established(|s, est| self.send_delete(s, est, rng));
         }
         s.dead = true;
+        s.end.get_or_insert(crate::event::DeleteReason::Local);
         self.put_back(s, now);
         Ok(())
     }

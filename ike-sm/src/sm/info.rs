@@ -201,7 +201,10 @@ impl Endpoint {
                 protocol: d.protocol.into(),
             });
             match d.protocol {
-                ProtocolId::Isakmp => sa.dead = true,
+                ProtocolId::Isakmp => {
+                    sa.dead = true;
+                    sa.end.get_or_insert(crate::event::DeleteReason::PeerDelete);
+                }
                 ProtocolId::Esp | ProtocolId::Ah => {
                     for spi in d.spis() {
                         let Ok(s) = <[u8; 4]>::try_from(spi) else {

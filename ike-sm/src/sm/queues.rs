@@ -201,7 +201,10 @@ pub(super) mod tests {
             });
             ep.debug(DebugEvent::Floated);
         }
-        ep.event(Event::Deleted { sa: SaId(2) });
+        ep.event(Event::Deleted {
+            sa: SaId(2),
+            reason: crate::event::DeleteReason::Local,
+        });
         let shed = ep.counters().get(crate::counters::Refusal::DebugShed);
         assert_eq!(shed, u64::from(n) + u64::try_from(extra).unwrap());
         let a: SocketAddr = "192.0.2.1:500".parse().unwrap();
@@ -222,7 +225,7 @@ pub(super) mod tests {
                 Event::Debug(_) => debug += 1,
                 Event::ChildSa(c) => spis.push(c.spi_in),
                 Event::ChildDeleted { spi_in, .. } => deleted.push(spi_in),
-                Event::Deleted { sa } => assert_eq!(sa, SaId(2)),
+                Event::Deleted { sa, .. } => assert_eq!(sa, SaId(2)),
                 other => panic!("{other:?}"),
             }
         }

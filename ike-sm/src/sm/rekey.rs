@@ -206,6 +206,7 @@ impl Endpoint {
                 let _ = old.with_established(|old, est| self.send_delete(old, est, rng));
             }
             old.dead = true;
+            old.end.get_or_insert(crate::event::DeleteReason::Replaced);
             self.put_back(old, now);
         }
         self.event(Event::Phase1Rekeyed {

@@ -358,13 +358,17 @@ impl Endpoint {
         for (spi_in, _, _) in core::mem::take(&mut sa.children) {
             self.event(Event::ChildDeleted { sa: sa.id, spi_in });
         }
-        self.event(Event::Deleted { sa: sa.id });
+        self.event(Event::Deleted {
+            sa: sa.id,
+            reason: sa.end.unwrap_or(crate::event::DeleteReason::Local),
+        });
     }
 
     /// Fails an SA: reports why; the SA is removed when it is put back.
     pub(crate) fn fail(&mut self, sa: &mut IkeSa, reason: FailReason) {
         if !sa.dead {
             sa.dead = true;
+            sa.end = Some(crate::event::DeleteReason::Failed);
             self.event(Event::Failed { sa: sa.id, reason });
         }
     }

@@ -128,6 +128,8 @@ pub(crate) struct IkeSa {
     pub phase: Phase,
     /// Failed or deleted: removed (and reported) when filed back.
     pub dead: bool,
+    /// Why it is dead (`None`: [`crate::DeleteReason::Local`]).
+    pub end: Option<crate::event::DeleteReason>,
     /// When phase 1 started.
     #[allow(dead_code)]
     pub created: Instant,
@@ -236,6 +238,7 @@ impl IkeSa {
             cky_r,
             phase,
             dead: false,
+            end: None,
             created: now,
             identity: String::new(),
             group_idx: None,

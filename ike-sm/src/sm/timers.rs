@@ -128,6 +128,7 @@ impl Endpoint {
                 Timer::Expires => {
                     let _ = sa.with_established(|sa, est| self.send_delete(sa, est, rng));
                     sa.dead = true;
+                    sa.end.get_or_insert(crate::event::DeleteReason::Expired);
                     return;
                 }
                 Timer::Retransmit => {

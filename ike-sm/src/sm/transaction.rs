@@ -764,6 +764,7 @@ impl Endpoint {
                 if let Some(l) = o.lease.take() {
                     self.release_lease(&o, l);
                 }
+                o.end = Some(crate::event::DeleteReason::InitialContact);
                 self.cleanup(&mut o);
             }
         }

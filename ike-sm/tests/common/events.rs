@@ -34,7 +34,7 @@ pub fn rekeyed(events: &[(u64, &Event)]) -> Vec<(u64, SaId, SaId)> {
 /// IKE SAs deleted: (time, SA).
 pub fn deleted(events: &[(u64, &Event)]) -> Vec<(u64, SaId)> {
     timed(events, |e| match e {
-        Event::Deleted { sa } => Some(*sa),
+        Event::Deleted { sa, .. } => Some(*sa),
         _ => None,
     })
 }

@@ -508,7 +508,7 @@ impl Net {
         self.gw_events
             .iter()
             .filter_map(|e| match e {
-                Event::Deleted { sa } => Some(*sa),
+                Event::Deleted { sa, .. } => Some(*sa),
                 _ => None,
             })
             .collect()

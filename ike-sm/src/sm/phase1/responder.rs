@@ -389,6 +389,7 @@ impl Endpoint {
         match self.sas.remove(&id) {
             Some(mut sa) => {
                 sa.dead = true;
+                sa.end = Some(crate::event::DeleteReason::Evicted);
                 self.cleanup(&mut sa);
             }
             // Not in `sas` (cannot happen: an SA is out of it only while it is being

@@ -1,0 +1,352 @@
+//! VPN-session accounting (RADIUS): one Accounting Start when a user's tunnel is up
+//! (Xauth accepted and a Mode Config address given: the moment its `show uauth` entry
+//! appears), an Interim-Update every `interim` (or the Access-Accept's
+//! Acct-Interim-Interval), and one Stop when the session ends, with Acct-Session-Time,
+//! the octets and packets of every IPsec SA the session had (rekeyed ones included)
+//! and an Acct-Terminate-Cause for how it ended. Accounting-On/Off about the whole
+//! gateway ([`Gateway::account_nas`]) tell the server that every session it still
+//! holds open for this NAS is over, so that its address leases go back to the pool.
+//!
+//! This sits beside the PIX's per-connection records (`aaa accounting`), which are
+//! unchanged. The records go to the `aaa-server` group [`SessionAccounting::tag`]
+//! names, with the NAS-IP-Address and NAS-Identifier of the group's configuration.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use ike_sm::{DeleteReason, FailReason, SaId};
+use rand_core::CryptoRng;
+use xauth::radius::{AcctStatus, TerminateCause};
+
+use super::dataplane::Child;
+use super::{Gateway, Level, MsgId};
+
+/// Where session records go and how often ([`super::Settings::session_accounting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionAccounting {
+    /// The `aaa-server` tag (a RADIUS group).
+    pub tag: String,
+    /// Interim-Update interval when the Access-Accept names none (`None`: no interims
+    /// unless the server asks for them).
+    pub interim: Option<Duration>,
+}
+
+/// The shortest Interim-Update interval honoured (RFC 2869 5.16 says at least 60 s
+/// for a server's Acct-Interim-Interval; the operator's own setting may be shorter,
+/// down to this).
+pub const MIN_INTERIM: Duration = Duration::from_secs(1);
+
+/// One session's accounting state.
+#[derive(Debug, Clone)]
+pub struct SessionAcct {
+    /// Acct-Session-Id.
+    pub id: String,
+    /// When the Start was sent.
+    pub started: Instant,
+    /// Wall time of the Start (seconds since the epoch).
+    pub start_epoch: u64,
+    /// The address the records name (Framed-IP-Address).
+    pub framed: Ipv4Addr,
+    /// The next Interim-Update.
+    pub next_interim: Option<Instant>,
+    /// The interval.
+    pub interim: Option<Duration>,
+    /// Octets and packets of the session's IPsec SAs that are gone (in, out).
+    pub closed: Tally,
+}
+
+/// What the client sent (in) and received (out), in octets and packets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Octets from the client.
+    pub bytes_in: u64,
+    /// Octets to the client.
+    pub bytes_out: u64,
+    /// Packets from the client.
+    pub packets_in: u64,
+    /// Packets to the client.
+    pub packets_out: u64,
+}
+
+impl Tally {
+    /// Adds one IPsec SA pair's counters.
+    pub fn add_child(&mut self, c: &Child) {
+        self.bytes_in = self.bytes_in.saturating_add(c.counters.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(c.counters.bytes_out);
+        self.packets_in = self.packets_in.saturating_add(c.counters.decaps);
+        self.packets_out = self.packets_out.saturating_add(c.counters.encaps);
+    }
+
+    fn plus(mut self, o: Tally) -> Tally {
+        self.bytes_in = self.bytes_in.saturating_add(o.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(o.bytes_out);
+        self.packets_in = self.packets_in.saturating_add(o.packets_in);
+        self.packets_out = self.packets_out.saturating_add(o.packets_out);
+        self
+    }
+}
+
+/// The Acct-Terminate-Cause of an IKE SA the peer or the endpoint ended.
+#[must_use]
+pub fn cause_of_delete(r: DeleteReason) -> TerminateCause {
+    match r {
+        DeleteReason::PeerDelete => TerminateCause::UserRequest,
+        DeleteReason::Expired => TerminateCause::SessionTimeout,
+        DeleteReason::InitialContact => TerminateCause::LostCarrier,
+        DeleteReason::Failed => TerminateCause::LostService,
+        // Ours (the driver's delete without a cause of its own), a replaced or evicted
+        // SA (no session ends with those: the heir carries it on, or it never began).
+        _ => TerminateCause::NasRequest,
+    }
+}
+
+/// The Acct-Terminate-Cause of a failed IKE SA.
+#[must_use]
+pub fn cause_of_failure(r: &FailReason) -> TerminateCause {
+    match r {
+        FailReason::DeadPeer | FailReason::Timeout => TerminateCause::LostCarrier,
+        _ => TerminateCause::LostService,
+    }
+}
+
+impl Gateway {
+    /// Sends Accounting-On or Accounting-Off for this gateway to the session-accounting
+    /// group (the driver calls it once per gateway: at start and when a standby becomes
+    /// active, and at a clean stop). `Err` when there is no such group or it refuses.
+    ///
+    /// # Errors
+    /// No `session_accounting` group, or the group refused the record (not RADIUS).
+    pub fn account_nas<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        status: AcctStatus,
+        rng: &mut R,
+    ) -> Result<(), String> {
+        let Some(cfg) = self.session_accounting.clone() else {
+            return Err("no session accounting group (--session-accounting TAG)".into());
+        };
+        let Some(a) = self.aaa.get_mut(&cfg.tag) else {
+            return Err(format!("session accounting: no aaa-server {}", cfg.tag));
+        };
+        let id = format!(
+            "{:08X}{:02X}000000",
+            self.epoch_at_start & 0xffff_ffff,
+            0xff
+        );
+        let info = xauth::aaa::AcctInfo::nas(status, id.into_bytes(), self.info.outside_addr);
+        a.client
+            .account(now, rng, info)
+            .map_err(|e| format!("session accounting: aaa-server {} refused: {e}", cfg.tag))?;
+        self.log(
+            Level::Notice,
+            MsgId::Accounting,
+            format!(
+                "accounting {} for NAS {} sent to aaa-server {}",
+                status.name(),
+                self.info.outside_addr,
+                cfg.tag
+            ),
+        );
+        self.process(now, rng);
+        Ok(())
+    }
+
+    /// The session of `sa` is in the policy (user and address known): its Start.
+    pub(super) fn acct_start<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        rng: &mut R,
+    ) {
+        let Some(cfg) = self.session_accounting.clone() else {
+            return;
+        };
+        let serial = self.acct_serial;
+        self.acct_serial = self.acct_serial.wrapping_add(1);
+        let epoch = self.wall(now);
+        let id = format!(
+            "{:08X}{:02X}{:06X}",
+            self.epoch_at_start & 0xffff_ffff,
+            self.shard,
+            serial & 0x00ff_ffff
+        );
+        let Some(s) = self.sessions.get_mut(&sa) else {
+            return;
+        };
+        let (Some(_), Some(addr)) = (&s.user, s.addr) else {
+            return;
+        };
+        if s.acct.is_some() {
+            return;
+        }
+        let interim = s
+            .interim_from_server
+            .or(cfg.interim)
+            .map(|d| d.max(MIN_INTERIM));
+        s.acct = Some(SessionAcct {
+            id,
+            started: now,
+            start_epoch: epoch,
+            framed: addr,
+            next_interim: interim.and_then(|d| now.checked_add(d)),
+            interim,
+            closed: Tally::default(),
+        });
+        let next = s.acct.as_ref().and_then(|a| a.next_interim);
+        self.send_session_record(now, sa, AcctStatus::Start, None, rng);
+        if let Some(n) = next {
+            super::lower_bound(&mut self.timers_bound, n);
+        }
+    }
+
+    /// Interim-Updates that are due.
+    pub(super) fn acct_interims<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
+        let due: Vec<SaId> = self
+            .sessions
+            .values()
+            .filter(|s| {
+                s.acct
+                    .as_ref()
+                    .and_then(|a| a.next_interim)
+                    .is_some_and(|t| t <= now)
+            })
+            .map(|s| s.sa)
+            .collect();
+        for sa in due {
+            if let Some(a) = self.sessions.get_mut(&sa).and_then(|s| s.acct.as_mut()) {
+                a.next_interim = a.interim.and_then(|d| now.checked_add(d));
+            }
+            self.send_session_record(now, sa, AcctStatus::InterimUpdate, None, rng);
+        }
+    }
+
+    /// The next Interim-Update of a session.
+    pub(super) fn interim_deadline(s: &super::Session) -> Option<Instant> {
+        s.acct.as_ref().and_then(|a| a.next_interim)
+    }
+
+    /// A session ends: its Stop (the IPsec SAs in `gone` are its last ones).
+    pub(super) fn acct_stop<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        session: &super::Session,
+        gone: &[Child],
+        cause: TerminateCause,
+        rng: &mut R,
+    ) {
+        let Some(acct) = &session.acct else {
+            return;
+        };
+        let mut closed = acct.closed;
+        for c in gone {
+            closed.add_child(c);
+        }
+        let mut s = session.clone();
+        if let Some(a) = s.acct.as_mut() {
+            a.closed = closed;
+        }
+        self.send_record_of(now, &s, AcctStatus::Stop, Some(cause), rng);
+    }
+
+    /// An IPsec SA pair of a session went (rekeyed, expired, deleted by the peer): its
+    /// counters stay with the session.
+    pub(super) fn acct_child_gone(&mut self, c: &Child) {
+        if let Some(a) = self
+            .sessions
+            .get_mut(&c.ike_sa)
+            .and_then(|s| s.acct.as_mut())
+        {
+            a.closed.add_child(c);
+        }
+    }
+
+    fn send_session_record<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        sa: SaId,
+        status: AcctStatus,
+        cause: Option<TerminateCause>,
+        rng: &mut R,
+    ) {
+        let Some(s) = self.sessions.get(&sa).cloned() else {
+            return;
+        };
+        self.send_record_of(now, &s, status, cause, rng);
+    }
+
+    fn send_record_of<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        s: &super::Session,
+        status: AcctStatus,
+        cause: Option<TerminateCause>,
+        rng: &mut R,
+    ) {
+        let (Some(cfg), Some(acct), Some(user)) = (&self.session_accounting, &s.acct, &s.user)
+        else {
+            return;
+        };
+        let tag = cfg.tag.clone();
+        let live = self.data.tally_of(s.sa, acct.framed);
+        let t = acct.closed.plus(live);
+        let counted = status != AcctStatus::Start;
+        let elapsed = now.saturating_duration_since(acct.started).as_secs();
+        let info = xauth::aaa::AcctInfo {
+            status,
+            user: user.clone().into_bytes(),
+            group: Some(s.identity.clone().into_bytes()),
+            client_addr: s.remote.ip(),
+            framed_ip: Some(acct.framed),
+            service: b"ipsec".to_vec(),
+            task_id: 0,
+            start_time: acct.start_epoch,
+            elapsed_time: counted.then(|| u32::try_from(elapsed).unwrap_or(u32::MAX)),
+            bytes_in: counted.then_some(t.bytes_in),
+            bytes_out: counted.then_some(t.bytes_out),
+            packets_in: counted.then(|| u32::try_from(t.packets_in).unwrap_or(u32::MAX)),
+            packets_out: counted.then(|| u32::try_from(t.packets_out).unwrap_or(u32::MAX)),
+            class: s.class.clone(),
+            terminate_cause: cause,
+            session_id: Some(acct.id.clone().into_bytes()),
+        };
+        let line = format!(
+            "accounting {}: session {} user '{}' at {} from {}{}",
+            status.name(),
+            acct.id,
+            super::printable(user),
+            acct.framed,
+            s.remote.ip(),
+            if counted {
+                format!(
+                    ", {} bytes in, {} bytes out, {} packets in, {} packets out, {elapsed} s{}",
+                    t.bytes_in,
+                    t.bytes_out,
+                    t.packets_in,
+                    t.packets_out,
+                    cause.map(|c| format!(", {}", c.name())).unwrap_or_default()
+                )
+            } else {
+                String::new()
+            }
+        );
+        self.log(Level::Info, MsgId::Accounting, line);
+        let sent = match self.aaa.get_mut(&tag) {
+            Some(a) => a.client.account(now, rng, info).map_err(|e| e.to_string()),
+            None => Err(format!("no aaa-server {tag}")),
+        };
+        match sent {
+            Ok(_) => self.metrics.session_records = self.metrics.session_records.saturating_add(1),
+            Err(e) => self.log(
+                Level::Warning,
+                MsgId::AaaProblem,
+                format!("session accounting: aaa-server {tag} refused a record: {e}"),
+            ),
+        }
+    }
+
+    /// Seconds since the epoch at `now`.
+    fn wall(&self, now: Instant) -> u64 {
+        self.epoch_at_start
+            .saturating_add(now.saturating_duration_since(self.info.started).as_secs())
+    }
+}
