@@ -229,3 +229,47 @@ fn accounting_on_names_the_nas_and_a_server_without_session_accounting_gets_noth
         .unwrap_err();
     assert!(e.contains("--session-accounting"), "{e}");
 }
+
+/// The demo without any `ip local pool`: addresses come from RADIUS only.
+fn radius_only_plan() -> Plan {
+    radius_plan(2, |t| {
+        let t2: String = t
+            .lines()
+            .filter(|l| {
+                !l.starts_with("ip local pool")
+                    && !l.contains("address-pool")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(t, t2, "the demo changed");
+        t2
+    })
+}
+
+#[test]
+fn without_a_local_pool_addresses_come_from_radius_only() {
+    let framed: Ipv4Addr = "10.89.129.197".parse().unwrap();
+    let mut server = common::radius_server();
+    server.add_user("framed_user", "framed123", Some(framed));
+    let aaa = testkit::aaa::MemAaa::new().with_radius(
+        common::radius_auth(),
+        common::radius_acct(),
+        server,
+    );
+    let mut net = Net::one(radius_only_plan(), settings(None), aaa, 8, base());
+    let c = net.add_client("198.51.100.7:500".parse().unwrap());
+    let sa = net.login(c, vpn_4x("framed_user", "framed123"));
+    assert_eq!(net.quick_mode(c, sa), framed);
+    traffic(&mut net, c, framed, 1);
+    assert_eq!(net.routes, [(0, framed, true)]);
+    let start = &of_status(&net, AcctStatus::Start)[0];
+    assert_eq!(start.framed_ip, Some(framed));
+
+    // A user the server gives no address: refused, nothing accounted, no route.
+    let d = net.add_client("198.51.100.8:500".parse().unwrap());
+    let sa = net.login(d, vpn_4x("cisco_customer", "cisco123"));
+    assert!(!net.clients[d].ep.ready_for_quick_mode(sa), "{:?}", net.texts());
+    assert_eq!(of_status(&net, AcctStatus::Start).len(), 1);
+    assert_eq!(net.routes.len(), 1);
+    assert_eq!(net.shards[0].sessions().filter(|s| s.user.is_some()).count(), 1);
+}
