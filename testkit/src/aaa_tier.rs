@@ -221,6 +221,7 @@ pub struct AaaTier {
     postgres: Option<Proc>,
     radius: Option<Proc>,
     started_in: Duration,
+    phases: Vec<(&'static str, Duration)>,
 }
 
 /// Fails the test loudly when a tool is missing.
@@ -380,6 +381,7 @@ impl AaaTier {
             postgres: Some(Proc { child }),
             radius: None,
             started_in: Duration::ZERO,
+            phases: vec![("initdb", t0.elapsed())],
         };
         let ready = wait_for(Duration::from_secs(20), || {
             tier.psql_db("postgres", "SELECT 1").is_ok()
@@ -389,16 +391,24 @@ impl AaaTier {
             "PostgreSQL did not come up:\n{}",
             std::fs::read_to_string(&tier.pg_log).unwrap_or_default()
         );
+        tier.phases.push(("postgres up", t0.elapsed()));
         tier.load_schema(first, last);
+        tier.phases.push(("schemas, users, pool", t0.elapsed()));
         tier.configure_radius();
         tier.start_radius();
         tier.started_in = t0.elapsed();
+        tier.phases.push(("FreeRADIUS ready", tier.started_in));
         tier
     }
 
     /// How long [`AaaTier::start`] took (initdb, schemas, FreeRADIUS ready).
     pub fn started_in(&self) -> Duration {
         self.started_in
+    }
+
+    /// When each phase of [`AaaTier::start`] ended, from its beginning.
+    pub fn start_phases(&self) -> &[(&'static str, Duration)] {
+        &self.phases
     }
 
     /// The options the tier runs with.

@@ -168,8 +168,9 @@ fn pool_accounting_sticky_addresses_accounting_on_and_outage() {
     let place = Place::new();
     let mut t = AaaTier::start(place.opts(&["alice", "bob", "carol", "dave"], 3));
     eprintln!(
-        "AaaTier::start (initdb + schemas + FreeRADIUS ready): {} ms",
-        t.started_in().as_millis()
+        "AaaTier::start (initdb + schemas + FreeRADIUS ready): {} ms {:?}",
+        t.started_in().as_millis(),
+        t.start_phases()
     );
     assert_eq!(t.leases().len(), 3);
     assert!(t.live_leases().is_empty());
