@@ -42,6 +42,7 @@ impl Place {
             "0",
             "the AAA tier test runs as root (network namespace, postgres user)"
         );
+        reap_stale();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let ns = format!("aaat{}x{n}", std::process::id());
         let dir = std::env::temp_dir().join(format!("{ns}.d"));
@@ -73,6 +74,23 @@ impl Place {
         o.lease_seconds = 600;
         o.lifetime_secs = 120;
         o
+    }
+}
+
+/// Namespaces and directories left by a killed run (aaat<pid>x<n> of a dead pid).
+fn reap_stale() {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(rest) = name.strip_prefix("aaat") else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if pid.is_empty() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let _ = Command::new("ip").args(["netns", "del", name]).status();
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("{name}.d")));
     }
 }
 
