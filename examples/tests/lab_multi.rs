@@ -185,13 +185,10 @@ fn take_client(ml: &MultiLab, k: u8) {
     );
 }
 
-fn drop_client(ml: &MultiLab, k: u8) {
-    sh(
-        &ml.gw(k).ns,
-        &format!(
-            "ip neigh del proxy {CLIENT_INSIDE} dev {INSIDE_IF} && ip route del {CLIENT_INSIDE}/32"
-        ),
-    );
+/// What SIGKILL leaves on box `k`: the TUN device, and with it the client's host route,
+/// is gone; the proxy-ARP entry stays.
+fn lose_route(ml: &MultiLab, k: u8) {
+    sh(&ml.gw(k).ns, &format!("ip route del {CLIENT_INSIDE}/32"));
 }
 
 #[test]
@@ -289,7 +286,7 @@ fn keepalived_moves_the_address_when_the_active_box_dies() {
         moved.as_secs_f64() * 1000.0,
         answered.as_secs_f64() * 1000.0
     );
-    assert!(moved < Duration::from_secs(3), "failover took {moved:?}");
+    assert!(moved < Duration::from_secs(4), "failover took {moved:?}");
     assert_eq!(ml.vrrp_state(1).as_deref(), Some("FAULT"));
     assert_eq!(ml.vrrp_state(2).as_deref(), Some("MASTER"));
     assert!(
@@ -305,12 +302,13 @@ fn keepalived_moves_the_address_when_the_active_box_dies() {
         "ping {VIP} after the failover"
     );
 
-    // box 2 takes over the client's proxy-ARP entry and host route; the inside host
-    // still sends to box 1 until box 2's gratuitous ARP, then to box 2 at once
-    drop_client(&ml, 1);
+    // box 2 takes over the client's proxy-ARP entry and host route (box 1 keeps a
+    // stale entry but no route); the inside host still sends to box 1 until box 2's
+    // gratuitous ARP, then to box 2 at once
+    lose_route(&ml, 1);
     take_client(&ml, 2);
     assert_eq!(ml.proxy_arp_entries(2), [CLIENT_INSIDE]);
-    assert!(ml.proxy_arp_entries(1).is_empty());
+    assert_eq!(ml.proxy_arp_entries(1), [CLIENT_INSIDE]);
     assert_eq!(
         ml.inside_sends_to(CLIENT_INSIDE),
         Some(1),
@@ -334,6 +332,28 @@ fn keepalived_moves_the_address_when_the_active_box_dies() {
         "inside -> client through box 2 right after the GARP: first ping answered in {:.0} ms",
         since(t)
     );
+    assert_eq!(ml.inside_sends_to(CLIENT_INSIDE), Some(2));
+
+    // box 1's leftover proxy entry is inert: the kernel proxies an address only while it
+    // routes it out of another interface. Without box 2's entry a fresh ARP of the
+    // inside host gets no answer at all; with it, box 2 answers.
+    let inside_ns = ml.inside.clone();
+    sh(
+        &ml.gw(2).ns,
+        &format!("ip neigh del proxy {CLIENT_INSIDE} dev {INSIDE_IF}"),
+    );
+    sh(&inside_ns, &format!("ip neigh del {CLIENT_INSIDE} dev br0"));
+    assert_eq!(
+        ml.inside_ping(CLIENT_INSIDE, 1),
+        0,
+        "someone proxies for box 2"
+    );
+    assert_eq!(ml.inside_neighbour(CLIENT_INSIDE), None);
+    sh(
+        &ml.gw(2).ns,
+        &format!("ip neigh add proxy {CLIENT_INSIDE} dev {INSIDE_IF}"),
+    );
+    assert_eq!(ml.inside_ping(CLIENT_INSIDE, 1), 1, "a fresh ARP via box 2");
     assert_eq!(ml.inside_sends_to(CLIENT_INSIDE), Some(2));
 
     // box 1's gateway comes back: box 1 leaves FAULT as BACKUP and does not preempt
@@ -372,7 +392,7 @@ fn the_template_renders_for_every_box_and_keepalived_accepts_it() {
         );
         assert!(
             text.contains(&format!(
-                "notify_master \"{GATEWAY} failover active --control {}\"",
+                "notify_master \"{GATEWAY} failover --control {} active\"",
                 ml.gw(k).control.display()
             )),
             "{text}"
@@ -430,4 +450,33 @@ fn active_active_gateways_have_their_own_addresses_and_one_inside_lan() {
     // the boxes see each other on both sides
     assert_eq!(ping_count(&ml, &ml.gw(1).ns, "192.168.1.3", 1), 1);
     assert_eq!(ping_count(&ml, &ml.gw(1).ns, "10.89.129.196", 1), 1);
+}
+
+#[test]
+fn real_gateways_serve_their_own_clients_side_by_side() {
+    let _g = serial();
+    require_root_and_tools(&["ip", "vpnc"]);
+    let mut ml = MultiLab::new(2, Outside::ActiveActive);
+    for k in [1, 2] {
+        let cfg = ml.gateway_config(k, &[], &[]);
+        ml.start_gateway(k, &cfg, &demo_secrets(), &[]);
+        let v = ml.show(k, "version");
+        assert!(v.contains("pixfirewall up"), "gateway {k}: {v}");
+    }
+    let c1 = ml.direct_client(1);
+    let conf = VpncConf {
+        gateway: ml.client_target(2),
+        ..VpncConf::default()
+    };
+    ml.vpnc_tunnel(&c1, "vpnc1", &conf, "10.89.129.200");
+    let on2 = ml.show(2, "uauth");
+    assert!(
+        on2.contains("ipsec user 'cisco_customer' at 10.89.129.200, authenticated"),
+        "{on2}"
+    );
+    let on1 = ml.show(1, "uauth");
+    assert!(!on1.contains("cisco_customer"), "{on1}");
+    assert!(ml
+        .show(2, "crypto ipsec sa")
+        .contains("current_peer: 192.168.1.11:"));
 }

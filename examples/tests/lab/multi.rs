@@ -220,6 +220,41 @@ impl MultiLab {
         }
     }
 
+    /// The demo configuration for gateway `k` with `changes` and `append` as
+    /// [`config_with`]: `ip address outside` is the address its clients use
+    /// ([`MultiLab::client_target`]), `ip address inside` its own inside address.
+    pub fn gateway_config(&self, k: u8, changes: &[(&str, &str)], append: &[&str]) -> String {
+        let outside = format!("ip address outside {} 255.255.255.0", self.client_target(k));
+        let inside = format!("ip address inside {} 255.255.255.240", self.gw(k).inside_ip);
+        let mut all = vec![
+            (
+                "ip address outside 192.168.1.1 255.255.255.0",
+                outside.as_str(),
+            ),
+            (
+                "ip address inside 10.89.129.194 255.255.255.240",
+                inside.as_str(),
+            ),
+        ];
+        all.extend_from_slice(changes);
+        config_with(&all, append)
+    }
+
+    /// Sets sysctls (`name=value`) in gateway `k`'s namespace, e.g.
+    /// `net.ipv4.ip_nonlocal_bind=1` (which `arping -U` for a proxied address needs, but
+    /// which also lets any bind to a foreign address succeed: it hides whether the
+    /// gateway's IP_FREEBIND works).
+    pub fn sysctl(&self, k: u8, settings: &[&str]) {
+        let mut v = vec!["sysctl", "-qw"];
+        v.extend_from_slice(settings);
+        let o = self.lab.exec(&self.gw(k).ns, 5, &v);
+        assert!(
+            o.status.success(),
+            "sysctl {settings:?} on gateway {k}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
     /// Starts our gateway in gateway `k`'s namespace with `config` and `secrets` text,
     /// its control socket and only the `extra` flags; waits until it listens.
     pub fn start_gateway(&mut self, k: u8, config: &str, secrets: &str, extra: &[&str]) -> usize {
@@ -277,23 +312,34 @@ impl MultiLab {
         self.lab.procs[i].kill9();
     }
 
-    /// `PROGRAM words --control SOCK` for gateway `k`, as one command line (for
-    /// keepalived): `control_command(1, "show version")`.
+    /// `PROGRAM SUBCOMMAND --control SOCK REST` for gateway `k`, as one command line (for
+    /// keepalived): `control_command(1, "show version")`. The socket goes right after the
+    /// subcommand: `show`'s words would take a `--control` after them as words (and the
+    /// command would ask the default socket).
     pub fn control_command(&self, k: u8, words: &str) -> String {
-        format!(
-            "{GATEWAY} {words} --control {}",
-            self.gw(k).control.display()
-        )
+        self.control_argv(k, words).join(" ")
     }
 
-    /// Runs `pix-gateway WORDS --control SOCK` in gateway `k`'s namespace.
+    fn control_argv(&self, k: u8, words: &str) -> Vec<String> {
+        let mut w = words.split_whitespace();
+        let sub = w
+            .next()
+            .unwrap_or_else(|| panic!("control_command: no subcommand in {words:?}"));
+        let mut v = vec![
+            GATEWAY.to_string(),
+            sub.to_string(),
+            "--control".to_string(),
+            self.gw(k).control.to_str().unwrap().to_string(),
+        ];
+        v.extend(w.map(str::to_string));
+        v
+    }
+
+    /// Runs `pix-gateway SUBCOMMAND --control SOCK REST` in gateway `k`'s namespace.
     pub fn control(&self, k: u8, words: &str) -> Output {
-        let g = self.gw(k);
-        let mut v: Vec<&str> = vec![GATEWAY];
-        v.extend(words.split_whitespace());
-        let ctl = g.control.to_str().unwrap();
-        v.extend(["--control", ctl]);
-        self.lab.exec(&g.ns, 10, &v)
+        let argv = self.control_argv(k, words);
+        let v: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.lab.exec(&self.gw(k).ns, 10, &v)
     }
 
     /// `pix-gateway show WHAT` against gateway `k`: its stdout.
