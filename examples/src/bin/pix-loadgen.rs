@@ -103,6 +103,12 @@ struct Args {
     /// Xauth password.
     #[arg(long, default_value = "cisco123")]
     password: String,
+    /// Spread the handshakes over this many user names: handshake i logs in as
+    /// `--user` followed by i mod N (`load0`, `load1`, ... for `--user load`), all with
+    /// `--password`. 0: every handshake is `--user`. For an AAA tier whose address
+    /// leases stick to a user name (sqlippool with pool_key = User-Name).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    user_count: u64,
     /// The vpngroup's pre-shared key (group name vpn3000).
     #[arg(long, default_value = "cisco1234")]
     group_key: String,
@@ -343,6 +349,8 @@ struct User {
     gw: SocketAddr,
     local: SocketAddr,
     buf: Vec<u8>,
+    /// The Xauth user name of this handshake.
+    name: String,
 }
 
 /// What ended a handshake early.
@@ -366,6 +374,10 @@ impl User {
             Some(s) => StdRng::seed_from_u64(s.wrapping_add(index)),
             None => rand::make_rng(),
         };
+        let name = match index.checked_rem(args.user_count) {
+            Some(n) => format!("{}{n}", args.user),
+            None => args.user.clone(),
+        };
         Ok(User {
             ep: Endpoint::new(client_config(args), modecfg::Pools::new()),
             sock,
@@ -373,6 +385,7 @@ impl User {
             gw,
             local,
             buf: vec![0u8; 65_536],
+            name,
         })
     }
 
@@ -426,7 +439,7 @@ impl User {
         let mut profile = presets::vpn_client_4x(
             DhGroup::Modp1024,
             args.group_key.as_bytes(),
-            &args.user,
+            &self.name,
             args.password.as_bytes(),
         );
         profile.initial_contact = false;
