@@ -38,8 +38,9 @@ pub const KEEPALIVED_TEMPLATE: &str =
 /// The gateway's interface names in its namespace.
 pub const OUTSIDE_IF: &str = "outside";
 pub const INSIDE_IF: &str = "inside";
-/// How long lab gateways and keepalived may run (`timeout`).
-const PROC_SECS: u32 = 170;
+/// How long the lab's processes may run by default (`timeout`: a safety net for a test
+/// killed before its lab's drop; [`MultiLab::proc_secs`] changes it for later starts).
+pub const PROC_SECS: u32 = 300;
 /// The stderr/stdout line our gateway prints when it listens.
 pub const GATEWAY_UP: &str = " up: IKE on";
 
@@ -78,6 +79,8 @@ pub struct MultiLab {
     pub lab: Lab,
     pub mode: Outside,
     pub gws: Vec<Gateway>,
+    /// `timeout` for gateways and keepalived started from now on ([`PROC_SECS`]).
+    pub proc_secs: u32,
 }
 
 impl Deref for MultiLab {
@@ -194,7 +197,12 @@ impl MultiLab {
             ],
             PROC_SECS,
         );
-        MultiLab { lab, mode, gws }
+        MultiLab {
+            lab,
+            mode,
+            gws,
+            proc_secs: PROC_SECS,
+        }
     }
 
     /// Gateway `k` (1-based).
@@ -209,6 +217,17 @@ impl MultiLab {
         self.gws
             .get_mut(usize::from(k).wrapping_sub(1))
             .unwrap_or_else(|| panic!("the lab has gateways 1..={n}, not {k}"))
+    }
+
+    /// A client directly on the wan (192.168.1.10+n), as [`Lab::direct_client`], refusing
+    /// an address that a box of this lab has.
+    pub fn direct_client(&mut self, n: u8) -> String {
+        let ip = format!("192.168.1.{}", 10 + u32::from(n));
+        assert!(
+            self.gws.iter().all(|g| g.own_ip != ip) && ip != VIP,
+            "client {n} would get {ip}, an address of a gateway box"
+        );
+        self.lab.direct_client(n)
     }
 
     /// The address clients use for gateway `k`: its own in active-active, [`VIP`] in a
@@ -286,7 +305,7 @@ impl MultiLab {
             s => format!("gateway{k}.{s}"),
         };
         let ns = g.ns.clone();
-        let i = self.lab.spawn(&ns, &name, cmd, PROC_SECS);
+        let i = self.lab.spawn(&ns, &name, cmd, self.proc_secs);
         self.gw_mut(k).process = Some(i);
         let up = wait_for(Duration::from_secs(20), || {
             self.lab.procs[i].log_text().contains(ready) || !self.lab.procs[i].alive()
@@ -451,7 +470,7 @@ impl MultiLab {
                 "-r",
                 vrrp_pid.to_str().unwrap(),
             ],
-            PROC_SECS,
+            self.proc_secs,
         );
         self.gw_mut(k).keepalived = Some(i);
         let ok = wait_for(Duration::from_secs(10), || {
