@@ -167,8 +167,23 @@ fn control_client(
     control: Option<PathBuf>,
     words: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
+    // `show version --control SOCK` as well as `show --control SOCK version`: the words
+    // take everything after the first one, `--control` included.
+    let mut control = control;
     let mut all = vec![verb.to_string()];
-    all.extend(words);
+    let mut it = words.into_iter();
+    while let Some(w) = it.next() {
+        if w == "--control" {
+            let Some(p) = it.next() else {
+                anyhow::bail!("--control needs a path");
+            };
+            control = Some(PathBuf::from(p));
+        } else if let Some(p) = w.strip_prefix("--control=") {
+            control = Some(PathBuf::from(p));
+        } else {
+            all.push(w);
+        }
+    }
     shell::control::client(&shell::control::path(control), &all)
 }
 

@@ -146,8 +146,7 @@ pub struct RunArgs {
     /// route and answer ARP for it on this interface (proxy ARP, as the PIX does for its
     /// pool), with a gratuitous ARP when it appears, instead of one route for each
     /// `ip local pool`. For addresses from RADIUS and for several gateways on one inside
-    /// network. The gratuitous ARP (`arping -U`, Debian iputils-arping) needs
-    /// net.ipv4.ip_nonlocal_bind=1 in the gateway's network namespace.
+    /// network (the gateways' namespace needs net.ipv4.ip_forward=1).
     #[arg(long, value_name = "IF")]
     pub inside_interface: Option<String>,
 }
@@ -1546,72 +1545,113 @@ fn client_routes(
     tun: &str,
     inside: &str,
 ) -> anyhow::Result<std::sync::mpsc::Sender<(Ipv4Addr, bool)>> {
-    let ifindex = std::fs::read_to_string(format!("/sys/class/net/{inside}/ifindex"));
-    if ifindex.is_err() {
-        anyhow::bail!("--inside-interface {inside}: no such interface");
-    }
-    let nonlocal = std::fs::read_to_string("/proc/sys/net/ipv4/ip_nonlocal_bind")
-        .is_ok_and(|s| s.trim() == "1");
-    let arping = std::process::Command::new("arping")
-        .arg("-V")
-        .output()
-        .is_ok();
-    let garp = nonlocal && arping;
-    if !garp {
-        log(&format!(
-            "WARNING: no gratuitous ARP for client addresses on {inside} ({}): the inside learns a client that moved here only when its ARP entry expires",
-            if arping { "net.ipv4.ip_nonlocal_bind is 0 in this namespace" } else { "arping (Debian iputils-arping) is missing" }
-        ));
-    }
+    let garp = Garp::open(inside)?;
     log(&format!(
-        "client addresses: a host route to {tun} and proxy ARP on {inside} each{}",
-        if garp {
-            ", announced by gratuitous ARP"
-        } else {
-            ""
-        }
+        "client addresses: a host route to {tun} and proxy ARP on {inside} each, announced by gratuitous ARP from {}",
+        garp.mac_text()
     ));
     let (tx, rx) = std::sync::mpsc::channel::<(Ipv4Addr, bool)>();
     let (tun, inside) = (tun.to_string(), inside.to_string());
     std::thread::Builder::new()
         .name("pix-routes".into())
         .spawn(move || {
-            let run = |args: &[&str]| match std::process::Command::new(args[0])
-                .args(&args[1..])
+            let run = |args: &[&str]| match std::process::Command::new("ip")
+                .args(args)
                 .stdout(std::process::Stdio::null())
                 .output()
             {
-                Ok(o) if o.status.success() => true,
-                Ok(o) => {
-                    log(&format!(
-                        "`{}` failed: {}",
-                        args.join(" "),
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    ));
-                    false
-                }
-                Err(e) => {
-                    log(&format!("cannot run `{}`: {e}", args.join(" ")));
-                    false
-                }
+                Ok(o) if o.status.success() => {}
+                Ok(o) => log(&format!(
+                    "`ip {}` failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
+                Err(e) => log(&format!("cannot run `ip {}`: {e}", args.join(" "))),
             };
             for (addr, up) in rx {
                 let a = addr.to_string();
                 let host = format!("{a}/32");
                 if up {
-                    run(&["ip", "route", "replace", &host, "dev", &tun]);
-                    run(&["ip", "neigh", "replace", "proxy", &a, "dev", &inside]);
-                    if garp {
-                        run(&["arping", "-q", "-U", "-c", "1", "-I", &inside, &a]);
+                    run(&["route", "replace", &host, "dev", &tun]);
+                    run(&["neigh", "replace", "proxy", &a, "dev", &inside]);
+                    if let Err(e) = garp.announce(addr) {
+                        log(&format!("gratuitous ARP for {a} on {inside} failed: {e}"));
                     }
                 } else {
-                    run(&["ip", "neigh", "del", "proxy", &a, "dev", &inside]);
-                    run(&["ip", "route", "del", &host, "dev", &tun]);
+                    run(&["neigh", "del", "proxy", &a, "dev", &inside]);
+                    run(&["route", "del", &host, "dev", &tun]);
                 }
             }
         })
         .context("cannot start the client-routes thread")?;
     Ok(tx)
+}
+
+/// Gratuitous ARP on one interface: an ARP request for an address from that address,
+/// with the interface's MAC, broadcast, so that the hosts of the inside network that
+/// still map a client's address to the unit it was on (before a failover, a restart)
+/// map it to this one at once.
+struct Garp {
+    fd: std::os::fd::OwnedFd,
+    /// The interface's link address (index and MAC), as getifaddrs(3) gives it.
+    link: nix::sys::socket::SockaddrStorage,
+    mac: [u8; 6],
+}
+
+impl Garp {
+    fn open(ifname: &str) -> anyhow::Result<Garp> {
+        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+        let found = nix::ifaddrs::getifaddrs()
+            .context("getifaddrs")?
+            .filter(|i| i.interface_name == ifname)
+            .find_map(|i| {
+                let a = i.address?;
+                let mac = a.as_link_addr()?.addr()?;
+                Some((a, mac))
+            });
+        let Some((link, mac)) = found else {
+            anyhow::bail!("--inside-interface {ifname}: no such Ethernet interface");
+        };
+        let fd = socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open a packet socket for gratuitous ARP on {ifname}: {e} (needs root or CAP_NET_RAW)"
+            )
+        })?;
+        Ok(Garp { fd, link, mac })
+    }
+
+    fn mac_text(&self) -> String {
+        self.mac
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    fn announce(&self, addr: Ipv4Addr) -> nix::Result<usize> {
+        use std::os::fd::AsRawFd as _;
+        let mut f = Vec::with_capacity(42);
+        f.extend_from_slice(&[0xff; 6]);
+        f.extend_from_slice(&self.mac);
+        f.extend_from_slice(&[0x08, 0x06]); // ARP
+        f.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]); // Ethernet/IPv4, request
+        f.extend_from_slice(&self.mac);
+        f.extend_from_slice(&addr.octets());
+        f.extend_from_slice(&[0; 6]);
+        f.extend_from_slice(&addr.octets());
+        nix::sys::socket::sendto(
+            self.fd.as_raw_fd(),
+            &f,
+            &self.link,
+            nix::sys::socket::MsgFlags::empty(),
+        )
+    }
 }
 
 /// The main thread's handle on one shard.
