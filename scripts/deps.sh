@@ -10,7 +10,7 @@ APT_PACKAGES=(
   python3-scapy                  # independent ESP implementation (system python)
   freeradius freeradius-utils    # real RADIUS server for xauth tests
   freeradius-postgresql postgresql   # the shared AAA tier: sql accounting + sqlippool (issue 18)
-  keepalived iputils-arping      # VRRP failover of the outside address; gratuitous ARP for moved clients
+  keepalived                     # VRRP failover of the outside address (issue 18)
   iproute2 iputils-ping          # network namespaces for interop tests
   iptables                       # the NAT router in front of NAT-T clients
   vpnc ike-scan charon-cmd strongswan-charon strongswan-swanctl   # real IKEv1 peers
