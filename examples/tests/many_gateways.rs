@@ -45,6 +45,22 @@ const POOL_LAST: &str = "10.89.129.206";
 /// 1645/1646, users `user1..=user12` (password `passN`), the pool of the inside /28
 /// that the gateways do not use.
 fn tier(ml: &MultiLab) -> AaaTier {
+    let users = (1..=12)
+        .map(|n| (format!("user{n}"), format!("pass{n}")))
+        .collect();
+    tier_with(ml, users, (POOL_FIRST, POOL_LAST))
+}
+
+fn tier_with(ml: &MultiLab, users: Vec<(String, String)>, pool: (&str, &str)) -> AaaTier {
+    tier_opts(ml, users, pool, true)
+}
+
+fn tier_opts(
+    ml: &MultiLab,
+    users: Vec<(String, String)>,
+    pool: (&str, &str),
+    debug: bool,
+) -> AaaTier {
     let dir = ml.lab.dir.join("aaa");
     std::fs::create_dir_all(&dir).unwrap();
     let mut o = AaaTierOpts::new(&dir);
@@ -55,13 +71,12 @@ fn tier(ml: &MultiLab) -> AaaTier {
         ("10.89.129.192/28".into(), KEY.into()),
         ("192.168.1.0/24".into(), KEY.into()),
     ];
-    o.users = (1..=12)
-        .map(|n| (format!("user{n}"), format!("pass{n}")))
-        .collect();
+    o.users = users;
     o.pool_name = "vpn".into();
-    o.pool_first = POOL_FIRST.parse().unwrap();
-    o.pool_last = POOL_LAST.parse().unwrap();
+    o.pool_first = pool.0.parse().unwrap();
+    o.pool_last = pool.1.parse().unwrap();
     o.lease_seconds = 600;
+    o.debug = debug;
     AaaTier::start(o)
 }
 
@@ -416,4 +431,263 @@ fn a_restarted_gateway_frees_its_leases_and_a_lost_radius_server_refuses_only_ne
         ml.lab.logs()
     );
     assert_eq!(db_matches_uauth(&ml, &t, &[1], "after the outage"), 2);
+}
+
+/// `RATE_SECS` (default 15) of pix-loadgen logins (Aggressive Mode, Xauth, Mode Config,
+/// Quick Mode, then DELETE) against: one gateway with a local pool (Xauth against the
+/// same FreeRADIUS), one gateway with the RADIUS pool and session accounting (Start and
+/// Stop per login), and two such gateways at once. Prints the rates and latencies the
+/// issue note quotes. A measurement, not a check: run it with
+/// `cargo test --profile flood -p pix-gateway --test many_gateways -- --ignored --nocapture measure_login_rate`.
+/// CPU seconds (user + system) of every FreeRADIUS and PostgreSQL process now.
+fn tier_cpu() -> f64 {
+    let mut total = 0.0;
+    for comm in ["freeradius", "postgres"] {
+        let o = lab::run(&["pgrep", "-x", comm]);
+        for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 =
+                f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+            total += ticks / 100.0;
+        }
+    }
+    total
+}
+
+/// The load generator's users all come from one address: the per-peer admission limits
+/// (10 new SAs/s, 8 half-open by default) would measure themselves.
+const UNLIMITED: &[&str] = &[
+    "--limit",
+    "new-sas-per-peer-per-sec=100000",
+    "--limit",
+    "max-half-open-per-peer=100000",
+];
+
+#[test]
+#[ignore = "a measurement (minutes): run with --ignored, see the README"]
+fn measure_login_rate() {
+    let _g = serial();
+    require_root_and_tools(TOOLS);
+    let secs: u64 = std::env::var("RATE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    let users: Vec<(String, String)> = (0..64)
+        .map(|n| (format!("load{n}"), "loadpass".to_string()))
+        .collect();
+    let pool = ("10.89.130.1", "10.89.130.250");
+    let loadgen = env!("CARGO_BIN_EXE_pix-loadgen");
+    let run = |ml: &MultiLab, gateways: &[(u8, String)], conc: u32| -> Vec<(f64, String)> {
+        let cpu0 = tier_cpu();
+        let handles: Vec<_> = gateways
+            .iter()
+            .map(|(k, ns)| {
+                let (k, ns) = (*k, ns.clone());
+                let target = ml.client_target(k);
+                let secs = secs.to_string();
+                let conc = conc.to_string();
+                let loadgen = loadgen.to_string();
+                std::thread::spawn(move || {
+                    let o = std::process::Command::new("ip")
+                        .args(["netns", "exec", &ns, "timeout", "300", &loadgen])
+                        .args([
+                            "--gateway",
+                            &target,
+                            "--rate-secs",
+                            &secs,
+                            "--concurrency",
+                            &conc,
+                        ])
+                        .args([
+                            "--user",
+                            "load",
+                            "--user-count",
+                            "64",
+                            "--password",
+                            "loadpass",
+                        ])
+                        .args(["--reuse-client-dh", "--timeout-secs", "20"])
+                        .output()
+                        .unwrap();
+                    String::from_utf8_lossy(&o.stdout).into_owned()
+                })
+            })
+            .collect();
+        let r: Vec<(f64, String)> = handles
+            .into_iter()
+            .map(|h| {
+                let out = h.join().unwrap();
+                let rate = out
+                    .lines()
+                    .find_map(|l| l.strip_prefix("RATE_HANDSHAKES_PER_SEC "))
+                    .and_then(|r| r.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("no rate from pix-loadgen:\n{out}"));
+                let lat = out
+                    .lines()
+                    .filter(|l| l.starts_with("rate: completed") || l.starts_with("rate: failed"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (rate, lat)
+            })
+            .collect();
+        let cpu = tier_cpu() - cpu0;
+        let logins: f64 = r.iter().map(|(x, _)| x).sum::<f64>() * secs as f64;
+        eprintln!(
+            "    FreeRADIUS + PostgreSQL CPU: {cpu:.2} s, {:.2} ms per login",
+            cpu * 1e3 / logins.max(1.0)
+        );
+        r
+    };
+    let report = |what: &str, r: &[(f64, String)]| {
+        let total: f64 = r.iter().map(|(x, _)| x).sum();
+        eprintln!("LOGIN_RATE {what}: {total:.1} logins/s");
+        for (x, l) in r {
+            eprintln!("    {x:.1}/s  {l}");
+        }
+    };
+    // One gateway, local pool (Xauth still asks FreeRADIUS; no session accounting).
+    {
+        let mut ml = MultiLab::new(1, Outside::ActiveActive);
+        let _t = tier_opts(&ml, users.clone(), pool, false);
+        let cfg = ml.gateway_config(
+            1,
+            &[
+                (
+                    "crypto map mymap client authentication LOCAL",
+                    "crypto map mymap client authentication RAD",
+                ),
+                (
+                    "ip local pool VPNpool 10.89.129.200-10.89.129.204",
+                    "ip local pool VPNpool 10.89.130.1-10.89.130.250",
+                ),
+            ],
+            &[
+                "aaa-server RAD protocol radius",
+                &format!("aaa-server RAD (inside) host {AAA_HOST} {KEY} timeout 2"),
+            ],
+        );
+        ml.start_gateway(1, &cfg, &demo_secrets(), UNLIMITED);
+        let ns = ml.direct_client(1);
+        for conc in [1, 8] {
+            report(
+                &format!("one gateway, local pool, {conc} in flight"),
+                &run(&ml, &[(1, ns.clone())], conc),
+            );
+        }
+    }
+    // One, then two gateways with the RADIUS pool and session accounting.
+    for n in [1u8, 2] {
+        let mut ml = MultiLab::new(n, Outside::ActiveActive);
+        let _t = tier_opts(&ml, users.clone(), pool, false);
+        let mut ks = Vec::new();
+        for k in 1..=n {
+            start(&mut ml, k, UNLIMITED);
+            ks.push((k, ml.direct_client(k)));
+        }
+        for conc in if n == 1 { vec![1, 8] } else { vec![8] } {
+            report(
+                &format!(
+                    "{n} gateway(s), RADIUS pool (sqlippool on PostgreSQL) + session accounting, {conc} in flight per gateway"
+                ),
+                &run(&ml, &ks, conc),
+            );
+        }
+    }
+}
+
+/// `ROUNDS` (default 10) failovers of a pair: SIGKILL of the active unit, the address
+/// moving (keepalived), the standby's Accounting-On, vpnc's DPD giving up, vpnc started
+/// again, first ping reply through the new active unit; the killed unit comes back as
+/// the standby for the next round. Prints each round and the medians. A measurement:
+/// `cargo test --profile flood -p pix-gateway --test many_gateways -- --ignored --nocapture measure_failover`.
+#[test]
+#[ignore = "a measurement (minutes): run with --ignored, see the README"]
+fn measure_failover() {
+    let _g = serial();
+    require_root_and_tools(TOOLS);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let mut ml = MultiLab::new(2, Outside::FailoverPair);
+    ml.proc_secs = 3600;
+    let t = tier(&ml);
+    for k in [1, 2] {
+        start(&mut ml, k, &["--failover", "standby"]);
+    }
+    let (mut active, _) = ml.start_failover(|ml, k| ml.vrrp_for_gateway(k));
+    let ns = ml.direct_client(1);
+    let conf = VpncConf {
+        dpd_idle: 10,
+        ..vpnc_conf(VIP, 1)
+    };
+    let (mut p, ifname) = ml.lab.vpnc(&ns, "vpnc-0", &conf, 1);
+    let a = ml
+        .lab
+        .wait_tunnel(&ns, &ifname, p, 45)
+        .expect("first tunnel");
+    let mut rows: Vec<[f64; 4]> = Vec::new();
+    for round in 1..=rounds {
+        assert!(
+            ml.lab.ping(&ns, 1) >= 1,
+            "round {round}: no tunnel before\n{}",
+            ml.lab.logs()
+        );
+        let standby = 3 - active;
+        let t0 = Instant::now();
+        ml.kill_gateway(active);
+        let moved = ml
+            .wait_vip(standby, Duration::from_secs(10))
+            .expect("address moved");
+        wait_for(Duration::from_secs(10), || {
+            t.open_sessions()
+                .iter()
+                .all(|s| s.nas_identifier != format!("gw{active}"))
+        });
+        let closed = t0.elapsed();
+        assert!(
+            wait_for(Duration::from_secs(120), || !ml.lab.proc(p).alive()),
+            "vpnc kept running"
+        );
+        let dpd = t0.elapsed();
+        let (p2, ifname2) = ml.lab.vpnc(&ns, &format!("vpnc-{round}"), &conf, 1);
+        p = p2;
+        let b = ml.lab.wait_tunnel(&ns, &ifname2, p, 45);
+        assert_eq!(
+            b.as_deref(),
+            Some(a.as_str()),
+            "round {round}: another address"
+        );
+        assert!(wait_for(Duration::from_secs(20), || ml.lab.ping(&ns, 1) >= 1));
+        let ping = t0.elapsed();
+        let row = [
+            moved.as_secs_f64(),
+            closed.as_secs_f64(),
+            dpd.as_secs_f64(),
+            ping.as_secs_f64(),
+        ];
+        eprintln!(
+            "round {round}: address moved {:.2} s, old session closed {:.2} s, vpnc DPD gave up {:.2} s, first ping reply {:.2} s after SIGKILL",
+            row[0], row[1], row[2], row[3]
+        );
+        rows.push(row);
+        // The killed unit comes back as the standby (keepalived does not preempt).
+        start(&mut ml, active, &["--failover", "standby"]);
+        active = standby;
+    }
+    let median = |i: usize| {
+        let mut v: Vec<f64> = rows.iter().map(|r| r[i]).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    eprintln!(
+        "FAILOVER medians over {rounds}: address moved {:.2} s, old session closed {:.2} s, vpnc DPD {:.2} s, first ping reply {:.2} s after SIGKILL",
+        median(0), median(1), median(2), median(3)
+    );
 }

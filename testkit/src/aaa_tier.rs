@@ -78,6 +78,9 @@ pub struct AaaTierOpts {
     pub lease_seconds: u32,
     /// The `timeout` of every process (seconds).
     pub lifetime_secs: u32,
+    /// FreeRADIUS's debug output (`-xx`: every request in the log, which tests read);
+    /// `false` for measurements (a production server does not log every packet).
+    pub debug: bool,
 }
 
 impl AaaTierOpts {
@@ -97,6 +100,7 @@ impl AaaTierOpts {
             pool_last: Ipv4Addr::new(10, 89, 130, 20),
             lease_seconds: 3600,
             lifetime_secs: 300,
+            debug: true,
         }
     }
 }
@@ -525,7 +529,9 @@ impl AaaTier {
         // -f -xx: foreground and debug output, but threaded (-X would serialise
         // every request, hiding the races between gateways this tier must survive).
         c.args(["-k", "3", &self.opts.lifetime_secs.to_string()])
-            .args(["freeradius", "-f", "-xx", "-l", "stdout", "-d"])
+            .args(["freeradius", "-f"])
+            .args(if self.opts.debug { &["-xx"][..] } else { &[][..] })
+            .args(["-l", "stdout", "-d"])
             .arg(&self.raddb)
             .env("AAA_DB_HOST", &self.sock)
             .env("AAA_DB_USER", "postgres")

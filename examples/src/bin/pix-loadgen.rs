@@ -712,7 +712,11 @@ async fn rate(args: &Args, window: Duration) -> anyhow::Result<ExitCode> {
             let mut n: u64 = 0;
             let mut kept: Option<User> = None;
             while now() < end {
-                let index = (w as u64).saturating_mul(1_000_000).saturating_add(n);
+                // Handshake n of worker w: numbered so that the workers' handshakes at
+                // any moment have consecutive numbers (distinct `--user-count` names).
+                let index = n
+                    .saturating_mul(args.concurrency as u64)
+                    .saturating_add(w as u64);
                 n = n.saturating_add(1);
                 let made = match kept.take() {
                     Some(prev) => prev.next(&args, index).await,
