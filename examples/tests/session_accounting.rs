@@ -145,6 +145,19 @@ fn start_interim_and_stop_on_client_delete_carry_the_session() {
     // Nothing after the Stop.
     wait(&mut net, 90);
     assert_eq!(records(&net).len(), 4);
+    // Counted without debug: four session records, each acknowledged by the server.
+    let m = net.shards[0].whole(net.now, None).metrics_text();
+    assert!(
+        m.contains("pix_aaa_accounting_total{result=\"session_records_sent\"} 4\n"),
+        "{m}"
+    );
+    let acked: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("pix_aaa_accounting_total{result=\"acknowledged\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(acked >= 4, "{m}");
 }
 
 #[test]
@@ -235,10 +248,7 @@ fn radius_only_plan() -> Plan {
     radius_plan(2, |t| {
         let t2: String = t
             .lines()
-            .filter(|l| {
-                !l.starts_with("ip local pool")
-                    && !l.contains("address-pool")
-            })
+            .filter(|l| !l.starts_with("ip local pool") && !l.contains("address-pool"))
             .map(|l| format!("{l}\n"))
             .collect();
         assert_ne!(t, t2, "the demo changed");
@@ -268,8 +278,18 @@ fn without_a_local_pool_addresses_come_from_radius_only() {
     // A user the server gives no address: refused, nothing accounted, no route.
     let d = net.add_client("198.51.100.8:500".parse().unwrap());
     let sa = net.login(d, vpn_4x("cisco_customer", "cisco123"));
-    assert!(!net.clients[d].ep.ready_for_quick_mode(sa), "{:?}", net.texts());
+    assert!(
+        !net.clients[d].ep.ready_for_quick_mode(sa),
+        "{:?}",
+        net.texts()
+    );
     assert_eq!(of_status(&net, AcctStatus::Start).len(), 1);
     assert_eq!(net.routes.len(), 1);
-    assert_eq!(net.shards[0].sessions().filter(|s| s.user.is_some()).count(), 1);
+    assert_eq!(
+        net.shards[0]
+            .sessions()
+            .filter(|s| s.user.is_some())
+            .count(),
+        1
+    );
 }

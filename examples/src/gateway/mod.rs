@@ -316,6 +316,9 @@ struct Metrics {
     handshakes_ok: u64,
     /// Session accounting records handed to the AAA client.
     session_records: u64,
+    /// Accounting records (per-connection and session) by outcome: `acknowledged` by a
+    /// server, `lost` (no server of the group took it).
+    accounting: BTreeMap<&'static str, u64>,
     /// SAs that failed, by reason.
     handshakes_failed: BTreeMap<String, u64>,
     /// Xauth verdicts: accepted / rejected.
@@ -889,6 +892,11 @@ impl Gateway {
                     )
                 })
                 .collect(),
+            accounting: {
+                let mut a = self.metrics.accounting.clone();
+                a.insert("session_records_sent", self.metrics.session_records);
+                a
+            },
             esp_drops: self.esp_drops(),
             policy_drops: self.policy.drops().clone(),
             packets_in: self.metrics.packets_in,
@@ -1010,6 +1018,11 @@ impl Gateway {
         let (request, outcome) = match e {
             xauth::aaa::AaaEvent::Auth { request, outcome } => (request, outcome),
             xauth::aaa::AaaEvent::Accounting { ok, .. } => {
+                bump(
+                    &mut self.metrics.accounting,
+                    if ok { "acknowledged" } else { "lost" },
+                    1,
+                );
                 if !ok {
                     self.log(
                         Level::Warning,

@@ -122,6 +122,10 @@ pub struct Stats {
     pub held: usize,
     /// RADIUS replies refused for want of a Message-Authenticator, by `aaa-server` tag.
     pub aaa_refused: BTreeMap<String, u64>,
+    /// Accounting records: `session_records_sent` (VPN-session Start, Interim, Stop,
+    /// Accounting-On/Off), and every record `acknowledged` or `lost` (no server of its
+    /// group answered).
+    pub accounting: BTreeMap<&'static str, u64>,
     /// ESP-stage drops by reason.
     pub esp_drops: BTreeMap<&'static str, u64>,
     /// Policy drops by reason.
@@ -169,6 +173,7 @@ impl Stats {
         self.delayed = self.delayed.saturating_add(o.delayed);
         self.held = self.held.saturating_add(o.held);
         add(&mut self.aaa_refused, &o.aaa_refused);
+        add(&mut self.accounting, &o.accounting);
         add(&mut self.esp_drops, &o.esp_drops);
         add(&mut self.policy_drops, &o.policy_drops);
         self.packets_in = self.packets_in.saturating_add(o.packets_in);
@@ -698,6 +703,16 @@ impl Whole {
                 "pix_aaa_replies_refused_total{{server_group=\"{}\",reason=\"no_message_authenticator\"}} {n}",
                 label(tag)
             );
+        }
+        family(
+            &mut o,
+            "pix_aaa_accounting_total",
+            "counter",
+            "AAA accounting records: VPN-session records sent, and every record acknowledged or lost (no server of its group answered).",
+        );
+        for what in ["session_records_sent", "acknowledged", "lost"] {
+            let n = st.accounting.get(what).copied().unwrap_or(0);
+            let _ = writeln!(o, "pix_aaa_accounting_total{{result=\"{what}\"}} {n}");
         }
         family(
             &mut o,
