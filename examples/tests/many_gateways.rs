@@ -242,6 +242,13 @@ fn ten_clients_over_two_active_gateways_share_one_pool_and_one_accounting() {
         assert_eq!(s.nas_ip.to_string(), ml.client_target(*k));
     }
     assert_eq!(t.live_leases().len(), 10);
+    // Interim-Updates (every 5 s) bring the octets of the pings into the open sessions.
+    let q = "SELECT count(*) FROM radacct WHERE acctstoptime IS NULL AND acctinputoctets > 0 AND acctoutputoctets > 0";
+    assert!(
+        wait_for(Duration::from_secs(12), || t.sql(q)[0][0] == "10"),
+        "no Interim-Update with octets for every session: {:?}",
+        t.sql("SELECT username, acctinputoctets, acctoutputoctets, acctupdatetime FROM radacct")
+    );
 
     // The clients leave (vpnc deletes its SAs): ten Stops with octets, every lease free.
     for (_, _, _, p, _) in &clients {
@@ -431,6 +438,33 @@ fn a_restarted_gateway_frees_its_leases_and_a_lost_radius_server_refuses_only_ne
         ml.lab.logs()
     );
     assert_eq!(db_matches_uauth(&ml, &t, &[1], "after the outage"), 2);
+
+    // A clean stop: every session's Stop (Admin-Reboot), then Accounting-Off; nothing
+    // open, every lease free.
+    let i = ml.gateway_proc(1);
+    ml.lab.proc(i).stop(Duration::from_secs(15));
+    assert!(
+        wait_for(Duration::from_secs(10), || t.open_sessions().is_empty()
+            && t.live_leases().is_empty()),
+        "after a clean stop: {:?} {:?}",
+        t.open_sessions(),
+        t.live_leases()
+    );
+    let causes: Vec<String> = t
+        .stopped_sessions()
+        .into_iter()
+        .map(|s| s.terminate_cause)
+        .collect();
+    assert_eq!(
+        causes.iter().filter(|c| *c == "Admin-Reboot").count(),
+        2,
+        "{causes:?}"
+    );
+    let rlog = t.radius_log_text();
+    assert!(
+        rlog.contains("Acct-Status-Type = Accounting-Off"),
+        "no Accounting-Off reached FreeRADIUS"
+    );
 }
 
 /// `RATE_SECS` (default 15) of pix-loadgen logins (Aggressive Mode, Xauth, Mode Config,

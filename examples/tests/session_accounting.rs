@@ -192,6 +192,28 @@ fn every_way_a_session_ends_has_its_terminate_cause() {
     assert_eq!(stop.terminate_cause, Some(4), "Idle-Timeout");
     assert!(stop.session_time.unwrap() >= 60);
 
+    // vpngroup max-time: Session-Timeout.
+    let mut net = net_with(
+        radius_plan(2, |t| format!("{t}vpngroup vpn3000 max-time 90\n")),
+        None,
+        9,
+    );
+    let c = net.add_client("198.51.100.7:500".parse().unwrap());
+    let addr = net.connect(c, "cisco_customer", "cisco123");
+    for _ in 0..8 {
+        traffic(&mut net, c, addr, 1);
+        wait(&mut net, 10);
+    }
+    assert!(
+        of_status(&net, AcctStatus::Stop).is_empty(),
+        "{:?}",
+        net.texts()
+    );
+    traffic(&mut net, c, addr, 1);
+    wait(&mut net, 10);
+    let stop = one_stop(&net);
+    assert_eq!(stop.terminate_cause, Some(5), "Session-Timeout");
+
     // A client that goes silent: DPD finds it dead, Lost-Carrier.
     let mut plan = radius_plan(2, |t| t);
     setup::apply_limit(&mut plan.ike.limits, "dpd-idle=10").unwrap();
@@ -292,4 +314,36 @@ fn without_a_local_pool_addresses_come_from_radius_only() {
             .count(),
         1
     );
+}
+
+/// Logins wait for the Accounting-On's answer: the server closes this NAS's old
+/// sessions and frees their leases when it handles it, and would sweep a new login's
+/// lease and Start away with them.
+#[test]
+fn logins_wait_for_the_accounting_on_answer() {
+    let mut net = net_with(radius_plan(2, |t| t), None, 10);
+    net.aaa.radius_mut(radius_auth()).unwrap().set_silent(true);
+    let now = net.now;
+    net.shards[0]
+        .account_nas(now, AcctStatus::AccountingOn, &mut net.rng)
+        .unwrap();
+    net.pump();
+    let c = net.add_client("198.51.100.7:500".parse().unwrap());
+    let sa = net.login(c, vpn_4x("cisco_customer", "cisco123"));
+    assert!(!net.clients[c].ep.ready_for_quick_mode(sa));
+    let server = net.aaa.radius(radius_auth()).unwrap();
+    // The silent server saw the On only: no Access-Request before the On's answer.
+    assert_eq!(server.drops().len(), 1, "{:?}", server.drops());
+    assert!(server.attempts().is_empty());
+    // The server answers the On's resend; then the held login goes on.
+    net.aaa.radius_mut(radius_auth()).unwrap().set_silent(false);
+    wait(&mut net, 3);
+    assert_eq!(of_status(&net, AcctStatus::AccountingOn).len(), 1);
+    assert!(
+        net.clients[c].ep.ready_for_quick_mode(sa),
+        "{:?}",
+        net.texts()
+    );
+    let addr = net.quick_mode(c, sa);
+    assert_eq!(of_status(&net, AcctStatus::Start)[0].framed_ip, Some(addr));
 }

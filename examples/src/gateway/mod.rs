@@ -289,6 +289,10 @@ pub struct Gateway {
     shard_count: u8,
     /// VPN-session accounting.
     session_accounting: Option<session_acct::SessionAccounting>,
+    /// The Accounting-On the server has not acknowledged yet: Xauth waits for it.
+    nas_on: Option<xauth::aaa::RequestId>,
+    /// Xauth credentials that arrived while [`Gateway::nas_on`] was pending.
+    held_for_on: Vec<(SaId, String, ike_sm::Secret)>,
     /// The next Acct-Session-Id's serial.
     acct_serial: u32,
 }
@@ -489,6 +493,8 @@ impl Gateway {
             shard_count: shared.as_ref().map_or(1, |(_, s)| s.count()),
             shared_pools,
             session_accounting: settings.session_accounting,
+            nas_on: None,
+            held_for_on: Vec::new(),
             acct_serial: 0,
         }
     }
@@ -1017,12 +1023,15 @@ impl Gateway {
     ) {
         let (request, outcome) = match e {
             xauth::aaa::AaaEvent::Auth { request, outcome } => (request, outcome),
-            xauth::aaa::AaaEvent::Accounting { ok, .. } => {
+            xauth::aaa::AaaEvent::Accounting { ok, request } => {
                 bump(
                     &mut self.metrics.accounting,
                     if ok { "acknowledged" } else { "lost" },
                     1,
                 );
+                if self.nas_on == Some(request) {
+                    self.accounting_on_done(now, ok, rng);
+                }
                 if !ok {
                     self.log(
                         Level::Warning,
@@ -1242,6 +1251,12 @@ impl Gateway {
     ) {
         let client_addr = self.sessions.get(&sa).map(|s| s.remote.ip());
         self.edit_session(sa, |s| s.xauth_pending = true);
+        if self.nas_on.is_some() {
+            // Until the server has closed this NAS's old sessions and freed their
+            // leases, a new login's lease and Start could be swept away with them.
+            self.held_for_on.push((sa, user, password.duplicate()));
+            return;
+        }
         if let Some(source) = client_addr {
             if let guard::Admit::RefuseAt(at) = self.guard.admit(now, &user, source) {
                 // Locked out: the AAA server is not asked; the refusal waits.

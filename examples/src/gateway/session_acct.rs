@@ -53,6 +53,10 @@ pub struct SessionAcct {
     pub interim: Option<Duration>,
     /// Octets and packets of the session's IPsec SAs that are gone (in, out).
     pub closed: Tally,
+    /// The last Interim-Update while the server has not answered it: a newer record
+    /// (the next Interim-Update, the Stop) withdraws it, so that a late resend cannot
+    /// reach the server after the Stop and make its address lease live again.
+    pub pending_interim: Option<xauth::aaa::RequestId>,
 }
 
 /// What the client sent (in) and received (out), in octets and packets.
@@ -134,9 +138,14 @@ impl Gateway {
             0xff
         );
         let info = xauth::aaa::AcctInfo::nas(status, id.into_bytes(), self.info.outside_addr);
-        a.client
+        let request = a
+            .client
             .account(now, rng, info)
             .map_err(|e| format!("session accounting: aaa-server {} refused: {e}", cfg.tag))?;
+        if status == AcctStatus::AccountingOn {
+            // Logins wait for its answer (`accounting_on_done`).
+            self.nas_on = Some(request);
+        }
         self.log(
             Level::Notice,
             MsgId::Accounting,
@@ -149,6 +158,36 @@ impl Gateway {
         );
         self.process(now, rng);
         Ok(())
+    }
+
+    /// The Accounting-On was answered (`ok`) or no server took it: the Xauth requests
+    /// held meanwhile go to the AAA server now.
+    pub(super) fn accounting_on_done<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        ok: bool,
+        rng: &mut R,
+    ) {
+        self.nas_on = None;
+        let held = std::mem::take(&mut self.held_for_on);
+        self.log(
+            if ok { Level::Info } else { Level::Warning },
+            MsgId::Accounting,
+            format!(
+                "accounting Accounting-On {}: {} held login(s) go on",
+                if ok {
+                    "acknowledged"
+                } else {
+                    "unanswered (the server may keep this NAS's old sessions open)"
+                },
+                held.len()
+            ),
+        );
+        for (sa, user, password) in held {
+            if self.sessions.contains_key(&sa) {
+                self.on_xauth_credentials(now, sa, user, &password, rng);
+            }
+        }
     }
 
     /// The session of `sa` is in the policy (user and address known): its Start.
@@ -191,6 +230,7 @@ impl Gateway {
             next_interim: interim.and_then(|d| now.checked_add(d)),
             interim,
             closed: Tally::default(),
+            pending_interim: None,
         });
         let next = s.acct.as_ref().and_then(|a| a.next_interim);
         self.send_session_record(now, sa, AcctStatus::Start, None, rng);
@@ -213,10 +253,16 @@ impl Gateway {
             .map(|s| s.sa)
             .collect();
         for sa in due {
+            let mut superseded = None;
             if let Some(a) = self.sessions.get_mut(&sa).and_then(|s| s.acct.as_mut()) {
                 a.next_interim = a.interim.and_then(|d| now.checked_add(d));
+                superseded = a.pending_interim.take();
             }
-            self.send_session_record(now, sa, AcctStatus::InterimUpdate, None, rng);
+            self.withdraw(superseded);
+            let sent = self.send_session_record(now, sa, AcctStatus::InterimUpdate, None, rng);
+            if let Some(a) = self.sessions.get_mut(&sa).and_then(|s| s.acct.as_mut()) {
+                a.pending_interim = sent;
+            }
         }
     }
 
@@ -237,6 +283,7 @@ impl Gateway {
         let Some(acct) = &session.acct else {
             return;
         };
+        self.withdraw(acct.pending_interim);
         let mut closed = acct.closed;
         for c in gone {
             closed.add_child(c);
@@ -260,6 +307,17 @@ impl Gateway {
         }
     }
 
+    /// Withdraws an Interim-Update the server has not answered (it may have been
+    /// answered meanwhile: then there is nothing to withdraw).
+    fn withdraw(&mut self, request: Option<xauth::aaa::RequestId>) {
+        let (Some(r), Some(cfg)) = (request, &self.session_accounting) else {
+            return;
+        };
+        if let Some(a) = self.aaa.get_mut(&cfg.tag) {
+            let _ = a.client.cancel(r);
+        }
+    }
+
     fn send_session_record<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
@@ -267,11 +325,9 @@ impl Gateway {
         status: AcctStatus,
         cause: Option<TerminateCause>,
         rng: &mut R,
-    ) {
-        let Some(s) = self.sessions.get(&sa).cloned() else {
-            return;
-        };
-        self.send_record_of(now, &s, status, cause, rng);
+    ) -> Option<xauth::aaa::RequestId> {
+        let s = self.sessions.get(&sa).cloned()?;
+        self.send_record_of(now, &s, status, cause, rng)
     }
 
     fn send_record_of<R: CryptoRng + ?Sized>(
@@ -281,10 +337,10 @@ impl Gateway {
         status: AcctStatus,
         cause: Option<TerminateCause>,
         rng: &mut R,
-    ) {
+    ) -> Option<xauth::aaa::RequestId> {
         let (Some(cfg), Some(acct), Some(user)) = (&self.session_accounting, &s.acct, &s.user)
         else {
-            return;
+            return None;
         };
         let tag = cfg.tag.clone();
         let live = self.data.tally_of(s.sa, acct.framed);
@@ -335,12 +391,18 @@ impl Gateway {
             None => Err(format!("no aaa-server {tag}")),
         };
         match sent {
-            Ok(_) => self.metrics.session_records = self.metrics.session_records.saturating_add(1),
-            Err(e) => self.log(
-                Level::Warning,
-                MsgId::AaaProblem,
-                format!("session accounting: aaa-server {tag} refused a record: {e}"),
-            ),
+            Ok(id) => {
+                self.metrics.session_records = self.metrics.session_records.saturating_add(1);
+                Some(id)
+            }
+            Err(e) => {
+                self.log(
+                    Level::Warning,
+                    MsgId::AaaProblem,
+                    format!("session accounting: aaa-server {tag} refused a record: {e}"),
+                );
+                None
+            }
         }
     }
 
