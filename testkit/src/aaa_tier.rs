@@ -530,7 +530,11 @@ impl AaaTier {
         // every request, hiding the races between gateways this tier must survive).
         c.args(["-k", "3", &self.opts.lifetime_secs.to_string()])
             .args(["freeradius", "-f"])
-            .args(if self.opts.debug { &["-xx"][..] } else { &[][..] })
+            .args(if self.opts.debug {
+                &["-xx"][..]
+            } else {
+                &[][..]
+            })
             .args(["-l", "stdout", "-d"])
             .arg(&self.raddb)
             .env("AAA_DB_HOST", &self.sock)

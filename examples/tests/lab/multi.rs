@@ -260,7 +260,8 @@ impl MultiLab {
     }
 
     /// Sets sysctls (`name=value`) in gateway `k`'s namespace, e.g.
-    /// `net.ipv4.ip_nonlocal_bind=1` (which `arping -U` for a proxied address needs, but
+    /// `net.ipv4.ip_nonlocal_bind=1` (which `arping -U` for a proxied address would need
+    /// (the gateway sends its gratuitous ARP from a packet socket instead), but
     /// which also lets any bind to a foreign address succeed: it hides whether the
     /// gateway's IP_FREEBIND works).
     pub fn sysctl(&self, k: u8, settings: &[&str]) {
