@@ -10,8 +10,11 @@
 //! * Failover: SIGKILL of the active unit moves the outside address (keepalived), the
 //!   standby's Accounting-On closes the dead unit's session in the database, and the
 //!   client, back after DPD, keeps its inside address through RADIUS.
+//! * Killing one of two active gateways leaves the other's users alone; its own users'
+//!   sessions are closed in the database by the Accounting-On of its restart.
 //! * A restarted gateway frees its old leases (Accounting-On); a gateway that loses the
-//!   RADIUS server refuses new logins and keeps its users.
+//!   RADIUS server refuses new logins and keeps its users; a clean stop sends every
+//!   Stop, then Accounting-Off.
 #![allow(clippy::disallowed_methods)] // real processes on the real clock
 #![allow(
     clippy::unwrap_used,
@@ -269,6 +272,78 @@ fn ten_clients_over_two_active_gateways_share_one_pool_and_one_accounting() {
         "leases still live after every Stop: {:?}",
         t.live_leases()
     );
+}
+
+#[test]
+fn killing_one_active_gateway_leaves_the_others_users_alone() {
+    let _g = serial();
+    require_root_and_tools(TOOLS);
+    let mut ml = MultiLab::new(2, Outside::ActiveActive);
+    let t = tier(&ml);
+    for k in [1, 2] {
+        start(&mut ml, k, &[]);
+    }
+    // Two clients on each gateway.
+    let mut clients = Vec::new();
+    for n in 1..=4u8 {
+        let k = 2 - n % 2;
+        let ns = ml.direct_client(n);
+        let conf = vpnc_conf(&ml.client_target(k), n);
+        let (p, ifname) = ml.lab.vpnc(&ns, &format!("vpnc{n}"), &conf, 1);
+        clients.push((n, k, ns, p, ifname));
+    }
+    for (n, _, ns, p, ifname) in &clients {
+        assert!(
+            ml.lab.wait_tunnel(ns, ifname, *p, 45).is_some(),
+            "client {n}: no tunnel\n{}",
+            ml.lab.logs()
+        );
+    }
+    assert_eq!(db_matches_uauth(&ml, &t, &[1, 2], "four clients up"), 4);
+
+    // Gateway 1 dies: gateway 2's users go on, gateway 1's sessions stay open in the
+    // database (nobody told it) ...
+    ml.kill_gateway(1);
+    for (n, k, ns, p, _) in &clients {
+        if *k == 2 {
+            assert!(
+                ml.lab.ping(ns, 2) >= 1,
+                "client {n} of gateway 2 lost its tunnel"
+            );
+        } else {
+            ml.lab.proc(*p).stop(Duration::from_secs(2));
+        }
+    }
+    assert_eq!(t.open_sessions().len(), 4);
+    // ... until its restart's Accounting-On closes exactly those.
+    start(&mut ml, 1, &[]);
+    assert!(
+        wait_for(Duration::from_secs(10), || t.open_sessions().len() == 2),
+        "{:?}",
+        t.open_sessions()
+    );
+    assert_eq!(db_matches_uauth(&ml, &t, &[1, 2], "gateway 1 restarted"), 2);
+    let stopped = t.stopped_sessions();
+    assert_eq!(stopped.len(), 2);
+    for s in &stopped {
+        assert_eq!(s.session.nas_identifier, "gw1");
+        assert_eq!(s.terminate_cause, "NAS-Reboot");
+    }
+    assert!(t.open_sessions().iter().all(|s| s.nas_identifier == "gw2"));
+    let live: Vec<String> = t.live_leases().iter().map(|l| l.nas_ip.clone()).collect();
+    assert_eq!(
+        live,
+        ["192.168.1.2", "192.168.1.2"],
+        "only gateway 2's leases are live"
+    );
+    for (n, k, ns, _, _) in &clients {
+        if *k == 2 {
+            assert!(
+                ml.lab.ping(ns, 2) >= 1,
+                "client {n} of gateway 2 lost its tunnel"
+            );
+        }
+    }
 }
 
 #[test]
