@@ -136,6 +136,23 @@ fn vpnc_conf(target: &str, n: u8) -> VpncConf {
     }
 }
 
+/// A vpnc client of the two active gateways: (n, gateway, namespace, process, TUN).
+type Client = (u8, u8, String, usize, String);
+
+/// Starts `count` vpnc clients at once, user`n` on 192.168.1.(10 + n): odd ones on
+/// gateway 1, even ones on gateway 2.
+fn start_clients(ml: &mut MultiLab, count: u8) -> Vec<Client> {
+    (1..=count)
+        .map(|n| {
+            let k = 2 - n % 2;
+            let ns = ml.direct_client(n);
+            let conf = vpnc_conf(&ml.client_target(k), n);
+            let (p, ifname) = ml.lab.vpnc(&ns, &format!("vpnc{n}"), &conf, 1);
+            (n, k, ns, p, ifname)
+        })
+        .collect()
+}
+
 /// The users `show uauth` of gateway `k` lists: (user, address).
 fn uauth(ml: &MultiLab, k: u8) -> BTreeSet<(String, Ipv4Addr)> {
     ml.show(k, "uauth")
@@ -197,14 +214,7 @@ fn ten_clients_over_two_active_gateways_share_one_pool_and_one_accounting() {
         start(&mut ml, k, &[]);
     }
     // Ten clients, odd ones on gateway 1, even ones on gateway 2, all logging in at once.
-    let mut clients = Vec::new();
-    for n in 1..=10u8 {
-        let k = 2 - n % 2;
-        let ns = ml.direct_client(n);
-        let conf = vpnc_conf(&ml.client_target(k), n);
-        let (p, ifname) = ml.lab.vpnc(&ns, &format!("vpnc{n}"), &conf, 1);
-        clients.push((n, k, ns, p, ifname));
-    }
+    let clients = start_clients(&mut ml, 10);
     let mut addrs = BTreeSet::new();
     for (n, k, ns, p, ifname) in &clients {
         let a = ml.lab.wait_tunnel(ns, ifname, *p, 45);
@@ -284,14 +294,7 @@ fn killing_one_active_gateway_leaves_the_others_users_alone() {
         start(&mut ml, k, &[]);
     }
     // Two clients on each gateway.
-    let mut clients = Vec::new();
-    for n in 1..=4u8 {
-        let k = 2 - n % 2;
-        let ns = ml.direct_client(n);
-        let conf = vpnc_conf(&ml.client_target(k), n);
-        let (p, ifname) = ml.lab.vpnc(&ns, &format!("vpnc{n}"), &conf, 1);
-        clients.push((n, k, ns, p, ifname));
-    }
+    let clients = start_clients(&mut ml, 4);
     for (n, _, ns, p, ifname) in &clients {
         assert!(
             ml.lab.wait_tunnel(ns, ifname, *p, 45).is_some(),

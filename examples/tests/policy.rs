@@ -29,12 +29,7 @@ fn ping_to(lab: &Lab, ns: &str, dst: &str, src: Option<&str>) -> u32 {
     }
     v.push(dst);
     let o = lab.exec(ns, 10, &v);
-    let s = String::from_utf8_lossy(&o.stdout);
-    s.split(',')
-        .find(|p| p.contains("received"))
-        .and_then(|p| p.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    lab::ping_received(&o.stdout)
 }
 
 #[test]

@@ -25,6 +25,7 @@
 //! when the [`AaaTier`] is dropped, also when a test fails; the caller owns (and
 //! removes) the directory.
 
+use crate::wait_for;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -261,18 +262,6 @@ fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Waits for `f` every 20 ms until `limit`.
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
-
 impl AaaTier {
     /// Starts PostgreSQL (initdb, schemas, users, pool) and FreeRADIUS (ready to
     /// process requests). Fails the test, naming the Debian package, when a tool
@@ -438,24 +427,7 @@ impl AaaTier {
             IPPOOL_SCHEMA.to_string(),
             format!("{OPERATOR_DIR}/schema-extras.sql"),
         ] {
-            let out = run_bounded(
-                30,
-                &[
-                    "psql",
-                    "-X",
-                    "-q",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-h",
-                    self.sock.to_str().unwrap(),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    DB,
-                    "-f",
-                    &f,
-                ],
-            );
+            let out = self.psql(DB, &["-f", &f]);
             assert!(
                 out.status.success(),
                 "loading {f} failed:\n{}",
@@ -581,32 +553,30 @@ impl AaaTier {
         std::fs::read_to_string(&self.pg_log).unwrap_or_default()
     }
 
+    /// `psql` as `postgres` on database `db` through the tier's socket, quiet, stopping
+    /// at the first error, with `args` after; bounded to 30 s.
+    fn psql(&self, db: &str, args: &[&str]) -> Output {
+        let mut cmd = vec![
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            self.sock.to_str().unwrap(),
+            "-U",
+            "postgres",
+            "-d",
+            db,
+        ];
+        cmd.extend_from_slice(args);
+        run_bounded(30, &cmd)
+    }
+
     fn psql_db(&self, db: &str, query: &str) -> Result<String, String> {
         let fs = FS.to_string();
         let rs = RS.to_string();
-        let out = run_bounded(
-            30,
-            &[
-                "psql",
-                "-X",
-                "-q",
-                "-At",
-                "-F",
-                &fs,
-                "-R",
-                &rs,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                self.sock.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-c",
-                query,
-            ],
-        );
+        let out = self.psql(db, &["-At", "-F", &fs, "-R", &rs, "-c", query]);
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {

@@ -34,3 +34,16 @@ pub mod freeradius;
 pub mod pcap;
 pub mod shared;
 pub mod snapshot;
+
+/// Polls `f` every 20 ms until it holds or `limit` passes (then asks once more).
+#[allow(clippy::disallowed_methods)] // test support on the real clock
+pub fn wait_for(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f()
+}

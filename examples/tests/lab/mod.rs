@@ -219,12 +219,17 @@ impl Lab {
              ip -n {gw} route add 10.89.129.128/25 via 10.89.129.193 && \
              ip netns exec {gw} sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.{a}.proxy_arp=1 net.ipv4.neigh.{a}.proxy_delay=0"
         ));
-        // the inside web server (the seed's 10.89.129.131)
-        let www = lab.dir.join("www");
+        lab.inside_web_server(&i, 120);
+        lab
+    }
+
+    /// The inside web server (the seed's 10.89.129.131) in namespace `ns`, for `secs`.
+    pub fn inside_web_server(&mut self, ns: &str, secs: u32) {
+        let www = self.dir.join("www");
         std::fs::create_dir_all(&www).unwrap();
         std::fs::write(www.join("index.html"), "inside web server 10.89.129.131\n").unwrap();
-        lab.spawn(
-            &i,
+        self.spawn(
+            ns,
             "http",
             &[
                 "python3",
@@ -236,9 +241,8 @@ impl Lab {
                 www.to_str().unwrap(),
                 "80",
             ],
-            120,
+            secs,
         );
-        lab
     }
 
     fn add_ns(&mut self, ns: &str) {
@@ -553,15 +557,14 @@ impl Lab {
             // be answered by a later one
             &["ping", "-c", &c, "-i", "0.2", "-w", "6", INSIDE_HOST],
         );
-        let s = String::from_utf8_lossy(&o.stdout);
         if std::env::var("LAB_DEBUG").is_ok() {
-            eprintln!("ping: {s}{}", String::from_utf8_lossy(&o.stderr));
+            eprintln!(
+                "ping: {}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
-        s.split(',')
-            .find(|p| p.contains("received"))
-            .and_then(|p| p.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        ping_received(&o.stdout)
     }
 
     /// HTTP GET of the inside web server from `ns`: the body.
@@ -635,16 +638,16 @@ impl Drop for Lab {
     }
 }
 
-/// Polls `f` every 20 ms until it holds or `limit` passes.
-pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
+pub use testkit::wait_for;
+
+/// The replies `ping`'s summary line counts (0 when it printed none).
+pub fn ping_received(stdout: &[u8]) -> u32 {
+    String::from_utf8_lossy(stdout)
+        .split(',')
+        .find(|p| p.contains("received"))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A vpnc configuration.

@@ -179,24 +179,7 @@ impl MultiLab {
                 starts: 0,
             });
         }
-        let www = lab.dir.join("www");
-        std::fs::create_dir_all(&www).unwrap();
-        std::fs::write(www.join("index.html"), "inside web server 10.89.129.131\n").unwrap();
-        lab.spawn(
-            &i,
-            "http",
-            &[
-                "python3",
-                "-m",
-                "http.server",
-                "--bind",
-                INSIDE_HOST,
-                "--directory",
-                www.to_str().unwrap(),
-                "80",
-            ],
-            PROC_SECS,
-        );
+        lab.inside_web_server(&i, PROC_SECS);
         MultiLab {
             lab,
             mode,
@@ -634,12 +617,7 @@ pub fn ping_count(lab: &Lab, ns: &str, addr: &str, n: u32) -> u32 {
         20,
         &["ping", "-n", "-c", &c, "-i", "0.2", "-W", "1", addr],
     );
-    let s = String::from_utf8_lossy(&o.stdout);
-    s.split(',')
-        .find(|p| p.contains("received"))
-        .and_then(|p| p.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    super::ping_received(&o.stdout)
 }
 
 /// Whether `ns` has `addr` on `ifname`.
