@@ -178,6 +178,23 @@ fn all_uauth(ml: &MultiLab, gateways: &[u8]) -> BTreeSet<(Ipv4Addr, String, Stri
     all
 }
 
+/// FreeRADIUS's log lines about accounting and errors (the last 80).
+fn radius_digest(t: &AaaTier) -> String {
+    let log = t.radius_log_text();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("Acct-Status-Type")
+                || l.contains("Acct-Session-Id")
+                || l.contains("ERROR")
+                || l.contains("WARNING")
+                || l.contains("Sent Accounting-Response")
+                || l.contains("Received Accounting-Request")
+        })
+        .collect();
+    lines[lines.len().saturating_sub(80)..].join("\n")
+}
+
 /// The database's open sessions in the same shape.
 fn db_sessions(t: &AaaTier) -> BTreeSet<(Ipv4Addr, String, String, Ipv4Addr)> {
     t.open_sessions()
@@ -198,8 +215,10 @@ fn db_matches_uauth(ml: &MultiLab, t: &AaaTier, gateways: &[u8], what: &str) -> 
     assert_eq!(
         pair.0,
         pair.1,
-        "{what}: the database's open sessions (left) are not the gateways' show uauth (right)\n{}",
-        ml.lab.logs()
+        "{what}: the database's open sessions (left) are not the gateways' show uauth (right)\n{}\n----- FreeRADIUS (accounting, errors) -----\n{}\n----- radacct -----\n{:?}",
+        ml.lab.logs(),
+        radius_digest(t),
+        t.sql("SELECT acctsessionid, username, nasidentifier, acctstarttime, acctstoptime, acctterminatecause FROM radacct ORDER BY radacctid")
     );
     pair.0.len()
 }
@@ -774,7 +793,10 @@ fn measure_failover() {
         assert_eq!(
             b.as_deref(),
             Some(a.as_str()),
-            "round {round}: another address"
+            "round {round}: another address\n{}\n{}\n----- FreeRADIUS -----\n{}",
+            ml.lab.logs(),
+            ml.keepalived_logs(),
+            radius_digest(&t)
         );
         assert!(wait_for(Duration::from_secs(20), || ml.lab.ping(&ns, 1) >= 1));
         let ping = t0.elapsed();

@@ -347,3 +347,24 @@ fn logins_wait_for_the_accounting_on_answer() {
     let addr = net.quick_mode(c, sa);
     assert_eq!(of_status(&net, AcctStatus::Start)[0].framed_ip, Some(addr));
 }
+
+/// A gateway restarted within the same second numbers its sessions from 0 again: the
+/// Acct-Session-Id still differs (an old one, with the same user and NAS, would name
+/// the old, stopped radacct row and the new session would never show as open).
+#[test]
+fn a_gateway_restarted_within_the_same_second_never_reuses_a_session_id() {
+    let ids: Vec<Vec<u8>> = [11u64, 12]
+        .into_iter()
+        .map(|seed| {
+            let mut net = net_with(radius_plan(2, |t| t), None, seed);
+            let c = net.add_client("198.51.100.7:500".parse().unwrap());
+            net.connect(c, "cisco_customer", "cisco123");
+            of_status(&net, AcctStatus::Start)[0]
+                .session_id
+                .clone()
+                .unwrap()
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(ids[0][..8], ids[1][..8], "both start with the same second");
+}

@@ -289,8 +289,10 @@ pub struct Gateway {
     shard_count: u8,
     /// VPN-session accounting.
     session_accounting: Option<session_acct::SessionAccounting>,
-    /// The Accounting-On the server has not acknowledged yet: Xauth waits for it.
+    /// The Accounting-On this core sent and the server has not answered yet.
     nas_on: Option<xauth::aaa::RequestId>,
+    /// Xauth waits ([`Gateway::hold_logins`]): until the Accounting-On is answered.
+    logins_held: bool,
     /// Xauth credentials that arrived while [`Gateway::nas_on`] was pending.
     held_for_on: Vec<(SaId, String, ike_sm::Secret)>,
     /// The next Acct-Session-Id's serial.
@@ -494,6 +496,7 @@ impl Gateway {
             shared_pools,
             session_accounting: settings.session_accounting,
             nas_on: None,
+            logins_held: false,
             held_for_on: Vec::new(),
             acct_serial: 0,
         }
@@ -1251,7 +1254,7 @@ impl Gateway {
     ) {
         let client_addr = self.sessions.get(&sa).map(|s| s.remote.ip());
         self.edit_session(sa, |s| s.xauth_pending = true);
-        if self.nas_on.is_some() {
+        if self.logins_held {
             // Until the server has closed this NAS's old sessions and freed their
             // leases, a new login's lease and Start could be swept away with them.
             self.held_for_on.push((sa, user, password.duplicate()));

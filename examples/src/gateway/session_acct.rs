@@ -133,9 +133,9 @@ impl Gateway {
             return Err(format!("session accounting: no aaa-server {}", cfg.tag));
         };
         let id = format!(
-            "{:08X}{:02X}000000",
+            "{:08X}{:08X}FF000000",
             self.epoch_at_start & 0xffff_ffff,
-            0xff
+            rng.next_u32()
         );
         let info = xauth::aaa::AcctInfo::nas(status, id.into_bytes(), self.info.outside_addr);
         let request = a
@@ -145,6 +145,7 @@ impl Gateway {
         if status == AcctStatus::AccountingOn {
             // Logins wait for its answer (`accounting_on_done`).
             self.nas_on = Some(request);
+            self.logins_held = true;
         }
         self.log(
             Level::Notice,
@@ -160,8 +161,34 @@ impl Gateway {
         Ok(())
     }
 
-    /// The Accounting-On was answered (`ok`) or no server took it: the Xauth requests
-    /// held meanwhile go to the AAA server now.
+    /// Holds every new login's Xauth until [`Gateway::release_logins`]: what the other
+    /// cores of a gateway do while the core that sent the Accounting-On
+    /// ([`Gateway::account_nas`], which holds its own logins) waits for its answer.
+    pub fn hold_logins(&mut self) {
+        self.logins_held = true;
+    }
+
+    /// Whether the Accounting-On this core sent is still unanswered (a driver of several
+    /// cores releases the others' logins once it is not).
+    #[must_use]
+    pub fn accounting_on_pending(&self) -> bool {
+        self.nas_on.is_some()
+    }
+
+    /// The Xauth requests held meanwhile go to the AAA server now.
+    pub fn release_logins<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
+        self.logins_held = false;
+        let held = std::mem::take(&mut self.held_for_on);
+        for (sa, user, password) in held {
+            if self.sessions.contains_key(&sa) {
+                self.on_xauth_credentials(now, sa, user, &password, rng);
+            }
+        }
+        self.process(now, rng);
+    }
+
+    /// The Accounting-On was answered (`ok`) or no server took it: this core's held
+    /// logins go on.
     pub(super) fn accounting_on_done<R: CryptoRng + ?Sized>(
         &mut self,
         now: Instant,
@@ -169,7 +196,6 @@ impl Gateway {
         rng: &mut R,
     ) {
         self.nas_on = None;
-        let held = std::mem::take(&mut self.held_for_on);
         self.log(
             if ok { Level::Info } else { Level::Warning },
             MsgId::Accounting,
@@ -180,9 +206,11 @@ impl Gateway {
                 } else {
                     "unanswered (the server may keep this NAS's old sessions open)"
                 },
-                held.len()
+                self.held_for_on.len()
             ),
         );
+        self.logins_held = false;
+        let held = std::mem::take(&mut self.held_for_on);
         for (sa, user, password) in held {
             if self.sessions.contains_key(&sa) {
                 self.on_xauth_credentials(now, sa, user, &password, rng);
@@ -203,9 +231,13 @@ impl Gateway {
         let serial = self.acct_serial;
         self.acct_serial = self.acct_serial.wrapping_add(1);
         let epoch = self.wall(now);
+        // The start second, then 32 random bits: a gateway restarted within the same
+        // second numbers its sessions from 0 again, and an Acct-Session-Id seen before
+        // (with the same user and NAS) would name the old, stopped radacct row.
         let id = format!(
-            "{:08X}{:02X}{:06X}",
+            "{:08X}{:08X}{:02X}{:06X}",
             self.epoch_at_start & 0xffff_ffff,
+            rng.next_u32(),
             self.shard,
             serial & 0x00ff_ffff
         );

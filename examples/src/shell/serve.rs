@@ -683,11 +683,16 @@ enum ShardCmd {
     Snapshot(Option<view::Show>, oneshot::Sender<view::Snapshot>),
     Clear(Option<IpAddr>, oneshot::Sender<usize>),
     Debug(Vec<DebugKind>),
-    /// Accounting-On/Off for the whole gateway (shard 0 sends it).
+    /// Accounting-On/Off for the whole gateway (shard 0 sends it). For an Accounting-On
+    /// the answer comes once the server answered it (or no server did).
     Nas(
         xauth::radius::AcctStatus,
         oneshot::Sender<Result<(), String>>,
     ),
+    /// Hold new logins (another shard's Accounting-On is unanswered).
+    HoldLogins,
+    /// Let the held logins go on.
+    ReleaseLogins,
     /// Delete every SA and stop (with an Accounting-Off last when `off`); the answer is
     /// the addresses still leased after it.
     Shutdown(oneshot::Sender<usize>, bool),
@@ -1340,7 +1345,14 @@ async fn shard(
     let mut db = DataBufs::new(io.tun_mtu);
     LOG_LINES.with(|c| *c.borrow_mut() = Some(Vec::with_capacity(16 << 10)));
     let mut baaa = vec![0u8; 4096];
+    // The driver waiting for this shard's Accounting-On to be answered.
+    let mut on_waiter: Option<oneshot::Sender<Result<(), String>>> = None;
     loop {
+        if on_waiter.is_some() && !gw.accounting_on_pending() {
+            if let Some(w) = on_waiter.take() {
+                let _ = w.send(Ok(()));
+            }
+        }
         let deadline = gw.poll_timeout().unwrap_or_else(|| {
             Instant::now()
                 .checked_add(Duration::from_secs(3600))
@@ -1396,8 +1408,13 @@ async fn shard(
                     ShardCmd::Clear(peer, reply) => { let _ = reply.send(gw.clear(now, peer, &mut rng)); }
                     ShardCmd::Debug(kinds) => gw.set_debug(&kinds),
                     ShardCmd::Nas(status, reply) => {
-                        let _ = reply.send(gw.account_nas(now, status, &mut rng));
+                        match gw.account_nas(now, status, &mut rng) {
+                            Ok(()) if gw.accounting_on_pending() => on_waiter = Some(reply),
+                            r => { let _ = reply.send(r); }
+                        }
                     }
+                    ShardCmd::HoldLogins => gw.hold_logins(),
+                    ShardCmd::ReleaseLogins => gw.release_logins(now, &mut rng),
                     ShardCmd::Shutdown(reply, off) => {
                         let _ = gw.handle(now, Input::Shutdown, &mut rng);
                         if off {
@@ -1528,15 +1545,34 @@ fn failover_change(f: Failover, active: &mut bool, accounting: bool) -> (String,
     }
 }
 
-/// Accounting-On/Off through shard 0 (logged when it cannot go).
+/// Accounting-On/Off through shard 0 (logged when it cannot go). For an Accounting-On,
+/// every other shard holds its new logins until shard 0 has the server's answer (a
+/// task waits for it and releases them), so that no login's lease or Start is swept
+/// away with this NAS's old sessions.
 async fn nas_accounting(handles: &[ShardHandle], status: xauth::radius::AcctStatus) {
     let Some(s) = handles.first() else { return };
+    let on = status == xauth::radius::AcctStatus::AccountingOn;
+    let others: Vec<mpsc::Sender<ShardCmd>> =
+        handles.iter().skip(1).map(|h| h.cmds.clone()).collect();
+    if on {
+        for o in &others {
+            let _ = o.send(ShardCmd::HoldLogins).await;
+        }
+    }
     let (tx, rx) = oneshot::channel();
-    if s.cmds.send(ShardCmd::Nas(status, tx)).await.is_ok() {
+    if s.cmds.send(ShardCmd::Nas(status, tx)).await.is_err() {
+        return;
+    }
+    tokio::spawn(async move {
         if let Ok(Err(e)) = rx.await {
             log(&format!("no {}: {e}", status.name()));
         }
-    }
+        if on {
+            for o in &others {
+                let _ = o.send(ShardCmd::ReleaseLogins).await;
+            }
+        }
+    });
 }
 
 /// Starts the thread that keeps one host route and one proxy-ARP entry per client
