@@ -811,8 +811,16 @@ fn measure_failover() {
             row[0], row[1], row[2], row[3]
         );
         rows.push(row);
-        // The killed unit comes back as the standby (keepalived does not preempt).
+        // The killed unit comes back as the standby (keepalived does not preempt); the
+        // next round starts once its keepalived is BACKUP again (its check passing), as a
+        // standby that has been up for a while is.
         start(&mut ml, active, &["--failover", "standby"]);
+        assert!(
+            wait_for(Duration::from_secs(10), || ml.vrrp_state(active).as_deref()
+                == Some("BACKUP")),
+            "unit {active} did not return to BACKUP:\n{}",
+            ml.keepalived_logs()
+        );
         active = standby;
     }
     let median = |i: usize| {
