@@ -80,6 +80,8 @@ fn tier_opts(
     o.pool_last = pool.1.parse().unwrap();
     o.lease_seconds = 600;
     o.debug = debug;
+    // The tier lives as long as the lab's processes (a measurement sets them longer).
+    o.lifetime_secs = ml.proc_secs.max(o.lifetime_secs);
     AaaTier::start(o)
 }
 
