@@ -138,6 +138,19 @@ fn vpnc_conf(target: &str, n: u8) -> VpncConf {
     }
 }
 
+/// Two active gateways (192.168.1.1 and .2, NAS-Identifiers gw1 and gw2) on one AAA
+/// tier. The tier is dropped before the lab (its processes run in the lab's
+/// namespaces): bind the pair as `let (ml, t)`.
+fn two_active_gateways() -> (MultiLab, AaaTier) {
+    require_root_and_tools(TOOLS);
+    let mut ml = MultiLab::new(2, Outside::ActiveActive);
+    let t = tier(&ml);
+    for k in [1, 2] {
+        start(&mut ml, k, &[]);
+    }
+    (ml, t)
+}
+
 /// A vpnc client of the two active gateways: (n, gateway, namespace, process, TUN).
 type Client = (u8, u8, String, usize, String);
 
@@ -228,12 +241,7 @@ fn db_matches_uauth(ml: &MultiLab, t: &AaaTier, gateways: &[u8], what: &str) -> 
 #[test]
 fn ten_clients_over_two_active_gateways_share_one_pool_and_one_accounting() {
     let _g = serial();
-    require_root_and_tools(TOOLS);
-    let mut ml = MultiLab::new(2, Outside::ActiveActive);
-    let t = tier(&ml);
-    for k in [1, 2] {
-        start(&mut ml, k, &[]);
-    }
+    let (mut ml, t) = two_active_gateways();
     // Ten clients, odd ones on gateway 1, even ones on gateway 2, all logging in at once.
     let clients = start_clients(&mut ml, 10);
     let mut addrs = BTreeSet::new();
@@ -308,12 +316,7 @@ fn ten_clients_over_two_active_gateways_share_one_pool_and_one_accounting() {
 #[test]
 fn killing_one_active_gateway_leaves_the_others_users_alone() {
     let _g = serial();
-    require_root_and_tools(TOOLS);
-    let mut ml = MultiLab::new(2, Outside::ActiveActive);
-    let t = tier(&ml);
-    for k in [1, 2] {
-        start(&mut ml, k, &[]);
-    }
+    let (mut ml, t) = two_active_gateways();
     // Two clients on each gateway.
     let clients = start_clients(&mut ml, 4);
     for (n, _, ns, p, ifname) in &clients {

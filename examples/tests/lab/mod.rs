@@ -183,24 +183,7 @@ pub struct Lab {
 impl Lab {
     /// The wan bridge, the gateway's namespace and the inside host with its HTTP server.
     pub fn new() -> Lab {
-        reap_stale();
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let id = format!("pgt{}x{n}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("{id}.d"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut lab = Lab {
-            wan: format!("{id}w"),
-            gw: format!("{id}g"),
-            inside: format!("{id}i"),
-            natr: None,
-            control: dir.join("control.sock"),
-            id,
-            dir,
-            namespaces: Vec::new(),
-            procs: Vec::new(),
-            links: 0,
-        };
+        let mut lab = Lab::unbuilt("g", "control.sock");
         for ns in [lab.wan.clone(), lab.gw.clone(), lab.inside.clone()] {
             lab.add_ns(&ns);
         }
@@ -243,6 +226,30 @@ impl Lab {
             ],
             secs,
         );
+    }
+
+    /// A lab with its names and directory, no namespace yet (the first gateway's
+    /// namespace is `<id><gw>`, its control socket `<dir>/<control>`); stale labs of
+    /// dead test processes are removed first.
+    pub(crate) fn unbuilt(gw: &str, control: &str) -> Lab {
+        reap_stale();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let id = format!("pgt{}x{n}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("{id}.d"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Lab {
+            wan: format!("{id}w"),
+            gw: format!("{id}{gw}"),
+            inside: format!("{id}i"),
+            natr: None,
+            control: dir.join(control),
+            id,
+            dir,
+            namespaces: Vec::new(),
+            procs: Vec::new(),
+            links: 0,
+        }
     }
 
     fn add_ns(&mut self, ns: &str) {

@@ -121,24 +121,7 @@ impl MultiLab {
             (1..=6).contains(&n),
             "MultiLab::new: 1 to 6 gateways, not {n}"
         );
-        reap_stale();
-        let c = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let id = format!("pgt{}x{c}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("{id}.d"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut lab = Lab {
-            wan: format!("{id}w"),
-            gw: format!("{id}g1"),
-            inside: format!("{id}i"),
-            natr: None,
-            control: dir.join("gw1.sock"),
-            id,
-            dir,
-            namespaces: Vec::new(),
-            procs: Vec::new(),
-            links: 0,
-        };
+        let mut lab = Lab::unbuilt("g1", "gw1.sock");
         let (w, i) = (lab.wan.clone(), lab.inside.clone());
         lab.add_ns(&w);
         lab.add_ns(&i);
