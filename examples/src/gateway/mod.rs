@@ -1535,11 +1535,14 @@ impl Gateway {
         self.out.push_back(Output::ClientRoute { addr, up: true });
         // A phase-1 rekey's new SA takes over the old one's session (and its records)
         // in `on_phase1_rekeyed`: no second Start for the same tunnel.
-        let carried = self.sessions.values().any(|o| {
-            o.sa != sa && o.acct.is_some() && o.addr == Some(addr) && o.remote.ip() == peer
-        });
-        if !carried {
-            self.acct_start(now, sa, rng);
+        // (A pass over the sessions: only with session accounting on.)
+        if self.session_accounting.is_some() {
+            let carried = self.sessions.values().any(|o| {
+                o.sa != sa && o.acct.is_some() && o.addr == Some(addr) && o.remote.ip() == peer
+            });
+            if !carried {
+                self.acct_start(now, sa, rng);
+            }
         }
     }
 
