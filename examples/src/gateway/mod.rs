@@ -320,10 +320,9 @@ const SCRATCH: usize = 65_535 + 128;
 struct Metrics {
     /// Phase 1s that came up.
     handshakes_ok: u64,
-    /// Session accounting records handed to the AAA client.
-    session_records: u64,
-    /// Accounting records (per-connection and session) by outcome: `acknowledged` by a
-    /// server, `lost` (no server of the group took it).
+    /// Accounting records: `session_records_sent` (VPN-session records handed to the
+    /// AAA client), and every record (per-connection and session) `acknowledged` by a
+    /// server or `lost` (no server of the group took it).
     accounting: BTreeMap<&'static str, u64>,
     /// SAs that failed, by reason.
     handshakes_failed: BTreeMap<String, u64>,
@@ -798,10 +797,7 @@ impl Gateway {
                     MsgId::Lifecycle,
                     format!("deleting {n} IKE SA(s) and their IPsec SAs, releasing addresses"),
                 );
-                let sas: Vec<SaId> = self.sessions.keys().copied().collect();
-                for sa in sas {
-                    self.disconnect_because(now, sa, TerminateCause::AdminReboot, rng);
-                }
+                self.clear_because(now, None, TerminateCause::AdminReboot, rng);
                 Handled::Done
             }
         }
@@ -901,11 +897,7 @@ impl Gateway {
                     )
                 })
                 .collect(),
-            accounting: {
-                let mut a = self.metrics.accounting.clone();
-                a.insert("session_records_sent", self.metrics.session_records);
-                a
-            },
+            accounting: self.metrics.accounting.clone(),
             esp_drops: self.esp_drops(),
             policy_drops: self.policy.drops().clone(),
             packets_in: self.metrics.packets_in,
@@ -1372,12 +1364,8 @@ impl Gateway {
                 n.addr = o.addr.or(n.addr);
                 n.in_policy |= o.in_policy;
                 n.created = o.created;
-                if o.acct.is_some() {
-                    // The new SA carries the old one's session on (its Start was not sent).
-                    n.acct = o.acct;
-                    n.class = o.class;
-                    n.interim_from_server = o.interim_from_server;
-                }
+                // The new SA carries the old one's session on (its Start was not sent).
+                n.carry_accounting(o.acct, o.class, o.interim_from_server);
             });
             if let Some(b) = stale {
                 // The new SA was given another address that carries nothing.
@@ -1466,10 +1454,7 @@ impl Gateway {
                 }
                 self.edit_session(h, |o| {
                     o.in_policy |= s.in_policy;
-                    if o.acct.is_none() {
-                        o.acct = acct;
-                        o.class.clone_from(&s.class);
-                    }
+                    o.carry_accounting(acct, s.class.clone(), s.interim_from_server);
                 });
             } else {
                 if let (Some(addr), true) = (s.addr, s.in_policy) {
@@ -1944,6 +1929,17 @@ impl Gateway {
         peer: Option<IpAddr>,
         rng: &mut R,
     ) -> usize {
+        self.clear_because(now, peer, TerminateCause::AdminReset, rng)
+    }
+
+    /// [`Gateway::clear`] with the cause the sessions' accounting Stops give.
+    fn clear_because<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        peer: Option<IpAddr>,
+        cause: TerminateCause,
+        rng: &mut R,
+    ) -> usize {
         let sas: Vec<SaId> = self
             .sessions
             .values()
@@ -1951,7 +1947,7 @@ impl Gateway {
             .map(|s| s.sa)
             .collect();
         for sa in &sas {
-            self.disconnect(now, *sa, rng);
+            self.disconnect_because(now, *sa, cause, rng);
         }
         sas.len()
     }

@@ -90,6 +90,23 @@ impl Tally {
     }
 }
 
+impl super::Session {
+    /// A phase-1 rekey's other SA carries this one's session on: its accounting (the
+    /// Start already sent), Class and interim interval, unless it has its own.
+    pub(super) fn carry_accounting(
+        &mut self,
+        acct: Option<SessionAcct>,
+        class: Option<Vec<u8>>,
+        interim: Option<Duration>,
+    ) {
+        if self.acct.is_none() && acct.is_some() {
+            self.acct = acct;
+            self.class = class;
+            self.interim_from_server = interim;
+        }
+    }
+}
+
 /// The Acct-Terminate-Cause of an IKE SA the peer or the endpoint ended.
 #[must_use]
 pub fn cause_of_delete(r: DeleteReason) -> TerminateCause {
@@ -177,6 +194,12 @@ impl Gateway {
 
     /// The Xauth requests held meanwhile go to the AAA server now.
     pub fn release_logins<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
+        self.release_held(now, rng);
+        self.process(now, rng);
+    }
+
+    /// Ends the hold: the Xauth credentials held meanwhile go to the AAA server.
+    fn release_held<R: CryptoRng + ?Sized>(&mut self, now: Instant, rng: &mut R) {
         self.logins_held = false;
         let held = std::mem::take(&mut self.held_for_on);
         for (sa, user, password) in held {
@@ -184,7 +207,6 @@ impl Gateway {
                 self.on_xauth_credentials(now, sa, user, &password, rng);
             }
         }
-        self.process(now, rng);
     }
 
     /// The Accounting-On was answered (`ok`) or no server took it: this core's held
@@ -209,13 +231,7 @@ impl Gateway {
                 self.held_for_on.len()
             ),
         );
-        self.logins_held = false;
-        let held = std::mem::take(&mut self.held_for_on);
-        for (sa, user, password) in held {
-            if self.sessions.contains_key(&sa) {
-                self.on_xauth_credentials(now, sa, user, &password, rng);
-            }
-        }
+        self.release_held(now, rng);
     }
 
     /// The session of `sa` is in the policy (user and address known): its Start.
@@ -316,15 +332,13 @@ impl Gateway {
             return;
         };
         self.withdraw(acct.pending_interim);
-        let mut closed = acct.closed;
+        let mut last = Tally::default();
         for c in gone {
-            closed.add_child(c);
+            last.add_child(c);
         }
-        let mut s = session.clone();
-        if let Some(a) = s.acct.as_mut() {
-            a.closed = closed;
+        if let Some(r) = self.record_of(now, session, AcctStatus::Stop, Some(cause), last) {
+            self.send_record(now, r, rng);
         }
-        self.send_record_of(now, &s, AcctStatus::Stop, Some(cause), rng);
     }
 
     /// An IPsec SA pair of a session went (rekeyed, expired, deleted by the peer): its
@@ -358,25 +372,30 @@ impl Gateway {
         cause: Option<TerminateCause>,
         rng: &mut R,
     ) -> Option<xauth::aaa::RequestId> {
-        let s = self.sessions.get(&sa).cloned()?;
-        self.send_record_of(now, &s, status, cause, rng)
+        let s = self.sessions.get(&sa)?;
+        let r = self.record_of(now, s, status, cause, Tally::default())?;
+        self.send_record(now, r, rng)
     }
 
-    fn send_record_of<R: CryptoRng + ?Sized>(
-        &mut self,
+    /// A session's record: the group's tag, the record and its log line. Its counters
+    /// are the session's gone IPsec SAs', its live ones' and `last`'s (the pairs that
+    /// went with it).
+    fn record_of(
+        &self,
         now: Instant,
         s: &super::Session,
         status: AcctStatus,
         cause: Option<TerminateCause>,
-        rng: &mut R,
-    ) -> Option<xauth::aaa::RequestId> {
+        last: Tally,
+    ) -> Option<(String, xauth::aaa::AcctInfo, String)> {
         let (Some(cfg), Some(acct), Some(user)) = (&self.session_accounting, &s.acct, &s.user)
         else {
             return None;
         };
-        let tag = cfg.tag.clone();
-        let live = self.data.tally_of(s.sa, acct.framed);
-        let t = acct.closed.plus(live);
+        let t = acct
+            .closed
+            .plus(self.data.tally_of(s.sa, acct.framed))
+            .plus(last);
         let counted = status != AcctStatus::Start;
         let elapsed = now.saturating_duration_since(acct.started).as_secs();
         let info = xauth::aaa::AcctInfo {
@@ -417,6 +436,17 @@ impl Gateway {
                 String::new()
             }
         );
+        Some((cfg.tag.clone(), info, line))
+    }
+
+    /// Logs and sends a record from [`Gateway::record_of`]; its request when the group
+    /// took it.
+    fn send_record<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        (tag, info, line): (String, xauth::aaa::AcctInfo, String),
+        rng: &mut R,
+    ) -> Option<xauth::aaa::RequestId> {
         self.log(Level::Info, MsgId::Accounting, line);
         let sent = match self.aaa.get_mut(&tag) {
             Some(a) => a.client.account(now, rng, info).map_err(|e| e.to_string()),
@@ -424,7 +454,7 @@ impl Gateway {
         };
         match sent {
             Ok(id) => {
-                self.metrics.session_records = self.metrics.session_records.saturating_add(1);
+                super::bump(&mut self.metrics.accounting, "session_records_sent", 1);
                 Some(id)
             }
             Err(e) => {

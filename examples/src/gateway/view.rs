@@ -122,9 +122,9 @@ pub struct Stats {
     pub held: usize,
     /// RADIUS replies refused for want of a Message-Authenticator, by `aaa-server` tag.
     pub aaa_refused: BTreeMap<String, u64>,
-    /// Accounting records: `session_records_sent` (VPN-session Start, Interim, Stop,
-    /// Accounting-On/Off), and every record `acknowledged` or `lost` (no server of its
-    /// group answered).
+    /// Accounting records: `session_records_sent` (VPN-session Start, Interim-Update,
+    /// Stop), and every record `acknowledged` or `lost` (no server of its group
+    /// answered).
     pub accounting: BTreeMap<&'static str, u64>,
     /// ESP-stage drops by reason.
     pub esp_drops: BTreeMap<&'static str, u64>,

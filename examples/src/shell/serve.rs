@@ -1389,18 +1389,7 @@ async fn shard(
                     let _ = gw.handle(Instant::now(), Input::AaaDatagram { from, payload: d }, &mut rng);
                 }
             }
-            Some(m) = aaa_rx.recv() => {
-                let now = Instant::now();
-                match m {
-                    AaaIn::Data((group, conn), b) => {
-                        let _ = gw.handle(now, Input::AaaStream { group: &group, conn, bytes: &b }, &mut rng);
-                    }
-                    AaaIn::Closed((group, conn)) => {
-                        io.aaa_conns.remove(&(group.clone(), conn));
-                        let _ = gw.handle(now, Input::AaaStreamClosed { group: &group, conn }, &mut rng);
-                    }
-                }
-            }
+            Some(m) = aaa_rx.recv() => aaa_in(&mut gw, &mut io, m, &mut rng),
             Some(c) = cmds.recv() => {
                 let now = Instant::now();
                 match c {
@@ -1440,6 +1429,35 @@ async fn shard(
     }
 }
 
+/// A TACACS+ connection's bytes or its end, to the core.
+fn aaa_in(gw: &mut Gateway, io: &mut Io, m: AaaIn, rng: &mut rand::rngs::StdRng) {
+    let now = Instant::now();
+    match m {
+        AaaIn::Data((group, conn), b) => {
+            let _ = gw.handle(
+                now,
+                Input::AaaStream {
+                    group: &group,
+                    conn,
+                    bytes: &b,
+                },
+                rng,
+            );
+        }
+        AaaIn::Closed((group, conn)) => {
+            io.aaa_conns.remove(&(group.clone(), conn));
+            let _ = gw.handle(
+                now,
+                Input::AaaStreamClosed {
+                    group: &group,
+                    conn,
+                },
+                rng,
+            );
+        }
+    }
+}
+
 /// How long a stopping shard waits for its AAA servers to acknowledge the last records
 /// (accounting Stops, Accounting-Off), answering their replies and resending on time.
 const AAA_DRAIN: Duration = Duration::from_secs(4);
@@ -1466,18 +1484,7 @@ async fn drain_aaa(
                     let _ = gw.handle(Instant::now(), Input::AaaDatagram { from, payload: d }, rng);
                 }
             }
-            Some(m) = aaa_rx.recv() => {
-                let now = Instant::now();
-                match m {
-                    AaaIn::Data((group, conn), b) => {
-                        let _ = gw.handle(now, Input::AaaStream { group: &group, conn, bytes: &b }, rng);
-                    }
-                    AaaIn::Closed((group, conn)) => {
-                        io.aaa_conns.remove(&(group.clone(), conn));
-                        let _ = gw.handle(now, Input::AaaStreamClosed { group: &group, conn }, rng);
-                    }
-                }
-            }
+            Some(m) = aaa_rx.recv() => aaa_in(gw, io, m, rng),
             () = tokio::time::sleep_until(wake.into()) => {
                 gw.handle_timeout(Instant::now(), rng);
             }
