@@ -16,7 +16,8 @@ APT_PACKAGES=(
   vpnc ike-scan charon-cmd strongswan-charon strongswan-swanctl   # real IKEv1 peers
   libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-standard-plugins
   libnss3-tools libunbound8 libldns3 libcurl3-nss libevent-pthreads-2.1-7  # libreswan's libraries
-  iperf3                         # scripts/vpnc-throughput.sh (a measurement, not run by CI)
+  iperf3 curl                    # throughput through the tunnel (scripts/vpnc-throughput.sh, tests/mtu.rs)
+  rsyslog                        # a real syslog daemon receiving the PIX messages (issue 19)
 )
 # Python modules for the python3 on PATH (may differ from Debian's python3).
 PIP_MODULES=(scapy)
