@@ -192,4 +192,4 @@ pub use outcome::{DropReason, Outcome};
 /// zeroizing type, redacted in `Debug`, compared in constant time.
 pub use pix_primitives::Secret;
 pub use shard::Shard;
-pub use sm::{Endpoint, P1State, Role, Transmit};
+pub use sm::{Endpoint, P1State, Role, Stale, Transmit};

@@ -77,6 +77,14 @@ pub trait LeaseStore: core::fmt::Debug + Send + Sync {
     /// Calls `f` with the pools as they are now (for `show ip local pool` and metrics).
     /// A shared store holds its lock while `f` runs: keep `f` short.
     fn with_pools(&self, f: &mut dyn FnMut(&Pools));
+
+    /// Takes the pools of a new configuration, every lease staying valid; returns the
+    /// leased addresses no pool of the same name holds any more ([`Pools::reconfigure`]).
+    /// `None`: this store cannot be reconfigured (the default; its pools stay).
+    fn reconfigure(&mut self, new: Pools) -> Option<Vec<Ipv4Addr>> {
+        let _ = new;
+        None
+    }
 }
 
 impl LeaseStore for Pools {
@@ -115,6 +123,10 @@ impl LeaseStore for Pools {
 
     fn with_pools(&self, f: &mut dyn FnMut(&Pools)) {
         f(self);
+    }
+
+    fn reconfigure(&mut self, new: Pools) -> Option<Vec<Ipv4Addr>> {
+        Some(Pools::reconfigure(self, new))
     }
 }
 

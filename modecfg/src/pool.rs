@@ -318,6 +318,11 @@ pub struct Pools {
     pools: Vec<AddressPool>,
     external: BTreeSet<Ipv4Addr>,
     max_external: usize,
+    /// Leases that lost their pool in a [`Pools::reconfigure`] (the pool went, or no
+    /// longer holds the address) and AAA-assigned addresses a new pool now covers: held
+    /// until their session gives them back, with the pool (if any) whose bit keeps the
+    /// address from being handed to somebody else meanwhile.
+    moved: BTreeMap<Ipv4Addr, Option<String>>,
 }
 
 impl Default for Pools {
@@ -333,6 +338,7 @@ impl Pools {
             pools: Vec::new(),
             external: BTreeSet::new(),
             max_external: DEFAULT_MAX_EXTERNAL,
+            moved: BTreeMap::new(),
         }
     }
 
@@ -389,7 +395,80 @@ impl Pools {
 
     /// Whether `addr` is leased, from a pool or by AAA.
     pub fn is_in_use(&self, addr: Ipv4Addr) -> bool {
-        self.external.contains(&addr) || self.pools.iter().any(|p| p.is_leased(addr))
+        self.external.contains(&addr)
+            || self.moved.contains_key(&addr)
+            || self.pools.iter().any(|p| p.is_leased(addr))
+    }
+
+    /// Takes the pools of a new configuration (`pix-gateway reload`) while every lease
+    /// handed out stays valid: a leased address that a new pool of the same name still
+    /// holds stays leased there (and its user's sticky address is remembered); any other
+    /// lease from a pool is *orphaned*: returned here, so that its session can be ended,
+    /// and kept out of every new pool until it is given back. AAA-assigned addresses stay
+    /// valid (one a new pool now covers is taken out of it). Users remembered in a pool of
+    /// the same name keep their address for next time when it is still in range. The
+    /// leases keep working with [`Pools::release`]. O(pools' size / 64 + leases).
+    pub fn reconfigure(&mut self, new: Pools) -> Vec<Ipv4Addr> {
+        let old = std::mem::replace(self, new);
+        self.max_external = old.max_external;
+        let mut orphans = Vec::new();
+        for p in &old.pools {
+            let same = self.pools.iter().position(|n| n.name == p.name);
+            for o in 0..p.size {
+                let addr = p.addr_at(o);
+                let user = usize::try_from(o)
+                    .ok()
+                    .and_then(|i| p.last_user.get(i))
+                    .and_then(Option::as_ref)
+                    .map(Arc::clone);
+                let leased = p.bit(o);
+                let kept = same.and_then(|i| self.pools.get_mut(i)).and_then(|n| {
+                    let no = n.offset_of(addr)?;
+                    if leased {
+                        n.set_bit(no, true);
+                        n.in_use = n.in_use.saturating_add(1);
+                    }
+                    if let Some(u) = &user {
+                        n.remember(no, &**u);
+                    }
+                    Some(())
+                });
+                if leased && kept.is_none() {
+                    self.hold_moved(addr);
+                    orphans.push(addr);
+                }
+            }
+        }
+        for addr in old.external {
+            if self.pools.iter().any(|p| p.contains(addr)) {
+                self.hold_moved(addr);
+            } else {
+                self.external.insert(addr);
+            }
+        }
+        for addr in old.moved.into_keys() {
+            self.hold_moved(addr);
+        }
+        orphans
+    }
+
+    /// Keeps `addr` (a lease of the configuration before) out of the pools until it is
+    /// released.
+    fn hold_moved(&mut self, addr: Ipv4Addr) {
+        let pool = self
+            .pools
+            .iter_mut()
+            .find(|p| p.contains(addr))
+            .and_then(|p| {
+                let o = p.offset_of(addr)?;
+                if p.bit(o) {
+                    return None; // cannot happen: only one lease per address existed
+                }
+                p.set_bit(o, true);
+                p.in_use = p.in_use.saturating_add(1);
+                Some(p.name.clone())
+            });
+        self.moved.insert(addr, pool);
     }
 
     /// The first address in `first..=last` that lies in a pool (leased or not), or that
@@ -407,7 +486,14 @@ impl Pools {
             .map(|p| u32::from(p.first()).max(lo))
             .min()
             .map(Ipv4Addr::from);
-        let external = self.external.range(first..=last).next().copied();
+        let external = self
+            .external
+            .range(first..=last)
+            .next()
+            .copied()
+            .into_iter()
+            .chain(self.moved.range(first..=last).next().map(|(a, _)| *a))
+            .min();
         match (in_pool, external) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -451,7 +537,7 @@ impl Pools {
                 },
             });
         }
-        if self.external.contains(&addr) {
+        if self.external.contains(&addr) || self.moved.contains_key(&addr) {
             return Err(ModeCfgError::AddressInUse { addr });
         }
         if self.external.len() >= self.max_external {
@@ -483,6 +569,13 @@ impl Pools {
     /// Gives a lease back (SA teardown).
     pub fn release(&mut self, lease: Lease) -> Result<(), ModeCfgError> {
         let addr = lease.addr;
+        if let Some(pool) = self.moved.remove(&addr) {
+            // a lease of the configuration before a reconfigure
+            if let Some(p) = pool.and_then(|n| self.pools.iter_mut().find(|p| p.name == n)) {
+                p.release(addr)?;
+            }
+            return Ok(());
+        }
         match lease.source {
             LeaseSource::Pool(name) | LeaseSource::Aaa { pool: Some(name) } => self
                 .pools
@@ -502,10 +595,12 @@ impl Pools {
 
     /// Leased addresses over all pools plus AAA-assigned ones outside them.
     pub fn total_in_use(&self) -> usize {
+        let moved_outside = self.moved.values().filter(|p| p.is_none()).count();
         self.pools
             .iter()
             .map(|p| p.in_use as usize)
             .fold(self.external.len(), usize::saturating_add)
+            .saturating_add(moved_outside)
     }
 }
 
@@ -817,5 +912,102 @@ mod tests {
         let addr = l.addr();
         p.release(l).unwrap();
         assert_eq!(p.allocate(&n, "extra").unwrap().addr(), addr);
+    }
+
+    fn pools_of(list: &[(&str, &str, &str)]) -> Pools {
+        let mut p = Pools::new();
+        for (n, a, b) in list {
+            p.add(n, ip(a), ip(b)).unwrap();
+        }
+        p
+    }
+
+    #[test]
+    fn reconfigure_keeps_leases_a_pool_of_the_same_name_still_holds() {
+        let mut p = pools_of(&[
+            ("A", "10.0.0.1", "10.0.0.10"),
+            ("B", "10.0.1.1", "10.0.1.10"),
+        ]);
+        let a = vec!["A".to_owned()];
+        let b = vec!["B".to_owned()];
+        let la = p.allocate(&a, "alice").unwrap();
+        let lb = p.allocate(&b, "bob").unwrap();
+        let lx = p
+            .assign_aaa(
+                AaaAddress {
+                    addr: ip("10.0.9.9"),
+                    netmask: None,
+                },
+                "xavier",
+            )
+            .unwrap();
+        // A grows, B goes, a new pool C covers the AAA address
+        let orphans = p.reconfigure(pools_of(&[
+            ("A", "10.0.0.1", "10.0.0.20"),
+            ("C", "10.0.9.1", "10.0.9.20"),
+        ]));
+        assert_eq!(orphans, vec![lb.addr()]);
+        assert_eq!(p.pool("A").unwrap().in_use(), 1);
+        assert!(p.is_in_use(la.addr()) && p.is_in_use(lb.addr()) && p.is_in_use(lx.addr()));
+        assert_eq!(
+            p.pool("C").unwrap().in_use(),
+            1,
+            "the AAA address is kept out of C"
+        );
+        assert_eq!(p.total_in_use(), 3);
+        // nobody else gets a held address
+        let c = vec!["C".to_owned()];
+        let mut got = Vec::new();
+        while let Ok(l) = p.allocate(&c, "someone") {
+            assert_ne!(l.addr(), lx.addr());
+            got.push(l);
+        }
+        assert_eq!(got.len(), 19);
+        assert!(p
+            .assign_aaa(
+                AaaAddress {
+                    addr: lb.addr(),
+                    netmask: None
+                },
+                "eve"
+            )
+            .is_err());
+        // every old lease gives back cleanly
+        p.release(la).unwrap();
+        p.release(lb).unwrap();
+        p.release(lx).unwrap();
+        for l in got {
+            p.release(l).unwrap();
+        }
+        assert_eq!(p.total_in_use(), 0);
+        // alice is remembered across the reload
+        assert_eq!(p.allocate(&a, "alice").unwrap().addr(), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn reconfigure_orphans_a_lease_its_pool_no_longer_covers_and_holds_it_in_the_new_one() {
+        let mut p = pools_of(&[("A", "10.0.0.1", "10.0.0.10")]);
+        let a = vec!["A".to_owned()];
+        let l1 = p.allocate(&a, "u1").unwrap();
+        let l2 = p.allocate(&a, "u2").unwrap();
+        // A shrinks past l2; a pool D now covers l2's address
+        let orphans = p.reconfigure(pools_of(&[
+            ("A", "10.0.0.1", "10.0.0.1"),
+            ("D", "10.0.0.2", "10.0.0.9"),
+        ]));
+        assert_eq!(orphans, vec![l2.addr()]);
+        assert_eq!(p.pool("D").unwrap().in_use(), 1);
+        assert!(p.allocate(&a, "u3").is_err(), "A's one address is u1's");
+        p.release(l2).unwrap();
+        assert_eq!(p.pool("D").unwrap().in_use(), 0);
+        p.release(l1).unwrap();
+        assert_eq!(p.total_in_use(), 0);
+        // a second reconfigure carries an unreleased orphan on
+        let l = p.allocate(&a, "u1").unwrap();
+        assert_eq!(p.reconfigure(Pools::new()), vec![l.addr()]);
+        assert_eq!(p.reconfigure(Pools::new()), Vec::<Ipv4Addr>::new());
+        assert_eq!(p.total_in_use(), 1);
+        p.release(l).unwrap();
+        assert_eq!(p.total_in_use(), 0);
     }
 }

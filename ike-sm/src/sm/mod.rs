@@ -13,6 +13,7 @@ mod phase1;
 pub(crate) mod policy;
 mod queues;
 mod quick;
+mod reconfigure;
 mod registry;
 mod rekey;
 mod route;
@@ -20,6 +21,7 @@ mod sa;
 mod timers;
 mod transaction;
 
+pub use reconfigure::Stale;
 pub(crate) use registry::{random_bytes, random_u32};
 use route::error_word;
 pub use sa::{P1State, Role};
@@ -103,7 +105,8 @@ pub struct Endpoint {
     /// Finished rekeys: old SA -> the SA that replaced it (bounded).
     pub(crate) replaced: BTreeMap<SaId, SaId>,
     /// The gateway's Xauth and Mode Config server configurations, shared by every IKE
-    /// SA's dialogue (the configuration never changes after [`Endpoint::new`]).
+    /// SA's dialogue (replaced only by [`Endpoint::reconfigure`]; a dialogue in progress
+    /// keeps the one it started with).
     pub(crate) shared: Option<SharedServerConfig>,
     /// Drops and refusals by reason ([`Endpoint::counters`]).
     pub(crate) counters: crate::counters::Counters,
@@ -203,6 +206,10 @@ impl modecfg::LeaseStore for Leases {
 
     fn with_pools(&self, f: &mut dyn FnMut(&modecfg::Pools)) {
         self.get().with_pools(f);
+    }
+
+    fn reconfigure(&mut self, new: modecfg::Pools) -> Option<Vec<core::net::Ipv4Addr>> {
+        self.get_mut().reconfigure(new)
     }
 }
 
