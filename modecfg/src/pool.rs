@@ -429,7 +429,7 @@ impl Pools {
                         n.in_use = n.in_use.saturating_add(1);
                     }
                     if let Some(u) = &user {
-                        n.remember(no, &**u);
+                        n.remember(no, u);
                     }
                     Some(())
                 });
