@@ -163,5 +163,31 @@ pub(crate) fn parse_sysopt(cur: &mut Cur<'_, '_>, enabled: bool) -> Result<Sysop
             found: Some(joined),
         }));
     }
+    // `sysopt connection tcpmss [minimum] N`: N is read by `Config::tcp_mss`
+    if let [c, t, rest @ ..] = words.as_slice() {
+        if c == "connection" && t == "tcpmss" {
+            let n = match rest {
+                [m, n] if m == "minimum" => Some(n),
+                [n] => Some(n),
+                [] if !enabled => None,
+                _ => {
+                    return Err(cur.err_prev(ConfigError::Expected {
+                        expected: "`sysopt connection tcpmss [minimum] BYTES`".into(),
+                        found: Some(joined),
+                    }))
+                }
+            };
+            if let Some(n) = n {
+                if !n.bytes().all(|b| b.is_ascii_digit()) || n.parse::<u16>().is_err() {
+                    return Err(cur.err_prev(ConfigError::OutOfRange {
+                        what: "a TCP MSS in bytes",
+                        value: n.clone(),
+                        min: 0,
+                        max: 65535,
+                    }));
+                }
+            }
+        }
+    }
     Ok(Sysopt { enabled, words })
 }

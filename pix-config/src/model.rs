@@ -182,7 +182,11 @@ pub enum Command {
     Vpngroup(Vpngroup),
     /// `ip local pool ...`
     IpLocalPool(IpLocalPool),
-    /// A command family the model keeps verbatim on purpose (logging, snmp-server, ...).
+    /// `[no] logging ...`
+    Logging(crate::logging::Logging),
+    /// `[no] fragment size|chain|timeout ...`
+    Fragment(crate::fragment::Fragment),
+    /// A command family the model keeps verbatim on purpose (snmp-server, ssh, ...).
     Known(Known),
     /// A command this parser does not know, verbatim (reported as a warning).
     Unknown(String),

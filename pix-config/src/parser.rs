@@ -515,6 +515,8 @@ fn dispatch(cur: &mut Cur<'_, '_>, st: &ParseState, strict: bool) -> DResult {
         "username" => Command::Username(hard(crate::aaa::parse_username(cur))?),
         "fixup" => Command::Fixup(hard(crate::fixup::parse_fixup(cur, true))?),
         "sysopt" => Command::Sysopt(hard(crate::fixup::parse_sysopt(cur, true))?),
+        "logging" => Command::Logging(hard(crate::logging::parse_logging(cur, false))?),
+        "fragment" => Command::Fragment(hard(crate::fragment::parse_fragment(cur, false))?),
         "isakmp" => Command::Isakmp(hard(crate::isakmp::parse_isakmp(cur))?),
         "vpngroup" => Command::Vpngroup(hard(crate::vpngroup::parse_vpngroup(cur))?),
         "crypto" => {
@@ -579,6 +581,12 @@ fn dispatch_no(cur: &mut Cur<'_, '_>, strict: bool) -> DResult {
         "fixup" => Ok(Command::Fixup(hard(crate::fixup::parse_fixup(cur, false))?)),
         "sysopt" => Ok(Command::Sysopt(hard(crate::fixup::parse_sysopt(
             cur, false,
+        ))?)),
+        "logging" => Ok(Command::Logging(hard(crate::logging::parse_logging(
+            cur, true,
+        ))?)),
+        "fragment" => Ok(Command::Fragment(hard(crate::fragment::parse_fragment(
+            cur, true,
         ))?)),
         "ip" if cur.eat("audit") => Ok(Command::Known(crate::verbatim::parse_known(
             cur,

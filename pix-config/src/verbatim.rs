@@ -1,4 +1,4 @@
-//! The command families kept verbatim on purpose (`logging`, `snmp-server`, `ssh`,
+//! The command families kept verbatim on purpose (`snmp-server`, `ssh`, `pager`,
 //! ...): they do not affect the VPN/NAT behaviour this project models, so the model
 //! keeps their tokens and prints them back unchanged, without a warning.
 
@@ -10,8 +10,6 @@ crate::interface::keyword_enum! {
     pub enum Family {
         /// `pager ...`
         Pager = "pager",
-        /// `logging ...`
-        Logging = "logging",
         /// `icmp ...`
         Icmp = "icmp",
         /// `ip audit ...`
