@@ -18,6 +18,7 @@ pub mod keylog;
 #[cfg(test)]
 mod ownership_tests;
 pub mod policy;
+pub mod reload;
 pub mod route;
 pub mod session_acct;
 pub mod setup;
@@ -297,6 +298,8 @@ pub struct Gateway {
     held_for_on: Vec<(SaId, String, ike_sm::Secret)>,
     /// The next Acct-Session-Id's serial.
     acct_serial: u32,
+    /// What [`Gateway::reload`] compares a new plan against.
+    reload: reload::Kept,
 }
 
 /// A name from the peer, safe for one log line (control characters and quotes escaped,
@@ -498,6 +501,7 @@ impl Gateway {
             logins_held: false,
             held_for_on: Vec::new(),
             acct_serial: 0,
+            reload: reload::Kept::new(plan.aaa, plan.radius_ports, settings.nas_identifier),
         }
     }
 

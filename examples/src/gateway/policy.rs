@@ -374,6 +374,39 @@ impl Policy {
         })
     }
 
+    /// Whether `new` has the same interfaces (names, order, security levels) and
+    /// outside/inside: then [`Policy::reconfigure`] keeps the connections, translations,
+    /// uauth entries and routes into the tunnels, which refer to interfaces by index.
+    pub fn same_interfaces(&self, new: &Policy) -> bool {
+        self.outside_if == new.outside_if
+            && self.inside_if == new.inside_if
+            && self.fw.interfaces.len() == new.fw.interfaces.len()
+            && self
+                .fw
+                .interfaces
+                .iter()
+                .zip(&new.fw.interfaces)
+                .all(|(a, b)| a.name == b.name && a.security == b.security)
+    }
+
+    /// Runs on the compiled configuration of `new` from now on (`pix-gateway reload`).
+    /// With the same interfaces ([`Policy::same_interfaces`]) the state stays: open
+    /// connections and translations live on (as on the PIX, where a changed ACL or
+    /// `static` applies to new connections until `clear xlate`), the drop counters go
+    /// on. Otherwise the whole of `new` is taken, its state empty: disconnect the clients
+    /// from this policy first ([`Policy::vpn_disconnect`]) and connect them to the new.
+    pub fn reconfigure(&mut self, new: Policy) {
+        if self.same_interfaces(&new) {
+            self.fw = new.fw;
+            self.outside = new.outside;
+            self.inside = new.inside;
+        } else {
+            let drops = std::mem::take(&mut self.drops);
+            *self = new;
+            self.drops = drops;
+        }
+    }
+
     /// The compiled configuration.
     #[allow(dead_code)] // for embedders and tests
     pub fn firewall(&self) -> &Firewall {

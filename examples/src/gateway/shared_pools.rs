@@ -275,6 +275,15 @@ impl LeaseStore for PoolHandle {
     fn with_pools(&self, f: &mut dyn FnMut(&Pools)) {
         f(&self.inner.lock());
     }
+
+    /// The pools of a new configuration for every shard at once (any handle may do it,
+    /// once). The owner slots were sized by the pools the gateway started with: an
+    /// address of a pool a reload added is recorded in the map of addresses outside the
+    /// slots (as an AAA-assigned one is), so packets to it take that map's read lock
+    /// until the next restart; the owners of the leases kept are unchanged.
+    fn reconfigure(&mut self, new: Pools) -> Option<Vec<Ipv4Addr>> {
+        Some(self.inner.lock().reconfigure(new))
+    }
 }
 
 #[cfg(test)]
