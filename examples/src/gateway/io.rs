@@ -164,30 +164,99 @@ impl Level {
     pub fn number(self) -> u8 {
         self as u8
     }
+
+    /// The level of a severity number (0, emergencies, is taken as alerts: the gateway
+    /// has no message of level 0); `None` above 7.
+    #[must_use]
+    pub fn from_number(n: u8) -> Option<Level> {
+        Some(match n {
+            0 | 1 => Level::Alert,
+            2 => Level::Critical,
+            3 => Level::Error,
+            4 => Level::Warning,
+            5 => Level::Notice,
+            6 => Level::Info,
+            7 => Level::Debug,
+            _ => return None,
+        })
+    }
 }
 
-/// What a log record is about, with its PIX 6.3 system log message id where the PIX
-/// has a message for that event (Cisco's *PIX Firewall System Log Messages, Version
-/// 6.3*), or an id of this gateway's own in the 8xxxxx range, which the PIX leaves
-/// unused, where it has none.
+/// A PIX severity keyword (`logging trap informational`) or number 0-7, as the PIX
+/// reads it: `None` for anything else.
+#[must_use]
+pub fn severity_of(word: &str) -> Option<u8> {
+    let w = word.to_ascii_lowercase();
+    SEVERITY_NAMES
+        .iter()
+        .position(|n| *n == w)
+        .and_then(|i| u8::try_from(i).ok())
+        .or_else(|| w.parse::<u8>().ok().filter(|n| *n <= 7))
+}
+
+/// The PIX's names of the severities 0-7 (`show logging` prints them).
+pub const SEVERITY_NAMES: [&str; 8] = [
+    "emergencies",
+    "alerts",
+    "critical",
+    "errors",
+    "warnings",
+    "notifications",
+    "informational",
+    "debugging",
+];
+
+/// What a log record is about, with its PIX 6.3 system log message id and default
+/// level where the PIX has a message for that event (Cisco's *PIX Firewall System Log
+/// Messages, Version 6.3*; the sources of each id are in the table of the README's
+/// syslog section), or an id of this gateway's own in the 8xxxxx range, which the PIX
+/// leaves unused, where it has none (those take the level their caller gives).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MsgId {
-    /// 602301: an IPsec SA was created.
+    /// 602301 (6): `sa created, (sa) sa_dest= ...`: an IPsec SA (one direction) was
+    /// created.
     IpsecSaCreated,
-    /// 602302: an IPsec SA was deleted.
+    /// 602302 (6): `deleting SA, (sa) sa_dest= ...`: an IPsec SA was deleted.
     IpsecSaDeleted,
-    /// 109005: Xauth (or cut-through) authentication succeeded.
+    /// 109005 (6): `Authentication succeeded for user ...`: Xauth accepted.
     AuthSucceeded,
-    /// 109006: authentication failed.
+    /// 109006 (6): `Authentication failed for user ...`: Xauth refused.
     AuthFailed,
-    /// 702210 (`ISAKMP Phase 1 exchange completed`): phase 1 is up.
+    /// 109003 (6): `Auth from ... failed (all servers failed) on interface ...`: no AAA
+    /// server answered.
+    AuthServersFailed,
+    /// 109012 (5): `Authen Session End: user '...', sid N, elapsed N seconds`: an
+    /// authenticated user's tunnel ended.
+    AuthSessionEnd,
+    /// 602201 (6): `ISAKMP Phase 1 SA created (local ..., remote ..., ...)`.
     Phase1Completed,
-    /// 702201 (`ISAKMP Phase 1 delete`): an IKE SA went (deleted, expired, cleared).
+    /// 702201 (7, debugging): `ISAKMP Phase 1 delete ...`: an IKE SA went (deleted,
+    /// expired, cleared).
     Phase1Deleted,
-    /// 800001: a negotiation failed (why is in the text).
+    /// 702203 (7, debugging): `ISAKMP DPD timed out (...)`.
+    DpdTimeout,
+    /// 404101 (4): `ISAKMP: Failed to allocate address for client from pool ...`.
+    PoolExhausted,
+    /// 106023 (4): `Deny PROTO src IF:ADDR/PORT dst IF:ADDR/PORT by access-group
+    /// "ACL"`: an access-list denied a packet.
+    AclDeny,
+    /// 106015 (6): `Deny TCP (no connection) from ... flags ... on interface ...`.
+    TcpNoConnection,
+    /// 402101 (4): `decaps: rec'd IPSEC packet has invalid spi for destaddr=...`.
+    BadSpi,
+    /// 302013 (6): `Built {inbound|outbound} TCP connection ...`.
+    TcpBuilt,
+    /// 302014 (6): `Teardown TCP connection ...`.
+    TcpTeardown,
+    /// 302015 (6): `Built {inbound|outbound} UDP connection ...`.
+    UdpBuilt,
+    /// 302016 (6): `Teardown UDP connection ...`.
+    UdpTeardown,
+    /// 800001: a negotiation failed (why is in the text) where the PIX has no message
+    /// (its 702xxx IKE messages cover retransmissions and DPD only).
     NegotiationFailed,
-    /// 800002: Mode Config assigned an address.
+    /// 800002: Mode Config assigned an address (no PIX 6.3 message).
     AddressAssigned,
     /// 800003: per-connection accounting record sent (start or stop).
     Accounting,
@@ -201,9 +270,56 @@ pub enum MsgId {
     Lifecycle,
     /// 800008: an internal problem (an SA that could not be installed, ...).
     Internal,
+    /// 800009: a tunnelled packet the policy dropped for no access-list (not from a
+    /// VPN client's address, no tunnel to the destination, same interface, ...).
+    PolicyDrop,
+    /// 800010: an ESP packet failed its integrity check (ICV): the PIX 6.3 guide has
+    /// no message for it.
+    EspBadIcv,
+    /// 800011: an ESP packet was a replay or left of the anti-replay window (the PIX
+    /// 6.3 guide has only 702302, replay rollover).
+    EspReplay,
+    /// 800012: any other ESP packet dropped (bad padding, truncated, selectors, ...).
+    EspDropped,
+    /// 800013: the syslog sender dropped messages (rate limit, full queue): a count.
+    LogDropped,
 }
 
 impl MsgId {
+    /// Every message id, for tables and tests.
+    pub const ALL: [MsgId; 30] = [
+        MsgId::IpsecSaCreated,
+        MsgId::IpsecSaDeleted,
+        MsgId::AuthSucceeded,
+        MsgId::AuthFailed,
+        MsgId::AuthServersFailed,
+        MsgId::AuthSessionEnd,
+        MsgId::Phase1Completed,
+        MsgId::Phase1Deleted,
+        MsgId::DpdTimeout,
+        MsgId::PoolExhausted,
+        MsgId::AclDeny,
+        MsgId::TcpNoConnection,
+        MsgId::BadSpi,
+        MsgId::TcpBuilt,
+        MsgId::TcpTeardown,
+        MsgId::UdpBuilt,
+        MsgId::UdpTeardown,
+        MsgId::NegotiationFailed,
+        MsgId::AddressAssigned,
+        MsgId::Accounting,
+        MsgId::AaaProblem,
+        MsgId::Summary,
+        MsgId::SessionLimit,
+        MsgId::Lifecycle,
+        MsgId::Internal,
+        MsgId::PolicyDrop,
+        MsgId::EspBadIcv,
+        MsgId::EspReplay,
+        MsgId::EspDropped,
+        MsgId::LogDropped,
+    ];
+
     /// The six-digit message id.
     #[must_use]
     pub fn number(self) -> u32 {
@@ -212,8 +328,19 @@ impl MsgId {
             MsgId::IpsecSaDeleted => 602_302,
             MsgId::AuthSucceeded => 109_005,
             MsgId::AuthFailed => 109_006,
-            MsgId::Phase1Completed => 702_210,
+            MsgId::AuthServersFailed => 109_003,
+            MsgId::AuthSessionEnd => 109_012,
+            MsgId::Phase1Completed => 602_201,
             MsgId::Phase1Deleted => 702_201,
+            MsgId::DpdTimeout => 702_203,
+            MsgId::PoolExhausted => 404_101,
+            MsgId::AclDeny => 106_023,
+            MsgId::TcpNoConnection => 106_015,
+            MsgId::BadSpi => 402_101,
+            MsgId::TcpBuilt => 302_013,
+            MsgId::TcpTeardown => 302_014,
+            MsgId::UdpBuilt => 302_015,
+            MsgId::UdpTeardown => 302_016,
             MsgId::NegotiationFailed => 800_001,
             MsgId::AddressAssigned => 800_002,
             MsgId::Accounting => 800_003,
@@ -222,7 +349,41 @@ impl MsgId {
             MsgId::SessionLimit => 800_006,
             MsgId::Lifecycle => 800_007,
             MsgId::Internal => 800_008,
+            MsgId::PolicyDrop => 800_009,
+            MsgId::EspBadIcv => 800_010,
+            MsgId::EspReplay => 800_011,
+            MsgId::EspDropped => 800_012,
+            MsgId::LogDropped => 800_013,
         }
+    }
+
+    /// The PIX 6.3 default level of a PIX message; `None` for this gateway's own
+    /// 8xxxxx ids (their callers choose).
+    #[must_use]
+    pub fn pix_level(self) -> Option<Level> {
+        Some(match self {
+            MsgId::IpsecSaCreated
+            | MsgId::IpsecSaDeleted
+            | MsgId::AuthSucceeded
+            | MsgId::AuthFailed
+            | MsgId::AuthServersFailed
+            | MsgId::Phase1Completed
+            | MsgId::TcpNoConnection
+            | MsgId::TcpBuilt
+            | MsgId::TcpTeardown
+            | MsgId::UdpBuilt
+            | MsgId::UdpTeardown => Level::Info,
+            MsgId::AuthSessionEnd => Level::Notice,
+            MsgId::Phase1Deleted | MsgId::DpdTimeout => Level::Debug,
+            MsgId::PoolExhausted | MsgId::AclDeny | MsgId::BadSpi => Level::Warning,
+            _ => return None,
+        })
+    }
+
+    /// Whether the PIX 6.3 has this message (else it is this gateway's own id).
+    #[must_use]
+    pub fn is_pix(self) -> bool {
+        self.pix_level().is_some()
     }
 }
 
@@ -240,15 +401,22 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// A record without fields.
+    /// A record without fields. A PIX message takes the PIX's default level whatever
+    /// `level` says; `level` is for the gateway's own ids.
     #[must_use]
     pub fn new(level: Level, id: MsgId, text: impl Into<String>) -> Self {
         LogRecord {
-            level,
+            level: id.pix_level().unwrap_or(level),
             id,
             text: text.into(),
             fields: Vec::new(),
         }
+    }
+
+    /// A PIX message at its default level (informational for the gateway's own ids).
+    #[must_use]
+    pub fn pix(id: MsgId, text: impl Into<String>) -> Self {
+        Self::new(Level::Info, id, text)
     }
 
     /// Adds a named value.
@@ -261,13 +429,32 @@ impl LogRecord {
     /// `%PIX-<level>-<id>: <text>`, the PIX's own rendering.
     #[must_use]
     pub fn pix_line(&self) -> String {
+        self.pix_line_at(self.level)
+    }
+
+    /// [`LogRecord::pix_line`] at another level (`logging message ID level L`).
+    #[must_use]
+    pub fn pix_line_at(&self, level: Level) -> String {
         format!(
             "%PIX-{}-{}: {}",
-            self.level.number(),
+            level.number(),
             self.id.number(),
             self.text
         )
     }
+}
+
+/// An SPI as the PIX prints it in 602301/602302: `0x1a2b3c4d(439041101)`.
+#[must_use]
+pub fn pix_spi(spi: u32) -> String {
+    format!("{spi:#x}({spi})")
+}
+
+/// How long something lasted, as the PIX prints it in 302014 (`duration 0:00:01`).
+#[must_use]
+pub fn pix_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
 /// Something the gateway wants done, drained with
@@ -335,4 +522,101 @@ pub enum Output {
 #[must_use]
 pub fn raw_destination(ip: std::net::Ipv4Addr) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(ip), 0)
+}
+
+/// The data plane's per-packet messages, each rate-limited on its own by
+/// [`HotLimiter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hot {
+    /// 106023: an access-list denied a tunnelled packet.
+    AclDeny,
+    /// 106015: a TCP packet without a connection.
+    NoConnection,
+    /// 800009: another policy drop.
+    PolicyDrop,
+    /// 402101: an ESP packet with an unknown SPI.
+    BadSpi,
+    /// 800010: an ESP packet with a bad ICV.
+    BadIcv,
+    /// 800011: a replayed ESP packet.
+    Replay,
+    /// 800012: another ESP drop.
+    EspOther,
+}
+
+const HOT_KINDS: usize = 7;
+
+/// Rate limit of the data plane's per-packet messages: the first of each kind per
+/// interval is logged, the others are only counted (no allocation, no formatting) and
+/// the next logged one says how many there were.
+#[derive(Debug, Clone)]
+pub struct HotLimiter {
+    interval: std::time::Duration,
+    last: [Option<std::time::Instant>; HOT_KINDS],
+    suppressed: [u64; HOT_KINDS],
+}
+
+impl HotLimiter {
+    /// At most one message of each kind per `interval`.
+    #[must_use]
+    pub fn new(interval: std::time::Duration) -> Self {
+        HotLimiter {
+            interval,
+            last: [None; HOT_KINDS],
+            suppressed: [0; HOT_KINDS],
+        }
+    }
+
+    /// Whether a message of `kind` may be logged at `now`: `Some(n)` with the number
+    /// suppressed since the last one, or `None` (counted).
+    pub fn allow(&mut self, now: std::time::Instant, kind: Hot) -> Option<u64> {
+        let i = kind as usize;
+        let (Some(last), Some(n)) = (self.last.get_mut(i), self.suppressed.get_mut(i)) else {
+            return None;
+        };
+        let due = last.is_none_or(|t| now.saturating_duration_since(t) >= self.interval);
+        if due {
+            *last = Some(now);
+            Some(std::mem::take(n))
+        } else {
+            *n = n.saturating_add(1);
+            None
+        }
+    }
+
+    /// Messages of `kind` suppressed since the last one logged.
+    #[must_use]
+    pub fn suppressed(&self, kind: Hot) -> u64 {
+        self.suppressed.get(kind as usize).copied().unwrap_or(0)
+    }
+}
+
+impl Default for HotLimiter {
+    fn default() -> Self {
+        Self::new(std::time::Duration::from_secs(1))
+    }
+}
+
+/// ` (N more since the last message)` when `n` were suppressed, else nothing.
+#[must_use]
+pub fn suppressed_note(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} more since the last message)")
+    }
+}
+
+/// An IP protocol as the PIX names it in its messages (`tcp`, `udp`, `icmp`, or the
+/// number).
+#[must_use]
+pub fn proto_name(p: u8) -> String {
+    match p {
+        1 => "icmp".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        47 => "gre".into(),
+        50 => "esp".into(),
+        n => n.to_string(),
+    }
 }

@@ -298,6 +298,8 @@ pub struct Gateway {
     held_for_on: Vec<(SaId, String, ike_sm::Secret)>,
     /// The next Acct-Session-Id's serial.
     acct_serial: u32,
+    /// Rate limit of the data plane's per-packet log messages (deny, bad SPI, ...).
+    hot: io::HotLimiter,
     /// What [`Gateway::reload`] compares a new plan against.
     reload: reload::Kept,
 }
@@ -402,6 +404,41 @@ fn ipsec_view(now: Instant, spi_in: u32, c: &dataplane::Child) -> IpsecSaView {
     }
 }
 
+/// The PIX's 602301 (created) or 602302 (deleted) for both SAs of a pair: the
+/// inbound one (to us, `spi_in`) and the outbound one (to the peer).
+fn sa_pair_records(created: bool, spi_in: u32, c: &dataplane::Child) -> [LogRecord; 2] {
+    let trans = format!(
+        "{}{}",
+        c.encryption.pix_name(),
+        c.integrity
+            .pix_name()
+            .map(|i| format!(" {i}"))
+            .unwrap_or_default()
+    );
+    let (id, what) = if created {
+        (MsgId::IpsecSaCreated, "sa created")
+    } else {
+        (MsgId::IpsecSaDeleted, "deleting SA")
+    };
+    let one = |dest: IpAddr, spi: u32, dir: &str| {
+        LogRecord::pix(
+            id,
+            format!(
+                "{what}, (sa) sa_dest= {dest}, sa_prot= 50, sa_spi= {}, sa_trans= {trans} , sa_conn_id= {}",
+                io::pix_spi(spi),
+                c.serial
+            ),
+        )
+        .with("peer", c.remote)
+        .with("spi", format!("{spi:#x}"))
+        .with("direction", dir)
+    };
+    [
+        one(c.local.ip(), spi_in, "inbound"),
+        one(c.remote.ip(), c.outbound.spi(), "outbound"),
+    ]
+}
+
 impl Gateway {
     /// A gateway core from a plan (the configuration mapped by [`setup`]) at `now`.
     #[must_use]
@@ -501,6 +538,7 @@ impl Gateway {
             logins_held: false,
             held_for_on: Vec::new(),
             acct_serial: 0,
+            hot: io::HotLimiter::default(),
             reload: reload::Kept::new(plan.aaa, plan.radius_ports, settings.nas_identifier),
         }
     }
@@ -1072,14 +1110,33 @@ impl Gateway {
         };
         let tag = a.tag.clone();
         let shown = printable(&user);
-        let mut rec = LogRecord::new(
-            Level::Info,
-            if accept {
-                MsgId::AuthSucceeded
-            } else {
-                MsgId::AuthFailed
-            },
-            format!("xauth: user '{shown}' {why} by aaa-server {tag}"),
+        // The PIX's 109005/109006 (109003 when no server answered): from the client's
+        // IKE address to ours, on the outside interface.
+        let from = self
+            .sessions
+            .get(&sa)
+            .map(|s| s.remote.to_string())
+            .or_else(|| source.map(|s| format!("{s}/0")))
+            .unwrap_or_else(|| "0.0.0.0/0".into());
+        let to = format!("{}/500", self.info.outside_addr);
+        let on = &self.info.outside_if;
+        let (id, text) = match &outcome {
+            xauth::aaa::AuthOutcome::Accept(_) => (
+                MsgId::AuthSucceeded,
+                format!("Authentication succeeded for user '{shown}' from {from} to {to} on interface {on}"),
+            ),
+            xauth::aaa::AuthOutcome::Unreachable => (
+                MsgId::AuthServersFailed,
+                format!("Auth from {from} to {to} failed (all servers failed) on interface {on}"),
+            ),
+            _ => (
+                MsgId::AuthFailed,
+                format!("Authentication failed for user '{shown}' from {from} to {to} on interface {on}"),
+            ),
+        };
+        let mut rec = LogRecord::pix(
+            id,
+            format!("{text}; xauth: user '{shown}' {why} by aaa-server {tag}"),
         )
         .with("user", &shown)
         .with("server_group", &tag);
@@ -1151,19 +1208,34 @@ impl Gateway {
                 self.connect_policy(now, sa, rng);
             }
             Event::AddressAssigned { sa, addr } => {
-                if let Some(s) = self.sessions.get_mut(&sa) {
-                    s.addr = Some(addr);
-                }
-                self.log(
+                let mut rec = LogRecord::new(
                     Level::Info,
                     MsgId::AddressAssigned,
                     format!("mode config: SA {} gets {addr}", sa.0),
-                );
+                )
+                .with("addr", addr);
+                if let Some(s) = self.sessions.get_mut(&sa) {
+                    s.addr = Some(addr);
+                    rec.text = format!(
+                        "mode config: SA {} gets {addr} (peer {}{})",
+                        sa.0,
+                        s.remote,
+                        s.user
+                            .as_ref()
+                            .map(|u| format!(", user '{}'", printable(u)))
+                            .unwrap_or_default()
+                    );
+                    rec = rec.with("peer", s.remote);
+                }
+                self.log_record(rec);
                 self.connect_policy(now, sa, rng);
             }
             Event::ChildSa(c) => self.on_child_sa(now, &c),
             Event::ChildDeleted { sa: _, spi_in } => {
                 if let Some(c) = self.data.remove(spi_in) {
+                    for r in sa_pair_records(false, spi_in, &c) {
+                        self.log_record(r);
+                    }
                     self.acct_child_gone(&c);
                 }
             }
@@ -1202,10 +1274,14 @@ impl Gateway {
             .copied()
             .unwrap_or((None, None));
         self.log_record(
-            LogRecord::new(
-                Level::Info,
+            LogRecord::pix(
                 MsgId::Phase1Completed,
-                format!("phase 1 up with {remote} ({identity}), SA {}", sa.0),
+                format!(
+                    "ISAKMP Phase 1 SA created (local {}/500 (responder), remote {remote}, group {}, SA {})",
+                    self.info.outside_addr,
+                    printable(&identity),
+                    sa.0
+                ),
             )
             .with("peer", remote)
             .with("group", printable(&identity)),
@@ -1303,26 +1379,14 @@ impl Gateway {
         match self.data.install(c, now) {
             Ok(_) => {
                 self.lower_timers_bound(self.data.deadline_of(c.spi_in));
-                self.log_record(
-                    LogRecord::new(
-                        Level::Info,
-                        MsgId::IpsecSaCreated,
-                        format!(
-                            "IPsec SA up with {}: inbound spi {:#x}, outbound spi {:#x}{}",
-                            c.remote,
-                            c.spi_in,
-                            c.spi_out,
-                            if c.natt_ports.is_some() {
-                                " (UDP-encapsulated)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    )
-                    .with("peer", c.remote)
-                    .with("spi_in", format!("{:#x}", c.spi_in))
-                    .with("spi_out", format!("{:#x}", c.spi_out)),
-                );
+                let recs = self
+                    .data
+                    .children()
+                    .find(|(spi, _)| **spi == c.spi_in)
+                    .map(|(spi, child)| sa_pair_records(true, *spi, child));
+                for r in recs.into_iter().flatten() {
+                    self.log_record(r);
+                }
                 if self.keylog_on {
                     for l in keylog::esp_lines(c, self.info.outside_addr) {
                         self.keylog(l);
@@ -1403,11 +1467,46 @@ impl Gateway {
         // are counted and summarised (`phase1` in the log summary).
         if session.is_some() || self.guard.line_budget(now) {
             let peer = session.map(|r| format!(" with {r}")).unwrap_or_default();
-            self.log(
-                Level::Warning,
-                MsgId::NegotiationFailed,
-                format!("SA {}{peer} failed: {}", sa.0, fail_words(reason)),
-            );
+            let words = fail_words(reason);
+            let (id, text) = match reason {
+                ike_sm::FailReason::AddressUnavailable => {
+                    let mut empty = Vec::new();
+                    self.ike.with_pools(&mut |all| {
+                        empty = all
+                            .pools()
+                            .iter()
+                            .filter(|p| p.available() == 0)
+                            .map(|p| p.name().to_string())
+                            .collect();
+                    });
+                    (
+                        MsgId::PoolExhausted,
+                        format!(
+                            "ISAKMP: Failed to allocate address for client from pool {} (SA {}{peer})",
+                            if empty.is_empty() { "(none configured)".into() } else { empty.join(", ") },
+                            sa.0
+                        ),
+                    )
+                }
+                ike_sm::FailReason::DeadPeer => (
+                    MsgId::DpdTimeout,
+                    format!(
+                        "ISAKMP DPD timed out (local {}/500 (responder), remote {}): SA {} {words}",
+                        self.info.outside_addr,
+                        session.map_or_else(|| "?".to_string(), |r| r.ip().to_string()),
+                        sa.0
+                    ),
+                ),
+                _ => (
+                    MsgId::NegotiationFailed,
+                    format!("SA {}{peer} failed: {words}", sa.0),
+                ),
+            };
+            let mut rec = LogRecord::new(Level::Warning, id, text);
+            if let Some(r) = session {
+                rec = rec.with("peer", r);
+            }
+            self.log_record(rec);
         } else {
             self.guard.something_counted(now);
         }
@@ -1438,6 +1537,9 @@ impl Gateway {
         let gone = self.data.remove_ike(sa);
         for c in &gone {
             self.account_closed(c);
+            for r in sa_pair_records(false, c.inbound.spi(), c) {
+                self.log_record(r);
+            }
         }
         if let Some(s) = self.remove_session(sa) {
             // During a phase-1 rekey the old and the new IKE SA of one client share its
@@ -1469,11 +1571,31 @@ impl Gateway {
                 let cause = s.end_cause.unwrap_or(cause);
                 self.acct_stop(now, &s, &gone, cause, rng);
             }
+            if let (Some(u), None) = (&s.user, heir) {
+                let shown = printable(u);
+                let mut rec = LogRecord::pix(
+                    MsgId::AuthSessionEnd,
+                    format!(
+                        "Authen Session End: user '{shown}', sid {}, elapsed {} seconds",
+                        sa.0,
+                        now.saturating_duration_since(s.created).as_secs()
+                    ),
+                )
+                .with("user", shown)
+                .with("peer", s.remote);
+                if let Some(a) = s.addr {
+                    rec = rec.with("addr", a);
+                }
+                self.log_record(rec);
+            }
             self.log(
                 Level::Info,
                 MsgId::Phase1Deleted,
                 format!(
-                    "SA {} with {} ({}) {why}{}{}; {} IPsec SA(s) removed",
+                    "ISAKMP Phase 1 delete {} (local {}/500 (responder), remote {}): SA {} with {} ({}) {why}{}{}; {} IPsec SA(s) removed",
+                    if why == "deleted" { "received" } else { "sent" },
+                    self.info.outside_addr,
+                    s.remote.ip(),
                     sa.0,
                     s.remote,
                     s.identity,
@@ -1637,12 +1759,14 @@ impl Gateway {
                 let pass = self.policy_verdict(d, "inbound");
                 if !pass {
                     self.guard.something_counted(now);
+                    self.log_denied(now);
                 }
                 pass.then_some(range)
             }
             Err(d) => {
                 if d != dataplane::Drop::Dummy {
                     self.guard.something_counted(now);
+                    self.log_esp_drop(now, from, esp, &d);
                     self.debug_line(format!(
                         "IPSEC(inbound): packet from {from} dropped: {}",
                         d.word()
@@ -1696,6 +1820,7 @@ impl Gateway {
         let ok = self.policy_verdict(d, "outbound");
         if !ok {
             self.guard.something_counted(now);
+            self.log_denied(now);
         }
         ok
     }
@@ -1737,6 +1862,118 @@ impl Gateway {
             self.debug_line(text);
         }
         false
+    }
+
+    /// The PIX's message for the packet the policy just denied (106023 for an
+    /// access-list, 106015 for TCP without a connection, 800009 otherwise), within the
+    /// data plane's log rate limit (the others are only counted).
+    fn log_denied(&mut self, now: Instant) {
+        let Some(d) = self.policy.take_denied() else {
+            return;
+        };
+        let hot = match d.kind {
+            policy::DenyKind::Acl(_) => io::Hot::AclDeny,
+            policy::DenyKind::NoConnection => io::Hot::NoConnection,
+            policy::DenyKind::Other(_) => io::Hot::PolicyDrop,
+        };
+        let Some(n) = self.hot.allow(now, hot) else {
+            return;
+        };
+        let (i_in, i_out) = &d.interfaces;
+        let at = |(a, p): (Ipv4Addr, u16)| {
+            if d.proto == 1 {
+                a.to_string()
+            } else {
+                format!("{a}/{p}")
+            }
+        };
+        let icmp = if d.proto == 1 {
+            format!(" (type {}, code {})", d.icmp.0, d.icmp.1)
+        } else {
+            String::new()
+        };
+        let proto = io::proto_name(d.proto);
+        let (src, dst) = (at(d.src), at(d.dst));
+        let (id, text) = match &d.kind {
+            policy::DenyKind::Acl(acl) => (
+                MsgId::AclDeny,
+                format!("Deny {proto} src {i_in}:{src} dst {i_out}:{dst}{icmp} by access-group \"{acl}\""),
+            ),
+            policy::DenyKind::NoConnection => {
+                let f = d.flags;
+                let flags: Vec<&str> = [(f.syn, "SYN"), (f.fin, "FIN"), (f.rst, "RST"), (f.ack, "ACK")]
+                    .into_iter()
+                    .filter_map(|(on, w)| on.then_some(w))
+                    .collect();
+                (
+                    MsgId::TcpNoConnection,
+                    format!(
+                        "Deny TCP (no connection) from {src} to {dst} flags {} on interface {i_in}",
+                        flags.join(" ")
+                    ),
+                )
+            }
+            policy::DenyKind::Other(code) => (
+                MsgId::PolicyDrop,
+                format!("Deny {proto} src {i_in}:{src} dst {i_out}:{dst}{icmp}: {code}"),
+            ),
+        };
+        let mut rec = LogRecord::new(
+            Level::Warning,
+            id,
+            format!("{text}{}", io::suppressed_note(n)),
+        )
+        .with("src", d.src.0)
+        .with("dst", d.dst.0);
+        if let policy::DenyKind::Acl(acl) = d.kind {
+            rec = rec.with("acl", acl);
+        }
+        self.log_record(rec);
+    }
+
+    /// The message for an ESP packet dropped (402101 for an unknown SPI, 800010/800011
+    /// for a bad ICV or a replay, 800012 otherwise), within the data plane's log rate
+    /// limit (the others are only counted: no allocation).
+    fn log_esp_drop(&mut self, now: Instant, from: IpAddr, esp: &[u8], d: &dataplane::Drop) {
+        let hot = match d {
+            dataplane::Drop::UnknownSpi(_) => io::Hot::BadSpi,
+            dataplane::Drop::Esp("bad-icv") => io::Hot::BadIcv,
+            dataplane::Drop::Esp("replayed" | "outside-window") => io::Hot::Replay,
+            _ => io::Hot::EspOther,
+        };
+        let Some(n) = self.hot.allow(now, hot) else {
+            return;
+        };
+        let spi = esp::peek_spi(esp).unwrap_or(0);
+        let dest = self.info.outside_addr;
+        let note = io::suppressed_note(n);
+        let (id, level, text) = match hot {
+            io::Hot::BadSpi => (
+                MsgId::BadSpi,
+                Level::Warning,
+                format!("decaps: rec'd IPSEC packet has invalid spi for destaddr={dest}, prot=esp, spi={spi:#x} (from {from}){note}"),
+            ),
+            io::Hot::BadIcv => (
+                MsgId::EspBadIcv,
+                Level::Warning,
+                format!("decaps: rec'd IPSEC packet failed authentication (bad ICV) from {from} for destaddr={dest}, prot=esp, spi={spi:#x}{note}"),
+            ),
+            io::Hot::Replay => (
+                MsgId::EspReplay,
+                Level::Warning,
+                format!("decaps: rec'd IPSEC packet failed anti-replay check ({}) from {from} for destaddr={dest}, prot=esp, spi={spi:#x}{note}", d.word()),
+            ),
+            _ => (
+                MsgId::EspDropped,
+                Level::Info,
+                format!("decaps: rec'd IPSEC packet from {from} for destaddr={dest}, prot=esp, spi={spi:#x} dropped: {}{note}", d.word()),
+            ),
+        };
+        self.log_record(
+            LogRecord::new(level, id, text)
+                .with("peer", from)
+                .with("spi", format!("{spi:#x}")),
+        );
     }
 
     fn account_closed(&mut self, c: &dataplane::Child) {
@@ -1841,12 +2078,10 @@ impl Gateway {
         self.account(now, ev, rng);
         self.acct_interims(now, rng);
         for (sa, spi) in self.data.expired(now) {
-            self.log(
-                Level::Info,
-                MsgId::IpsecSaDeleted,
-                format!("IPsec SA {spi:#x} reached its lifetime: deleted"),
-            );
             if let Some(c) = self.data.remove(spi) {
+                for r in sa_pair_records(false, spi, &c) {
+                    self.log_record(r);
+                }
                 self.acct_child_gone(&c);
             }
             let _ = self.ike.delete_child(now, sa, spi, rng);

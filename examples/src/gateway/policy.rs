@@ -148,6 +148,51 @@ pub struct Policy {
     /// over every lingering connection (debug builds check it against that pass).
     linger_next: Option<Instant>,
     drops: BTreeMap<String, u64>,
+    /// The last packet denied, for the PIX's deny message ([`Policy::take_denied`]).
+    denied: Option<Denied>,
+}
+
+/// Why a tunnelled packet was denied, for the PIX's deny messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenyKind {
+    /// An access-list (its name) denied it: 106023.
+    Acl(String),
+    /// A TCP packet without a connection that is no SYN: 106015.
+    NoConnection,
+    /// Anything else (the packet-tracer drop code): the gateway's own message.
+    Other(&'static str),
+}
+
+/// A packet the policy denied: what the PIX's deny messages (106023, 106015) print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// Why.
+    pub kind: DenyKind,
+    /// From a VPN client (decrypted, entering on the outside interface), else from the
+    /// inside to a client.
+    pub from_client: bool,
+    /// The interface it came in on and the one it was going to.
+    pub interfaces: (String, String),
+    /// IP protocol number.
+    pub proto: u8,
+    /// Source address and port (ICMP: 0).
+    pub src: (Ipv4Addr, u16),
+    /// Destination address and port (ICMP: 0).
+    pub dst: (Ipv4Addr, u16),
+    /// ICMP type and code.
+    pub icmp: (u8, u8),
+    /// TCP flags.
+    pub flags: TcpFlags,
+}
+
+/// The access-list a configuration line names (`access-group NAME ...`,
+/// `access-list NAME ...`).
+fn acl_name(line: &str) -> Option<String> {
+    let mut w = line.split_whitespace();
+    match w.next()? {
+        "access-group" | "access-list" => w.next().map(str::to_owned),
+        _ => None,
+    }
 }
 
 /// The fields of an IPv4 packet the policy needs.
@@ -371,6 +416,7 @@ impl Policy {
             linger: HashMap::new(),
             linger_next: None,
             drops: BTreeMap::new(),
+            denied: None,
         })
     }
 
@@ -488,6 +534,28 @@ impl Policy {
         }
     }
 
+    /// The last packet denied since the last call (its addresses, ports and why), for
+    /// the PIX's deny message; taken once.
+    pub fn take_denied(&mut self) -> Option<Denied> {
+        self.denied.take()
+    }
+
+    /// Remembers a denied packet for [`Policy::take_denied`].
+    fn note_denied(&mut self, h: &Parsed, from_client: bool, kind: DenyKind) {
+        let (a, b) = (self.outside.clone(), self.inside.clone());
+        let ports = h.proto != Proto::Icmp;
+        self.denied = Some(Denied {
+            kind,
+            from_client,
+            interfaces: if from_client { (a, b) } else { (b, a) },
+            proto: h.proto.number(),
+            src: (h.src, if ports { h.sport } else { 0 }),
+            dst: (h.dst, if ports { h.dport } else { 0 }),
+            icmp: (h.icmp_type, h.icmp_code),
+            flags: h.flags,
+        });
+    }
+
     /// Dropped packets by reason (the packet-tracer drop reason, without details).
     pub fn drops(&self) -> &BTreeMap<String, u64> {
         &self.drops
@@ -560,6 +628,7 @@ impl Policy {
                         "(not-vpn-source) Decrypted packet from {}, which is no connected VPN client's address (not in uauth)",
                         h.src
                     );
+                    self.note_denied(&h, true, DenyKind::Other("not-vpn-source"));
                     return (
                         self.drop(
                             "(not-vpn-source) Decrypted packet not from a VPN client",
@@ -576,6 +645,7 @@ impl Policy {
                     "(no-tunnel) {} is no connected VPN client's address: nothing to encrypt to",
                     h.dst
                 );
+                self.note_denied(&h, false, DenyKind::Other("no-tunnel"));
                 return (
                     self.drop("(no-tunnel) No VPN client at the destination", r, None),
                     Vec::new(),
@@ -667,6 +737,17 @@ impl Policy {
                     .find(|ph| ph.result != PhaseResult::Allow);
                 let line =
                     phase.and_then(|ph| ph.config.iter().rev().map(|c| c.line).find(|l| *l != 0));
+                let kind = match action {
+                    Action::Drop(pix_nat::DropReason::AclDrop) => DenyKind::Acl(
+                        phase
+                            .and_then(|ph| ph.config.iter().find_map(|c| acl_name(&c.text)))
+                            .unwrap_or_default(),
+                    ),
+                    Action::Drop(pix_nat::DropReason::TcpNotSyn) => DenyKind::NoConnection,
+                    Action::Drop(r) => DenyKind::Other(r.as_str()),
+                    _ => DenyKind::Other("aaa-prompt"),
+                };
+                self.note_denied(&h, from_client, kind);
                 let mut reason = code.clone();
                 if let Some(ph) = phase {
                     let cfg: Vec<String> = ph

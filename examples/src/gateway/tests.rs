@@ -207,10 +207,34 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
         .records()
         .find(|r| r.id == MsgId::AuthSucceeded)
         .unwrap();
-    assert_eq!(
-        auth.pix_line(),
-        "%PIX-6-109005: xauth: user 'cisco_customer' accepted by aaa-server LOCAL"
+    // 109005 in the PIX 6.3 guide's words: from the client's IKE address to ours
+    let line = auth.pix_line();
+    assert!(
+        line.starts_with("%PIX-6-109005: Authentication succeeded for user 'cisco_customer' from ")
+            && line.ends_with(
+                "/500 on interface outside; xauth: user 'cisco_customer' accepted by aaa-server LOCAL"
+            ),
+        "{line}"
     );
+    // 602301 for each SA of the pair (inbound to us, outbound to the client), at the
+    // PIX's level 6, with the SPI as the PIX prints it: hex(decimal)
+    let created: Vec<&LogRecord> = rig
+        .records()
+        .filter(|r| r.id == MsgId::IpsecSaCreated)
+        .collect();
+    assert_eq!(created.len(), 2, "{:?}", rig.log);
+    for r in &created {
+        let l = r.pix_line();
+        assert!(
+            l.starts_with("%PIX-6-602301: sa created, (sa) sa_dest= ")
+                && l.contains(", sa_prot= 50, sa_spi= 0x")
+                && l.contains(" esp-"),
+            "{l}"
+        );
+        let spi = &r.fields.iter().find(|(k, _)| *k == "spi").unwrap().1;
+        let n = u32::from_str_radix(spi.trim_start_matches("0x"), 16).unwrap();
+        assert!(l.contains(&format!("sa_spi= {spi}({n})")), "{l}");
+    }
     assert!(auth
         .fields
         .contains(&("user", "cisco_customer".to_string())));
@@ -356,6 +380,27 @@ fn seed_flow_through_the_gateway_core_and_the_data_plane() {
             .any(|r| r.id == MsgId::Phase1Deleted
                 && r.text.contains("10.89.129.200 back to the pool"))
     );
+    // the logout as the PIX logs it: 109012 for the user, 602302 for both SAs
+    let end = rig
+        .records()
+        .find(|r| r.id == MsgId::AuthSessionEnd)
+        .expect("no 109012");
+    assert!(
+        end.pix_line()
+            .starts_with("%PIX-5-109012: Authen Session End: user 'cisco_customer', sid "),
+        "{}",
+        end.pix_line()
+    );
+    assert!(end.fields.contains(&("addr", "10.89.129.200".to_string())));
+    let deleted = rig
+        .records()
+        .filter(|r| r.id == MsgId::IpsecSaDeleted)
+        .map(LogRecord::pix_line)
+        .collect::<Vec<_>>();
+    assert_eq!(deleted.len(), 2, "{deleted:?}");
+    assert!(deleted
+        .iter()
+        .all(|l| l.starts_with("%PIX-6-602302: deleting SA, (sa) sa_dest= ")));
 }
 
 #[test]
@@ -363,9 +408,12 @@ fn wrong_password_is_refused_by_local_and_leaves_nothing() {
     let mut rig = demo_rig(demo_plan(&[], |t| t));
     let sa = connect(&mut rig, "cisco_customer", "wrong");
     assert!(!rig.clients[0].ep.ready_for_quick_mode(sa));
-    let refused = rig
-        .records()
-        .find(|r| r.text == "xauth: user 'cisco_customer' rejected by aaa-server LOCAL");
+    let refused = rig.records().find(|r| {
+        r.text
+            .starts_with("Authentication failed for user 'cisco_customer' from ")
+            && r.text
+                .ends_with("; xauth: user 'cisco_customer' rejected by aaa-server LOCAL")
+    });
     assert!(refused.is_some(), "{:?}", rig.texts());
     assert_eq!(refused.unwrap().id, MsgId::AuthFailed);
     // the retries run out on the SA's timers
