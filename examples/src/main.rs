@@ -37,7 +37,7 @@ enum Command {
     /// unless --outside-addr is given). Needs root.
     Run(Box<shell::serve::RunArgs>),
     /// Ask a running gateway: `show crypto isakmp sa | crypto ipsec sa | crypto isakmp
-    /// stats | uauth | local-pool [NAME] | drops | version`.
+    /// stats | uauth | local-pool [NAME] | drops | version | running-config`.
     Show {
         /// The control socket.
         #[arg(long)]
@@ -65,6 +65,15 @@ enum Command {
         /// `active` or `standby`.
         #[arg(value_parser = ["active", "standby"])]
         role: String,
+    },
+    /// Tell a running gateway to read its configuration (and secrets) again: validated
+    /// whole before anything changes, then applied with the users kept whose group,
+    /// keys and pool address still exist; prints what changed and who was logged out,
+    /// or why nothing changed. The same as SIGHUP to `pix-gateway run`.
+    Reload {
+        /// The control socket.
+        #[arg(long)]
+        control: Option<PathBuf>,
     },
     /// Stream a running gateway's `debug crypto isakmp` / `debug crypto ipsec` lines
     /// (until interrupted).
@@ -144,6 +153,7 @@ fn main() -> ExitCode {
         Command::Clear { control, words } => control_client("clear", control, words),
         Command::Debug { control, words } => control_client("debug", control, words),
         Command::Failover { control, role } => control_client("failover", control, vec![role]),
+        Command::Reload { control } => control_client("reload", control, Vec::new()),
         Command::Dump { file, format, all } => run_dump(file, format, all),
         Command::Trace { config, words } => run_trace(&config, &words),
         Command::Check {

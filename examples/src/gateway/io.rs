@@ -515,6 +515,19 @@ pub enum Output {
         /// In use from now on, or not any more.
         up: bool,
     },
+    /// An IP packet the core made for the inside network (a datagram reassembled from
+    /// a client's fragments, an ICMP fragmentation-needed): write it to the TUN device.
+    ToInside(Vec<u8>),
+    /// An encapsulated packet made outside any input buffer (a datagram reassembled
+    /// from inside fragments): send it as [`Handled::ToOutside`] says.
+    Esp {
+        /// Where to.
+        dest: EspDest,
+        /// The ESP packet.
+        datagram: Vec<u8>,
+        /// The IKE SA it belongs to.
+        sa: SaId,
+    },
 }
 
 /// The address a packet to a raw ESP destination goes to, for a shell that sends with

@@ -502,7 +502,11 @@ impl Gateway {
         };
         Gateway {
             ike,
-            data: DataPlane::new(),
+            data: {
+                let mut d = DataPlane::new();
+                d.set_mtu_plan(plan.mtu);
+                d
+            },
             sessions: BTreeMap::new(),
             aaa,
             xauth_tag: plan.xauth_tag,
@@ -941,6 +945,7 @@ impl Gateway {
                 .collect(),
             accounting: self.metrics.accounting.clone(),
             esp_drops: self.esp_drops(),
+            mtu: self.data.mtu_counters(),
             policy_drops: self.policy.drops().clone(),
             packets_in: self.metrics.packets_in,
             packets_out: self.metrics.packets_out,
@@ -1754,6 +1759,11 @@ impl Gateway {
                 self.metrics.packets_in = self.metrics.packets_in.saturating_add(1);
                 self.touch(sa, now);
                 let inner = esp.get_mut(range.clone())?;
+                if pix_nat::frag::is_fragment(inner) {
+                    self.reassembled_from_client(now, inner, rng);
+                    return None;
+                }
+                self.data.clamp_mss(inner);
                 let (d, ev) = self.policy.from_client(now, inner);
                 self.account(now, ev, rng);
                 let pass = self.policy_verdict(d, "inbound");
@@ -1785,9 +1795,14 @@ impl Gateway {
         packet: &mut [u8],
         rng: &mut R,
     ) -> Option<(usize, dataplane::EspDest, SaId)> {
+        if pix_nat::frag::is_fragment(packet) {
+            self.reassembled_to_client(now, packet, rng);
+            return None;
+        }
         if !self.outbound_allowed(now, packet, rng) {
             return None;
         }
+        self.data.clamp_mss(packet);
         let r = self.data.outbound(now, rng, packet, &mut self.scratch);
         self.encapsulated(now, r)
     }
@@ -1800,9 +1815,14 @@ impl Gateway {
         rng: &mut R,
     ) -> Option<(std::ops::Range<usize>, dataplane::EspDest, SaId)> {
         let packet = buf.get_mut(io::INSIDE_HEADROOM..io::INSIDE_HEADROOM.saturating_add(len))?;
+        if pix_nat::frag::is_fragment(packet) {
+            self.reassembled_to_client(now, packet, rng);
+            return None;
+        }
         if !self.outbound_allowed(now, packet, rng) {
             return None;
         }
+        self.data.clamp_mss(packet);
         let r = self.data.outbound_in_place(now, rng, buf, len);
         self.encapsulated(now, r)
     }
@@ -1839,9 +1859,62 @@ impl Gateway {
                 Some((at, dest, sa))
             }
             Err(d) => {
+                while let Some(p) = self.data.poll_to_inside() {
+                    self.out.push_back(Output::ToInside(p));
+                }
                 self.debug_line(format!("IPSEC(outbound): packet dropped: {}", d.word()));
                 None
             }
+        }
+    }
+
+    /// A decrypted fragment from a client: held until its datagram is complete (bounded,
+    /// drops counted by the data plane), which then goes through the policy like any
+    /// decrypted packet and out as [`Output::ToInside`].
+    fn reassembled_from_client<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        fragment: &[u8],
+        rng: &mut R,
+    ) {
+        let Some(mut whole) = self.data.reassemble(now, true, fragment) else {
+            return;
+        };
+        self.data.clamp_mss(&mut whole);
+        let (d, ev) = self.policy.from_client(now, &mut whole);
+        self.account(now, ev, rng);
+        if self.policy_verdict(d, "inbound") {
+            self.out.push_back(Output::ToInside(whole));
+        } else {
+            self.guard.something_counted(now);
+        }
+    }
+
+    /// An inside fragment for a client: held until its datagram is complete, which then
+    /// goes through the policy and is encapsulated whole ([`Output::Esp`]; the kernel
+    /// fragments the outer packet when it exceeds the outside MTU).
+    fn reassembled_to_client<R: CryptoRng + ?Sized>(
+        &mut self,
+        now: Instant,
+        fragment: &[u8],
+        rng: &mut R,
+    ) {
+        let Some(mut whole) = self.data.reassemble(now, false, fragment) else {
+            return;
+        };
+        if !self.outbound_allowed(now, &mut whole, rng) {
+            return;
+        }
+        self.data.clamp_mss(&mut whole);
+        let mut out = vec![0u8; whole.len().saturating_add(128)];
+        let r = self.data.outbound(now, rng, &whole, &mut out);
+        if let Some((n, dest, sa)) = self.encapsulated(now, r) {
+            out.truncate(n);
+            self.out.push_back(Output::Esp {
+                dest,
+                datagram: out,
+                sa,
+            });
         }
     }
 

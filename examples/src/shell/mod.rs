@@ -6,8 +6,11 @@
 //! * [`batch`] is the batched data path's IO (recvmmsg/sendmmsg, TUN offloads).
 //! * [`control`] is the control socket (`show`, `clear`, `debug`).
 //! * [`keylog_file`] opens the `--keylog` file safely.
+//! * [`reload`] reads and validates the configuration (at start and for `reload`), and
+//!   `show running-config`.
 
 pub mod batch;
 pub mod control;
 pub mod keylog_file;
+pub mod reload;
 pub mod serve;

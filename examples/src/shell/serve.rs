@@ -244,123 +244,26 @@ fn debug_kinds(words: &[String]) -> Vec<DebugKind> {
     v
 }
 
-/// Loads, lints and maps the configuration; prints diagnostics. `Err` is the exit code.
-fn load(args: &RunArgs, count: u8) -> Result<(Vec<setup::Plan>, String, bool), ExitCode> {
-    let demo = args.config.is_none();
-    let config_path = args
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEMO_CONFIG));
-    let secrets_path = args
-        .secrets
-        .clone()
-        .or_else(|| demo.then(|| PathBuf::from(DEMO_SECRETS)));
-    let fail = |m: String| {
-        log(&m);
-        ExitCode::from(1)
-    };
-    let bytes = std::fs::read(&config_path)
-        .map_err(|e| fail(format!("cannot read {}: {e}", config_path.display())))?;
-    let (overlay, odiags) = match &secrets_path {
-        Some(p) => {
-            let raw =
-                std::fs::read(p).map_err(|e| fail(format!("cannot read {}: {e}", p.display())))?;
-            let text = String::from_utf8(raw).map_err(|_| {
-                fail(format!(
-                    "{}: the secrets file must be UTF-8 text",
-                    p.display()
-                ))
-            })?;
-            let (ov, d) = pix_config::SecretsOverlay::parse(&text);
-            (Some(ov), d)
-        }
-        None => (None, Vec::new()),
-    };
-    if !odiags.is_empty() {
-        for d in &odiags {
-            log(&format!(
-                "{}:{}: {}: {}",
-                secrets_path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                d.line,
-                format!("{:?}", d.severity).to_ascii_lowercase(),
-                d.error
-            ));
-        }
-        if odiags
-            .iter()
-            .any(|d| d.severity == pix_config::Severity::Error)
-        {
-            return Err(ExitCode::from(1));
-        }
-    }
-    let outcome = pix_config::parse_bytes(
-        &bytes,
-        &pix_config::ParseOptions {
-            strict: false,
-            secrets: overlay.as_ref(),
-        },
-    );
-    let text = pix_config::decode(&bytes);
-    let errors = outcome
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == pix_config::Severity::Error)
-        .count();
-    if errors > 0 {
-        let rendered = pix_config::render_diagnostics(
-            &config_path.display().to_string(),
-            &text,
-            &outcome.diagnostics,
-        );
-        eprint!("{rendered}");
-        return Err(fail(format!(
-            "{}: {errors} error(s) in the configuration; `pix-gateway check` shows them all",
-            config_path.display()
-        )));
-    }
-    let findings = pix_config::lint(&outcome.config);
-    for f in &findings {
-        log(&format!(
-            "lint: {}:{}: {}",
-            config_path.display(),
-            f.line,
-            f.message
-        ));
-    }
-    // One plan per shard: each core owns its IKE endpoint, policy and AAA clients (the
-    // address pools and the Xauth throttle are then shared between them).
-    let mut plans = Vec::with_capacity(usize::from(count));
-    for i in 0..count {
-        let users: Vec<(String, ike_sm::Secret)> = overlay
-            .as_ref()
-            .map(|o| {
-                o.users()
-                    .into_iter()
-                    .map(|(n, s)| (n.to_string(), ike_sm::Secret::from_slice(s.expose_secret())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        match setup::plan_with(&outcome.config, users, &args.allow_keyless_aaa) {
-            Ok(p) => {
-                if i == 0 {
-                    for w in &p.warnings {
-                        log(&format!("warning: {w}"));
-                    }
-                }
-                plans.push(p);
+/// Loads, lints and maps the configuration ([`super::reload::load`]); prints what it
+/// found. `Err` is the exit code.
+fn load(args: &RunArgs, count: u8) -> Result<super::reload::Loaded, ExitCode> {
+    match super::reload::load(args, count) {
+        Ok(l) => {
+            for n in &l.notes {
+                log(n);
             }
-            Err(errs) => {
-                for e in &errs {
-                    log(&format!("{}: {e}", config_path.display()));
-                }
-                return Err(ExitCode::from(1));
+            Ok(l)
+        }
+        Err(r) => {
+            if let Some(text) = &r.rendered {
+                eprint!("{text}");
             }
+            for l in &r.lines {
+                log(l);
+            }
+            Err(ExitCode::from(1))
         }
     }
-    Ok((plans, config_path.display().to_string(), demo))
 }
 
 /// `pix-gateway run`.
@@ -370,61 +273,18 @@ pub fn run(args: RunArgs) -> ExitCode {
         std::thread::available_parallelism()
             .map_or(1, |n| u8::try_from(n.get().min(64)).unwrap_or(64))
     });
-    let (mut plans, config_name, demo) = match load(&args, workers) {
+    let loaded = match load(&args, workers) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    if args.allow_aggressive_address_keys {
-        for plan in &mut plans {
-            if let Some(g) = plan.ike.gateway.as_mut() {
-                g.aggressive_address_keys = true;
-            }
-        }
-        log("WARNING: --allow-aggressive-address-keys: an Aggressive Mode initiator with an address identity is answered with the isakmp key of its address, in a HASH anyone can fetch and crack offline (ike-scan + psk-crack)");
-    }
-    for tag in &args.radius_without_message_authenticator {
-        let groups: Vec<_> = plans
-            .iter_mut()
-            .filter_map(|p| p.aaa.get_mut(tag))
-            .collect();
-        match groups.first() {
-            Some(g) if g.protocol == xauth::aaa::Protocol::Radius => {
-                for g in groups {
-                    g.require_message_authenticator = false;
-                }
-                log(&format!(
-                    "WARNING: aaa-server {tag}: RADIUS replies without Message-Authenticator are believed (--radius-without-message-authenticator): a man in the middle can forge an Access-Accept (Blast-RADIUS, CVE-2024-3596); make the server send Message-Authenticator instead"
-                ));
-            }
-            _ => {
-                log(&format!(
-                    "--radius-without-message-authenticator {tag}: no `aaa-server {tag} protocol radius`"
-                ));
-                return ExitCode::from(1);
-            }
-        }
-    }
-    let mut guard_limits = guard::GuardLimits::default();
-    for spec in &args.limits {
-        let applied = match guard::apply_limit(&mut guard_limits, spec) {
-            Ok(true) => Ok(()),
-            Ok(false) => plans
-                .iter_mut()
-                .try_for_each(|plan| setup::apply_limit(&mut plan.ike.limits, spec))
-                .map_err(|e| {
-                    if e.contains("unknown name") {
-                        format!("{e}; and {}", guard::LIMIT_NAMES)
-                    } else {
-                        e
-                    }
-                }),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = applied {
-            log(&e);
-            return ExitCode::from(1);
-        }
-    }
+    let super::reload::Loaded {
+        plans,
+        config,
+        name: config_name,
+        demo,
+        guard: guard_limits,
+        notes: _,
+    } = loaded;
     let Some(plan) = plans.first() else {
         return ExitCode::from(1);
     };
@@ -468,6 +328,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let start = Start {
         plans,
+        config,
         outside,
         config_name,
         guard: guard_limits,
@@ -485,6 +346,8 @@ pub fn run(args: RunArgs) -> ExitCode {
 /// What `run` worked out before the sockets open.
 struct Start {
     plans: Vec<setup::Plan>,
+    /// The parsed configuration (`show running-config`, reload's diff).
+    config: pix_config::Config,
     outside: Ipv4Addr,
     config_name: String,
     guard: guard::GuardLimits,
@@ -696,6 +559,13 @@ enum ShardCmd {
     /// Delete every SA and stop (with an Accounting-Off last when `off`); the answer is
     /// the addresses still leased after it.
     Shutdown(oneshot::Sender<usize>, bool),
+    /// Run on a new plan (`reload`); `None`: this shard reconfigures the shared pools
+    /// and answers the orphaned addresses, which the other shards then get.
+    Reload(
+        Box<setup::Plan>,
+        Option<Arc<Vec<Ipv4Addr>>>,
+        oneshot::Sender<pix_gateway::gateway::reload::Reloaded>,
+    ),
 }
 
 /// Packets handed between shards wait at most this many per shard; past it they are
@@ -1404,6 +1274,10 @@ async fn shard(
                     }
                     ShardCmd::HoldLogins => gw.hold_logins(),
                     ShardCmd::ReleaseLogins => gw.release_logins(now, &mut rng),
+                    ShardCmd::Reload(plan, orphans, reply) => {
+                        let r = gw.reload(*plan, orphans.as_ref().map(|o| o.as_slice()), now, &mut rng);
+                        let _ = reply.send(r);
+                    }
                     ShardCmd::Shutdown(reply, off) => {
                         let _ = gw.handle(now, Input::Shutdown, &mut rng);
                         if off {
@@ -1747,10 +1621,110 @@ async fn command(shards: &[ShardHandle], info: &view::Info, line: &str) -> Strin
     }
 }
 
+/// What `reload` works with in the main loop.
+struct Reloader<'a> {
+    args: &'a RunArgs,
+    workers: u8,
+    outside: Ipv4Addr,
+    session_accounting: Option<&'a str>,
+    handles: &'a [ShardHandle],
+}
+
+/// `pix-gateway reload` and SIGHUP: reads the configuration again, validates it whole
+/// (parse, lint, mapping for every worker, what a running gateway cannot change), and
+/// only then applies it on every shard (shard 0 first: it reconfigures the shared
+/// pools). The answer says what changed and who was logged out, or why nothing changed.
+async fn reload_all(
+    r: &Reloader<'_>,
+    running: &mut super::reload::RunningConfig,
+    info: &mut view::Info,
+) -> String {
+    let loaded = match super::reload::load(r.args, r.workers) {
+        Ok(l) => l,
+        Err(e) => {
+            return format!(
+                "% Reload refused, the running configuration is unchanged:\n{}",
+                e.text()
+            )
+        }
+    };
+    let Some(first) = loaded.plans.first() else {
+        return "% Reload refused: no worker\n".into();
+    };
+    if let Err(e) = super::reload::runnable(
+        first,
+        running,
+        r.outside,
+        r.args.outside_addr.is_some(),
+        r.session_accounting,
+    ) {
+        return format!("% Reload refused, the running configuration is unchanged: {e}\n");
+    }
+    let changes = super::reload::diff(&running.config, &loaded.config);
+    let pools = first.pools.clone();
+    let (hostname, crypto_map) = (first.hostname.clone(), first.crypto_map.clone());
+    let mut orphans: Option<Arc<Vec<Ipv4Addr>>> = None;
+    let (mut kept, mut logged_out, mut aaa) = (0usize, Vec::new(), Vec::new());
+    for (h, plan) in r.handles.iter().zip(loaded.plans) {
+        let (tx, rx) = oneshot::channel();
+        if h.cmds
+            .send(ShardCmd::Reload(Box::new(plan), orphans.clone(), tx))
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        if let Ok(done) = rx.await {
+            if orphans.is_none() {
+                orphans = Some(Arc::new(done.orphans.clone().unwrap_or_default()));
+                aaa = done.aaa_replaced.clone();
+            }
+            kept = kept.saturating_add(done.kept);
+            logged_out.extend(done.logged_out);
+        }
+    }
+    let mut out = format!(
+        "Reloaded {}: {} line(s) of the running configuration changed\n",
+        loaded.name,
+        changes.len()
+    );
+    for c in &changes {
+        out.push_str(c);
+        out.push('\n');
+    }
+    for n in &loaded.notes {
+        out.push_str(n);
+        out.push('\n');
+    }
+    if r.args.inside_interface.is_none() && !r.args.no_routes {
+        if let Err(e) = add_routes(&r.args.inside_tun, &pools) {
+            out.push_str(&format!("% routes for the new pools: {e:#}\n"));
+        }
+    }
+    if !aaa.is_empty() {
+        out.push_str(&format!(
+            "aaa-server {}: new client(s) (servers, keys or ports changed)\n",
+            aaa.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        "{kept} session(s) kept, {} logged out\n",
+        logged_out.len()
+    ));
+    for l in &logged_out {
+        out.push_str(&format!("  logged out {l}\n"));
+    }
+    running.config = loaded.config;
+    info.hostname = hostname;
+    info.crypto_map = crypto_map;
+    out
+}
+
 #[allow(clippy::too_many_lines)]
 async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     let Start {
         plans,
+        config,
         outside,
         config_name,
         guard: guard_limits,
@@ -1808,6 +1782,10 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     tuns.insert(0, first_queue);
     let Some(first) = plans.first() else {
         anyhow::bail!("no worker");
+    };
+    let mut running = super::reload::RunningConfig {
+        config,
+        outside_if: first.outside_if.clone(),
     };
     let freebind = args.failover.is_some();
     let routes = match &args.inside_interface {
@@ -1911,7 +1889,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         },
         now,
     );
-    let info = cores
+    let mut info = cores
         .first()
         .map(|g| g.info().clone())
         .context("no shard")?;
@@ -1984,6 +1962,14 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     let mut subscribers: Vec<(Vec<DebugKind>, mpsc::Sender<String>)> = Vec::new();
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let reloader = Reloader {
+        args: &args,
+        workers: count,
+        outside,
+        session_accounting: session_accounting.as_ref().map(|s| s.tag.as_str()),
+        handles: &handles,
+    };
     log(&format!(
         "{} up: IKE on {outside}:500 and :4500, raw ESP, inside TUN {}, control {}, {count} worker(s)",
         info.hostname,
@@ -2031,6 +2017,16 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
             }
             Some(m) = ctl_rx.recv() => {
                 match m {
+                    ControlMsg::Command(line, reply) if super::reload::is_reload(&line) => {
+                        let answer = reload_all(&reloader, &mut running, &mut info).await;
+                        for l in answer.lines() {
+                            log(&format!("reload: {l}"));
+                        }
+                        let _ = reply.send(answer);
+                    }
+                    ControlMsg::Command(line, reply) if super::reload::is_show_running(&line) => {
+                        let _ = reply.send(super::reload::show_running_config(&running.config));
+                    }
                     ControlMsg::Command(line, reply) => {
                         let answer = match failover_command(&line) {
                             Some(f) => {
@@ -2050,6 +2046,12 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
             () = tokio::time::sleep(Duration::from_millis(500)) => {}
             _ = sigint.recv() => break "SIGINT",
             _ = sigterm.recv() => break "SIGTERM",
+            _ = sighup.recv() => {
+                log("SIGHUP: reloading the configuration");
+                for l in reload_all(&reloader, &mut running, &mut info).await.lines() {
+                    log(&format!("reload: {l}"));
+                }
+            }
         }
         // Debug lines are built only while someone reads them (`--debug`, or a control
         // client in `debug crypto ...`): the PIX with `no debug` formats nothing.
