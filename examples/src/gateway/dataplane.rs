@@ -22,6 +22,7 @@ use esp::{
     LifetimeConfig, OutboundSa,
 };
 use ike_sm::{ChildSa, SaId, Selector, TrafficSelector};
+use pix_nat::frag::{FragDrop, Limits, Reassembler};
 use pix_primitives::Ipv4Packet;
 
 /// PIX-style counters of one SA pair (`show crypto ipsec sa`).
@@ -161,6 +162,12 @@ pub enum Drop {
         /// Inner source.
         src: Ipv4Addr,
     },
+    /// An inside packet with Don't Fragment set that would not fit the outside MTU
+    /// once encapsulated: an ICMP fragmentation-needed goes back (rate limited).
+    TooBig {
+        /// The largest inner packet that fits (the ICMP's next-hop MTU).
+        mtu: u16,
+    },
 }
 
 impl Drop {
@@ -175,6 +182,7 @@ impl Drop {
             Drop::Dummy => "dummy packet",
             Drop::NoSa(_) => "no SA for the destination",
             Drop::NotOwner { .. } => "source address owned by another tunnel",
+            Drop::TooBig { .. } => "too big for the tunnel with DF set",
         }
     }
 }
@@ -278,6 +286,8 @@ pub struct DataPlane {
     ike_age: Map<SaId, (u64, usize)>,
     /// Packets dropped outside any SA, by reason.
     pub global_drops: BTreeMap<&'static str, u64>,
+    /// MTU, fragments and TCP MSS: settings, reassembly, ICMP, counters.
+    mtu: Mtu,
 }
 
 impl Default for DataPlane {
@@ -291,6 +301,7 @@ impl Default for DataPlane {
             odd: BTreeSet::new(),
             ike_age: Map::default(),
             global_drops: BTreeMap::new(),
+            mtu: Mtu::new(MtuPlan::default()),
         }
     }
 }
@@ -761,6 +772,7 @@ impl DataPlane {
         out: &mut [u8],
     ) -> Result<(usize, EspDest, SaId), Drop> {
         let spi = self.pair_for(packet)?;
+        self.check_fits(now, spi, packet)?;
         let Some(child) = self.children.get_mut(&spi) else {
             return Err(Drop::BadInner);
         };
@@ -790,6 +802,7 @@ impl DataPlane {
             return Err(d);
         };
         let spi = self.pair_for(packet)?;
+        self.check_fits(now, spi, packet)?;
         let nh = match packet.first().map(|b| b >> 4) {
             Some(6) => 41,
             _ => 4,
@@ -841,5 +854,329 @@ impl DataPlane {
             .values()
             .filter_map(|c| c.outbound.poll_timeout())
             .min()
+    }
+}
+
+/// What the configuration says about sizes: `mtu IF N`, `sysopt connection tcpmss N`,
+/// `fragment size|chain|timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MtuPlan {
+    /// `mtu OUTSIDE N`: the largest outer packet (default 1500).
+    pub outside_mtu: u16,
+    /// `mtu inside N`: the inside TUN device's MTU (default 1500).
+    pub inside_mtu: u16,
+    /// `sysopt connection tcpmss N` (default 1380; `None`: `tcpmss 0`, no clamping).
+    pub tcp_mss: Option<u16>,
+    /// Reassembly bounds for decrypted traffic from the clients (the outside
+    /// interface's `fragment` settings).
+    pub from_clients: Limits,
+    /// Reassembly bounds for inside traffic to the clients (the inside interface's).
+    pub from_inside: Limits,
+}
+
+impl Default for MtuPlan {
+    fn default() -> Self {
+        MtuPlan {
+            outside_mtu: 1500,
+            inside_mtu: 1500,
+            tcp_mss: Some(1380),
+            from_clients: Limits::default(),
+            from_inside: Limits::default(),
+        }
+    }
+}
+
+impl MtuPlan {
+    /// The sizes of a configuration whose crypto map is on `outside_if`.
+    #[must_use]
+    pub fn from_config(config: &pix_config::Config, outside_if: &str, inside_if: &str) -> Self {
+        let limits = |f: pix_config::fragment::FragmentSettings| Limits {
+            chain: usize::try_from(f.chain).unwrap_or(usize::MAX),
+            datagrams: usize::try_from(f.size).unwrap_or(usize::MAX),
+            timeout: std::time::Duration::from_secs(u64::from(f.timeout_secs)),
+            ..Limits::default()
+        };
+        MtuPlan {
+            outside_mtu: config.mtu(outside_if),
+            inside_mtu: config.mtu(inside_if),
+            tcp_mss: config.tcp_mss().maximum,
+            from_clients: limits(config.fragment(outside_if)),
+            from_inside: limits(config.fragment(inside_if)),
+        }
+    }
+}
+
+/// ICMP fragmentation-needed messages per second to the inside (and the burst).
+const ICMP_PER_SEC: u32 = 100;
+/// ICMP messages waiting for the core to take them ([`DataPlane::poll_to_inside`]).
+const ICMP_QUEUE: usize = 64;
+
+/// The MTU side of the data plane.
+#[derive(Debug)]
+struct Mtu {
+    plan: MtuPlan,
+    from_clients: Reassembler,
+    from_inside: Reassembler,
+    /// ICMP rate limit: tokens left, refilled every second.
+    icmp_tokens: u32,
+    icmp_refill: Option<Instant>,
+    to_inside: std::collections::VecDeque<Vec<u8>>,
+    counters: BTreeMap<&'static str, u64>,
+}
+
+impl Mtu {
+    fn new(plan: MtuPlan) -> Self {
+        Mtu {
+            plan,
+            from_clients: Reassembler::new(plan.from_clients),
+            from_inside: Reassembler::new(plan.from_inside),
+            icmp_tokens: ICMP_PER_SEC,
+            icmp_refill: None,
+            to_inside: std::collections::VecDeque::new(),
+            counters: BTreeMap::new(),
+        }
+    }
+
+    fn bump(&mut self, what: &'static str) {
+        let e = self.counters.entry(what).or_insert(0);
+        *e = e.saturating_add(1);
+    }
+
+    /// One ICMP message may go now.
+    fn icmp_allowed(&mut self, now: Instant) -> bool {
+        let refill = self
+            .icmp_refill
+            .is_none_or(|t| now.saturating_duration_since(t).as_secs() >= 1);
+        if refill {
+            self.icmp_tokens = ICMP_PER_SEC;
+            self.icmp_refill = Some(now);
+        }
+        if self.icmp_tokens == 0 || self.to_inside.len() >= ICMP_QUEUE {
+            return false;
+        }
+        self.icmp_tokens = self.icmp_tokens.saturating_sub(1);
+        true
+    }
+}
+
+/// The global drop counter's key of a reassembly drop.
+fn frag_drop_key(d: FragDrop) -> &'static str {
+    match d {
+        FragDrop::Malformed => "fragment malformed",
+        FragDrop::TooLong => "fragment too long (datagram over 65535 bytes)",
+        FragDrop::Overlap => "fragment overlap",
+        FragDrop::Duplicate => "fragment duplicate",
+        FragDrop::BadEnd => "fragment inconsistent end",
+        FragDrop::TinyFirst => "fragment tiny first",
+        FragDrop::Chain => "fragment chain exceeded",
+        FragDrop::Datagrams => "fragment size exceeded (datagrams awaiting reassembly)",
+        FragDrop::SourceBytes => "fragment bytes per source exceeded",
+        FragDrop::TotalBytes => "fragment bytes in all exceeded",
+        FragDrop::Timeout => "fragment timeout",
+        _ => "fragment dropped",
+    }
+}
+
+/// An ICMP destination unreachable, fragmentation needed (type 3 code 4, RFC 1191)
+/// about `packet`, with next-hop MTU `mtu`: from `src`, to the packet's source, with
+/// the packet's header and first 8 bytes of data.
+#[must_use]
+pub fn frag_needed(packet: &[u8], mtu: u16, src: Ipv4Addr) -> Option<Vec<u8>> {
+    let ip = Ipv4Packet::new_checked(packet).ok()?;
+    let quoted = packet.get(
+        ..ip.header_len()
+            .checked_add(8)?
+            .min(usize::from(ip.total_len())),
+    )?;
+    let total = 28usize.checked_add(quoted.len())?;
+    let mut p = Vec::with_capacity(total);
+    p.extend_from_slice(&[0x45, 0xc0]);
+    p.extend_from_slice(&u16::try_from(total).ok()?.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0, 64, 1, 0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&ip.src_addr().octets());
+    p.extend_from_slice(&[3, 4, 0, 0, 0, 0]);
+    p.extend_from_slice(&mtu.to_be_bytes());
+    p.extend_from_slice(quoted);
+    let ck = !checksum(p.get(..20)?);
+    p.get_mut(10..12)?.copy_from_slice(&ck.to_be_bytes());
+    let ck = !checksum(p.get(20..)?);
+    p.get_mut(22..24)?.copy_from_slice(&ck.to_be_bytes());
+    Some(p)
+}
+
+/// The RFC 1071 one's-complement sum.
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        if let Ok(w) = <[u8; 2]>::try_from(c) {
+            sum = sum.wrapping_add(u32::from(u16::from_be_bytes(w)));
+        }
+    }
+    if let Some(&last) = chunks.remainder().first() {
+        sum = sum.wrapping_add(u32::from(last) << 8);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff).wrapping_add(sum >> 16);
+    }
+    u16::try_from(sum).unwrap_or(0xffff)
+}
+
+impl DataPlane {
+    /// The sizes in force.
+    #[must_use]
+    pub fn mtu_plan(&self) -> MtuPlan {
+        self.mtu.plan
+    }
+
+    /// New sizes (datagrams waiting for reassembly stay until they complete or expire).
+    pub fn set_mtu_plan(&mut self, plan: MtuPlan) {
+        self.mtu.plan = plan;
+        self.mtu.from_clients.set_limits(plan.from_clients);
+        self.mtu.from_inside.set_limits(plan.from_inside);
+    }
+
+    /// Counters of the MTU side: fragments taken and datagrams reassembled by
+    /// direction, TCP SYNs clamped, ICMP fragmentation-needed sent and rate limited,
+    /// oversize packets sent for the kernel to fragment; and the reassembly gauges.
+    #[must_use]
+    pub fn mtu_counters(&self) -> BTreeMap<&'static str, u64> {
+        let mut m = self.mtu.counters.clone();
+        for (name, r) in [
+            ("from_clients", &self.mtu.from_clients),
+            ("from_inside", &self.mtu.from_inside),
+        ] {
+            let s = r.stats();
+            let (f, d, w, b) = match name {
+                "from_clients" => (
+                    "fragments_from_clients",
+                    "reassembled_from_clients",
+                    "reassembly_waiting_from_clients",
+                    "reassembly_bytes_from_clients",
+                ),
+                _ => (
+                    "fragments_from_inside",
+                    "reassembled_from_inside",
+                    "reassembly_waiting_from_inside",
+                    "reassembly_bytes_from_inside",
+                ),
+            };
+            m.insert(f, s.fragments);
+            m.insert(d, s.reassembled);
+            m.insert(w, r.waiting() as u64);
+            m.insert(b, r.held_bytes() as u64);
+        }
+        m
+    }
+
+    /// Takes an IPv4 fragment: `None` while its datagram is incomplete or when it was
+    /// dropped (counted by reason), the whole datagram once complete. `from_client`:
+    /// decrypted traffic from a client, else inside traffic to one.
+    pub fn reassemble(
+        &mut self,
+        now: Instant,
+        from_client: bool,
+        packet: &[u8],
+    ) -> Option<Vec<u8>> {
+        // Both directions time out here: no timer of their own (what waits is bounded).
+        let expired = self
+            .mtu
+            .from_clients
+            .expire(now)
+            .saturating_add(self.mtu.from_inside.expire(now));
+        if expired > 0 {
+            let e = self
+                .global_drops
+                .entry(frag_drop_key(FragDrop::Timeout))
+                .or_insert(0);
+            *e = e.saturating_add(expired as u64);
+        }
+        let r = if from_client {
+            &mut self.mtu.from_clients
+        } else {
+            &mut self.mtu.from_inside
+        };
+        match r.push(now, packet) {
+            Ok(d) => d,
+            Err(d) => {
+                let e = self.global_drops.entry(frag_drop_key(d)).or_insert(0);
+                *e = e.saturating_add(1);
+                None
+            }
+        }
+    }
+
+    /// `sysopt connection tcpmss`: lowers the MSS of a TCP SYN passing through (either
+    /// direction); counted.
+    pub fn clamp_mss(&mut self, packet: &mut [u8]) {
+        if let Some(max) = self.mtu.plan.tcp_mss {
+            if pix_nat::mss::clamp_mss(packet, max).is_some() {
+                self.mtu.bump("tcpmss_clamped");
+            }
+        }
+    }
+
+    /// ICMP messages for the inside network (fragmentation needed), one at a time.
+    pub fn poll_to_inside(&mut self) -> Option<Vec<u8>> {
+        self.mtu.to_inside.pop_front()
+    }
+
+    /// The largest inner packet the pair `spi` carries within the outside MTU: outer
+    /// IP header, UDP when NAT-T floated, then the SA's ESP header, IV, padding,
+    /// trailer and ICV.
+    #[must_use]
+    pub fn max_inner(&self, spi: u32) -> Option<u16> {
+        let c = self.children.get(&spi)?;
+        let outer = 20usize.saturating_add(if c.natt.is_some() { 8 } else { 0 });
+        let room = usize::from(self.mtu.plan.outside_mtu).checked_sub(outer)?;
+        // encapsulated_len grows by at most one block per byte: start at the room less
+        // the fixed part and step down to the first that fits (at most a block's worth).
+        let mut n = room.checked_sub(c.outbound.payload_offset())?;
+        loop {
+            if c.outbound.encapsulated_len(n).is_ok_and(|l| l <= room) {
+                return u16::try_from(n).ok();
+            }
+            n = n.checked_sub(1)?;
+        }
+    }
+
+    /// Whether an inside packet fits the pair `spi` within the outside MTU. One that
+    /// does not and has DF set is dropped with an ICMP fragmentation-needed queued for
+    /// the inside (rate limited); one without DF goes on and the kernel fragments the
+    /// outer packet, as a PIX fragments after encryption.
+    fn check_fits(&mut self, now: Instant, spi: u32, packet: &[u8]) -> Result<(), Drop> {
+        let Some(c) = self.children.get(&spi) else {
+            return Ok(());
+        };
+        let outer = 20usize.saturating_add(if c.natt.is_some() { 8 } else { 0 });
+        let fits = c
+            .outbound
+            .encapsulated_len(packet.len())
+            .is_ok_and(|l| l.saturating_add(outer) <= usize::from(self.mtu.plan.outside_mtu));
+        if fits {
+            return Ok(());
+        }
+        let df = Ipv4Packet::new_checked(packet).is_ok_and(|ip| ip.dont_frag());
+        if !df {
+            self.mtu.bump("oversize_sent_fragmented");
+            return Ok(());
+        }
+        let mtu = self.max_inner(spi).unwrap_or(576);
+        let d = Drop::TooBig { mtu };
+        self.count_global(&d);
+        if self.mtu.icmp_allowed(now) {
+            // From the packet's destination (the client): the kernel under the TUN
+            // device drops a packet that arrives with one of its own addresses as source.
+            let src =
+                Ipv4Packet::new_checked(packet).map_or(Ipv4Addr::UNSPECIFIED, |ip| ip.dst_addr());
+            if let Some(icmp) = frag_needed(packet, mtu, src) {
+                self.mtu.to_inside.push_back(icmp);
+                self.mtu.bump("frag_needed_sent");
+            }
+        } else {
+            self.mtu.bump("frag_needed_rate_limited");
+        }
+        Err(d)
     }
 }

@@ -108,6 +108,7 @@ impl Gateway {
             }
         };
         let stale = self.ike.reconfigure(plan.ike);
+        self.data.set_mtu_plan(plan.mtu);
 
         // AAA clients: keep the unchanged groups' (and their requests in flight).
         let ports_same = self.reload.radius_ports == plan.radius_ports;

@@ -78,6 +78,8 @@ pub struct Plan {
     pub policy: super::policy::Policy,
     /// Things that work but an admin should know (one line each).
     pub warnings: Vec<String>,
+    /// `mtu`, `sysopt connection tcpmss`, `fragment`: the data plane's sizes.
+    pub mtu: super::dataplane::MtuPlan,
 }
 
 fn cipher(e: pix_config::isakmp::IkeEncryption) -> CipherAlg {
@@ -177,6 +179,7 @@ pub fn plan_with(
         return Err(d.errors);
     };
     let ike = ike_config(isakmp, policies, groups, &map, transforms);
+    let mtu = super::dataplane::MtuPlan::from_config(config, &outside_if, "inside");
     Ok(Plan {
         ike,
         pools,
@@ -192,6 +195,7 @@ pub fn plan_with(
         permit_ipsec: system.permit_ipsec,
         policy,
         warnings: d.warnings,
+        mtu,
     })
 }
 

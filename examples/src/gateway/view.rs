@@ -134,6 +134,11 @@ pub struct Stats {
     pub packets_in: u64,
     /// Packets encapsulated.
     pub packets_out: u64,
+    /// MTU and fragments: fragments taken and datagrams reassembled per direction,
+    /// TCP SYNs clamped (`sysopt connection tcpmss`), ICMP fragmentation-needed sent
+    /// and rate limited, oversize packets sent for the kernel to fragment, and the
+    /// reassembly gauges (`reassembly_waiting_*`, `reassembly_bytes_*`).
+    pub mtu: BTreeMap<&'static str, u64>,
 }
 
 fn add<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
@@ -178,6 +183,7 @@ impl Stats {
         add(&mut self.policy_drops, &o.policy_drops);
         self.packets_in = self.packets_in.saturating_add(o.packets_in);
         self.packets_out = self.packets_out.saturating_add(o.packets_out);
+        add(&mut self.mtu, &o.mtu);
     }
 
     /// Every drop and refusal since start, as (stage, label, words, count): the IKE
@@ -626,6 +632,15 @@ impl Whole {
                 "pix_drops_total{{stage=\"policy\",reason=\"{}\"}} {n}",
                 label(k)
             );
+        }
+        family(
+            &mut o,
+            "pix_mtu_events",
+            "gauge",
+            "MTU and fragments: counts since start (fragments, reassembled, tcpmss_clamped, frag_needed_sent, ...) and reassembly_waiting/bytes now, by event.",
+        );
+        for (k, n) in &st.mtu {
+            let _ = writeln!(o, "pix_mtu_events{{event=\"{k}\"}} {n}");
         }
         family(
             &mut o,

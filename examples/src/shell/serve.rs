@@ -783,6 +783,12 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
                     let _ = tx.send((addr, up));
                 }
             }
+            Output::ToInside(p) => write_tun_one(io, &p).await,
+            Output::Esp { dest, datagram, sa } => {
+                if let Err(e) = io.send_esp(dest, &datagram).await {
+                    log(&format!("sending ESP of IKE SA {sa:?} to {dest:?} failed: {e}"));
+                }
+            }
         }
     }
     for (q, sock) in ike.iter().zip([&io.udp500, &io.udp4500]) {
@@ -801,6 +807,24 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
             }
             let _ = f.flush();
         }
+    }
+}
+
+/// Writes one packet the core made (a reassembled datagram, an ICMP
+/// fragmentation-needed) to the TUN device: behind a zeroed virtio-net header when the
+/// device has the offloads (no checksum or segmentation to do: the packet is whole).
+async fn write_tun_one(io: &Io, p: &[u8]) {
+    let r = if io.tun_offload {
+        let mut b = vec![0u8; batch::VNET.saturating_add(p.len())];
+        if let Some(dst) = b.get_mut(batch::VNET..) {
+            dst.copy_from_slice(p);
+        }
+        io.tun.send(&b).await
+    } else {
+        io.tun.send(p).await
+    };
+    if let Err(e) = r {
+        log(&format!("write to the inside TUN failed: {e}"));
     }
 }
 
@@ -1743,7 +1767,13 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     let build = |offload: bool| {
         tun_rs::DeviceBuilder::new()
             .name(&args.inside_tun)
-            .mtu(1400)
+            // The inside interface's MTU (`mtu inside N`, 1500 by default), not less:
+            // a packet too big for the tunnel reaches the gateway, which answers with
+            // the tunnel's own next-hop MTU (the kernel would answer with the TUN's).
+            // The outside sockets keep the kernel's default path-MTU mode: an ESP
+            // packet over the outside MTU is fragmented by the kernel, as the PIX
+            // fragments after encryption.
+            .mtu(plans.first().map_or(1500, |p| p.mtu.inside_mtu))
             .multi_queue(count > 1)
             .offload(offload)
             .enable(true)

@@ -574,6 +574,8 @@ impl Net {
                 self.routes.push((s, addr, up));
                 None
             }
+            // Reassembled datagrams, ICMP fragmentation-needed: not used by the rig.
+            Output::ToInside(_) | Output::Esp { .. } => None,
         }
     }
 
