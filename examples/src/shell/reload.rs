@@ -286,11 +286,10 @@ pub struct RunningConfig {
 }
 
 /// `show running-config` (also `show run`, `write terminal`): the running configuration
-/// in PIX order with every key and password masked.
+/// in PIX order with every key and password masked (the framing lines, `: Saved` and
+/// `Cryptochecksum:`, as the file had them).
 pub fn show_running_config(c: &pix_config::Config) -> String {
-    let mut s = String::from(": Saved\n:\n");
-    s.push_str(&c.to_show_run_string());
-    s
+    c.to_show_run_string()
 }
 
 /// Whether a control line asks for the running configuration (`show running-config`,
