@@ -6,6 +6,7 @@
 //! * [`batch`] is the batched data path's IO (recvmmsg/sendmmsg, TUN offloads).
 //! * [`control`] is the control socket (`show`, `clear`, `debug`).
 //! * [`keylog_file`] opens the `--keylog` file safely.
+//! * [`syslog`] is the PIX's syslog (`logging host`, `logging buffered`, `show logging`).
 //! * [`reload`] reads and validates the configuration (at start and for `reload`), and
 //!   `show running-config`.
 
@@ -14,3 +15,4 @@ pub mod control;
 pub mod keylog_file;
 pub mod reload;
 pub mod serve;
+pub mod syslog;

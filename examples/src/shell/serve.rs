@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batch;
 use super::control::{self, ControlMsg};
+use super::syslog;
 use pix_gateway::gateway::{guard, route, setup, view};
 use pix_gateway::{
     DebugKind, EspDest, Gateway, Handled, Input, Level, LogRecord, Output, Settings,
@@ -589,6 +590,8 @@ struct Shared {
     /// Per-client routes (`--inside-interface`): to the thread that runs `ip` and
     /// `arping`.
     routes: Option<std::sync::mpsc::Sender<(Ipv4Addr, bool)>>,
+    /// The PIX syslog (`logging host`, `logging buffered`): every record goes there too.
+    syslog: syslog::Syslog,
 }
 
 impl Shared {
@@ -772,7 +775,12 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
                     let _ = tx.send(None);
                 }
             }
-            Output::Log(r) => emit(&r),
+            Output::Log(r) => {
+                emit(&r);
+                shared
+                    .syslog
+                    .record(&r, std::time::SystemTime::now(), Instant::now());
+            }
             Output::Keylog(line) => keylog.push(line),
             Output::Debug(kind, line) => {
                 // Only produced while someone reads them (`--debug`, `debug crypto ...`).
@@ -786,7 +794,9 @@ async fn flush(gw: &mut Gateway, io: &mut Io, shared: &Shared) {
             Output::ToInside(p) => write_tun_one(io, &p).await,
             Output::Esp { dest, datagram, sa } => {
                 if let Err(e) = io.send_esp(dest, &datagram).await {
-                    log(&format!("sending ESP of IKE SA {sa:?} to {dest:?} failed: {e}"));
+                    log(&format!(
+                        "sending ESP of IKE SA {sa:?} to {dest:?} failed: {e}"
+                    ));
                 }
             }
         }
@@ -1813,6 +1823,13 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
     let Some(first) = plans.first() else {
         anyhow::bail!("no worker");
     };
+    let syslog = {
+        let (settings, warnings) = syslog::Settings::from_config(&config);
+        for w in &warnings {
+            log(&format!("logging: {w}"));
+        }
+        syslog::Syslog::new(settings)?
+    };
     let mut running = super::reload::RunningConfig {
         config,
         outside_if: first.outside_if.clone(),
@@ -1904,6 +1921,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
         outside,
         peer_key: args.shard_key.unwrap_or_else(rand::random),
         routes,
+        syslog,
     });
     let cores = pix_gateway::gateway::Gateway::shards(
         plans,
@@ -2049,10 +2067,14 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
                 match m {
                     ControlMsg::Command(line, reply) if super::reload::is_reload(&line) => {
                         let answer = reload_all(&reloader, &mut running, &mut info).await;
+                        shared.syslog.reconfigure(syslog::Settings::from_config(&running.config).0);
                         for l in answer.lines() {
                             log(&format!("reload: {l}"));
                         }
                         let _ = reply.send(answer);
+                    }
+                    ControlMsg::Command(line, reply) if syslog::is_show_logging(&line) => {
+                        let _ = reply.send(shared.syslog.show());
                     }
                     ControlMsg::Command(line, reply) if super::reload::is_show_running(&line) => {
                         let _ = reply.send(super::reload::show_running_config(&running.config));
@@ -2081,6 +2103,7 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
                 for l in reload_all(&reloader, &mut running, &mut info).await.lines() {
                     log(&format!("reload: {l}"));
                 }
+                shared.syslog.reconfigure(syslog::Settings::from_config(&running.config).0);
             }
         }
         // Debug lines are built only while someone reads them (`--debug`, or a control
