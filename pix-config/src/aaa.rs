@@ -345,7 +345,12 @@ pub(crate) fn parse_username(cur: &mut Cur<'_, '_>) -> Result<Username, PErr> {
         cur.expect_kw("password")?;
         let v = cur.word("a password")?;
         let enc = cur.eat("encrypted");
-        Some(Password::parse_with_flag(cur, v, enc)?)
+        Some(Password::parse_with_flag(
+            cur,
+            v,
+            enc,
+            &format!("the password hash of user {name}"),
+        )?)
     };
     let privilege = if cur.eat("privilege") {
         Some(cur.u8("a privilege level", 0, 15)?)

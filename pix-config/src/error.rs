@@ -56,6 +56,29 @@ pub enum ConfigError {
         /// Last address as written.
         last: String,
     },
+    /// An address where a netmask belongs (an anonymizer rewrote the netmask).
+    #[error("expected a netmask after {after}, found the address {found} (an address anonymizer may have rewritten the netmask); kept verbatim")]
+    AddressForNetmask {
+        /// The token where the netmask belongs.
+        found: String,
+        /// The address before it.
+        after: String,
+    },
+    /// A secret redacted when the dump was shared (`XXXXXXXXXXXX`): read as masked.
+    #[error("{what} is redacted ({found:?}); read as masked, printed back as written")]
+    RedactedSecret {
+        /// Which secret (`enable password`, `username admin password`).
+        what: String,
+        /// The token as written (a run of `X` or `*`, never a real secret).
+        found: String,
+    },
+    /// A known command in a form this model does not represent (another release's
+    /// syntax, a sanitizer's damage): kept verbatim.
+    #[error("{what}; kept verbatim")]
+    NotModelled {
+        /// What is not modelled, and why.
+        what: String,
+    },
     /// A command this parser does not know (kept verbatim in the model).
     #[error("unknown or unsupported command `{command}`; kept verbatim")]
     UnknownCommand {

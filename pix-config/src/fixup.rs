@@ -42,6 +42,15 @@ pub(crate) fn parse_fixup(cur: &mut Cur<'_, '_>, enabled: bool) -> Result<Fixup,
         .peek()
         .filter(|t| PROTOCOLS.iter().any(|k| k.eq_ignore_ascii_case(t)))
     else {
+        if let Some(t) = cur.peek() {
+            if t.eq_ignore_ascii_case("domain") {
+                return Err(cur
+                    .err(ConfigError::NotModelled {
+                        what: "`fixup protocol domain` is the PIX 6.2 spelling of `fixup protocol dns`".into(),
+                    })
+                    .soft());
+            }
+        }
         return Err(cur.expected("a fixup protocol (ctiqbe, dns, esp-ike, ftp, h323, http, icmp, ils, mgcp, pptp, rsh, rtsp, sip, skinny, smtp, snmp, sqlnet, tftp, xdmcp)"));
     };
     let protocol = p.to_ascii_lowercase();

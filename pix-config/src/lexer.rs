@@ -148,6 +148,18 @@ pub(crate) struct PErr {
     /// Boxed: every parse function returns `Result<_, PErr>`, and the success path
     /// (nearly every line) should not carry an 80-byte error's room around.
     pub(crate) error: Box<ConfigError>,
+    /// Something a real (sanitized, or other-release) dump says that the model cannot
+    /// represent, not a broken configuration: a warning unless `--strict` (as an error
+    /// the line is kept verbatim; as a warning in `Cur::warnings` the model keeps it).
+    pub(crate) soft: bool,
+}
+
+impl PErr {
+    /// The same diagnostic, lenient-only ([`PErr::soft`]).
+    pub(crate) fn soft(mut self) -> PErr {
+        self.soft = true;
+        self
+    }
 }
 
 /// Cursor over the tokens of one line.
@@ -219,11 +231,13 @@ impl<'t, 'a> Cur<'t, 'a> {
                 start: t.start,
                 len: t.text.len(),
                 error: Box::new(error),
+                soft: false,
             },
             None => PErr {
                 start: trim_blank_end(self.line).len(),
                 len: 0,
                 error: Box::new(error),
+                soft: false,
             },
         }
     }
@@ -235,6 +249,7 @@ impl<'t, 'a> Cur<'t, 'a> {
                 start: t.start,
                 len: t.text.len(),
                 error: Box::new(error),
+                soft: false,
             },
             None => self.err(error),
         }
@@ -318,6 +333,18 @@ impl<'t, 'a> Cur<'t, 'a> {
         if !is_netmask(m) {
             let inv = Ipv4Addr::from(!u32::from(m));
             let hint = is_netmask(inv).then(|| inv.to_string());
+            // An address where the netmask belongs (first octet neither 0 nor 255, and
+            // not a wildcard mask): what an address anonymizer leaves behind when it
+            // rewrites a netmask as if it were an address. Not modelled, not broken.
+            let first = m.octets()[0];
+            if hint.is_none() && first != 0 && first != 255 {
+                return Err(self
+                    .err(ConfigError::AddressForNetmask {
+                        found: t.to_owned(),
+                        after: after.to_string(),
+                    })
+                    .soft());
+            }
             return Err(self.err(ConfigError::NotANetmask {
                 mask: t.to_owned(),
                 hint,
@@ -404,6 +431,21 @@ impl<'t, 'a> Cur<'t, 'a> {
     /// Record a warning at the previous token.
     pub(crate) fn warn_prev(&mut self, error: ConfigError) {
         let e = self.err_prev(error);
+        self.warnings.push(e);
+    }
+
+    /// Record a lenient-only warning at the token whose text is `text` (the same
+    /// `&str`, found by address), or at the previous token.
+    pub(crate) fn soft_warn_at_token(&mut self, text: &str, error: ConfigError) {
+        let e = match self.toks.iter().find(|t| core::ptr::eq(t.text, text)) {
+            Some(t) => PErr {
+                start: t.start,
+                len: t.text.len(),
+                error: Box::new(error),
+                soft: true,
+            },
+            None => self.err_prev(error).soft(),
+        };
         self.warnings.push(e);
     }
 }

@@ -47,6 +47,9 @@
 //!   line and a caret ([`render_diagnostics`] renders a whole outcome, indexing
 //!   the lines once); [`Finding::render`] formats lint findings.
 //! * [`lint()`] returns [`Finding`]s sorted by line.
+//! * [`Config::logging`] ([`logging::LoggingSettings`]), [`Config::fragment`],
+//!   [`Config::tcp_mss`] and [`Config::mtu`] resolve what the `logging`, `fragment`,
+//!   `sysopt connection tcpmss` and `mtu` lines add up to, with the PIX defaults.
 //! * [`Config::to_pix_string`] prints in `show run` order (secrets clear);
 //!   [`Config::to_show_run_string`] masks secrets as the PIX does.
 //! * [`Diagnostic`], [`Finding`] and [`Severity`] are plain structs with public
@@ -56,6 +59,13 @@
 //!
 //! Lenient by default: an unknown command is kept verbatim ([`Command::Unknown`])
 //! with a warning; a malformed known command is an error (and kept verbatim too).
+//! What real, sanitized dumps of other 6.x releases say that the model cannot
+//! represent is a located warning, and an error only with [`ParseOptions::strict`]:
+//! a hash redacted as `XXXXXXXXXXXX encrypted` reads as masked
+//! ([`PixHash::is_redacted`]) and prints back as written; `fixup protocol domain`
+//! (6.2), a route metric above 16, an address where a netmask belongs (an
+//! anonymizer's rewrite) and an unknown `logging` option are kept verbatim
+//! (`tests/real_dumps.rs`, on the dumps of `tests/configs/real/`).
 //! Dump noise (prompts such as `pixfirewall# show run`, `[OK]`, `Building
 //! configuration...`, `<--- More --->`, CRLF, trailing blanks) is skipped. After the
 //! lines are parsed, a second pass resolves every reference: names, object-groups

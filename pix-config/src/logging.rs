@@ -501,7 +501,17 @@ pub(crate) fn parse_logging(cur: &mut Cur<'_, '_>, no: bool) -> Result<Logging, 
             cur.finish("logging")?;
             LoggingItem::Message { id, level }
         }
-        _ => return Err(cur.expected(format!("a logging option ({SUBCOMMANDS})"))),
+        // (a word a sanitizer put in place of an option, `logging user3 debugging`,
+        // or an option of another release): not modelled, not broken
+        _ => {
+            return Err(cur
+                .err(crate::ConfigError::NotModelled {
+                    what: format!(
+                        "unknown logging option {sub:?} (expected {SUBCOMMANDS}; a sanitizer's word or another release's option)"
+                    ),
+                })
+                .soft())
+        }
     };
     Ok(Logging { no, item })
 }

@@ -38,7 +38,21 @@ pub(crate) fn parse_route(cur: &mut Cur<'_, '_>) -> Result<Route, PErr> {
     let metric = if cur.done() {
         1
     } else {
-        cur.u8("a metric", 1, 16)?
+        match cur.u8("a metric", 1, 16) {
+            Ok(m) => m,
+            // 17-255: the floating static routes of later releases (a metric of 254
+            // in real 6.3(5) dumps): not modelled, not broken
+            Err(e) => match cur.peek().and_then(|t| t.parse::<u8>().ok()) {
+                Some(m) if m > 16 => {
+                    return Err(cur
+                        .err(crate::ConfigError::NotModelled {
+                            what: format!("route metric {m}: PIX 6.3 metrics are 1 to 16 (a higher one is a floating static route of a later release)"),
+                        })
+                        .soft())
+                }
+                _ => return Err(e),
+            },
+        }
     };
     cur.finish("route")?;
     Ok(Route {

@@ -298,7 +298,8 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                     Err(e) => {
                         // kept verbatim after the group (the group stays open, as
                         // on a PIX after a rejected member line)
-                        diags.push(diag_from(line_no, line, e, Severity::Error));
+                        let sev = severity_of(&e, Severity::Error, opts.strict);
+                        diags.push(diag_from(line_no, line, e, sev));
                         commands.push(line_no, Command::Unknown(trim_blank(line).to_owned()));
                     }
                 },
@@ -311,14 +312,16 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                 }
             }
             for w in cur.warnings.drain(..) {
-                diags.push(diag_from(line_no, line, w, Severity::Warning));
+                let sev = severity_of(&w, Severity::Warning, opts.strict);
+                diags.push(diag_from(line_no, line, w, sev));
             }
             continue;
         }
         st.open_group = None;
         let result = dispatch(&mut cur, &st, opts.strict);
         for w in cur.warnings.drain(..) {
-            diags.push(diag_from(line_no, line, w, Severity::Warning));
+            let sev = severity_of(&w, Severity::Warning, opts.strict);
+            diags.push(diag_from(line_no, line, w, sev));
         }
         match result {
             Ok(cmd) => {
@@ -336,6 +339,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                                         name: g.name.to_string(),
                                         first_line: *first_line,
                                     }),
+                                    soft: false,
                                 },
                                 Severity::Error,
                             )
@@ -349,6 +353,7 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
                 commands.push(line_no, cmd);
             }
             Err((e, severity)) => {
+                let severity = severity_of(&e, severity, opts.strict);
                 diags.push(diag_from(line_no, line, e, severity));
                 commands.push(line_no, Command::Unknown(trim_blank(line).to_owned()));
             }
@@ -380,6 +385,16 @@ pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> ParseOutcome {
     ParseOutcome {
         config,
         diagnostics: diags,
+    }
+}
+
+/// The severity of a diagnostic: a soft one ([`PErr::soft`]: something a real dump
+/// says that the model cannot represent) is an error only under `--strict`.
+fn severity_of(e: &PErr, severity: Severity, strict: bool) -> Severity {
+    match (e.soft, strict) {
+        (true, true) => Severity::Error,
+        (true, false) => Severity::Warning,
+        (false, _) => severity,
     }
 }
 
@@ -625,6 +640,7 @@ fn unknown(cur: &mut Cur<'_, '_>, command: &str, strict: bool) -> DResult {
         error: Box::new(ConfigError::UnknownCommand {
             command: command.to_owned(),
         }),
+        soft: false,
     };
     // The caller keeps the line verbatim as `Command::Unknown` either way; the
     // severity decides whether it counts as an error.

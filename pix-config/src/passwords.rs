@@ -12,6 +12,9 @@ pub enum Password {
     /// `... <hash> encrypted`
     Encrypted(PixHash),
     /// A clear (or masked) password, hashed by the PIX when entered.
+    ///
+    /// (A hash redacted when the dump was shared, `XXXXXXXXXXXX encrypted`, is an
+    /// [`Password::Encrypted`] whose [`PixHash::is_redacted`] is true.)
     Clear(SecretValue),
 }
 
@@ -25,12 +28,26 @@ impl Password {
         }
     }
 
+    /// `value` is the password token (a token of the line: a warning points at it),
+    /// `what` names the secret for that warning.
     pub(crate) fn parse_with_flag(
         cur: &mut Cur<'_, '_>,
         value: &str,
         encrypted: bool,
+        what: &str,
     ) -> Result<Password, PErr> {
         if encrypted {
+            if let Some(h) = PixHash::redacted(value) {
+                // a sanitized dump: read as masked, printed back as written
+                cur.soft_warn_at_token(
+                    value,
+                    crate::ConfigError::RedactedSecret {
+                        what: what.to_owned(),
+                        found: value.to_owned(),
+                    },
+                );
+                return Ok(Password::Encrypted(h));
+            }
             match PixHash::parse(value) {
                 Some(h) => Ok(Password::Encrypted(h)),
                 None => Err(cur.err_prev(crate::ConfigError::Expected {
@@ -75,7 +92,7 @@ pub(crate) fn parse_enable(cur: &mut Cur<'_, '_>) -> Result<EnablePassword, PErr
     let enc = cur.eat("encrypted");
     cur.finish("enable password")?;
     Ok(EnablePassword {
-        password: Password::parse_with_flag(cur, value, enc)?,
+        password: Password::parse_with_flag(cur, value, enc, "the enable password hash")?,
         level,
     })
 }
@@ -105,7 +122,7 @@ pub(crate) fn parse_passwd(cur: &mut Cur<'_, '_>) -> Result<Passwd, PErr> {
     let enc = cur.eat("encrypted");
     cur.finish("passwd")?;
     Ok(Passwd {
-        password: Password::parse_with_flag(cur, value, enc)?,
+        password: Password::parse_with_flag(cur, value, enc, "the passwd hash")?,
     })
 }
 

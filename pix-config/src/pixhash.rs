@@ -16,15 +16,50 @@ use subtle::ConstantTimeEq;
 
 const ALPHABET: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// A PIX-MD5 hash as it appears after `enable password` / `passwd` with `encrypted`.
+/// A PIX-MD5 hash as it appears after `enable password` / `passwd` with `encrypted`,
+/// or a hash redacted when the dump was shared ([`PixHash::redacted`]).
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct PixHash(String);
+pub struct PixHash {
+    text: String,
+    /// A redacted hash: no password verifies against it.
+    redacted: bool,
+}
+
+/// The longest redacted hash token accepted (a real hash is 16 characters).
+const MAX_REDACTED: usize = 64;
 
 impl PixHash {
-    /// Accept a 16-character string over the crypt alphabet; `None` otherwise.
+    /// Accept a 16-character string over the crypt alphabet; `None` otherwise (and
+    /// for a redacted one, see [`PixHash::redacted`]).
     pub fn parse(text: &str) -> Option<PixHash> {
-        (text.len() == 16 && text.bytes().all(|b| ALPHABET.contains(&b)))
-            .then(|| PixHash(text.to_owned()))
+        (text.len() == 16
+            && text.bytes().all(|b| ALPHABET.contains(&b))
+            && PixHash::redacted(text).is_none())
+        .then(|| PixHash {
+            text: text.to_owned(),
+            redacted: false,
+        })
+    }
+
+    /// A hash replaced by its redaction when a dump was shared: a run of `X`, `x` or
+    /// `*` (1 to 64 of them; 16 `X`s included, which no password hashes to in
+    /// practice). It is kept as written and verifies no password, like a masked
+    /// secret.
+    pub fn redacted(text: &str) -> Option<PixHash> {
+        let b = text.as_bytes();
+        let first = *b.first()?;
+        (b.len() <= MAX_REDACTED
+            && matches!(first, b'X' | b'x' | b'*')
+            && b.iter().all(|&c| c == first))
+        .then(|| PixHash {
+            text: text.to_owned(),
+            redacted: true,
+        })
+    }
+
+    /// True for a redacted hash ([`PixHash::redacted`]).
+    pub fn is_redacted(&self) -> bool {
+        self.redacted
     }
 
     /// Hash a clear password the way a PIX does.
@@ -46,24 +81,35 @@ impl PixHash {
                 }
             }
         }
-        PixHash(out)
+        PixHash {
+            text: out,
+            redacted: false,
+        }
     }
 
-    /// Does `password` hash to this value? Compared in constant time.
+    /// Does `password` hash to this value? Compared in constant time. Never true
+    /// for a redacted hash.
     pub fn verify(&self, password: &str) -> bool {
+        if self.redacted {
+            return false;
+        }
         let other = PixHash::of_password(password);
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+        self.text.as_bytes().ct_eq(other.text.as_bytes()).into()
     }
 
-    /// The 16-character hash text.
+    /// The hash text (16 characters; a redacted one as written).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl fmt::Debug for PixHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PixHash({})", self.0)
+        if self.redacted {
+            write!(f, "PixHash(redacted {})", self.text)
+        } else {
+            write!(f, "PixHash({})", self.text)
+        }
     }
 }
 
@@ -91,6 +137,20 @@ mod tests {
             PixHash::of_password("0123456789abcde"),
             PixHash::of_password("0123456789abcdef")
         );
+    }
+
+    #[test]
+    fn redacted_hashes_verify_nothing() {
+        for t in ["XXXXXXXXXXXX", "XXXXXXXXXXXXXXXX", "********", "x"] {
+            assert!(PixHash::parse(t).is_none(), "{t}");
+            let h = PixHash::redacted(t).unwrap();
+            assert!(h.is_redacted());
+            assert_eq!(h.as_str(), t);
+            assert!(!h.verify("") && !h.verify("cisco") && !h.verify(t));
+        }
+        for t in ["", "XXXXy", "2KFQnbNIdI.2KYOU", &"X".repeat(65)] {
+            assert!(PixHash::redacted(t).is_none(), "{t}");
+        }
     }
 
     #[test]

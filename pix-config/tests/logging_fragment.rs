@@ -261,7 +261,7 @@ fn malformed_logging_lines_are_located_errors_under_strict() {
             23,
             "after the end of the `logging`",
         ),
-        ("logging loudly", 9, "a logging option"),
+        ("logging loudly", 9, "unknown logging option \"loudly\""),
     ] {
         let out = parse_with(&format!("{line}\n"), &strict);
         let errs: Vec<_> = out.diagnostics.iter().filter(|d| d.is_error()).collect();
@@ -276,6 +276,24 @@ fn malformed_logging_lines_are_located_errors_under_strict() {
         // kept verbatim: the printer gives the line back
         assert_eq!(out.config.to_pix_string(), format!("{line}\n"));
     }
+}
+
+#[test]
+fn unknown_logging_options_are_lenient_warnings_kept_verbatim() {
+    // (`logging user3 debugging`: a sanitizer replaced `console` in a real dump)
+    let src = "logging on\nlogging user3 debugging\n";
+    let out = parse(src);
+    assert_eq!(out.error_count(), 0, "{:#?}", out.diagnostics);
+    assert_eq!(out.warning_count(), 1);
+    let d = &out.diagnostics[0];
+    assert_eq!((d.line, d.column, d.width), (2, 9, 5));
+    assert!(
+        d.message.contains("unknown logging option \"user3\""),
+        "{}",
+        d.message
+    );
+    assert_eq!(out.config.to_pix_string(), src);
+    assert!(out.config.logging().enabled);
 }
 
 #[test]
