@@ -1120,7 +1120,7 @@ impl Gateway {
         let from = self
             .sessions
             .get(&sa)
-            .map(|s| s.remote.to_string())
+            .map(|s| format!("{}/{}", s.remote.ip(), s.remote.port()))
             .or_else(|| source.map(|s| format!("{s}/0")))
             .unwrap_or_else(|| "0.0.0.0/0".into());
         let to = format!("{}/500", self.info.outside_addr);
@@ -1282,8 +1282,10 @@ impl Gateway {
             LogRecord::pix(
                 MsgId::Phase1Completed,
                 format!(
-                    "ISAKMP Phase 1 SA created (local {}/500 (responder), remote {remote}, group {}, SA {})",
+                    "ISAKMP Phase 1 SA created (local {}/500 (responder), remote {}/{}, identity {}, SA {})",
                     self.info.outside_addr,
+                    remote.ip(),
+                    remote.port(),
                     printable(&identity),
                     sa.0
                 ),
