@@ -176,3 +176,56 @@ fn missing_file_is_one_clear_line() {
         "pix-gateway: cannot read /nonexistent/pix.cfg: No such file or directory (os error 2)"
     );
 }
+
+/// The largest real dump (pix-config/tests/configs/real/, sources in its SOURCES.md):
+/// a sanitized PIX 6.3(3) `show run` of 4,876 lines.
+fn largest_real_dump() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../pix-config/tests/configs/real/06-pix2asa-pix38-6.3.3.cfg")
+}
+
+#[test]
+fn real_dump_checks_lenient_and_fails_strict() {
+    let f = largest_real_dump();
+    let name = f.to_str().unwrap();
+    let (code, out, err) = check(&[name]);
+    assert_eq!(code, 0, "{err}{}", out.lines().last().unwrap_or(""));
+    // 2 redacted hashes, 4 anonymized netmasks, 743 `example8-*` lines of the
+    // sanitizer's damage: warnings, located
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{name}: 0 errors, 749 warnings,"))),
+        "{}",
+        out.lines().last().unwrap_or("")
+    );
+    assert!(
+        out.contains(&format!(
+            "{name}:20:17: warning: the enable password hash is redacted (\"XXXXXXXXXXXX\")"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{name}:193:29: warning: expected a netmask after 10.0.0.247, found the address 198.51.100.133"
+        )),
+        "{out}"
+    );
+    let (code, out, _) = check(&["--strict", name]);
+    assert_eq!(code, 1, "{}", out.lines().last().unwrap_or(""));
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{name}: 749 errors, 0 warnings,"))),
+        "{}",
+        out.lines().last().unwrap_or("")
+    );
+    assert!(
+        out.contains(&format!("{name}:21:8: error: the passwd hash is redacted")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{name}:2932:1: error: unknown or unsupported command `example8-list`"
+        )),
+        "{out}"
+    );
+}
