@@ -21,8 +21,11 @@
 //! [`LoggingKind`], which is the order the printer puts them in.
 
 use core::fmt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+
+use rustc_hash::FxHashMap;
 
 use crate::lexer::{parse_ip, Cur, PErr};
 use crate::model::{AddrTok, Command, Config};
@@ -613,85 +616,113 @@ impl LoggingSettings {
                 .map_or(default, |(_, l)| *l),
         )
     }
+}
 
-    fn apply(&mut self, l: &Logging, config: &Config) {
+/// [`LoggingSettings`] while the lines are applied: maps, so that a configuration of
+/// many `logging host` / `logging message` lines costs O(n log n), not O(n²).
+#[derive(Default)]
+struct Builder {
+    hosts: Vec<Option<LogHost>>,
+    host_index: FxHashMap<(String, AddrTok), usize>,
+    message_levels: BTreeMap<u32, LogLevel>,
+    disabled: BTreeSet<u32>,
+    /// The `name` lines (first definition wins, as [`Config::resolve_addr`]), read
+    /// once when a host is a name.
+    names: Option<FxHashMap<String, Ipv4Addr>>,
+}
+
+impl Builder {
+    fn apply(&mut self, s: &mut LoggingSettings, l: &Logging, config: &Config) {
         let on = !l.no;
         let set = |slot: &mut Option<LogLevel>, v: &Option<LogLevel>| {
             *slot = if on { *v } else { None };
         };
         match &l.item {
-            LoggingItem::On => self.enabled = on,
-            LoggingItem::Timestamp => self.timestamp = on,
-            LoggingItem::Standby => self.standby = on,
-            LoggingItem::Console(v) => set(&mut self.console, v),
-            LoggingItem::Monitor(v) => set(&mut self.monitor, v),
-            LoggingItem::Buffered(v) => set(&mut self.buffered, v),
-            LoggingItem::Trap(v) => set(&mut self.trap, v),
-            LoggingItem::History(v) => set(&mut self.history, v),
+            LoggingItem::On => s.enabled = on,
+            LoggingItem::Timestamp => s.timestamp = on,
+            LoggingItem::Standby => s.standby = on,
+            LoggingItem::Console(v) => set(&mut s.console, v),
+            LoggingItem::Monitor(v) => set(&mut s.monitor, v),
+            LoggingItem::Buffered(v) => set(&mut s.buffered, v),
+            LoggingItem::Trap(v) => set(&mut s.trap, v),
+            LoggingItem::History(v) => set(&mut s.history, v),
             LoggingItem::Facility(f) => {
-                self.facility = match (on, f) {
+                s.facility = match (on, f) {
                     (true, Some(f)) => *f,
                     _ => DEFAULT_FACILITY,
                 }
             }
-            LoggingItem::Queue(n) => self.queue = *n,
-            LoggingItem::DeviceId(d) => self.device_id = if on { d.clone() } else { None },
+            LoggingItem::Queue(n) => s.queue = *n,
+            LoggingItem::DeviceId(d) => s.device_id = if on { d.clone() } else { None },
             LoggingItem::Host(h) => {
                 let interface = h.interface.clone().unwrap_or_else(|| "inside".to_owned());
-                let address = config.resolve_addr(&h.address);
-                self.hosts
-                    .retain(|x| !(x.interface == interface && x.written == h.address));
+                let key = (interface.clone(), h.address.clone());
+                if let Some(i) = self.host_index.remove(&key) {
+                    if let Some(slot) = self.hosts.get_mut(i) {
+                        *slot = None;
+                    }
+                }
                 if on {
-                    let (protocol, port) = h.transport.unwrap_or((LogProtocol::Udp, 0));
-                    let port = match (protocol, port) {
-                        (LogProtocol::Udp, 0) => DEFAULT_UDP_PORT,
-                        (LogProtocol::Tcp, 0) => DEFAULT_TCP_PORT,
-                        (_, p) => p,
+                    let (protocol, port) = match h.transport {
+                        Some(t) => t,
+                        None => (LogProtocol::Udp, DEFAULT_UDP_PORT),
                     };
-                    self.hosts.push(LogHost {
+                    let address = self.resolve(&h.address, config);
+                    self.host_index.insert(key, self.hosts.len());
+                    self.hosts.push(Some(LogHost {
                         interface,
                         address,
                         written: h.address.clone(),
                         protocol,
                         port,
                         emblem: h.emblem,
-                    });
+                    }));
                 }
             }
-            LoggingItem::Message { id, level } => {
-                let lv = self.message_levels.binary_search_by_key(id, |(i, _)| *i);
-                let dis = self.disabled.binary_search(id);
-                match (on, level) {
-                    // `logging message ID level L`
-                    (true, Some(l)) => match lv {
-                        Ok(i) => {
-                            if let Some(slot) = self.message_levels.get_mut(i) {
-                                slot.1 = *l;
-                            }
-                        }
-                        Err(i) => self.message_levels.insert(i, (*id, *l)),
-                    },
-                    // `logging message ID`: enabled again
-                    (true, None) => {
-                        if let Ok(i) = dis {
-                            self.disabled.remove(i);
-                        }
-                    }
-                    // `no logging message ID level L`: back to its default level
-                    (false, Some(_)) => {
-                        if let Ok(i) = lv {
-                            self.message_levels.remove(i);
-                        }
-                    }
-                    // `no logging message ID`: disabled
-                    (false, None) => {
-                        if let Err(i) = dis {
-                            self.disabled.insert(i, *id);
-                        }
-                    }
+            LoggingItem::Message { id, level } => match (on, level) {
+                // `logging message ID level L`
+                (true, Some(l)) => {
+                    self.message_levels.insert(*id, *l);
                 }
-            }
+                // `logging message ID`: enabled again
+                (true, None) => {
+                    self.disabled.remove(id);
+                }
+                // `no logging message ID level L`: back to its default level
+                (false, Some(_)) => {
+                    self.message_levels.remove(id);
+                }
+                // `no logging message ID`: disabled
+                (false, None) => {
+                    self.disabled.insert(*id);
+                }
+            },
         }
+    }
+
+    fn resolve(&mut self, a: &AddrTok, config: &Config) -> Option<Ipv4Addr> {
+        match a {
+            AddrTok::Ip(ip) => Some(*ip),
+            AddrTok::Name(n) => self
+                .names
+                .get_or_insert_with(|| {
+                    let mut m = FxHashMap::default();
+                    for (_, c) in config.iter() {
+                        if let Command::Name(x) = c {
+                            m.entry(x.name.to_string()).or_insert(x.address);
+                        }
+                    }
+                    m
+                })
+                .get(n.as_str())
+                .copied(),
+        }
+    }
+
+    fn finish(self, s: &mut LoggingSettings) {
+        s.hosts = self.hosts.into_iter().flatten().collect();
+        s.message_levels = self.message_levels.into_iter().collect();
+        s.disabled = self.disabled.into_iter().collect();
     }
 }
 
@@ -708,9 +739,11 @@ impl Config {
     /// there).
     pub fn logging(&self) -> LoggingSettings {
         let mut s = LoggingSettings::default();
+        let mut b = Builder::default();
         for (_, l) in self.logging_lines() {
-            s.apply(l, self);
+            b.apply(&mut s, l, self);
         }
+        b.finish(&mut s);
         s
     }
 }

@@ -407,3 +407,34 @@ fn logging_item_is_exposed() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn many_logging_lines_resolve_in_one_pass() {
+    // descending ids and many hosts: the settings are built with maps, not by
+    // inserting into sorted vectors (quadratic on such a configuration)
+    let mut src = String::from("names\nname 10.9.9.9 loghost\n");
+    for i in 0..40_000u32 {
+        src.push_str(&format!("no logging message {}\n", 999_999 - i));
+        src.push_str(&format!(
+            "logging host inside 10.{}.{}.{}\n",
+            i >> 16,
+            (i >> 8) & 0xff,
+            i & 0xff
+        ));
+    }
+    src.push_str("logging host inside loghost\nno logging host inside 10.0.0.7\n");
+    let out = parse(&src);
+    assert_eq!(out.error_count(), 0);
+    let s = out.config.logging();
+    assert_eq!(s.disabled.len(), 40_000);
+    assert!(s.disabled.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(s.hosts.len(), 40_000);
+    assert_eq!(
+        s.hosts.last().unwrap().address,
+        Some(Ipv4Addr::new(10, 9, 9, 9))
+    );
+    assert!(!s
+        .hosts
+        .iter()
+        .any(|h| h.address == Some(Ipv4Addr::new(10, 0, 0, 7))));
+}
