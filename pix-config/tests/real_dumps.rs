@@ -264,3 +264,35 @@ fn redacted_secret_in_a_short_config() {
         parse("enable password XXXXyyyy encrypted\nroute outside 0.0.0.0 0.0.0.0 1.2.3.4 0\n");
     assert_eq!(bad.error_count(), 2, "{:#?}", bad.diagnostics);
 }
+
+#[test]
+fn dump_framing_is_skipped_with_notes() {
+    // `Building configuration...` / `[OK]` (01), prompts at both ends (05), a prompt
+    // and no `: end` (07): notes, never warnings, and not in the model
+    for (i, want) in [
+        (0, vec![(1, "Building configuration..."), (138, "[OK]")]),
+        (
+            4,
+            vec![(1, "firewall# show run"), (383, "firewall(config)#")],
+        ),
+        (6, vec![(136, "pix-501#")]),
+    ] {
+        let d = &DUMPS[i];
+        let out = parse(&text(d));
+        let notes: Vec<(u32, String)> = out
+            .diagnostics
+            .iter()
+            .filter_map(|x| match &x.error {
+                pix_config::ConfigError::NoiseSkipped { text } => Some((x.line, text.clone())),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<(u32, String)> = want.iter().map(|(l, t)| (*l, t.to_string())).collect();
+        assert_eq!(notes, want, "{}", d.file);
+        assert!(!out
+            .config
+            .to_pix_string()
+            .lines()
+            .any(|l| want.iter().any(|(_, t)| t == l)));
+    }
+}
