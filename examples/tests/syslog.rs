@@ -46,7 +46,7 @@ fn received(path: &std::path::Path) -> Vec<Got> {
 }
 
 /// The messages of id `id`.
-fn of<'a>(got: &'a [Got], id: u32) -> Vec<&'a Got> {
+fn of(got: &[Got], id: u32) -> Vec<&Got> {
     got.iter()
         .filter(|g| g.raw.contains(&format!("-{id}: ")))
         .collect()

@@ -1671,6 +1671,11 @@ impl Gateway {
         events: Vec<policy::AcctEvent>,
         rng: &mut R,
     ) {
+        // The policy's connection built/teardown messages (302013-302016) of the same
+        // call (none on the established-flow fast path: nothing allocated there).
+        for r in self.policy.take_conn_logs() {
+            self.log_record(r);
+        }
         for e in events {
             let Some(tag) = e.tag.clone() else { continue };
             let start_time = self

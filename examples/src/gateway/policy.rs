@@ -150,6 +150,23 @@ pub struct Policy {
     drops: BTreeMap<String, u64>,
     /// The last packet denied, for the PIX's deny message ([`Policy::take_denied`]).
     denied: Option<Denied>,
+    /// The connections whose 302013/302015 went out, by connection id (their
+    /// teardown message needs what the closed connection no longer has).
+    conn_log: HashMap<u64, ConnLog>,
+    /// Built/teardown messages not yet taken ([`Policy::take_conn_logs`]).
+    conn_logs: Vec<super::LogRecord>,
+}
+
+/// What a connection's teardown message (302014/302016) prints, kept from its build.
+#[derive(Debug, Clone)]
+struct ConnLog {
+    proto: Proto,
+    /// `outside:ADDR/PORT to inside:ADDR/PORT`.
+    ends: String,
+    user: Option<String>,
+    created: Instant,
+    /// Payload bytes both ways when last looked at (before a call that may close it).
+    bytes: u64,
 }
 
 /// Why a tunnelled packet was denied, for the PIX's deny messages.
@@ -417,6 +434,8 @@ impl Policy {
             linger_next: None,
             drops: BTreeMap::new(),
             denied: None,
+            conn_log: HashMap::new(),
+            conn_logs: Vec::new(),
         })
     }
 
@@ -484,7 +503,9 @@ impl Policy {
     /// The tunnel of the client at `client_addr` went away: stop records for its
     /// accounted connections (all its connections are torn down), uauth entry gone.
     pub fn vpn_disconnect(&mut self, client_addr: Ipv4Addr, now: Instant) -> Vec<AcctEvent> {
+        self.conn_bytes(None);
         let recs = self.fw.vpn_disconnect(&mut self.st, client_addr, now);
+        self.conn_teardowns(now, "Tunnel has been torn down");
         let ev = self.events(recs);
         self.clients.remove(&client_addr);
         self.linger
@@ -515,7 +536,9 @@ impl Policy {
     pub fn expire(&mut self, now: Instant) -> Vec<AcctEvent> {
         self.linger.retain(|_, l| l.until > now);
         self.linger_next = self.linger.values().map(|l| l.until).min();
+        self.conn_bytes(None);
         let recs = self.fw.expire(&mut self.st, now);
+        self.conn_teardowns(now, "Conn-timeout");
         self.events(recs)
     }
 
@@ -538,6 +561,160 @@ impl Policy {
     /// the PIX's deny message; taken once.
     pub fn take_denied(&mut self) -> Option<Denied> {
         self.denied.take()
+    }
+
+    /// The connection built/teardown messages (302013-302016) since the last call.
+    /// Nothing is allocated when there are none.
+    pub fn take_conn_logs(&mut self) -> Vec<super::LogRecord> {
+        std::mem::take(&mut self.conn_logs)
+    }
+
+    /// A connection the first packet of a flow created: its 302013/302015 (TCP/UDP).
+    fn conn_built(&mut self, id: u64, now: Instant) {
+        if self.conn_log.contains_key(&id) {
+            return;
+        }
+        let Some(c) = self.st.conns.get(id) else {
+            return;
+        };
+        let ep = |a: Ipv4Addr, p: u16| format!("{a}/{p}");
+        let inbound = c.input_if == self.outside_if;
+        // The PIX names the outside end first: for an inbound connection (a client's),
+        // its initiator; for an outbound one, its responder.
+        let (o_real, o_mapped, i_real, i_mapped) = if inbound {
+            (
+                ep(c.orig.src, c.orig.sport),
+                ep(c.xlated.src, c.xlated.sport),
+                ep(c.xlated.dst, c.xlated.dport),
+                ep(c.orig.dst, c.orig.dport),
+            )
+        } else {
+            (
+                ep(c.orig.dst, c.orig.dport),
+                ep(c.xlated.dst, c.xlated.dport),
+                ep(c.orig.src, c.orig.sport),
+                ep(c.xlated.src, c.xlated.sport),
+            )
+        };
+        let user = c
+            .accounting
+            .as_ref()
+            .map(|(u, _, _)| u.clone())
+            .or_else(|| {
+                let client = if inbound { c.orig.src } else { c.orig.dst };
+                self.st.vpn.get(&client).map(|v| v.user.clone())
+            });
+        let (outside, inside) = (&self.outside, &self.inside);
+        let log = ConnLog {
+            proto: c.proto,
+            ends: format!("{outside}:{o_real} to {inside}:{i_real}"),
+            user,
+            created: now,
+            bytes: 0,
+        };
+        let id_msg = match c.proto {
+            Proto::Tcp => Some(super::MsgId::TcpBuilt),
+            Proto::Udp => Some(super::MsgId::UdpBuilt),
+            _ => None,
+        };
+        if let Some(m) = id_msg {
+            let text = format!(
+                "Built {} {} connection {id} for {outside}:{o_real} ({o_mapped}) to {inside}:{i_real} ({i_mapped}){}",
+                if inbound { "inbound" } else { "outbound" },
+                if c.proto == Proto::Tcp { "TCP" } else { "UDP" },
+                log.user
+                    .as_ref()
+                    .map(|u| format!(" ({})", super::printable(u)))
+                    .unwrap_or_default()
+            );
+            self.conn_logs.push(
+                super::LogRecord::pix(m, text)
+                    .with("conn", id)
+                    .with("user", log.user.clone().unwrap_or_default()),
+            );
+        }
+        self.conn_log.insert(id, log);
+    }
+
+    /// Notes the payload bytes of connection `id` (or of every logged one) before a
+    /// call that may close it.
+    fn conn_bytes(&mut self, id: Option<u64>) {
+        let st = &self.st;
+        let note = |id: u64, l: &mut ConnLog| {
+            if let Some(c) = st.conns.get(id) {
+                l.bytes = c.bytes_fwd.saturating_add(c.bytes_rev);
+            }
+        };
+        match id {
+            Some(id) => {
+                if let Some(l) = self.conn_log.get_mut(&id) {
+                    note(id, l);
+                }
+            }
+            None => {
+                for (id, l) in &mut self.conn_log {
+                    note(*id, l);
+                }
+            }
+        }
+    }
+
+    /// The 302014/302016 of the logged connections that are gone (`reason`: why, for
+    /// TCP). A pass only when the counts say something went.
+    fn conn_teardowns(&mut self, now: Instant, reason: &str) {
+        if self.st.conns.len() == self.conn_log.len() {
+            return;
+        }
+        let gone: Vec<u64> = self
+            .conn_log
+            .keys()
+            .filter(|id| self.st.conns.get(**id).is_none())
+            .copied()
+            .collect();
+        for id in gone {
+            let Some(l) = self.conn_log.remove(&id) else {
+                continue;
+            };
+            let (m, tcp) = match l.proto {
+                Proto::Tcp => (super::MsgId::TcpTeardown, true),
+                Proto::Udp => (super::MsgId::UdpTeardown, false),
+                _ => continue,
+            };
+            let text = format!(
+                "Teardown {} connection {id} for {} duration {} bytes {}{}{}",
+                if tcp { "TCP" } else { "UDP" },
+                l.ends,
+                super::io::pix_duration(now.saturating_duration_since(l.created)),
+                l.bytes,
+                if tcp {
+                    format!(" {reason}")
+                } else {
+                    String::new()
+                },
+                l.user
+                    .as_ref()
+                    .map(|u| format!(" ({})", super::printable(u)))
+                    .unwrap_or_default()
+            );
+            self.conn_logs.push(
+                super::LogRecord::pix(m, text)
+                    .with("conn", id)
+                    .with("bytes", l.bytes),
+            );
+        }
+        // Connections this log never saw built (none expected): taken in silently so
+        // that the counts agree again and the next call needs no pass.
+        if self.st.conns.len() > self.conn_log.len() {
+            for c in self.st.conns.iter() {
+                self.conn_log.entry(c.id).or_insert_with(|| ConnLog {
+                    proto: Proto::Icmp,
+                    ends: String::new(),
+                    user: None,
+                    created: now,
+                    bytes: 0,
+                });
+            }
+        }
     }
 
     /// Remembers a denied packet for [`Policy::take_denied`].
@@ -672,7 +849,42 @@ impl Policy {
         if let Some(u) = &user {
             p = p.decrypted_for(u);
         }
+        // Bytes of what this call may close: every connection when the idle sweep is
+        // due, else the packet's own connection when it is a FIN or RST.
+        if self.st.next_deadline().is_some_and(|d| now >= d) {
+            self.conn_bytes(None);
+        } else if h.flags.fin || h.flags.rst {
+            let input = if from_client {
+                self.outside_if
+            } else {
+                self.inside_if
+            };
+            let key = (
+                input,
+                h.proto.number(),
+                u32::from(h.src),
+                h.sport,
+                u32::from(h.dst),
+                h.dport,
+            );
+            if let Some((id, _)) = self.st.conns.find(&key) {
+                self.conn_bytes(Some(id));
+            }
+        }
         let v = self.fw.process(&mut self.st, &p, now);
+        if let Some(id) = v.conn {
+            self.conn_built(id, now);
+        }
+        self.conn_teardowns(
+            now,
+            if h.flags.rst {
+                "TCP Reset"
+            } else if h.flags.fin {
+                "TCP FINs"
+            } else {
+                "Conn-timeout"
+            },
+        );
         let closed_by_fin = h.proto == Proto::Tcp
             && h.flags.fin
             && v.conn.is_some_and(|id| self.st.conns.get(id).is_none());

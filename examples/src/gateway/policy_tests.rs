@@ -607,3 +607,67 @@ fn new_reports_errors_in_one_line() {
     let e = Policy::new(&cfg, "dmz").unwrap_err();
     assert!(e.contains("dmz") && !e.contains('\n'), "{e}");
 }
+
+#[test]
+fn connections_are_logged_built_and_torn_down_as_the_pix_does() {
+    let t0 = Instant::now();
+    let mut p = connected(DEMO, t0);
+    let mut logs: Vec<String> = Vec::new();
+    let mut run = |p: &mut Policy, at: u64, up: bool, flags: u8, data: usize| {
+        let (d, _) = if up {
+            from_client(p, s(t0, at), tcp(client(), 1040, server(), 23, flags, data))
+        } else {
+            to_client(p, s(t0, at), tcp(server(), 23, client(), 1040, flags, data))
+        };
+        assert_eq!(d, Decision::Forward, "at {at}s");
+        logs.extend(
+            p.take_conn_logs()
+                .iter()
+                .map(super::super::LogRecord::pix_line),
+        );
+    };
+    run(&mut p, 0, true, SYN, 0);
+    run(&mut p, 0, false, SYNACK, 0);
+    run(&mut p, 2, false, ACK, 1000);
+    run(&mut p, 10, true, ACK, 99);
+    run(&mut p, 14, true, FINACK, 0);
+    run(&mut p, 15, false, FINACK, 0);
+    run(&mut p, 15, true, ACK, 0);
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(
+        logs[0].starts_with("%PIX-6-302013: Built inbound TCP connection ")
+            && logs[0].ends_with(
+                " for outside:10.89.129.200/1040 (10.89.129.200/1040) to inside:10.89.129.131/23 (10.89.129.131/23) (cisco_customer)"
+            ),
+        "{logs:?}"
+    );
+    let id = logs[0].split_whitespace().nth(5).unwrap().to_string();
+    assert_eq!(
+        logs[1],
+        format!("%PIX-6-302014: Teardown TCP connection {id} for outside:10.89.129.200/1040 to inside:10.89.129.131/23 duration 0:00:15 bytes 1099 TCP FINs (cisco_customer)")
+    );
+    // a UDP flow, torn down when the tunnel goes
+    let (d, _) = from_client(&mut p, s(t0, 20), udp(client(), 5353, server(), 53, 30));
+    assert_eq!(d, Decision::Forward);
+    let built = p.take_conn_logs();
+    assert_eq!(built.len(), 1);
+    assert!(
+        built[0]
+            .pix_line()
+            .starts_with("%PIX-6-302015: Built inbound UDP connection "),
+        "{built:?}"
+    );
+    let _ = p.vpn_disconnect(client(), s(t0, 83));
+    let down = p.take_conn_logs();
+    assert_eq!(down.len(), 1, "{down:?}");
+    let l = down[0].pix_line();
+    assert!(
+        l.starts_with("%PIX-6-302016: Teardown UDP connection ")
+            && l.ends_with(
+                " for outside:10.89.129.200/5353 to inside:10.89.129.131/53 duration 0:01:03 bytes 30 (cisco_customer)"
+            ),
+        "{l}"
+    );
+    // nothing more, and nothing pending
+    assert!(p.take_conn_logs().is_empty());
+}
