@@ -966,3 +966,50 @@ fn truncated_esp_datagrams_are_counted() {
     let show = rig.command(0, "show drops");
     assert!(show.contains("truncated"), "{show}");
 }
+
+/// A flood of ESP with an unknown SPI: one 402101 (the PIX's level 4) per second, the
+/// next one with the count of those in between; no message for the others.
+#[test]
+fn a_bad_spi_flood_is_logged_once_per_second_with_a_count() {
+    let mut rig = demo_rig(demo_plan(&[], |t| t));
+    let send = |rig: &mut Net| {
+        let mut esp = vec![0u8; 64];
+        esp[..4].copy_from_slice(&0xdead_beef_u32.to_be_bytes());
+        esp[7] = 1;
+        rig.shards[0].handle(
+            rig.now,
+            Input::Udp {
+                local: "192.168.1.1:4500".parse().unwrap(),
+                remote: "198.51.100.7:4500".parse().unwrap(),
+                payload: &mut esp,
+            },
+            &mut rig.rng,
+        );
+        rig.drain_datagrams(0);
+    };
+    for _ in 0..100 {
+        send(&mut rig);
+    }
+    let bad = |rig: &Net| -> Vec<String> {
+        rig.records()
+            .filter(|r| r.id == MsgId::BadSpi)
+            .map(LogRecord::pix_line)
+            .collect()
+    };
+    let first = "%PIX-4-402101: decaps: rec'd IPSEC packet has invalid spi for destaddr=192.168.1.1, prot=esp, spi=0xdeadbeef (from 198.51.100.7)";
+    assert_eq!(bad(&rig), [first]);
+    rig.now += Duration::from_millis(1500);
+    send(&mut rig);
+    assert_eq!(
+        bad(&rig),
+        [
+            first.to_string(),
+            format!("{first} (99 more since the last message)")
+        ]
+    );
+    let m = rig.shards[0].metrics_text(rig.now);
+    assert!(
+        m.contains("pix_drops_total{stage=\"esp\",reason=\"unknown SPI\"} 101\n"),
+        "{m}"
+    );
+}
