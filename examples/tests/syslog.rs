@@ -145,6 +145,13 @@ fn pix_syslog_to_rsyslog_login_acl_deny_logout_and_show_logging() {
     let (p, _ifname) = lab.vpnc_tunnel(&client, "vpnc", &VpncConf::default(), "10.89.129.200");
     // allowed by access-list 120: the inside host answers
     assert!(lab.ping(&client, 2) >= 1, "{}", lab.logs());
+    // a TCP connection through the tunnel (permitted): built, then torn down by FINs
+    let body = lab.http_get(&client);
+    assert!(body.contains("inside web server"), "{body}\n{}", lab.logs());
+    let closed = wait_for(Duration::from_secs(10), || {
+        !of(&received(&out), 302_014).is_empty()
+    });
+    assert!(closed, "no 302014:\n{:#?}", received(&out));
     // denied by access-list 120's implicit deny: the AAA host is no permitted destination
     let o = lab.exec(&client, 10, &["ping", "-c", "1", "-W", "2", AAA_HOST]);
     assert_eq!(ping_received(&o.stdout), 0, "{}", lab.logs());
@@ -247,6 +254,43 @@ fn pix_syslog_to_rsyslog_login_acl_deny_logout_and_show_logging() {
     assert_eq!(dests, [GW_IP, client_ip]);
     let mut spis_up: Vec<u32> = created.iter().map(|g| spi_of(&g.raw)).collect();
     spis_up.sort_unstable();
+    // the connection: 302013 when built, 302014 with the same number when torn down
+    let built = one(302_013);
+    assert_eq!(built.severity, 6);
+    let after = built
+        .raw
+        .split("%PIX-6-302013: Built inbound TCP connection ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{built:?}"));
+    let conn = after.split_whitespace().next().unwrap();
+    assert!(
+        after.contains(" for outside:10.89.129.200/")
+            && after.ends_with(&format!(
+                " to inside:{INSIDE_HOST}/80 ({INSIDE_HOST}/80) ({USER})"
+            )),
+        "{built:?}"
+    );
+    let down = one(302_014);
+    let after = down
+        .raw
+        .split(&format!(
+            "%PIX-6-302014: Teardown TCP connection {conn} for outside:10.89.129.200/"
+        ))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{down:?}"));
+    let bytes: u64 = after
+        .split(" bytes ")
+        .nth(1)
+        .and_then(|b| b.split_whitespace().next())
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("{down:?}"));
+    // the GET (~80 bytes) and the page with its headers (~200)
+    assert!(
+        (200..4000).contains(&bytes)
+            && after.contains(&format!(" to inside:{INSIDE_HOST}/80 duration 0:00:0"))
+            && after.ends_with(&format!(" TCP FINs ({USER})")),
+        "{down:?}"
+    );
     // the ACL deny (106023, warnings): protocol, interfaces, addresses, ICMP type and
     // code, the access-group's ACL
     let deny = one(106_023);
@@ -303,7 +347,9 @@ fn pix_syslog_to_rsyslog_login_acl_deny_logout_and_show_logging() {
     for b in &buffer {
         assert!(is_pix_timestamp(b) && b[20..].starts_with(": %PIX-"), "{b}");
     }
-    for id in [602_201, 109_005, 602_301, 106_023, 109_012, 602_302] {
+    for id in [
+        602_201, 109_005, 602_301, 302_013, 302_014, 106_023, 109_012, 602_302,
+    ] {
         let in_buffer = buffer
             .iter()
             .filter(|l| l.contains(&format!("-{id}: ")))
