@@ -194,5 +194,23 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The largest real dump (sanitized PIX 6.3(3), 4,876 lines; sources in
+/// pix-config/tests/configs/real/SOURCES.md): parse + resolve and lint, what
+/// `pix-gateway check` does with it.
+fn bench_real_dump(c: &mut Criterion) {
+    let text = include_str!("../../pix-config/tests/configs/real/06-pix2asa-pix38-6.3.3.cfg");
+    let out = pix_config::parse(text);
+    assert!(!out.has_errors());
+    let mut g = c.benchmark_group("pix_config_real_dump_06");
+    g.throughput(Throughput::Elements(text.lines().count() as u64));
+    g.bench_function("parse_and_resolve", |b| {
+        b.iter(|| pix_config::parse(black_box(text)).config.commands.len())
+    });
+    g.bench_function("lint", |b| {
+        b.iter(|| pix_config::lint(black_box(&out.config)).len())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_real_dump);
 criterion_main!(benches);
