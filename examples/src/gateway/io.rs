@@ -207,10 +207,31 @@ pub const SEVERITY_NAMES: [&str; 8] = [
 ];
 
 /// What a log record is about, with its PIX 6.3 system log message id and default
-/// level where the PIX has a message for that event (Cisco's *PIX Firewall System Log
-/// Messages, Version 6.3*; the sources of each id are in the table of the README's
-/// syslog section), or an id of this gateway's own in the 8xxxxx range, which the PIX
-/// leaves unused, where it has none (those take the level their caller gives).
+/// level where the PIX has a message for that event, or an id of this gateway's own in
+/// the 8xxxxx range, which the PIX leaves unused, where it has none (those take the
+/// level their caller gives).
+///
+/// Sources. The ids below are all in the table of contents of Cisco's *PIX Firewall
+/// System Log Messages, Version 6.3*; the message bodies of that guide could not be
+/// read, so the wording and levels come from secondary sources, as marked:
+///
+/// | id | level | source of wording and level |
+/// |---|---|---|
+/// | 602301, 602302 | 6 | a log-parser catalogue mirroring the 6.3 guide (ids, levels), real 6.x lines quoted in a PIX log parser (`sa created, (sa) sa_dest= ..., sa_spi= 0x..(..), sa_trans= ... , sa_conn_id= ...`) |
+/// | 602201 | 6 | catalogue and a real 6.x line (`ISAKMP Phase 1 SA created (local IP/500 (responder), remote IP/PORT, ...)`); the gateway prints the identity where the PIX prints the algorithms |
+/// | 702201, 702203 | 7 | catalogue (the 7022xx block is debugging) |
+/// | 109005, 109006 | 6 | ASA guide wording; the 6.3 level is unconfirmed; quotes around the user as in a real 6.x 109011 line |
+/// | 109003 | 6 | catalogue |
+/// | 109012 | 5 | ASA guide (wording and level) |
+/// | 404101 | 4 | catalogue (`ISAKMP: Failed to allocate address for client from pool ...`) |
+/// | 106023 | 4 | Hucaby, *Cisco ASA and PIX Firewall Handbook* app. B (PIX 6.3 tables), real PIX lines (`... by access-group "NAME"`) |
+/// | 106015 | 6 | catalogue, real PIX lines |
+/// | 402101 | 4 | the 6.3 guide's text as quoted on Cisco's community forum |
+/// | 302013-302016 | 6 | catalogue, real 6.x lines (`Teardown TCP connection N for outside:A/P to inside:B/Q duration 0:00:01 bytes 398 TCP FINs`) |
+///
+/// The 6.3 guide has no message for an ESP packet failing its ICV or anti-replay
+/// check (402114 and later are ASA 7.x) and no per-event IKE failure message at
+/// headend level (713xxx is ASA): those are 800010, 800011 and 800001 here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MsgId {
