@@ -136,4 +136,50 @@ fn established_tunnel_traffic_allocates_nothing_in_the_core() {
     );
     assert!(matches!(h, Handled::ToOutsideIn { .. }));
     assert!(region.change().allocations > 0, "the slow path allocates");
+    while gw.poll_output().is_some() {}
+
+    // A flood of ESP with an unknown SPI: the first is logged (402101, which
+    // allocates), the others within the same second are only counted: no allocation.
+    let mut bad: Vec<Vec<u8>> = (0..N)
+        .map(|_| {
+            let mut p = ups[0].clone();
+            p[20..24].copy_from_slice(&0xdead_beef_u32.to_be_bytes());
+            p
+        })
+        .collect();
+    let (first, rest) = bad.split_at_mut(1);
+    // (the rig turns `debug crypto` on; a PIX in production runs without it)
+    gw.set_debug(&[]);
+    let _ = gw.handle(
+        now,
+        Input::RawEsp {
+            packet: &mut first[0],
+        },
+        rng,
+    );
+    let mut logged = 0;
+    while let Some(o) = gw.poll_output() {
+        if matches!(o, pix_gateway::Output::Log(ref r) if r.id == pix_gateway::MsgId::BadSpi) {
+            logged += 1;
+        }
+    }
+    assert_eq!(logged, 1, "the first bad SPI is logged");
+    let region = Region::new(GLOBAL);
+    for p in rest.iter_mut() {
+        assert!(matches!(
+            gw.handle(now, Input::RawEsp { packet: p }, rng),
+            Handled::Done
+        ));
+    }
+    let change = region.change();
+    assert_eq!(
+        (change.allocations, change.reallocations),
+        (0, 0),
+        "{} dropped packets: {change:?}",
+        N - 1
+    );
+    assert!(
+        gw.poll_output().is_none(),
+        "the rest are counted, not logged"
+    );
 }

@@ -1784,10 +1784,14 @@ impl Gateway {
                 if d != dataplane::Drop::Dummy {
                     self.guard.something_counted(now);
                     self.log_esp_drop(now, from, esp, &d);
-                    self.debug_line(format!(
-                        "IPSEC(inbound): packet from {from} dropped: {}",
-                        d.word()
-                    ));
+                    // Formatted only for `debug crypto ipsec`: a dropped packet costs
+                    // no allocation otherwise.
+                    if self.debug_wanted(DebugKind::Ipsec) {
+                        self.debug_line(format!(
+                            "IPSEC(inbound): packet from {from} dropped: {}",
+                            d.word()
+                        ));
+                    }
                 }
                 None
             }
@@ -1869,7 +1873,9 @@ impl Gateway {
                 while let Some(p) = self.data.poll_to_inside() {
                     self.out.push_back(Output::ToInside(p));
                 }
-                self.debug_line(format!("IPSEC(outbound): packet dropped: {}", d.word()));
+                if self.debug_wanted(DebugKind::Ipsec) {
+                    self.debug_line(format!("IPSEC(outbound): packet dropped: {}", d.word()));
+                }
                 None
             }
         }
