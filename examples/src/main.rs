@@ -98,14 +98,20 @@ enum Command {
     },
     /// Parse, resolve and lint a PIX 6.3 configuration (`show running-config`).
     ///
-    /// Exit status: 0 when it parsed (warnings and lint findings allowed), 1 on errors.
+    /// Real sanitized dumps of other 6.x releases read with located warnings (see
+    /// --strict). Exit status: 0 when it parsed (warnings and lint findings allowed), 1
+    /// on errors.
     Check {
         /// The configuration file.
         file: PathBuf,
         /// Secrets overlay filling masked `********` keys and passwords.
         #[arg(long)]
         secrets: Option<PathBuf>,
-        /// Unknown commands are errors, not warnings.
+        /// What the model cannot represent is an error, not a warning: unknown
+        /// commands, redacted secrets (`XXXXXXXXXXXX encrypted`), other 6.x releases'
+        /// syntax (`fixup protocol domain`, a route metric above 16), an anonymizer's
+        /// address where a netmask belongs. Without it such a line is kept verbatim and
+        /// printed back as written.
         #[arg(long)]
         strict: bool,
         /// Output format.
