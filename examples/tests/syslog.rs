@@ -21,6 +21,8 @@ use std::time::Duration;
 const SYSLOG_IP: &str = "192.168.1.12";
 const SYSLOG_PORT: &str = "5514";
 const DEVICE_ID: &str = "pix-lab";
+/// The password of the refused login (must not be logged either).
+const WRONG: &str = "Wr0ngPassw0rd";
 
 /// One message as rsyslog wrote it: its parsed facility and severity, and the datagram.
 #[derive(Debug)]
@@ -166,6 +168,17 @@ fn pix_syslog_to_rsyslog_login_acl_deny_logout_and_show_logging() {
         received(&out),
         lab.logs()
     );
+    // a wrong password: 109006, and the password typed is nowhere
+    let bad = VpncConf {
+        password: WRONG.into(),
+        ..VpncConf::default()
+    };
+    let (b, _) = lab.vpnc(&client, "vpnc-bad", &bad, 1);
+    let refused = wait_for(Duration::from_secs(15), || {
+        !of(&received(&out), 109_006).is_empty()
+    });
+    assert!(refused, "no 109006:\n{:#?}\n{}", received(&out), lab.logs());
+    lab.proc(b).stop(Duration::from_secs(3));
     // show logging's count of messages sent matches what rsyslog wrote (asked again
     // until both agree: a periodic summary may go out meanwhile)
     let trap_count = |show: &str| -> usize {
@@ -211,7 +224,9 @@ fn pix_syslog_to_rsyslog_login_acl_deny_logout_and_show_logging() {
     };
     let client_ip = "192.168.1.11";
     // login: phase 1 (602201), Xauth (109005), the address (800002), the SA pair (602301)
-    let p1 = one(602_201);
+    let p1s = of(&got, 602_201);
+    assert_eq!(p1s.len(), 2, "two logins: {got:#?}");
+    let p1 = p1s[0];
     assert_eq!(p1.severity, 6);
     assert!(
         p1.raw.contains(&format!(
@@ -314,16 +329,27 @@ fn pix_syslog_to_rsyslog_login_acl_deny_logout_and_show_logging() {
     let mut spis_down: Vec<u32> = of(&got, 602_302).iter().map(|g| spi_of(&g.raw)).collect();
     spis_down.sort_unstable();
     assert_eq!(spis_up, spis_down, "the SAs deleted are the SAs created");
-    let p1_del = one(702_201);
-    assert_eq!(p1_del.severity, 7);
+    let p1_del: Vec<&Got> = of(&got, 702_201)
+        .into_iter()
+        .filter(|g| g.raw.contains("10.89.129.200 back to the pool"))
+        .collect();
+    assert_eq!(p1_del.len(), 1, "{got:#?}");
+    assert_eq!(p1_del[0].severity, 7);
+    // the refused login
+    let failed = one(109_006);
+    assert_eq!(failed.severity, 6);
     assert!(
-        p1_del.raw.contains("10.89.129.200 back to the pool"),
-        "{p1_del:?}"
+        failed.raw.contains(&format!(
+            "%PIX-6-109006: Authentication failed for user '{USER}' from {client_ip}/"
+        )) && failed
+            .raw
+            .contains(&format!("to {GW_IP}/500 on interface outside")),
+        "{failed:?}"
     );
 
     // never a secret: the group key, the user's password, the AAA key
     let wire = std::fs::read_to_string(&out).unwrap();
-    for secret in [PSK, PASS, "secretkey"] {
+    for secret in [PSK, PASS, WRONG, "secretkey"] {
         assert!(!wire.contains(secret), "{secret} on the wire:\n{wire}");
     }
 
@@ -348,7 +374,7 @@ fn pix_syslog_to_rsyslog_login_acl_deny_logout_and_show_logging() {
         assert!(is_pix_timestamp(b) && b[20..].starts_with(": %PIX-"), "{b}");
     }
     for id in [
-        602_201, 109_005, 602_301, 302_013, 302_014, 106_023, 109_012, 602_302,
+        602_201, 109_005, 602_301, 302_013, 302_014, 106_023, 109_012, 602_302, 109_006,
     ] {
         let in_buffer = buffer
             .iter()
@@ -367,7 +393,9 @@ fn pix_syslog_to_rsyslog_login_acl_deny_logout_and_show_logging() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert_eq!(buffered, buffer.len(), "{show}");
-    assert!(!show.contains(PSK) && !show.contains(PASS), "{show}");
+    for secret in [PSK, PASS, WRONG, "secretkey"] {
+        assert!(!show.contains(secret), "{secret} in show logging:\n{show}");
+    }
 
     // the gateway's own log still has its lines
     assert!(lab.proc(gw).log_text().contains("%PIX-6-109005"));
