@@ -1013,3 +1013,36 @@ fn a_bad_spi_flood_is_logged_once_per_second_with_a_count() {
         "{m}"
     );
 }
+
+/// An exhausted `ip local pool`: the PIX's 404101 (warnings) names the pool.
+#[test]
+fn an_exhausted_pool_is_logged_as_404101() {
+    let plan = demo_plan(&[], |t| {
+        t.replace(
+            "ip local pool VPNpool 10.89.129.200-10.89.129.204",
+            "ip local pool VPNpool 10.89.129.200-10.89.129.200",
+        )
+    });
+    let mut rig = demo_rig(plan);
+    let (i, sa) = connect_from(&mut rig, CLIENT, "cisco_customer", "cisco123");
+    assert!(rig.clients[i].ep.ready_for_quick_mode(sa));
+    let (j, sa) = connect_from(&mut rig, "203.0.113.9:500", "cisco_customer", "cisco123");
+    assert!(!rig.clients[j].ep.ready_for_quick_mode(sa));
+    for _ in 0..20 {
+        rig.now += Duration::from_secs(5);
+        rig.core_timeouts();
+        rig.drain();
+    }
+    let lines: Vec<String> = rig
+        .records()
+        .filter(|r| r.id == MsgId::PoolExhausted)
+        .map(LogRecord::pix_line)
+        .collect();
+    assert_eq!(lines.len(), 1, "{:?}", rig.texts());
+    assert!(
+        lines[0].starts_with(
+            "%PIX-4-404101: ISAKMP: Failed to allocate address for client from pool VPNpool (SA "
+        ) && lines[0].contains("with 203.0.113.9:500"),
+        "{lines:?}"
+    );
+}
