@@ -363,7 +363,17 @@ const RECV_BUFFER: usize = 4 << 20;
 /// ESP in UDP then arrives many packets per slot. Best effort: without it, one each.
 fn udp_gro(s: std::net::UdpSocket) -> std::net::UdpSocket {
     let _ = nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::UdpGroSegment, &true);
+    esp_send_buffer(&s);
     s
+}
+
+/// Send buffer for the ESP sockets: an ESP packet over the outside MTU leaves as two
+/// fragments, and a batch of them overflows the default ~208 KiB (the batch then
+/// counts them as refused). Forced past `wmem_max` (root); best effort.
+const SEND_BUFFER: usize = 4 << 20;
+
+fn esp_send_buffer<F: std::os::fd::AsFd>(s: &F) {
+    let _ = nix::sys::socket::setsockopt(s, nix::sys::socket::sockopt::SndBufForce, &SEND_BUFFER);
 }
 
 fn bind_udp(addr: SocketAddr, reuse_port: bool) -> anyhow::Result<std::net::UdpSocket> {
@@ -497,6 +507,7 @@ fn raw_esp(
         .with_context(|| format!("cannot bind the raw ESP socket to {addr}"))?;
     s.set_nonblocking(true)?;
     let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    esp_send_buffer(&s);
     Ok(std::net::UdpSocket::from(s))
 }
 
@@ -2075,6 +2086,9 @@ async fn serve(args: RunArgs, start: Start) -> anyhow::Result<()> {
                     }
                     ControlMsg::Command(line, reply) if syslog::is_show_logging(&line) => {
                         let _ = reply.send(shared.syslog.show());
+                    }
+                    ControlMsg::Command(line, reply) if syslog::is_clear_logging(&line) => {
+                        let _ = reply.send(shared.syslog.clear());
                     }
                     ControlMsg::Command(line, reply) if super::reload::is_show_running(&line) => {
                         let _ = reply.send(super::reload::show_running_config(&running.config));

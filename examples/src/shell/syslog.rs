@@ -467,6 +467,12 @@ impl Syslog {
         }
     }
 
+    /// `clear logging`: empties the buffer (the counts stay, as on the PIX).
+    pub fn clear(&self) -> String {
+        self.lock().buffer.clear();
+        String::new()
+    }
+
     /// `show logging`: the status and the buffer.
     #[must_use]
     pub fn show(&self) -> String {
@@ -544,11 +550,22 @@ impl Syslog {
 /// Whether a control-socket line is `show logging`.
 #[must_use]
 pub fn is_show_logging(line: &str) -> bool {
+    is_logging(line, "show")
+}
+
+/// Whether a control-socket line is `clear logging`.
+#[must_use]
+pub fn is_clear_logging(line: &str) -> bool {
+    is_logging(line, "clear")
+}
+
+/// `VERB logging`, the words abbreviated as the PIX allows (`sh log`).
+fn is_logging(line: &str, verb: &str) -> bool {
     let w: Vec<String> = line
         .split_whitespace()
         .map(str::to_ascii_lowercase)
         .collect();
-    matches!(w.as_slice(), [a, b] if "show".starts_with(a.as_str()) && a.len() >= 2 && "logging".starts_with(b.as_str()) && b.len() >= 3)
+    matches!(w.as_slice(), [a, b] if verb.starts_with(a.as_str()) && a.len() >= 2 && "logging".starts_with(b.as_str()) && b.len() >= 3)
 }
 
 #[cfg(test)]
@@ -690,6 +707,11 @@ mod tests {
             ]
         );
         assert!(!show.contains("sa created") && !show.contains("Authen Session End"));
+        // `clear logging` empties the buffer, the count stays
+        assert_eq!(log.clear(), "");
+        let show = log.show();
+        assert!(!show.contains("%PIX-"), "{show}");
+        assert!(show.contains("5 messages logged"), "{show}");
         // `no logging on`: nothing at all
         let mut off = log.settings();
         off.enabled = false;
@@ -751,5 +773,8 @@ mod tests {
         assert!(is_show_logging("SH LOG"));
         assert!(!is_show_logging("show logging x"));
         assert!(!is_show_logging("show crypto isakmp sa"));
+        assert!(is_clear_logging("clear logging"));
+        assert!(!is_clear_logging("clear crypto isakmp sa"));
+        assert!(!is_show_logging("clear logging"));
     }
 }
