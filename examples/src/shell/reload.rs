@@ -320,36 +320,37 @@ pub fn is_reload(line: &str) -> bool {
 }
 
 /// The lines of the `show running-config` of `old` that `new` no longer has (`- `) and
-/// those it adds (`+ `), in PIX order, keys and passwords masked.
+/// those it adds (`+ `), in PIX order, keys and passwords masked (a line written twice
+/// counts twice; the framing lines are left out).
 pub fn diff(old: &pix_config::Config, new: &pix_config::Config) -> Vec<String> {
+    use std::collections::HashMap;
+    fn counts(text: &str) -> HashMap<&str, usize> {
+        let mut m: HashMap<&str, usize> = HashMap::new();
+        for l in text.lines() {
+            let n = m.entry(l).or_insert(0);
+            *n = n.saturating_add(1);
+        }
+        m
+    }
+    /// The lines of `text` beyond what `other` has of each, marked `mark`.
+    fn beyond(text: &str, other: &HashMap<&str, usize>, mark: &str, out: &mut Vec<String>) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for l in text
+            .lines()
+            .filter(|l| !l.starts_with("Cryptochecksum:") && !l.starts_with(':'))
+        {
+            let n = seen.entry(l).or_insert(0);
+            *n = n.saturating_add(1);
+            if *n > other.get(l).copied().unwrap_or(0) {
+                out.push(format!("{mark}{l}"));
+            }
+        }
+    }
     let a = old.to_show_run_string();
     let b = new.to_show_run_string();
-    let mut in_a: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for l in a.lines() {
-        *in_a.entry(l).or_insert(0) += 1;
-    }
-    let mut in_b: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for l in b.lines() {
-        *in_b.entry(l).or_insert(0) += 1;
-    }
-    let framing = |l: &str| l.starts_with("Cryptochecksum:") || l.starts_with(':');
     let mut out = Vec::new();
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for l in a.lines().filter(|l| !framing(l)) {
-        let n = seen.entry(l).or_insert(0);
-        *n += 1;
-        if *n > in_b.get(l).copied().unwrap_or(0) {
-            out.push(format!("- {l}"));
-        }
-    }
-    seen.clear();
-    for l in b.lines().filter(|l| !framing(l)) {
-        let n = seen.entry(l).or_insert(0);
-        *n += 1;
-        if *n > in_a.get(l).copied().unwrap_or(0) {
-            out.push(format!("+ {l}"));
-        }
-    }
+    beyond(&a, &counts(&b), "- ", &mut out);
+    beyond(&b, &counts(&a), "+ ", &mut out);
     out
 }
 
