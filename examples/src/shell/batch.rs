@@ -408,6 +408,11 @@ impl SendQueue {
                     self.gso = false;
                     single.extend(run.iter().cloned());
                 }
+                // Segments over the path MTU (ESP packets the kernel must fragment,
+                // issue 19): GSO cannot send them; one per message, GSO kept for the rest.
+                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                    single.extend(run.iter().cloned());
+                }
                 Err(_) => failed.extend(run.iter().map(|c| c.3)),
             }
         }
