@@ -37,7 +37,8 @@ enum Command {
     /// unless --outside-addr is given). Needs root.
     Run(Box<shell::serve::RunArgs>),
     /// Ask a running gateway: `show crypto isakmp sa | crypto ipsec sa | crypto isakmp
-    /// stats | uauth | local-pool [NAME] | drops | version | running-config`.
+    /// stats | uauth | local-pool [NAME] | drops | version | running-config | logging |
+    /// failover | xlate | conn | local-host`.
     Show {
         /// The control socket.
         #[arg(long)]
@@ -46,7 +47,7 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true)]
         words: Vec<String>,
     },
-    /// Tell a running gateway: `clear crypto isakmp sa [PEER]`.
+    /// Tell a running gateway: `clear crypto isakmp sa [PEER]`, `clear logging`.
     Clear {
         /// The control socket.
         #[arg(long)]

@@ -368,7 +368,8 @@ impl Command {
                 "% Unknown command: {line}\n\
                  % Known: show crypto isakmp sa | show crypto ipsec sa | show uauth | \
                  show local-pool [NAME] | show drops | show crypto isakmp stats | show version | \
-                 clear crypto isakmp sa [PEER] | \
+                 show logging | show running-config | show failover | \
+                 clear crypto isakmp sa [PEER] | clear logging | reload | \
                  debug crypto isakmp | debug crypto ipsec\n"
             )),
         }
