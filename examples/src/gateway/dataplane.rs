@@ -1180,3 +1180,191 @@ impl DataPlane {
         Err(d)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::arithmetic_side_effects)] // tests: a start instant; small sizes
+mod mtu_tests {
+    use super::*;
+    use ike_sm::Secret;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    /// A DES/MD5 pair for 10.89.129.200 (made-up keys), raw ESP or NAT-T.
+    fn child(natt: bool) -> ChildSa {
+        let a = Ipv4Addr::new(10, 89, 129, 200);
+        ChildSa {
+            ike_sa: SaId(1),
+            message_id: 1,
+            spi_in: 0x100,
+            spi_out: 0x200,
+            protocol: 3,
+            encryption: EncryptionAlgorithm::Des,
+            integrity: IntegrityAlgorithm::HmacMd5_96,
+            encapsulation: if natt { 3 } else { 1 },
+            enc_key_in: Secret::from_slice(&[1; 8]),
+            auth_key_in: Secret::from_slice(&[2; 16]),
+            enc_key_out: Secret::from_slice(&[3; 8]),
+            auth_key_out: Secret::from_slice(&[4; 16]),
+            local_selector: TrafficSelector::new(Selector::Subnet(
+                Ipv4Addr::UNSPECIFIED,
+                Ipv4Addr::UNSPECIFIED,
+            )),
+            remote_selector: TrafficSelector::new(Selector::Addr(a)),
+            life_secs: 3600,
+            life_kb: 0,
+            local: "192.168.1.1:4500".parse().unwrap(),
+            remote: "192.168.1.50:4500".parse().unwrap(),
+            natt_ports: natt.then_some((4500, 4500)),
+            peer_original_addr: None,
+            assigned_address: Some(a),
+        }
+    }
+
+    /// An IPv4 UDP packet of `len` bytes from the inside host to the client.
+    fn packet(len: usize, df: bool) -> Vec<u8> {
+        let mut p = vec![0u8; len];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+        p[6] = if df { 0x40 } else { 0 };
+        p[8] = 64;
+        p[9] = 17;
+        p[12..16].copy_from_slice(&[10, 89, 129, 131]);
+        p[16..20].copy_from_slice(&[10, 89, 129, 200]);
+        p[20..22].copy_from_slice(&1234u16.to_be_bytes());
+        p
+    }
+
+    fn setup(natt: bool) -> (DataPlane, Instant) {
+        let now = Instant::now();
+        let mut dp = DataPlane::new();
+        dp.install(&child(natt), now).unwrap();
+        (dp, now)
+    }
+
+    #[test]
+    fn next_hop_mtu_is_the_largest_inner_packet_that_fits() {
+        // DES (8-byte blocks, 8-byte IV), MD5-96: 20 + 8 + 8 + pad8(L + 2) + 12 <= 1500
+        let (dp, _) = setup(false);
+        assert_eq!(dp.max_inner(0x100), Some(1446));
+        // with the UDP header of NAT-T: 8 bytes less, rounded down to the block
+        let (dp, _) = setup(true);
+        assert_eq!(dp.max_inner(0x100), Some(1438));
+        assert_eq!(dp.max_inner(0x999), None);
+    }
+
+    #[test]
+    fn too_big_with_df_gets_icmp_without_df_goes_out() {
+        let (mut dp, now) = setup(true);
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut out = vec![0u8; 4096];
+        // fits: encapsulated
+        assert!(dp
+            .outbound(now, &mut rng, &packet(1438, true), &mut out)
+            .is_ok());
+        assert!(dp.poll_to_inside().is_none());
+        // one byte more with DF: dropped, ICMP 3/4 with MTU 1438 from the client
+        let big = packet(1439, true);
+        let r = dp.outbound(now, &mut rng, &big, &mut out);
+        assert_eq!(r.err(), Some(Drop::TooBig { mtu: 1438 }));
+        let icmp = dp.poll_to_inside().unwrap();
+        assert_eq!(icmp.len(), 20 + 8 + 28);
+        assert_eq!(&icmp[12..16], &[10, 89, 129, 200], "from the client");
+        assert_eq!(&icmp[16..20], &[10, 89, 129, 131], "to the inside host");
+        assert_eq!((icmp[20], icmp[21]), (3, 4));
+        assert_eq!(u16::from_be_bytes([icmp[26], icmp[27]]), 1438);
+        assert_eq!(&icmp[28..56], &big[..28], "the header and 8 bytes quoted");
+        assert_eq!(checksum(&icmp[..20]), 0xffff, "IP checksum");
+        assert_eq!(checksum(&icmp[20..]), 0xffff, "ICMP checksum");
+        // without DF: encapsulated, the kernel fragments it
+        assert!(dp
+            .outbound(now, &mut rng, &packet(1439, false), &mut out)
+            .is_ok());
+        let c = dp.mtu_counters();
+        assert_eq!(c.get("frag_needed_sent"), Some(&1));
+        assert_eq!(c.get("oversize_sent_fragmented"), Some(&1));
+        assert_eq!(
+            dp.global_drops.get("too big for the tunnel with DF set"),
+            Some(&1)
+        );
+    }
+
+    #[test]
+    fn icmp_is_rate_limited() {
+        let (mut dp, now) = setup(false);
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut out = vec![0u8; 4096];
+        let big = packet(1500, true);
+        for _ in 0..300 {
+            let _ = dp.outbound(now, &mut rng, &big, &mut out);
+            // the core drains the queue after every packet
+            while dp.poll_to_inside().is_some() {}
+        }
+        let c = dp.mtu_counters();
+        assert_eq!(c.get("frag_needed_sent"), Some(&u64::from(ICMP_PER_SEC)));
+        assert_eq!(
+            c.get("frag_needed_rate_limited"),
+            Some(&(300 - u64::from(ICMP_PER_SEC)))
+        );
+        // a second later the budget is back
+        let later = now + std::time::Duration::from_secs(1);
+        let _ = dp.outbound(later, &mut rng, &big, &mut out);
+        assert!(dp.poll_to_inside().is_some());
+    }
+
+    #[test]
+    fn plan_from_config_and_mss_clamp_counted() {
+        let cfg = pix_config::parse(
+            "mtu outside 1400\nsysopt connection tcpmss 1300\nfragment chain 3 outside\nfragment timeout 2\n",
+        )
+        .config;
+        let p = MtuPlan::from_config(&cfg, "outside", "inside");
+        assert_eq!(p.outside_mtu, 1400);
+        assert_eq!(p.inside_mtu, 1500);
+        assert_eq!(p.tcp_mss, Some(1300));
+        assert_eq!(p.from_clients.chain, 3);
+        assert_eq!(p.from_inside.chain, 24);
+        assert_eq!(p.from_clients.timeout, std::time::Duration::from_secs(2));
+        let (mut dp, _) = setup(false);
+        dp.set_mtu_plan(p);
+        assert_eq!(dp.max_inner(0x100), Some(1350));
+        // a SYN with MSS 1460
+        let mut syn = packet(44, true);
+        syn[2..4].copy_from_slice(&44u16.to_be_bytes());
+        syn[9] = 6;
+        syn[32] = 0x60;
+        syn[33] = 0x02;
+        syn[40..44].copy_from_slice(&[2, 4, 0x05, 0xb4]);
+        dp.clamp_mss(&mut syn);
+        assert_eq!(&syn[42..44], &1300u16.to_be_bytes());
+        assert_eq!(dp.mtu_counters().get("tcpmss_clamped"), Some(&1));
+    }
+
+    #[test]
+    fn fragments_reassembled_and_drops_counted() {
+        let (mut dp, now) = setup(false);
+        let whole = packet(3000, false);
+        let frag = |off: usize, len: usize, more: bool| {
+            let mut f = whole[..20].to_vec();
+            f[2..4].copy_from_slice(&u16::try_from(20 + len).unwrap().to_be_bytes());
+            let ff = u16::try_from(off / 8).unwrap() | if more { 0x2000 } else { 0 };
+            f[6..8].copy_from_slice(&ff.to_be_bytes());
+            f.extend_from_slice(&whole[20 + off..20 + off + len]);
+            f
+        };
+        assert!(dp.reassemble(now, true, &frag(1480, 1500, false)).is_none());
+        let got = dp.reassemble(now, true, &frag(0, 1480, true)).unwrap();
+        assert_eq!(&got[20..], &whole[20..]);
+        // overlap: counted under its reason
+        assert!(dp.reassemble(now, true, &frag(0, 1480, true)).is_none());
+        assert!(dp.reassemble(now, true, &frag(8, 1480, true)).is_none());
+        assert_eq!(dp.global_drops.get("fragment overlap"), Some(&1));
+        // a timeout is counted when the next fragment comes
+        assert!(dp.reassemble(now, false, &frag(0, 1480, true)).is_none());
+        let later = now + std::time::Duration::from_secs(6);
+        assert!(dp.reassemble(later, false, &frag(1480, 8, true)).is_none());
+        assert_eq!(dp.global_drops.get("fragment timeout"), Some(&1));
+        let c = dp.mtu_counters();
+        assert_eq!(c.get("reassembled_from_clients"), Some(&1));
+        assert_eq!(c.get("reassembly_waiting_from_inside"), Some(&1));
+    }
+}

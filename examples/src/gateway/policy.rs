@@ -35,7 +35,9 @@
 //!
 //! Where it differs from a PIX:
 //!
-//! * IP fragments are dropped (the PIX reassembles them virtually).
+//! * IP fragments never reach the policy: the data plane reassembles them first (bounded
+//!   by `fragment size/chain/timeout`, [`pix_nat::frag`]) and the policy sees whole
+//!   datagrams, sent on whole (the PIX reassembles virtually and forwards the fragments).
 //! * A decrypted packet whose source is no connected client's address is dropped
 //!   here (the ESP data plane already checks the SA's selectors).
 //! * After a connection closed by FIN from both sides, its last ACK (and a
