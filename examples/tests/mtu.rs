@@ -475,6 +475,11 @@ print("sent", n)
             "{mm}"
         );
     }
+    let drops = lab.show("drops");
+    assert!(
+        drops.contains("fragment"),
+        "show drops names the fragment drops: {drops}"
+    );
     assert!(
         rss_after < rss_before + 20_000,
         "the gateway's memory grew by {} kB during the flood",

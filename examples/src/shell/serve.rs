@@ -722,10 +722,9 @@ impl Io {
     async fn deliver(&self, h: Handled<'_>, buf: &[u8]) -> Option<ike_sm::SaId> {
         match h {
             Handled::ToInside(r) => {
+                // (with the offloads a write needs its virtio-net header)
                 if let Some(inner) = buf.get(r) {
-                    if let Err(e) = self.tun.send(inner).await {
-                        log(&format!("write to the inside TUN failed: {e}"));
-                    }
+                    write_tun_one(self, inner).await;
                 }
                 None
             }
