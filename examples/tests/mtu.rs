@@ -475,6 +475,16 @@ print("sent", n)
             "{mm}"
         );
     }
+    // `fragment timeout` (5 s) frees what the flood left waiting, without more traffic
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let m = metrics(&lab, METRICS);
+            mtu_event(&m, "reassembly_waiting_from_clients") == 0
+                && mtu_event(&m, "reassembly_bytes_from_clients") == 0
+        }),
+        "datagrams still waiting after the fragment timeout\n{}",
+        metrics(&lab, METRICS)
+    );
     let drops = lab.show("drops");
     assert!(
         drops.contains("fragment"),

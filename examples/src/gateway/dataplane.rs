@@ -1079,19 +1079,7 @@ impl DataPlane {
         from_client: bool,
         packet: &[u8],
     ) -> Option<Vec<u8>> {
-        // Both directions time out here: no timer of their own (what waits is bounded).
-        let expired = self
-            .mtu
-            .from_clients
-            .expire(now)
-            .saturating_add(self.mtu.from_inside.expire(now));
-        if expired > 0 {
-            let e = self
-                .global_drops
-                .entry(frag_drop_key(FragDrop::Timeout))
-                .or_insert(0);
-            *e = e.saturating_add(expired as u64);
-        }
+        self.expire_fragments(now);
         let r = if from_client {
             &mut self.mtu.from_clients
         } else {
@@ -1105,6 +1093,36 @@ impl DataPlane {
                 None
             }
         }
+    }
+
+    /// Drops the datagrams waiting for reassembly whose `fragment timeout` ran out
+    /// (counted); the core calls it at [`DataPlane::frag_poll_timeout`], and every
+    /// fragment does too.
+    pub fn expire_fragments(&mut self, now: Instant) {
+        let expired = self
+            .mtu
+            .from_clients
+            .expire(now)
+            .saturating_add(self.mtu.from_inside.expire(now));
+        if expired > 0 {
+            let e = self
+                .global_drops
+                .entry(frag_drop_key(FragDrop::Timeout))
+                .or_insert(0);
+            *e = e.saturating_add(expired as u64);
+        }
+    }
+
+    /// When the oldest datagram waiting for reassembly times out.
+    #[must_use]
+    pub fn frag_poll_timeout(&self) -> Option<Instant> {
+        [
+            self.mtu.from_clients.poll_timeout(),
+            self.mtu.from_inside.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// `sysopt connection tcpmss`: lowers the MSS of a TCP SYN passing through (either
@@ -1366,5 +1384,17 @@ mod mtu_tests {
         let c = dp.mtu_counters();
         assert_eq!(c.get("reassembled_from_clients"), Some(&1));
         assert_eq!(c.get("reassembly_waiting_from_inside"), Some(&1));
+        // the core's timer: the deadline, then the expiry without another fragment
+        let deadline = later + std::time::Duration::from_secs(5);
+        assert_eq!(dp.frag_poll_timeout(), Some(deadline));
+        dp.expire_fragments(deadline - std::time::Duration::from_millis(1));
+        assert_eq!(dp.global_drops.get("fragment timeout"), Some(&1));
+        dp.expire_fragments(deadline);
+        assert_eq!(dp.global_drops.get("fragment timeout"), Some(&2));
+        assert_eq!(dp.frag_poll_timeout(), None);
+        assert_eq!(
+            dp.mtu_counters().get("reassembly_bytes_from_inside"),
+            Some(&0)
+        );
     }
 }

@@ -2117,6 +2117,7 @@ impl Gateway {
             self.policy.poll_timeout(),
             self.timers_bound,
             self.guard.poll_timeout(),
+            self.data.frag_poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -2163,6 +2164,7 @@ impl Gateway {
         let ev = self.policy.expire(now);
         self.account(now, ev, rng);
         self.acct_interims(now, rng);
+        self.data.expire_fragments(now);
         for (sa, spi) in self.data.expired(now) {
             if let Some(c) = self.data.remove(spi) {
                 for r in sa_pair_records(false, spi, &c) {
