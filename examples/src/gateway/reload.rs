@@ -15,7 +15,7 @@
 //!   keeps its client (its requests in flight go on); a changed group gets a new client,
 //!   and a login waiting on the old one is ended (the client retries). LOCAL users are
 //!   always taken from the new plan.
-//! * **Policy** ([`policy::Policy::reconfigure`]): the new ACLs, `nat 0`, statics and
+//! * **Policy** ([`super::policy::Policy::reconfigure`]): the new ACLs, `nat 0`, statics and
 //!   `aaa` rules apply to new connections; with the same interfaces the open connections
 //!   and their accounting go on; with other interfaces every client is entered again.
 //! * `vpngroup idle-time`/`max-time` apply to the sessions at once; `hostname`,
