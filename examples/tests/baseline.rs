@@ -127,58 +127,9 @@ fn handshake_time_beside_the_strongswan_baseline() {
     );
     let mut lab = Lab::new();
     let ns = lab.direct_client(1);
-    let gw = lab.gw.clone();
-    let dir = lab.dir.to_str().unwrap().to_string();
 
     // --- strongSwan, configured like the PIX by the kit (UDP-encapsulated ESP: encap=yes)
-    let conf = std::fs::read_to_string(kit("gw-strongswan.conf"))
-        .unwrap()
-        .replace("RUNDIR", &dir);
-    let conf_path = lab.file("gw-strongswan.conf", &conf);
-    let swanctl = std::fs::read_to_string(kit("gw-swanctl.conf"))
-        .unwrap()
-        .replace("192.0.2.1", GW_IP);
-    let swanctl_path = lab.file("swanctl.conf", &swanctl);
-    let charon = lab.spawn(
-        &gw,
-        "charon",
-        &[
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            &format!(
-                "mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF={} /usr/lib/ipsec/charon",
-                conf_path.display()
-            ),
-        ],
-        160,
-    );
-    let vici = lab.dir.join("gw-charon.vici");
-    assert!(
-        wait_for(Duration::from_secs(15), || vici.exists()),
-        "charon did not start\n{}",
-        lab.logs()
-    );
-    let o = lab.exec(
-        &gw,
-        20,
-        &[
-            "swanctl",
-            "--load-all",
-            "--noprompt",
-            "--file",
-            swanctl_path.to_str().unwrap(),
-            "--uri",
-            &format!("unix://{}", vici.display()),
-        ],
-    );
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("loaded connection 'pix'"),
-        "swanctl: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let charon = lab.strongswan_responder(160);
     let (cap, pcap) = lab.capture("strongswan");
     let mut ss_start = connects(&mut lab, &ns, "strongswan", "natt");
     lab.proc(cap).stop(Duration::from_secs(5));

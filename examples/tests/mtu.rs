@@ -498,62 +498,6 @@ print("sent", n)
     eprintln!("clamp/ping/flood test: {:.1} s", t0.elapsed().as_secs_f64());
 }
 
-/// The strongSwan responder of the interop kit in the gateway's namespace (as
-/// `baseline.rs` runs it): its process index.
-fn start_strongswan(lab: &mut Lab) -> usize {
-    let gw = lab.gw.clone();
-    let dir = lab.dir.to_str().unwrap().to_string();
-    let conf = std::fs::read_to_string(kit("gw-strongswan.conf"))
-        .unwrap()
-        .replace("RUNDIR", &dir);
-    let conf_path = lab.file("gw-strongswan.conf", &conf);
-    let swanctl = std::fs::read_to_string(kit("gw-swanctl.conf"))
-        .unwrap()
-        .replace("192.0.2.1", GW_IP);
-    let swanctl_path = lab.file("swanctl.conf", &swanctl);
-    let charon = lab.spawn(
-        &gw,
-        "charon",
-        &[
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            &format!(
-                "mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF={} /usr/lib/ipsec/charon",
-                conf_path.display()
-            ),
-        ],
-        300,
-    );
-    let vici = lab.dir.join("gw-charon.vici");
-    assert!(
-        wait_for(Duration::from_secs(15), || vici.exists()),
-        "charon did not start\n{}",
-        lab.logs()
-    );
-    let o = lab.exec(
-        &gw,
-        20,
-        &[
-            "swanctl",
-            "--load-all",
-            "--noprompt",
-            "--file",
-            swanctl_path.to_str().unwrap(),
-            "--uri",
-            &format!("unix://{}", vici.display()),
-        ],
-    );
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("loaded connection 'pix'"),
-        "swanctl: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    charon
-}
-
 /// vpnc (NAT-T, debug 1) to whatever listens on the gateway address, its TUN at 1500;
 /// the process index.
 fn connect(lab: &mut Lab, ns: &str, name: &str) -> usize {
@@ -660,7 +604,7 @@ fn measure_download_throughput_mss_clamp_pmtud_beside_strongswan() {
     let mut rows = Vec::new();
     // strongSwan first (its kernel-libipsec TUN has MTU 1400: the kernel answers DF
     // packets with ICMP, and fragments the others before encryption)
-    let charon = start_strongswan(&mut lab);
+    let charon = lab.strongswan_responder(300);
     let p = connect(&mut lab, &ns, "vpnc-ss");
     rows.push((
         "strongSwan, PMTUD on",

@@ -546,27 +546,9 @@ fn assemble(p: &Pending) -> Option<Vec<u8>> {
     let ff = be16(&out, 6)? & 0xc000;
     out.get_mut(6..8)?.copy_from_slice(&ff.to_be_bytes());
     out.get_mut(10..12)?.copy_from_slice(&[0, 0]);
-    let sum = ones_complement(out.get(..header.len())?);
+    let sum = pix_primitives::ipv4::ones_complement_sum(out.get(..header.len())?);
     out.get_mut(10..12)?.copy_from_slice(&(!sum).to_be_bytes());
     Some(out)
-}
-
-/// The RFC 1071 one's-complement sum of `data`.
-pub(crate) fn ones_complement(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        if let Ok(w) = <[u8; 2]>::try_from(c) {
-            sum = sum.wrapping_add(u32::from(u16::from_be_bytes(w)));
-        }
-    }
-    if let Some(&last) = chunks.remainder().first() {
-        sum = sum.wrapping_add(u32::from(last) << 8);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff).wrapping_add(sum >> 16);
-    }
-    u16::try_from(sum).unwrap_or(0xffff)
 }
 
 #[cfg(test)]
@@ -583,7 +565,7 @@ mod tests {
         d.extend_from_slice(&src);
         d.extend_from_slice(&[10, 0, 0, 9]);
         d.extend((0..len).map(|i| (i % 251) as u8));
-        let s = ones_complement(&d[..20]);
+        let s = pix_primitives::ipv4::ones_complement_sum(&d[..20]);
         d[10..12].copy_from_slice(&(!s).to_be_bytes());
         d
     }
@@ -599,7 +581,11 @@ mod tests {
     }
 
     fn check_header(d: &[u8]) {
-        assert_eq!(ones_complement(&d[..20]), 0xffff, "header checksum");
+        assert_eq!(
+            pix_primitives::ipv4::ones_complement_sum(&d[..20]),
+            0xffff,
+            "header checksum"
+        );
     }
 
     #[test]

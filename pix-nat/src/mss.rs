@@ -115,7 +115,7 @@ mod tests {
         pseudo.extend_from_slice(&[0, 6]);
         pseudo.extend_from_slice(&u16::try_from(tcp.len()).unwrap().to_be_bytes());
         pseudo.extend_from_slice(tcp);
-        crate::frag::ones_complement(&pseudo) == 0xffff
+        pix_primitives::ipv4::ones_complement_sum(&pseudo) == 0xffff
     }
 
     fn fill_checksum(p: &mut [u8]) {
@@ -128,7 +128,7 @@ mod tests {
         pseudo.extend_from_slice(&[0, 6]);
         pseudo.extend_from_slice(&u16::try_from(tcp.len()).unwrap().to_be_bytes());
         pseudo.extend_from_slice(&tcp);
-        let s = !crate::frag::ones_complement(&pseudo);
+        let s = !pix_primitives::ipv4::ones_complement_sum(&pseudo);
         p[ihl + 16..ihl + 18].copy_from_slice(&s.to_be_bytes());
     }
 

@@ -347,8 +347,11 @@ impl<T: AsRef<[u8]>> AsRef<[u8]> for Ipv4Packet<T> {
     }
 }
 
-/// The RFC 1071 one's-complement sum of `data` (an odd last byte is padded with zero).
-fn ones_complement_sum(data: &[u8]) -> u16 {
+/// The RFC 1071 one's-complement sum of `data` (an odd last byte is padded with zero):
+/// a header whose checksum is right sums to `0xffff`; the checksum to write is `!sum` of
+/// the data with the checksum field zero.
+#[must_use]
+pub fn ones_complement_sum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {

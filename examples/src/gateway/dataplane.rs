@@ -998,29 +998,11 @@ pub fn frag_needed(packet: &[u8], mtu: u16, src: Ipv4Addr) -> Option<Vec<u8>> {
     p.extend_from_slice(&[3, 4, 0, 0, 0, 0]);
     p.extend_from_slice(&mtu.to_be_bytes());
     p.extend_from_slice(quoted);
-    let ck = !checksum(p.get(..20)?);
+    let ck = !pix_primitives::ipv4::ones_complement_sum(p.get(..20)?);
     p.get_mut(10..12)?.copy_from_slice(&ck.to_be_bytes());
-    let ck = !checksum(p.get(20..)?);
+    let ck = !pix_primitives::ipv4::ones_complement_sum(p.get(20..)?);
     p.get_mut(22..24)?.copy_from_slice(&ck.to_be_bytes());
     Some(p)
-}
-
-/// The RFC 1071 one's-complement sum.
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        if let Ok(w) = <[u8; 2]>::try_from(c) {
-            sum = sum.wrapping_add(u32::from(u16::from_be_bytes(w)));
-        }
-    }
-    if let Some(&last) = chunks.remainder().first() {
-        sum = sum.wrapping_add(u32::from(last) << 8);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff).wrapping_add(sum >> 16);
-    }
-    u16::try_from(sum).unwrap_or(0xffff)
 }
 
 impl DataPlane {
@@ -1291,8 +1273,16 @@ mod mtu_tests {
         assert_eq!((icmp[20], icmp[21]), (3, 4));
         assert_eq!(u16::from_be_bytes([icmp[26], icmp[27]]), 1438);
         assert_eq!(&icmp[28..56], &big[..28], "the header and 8 bytes quoted");
-        assert_eq!(checksum(&icmp[..20]), 0xffff, "IP checksum");
-        assert_eq!(checksum(&icmp[20..]), 0xffff, "ICMP checksum");
+        assert_eq!(
+            pix_primitives::ipv4::ones_complement_sum(&icmp[..20]),
+            0xffff,
+            "IP checksum"
+        );
+        assert_eq!(
+            pix_primitives::ipv4::ones_complement_sum(&icmp[20..]),
+            0xffff,
+            "ICMP checksum"
+        );
         // without DF: encapsulated, the kernel fragments it
         assert!(dp
             .outbound(now, &mut rng, &packet(1439, false), &mut out)

@@ -422,6 +422,64 @@ impl Lab {
         i
     }
 
+    /// The strongSwan responder of the interop kit (`gw-strongswan.conf`,
+    /// `gw-swanctl.conf`: configured like the PIX, UDP-encapsulated ESP) in the gateway's
+    /// namespace, its own /run in a private mount, running at most `secs`; waits until
+    /// its connection is loaded. Its process index.
+    pub fn strongswan_responder(&mut self, secs: u32) -> usize {
+        let gw = self.gw.clone();
+        let dir = self.dir.to_str().unwrap().to_string();
+        let conf = std::fs::read_to_string(kit("gw-strongswan.conf"))
+            .unwrap()
+            .replace("RUNDIR", &dir);
+        let conf_path = self.file("gw-strongswan.conf", &conf);
+        let swanctl = std::fs::read_to_string(kit("gw-swanctl.conf"))
+            .unwrap()
+            .replace("192.0.2.1", GW_IP);
+        let swanctl_path = self.file("swanctl.conf", &swanctl);
+        let charon = self.spawn(
+            &gw,
+            "charon",
+            &[
+                "unshare",
+                "-m",
+                "sh",
+                "-c",
+                &format!(
+                    "mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF={} /usr/lib/ipsec/charon",
+                    conf_path.display()
+                ),
+            ],
+            secs,
+        );
+        let vici = self.dir.join("gw-charon.vici");
+        assert!(
+            wait_for(Duration::from_secs(15), || vici.exists()),
+            "charon did not start\n{}",
+            self.logs()
+        );
+        let o = self.exec(
+            &gw,
+            20,
+            &[
+                "swanctl",
+                "--load-all",
+                "--noprompt",
+                "--file",
+                swanctl_path.to_str().unwrap(),
+                "--uri",
+                &format!("unix://{}", vici.display()),
+            ],
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("loaded connection 'pix'"),
+            "swanctl: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        charon
+    }
+
     /// `pix-gateway show ...` against the lab's gateway.
     pub fn show(&self, what: &str) -> String {
         let mut v = vec![GATEWAY, "show", "--control", self.control.to_str().unwrap()];
