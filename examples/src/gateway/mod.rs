@@ -464,14 +464,7 @@ impl Gateway {
             }
             None => (Endpoint::new(plan.ike, pools), None),
         };
-        let mut local = xauth::LocalUsers::new();
-        for (n, sec, p) in &plan.local_users {
-            let _ = local.add(
-                n.as_bytes(),
-                xauth::Secret::new(sec.expose_secret().to_vec()),
-                *p,
-            );
-        }
+        let mut local = reload::local_users(&plan.local_users);
         let mut aaa = BTreeMap::new();
         for (tag, group) in &plan.aaa {
             let users = if group.protocol == xauth::aaa::Protocol::Local {
@@ -479,22 +472,14 @@ impl Gateway {
             } else {
                 xauth::LocalUsers::new()
             };
-            aaa.insert(
-                tag.clone(),
-                Aaa {
-                    tag: tag.clone(),
-                    client: xauth::aaa::AaaClient::new(
-                        {
-                            let mut c = setup::aaa_config(group, outside_addr, plan.radius_ports);
-                            c.nas_identifier =
-                                settings.nas_identifier.clone().map(String::into_bytes);
-                            c
-                        },
-                        users,
-                    ),
-                    pending: HashMap::new(),
-                },
+            let client = reload::new_aaa(
+                group,
+                outside_addr,
+                plan.radius_ports,
+                settings.nas_identifier.as_deref(),
+                users,
             );
+            aaa.insert(tag.clone(), client);
         }
         let guard = match settings.shared_throttle {
             Some(t) => guard::Guard::with_throttle(settings.guard, t),

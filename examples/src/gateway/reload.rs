@@ -70,6 +70,36 @@ pub struct Reloaded {
     pub aaa_replaced: Vec<String>,
 }
 
+/// The LOCAL users of a plan, for the client of its `protocol local` group.
+pub(super) fn local_users(users: &[(String, ike_sm::Secret, u8)]) -> xauth::LocalUsers {
+    let mut local = xauth::LocalUsers::new();
+    for (n, sec, p) in users {
+        let _ = local.add(
+            n.as_bytes(),
+            xauth::Secret::new(sec.expose_secret().to_vec()),
+            *p,
+        );
+    }
+    local
+}
+
+/// A new AAA client for `group` (its LOCAL `users` for a `protocol local` group).
+pub(super) fn new_aaa(
+    group: &setup::AaaGroup,
+    outside: Ipv4Addr,
+    radius_ports: (u16, u16),
+    nas_identifier: Option<&str>,
+    users: xauth::LocalUsers,
+) -> Aaa {
+    let mut c = setup::aaa_config(group, outside, radius_ports);
+    c.nas_identifier = nas_identifier.map(|n| n.as_bytes().to_vec());
+    Aaa {
+        tag: group.tag.clone(),
+        client: xauth::aaa::AaaClient::new(c, users),
+        pending: HashMap::new(),
+    }
+}
+
 /// Whether two mappings of an `aaa-server` group talk to the same servers the same way.
 fn same_group(a: &setup::AaaGroup, b: &setup::AaaGroup) -> bool {
     a.protocol == b.protocol
@@ -112,14 +142,7 @@ impl Gateway {
 
         // AAA clients: keep the unchanged groups' (and their requests in flight).
         let ports_same = self.reload.radius_ports == plan.radius_ports;
-        let mut local = xauth::LocalUsers::new();
-        for (n, sec, p) in &plan.local_users {
-            let _ = local.add(
-                n.as_bytes(),
-                xauth::Secret::new(sec.expose_secret().to_vec()),
-                *p,
-            );
-        }
+        let mut local = local_users(&plan.local_users);
         let mut aaa = BTreeMap::new();
         for (tag, group) in &plan.aaa {
             let is_local = group.protocol == xauth::aaa::Protocol::Local;
@@ -141,19 +164,17 @@ impl Gateway {
             } else {
                 xauth::LocalUsers::new()
             };
-            let mut c = setup::aaa_config(group, self.info.outside_addr, plan.radius_ports);
-            c.nas_identifier = self.reload.nas_identifier.clone().map(String::into_bytes);
             if !is_local || !self.aaa.contains_key(tag) {
                 out.aaa_replaced.push(tag.clone());
             }
-            aaa.insert(
-                tag.clone(),
-                Aaa {
-                    tag: tag.clone(),
-                    client: xauth::aaa::AaaClient::new(c, users),
-                    pending: HashMap::new(),
-                },
+            let client = new_aaa(
+                group,
+                self.info.outside_addr,
+                plan.radius_ports,
+                self.reload.nas_identifier.as_deref(),
+                users,
             );
+            aaa.insert(tag.clone(), client);
         }
         // Logins waiting on a client that is gone: ended (the client tries again).
         let mut waiting: Vec<SaId> = self
