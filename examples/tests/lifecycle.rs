@@ -117,9 +117,9 @@ fn a_sixth_client_on_the_five_address_pool_is_refused_and_the_five_keep_working(
     let ns6 = lab.direct_client(6);
     let (p6, if6) = lab.vpnc(&ns6, "vpnc6", &raw("user6", "pass6"), 3);
     let refused = wait_for(Duration::from_secs(10), || {
-        lab.proc(gw)
-            .log_text()
-            .contains("%PIX-4-404101: ISAKMP: Failed to allocate address for client from pool VPNpool")
+        lab.proc(gw).log_text().contains(
+            "%PIX-4-404101: ISAKMP: Failed to allocate address for client from pool VPNpool",
+        )
     });
     assert!(refused, "{}", lab.proc(gw).log_text());
     assert!(lab.addr_of(&ns6, &if6).is_none());

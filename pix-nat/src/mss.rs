@@ -12,13 +12,23 @@
 //! assert_eq!(clamp_mss(&mut p, 1380), Some(1460));
 //! assert_eq!(&p[42..44], &1380u16.to_be_bytes());
 //! ```
+//!
+//! `sysopt connection tcpmss minimum N` raises a smaller MSS to N ([`adjust_mss`]).
 
 /// Lowers the MSS option of an IPv4 TCP SYN in `packet` to `max`; the MSS it had when
 /// it was lowered, `None` when nothing changed (`max` 0, no SYN, a fragment other than
 /// the first, no MSS option, one already at most `max`, or a malformed packet, which
 /// is left alone for the policy to judge).
 pub fn clamp_mss(packet: &mut [u8], max: u16) -> Option<u16> {
-    if max == 0 {
+    adjust_mss(packet, 0, max)
+}
+
+/// `sysopt connection tcpmss N` with `sysopt connection tcpmss minimum M`: the MSS option
+/// of an IPv4 TCP SYN in `packet` is lowered to `max` when above it and raised to `min`
+/// when below it (0 turns either bound off); the MSS it had when it changed, `None` when
+/// nothing changed (as [`clamp_mss`]).
+pub fn adjust_mss(packet: &mut [u8], min: u16, max: u16) -> Option<u16> {
+    if max == 0 && min == 0 {
         return None;
     }
     let vihl = *packet.first()?;
@@ -54,9 +64,13 @@ pub fn clamp_mss(packet: &mut [u8], max: u16) -> Option<u16> {
                 if kind == 2 && len == 4 {
                     let v = at.checked_add(2)?;
                     let old = u16::from_be_bytes([*tcp.get(v)?, *tcp.get(v.checked_add(1)?)?]);
-                    if old <= max {
+                    let max = if max != 0 && old > max {
+                        max
+                    } else if min != 0 && old < min {
+                        min
+                    } else {
                         return None;
-                    }
+                    };
                     tcp.get_mut(v..v.checked_add(2)?)?
                         .copy_from_slice(&max.to_be_bytes());
                     let c = u16::from_be_bytes([*tcp.get(16)?, *tcp.get(17)?]);
@@ -206,10 +220,37 @@ mod tests {
             prop_assert!(tcp_checksum_ok(&p));
         }
 
+        /// With a minimum too: the MSS ends within [min, max] (max wins when min > max)
+        /// and the checksum stays right.
+        #[test]
+        fn minimum_raises_and_checksum_stays_right(
+            odd in any::<bool>(),
+            mss in 1u16..,
+            min in 0u16..2000,
+            max in 0u16..,
+        ) {
+            let mut opts: Vec<u8> = if odd { vec![3, 3, 7] } else { Vec::new() };
+            opts.extend([2, 4]);
+            opts.extend(mss.to_be_bytes());
+            let mut p = syn(&opts, 0x02, &[]);
+            let want = if max != 0 && mss > max {
+                max
+            } else if min != 0 && mss < min {
+                min
+            } else {
+                mss
+            };
+            let r = adjust_mss(&mut p, min, max);
+            prop_assert_eq!(r, (want != mss).then_some(mss));
+            prop_assert_eq!(mss_of(&p), Some(want));
+            prop_assert!(tcp_checksum_ok(&p));
+        }
+
         /// Garbage never panics.
         #[test]
-        fn garbage_never_panics(mut p in proptest::collection::vec(any::<u8>(), 0..80), max in any::<u16>()) {
+        fn garbage_never_panics(mut p in proptest::collection::vec(any::<u8>(), 0..80), min in any::<u16>(), max in any::<u16>()) {
             let _ = clamp_mss(&mut p, max);
+            let _ = adjust_mss(&mut p, min, max);
         }
     }
 }

@@ -867,6 +867,8 @@ pub struct MtuPlan {
     pub inside_mtu: u16,
     /// `sysopt connection tcpmss N` (default 1380; `None`: `tcpmss 0`, no clamping).
     pub tcp_mss: Option<u16>,
+    /// `sysopt connection tcpmss minimum N` (default `None`: a small MSS is left alone).
+    pub tcp_mss_minimum: Option<u16>,
     /// Reassembly bounds for decrypted traffic from the clients (the outside
     /// interface's `fragment` settings).
     pub from_clients: Limits,
@@ -880,6 +882,7 @@ impl Default for MtuPlan {
             outside_mtu: 1500,
             inside_mtu: 1500,
             tcp_mss: Some(1380),
+            tcp_mss_minimum: None,
             from_clients: Limits::default(),
             from_inside: Limits::default(),
         }
@@ -900,6 +903,7 @@ impl MtuPlan {
             outside_mtu: config.mtu(outside_if),
             inside_mtu: config.mtu(inside_if),
             tcp_mss: config.tcp_mss().maximum,
+            tcp_mss_minimum: config.tcp_mss().minimum,
             from_clients: limits(config.fragment(outside_if)),
             from_inside: limits(config.fragment(inside_if)),
         }
@@ -1107,13 +1111,22 @@ impl DataPlane {
         .min()
     }
 
-    /// `sysopt connection tcpmss`: lowers the MSS of a TCP SYN passing through (either
-    /// direction); counted.
+    /// `sysopt connection tcpmss [minimum]`: lowers the MSS of a TCP SYN passing through
+    /// (either direction) to the maximum, raises it to the minimum; counted.
     pub fn clamp_mss(&mut self, packet: &mut [u8]) {
-        if let Some(max) = self.mtu.plan.tcp_mss {
-            if pix_nat::mss::clamp_mss(packet, max).is_some() {
-                self.mtu.bump("tcpmss_clamped");
-            }
+        let (min, max) = (
+            self.mtu.plan.tcp_mss_minimum.unwrap_or(0),
+            self.mtu.plan.tcp_mss.unwrap_or(0),
+        );
+        if min == 0 && max == 0 {
+            return;
+        }
+        if let Some(old) = pix_nat::mss::adjust_mss(packet, min, max) {
+            self.mtu.bump(if max != 0 && old > max {
+                "tcpmss_clamped"
+            } else {
+                "tcpmss_raised"
+            });
         }
     }
 
@@ -1342,9 +1355,20 @@ mod mtu_tests {
         syn[32] = 0x60;
         syn[33] = 0x02;
         syn[40..44].copy_from_slice(&[2, 4, 0x05, 0xb4]);
+        let small = syn.clone();
         dp.clamp_mss(&mut syn);
         assert_eq!(&syn[42..44], &1300u16.to_be_bytes());
         assert_eq!(dp.mtu_counters().get("tcpmss_clamped"), Some(&1));
+        // `sysopt connection tcpmss minimum 600` raises an MSS of 536
+        let cfg = pix_config::parse("sysopt connection tcpmss minimum 600\n").config;
+        let p = MtuPlan::from_config(&cfg, "outside", "inside");
+        assert_eq!((p.tcp_mss, p.tcp_mss_minimum), (Some(1380), Some(600)));
+        dp.set_mtu_plan(p);
+        let mut syn = small;
+        syn[42..44].copy_from_slice(&536u16.to_be_bytes());
+        dp.clamp_mss(&mut syn);
+        assert_eq!(&syn[42..44], &600u16.to_be_bytes());
+        assert_eq!(dp.mtu_counters().get("tcpmss_raised"), Some(&1));
     }
 
     #[test]

@@ -1758,6 +1758,13 @@ async fn reload_all(
     for l in &logged_out {
         out.push_str(&format!("  logged out {l}\n"));
     }
+    let (was, now) = (running.config.mtu("inside"), loaded.config.mtu("inside"));
+    if was != now {
+        out.push_str(&format!(
+            "% mtu inside {now}: the TUN device {} keeps its MTU ({was}) and read buffers until the gateway restarts\n",
+            r.args.inside_tun
+        ));
+    }
     running.config = loaded.config;
     info.hostname = hostname;
     info.crypto_map = crypto_map;
