@@ -13,8 +13,9 @@
 mod common;
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
-use common::{base, icmp, Net, GW_IP};
+use common::{base, icmp, radius_aaa, radius_auth, radius_plan, vpn_4x, Net, GW_IP};
 use ike_sm::Secret;
 use pix_gateway::gateway::setup::{self, Plan};
 use pix_gateway::{demo, Settings};
@@ -242,5 +243,56 @@ fn a_removed_group_or_a_shrunk_pool_logs_out_only_those_users() {
     assert!(
         out.len() == 2 && out.iter().all(|l| l.contains("vpngroup vpn3000 removed")),
         "{out:?}"
+    );
+}
+
+#[test]
+fn a_login_in_flight_on_a_changed_aaa_group_finishes_on_the_old_client() {
+    let mut net = Net::one(
+        radius_plan(2, |t| t),
+        Settings::new(GW_IP),
+        radius_aaa(),
+        5,
+        base(),
+    );
+    net.aaa.radius_mut(radius_auth()).unwrap().set_silent(true);
+    let c = net.add_client("198.51.100.7:500".parse().unwrap());
+    let sa = net.login(c, vpn_4x(USER.0, USER.1));
+    assert!(!net.clients[c].ep.ready_for_quick_mode(sa));
+    assert_eq!(
+        net.shards[0].aaa_pending(),
+        1,
+        "the Access-Request is in flight"
+    );
+    // the RADIUS group's timeout changes: the group gets a new client
+    let now = net.now;
+    let r = net.shards[0].reload(radius_plan(3, |t| t), None, now, &mut net.rng);
+    net.pump();
+    assert_eq!(r.aaa_replaced, vec!["RADIUS".to_string()]);
+    assert!(r.logged_out.is_empty(), "{r:?}");
+    assert_eq!(
+        net.shards[0].aaa_pending(),
+        1,
+        "the old client still has it"
+    );
+    // the server answers the old client's next try: the login finishes
+    net.aaa.radius_mut(radius_auth()).unwrap().set_silent(false);
+    net.run_until(Duration::from_secs(30), |n| {
+        n.clients[c].ep.ready_for_quick_mode(sa)
+    });
+    assert!(
+        net.clients[c].ep.ready_for_quick_mode(sa),
+        "{:?}",
+        net.texts()
+    );
+    net.core_timeouts();
+    assert_eq!(net.shards[0].aaa_pending(), 0);
+    // and the next login goes through the new client
+    let c2 = net.add_client("198.51.100.9:500".parse().unwrap());
+    let sa2 = net.login(c2, vpn_4x("user1", "pass1"));
+    assert!(
+        net.clients[c2].ep.ready_for_quick_mode(sa2),
+        "{:?}",
+        net.texts()
     );
 }

@@ -2146,6 +2146,7 @@ impl Gateway {
         for a in self.aaa.values_mut() {
             a.client.handle_timeout(now, rng);
         }
+        self.sweep_retired();
         let ev = self.policy.expire(now);
         self.account(now, ev, rng);
         self.acct_interims(now, rng);

@@ -13,8 +13,9 @@
 //!   more is logged out. One core does it for all (the pools are shared).
 //! * **AAA**: an `aaa-server` group whose servers, keys, timeouts and ports are unchanged
 //!   keeps its client (its requests in flight go on); a changed group gets a new client,
-//!   and a login waiting on the old one is ended (the client retries). LOCAL users are
-//!   always taken from the new plan.
+//!   and the old one, if it has requests in flight, finishes them first (a login waiting
+//!   on it gets its verdict from the old servers, an accounting record its answer), then
+//!   goes. LOCAL users are always taken from the new plan.
 //! * **Policy** ([`super::policy::Policy::reconfigure`]): the new ACLs, `nat 0`, statics and
 //!   `aaa` rules apply to new connections; with the same interfaces the open connections
 //!   and their accounting go on; with other interfaces every client is entered again.
@@ -39,6 +40,11 @@ pub(crate) struct Kept {
     radius_ports: (u16, u16),
     /// The NAS-Identifier the clients send (from the driver's settings).
     nas_identifier: Option<String>,
+    /// The keys in the gateway's AAA map of clients a reload replaced while they still
+    /// had requests in flight: they finish them (logins, accounting records) and go.
+    retired: Vec<String>,
+    /// Numbers the retired clients' keys.
+    reloads: u32,
 }
 
 impl Kept {
@@ -51,6 +57,8 @@ impl Kept {
             aaa,
             radius_ports,
             nas_identifier,
+            retired: Vec::new(),
+            reloads: 0,
         }
     }
 }
@@ -176,16 +184,24 @@ impl Gateway {
             );
             aaa.insert(tag.clone(), client);
         }
-        // Logins waiting on a client that is gone: ended (the client tries again).
-        let mut waiting: Vec<SaId> = self
-            .aaa
-            .values()
-            .flat_map(|a| a.pending.values().map(|(sa, _, _)| *sa))
-            .collect();
-        waiting.sort_unstable();
-        waiting.dedup();
+        // A client that is replaced (its group changed or went) while it still has
+        // requests in flight is kept under a key of its own until they are done: the
+        // logins waiting on it get their verdict, its accounting records their answer.
+        self.reload.reloads = self.reload.reloads.wrapping_add(1);
+        let mut retired = Vec::new();
+        for (key, a) in std::mem::take(&mut self.aaa) {
+            if a.client.pending() == 0 && a.pending.is_empty() {
+                continue;
+            }
+            let key = if self.reload.retired.contains(&key) {
+                key
+            } else {
+                format!("{key} (before reload {})", self.reload.reloads)
+            };
+            retired.push(key.clone());
+            aaa.insert(key, a);
+        }
         self.aaa = aaa;
-
         self.xauth_tag = plan.xauth_tag;
         self.info.hostname = plan.hostname;
         self.info.crypto_map = plan.crypto_map;
@@ -223,11 +239,14 @@ impl Gateway {
                 self.policy.vpn_connect(user, *addr, Some(*peer), now);
             }
         }
+        let reloads = self.reload.reloads;
         self.reload = Kept::new(
             plan.aaa,
             plan.radius_ports,
             self.reload.nas_identifier.take(),
         );
+        self.reload.retired = retired;
+        self.reload.reloads = reloads;
 
         // Who goes.
         let mut ending: Vec<(SaId, String)> = stale
@@ -241,9 +260,6 @@ impl Gateway {
                     format!("address {a} is in no pool of its name any more"),
                 ));
             }
-        }
-        for sa in waiting {
-            ending.push((sa, "its aaa-server group changed during the login".into()));
         }
         let mut done: Vec<SaId> = Vec::new();
         for (sa, why) in ending {
@@ -291,5 +307,25 @@ impl Gateway {
             );
         }
         out
+    }
+}
+
+impl Gateway {
+    /// Drops the clients a reload retired once nothing is in flight on them (called
+    /// after the AAA timers ran).
+    pub(super) fn sweep_retired(&mut self) {
+        if self.reload.retired.is_empty() {
+            return;
+        }
+        let aaa = &mut self.aaa;
+        self.reload.retired.retain(|key| {
+            let busy = aaa
+                .get(key)
+                .is_some_and(|a| a.client.pending() > 0 || !a.pending.is_empty());
+            if !busy {
+                aaa.remove(key);
+            }
+            busy
+        });
     }
 }
