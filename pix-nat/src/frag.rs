@@ -54,6 +54,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use pix_primitives::Ipv4Packet;
+
 /// The bounds of a [`Reassembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -213,25 +215,18 @@ struct Pending {
 /// The fields of a fragment, validated.
 struct Frag<'a> {
     key: Key,
+    /// The packet up to its total length.
+    whole: &'a [u8],
     header: &'a [u8],
     off: usize,
     more: bool,
     data: &'a [u8],
 }
 
-fn be16(p: &[u8], at: usize) -> Option<u16> {
-    let b = p.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
-}
-
-fn addr(p: &[u8], at: usize) -> Option<Ipv4Addr> {
-    let b: [u8; 4] = p.get(at..at.checked_add(4)?)?.try_into().ok()?;
-    Some(Ipv4Addr::from(b))
-}
-
 /// Whether `packet` is an IPv4 fragment (More Fragments set or a non-zero offset).
 pub fn is_fragment(packet: &[u8]) -> bool {
-    packet.first().is_some_and(|b| b >> 4 == 4) && be16(packet, 6).is_some_and(|f| f & 0x3fff != 0)
+    let ip = Ipv4Packet::new_unchecked(packet);
+    ip.version() == 4 && ip.is_fragment()
 }
 
 /// Bytes of the transport header a first fragment must hold to be checked.
@@ -244,27 +239,19 @@ fn transport_min(proto: u8) -> usize {
 }
 
 fn parse(p: &[u8]) -> Option<Frag<'_>> {
-    let vihl = *p.first()?;
-    if vihl >> 4 != 4 {
-        return None;
-    }
-    let ihl = usize::from(vihl & 0x0f).checked_mul(4)?;
-    let total = usize::from(be16(p, 2)?);
-    if ihl < 20 || total < ihl || total > p.len() {
-        return None;
-    }
-    let ff = be16(p, 6)?;
-    let off = usize::from(ff & 0x1fff).checked_mul(8)?;
-    let more = ff & 0x2000 != 0;
-    let header = p.get(..ihl)?;
+    let ip = Ipv4Packet::new_checked(p).ok()?;
+    let ihl = ip.header_len();
+    let total = usize::from(ip.total_len());
+    let more = ip.more_frags();
     let data = p.get(ihl..total)?;
     if data.is_empty() || (more && data.len() % 8 != 0) {
         return None;
     }
     Some(Frag {
-        key: (addr(p, 12)?, addr(p, 16)?, *p.get(9)?, be16(p, 4)?),
-        header,
-        off,
+        key: (ip.src_addr(), ip.dst_addr(), ip.next_header(), ip.ident()),
+        whole: p.get(..total)?,
+        header: p.get(..ihl)?,
+        off: usize::from(ip.frag_offset()),
         more,
         data,
     })
@@ -385,8 +372,7 @@ impl Reassembler {
             return Err(FragDrop::Malformed);
         };
         if f.off == 0 && !f.more {
-            let total = be16(packet, 2).map_or(packet.len(), usize::from);
-            return Ok(packet.get(..total).map(<[u8]>::to_vec));
+            return Ok(Some(f.whole.to_vec()));
         }
         self.stats.fragments = self.stats.fragments.saturating_add(1);
         let key = f.key;
@@ -541,13 +527,12 @@ fn assemble(p: &Pending) -> Option<Vec<u8>> {
     if next != end || out.len() != total {
         return None;
     }
-    out.get_mut(2..4)?.copy_from_slice(&total16.to_be_bytes());
     // Keep DF and the reserved bit; clear More Fragments and the offset.
-    let ff = be16(&out, 6)? & 0xc000;
-    out.get_mut(6..8)?.copy_from_slice(&ff.to_be_bytes());
-    out.get_mut(10..12)?.copy_from_slice(&[0, 0]);
-    let sum = pix_primitives::ipv4::ones_complement_sum(out.get(..header.len())?);
-    out.get_mut(10..12)?.copy_from_slice(&(!sum).to_be_bytes());
+    *out.get_mut(6)? &= 0xc0;
+    *out.get_mut(7)? = 0;
+    let mut ip = Ipv4Packet::new_unchecked(&mut out[..]);
+    ip.set_total_len(total16);
+    ip.fill_checksum();
     Some(out)
 }
 

@@ -1002,8 +1002,7 @@ pub fn frag_needed(packet: &[u8], mtu: u16, src: Ipv4Addr) -> Option<Vec<u8>> {
     p.extend_from_slice(&[3, 4, 0, 0, 0, 0]);
     p.extend_from_slice(&mtu.to_be_bytes());
     p.extend_from_slice(quoted);
-    let ck = !pix_primitives::ipv4::ones_complement_sum(p.get(..20)?);
-    p.get_mut(10..12)?.copy_from_slice(&ck.to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut p[..]).fill_checksum();
     let ck = !pix_primitives::ipv4::ones_complement_sum(p.get(20..)?);
     p.get_mut(22..24)?.copy_from_slice(&ck.to_be_bytes());
     Some(p)

@@ -77,10 +77,9 @@ pub struct Settings {
     pub device_id_kind: Option<String>,
     /// UDP hosts.
     pub hosts: Vec<Host>,
-    /// `logging message ID level L`, sorted by id.
-    pub message_levels: Vec<(u32, u8)>,
-    /// `no logging message ID`, sorted.
-    pub disabled: Vec<u32>,
+    /// The `logging` lines as the configuration resolves them (the per-message levels
+    /// and disabled ids of `logging message`).
+    pub logging: LoggingSettings,
     /// Buffer size (`logging queue`, bounded by [`MAX_BUFFER`]).
     pub buffer_size: usize,
 }
@@ -96,8 +95,7 @@ impl Default for Settings {
             device_id: None,
             device_id_kind: None,
             hosts: Vec::new(),
-            message_levels: Vec::new(),
-            disabled: Vec::new(),
+            logging: LoggingSettings::default(),
             buffer_size: 512,
         }
     }
@@ -166,15 +164,10 @@ impl Settings {
             device_id,
             device_id_kind,
             hosts,
-            message_levels: l
-                .message_levels
-                .iter()
-                .map(|(id, lv)| (*id, lv.number()))
-                .collect(),
-            disabled: l.disabled.clone(),
             buffer_size: usize::try_from(l.queue)
                 .unwrap_or(MAX_BUFFER)
                 .clamp(1, MAX_BUFFER),
+            logging: l,
         };
         (settings, warnings)
     }
@@ -183,16 +176,10 @@ impl Settings {
     /// `no logging message ID` turned it off.
     #[must_use]
     pub fn level_of(&self, id: u32, default: u8) -> Option<u8> {
-        if self.disabled.binary_search(&id).is_ok() {
-            return None;
-        }
-        Some(
-            self.message_levels
-                .binary_search_by_key(&id, |(i, _)| *i)
-                .ok()
-                .and_then(|i| self.message_levels.get(i))
-                .map_or(default, |(_, l)| *l),
-        )
+        let default = LogLevel::from_number(default).unwrap_or(LogLevel::Debugging);
+        self.logging
+            .message_level(id, default)
+            .map(LogLevel::number)
     }
 }
 
